@@ -1,0 +1,1 @@
+//! `cluster.toml`: parsed into typed values at the edge.

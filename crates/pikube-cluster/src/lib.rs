@@ -1,0 +1,3 @@
+//! Cluster provisioning: `cluster.toml`, SSH to the fleet, facts, plan and apply.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Raspberry Pi facts and edits.
