@@ -1,3 +1,10 @@
 //! Cluster provisioning: `cluster.toml`, SSH to the fleet, facts, plan and apply.
 
+pub mod apply;
 pub mod config;
+pub mod facts;
+pub mod fleet;
+pub mod node_error;
+pub mod plan;
+pub mod progress;
+pub mod ssh;

@@ -1,1 +1,35 @@
-fn main() {}
+//! `pikube`: one multi-call binary for the cluster tool and its workloads.
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::exit::Outcome;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(cli::args_with_multicall_name(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // Usage errors exit 1, never 2: `plan` keeps 2 for "changes pending".
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    match commands::run(cli) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Outcome::Failed.into()
+        }
+    }
+}

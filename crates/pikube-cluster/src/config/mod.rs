@@ -1,1 +1,41 @@
 //! `cluster.toml`: parsed into typed values at the edge.
+//!
+//! Everything past this module works with [`ClusterConfig`], never with TOML:
+//! names are valid hostnames, addresses parse, the K3s version is pinned and
+//! paths are resolved against the file's directory. Every problem in a file
+//! is reported at once as `file:line:column: field: what is wrong`.
+
+mod address;
+mod decode;
+mod diagnostic;
+mod fields;
+mod fleet;
+mod labels;
+mod load;
+mod located;
+mod model;
+mod names;
+mod nodes;
+mod paths;
+mod proxy_jump;
+mod raw;
+mod report;
+mod role;
+mod source_map;
+mod ssh;
+mod starter;
+mod suggest;
+mod version;
+
+pub use address::{Address, AddressError};
+pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
+pub use labels::{InvalidLabel, LabelKey, LabelValue};
+pub use load::{load, parse, Loaded};
+pub use model::{ClusterConfig, K3sSettings, NodeSpec, SshSettings};
+pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
+pub use role::{InvalidRole, Role};
+pub use starter::starter_file;
+pub use version::{InvalidK3sVersion, K3sVersion};
+
+#[cfg(test)]
+mod tests;

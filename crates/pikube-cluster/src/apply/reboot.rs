@@ -1,0 +1,65 @@
+use std::time::{Duration, Instant};
+
+use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
+
+/// Asks the node to reboot and returns at once; the command is detached so the SSH
+/// session is not torn down under it.
+pub async fn request_reboot(connection: &Connection) -> Result<(), SshError> {
+    connection
+        .run_privileged(
+            "the reboot request",
+            "nohup sh -c 'sleep 1; systemctl reboot || reboot' >/dev/null 2>&1 &",
+            b"",
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebootError {
+    #[error("{node}: did not come back within {}s of the reboot (last error: {last})", .waited.as_secs())]
+    Timeout {
+        node: String,
+        waited: Duration,
+        last: String,
+    },
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+}
+
+/// Waits until the node answers again with a boot id other than `old_boot_id`: SSH
+/// dropping and returning is not proof, the old sshd may still be answering.
+pub async fn wait_for_new_boot(
+    target: &SshTarget,
+    client: &ClientConfig,
+    old_boot_id: &str,
+    timeout: Duration,
+) -> Result<Connection, RebootError> {
+    let started = Instant::now();
+    let mut last = String::from("none yet");
+    loop {
+        if started.elapsed() > timeout {
+            return Err(RebootError::Timeout {
+                node: target.node.clone(),
+                waited: timeout,
+                last,
+            });
+        }
+        match Connection::open(target, client).await {
+            Ok(connection) => {
+                match connection
+                    .run("reading the boot id", "cat /proc/sys/kernel/random/boot_id")
+                    .await
+                {
+                    Ok(out) if out.stdout.trim() != old_boot_id.trim() => return Ok(connection),
+                    Ok(_) => last = "still the old boot".to_owned(),
+                    Err(err) => last = err.to_string(),
+                }
+                connection.close().await;
+            }
+            Err(err) if err.is_host_key_changed() => return Err(err.into()),
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,235 @@
+//! Where a node is reached: an IP address or a name for DNS / ssh_config.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+
+/// A node's SSH target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    Ip(IpAddr),
+    /// A DNS name or an ssh_config `Host` alias, as written.
+    Host(String),
+}
+
+/// Why an address was rejected; `kind` says what it looked like it meant to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a valid {kind} ({detail})")]
+pub struct AddressError {
+    pub input: String,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl Address {
+    /// A form in which two spellings of one target compare equal (host names
+    /// are case-insensitive, a trailing dot is the same name, IPv6 has many
+    /// spellings), for finding nodes listed twice.
+    pub(crate) fn identity(&self) -> String {
+        match self {
+            Address::Ip(ip) => ip.to_string(),
+            Address::Host(h) => h.trim_end_matches('.').to_ascii_lowercase(),
+        }
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fail = |kind, detail: &str| AddressError {
+            input: s.to_owned(),
+            kind,
+            detail: detail.to_owned(),
+        };
+        if s.trim().is_empty() {
+            return Err(fail("address", "it is empty"));
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(fail("address", "it contains whitespace"));
+        }
+        if s.contains('@') {
+            return Err(fail(
+                "address",
+                "put the user in `user`, not in the address",
+            ));
+        }
+        if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            return parse_ipv6(inner).map_err(|d| fail("IPv6 address", &d));
+        }
+        if let Some((host, port)) = s.split_once(':') {
+            if !host.contains(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail(
+                    "address",
+                    "put the port in `port`, not in the address",
+                ));
+            }
+            return parse_ipv6(s).map_err(|d| fail("IPv6 address", &d));
+        }
+        // A dotted string of digits can only be meant as IPv4; as a host name
+        // it would slip through and fail much later, at connect time.
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return parse_ipv4(s).map_err(|d| fail("IPv4 address", &d));
+        }
+        check_host(s).map_err(|d| fail("host name", &d))?;
+        Ok(Address::Host(s.to_owned()))
+    }
+}
+
+fn parse_ipv6(s: &str) -> Result<Address, String> {
+    if s.contains('%') {
+        // ssh accepts fe80::1%eth0, but the zone is the name of an interface
+        // on this machine, which makes the file work on one laptop only.
+        return Err(
+            "zone indices like %eth0 are not supported; use a routable address or a host name"
+                .into(),
+        );
+    }
+    s.parse::<Ipv6Addr>()
+        .map(|ip| Address::Ip(IpAddr::V6(ip)))
+        .map_err(|_| "not IPv6 syntax, e.g. fd00::10".into())
+}
+
+fn parse_ipv4(s: &str) -> Result<Address, String> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 4 {
+        return Err(format!(
+            "it has {} parts; IPv4 has 4, like 192.168.1.10",
+            parts.len()
+        ));
+    }
+    for part in &parts {
+        if part.is_empty() {
+            return Err("an octet is empty".into());
+        }
+        if part.len() > 1 && part.starts_with('0') {
+            // inet_aton (and so ssh) reads a leading zero as octal.
+            return Err(format!("octet {part} has a leading zero"));
+        }
+        if part.len() > 3 || part.parse::<u16>().map_or(true, |n| n > 255) {
+            return Err(format!("octet {part} is over 255"));
+        }
+    }
+    s.parse()
+        .map(Address::Ip)
+        .map_err(|_| "not IPv4 syntax".into())
+}
+
+/// RFC 1123 host name, leniently allowing `_`, which ssh_config aliases may use.
+fn check_host(s: &str) -> Result<(), String> {
+    let name = s.strip_suffix('.').unwrap_or(s);
+    if name.len() > 253 {
+        return Err(format!(
+            "it is {} characters long; the limit is 253",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label (a leading dot or two dots in a row)".into());
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+        {
+            return Err(format!("{c:?} is not allowed"));
+        }
+        if label.len() > 63 {
+            return Err(format!("label {label:?} is over 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label {label:?} starts or ends with '-'"));
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Ip(ip) => ip.fmt(f),
+            Address::Host(h) => f.write_str(h),
+        }
+    }
+}
+
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn detail(s: &str) -> String {
+        s.parse::<Address>().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn accepts_ips_and_hosts() {
+        assert_eq!(
+            "192.168.1.10".parse::<Address>().unwrap(),
+            Address::Ip(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)))
+        );
+        assert_eq!(
+            "fd00::10".parse::<Address>().unwrap().to_string(),
+            "fd00::10"
+        );
+        assert_eq!(
+            "[fd00::10]".parse::<Address>().unwrap().to_string(),
+            "fd00::10"
+        );
+        for host in [
+            "pi-01",
+            "pi-01.lan.",
+            "raspberrypi.local",
+            "my_alias",
+            "1e100.net",
+        ] {
+            assert_eq!(host.parse::<Address>().unwrap(), Address::Host(host.into()));
+        }
+    }
+
+    #[test]
+    fn rejects_with_reason() {
+        assert_eq!(
+            detail("192.168.1.300"),
+            "\"192.168.1.300\" is not a valid IPv4 address (octet 300 is over 255)"
+        );
+        assert_eq!(
+            detail("10.0.0"),
+            "\"10.0.0\" is not a valid IPv4 address (it has 3 parts; IPv4 has 4, like 192.168.1.10)"
+        );
+        assert_eq!(
+            detail("-bad-.host"),
+            "\"-bad-.host\" is not a valid host name (label \"-bad-\" starts or ends with '-')"
+        );
+        assert_eq!(detail(""), "\"\" is not a valid address (it is empty)");
+        assert_eq!(
+            detail("pi 01"),
+            "\"pi 01\" is not a valid address (it contains whitespace)"
+        );
+        assert!(detail("10.0.0.01").contains("leading zero"));
+        assert!(detail("1..2.3").contains("empty"));
+        assert!(detail("99999999999999999999.1.1.1").contains("over 255"));
+        assert!(detail("pi@10.0.0.1").contains("`user`"));
+        assert!(detail("10.0.0.1:22").contains("`port`"));
+        assert!(detail("fe80::1%eth0").contains("zone"));
+        assert!(detail("fe80:::1").contains("IPv6"));
+        assert!(detail("a..b").contains("empty label"));
+        assert!(detail("é.lan").contains("not allowed"));
+    }
+
+    #[test]
+    fn identity_merges_spellings() {
+        let a: Address = "PI-01.lan.".parse().unwrap();
+        let b: Address = "pi-01.lan".parse().unwrap();
+        assert_eq!(a.identity(), b.identity());
+        let a: Address = "fd00:0::10".parse().unwrap();
+        let b: Address = "fd00::10".parse().unwrap();
+        assert_eq!(a.identity(), b.identity());
+    }
+}

@@ -1,0 +1,105 @@
+//! Checks across nodes: names and addresses unique, a control plane present,
+//! and a server count etcd can make use of.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::nodes::LoweredNode;
+use super::report::Report;
+use super::role::Role;
+
+/// `nodes_span` is where the node list starts, for problems of the list as a whole.
+pub(crate) fn check(
+    report: &mut Report<'_>,
+    nodes: &[LoweredNode],
+    nodes_span: Option<Range<usize>>,
+) {
+    unique(report, nodes, "name", "node name", |n| {
+        n.name.as_ref().map(|s| (s.get_ref().to_string(), s.span()))
+    });
+    unique(report, nodes, "address", "address", |n| {
+        n.address
+            .as_ref()
+            .map(|s| (s.get_ref().identity(), s.span()))
+    });
+    servers(report, nodes, nodes_span);
+}
+
+/// Reports each repeat at its own position, naming where the value first appeared.
+fn unique(
+    report: &mut Report<'_>,
+    nodes: &[LoweredNode],
+    key: &str,
+    what: &str,
+    value: impl Fn(&LoweredNode) -> Option<(String, Range<usize>)>,
+) {
+    let mut first: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    for node in nodes {
+        let Some((v, span)) = value(node) else {
+            continue;
+        };
+        match first.get(&v) {
+            Some((index, first_span)) => {
+                let line = report.line_of(Some(first_span.clone()));
+                report.error(
+                    Some(span),
+                    format!("nodes[{}].{key}", node.index),
+                    format!("duplicate {what} {v:?}; nodes[{index}] at line {line} already has it"),
+                );
+            }
+            None => {
+                first.insert(v, (node.index, span));
+            }
+        }
+    }
+}
+
+fn servers(report: &mut Report<'_>, nodes: &[LoweredNode], nodes_span: Option<Range<usize>>) {
+    // A role that failed to parse may have been meant as "server"; saying
+    // there is none would then be noise on top of the real error.
+    if nodes.iter().any(|n| n.bad_role) {
+        return;
+    }
+    let servers: Vec<&LoweredNode> = nodes
+        .iter()
+        .filter(|n| {
+            n.role
+                .as_ref()
+                .is_some_and(|r| *r.get_ref() == Role::Server)
+        })
+        .collect();
+    let count = servers.len();
+    if count == 0 {
+        if nodes.iter().all(|n| n.role.is_some()) {
+            report.error(
+                nodes_span,
+                "nodes",
+                "no node has role = \"server\"; K3s needs at least one server to run the control plane",
+            );
+        }
+        return;
+    }
+    let odd = count % 2 == 1;
+    if count > 1 && !odd {
+        // etcd needs a majority: n servers survive (n-1)/2 failures, so an
+        // even count adds a machine (and a vote to lose) for nothing.
+        let tolerated = (count - 1) / 2;
+        let better = if count - 1 > 1 {
+            format!("{} or {}", count - 1, count + 1)
+        } else {
+            (count + 1).to_string()
+        };
+        let last = servers[count - 1];
+        let span = last.role.as_ref().map(|r| r.span());
+        report.warning(
+            span,
+            format!("nodes[{}].role", last.index),
+            format!(
+                "{count} servers: etcd needs a majority, so they tolerate {tolerated} failure{}, \
+                 no more than {} would; use an odd number such as {better}",
+                if tolerated == 1 { "" } else { "s" },
+                count - 1,
+            ),
+        );
+    }
+}

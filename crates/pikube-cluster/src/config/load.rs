@@ -1,0 +1,151 @@
+//! Entry points: file or text in, a whole `ClusterConfig` (or every problem) out.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::decode::decode;
+use super::diagnostic::{ConfigError, ConfigWarning};
+use super::fields;
+use super::fleet;
+use super::model::{ClusterConfig, K3sSettings};
+use super::names::ClusterName;
+use super::nodes;
+use super::report::Report;
+use super::ssh;
+use super::version::K3sVersion;
+
+/// A valid configuration and what is worth a second look in it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: ClusterConfig,
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Reads and parses `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ConfigError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    parse(&text, path)
+}
+
+/// Parses `text` as the contents of `path`, which names the file in messages
+/// and anchors relative paths; `~` expands to `$HOME`.
+pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    parse_with_home(text, path, home.as_deref())
+}
+
+/// `parse` with `$HOME` given, so tests need not touch the environment.
+pub(crate) fn parse_with_home(
+    text: &str,
+    path: &Path,
+    home: Option<&Path>,
+) -> Result<Loaded, ConfigError> {
+    let mut report = Report::new(text, path);
+    let Some(raw) = decode(text, &mut report) else {
+        return Err(report.into_error());
+    };
+    let dir = path.parent().unwrap_or(Path::new(""));
+
+    let name = match raw.cluster {
+        None => {
+            report.error(
+                None,
+                "cluster",
+                "missing [cluster] table, e.g. [cluster] name = \"homelab\"",
+            );
+            None
+        }
+        Some(table) => match &table.value.name {
+            None => {
+                fields::missing(
+                    &mut report,
+                    table.span,
+                    "cluster.name",
+                    "name = \"homelab\"",
+                );
+                None
+            }
+            Some(name) => fields::parse::<ClusterName>(&mut report, "cluster.name", name),
+        },
+    };
+
+    let ssh = ssh::lower(&mut report, raw.ssh, dir, home);
+
+    let version = match raw.k3s {
+        None => {
+            report.error(
+                None,
+                "k3s",
+                "missing [k3s] table, e.g. [k3s] version = \"v1.31.4+k3s1\"",
+            );
+            None
+        }
+        Some(table) => match &table.value.version {
+            None => {
+                fields::missing(
+                    &mut report,
+                    table.span,
+                    "k3s.version",
+                    "version = \"v1.31.4+k3s1\"",
+                );
+                None
+            }
+            Some(v) => fields::parse::<K3sVersion>(&mut report, "k3s.version", v),
+        },
+    };
+
+    let mut lowered = Vec::new();
+    match raw.nodes {
+        None => report.error(
+            None,
+            "nodes",
+            "no nodes; add a [[nodes]] table for each Pi, at least one with role = \"server\"",
+        ),
+        Some(list) if list.value.is_empty() => report.error(
+            list.span,
+            "nodes",
+            "the node list is empty; add a [[nodes]] table for each Pi",
+        ),
+        Some(list) => {
+            for (index, node) in list.value.into_iter().enumerate() {
+                lowered.push(nodes::lower(&mut report, index, node, &ssh, dir, home));
+            }
+            fleet::check(&mut report, &lowered, list.span);
+        }
+    }
+
+    let warnings = report.finish()?;
+    // `finish` succeeding means every value above was valid, so none of these
+    // can be missing; the `ok_or_else` keeps that promise from panicking.
+    let config = (|| {
+        Some(ClusterConfig {
+            path: path.to_path_buf(),
+            name: name?,
+            ssh,
+            k3s: K3sSettings { version: version? },
+            nodes: lowered.into_iter().map(|n| n.spec).collect::<Option<_>>()?,
+        })
+    })();
+    let config = config.ok_or_else(|| internal(text, path))?;
+    Ok(Loaded { config, warnings })
+}
+
+fn internal(text: &str, path: &Path) -> ConfigError {
+    let mut report = Report::new(text, path);
+    report.error(
+        None,
+        "",
+        "internal error: a value was rejected without a message",
+    );
+    report.into_error()
+}

@@ -1,0 +1,142 @@
+//! Cluster and node names: RFC 1123 labels, because a node name becomes the
+//! Pi's hostname and the Kubernetes node name, and both must be DNS labels.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a string is not an RFC 1123 label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelProblem {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is {0} characters long; the limit is 63")]
+    TooLong(usize),
+    #[error("uppercase {0:?} is not allowed (hostnames are lowercase)")]
+    Uppercase(char),
+    #[error("{0:?} is not allowed; use lowercase letters, digits and '-'")]
+    BadChar(char),
+    #[error("it must not start with '-'")]
+    LeadingHyphen,
+    #[error("it must not end with '-'")]
+    TrailingHyphen,
+}
+
+/// Checks `s` is 1..=63 of `[a-z0-9-]`, not starting or ending with `-`.
+pub(crate) fn check_dns_label(s: &str) -> Result<(), LabelProblem> {
+    if s.is_empty() {
+        return Err(LabelProblem::Empty);
+    }
+    if let Some(c) = s.chars().find(|c| c.is_ascii_uppercase()) {
+        return Err(LabelProblem::Uppercase(c));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(LabelProblem::BadChar(c));
+    }
+    // Only ASCII from here on, so bytes are characters.
+    if s.len() > 63 {
+        return Err(LabelProblem::TooLong(s.len()));
+    }
+    if s.starts_with('-') {
+        return Err(LabelProblem::LeadingHyphen);
+    }
+    if s.ends_with('-') {
+        return Err(LabelProblem::TrailingHyphen);
+    }
+    Ok(())
+}
+
+/// A name that is not a valid label, with what it was meant to name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a valid {what}: {problem}")]
+pub struct InvalidName {
+    pub what: &'static str,
+    pub input: String,
+    pub problem: LabelProblem,
+}
+
+macro_rules! label_name {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl FromStr for $name {
+            type Err = InvalidName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                check_dns_label(s).map_err(|problem| InvalidName {
+                    what: $what,
+                    input: s.to_owned(),
+                    problem,
+                })?;
+                Ok($name(s.to_owned()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+label_name!(
+    /// The cluster's name: used in kubeconfig contexts and local state paths.
+    ClusterName,
+    "cluster name"
+);
+label_name!(
+    /// A node's name, which pikube sets as its hostname.
+    NodeName,
+    "node name"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_labels() {
+        for ok in ["a", "pi-master-01", "0", &"a".repeat(63)] {
+            assert_eq!(ok.parse::<NodeName>().unwrap().as_ref(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_with_reason() {
+        let cases = [
+            ("", LabelProblem::Empty),
+            ("Pi", LabelProblem::Uppercase('P')),
+            ("pi_01", LabelProblem::BadChar('_')),
+            ("pi.01", LabelProblem::BadChar('.')),
+            ("-pi", LabelProblem::LeadingHyphen),
+            ("pi-", LabelProblem::TrailingHyphen),
+        ];
+        for (input, problem) in cases {
+            assert_eq!(
+                input.parse::<NodeName>().unwrap_err().problem,
+                problem,
+                "{input}"
+            );
+        }
+        assert_eq!(
+            "a".repeat(64).parse::<ClusterName>().unwrap_err().problem,
+            LabelProblem::TooLong(64)
+        );
+        assert_eq!(
+            "pi_01".parse::<NodeName>().unwrap_err().to_string(),
+            "\"pi_01\" is not a valid node name: '_' is not allowed; use lowercase letters, digits and '-'"
+        );
+    }
+}

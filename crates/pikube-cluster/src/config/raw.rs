@@ -1,0 +1,63 @@
+//! The file's shape as serde sees it: every key optional, every position kept.
+//!
+//! Required keys are `Option` here on purpose: a missing key then becomes a
+//! semantic problem reported with all the others, instead of serde stopping
+//! at the first one. Numbers are `i64` so out-of-range values (port 0,
+//! port 70000) get a precise message rather than a serde type error.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::located::Located;
+
+pub(crate) type Text = Spanned<String>;
+pub(crate) type Int = Spanned<i64>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub(crate) cluster: Option<Located<RawCluster>>,
+    pub(crate) ssh: Option<Located<RawSsh>>,
+    pub(crate) k3s: Option<Located<RawK3s>>,
+    pub(crate) nodes: Option<Located<Vec<Located<RawNode>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCluster {
+    pub(crate) name: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSsh {
+    pub(crate) user: Option<Text>,
+    pub(crate) port: Option<Int>,
+    pub(crate) identity_file: Option<Text>,
+    pub(crate) config_file: Option<Text>,
+    pub(crate) known_hosts: Option<Text>,
+    pub(crate) proxy_jump: Option<Text>,
+    pub(crate) connect_timeout: Option<Int>,
+    pub(crate) parallelism: Option<Int>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawK3s {
+    pub(crate) version: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNode {
+    pub(crate) name: Option<Text>,
+    pub(crate) address: Option<Text>,
+    pub(crate) role: Option<Text>,
+    pub(crate) user: Option<Text>,
+    pub(crate) port: Option<Int>,
+    pub(crate) identity_file: Option<Text>,
+    pub(crate) proxy_jump: Option<Text>,
+    pub(crate) labels: Option<BTreeMap<Text, Text>>,
+}

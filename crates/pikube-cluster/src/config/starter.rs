@@ -1,0 +1,78 @@
+//! The commented `cluster.toml` that `pikube init` writes: a file that works
+//! as it stands once the addresses are edited, and documents every option.
+
+/// The starter file for a cluster called `cluster_name`.
+///
+/// The name is written as a TOML string, escaped, so the file always parses;
+/// whether the name is valid is then reported by [`super::parse`] like any
+/// other value.
+pub fn starter_file(cluster_name: &str) -> String {
+    let name = toml::Value::String(cluster_name.to_owned()).to_string();
+    TEMPLATE.replace("@NAME@", &name)
+}
+
+const TEMPLATE: &str = r#"# cluster.toml: the Raspberry Pis pikube prepares and the K3s cluster it
+# installs on them. `pikube plan` shows what would change; `pikube apply` does it.
+# Paths in this file are relative to this file's directory.
+
+[cluster]
+# Lowercase letters, digits and '-', at most 63 characters.
+name = @NAME@
+
+[ssh]
+# How pikube reaches the nodes. Every option is optional: ~/.ssh/config (or
+# config_file below), the ssh agent and ProxyJump are honoured as by `ssh`.
+# Any of user, port, identity_file and proxy_jump can also be set per node.
+
+# Login user on the Pis (Raspberry Pi OS asks for one at imaging time).
+user = "pi"
+
+# Pinned host keys. pikube records each node's key here on first contact and
+# refuses to connect if it later changes. Keep this file with cluster.toml.
+known_hosts = "known_hosts"
+
+# SSH port, if not 22 or what ssh_config says.
+# port = 22
+
+# Private key to log in with; "~/" means your home directory.
+# identity_file = "~/.ssh/id_ed25519"
+
+# An ssh_config file to use instead of ~/.ssh/config.
+# config_file = "ssh_config"
+
+# Reach the nodes through a gateway (OpenSSH -J syntax; a comma list for
+# several hops). A node can opt out with proxy_jump = "".
+# proxy_jump = "pi@gateway"
+
+# Seconds to wait for a TCP connection before giving up on a node (1..=300).
+# connect_timeout = 10
+
+# How many nodes are worked on at once (1..=256).
+# parallelism = 10
+
+[k3s]
+# The K3s release to install on every node, pinned so that re-running pikube
+# never upgrades by surprise: v<major>.<minor>.<patch>[-rcN]+k3s<N>.
+version = "v1.31.4+k3s1"
+
+# One [[nodes]] table per Pi.
+#   name     becomes the Pi's hostname and Kubernetes node name:
+#            lowercase letters, digits and '-', at most 63 characters.
+#   address  IPv4, IPv6, or a host name (DNS or an ssh_config Host alias).
+#   role     "server" runs the control plane; "agent" runs workloads only.
+#            Use 1 or 3 servers (an odd number: etcd needs a majority).
+#   labels   optional Kubernetes labels, e.g. labels = { storage = "ssd" }.
+#   user, port, identity_file, proxy_jump  override [ssh] for this node.
+
+[[nodes]]
+name = "pi-server-01"
+address = "192.168.1.10"
+role = "server"
+
+[[nodes]]
+name = "pi-agent-01"
+address = "192.168.1.20"
+role = "agent"
+# user = "ubuntu"
+labels = { storage = "ssd" }
+"#;

@@ -1,0 +1,79 @@
+//! "Did you mean …?" for misspelt keys and values.
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+///
+/// Comparison ignores case, `-` and `_`, so ssh_config spellings such as
+/// `IdentityFile` or `proxy-jump` find `identity_file` and `proxy_jump`.
+pub(crate) fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let word = normalize(word);
+    candidates
+        .iter()
+        .map(|&c| (distance(&word, &normalize(c)), c))
+        .filter(|&(d, c)| d <= threshold(word.len().min(normalize(c).len())))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+// One edit for short words, one per three characters beyond that: loose
+// enough for `adress`/`knwon_hosts`, tight enough that `name` ≠ `role`.
+fn threshold(len: usize) -> usize {
+    (len / 3).max(1)
+}
+
+fn normalize(s: &str) -> Vec<char> {
+    s.chars()
+        .filter(|c| !matches!(c, '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent swaps,
+/// since swapped letters are the commonest typo.
+fn distance(a: &[char], b: &[char]) -> usize {
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODE_KEYS: &[&str] = &["name", "address", "role", "user", "port", "labels"];
+
+    #[test]
+    fn finds_typos() {
+        assert_eq!(did_you_mean("adress", NODE_KEYS), Some("address"));
+        assert_eq!(did_you_mean("nmae", NODE_KEYS), Some("name"));
+        assert_eq!(did_you_mean("lables", NODE_KEYS), Some("labels"));
+        assert_eq!(
+            did_you_mean("IdentityFile", &["identity_file", "user"]),
+            Some("identity_file")
+        );
+        assert_eq!(did_you_mean("node", &["cluster", "nodes"]), Some("nodes"));
+    }
+
+    #[test]
+    fn ignores_far_words() {
+        assert_eq!(did_you_mean("colour", NODE_KEYS), None);
+        assert_eq!(did_you_mean("", NODE_KEYS), None);
+        assert_eq!(did_you_mean("x", &[]), None);
+    }
+}

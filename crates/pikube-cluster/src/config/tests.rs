@@ -1,0 +1,535 @@
+//! Whole-file tests: exact typed values, and every error class at its exact
+//! `line:column` and field path.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::load::parse_with_home;
+use super::*;
+
+const HOME: &str = "/home/me";
+
+fn parse_at(text: &str, path: &str) -> Result<Loaded, ConfigError> {
+    parse_with_home(text, Path::new(path), Some(Path::new(HOME)))
+}
+
+fn loaded(text: &str) -> Loaded {
+    match parse_at(text, "lab/cluster.toml") {
+        Ok(l) => l,
+        Err(e) => panic!("expected a valid file, got:\n{e}"),
+    }
+}
+
+/// Each problem as displayed, in the order reported.
+fn errors(text: &str) -> Vec<String> {
+    match parse_at(text, "cluster.toml") {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    loaded(text)
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const HEAD: &str = r#"[cluster]
+name = "homelab"
+
+[k3s]
+version = "v1.31.4+k3s1"
+"#;
+
+/// `HEAD` (5 lines) and a blank line, then `nodes`: node text starts on line 7.
+fn with_nodes(nodes: &str) -> String {
+    format!("{HEAD}\n{nodes}")
+}
+
+fn node(name: &str, address: &str, role: &str) -> String {
+    format!("[[nodes]]\nname = \"{name}\"\naddress = \"{address}\"\nrole = \"{role}\"\n")
+}
+
+#[test]
+fn full_file_gives_exact_values() {
+    let text = r#"[cluster]
+name = "homelab"
+
+[ssh]
+user = "pi"
+port = 2222
+identity_file = "~/.ssh/id_ed25519"
+config_file = "ssh_config"
+known_hosts = "keys/known_hosts"
+proxy_jump = "pi@gateway"
+connect_timeout = 30
+parallelism = 4
+
+[k3s]
+version = "v1.32.0-rc2+k3s1"
+
+[[nodes]]
+name = "pi-master-01"
+address = "192.168.1.10"
+role = "server"
+proxy_jump = ""
+
+[[nodes]]
+name = "pi-worker-01"
+address = "pi-worker-01.lan"
+role = "agent"
+user = "ubuntu"
+port = 22
+identity_file = "worker_key"
+labels = { storage = "ssd", "example.com/tier" = "" }
+"#;
+    let Loaded { config, warnings } = loaded(text);
+    assert!(warnings.is_empty());
+    assert_eq!(config.path, PathBuf::from("lab/cluster.toml"));
+    assert_eq!(config.dir(), Path::new("lab"));
+    assert_eq!(config.name.as_ref(), "homelab");
+
+    let ssh = &config.ssh;
+    assert_eq!(ssh.user.as_deref(), Some("pi"));
+    assert_eq!(ssh.port, Some(2222));
+    assert_eq!(
+        ssh.identity_file,
+        Some(PathBuf::from("/home/me/.ssh/id_ed25519"))
+    );
+    assert_eq!(ssh.config_file, Some(PathBuf::from("lab/ssh_config")));
+    assert_eq!(ssh.known_hosts, PathBuf::from("lab/keys/known_hosts"));
+    assert_eq!(ssh.proxy_jump.as_deref(), Some("pi@gateway"));
+    assert_eq!(ssh.connect_timeout, Duration::from_secs(30));
+    assert_eq!(ssh.parallelism, 4);
+
+    assert_eq!(
+        config.k3s.version,
+        K3sVersion {
+            major: 1,
+            minor: 32,
+            patch: 0,
+            rc: Some(2),
+            k3s: 1
+        }
+    );
+    assert_eq!(config.k3s.version.to_string(), "v1.32.0-rc2+k3s1");
+
+    let [server, agent] = &config.nodes[..] else {
+        panic!("two nodes expected: {:?}", config.nodes)
+    };
+    assert_eq!(server.name.as_ref(), "pi-master-01");
+    assert_eq!(
+        server.address,
+        Address::Ip(IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)))
+    );
+    assert_eq!(server.role, Role::Server);
+    // Inherited from [ssh], except the proxy_jump it switched off.
+    assert_eq!(server.user.as_deref(), Some("pi"));
+    assert_eq!(server.port, Some(2222));
+    assert_eq!(
+        server.identity_file,
+        Some(PathBuf::from("/home/me/.ssh/id_ed25519"))
+    );
+    assert_eq!(server.proxy_jump, None);
+    assert!(server.labels.is_empty());
+
+    assert_eq!(agent.address, Address::Host("pi-worker-01.lan".into()));
+    assert_eq!(agent.role, Role::Agent);
+    assert_eq!(agent.user.as_deref(), Some("ubuntu"));
+    assert_eq!(agent.port, Some(22));
+    assert_eq!(agent.identity_file, Some(PathBuf::from("lab/worker_key")));
+    assert_eq!(agent.proxy_jump.as_deref(), Some("pi@gateway"));
+    let labels: BTreeMap<String, String> = agent
+        .labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(
+        labels,
+        BTreeMap::from([
+            ("example.com/tier".to_owned(), String::new()),
+            ("storage".to_owned(), "ssd".to_owned()),
+        ])
+    );
+
+    assert_eq!(config.servers().count(), 1);
+    assert_eq!(
+        config.agents().next().map(|n| n.name.as_ref()),
+        Some("pi-worker-01")
+    );
+    assert!(config.node("pi-master-01").is_some());
+    assert!(config.node("nope").is_none());
+}
+
+#[test]
+fn defaults_when_ssh_is_absent() {
+    let config = loaded(&with_nodes(&node("a", "10.0.0.1", "server"))).config;
+    let ssh = &config.ssh;
+    assert_eq!(ssh.user, None);
+    assert_eq!(ssh.port, None);
+    assert_eq!(ssh.identity_file, None);
+    assert_eq!(ssh.config_file, None);
+    assert_eq!(ssh.known_hosts, PathBuf::from("lab/known_hosts"));
+    assert_eq!(ssh.proxy_jump, None);
+    assert_eq!(ssh.connect_timeout, Duration::from_secs(10));
+    assert_eq!(ssh.parallelism, 10);
+    assert_eq!(config.nodes[0].user, None);
+}
+
+#[test]
+fn paths_beside_a_bare_file_name_stay_relative() {
+    let text = format!(
+        "{HEAD}[ssh]\nidentity_file = \"key\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let config = parse_at(&text, "cluster.toml").unwrap().config;
+    assert_eq!(config.dir(), Path::new("."));
+    assert_eq!(config.ssh.known_hosts, PathBuf::from("known_hosts"));
+    assert_eq!(config.ssh.identity_file, Some(PathBuf::from("key")));
+}
+
+#[test]
+fn tilde_without_home_is_an_error() {
+    let text = format!(
+        "{HEAD}[ssh]\nidentity_file = \"~/.ssh/id\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let err = parse_with_home(&text, Path::new("cluster.toml"), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cluster.toml:7:17: ssh.identity_file: \"~/.ssh/id\": ~ needs $HOME, which is not set"
+    );
+}
+
+#[test]
+fn bad_addresses() {
+    let text = with_nodes(
+        &[
+            node("a", "192.168.1.300", "server"),
+            node("b", "10.0.0", "agent"),
+            node("c", "-bad-.host", "agent"),
+            node("d", "", "agent"),
+            node("e", "pi 01", "agent"),
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "cluster.toml:9:11: nodes[0].address: \"192.168.1.300\" is not a valid IPv4 address (octet 300 is over 255)",
+            "cluster.toml:13:11: nodes[1].address: \"10.0.0\" is not a valid IPv4 address (it has 3 parts; IPv4 has 4, like 192.168.1.10)",
+            "cluster.toml:17:11: nodes[2].address: \"-bad-.host\" is not a valid host name (label \"-bad-\" starts or ends with '-')",
+            "cluster.toml:21:11: nodes[3].address: \"\" is not a valid address (it is empty)",
+            "cluster.toml:25:11: nodes[4].address: \"pi 01\" is not a valid address (it contains whitespace)",
+        ]
+    );
+}
+
+#[test]
+fn bad_k3s_versions() {
+    for (version, hint) in [
+        ("1.31.4", "it must start with 'v'"),
+        ("v1.31", "it lacks the +k3sN suffix"),
+        ("v1.31.4+k3s", "+k3s must be followed by a number"),
+        ("latest", "a channel name is not a pinned version"),
+    ] {
+        let text = format!(
+            "[cluster]\nname = \"x\"\n[k3s]\nversion = \"{version}\"\n{}",
+            node("a", "10.0.0.1", "server")
+        );
+        assert_eq!(
+            errors(&text),
+            [format!(
+                "cluster.toml:4:11: k3s.version: \"{version}\" is not a K3s version: {hint}; \
+                 expected v<major>.<minor>.<patch>[-rcN]+k3s<N>, e.g. \"v1.31.4+k3s1\""
+            )]
+        );
+    }
+}
+
+#[test]
+fn bad_names() {
+    let text = "[cluster]\nname = \"Home Lab\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
+                [[nodes]]\nname = \"pi_01\"\naddress = \"10.0.0.1\"\nrole = \"server\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "cluster.toml:2:8: cluster.name: \"Home Lab\" is not a valid cluster name: uppercase 'H' is not allowed (hostnames are lowercase)",
+            "cluster.toml:6:8: nodes[0].name: \"pi_01\" is not a valid node name: '_' is not allowed; use lowercase letters, digits and '-'",
+        ]
+    );
+}
+
+#[test]
+fn duplicates_point_at_the_second_and_name_the_first() {
+    let text = with_nodes(
+        &[
+            node("pi-01", "10.0.0.1", "server"),
+            node("pi-02", "10.0.0.2", "agent"),
+            node("pi-01", "10.0.0.1", "agent"),
+            node("pi-03", "PI-02.lan", "agent"),
+            node("pi-04", "pi-02.lan.", "agent"),
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "cluster.toml:16:8: nodes[2].name: duplicate node name \"pi-01\"; nodes[0] at line 8 already has it",
+            "cluster.toml:17:11: nodes[2].address: duplicate address \"10.0.0.1\"; nodes[0] at line 9 already has it",
+            "cluster.toml:25:11: nodes[4].address: duplicate address \"pi-02.lan\"; nodes[3] at line 21 already has it",
+        ]
+    );
+}
+
+#[test]
+fn no_server() {
+    let text = with_nodes(
+        &[
+            node("a", "10.0.0.1", "agent"),
+            node("b", "10.0.0.2", "agent"),
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:7:1: nodes: no node has role = \"server\"; K3s needs at least one server to run the control plane"]
+    );
+}
+
+#[test]
+fn a_bad_role_does_not_also_claim_no_server() {
+    let text = with_nodes(&node("a", "10.0.0.1", "master"));
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:10:8: nodes[0].role: \"master\" is not a role; K3s calls control-plane nodes \"server\""]
+    );
+}
+
+#[test]
+fn missing_and_empty_nodes() {
+    assert_eq!(
+        errors(HEAD),
+        ["cluster.toml:1:1: nodes: no nodes; add a [[nodes]] table for each Pi, at least one with role = \"server\""]
+    );
+    assert_eq!(
+        errors(&format!("nodes = []\n{HEAD}")),
+        ["cluster.toml:1:9: nodes: the node list is empty; add a [[nodes]] table for each Pi"]
+    );
+}
+
+#[test]
+fn missing_required_keys_point_at_their_table() {
+    let text = "[cluster]\n\n[k3s]\n\n[[nodes]]\nport = 22\n";
+    assert_eq!(
+        errors(text),
+        [
+            "cluster.toml:1:1: cluster.name: missing required key `name`, e.g. name = \"homelab\"",
+            "cluster.toml:3:1: k3s.version: missing required key `version`, e.g. version = \"v1.31.4+k3s1\"",
+            "cluster.toml:5:1: nodes[0].name: missing required key `name`, e.g. name = \"pi-worker-01\"",
+            "cluster.toml:5:1: nodes[0].address: missing required key `address`, e.g. address = \"192.168.1.20\"",
+            "cluster.toml:5:1: nodes[0].role: missing required key `role`, e.g. role = \"agent\"",
+        ]
+    );
+    assert_eq!(
+        errors(""),
+        [
+            "cluster.toml:1:1: cluster: missing [cluster] table, e.g. [cluster] name = \"homelab\"",
+            "cluster.toml:1:1: k3s: missing [k3s] table, e.g. [k3s] version = \"v1.31.4+k3s1\"",
+            "cluster.toml:1:1: nodes: no nodes; add a [[nodes]] table for each Pi, at least one with role = \"server\"",
+        ]
+    );
+}
+
+#[test]
+fn out_of_range_numbers() {
+    let text = format!(
+        "{HEAD}[ssh]\nport = 0\nconnect_timeout = 301\nparallelism = 0\n\n[[nodes]]\n\
+         name = \"a\"\naddress = \"10.0.0.1\"\nrole = \"server\"\nport = 65536\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "cluster.toml:7:8: ssh.port: 0 is out of range; a port must be 1..=65535",
+            "cluster.toml:8:19: ssh.connect_timeout: 301 is out of range; the timeout in seconds must be 1..=300",
+            "cluster.toml:9:15: ssh.parallelism: 0 is out of range; the number of nodes worked on at once must be 1..=256",
+            "cluster.toml:15:8: nodes[0].port: 65536 is out of range; a port must be 1..=65535",
+        ]
+    );
+}
+
+#[test]
+fn bad_labels() {
+    let text = with_nodes(&format!(
+        "{}labels = {{ \"-x\" = \"ok\", good = \"bad value\", \"node-role.kubernetes.io/worker\" = \"true\" }}\n",
+        node("a", "10.0.0.1", "server")
+    ));
+    assert_eq!(
+        errors(&text),
+        [
+            "cluster.toml:11:12: nodes[0].labels.-x: \"-x\" is not a valid label key: it must start and end with a letter or digit",
+            "cluster.toml:11:32: nodes[0].labels.good: \"bad value\" is not a valid label value: ' ' is not allowed; use letters, digits, '.', '_' and '-'",
+            "cluster.toml:11:45: nodes[0].labels.\"node-role.kubernetes.io/worker\": \"node-role.kubernetes.io/worker\" \
+             is in a namespace kubelet reserves (kubernetes.io, k8s.io), so the node would fail to start; \
+             use your own prefix, e.g. \"example.com/worker\", or node.kubernetes.io/",
+        ]
+    );
+}
+
+#[test]
+fn many_problems_at_once_sorted_by_position() {
+    let text = "[k3s]\nversion = \"latest\"\n\n[cluster]\nname = \"-lab\"\n\n[ssh]\nuser = \"a b\"\n\n\
+                [[nodes]]\nname = \"ok\"\naddress = \"1.2.3.4.5\"\nrole = \"agent\"\nproxy_jump = \"gw:0\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "cluster.toml:2:11: k3s.version: \"latest\" is not a K3s version: a channel name is not a pinned version; expected v<major>.<minor>.<patch>[-rcN]+k3s<N>, e.g. \"v1.31.4+k3s1\"",
+            "cluster.toml:5:8: cluster.name: \"-lab\" is not a valid cluster name: it must not start with '-'",
+            "cluster.toml:8:8: ssh.user: \"a b\": a user name cannot contain whitespace",
+            "cluster.toml:10:1: nodes: no node has role = \"server\"; K3s needs at least one server to run the control plane",
+            "cluster.toml:12:11: nodes[0].address: \"1.2.3.4.5\" is not a valid IPv4 address (it has 5 parts; IPv4 has 4, like 192.168.1.10)",
+            "cluster.toml:14:14: nodes[0].proxy_jump: \"gw:0\" is not a valid jump host list: hop \"gw:0\" has port \"0\"; use 1..=65535",
+        ]
+    );
+}
+
+#[test]
+fn unknown_keys_suggest_the_close_one() {
+    let text = with_nodes("[[nodes]]\nname = \"a\"\nadress = \"10.0.0.1\"\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:9:1: nodes[0].adress: unknown key `adress`; did you mean `address`?"]
+    );
+    let text = format!("{HEAD}[ssh]\nProxyJump = \"gw\"\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:7:1: ssh.ProxyJump: unknown key `ProxyJump`; did you mean `proxy_jump`?"]
+    );
+    let text = format!("{HEAD}[[node]]\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:6:3: node: unknown key `node`; did you mean `nodes`?"]
+    );
+    assert_eq!(
+        errors("[cluster]\ncolour = 1\n"),
+        ["cluster.toml:2:1: cluster.colour: unknown key `colour`; the only key here is `name`"]
+    );
+    // An implicit parent table: toml points at its name in the header.
+    assert_eq!(
+        errors("[k3s.channel]\n"),
+        ["cluster.toml:1:2: k3s: unknown key `channel`; the only key here is `version`"]
+    );
+}
+
+#[test]
+fn syntax_and_type_errors() {
+    assert_eq!(
+        errors("[cluster\nname = \"x\"\n"),
+        ["cluster.toml:1:9: invalid table header: expected `.`, `]`"]
+    );
+    assert_eq!(
+        errors("[cluster]\nname = 5\n"),
+        ["cluster.toml:2:8: cluster.name: invalid type: integer `5`, expected a string"]
+    );
+    assert_eq!(
+        errors(&with_nodes("[[nodes]]\nname = \"a\"\nport = \"22\"\n")),
+        ["cluster.toml:9:8: nodes[0].port: invalid type: string \"22\", expected an integer"]
+    );
+    assert_eq!(
+        errors("[nodes]\nname = \"a\"\n"),
+        ["cluster.toml:1:1: nodes: invalid type: map, expected a sequence; write each node as its own [[nodes]] table (double brackets)"]
+    );
+    assert_eq!(
+        errors("[[cluster]]\nname = \"a\"\n"),
+        ["cluster.toml:1:1: cluster: this is an array; write one [cluster] table (single brackets)"]
+    );
+    assert_eq!(
+        errors("cluster = 5\n"),
+        ["cluster.toml:1:11: cluster: invalid type: integer `5`, expected a table"]
+    );
+}
+
+fn servers_and_agents(servers: usize) -> String {
+    let nodes: String = (0..servers)
+        .map(|i| node(&format!("s{i}"), &format!("10.0.0.{}", i + 1), "server"))
+        .chain(std::iter::once(node("w", "10.0.1.1", "agent")))
+        .collect();
+    with_nodes(&nodes)
+}
+
+#[test]
+fn even_server_counts_warn() {
+    assert_eq!(warnings(&servers_and_agents(1)), Vec::<String>::new());
+    assert_eq!(warnings(&servers_and_agents(3)), Vec::<String>::new());
+    assert_eq!(
+        warnings(&servers_and_agents(2)),
+        ["lab/cluster.toml:14:8: nodes[1].role: 2 servers: etcd needs a majority, so they tolerate 0 failures, \
+          no more than 1 would; use an odd number such as 3"]
+    );
+    assert_eq!(
+        warnings(&servers_and_agents(4)),
+        ["lab/cluster.toml:22:8: nodes[3].role: 4 servers: etcd needs a majority, so they tolerate 1 failure, \
+          no more than 3 would; use an odd number such as 3 or 5"]
+    );
+}
+
+#[test]
+fn starter_file_parses_cleanly() {
+    let text = starter_file("homelab");
+    let Loaded { config, warnings } = loaded(&text);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.name.as_ref(), "homelab");
+    assert_eq!(config.servers().count(), 1);
+    assert_eq!(config.agents().count(), 1);
+    assert_eq!(config.ssh.known_hosts, PathBuf::from("lab/known_hosts"));
+    // Every option is documented, even those left commented out.
+    for key in [
+        "user",
+        "port",
+        "identity_file",
+        "config_file",
+        "known_hosts",
+        "proxy_jump",
+        "connect_timeout",
+        "parallelism",
+        "labels",
+    ] {
+        assert!(text.contains(&format!("{key} = ")), "{key} is not shown");
+    }
+}
+
+#[test]
+fn starter_file_escapes_the_name() {
+    let err = parse_at(&starter_file("a\"b"), "cluster.toml").unwrap_err();
+    let [d] = err.diagnostics() else {
+        panic!("one problem expected: {err}")
+    };
+    assert_eq!(d.field, "cluster.name");
+}
+
+#[test]
+fn no_panic_on_odd_input() {
+    for text in [
+        "\u{feff}",
+        "\0",
+        "[",
+        "]]",
+        "=",
+        "nodes = [1]",
+        "nodes = [[]]",
+        "[[nodes]]\nlabels = []",
+        "ssh = 1",
+        "[ssh]\nport = -1",
+        "[ssh]\nport = 9223372036854775807",
+        "k3s.version = 1",
+        "[[nodes]]\nname = \"\u{e9}\"",
+        "cluster = []",
+        "nodes = [{}]",
+    ] {
+        let _ = parse_at(text, "cluster.toml");
+    }
+}

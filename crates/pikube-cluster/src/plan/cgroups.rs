@@ -1,0 +1,66 @@
+use pikube_pi::{cmdline_with_cgroups, NodeFacts};
+
+use super::{Change, DesiredNode, Phase, PhaseOutcome};
+
+/// K3s needs the memory cgroup controller. On a Raspberry Pi it is off unless the kernel
+/// command line in the OS's real cmdline.txt asks for it, and only a reboot applies it.
+pub struct MemoryCgroup;
+
+impl Phase for MemoryCgroup {
+    fn title(&self) -> &'static str {
+        "cgroups"
+    }
+
+    fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {
+        let mut outcome = PhaseOutcome::default();
+        let enabled = facts.memory_cgroup.enabled;
+        match (&facts.boot.cmdline_path, &facts.boot.cmdline) {
+            (Some(path), Some(cmdline)) => {
+                let wanted = cmdline_with_cgroups(cmdline);
+                if &wanted != cmdline {
+                    outcome
+                        .changes
+                        .push(Change::file(path, Some(cmdline), wanted, 0o644));
+                    if !enabled {
+                        outcome.reboot = Some(format!(
+                            "{path} changed: the memory cgroup is enabled at boot"
+                        ));
+                    }
+                } else if !enabled {
+                    if facts.memory_cgroup.cmdline_requests_memory {
+                        // Booted with the parameters and still off: another reboot would
+                        // loop. Say so instead.
+                        return Err(format!(
+                            "the kernel was booted with cgroup_enable=memory (from {path}) but \
+                             the memory cgroup is still disabled; /proc/cmdline is {:?}. \
+                             Check for a later cgroup_disable=memory or a kernel without memory cgroup support",
+                            facts.proc_cmdline.trim()
+                        ));
+                    }
+                    outcome.reboot = Some(format!(
+                        "{path} asks for the memory cgroup but the running kernel was booted before it did"
+                    ));
+                }
+            }
+            _ if !enabled => {
+                return Err("the memory cgroup is disabled and there is no cmdline.txt \
+                     (/boot/firmware/cmdline.txt or /boot/cmdline.txt) to enable it: add \
+                     cgroup_enable=memory to the boot loader's kernel command line"
+                    .to_owned())
+            }
+            _ => {}
+        }
+        Ok(outcome)
+    }
+
+    fn verify(&self, _node: &DesiredNode, facts: &NodeFacts) -> Vec<String> {
+        if facts.memory_cgroup.enabled {
+            Vec::new()
+        } else {
+            vec![format!(
+                "the memory cgroup is still disabled (running kernel command line: {:?})",
+                facts.proc_cmdline.trim()
+            )]
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! What `apply` would do, node by node: a pipeline of small phases, each able to say
+//! what it would change before anything is changed.
+
+mod cgroups;
+mod change;
+mod hostname;
+mod node_plan;
+mod render;
+mod swap;
+
+pub use change::{Change, CommandChange, FileChange};
+pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
+pub use render::{render_plan_text, PlanSummary};
+
+use pikube_pi::NodeFacts;
+
+/// The node as pikube should leave it.
+#[derive(Debug, Clone)]
+pub struct DesiredNode {
+    /// The node's name in cluster.toml: also its hostname.
+    pub name: String,
+}
+
+/// What one phase wants done on one node.
+#[derive(Debug, Default)]
+pub struct PhaseOutcome {
+    pub changes: Vec<Change>,
+    /// Why the node must reboot for this phase to take effect, if it must.
+    pub reboot: Option<String>,
+}
+
+/// One step of node preparation. `plan` reads facts only and never fails on odd facts:
+/// a node that cannot be brought to the wanted state yields a [`PlanError`].
+pub trait Phase: Sync {
+    fn title(&self) -> &'static str;
+    fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String>;
+    /// Checks the effective state after apply (and after any reboot); returns problems.
+    fn verify(&self, node: &DesiredNode, facts: &NodeFacts) -> Vec<String>;
+}
+
+/// The preparation pipeline, in the order apply runs it.
+pub fn preparation_phases() -> &'static [&'static dyn Phase] {
+    &[&hostname::Hostname, &cgroups::MemoryCgroup, &swap::SwapOff]
+}

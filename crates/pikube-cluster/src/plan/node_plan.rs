@@ -1,0 +1,75 @@
+use pikube_pi::NodeFacts;
+use serde::Serialize;
+
+use super::{preparation_phases, Change, DesiredNode};
+
+/// A change together with the phase that wants it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedChange {
+    pub phase: &'static str,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// Everything apply would do to one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePlan {
+    pub node: String,
+    pub changes: Vec<PlannedChange>,
+    /// Why the node must reboot; empty when it need not.
+    pub reboot: Vec<String>,
+}
+
+impl NodePlan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.reboot.is_empty()
+    }
+
+    pub fn needs_reboot(&self) -> bool {
+        !self.reboot.is_empty()
+    }
+}
+
+/// A node that cannot be brought to the wanted state by any change pikube knows.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{node}: {phase}: {message}")]
+pub struct PlanError {
+    pub node: String,
+    pub phase: &'static str,
+    pub message: String,
+}
+
+pub fn plan_node(node: &DesiredNode, facts: &NodeFacts) -> Result<NodePlan, PlanError> {
+    let mut plan = NodePlan {
+        node: node.name.clone(),
+        changes: Vec::new(),
+        reboot: Vec::new(),
+    };
+    for phase in preparation_phases() {
+        let outcome = phase.plan(node, facts).map_err(|message| PlanError {
+            node: node.name.clone(),
+            phase: phase.title(),
+            message,
+        })?;
+        plan.changes
+            .extend(outcome.changes.into_iter().map(|change| PlannedChange {
+                phase: phase.title(),
+                change,
+            }));
+        plan.reboot.extend(outcome.reboot);
+    }
+    Ok(plan)
+}
+
+/// The problems left on a node after apply, each prefixed with its phase.
+pub fn verify_node(node: &DesiredNode, facts: &NodeFacts) -> Vec<String> {
+    preparation_phases()
+        .iter()
+        .flat_map(|phase| {
+            phase
+                .verify(node, facts)
+                .into_iter()
+                .map(move |problem| format!("{}: {problem}", phase.title()))
+        })
+        .collect()
+}

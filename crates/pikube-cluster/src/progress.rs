@@ -1,0 +1,49 @@
+//! Progress lines for long work: one line per step per node, with the time since start,
+//! so a run piped to a log reads as well as one in a terminal.
+
+use std::io::Write;
+use std::time::Instant;
+
+pub trait Progress: Send + Sync {
+    fn node(&self, node: &str, message: &str);
+    fn step(&self, message: &str);
+}
+
+/// Writes progress to standard error, keeping standard output for results.
+pub struct StderrProgress {
+    started: Instant,
+}
+
+impl StderrProgress {
+    pub fn new() -> Self {
+        StderrProgress {
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Default for StderrProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Progress for StderrProgress {
+    fn node(&self, node: &str, message: &str) {
+        let secs = self.started.elapsed().as_secs_f64();
+        let _ = writeln!(std::io::stderr().lock(), "[{secs:6.1}s] {node}: {message}");
+    }
+
+    fn step(&self, message: &str) {
+        let secs = self.started.elapsed().as_secs_f64();
+        let _ = writeln!(std::io::stderr().lock(), "[{secs:6.1}s] {message}");
+    }
+}
+
+/// Says nothing: for `--quiet` and for tests.
+pub struct SilentProgress;
+
+impl Progress for SilentProgress {
+    fn node(&self, _node: &str, _message: &str) {}
+    fn step(&self, _message: &str) {}
+}

@@ -1,0 +1,321 @@
+use std::num::NonZeroUsize;
+use std::process::ExitStatus;
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::AsyncWriteExt;
+
+use super::{ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
+
+/// The result of a remote command that ran to completion (whatever its exit code).
+#[derive(Debug, Clone)]
+pub struct CommandOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// One multiplexed SSH connection to a node, reused for every command sent to it.
+pub struct Connection {
+    target: SshTarget,
+    session: Session,
+    login_user: String,
+    privilege: Option<Privilege>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.target)
+            .field("login_user", &self.login_user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// ControlMaster processes outlive a killed pikube at most this long.
+const MASTER_IDLE_SECS: usize = 60;
+
+impl Connection {
+    /// Opens the master connection and learns who we are logged in as and whether sudo
+    /// needs a password.
+    pub async fn open(target: &SshTarget, client: &ClientConfig) -> Result<Connection, SshError> {
+        let mut builder = SessionBuilder::default();
+        builder
+            .config_file(client.ssh_config())
+            .control_directory(client.control_dir())
+            .known_hosts_check(KnownHosts::Add)
+            .user_known_hosts_file(client.known_hosts())
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(MASTER_IDLE_SECS).expect("non-zero"),
+            ));
+        if let Some(user) = &target.user {
+            builder.user(user.clone());
+        }
+        if let Some(port) = target.port {
+            builder.port(port);
+        }
+        if let Some(key) = &target.identity_file {
+            builder.keyfile(key);
+        }
+        if let Some(jump) = target.proxy_jump.as_deref().filter(|j| !j.is_empty()) {
+            builder.jump_hosts(jump.split(','));
+        }
+        let known_hosts = client.known_hosts().display().to_string();
+        let session = builder
+            .connect(&target.address)
+            .await
+            .map_err(|err| connect_error(target, &known_hosts, err))?;
+
+        let mut connection = Connection {
+            target: target.clone(),
+            session,
+            login_user: String::new(),
+            privilege: None,
+        };
+        let probe = connection
+            .run(
+                "the login probe",
+                "id -un; id -u; if sudo -n true 2>/dev/null; then echo sudo-ok; else echo sudo-password; fi",
+            )
+            .await?;
+        let mut lines = probe.stdout.lines();
+        connection.login_user = lines.next().unwrap_or_default().to_owned();
+        let uid = lines.next().unwrap_or_default();
+        let sudo = lines.next().unwrap_or_default();
+        connection.privilege = if uid == "0" {
+            Some(Privilege::Root)
+        } else if sudo == "sudo-ok" {
+            Some(Privilege::Passwordless)
+        } else {
+            None
+        };
+        Ok(connection)
+    }
+
+    pub fn node(&self) -> &str {
+        &self.target.node
+    }
+
+    pub fn target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    pub fn login_user(&self) -> &str {
+        &self.login_user
+    }
+
+    /// True when privileged commands need a sudo password we do not have yet.
+    pub fn needs_sudo_password(&self) -> bool {
+        self.privilege.is_none()
+    }
+
+    /// Checks the password once with `sudo -k -S` before any real work uses it, so a wrong
+    /// password never swallows a command's input.
+    pub async fn use_sudo_password(&mut self, password: &SudoPassword) -> Result<(), SshError> {
+        if self.privilege.is_some() {
+            return Ok(());
+        }
+        let check = self
+            .exec(
+                "sudo -k -S -p '' true",
+                Some(format!("{}\n", password.expose()).as_bytes()),
+                "the sudo password check",
+            )
+            .await?;
+        if !check.success() {
+            return Err(SshError::SudoPasswordRejected {
+                node: self.target.node.clone(),
+                user: self.login_user.clone(),
+            });
+        }
+        self.privilege = Some(Privilege::Password(password.clone()));
+        Ok(())
+    }
+
+    /// Runs a shell script as the login user; a non-zero exit is an error.
+    pub async fn run(&self, what: &str, script: &str) -> Result<CommandOutput, SshError> {
+        let output = self.exec(script, None, what).await?;
+        self.checked(what, output)
+    }
+
+    /// Runs a shell script as root (directly, or through sudo), feeding `input` to it.
+    /// A non-zero exit is an error.
+    pub async fn run_privileged(
+        &self,
+        what: &str,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput, SshError> {
+        let output = self.run_privileged_unchecked(what, script, input).await?;
+        self.checked(what, output)
+    }
+
+    /// As [`Connection::run_privileged`], but returns the exit code instead of failing.
+    pub async fn run_privileged_unchecked(
+        &self,
+        what: &str,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput, SshError> {
+        let quoted = shell_quote(script);
+        match &self.privilege {
+            Some(Privilege::Root) => self.exec(script, Some(input), what).await,
+            Some(Privilege::Passwordless) => {
+                let command = format!("sudo -n -- sh -c {quoted}");
+                self.exec(&command, Some(input), what).await
+            }
+            Some(Privilege::Password(password)) => {
+                // -k: always ask, so the first input line is always taken as the password.
+                let command = format!("sudo -k -S -p '' -- sh -c {quoted}");
+                let mut stdin = format!("{}\n", password.expose()).into_bytes();
+                stdin.extend_from_slice(input);
+                self.exec(&command, Some(&stdin), what).await
+            }
+            None => Err(SshError::SudoPasswordNeeded {
+                node: self.target.node.clone(),
+                user: self.login_user.clone(),
+            }),
+        }
+    }
+
+    /// Closes the master connection (a reboot closes it anyway; errors are irrelevant then).
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+
+    fn checked(&self, what: &str, output: CommandOutput) -> Result<CommandOutput, SshError> {
+        if output.success() {
+            Ok(output)
+        } else {
+            Err(SshError::CommandFailed {
+                node: self.target.node.clone(),
+                what: what.to_owned(),
+                code: output.code,
+                stderr: last_lines(&output.stderr, 5),
+            })
+        }
+    }
+
+    async fn exec(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        what: &str,
+    ) -> Result<CommandOutput, SshError> {
+        let mut command = self.session.command("sh");
+        command
+            .arg("-c")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let lost = |_| SshError::Disconnected {
+            node: self.target.node.clone(),
+            what: what.to_owned(),
+        };
+        let mut child = command.spawn().await.map_err(lost)?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin().take()) {
+            // A command may exit without reading its input; that is its business.
+            let _ = stdin.write_all(bytes).await;
+            let _ = stdin.shutdown().await;
+        }
+        let output = child.wait_with_output().await.map_err(lost)?;
+        Ok(CommandOutput {
+            code: exit_code(output.status),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+fn connect_error(target: &SshTarget, known_hosts: &str, err: openssh::Error) -> SshError {
+    let text = error_text(&err);
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || text.contains("Host key verification failed")
+        || text.contains("has changed and you have requested strict checking")
+    {
+        return SshError::HostKeyChanged {
+            node: target.node.clone(),
+            address: target.display(),
+            known_hosts: known_hosts.to_owned(),
+        };
+    }
+    SshError::Connect {
+        node: target.node.clone(),
+        address: target.display(),
+        reason: summarise(&text),
+    }
+}
+
+fn error_text(err: &openssh::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// ssh's own last words are the useful part ("Connection refused", "Permission denied").
+fn summarise(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('@') && !l.starts_with("Warning: Permanently"))
+        .collect();
+    match lines.as_slice() {
+        [] => "ssh failed without a message".to_owned(),
+        lines => lines.join(" / "),
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(n);
+    let tail = lines[start..].join(" / ");
+    if tail.is_empty() {
+        "(no error output)".to_owned()
+    } else {
+        tail
+    }
+}
+
+/// Single-quotes a string for a POSIX shell.
+pub(crate) fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_single_quotes() {
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn summarises_ssh_noise() {
+        let text = "failed to connect to the remote host: ssh: connect to host 10.0.0.1 port 22: Connection refused";
+        assert!(summarise(text).ends_with("Connection refused"));
+        assert_eq!(last_lines("a\n\nb\nc\n", 2), "b / c");
+    }
+}

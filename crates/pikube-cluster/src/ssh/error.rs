@@ -1,0 +1,47 @@
+use std::io;
+
+/// What went wrong talking to a node. Every variant names the node.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error(
+        "{node}: the host key of {address} has CHANGED since it was pinned in {known_hosts}; \
+         refusing to connect. If the node was reinstalled, remove its line from that file and \
+         run again; otherwise someone may be impersonating it"
+    )]
+    HostKeyChanged {
+        node: String,
+        address: String,
+        known_hosts: String,
+    },
+    #[error("{node}: cannot connect to {address}: {reason}")]
+    Connect {
+        node: String,
+        address: String,
+        reason: String,
+    },
+    #[error("{node}: the SSH connection was lost while running {what}")]
+    Disconnected { node: String, what: String },
+    #[error("{node}: {what} failed (exit {code}): {stderr}")]
+    CommandFailed {
+        node: String,
+        what: String,
+        code: i32,
+        stderr: String,
+    },
+    #[error(
+        "{node}: sudo needs a password for {user}; set PIKUBE_SUDO_PASSWORD or run pikube \
+         from a terminal to be asked once"
+    )]
+    SudoPasswordNeeded { node: String, user: String },
+    #[error("{node}: sudo rejected the password for {user}")]
+    SudoPasswordRejected { node: String, user: String },
+    #[error("cannot prepare the local SSH client: {0}")]
+    Local(#[from] io::Error),
+}
+
+impl SshError {
+    /// True when a retry cannot help (a changed host key must never be retried).
+    pub fn is_host_key_changed(&self) -> bool {
+        matches!(self, SshError::HostKeyChanged { .. })
+    }
+}

@@ -1,0 +1,25 @@
+use std::path::PathBuf;
+
+/// Where and as whom to reach one node; every field left `None` falls back to ssh_config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    /// The node's name in cluster.toml, used in every message about it.
+    pub node: String,
+    /// IP address or host name (an ssh_config `Host` alias works too).
+    pub address: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    /// OpenSSH `-J` syntax: `[user@]host[:port][,...]`.
+    pub proxy_jump: Option<String>,
+}
+
+impl SshTarget {
+    /// `user@address` as a person would type it, for messages.
+    pub fn display(&self) -> String {
+        match &self.user {
+            Some(user) => format!("{user}@{}", self.address),
+            None => self.address.clone(),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Node facts: the remote script and the typed result of parsing its output.
+
+mod arch;
+mod boot;
+mod cgroup;
+mod error;
+mod k3s;
+mod model;
+mod os;
+mod sections;
+mod storage;
+mod swap;
+mod throttle;
+
+use serde::Serialize;
+
+pub use arch::Arch;
+pub use boot::BootConfig;
+pub use cgroup::{CgroupEvidence, CgroupState};
+pub use error::FactsError;
+pub use k3s::{K3sState, ServiceState};
+pub use model::{PiFamily, PiModel};
+pub use os::{OsFamily, OsInfo};
+pub use storage::{RootStorage, StorageKind};
+pub use swap::{ActiveSwap, DphysSwapfile, SwapState};
+pub use throttle::{ThrottleFlag, Throttled};
+
+use sections::Sections;
+
+/// POSIX sh script that prints every fact in one go, read-only and without
+/// root. Run it with `sh -c` or feed it to `sh -s`; give its stdout to
+/// [`parse_facts`]. Output format: see the comment at its top.
+pub const FACTS_SCRIPT: &str = include_str!("script.sh");
+
+/// Everything pikube knows about a node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeFacts {
+    pub os: OsInfo,
+    pub arch: Arch,
+    /// `uname -r`.
+    pub kernel: String,
+    /// The running hostname (/proc/sys/kernel/hostname).
+    pub hostname: String,
+    /// /etc/hostname, trimmed (what the next boot will use).
+    pub etc_hostname: String,
+    /// /etc/hosts, exact content (input for [`crate::hosts_with_hostname`]).
+    pub etc_hosts: String,
+    /// /etc/fstab, exact content (input for [`crate::fstab_without_swap`]).
+    pub fstab: String,
+    /// /proc/cmdline, trimmed: what the running kernel booted with.
+    pub proc_cmdline: String,
+    /// Changes at every boot: compare to know a reboot really happened.
+    pub boot_id: String,
+    pub uptime_secs: f64,
+    pub memory_total_kib: u64,
+    /// Device-tree model; `None` without a device tree (x86).
+    pub model: Option<PiModel>,
+    /// DMI product name on PCs (e.g. `OptiPlex 3080`).
+    pub dmi_product_name: Option<String>,
+    pub storage: RootStorage,
+    pub boot: BootConfig,
+    pub memory_cgroup: CgroupState,
+    pub swap: SwapState,
+    /// `None` when vcgencmd is missing or not allowed (user not in `video`).
+    pub throttle: Option<Throttled>,
+    pub soc_temp_celsius: Option<f64>,
+    pub k3s: K3sState,
+    /// systemd is PID 1 (/run/systemd/system exists).
+    pub systemd: bool,
+    /// `sudo -n true` succeeded.
+    pub sudo_passwordless: bool,
+    /// `id -u` of the SSH login user.
+    pub uid: Option<u32>,
+}
+
+impl NodeFacts {
+    /// Running as root over SSH, or able to become root without a prompt.
+    pub fn can_become_root(&self) -> bool {
+        self.uid == Some(0) || self.sudo_passwordless
+    }
+
+    pub fn is_raspberry_pi(&self) -> bool {
+        self.model.as_ref().is_some_and(PiModel::is_raspberry_pi)
+    }
+}
+
+/// Parses the stdout of [`FACTS_SCRIPT`]. Fails only when the output is not
+/// the script's (no header, other version, cut off, broken markers); facts
+/// that are missing or odd on the node become `None`/empty/`false`.
+pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
+    let s = Sections::parse(stdout)?;
+    let trimmed = |name: &str| s.ok_text(name).map(str::trim).unwrap_or("").to_string();
+    let proc_cmdline = trimmed("proc_cmdline");
+    let fstab = s.ok_text("fstab").unwrap_or("").to_string();
+
+    Ok(NodeFacts {
+        os: OsInfo::parse(s.ok_text("os_release"), s.ok_text("rpi_issue")),
+        arch: Arch::from_uname_m(s.ok_line("uname_m").unwrap_or("")),
+        kernel: s.ok_line("uname_r").unwrap_or("").to_string(),
+        hostname: trimmed("hostname"),
+        etc_hostname: trimmed("etc_hostname"),
+        etc_hosts: s.ok_text("etc_hosts").unwrap_or("").to_string(),
+        boot_id: trimmed("boot_id"),
+        uptime_secs: s
+            .ok_line("uptime")
+            .and_then(|line| line.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .unwrap_or(0.0),
+        memory_total_kib: s.ok_text("meminfo").and_then(mem_total_kib).unwrap_or(0),
+        model: s.ok_text("model").and_then(PiModel::parse),
+        dmi_product_name: s.ok_line("dmi_product_name").map(str::to_string),
+        storage: RootStorage::resolve(&storage::StorageEvidence {
+            findmnt_source: s.ok_line("root_findmnt"),
+            cmdline_device: s.ok_line("root_cmdline_device"),
+            mmc_types: s.ok_text("mmc_types"),
+            sd_sysfs_paths: s.ok_text("sd_sysfs_paths"),
+        }),
+        boot: BootConfig::choose(
+            s.ok_text("cmdline_txt_firmware"),
+            s.ok_text("cmdline_txt_boot"),
+        ),
+        memory_cgroup: CgroupState::read(
+            s.ok_text("proc_cgroups"),
+            s.ok_text("cgroup_controllers"),
+            &proc_cmdline,
+            s.ok_line("cgroup_fs_type"),
+        ),
+        swap: SwapState::read(&swap::SwapEvidence {
+            proc_swaps: s.ok_text("proc_swaps"),
+            fstab: &fstab,
+            dphys_installed: s.is_present("dphys_binary"),
+            dphys_enabled: s.any_line("dphys_enabled"),
+            dphys_active: s.any_line("dphys_active"),
+            rpi_swap_generator: s.ok_line("rpi_swap_generator"),
+            swap_units: s.ok_text("swap_units"),
+        }),
+        throttle: s.ok_text("vcgencmd_throttled").and_then(Throttled::parse),
+        soc_temp_celsius: throttle::soc_temp_celsius(
+            s.ok_text("thermal_zone0_temp"),
+            s.ok_text("vcgencmd_temp"),
+        ),
+        k3s: K3sState {
+            version: s.ok_text("k3s_version").and_then(k3s::parse_version),
+            server: ServiceState::new(s.any_line("k3s_enabled"), s.any_line("k3s_active")),
+            agent: ServiceState::new(
+                s.any_line("k3s_agent_enabled"),
+                s.any_line("k3s_agent_active"),
+            ),
+        },
+        systemd: s.is_present("systemd_running"),
+        sudo_passwordless: s.ok_line("sudo_passwordless") == Some("yes"),
+        uid: s.ok_line("uid").and_then(|v| v.parse().ok()),
+        proc_cmdline,
+        fstab,
+    })
+}
+
+/// `MemTotal:        3882276 kB`
+fn mem_total_kib(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|line| {
+        let value = line.strip_prefix("MemTotal:")?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}

@@ -1,0 +1,205 @@
+# pikube facts script (format v1). POSIX sh: runs under dash and bash, as the
+# login user without root, and only reads. It must never fail: anything that is
+# missing is reported as "@@absent NAME" instead of an error.
+#
+# Output format (parsed by pikube_pi::parse_facts):
+#   @@pikube-facts v1                  header; anything printed before it is ignored
+#   @@begin NAME                       a fact that exists ...
+#   |content line                      ... each content line is prefixed with "|",
+#   @@end NAME eol=1 rc=0              ... so content can never look like a marker;
+#                                      eol=1: the content ended with a newline;
+#                                      rc: exit status of the command (0 for files)
+#   @@absent NAME                      a fact that does not exist on this node
+#   @@pikube-facts end                 trailer; its absence means truncated output
+#
+# Every command reads /dev/null, so the script also works when fed to `sh -s`
+# on stdin; stderr is discarded so a missing tool never pollutes anything.
+
+export LC_ALL=C       # stable, untranslated command output
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+pk_nl='
+'
+pk_timeout=
+if command -v timeout >/dev/null 2>&1; then pk_timeout='timeout 10'; fi
+
+# pk_section NAME RC BODY: print BODY as a section, remembering whether it
+# ended with a newline (the edits must preserve that byte for byte).
+pk_section() {
+  printf '@@begin %s\n' "$1"
+  pk_eol=0
+  if [ -n "$3" ]; then
+    case $3 in
+      *"$pk_nl") pk_eol=1; printf '%s' "$3" | sed 's/^/|/' ;;
+      *) printf '%s\n' "$3" | sed 's/^/|/' ;;
+    esac
+  fi
+  printf '@@end %s eol=%s rc=%s\n' "$1" "$pk_eol" "$2"
+}
+
+pk_absent() { printf '@@absent %s\n' "$1"; }
+
+# pk_file NAME PATH: the file's exact content, or absent.
+pk_file() {
+  if [ -f "$2" ] && [ -r "$2" ]; then
+    # The trailing "." keeps trailing newlines through command substitution.
+    if pk_body=$(cat -- "$2" 2>/dev/null </dev/null && echo .); then
+      pk_section "$1" 0 "${pk_body%.}"
+      return 0
+    fi
+  fi
+  pk_absent "$1"
+}
+
+# pk_cmd NAME COMMAND [ARGS...]: output and exit status, or absent when the
+# command is not installed.
+pk_cmd() {
+  pk_name=$1; shift
+  if command -v "$1" >/dev/null 2>&1; then
+    pk_body=$($pk_timeout "$@" 2>/dev/null </dev/null; echo ".$?")
+    pk_section "$pk_name" "${pk_body##*.}" "${pk_body%.*}"
+  else
+    pk_absent "$pk_name"
+  fi
+}
+
+# pk_value NAME VALUE: a computed one-line fact; an empty VALUE means absent.
+pk_value() {
+  if [ -n "$2" ]; then pk_section "$1" 0 "$2$pk_nl"; else pk_absent "$1"; fi
+}
+
+echo '@@pikube-facts v1'
+
+# --- system identity
+if [ -f /etc/os-release ]; then pk_file os_release /etc/os-release
+else pk_file os_release /usr/lib/os-release; fi
+pk_file rpi_issue /etc/rpi-issue
+pk_cmd uname_m uname -m
+pk_cmd uname_r uname -r
+pk_file hostname /proc/sys/kernel/hostname
+pk_file etc_hostname /etc/hostname
+pk_file etc_hosts /etc/hosts
+pk_file fstab /etc/fstab
+pk_file proc_swaps /proc/swaps
+pk_file meminfo /proc/meminfo
+pk_file proc_cmdline /proc/cmdline
+pk_file boot_id /proc/sys/kernel/random/boot_id
+pk_file uptime /proc/uptime
+pk_cmd uid id -u
+if [ -d /run/systemd/system ]; then pk_value systemd_running yes; else pk_absent systemd_running; fi
+
+# --- cgroups: /proc/cgroups may not list memory on 6.12+ kernels, so the
+# cgroup v2 controllers file is read as well.
+pk_file proc_cgroups /proc/cgroups
+pk_file cgroup_controllers /sys/fs/cgroup/cgroup.controllers
+pk_cmd cgroup_fs_type stat -fc %T /sys/fs/cgroup
+
+# --- board: the device-tree model is NUL-terminated
+pk_model=
+for pk_f in /proc/device-tree/model /sys/firmware/devicetree/base/model; do
+  if [ -r "$pk_f" ]; then
+    pk_model=$(tr -d '\000' <"$pk_f" 2>/dev/null)
+    [ -n "$pk_model" ] && break
+  fi
+done
+pk_value model "$pk_model"
+pk_file dmi_product_name /sys/class/dmi/id/product_name
+
+# --- boot: both candidates; the parser decides which one is real
+pk_file cmdline_txt_firmware /boot/firmware/cmdline.txt
+pk_file cmdline_txt_boot /boot/cmdline.txt
+
+# --- root device: findmnt, and the kernel's root= resolved through /dev/disk
+pk_cmd root_findmnt findmnt -n -o SOURCE /
+pk_root=
+set -f   # word-splitting the command line must not glob
+for pk_p in $(cat /proc/cmdline 2>/dev/null </dev/null); do
+  case $pk_p in
+    --) break ;;                     # the rest belongs to init, not the kernel
+    root=*) pk_root=${pk_p#root=} ;;
+  esac
+done
+set +f
+pk_link=
+case $pk_root in
+  PARTUUID=*) pk_link=/dev/disk/by-partuuid/${pk_root#PARTUUID=} ;;
+  UUID=*) pk_link=/dev/disk/by-uuid/${pk_root#UUID=} ;;
+  PARTLABEL=*) pk_link=/dev/disk/by-partlabel/${pk_root#PARTLABEL=} ;;
+  LABEL=*) pk_link=/dev/disk/by-label/${pk_root#LABEL=} ;;
+  /dev/*) pk_link=$pk_root ;;
+esac
+pk_dev=
+if [ -n "$pk_link" ] && { [ -e "$pk_link" ] || [ -L "$pk_link" ]; }; then
+  pk_dev=$(readlink -f "$pk_link" 2>/dev/null </dev/null)
+fi
+[ -z "$pk_dev" ] && case $pk_root in /dev/*) pk_dev=$pk_root ;; esac
+pk_value root_cmdline_arg "$pk_root"
+pk_value root_cmdline_device "$pk_dev"
+# SD card and eMMC are both mmcblkN; the MMC core reports which ("SD"/"MMC").
+pk_mmc=
+for pk_f in /sys/block/mmcblk*; do
+  if [ -r "$pk_f/device/type" ]; then
+    pk_mmc="$pk_mmc${pk_f##*/} $(cat "$pk_f/device/type" 2>/dev/null </dev/null)$pk_nl"
+  fi
+done 2>/dev/null
+if [ -n "$pk_mmc" ]; then pk_section mmc_types 0 "$pk_mmc"; else pk_absent mmc_types; fi
+# sdX is USB mass storage on a Pi but SATA on a mini PC: the sysfs path tells.
+pk_sd=
+for pk_f in /sys/block/sd*; do
+  if [ -e "$pk_f" ]; then
+    pk_sd="$pk_sd${pk_f##*/} $(readlink -f "$pk_f" 2>/dev/null </dev/null)$pk_nl"
+  fi
+done 2>/dev/null
+if [ -n "$pk_sd" ]; then pk_section sd_sysfs_paths 0 "$pk_sd"; else pk_absent sd_sysfs_paths; fi
+
+# --- swap
+pk_dphys=
+for pk_f in /sbin/dphys-swapfile /usr/sbin/dphys-swapfile; do
+  [ -e "$pk_f" ] && { pk_dphys=$pk_f; break; }
+done
+pk_value dphys_binary "$pk_dphys"
+if [ -n "$pk_dphys" ]; then
+  pk_cmd dphys_enabled systemctl is-enabled dphys-swapfile
+  pk_cmd dphys_active systemctl is-active dphys-swapfile
+else
+  pk_absent dphys_enabled
+  pk_absent dphys_active
+fi
+pk_file dphys_config /etc/dphys-swapfile
+# rpi-swap is a systemd generator; a /dev/null symlink in /etc masks it.
+pk_rpiswap=
+for pk_f in /lib/systemd/system-generators/rpi-swap-generator /usr/lib/systemd/system-generators/rpi-swap-generator; do
+  [ -e "$pk_f" ] && { pk_rpiswap=installed; break; }
+done
+if [ -n "$pk_rpiswap" ] && [ "$(readlink /etc/systemd/system-generators/rpi-swap-generator 2>/dev/null </dev/null)" = /dev/null ]; then
+  pk_rpiswap=masked
+fi
+pk_value rpi_swap_generator "$pk_rpiswap"
+pk_cmd swap_units systemctl list-units --type swap --no-legend --plain --no-pager
+
+# --- health
+if command -v vcgencmd >/dev/null 2>&1; then
+  pk_cmd vcgencmd_throttled vcgencmd get_throttled
+  pk_cmd vcgencmd_temp vcgencmd measure_temp
+else
+  pk_absent vcgencmd_throttled
+  pk_absent vcgencmd_temp
+fi
+pk_file thermal_zone0_temp /sys/class/thermal/thermal_zone0/temp
+
+# --- k3s
+if [ -x /usr/local/bin/k3s ]; then pk_cmd k3s_version /usr/local/bin/k3s --version
+else pk_absent k3s_version; fi
+pk_cmd k3s_enabled systemctl is-enabled k3s
+pk_cmd k3s_active systemctl is-active k3s
+pk_cmd k3s_agent_enabled systemctl is-enabled k3s-agent
+pk_cmd k3s_agent_active systemctl is-active k3s-agent
+
+# --- privileges: -n never prompts, it fails instead
+pk_sudo=
+if command -v sudo >/dev/null 2>&1; then
+  if $pk_timeout sudo -n true >/dev/null 2>&1 </dev/null; then pk_sudo=yes; else pk_sudo=no; fi
+fi
+pk_value sudo_passwordless "$pk_sudo"
+
+echo '@@pikube-facts end'

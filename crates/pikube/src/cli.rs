@@ -1,0 +1,175 @@
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Raspberry Kube: a declarative K3s cluster on Raspberry Pis (and x86 mini PCs), over SSH.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pikube",
+    version,
+    propagate_version = true,
+    after_help = "Start here:\n  pikube init                 write a commented cluster.toml\n  pikube check                validate it offline\n  pikube status               what every node is (model, OS, cgroups, swap, temperature)\n  pikube plan                 what apply would change, with diffs\n  pikube apply                prepare the nodes (hostname, cgroups, swap; reboots only when needed)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter cluster.toml.
+    #[command(
+        after_help = "Examples:\n  pikube init\n  pikube init --name homelab -f lab/cluster.toml"
+    )]
+    Init(InitArgs),
+    /// Validate cluster.toml without contacting any node.
+    #[command(
+        after_help = "Examples:\n  pikube check\n  pikube check -f lab/cluster.toml\n\nExit status: 0 valid (warnings are printed), 1 invalid."
+    )]
+    Check(FileArgs),
+    /// Show every node's facts: OS, architecture, Pi model, memory, storage, cgroups, swap,
+    /// temperature, throttling, K3s.
+    #[command(
+        after_help = "Examples:\n  pikube status\n  pikube status --output json | jq '.[] | {node, model: .facts.model.raw}'\n\nExit status: 0 all nodes answered, 1 some did not (they are listed)."
+    )]
+    Status(StatusArgs),
+    /// Show what apply would change on every node, with a unified diff of every file.
+    #[command(
+        after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nExit status: 0 no changes, 2 changes pending, 1 error."
+    )]
+    Plan(PlanArgs),
+    /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
+    /// off for good. Reboots only the nodes that need it, then verifies the effective state.
+    #[command(
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n\nExit status: 0 every node prepared and verified, 1 some node failed (the others are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+    )]
+    Apply(ApplyArgs),
+    /// Run the workloads on this machine with embedded defaults (no cluster needed).
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The cluster file.
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "cluster.toml",
+        env = "PIKUBE_FILE"
+    )]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The cluster's name.
+    #[arg(long, default_value = "homelab")]
+    pub name: String,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// How long a node may take to come back after a reboot (e.g. 90s, 10m).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub reboot_timeout: Duration,
+    /// No progress lines, only the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 5m or 1h"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use s, m or h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Multi-call: a link named `pikube-<command>` runs `pikube <command>` (as K3s does with
+/// `kubectl` and `crictl`).
+pub fn args_with_multicall_name(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    let invoked = args
+        .first()
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if let Some(command) = invoked.strip_prefix("pikube-") {
+        args.insert(1, OsString::from(command));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn multicall_link_names_the_command() {
+        let args = args_with_multicall_name(
+            ["/usr/bin/pikube-status".into(), "-o".into(), "json".into()].into_iter(),
+        );
+        assert_eq!(args[1], "status");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,33 @@
+//! One file per subcommand.
+
+mod apply;
+mod check;
+mod cluster;
+mod demo;
+mod init;
+mod plan;
+mod status;
+mod sudo_prompt;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Outcome;
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Demo => demo::run(),
+    }
+}
+
+/// The async runtime for commands that talk to nodes. SSH work is I/O bound: two worker
+/// threads keep up with hundreds of connections.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

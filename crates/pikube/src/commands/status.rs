@@ -1,0 +1,205 @@
+use pikube_cluster::progress::SilentProgress;
+use pikube_pi::facts::OsFamily;
+use pikube_pi::NodeFacts;
+use serde_json::json;
+
+use crate::cli::{OutputFormat, StatusArgs};
+use crate::commands::cluster::{fleet, load_config};
+use crate::commands::runtime;
+use crate::exit::Outcome;
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let fleet = fleet(&config)?;
+    let results = runtime()?.block_on(fleet.facts(&SilentProgress));
+    let failed = results.iter().filter(|r| r.result.is_err()).count();
+
+    match args.output {
+        OutputFormat::Json => {
+            let nodes: Vec<_> = fleet
+                .members()
+                .iter()
+                .zip(&results)
+                .map(|(member, result)| match &result.result {
+                    Ok(facts) => json!({
+                        "node": result.node, "role": member.role, "address": member.target.address,
+                        "reachable": true, "facts": facts,
+                    }),
+                    Err(err) => json!({
+                        "node": result.node, "role": member.role, "address": member.target.address,
+                        "reachable": false, "error": err.to_string(),
+                    }),
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&nodes)?);
+        }
+        OutputFormat::Text => {
+            let mut rows = vec![HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+            let mut errors = Vec::new();
+            for (member, result) in fleet.members().iter().zip(&results) {
+                match &result.result {
+                    Ok(facts) => rows.push(row(
+                        &result.node,
+                        &member.role,
+                        &member.target.address,
+                        facts,
+                    )),
+                    Err(err) => {
+                        let mut cells = vec![
+                            result.node.clone(),
+                            member.role.clone(),
+                            member.target.address.clone(),
+                        ];
+                        cells.push("UNREACHABLE".to_owned());
+                        rows.push(cells);
+                        errors.push(err.to_string());
+                    }
+                }
+            }
+            print!("{}", table(&rows));
+            for err in errors {
+                println!("error: {err}");
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+const HEADER: [&str; 14] = [
+    "NODE",
+    "ROLE",
+    "ADDRESS",
+    "OS",
+    "ARCH",
+    "MODEL",
+    "MEMORY",
+    "STORAGE",
+    "MEMCG",
+    "SWAP",
+    "HOSTNAME",
+    "TEMP",
+    "THROTTLING",
+    "K3S",
+];
+
+fn row(node: &str, role: &str, address: &str, facts: &NodeFacts) -> Vec<String> {
+    let os = &facts.os;
+    let os_name = match os.family() {
+        OsFamily::RaspberryPiOs => "pi-os".to_owned(),
+        _ => os.id.clone(),
+    };
+    let os_cell = [
+        Some(os_name),
+        os.version_id.clone(),
+        os.codename.clone().map(|c| format!("({c})")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let model = facts
+        .model
+        .as_ref()
+        .map(|m| m.raw.trim_start_matches("Raspberry Pi ").to_owned())
+        .or_else(|| facts.dmi_product_name.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    let swap = if facts.swap.is_off_for_good() {
+        "off".to_owned()
+    } else if facts.swap.is_off() {
+        "off (returns at boot)".to_owned()
+    } else {
+        let total: u64 = facts.swap.active.iter().map(|s| s.size_kib).sum();
+        format!("on {}", mib(total))
+    };
+    let k3s = match &facts.k3s.version {
+        None => "-".to_owned(),
+        Some(version) => {
+            let state = if facts.k3s.server.is_active() {
+                "server active"
+            } else if facts.k3s.agent.is_active() {
+                "agent active"
+            } else {
+                "stopped"
+            };
+            format!("{version} {state}")
+        }
+    };
+    vec![
+        node.to_owned(),
+        role.to_owned(),
+        address.to_owned(),
+        os_cell,
+        facts.arch.uname_m().to_owned(),
+        model,
+        mib(facts.memory_total_kib),
+        facts.storage.kind.name().to_owned(),
+        if facts.memory_cgroup.enabled {
+            "on"
+        } else {
+            "off"
+        }
+        .to_owned(),
+        swap,
+        facts.hostname.trim().to_owned(),
+        facts
+            .soc_temp_celsius
+            .map_or_else(|| "-".to_owned(), |t| format!("{t:.1}°C")),
+        facts
+            .throttle
+            .map_or_else(|| "-".to_owned(), |t| t.describe()),
+        k3s,
+    ]
+}
+
+fn mib(kib: u64) -> String {
+    if kib >= 1024 * 1024 {
+        format!("{:.1}Gi", kib as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{}Mi", kib / 1024)
+    }
+}
+
+/// Left-aligned columns, two spaces apart, as kubectl prints them.
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| format!("{cell:<width$}", width = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            vec!["NODE".to_owned(), "ROLE".to_owned()],
+            vec!["pi-master-01".to_owned(), "server".to_owned()],
+        ];
+        assert_eq!(table(&rows), "NODE          ROLE\npi-master-01  server\n");
+        assert_eq!(mib(3_882_276), "3.7Gi");
+        assert_eq!(mib(512 * 1024), "512Mi");
+    }
+}
