@@ -1,0 +1,5 @@
+//! Shared helpers for pikube's integration tests (`mod support;` in a test file).
+#![allow(dead_code)]
+
+pub mod cluster;
+pub mod fleet;
