@@ -1,0 +1,100 @@
+//! The offline commands: init, check, usage errors and exit codes.
+
+use std::process::{Command, Stdio};
+
+fn pikube(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PIKUBE_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pikube");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn init_writes_a_file_that_check_accepts_and_refuses_to_overwrite_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = pikube(dir.path(), &["init", "--name", "lab"]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(dir.path().join("cluster.toml")).unwrap();
+    assert!(text.contains("name = \"lab\""), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+            > 10,
+        "commented"
+    );
+
+    let (code, out, err) = pikube(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cluster \"lab\" is valid: 1 server, 1 agent"),
+        "{out}"
+    );
+
+    std::fs::write(dir.path().join("cluster.toml"), "edited").unwrap();
+    let (code, _, err) = pikube(dir.path(), &["init"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cluster.toml")).unwrap(),
+        "edited"
+    );
+
+    let (code, _, _) = pikube(dir.path(), &["init", "--force", "-f", "sub/other.toml"]);
+    assert_eq!(code, 0);
+    assert!(dir.path().join("sub/other.toml").exists());
+}
+
+#[test]
+fn check_names_file_line_column_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lab.toml"),
+        "[cluster]\nname = \"lab\"\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\n[[nodes]]\nname = \"a\"\naddress = \"192.168.1.300\"\nrole = \"server\"\n\n[[nodes]]\nname = \"a\"\naddress = \"10.0.0.2\"\nrole = \"agent\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = pikube(dir.path(), &["check", "-f", "lab.toml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "lab.toml:9:11: nodes[0].address: \"192.168.1.300\" is not a valid IPv4 address"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("lab.toml:13:8: nodes[1].name: duplicate node name \"a\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_points_at_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = pikube(dir.path(), &["plan"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cluster.toml") && err.contains("pikube init"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_1_never_the_plan_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = pikube(dir.path(), &["plan", "--no-such-flag"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = pikube(dir.path(), &["plan", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Exit status: 0 no changes, 2 changes pending, 1 error"),
+        "{out}"
+    );
+}

@@ -1,0 +1,518 @@
+//! `pikube status`, `plan` and `apply` against fake Raspberry Pi fleets over real SSH.
+
+mod support;
+
+use serde_json::Value;
+use support::cluster::{node, Run, Workspace};
+use support::fleet::Fleet;
+
+fn boot_id(fleet: &Fleet, node: &str) -> String {
+    fleet
+        .exec(node, "cat /proc/sys/kernel/random/boot_id")
+        .trim()
+        .to_owned()
+}
+
+fn memory_cgroup_enabled(fleet: &Fleet, node: &str) -> bool {
+    fleet
+        .exec(node, "awk '$1==\"memory\"{print $4}' /proc/cgroups")
+        .trim()
+        == "1"
+}
+
+fn active_swaps(fleet: &Fleet, node: &str) -> usize {
+    fleet.exec(node, "tail -n +2 /proc/swaps").lines().count()
+}
+
+#[test]
+fn mixed_layouts_are_prepared_verified_and_then_left_alone() {
+    let fleet = Fleet::up(
+        11,
+        &["pi1", "pi2:os=bullseye", "pi3:os=ubuntu,storage=nvme"],
+    );
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "pi-master-01", "server"),
+            node("pi2", "pi-worker-01", "agent"),
+            node("pi3", "pi-worker-02", "agent"),
+        ],
+    );
+
+    // status: what each node is, before anything changes.
+    let status = ws.pikube(&["status", "--output", "json"]).expect_code(0);
+    let nodes: Value = serde_json::from_str(&status.stdout).expect("status json");
+    let facts = |i: usize| &nodes[i]["facts"];
+    assert_eq!(facts(0)["model"]["raw"], "Raspberry Pi 4 Model B Rev 1.4");
+    assert_eq!(
+        facts(0)["boot"]["cmdline_path"],
+        "/boot/firmware/cmdline.txt"
+    );
+    assert_eq!(facts(1)["boot"]["cmdline_path"], "/boot/cmdline.txt");
+    assert_eq!(facts(1)["os"]["codename"], "bullseye");
+    assert_eq!(facts(2)["os"]["id"], "ubuntu");
+    assert_eq!(facts(0)["storage"]["kind"], "sd");
+    assert_eq!(facts(2)["storage"]["kind"], "nvme");
+    for i in 0..3 {
+        assert_eq!(facts(i)["memory_cgroup"]["enabled"], false);
+        assert_eq!(facts(i)["hostname"], "raspberrypi");
+        assert!(!facts(i)["swap"]["active"].as_array().unwrap().is_empty());
+    }
+    let table = ws.pikube(&["status"]).expect_code(0);
+    assert!(table.stdout.starts_with("NODE"), "{}", table.stdout);
+    assert!(table.stdout.contains("pi-worker-02"), "{}", table.stdout);
+
+    // plan: changes pending (exit 2), with diffs of the right cmdline.txt per OS.
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains("--- a/boot/firmware/cmdline.txt"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stdout.matches("--- a/boot/cmdline.txt").count(),
+        1,
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("+pi-master-01"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("#pikube: swap disabled"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 nodes to change (3 to reboot)"),
+        "{}",
+        plan.stdout
+    );
+    let plan_json = ws.pikube(&["plan", "-o", "json"]).expect_code(2);
+    let plan_json: Value = serde_json::from_str(&plan_json.stdout).expect("plan json");
+    assert_eq!(plan_json["summary"]["changed"], 3);
+    let stub_before = fleet.exec("pi1", "cat /boot/cmdline.txt");
+    let boots_before: Vec<String> = ["pi1", "pi2", "pi3"]
+        .iter()
+        .map(|n| boot_id(&fleet, n))
+        .collect();
+
+    // apply: everything done, reboots waited for, effective state verified.
+    let apply = ws.pikube(&["apply"]).expect_code(0);
+    assert!(apply.stderr.contains("rebooting"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("back with a new boot id"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stdout.contains("Apply: 3 changed (3 rebooted)"),
+        "{}",
+        apply.stdout
+    );
+    for (i, (fleet_node, name)) in [
+        ("pi1", "pi-master-01"),
+        ("pi2", "pi-worker-01"),
+        ("pi3", "pi-worker-02"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_ne!(
+            boot_id(&fleet, fleet_node),
+            boots_before[i],
+            "{fleet_node} rebooted"
+        );
+        assert_eq!(fleet.exec(fleet_node, "hostname").trim(), name);
+        assert_eq!(fleet.exec(fleet_node, "cat /etc/hostname").trim(), name);
+        assert!(
+            fleet
+                .exec(fleet_node, "cat /etc/hosts")
+                .contains(&format!("127.0.1.1\t{name}"))
+                || fleet
+                    .exec(fleet_node, "grep 127.0.1.1 /etc/hosts")
+                    .contains(name)
+        );
+        assert!(
+            memory_cgroup_enabled(&fleet, fleet_node),
+            "{fleet_node} memory cgroup"
+        );
+        assert_eq!(active_swaps(&fleet, fleet_node), 0, "{fleet_node} swap");
+        assert!(fleet
+            .exec(fleet_node, "cat /proc/cmdline")
+            .contains("cgroup_enable=memory"));
+    }
+    // The Bookworm trap: the stub in /boot is never edited.
+    assert_eq!(fleet.exec("pi1", "cat /boot/cmdline.txt"), stub_before);
+    assert!(stub_before.contains("DO NOT EDIT"));
+    assert!(fleet
+        .exec("pi2", "cat /boot/cmdline.txt")
+        .contains("cgroup_enable=memory"));
+    // Originals kept once, no temporary files left.
+    assert!(fleet
+        .exec("pi1", "cat /boot/firmware/cmdline.txt.pikube-orig")
+        .contains("rootwait"));
+    assert_eq!(
+        fleet
+            .exec(
+                "pi1",
+                "ls -a /etc /boot/firmware | grep -cE '^\\..*\\.pikube-' || true"
+            )
+            .trim(),
+        "0"
+    );
+
+    // Converged: plan says no changes (exit 0); apply changes and reboots nothing.
+    let boots_after: Vec<String> = ["pi1", "pi2", "pi3"]
+        .iter()
+        .map(|n| boot_id(&fleet, n))
+        .collect();
+    let plan = ws.pikube(&["plan"]).expect_code(0);
+    assert!(
+        plan.stdout.contains("Plan: 0 nodes to change"),
+        "{}",
+        plan.stdout
+    );
+    let again = ws.pikube(&["apply"]).expect_code(0);
+    assert!(
+        again.stdout.contains("0 changed (0 rebooted), 3 unchanged"),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stderr.contains("rebooting"), "{}", again.stderr);
+    let boots_final: Vec<String> = ["pi1", "pi2", "pi3"]
+        .iter()
+        .map(|n| boot_id(&fleet, n))
+        .collect();
+    assert_eq!(
+        boots_after, boots_final,
+        "a converged apply must not reboot"
+    );
+}
+
+#[test]
+fn eight_nodes_prepare_in_parallel_and_converge() {
+    let specs: Vec<String> = (1..=8)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("pi{i}:os=bullseye")
+            } else {
+                format!("pi{i}")
+            }
+        })
+        .collect();
+    let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    let fleet = Fleet::up(12, &specs);
+    let names: Vec<(String, String)> = (1..=8)
+        .map(|i| (format!("pi{i}"), format!("node-{i:02}")))
+        .collect();
+    let nodes: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (f, n))| node(f, n, if i < 3 { "server" } else { "agent" }))
+        .collect();
+    let ws = Workspace::new(&fleet, "pi", &nodes);
+
+    let apply = ws.pikube(&["apply"]).expect_code(0);
+    assert!(
+        apply
+            .stdout
+            .contains("Apply: 8 changed (8 rebooted), 0 unchanged, 0 failed"),
+        "{}",
+        apply.stdout
+    );
+    for (fleet_node, name) in &names {
+        assert_eq!(fleet.exec(fleet_node, "hostname").trim(), name);
+        assert!(memory_cgroup_enabled(&fleet, fleet_node));
+        assert_eq!(active_swaps(&fleet, fleet_node), 0);
+    }
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_powered_off_node_is_named_and_the_others_are_still_prepared() {
+    let fleet = Fleet::up(13, &["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "one", "server"),
+            node("pi2", "two", "agent"),
+            node("pi3", "three", "agent"),
+        ],
+    );
+    fleet.poweroff("pi2");
+
+    let apply = ws.pikube(&["apply"]).expect_code(1);
+    assert!(
+        apply.stdout.contains("FAILED  two: cannot connect"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("ok      one:"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("ok      three:"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("1 failed"), "{}", apply.stdout);
+    assert!(memory_cgroup_enabled(&fleet, "pi1") && memory_cgroup_enabled(&fleet, "pi3"));
+
+    let status = ws.pikube(&["status"]).expect_code(1);
+    assert!(status.stdout.contains("UNREACHABLE"), "{}", status.stdout);
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout.contains("error: two: cannot connect"),
+        "{}",
+        plan.stdout
+    );
+
+    // Back on: the next apply finishes the job.
+    fleet.start("pi2");
+    ws.pikube(&["apply"]).expect_code(0);
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_names_the_node() {
+    let fleet = Fleet::up(14, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+
+    // First contact pins both keys.
+    ws.pikube(&["status"]).expect_code(0);
+    let pinned = std::fs::read_to_string(ws.known_hosts()).unwrap();
+    assert_eq!(
+        pinned.lines().filter(|l| !l.trim().is_empty()).count(),
+        2,
+        "{pinned}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ws.known_hosts())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    fleet.rekey("pi2");
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout.contains("two: the host key of pi@"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("has CHANGED"), "{}", plan.stdout);
+    let apply = ws.pikube(&["apply"]).expect_code(1);
+    assert!(
+        apply.stdout.contains("FAILED  two: the host key"),
+        "{}",
+        apply.stdout
+    );
+    // Refused, not re-pinned; and nothing was done to the impostor.
+    assert_eq!(std::fs::read_to_string(ws.known_hosts()).unwrap(), pinned);
+    assert_eq!(fleet.exec("pi2", "hostname").trim(), "raspberrypi");
+    assert!(
+        memory_cgroup_enabled(&fleet, "pi1"),
+        "the other node is still prepared"
+    );
+}
+
+#[test]
+fn a_node_behind_a_jump_host_is_reached_through_it() {
+    let fleet = Fleet::up(15, &["pi1", "pi2:jump-only"]);
+    let gateway = format!("pi@{}", fleet.node("pi1").ip);
+    let direct = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "gateway", "server"),
+            node("pi2", "hidden", "agent"),
+        ],
+    );
+    let status = direct.pikube(&["status"]).expect_code(1);
+    assert!(
+        status.stdout.contains("error: hidden: cannot connect"),
+        "{}",
+        status.stdout
+    );
+
+    let extra = format!("proxy_jump = \"{gateway}\"");
+    let mut hidden = node("pi2", "hidden", "agent");
+    hidden.extra = &extra;
+    let ws = Workspace::new(&fleet, "pi", &[node("pi1", "gateway", "server"), hidden]);
+    ws.pikube(&["apply"]).expect_code(0);
+    assert_eq!(fleet.exec("pi2", "hostname").trim(), "hidden");
+    assert!(memory_cgroup_enabled(&fleet, "pi2"));
+    // The jump host's key is pinned in the cluster's file too.
+    let pinned = std::fs::read_to_string(ws.known_hosts()).unwrap();
+    assert!(
+        pinned.contains(&fleet.node("pi1").ip) && pinned.contains(&fleet.node("pi2").ip),
+        "{pinned}"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn an_apply_killed_half_way_is_finished_by_the_next_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let fleet = Fleet::up(16, &["pi1", "pi2:os=bullseye", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "one", "server"),
+            node("pi2", "two", "agent"),
+            node("pi3", "three", "agent"),
+        ],
+    );
+    let mut child = ws
+        .command(&["apply"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    // Kill it in the middle of the cmdline.txt edits, before any reboot is waited for.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("[cgroups]") {
+            child.kill().expect("kill apply");
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "apply was killed: {seen:?}");
+
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(plan.stdout.contains("reboot"), "{}", plan.stdout);
+    ws.pikube(&["apply"]).expect_code(0);
+    ws.pikube(&["plan"]).expect_code(0);
+    for fleet_node in ["pi1", "pi2", "pi3"] {
+        assert!(memory_cgroup_enabled(&fleet, fleet_node));
+        assert_eq!(active_swaps(&fleet, fleet_node), 0);
+        let cmdline_dir = if fleet_node == "pi2" {
+            "/boot"
+        } else {
+            "/boot/firmware"
+        };
+        let leftovers = fleet.exec(
+            fleet_node,
+            &format!("ls -a /etc {cmdline_dir} | grep -cE '^\\..*\\.pikube-' || true"),
+        );
+        assert_eq!(leftovers.trim(), "0", "{fleet_node}: temporary files left");
+        // Exactly one copy of the parameters, whatever the interruption did.
+        let cmdline = fleet.exec(fleet_node, &format!("cat {cmdline_dir}/cmdline.txt"));
+        assert_eq!(
+            cmdline.matches("cgroup_enable=memory").count(),
+            1,
+            "{cmdline}"
+        );
+        assert_eq!(cmdline.lines().count(), 1, "{cmdline}");
+    }
+}
+
+#[test]
+fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
+    const PASSWORD: &str = "pikube-test-sudo";
+    let fleet = Fleet::up(17, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pwsudo",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+
+    // Facts need no root: status and plan work without the password.
+    ws.pikube(&["status"]).expect_code(0);
+    ws.pikube(&["plan"]).expect_code(2);
+
+    // No terminal and no variable: a clear error per node, nothing changed.
+    let apply = ws.pikube(&["apply"]).expect_code(1);
+    assert!(
+        apply
+            .stdout
+            .contains("one: sudo needs a password for pwsudo"),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        apply.stdout.contains("PIKUBE_SUDO_PASSWORD"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(fleet.exec("pi1", "hostname").trim(), "raspberrypi");
+
+    let wrong = Run::from(
+        ws.command(&["apply"])
+            .env("PIKUBE_SUDO_PASSWORD", "not-it")
+            .output()
+            .unwrap(),
+    );
+    let wrong = wrong.expect_code(1);
+    assert!(
+        wrong
+            .stdout
+            .contains("two: sudo rejected the password for pwsudo"),
+        "{}",
+        wrong.stdout
+    );
+
+    let right = Run::from(
+        ws.command(&["apply"])
+            .env("PIKUBE_SUDO_PASSWORD", PASSWORD)
+            .output()
+            .unwrap(),
+    );
+    let right = right.expect_code(0);
+    assert!(!right.stdout.contains(PASSWORD) && !right.stderr.contains(PASSWORD));
+    assert!(memory_cgroup_enabled(&fleet, "pi1") && memory_cgroup_enabled(&fleet, "pi2"));
+    // sudo logs every command it runs: the password must not be among them.
+    let journal = fleet.exec(
+        "pi1",
+        "journalctl --no-pager -o cat 2>/dev/null; cat /var/log/auth.log 2>/dev/null; true",
+    );
+    assert!(
+        journal.contains("COMMAND="),
+        "sudo's log is readable, so this check means something"
+    );
+    assert!(
+        !journal.contains(PASSWORD),
+        "the sudo password leaked into the node's logs"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_kernel_that_ignores_the_cgroup_parameters_fails_clearly_without_a_reboot_loop() {
+    let fleet = Fleet::up(18, &["pi1", "pi2:memcg=broken"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+
+    let apply = ws.pikube(&["apply"]).expect_code(1);
+    assert!(
+        apply
+            .stdout
+            .contains("FAILED  two: after apply: cgroups: the memory cgroup is still disabled"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("ok      one:"), "{}", apply.stdout);
+
+    // The next run explains instead of rebooting again.
+    let boot = boot_id(&fleet, "pi2");
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout
+            .contains("error: two: cgroups: the kernel was booted with cgroup_enable=memory"),
+        "{}",
+        plan.stdout
+    );
+    ws.pikube(&["apply"]).expect_code(1);
+    assert_eq!(boot_id(&fleet, "pi2"), boot, "no reboot loop");
+}

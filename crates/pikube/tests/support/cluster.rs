@@ -1,0 +1,104 @@
+//! A scratch directory with a cluster.toml for a fake fleet, and the pikube binary to
+//! run against it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::fleet::Fleet;
+
+/// One node of the cluster file: the fleet node it runs on, its name and role.
+pub struct Node<'a> {
+    pub fleet_node: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    /// Extra TOML lines for this node (e.g. `proxy_jump = "..."`).
+    pub extra: &'a str,
+}
+
+pub fn node<'a>(fleet_node: &'a str, name: &'a str, role: &'a str) -> Node<'a> {
+    Node {
+        fleet_node,
+        name,
+        role,
+        extra: "",
+    }
+}
+
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// Writes cluster.toml for `nodes` of `fleet`, logging in as `user`.
+    pub fn new(fleet: &Fleet, user: &str, nodes: &[Node<'_>]) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = format!(
+            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\nidentity_file = \"{}\"\nknown_hosts = \"known_hosts\"\nconnect_timeout = 5\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n",
+            fleet.identity_file().display()
+        );
+        for node in nodes {
+            text.push_str(&format!(
+                "\n[[nodes]]\nname = \"{}\"\naddress = \"{}\"\nrole = \"{}\"\n{}\n",
+                node.name,
+                fleet.node(node.fleet_node).ip,
+                node.role,
+                node.extra
+            ));
+        }
+        std::fs::write(dir.path().join("cluster.toml"), text).expect("write cluster.toml");
+        Workspace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("known_hosts")
+    }
+
+    /// A pikube command in this directory, with no terminal and no sudo password.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pikube"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("PIKUBE_SUDO_PASSWORD")
+            .env_remove("PIKUBE_FILE")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn pikube(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run pikube"))
+    }
+}
+
+/// A finished pikube run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing everything the run printed when it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
