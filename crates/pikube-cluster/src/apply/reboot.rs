@@ -27,6 +27,9 @@ pub enum RebootError {
     Ssh(#[from] SshError),
 }
 
+const REBOOT_GRACE: Duration = Duration::from_millis(1500);
+const POLL_INTERVAL: Duration = Duration::from_millis(750);
+
 /// Waits until the node answers again with a boot id other than `old_boot_id`: SSH
 /// dropping and returning is not proof, the old sshd may still be answering.
 pub async fn wait_for_new_boot(
@@ -37,6 +40,9 @@ pub async fn wait_for_new_boot(
 ) -> Result<Connection, RebootError> {
     let started = Instant::now();
     let mut last = String::from("none yet");
+    // The reboot starts a second after it is requested; polling before then only burns
+    // an SSH handshake per try.
+    tokio::time::sleep(REBOOT_GRACE).await;
     loop {
         if started.elapsed() > timeout {
             return Err(RebootError::Timeout {
@@ -60,6 +66,6 @@ pub async fn wait_for_new_boot(
             Err(err) if err.is_host_key_changed() => return Err(err.into()),
             Err(err) => last = err.to_string(),
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }

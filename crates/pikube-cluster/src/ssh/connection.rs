@@ -67,7 +67,7 @@ impl Connection {
         }
         let known_hosts = client.known_hosts().display().to_string();
         let session = builder
-            .connect(&target.address)
+            .connect_mux(&target.address)
             .await
             .map_err(|err| connect_error(target, &known_hosts, err))?;
 
