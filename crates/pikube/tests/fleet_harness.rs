@@ -5,7 +5,10 @@ mod support;
 
 use support::fleet::Fleet;
 
+// nextest runs every test in its own process: each test needs a lab id of its own.
+// Ids in use: 11-19 tests/prepare.rs, 201 scripts/bench, 250-251 here.
 const LAB_ID: u8 = 250;
+const REBOOT_LAB_ID: u8 = 251;
 
 #[test]
 fn nodes_look_like_fresh_pis() {
@@ -51,7 +54,7 @@ fn nodes_look_like_fresh_pis() {
 
 #[test]
 fn reboot_gives_a_new_boot_id_and_applies_cmdline() {
-    let fleet = Fleet::up(LAB_ID, &["pi1", "pi2:os=ubuntu"]);
+    let fleet = Fleet::up(REBOOT_LAB_ID, &["pi1", "pi2:os=ubuntu"]);
     let boot_id = |node: &str| {
         fleet
             .exec(node, "cat /proc/sys/kernel/random/boot_id")

@@ -516,3 +516,23 @@ fn a_kernel_that_ignores_the_cgroup_parameters_fails_clearly_without_a_reboot_lo
     ws.pikube(&["apply"]).expect_code(1);
     assert_eq!(boot_id(&fleet, "pi2"), boot, "no reboot loop");
 }
+
+#[test]
+fn ssh_config_host_aliases_and_identity_files_are_honoured() {
+    let fleet = Fleet::up(19, &["pi1", "pi2"]);
+    // Addresses are the aliases `pi1` and `pi2`: only the ssh_config knows their IPs and key.
+    let ws = Workspace::with_ssh_config(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    let status = ws.pikube(&["status", "-o", "json"]).expect_code(0);
+    let nodes: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(nodes[0]["address"], "pi1");
+    assert_eq!(nodes[1]["reachable"], true);
+    // known_hosts pins the real addresses ssh resolved the aliases to.
+    let pinned = std::fs::read_to_string(ws.known_hosts()).unwrap();
+    assert!(pinned.contains(&fleet.node("pi1").ip), "{pinned}");
+    ws.pikube(&["apply"]).expect_code(0);
+    assert_eq!(fleet.exec("pi2", "hostname").trim(), "two");
+}

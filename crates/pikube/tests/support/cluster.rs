@@ -49,6 +49,24 @@ impl Workspace {
         Workspace { dir }
     }
 
+    /// cluster.toml that names nodes by their ssh_config `Host` aliases and carries no key:
+    /// everything but the user comes from the fleet's ssh_config.
+    pub fn with_ssh_config(fleet: &Fleet, user: &str, nodes: &[Node<'_>]) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = format!(
+            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\nconfig_file = \"{}\"\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n",
+            fleet.ssh_config().display()
+        );
+        for node in nodes {
+            text.push_str(&format!(
+                "\n[[nodes]]\nname = \"{}\"\naddress = \"{}\"\nrole = \"{}\"\n{}\n",
+                node.name, node.fleet_node, node.role, node.extra
+            ));
+        }
+        std::fs::write(dir.path().join("cluster.toml"), text).expect("write cluster.toml");
+        Workspace { dir }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
