@@ -7,6 +7,8 @@ mod hostname;
 mod node_plan;
 mod render;
 mod swap;
+#[cfg(test)]
+mod tests;
 
 pub use change::{Change, CommandChange, FileChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};

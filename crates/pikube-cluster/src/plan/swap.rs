@@ -23,6 +23,16 @@ impl Phase for SwapOff {
                 ));
             }
         }
+        if facts.swap.rpi_swap {
+            // Newer images make swap (zram and/or a file) with the rpi-swap systemd
+            // generator; masking the generator stops it at the next boot, swapoff now.
+            outcome.changes.push(Change::command(
+                "mask the rpi-swap generator so no swap is created at boot",
+                "mkdir -p /etc/systemd/system-generators && \
+                 ln -sf /dev/null /etc/systemd/system-generators/rpi-swap-generator && \
+                 systemctl daemon-reload",
+            ));
+        }
         let fstab = fstab_without_swap(&facts.fstab);
         if fstab != facts.fstab {
             outcome
@@ -58,6 +68,9 @@ impl Phase for SwapOff {
             .is_some_and(|d| d.enabled || d.active)
         {
             problems.push("dphys-swapfile is still enabled".to_owned());
+        }
+        if facts.swap.rpi_swap {
+            problems.push("the rpi-swap generator is still active".to_owned());
         }
         problems
     }
