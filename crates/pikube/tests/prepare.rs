@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::Value;
-use support::cluster::{node, Run, Workspace};
+use support::cluster::{node, one_server_two_agents, Run, Workspace};
 use support::fleet::Fleet;
 
 fn boot_id(fleet: &Fleet, node: &str) -> String {
@@ -232,15 +232,7 @@ fn eight_nodes_prepare_in_parallel_and_converge() {
 #[test]
 fn a_powered_off_node_is_named_and_the_others_are_still_prepared() {
     let fleet = Fleet::up(13, &["pi1", "pi2", "pi3"]);
-    let ws = Workspace::new(
-        &fleet,
-        "pi",
-        &[
-            node("pi1", "one", "server"),
-            node("pi2", "two", "agent"),
-            node("pi3", "three", "agent"),
-        ],
-    );
+    let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     fleet.poweroff("pi2");
 
     let apply = ws.pikube(&["apply"]).expect_code(1);
@@ -358,15 +350,7 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
     use std::process::Stdio;
 
     let fleet = Fleet::up(16, &["pi1", "pi2:os=bullseye", "pi3"]);
-    let ws = Workspace::new(
-        &fleet,
-        "pi",
-        &[
-            node("pi1", "one", "server"),
-            node("pi2", "two", "agent"),
-            node("pi3", "three", "agent"),
-        ],
-    );
+    let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     let mut child = ws
         .command(&["apply"])
         .stdout(Stdio::null())

@@ -15,6 +15,15 @@ pub struct Node<'a> {
     pub extra: &'a str,
 }
 
+/// The usual small cluster: `one` (server) on pi1, `two` and `three` (agents) on pi2, pi3.
+pub fn one_server_two_agents() -> [Node<'static>; 3] {
+    [
+        node("pi1", "one", "server"),
+        node("pi2", "two", "agent"),
+        node("pi3", "three", "agent"),
+    ]
+}
+
 pub fn node<'a>(fleet_node: &'a str, name: &'a str, role: &'a str) -> Node<'a> {
     Node {
         fleet_node,
@@ -29,38 +38,42 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Writes cluster.toml for `nodes` of `fleet`, logging in as `user`.
+    /// Writes cluster.toml for `nodes` of `fleet`, logging in as `user` with the fleet's
+    /// key, nodes addressed by IP.
     pub fn new(fleet: &Fleet, user: &str, nodes: &[Node<'_>]) -> Workspace {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut text = format!(
-            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\nidentity_file = \"{}\"\nknown_hosts = \"known_hosts\"\nconnect_timeout = 5\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n",
+        let ssh = format!(
+            "identity_file = \"{}\"\nknown_hosts = \"known_hosts\"\nconnect_timeout = 5",
             fleet.identity_file().display()
         );
-        for node in nodes {
-            text.push_str(&format!(
-                "\n[[nodes]]\nname = \"{}\"\naddress = \"{}\"\nrole = \"{}\"\n{}\n",
-                node.name,
-                fleet.node(node.fleet_node).ip,
-                node.role,
-                node.extra
-            ));
-        }
-        std::fs::write(dir.path().join("cluster.toml"), text).expect("write cluster.toml");
-        Workspace { dir }
+        Workspace::write(user, &ssh, nodes, |node| {
+            fleet.node(node.fleet_node).ip.clone()
+        })
     }
 
     /// cluster.toml that names nodes by their ssh_config `Host` aliases and carries no key:
     /// everything but the user comes from the fleet's ssh_config.
     pub fn with_ssh_config(fleet: &Fleet, user: &str, nodes: &[Node<'_>]) -> Workspace {
+        let ssh = format!("config_file = \"{}\"", fleet.ssh_config().display());
+        Workspace::write(user, &ssh, nodes, |node| node.fleet_node.to_owned())
+    }
+
+    fn write(
+        user: &str,
+        ssh: &str,
+        nodes: &[Node<'_>],
+        address: impl Fn(&Node<'_>) -> String,
+    ) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text = format!(
-            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\nconfig_file = \"{}\"\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n",
-            fleet.ssh_config().display()
+            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\n{ssh}\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n"
         );
         for node in nodes {
             text.push_str(&format!(
                 "\n[[nodes]]\nname = \"{}\"\naddress = \"{}\"\nrole = \"{}\"\n{}\n",
-                node.name, node.fleet_node, node.role, node.extra
+                node.name,
+                address(node),
+                node.role,
+                node.extra
             ));
         }
         std::fs::write(dir.path().join("cluster.toml"), text).expect("write cluster.toml");
