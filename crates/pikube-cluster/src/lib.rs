@@ -8,3 +8,4 @@ pub mod node_error;
 pub mod plan;
 pub mod progress;
 pub mod ssh;
+pub mod state;

@@ -1,0 +1,193 @@
+//! The cluster's local state, kept beside cluster.toml in `.pikube/<cluster>/` (directory
+//! 0700, files 0600): what must stay the same from one apply to the next, such as the K3s
+//! token, which is generated once and reused on every apply.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{path} is readable by other users (mode {mode:o}); it holds the cluster's K3s token: \
+         run `chmod 600 {path}`"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path} is empty or not a token; delete it only if the cluster is to be rebuilt")]
+    Corrupt { path: PathBuf },
+}
+
+/// The K3s cluster token's secret. Never printed: `Debug` and `Display` are redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct K3sToken(String);
+
+impl K3sToken {
+    /// The secret itself, for the one place that writes it to a node (a 0600 file).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for K3sToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("K3sToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for K3sToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The state directory of one cluster.
+#[derive(Debug, Clone)]
+pub struct LocalState {
+    dir: PathBuf,
+}
+
+impl LocalState {
+    /// `config_dir`: the directory of cluster.toml.
+    pub fn new(config_dir: &Path, cluster_name: &str) -> LocalState {
+        LocalState {
+            dir: config_dir.join(".pikube").join(cluster_name),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cluster token: read if it exists, otherwise generated and stored. Creation is
+    /// atomic: a run killed half-way leaves no token or a whole one, and two runs racing
+    /// agree on one token.
+    pub fn token(&self) -> Result<K3sToken, StateError> {
+        let path = self.dir.join("token");
+        if let Some(token) = read_token(&path)? {
+            return Ok(token);
+        }
+        let io = |source| StateError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io)?;
+        let tmp = self.dir.join(format!(".token.{}", std::process::id()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        file.write_all(format!("{}\n", random_hex(32).map_err(io)?).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io)?;
+        // A hard link never replaces an existing file: whoever links first wins.
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(StateError::Io { path, source }),
+        }
+        read_token(&path)?.ok_or(StateError::Corrupt { path })
+    }
+}
+
+fn read_token(path: &Path) -> Result<Option<K3sToken>, StateError> {
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let mode = metadata.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StateError::TooOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(|source| StateError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let token = text.trim();
+    if token.is_empty() || token.chars().any(char::is_whitespace) {
+        return Err(StateError::Corrupt {
+            path: path.to_owned(),
+        });
+    }
+    Ok(Some(K3sToken(token.to_owned())))
+}
+
+fn random_hex(bytes: usize) -> io::Result<String> {
+    let mut buffer = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_token_is_made_once_private_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "homelab");
+        let token = state.token().unwrap();
+        assert_eq!(token.expose().len(), 64);
+        assert_eq!(state.token().unwrap(), token, "reused on every apply");
+        let file = state.dir().join("token");
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(state.dir()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert!(!format!("{token:?} {token}").contains(token.expose()));
+        let leftovers: Vec<_> = fs::read_dir(state.dir()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left");
+    }
+
+    #[test]
+    fn a_token_readable_by_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        state.token().unwrap();
+        let file = state.dir().join("token");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = state.token().unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_token_file_is_not_silently_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        fs::create_dir_all(state.dir()).unwrap();
+        let file = state.dir().join("token");
+        fs::write(&file, "").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(state.token(), Err(StateError::Corrupt { .. })));
+    }
+}
