@@ -1,0 +1,81 @@
+//! `/etc/rancher/k3s/config.yaml` and `config.yaml.d/*.yaml` (lexical order).
+
+use super::Value;
+use std::path::Path;
+
+/// One key of one file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The flag name, without a trailing `+`.
+    pub key: String,
+    /// The key was written `key+:`: append to the accumulated list.
+    pub append: bool,
+    pub value: Value,
+}
+
+/// Entries of the file (if it exists) and then of its drop-ins.
+pub fn load_files(config: &Path) -> Result<Vec<FileEntry>, String> {
+    let mut entries = Vec::new();
+    if config.exists() {
+        entries.extend(load_one(config)?);
+    }
+    let mut dropin_dir = config.as_os_str().to_owned();
+    dropin_dir.push(".d");
+    if let Ok(dir) = std::fs::read_dir(Path::new(&dropin_dir)) {
+        let mut files: Vec<_> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        for file in files {
+            entries.extend(load_one(&file)?);
+        }
+    }
+    Ok(entries)
+}
+
+fn load_one(path: &Path) -> Result<Vec<FileEntry>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read config file {}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("failed to parse config file {}: {e}", path.display()))
+}
+
+pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let map = match doc {
+        serde_yaml::Value::Null => return Ok(Vec::new()),
+        serde_yaml::Value::Mapping(map) => map,
+        _ => return Err("the top level is not a mapping".into()),
+    };
+    let mut out = Vec::new();
+    for (key, value) in map {
+        let key = scalar(&key).ok_or("a key is not a string")?;
+        let (key, append) = match key.strip_suffix('+') {
+            Some(base) => (base.to_string(), true),
+            None => (key, false),
+        };
+        let value = match value {
+            serde_yaml::Value::Bool(b) => Value::Bool(b),
+            serde_yaml::Value::Sequence(items) => Value::List(
+                items
+                    .iter()
+                    .map(|item| scalar(item).ok_or(format!("{key}: list items must be scalars")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => Value::Str(scalar(&other).ok_or(format!("{key}: unsupported value"))?),
+        };
+        out.push(FileEntry { key, append, value });
+    }
+    Ok(out)
+}
+
+fn scalar(value: &serde_yaml::Value) -> Option<String> {
+    match value {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        serde_yaml::Value::Null => Some(String::new()),
+        _ => None,
+    }
+}

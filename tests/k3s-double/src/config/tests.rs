@@ -1,0 +1,181 @@
+use super::*;
+use crate::flags::Command;
+use std::path::Path;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "k3s-double-config-{tag}-{}",
+        crate::encoding::random_hex(6)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn resolve_with(
+    command: Command,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Settings, Vec<String>) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let cli = parse_args(command, &args).unwrap();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut warnings = Vec::new();
+    let settings = resolve(command, &cli, &lookup, dir.join("config.yaml"), &mut |w| {
+        warnings.push(w)
+    })
+    .unwrap();
+    (settings, warnings)
+}
+
+#[test]
+fn files_then_dropins_in_lexical_order_then_cli() {
+    let dir = tempdir("order");
+    write(
+        &dir,
+        "config.yaml",
+        "token: from-file\ncluster-init: true\nnode-label:\n  - a=1\n  - b=2\nwrite-kubeconfig-mode: \"0644\"\n",
+    );
+    write(&dir, "config.yaml.d/20-late.yaml", "node-name: late\n");
+    write(
+        &dir,
+        "config.yaml.d/10-early.yaml",
+        "node-name: early\nnode-label+: [c=3]\n",
+    );
+    write(&dir, "config.yaml.d/ignored.txt", "node-name: ignored\n");
+
+    let (s, warnings) = resolve_with(Command::Server, &dir, &[], &[]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.str("token"), Some("from-file"));
+    assert!(s.bool("cluster-init"));
+    assert_eq!(s.str("node-name"), Some("late"));
+    assert_eq!(s.list("node-label"), ["a=1", "b=2", "c=3"]);
+    assert_eq!(s.str("write-kubeconfig-mode"), Some("0644"));
+
+    let (s, _) = resolve_with(
+        Command::Server,
+        &dir,
+        &[
+            "--node-label",
+            "x=9",
+            "--node-label=y=8",
+            "--token=cli",
+            "--cluster-init=false",
+        ],
+        &[],
+    );
+    assert_eq!(
+        s.list("node-label"),
+        ["x=9", "y=8"],
+        "CLI list replaces the file's"
+    );
+    assert_eq!(s.str("token"), Some("cli"));
+    assert!(!s.bool("cluster-init"));
+}
+
+#[test]
+fn env_is_the_default_and_file_and_cli_override_it() {
+    let dir = tempdir("env");
+    let env = [
+        ("K3S_TOKEN", "from-env"),
+        ("K3S_URL", "https://10.0.0.1:6443"),
+    ];
+    let (s, _) = resolve_with(Command::Agent, &dir, &[], &env);
+    assert_eq!(s.str("token"), Some("from-env"));
+    assert_eq!(s.str("server"), Some("https://10.0.0.1:6443"));
+
+    write(&dir, "config.yaml", "token: from-file\n");
+    let (s, _) = resolve_with(Command::Agent, &dir, &[], &env);
+    assert_eq!(s.str("token"), Some("from-file"));
+    let (s, _) = resolve_with(Command::Agent, &dir, &["-t", "cli"], &env);
+    assert_eq!(s.str("token"), Some("cli"));
+}
+
+#[test]
+fn config_path_from_flag_and_env() {
+    let dir = tempdir("path");
+    write(&dir, "other.yaml", "node-name: other\n");
+    write(
+        &dir,
+        "other.yaml.d/x.yaml",
+        "node-taint: [k=v:NoSchedule]\n",
+    );
+    let path = dir.join("other.yaml");
+    let (s, _) = resolve_with(
+        Command::Agent,
+        &dir,
+        &["--config", path.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(s.str("node-name"), Some("other"));
+    assert_eq!(s.list("node-taint"), ["k=v:NoSchedule"]);
+    let (s, _) = resolve_with(
+        Command::Agent,
+        &dir,
+        &[],
+        &[("K3S_CONFIG_FILE", path.to_str().unwrap())],
+    );
+    assert_eq!(s.str("node-name"), Some("other"));
+}
+
+#[test]
+fn unknown_and_server_only_keys_are_skipped_with_a_warning() {
+    let dir = tempdir("unknown");
+    write(
+        &dir,
+        "config.yaml",
+        "no-such-flag: 1\ncluster-init: true\ntoken: t\n",
+    );
+    let (s, warnings) = resolve_with(Command::Agent, &dir, &[], &[]);
+    assert_eq!(s.str("token"), Some("t"));
+    assert!(!s.bool("cluster-init"));
+    assert_eq!(
+        warnings,
+        [
+            "Unknown flag --no-such-flag found in config.yaml, skipping",
+            "Unknown flag --cluster-init found in config.yaml, skipping"
+        ]
+    );
+}
+
+#[test]
+fn cli_errors_like_k3s() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        parse_args(Command::Server, &args(&["--bogus"])).unwrap_err(),
+        "flag provided but not defined: -bogus"
+    );
+    assert_eq!(
+        parse_args(Command::Agent, &args(&["--cluster-init"])).unwrap_err(),
+        "flag provided but not defined: -cluster-init"
+    );
+    assert_eq!(
+        parse_args(Command::Agent, &args(&["--token"])).unwrap_err(),
+        "flag needs an argument: -token"
+    );
+    let parsed = parse_args(
+        Command::Server,
+        &args(&["--disable=traefik,servicelb", "-disable", "coredns"]),
+    )
+    .unwrap();
+    assert_eq!(
+        parsed,
+        [
+            (
+                "disable",
+                Value::List(vec!["traefik".into(), "servicelb".into()])
+            ),
+            ("disable", Value::List(vec!["coredns".into()])),
+        ]
+    );
+}
