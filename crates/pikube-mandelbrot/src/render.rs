@@ -1,0 +1,135 @@
+//! Rendering a request on every core.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::{
+    grid::Grid,
+    kernel::Kernel,
+    palette::encode_png,
+    request::{Format, RenderRequest},
+};
+
+/// Pixels per rayon work item (whole rows; at least one row).
+const PIXELS_PER_ITEM: usize = 4096;
+
+/// A computed image.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// The iteration cap it was computed with.
+    pub max_iter: u32,
+    /// Escape counts, row-major, first row at `y_max`.
+    pub counts: Vec<u32>,
+    /// Smooth values (same layout), computed for the `smooth` and `png` formats.
+    pub smooth: Option<Vec<f32>>,
+    /// The kernel that computed it.
+    pub kernel: Kernel,
+    /// Wall-clock time of the computation (not of the encoding).
+    pub elapsed: Duration,
+}
+
+impl Rendered {
+    /// The iterations the image is made of: the sum of the counts.
+    pub fn iterations(&self) -> u64 {
+        self.counts.iter().map(|&count| u64::from(count)).sum()
+    }
+
+    /// The body of a response in `format`: little-endian `u32` counts, little-endian `f32`
+    /// smooth values, or a PNG. Smooth values are derived from the counts when missing.
+    pub fn encode(&self, format: Format) -> Vec<u8> {
+        match format {
+            Format::Counts => self.counts.iter().flat_map(|c| c.to_le_bytes()).collect(),
+            Format::Smooth => self
+                .smooth_or_counts()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            Format::Png => encode_png(
+                &self.smooth_or_counts(),
+                self.width,
+                self.height,
+                self.max_iter,
+            ),
+        }
+    }
+
+    fn smooth_or_counts(&self) -> std::borrow::Cow<'_, [f32]> {
+        match &self.smooth {
+            Some(smooth) => smooth.into(),
+            None => self
+                .counts
+                .iter()
+                .map(|&c| c as f32)
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+}
+
+/// Computes `request` on the rayon pool with the fastest kernel of this CPU
+/// ([`Kernel::detect`]).
+///
+/// Blocks the calling thread until done: from async code, call it inside
+/// `tokio::task::spawn_blocking`.
+pub fn render(request: &RenderRequest) -> Rendered {
+    render_with(request, Kernel::detect())
+}
+
+/// [`render`] with a chosen kernel.
+pub fn render_with(request: &RenderRequest, kernel: Kernel) -> Rendered {
+    let started = Instant::now();
+    let region = request.region();
+    let (width, height) = (request.width(), request.height());
+    let grid = Grid::new(
+        region.x_min,
+        region.x_max,
+        region.y_min,
+        region.y_max,
+        width,
+        height,
+    );
+    let pixels = request.pixels() as usize;
+    let max_iter = request.max_iter();
+    let rows_per_item = (PIXELS_PER_ITEM / width as usize).max(1);
+    let item = rows_per_item * width as usize;
+
+    let mut counts = vec![0u32; pixels];
+    let smooth = match request.format() {
+        Format::Counts => None,
+        Format::Smooth | Format::Png => {
+            let mut smooth = vec![0f32; pixels];
+            counts
+                .par_chunks_mut(item)
+                .zip(smooth.par_chunks_mut(item))
+                .enumerate()
+                .for_each(|(i, (counts, smooth))| {
+                    kernel.compute(&grid, i * item, max_iter, counts, Some(smooth));
+                });
+            Some(smooth)
+        }
+    };
+    if smooth.is_none() {
+        counts
+            .par_chunks_mut(item)
+            .enumerate()
+            .for_each(|(i, counts)| kernel.compute(&grid, i * item, max_iter, counts, None));
+    }
+    Rendered {
+        width,
+        height,
+        max_iter,
+        counts,
+        smooth,
+        kernel: if kernel.is_available() {
+            kernel
+        } else {
+            Kernel::Portable
+        },
+        elapsed: started.elapsed(),
+    }
+}
