@@ -46,8 +46,42 @@ pub enum Command {
         after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n\nExit status: 0 every node prepared and verified, 1 some node failed (the others are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
+    /// Run a workload's HTTP service (what a pod runs; works anywhere).
+    #[command(subcommand)]
+    Serve(Workload),
     /// Run the workloads on this machine with embedded defaults (no cluster needed).
-    Demo,
+    #[command(
+        after_help = "Examples:\n  pikube demo\n  pikube demo --listen 0.0.0.0:8080   # reachable from other machines"
+    )]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Workload {
+    /// The Mandelbrot image generator: web page at /, API at /api/v1/render, /metrics,
+    /// /healthz, /readyz.
+    #[command(
+        after_help = "Examples:\n  pikube serve mandelbrot\n  PIKUBE_LISTEN=0.0.0.0:9000 pikube serve mandelbrot\n  curl -o view.png 'http://localhost:8080/api/v1/render?x_min=-2&x_max=1&y_min=-1.2&y_max=1.2&width=800&height=640&max_iter=500&format=png'"
+    )]
+    Mandelbrot(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PIKUBE_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// After SIGTERM, how long /readyz answers 503 before the listener closes, so that a
+    /// Kubernetes Service stops routing here first (e.g. 5s).
+    #[arg(long, env = "PIKUBE_DRAIN_GRACE", default_value = "0s", value_parser = parse_duration)]
+    pub drain_grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PIKUBE_DEMO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

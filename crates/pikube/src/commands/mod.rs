@@ -6,6 +6,7 @@ mod cluster;
 mod demo;
 mod init;
 mod plan;
+mod serve;
 mod status;
 mod sudo_prompt;
 
@@ -19,7 +20,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
-        Command::Demo => demo::run(),
+        Command::Serve(workload) => serve::run(&workload),
+        Command::Demo(args) => demo::run(&args),
     }
 }
 
