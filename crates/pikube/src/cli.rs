@@ -34,12 +34,12 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  pikube status\n  pikube status --output json | jq '.[] | {node, model: .facts.model.raw}'\n\nExit status: 0 all nodes answered, 1 some did not (they are listed)."
     )]
-    Status(StatusArgs),
+    Status(ReportArgs),
     /// Show what apply would change on every node, with a unified diff of every file.
     #[command(
         after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nExit status: 0 no changes, 2 changes pending, 1 error."
     )]
-    Plan(PlanArgs),
+    Plan(ReportArgs),
     /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
     /// off for good. Reboots only the nodes that need it, then verifies the effective state.
     #[command(
@@ -116,17 +116,9 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The cluster file and an output format: what `status` and `plan` take.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub file: FileArgs,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct ReportArgs {
     #[command(flatten)]
     pub file: FileArgs,
     /// Output format.

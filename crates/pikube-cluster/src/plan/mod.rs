@@ -12,7 +12,7 @@ mod tests;
 
 pub use change::{Change, CommandChange, FileChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
-pub use render::{render_plan_text, PlanSummary};
+pub use render::render_plan_text;
 
 use pikube_pi::NodeFacts;
 

@@ -4,15 +4,6 @@ use similar::TextDiff;
 
 use super::{Change, NodePlan};
 
-/// Counts for the last line of a plan.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PlanSummary {
-    pub changed: usize,
-    pub unchanged: usize,
-    pub reboots: usize,
-    pub failed: usize,
-}
-
 /// The human plan: per node its changes, a unified diff for every file, its reboot.
 pub fn render_plan_text(plans: &[NodePlan]) -> String {
     let mut out = String::new();

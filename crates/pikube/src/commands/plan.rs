@@ -2,12 +2,12 @@ use pikube_cluster::plan::render_plan_text;
 use pikube_cluster::progress::SilentProgress;
 use serde_json::json;
 
-use crate::cli::{OutputFormat, PlanArgs};
+use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::runtime;
 use crate::exit::Outcome;
 
-pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let fleet = fleet(&config)?;
     let results = runtime()?.block_on(fleet.plan(&SilentProgress));

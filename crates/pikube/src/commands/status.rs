@@ -3,12 +3,12 @@ use pikube_pi::facts::OsFamily;
 use pikube_pi::NodeFacts;
 use serde_json::json;
 
-use crate::cli::{OutputFormat, StatusArgs};
+use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::runtime;
 use crate::exit::Outcome;
 
-pub fn run(args: &StatusArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let fleet = fleet(&config)?;
     let results = runtime()?.block_on(fleet.facts(&SilentProgress));
