@@ -11,19 +11,19 @@ const TRAILER: &str = "@@pikube-facts end";
 
 /// One fact as printed by the script: exact content and exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Section {
+pub struct Section {
     pub text: String,
     pub rc: i32,
 }
 
 /// All present sections by name; absent ones are simply not in the map.
 #[derive(Debug, Default)]
-pub(crate) struct Sections {
+pub struct Sections {
     by_name: HashMap<String, Section>,
 }
 
 impl Sections {
-    pub(crate) fn parse(stdout: &str) -> Result<Self, FactsError> {
+    pub fn parse(stdout: &str) -> Result<Self, FactsError> {
         let mut lines = stdout.split('\n').enumerate();
         // Skip whatever a login shell printed before the header.
         let crlf = loop {
@@ -110,29 +110,29 @@ impl Sections {
     }
 
     /// The section's content, whatever the exit status.
-    pub(crate) fn get(&self, name: &str) -> Option<&Section> {
+    pub fn get(&self, name: &str) -> Option<&Section> {
         self.by_name.get(name)
     }
 
     /// The content of a section whose command succeeded (files always do).
-    pub(crate) fn ok_text(&self, name: &str) -> Option<&str> {
+    pub fn ok_text(&self, name: &str) -> Option<&str> {
         self.get(name)
             .filter(|s| s.rc == 0)
             .map(|s| s.text.as_str())
     }
 
     /// First line of a successful section, trimmed; `None` when empty.
-    pub(crate) fn ok_line(&self, name: &str) -> Option<&str> {
+    pub fn ok_line(&self, name: &str) -> Option<&str> {
         first_nonempty_line(self.ok_text(name)?)
     }
 
     /// First line of a section whatever its exit status (`systemctl
     /// is-enabled` exits non-zero for "disabled" but its answer matters).
-    pub(crate) fn any_line(&self, name: &str) -> Option<&str> {
+    pub fn any_line(&self, name: &str) -> Option<&str> {
         first_nonempty_line(&self.get(name)?.text)
     }
 
-    pub(crate) fn is_present(&self, name: &str) -> bool {
+    pub fn is_present(&self, name: &str) -> bool {
         self.by_name.contains_key(name)
     }
 }

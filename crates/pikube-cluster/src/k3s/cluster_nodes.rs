@@ -1,0 +1,167 @@
+//! The cluster's view of its nodes, read with `k3s kubectl get nodes -o json` on a
+//! server (as root: the admin kubeconfig is 0600).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::ssh::{Connection, SshError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterNode {
+    pub name: String,
+    pub ready: bool,
+    pub labels: BTreeMap<String, String>,
+    /// As `key=value:Effect` or `key:Effect`.
+    pub taints: Vec<String>,
+    pub kubelet_version: String,
+}
+
+#[derive(Deserialize)]
+struct List {
+    #[serde(default)]
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    metadata: Metadata,
+    #[serde(default)]
+    spec: Spec,
+    #[serde(default)]
+    status: Status,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Spec {
+    #[serde(default)]
+    taints: Vec<Taint>,
+}
+
+#[derive(Deserialize)]
+struct Taint {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+    effect: String,
+}
+
+#[derive(Deserialize, Default)]
+struct Status {
+    #[serde(default)]
+    conditions: Vec<Condition>,
+    #[serde(default, rename = "nodeInfo")]
+    node_info: NodeInfo,
+}
+
+#[derive(Deserialize, Default)]
+struct NodeInfo {
+    #[serde(default, rename = "kubeletVersion")]
+    kubelet_version: String,
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+}
+
+pub fn parse_nodes(json: &str) -> Result<Vec<ClusterNode>, serde_json::Error> {
+    let list: List = serde_json::from_str(json)?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|item| ClusterNode {
+            ready: item
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.kind == "Ready" && c.status == "True"),
+            taints: item
+                .spec
+                .taints
+                .into_iter()
+                .map(|t| match t.value.filter(|v| !v.is_empty()) {
+                    Some(value) => format!("{}={value}:{}", t.key, t.effect),
+                    None => format!("{}:{}", t.key, t.effect),
+                })
+                .collect(),
+            name: item.metadata.name,
+            labels: item.metadata.labels,
+            kubelet_version: item.status.node_info.kubelet_version,
+        })
+        .collect())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterNodesError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{node}: the Kubernetes API is not answering yet: {reason}")]
+    NotAnswering { node: String, reason: String },
+    #[error("{node}: `kubectl get nodes -o json` printed something that is not a node list: {source}")]
+    Parse {
+        node: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The nodes as the server on `connection` sees them.
+pub async fn get_nodes(connection: &Connection) -> Result<Vec<ClusterNode>, ClusterNodesError> {
+    let output = connection
+        .run_privileged_unchecked(
+            "listing the cluster's nodes",
+            "/usr/local/bin/k3s kubectl get nodes -o json",
+            b"",
+        )
+        .await?;
+    if !output.success() {
+        let reason = output
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .to_owned();
+        return Err(ClusterNodesError::NotAnswering {
+            node: connection.node().to_owned(),
+            reason,
+        });
+    }
+    parse_nodes(&output.stdout).map_err(|source| ClusterNodesError::Parse {
+        node: connection.node().to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_readiness_labels_and_taints() {
+        let json = r#"{"apiVersion":"v1","kind":"List","items":[
+          {"metadata":{"name":"pi-1","labels":{"kubernetes.io/arch":"arm64"}},
+           "spec":{"taints":[{"key":"dedicated","value":"db","effect":"NoSchedule"},{"key":"gpu","effect":"NoExecute"}]},
+           "status":{"conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"True"}],
+                     "nodeInfo":{"kubeletVersion":"v1.31.4+k3s1"}}},
+          {"metadata":{"name":"pi-2"},"status":{"conditions":[{"type":"Ready","status":"Unknown"}]}}]}"#;
+        let nodes = parse_nodes(json).unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes[0].ready);
+        assert_eq!(nodes[0].labels["kubernetes.io/arch"], "arm64");
+        assert_eq!(nodes[0].taints, ["dedicated=db:NoSchedule", "gpu:NoExecute"]);
+        assert_eq!(nodes[0].kubelet_version, "v1.31.4+k3s1");
+        assert!(!nodes[1].ready);
+        assert!(parse_nodes("error").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! One node's k3s as pikube should leave it.
+
+use std::path::PathBuf;
+
+use super::render::Membership;
+
+/// A k3s binary on the controller, ready to be pushed to nodes of one architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryArtifact {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// The version it claims (`[k3s] version`), checked on the node after install.
+    pub version: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredK3s {
+    pub node: String,
+    pub membership: Membership,
+    pub binary: BinaryArtifact,
+    pub config_yaml: String,
+    pub registration_yaml: String,
+    /// Labels and taints pikube sets, also through the API.
+    pub labels: Vec<(String, String)>,
+    pub taints: Vec<String>,
+    /// The env file (secret). `None` while the token is not known yet: a joining node's
+    /// token comes from the first server once that has started.
+    pub env: Option<String>,
+}

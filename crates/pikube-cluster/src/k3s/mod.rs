@@ -1,0 +1,32 @@
+//! Installing K3s natively over SSH (no install script piped to a shell): the binary,
+//! config.yaml, the env file holding the token, the systemd unit, the helper scripts;
+//! then joining nodes in order and waiting for each to be Ready.
+
+mod binaries;
+mod cluster_nodes;
+mod desired;
+mod error;
+mod install;
+mod labels;
+mod node_plan;
+pub mod paths;
+mod render;
+mod spec;
+mod stage;
+mod state;
+mod token;
+mod topology;
+
+pub use cluster_nodes::{get_nodes, parse_nodes, ClusterNode, ClusterNodesError};
+pub use desired::{BinaryArtifact, DesiredK3s};
+pub use install::{carry_out, journal_tail, service_status, wait_started, InstallError};
+pub use node_plan::{plan_k3s, sha256_hex, K3sNodePlan, K3sPlanError};
+pub use render::{Membership, ServerOptions};
+pub use state::{read_state, K3sNodeState, StateError};
+pub use token::ServerToken;
+pub use error::K3sError;
+pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
+pub use spec::{K3sMemberSpec, K3sSpec};
+pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, StageNode};
+pub use topology::{api_url, TopologyError};
+pub use binaries::{resolve_binaries, BinaryError};

@@ -1,0 +1,266 @@
+//! The text of every file a k3s node gets: config.yaml, the registration drop-in, the
+//! env file, the systemd unit and the helper scripts. Pure functions of the desired node.
+
+use serde_yaml::{Mapping, Value};
+
+use super::paths::{Service, BINARY};
+
+/// How a node takes part in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// The first server. `cluster_init`: start embedded etcd (more servers will join).
+    Init { cluster_init: bool },
+    /// Another server, joining through `url`.
+    JoinServer { url: String },
+    /// An agent, joining through `url`.
+    Agent { url: String },
+}
+
+impl Membership {
+    pub fn service(&self) -> Service {
+        match self {
+            Membership::Init { .. } | Membership::JoinServer { .. } => Service::Server,
+            Membership::Agent { .. } => Service::Agent,
+        }
+    }
+}
+
+/// Server-wide settings from cluster.toml's `[k3s]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerOptions {
+    pub tls_san: Vec<String>,
+    pub disable: Vec<String>,
+}
+
+/// What config.yaml says for one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig<'a> {
+    pub cluster: &'a str,
+    pub node: &'a str,
+    pub membership: &'a Membership,
+    pub server: &'a ServerOptions,
+    pub kubelet_args: &'a [String],
+}
+
+pub fn config_yaml(c: &NodeConfig<'_>) -> String {
+    let mut map = Mapping::new();
+    let mut put = |key: &str, value: Value| {
+        map.insert(Value::from(key), value);
+    };
+    put("node-name", c.node.into());
+    match c.membership {
+        Membership::Init { cluster_init } => {
+            if *cluster_init {
+                put("cluster-init", true.into());
+            }
+        }
+        Membership::JoinServer { url } | Membership::Agent { url } => {
+            put("server", url.as_str().into())
+        }
+    }
+    if c.membership.service() == Service::Server {
+        // Only root may read the admin kubeconfig; `pikube kubeconfig` fetches it.
+        put("write-kubeconfig-mode", "0600".into());
+        if !c.server.tls_san.is_empty() {
+            put("tls-san", list(&c.server.tls_san));
+        }
+        if !c.server.disable.is_empty() {
+            put("disable", list(&c.server.disable));
+        }
+    }
+    if !c.kubelet_args.is_empty() {
+        put("kubelet-arg", list(c.kubelet_args));
+    }
+    with_header(
+        &format!(
+            "# Managed by pikube for cluster {}: `pikube apply` rewrites this file from\n\
+             # cluster.toml, and restarts k3s when it changes.\n",
+            c.cluster
+        ),
+        map,
+    )
+}
+
+/// Labels and taints for k3s to set when the node registers. k3s ignores them on
+/// later starts, so pikube keeps the live node in step itself; this file is also its
+/// record of which labels and taints it set (to remove them when cluster.toml drops one).
+pub fn registration_yaml(labels: &[(String, String)], taints: &[String]) -> String {
+    let mut map = Mapping::new();
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    map.insert("node-label".into(), list(&labels));
+    if !taints.is_empty() {
+        map.insert("node-taint".into(), list(taints));
+    }
+    with_header(
+        "# Managed by pikube. k3s reads these only when the node first registers; pikube\n\
+         # applies changes to the live node, so editing them restarts nothing.\n",
+        map,
+    )
+}
+
+/// Parses a registration file back: the labels and taints pikube set last time.
+pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let value: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+    let strings = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(Value::as_sequence)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let labels = strings("node-label")
+        .into_iter()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    (labels, strings("node-taint"))
+}
+
+/// The env file's content: secrets only, which is why it, not config.yaml, holds them.
+pub fn env_file(token: &str, datastore_endpoint: Option<&str>) -> String {
+    let mut out = String::from("# Managed by pikube: secrets for k3s. Mode 0600.\n");
+    out.push_str(&format!("K3S_TOKEN={}\n", env_quote(token)));
+    if let Some(endpoint) = datastore_endpoint {
+        out.push_str(&format!("K3S_DATASTORE_ENDPOINT={}\n", env_quote(endpoint)));
+    }
+    out
+}
+
+/// systemd's EnvironmentFile syntax: inside double quotes, `\` escapes `"`, `\` and `$`
+/// is taken literally (no expansion happens in environment files).
+fn env_quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The unit, with the directives k3s' install.sh writes (KillMode=process keeps pods
+/// running across a k3s restart; Type=notify: active means k3s said it is ready).
+pub fn unit_file(service: Service) -> String {
+    format!(
+        "# Managed by pikube.\n\
+         [Unit]\n\
+         Description=Lightweight Kubernetes\n\
+         Documentation=https://k3s.io\n\
+         Wants=network-online.target\n\
+         After=network-online.target\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n\
+         \n\
+         [Service]\n\
+         Type=notify\n\
+         EnvironmentFile=-/etc/default/%N\n\
+         EnvironmentFile=-/etc/sysconfig/%N\n\
+         EnvironmentFile=-{env}\n\
+         KillMode=process\n\
+         Delegate=yes\n\
+         User=root\n\
+         LimitNOFILE=1048576\n\
+         LimitNPROC=infinity\n\
+         LimitCORE=infinity\n\
+         TasksMax=infinity\n\
+         TimeoutStartSec=0\n\
+         Restart=always\n\
+         RestartSec=5s\n\
+         ExecStartPre=-/sbin/modprobe br_netfilter\n\
+         ExecStartPre=-/sbin/modprobe overlay\n\
+         ExecStart={BINARY} {command}\n",
+        env = service.env_path(),
+        command = service.command(),
+    )
+}
+
+pub const KILLALL_SCRIPT: &str = include_str!("scripts/killall.sh");
+
+pub fn uninstall_script(service: Service) -> String {
+    include_str!("scripts/uninstall.sh").replace("@SERVICE@", service.name())
+}
+
+fn list(items: &[String]) -> Value {
+    Value::Sequence(items.iter().map(|i| Value::from(i.as_str())).collect())
+}
+
+fn with_header(header: &str, map: Mapping) -> String {
+    // A mapping of strings, lists and booleans always serialises.
+    let body = serde_yaml::to_string(&Value::Mapping(map)).unwrap_or_default();
+    format!("{header}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> ServerOptions {
+        ServerOptions {
+            tls_san: vec!["k3s.home.arpa".into()],
+            disable: vec!["traefik".into()],
+        }
+    }
+
+    #[test]
+    fn the_first_of_several_servers_initialises_etcd() {
+        let text = config_yaml(&NodeConfig {
+            cluster: "lab",
+            node: "pi-1",
+            membership: &Membership::Init { cluster_init: true },
+            server: &server(),
+            kubelet_args: &["max-pods=50".into()],
+        });
+        let value: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(value["node-name"], "pi-1");
+        assert_eq!(value["cluster-init"], true);
+        assert_eq!(value["write-kubeconfig-mode"], "0600");
+        assert_eq!(value["tls-san"][0], "k3s.home.arpa");
+        assert_eq!(value["disable"][0], "traefik");
+        assert_eq!(value["kubelet-arg"][0], "max-pods=50");
+        assert!(value.get("server").is_none());
+        assert!(text.starts_with("# Managed by pikube for cluster lab"));
+    }
+
+    #[test]
+    fn agents_get_the_url_and_no_server_settings() {
+        let text = config_yaml(&NodeConfig {
+            cluster: "lab",
+            node: "pi-4",
+            membership: &Membership::Agent {
+                url: "https://10.0.0.1:6443".into(),
+            },
+            server: &server(),
+            kubelet_args: &[],
+        });
+        let value: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(value["server"], "https://10.0.0.1:6443");
+        for key in ["tls-san", "disable", "cluster-init", "kubelet-arg"] {
+            assert!(value.get(key).is_none(), "{key} in {text}");
+        }
+    }
+
+    #[test]
+    fn registration_round_trips() {
+        let labels = vec![("pikube.io/storage".to_owned(), "sd".to_owned())];
+        let taints = vec!["dedicated=db:NoSchedule".to_owned()];
+        let text = registration_yaml(&labels, &taints);
+        assert_eq!(parse_registration(&text), (labels, taints));
+        assert_eq!(parse_registration("not: [yaml"), (vec![], vec![]));
+    }
+
+    #[test]
+    fn env_values_are_quoted_for_systemd() {
+        let text = env_file("K10ab::server:x", Some(r#"postgres://u:p"a\b@db/k3s"#));
+        assert!(text.contains("K3S_TOKEN=\"K10ab::server:x\"\n"));
+        assert!(text.contains(r#"K3S_DATASTORE_ENDPOINT="postgres://u:p\"a\\b@db/k3s""#));
+    }
+
+    #[test]
+    fn the_unit_runs_the_right_command_with_its_env_file() {
+        let unit = unit_file(Service::Agent);
+        assert!(unit.contains("ExecStart=/usr/local/bin/k3s agent\n"));
+        assert!(unit.contains("EnvironmentFile=-/etc/systemd/system/k3s-agent.service.env\n"));
+        assert!(unit.contains("Type=notify\n"));
+        assert!(uninstall_script(Service::Agent).contains("systemctl disable k3s-agent\n"));
+    }
+}

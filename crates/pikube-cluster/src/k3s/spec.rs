@@ -1,0 +1,78 @@
+//! The k3s part of cluster.toml, in the plain terms the install stage works with.
+
+use super::paths::Service;
+use super::render::ServerOptions;
+
+#[derive(Debug, Clone)]
+pub struct K3sSpec {
+    pub cluster: String,
+    pub version: String,
+    /// A VIP or DNS name for the API (host only).
+    pub api_endpoint: Option<String>,
+    pub server: ServerOptions,
+    pub kubelet_args: Vec<String>,
+    /// Secret: may hold a database password. Goes to the env file only.
+    pub datastore_endpoint: Option<String>,
+    /// In file order.
+    pub nodes: Vec<K3sMemberSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct K3sMemberSpec {
+    pub name: String,
+    pub address: String,
+    pub service: Service,
+    pub labels: Vec<(String, String)>,
+    pub taints: Vec<String>,
+}
+
+impl K3sSpec {
+    pub fn member(&self, name: &str) -> Option<&K3sMemberSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+impl K3sSpec {
+    pub fn from_config(config: &crate::config::ClusterConfig) -> K3sSpec {
+        let k3s = &config.k3s;
+        let mut tls_san: Vec<String> = k3s.api_endpoint.iter().map(ToString::to_string).collect();
+        for san in &k3s.tls_san {
+            let san = san.to_string();
+            if !tls_san.contains(&san) {
+                tls_san.push(san);
+            }
+        }
+        K3sSpec {
+            cluster: config.name.to_string(),
+            version: k3s.version.to_string(),
+            api_endpoint: k3s.api_endpoint.as_ref().map(ToString::to_string),
+            server: ServerOptions {
+                tls_san,
+                disable: k3s.disable.iter().map(ToString::to_string).collect(),
+            },
+            kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
+            datastore_endpoint: k3s
+                .datastore_endpoint
+                .as_ref()
+                .map(|d| d.expose().to_owned()),
+            nodes: config
+                .nodes
+                .iter()
+                .map(|node| K3sMemberSpec {
+                    name: node.name.to_string(),
+                    address: node.address.to_string(),
+                    service: match node.role {
+                        crate::config::Role::Server => Service::Server,
+                        crate::config::Role::Agent => Service::Agent,
+                    },
+                    labels: node
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    taints: node.taints.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! The k3s stage of apply and plan: the first server, then the other servers one at a
+//! time, then the agents in parallel, each Ready before the next step; then labels and
+//! taints through the API.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use pikube_pi::NodeFacts;
+
+use super::cluster_nodes::{get_nodes, ClusterNode};
+use super::desired::{BinaryArtifact, DesiredK3s};
+use super::error::K3sError;
+use super::install::{carry_out, journal_tail, service_status, wait_started};
+use super::labels::{automatic_labels, plan_labels, LabelPlan};
+use super::node_plan::{plan_k3s, K3sNodePlan};
+use super::paths::Service;
+use super::render::{config_yaml, env_file, parse_registration, registration_yaml, NodeConfig};
+use super::spec::{K3sMemberSpec, K3sSpec};
+use super::state::{read_state, K3sNodeState};
+use super::topology::{cluster_token, existing_secret, topology, Topology, TopologyNode};
+use crate::fleet::NodeResult;
+use crate::plan::Change;
+use crate::progress::Progress;
+use crate::ssh::Connection;
+use crate::state::{K3sToken, LocalState};
+
+/// A node the stage can work on: connected with root, facts read.
+pub struct StageNode {
+    pub name: String,
+    pub connection: Connection,
+    pub facts: NodeFacts,
+}
+
+pub struct K3sStage<'a> {
+    pub spec: &'a K3sSpec,
+    /// By architecture name (`amd64`, `arm64`, `armhf`).
+    pub binaries: &'a BTreeMap<String, BinaryArtifact>,
+    pub ready_timeout: Duration,
+    pub parallelism: usize,
+}
+
+/// What the stage did to one node.
+#[derive(Debug, Clone, Default)]
+pub struct K3sNodeReport {
+    pub changes: Vec<String>,
+    /// Why k3s was (re)started, if it was.
+    pub restarted: Option<String>,
+    /// Label and taint changes made through the API.
+    pub api_changes: Option<String>,
+}
+
+impl K3sNodeReport {
+    pub fn is_unchanged(&self) -> bool {
+        self.changes.is_empty() && self.api_changes.is_none()
+    }
+}
+
+/// What the stage would do to one node.
+#[derive(Debug, Clone, Default)]
+pub struct K3sNodePlanReport {
+    pub changes: Vec<Change>,
+}
+
+/// The nodes the stage saw, their k3s state, and the decisions taken from them.
+struct Survey<'n> {
+    nodes: BTreeMap<String, (&'n StageNode, K3sNodeState)>,
+    failures: BTreeMap<String, K3sError>,
+    topology: Topology,
+}
+
+impl K3sStage<'_> {
+    /// Installs, joins and labels. `unavailable`: nodes that failed before this stage, with
+    /// why; every node of the spec gets a result, in file order.
+    pub async fn apply(
+        &self,
+        nodes: &[StageNode],
+        unavailable: &BTreeMap<String, String>,
+        local: &LocalState,
+        progress: &dyn Progress,
+    ) -> Vec<NodeResult<K3sNodeReport, K3sError>> {
+        let mut results: BTreeMap<String, Result<K3sNodeReport, K3sError>> = BTreeMap::new();
+        let survey = match self.survey(nodes, unavailable, progress).await {
+            Ok(survey) => survey,
+            Err(err) => return self.all_failed(|node| cluster_error(node, &err)),
+        };
+        let Survey {
+            nodes: surveyed,
+            failures,
+            topology,
+        } = survey;
+        for (node, err) in failures {
+            results.insert(node, Err(err));
+        }
+        let topo_nodes = self.topology_nodes(&surveyed);
+        let secret = match local.token_adopting(existing_secret(&topo_nodes)) {
+            Ok(secret) => secret,
+            Err(err) => {
+                let message = err.to_string();
+                return self.all_failed(|node| K3sError::Cluster {
+                    node: node.to_owned(),
+                    message: format!("local state: {message}"),
+                });
+            }
+        };
+        let token_path = local.dir().join("token").display().to_string();
+        let mut full_token = match cluster_token(&topo_nodes, secret.expose(), &token_path) {
+            Ok(token) => token.map(|t| t.expose_full().to_owned()),
+            Err(err) => {
+                return self.all_failed(|node| K3sError::Topology {
+                    node: node.to_owned(),
+                    source: err.clone(),
+                })
+            }
+        };
+
+        // 1. The first server.
+        let first = topology.first_server.clone();
+        let Some((first_node, first_state)) = surveyed.get(&first) else {
+            let why = match unavailable.get(&first).or(results.get(&first).and(None)) {
+                Some(reason) => reason.clone(),
+                None => "it could not be read".to_owned(),
+            };
+            for member in &self.spec.nodes {
+                results.entry(member.name.clone()).or_insert_with(|| {
+                    Err(K3sError::Skipped {
+                        node: member.name.clone(),
+                        reason: format!("the first server {first} is unavailable ({why})"),
+                    })
+                });
+            }
+            return self.in_file_order(results);
+        };
+        progress.step(&format!("k3s: first server {first}"));
+        let env = env_file(secret.expose(), self.spec.datastore_endpoint.as_deref());
+        let outcome = self
+            .install_node(first_node, first_state, &topology, Some(env), &first_node.connection, progress)
+            .await;
+        let first_ok = outcome.is_ok();
+        results.insert(first.clone(), outcome);
+        if first_ok && full_token.is_none() {
+            full_token = match read_state(&first_node.connection).await {
+                Ok(state) => state.server_token.map(|t| t.expose_full().to_owned()),
+                Err(err) => {
+                    results.insert(first.clone(), Err(err.into()));
+                    None
+                }
+            };
+        }
+        let api = &first_node.connection;
+        let Some(full_token) = full_token.filter(|_| results[&first].is_ok()) else {
+            let reason = format!("the first server {first} did not come up");
+            for member in &self.spec.nodes {
+                results.entry(member.name.clone()).or_insert_with(|| {
+                    Err(K3sError::Skipped {
+                        node: member.name.clone(),
+                        reason: reason.clone(),
+                    })
+                });
+            }
+            return self.in_file_order(results);
+        };
+
+        // 2. The other servers, one at a time: etcd grows one member at a time.
+        let join_env = |datastore: Option<&str>| env_file(&full_token, datastore);
+        for member in self.spec.nodes.iter().filter(|m| m.service == Service::Server) {
+            if member.name == first || results.contains_key(&member.name) {
+                continue;
+            }
+            let Some((node, state)) = surveyed.get(&member.name) else {
+                continue;
+            };
+            progress.step(&format!("k3s: server {} joins", member.name));
+            let env = join_env(self.spec.datastore_endpoint.as_deref());
+            let outcome = self
+                .install_node(node, state, &topology, Some(env), api, progress)
+                .await;
+            results.insert(member.name.clone(), outcome);
+        }
+
+        // 3. The agents, in parallel.
+        let agents: Vec<_> = self
+            .spec
+            .nodes
+            .iter()
+            .filter(|m| m.service == Service::Agent && !results.contains_key(&m.name))
+            .filter_map(|m| surveyed.get(&m.name).map(|n| (m, n)))
+            .collect();
+        if !agents.is_empty() {
+            progress.step(&format!("k3s: {} agent(s) join", agents.len()));
+        }
+        let env = join_env(None);
+        let joined: Vec<(String, Result<K3sNodeReport, K3sError>)> = stream::iter(agents)
+            .map(|(member, (node, state))| {
+                let env = env.clone();
+                let topology = &topology;
+                async move {
+                    let outcome = self
+                        .install_node(node, state, topology, Some(env), api, progress)
+                        .await;
+                    (member.name.clone(), outcome)
+                }
+            })
+            .buffer_unordered(self.parallelism.max(1))
+            .collect()
+            .await;
+        results.extend(joined);
+
+        // 4. Labels and taints on the live nodes.
+        match get_nodes(api).await {
+            Ok(live) => {
+                for (name, result) in results.iter_mut() {
+                    let Ok(report) = result else { continue };
+                    let Some((node, state)) = surveyed.get(name) else {
+                        continue;
+                    };
+                    let plan = self.label_plan(node, state, &live);
+                    let Some(plan) = plan.filter(|p| !p.is_empty()) else {
+                        continue;
+                    };
+                    progress.node(name, &format!("[k3s] {}", plan.summary()));
+                    match api
+                        .run_privileged("changing labels and taints", &plan.script(name), b"")
+                        .await
+                    {
+                        Ok(_) => report.api_changes = Some(plan.summary()),
+                        Err(err) => *result = Err(err.into()),
+                    }
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                for result in results.values_mut().filter(|r| r.is_ok()) {
+                    *result = Err(K3sError::Cluster {
+                        node: first.clone(),
+                        message: format!("labels not checked: {message}"),
+                    });
+                }
+            }
+        }
+        self.in_file_order(results)
+    }
+
+    /// What apply would do; changes nothing, not even local state.
+    pub async fn plan(
+        &self,
+        nodes: &[StageNode],
+        unavailable: &BTreeMap<String, String>,
+        local_token: Option<&K3sToken>,
+        progress: &dyn Progress,
+    ) -> Vec<NodeResult<K3sNodePlanReport, K3sError>> {
+        let mut results: BTreeMap<String, Result<K3sNodePlanReport, K3sError>> = BTreeMap::new();
+        let survey = match self.survey(nodes, unavailable, progress).await {
+            Ok(survey) => survey,
+            Err(err) => return self.all_failed(|node| cluster_error(node, &err)),
+        };
+        for (node, err) in survey.failures {
+            results.insert(node, Err(err));
+        }
+        let topo_nodes = self.topology_nodes(&survey.nodes);
+        let existing = existing_secret(&topo_nodes).map(str::to_owned);
+        let secret = local_token.map(|t| t.expose().to_owned()).or(existing);
+        let full_token = match &secret {
+            Some(secret) => match cluster_token(&topo_nodes, secret, ".pikube token") {
+                Ok(token) => token.map(|t| t.expose_full().to_owned()),
+                Err(err) => {
+                    return self.all_failed(|node| K3sError::Topology {
+                        node: node.to_owned(),
+                        source: err.clone(),
+                    })
+                }
+            },
+            None => None,
+        };
+        let first = survey.topology.first_server.clone();
+        let live = match survey.nodes.get(&first) {
+            Some((node, state)) if state.server.active => get_nodes(&node.connection).await.ok(),
+            _ => None,
+        };
+        for (name, (node, state)) in &survey.nodes {
+            let env = if *name == first {
+                secret
+                    .as_deref()
+                    .map(|s| env_file(s, self.spec.datastore_endpoint.as_deref()))
+            } else {
+                let datastore = match state.installed_service().unwrap_or(Service::Agent) {
+                    _ if self.spec.member(name).map(|m| m.service) == Some(Service::Server) => {
+                        self.spec.datastore_endpoint.as_deref()
+                    }
+                    _ => None,
+                };
+                full_token.as_deref().map(|t| env_file(t, datastore))
+            };
+            let result = self
+                .desired(node, &survey.topology, env)
+                .and_then(|desired| {
+                    plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
+                        node: name.clone(),
+                        source,
+                    })
+                })
+                .map(|plan| {
+                    let mut changes = plan.changes;
+                    if let Some(label_plan) = live
+                        .as_ref()
+                        .and_then(|live| self.label_plan(node, state, live))
+                        .filter(|p| !p.is_empty())
+                    {
+                        changes.push(Change::command(
+                            format!("{} (through the API)", label_plan.summary()),
+                            label_plan.script(name),
+                        ));
+                    }
+                    K3sNodePlanReport { changes }
+                });
+            results.insert(name.clone(), result);
+        }
+        self.in_file_order(results)
+    }
+
+    /// Nodes the cluster has that cluster.toml does not (for `--prune`).
+    pub async fn strangers(&self, api: &Connection) -> Result<Vec<ClusterNode>, K3sError> {
+        let live = get_nodes(api).await?;
+        Ok(live
+            .into_iter()
+            .filter(|n| self.spec.member(&n.name).is_none())
+            .collect())
+    }
+
+    async fn survey<'n>(
+        &self,
+        nodes: &'n [StageNode],
+        unavailable: &BTreeMap<String, String>,
+        progress: &dyn Progress,
+    ) -> Result<Survey<'n>, super::topology::TopologyError> {
+        let states: Vec<(&StageNode, Result<K3sNodeState, K3sError>)> = stream::iter(nodes)
+            .map(|node| async move {
+                let state = read_state(&node.connection).await.map_err(K3sError::from);
+                if let Err(err) = &state {
+                    progress.node(&node.name, &format!("FAILED: {err}"));
+                }
+                (node, state)
+            })
+            .buffered(self.parallelism.max(1))
+            .collect()
+            .await;
+        let mut surveyed = BTreeMap::new();
+        let mut failures = BTreeMap::new();
+        for (node, state) in states {
+            match state {
+                Ok(state) => {
+                    surveyed.insert(node.name.clone(), (node, state));
+                }
+                Err(err) => {
+                    failures.insert(node.name.clone(), err);
+                }
+            }
+        }
+        for (name, reason) in unavailable {
+            failures.entry(name.clone()).or_insert_with(|| K3sError::Skipped {
+                node: name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let topo_nodes: Vec<TopologyNode> = self
+            .spec
+            .nodes
+            .iter()
+            .map(|m| TopologyNode {
+                name: &m.name,
+                address: &m.address,
+                service: m.service,
+                state: surveyed.get(&m.name).map(|(_, s)| s),
+            })
+            .collect();
+        let topology = topology(
+            &topo_nodes,
+            self.spec.api_endpoint.as_deref(),
+            self.spec.datastore_endpoint.is_some(),
+        )?;
+        Ok(Survey {
+            nodes: surveyed,
+            failures,
+            topology,
+        })
+    }
+
+    fn topology_nodes<'s>(
+        &'s self,
+        surveyed: &'s BTreeMap<String, (&StageNode, K3sNodeState)>,
+    ) -> Vec<TopologyNode<'s>> {
+        self.spec
+            .nodes
+            .iter()
+            .map(|m| TopologyNode {
+                name: &m.name,
+                address: &m.address,
+                service: m.service,
+                state: surveyed.get(&m.name).map(|(_, s)| s),
+            })
+            .collect()
+    }
+
+    fn member(&self, name: &str) -> Result<&K3sMemberSpec, K3sError> {
+        self.spec.member(name).ok_or_else(|| K3sError::Cluster {
+            node: name.to_owned(),
+            message: "not in cluster.toml".to_owned(),
+        })
+    }
+
+    fn labels_of(&self, node: &StageNode) -> Result<(Vec<(String, String)>, Vec<String>), K3sError> {
+        let member = self.member(&node.name)?;
+        let mut labels = automatic_labels(&node.facts);
+        labels.extend(member.labels.iter().cloned());
+        Ok((labels, member.taints.clone()))
+    }
+
+    fn desired(
+        &self,
+        node: &StageNode,
+        topology: &Topology,
+        env: Option<String>,
+    ) -> Result<DesiredK3s, K3sError> {
+        let member = self.member(&node.name)?;
+        let arch = node.facts.arch.name().to_owned();
+        let binary = self.binaries.get(&arch).cloned().ok_or_else(|| K3sError::Cluster {
+            node: node.name.clone(),
+            message: match node.facts.arch.k3s_asset_suffix() {
+                Some(_) => format!("no k3s binary for its architecture ({arch})"),
+                None => format!("k3s has no build for its architecture ({arch})"),
+            },
+        })?;
+        let membership = topology.membership(&member.name, member.service);
+        let (labels, taints) = self.labels_of(node)?;
+        let config_yaml = config_yaml(&NodeConfig {
+            cluster: &self.spec.cluster,
+            node: &member.name,
+            membership: &membership,
+            server: &self.spec.server,
+            kubelet_args: &self.spec.kubelet_args,
+        });
+        Ok(DesiredK3s {
+            node: member.name.clone(),
+            membership,
+            binary,
+            config_yaml,
+            registration_yaml: registration_yaml(&labels, &taints),
+            labels,
+            taints,
+            env,
+        })
+    }
+
+    fn label_plan(
+        &self,
+        node: &StageNode,
+        state: &K3sNodeState,
+        live: &[ClusterNode],
+    ) -> Option<LabelPlan> {
+        let live_node = live.iter().find(|n| n.name == node.name)?;
+        let (labels, taints) = self.labels_of(node).ok()?;
+        let previous = state
+            .registration
+            .as_deref()
+            .map(parse_registration)
+            .unwrap_or_default();
+        Some(plan_labels(&labels, &taints, &previous, live_node))
+    }
+
+    async fn install_node(
+        &self,
+        node: &StageNode,
+        state: &K3sNodeState,
+        topology: &Topology,
+        env: Option<String>,
+        api: &Connection,
+        progress: &dyn Progress,
+    ) -> Result<K3sNodeReport, K3sError> {
+        let result = self
+            .install_node_inner(node, state, topology, env, api, progress)
+            .await;
+        match &result {
+            Ok(report) if report.changes.is_empty() => {
+                progress.node(&node.name, "k3s: no changes, Ready")
+            }
+            Ok(_) => progress.node(&node.name, "k3s: Ready"),
+            Err(err) => progress.node(&node.name, &format!("FAILED: {err}")),
+        }
+        result
+    }
+
+    async fn install_node_inner(
+        &self,
+        node: &StageNode,
+        state: &K3sNodeState,
+        topology: &Topology,
+        env: Option<String>,
+        api: &Connection,
+        progress: &dyn Progress,
+    ) -> Result<K3sNodeReport, K3sError> {
+        let desired = self.desired(node, topology, env)?;
+        let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
+            node: node.name.clone(),
+            source,
+        })?;
+        let service = desired.membership.service();
+        let connection = &node.connection;
+        let before = match plan.restart {
+            Some(_) => Some(service_status(connection, service).await?),
+            None => None,
+        };
+        carry_out(connection, &plan, progress).await?;
+        if let Some(before) = &before {
+            wait_started(connection, service, before, self.ready_timeout).await?;
+        }
+        let uploaded = plan.changes.iter().any(|c| matches!(c, Change::Upload(_)));
+        if uploaded || node.facts.k3s.version.as_deref() != Some(desired.binary.version.as_str()) {
+            self.check_version(connection, &desired.binary.version).await?;
+        }
+        self.wait_ready(api, node, service).await?;
+        Ok(K3sNodeReport {
+            changes: plan.changes.iter().map(Change::summary).collect(),
+            restarted: plan.restart.clone(),
+            api_changes: None,
+        })
+    }
+
+    async fn check_version(&self, connection: &Connection, wanted: &str) -> Result<(), K3sError> {
+        let output = connection
+            .run("asking k3s its version", "/usr/local/bin/k3s --version")
+            .await?;
+        let found = output
+            .stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .unwrap_or("an unknown version")
+            .to_owned();
+        if found == wanted {
+            Ok(())
+        } else {
+            Err(K3sError::WrongVersion {
+                node: connection.node().to_owned(),
+                found,
+                wanted: wanted.to_owned(),
+            })
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        api: &Connection,
+        node: &StageNode,
+        service: Service,
+    ) -> Result<(), K3sError> {
+        let started = Instant::now();
+        loop {
+            // The API may not answer for a moment after a server (re)starts.
+            if let Ok(live) = get_nodes(api).await {
+                if live.iter().any(|n| n.name == node.name && n.ready) {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() >= self.ready_timeout {
+                return Err(K3sError::NotReady {
+                    node: node.name.clone(),
+                    secs: self.ready_timeout.as_secs(),
+                    journal: journal_tail(&node.connection, service, 15).await,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn all_failed<T>(&self, error: impl Fn(&str) -> K3sError) -> Vec<NodeResult<T, K3sError>> {
+        self.spec
+            .nodes
+            .iter()
+            .map(|m| NodeResult {
+                node: m.name.clone(),
+                result: Err(error(&m.name)),
+            })
+            .collect()
+    }
+
+    fn in_file_order<T>(
+        &self,
+        mut results: BTreeMap<String, Result<T, K3sError>>,
+    ) -> Vec<NodeResult<T, K3sError>> {
+        self.spec
+            .nodes
+            .iter()
+            .map(|m| NodeResult {
+                node: m.name.clone(),
+                result: results.remove(&m.name).unwrap_or_else(|| {
+                    Err(K3sError::Skipped {
+                        node: m.name.clone(),
+                        reason: "it was not reached".to_owned(),
+                    })
+                }),
+            })
+            .collect()
+    }
+}
+
+fn cluster_error(node: &str, err: &super::topology::TopologyError) -> K3sError {
+    K3sError::Topology {
+        node: node.to_owned(),
+        source: err.clone(),
+    }
+}

@@ -1,0 +1,155 @@
+//! What k3s looks like on a node now, read as root in one round trip: the files pikube
+//! manages (secret ones as digests only), the services, and the server token.
+
+use std::collections::BTreeMap;
+
+use pikube_pi::{FactsError, Sections, SCRIPT_PREAMBLE};
+
+use super::paths::{Service, LINKS};
+use super::token::ServerToken;
+use crate::ssh::{Connection, SshError};
+
+const STATE_SCRIPT: &str = include_str!("state.sh");
+
+/// One service's unit, env file and systemd state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFiles {
+    pub unit: Option<String>,
+    pub env_sha256: Option<String>,
+    pub uninstall: Option<String>,
+    pub enabled: bool,
+    pub active: bool,
+    /// systemd's automatic restarts since the service was last started by hand.
+    pub restarts: u32,
+}
+
+impl ServiceFiles {
+    pub fn is_installed(&self) -> bool {
+        self.unit.is_some()
+    }
+}
+
+/// A `kubectl`-style link in /usr/local/bin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolLink {
+    /// Where `/usr/local/bin/<tool>` points; `Some("(a file)")` for a regular file.
+    pub target: Option<String>,
+    /// The same tool elsewhere on PATH (the user's own kubectl, say).
+    pub elsewhere: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K3sNodeState {
+    pub binary_sha256: Option<String>,
+    pub config: Option<String>,
+    pub registration: Option<String>,
+    pub killall: Option<String>,
+    pub server: ServiceFiles,
+    pub agent: ServiceFiles,
+    pub links: BTreeMap<&'static str, ToolLink>,
+    /// Present on a server that has started at least once.
+    pub server_token: Option<ServerToken>,
+}
+
+impl K3sNodeState {
+    pub fn service(&self, service: Service) -> &ServiceFiles {
+        match service {
+            Service::Server => &self.server,
+            Service::Agent => &self.agent,
+        }
+    }
+
+    /// The service that is installed, if exactly one kind is.
+    pub fn installed_service(&self) -> Option<Service> {
+        match (self.server.is_installed(), self.agent.is_installed()) {
+            (true, _) => Some(Service::Server),
+            (false, true) => Some(Service::Agent),
+            (false, false) => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{node}: could not read its k3s state: {source}")]
+    Parse {
+        node: String,
+        #[source]
+        source: FactsError,
+    },
+}
+
+pub fn state_script() -> String {
+    format!("{SCRIPT_PREAMBLE}{STATE_SCRIPT}")
+}
+
+pub async fn read_state(connection: &Connection) -> Result<K3sNodeState, StateError> {
+    let output = connection
+        .run_privileged("reading the k3s state", &state_script(), b"")
+        .await?;
+    parse_state(&output.stdout).map_err(|source| StateError::Parse {
+        node: connection.node().to_owned(),
+        source,
+    })
+}
+
+pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
+    let s = Sections::parse(stdout)?;
+    let text = |name: &str| s.ok_text(name).map(str::to_owned);
+    let line = |name: &str| s.ok_line(name).map(str::to_owned);
+    let service = |n: &str| ServiceFiles {
+        unit: text(&format!("unit_{n}")),
+        env_sha256: line(&format!("env_sha256_{n}")),
+        uninstall: text(&format!("uninstall_{n}")),
+        enabled: s.any_line(&format!("enabled_{n}")) == Some("enabled"),
+        active: s.any_line(&format!("active_{n}")) == Some("active"),
+        restarts: s
+            .ok_line(&format!("restarts_{n}"))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
+    };
+    let links = LINKS
+        .iter()
+        .map(|tool| {
+            (
+                *tool,
+                ToolLink {
+                    target: line(&format!("link_{tool}")),
+                    elsewhere: line(&format!("other_{tool}")),
+                },
+            )
+        })
+        .collect();
+    Ok(K3sNodeState {
+        binary_sha256: line("binary_sha256"),
+        config: text("config"),
+        registration: text("registration"),
+        killall: text("killall"),
+        server: service("k3s"),
+        agent: service("k3s_agent"),
+        links,
+        server_token: s.ok_line("server_token").and_then(ServerToken::parse),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_runs_under_sh_without_k3s_and_parses() {
+        // As an unprivileged user on a machine without k3s: everything absent, no error.
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(state_script())
+            .output()
+            .unwrap();
+        let state = parse_state(&String::from_utf8_lossy(&output.stdout)).unwrap();
+        assert_eq!(state.binary_sha256, None);
+        assert_eq!(state.installed_service(), None);
+        assert_eq!(state.links.len(), 3);
+        assert!(state.server_token.is_none());
+    }
+}

@@ -1,0 +1,40 @@
+# pikube k3s state (run as root; the helpers come from pikube-pi's preamble.sh).
+# Reads only. Secret files (the env files) are reported as SHA-256 digests, never
+# as content; the server token is read because joining nodes need it.
+
+pk_sha() {
+  if [ -f "$2" ]; then pk_value "$1" "$(sha256sum -- "$2" 2>/dev/null </dev/null | cut -d' ' -f1)"
+  else pk_absent "$1"; fi
+}
+
+# pk_link NAME: where /usr/local/bin/NAME points, and whether another NAME is on PATH.
+pk_link() {
+  if [ -L "/usr/local/bin/$1" ]; then pk_value "link_$1" "$(readlink "/usr/local/bin/$1")"
+  elif [ -e "/usr/local/bin/$1" ]; then pk_value "link_$1" "(a file)"
+  else pk_absent "link_$1"; fi
+  pk_other=
+  pk_ifs=$IFS; IFS=:
+  for pk_dir in $PATH; do
+    if [ "$pk_dir" != /usr/local/bin ] && [ -x "$pk_dir/$1" ]; then pk_other="$pk_dir/$1"; break; fi
+  done
+  IFS=$pk_ifs
+  pk_value "other_$1" "$pk_other"
+}
+
+echo '@@pikube-facts v1'
+pk_sha binary_sha256 /usr/local/bin/k3s
+pk_file config /etc/rancher/k3s/config.yaml
+pk_file registration /etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml
+pk_file killall /usr/local/bin/k3s-killall.sh
+for pk_svc in k3s k3s-agent; do
+  pk_n=$(echo "$pk_svc" | tr - _)
+  pk_file "unit_$pk_n" "/etc/systemd/system/$pk_svc.service"
+  pk_sha "env_sha256_$pk_n" "/etc/systemd/system/$pk_svc.service.env"
+  pk_file "uninstall_$pk_n" "/usr/local/bin/$pk_svc-uninstall.sh"
+  pk_cmd "enabled_$pk_n" systemctl is-enabled "$pk_svc"
+  pk_cmd "active_$pk_n" systemctl is-active "$pk_svc"
+  pk_cmd "restarts_$pk_n" systemctl show -p NRestarts --value "$pk_svc"
+done
+for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
+pk_file server_token /var/lib/rancher/k3s/server/token
+echo '@@pikube-facts end'
