@@ -3,7 +3,9 @@
 use std::fs;
 use std::path::PathBuf;
 
-use pikube_cluster::config::{load, parse, starter_file, ConfigError, Role};
+use pikube_cluster::config::{
+    load, parse, starter_file, Address, Arch, ConfigError, K3sComponent, Role, TaintEffect,
+};
 
 #[test]
 fn loads_a_file_and_resolves_paths_beside_it() {
@@ -113,4 +115,102 @@ fn starter_file_round_trips() {
     assert!(loaded.warnings.is_empty());
     assert_eq!(loaded.config.name.to_string(), "homelab");
     assert_eq!(loaded.config.k3s.version.to_string(), "v1.31.4+k3s1");
+}
+
+/// Every commented-out example in the starter file, switched on, is valid:
+/// the examples are what people copy.
+#[test]
+fn starter_file_examples_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("bin")).unwrap();
+    fs::write(dir.path().join("bin/k3s-arm64"), "").unwrap();
+    fs::write(dir.path().join("bin/k3s-armhf"), "").unwrap();
+    let mut text = starter_file("lab");
+    for key in [
+        "api_endpoint = ",
+        "tls_san = ",
+        "disable = ",
+        "kubelet_args = ",
+        "datastore_endpoint = ",
+        "[k3s.binary]",
+        "arm64 = ",
+        "armhf = ",
+        "taints = ",
+    ] {
+        let commented = format!("\n# {key}");
+        assert!(text.contains(&commented), "no example for {key}");
+        text = text.replace(&commented, &format!("\n{key}"));
+    }
+    let path = dir.path().join("cluster.toml");
+    fs::write(&path, &text).unwrap();
+    let loaded = load(&path).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let k3s = &loaded.config.k3s;
+    assert_eq!(
+        k3s.api_endpoint,
+        Some(Address::Host("k3s.home.arpa".into()))
+    );
+    assert_eq!(k3s.tls_san.len(), 2);
+    assert!(k3s.disable.contains(&K3sComponent::Traefik));
+    assert_eq!(k3s.kubelet_args[0].to_string(), "max-pods=50");
+    assert!(k3s.datastore_endpoint.is_some());
+    assert_eq!(
+        k3s.binary(Arch::Arm64),
+        Some(dir.path().join("bin/k3s-arm64").as_path())
+    );
+    assert_eq!(k3s.binary(Arch::Amd64), None);
+    let agent = loaded.config.agents().next().unwrap();
+    assert_eq!(agent.taints[0].effect, TaintEffect::NoSchedule);
+}
+
+#[test]
+fn json_output_never_shows_the_datastore_password() {
+    let text = starter_file("lab").replace(
+        "# datastore_endpoint = \"postgres://k3s:secret@db.home.arpa:5432/k3s\"",
+        "datastore_endpoint = \"postgres://k3s:hunter2@db.home.arpa:5432/k3s\"",
+    );
+    let config = parse(&text, "cluster.toml".as_ref()).unwrap().config;
+    let endpoint = config.k3s.datastore_endpoint.as_ref().unwrap();
+    assert_eq!(
+        endpoint.expose(),
+        "postgres://k3s:hunter2@db.home.arpa:5432/k3s"
+    );
+    let json: serde_json::Value = serde_json::to_value(&config).unwrap();
+    assert_eq!(
+        json["k3s"]["datastore_endpoint"],
+        "postgres://***@db.home.arpa:5432/k3s"
+    );
+    for shown in [
+        json.to_string(),
+        format!("{config:?}"),
+        format!("{config:#?}"),
+        endpoint.to_string(),
+    ] {
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}
+
+#[test]
+fn a_missing_binary_is_reported_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.toml");
+    let text = starter_file("lab").replace(
+        "# [k3s.binary]\n# arm64 = \"bin/k3s-arm64\"",
+        "[k3s.binary]\narm64 = \"bin/k3s-arm64\"",
+    );
+    fs::write(&path, &text).unwrap();
+    let err = load(&path).unwrap_err();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("arm64 = "))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:{line}:9: k3s.binary.arm64: {}: no such file",
+            path.display(),
+            dir.path().join("bin/k3s-arm64").display()
+        )
+    );
 }

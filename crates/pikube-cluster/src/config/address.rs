@@ -33,6 +33,67 @@ impl Address {
     }
 }
 
+impl Address {
+    /// An address others use to reach the K3s API (`api_endpoint`,
+    /// `tls_san`): it goes into the server certificate and into
+    /// `https://<it>:6443`, so a scheme or port written here would end up
+    /// doubled; `what` names the setting in the error.
+    pub(crate) fn parse_server_name(s: &str, what: &'static str) -> Result<Address, AddressError> {
+        let fail = |detail: String| AddressError {
+            input: s.to_owned(),
+            kind: what,
+            detail,
+        };
+        let alone = |host: Option<&str>| match host {
+            Some(host) => format!("write {host:?} alone"),
+            None => "write the host name or IP alone".to_owned(),
+        };
+        if let Some((_, rest)) = s.split_once("://") {
+            return Err(fail(format!(
+                "no scheme: {}; pikube adds https:// and the port",
+                alone(bare_host(rest))
+            )));
+        }
+        if s.contains('@') {
+            return Err(fail(format!("no user name: {}", alone(bare_host(s)))));
+        }
+        if let Some((host, _)) = split_port(s) {
+            let host = host.parse::<Address>().is_ok().then_some(host);
+            return Err(fail(format!(
+                "no port: {}; K3s serves the API on port 6443",
+                alone(host)
+            )));
+        }
+        s.parse()
+    }
+}
+
+/// The host in `[user@]host[:port][/path]`, if it is a valid address.
+fn bare_host(s: &str) -> Option<&str> {
+    let authority = s.split(['/', '?', '#']).next().unwrap_or(s);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = split_port(host_port).map_or(host_port, |(host, _)| host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse::<Address>().is_ok().then_some(host)
+}
+
+/// `host:123` or `[v6]:123` split into host and port; `None` for anything
+/// else, including a bare IPv6 address, whose colons are not a port.
+fn split_port(s: &str) -> Option<(&str, &str)> {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(inner) => {
+            let (host, tail) = inner.split_once(']')?;
+            (host, tail.strip_prefix(':')?)
+        }
+        None => s.split_once(':')?,
+    };
+    let numeric = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    numeric.then_some((host, port))
+}
+
 impl FromStr for Address {
     type Err = AddressError;
 
@@ -221,6 +282,49 @@ mod tests {
         assert!(detail("fe80:::1").contains("IPv6"));
         assert!(detail("a..b").contains("empty label"));
         assert!(detail("é.lan").contains("not allowed"));
+    }
+
+    #[test]
+    fn server_names_have_no_scheme_port_or_user() {
+        let err = |s: &str| {
+            Address::parse_server_name(s, "API address")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            Address::parse_server_name("k3s.home.arpa", "API address").unwrap(),
+            Address::Host("k3s.home.arpa".into())
+        );
+        assert_eq!(
+            Address::parse_server_name("[fd00::1]", "API address")
+                .unwrap()
+                .to_string(),
+            "fd00::1"
+        );
+        assert!(Address::parse_server_name("fd00::1", "API address").is_ok());
+        assert_eq!(
+            err("https://k3s.home.arpa:6443/"),
+            "\"https://k3s.home.arpa:6443/\" is not a valid API address (no scheme: \
+             write \"k3s.home.arpa\" alone; pikube adds https:// and the port)"
+        );
+        assert_eq!(
+            err("k3s.home.arpa:6443"),
+            "\"k3s.home.arpa:6443\" is not a valid API address (no port: \
+             write \"k3s.home.arpa\" alone; K3s serves the API on port 6443)"
+        );
+        assert_eq!(
+            err("[fd00::1]:6443"),
+            "\"[fd00::1]:6443\" is not a valid API address (no port: \
+             write \"fd00::1\" alone; K3s serves the API on port 6443)"
+        );
+        assert_eq!(
+            err("admin@10.0.0.100"),
+            "\"admin@10.0.0.100\" is not a valid API address (no user name: \
+             write \"10.0.0.100\" alone)"
+        );
+        assert!(err("https://").contains("write the host name or IP alone"));
+        assert!(err("a b:6443").contains("write the host name or IP alone"));
+        assert!(err("10.0.0.300").contains("over 255"));
     }
 
     #[test]

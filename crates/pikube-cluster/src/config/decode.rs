@@ -70,8 +70,13 @@ fn explain(field: &str, message: &str) -> String {
     if let Some(at) = message.find("expected struct Raw") {
         message.replace_range(at.., "expected a table");
     }
-    if field == "nodes" && message.contains("expected a sequence") {
-        message.push_str("; write each node as its own [[nodes]] table (double brackets)");
+    if message.contains("expected a sequence") {
+        if field == "nodes" {
+            message.push_str("; write each node as its own [[nodes]] table (double brackets)");
+        } else if let Some(key) = field.rsplit('.').next().filter(|k| !k.is_empty()) {
+            // `disable = "traefik"`: one item where a list belongs.
+            message.push_str(&format!("; write a list, e.g. {key} = [\"...\"]"));
+        }
     }
     message
 }

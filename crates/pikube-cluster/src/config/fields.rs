@@ -1,9 +1,14 @@
 //! One raw value to its typed form, reporting why not at the value's position.
 
+use std::collections::HashMap;
 use std::fmt::Display;
+use std::hash::Hash;
+use std::io;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use toml::Spanned;
 
 use super::paths;
 use super::proxy_jump;
@@ -21,6 +26,83 @@ where
             report.error(Some(raw.span()), field, e.to_string());
             None
         }
+    }
+}
+
+/// For an optional key: `Some(None)` when absent, `None` when given but
+/// invalid (already reported), so `?` on it fails only for a bad value.
+pub(crate) fn optional<R, T>(
+    raw: Option<&R>,
+    lower: impl FnOnce(&R) -> Option<T>,
+) -> Option<Option<T>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => lower(raw).map(Some),
+    }
+}
+
+/// Every item of a list typed by `lower`, each problem reported at its item
+/// as `field[i]`. Yields the good items with their index and span, so
+/// repeats among them can still be found, and whether all were good.
+pub(crate) fn items<T>(
+    report: &mut Report<'_>,
+    field: &str,
+    raw: &[Text],
+    mut lower: impl FnMut(&mut Report<'_>, &str, &Text) -> Option<T>,
+) -> (Vec<(usize, Spanned<T>)>, bool) {
+    let mut good = Vec::new();
+    let mut ok = true;
+    for (index, item) in raw.iter().enumerate() {
+        match lower(report, &format!("{field}[{index}]"), item) {
+            Some(value) => good.push((index, Spanned::new(item.span(), value))),
+            None => ok = false,
+        }
+    }
+    (good, ok)
+}
+
+/// Reports each item whose `key` an earlier one already has, at the repeat,
+/// naming the first; `what` describes the repeated thing. True if none.
+pub(crate) fn no_repeats<T, K: Eq + Hash>(
+    report: &mut Report<'_>,
+    field: &str,
+    items: &[(usize, Spanned<T>)],
+    key: impl Fn(&T) -> K,
+    what: impl Fn(&T) -> String,
+) -> bool {
+    let mut first: HashMap<K, usize> = HashMap::new();
+    let mut ok = true;
+    for (index, item) in items {
+        match first.get(&key(item.get_ref())) {
+            Some(earlier) => {
+                report.error(
+                    Some(item.span()),
+                    format!("{field}[{index}]"),
+                    format!(
+                        "duplicate {}; {field}[{earlier}] already has it",
+                        what(item.get_ref())
+                    ),
+                );
+                ok = false;
+            }
+            None => {
+                first.insert(key(item.get_ref()), *index);
+            }
+        }
+    }
+    ok
+}
+
+/// A key as TOML would write it, so `labels."example.com/disk"` stays one segment.
+pub(crate) fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
     }
 }
 
@@ -118,6 +200,29 @@ pub(crate) fn path(
             None
         }
     }
+}
+
+/// A resolved `path` that must already be a regular file (or a link to
+/// one), reported at the value (`raw`) when it is not.
+pub(crate) fn existing_file(
+    report: &mut Report<'_>,
+    field: &str,
+    raw: &Text,
+    path: PathBuf,
+) -> Option<PathBuf> {
+    let problem = match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => return Some(path),
+        Ok(meta) if meta.is_dir() => "is a directory, not a file".to_owned(),
+        Ok(_) => "is not a regular file".to_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => "no such file".to_owned(),
+        Err(e) => format!("cannot read: {e}"),
+    };
+    report.error(
+        Some(raw.span()),
+        field,
+        format!("{}: {problem}", path.display()),
+    );
+    None
 }
 
 /// `Some(None)` for `""`, which switches jumping off (a node beside the gateway).

@@ -8,11 +8,13 @@ use super::nodes::LoweredNode;
 use super::report::Report;
 use super::role::Role;
 
-/// `nodes_span` is where the node list starts, for problems of the list as a whole.
+/// `nodes_span` is where the node list starts, for problems of the list as a
+/// whole; `external_datastore` is whether `[k3s] datastore_endpoint` is set.
 pub(crate) fn check(
     report: &mut Report<'_>,
     nodes: &[LoweredNode],
     nodes_span: Option<Range<usize>>,
+    external_datastore: bool,
 ) {
     unique(report, nodes, "name", "node name", |n| {
         n.name.as_ref().map(|s| (s.get_ref().to_string(), s.span()))
@@ -22,7 +24,7 @@ pub(crate) fn check(
             .as_ref()
             .map(|s| (s.get_ref().identity(), s.span()))
     });
-    servers(report, nodes, nodes_span);
+    servers(report, nodes, nodes_span, external_datastore);
 }
 
 /// Reports each repeat at its own position, naming where the value first appeared.
@@ -54,7 +56,12 @@ fn unique(
     }
 }
 
-fn servers(report: &mut Report<'_>, nodes: &[LoweredNode], nodes_span: Option<Range<usize>>) {
+fn servers(
+    report: &mut Report<'_>,
+    nodes: &[LoweredNode],
+    nodes_span: Option<Range<usize>>,
+    external_datastore: bool,
+) {
     // A role that failed to parse may have been meant as "server"; saying
     // there is none would then be noise on top of the real error.
     if nodes.iter().any(|n| n.bad_role) {
@@ -80,7 +87,9 @@ fn servers(report: &mut Report<'_>, nodes: &[LoweredNode], nodes_span: Option<Ra
         return;
     }
     let odd = count % 2 == 1;
-    if count > 1 && !odd {
+    // With an external datastore the servers hold no etcd votes, so an even
+    // count loses nothing.
+    if count > 1 && !odd && !external_datastore {
         // etcd needs a majority: n servers survive (n-1)/2 failures, so an
         // even count adds a machine (and a vote to lose) for nothing.
         let tolerated = (count - 1) / 2;

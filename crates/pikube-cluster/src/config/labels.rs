@@ -4,6 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The label and taint namespace pikube keeps for itself.
+pub(crate) const PIKUBE_PREFIX: &str = "pikube.io";
+
 /// `[prefix/]name`, where prefix is a DNS subdomain and name ≤63 of `[A-Za-z0-9._-]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -32,6 +35,14 @@ impl LabelKey {
     /// The part after `/` (all of it when there is no prefix).
     pub fn name(&self) -> &str {
         self.0.split_once('/').map_or(&self.0, |(_, name)| name)
+    }
+
+    /// Whether the key is in the pikube.io namespace, whose keys pikube sets
+    /// on nodes itself (pikube.io/pi-model, pikube.io/storage): a value from
+    /// cluster.toml would fight pikube's own on every apply.
+    pub fn pikube_reserved(&self) -> bool {
+        self.prefix()
+            .is_some_and(|p| p == PIKUBE_PREFIX || p.ends_with(&format!(".{PIKUBE_PREFIX}")))
     }
 
     /// Whether kubelet refuses this label when asked to set it on itself (K3s
@@ -219,6 +230,16 @@ mod tests {
         for bad in ["-ssd", "ssd.", "a b", &"a".repeat(64)] {
             assert!(bad.parse::<LabelValue>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pikube_namespace() {
+        let reserved = |k: &str| k.parse::<LabelKey>().unwrap().pikube_reserved();
+        assert!(reserved("pikube.io/pi-model"));
+        assert!(reserved("storage.pikube.io/x"));
+        assert!(!reserved("notpikube.io/x"));
+        assert!(!reserved("pikube.io"));
+        assert!(!reserved("example.com/pikube.io"));
     }
 
     #[test]

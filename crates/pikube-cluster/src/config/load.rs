@@ -7,12 +7,12 @@ use super::decode::decode;
 use super::diagnostic::{ConfigError, ConfigWarning};
 use super::fields;
 use super::fleet;
-use super::model::{ClusterConfig, K3sSettings};
+use super::k3s;
+use super::model::ClusterConfig;
 use super::names::ClusterName;
 use super::nodes;
 use super::report::Report;
 use super::ssh;
-use super::version::K3sVersion;
 
 /// A valid configuration and what is worth a second look in it.
 #[derive(Debug, Clone)]
@@ -81,28 +81,13 @@ pub(crate) fn parse_with_home(
 
     let ssh = ssh::lower(&mut report, raw.ssh, dir, home);
 
-    let version = match raw.k3s {
-        None => {
-            report.error(
-                None,
-                "k3s",
-                "missing [k3s] table, e.g. [k3s] version = \"v1.31.4+k3s1\"",
-            );
-            None
-        }
-        Some(table) => match &table.value.version {
-            None => {
-                fields::missing(
-                    &mut report,
-                    table.span,
-                    "k3s.version",
-                    "version = \"v1.31.4+k3s1\"",
-                );
-                None
-            }
-            Some(v) => fields::parse::<K3sVersion>(&mut report, "k3s.version", v),
-        },
-    };
+    // With an external datastore there is no etcd quorum to warn about. A
+    // bad endpoint is reported on its own, so it still counts as external.
+    let external_datastore = raw
+        .k3s
+        .as_ref()
+        .is_some_and(|k| k.value.datastore_endpoint.is_some());
+    let k3s = k3s::lower(&mut report, raw.k3s, dir, home);
 
     let mut lowered = Vec::new();
     match raw.nodes {
@@ -120,7 +105,7 @@ pub(crate) fn parse_with_home(
             for (index, node) in list.value.into_iter().enumerate() {
                 lowered.push(nodes::lower(&mut report, index, node, &ssh, dir, home));
             }
-            fleet::check(&mut report, &lowered, list.span);
+            fleet::check(&mut report, &lowered, list.span, external_datastore);
         }
     }
 
@@ -132,7 +117,7 @@ pub(crate) fn parse_with_home(
             path: path.to_path_buf(),
             name: name?,
             ssh,
-            k3s: K3sSettings { version: version? },
+            k3s: k3s?,
             nodes: lowered.into_iter().map(|n| n.spec).collect::<Option<_>>()?,
         })
     })();

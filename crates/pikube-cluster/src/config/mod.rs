@@ -1,15 +1,21 @@
 //! `cluster.toml`: parsed into typed values at the edge.
 //!
 //! Everything past this module works with [`ClusterConfig`], never with TOML:
-//! names are valid hostnames, addresses parse, the K3s version is pinned and
-//! paths are resolved against the file's directory. Every problem in a file
+//! names are valid hostnames, addresses parse, the K3s version is pinned,
+//! paths are resolved against the file's directory and local K3s binaries
+//! exist, and the datastore password never shows. Every problem in a file
 //! is reported at once as `file:line:column: field: what is wrong`.
 
 mod address;
+mod arch;
+mod component;
+mod datastore;
 mod decode;
 mod diagnostic;
 mod fields;
 mod fleet;
+mod k3s;
+mod kubelet_arg;
 mod labels;
 mod load;
 mod located;
@@ -25,16 +31,22 @@ mod source_map;
 mod ssh;
 mod starter;
 mod suggest;
+mod taint;
 mod version;
 
 pub use address::{Address, AddressError};
+pub use arch::{Arch, InvalidArch};
+pub use component::{InvalidK3sComponent, K3sComponent};
+pub use datastore::{DatastoreEndpoint, InvalidDatastoreEndpoint};
 pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
+pub use kubelet_arg::{InvalidKubeletArg, KubeletArg};
 pub use labels::{InvalidLabel, LabelKey, LabelValue};
 pub use load::{load, parse, Loaded};
 pub use model::{ClusterConfig, K3sSettings, NodeSpec, SshSettings};
 pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
 pub use role::{InvalidRole, Role};
 pub use starter::starter_file;
+pub use taint::{InvalidTaint, Taint, TaintEffect};
 pub use version::{InvalidK3sVersion, K3sVersion};
 
 #[cfg(test)]

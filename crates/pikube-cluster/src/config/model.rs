@@ -1,15 +1,20 @@
 //! The typed cluster description that the rest of pikube works from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::address::Address;
+use super::arch::Arch;
+use super::component::K3sComponent;
+use super::datastore::DatastoreEndpoint;
+use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
 use super::role::Role;
+use super::taint::Taint;
 use super::version::K3sVersion;
 
 /// A whole, valid `cluster.toml`.
@@ -44,10 +49,26 @@ pub struct SshSettings {
     pub parallelism: usize,
 }
 
-/// `[k3s]`.
+/// `[k3s]`. Everything but `version` is optional and empty when unset.
 #[derive(Debug, Clone, Serialize)]
 pub struct K3sSettings {
     pub version: K3sVersion,
+    /// A VIP or DNS name in front of the servers: added to the API
+    /// certificate, and used by agents and the kubeconfig instead of the
+    /// first server's address.
+    pub api_endpoint: Option<Address>,
+    /// Further names for the API certificate, in file order, no repeats.
+    pub tls_san: Vec<Address>,
+    /// Packaged components K3s is told not to deploy.
+    pub disable: BTreeSet<K3sComponent>,
+    /// Extra kubelet flags for every node, in file order.
+    pub kubelet_args: Vec<KubeletArg>,
+    /// An external datastore instead of embedded etcd; shows itself redacted.
+    pub datastore_endpoint: Option<DatastoreEndpoint>,
+    /// Local binaries for air-gapped installs, resolved like `identity_file`
+    /// and known to exist at load time; an architecture without one is
+    /// downloaded from the official release.
+    pub binaries: BTreeMap<Arch, PathBuf>,
 }
 
 /// One `[[nodes]]` entry, with SSH options already resolved: the node's own
@@ -63,6 +84,8 @@ pub struct NodeSpec {
     /// `None` also when the node opted out with `proxy_jump = ""`.
     pub proxy_jump: Option<String>,
     pub labels: BTreeMap<LabelKey, LabelValue>,
+    /// In file order; no two share a key and effect.
+    pub taints: Vec<Taint>,
 }
 
 impl ClusterConfig {
@@ -85,6 +108,24 @@ impl ClusterConfig {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         }
+    }
+}
+
+impl K3sSettings {
+    /// Every name the API certificate must carry beyond K3s' own defaults:
+    /// `api_endpoint` first, then `tls_san`, without repeats.
+    pub fn tls_sans(&self) -> Vec<&Address> {
+        let mut seen = BTreeSet::new();
+        self.api_endpoint
+            .iter()
+            .chain(&self.tls_san)
+            .filter(|a| seen.insert(a.identity()))
+            .collect()
+    }
+
+    /// The local binary for `arch`, if one was given.
+    pub fn binary(&self, arch: Arch) -> Option<&Path> {
+        self.binaries.get(&arch).map(PathBuf::as_path)
     }
 }
 

@@ -9,13 +9,14 @@ use toml::Spanned;
 
 use super::address::Address;
 use super::fields;
-use super::labels::{LabelKey, LabelValue};
+use super::labels::{LabelKey, LabelValue, PIKUBE_PREFIX};
 use super::located::Located;
 use super::model::{NodeSpec, SshSettings};
 use super::names::NodeName;
 use super::raw::{RawNode, Text};
 use super::report::Report;
 use super::role::Role;
+use super::taint::Taint;
 
 /// What the fleet-wide checks need even when the node as a whole is invalid,
 /// so a bad port on one node does not hide a duplicate name on another.
@@ -66,15 +67,20 @@ pub(crate) fn lower(
     let bad_role = raw.role.is_some() && role.is_none();
 
     // Outer `None`: the value was given but invalid (already reported).
-    let user = optional(raw.user.as_ref(), |u| fields::user(report, &at("user"), u));
-    let port = optional(raw.port.as_ref(), |p| fields::port(report, &at("port"), p));
-    let identity_file = optional(raw.identity_file.as_ref(), |p| {
+    let user = fields::optional(raw.user.as_ref(), |u| fields::user(report, &at("user"), u));
+    let port = fields::optional(raw.port.as_ref(), |p| fields::port(report, &at("port"), p));
+    let identity_file = fields::optional(raw.identity_file.as_ref(), |p| {
         fields::path(report, &at("identity_file"), p, dir, home)
     });
-    let proxy_jump = optional(raw.proxy_jump.as_ref(), |j| {
+    let proxy_jump = fields::optional(raw.proxy_jump.as_ref(), |j| {
         fields::proxy_jump(report, &at("proxy_jump"), j)
     });
     let labels = labels(report, &at("labels"), raw.labels.unwrap_or_default());
+    let taints = taints(
+        report,
+        &at("taints"),
+        raw.taints.as_deref().unwrap_or_default(),
+    );
 
     let spec = (|| {
         Some(NodeSpec {
@@ -89,6 +95,7 @@ pub(crate) fn lower(
                 None => ssh.proxy_jump.clone(),
             },
             labels: labels?,
+            taints: taints?,
         })
     })();
     LoweredNode {
@@ -119,13 +126,6 @@ where
     fields::parse::<T>(report, field, raw).map(|v| Spanned::new(raw.span(), v))
 }
 
-fn optional<R, T>(raw: Option<&R>, lower: impl FnOnce(&R) -> Option<T>) -> Option<Option<T>> {
-    match raw {
-        None => Some(None),
-        Some(raw) => lower(raw).map(Some),
-    }
-}
-
 fn labels(
     report: &mut Report<'_>,
     field: &str,
@@ -134,10 +134,13 @@ fn labels(
     let mut labels = BTreeMap::new();
     let mut ok = true;
     for (key, value) in raw {
-        let here = format!("{field}.{}", toml_key(key.get_ref()));
+        let here = format!("{field}.{}", fields::toml_key(key.get_ref()));
         let k = fields::parse::<LabelKey>(report, &here, &key);
         if let Some(k) = &k {
-            if k.kubelet_refuses() {
+            if k.pikube_reserved() {
+                report.error(Some(key.span()), &here, pikube_reserved(k, "label"));
+                ok = false;
+            } else if k.kubelet_refuses() {
                 report.error(
                     Some(key.span()),
                     &here,
@@ -163,15 +166,41 @@ fn labels(
     ok.then_some(labels)
 }
 
-/// A key as TOML would write it, so `labels."example.com/disk"` stays one segment.
-fn toml_key(key: &str) -> String {
-    let bare = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if bare {
-        key.to_owned()
-    } else {
-        format!("{key:?}")
-    }
+/// Taints in file order. Unlike labels, taint keys in kubernetes.io are
+/// fine: kubelet registers the node with them as given, and
+/// `node-role.kubernetes.io/control-plane:NoSchedule` is the usual way to
+/// keep workloads off servers.
+fn taints(report: &mut Report<'_>, field: &str, raw: &[Text]) -> Option<Vec<Taint>> {
+    let (taints, parsed) = fields::items(report, field, raw, |report, here, item| {
+        let taint = fields::parse::<Taint>(report, here, item)?;
+        if taint.key.pikube_reserved() {
+            report.error(
+                Some(item.span()),
+                here,
+                pikube_reserved(&taint.key, "taint"),
+            );
+            return None;
+        }
+        Some(taint)
+    });
+    // The API server keeps one taint per key and effect, and rejects a node
+    // registering two.
+    let unique = fields::no_repeats(
+        report,
+        field,
+        &taints,
+        |t| (t.key.clone(), t.effect),
+        |t| format!("taint {:?} with effect {}", t.key.as_ref(), t.effect),
+    );
+    (parsed && unique).then(|| taints.into_iter().map(|(_, t)| t.into_inner()).collect())
+}
+
+fn pikube_reserved(key: &LabelKey, what: &str) -> String {
+    format!(
+        "{:?} is in the {PIKUBE_PREFIX}/ namespace, which pikube sets on nodes itself \
+         (e.g. {PIKUBE_PREFIX}/pi-model, {PIKUBE_PREFIX}/storage); give the {what} your own \
+         prefix, e.g. \"example.com/{}\"",
+        key.as_ref(),
+        key.name()
+    )
 }

@@ -47,6 +47,15 @@ pub(crate) struct RawSsh {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawK3s {
     pub(crate) version: Option<Text>,
+    pub(crate) api_endpoint: Option<Text>,
+    pub(crate) tls_san: Option<Vec<Text>>,
+    pub(crate) disable: Option<Vec<Text>>,
+    pub(crate) kubelet_args: Option<Vec<Text>>,
+    pub(crate) datastore_endpoint: Option<Text>,
+    /// Architecture to local binary; a map rather than a struct so that an
+    /// unknown architecture is one error among all the others, with a hint
+    /// for `uname -m` names, instead of stopping the parse.
+    pub(crate) binary: Option<BTreeMap<Text, Text>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,4 +69,5 @@ pub(crate) struct RawNode {
     pub(crate) identity_file: Option<Text>,
     pub(crate) proxy_jump: Option<Text>,
     pub(crate) labels: Option<BTreeMap<Text, Text>>,
+    pub(crate) taints: Option<Vec<Text>>,
 }

@@ -55,13 +55,47 @@ known_hosts = "known_hosts"
 # never upgrades by surprise: v<major>.<minor>.<patch>[-rcN]+k3s<N>.
 version = "v1.31.4+k3s1"
 
+# A virtual IP or DNS name in front of the servers (kube-vip, a load balancer,
+# a DNS record listing every server). It is added to the API certificate, and
+# agents and your kubeconfig reach the API through it rather than through the
+# first server. The name or IP alone: pikube adds https:// and port 6443.
+# api_endpoint = "k3s.home.arpa"
+
+# More names or IPs to put in the API certificate (K3s' tls-san).
+# tls_san = ["10.0.0.100", "pi.example.org"]
+
+# Packaged components K3s should not deploy, from: coredns, servicelb,
+# traefik, local-storage, metrics-server, runtimes.
+# disable = ["traefik", "servicelb"]
+
+# Extra kubelet flags for every node, as name=value without the leading "--".
+# kubelet_args = ["max-pods=50", "eviction-hard=memory.available<100Mi"]
+
+# An external datastore instead of the embedded etcd: postgres://, mysql://,
+# or http(s):// for etcd (a comma-separated list of members). The cluster
+# state then lives there, so any number of servers works, even 2. It usually
+# holds a password: keep this file private. pikube shows it redacted.
+# datastore_endpoint = "postgres://k3s:secret@db.home.arpa:5432/k3s"
+
+# Air-gapped installs: a local K3s binary per architecture (amd64, arm64,
+# armhf), copied to the nodes instead of downloading the release. It must be
+# the build for `version`. Nodes of an architecture not listed download it.
+# [k3s.binary]
+# arm64 = "bin/k3s-arm64"
+# armhf = "bin/k3s-armhf"
+
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:
 #            lowercase letters, digits and '-', at most 63 characters.
 #   address  IPv4, IPv6, or a host name (DNS or an ssh_config Host alias).
 #   role     "server" runs the control plane; "agent" runs workloads only.
-#            Use 1 or 3 servers (an odd number: etcd needs a majority).
+#            Use 1 or 3 servers (an odd number: etcd needs a majority),
+#            or any number with datastore_endpoint.
 #   labels   optional Kubernetes labels, e.g. labels = { storage = "ssd" }.
+#            The pikube.io/ prefix is pikube's own and cannot be used.
+#   taints   optional, as key[=value]:Effect with Effect one of NoSchedule,
+#            PreferNoSchedule or NoExecute; pods without a matching
+#            toleration are kept off the node.
 #   user, port, identity_file, proxy_jump  override [ssh] for this node.
 
 [[nodes]]
@@ -75,4 +109,5 @@ address = "192.168.1.20"
 role = "agent"
 # user = "ubuntu"
 labels = { storage = "ssd" }
+# taints = ["dedicated=storage:NoSchedule"]
 "#;

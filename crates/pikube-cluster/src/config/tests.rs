@@ -421,7 +421,25 @@ fn unknown_keys_suggest_the_close_one() {
     // An implicit parent table: toml points at its name in the header.
     assert_eq!(
         errors("[k3s.channel]\n"),
-        ["cluster.toml:1:2: k3s: unknown key `channel`; the only key here is `version`"]
+        [
+            "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`"
+        ]
+    );
+    let text = format!("{HEAD}tls_sans = []\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:6:1: k3s.tls_sans: unknown key `tls_sans`; did you mean `tls_san`?"]
+    );
+    let text = format!("{HEAD}kubelet-args = []\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:6:1: k3s.kubelet-args: unknown key `kubelet-args`; did you mean `kubelet_args`?"]
+    );
+    let text = with_nodes("[[nodes]]\ntaint = []\n");
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:8:1: nodes[0].taint: unknown key `taint`; did you mean `taints`?"]
     );
 }
 
@@ -497,6 +515,13 @@ fn starter_file_parses_cleanly() {
         "connect_timeout",
         "parallelism",
         "labels",
+        "api_endpoint",
+        "tls_san",
+        "disable",
+        "kubelet_args",
+        "datastore_endpoint",
+        "arm64",
+        "taints",
     ] {
         assert!(text.contains(&format!("{key} = ")), "{key} is not shown");
     }
@@ -529,7 +554,335 @@ fn no_panic_on_odd_input() {
         "[[nodes]]\nname = \"\u{e9}\"",
         "cluster = []",
         "nodes = [{}]",
+        "[k3s]\ndisable = [1]",
+        "[k3s]\ndisable = \"traefik\"",
+        "[k3s]\ntls_san = [[]]",
+        "[k3s]\nkubelet_args = [\"=\", \"-\", \"--\", \"\u{e9}=\u{e9}\"]",
+        "[k3s]\ndatastore_endpoint = \"\u{e9}://@@\"",
+        "[k3s]\ndatastore_endpoint = \"://\"",
+        "[k3s]\napi_endpoint = \"[\"",
+        "[k3s]\napi_endpoint = \"[]:1\"",
+        "[k3s.binary]\n\"\" = \"\"",
+        "[k3s]\nbinary = []",
+        "[[nodes]]\ntaints = [\":\", \"=:\", \"::\", \"a=:\"]",
     ] {
         let _ = parse_at(text, "cluster.toml");
     }
+}
+
+/// A cluster directory with real files for `[k3s.binary]` to point at.
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new(files: &[&str]) -> Dir {
+        let dir = tempfile::tempdir().unwrap();
+        for file in files {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        Dir { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `text` as `<dir>/cluster.toml`, with `$HOME` at `<dir>/home`.
+    fn parse(&self, text: &str) -> Result<Loaded, ConfigError> {
+        parse_with_home(text, &self.path("cluster.toml"), Some(&self.path("home")))
+    }
+}
+
+#[test]
+fn k3s_settings_give_exact_values() {
+    let dir = Dir::new(&["bin/k3s-arm64", "home/k3s-armhf"]);
+    let text = r#"[cluster]
+name = "homelab"
+
+[k3s]
+version = "v1.31.4+k3s1"
+api_endpoint = "k3s.home.arpa"
+tls_san = ["10.0.0.100", "pi.example.org", "[fd00::1]", "k3s.home.arpa"]
+disable = ["traefik", "servicelb", "local-storage"]
+kubelet_args = ["max-pods=50", "eviction-hard=memory.available<100Mi"]
+datastore_endpoint = "postgres://k3s:s3cret@db:5432/k3s"
+
+[k3s.binary]
+arm64 = "bin/k3s-arm64"
+armhf = "~/k3s-armhf"
+
+[[nodes]]
+name = "a"
+address = "10.0.0.1"
+role = "server"
+"#;
+    let Loaded { config, warnings } = dir.parse(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let k3s = &config.k3s;
+    assert_eq!(
+        k3s.api_endpoint,
+        Some(Address::Host("k3s.home.arpa".into()))
+    );
+    let shown = |v: &[&Address]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        shown(&k3s.tls_san.iter().collect::<Vec<_>>()),
+        ["10.0.0.100", "pi.example.org", "fd00::1", "k3s.home.arpa"]
+    );
+    // The endpoint first, and only once.
+    assert_eq!(
+        shown(&k3s.tls_sans()),
+        ["k3s.home.arpa", "10.0.0.100", "pi.example.org", "fd00::1"]
+    );
+    assert_eq!(
+        k3s.disable.iter().copied().collect::<Vec<_>>(),
+        [
+            K3sComponent::Servicelb,
+            K3sComponent::Traefik,
+            K3sComponent::LocalStorage
+        ]
+    );
+    let args: Vec<(&str, &str)> = k3s
+        .kubelet_args
+        .iter()
+        .map(|a| (a.name(), a.value()))
+        .collect();
+    assert_eq!(
+        args,
+        [
+            ("max-pods", "50"),
+            ("eviction-hard", "memory.available<100Mi")
+        ]
+    );
+    let datastore = k3s.datastore_endpoint.as_ref().unwrap();
+    assert_eq!(datastore.expose(), "postgres://k3s:s3cret@db:5432/k3s");
+    assert_eq!(datastore.to_string(), "postgres://***@db:5432/k3s");
+    assert_eq!(
+        k3s.binaries,
+        BTreeMap::from([
+            (Arch::Arm64, dir.path("bin/k3s-arm64")),
+            (Arch::Armhf, dir.path("home/k3s-armhf")),
+        ])
+    );
+    assert_eq!(k3s.binary(Arch::Amd64), None);
+
+    // Nothing of the password in any output form.
+    let json = serde_json::to_string(&config).unwrap();
+    assert!(!json.contains("s3cret"), "{json}");
+    assert!(!format!("{config:?}").contains("s3cret"));
+}
+
+#[test]
+fn k3s_settings_default_to_empty() {
+    let k3s = loaded(&with_nodes(&node("a", "10.0.0.1", "server")))
+        .config
+        .k3s;
+    assert_eq!(k3s.api_endpoint, None);
+    assert!(k3s.tls_san.is_empty());
+    assert!(k3s.tls_sans().is_empty());
+    assert!(k3s.disable.is_empty());
+    assert!(k3s.kubelet_args.is_empty());
+    assert!(k3s.datastore_endpoint.is_none());
+    assert!(k3s.binaries.is_empty());
+}
+
+#[test]
+fn bad_k3s_settings_are_reported_together() {
+    let text = format!(
+        r#"[cluster]
+name = "x"
+[k3s]
+version = "v1.31.4+k3s1"
+api_endpoint = "https://k3s.home.arpa"
+tls_san = ["10.0.0.1:6443", "pi.lan", "PI.lan."]
+disable = ["traefik", "traefic", "traefik"]
+kubelet_args = ["--max-pods=50", "ok=1", "fail-swap-on"]
+datastore_endpoint = "postgresql://k3s:s3cret@db/k3s"
+{}"#,
+        node("a", "10.0.0.1", "server")
+    );
+    let errors = errors(&text);
+    assert_eq!(
+        errors,
+        [
+            "cluster.toml:5:16: k3s.api_endpoint: \"https://k3s.home.arpa\" is not a valid API address \
+             (no scheme: write \"k3s.home.arpa\" alone; pikube adds https:// and the port)",
+            "cluster.toml:6:12: k3s.tls_san[0]: \"10.0.0.1:6443\" is not a valid certificate name \
+             (no port: write \"10.0.0.1\" alone; K3s serves the API on port 6443)",
+            "cluster.toml:6:39: k3s.tls_san[2]: duplicate name \"PI.lan.\"; k3s.tls_san[1] already has it",
+            "cluster.toml:7:23: k3s.disable[1]: \"traefic\" is not a component K3s can disable; \
+             did you mean \"traefik\"?",
+            "cluster.toml:7:34: k3s.disable[2]: duplicate component \"traefik\"; k3s.disable[0] already has it",
+            "cluster.toml:8:17: k3s.kubelet_args[0]: \"--max-pods=50\" is not a kubelet argument: \
+             write max-pods=50, not --max-pods=50",
+            "cluster.toml:8:42: k3s.kubelet_args[2]: \"fail-swap-on\" is not a kubelet argument: \
+             write name=value, e.g. \"max-pods=50\"; a boolean flag needs its value too, \
+             e.g. \"fail-swap-on=true\"",
+            "cluster.toml:9:22: k3s.datastore_endpoint: \"postgresql://***@db/k3s\" is not a \
+             datastore endpoint: K3s takes postgres://, not postgresql://",
+        ]
+    );
+    assert!(!errors.concat().contains("s3cret"));
+}
+
+#[test]
+fn a_list_written_as_one_value() {
+    assert_eq!(
+        errors(&format!("{HEAD}disable = \"traefik\"\n")),
+        ["cluster.toml:6:11: k3s.disable: invalid type: string \"traefik\", expected a sequence; \
+          write a list, e.g. disable = [\"...\"]"]
+    );
+}
+
+#[test]
+fn binaries_must_exist_and_be_known_architectures() {
+    let dir = Dir::new(&["bin/k3s"]);
+    std::fs::create_dir_all(dir.path("bin/k3s-arm64")).unwrap();
+    let text = format!(
+        "{HEAD}\n[k3s.binary]\namd64 = \"bin/k3s\"\narm64 = \"bin/k3s-arm64\"\n\
+         armhf = \"bin/missing\"\naarch64 = \"bin/k3s\"\nriscv = \"bin/k3s\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let err = dir.parse(&text).unwrap_err();
+    let file = dir.path("cluster.toml");
+    let got: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    let want =
+        |line: usize, col: usize, rest: String| format!("{}:{line}:{col}: {rest}", file.display());
+    assert_eq!(
+        got,
+        [
+            // The table's keys come sorted, but errors are in file order.
+            want(
+                9,
+                9,
+                format!(
+                    "k3s.binary.arm64: {}: is a directory, not a file",
+                    dir.path("bin/k3s-arm64").display()
+                )
+            ),
+            want(
+                10,
+                9,
+                format!(
+                    "k3s.binary.armhf: {}: no such file",
+                    dir.path("bin/missing").display()
+                )
+            ),
+            want(
+                11,
+                1,
+                "k3s.binary.aarch64: \"aarch64\" is not an architecture K3s publishes; \
+                 K3s calls it \"arm64\""
+                    .into()
+            ),
+            want(
+                12,
+                1,
+                "k3s.binary.riscv: \"riscv\" is not an architecture K3s publishes; \
+                 expected \"amd64\", \"arm64\" or \"armhf\""
+                    .into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_binary_path_resolves_like_identity_file() {
+    let dir = Dir::new(&["home/k3s", "k3s-armhf"]);
+    let text = format!(
+        "{HEAD}\n[k3s.binary]\namd64 = \"~/k3s\"\narmhf = \"k3s-armhf\"\narm64 = \"~\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let err = dir.parse(&text).unwrap_err();
+    let [d] = err.diagnostics() else {
+        panic!("one problem expected: {err}")
+    };
+    // `~` alone is the home directory, which is not a file.
+    assert_eq!(
+        (d.line, d.column, d.field.as_str()),
+        (10, 9, "k3s.binary.arm64")
+    );
+    let text = text.replace("arm64 = \"~\"\n", "");
+    let binaries = dir.parse(&text).unwrap().config.k3s.binaries;
+    assert_eq!(binaries[&Arch::Amd64], dir.path("home/k3s"));
+    assert_eq!(binaries[&Arch::Armhf], dir.path("k3s-armhf"));
+}
+
+#[test]
+fn taints_give_exact_values() {
+    let text = with_nodes(&format!(
+        "{}taints = [\"dedicated=storage:NoSchedule\", \"gpu:NoExecute\", \"gpu:NoSchedule\", \
+         \"node-role.kubernetes.io/control-plane:NoSchedule\"]\n",
+        node("a", "10.0.0.1", "server")
+    ));
+    let config = loaded(&text).config;
+    let taints = &config.nodes[0].taints;
+    assert_eq!(
+        taints.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "dedicated=storage:NoSchedule",
+            "gpu:NoExecute",
+            "gpu:NoSchedule",
+            "node-role.kubernetes.io/control-plane:NoSchedule"
+        ]
+    );
+    assert_eq!(taints[0].key.as_ref(), "dedicated");
+    assert_eq!(taints[0].value.as_ref().map(AsRef::as_ref), Some("storage"));
+    assert_eq!(taints[1].effect, TaintEffect::NoExecute);
+    assert!(loaded(&with_nodes(&node("a", "10.0.0.1", "server")))
+        .config
+        .nodes[0]
+        .taints
+        .is_empty());
+}
+
+#[test]
+fn bad_taints() {
+    let text = with_nodes(&format!(
+        "{}taints = [\"gpu:noschedule\", \"gpu=a:NoExecute\", \"gpu=b:NoExecute\", \
+         \"pikube.io/storage:NoSchedule\", \"dedicated\"]\n",
+        node("a", "10.0.0.1", "server")
+    ));
+    assert_eq!(
+        errors(&text),
+        [
+            "cluster.toml:11:11: nodes[0].taints[0]: \"gpu:noschedule\" is not a valid taint: \
+             unknown effect \"noschedule\"; did you mean \"NoSchedule\"?",
+            "cluster.toml:11:48: nodes[0].taints[2]: duplicate taint \"gpu\" with effect NoExecute; \
+             nodes[0].taints[1] already has it",
+            "cluster.toml:11:67: nodes[0].taints[3]: \"pikube.io/storage\" is in the pikube.io/ \
+             namespace, which pikube sets on nodes itself (e.g. pikube.io/pi-model, \
+             pikube.io/storage); give the taint your own prefix, e.g. \"example.com/storage\"",
+            "cluster.toml:11:99: nodes[0].taints[4]: \"dedicated\" is not a valid taint: it has no \
+             effect; write key[=value]:Effect, e.g. \"dedicated=storage:NoSchedule\"",
+        ]
+    );
+}
+
+#[test]
+fn pikube_labels_are_refused() {
+    let text = with_nodes(&format!(
+        "{}labels = {{ \"pikube.io/pi-model\" = \"4b\", \"example.com/pikube.io\" = \"ok\" }}\n",
+        node("a", "10.0.0.1", "server")
+    ));
+    assert_eq!(
+        errors(&text),
+        ["cluster.toml:11:12: nodes[0].labels.\"pikube.io/pi-model\": \"pikube.io/pi-model\" is in \
+          the pikube.io/ namespace, which pikube sets on nodes itself (e.g. pikube.io/pi-model, \
+          pikube.io/storage); give the label your own prefix, e.g. \"example.com/pi-model\""]
+    );
+}
+
+#[test]
+fn an_external_datastore_makes_even_server_counts_fine() {
+    let text = servers_and_agents(2).replacen(
+        "version = \"v1.31.4+k3s1\"\n",
+        "version = \"v1.31.4+k3s1\"\ndatastore_endpoint = \"mysql://k3s:pw@tcp(db:3306)/k3s\"\n",
+        1,
+    );
+    let loaded = loaded(&text);
+    assert_eq!(loaded.warnings, []);
+    assert_eq!(loaded.config.servers().count(), 2);
 }

@@ -1,0 +1,147 @@
+//! `[k3s]` (and `[k3s.binary]`) to `K3sSettings`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::address::Address;
+use super::arch::Arch;
+use super::component::K3sComponent;
+use super::datastore::DatastoreEndpoint;
+use super::fields;
+use super::kubelet_arg::KubeletArg;
+use super::located::Located;
+use super::model::K3sSettings;
+use super::raw::{RawK3s, Text};
+use super::report::Report;
+use super::version::K3sVersion;
+
+/// `None` when the table is missing or any value in it is invalid; every
+/// problem is in `report` either way.
+pub(crate) fn lower(
+    report: &mut Report<'_>,
+    raw: Option<Located<RawK3s>>,
+    dir: &Path,
+    home: Option<&Path>,
+) -> Option<K3sSettings> {
+    let Some(table) = raw else {
+        report.error(
+            None,
+            "k3s",
+            "missing [k3s] table, e.g. [k3s] version = \"v1.31.4+k3s1\"",
+        );
+        return None;
+    };
+    let raw = table.value;
+
+    let version = match &raw.version {
+        None => {
+            fields::missing(
+                report,
+                table.span,
+                "k3s.version",
+                "version = \"v1.31.4+k3s1\"",
+            );
+            None
+        }
+        Some(v) => fields::parse::<K3sVersion>(report, "k3s.version", v),
+    };
+    let api_endpoint = fields::optional(raw.api_endpoint.as_ref(), |a| {
+        server_name(report, "k3s.api_endpoint", a, "API address")
+    });
+    let tls_san = tls_san(report, raw.tls_san.as_deref().unwrap_or_default());
+    let disable = disable(report, raw.disable.as_deref().unwrap_or_default());
+    let kubelet_args = kubelet_args(report, raw.kubelet_args.as_deref().unwrap_or_default());
+    let datastore_endpoint = fields::optional(raw.datastore_endpoint.as_ref(), |d| {
+        fields::parse::<DatastoreEndpoint>(report, "k3s.datastore_endpoint", d)
+    });
+    let binaries = binaries(report, raw.binary.unwrap_or_default(), dir, home);
+
+    Some(K3sSettings {
+        version: version?,
+        api_endpoint: api_endpoint?,
+        tls_san: tls_san?,
+        disable: disable?,
+        kubelet_args: kubelet_args?,
+        datastore_endpoint: datastore_endpoint?,
+        binaries: binaries?,
+    })
+}
+
+fn server_name(
+    report: &mut Report<'_>,
+    field: &str,
+    raw: &Text,
+    what: &'static str,
+) -> Option<Address> {
+    match Address::parse_server_name(raw.get_ref(), what) {
+        Ok(address) => Some(address),
+        Err(e) => {
+            report.error(Some(raw.span()), field, e.to_string());
+            None
+        }
+    }
+}
+
+/// In file order. A repeat is an error rather than dropped: it is more
+/// often a second name mistyped as the first than a real duplicate.
+fn tls_san(report: &mut Report<'_>, raw: &[Text]) -> Option<Vec<Address>> {
+    let field = "k3s.tls_san";
+    let (names, parsed) = fields::items(report, field, raw, |report, here, item| {
+        server_name(report, here, item, "certificate name")
+    });
+    let unique = fields::no_repeats(report, field, &names, Address::identity, |a| {
+        format!("name {:?}", a.to_string())
+    });
+    (parsed && unique).then(|| names.into_iter().map(|(_, a)| a.into_inner()).collect())
+}
+
+fn disable(report: &mut Report<'_>, raw: &[Text]) -> Option<BTreeSet<K3sComponent>> {
+    let field = "k3s.disable";
+    let (components, parsed) = fields::items(report, field, raw, |report, here, item| {
+        fields::parse::<K3sComponent>(report, here, item)
+    });
+    let unique = fields::no_repeats(
+        report,
+        field,
+        &components,
+        |c| *c,
+        |c| format!("component {:?}", c.as_str()),
+    );
+    (parsed && unique).then(|| {
+        components
+            .into_iter()
+            .map(|(_, c)| c.into_inner())
+            .collect()
+    })
+}
+
+/// In file order. A repeated name is left alone: K3s keeps its last value.
+fn kubelet_args(report: &mut Report<'_>, raw: &[Text]) -> Option<Vec<KubeletArg>> {
+    let (args, ok) = fields::items(report, "k3s.kubelet_args", raw, fields::parse::<KubeletArg>);
+    ok.then(|| args.into_iter().map(|(_, a)| a.into_inner()).collect())
+}
+
+/// Local binaries, resolved like `[ssh] identity_file` and required to exist
+/// now: finding out at install time, with half the nodes done, is too late.
+fn binaries(
+    report: &mut Report<'_>,
+    raw: BTreeMap<Text, Text>,
+    dir: &Path,
+    home: Option<&Path>,
+) -> Option<BTreeMap<Arch, PathBuf>> {
+    let mut binaries = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in raw {
+        let field = format!("k3s.binary.{}", fields::toml_key(key.get_ref()));
+        let arch = fields::parse::<Arch>(report, &field, &key);
+        let path = fields::path(report, &field, &value, dir, home)
+            .and_then(|path| fields::existing_file(report, &field, &value, path));
+        match (arch, path) {
+            (Some(arch), Some(path)) => {
+                binaries.insert(arch, path);
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(binaries)
+}
