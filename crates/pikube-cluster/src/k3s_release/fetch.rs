@@ -1,0 +1,129 @@
+//! HTTP for release assets: small texts read whole, binaries streamed to a file.
+
+use std::error::Error as _;
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::url::redact;
+use super::ReleaseError;
+
+/// What a streamed download wrote.
+pub(super) struct Downloaded {
+    pub bytes: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+pub(super) struct Fetcher {
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub(super) fn new() -> Result<Fetcher, ReleaseError> {
+        // No overall timeout: a 70 MB binary on a slow uplink may take minutes. A stalled
+        // connection is caught by the read timeout instead. Redirects are followed (reqwest's
+        // default), which GitHub needs: its assets are served from another host.
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("pikube/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ReleaseError::Client {
+                detail: describe(e),
+            })?;
+        Ok(Fetcher { client })
+    }
+
+    /// The body of `url` as text, refusing more than `limit` bytes.
+    pub(super) async fn text(&self, url: &str, limit: usize) -> Result<String, ReleaseError> {
+        let mut response = self.get(url).await?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(ReleaseError::ChecksumFileTooLarge {
+                    url: redact(url),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // Invalid UTF-8 cannot hold a matching line anyway; the lookup then says so.
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Streams `url` into `file` (at `path`, for errors), hashing as it goes, so the binary
+    /// is never held in memory whole.
+    pub(super) async fn to_file(
+        &self,
+        url: &str,
+        file: &mut tokio::fs::File,
+        path: &Path,
+    ) -> Result<Downloaded, ReleaseError> {
+        let io_error = |source| ReleaseError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut response = self.get(url).await?;
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, e))? {
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io_error)?;
+            bytes += chunk.len() as u64;
+        }
+        file.flush().await.map_err(io_error)?;
+        file.sync_all().await.map_err(io_error)?;
+        Ok(Downloaded {
+            bytes,
+            sha256: format!("{:x}", hasher.finalize()),
+        })
+    }
+
+    async fn get(&self, url: &str) -> Result<reqwest::Response, ReleaseError> {
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| request_error(url, e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let hint = if status == reqwest::StatusCode::NOT_FOUND {
+            ": no such release asset: is the version right?"
+        } else {
+            ""
+        };
+        Err(ReleaseError::Status {
+            url: redact(url),
+            status: status.as_u16(),
+            hint,
+        })
+    }
+}
+
+fn request_error(url: &str, error: reqwest::Error) -> ReleaseError {
+    ReleaseError::Request {
+        url: redact(url),
+        detail: describe(error),
+    }
+}
+
+/// reqwest's own message is terse ("error sending request"); the cause (connection refused,
+/// certificate problem...) is further down the chain. Its URL is dropped: after a redirect it
+/// can hold a signed download token, and ours is named already.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}

@@ -1,0 +1,18 @@
+//! The cluster's kubeconfig on the controller: k3s writes `/etc/rancher/k3s/k3s.yaml` on its
+//! server with everything named `default` and a loopback server address. This module renames
+//! that to the cluster's name, points it at a reachable server and merges it into the user's
+//! kubeconfig without disturbing the other clusters there.
+
+mod emit;
+mod entries;
+mod error;
+mod merge;
+mod rename;
+mod target;
+mod write;
+
+pub use error::KubeconfigError;
+pub use merge::{merge, merge_into_file};
+pub use rename::{for_cluster, Kubeconfig};
+pub use target::kubeconfig_target;
+pub use write::write_private;

@@ -1,0 +1,370 @@
+//! The kubeconfig module against a realistic k3s.yaml and a kubeconfig already holding a
+//! kind and an EKS cluster, with real files in temporary directories.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use pikube_cluster::kubeconfig::{
+    for_cluster, kubeconfig_target, merge, merge_into_file, write_private, Kubeconfig,
+    KubeconfigError,
+};
+use serde_yaml::Value;
+
+const K3S_YAML: &str = include_str!("fixtures/k3s.yaml");
+const OTHERS: &str = include_str!("fixtures/kube-config-others.yaml");
+const SERVER: &str = "https://pi-1.lan:6443";
+const CLIENT_KEY: &str = "RkFLRS1DTElFTlQtS0VZLVNFQ1JFVC1ET05PVC1MRUFL";
+
+fn pi() -> Kubeconfig {
+    for_cluster(K3S_YAML, "pi", SERVER).expect("fixture converts")
+}
+
+fn yaml(text: &str) -> Value {
+    serde_yaml::from_str(text).expect("valid YAML")
+}
+
+fn named<'a>(doc: &'a Value, list: &str, name: &str) -> &'a Value {
+    doc[list]
+        .as_sequence()
+        .expect("a list")
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {list} entry {name}"))
+}
+
+fn names(doc: &Value, list: &str) -> Vec<String> {
+    doc[list]
+        .as_sequence()
+        .expect("a list")
+        .iter()
+        .map(|e| e["name"].as_str().expect("named").to_owned())
+        .collect()
+}
+
+fn keys(doc: &Value) -> Vec<String> {
+    doc.as_mapping()
+        .expect("a mapping")
+        .keys()
+        .map(|k| k.as_str().expect("string key").to_owned())
+        .collect()
+}
+
+#[test]
+fn k3s_yaml_is_renamed_and_pointed_at_the_server() {
+    let doc = yaml(&pi().to_yaml().unwrap());
+    assert_eq!(doc["current-context"], "pi");
+    assert_eq!(names(&doc, "clusters"), ["pi"]);
+    assert_eq!(names(&doc, "users"), ["pi"]);
+    assert_eq!(names(&doc, "contexts"), ["pi"]);
+    let cluster = &named(&doc, "clusters", "pi")["cluster"];
+    assert_eq!(cluster["server"], SERVER);
+    assert_eq!(
+        cluster["certificate-authority-data"],
+        "RkFLRS1DQS1DRVJUSUZJQ0FURS1GT1ItVEVTVFMtT05MWQ=="
+    );
+    let context = &named(&doc, "contexts", "pi")["context"];
+    assert_eq!(context["cluster"], "pi");
+    assert_eq!(context["user"], "pi");
+    assert_eq!(
+        named(&doc, "users", "pi")["user"]["client-key-data"],
+        CLIENT_KEY
+    );
+    // Fields this code has no business with are kept as k3s wrote them.
+    assert_eq!(doc["kind"], "Config");
+    assert_eq!(doc["apiVersion"], "v1");
+    assert_eq!(doc["preferences"], Value::Mapping(Default::default()));
+    assert_eq!(keys(&doc), keys(&yaml(K3S_YAML)));
+}
+
+#[test]
+fn unknown_fields_in_k3s_yaml_survive() {
+    let text = K3S_YAML.replace(
+        "    server: https://127.0.0.1:6443\n",
+        "    server: https://127.0.0.1:6443\n    tls-server-name: kubernetes\n",
+    ) + "x-future-field:\n  nested: [1, 2]\n";
+    let doc = yaml(&for_cluster(&text, "pi", SERVER).unwrap().to_yaml().unwrap());
+    assert_eq!(
+        named(&doc, "clusters", "pi")["cluster"]["tls-server-name"],
+        "kubernetes"
+    );
+    assert_eq!(doc["x-future-field"], yaml("nested: [1, 2]"));
+}
+
+#[test]
+fn debug_output_keeps_the_client_key_out() {
+    let config = pi();
+    let shown = format!("{config:?}");
+    assert!(shown.contains("pi") && shown.contains(SERVER), "{shown}");
+    assert!(!shown.contains(CLIENT_KEY), "{shown}");
+    assert_eq!(config.name(), "pi");
+    assert_eq!(config.server(), SERVER);
+}
+
+#[test]
+fn merge_keeps_other_clusters_untouched_and_in_order() {
+    let before = yaml(OTHERS);
+    let after = yaml(&merge(OTHERS, &pi(), false).unwrap());
+    let eks = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    assert_eq!(names(&after, "clusters"), ["kind-dev", eks, "pi"]);
+    assert_eq!(names(&after, "users"), ["kind-dev", eks, "pi"]);
+    assert_eq!(names(&after, "contexts"), ["kind-dev", eks, "pi"]);
+    for list in ["clusters", "users", "contexts"] {
+        for name in ["kind-dev", eks] {
+            assert_eq!(
+                named(&after, list, name),
+                named(&before, list, name),
+                "{list} {name}"
+            );
+        }
+    }
+    assert_eq!(
+        named(&after, "users", eks)["user"]["exec"]["command"],
+        "aws"
+    );
+    assert_eq!(keys(&after), keys(&before));
+    for field in [
+        "preferences",
+        "extensions",
+        "x-unknown-top-level",
+        "kind",
+        "apiVersion",
+    ] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    assert_eq!(named(&after, "clusters", "pi")["cluster"]["server"], SERVER);
+    assert_eq!(after["current-context"], "kind-dev", "kept without switch");
+}
+
+#[test]
+fn strings_kubectl_would_read_as_booleans_stay_quoted() {
+    // kubectl parses YAML 1.1, where a bare `yes` is `true`: an exec env value must keep its
+    // quotes or kubectl fails to load the whole file.
+    let merged = merge(OTHERS, &pi(), false).unwrap();
+    assert!(merged.contains("value: \"yes\"\n"), "{merged}");
+}
+
+#[test]
+fn merge_switches_context_when_asked() {
+    let after = yaml(&merge(OTHERS, &pi(), true).unwrap());
+    assert_eq!(after["current-context"], "pi");
+}
+
+#[test]
+fn merge_sets_context_when_there_was_none() {
+    let without = OTHERS.replace("current-context: kind-dev", "current-context: \"\"");
+    let after = yaml(&merge(&without, &pi(), false).unwrap());
+    assert_eq!(after["current-context"], "pi");
+}
+
+#[test]
+fn merging_twice_gives_the_same_text() {
+    let once = merge(OTHERS, &pi(), true).unwrap();
+    let twice = merge(&once, &pi(), true).unwrap();
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn merge_replaces_a_stale_entry_in_place() {
+    let old = for_cluster(K3S_YAML, "pi", "https://old-address:6443").unwrap();
+    let mut stale = yaml(&merge(OTHERS, &old, false).unwrap());
+    // Move the stale `pi` entries to the front so "in place" is visible, and add a duplicate.
+    for list in ["clusters", "users", "contexts"] {
+        let seq = stale[list].as_sequence_mut().unwrap();
+        let pi_entry = seq.pop().unwrap();
+        seq.insert(0, pi_entry.clone());
+        seq.push(pi_entry);
+    }
+    let stale = serde_yaml::to_string(&stale).unwrap();
+
+    let after = yaml(&merge(&stale, &pi(), false).unwrap());
+    let eks = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    assert_eq!(names(&after, "clusters"), ["pi", "kind-dev", eks]);
+    assert_eq!(names(&after, "contexts"), ["pi", "kind-dev", eks]);
+    assert_eq!(named(&after, "clusters", "pi")["cluster"]["server"], SERVER);
+}
+
+#[test]
+fn merge_into_nothing_makes_a_fresh_kubeconfig() {
+    for existing in ["", "\n", "# only a comment\n"] {
+        let doc = yaml(&merge(existing, &pi(), false).unwrap());
+        assert_eq!(doc["apiVersion"], "v1");
+        assert_eq!(doc["kind"], "Config");
+        assert_eq!(doc["current-context"], "pi");
+        assert_eq!(names(&doc, "clusters"), ["pi"]);
+        assert_eq!(names(&doc, "users"), ["pi"]);
+        assert_eq!(named(&doc, "contexts", "pi")["context"]["cluster"], "pi");
+    }
+}
+
+#[test]
+fn merge_creates_missing_lists() {
+    let doc = yaml(&merge("apiVersion: v1\nkind: Config\nusers: null\n", &pi(), false).unwrap());
+    assert_eq!(names(&doc, "users"), ["pi"]);
+    assert_eq!(names(&doc, "clusters"), ["pi"]);
+    assert_eq!(names(&doc, "contexts"), ["pi"]);
+}
+
+#[test]
+fn kubeconfig_target_follows_kubectl() {
+    let home = Path::new("/home/pi");
+    let default = PathBuf::from("/home/pi/.kube/config");
+    let target = |env: Option<&str>| kubeconfig_target(env.map(OsStr::new), home);
+    assert_eq!(target(None), default);
+    assert_eq!(target(Some("")), default);
+    assert_eq!(target(Some("::")), default);
+    assert_eq!(target(Some("/tmp/a.yaml")), PathBuf::from("/tmp/a.yaml"));
+    assert_eq!(
+        target(Some("/tmp/a.yaml:/tmp/b.yaml")),
+        PathBuf::from("/tmp/a.yaml")
+    );
+    assert_eq!(target(Some(":/tmp/b.yaml")), PathBuf::from("/tmp/b.yaml"));
+}
+
+fn k3s_error(text: &str) -> String {
+    let error = for_cluster(text, "pi", SERVER).expect_err("must be refused");
+    let message = error.to_string();
+    assert!(!message.contains(CLIENT_KEY), "{message}");
+    message
+}
+
+#[test]
+fn malformed_k3s_yaml_is_refused_with_a_reason() {
+    assert!(k3s_error("clusters: [\n  - name: x\n").contains("k3s.yaml is not YAML"));
+    assert!(k3s_error("- a\n- b\n").contains("top level is a list"));
+    assert!(k3s_error("").contains("top level is empty"));
+
+    let renamed = K3S_YAML.replace("  name: default\ncontexts", "  name: homelab\ncontexts");
+    let message = k3s_error(&renamed);
+    assert!(message.contains("no cluster named `default`"), "{message}");
+    assert!(message.contains("found: `homelab`"), "{message}");
+
+    let no_users = K3S_YAML.split("users:").next().unwrap().to_owned();
+    let message = k3s_error(&no_users);
+    assert!(message.contains("no user named `default`") && message.contains("no `users`"));
+
+    let elsewhere = K3S_YAML.replace("    cluster: default\n", "    cluster: other\n");
+    let message = k3s_error(&elsewhere);
+    assert!(message.contains("refers to cluster `other`"), "{message}");
+
+    let flat = K3S_YAML.replace(
+        "- cluster:\n    certificate-authority-data: RkFLRS1DQS1DRVJUSUZJQ0FURS1GT1ItVEVTVFMtT05MWQ==\n    server: https://127.0.0.1:6443\n",
+        "- cluster: oops\n",
+    );
+    let message = k3s_error(&flat);
+    assert!(
+        message.contains("`clusters[default].cluster` is a string"),
+        "{message}"
+    );
+
+    assert!(matches!(
+        for_cluster(K3S_YAML, "", SERVER),
+        Err(KubeconfigError::EmptyName)
+    ));
+}
+
+#[test]
+fn malformed_existing_kubeconfig_is_refused_with_a_reason() {
+    let error = merge("clusters: 5\n", &pi(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("existing kubeconfig") && error.contains("`clusters` is a number"),
+        "{error}"
+    );
+    let error = merge("just text", &pi(), false).unwrap_err().to_string();
+    assert!(error.contains("top level is a string"), "{error}");
+    let error = merge("a: [", &pi(), false).unwrap_err().to_string();
+    assert!(
+        error.contains("the existing kubeconfig is not YAML"),
+        "{error}"
+    );
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn write_private_creates_a_private_dir_and_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("home/.kube/config");
+    write_private(&path, "secret: 1\n").unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "secret: 1\n");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&temp.path().join("home/.kube")), 0o700);
+    assert_eq!(mode(&temp.path().join("home")), 0o700);
+}
+
+#[test]
+fn write_private_replaces_an_open_file_with_a_private_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config");
+    fs::write(&path, "old\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    write_private(&path, "new\n").unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(entries(temp.path()), ["config"], "no temporary file left");
+}
+
+#[test]
+fn write_private_writes_through_a_symlink() {
+    let temp = tempfile::tempdir().unwrap();
+    let real = temp.path().join("dotfiles-kubeconfig");
+    fs::write(&real, "old\n").unwrap();
+    let link = temp.path().join("config");
+    symlink(&real, &link).unwrap();
+    write_private(&link, "new\n").unwrap();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
+    assert_eq!(mode(&real), 0o600);
+}
+
+#[test]
+fn merge_into_file_creates_then_merges() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join(".kube/config");
+    merge_into_file(&path, &pi(), false).unwrap();
+    assert_eq!(
+        yaml(&fs::read_to_string(&path).unwrap())["current-context"],
+        "pi"
+    );
+    assert_eq!(mode(&path), 0o600);
+
+    fs::write(&path, OTHERS).unwrap();
+    merge_into_file(&path, &pi(), false).unwrap();
+    let doc = yaml(&fs::read_to_string(&path).unwrap());
+    assert_eq!(doc["current-context"], "kind-dev");
+    assert_eq!(names(&doc, "clusters").len(), 3);
+}
+
+#[test]
+fn merge_into_file_names_the_file_on_error() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config");
+    fs::write(&path, "clusters: {}\n").unwrap();
+    let error = merge_into_file(&path, &pi(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with(&path.display().to_string()), "{error}");
+    assert!(error.contains("`clusters` is a mapping"), "{error}");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "clusters: {}\n",
+        "left alone"
+    );
+}
