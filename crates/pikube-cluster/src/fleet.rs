@@ -19,11 +19,18 @@ pub struct Member {
     pub role: String,
 }
 
+/// A node read for planning, with its connection kept open.
+pub struct Inspected {
+    pub facts: NodeFacts,
+    pub plan: NodePlan,
+    pub connection: Connection,
+}
+
 /// A result for one node, in cluster.toml order.
 #[derive(Debug)]
-pub struct NodeResult<T> {
+pub struct NodeResult<T, E = NodeError> {
     pub node: String,
-    pub result: Result<T, NodeError>,
+    pub result: Result<T, E>,
 }
 
 pub struct Fleet {
@@ -56,7 +63,7 @@ impl Fleet {
         .await
     }
 
-    /// What apply would do, per node; nothing is changed.
+    /// What apply would do, per node; nothing is changed. Read without root.
     pub async fn plan(&self, progress: &dyn Progress) -> Vec<NodeResult<NodePlan>> {
         self.each(|member| async move {
             let connection = self.connect(member, progress).await?;
@@ -67,60 +74,146 @@ impl Fleet {
         .await
     }
 
+    /// Facts and the preparation plan of every node, over connections kept open that can
+    /// run commands as root where possible (the k3s state is root's to read). A node whose
+    /// sudo wants a password nobody gave is still inspected: only its root commands fail.
+    pub async fn inspect(
+        &self,
+        progress: &dyn Progress,
+        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+    ) -> Vec<NodeResult<Inspected>> {
+        let connections = self
+            .connect_privileged_with(progress, sudo_password, &mut None, false)
+            .await;
+        let work = self
+            .members
+            .iter()
+            .zip(connections)
+            .map(|(member, connected)| async move {
+                let result = async {
+                    let connection = connected.result?;
+                    let facts = gather_facts(&connection).await?;
+                    let plan = plan_node(&member.desired, &facts)?;
+                    Ok(Inspected {
+                        facts,
+                        plan,
+                        connection,
+                    })
+                }
+                .await;
+                NodeResult {
+                    node: member.desired.name.clone(),
+                    result,
+                }
+            });
+        stream::iter(work)
+            .buffered(self.parallelism)
+            .collect()
+            .await
+    }
+
     /// Prepares every node. `sudo_password` is asked at most once, and only when a node
-    /// needs it.
+    /// needs it. Each prepared node comes back with an open connection that runs commands
+    /// as root.
     pub async fn apply(
         &self,
         options: &ApplyOptions,
         progress: &dyn Progress,
         sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
-    ) -> Vec<NodeResult<NodeReport>> {
+    ) -> Vec<NodeResult<(NodeReport, Connection)>> {
+        let mut password = None;
         let connections = self
-            .each(|member| async move { Ok(self.connect(member, progress).await?) })
+            .connect_privileged_with(progress, sudo_password, &mut password, true)
             .await;
-        let password = if connections
-            .iter()
-            .any(|c| c.result.as_ref().is_ok_and(Connection::needs_sudo_password))
-        {
-            sudo_password()
-        } else {
-            None
-        };
-
+        let password = &password;
         let work = self
             .members
             .iter()
             .zip(connections)
-            .map(|(member, connected)| {
-                let password = password.clone();
-                async move {
-                    let result = async {
-                        let mut connection = connected.result?;
-                        if connection.needs_sudo_password() {
-                            match &password {
-                                Some(password) => connection.use_sudo_password(password).await?,
-                                None => {
-                                    return Err(SshError::SudoPasswordNeeded {
-                                        node: member.desired.name.clone(),
-                                        user: connection.login_user().to_owned(),
-                                    }
-                                    .into())
-                                }
-                            }
-                        }
-                        apply_node(connection, &member.desired, &self.client, options, progress)
-                            .await
+            .map(|(member, connected)| async move {
+                let result = async {
+                    let (report, mut connection) = apply_node(
+                        connected.result?,
+                        &member.desired,
+                        &self.client,
+                        options,
+                        progress,
+                    )
+                    .await?;
+                    // A reboot means a new connection, which must learn the password again.
+                    if let (true, Some(password)) = (connection.needs_sudo_password(), password) {
+                        connection.use_sudo_password(password).await?;
                     }
-                    .await;
-                    if let Err(err) = &result {
-                        progress.node(&member.desired.name, &format!("FAILED: {err}"));
-                    }
-                    NodeResult {
-                        node: member.desired.name.clone(),
-                        result,
-                    }
+                    Ok((report, connection))
+                }
+                .await;
+                if let Err(err) = &result {
+                    progress.node(&member.desired.name, &format!("FAILED: {err}"));
+                }
+                NodeResult {
+                    node: member.desired.name.clone(),
+                    result,
                 }
             });
+        stream::iter(work)
+            .buffered(self.parallelism)
+            .collect()
+            .await
+    }
+
+    /// Connects to every node so that it can run commands as root: directly, with
+    /// passwordless sudo, or with the sudo password (asked once, only if some node needs it).
+    pub async fn connect_privileged(
+        &self,
+        progress: &dyn Progress,
+        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+    ) -> Vec<NodeResult<Connection>> {
+        self.connect_privileged_with(progress, sudo_password, &mut None, true)
+            .await
+    }
+
+    async fn connect_privileged_with(
+        &self,
+        progress: &dyn Progress,
+        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+        password: &mut Option<SudoPassword>,
+        required: bool,
+    ) -> Vec<NodeResult<Connection>> {
+        let connections = self
+            .each(|member| async move { Ok(self.connect(member, progress).await?) })
+            .await;
+        if connections
+            .iter()
+            .any(|c| c.result.as_ref().is_ok_and(Connection::needs_sudo_password))
+        {
+            *password = sudo_password();
+        }
+        let password = &*password;
+        let work = connections.into_iter().map(|connected| async move {
+            let node = connected.node.clone();
+            let result = async {
+                let mut connection = connected.result?;
+                if connection.needs_sudo_password() {
+                    match password {
+                        Some(password) => connection.use_sudo_password(password).await?,
+                        None if !required => {}
+                        None => {
+                            return Err(SshError::SudoPasswordNeeded {
+                                node: node.clone(),
+                                user: connection.login_user().to_owned(),
+                            }
+                            .into())
+                        }
+                    }
+                }
+                Ok(connection)
+            }
+            .await;
+            if let Err(err) = &result {
+                progress.node(&node, &format!("FAILED: {err}"));
+            }
+            NodeResult { node, result }
+        });
         stream::iter(work)
             .buffered(self.parallelism)
             .collect()

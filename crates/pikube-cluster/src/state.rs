@@ -66,10 +66,22 @@ impl LocalState {
         &self.dir
     }
 
+    /// The cluster token if one was stored; never creates anything (for `plan`).
+    pub fn existing_token(&self) -> Result<Option<K3sToken>, StateError> {
+        read_token(&self.dir.join("token"))
+    }
+
     /// The cluster token: read if it exists, otherwise generated and stored. Creation is
     /// atomic: a run killed half-way leaves no token or a whole one, and two runs racing
     /// agree on one token.
     pub fn token(&self) -> Result<K3sToken, StateError> {
+        self.token_adopting(None)
+    }
+
+    /// As [`LocalState::token`], but a missing token is taken from `running` (the secret a
+    /// running cluster already uses) instead of generated: local state lost or never
+    /// copied to this machine must not split the cluster.
+    pub fn token_adopting(&self, running: Option<&str>) -> Result<K3sToken, StateError> {
         let path = self.dir.join("token");
         if let Some(token) = read_token(&path)? {
             return Ok(token);
@@ -91,7 +103,11 @@ impl LocalState {
             .mode(0o600)
             .open(&tmp)
             .map_err(io)?;
-        file.write_all(format!("{}\n", random_hex(32).map_err(io)?).as_bytes())
+        let secret = match running {
+            Some(secret) => secret.to_owned(),
+            None => random_hex(32).map_err(io)?,
+        };
+        file.write_all(format!("{secret}\n").as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(io)?;
         // A hard link never replaces an existing file: whoever links first wins.
@@ -167,6 +183,25 @@ mod tests {
         assert!(!format!("{token:?} {token}").contains(token.expose()));
         let leftovers: Vec<_> = fs::read_dir(state.dir()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left");
+    }
+
+    #[test]
+    fn a_running_clusters_token_is_adopted_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        assert_eq!(
+            state.existing_token().unwrap(),
+            None,
+            "plan creates nothing"
+        );
+        assert!(!state.dir().exists());
+        let token = state.token_adopting(Some("abc123")).unwrap();
+        assert_eq!(token.expose(), "abc123");
+        assert_eq!(
+            state.token_adopting(Some("other")).unwrap().expose(),
+            "abc123"
+        );
+        assert_eq!(state.existing_token().unwrap(), Some(token));
     }
 
     #[test]

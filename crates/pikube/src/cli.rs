@@ -46,6 +46,18 @@ pub enum Command {
         after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n\nExit status: 0 every node prepared and verified, 1 some node failed (the others are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
+    /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
+    /// cluster's name, pointing at the API endpoint (or the first server).
+    #[command(
+        after_help = "Examples:\n  pikube kubeconfig > lab.yaml\n  pikube kubeconfig --write ~/.kube/lab.yaml\n  pikube kubeconfig --merge            # into $KUBECONFIG or ~/.kube/config\n  kubectl --context homelab get nodes\n\nFiles are written 0600. --merge replaces this cluster's entries and leaves every other\ncluster, user and context alone; it makes this cluster's context the current one unless\n--keep-context."
+    )]
+    Kubeconfig(KubeconfigArgs),
+    /// Uninstall K3s from every node, or from the named ones. The OS preparation (cgroups,
+    /// swap, hostname) stays unless --all.
+    #[command(
+        after_help = "Examples:\n  pikube reset --yes\n  pikube reset worker-3          # asks for confirmation\n  pikube reset --all --yes       # also restore the original cmdline.txt, fstab, hostname\n\nA node reset alone is first deleted from the cluster, so that it can join again later.\nExit status: 0 done, 1 some node failed or not confirmed."
+    )]
+    Reset(ResetArgs),
     /// Run a workload's HTTP service (what a pod runs; works anywhere).
     #[command(subcommand)]
     Serve(Workload),
@@ -133,9 +145,42 @@ pub struct ApplyArgs {
     /// How long a node may take to come back after a reboot (e.g. 90s, 10m).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub reboot_timeout: Duration,
+    /// How long k3s on a node may take to start and be Ready (a Pi on an SD card is slow).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
     /// No progress lines, only the summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Write it to this file (0600) instead of printing it.
+    #[arg(long, value_name = "PATH", conflicts_with = "merge")]
+    pub write: Option<PathBuf>,
+    /// Merge it into $KUBECONFIG (its first file) or ~/.kube/config.
+    #[arg(long)]
+    pub merge: bool,
+    /// With --merge: leave the current context as it is.
+    #[arg(long, requires = "merge")]
+    pub keep_context: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Nodes to reset (default: all).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Also undo the OS preparation (takes effect at the next reboot).
+    #[arg(long)]
+    pub all: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -1,18 +1,21 @@
 //! Carrying out a node's plan: changes in phase order, the reboot if one is due, then a
 //! check of the effective state.
 
+mod carry_out;
 mod reboot;
+mod upload;
 mod write_file;
 
 use std::time::Duration;
 
 use pikube_pi::NodeFacts;
 
+pub(crate) use carry_out::carry_out;
 pub use reboot::RebootError;
 
 use crate::facts::gather_facts;
 use crate::node_error::NodeError;
-use crate::plan::{plan_node, verify_node, Change, DesiredNode, NodePlan};
+use crate::plan::{plan_node, verify_node, DesiredNode, NodePlan};
 use crate::progress::Progress;
 use crate::ssh::{ClientConfig, Connection};
 
@@ -39,7 +42,8 @@ pub struct NodeReport {
     pub facts: NodeFacts,
 }
 
-/// Brings one node to its desired state. Safe to run again at any point: every step
+/// Brings one node to its desired state, and hands back an open connection to it (a new
+/// one after a reboot, without the sudo password: see [`Connection::use_sudo_password`]). Safe to run again at any point: every step
 /// is planned from fresh facts, so a run killed half-way is finished by the next one.
 pub async fn apply_node(
     connection: Connection,
@@ -47,18 +51,20 @@ pub async fn apply_node(
     client: &ClientConfig,
     options: &ApplyOptions,
     progress: &dyn Progress,
-) -> Result<NodeReport, NodeError> {
+) -> Result<(NodeReport, Connection), NodeError> {
     let node = desired.name.as_str();
     let facts = gather_facts(&connection).await?;
     let plan = plan_node(desired, &facts)?;
     if plan.is_empty() {
         progress.node(node, "already prepared: no changes");
-        connection.close().await;
-        return Ok(NodeReport {
-            plan,
-            rebooted: false,
-            facts,
-        });
+        return Ok((
+            NodeReport {
+                plan,
+                rebooted: false,
+                facts,
+            },
+            connection,
+        ));
     }
 
     for planned in &plan.changes {
@@ -66,14 +72,7 @@ pub async fn apply_node(
             node,
             &format!("[{}] {}", planned.phase, planned.change.summary()),
         );
-        match &planned.change {
-            Change::File(file) => write_file::write_file(&connection, file).await?,
-            Change::Command(command) => {
-                connection
-                    .run_privileged(&command.summary, &command.script, b"")
-                    .await?;
-            }
-        }
+        carry_out(&connection, &planned.change).await?;
     }
 
     let (connection, rebooted) = if plan.needs_reboot() {
@@ -91,7 +90,6 @@ pub async fn apply_node(
     };
 
     let facts = gather_facts(&connection).await?;
-    connection.close().await;
     let problems = verify_node(desired, &facts);
     if !problems.is_empty() {
         return Err(NodeError::Verify {
@@ -100,9 +98,12 @@ pub async fn apply_node(
         });
     }
     progress.node(node, "prepared and verified");
-    Ok(NodeReport {
-        plan,
-        rebooted,
-        facts,
-    })
+    Ok((
+        NodeReport {
+            plan,
+            rebooted,
+            facts,
+        },
+        connection,
+    ))
 }

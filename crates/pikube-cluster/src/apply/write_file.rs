@@ -1,42 +1,82 @@
-use crate::plan::FileChange;
+use crate::plan::{FileChange, SecretFileChange};
 use crate::ssh::{shell_quote, Connection, SshError};
+
+/// How a file is put in place.
+struct Placement<'a> {
+    path: &'a str,
+    mode: u32,
+    /// Enforce `mode` (and root ownership) even on an existing file, keep no original.
+    owned: bool,
+}
 
 /// Replaces a file atomically: the new content goes to a temporary file in the same
 /// directory, which is then renamed over the old one, so a run killed at any moment leaves
 /// either the old file or the new one, never half of either. The first time pikube changes
-/// a file it keeps the original beside it as `<file>.pikube-orig`.
+/// a file it does not own, it keeps the original beside it as `<file>.pikube-orig`.
 pub async fn write_file(connection: &Connection, file: &FileChange) -> Result<(), SshError> {
-    let path = shell_quote(&file.path);
+    let placement = Placement {
+        path: &file.path,
+        mode: file.mode,
+        owned: file.owned,
+    };
+    put(connection, &placement, file.after.as_bytes()).await
+}
+
+/// As [`write_file`] for a secret: mode 0600 from the first byte (the temporary file is
+/// created under umask 077), content only ever on the SSH channel's stdin.
+pub async fn write_secret_file(
+    connection: &Connection,
+    file: &SecretFileChange,
+) -> Result<(), SshError> {
+    let placement = Placement {
+        path: &file.path,
+        mode: 0o600,
+        owned: true,
+    };
+    put(connection, &placement, file.content.as_bytes()).await
+}
+
+async fn put(
+    connection: &Connection,
+    file: &Placement<'_>,
+    content: &[u8],
+) -> Result<(), SshError> {
+    let path = shell_quote(file.path);
+    let keep = if file.owned {
+        format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", file.mode)
+    } else {
+        format!(
+            r#"if [ -e "$p" ]; then
+  [ -e "$p.pikube-orig" ] || cp -p "$p" "$p.pikube-orig"
+  chown --reference="$p" "$tmp" 2>/dev/null || true
+  chmod --reference="$p" "$tmp" 2>/dev/null || true
+else
+  chmod {:o} "$tmp" 2>/dev/null || true
+fi"#,
+            file.mode
+        )
+    };
     let script = format!(
         r#"set -e
+umask 077
 p={path}
 dir=$(dirname "$p")
 base=$(basename "$p")
+(umask 022; mkdir -p "$dir")
 # Leftovers of a run that was killed between writing and renaming.
 rm -f "$dir/.$base.pikube-"??????
 tmp=$(mktemp "$dir/.$base.pikube-XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat > "$tmp"
-if [ -e "$p" ]; then
-  [ -e "$p.pikube-orig" ] || cp -p "$p" "$p.pikube-orig"
-  chown --reference="$p" "$tmp" 2>/dev/null || true
-  chmod --reference="$p" "$tmp" 2>/dev/null || true
-else
-  chmod {mode:o} "$tmp" 2>/dev/null || true
-fi
+{keep}
 sync "$tmp" 2>/dev/null || sync
 mv -f "$tmp" "$p"
 trap - EXIT
 sync "$dir" 2>/dev/null || sync
-"#,
-        mode = file.mode
+"#
     );
     connection
-        .run_privileged(
-            &format!("writing {}", file.path),
-            &script,
-            file.after.as_bytes(),
-        )
+        .run_privileged(&format!("writing {}", file.path), &script, content)
         .await?;
     Ok(())
 }

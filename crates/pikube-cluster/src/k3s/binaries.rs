@@ -45,13 +45,15 @@ pub async fn resolve_binaries(
             continue;
         };
         let artifact = match config.k3s.binaries.get(&arch) {
-            Some(path) => local_artifact(path, &version).await.map_err(|source| {
-                BinaryError::Local {
-                    arch: name.clone(),
-                    path: path.clone(),
-                    source,
-                }
-            })?,
+            Some(path) => {
+                local_artifact(path, &version)
+                    .await
+                    .map_err(|source| BinaryError::Local {
+                        arch: name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?
+            }
             None => {
                 let release_arch = match arch {
                     Arch::Amd64 => ReleaseArch::Amd64,
@@ -106,7 +108,11 @@ async fn local_artifact(path: &Path, version: &str) -> std::io::Result<BinaryArt
             size += n as u64;
             hasher.update(&buffer[..n]);
         }
-        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(BinaryArtifact {
             path,
             sha256,

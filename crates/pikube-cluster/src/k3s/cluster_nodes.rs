@@ -107,7 +107,9 @@ pub enum ClusterNodesError {
     Ssh(#[from] SshError),
     #[error("{node}: the Kubernetes API is not answering yet: {reason}")]
     NotAnswering { node: String, reason: String },
-    #[error("{node}: `kubectl get nodes -o json` printed something that is not a node list: {source}")]
+    #[error(
+        "{node}: `kubectl get nodes -o json` printed something that is not a node list: {source}"
+    )]
     Parse {
         node: String,
         #[source]
@@ -159,7 +161,10 @@ mod tests {
         assert_eq!(nodes.len(), 2);
         assert!(nodes[0].ready);
         assert_eq!(nodes[0].labels["kubernetes.io/arch"], "arm64");
-        assert_eq!(nodes[0].taints, ["dedicated=db:NoSchedule", "gpu:NoExecute"]);
+        assert_eq!(
+            nodes[0].taints,
+            ["dedicated=db:NoSchedule", "gpu:NoExecute"]
+        );
         assert_eq!(nodes[0].kubelet_version, "v1.31.4+k3s1");
         assert!(!nodes[1].ready);
         assert!(parse_nodes("error").is_err());

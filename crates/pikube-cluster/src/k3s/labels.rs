@@ -80,7 +80,11 @@ impl LabelPlan {
             .add_taints
             .iter()
             .cloned()
-            .chain(self.remove_taints.iter().map(|t| format!("{}-", taint_key_effect(t))))
+            .chain(
+                self.remove_taints
+                    .iter()
+                    .map(|t| format!("{}-", taint_key_effect(t))),
+            )
             .collect();
         if !taints.is_empty() {
             parts.push(format!("taint {}", taints.join(" ")));
@@ -96,7 +100,11 @@ impl LabelPlan {
             .set_labels
             .iter()
             .map(|(k, v)| shell_quote(&format!("{k}={v}")))
-            .chain(self.remove_labels.iter().map(|k| shell_quote(&format!("{k}-"))))
+            .chain(
+                self.remove_labels
+                    .iter()
+                    .map(|k| shell_quote(&format!("{k}-"))),
+            )
             .collect();
         if !labels.is_empty() {
             script.push(format!(
@@ -160,7 +168,10 @@ pub fn plan_labels(
     for taint in &previous.1 {
         let key_effect = taint_key_effect(taint);
         let still_wanted = taints.iter().any(|t| taint_key_effect(t) == key_effect);
-        let on_node = live.taints.iter().any(|t| taint_key_effect(t) == key_effect);
+        let on_node = live
+            .taints
+            .iter()
+            .any(|t| taint_key_effect(t) == key_effect);
         if on_node && !still_wanted {
             plan.remove_taints.push(taint.clone());
         }
@@ -205,7 +216,10 @@ mod tests {
 
     #[test]
     fn a_converged_node_needs_nothing() {
-        let node = live(&[("zone", "a"), ("kubernetes.io/arch", "arm64")], &["db:NoSchedule"]);
+        let node = live(
+            &[("zone", "a"), ("kubernetes.io/arch", "arm64")],
+            &["db:NoSchedule"],
+        );
         let plan = plan_labels(
             &pairs(&[("zone", "a")]),
             &["db:NoSchedule".into()],
@@ -235,9 +249,18 @@ mod tests {
         assert_eq!(plan.remove_labels, ["old"], "labels pikube never set stay");
         assert_eq!(plan.add_taints, ["db=2:NoSchedule"]);
         assert_eq!(plan.remove_taints, ["gone:NoExecute"]);
-        assert_eq!(plan.summary(), "label zone=b old-; taint db=2:NoSchedule gone:NoExecute-");
+        assert_eq!(
+            plan.summary(),
+            "label zone=b old-; taint db=2:NoSchedule gone:NoExecute-"
+        );
         let script = plan.script("pi-1");
-        assert!(script.contains("label node 'pi-1' --overwrite 'zone=b' 'old-'"), "{script}");
-        assert!(script.contains("taint node 'pi-1' --overwrite 'gone:NoExecute-' 'db=2:NoSchedule'"), "{script}");
+        assert!(
+            script.contains("label node 'pi-1' --overwrite 'zone=b' 'old-'"),
+            "{script}"
+        );
+        assert!(
+            script.contains("taint node 'pi-1' --overwrite 'gone:NoExecute-' 'db=2:NoSchedule'"),
+            "{script}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::desired::DesiredK3s;
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION};
-use super::render::{unit_file, uninstall_script, KILLALL_SCRIPT};
+use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::plan::{Change, SecretFileChange, UploadChange};
 
@@ -177,4 +177,156 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::k3s::desired::BinaryArtifact;
+    use crate::k3s::render::{env_file, Membership};
+    use crate::k3s::state::{ServiceFiles, ToolLink};
+
+    fn desired() -> DesiredK3s {
+        DesiredK3s {
+            node: "pi-2".into(),
+            membership: Membership::Agent {
+                url: "https://10.0.0.1:6443".into(),
+            },
+            binary: BinaryArtifact {
+                path: PathBuf::from("/tmp/k3s"),
+                sha256: "ab".repeat(32),
+                size: 70_000_000,
+                version: "v1.31.4+k3s1".into(),
+            },
+            config_yaml: "server: https://10.0.0.1:6443\n".into(),
+            registration_yaml: "node-label: []\n".into(),
+            labels: vec![],
+            taints: vec![],
+            env: Some(env_file("K10x::server:y", None)),
+        }
+    }
+
+    fn fresh() -> K3sNodeState {
+        K3sNodeState {
+            binary_sha256: None,
+            config: None,
+            registration: None,
+            killall: None,
+            server: ServiceFiles::default(),
+            agent: ServiceFiles::default(),
+            links: paths::LINKS
+                .iter()
+                .map(|t| {
+                    (
+                        *t,
+                        ToolLink {
+                            target: None,
+                            elsewhere: None,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+            server_token: None,
+        }
+    }
+
+    /// The state a successful apply of `desired` leaves.
+    fn converged(desired: &DesiredK3s) -> K3sNodeState {
+        let mut state = fresh();
+        state.binary_sha256 = Some(desired.binary.sha256.clone());
+        state.config = Some(desired.config_yaml.clone());
+        state.registration = Some(desired.registration_yaml.clone());
+        state.killall = Some(KILLALL_SCRIPT.to_owned());
+        state.agent = ServiceFiles {
+            unit: Some(unit_file(Service::Agent)),
+            env_sha256: desired.env.as_deref().map(|e| sha256_hex(e.as_bytes())),
+            uninstall: Some(uninstall_script(Service::Agent)),
+            enabled: true,
+            active: true,
+            restarts: 0,
+        };
+        for link in state.links.values_mut() {
+            link.target = Some("k3s".into());
+        }
+        state
+    }
+
+    #[test]
+    fn a_fresh_node_gets_everything_and_a_start() {
+        let plan = plan_k3s(&desired(), &fresh()).unwrap();
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        assert!(
+            summaries[0].starts_with("install k3s v1.31.4+k3s1 (70.0 MB"),
+            "{summaries:?}"
+        );
+        assert!(summaries.contains(&"link kubectl to k3s".to_owned()));
+        assert!(summaries
+            .iter()
+            .any(|s| s.contains("k3s-agent.service.env (contents hidden")));
+        assert_eq!(plan.restart.as_deref(), Some("start k3s-agent"));
+        assert_eq!(summaries.last().unwrap(), "start k3s-agent");
+        // The token is never in what a plan shows or serialises.
+        let json = serde_json::to_string(&plan.changes).unwrap();
+        assert!(!json.contains("K10x") && !format!("{:?}", plan.changes).contains("K10x"));
+    }
+
+    #[test]
+    fn a_converged_node_needs_nothing() {
+        let desired = desired();
+        let plan = plan_k3s(&desired, &converged(&desired)).unwrap();
+        assert!(plan.is_empty(), "{:?}", plan.changes);
+        assert_eq!(plan.restart, None);
+    }
+
+    #[test]
+    fn only_restart_worthy_changes_restart() {
+        let desired = desired();
+        let mut state = converged(&desired);
+        state.registration = Some("node-label: [old=1]\n".into());
+        let plan = plan_k3s(&desired, &state).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(
+            plan.restart, None,
+            "registration-only changes need no restart"
+        );
+
+        let mut state = converged(&desired);
+        state.config = Some("server: https://10.0.0.9:6443\n".into());
+        let plan = plan_k3s(&desired, &state).unwrap();
+        assert_eq!(
+            plan.restart.as_deref(),
+            Some("restart k3s-agent (config.yaml changed)")
+        );
+
+        let mut state = converged(&desired);
+        state.agent.active = false;
+        let plan = plan_k3s(&desired, &state).unwrap();
+        assert_eq!(plan.restart.as_deref(), Some("start k3s-agent"));
+    }
+
+    #[test]
+    fn a_users_own_kubectl_is_left_alone_and_a_role_change_is_refused() {
+        let desired = desired();
+        let mut state = converged(&desired);
+        state.links.insert(
+            "kubectl",
+            ToolLink {
+                target: None,
+                elsewhere: Some("/usr/bin/kubectl".into()),
+            },
+        );
+        assert!(plan_k3s(&desired, &state).unwrap().is_empty());
+
+        let mut server = fresh();
+        server.server.unit = Some(unit_file(Service::Server));
+        let err = plan_k3s(&desired, &server).unwrap_err().to_string();
+        assert!(
+            err.contains("runs k3s but cluster.toml makes it an agent"),
+            "{err}"
+        );
+        assert!(err.contains("pikube reset pi-2"), "{err}");
+    }
 }

@@ -25,6 +25,9 @@ use crate::progress::Progress;
 use crate::ssh::Connection;
 use crate::state::{K3sToken, LocalState};
 
+/// A node's labels (`key`, `value`) and taints (`key=value:Effect`).
+type LabelsAndTaints = (Vec<(String, String)>, Vec<String>);
+
 /// A node the stage can work on: connected with root, facts read.
 pub struct StageNode {
     pub name: String,
@@ -134,7 +137,14 @@ impl K3sStage<'_> {
         progress.step(&format!("k3s: first server {first}"));
         let env = env_file(secret.expose(), self.spec.datastore_endpoint.as_deref());
         let outcome = self
-            .install_node(first_node, first_state, &topology, Some(env), &first_node.connection, progress)
+            .install_node(
+                first_node,
+                first_state,
+                &topology,
+                Some(env),
+                &first_node.connection,
+                progress,
+            )
             .await;
         let first_ok = outcome.is_ok();
         results.insert(first.clone(), outcome);
@@ -163,7 +173,12 @@ impl K3sStage<'_> {
 
         // 2. The other servers, one at a time: etcd grows one member at a time.
         let join_env = |datastore: Option<&str>| env_file(&full_token, datastore);
-        for member in self.spec.nodes.iter().filter(|m| m.service == Service::Server) {
+        for member in self
+            .spec
+            .nodes
+            .iter()
+            .filter(|m| m.service == Service::Server)
+        {
             if member.name == first || results.contains_key(&member.name) {
                 continue;
             }
@@ -346,6 +361,29 @@ impl K3sStage<'_> {
             .await;
         let mut surveyed = BTreeMap::new();
         let mut failures = BTreeMap::new();
+        // An address that is an ssh_config alias or a name only this machine resolves means
+        // nothing to the other nodes: they join through the IP the node was reached at.
+        let mut join_addresses: BTreeMap<String, String> = BTreeMap::new();
+        for node in nodes {
+            let Some(member) = self.spec.member(&node.name) else {
+                continue;
+            };
+            if member.address.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            if let Ok(output) = node
+                .connection
+                .run(
+                    "finding the address it was reached at",
+                    "echo \"$SSH_CONNECTION\"",
+                )
+                .await
+            {
+                if let Some(ip) = output.stdout.split_whitespace().nth(2) {
+                    join_addresses.insert(node.name.clone(), ip.to_owned());
+                }
+            }
+        }
         for (node, state) in states {
             match state {
                 Ok(state) => {
@@ -357,10 +395,12 @@ impl K3sStage<'_> {
             }
         }
         for (name, reason) in unavailable {
-            failures.entry(name.clone()).or_insert_with(|| K3sError::Skipped {
-                node: name.clone(),
-                reason: reason.clone(),
-            });
+            failures
+                .entry(name.clone())
+                .or_insert_with(|| K3sError::Skipped {
+                    node: name.clone(),
+                    reason: reason.clone(),
+                });
         }
         let topo_nodes: Vec<TopologyNode> = self
             .spec
@@ -368,7 +408,7 @@ impl K3sStage<'_> {
             .iter()
             .map(|m| TopologyNode {
                 name: &m.name,
-                address: &m.address,
+                address: join_addresses.get(&m.name).unwrap_or(&m.address),
                 service: m.service,
                 state: surveyed.get(&m.name).map(|(_, s)| s),
             })
@@ -408,7 +448,7 @@ impl K3sStage<'_> {
         })
     }
 
-    fn labels_of(&self, node: &StageNode) -> Result<(Vec<(String, String)>, Vec<String>), K3sError> {
+    fn labels_of(&self, node: &StageNode) -> Result<LabelsAndTaints, K3sError> {
         let member = self.member(&node.name)?;
         let mut labels = automatic_labels(&node.facts);
         labels.extend(member.labels.iter().cloned());
@@ -423,13 +463,17 @@ impl K3sStage<'_> {
     ) -> Result<DesiredK3s, K3sError> {
         let member = self.member(&node.name)?;
         let arch = node.facts.arch.name().to_owned();
-        let binary = self.binaries.get(&arch).cloned().ok_or_else(|| K3sError::Cluster {
-            node: node.name.clone(),
-            message: match node.facts.arch.k3s_asset_suffix() {
-                Some(_) => format!("no k3s binary for its architecture ({arch})"),
-                None => format!("k3s has no build for its architecture ({arch})"),
-            },
-        })?;
+        let binary = self
+            .binaries
+            .get(&arch)
+            .cloned()
+            .ok_or_else(|| K3sError::Cluster {
+                node: node.name.clone(),
+                message: match node.facts.arch.k3s_asset_suffix() {
+                    Some(_) => format!("no k3s binary for its architecture ({arch})"),
+                    None => format!("k3s has no build for its architecture ({arch})"),
+                },
+            })?;
         let membership = topology.membership(&member.name, member.service);
         let (labels, taints) = self.labels_of(node)?;
         let config_yaml = config_yaml(&NodeConfig {
@@ -515,7 +559,8 @@ impl K3sStage<'_> {
         }
         let uploaded = plan.changes.iter().any(|c| matches!(c, Change::Upload(_)));
         if uploaded || node.facts.k3s.version.as_deref() != Some(desired.binary.version.as_str()) {
-            self.check_version(connection, &desired.binary.version).await?;
+            self.check_version(connection, &desired.binary.version)
+                .await?;
         }
         self.wait_ready(api, node, service).await?;
         Ok(K3sNodeReport {

@@ -63,8 +63,7 @@ pub fn topology(
     // stays the first server whatever the file order says now, so that plans are stable.
     let starter = servers.iter().find(|n| {
         running(n)
-            && n
-                .state
+            && n.state
                 .and_then(|s| s.config.as_deref())
                 .is_some_and(|config| !config.lines().any(|l| l.starts_with("server:")))
     });
@@ -82,7 +81,9 @@ pub fn topology(
     let join_url = api_url(first.address);
     Ok(Topology {
         first_server: first.name.to_owned(),
-        agent_url: api_endpoint.map(api_url).unwrap_or_else(|| join_url.clone()),
+        agent_url: api_endpoint
+            .map(api_url)
+            .unwrap_or_else(|| join_url.clone()),
         join_url,
         cluster_init: servers.len() > 1 && !external_datastore,
     })
@@ -134,4 +135,91 @@ pub fn existing_secret<'a>(nodes: &[TopologyNode<'a>]) -> Option<&'a str> {
         .filter(|n| n.service == Service::Server)
         .find_map(|n| n.state.and_then(|s| s.server_token.as_ref()))
         .map(ServerToken::expose_secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(config: &str) -> K3sNodeState {
+        let hash = "ab".repeat(32);
+        let mut state = crate::k3s::state::parse_state("@@pikube-facts v1\n@@pikube-facts end\n")
+            .expect("empty state parses");
+        state.config = Some(config.to_owned());
+        state.server_token = ServerToken::parse(&format!("K10{hash}::server:secret"));
+        state
+    }
+
+    fn node<'a>(
+        name: &'a str,
+        service: Service,
+        state: Option<&'a K3sNodeState>,
+    ) -> TopologyNode<'a> {
+        TopologyNode {
+            name,
+            address: name,
+            service,
+            state,
+        }
+    }
+
+    #[test]
+    fn the_first_server_starts_etcd_and_agents_use_the_endpoint() {
+        let nodes = [
+            node("s1", Service::Server, None),
+            node("s2", Service::Server, None),
+            node("s3", Service::Server, None),
+            node("a1", Service::Agent, None),
+        ];
+        let topo = topology(&nodes, Some("k3s.lan"), false).unwrap();
+        assert_eq!(topo.first_server, "s1");
+        assert_eq!(
+            topo.membership("s1", Service::Server),
+            Membership::Init { cluster_init: true }
+        );
+        assert_eq!(
+            topo.membership("s2", Service::Server),
+            Membership::JoinServer {
+                url: "https://s1:6443".into()
+            }
+        );
+        assert_eq!(
+            topo.membership("a1", Service::Agent),
+            Membership::Agent {
+                url: "https://k3s.lan:6443".into()
+            }
+        );
+        // One server, or an external datastore: no embedded etcd.
+        assert!(!topology(&nodes[..1], None, false).unwrap().cluster_init);
+        assert!(!topology(&nodes, None, true).unwrap().cluster_init);
+    }
+
+    #[test]
+    fn a_running_cluster_keeps_the_server_that_started_it() {
+        let starter = running("node-name: s2\ncluster-init: true\n");
+        let joined = running("node-name: s3\nserver: https://s2:6443\n");
+        let nodes = [
+            node("s1", Service::Server, None),
+            node("s2", Service::Server, Some(&starter)),
+            node("s3", Service::Server, Some(&joined)),
+        ];
+        assert_eq!(topology(&nodes, None, false).unwrap().first_server, "s2");
+        // The starter gone: join through any server that runs.
+        let nodes = [
+            node("s1", Service::Server, None),
+            node("s3", Service::Server, Some(&joined)),
+        ];
+        assert_eq!(topology(&nodes, None, false).unwrap().first_server, "s3");
+        assert_eq!(api_url("fd00::1"), "https://[fd00::1]:6443");
+    }
+
+    #[test]
+    fn another_token_in_the_cluster_is_refused_and_a_lost_one_adopted() {
+        let state = running("cluster-init: true\n");
+        let nodes = [node("s1", Service::Server, Some(&state))];
+        assert_eq!(existing_secret(&nodes), Some("secret"));
+        assert!(cluster_token(&nodes, "secret", "t").unwrap().is_some());
+        let err = cluster_token(&nodes, "other", ".pikube/lab/token").unwrap_err();
+        assert!(err.to_string().contains(".pikube/lab/token"), "{err}");
+    }
 }

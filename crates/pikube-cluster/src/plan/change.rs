@@ -1,10 +1,18 @@
-use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
 
 /// One change to a node, described well enough to show it and to carry it out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     File(FileChange),
+    /// A file whose content is secret (it holds the cluster token): never shown, never
+    /// logged, written 0600.
+    SecretFile(SecretFileChange),
+    /// A local file copied to the node and checked there against its SHA-256.
+    Upload(UploadChange),
     Command(CommandChange),
 }
 
@@ -15,7 +23,45 @@ pub struct FileChange {
     /// `None`: the file does not exist yet.
     pub before: Option<String>,
     pub after: String,
-    /// Mode for a new file; an existing file keeps its owner and mode.
+    /// Mode for a new file; an existing file keeps its owner and mode unless `owned`.
+    pub mode: u32,
+    /// pikube owns the file outright (the k3s files): `mode` is enforced on every write
+    /// and no `.pikube-orig` copy is kept. Files pikube edits on the user's behalf keep
+    /// their mode and their original.
+    #[serde(skip)]
+    pub owned: bool,
+}
+
+/// See [`Change::SecretFile`]. The content is redacted in `Debug` and never serialised.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SecretFileChange {
+    pub path: String,
+    /// Whether a file is replaced (its old content is never read back).
+    pub exists: bool,
+    /// What is in it, for people: e.g. "the cluster token and the server URL".
+    pub holds: String,
+    #[serde(skip)]
+    pub content: String,
+}
+
+impl fmt::Debug for SecretFileChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretFileChange")
+            .field("path", &self.path)
+            .field("exists", &self.exists)
+            .field("holds", &self.holds)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadChange {
+    pub summary: String,
+    #[serde(serialize_with = "display_path")]
+    pub local: PathBuf,
+    pub remote: String,
+    pub sha256: String,
+    pub size: u64,
     pub mode: u32,
 }
 
@@ -34,6 +80,18 @@ impl Change {
             before: before.map(str::to_owned),
             after,
             mode,
+            owned: false,
+        })
+    }
+
+    /// A file pikube owns outright: written with exactly `mode`, no original kept.
+    pub fn owned_file(path: &str, before: Option<&str>, after: String, mode: u32) -> Change {
+        Change::File(FileChange {
+            path: path.to_owned(),
+            before: before.map(str::to_owned),
+            after,
+            mode,
+            owned: true,
         })
     }
 
@@ -48,7 +106,18 @@ impl Change {
         match self {
             Change::File(file) if file.before.is_none() => format!("create {}", file.path),
             Change::File(file) => format!("update {}", file.path),
+            Change::SecretFile(file) => format!(
+                "{} {} (contents hidden: {})",
+                if file.exists { "update" } else { "create" },
+                file.path,
+                file.holds
+            ),
+            Change::Upload(upload) => upload.summary.clone(),
             Change::Command(command) => command.summary.clone(),
         }
     }
+}
+
+fn display_path<S: Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
 }

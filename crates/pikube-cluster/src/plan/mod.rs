@@ -10,7 +10,7 @@ mod swap;
 #[cfg(test)]
 mod tests;
 
-pub use change::{Change, CommandChange, FileChange};
+pub use change::{Change, CommandChange, FileChange, SecretFileChange, UploadChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
 pub use render::render_plan_text;
 

@@ -123,7 +123,7 @@ impl Connection {
         let check = self
             .exec(
                 "sudo -k -S -p '' true",
-                Some(format!("{}\n", password.expose()).as_bytes()),
+                Some(Input::Bytes(format!("{}\n", password.expose()).as_bytes())),
                 "the sudo password check",
             )
             .await?;
@@ -162,6 +162,27 @@ impl Connection {
         script: &str,
         input: &[u8],
     ) -> Result<CommandOutput, SshError> {
+        self.privileged(what, script, Input::Bytes(input)).await
+    }
+
+    /// Runs a script as root with a local file streamed to its standard input (a k3s
+    /// binary is ~70 MB: it is never held in memory). A non-zero exit is an error.
+    pub async fn run_privileged_with_file(
+        &self,
+        what: &str,
+        script: &str,
+        file: &std::path::Path,
+    ) -> Result<CommandOutput, SshError> {
+        let output = self.privileged(what, script, Input::File(file)).await?;
+        self.checked(what, output)
+    }
+
+    async fn privileged(
+        &self,
+        what: &str,
+        script: &str,
+        input: Input<'_>,
+    ) -> Result<CommandOutput, SshError> {
         let quoted = shell_quote(script);
         match &self.privilege {
             Some(Privilege::Root) => self.exec(script, Some(input), what).await,
@@ -172,9 +193,17 @@ impl Connection {
             Some(Privilege::Password(password)) => {
                 // -k: always ask, so the first input line is always taken as the password.
                 let command = format!("sudo -k -S -p '' -- sh -c {quoted}");
-                let mut stdin = format!("{}\n", password.expose()).into_bytes();
-                stdin.extend_from_slice(input);
-                self.exec(&command, Some(&stdin), what).await
+                let line = format!("{}\n", password.expose()).into_bytes();
+                let input = match input {
+                    Input::Bytes(bytes) => {
+                        let mut stdin = line;
+                        stdin.extend_from_slice(bytes);
+                        return self.exec(&command, Some(Input::Bytes(&stdin)), what).await;
+                    }
+                    Input::File(file) => Input::PrefixedFile(line, file),
+                    prefixed @ Input::PrefixedFile(..) => prefixed,
+                };
+                self.exec(&command, Some(input), what).await
             }
             None => Err(SshError::SudoPasswordNeeded {
                 node: self.target.node.clone(),
@@ -204,7 +233,7 @@ impl Connection {
     async fn exec(
         &self,
         script: &str,
-        input: Option<&[u8]>,
+        input: Option<Input<'_>>,
         what: &str,
     ) -> Result<CommandOutput, SshError> {
         let mut command = self.session.command("sh");
@@ -223,10 +252,21 @@ impl Connection {
             what: what.to_owned(),
         };
         let mut child = command.spawn().await.map_err(lost)?;
-        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin().take()) {
-            // A command may exit without reading its input; that is its business.
-            let _ = stdin.write_all(bytes).await;
-            let _ = stdin.shutdown().await;
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin().take()) {
+            // Fed while the output is collected: a large input would otherwise fill the
+            // pipes both ways. A command may exit without reading its input; that is its
+            // business, so write errors are not ours to report.
+            let feed = async move {
+                let _ = input.write_to(&mut stdin).await;
+                let _ = stdin.shutdown().await;
+            };
+            let (output, ()) = tokio::join!(child.wait_with_output(), feed);
+            let output = output.map_err(lost)?;
+            return Ok(CommandOutput {
+                code: exit_code(output.status),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
         }
         let output = child.wait_with_output().await.map_err(lost)?;
         Ok(CommandOutput {
@@ -235,6 +275,32 @@ impl Connection {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+}
+
+/// What a remote command reads on its standard input.
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    File(&'a std::path::Path),
+    /// The sudo password line, then the file.
+    PrefixedFile(Vec<u8>, &'a std::path::Path),
+}
+
+impl Input<'_> {
+    async fn write_to(self, stdin: &mut openssh::ChildStdin) -> std::io::Result<()> {
+        match self {
+            Input::Bytes(bytes) => stdin.write_all(bytes).await,
+            Input::File(path) => copy_file(path, stdin).await,
+            Input::PrefixedFile(prefix, path) => {
+                stdin.write_all(&prefix).await?;
+                copy_file(path, stdin).await
+            }
+        }
+    }
+}
+
+async fn copy_file(path: &std::path::Path, stdin: &mut openssh::ChildStdin) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?;
+    tokio::io::copy(&mut file, stdin).await.map(drop)
 }
 
 fn exit_code(status: ExitStatus) -> i32 {
@@ -299,7 +365,7 @@ fn last_lines(text: &str, n: usize) -> String {
 }
 
 /// Single-quotes a string for a POSIX shell.
-pub(crate) fn shell_quote(value: &str) -> String {
+pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 

@@ -13,6 +13,8 @@ mod target;
 
 pub use client_config::ClientConfig;
 pub(crate) use connection::shell_quote;
+/// Single-quotes a string for a POSIX shell (for commands built outside this crate).
+pub use connection::shell_quote as shell_quote_arg;
 pub use connection::{CommandOutput, Connection};
 pub use error::SshError;
 pub use sudo::{Privilege, SudoPassword};

@@ -1,11 +1,21 @@
+use std::collections::BTreeMap;
+
 use pikube_cluster::apply::ApplyOptions;
+use pikube_cluster::k3s::{K3sStage, StageNode};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::ApplyArgs;
 use crate::commands::cluster::{fleet, load_config};
+use crate::commands::k3s_stage::{binaries, local_state, StageSettings};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
+
+/// One node's line in the summary.
+struct NodeLine {
+    prepared: String,
+    k3s: Option<Result<String, String>>,
+}
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
@@ -18,53 +28,149 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     } else {
         Box::new(StderrProgress::new())
     };
-    progress.step(&format!(
-        "preparing {} node{} of cluster {}",
-        fleet.members().len(),
-        if fleet.members().len() == 1 { "" } else { "s" },
-        config.name
-    ));
-    let results = runtime()?.block_on(fleet.apply(&options, progress.as_ref(), &sudo_password));
+    let progress = progress.as_ref();
+    let settings = StageSettings::new(&config, args.ready_timeout);
+    let local = local_state(&config);
 
-    let mut failed = 0;
-    let mut changed = 0;
-    let mut rebooted = 0;
-    for result in &results {
-        match &result.result {
-            Ok(report) => {
-                let what = if report.plan.is_empty() {
-                    "unchanged".to_owned()
-                } else {
-                    changed += 1;
-                    format!(
-                        "{} change{}{}",
-                        report.plan.changes.len(),
-                        if report.plan.changes.len() == 1 {
-                            ""
-                        } else {
-                            "s"
+    let (lines, failures) = runtime()?.block_on(async {
+        progress.step(&format!(
+            "preparing {} node{} of cluster {}",
+            fleet.members().len(),
+            if fleet.members().len() == 1 { "" } else { "s" },
+            config.name
+        ));
+        let prepared = fleet.apply(&options, progress, &sudo_password).await;
+
+        let mut lines: Vec<(String, NodeLine)> = Vec::new();
+        let mut failures: BTreeMap<String, String> = BTreeMap::new();
+        let mut stage_nodes = Vec::new();
+        for result in prepared {
+            match result.result {
+                Ok((report, connection)) => {
+                    let prepared = if report.plan.is_empty() {
+                        "prepared".to_owned()
+                    } else {
+                        format!(
+                            "prepared ({} change{}{})",
+                            report.plan.changes.len(),
+                            plural(report.plan.changes.len()),
+                            if report.rebooted { ", rebooted" } else { "" }
+                        )
+                    };
+                    lines.push((
+                        result.node.clone(),
+                        NodeLine {
+                            prepared,
+                            k3s: None,
                         },
-                        if report.rebooted { ", rebooted" } else { "" }
-                    )
-                };
-                if report.rebooted {
-                    rebooted += 1;
+                    ));
+                    stage_nodes.push(StageNode {
+                        name: result.node,
+                        connection,
+                        facts: report.facts,
+                    });
                 }
-                println!("ok      {}: {what}", result.node);
+                Err(err) => {
+                    failures.insert(result.node.clone(), err.to_string());
+                }
+            }
+        }
+
+        let stage_results = match binaries(&config, &stage_nodes, progress).await {
+            Ok(binaries) => {
+                let stage = K3sStage {
+                    spec: &settings.spec,
+                    binaries: &binaries,
+                    ready_timeout: settings.ready_timeout,
+                    parallelism: settings.parallelism,
+                };
+                let unavailable = failures
+                    .keys()
+                    .map(|node| (node.clone(), "its preparation failed".to_owned()))
+                    .collect();
+                Ok(stage
+                    .apply(&stage_nodes, &unavailable, &local, progress)
+                    .await)
+            }
+            Err(err) => Err(format!("{err:#}")),
+        };
+        for node in stage_nodes {
+            node.connection.close().await;
+        }
+        match stage_results {
+            Ok(results) => {
+                for result in results {
+                    if let Some((_, line)) = lines.iter_mut().find(|(n, _)| *n == result.node) {
+                        line.k3s = Some(match result.result {
+                            Ok(report) if report.is_unchanged() => Ok("k3s unchanged".to_owned()),
+                            Ok(report) => {
+                                let mut text = format!(
+                                    "k3s: {} change{}",
+                                    report.changes.len(),
+                                    plural(report.changes.len())
+                                );
+                                if let Some(restart) = &report.restarted {
+                                    text.push_str(&format!(", {restart}"));
+                                }
+                                if let Some(api) = &report.api_changes {
+                                    text.push_str(&format!(", {api}"));
+                                }
+                                Ok(text)
+                            }
+                            Err(err) => Err(err.to_string()),
+                        });
+                    }
+                }
             }
             Err(err) => {
+                for (_, line) in lines.iter_mut() {
+                    line.k3s = Some(Err(err.clone()));
+                }
+            }
+        }
+        (lines, failures)
+    });
+
+    let mut failed = failures.len();
+    let mut changed = 0;
+    for member in fleet.members() {
+        let name = &member.desired.name;
+        if let Some(err) = failures.get(name) {
+            println!("FAILED  {err}");
+            continue;
+        }
+        let Some((_, line)) = lines.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        match &line.k3s {
+            Some(Err(err)) => {
                 failed += 1;
                 println!("FAILED  {err}");
             }
+            Some(Ok(k3s)) => {
+                if line.prepared != "prepared" || k3s != "k3s unchanged" {
+                    changed += 1;
+                }
+                println!("ok      {name}: {}; {k3s}", line.prepared);
+            }
+            None => {}
         }
     }
     println!(
-        "Apply: {changed} changed ({rebooted} rebooted), {} unchanged, {failed} failed.",
-        results.len() - changed - failed
+        "Apply: {changed} changed, {} unchanged, {failed} failed.",
+        fleet.members().len() - changed - failed
     );
     Ok(if failed > 0 {
         Outcome::Failed
     } else {
         Outcome::Success
     })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

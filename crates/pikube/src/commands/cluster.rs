@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use pikube_cluster::config::{self, ClusterConfig};
+use pikube_cluster::config::{self, ClusterConfig, NodeSpec};
 use pikube_cluster::fleet::{Fleet, Member};
 use pikube_cluster::plan::DesiredNode;
 use pikube_cluster::ssh::{ClientConfig, SshTarget};
@@ -18,6 +18,11 @@ pub fn load_config(path: &Path) -> anyhow::Result<ClusterConfig> {
 }
 
 pub fn fleet(config: &ClusterConfig) -> anyhow::Result<Fleet> {
+    fleet_of(config, |_| true)
+}
+
+/// A fleet of the nodes `keep` picks (e.g. the servers), in file order.
+pub fn fleet_of(config: &ClusterConfig, keep: impl Fn(&NodeSpec) -> bool) -> anyhow::Result<Fleet> {
     let client = ClientConfig::create(
         &config.ssh.known_hosts,
         config.ssh.config_file.as_deref(),
@@ -28,6 +33,7 @@ pub fn fleet(config: &ClusterConfig) -> anyhow::Result<Fleet> {
     let members = config
         .nodes
         .iter()
+        .filter(|node| keep(node))
         .map(|node| Member {
             target: SshTarget {
                 node: node.name.to_string(),

@@ -5,7 +5,10 @@ mod check;
 mod cluster;
 mod demo;
 mod init;
+mod k3s_stage;
+mod kubeconfig;
 mod plan;
+mod reset;
 mod serve;
 mod status;
 mod sudo_prompt;
@@ -20,6 +23,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Kubeconfig(args) => kubeconfig::run(&args),
+        Command::Reset(args) => reset::run(&args),
         Command::Serve(workload) => serve::run(&workload),
         Command::Demo(args) => demo::run(&args),
     }

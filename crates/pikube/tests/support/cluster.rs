@@ -33,6 +33,19 @@ pub fn node<'a>(fleet_node: &'a str, name: &'a str, role: &'a str) -> Node<'a> {
     }
 }
 
+/// The k3s test double (tests/k3s-double), built beside pikube: the fake nodes are x86-64
+/// and cannot run real k3s.
+pub fn k3s_double() -> PathBuf {
+    let pikube = Path::new(env!("CARGO_BIN_EXE_pikube"));
+    let double = pikube.with_file_name("k3s-double");
+    assert!(
+        double.is_file(),
+        "{} is missing: build it with `cargo build -p k3s-double` (nextest --workspace does)",
+        double.display()
+    );
+    double
+}
+
 pub struct Workspace {
     dir: tempfile::TempDir,
 }
@@ -65,7 +78,8 @@ impl Workspace {
     ) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text = format!(
-            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\n{ssh}\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n"
+            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\n{ssh}\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\n[k3s.binary]\namd64 = \"{}\"\n",
+            k3s_double().display()
         );
         for node in nodes {
             text.push_str(&format!(

@@ -1,0 +1,110 @@
+use anyhow::{bail, Context};
+use pikube_cluster::config::Role;
+use pikube_cluster::k3s::{api_url, paths};
+use pikube_cluster::kubeconfig::{for_cluster, kubeconfig_target, merge_into_file, write_private};
+use pikube_cluster::progress::SilentProgress;
+
+use crate::cli::KubeconfigArgs;
+use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
+use crate::exit::Outcome;
+
+pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let servers = fleet_of(&config, |node| node.role == Role::Server)?;
+    // The first server (in file order) that answers and has a kubeconfig.
+    let (server, k3s_yaml, problems) = runtime()?.block_on(async {
+        let mut found = None;
+        let mut problems = Vec::new();
+        for connected in servers
+            .connect_privileged(&SilentProgress, &sudo_password)
+            .await
+        {
+            let connection = match connected.result {
+                Ok(connection) => connection,
+                Err(err) => {
+                    problems.push(err.to_string());
+                    continue;
+                }
+            };
+            if found.is_none() {
+                match connection
+                    .run_privileged(
+                        "reading the admin kubeconfig",
+                        &format!("cat {}", paths::KUBECONFIG),
+                        b"",
+                    )
+                    .await
+                {
+                    Ok(output) => {
+                        // kubectl cannot use an ssh_config alias: the IP it was reached at.
+                        let reached_at = connection
+                            .run("finding its address", "echo \"$SSH_CONNECTION\"")
+                            .await
+                            .ok()
+                            .and_then(|o| o.stdout.split_whitespace().nth(2).map(str::to_owned));
+                        found = Some((connected.node.clone(), output.stdout, reached_at))
+                    }
+                    Err(err) => problems.push(err.to_string()),
+                }
+            }
+            connection.close().await;
+        }
+        match found {
+            Some((node, yaml, ip)) => (Some((node, ip)), yaml, problems),
+            None => (None, String::new(), problems),
+        }
+    });
+    let Some((server, reached_at)) = server else {
+        bail!(
+            "no server gave its kubeconfig (is k3s installed? run `pikube apply`):\n  {}",
+            problems.join("\n  ")
+        );
+    };
+    let host = match &config.k3s.api_endpoint {
+        Some(endpoint) => endpoint.to_string(),
+        None => {
+            let address = config
+                .node(&server)
+                .map(|n| n.address.to_string())
+                .unwrap_or_default();
+            match reached_at {
+                Some(ip) if address.parse::<std::net::IpAddr>().is_err() => ip,
+                _ => address,
+            }
+        }
+    };
+    let kubeconfig = for_cluster(&k3s_yaml, config.name.as_ref(), &api_url(&host))
+        .with_context(|| format!("{server}: {}", paths::KUBECONFIG))?;
+
+    if args.merge {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        let target = kubeconfig_target(
+            std::env::var_os("KUBECONFIG").as_deref(),
+            std::path::Path::new(&home),
+        );
+        merge_into_file(&target, &kubeconfig, !args.keep_context)?;
+        eprintln!(
+            "merged context {} into {}{}",
+            config.name,
+            target.display(),
+            if args.keep_context {
+                String::new()
+            } else {
+                " (now the current context: kubectl get nodes)".to_owned()
+            }
+        );
+    } else if let Some(path) = &args.write {
+        write_private(path, &kubeconfig.to_yaml()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "wrote {} (KUBECONFIG={} kubectl get nodes)",
+            path.display(),
+            path.display()
+        );
+    } else {
+        print!("{}", kubeconfig.to_yaml()?);
+    }
+    Ok(Outcome::Success)
+}

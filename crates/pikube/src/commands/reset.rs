@@ -1,0 +1,139 @@
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::bail;
+use pikube_cluster::config::Role;
+use pikube_cluster::k3s::reset_node;
+use pikube_cluster::progress::{Progress, StderrProgress};
+use pikube_cluster::ssh::shell_quote_arg;
+
+use crate::cli::ResetArgs;
+use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
+use crate::exit::Outcome;
+
+pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    for name in &args.nodes {
+        if config.node(name).is_none() {
+            let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
+            bail!(
+                "no node {name} in {} (nodes: {})",
+                config.path.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
+    let targets: Vec<String> = config
+        .nodes
+        .iter()
+        .filter(|n| chosen(n.name.as_ref()))
+        .map(|n| n.name.to_string())
+        .collect();
+    let what = if args.all {
+        "uninstall K3s and undo the OS preparation on"
+    } else {
+        "uninstall K3s from"
+    };
+    if !args.yes && !confirm(&format!("This will {what}: {}.", targets.join(", ")))? {
+        eprintln!("nothing done");
+        return Ok(Outcome::Failed);
+    }
+
+    let fleet = fleet_of(&config, |n| chosen(n.name.as_ref()))?;
+    // Nodes that stay: a server among them takes the reset nodes out of the cluster.
+    let survivors = fleet_of(&config, |n| {
+        !chosen(n.name.as_ref()) && n.role == Role::Server
+    })?;
+    let progress = StderrProgress::new();
+    let failed = runtime()?.block_on(async {
+        let mut failed = 0;
+        for connected in fleet.connect_privileged(&progress, &sudo_password).await {
+            let node = connected.node;
+            let result = match connected.result {
+                Ok(connection) => {
+                    let result = reset_node(&connection, args.all).await;
+                    connection.close().await;
+                    result.map_err(|e| e.to_string())
+                }
+                Err(err) => Err(err.to_string()),
+            };
+            match result {
+                Ok(report) => {
+                    let mut text = if report.uninstalled.is_empty() {
+                        "k3s was not installed".to_owned()
+                    } else {
+                        format!("removed {}", report.uninstalled.join(", "))
+                    };
+                    if !report.restored.is_empty() {
+                        text.push_str(&format!(
+                            "; restored {} (reboot to take effect)",
+                            report.restored.join(", ")
+                        ));
+                    }
+                    println!("ok      {node}: {text}");
+                }
+                Err(err) => {
+                    failed += 1;
+                    println!("FAILED  {err}");
+                }
+            }
+        }
+        // Only now, with its k3s gone, can the node leave the cluster for good (a running
+        // agent would register itself again).
+        if !args.nodes.is_empty() {
+            for connected in survivors
+                .connect_privileged(&progress, &sudo_password)
+                .await
+            {
+                let Ok(server) = connected.result else {
+                    continue;
+                };
+                for name in &targets {
+                    let delete = format!(
+                        "/usr/local/bin/k3s kubectl delete node {}",
+                        shell_quote_arg(name)
+                    );
+                    match server
+                        .run_privileged_unchecked("deleting the node", &delete, b"")
+                        .await
+                    {
+                        Ok(out) if out.success() || out.stderr.contains("not found") => progress
+                            .node(
+                                name,
+                                &format!("deleted from the cluster (via {})", connected.node),
+                            ),
+                        Ok(out) => progress.node(
+                            name,
+                            &format!("not deleted from the cluster: {}", out.stderr.trim()),
+                        ),
+                        Err(err) => {
+                            progress.node(name, &format!("not deleted from the cluster: {err}"))
+                        }
+                    }
+                }
+                server.close().await;
+                break;
+            }
+        }
+        failed
+    });
+    Ok(if failed > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Asks on the terminal; without one, refuses (scripts say --yes).
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} Refusing without confirmation: no terminal to ask on (use --yes)");
+    }
+    eprint!("{question} Type yes to go on: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}

@@ -1,0 +1,480 @@
+//! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
+//! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
+//! kubeconfig and reset. Each test has its own lab id (20..29).
+
+mod support;
+
+use serde_json::Value;
+use support::cluster::{node, Node, Run, Workspace};
+use support::fleet::Fleet;
+
+const READY: &str = "--ready-timeout=60s";
+
+/// `k3s kubectl get nodes -o json` on a server, as the cluster sees itself.
+fn cluster_nodes(fleet: &Fleet, server: &str) -> Vec<Value> {
+    let json = fleet.exec(server, "k3s kubectl get nodes -o json");
+    let list: Value = serde_json::from_str(&json).expect("node list");
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn cluster_node(fleet: &Fleet, server: &str, name: &str) -> Value {
+    cluster_nodes(fleet, server)
+        .into_iter()
+        .find(|n| n["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in the cluster"))
+}
+
+fn is_ready(node: &Value) -> bool {
+    node["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// systemd's id of the current run of a service: it changes when the service restarts.
+fn invocation(fleet: &Fleet, node: &str, service: &str) -> String {
+    let id = fleet.exec(
+        node,
+        &format!("systemctl show -p InvocationID --value {service}"),
+    );
+    let id = id.trim().to_owned();
+    assert!(!id.is_empty(), "{service} on {node} never ran");
+    id
+}
+
+fn with_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = ws.command(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Run::from(command.output().expect("run pikube"))
+}
+
+fn edit(ws: &Workspace, from: &str, to: &str) {
+    let path = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from:?} not in cluster.toml:\n{text}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn labelled<'a>(fleet_node: &'a str, name: &'a str, role: &'a str, extra: &'a str) -> Node<'a> {
+    Node {
+        extra,
+        ..node(fleet_node, name, role)
+    }
+}
+
+#[test]
+fn one_server_two_agents_join_converge_and_change_only_what_must() {
+    let fleet = Fleet::up(
+        20,
+        &[
+            "pi1",
+            "pi2:storage=nvme,model=Raspberry Pi 5 Model B Rev 1.0",
+            "pi3",
+        ],
+    );
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            labelled("pi1", "one", "server", "labels = { zone = \"a\" }"),
+            labelled(
+                "pi2",
+                "two",
+                "agent",
+                "taints = [\"dedicated=db:NoSchedule\"]",
+            ),
+            node("pi3", "three", "agent"),
+        ],
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply.stdout.contains("Apply: 3 changed"),
+        "{}",
+        apply.stdout
+    );
+
+    // The cluster as k3s sees it: every node joined and Ready, labels and taints set.
+    let nodes = cluster_nodes(&fleet, "pi1");
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    assert!(nodes.iter().all(is_ready), "{nodes:?}");
+    let one = cluster_node(&fleet, "pi1", "one");
+    assert_eq!(one["metadata"]["labels"]["zone"], "a");
+    assert_eq!(one["metadata"]["labels"]["pikube.io/storage"], "sd");
+    assert_eq!(
+        one["metadata"]["labels"]["pikube.io/pi-model"],
+        "raspberry-pi-4-model-b"
+    );
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert_eq!(two["metadata"]["labels"]["pikube.io/storage"], "nvme");
+    assert_eq!(
+        two["metadata"]["labels"]["pikube.io/pi-model"],
+        "raspberry-pi-5-model-b"
+    );
+    assert_eq!(two["spec"]["taints"][0]["key"], "dedicated");
+    assert_eq!(two["spec"]["taints"][0]["effect"], "NoSchedule");
+
+    // The native install's files, with their modes; kubectl is k3s.
+    for (fleet_node, service) in [("pi1", "k3s"), ("pi2", "k3s-agent")] {
+        let modes = fleet.exec(
+            fleet_node,
+            &format!(
+                "stat -c '%n %a' /etc/rancher/k3s/config.yaml /etc/systemd/system/{service}.service.env \
+                 /usr/local/bin/k3s /usr/local/bin/k3s-killall.sh /usr/local/bin/{service}-uninstall.sh; \
+                 readlink /usr/local/bin/kubectl"
+            ),
+        );
+        assert!(modes.contains("config.yaml 600"), "{modes}");
+        assert!(modes.contains(".service.env 600"), "{modes}");
+        assert!(modes.contains("/usr/local/bin/k3s 755"), "{modes}");
+        assert!(modes.contains("uninstall.sh 755"), "{modes}");
+        assert!(modes.trim_end().ends_with("\nk3s"), "{modes}");
+    }
+    let config = fleet.exec("pi3", "cat /etc/rancher/k3s/config.yaml");
+    assert!(
+        config.contains(&format!("server: https://{}:6443", fleet.node("pi1").ip)),
+        "{config}"
+    );
+
+    // The token: in local state (0600), never on a command line, in a log or a file others
+    // may read, nor in pikube's output.
+    let token_file = ws.path().join(".pikube/test/token");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    // The check writes the token to a private pattern file from two halves, so that no
+    // command line of its own holds it.
+    let (head, tail) = token.split_at(32);
+    for fleet_node in ["pi1", "pi2", "pi3"] {
+        let exposed = fleet.exec(
+            fleet_node,
+            &format!(
+                "umask 077; printf '%s%s\\n' {head} {tail} > /root/token-pattern; \
+                 ps -eo args | grep -cFf /root/token-pattern; \
+                 journalctl --no-pager -o cat | grep -cFf /root/token-pattern; \
+                 find /etc /usr/local /var/lib/rancher /tmp -type f -perm -o+r \
+                   -exec grep -lFf /root/token-pattern {{}} + 2>/dev/null | wc -l; \
+                 rm -f /root/token-pattern"
+            ),
+        );
+        let counts: Vec<&str> = exposed.split_whitespace().collect();
+        assert_eq!(
+            counts,
+            ["0", "0", "0"],
+            "{fleet_node}: token exposed: {exposed}"
+        );
+    }
+    assert!(!apply.stdout.contains(&token) && !apply.stderr.contains(&token));
+
+    // Converged: nothing planned, nothing restarted.
+    let runs: Vec<String> = [("pi1", "k3s"), ("pi2", "k3s-agent"), ("pi3", "k3s-agent")]
+        .iter()
+        .map(|(n, s)| invocation(&fleet, n, s))
+        .collect();
+    let plan = ws.pikube(&["plan"]).expect_code(0);
+    assert!(
+        plan.stdout.contains("Plan: 0 nodes to change"),
+        "{}",
+        plan.stdout
+    );
+    let again = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        again.stdout.contains("0 changed, 3 unchanged"),
+        "{}",
+        again.stdout
+    );
+    let runs_after: Vec<String> = [("pi1", "k3s"), ("pi2", "k3s-agent"), ("pi3", "k3s-agent")]
+        .iter()
+        .map(|(n, s)| invocation(&fleet, n, s))
+        .collect();
+    assert_eq!(runs, runs_after, "a converged apply restarted k3s");
+
+    // A label is changed through the API: no restart anywhere.
+    edit(&ws, "zone = \"a\"", "zone = \"b\"");
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(plan.stdout.contains("label zone=b"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("restart"), "{}", plan.stdout);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(
+        cluster_node(&fleet, "pi1", "one")["metadata"]["labels"]["zone"],
+        "b"
+    );
+    assert_eq!(
+        invocation(&fleet, "pi1", "k3s"),
+        runs[0],
+        "a label restarted the server"
+    );
+
+    // A taint dropped from cluster.toml is removed from the node, again without a restart.
+    edit(&ws, "taints = [\"dedicated=db:NoSchedule\"]", "");
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert!(
+        two["spec"]["taints"].as_array().is_none_or(Vec::is_empty),
+        "{two}"
+    );
+    assert_eq!(invocation(&fleet, "pi2", "k3s-agent"), runs[1]);
+
+    // A disabled component restarts the server only.
+    edit(&ws, "[k3s]\n", "[k3s]\ndisable = [\"traefik\"]\n");
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(plan.stdout.contains("+- traefik"), "{}", plan.stdout);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_ne!(
+        invocation(&fleet, "pi1", "k3s"),
+        runs[0],
+        "the server must restart"
+    );
+    assert_eq!(
+        invocation(&fleet, "pi2", "k3s-agent"),
+        runs[1],
+        "agents must not"
+    );
+    assert_eq!(
+        invocation(&fleet, "pi3", "k3s-agent"),
+        runs[2],
+        "agents must not"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_agent_joins_alone() {
+    let fleet = Fleet::up(21, &["pi1", "pi2", "pi3", "pi4", "pi5"]);
+    let servers = [
+        node("pi1", "s1", "server"),
+        node("pi2", "s2", "server"),
+        node("pi3", "s3", "server"),
+        node("pi4", "a1", "agent"),
+    ];
+    let ws = Workspace::new(&fleet, "pi", &servers);
+
+    // s3 is down: named, and everything else is installed and joined.
+    fleet.poweroff("pi3");
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply.stdout.contains("FAILED  s3: cannot connect"),
+        "{}",
+        apply.stdout
+    );
+    assert!(apply.stdout.contains("ok      a1:"), "{}", apply.stdout);
+    let names: Vec<String> = cluster_nodes(&fleet, "pi1")
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    fleet.start("pi3");
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let nodes = cluster_nodes(&fleet, "pi1");
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(is_ready), "{nodes:?}");
+    // Embedded etcd: the first server initialised it, the others joined it.
+    assert!(fleet
+        .exec("pi1", "cat /etc/rancher/k3s/config.yaml")
+        .contains("cluster-init: true"));
+    let first = format!("server: https://{}:6443", fleet.node("pi1").ip);
+    for joined in ["pi2", "pi3"] {
+        let config = fleet.exec(joined, "cat /etc/rancher/k3s/config.yaml");
+        assert!(
+            config.contains(&first) && !config.contains("cluster-init"),
+            "{config}"
+        );
+    }
+    for server in ["s1", "s2", "s3"] {
+        let node = cluster_node(&fleet, "pi2", server);
+        assert_eq!(
+            node["metadata"]["labels"]["node-role.kubernetes.io/etcd"],
+            "true"
+        );
+    }
+
+    // An agent added to the file joins alone: nothing else changes or restarts.
+    let before: Vec<String> = ["pi1", "pi2", "pi3"]
+        .iter()
+        .map(|n| invocation(&fleet, n, "k3s"))
+        .collect();
+    let path = ws.path().join("cluster.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[[nodes]]\nname = \"a2\"\naddress = \"{}\"\nrole = \"agent\"\n",
+        fleet.node("pi5").ip
+    ));
+    std::fs::write(&path, text).unwrap();
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply.stdout.contains("1 changed, 4 unchanged"),
+        "{}",
+        apply.stdout
+    );
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "a2")));
+    let after: Vec<String> = ["pi1", "pi2", "pi3"]
+        .iter()
+        .map(|n| invocation(&fleet, n, "k3s"))
+        .collect();
+    assert_eq!(before, after, "adding an agent restarted a server");
+}
+
+#[test]
+fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let fleet = Fleet::up(22, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    // Killed while the binary is on its way to the nodes.
+    let mut child = ws
+        .command(&["apply", READY])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("[k3s] install k3s") {
+            child.kill().expect("kill apply");
+            break;
+        }
+    }
+    assert!(
+        !child.wait().unwrap().success(),
+        "apply was killed: {seen:?}"
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    ws.pikube(&["plan"]).expect_code(0);
+    for fleet_node in ["pi1", "pi2"] {
+        let leftovers = fleet.exec(
+            fleet_node,
+            "ls -a /usr/local/bin /etc/rancher/k3s | grep -c pikube- || true",
+        );
+        assert_eq!(leftovers.trim(), "0", "{fleet_node}: temporary files left");
+    }
+
+    // Local state with another token than the cluster's: refused, named, nothing changed.
+    let token_file = ws.path().join(".pikube/test/token");
+    let good = std::fs::read_to_string(&token_file).unwrap();
+    std::fs::write(&token_file, format!("{}\n", "0".repeat(64))).unwrap();
+    let server_run = invocation(&fleet, "pi1", "k3s");
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply
+            .stdout
+            .contains("one: the cluster runs with another token than")
+            && apply.stdout.contains(".pikube/test/token"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(invocation(&fleet, "pi1", "k3s"), server_run);
+    // Lost local state is rebuilt from the running cluster.
+    std::fs::remove_file(&token_file).unwrap();
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), good);
+
+    // Agents pointed at an API endpoint nobody answers on: a clear error with k3s' own log.
+    edit(&ws, "[k3s]\n", "[k3s]\napi_endpoint = \"10.99.22.250\"\n");
+    let apply = ws.pikube(&["apply", "--ready-timeout=15s"]).expect_code(1);
+    assert!(apply.stdout.contains("FAILED  two:"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("10.99.22.250"), "{}", apply.stdout);
+    edit(&ws, "api_endpoint = \"10.99.22.250\"\n", "");
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+}
+
+#[test]
+fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
+    let fleet = Fleet::up(23, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+
+    // An existing kubeconfig with two other clusters.
+    let kubeconfig = ws.path().join("kube/config");
+    std::fs::create_dir_all(kubeconfig.parent().unwrap()).unwrap();
+    let existing = "apiVersion: v1\nkind: Config\nclusters:\n- name: kind-dev\n  cluster:\n    server: https://127.0.0.1:40000\n- name: eks\n  cluster:\n    server: https://eks.example\nusers:\n- name: kind-dev\n  user:\n    token: abc\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\ncontexts:\n- name: kind-dev\n  context:\n    cluster: kind-dev\n    user: kind-dev\n- name: eks\n  context:\n    cluster: eks\n    user: eks\ncurrent-context: eks\npreferences: {}\n";
+    std::fs::write(&kubeconfig, existing).unwrap();
+    let target = kubeconfig.display().to_string();
+    with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(0);
+    with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(0);
+    let merged = std::fs::read_to_string(&kubeconfig).unwrap();
+    for name in [
+        "name: kind-dev",
+        "name: eks",
+        "name: test",
+        "command: aws",
+        "token: abc",
+    ] {
+        assert!(merged.contains(name), "{name} missing:\n{merged}");
+    }
+    assert_eq!(
+        merged.matches("name: test").count(),
+        3,
+        "merged twice, once:\n{merged}"
+    );
+    assert!(merged.contains("current-context: test"), "{merged}");
+    assert!(
+        merged.contains(&format!("server: https://{}:6443", fleet.node("pi1").ip)),
+        "{merged}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let printed = ws.pikube(&["kubeconfig"]).expect_code(0);
+    assert!(
+        printed.stdout.contains("current-context: test"),
+        "{}",
+        printed.stdout
+    );
+    assert!(
+        printed.stdout.contains("client-key-data"),
+        "{}",
+        printed.stdout
+    );
+
+    // Reset needs a confirmation; scripts give --yes.
+    let refused = ws.pikube(&["reset", "two"]).expect_code(1);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert!(fleet
+        .exec("pi2", "test -x /usr/local/bin/k3s && echo yes")
+        .contains("yes"));
+    let reset = ws.pikube(&["reset", "two", "--yes"]).expect_code(0);
+    assert!(
+        reset.stdout.contains("two: removed k3s-agent"),
+        "{}",
+        reset.stdout
+    );
+    let gone = fleet.exec(
+        "pi2",
+        "ls /usr/local/bin/k3s /etc/systemd/system/k3s-agent.service /etc/rancher/k3s 2>&1 | grep -c 'No such' || true",
+    );
+    assert_eq!(gone.trim(), "3", "{gone}");
+    assert_eq!(
+        cluster_nodes(&fleet, "pi1").len(),
+        1,
+        "two was deleted from the cluster"
+    );
+    // The OS preparation stays.
+    assert_eq!(fleet.exec("pi2", "hostname").trim(), "two");
+
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(plan.stdout.contains("install k3s"), "{}", plan.stdout);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+
+    // Everything, including the preparation: originals back.
+    ws.pikube(&["reset", "--all", "--yes"]).expect_code(0);
+    assert_eq!(fleet.exec("pi1", "cat /etc/hostname").trim(), "raspberrypi");
+    assert!(fleet.exec("pi1", "cat /etc/fstab").contains("swap"));
+}
