@@ -33,6 +33,11 @@ function readForm() {
     const value = Number(data.get(key));
     view[key] = Number.isFinite(value) && String(data.get(key)).trim() !== "" ? value : DEFAULTS[key];
   }
+  return sized(view);
+}
+
+// Whole pixels, and between one part and one part per row: from the form and from the URL.
+function sized(view) {
   view.width = Math.max(1, Math.round(view.width));
   view.height = Math.max(1, Math.round(view.height));
   view.parts = Math.min(Math.max(1, Math.round(view.parts)), view.height);
@@ -52,7 +57,7 @@ function viewFromHash() {
   for (const key of Object.keys(DEFAULTS)) {
     if (params.has(key) && Number.isFinite(Number(params.get(key)))) view[key] = Number(params.get(key));
   }
-  return view;
+  return sized(view);
 }
 
 function hashOf(view) {
@@ -91,6 +96,7 @@ function showPods(counts) {
 
 async function render(view) {
   const mine = ++generation;
+  shown = view;
   canvas.width = view.width;
   canvas.height = view.height;
   ctx.fillStyle = "#000";
@@ -169,30 +175,44 @@ function canvasPoint(event) {
   ];
 }
 
+// Zooms act on the view the canvas shows, not on the form, which may hold unrendered edits.
+let shown = null;
+// A press that moves less than this (CSS pixels) on both axes is a click, not a rectangle.
+const DRAG_MIN = 4;
+
 let drag = null;
 canvas.addEventListener("mousedown", (event) => {
+  if (event.button !== 0 || !shown) return;
+  event.preventDefault(); // no text selection while dragging across the page
   drag = { start: canvasPoint(event), client: [event.clientX, event.clientY], shift: event.shiftKey };
 });
+
+function dragged(press, event) {
+  const [x0, y0] = press.client;
+  return Math.abs(event.clientX - x0) >= DRAG_MIN || Math.abs(event.clientY - y0) >= DRAG_MIN;
+}
+
 window.addEventListener("mousemove", (event) => {
   if (!drag) return;
   const [x0, y0] = drag.client;
   const stage = canvas.getBoundingClientRect();
-  selection.hidden = Math.abs(event.clientX - x0) < 4 && Math.abs(event.clientY - y0) < 4;
+  selection.hidden = !dragged(drag, event);
   Object.assign(selection.style, {
     left: `${Math.min(x0, event.clientX) - stage.left}px`, top: `${Math.min(y0, event.clientY) - stage.top}px`,
     width: `${Math.abs(event.clientX - x0)}px`, height: `${Math.abs(event.clientY - y0)}px`,
   });
 });
 window.addEventListener("mouseup", (event) => {
-  if (!drag) return;
+  if (!drag || event.button !== 0) return;
   const current = drag;
   drag = null;
   selection.hidden = true;
-  const view = readForm();
+  const view = shown;
   const [px0, py0] = current.start;
   const [px1, py1] = canvasPoint(event);
   let next;
-  if (Math.abs(px1 - px0) >= 4 && Math.abs(py1 - py0) >= 4) {
+  if (dragged(current, event)) {
+    // The smallest view with square pixels that holds the whole rectangle, centred on it.
     const [ax, ay] = planeAt(view, Math.min(px0, px1), Math.min(py0, py1));
     const [bx, by] = planeAt(view, Math.max(px0, px1), Math.max(py0, py1));
     next = zoomTo(view, (ax + bx) / 2, (ay + by) / 2, Math.max(bx - ax, ((ay - by) * view.width) / view.height));
@@ -204,7 +224,15 @@ window.addEventListener("mouseup", (event) => {
     return;
   }
   writeForm(next);
+  // A history entry per zoom: Back returns to the previous view (see "popstate").
+  history.pushState(null, "", hashOf(next));
   render(next);
+});
+
+window.addEventListener("popstate", () => {
+  const view = viewFromHash();
+  writeForm(view);
+  render(view);
 });
 
 form.addEventListener("submit", (event) => {
@@ -212,7 +240,7 @@ form.addEventListener("submit", (event) => {
   render(readForm());
 });
 document.getElementById("reset").addEventListener("click", () => {
-  const view = zoomTo({ ...readForm() }, -0.75, 0, FULL.x_max - FULL.x_min);
+  const view = zoomTo(readForm(), -0.75, 0, FULL.x_max - FULL.x_min);
   writeForm(view);
   render(view);
 });
