@@ -14,7 +14,7 @@ pub struct BinaryArtifact {
     pub version: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DesiredK3s {
     pub node: String,
     pub membership: Membership,
@@ -27,4 +27,18 @@ pub struct DesiredK3s {
     /// The env file (secret). `None` while the token is not known yet: a joining node's
     /// token comes from the first server once that has started.
     pub env: Option<String>,
+}
+
+/// The env file holds the token: never in debug output.
+impl std::fmt::Debug for DesiredK3s {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredK3s")
+            .field("node", &self.node)
+            .field("membership", &self.membership)
+            .field("binary", &self.binary)
+            .field("labels", &self.labels)
+            .field("taints", &self.taints)
+            .field("env", &self.env.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }

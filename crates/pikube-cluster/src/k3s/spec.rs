@@ -3,7 +3,7 @@
 use super::paths::Service;
 use super::render::ServerOptions;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct K3sSpec {
     pub cluster: String,
     pub version: String,
@@ -24,6 +24,24 @@ pub struct K3sMemberSpec {
     pub service: Service,
     pub labels: Vec<(String, String)>,
     pub taints: Vec<String>,
+}
+
+/// The datastore endpoint may hold a database password: never in debug output.
+impl std::fmt::Debug for K3sSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K3sSpec")
+            .field("cluster", &self.cluster)
+            .field("version", &self.version)
+            .field("api_endpoint", &self.api_endpoint)
+            .field("server", &self.server)
+            .field("kubelet_args", &self.kubelet_args)
+            .field(
+                "datastore_endpoint",
+                &self.datastore_endpoint.as_ref().map(|_| "<redacted>"),
+            )
+            .field("nodes", &self.nodes)
+            .finish()
+    }
 }
 
 impl K3sSpec {
