@@ -3,6 +3,9 @@
 //!
 //! Needs `/usr/bin/chromium` (Debian package `chromium`); no driver program in between.
 
+// Each browser test binary uses a different part of this client.
+#![allow(dead_code)]
+
 use std::{
     io::{BufRead, BufReader},
     net::TcpStream,
