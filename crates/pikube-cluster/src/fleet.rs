@@ -63,17 +63,6 @@ impl Fleet {
         .await
     }
 
-    /// What apply would do, per node; nothing is changed. Read without root.
-    pub async fn plan(&self, progress: &dyn Progress) -> Vec<NodeResult<NodePlan>> {
-        self.each(|member| async move {
-            let connection = self.connect(member, progress).await?;
-            let facts = gather_facts(&connection).await;
-            connection.close().await;
-            Ok(plan_node(&member.desired, &facts?)?)
-        })
-        .await
-    }
-
     /// Facts and the preparation plan of every node, over connections kept open that can
     /// run commands as root where possible (the k3s state is root's to read). A node whose
     /// sudo wants a password nobody gave is still inspected: only its root commands fail.

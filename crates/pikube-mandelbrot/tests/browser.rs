@@ -6,38 +6,17 @@
 
 mod chromium;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use chromium::Browser;
-use pikube_mandelbrot::ServiceConfig;
-use tokio::sync::oneshot;
+use chromium::{Browser, PageServer};
 
 #[test]
 fn page_renders_all_parts() {
     if !chromium::available() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
-            [127, 0, 0, 1],
-            0,
-        ))))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = ServiceConfig {
-        served_by: "browser-pod".into(),
-        ..ServiceConfig::default()
-    };
-    let server = runtime.spawn(pikube_mandelbrot::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let server = PageServer::start("browser-pod");
+    let base = &server.base;
 
     let mut browser = Browser::launch(1400, 1000);
     browser.navigate(&format!(
@@ -75,6 +54,5 @@ fn page_renders_all_parts() {
     assert!(black > 10_000, "black {black}");
     assert!(bright > 5_000, "bright {bright}");
     drop(browser);
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
+    server.stop();
 }

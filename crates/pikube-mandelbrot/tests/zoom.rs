@@ -6,12 +6,11 @@
 
 mod chromium;
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
-use chromium::Browser;
-use pikube_mandelbrot::{colour, render, Format, Limits, Region, RenderRequest, ServiceConfig};
+use chromium::{Browser, PageServer};
+use pikube_mandelbrot::{colour, render, Format, Limits, Region, RenderRequest};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 /// What the page shows, as written in its URL hash.
 #[derive(Clone, Copy, Debug)]
@@ -47,26 +46,8 @@ fn click_and_drag_zoom_and_rerender() {
     if !chromium::available() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
-            [127, 0, 0, 1],
-            0,
-        ))))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = ServiceConfig {
-        served_by: "zoom-pod".into(),
-        ..ServiceConfig::default()
-    };
-    let server = runtime.spawn(pikube_mandelbrot::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let server = PageServer::start("zoom-pod");
+    let base = &server.base;
 
     let mut browser = Browser::launch(1400, 1000);
     // The full set with square pixels on a 400 × 300 canvas.
@@ -153,8 +134,7 @@ fn click_and_drag_zoom_and_rerender() {
     check_screenshot(&mut browser, canvas, &boxed);
 
     drop(browser);
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
+    server.stop();
 }
 
 /// Waits until the hash differs from `previous`, all parts are drawn by the test's pod and

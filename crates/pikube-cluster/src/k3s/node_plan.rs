@@ -246,7 +246,6 @@ mod tests {
             uninstall: Some(uninstall_script(Service::Agent)),
             enabled: true,
             active: true,
-            restarts: 0,
         };
         for link in state.links.values_mut() {
             link.target = Some("k3s".into());

@@ -95,7 +95,8 @@ impl K3sStage<'_> {
         for (node, err) in failures {
             results.insert(node, Err(err));
         }
-        let topo_nodes = self.topology_nodes(&surveyed);
+        let no_addresses = BTreeMap::new();
+        let topo_nodes = self.topology_nodes(&surveyed, &no_addresses);
         let secret = match local.token_adopting(existing_secret(&topo_nodes)) {
             Ok(secret) => secret,
             Err(err) => {
@@ -120,19 +121,11 @@ impl K3sStage<'_> {
         // 1. The first server.
         let first = topology.first_server.clone();
         let Some((first_node, first_state)) = surveyed.get(&first) else {
-            let why = match unavailable.get(&first).or(results.get(&first).and(None)) {
-                Some(reason) => reason.clone(),
-                None => "it could not be read".to_owned(),
-            };
-            for member in &self.spec.nodes {
-                results.entry(member.name.clone()).or_insert_with(|| {
-                    Err(K3sError::Skipped {
-                        node: member.name.clone(),
-                        reason: format!("the first server {first} is unavailable ({why})"),
-                    })
-                });
-            }
-            return self.in_file_order(results);
+            let why = unavailable
+                .get(&first)
+                .map_or("its k3s state could not be read", String::as_str);
+            let reason = format!("the first server {first} is unavailable ({why})");
+            return self.in_file_order(self.skip_the_rest(results, &reason));
         };
         progress.step(&format!("k3s: first server {first}"));
         let env = env_file(secret.expose(), self.spec.datastore_endpoint.as_deref());
@@ -160,15 +153,7 @@ impl K3sStage<'_> {
         let api = &first_node.connection;
         let Some(full_token) = full_token.filter(|_| results[&first].is_ok()) else {
             let reason = format!("the first server {first} did not come up");
-            for member in &self.spec.nodes {
-                results.entry(member.name.clone()).or_insert_with(|| {
-                    Err(K3sError::Skipped {
-                        node: member.name.clone(),
-                        reason: reason.clone(),
-                    })
-                });
-            }
-            return self.in_file_order(results);
+            return self.in_file_order(self.skip_the_rest(results, &reason));
         };
 
         // 2. The other servers, one at a time: etcd grows one member at a time.
@@ -272,7 +257,8 @@ impl K3sStage<'_> {
         for (node, err) in survey.failures {
             results.insert(node, Err(err));
         }
-        let topo_nodes = self.topology_nodes(&survey.nodes);
+        let no_addresses = BTreeMap::new();
+        let topo_nodes = self.topology_nodes(&survey.nodes, &no_addresses);
         let existing = existing_secret(&topo_nodes).map(str::to_owned);
         let secret = local_token.map(|t| t.expose().to_owned()).or(existing);
         let full_token = match &secret {
@@ -298,10 +284,9 @@ impl K3sStage<'_> {
                     .as_deref()
                     .map(|s| env_file(s, self.spec.datastore_endpoint.as_deref()))
             } else {
-                let datastore = match state.installed_service().unwrap_or(Service::Agent) {
-                    _ if self.spec.member(name).map(|m| m.service) == Some(Service::Server) => {
-                        self.spec.datastore_endpoint.as_deref()
-                    }
+                // Joining servers share the datastore; agents never talk to it.
+                let datastore = match self.spec.member(name).map(|m| m.service) {
+                    Some(Service::Server) => self.spec.datastore_endpoint.as_deref(),
                     _ => None,
                 };
                 full_token.as_deref().map(|t| env_file(t, datastore))
@@ -331,15 +316,6 @@ impl K3sStage<'_> {
             results.insert(name.clone(), result);
         }
         self.in_file_order(results)
-    }
-
-    /// Nodes the cluster has that cluster.toml does not (for `--prune`).
-    pub async fn strangers(&self, api: &Connection) -> Result<Vec<ClusterNode>, K3sError> {
-        let live = get_nodes(api).await?;
-        Ok(live
-            .into_iter()
-            .filter(|n| self.spec.member(&n.name).is_none())
-            .collect())
     }
 
     async fn survey<'n>(
@@ -402,17 +378,7 @@ impl K3sStage<'_> {
                     reason: reason.clone(),
                 });
         }
-        let topo_nodes: Vec<TopologyNode> = self
-            .spec
-            .nodes
-            .iter()
-            .map(|m| TopologyNode {
-                name: &m.name,
-                address: join_addresses.get(&m.name).unwrap_or(&m.address),
-                service: m.service,
-                state: surveyed.get(&m.name).map(|(_, s)| s),
-            })
-            .collect();
+        let topo_nodes = self.topology_nodes(&surveyed, &join_addresses);
         let topology = topology(
             &topo_nodes,
             self.spec.api_endpoint.as_deref(),
@@ -425,16 +391,18 @@ impl K3sStage<'_> {
         })
     }
 
+    /// `addresses`: where other nodes reach a node, when not at its cluster.toml address.
     fn topology_nodes<'s>(
         &'s self,
         surveyed: &'s BTreeMap<String, (&StageNode, K3sNodeState)>,
+        addresses: &'s BTreeMap<String, String>,
     ) -> Vec<TopologyNode<'s>> {
         self.spec
             .nodes
             .iter()
             .map(|m| TopologyNode {
                 name: &m.name,
-                address: &m.address,
+                address: addresses.get(&m.name).unwrap_or(&m.address),
                 service: m.service,
                 state: surveyed.get(&m.name).map(|(_, s)| s),
             })
@@ -615,6 +583,23 @@ impl K3sStage<'_> {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Every node without a result yet is skipped, for `reason`.
+    fn skip_the_rest<T>(
+        &self,
+        mut results: BTreeMap<String, Result<T, K3sError>>,
+        reason: &str,
+    ) -> BTreeMap<String, Result<T, K3sError>> {
+        for member in &self.spec.nodes {
+            results.entry(member.name.clone()).or_insert_with(|| {
+                Err(K3sError::Skipped {
+                    node: member.name.clone(),
+                    reason: reason.to_owned(),
+                })
+            });
+        }
+        results
     }
 
     fn all_failed<T>(&self, error: impl Fn(&str) -> K3sError) -> Vec<NodeResult<T, K3sError>> {

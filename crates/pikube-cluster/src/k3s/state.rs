@@ -19,8 +19,6 @@ pub struct ServiceFiles {
     pub uninstall: Option<String>,
     pub enabled: bool,
     pub active: bool,
-    /// systemd's automatic restarts since the service was last started by hand.
-    pub restarts: u32,
 }
 
 impl ServiceFiles {
@@ -105,10 +103,6 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         uninstall: text(&format!("uninstall_{n}")),
         enabled: s.any_line(&format!("enabled_{n}")) == Some("enabled"),
         active: s.any_line(&format!("active_{n}")) == Some("active"),
-        restarts: s
-            .ok_line(&format!("restarts_{n}"))
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(0),
     };
     let links = LINKS
         .iter()

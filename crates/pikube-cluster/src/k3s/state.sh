@@ -33,7 +33,6 @@ for pk_svc in k3s k3s-agent; do
   pk_file "uninstall_$pk_n" "/usr/local/bin/$pk_svc-uninstall.sh"
   pk_cmd "enabled_$pk_n" systemctl is-enabled "$pk_svc"
   pk_cmd "active_$pk_n" systemctl is-active "$pk_svc"
-  pk_cmd "restarts_$pk_n" systemctl show -p NRestarts --value "$pk_svc"
 done
 for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
 pk_file server_token /var/lib/rancher/k3s/server/token

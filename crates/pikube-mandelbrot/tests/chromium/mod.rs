@@ -245,3 +245,50 @@ fn connect(url: &str) -> WebSocket<TcpStream> {
     let (socket, _) = tungstenite::client(url, stream).expect("DevTools WebSocket handshake");
     socket
 }
+
+/// The Mandelbrot service on a loopback port, on its own runtime, for a browser to load.
+pub struct PageServer {
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl PageServer {
+    /// Serves with `X-Served-By: <served_by>`, so a test can see which server drew a part.
+    pub fn start(served_by: &str) -> PageServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                0,
+            ))))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = pikube_mandelbrot::ServiceConfig {
+            served_by: served_by.into(),
+            ..pikube_mandelbrot::ServiceConfig::default()
+        };
+        let server = runtime.spawn(pikube_mandelbrot::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        PageServer {
+            runtime,
+            stop,
+            server,
+            base,
+        }
+    }
+
+    /// Shuts the server down gracefully; it must end without an error.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime.block_on(self.server).unwrap().unwrap();
+    }
+}
