@@ -1,0 +1,135 @@
+//! One process serving a selection of the services on one port.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Router;
+use pikube_http::Ops;
+use tokio::net::TcpListener;
+
+use crate::api::ApiError;
+use crate::auth::TokenKeys;
+use crate::config::{MoviesConfig, Selection};
+use crate::peers::Peers;
+use crate::services::{self, Context, StartError, Started};
+use crate::ServiceName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MoviesError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds `listen` and serves until SIGTERM or SIGINT, then drains (see [`serve`]).
+pub async fn run(
+    listen: SocketAddr,
+    selection: &Selection,
+    config: MoviesConfig,
+) -> Result<(), MoviesError> {
+    let listener = TcpListener::bind(listen).await?;
+    serve(listener, selection, config, pikube_http::shutdown_signal()).await
+}
+
+/// Starts the selected services (each opens and migrates its own database), serves them on
+/// `listener` until `signal` completes, then answers 503 on `/readyz` for the drain grace,
+/// stops accepting, finishes the requests in flight, and closes the databases.
+pub async fn serve(
+    listener: TcpListener,
+    selection: &Selection,
+    config: MoviesConfig,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), MoviesError> {
+    let address = listener.local_addr()?;
+    let ops = Ops::new();
+    let started = start(address, selection, &config, &ops).await?;
+    let mut routes = Router::new();
+    for service in &started {
+        routes = routes.merge(service.router.clone());
+    }
+    let routes = routes
+        .merge(crate::openapi::route(&selection.services()))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such route; see /api/openapi.json",
+            )
+            .into_response()
+        });
+    let app = ops.wrap(routes);
+    let names: Vec<&str> = started.iter().map(|s| s.service.as_str()).collect();
+    tracing::info!(url = %format!("http://{address}/api/"), services = %names.join(","), "movies listening");
+    let shutdown = pikube_http::drain_on(signal, ops.readiness().clone(), config.drain_grace);
+    let served = pikube_http::serve(listener, app, shutdown).await;
+    for service in started {
+        for task in &service.background {
+            task.abort();
+        }
+        service.database.close().await;
+    }
+    Ok(served?)
+}
+
+async fn start(
+    address: SocketAddr,
+    selection: &Selection,
+    config: &MoviesConfig,
+    ops: &Ops,
+) -> Result<Vec<Started>, StartError> {
+    let keys = TokenKeys::new(&config.jwt_secret);
+    let urls = peer_urls(address, selection, config);
+    let mut started: Vec<Started> = Vec::new();
+    for service in selection.services() {
+        let context = Context {
+            config,
+            keys: keys.clone(),
+            peers: Peers::new(urls.clone(), keys.clone(), service),
+            metrics: ops.metrics(),
+        };
+        match services::start(service, &context).await {
+            Ok(running) => started.push(running),
+            Err(error) => {
+                for running in started {
+                    for task in &running.background {
+                        task.abort();
+                    }
+                    running.database.close().await;
+                }
+                return Err(error);
+            }
+        }
+    }
+    Ok(started)
+}
+
+/// Services in this process are called on this very listener (over HTTP, as if remote);
+/// the others where configured, else at their Kubernetes Service name.
+fn peer_urls(
+    address: SocketAddr,
+    selection: &Selection,
+    config: &MoviesConfig,
+) -> BTreeMap<ServiceName, String> {
+    let host = if address.ip().is_unspecified() {
+        match address {
+            SocketAddr::V4(_) => format!("127.0.0.1:{}", address.port()),
+            SocketAddr::V6(_) => format!("[::1]:{}", address.port()),
+        }
+    } else {
+        address.to_string()
+    };
+    ServiceName::ALL
+        .into_iter()
+        .map(|service| {
+            let url = match config.peer_urls.get(&service) {
+                Some(url) => url.clone(),
+                None if selection.contains(service) => format!("http://{host}"),
+                None => format!("http://movies-{service}:8080"),
+            };
+            (service, url)
+        })
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! Who is calling: bearer tokens (HS256 JWTs) signed by the users service and checked by
+//! every service with the shared key; passwords hashed with Argon2id.
+
+mod caller;
+mod password;
+mod token;
+
+pub use caller::{Admin, Caller, ServiceCaller};
+pub use password::{hash_password, verify_password};
+pub use token::{Role, TokenKeys, TOKEN_LIFETIME};

@@ -1,0 +1,138 @@
+//! Issuing and checking bearer tokens.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_millis;
+use crate::config::JwtSecret;
+
+/// How long a user's token is valid.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Services mint a short-lived token for each call to another service.
+const SERVICE_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+const ISSUER: &str = "pikube-movies";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+    /// Another Movies service, calling an `/internal` route.
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id (or the calling service's name).
+    pub sub: String,
+    pub email: String,
+    pub role: Role,
+    pub iss: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// The keys of the shared secret. Cloning is cheap enough for request state.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenError(String);
+
+impl TokenKeys {
+    pub fn new(secret: &JwtSecret) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 5;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+            validation,
+        }
+    }
+
+    /// A user's token.
+    pub fn issue(&self, user_id: &str, email: &str, role: Role) -> String {
+        self.sign(user_id, email, role, TOKEN_LIFETIME)
+    }
+
+    /// A token for one call from service `name` to another service's `/internal` routes.
+    pub fn service_token(&self, name: &str) -> String {
+        self.sign(name, "", Role::Service, SERVICE_TOKEN_LIFETIME)
+    }
+
+    fn sign(&self, sub: &str, email: &str, role: Role, lifetime: Duration) -> String {
+        let iat = (now_millis() / 1000) as u64;
+        let claims = Claims {
+            sub: sub.to_owned(),
+            email: email.to_owned(),
+            role,
+            iss: ISSUER.to_owned(),
+            iat,
+            exp: iat + lifetime.as_secs(),
+        };
+        // HS256 signing of a serializable struct cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("signing a token with HS256")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| {
+                use jsonwebtoken::errors::ErrorKind;
+                TokenError(
+                    match error.kind() {
+                        ErrorKind::ExpiredSignature => {
+                            "the token has expired: get a new one from POST /api/auth/token"
+                        }
+                        ErrorKind::InvalidSignature => "the token's signature is not valid",
+                        _ => "the token is malformed",
+                    }
+                    .to_owned(),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_other_keys_are_refused() {
+        let keys = TokenKeys::new(&JwtSecret::random());
+        let token = keys.issue("u1", "a@example.org", Role::Admin);
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role), ("u1", Role::Admin));
+        assert!(claims.exp > claims.iat);
+
+        let stranger = TokenKeys::new(&JwtSecret::random());
+        assert_eq!(
+            stranger.verify(&token).unwrap_err().to_string(),
+            "the token's signature is not valid"
+        );
+        assert_eq!(
+            keys.verify("not.a.token").unwrap_err().to_string(),
+            "the token is malformed"
+        );
+    }
+}

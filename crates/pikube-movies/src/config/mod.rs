@@ -1,0 +1,298 @@
+//! The services' configuration, parsed from the environment once at start-up.
+
+mod admin;
+mod database_url;
+mod secret;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use admin::AdminAccount;
+pub use database_url::{DatabaseUrl, DatabaseUrlError, DatabaseUrlTemplate};
+pub use secret::JwtSecret;
+
+use crate::ServiceName;
+
+/// Which services one process serves: one (as in Kubernetes), all six on one port (the
+/// demo, the tests), or any other set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection(BTreeSet<ServiceName>);
+
+impl Selection {
+    pub fn all() -> Self {
+        Selection(ServiceName::ALL.into_iter().collect())
+    }
+
+    pub fn one(service: ServiceName) -> Self {
+        Selection(BTreeSet::from([service]))
+    }
+
+    /// `None` for an empty set.
+    pub fn of(services: impl IntoIterator<Item = ServiceName>) -> Option<Self> {
+        let set: BTreeSet<ServiceName> = services.into_iter().collect();
+        (!set.is_empty()).then_some(Selection(set))
+    }
+
+    /// The services, dependencies first.
+    pub fn services(&self) -> Vec<ServiceName> {
+        self.0.iter().copied().collect()
+    }
+
+    pub fn contains(&self, service: ServiceName) -> bool {
+        self.0.contains(&service)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.0.len() == ServiceName::ALL.len()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MoviesConfig {
+    /// Each service's database: `DATABASE_URL` or SQLite files in the data directory.
+    pub database: DatabaseUrlTemplate,
+    /// Signs and checks bearer tokens; the same in every service.
+    pub jwt_secret: JwtSecret,
+    /// The administrator the users service creates (or updates) at start-up.
+    pub admin: Option<AdminAccount>,
+    /// How long a reservation holds its seats before they are released unpaid.
+    pub hold_ttl: Duration,
+    /// How often expired holds are released and unfinished payments are retried.
+    pub sweep_interval: Duration,
+    /// Where to reach other services, where not the default (`http://movies-<name>:8080`
+    /// for a single service, this very process in `all` mode).
+    pub peer_urls: BTreeMap<ServiceName, String>,
+    /// Database pool size per service (PostgreSQL; SQLite uses one writer connection).
+    pub max_connections: u32,
+    /// How long `/readyz` answers 503 before the listener closes on SIGTERM.
+    pub drain_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{variable}: {message}")]
+    Invalid {
+        variable: &'static str,
+        message: String,
+    },
+    #[error("DATABASE_URL: {0}")]
+    DatabaseUrl(#[from] DatabaseUrlError),
+    #[error(
+        "MOVIES_JWT_SECRET is not set: every service must check tokens with the same key \
+         (at least 32 bytes, e.g. `openssl rand -hex 32`)"
+    )]
+    MissingSecret,
+    #[error("{variable}: `{value}` is not an http:// or https:// URL")]
+    PeerUrl { variable: String, value: String },
+}
+
+impl MoviesConfig {
+    /// Embedded defaults: SQLite files in `data_dir`, a random token key, no administrator,
+    /// ten-minute holds.
+    pub fn embedded(data_dir: &Path) -> Self {
+        MoviesConfig {
+            database: DatabaseUrlTemplate::sqlite_in(data_dir),
+            jwt_secret: JwtSecret::random(),
+            admin: None,
+            hold_ttl: Duration::from_secs(600),
+            sweep_interval: Duration::from_secs(5),
+            peer_urls: BTreeMap::new(),
+            max_connections: 8,
+            drain_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The configuration from the process environment (see [`MoviesConfig::from_lookup`]).
+    pub fn from_env(selection: &Selection, data_dir: &Path) -> Result<Self, ConfigError> {
+        Self::from_lookup(selection, data_dir, |name| std::env::var(name).ok())
+    }
+
+    /// `DATABASE_URL` (with a `{service}` placeholder when several services share a process),
+    /// `MOVIES_JWT_SECRET` (required unless all six share this process; then it may be random),
+    /// `MOVIES_ADMIN_EMAIL` and `MOVIES_ADMIN_PASSWORD`, `MOVIES_HOLD_SECONDS`,
+    /// `MOVIES_SWEEP_SECONDS`, `MOVIES_DB_MAX_CONNECTIONS`, `MOVIES_<SERVICE>_URL`.
+    pub fn from_lookup(
+        selection: &Selection,
+        data_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let mut config = MoviesConfig::embedded(data_dir);
+        if let Some(url) = set("DATABASE_URL") {
+            config.database = DatabaseUrlTemplate::parse(&url)?;
+            if selection.services().len() > 1 {
+                config.database.require_placeholder()?;
+            }
+        }
+        match set("MOVIES_JWT_SECRET") {
+            Some(secret) => {
+                config.jwt_secret =
+                    JwtSecret::new(&secret).map_err(|error| ConfigError::Invalid {
+                        variable: "MOVIES_JWT_SECRET",
+                        message: error.to_string(),
+                    })?;
+            }
+            None if !selection.is_all() => return Err(ConfigError::MissingSecret),
+            None => {}
+        }
+        config.admin =
+            AdminAccount::from_pair(set("MOVIES_ADMIN_EMAIL"), set("MOVIES_ADMIN_PASSWORD"))?;
+        if let Some(seconds) = set("MOVIES_HOLD_SECONDS") {
+            config.hold_ttl = seconds_in("MOVIES_HOLD_SECONDS", &seconds, 1, 86_400)?;
+        }
+        if let Some(seconds) = set("MOVIES_SWEEP_SECONDS") {
+            config.sweep_interval = seconds_in("MOVIES_SWEEP_SECONDS", &seconds, 1, 3_600)?;
+        }
+        if let Some(count) = set("MOVIES_DB_MAX_CONNECTIONS") {
+            config.max_connections = match count.trim().parse::<u32>() {
+                Ok(count @ 1..=200) => count,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "MOVIES_DB_MAX_CONNECTIONS",
+                        message: format!("`{count}` is not a whole number from 1 to 200"),
+                    })
+                }
+            };
+        }
+        for service in ServiceName::ALL {
+            let variable = service.url_variable();
+            if let Some(url) = set(&variable) {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::PeerUrl {
+                        variable,
+                        value: url,
+                    });
+                }
+                config.peer_urls.insert(service, url);
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn seconds_in(
+    variable: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if (min..=max).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+        _ => Err(ConfigError::Invalid {
+            variable,
+            message: format!("`{value}` is not a number of seconds from {min} to {max}"),
+        }),
+    }
+}
+
+/// Where the SQLite files go by default: `$XDG_DATA_HOME/pikube/movies`, else
+/// `~/.local/share/pikube/movies`, else `./movies-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir).join("pikube/movies");
+    }
+    match std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/pikube/movies"),
+        None => PathBuf::from("movies-data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(selection: Selection, vars: &[(&str, &str)]) -> Result<MoviesConfig, ConfigError> {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        MoviesConfig::from_lookup(&selection, Path::new("/data"), |name| {
+            vars.get(name).cloned()
+        })
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_single_service_needs_the_shared_token_key() {
+        let error = parse(Selection::one(ServiceName::Movies), &[]).unwrap_err();
+        assert!(matches!(error, ConfigError::MissingSecret));
+        let error = parse(
+            Selection::one(ServiceName::Movies),
+            &[("MOVIES_JWT_SECRET", "short")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("MOVIES_JWT_SECRET: ") && error.contains("at least 32"),
+            "{error}"
+        );
+        parse(
+            Selection::one(ServiceName::Movies),
+            &[("MOVIES_JWT_SECRET", SECRET)],
+        )
+        .unwrap();
+        parse(Selection::all(), &[]).unwrap();
+    }
+
+    #[test]
+    fn all_in_one_process_needs_one_database_per_service() {
+        let error = parse(
+            Selection::all(),
+            &[("DATABASE_URL", "postgres://db/movies")],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("{service}"), "{error}");
+        let config = parse(
+            Selection::all(),
+            &[("DATABASE_URL", "postgres://db/m_{service}")],
+        )
+        .unwrap();
+        assert_eq!(
+            config.database.for_service(ServiceName::Cinemas).expose(),
+            "postgres://db/m_cinemas"
+        );
+    }
+
+    #[test]
+    fn numbers_and_urls_are_checked_and_named() {
+        let error = parse(Selection::all(), &[("MOVIES_HOLD_SECONDS", "ten")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "MOVIES_HOLD_SECONDS: `ten` is not a number of seconds from 1 to 86400"
+        );
+        let error = parse(
+            Selection::all(),
+            &[("MOVIES_PAYMENTS_URL", "payments:8080")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("MOVIES_PAYMENTS_URL: `payments:8080`"),
+            "{error}"
+        );
+        let config = parse(
+            Selection::all(),
+            &[
+                ("MOVIES_HOLD_SECONDS", "2"),
+                ("MOVIES_SCREENINGS_URL", "http://s:1/"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.hold_ttl, Duration::from_secs(2));
+        assert_eq!(config.peer_urls[&ServiceName::Screenings], "http://s:1");
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_directory() {
+        let config = parse(Selection::all(), &[]).unwrap();
+        assert_eq!(
+            config.database.for_service(ServiceName::Users).expose(),
+            "sqlite:///data/users.db?mode=rwc"
+        );
+    }
+}

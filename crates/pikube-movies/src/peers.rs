@@ -1,0 +1,179 @@
+//! Calls to the other Movies services: HTTP only, with timeouts, and retries where a repeat
+//! is safe (reads, and writes the callee makes idempotent).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::ApiError;
+use crate::auth::TokenKeys;
+use crate::ServiceName;
+
+const ATTEMPTS: u32 = 3;
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Where the other services are, and a client to reach them.
+#[derive(Clone)]
+pub struct Peers {
+    client: reqwest::Client,
+    urls: Arc<BTreeMap<ServiceName, String>>,
+    keys: TokenKeys,
+    caller: ServiceName,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("the {service} service did not answer ({detail})")]
+    Unavailable {
+        service: ServiceName,
+        detail: String,
+    },
+    #[error("the {service} service answered {status}: {message}")]
+    Refused {
+        service: ServiceName,
+        status: StatusCode,
+        message: String,
+    },
+}
+
+impl From<PeerError> for ApiError {
+    fn from(error: PeerError) -> Self {
+        tracing::warn!(%error, "call to another service failed");
+        match error {
+            PeerError::Unavailable { service, .. } => {
+                ApiError::unavailable(format!("the {service} service is unavailable; try again"))
+            }
+            PeerError::Refused { service, .. } => {
+                ApiError::unavailable(format!("the {service} service refused an internal request"))
+            }
+        }
+    }
+}
+
+impl Peers {
+    /// `urls`: the base URL of every service this one calls (no trailing slash).
+    pub fn new(urls: BTreeMap<ServiceName, String>, keys: TokenKeys, caller: ServiceName) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(ATTEMPT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            // Only TLS back-end initialisation can fail, and this client has none.
+            .expect("building an HTTP client");
+        Peers {
+            client,
+            urls: Arc::new(urls),
+            keys,
+            caller,
+        }
+    }
+
+    fn url(&self, service: ServiceName, path: &str) -> String {
+        let base = self
+            .urls
+            .get(&service)
+            .cloned()
+            .unwrap_or_else(|| format!("http://movies-{service}:8080"));
+        format!("{base}{path}")
+    }
+
+    /// GET `path` on `service`: `Ok(None)` for 404, retried on timeouts, connection errors
+    /// and 5xx.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        service: ServiceName,
+        path: &str,
+    ) -> Result<Option<T>, PeerError> {
+        self.send::<(), T>(service, reqwest::Method::GET, path, None)
+            .await
+    }
+
+    /// POST `body` to a route of `service` that is idempotent (repeating it changes nothing
+    /// more), so it is retried like a read.
+    pub async fn post_idempotent<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: ServiceName,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>, PeerError> {
+        self.send(service, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: ServiceName,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>, PeerError> {
+        let url = self.url(service, path);
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * 3u64.pow(attempt - 1))).await;
+            }
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .bearer_auth(self.keys.service_token(self.caller.as_str()));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    last = describe(&error);
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if status.is_server_error() {
+                last = format!("status {status}");
+                continue;
+            }
+            if !status.is_success() {
+                let message = response
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|body| body["error"]["message"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                return Err(PeerError::Refused {
+                    service,
+                    status,
+                    message,
+                });
+            }
+            return match response.json::<T>().await {
+                Ok(value) => Ok(Some(value)),
+                Err(error) => Err(PeerError::Unavailable {
+                    service,
+                    detail: format!("unreadable answer: {error}"),
+                }),
+            };
+        }
+        Err(PeerError::Unavailable {
+            service,
+            detail: last,
+        })
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        error.to_string()
+    }
+}

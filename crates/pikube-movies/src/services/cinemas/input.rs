@@ -1,0 +1,74 @@
+//! A new cinema, parsed: a name, a city, and 1 to 20 halls with distinct names and seat
+//! layouts a seat label can name (rows A to Z, up to 60 seats a row).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::ApiError;
+
+pub const MAX_ROWS: i64 = 26;
+pub const MAX_SEATS_PER_ROW: i64 = 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Hall {
+    pub name: String,
+    pub rows: i64,
+    pub seats_per_row: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCinema {
+    pub name: String,
+    pub city: String,
+    pub halls: Vec<Hall>,
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must have 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+impl NewCinema {
+    pub fn parse(self) -> Result<NewCinema, ApiError> {
+        let name = text("name", &self.name, 100)?;
+        let city = text("city", &self.city, 100)?;
+        if self.halls.is_empty() || self.halls.len() > 20 {
+            return Err(ApiError::invalid("halls", "a cinema has 1 to 20 halls"));
+        }
+        let mut names = BTreeSet::new();
+        let mut halls = Vec::with_capacity(self.halls.len());
+        for (index, hall) in self.halls.into_iter().enumerate() {
+            let field = |name: &str| format!("halls[{index}].{name}");
+            let name = text(&field("name"), &hall.name, 50)?;
+            if !names.insert(name.to_lowercase()) {
+                return Err(ApiError::invalid(
+                    &field("name"),
+                    format!("two halls are called {name}"),
+                ));
+            }
+            if !(1..=MAX_ROWS).contains(&hall.rows) {
+                return Err(ApiError::invalid(
+                    &field("rows"),
+                    format!("a hall has 1 to {MAX_ROWS} rows (A to Z)"),
+                ));
+            }
+            if !(1..=MAX_SEATS_PER_ROW).contains(&hall.seats_per_row) {
+                return Err(ApiError::invalid(
+                    &field("seats_per_row"),
+                    format!("a row has 1 to {MAX_SEATS_PER_ROW} seats"),
+                ));
+            }
+            halls.push(Hall { name, ..hall });
+        }
+        Ok(NewCinema { name, city, halls })
+    }
+}

@@ -1,0 +1,75 @@
+//! The six services. Each owns its routes, its store and its migrations, and starts from a
+//! [`Context`] into a [`Started`] service.
+
+pub mod cinemas;
+pub mod movies;
+pub mod payments;
+pub mod reservations;
+pub mod screenings;
+pub mod users;
+
+use axum::Router;
+use tokio::task::JoinHandle;
+
+use crate::auth::TokenKeys;
+use crate::config::MoviesConfig;
+use crate::database::{Database, DatabaseError};
+use crate::peers::Peers;
+use crate::ServiceName;
+
+/// What a service needs to start.
+pub struct Context<'a> {
+    pub config: &'a MoviesConfig,
+    pub keys: TokenKeys,
+    pub peers: Peers,
+    pub metrics: &'a pikube_http::Metrics,
+}
+
+/// A running service: its routes, its database (for readiness and shutdown) and its
+/// background work (expiry, retries), stopped when the process drains.
+pub struct Started {
+    pub service: ServiceName,
+    pub router: Router,
+    pub database: Database,
+    pub background: Vec<JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the {service} service: {source}")]
+    Database {
+        service: ServiceName,
+        #[source]
+        source: DatabaseError,
+    },
+    #[error("the {service} service: {message}")]
+    Bootstrap {
+        service: ServiceName,
+        message: String,
+    },
+}
+
+impl Context<'_> {
+    /// Opens and migrates `service`'s own database.
+    pub async fn database(
+        &self,
+        service: ServiceName,
+        migrations: &sqlx::migrate::Migrator,
+    ) -> Result<Database, StartError> {
+        let url = self.config.database.for_service(service);
+        Database::open(&url, self.config.max_connections, migrations)
+            .await
+            .map_err(|source| StartError::Database { service, source })
+    }
+}
+
+pub async fn start(service: ServiceName, context: &Context<'_>) -> Result<Started, StartError> {
+    match service {
+        ServiceName::Users => users::start(context).await,
+        ServiceName::Movies => movies::start(context).await,
+        ServiceName::Cinemas => cinemas::start(context).await,
+        ServiceName::Screenings => screenings::start(context).await,
+        ServiceName::Reservations => reservations::start(context).await,
+        ServiceName::Payments => payments::start(context).await,
+    }
+}

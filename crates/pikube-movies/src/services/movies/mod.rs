@@ -1,0 +1,154 @@
+//! The movies service: the catalogue.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::{Context, StartError, Started};
+use crate::api::{ApiError, JsonBody};
+use crate::auth::{Admin, TokenKeys};
+use crate::clock::now_millis;
+use crate::database::Database;
+use crate::ServiceName;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/movies");
+
+#[derive(Clone)]
+struct MoviesState {
+    db: Database,
+    keys: TokenKeys,
+}
+
+impl FromRef<MoviesState> for TokenKeys {
+    fn from_ref(state: &MoviesState) -> TokenKeys {
+        state.keys.clone()
+    }
+}
+
+/// A movie as the API shows it (and as screenings reads it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Movie {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub duration_minutes: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMovie {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub duration_minutes: i64,
+}
+
+impl NewMovie {
+    fn parse(self) -> Result<NewMovie, ApiError> {
+        let title = self.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(ApiError::invalid(
+                "title",
+                "the title must have 1 to 200 characters",
+            ));
+        }
+        if self.description.chars().count() > 2000 {
+            return Err(ApiError::invalid(
+                "description",
+                "the description must have at most 2000 characters",
+            ));
+        }
+        if !(1..=600).contains(&self.duration_minutes) {
+            return Err(ApiError::invalid(
+                "duration_minutes",
+                "the duration must be 1 to 600 minutes",
+            ));
+        }
+        Ok(NewMovie { title, ..self })
+    }
+}
+
+pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
+    let service = ServiceName::Movies;
+    let db = context.database(service, &MIGRATIONS).await?;
+    let state = MoviesState {
+        db: db.clone(),
+        keys: context.keys.clone(),
+    };
+    let router = Router::new()
+        .route("/api/movies", get(list).post(create))
+        .route("/api/movies/{id}", get(one))
+        .with_state(state);
+    Ok(Started {
+        service,
+        router,
+        database: db,
+        background: Vec::new(),
+    })
+}
+
+fn movie_of(row: &sqlx::any::AnyRow) -> Result<Movie, sqlx::Error> {
+    Ok(Movie {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        duration_minutes: row.try_get("duration_minutes")?,
+    })
+}
+
+/// Adds `movie` directly to the store (the demo's seeding uses the same path as the API).
+pub async fn insert(db: &Database, movie: NewMovie) -> Result<Movie, ApiError> {
+    let movie = movie.parse()?;
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query("INSERT INTO movies (id, title, description, duration_minutes, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(&movie.title)
+        .bind(&movie.description)
+        .bind(movie.duration_minutes)
+        .bind(now_millis())
+        .execute(db.pool())
+        .await?;
+    Ok(Movie {
+        id,
+        title: movie.title,
+        description: movie.description,
+        duration_minutes: movie.duration_minutes,
+    })
+}
+
+async fn list(State(state): State<MoviesState>) -> Result<Json<Value>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT id, title, description, duration_minutes FROM movies ORDER BY title, id",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    let movies = rows.iter().map(movie_of).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "movies": movies })))
+}
+
+async fn one(
+    State(state): State<MoviesState>,
+    Path(id): Path<String>,
+) -> Result<Json<Movie>, ApiError> {
+    let row =
+        sqlx::query("SELECT id, title, description, duration_minutes FROM movies WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    match row {
+        Some(row) => Ok(Json(movie_of(&row)?)),
+        None => Err(ApiError::not_found(format!("no movie with id `{id}`"))),
+    }
+}
+
+async fn create(
+    State(state): State<MoviesState>,
+    _admin: Admin,
+    JsonBody(movie): JsonBody<NewMovie>,
+) -> Result<(StatusCode, Json<Movie>), ApiError> {
+    Ok((StatusCode::CREATED, Json(insert(&state.db, movie).await?)))
+}

@@ -1,0 +1,114 @@
+//! A payment request, parsed: the `Idempotency-Key` header and the body.
+
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::api::ApiError;
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The client's key for one payment attempt: retries with the same key get the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn from_headers(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+        let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
+            ApiError::bad_request(
+                "the Idempotency-Key header is required: send a unique value (such as a UUID) \
+                 per payment, and the same value when retrying it",
+            )
+            .with("field", IDEMPOTENCY_KEY)
+        })?;
+        let key = value.to_str().unwrap_or_default().trim();
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::bad_request(
+                "the Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .with("field", IDEMPOTENCY_KEY));
+        }
+        Ok(IdempotencyKey(key.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    reservation_id: String,
+    amount_cents: i64,
+    card_token: String,
+}
+
+/// What the card processor says to a token. A stand-in processor: `tok_declined` (and any
+/// token starting with it) is refused, every other well-formed token is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardVerdict {
+    Approved,
+    Declined,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Payment {
+    pub reservation_id: String,
+    pub amount_cents: i64,
+    pub card_token: String,
+}
+
+impl PaymentRequest {
+    pub fn parse(self) -> Result<Payment, ApiError> {
+        let reservation_id = self.reservation_id.trim().to_owned();
+        if reservation_id.is_empty() {
+            return Err(ApiError::invalid(
+                "reservation_id",
+                "reservation_id must not be empty",
+            ));
+        }
+        if self.amount_cents <= 0 {
+            return Err(ApiError::invalid(
+                "amount_cents",
+                "the amount must be a positive number of cents",
+            ));
+        }
+        let token = self.card_token.trim();
+        let well_formed = token.strip_prefix("tok_").is_some_and(|rest| {
+            (1..=64).contains(&rest.len())
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !well_formed {
+            return Err(ApiError::invalid(
+                "card_token",
+                "card_token must be a card token such as tok_visa (never a card number)",
+            ));
+        }
+        Ok(Payment {
+            reservation_id,
+            amount_cents: self.amount_cents,
+            card_token: token.to_owned(),
+        })
+    }
+}
+
+impl Payment {
+    /// A fingerprint of the request, to tell a retry from a different request under the
+    /// same key.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&canonical)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub fn verdict(&self) -> CardVerdict {
+        if self.card_token.starts_with("tok_declined") {
+            CardVerdict::Declined
+        } else {
+            CardVerdict::Approved
+        }
+    }
+}

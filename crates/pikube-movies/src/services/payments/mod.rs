@@ -1,0 +1,278 @@
+//! The payments service: takes a payment for a held reservation exactly once per
+//! `Idempotency-Key`, and never takes money for a seat it could not confirm.
+
+mod input;
+mod settle;
+mod store;
+
+use std::time::Duration;
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde_json::json;
+
+use self::input::{CardVerdict, IdempotencyKey, PaymentRequest};
+use self::settle::{settle, view, Settled};
+use self::store::{Inserted, PaymentRow};
+use super::reservations::Reservation;
+use super::screenings::path_segment;
+use super::{Context, StartError, Started};
+use crate::api::{ApiError, JsonBody};
+use crate::auth::{Caller, TokenKeys};
+use crate::database::Database;
+use crate::peers::Peers;
+use crate::ServiceName;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/payments");
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+type Outcomes = Family<OutcomeLabel, Counter>;
+
+#[derive(Clone)]
+struct PaymentsState {
+    db: Database,
+    keys: TokenKeys,
+    peers: Peers,
+    outcomes: Outcomes,
+}
+
+impl FromRef<PaymentsState> for TokenKeys {
+    fn from_ref(state: &PaymentsState) -> TokenKeys {
+        state.keys.clone()
+    }
+}
+
+impl PaymentsState {
+    fn count(&self, outcome: &'static str) {
+        self.outcomes.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+}
+
+pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
+    let service = ServiceName::Payments;
+    let db = context.database(service, &MIGRATIONS).await?;
+    let outcomes = Outcomes::default();
+    context.metrics.register(
+        "movies_payments",
+        "Payment requests, by outcome: succeeded, declined, voided, pending, replayed",
+        outcomes.clone(),
+    );
+    let state = PaymentsState {
+        db: db.clone(),
+        keys: context.keys.clone(),
+        peers: context.peers.clone(),
+        outcomes,
+    };
+    let outbox = tokio::spawn(settle_pending_every(
+        context.config.sweep_interval,
+        state.clone(),
+    ));
+    let router = Router::new()
+        .route("/api/payments", post(pay))
+        .route("/api/payments/{id}", get(one))
+        .with_state(state);
+    Ok(Started {
+        service,
+        router,
+        database: db,
+        background: vec![outbox],
+    })
+}
+
+/// The outbox: settles payments left authorised by a failed confirmation.
+async fn settle_pending_every(every: Duration, state: PaymentsState) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let pending = match store::unsettled(&state.db, 100).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::warn!(%error, "reading unsettled payments");
+                continue;
+            }
+        };
+        for payment in pending {
+            match settle(&state.db, &state.peers, &payment).await {
+                Ok(Settled::Final(status, _)) => {
+                    state.count(if status == 201 { "succeeded" } else { "voided" });
+                }
+                Ok(Settled::Pending) => break,
+                Err(error) => {
+                    tracing::warn!(payment = %payment.id, error = error.message(), "settling a payment")
+                }
+            }
+        }
+    }
+}
+
+fn stored(status: u16, body: String, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+async fn pay(
+    State(state): State<PaymentsState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<PaymentRequest>,
+) -> Result<Response, ApiError> {
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let payment = request.parse()?;
+    let fingerprint = payment.fingerprint();
+    if let Some(existing) = store::by_key(&state.db, &caller.user_id, key.as_str()).await? {
+        return replay(&state, existing, &fingerprint).await;
+    }
+    let reservation: Reservation = state
+        .peers
+        .get(
+            ServiceName::Reservations,
+            &format!(
+                "/internal/reservations/{}",
+                path_segment(&payment.reservation_id)
+            ),
+        )
+        .await?
+        .filter(|reservation: &Reservation| reservation.user_id == caller.user_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "you have no reservation with id `{}`",
+                payment.reservation_id
+            ))
+        })?;
+    if reservation.status != "held" {
+        return Err(ApiError::conflict(format!(
+            "reservation {} is {}; only a held reservation can be paid",
+            reservation.id, reservation.status
+        ))
+        .with("status", reservation.status));
+    }
+    if payment.amount_cents != reservation.amount_cents {
+        return Err(ApiError::invalid(
+            "amount_cents",
+            format!(
+                "reservation {} costs {} cents, not {}",
+                reservation.id, reservation.amount_cents, payment.amount_cents
+            ),
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let verdict = payment.verdict();
+    let status = match verdict {
+        CardVerdict::Approved => "authorized",
+        CardVerdict::Declined => "declined",
+    };
+    match store::insert(
+        &state.db,
+        &id,
+        &caller.user_id,
+        key.as_str(),
+        &fingerprint,
+        &reservation.id,
+        payment.amount_cents,
+        status,
+    )
+    .await?
+    {
+        Inserted::Yes => {}
+        Inserted::KeyUsed => {
+            let existing = store::by_key(&state.db, &caller.user_id, key.as_str())
+                .await?
+                .ok_or_else(|| ApiError::internal("a payment key vanished"))?;
+            return replay(&state, existing, &fingerprint).await;
+        }
+        Inserted::AlreadyPaid => {
+            return Err(ApiError::conflict(format!(
+                "reservation {} is already paid, or a payment for it is in progress",
+                reservation.id
+            )));
+        }
+    }
+    let row = store::by_id(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a new payment vanished"))?;
+    if verdict == CardVerdict::Declined {
+        let body = json!({ "error": {
+            "message": "the card was declined; nothing was charged",
+            "payment_id": id,
+            "status": "declined",
+        }})
+        .to_string();
+        store::record_response(&state.db, &id, (402, &body)).await?;
+        state.count("declined");
+        return Ok(stored(402, body, false));
+    }
+    finish(&state, &row).await
+}
+
+/// Settles an authorised payment now, or answers 202 while the outbox takes over.
+async fn finish(state: &PaymentsState, row: &PaymentRow) -> Result<Response, ApiError> {
+    match settle(&state.db, &state.peers, row).await? {
+        Settled::Final(status, body) => {
+            state.count(if status == 201 { "succeeded" } else { "voided" });
+            Ok(stored(status, body, false))
+        }
+        Settled::Pending => {
+            state.count("pending");
+            Ok((StatusCode::ACCEPTED, Json(view(row))).into_response())
+        }
+    }
+}
+
+/// A request with a key this user already used: the same request gets the same answer
+/// (finishing it first if it is still pending); a different request is refused.
+async fn replay(
+    state: &PaymentsState,
+    existing: PaymentRow,
+    fingerprint: &str,
+) -> Result<Response, ApiError> {
+    if existing.request_hash != fingerprint {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "this Idempotency-Key was used for a different payment request; use a new key for a new payment",
+        ));
+    }
+    state.count("replayed");
+    match existing.response {
+        Some((status, body)) => Ok(stored(status, body, true)),
+        None if existing.status == "authorized" => finish(state, &existing).await,
+        // Declined a moment ago; its answer is being written.
+        None => Err(ApiError::conflict(
+            "this payment is still being processed; retry in a moment",
+        )),
+    }
+}
+
+async fn one(
+    State(state): State<PaymentsState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match store::by_id(&state.db, &id).await? {
+        Some(row) if row.user_id == caller.user_id => Ok(Json(view(&row)).into_response()),
+        _ => Err(ApiError::not_found(format!(
+            "you have no payment with id `{id}`"
+        ))),
+    }
+}

@@ -1,0 +1,63 @@
+//! A reservation request, parsed: a screening and 1 to 10 distinct seats.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::api::ApiError;
+use crate::seat::Seat;
+
+pub const MAX_SEATS: usize = 10;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    screening_id: String,
+    seats: Vec<String>,
+}
+
+pub struct NewReservation {
+    pub screening_id: String,
+    /// Sorted, distinct.
+    pub seats: Vec<Seat>,
+}
+
+impl ReservationRequest {
+    pub fn parse(self) -> Result<NewReservation, ApiError> {
+        let screening_id = self.screening_id.trim().to_owned();
+        if screening_id.is_empty() {
+            return Err(ApiError::invalid(
+                "screening_id",
+                "screening_id must not be empty",
+            ));
+        }
+        if self.seats.is_empty() || self.seats.len() > MAX_SEATS {
+            return Err(ApiError::invalid(
+                "seats",
+                format!("reserve 1 to {MAX_SEATS} seats at a time"),
+            ));
+        }
+        let mut seats = BTreeSet::new();
+        for (index, label) in self.seats.iter().enumerate() {
+            let seat: Seat = label.parse().map_err(|error: crate::seat::NotASeat| {
+                ApiError::invalid(&format!("seats[{index}]"), error.to_string())
+            })?;
+            if !seats.insert(seat) {
+                return Err(ApiError::invalid(
+                    &format!("seats[{index}]"),
+                    format!("seat {seat} is listed twice"),
+                ));
+            }
+        }
+        Ok(NewReservation {
+            screening_id,
+            seats: seats.into_iter().collect(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    pub payment_id: String,
+}

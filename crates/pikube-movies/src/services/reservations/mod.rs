@@ -1,0 +1,311 @@
+//! The reservations service: holds seats for a buyer, confirms them when paid, cancels and
+//! expires unpaid holds. It owns the seat claims, so it alone decides who gets a seat.
+
+mod input;
+mod store;
+
+use std::time::Duration;
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use prometheus_client::metrics::counter::Counter;
+use serde_json::{json, Value};
+
+use self::input::{ConfirmRequest, ReservationRequest};
+pub use self::store::Reservation;
+use self::store::{Cancelled, Confirmed, Held};
+use super::screenings::{path_segment, Screening, SeatClaim, SeatClaims};
+use super::{Context, StartError, Started};
+use crate::api::{ApiError, JsonBody};
+use crate::auth::{Caller, ServiceCaller, TokenKeys};
+use crate::clock::{millis, now_millis, parse_rfc3339};
+use crate::database::Database;
+use crate::peers::Peers;
+use crate::ServiceName;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/reservations");
+
+#[derive(Clone)]
+struct Counters {
+    created: Counter,
+    conflicts: Counter,
+    confirmed: Counter,
+    cancelled: Counter,
+    expired: Counter,
+}
+
+impl Counters {
+    fn register(metrics: &pikube_http::Metrics) -> Counters {
+        let counters = Counters {
+            created: Counter::default(),
+            conflicts: Counter::default(),
+            confirmed: Counter::default(),
+            cancelled: Counter::default(),
+            expired: Counter::default(),
+        };
+        metrics.register(
+            "movies_reservations_created",
+            "Reservations that held their seats",
+            counters.created.clone(),
+        );
+        metrics.register(
+            "movies_reservations_conflicts",
+            "Reservations refused because a seat was already held or sold",
+            counters.conflicts.clone(),
+        );
+        metrics.register(
+            "movies_reservations_confirmed",
+            "Reservations confirmed by a payment",
+            counters.confirmed.clone(),
+        );
+        metrics.register(
+            "movies_reservations_cancelled",
+            "Holds cancelled by their buyer",
+            counters.cancelled.clone(),
+        );
+        metrics.register(
+            "movies_reservations_expired",
+            "Holds released unpaid when their time ran out",
+            counters.expired.clone(),
+        );
+        counters
+    }
+}
+
+#[derive(Clone)]
+struct ReservationsState {
+    db: Database,
+    keys: TokenKeys,
+    peers: Peers,
+    hold: Duration,
+    counters: Counters,
+}
+
+impl FromRef<ReservationsState> for TokenKeys {
+    fn from_ref(state: &ReservationsState) -> TokenKeys {
+        state.keys.clone()
+    }
+}
+
+pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
+    let service = ServiceName::Reservations;
+    let db = context.database(service, &MIGRATIONS).await?;
+    let counters = Counters::register(context.metrics);
+    let state = ReservationsState {
+        db: db.clone(),
+        keys: context.keys.clone(),
+        peers: context.peers.clone(),
+        hold: context.config.hold_ttl,
+        counters: counters.clone(),
+    };
+    let sweeper = tokio::spawn(expire_holds_every(
+        context.config.sweep_interval,
+        db.clone(),
+        counters,
+    ));
+    let router = Router::new()
+        .route("/api/reservations", post(create).get(mine))
+        .route("/api/reservations/{id}", get(one).delete(cancel))
+        .route("/internal/reservations/{id}", get(internal_one))
+        .route("/internal/reservations/{id}/confirm", post(confirm))
+        .route("/internal/screenings/{id}/claims", get(claims))
+        .with_state(state);
+    Ok(Started {
+        service,
+        router,
+        database: db,
+        background: vec![sweeper],
+    })
+}
+
+/// Releases expired holds. Correctness does not depend on it (an expired hold is free to
+/// take the moment it expires); it keeps statuses and the seat map tidy.
+async fn expire_holds_every(every: Duration, db: Database, counters: Counters) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store::expire_holds(&db).await {
+            Ok(0) => {}
+            Ok(count) => {
+                counters.expired.inc_by(count);
+                tracing::info!(count, "released expired holds");
+            }
+            Err(error) => tracing::warn!(%error, "releasing expired holds"),
+        }
+    }
+}
+
+async fn create(
+    State(state): State<ReservationsState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<ReservationRequest>,
+) -> Result<(StatusCode, Json<Reservation>), ApiError> {
+    let new = request.parse()?;
+    let screening: Screening = state
+        .peers
+        .get(
+            ServiceName::Screenings,
+            &format!("/api/screenings/{}", path_segment(&new.screening_id)),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "screening_id",
+                format!("no screening with id `{}`", new.screening_id),
+            )
+        })?;
+    if parse_rfc3339(&screening.starts_at).is_some_and(|starts| starts <= now_millis()) {
+        return Err(ApiError::conflict(format!(
+            "the screening started at {}; it is too late to book",
+            screening.starts_at
+        )));
+    }
+    let outside: Vec<String> = new
+        .seats
+        .iter()
+        .filter(|seat| !seat.is_in(screening.rows, screening.seats_per_row))
+        .map(ToString::to_string)
+        .collect();
+    if !outside.is_empty() {
+        return Err(ApiError::invalid(
+            "seats",
+            format!(
+                "hall {} has rows A to {} of {} seats: there is no {}",
+                screening.hall,
+                (b'A' + (screening.rows.clamp(1, 26) - 1) as u8) as char,
+                screening.seats_per_row,
+                outside.join(", ")
+            ),
+        )
+        .with("seats", outside));
+    }
+    match store::hold(
+        &state.db,
+        &caller.user_id,
+        &new,
+        screening.price_cents,
+        millis(state.hold),
+    )
+    .await?
+    {
+        Held::Created(reservation) => {
+            state.counters.created.inc();
+            Ok((StatusCode::CREATED, Json(reservation)))
+        }
+        Held::Taken(seats) => {
+            state.counters.conflicts.inc();
+            let seats: Vec<String> = seats.iter().map(ToString::to_string).collect();
+            Err(
+                ApiError::conflict(format!("already taken: {}", seats.join(", ")))
+                    .with("seats", seats),
+            )
+        }
+    }
+}
+
+/// The caller's own reservation; anyone else's is "not found", not "forbidden", so that ids
+/// reveal nothing.
+async fn owned(
+    state: &ReservationsState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Reservation, ApiError> {
+    match store::by_id(&state.db, id).await? {
+        Some(reservation) if reservation.user_id == caller.user_id => Ok(reservation),
+        _ => Err(ApiError::not_found(format!(
+            "you have no reservation with id `{id}`"
+        ))),
+    }
+}
+
+async fn one(
+    State(state): State<ReservationsState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Reservation>, ApiError> {
+    Ok(Json(owned(&state, &caller, &id).await?))
+}
+
+async fn mine(
+    State(state): State<ReservationsState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let reservations = store::of_user(&state.db, &caller.user_id).await?;
+    Ok(Json(json!({ "reservations": reservations })))
+}
+
+async fn cancel(
+    State(state): State<ReservationsState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match store::cancel(&state.db, &id, &caller.user_id).await? {
+        Cancelled::Yes => {
+            state.counters.cancelled.inc();
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Cancelled::Already => Ok(StatusCode::NO_CONTENT),
+        Cancelled::Paid => Err(ApiError::conflict(
+            "this reservation is paid for; it cannot be cancelled",
+        )),
+        Cancelled::Missing => Err(ApiError::not_found(format!(
+            "you have no reservation with id `{id}`"
+        ))),
+    }
+}
+
+async fn internal_one(
+    State(state): State<ReservationsState>,
+    _service: ServiceCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Reservation>, ApiError> {
+    store::by_id(&state.db, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no reservation with id `{id}`")))
+}
+
+async fn confirm(
+    State(state): State<ReservationsState>,
+    _service: ServiceCaller,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<ConfirmRequest>,
+) -> Result<Json<Reservation>, ApiError> {
+    match store::confirm(&state.db, &id, &request.payment_id).await? {
+        Confirmed::Yes(reservation, now) => {
+            if now {
+                state.counters.confirmed.inc();
+            }
+            Ok(Json(reservation))
+        }
+        Confirmed::No(reservation) => Err(ApiError::conflict(format!(
+            "reservation {id} is {}; it cannot be confirmed",
+            reservation.status
+        ))
+        .with("status", reservation.status)),
+        Confirmed::Missing => Err(ApiError::not_found(format!(
+            "no reservation with id `{id}`"
+        ))),
+    }
+}
+
+async fn claims(
+    State(state): State<ReservationsState>,
+    _service: ServiceCaller,
+    Path(screening_id): Path<String>,
+) -> Result<Json<SeatClaims>, ApiError> {
+    let claims = store::claims(&state.db, &screening_id)
+        .await?
+        .into_iter()
+        .filter_map(|(seat, state)| {
+            Some(SeatClaim {
+                seat: seat.parse().ok()?,
+                state,
+            })
+        })
+        .collect();
+    Ok(Json(SeatClaims { claims }))
+}

@@ -1,0 +1,283 @@
+//! Reservations and seat claims. Every rule that keeps a seat from being sold twice is a
+//! constraint or a conditional write inside a transaction; nothing here depends on timing.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::input::NewReservation;
+use crate::clock::{format_rfc3339, now_millis};
+use crate::database::Database;
+use crate::seat::Seat;
+
+/// A reservation as the API shows it (and as payments reads it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: String,
+    pub user_id: String,
+    pub screening_id: String,
+    pub seats: Vec<String>,
+    /// `held`, `confirmed`, `cancelled` or `expired`.
+    pub status: String,
+    pub amount_cents: i64,
+    /// RFC 3339, UTC: when an unpaid hold ends.
+    pub expires_at: String,
+    pub payment_id: Option<String>,
+}
+
+pub enum Held {
+    Created(Reservation),
+    /// Someone else holds or bought these seats.
+    Taken(Vec<Seat>),
+}
+
+pub enum Confirmed {
+    /// Confirmed by this payment: now (`true`), or earlier (`false`, a repeat).
+    Yes(Reservation, bool),
+    /// Not confirmable: expired, cancelled, paid by another payment. Says which.
+    No(Reservation),
+    Missing,
+}
+
+pub enum Cancelled {
+    Yes,
+    /// Already cancelled or expired: nothing to do.
+    Already,
+    Paid,
+    Missing,
+}
+
+const COLUMNS: &str =
+    "id, user_id, screening_id, seats, status, amount_cents, expires_at, payment_id";
+
+fn reservation_of(row: &sqlx::any::AnyRow, now: i64) -> Result<Reservation, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    let seats: String = row.try_get("seats")?;
+    Ok(Reservation {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        screening_id: row.try_get("screening_id")?,
+        seats: seats.split(',').map(str::to_owned).collect(),
+        // A hold past its time is expired even before the sweeper has written it down.
+        status: if status == "held" && expires_at <= now {
+            "expired".to_owned()
+        } else {
+            status
+        },
+        amount_cents: row.try_get("amount_cents")?,
+        expires_at: format_rfc3339(expires_at),
+        payment_id: row.try_get("payment_id")?,
+    })
+}
+
+pub async fn by_id(db: &Database, id: &str) -> Result<Option<Reservation>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM reservations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref()
+        .map(|row| reservation_of(row, now_millis()))
+        .transpose()
+}
+
+/// Holds `new.seats` for `user_id` until `now + hold_millis`, all or none. A seat is free if
+/// nobody claims it or its hold has expired; the claim takes it over in one statement.
+pub async fn hold(
+    db: &Database,
+    user_id: &str,
+    new: &NewReservation,
+    price_cents: i64,
+    hold_millis: i64,
+) -> Result<Held, sqlx::Error> {
+    let now = now_millis();
+    let id = uuid::Uuid::new_v4().to_string();
+    let expires_at = now + hold_millis;
+    let labels: Vec<String> = new.seats.iter().map(Seat::to_string).collect();
+    let amount_cents = price_cents * new.seats.len() as i64;
+    let mut transaction = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO reservations (id, user_id, screening_id, seats, seat_count, amount_cents, status, \
+         expires_at, payment_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'held', $7, NULL, $8, $8)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(&new.screening_id)
+    .bind(labels.join(","))
+    .bind(new.seats.len() as i64)
+    .bind(amount_cents)
+    .bind(expires_at)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?;
+    let mut taken = Vec::new();
+    // In seat order, so that two buyers of overlapping seats lock them in the same order.
+    for (seat, label) in new.seats.iter().zip(&labels) {
+        let claimed = sqlx::query(
+            "INSERT INTO seat_claims (screening_id, seat, reservation_id, state, expires_at) \
+             VALUES ($1, $2, $3, 'held', $4) \
+             ON CONFLICT (screening_id, seat) DO UPDATE \
+             SET reservation_id = excluded.reservation_id, state = 'held', expires_at = excluded.expires_at \
+             WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= $5 \
+             RETURNING seat",
+        )
+        .bind(&new.screening_id)
+        .bind(label)
+        .bind(&id)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if claimed.is_none() {
+            taken.push(*seat);
+        }
+    }
+    if !taken.is_empty() {
+        transaction.rollback().await?;
+        return Ok(Held::Taken(taken));
+    }
+    transaction.commit().await?;
+    Ok(Held::Created(Reservation {
+        id,
+        user_id: user_id.to_owned(),
+        screening_id: new.screening_id.clone(),
+        seats: labels,
+        status: "held".to_owned(),
+        amount_cents,
+        expires_at: format_rfc3339(expires_at),
+        payment_id: None,
+    }))
+}
+
+/// Turns a live hold into a sale for `payment_id`: the reservation and every one of its seat
+/// claims, or nothing. Repeating it with the same payment is a no-op that answers yes.
+pub async fn confirm(db: &Database, id: &str, payment_id: &str) -> Result<Confirmed, sqlx::Error> {
+    let now = now_millis();
+    let mut transaction = db.pool().begin().await?;
+    let updated = sqlx::query(
+        "UPDATE reservations SET status = 'confirmed', payment_id = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'held' AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(payment_id)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        let seat_count: i64 = sqlx::query("SELECT seat_count FROM reservations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get("seat_count")?;
+        let sold = sqlx::query(
+            "UPDATE seat_claims SET state = 'sold' WHERE reservation_id = $1 AND state = 'held'",
+        )
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if sold as i64 == seat_count {
+            transaction.commit().await?;
+            let reservation = by_id(db, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+            return Ok(Confirmed::Yes(reservation, true));
+        }
+        // A seat was taken over after this hold expired on another replica's clock: the
+        // hold is gone, whatever this clock says.
+        transaction.rollback().await?;
+        sqlx::query("UPDATE reservations SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'held'")
+            .bind(id)
+            .bind(now)
+            .execute(db.pool())
+            .await?;
+    } else {
+        transaction.rollback().await?;
+    }
+    Ok(match by_id(db, id).await? {
+        None => Confirmed::Missing,
+        Some(reservation)
+            if reservation.status == "confirmed"
+                && reservation.payment_id.as_deref() == Some(payment_id) =>
+        {
+            Confirmed::Yes(reservation, false)
+        }
+        Some(reservation) => Confirmed::No(reservation),
+    })
+}
+
+/// Cancels `user_id`'s unpaid hold and frees its seats.
+pub async fn cancel(db: &Database, id: &str, user_id: &str) -> Result<Cancelled, sqlx::Error> {
+    let now = now_millis();
+    let mut transaction = db.pool().begin().await?;
+    let updated = sqlx::query(
+        "UPDATE reservations SET status = 'cancelled', updated_at = $3 WHERE id = $1 AND user_id = $2 AND status = 'held'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        sqlx::query("DELETE FROM seat_claims WHERE reservation_id = $1 AND state = 'held'")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        return Ok(Cancelled::Yes);
+    }
+    transaction.rollback().await?;
+    Ok(match by_id(db, id).await? {
+        Some(reservation) if reservation.user_id == user_id => match reservation.status.as_str() {
+            "confirmed" => Cancelled::Paid,
+            _ => Cancelled::Already,
+        },
+        _ => Cancelled::Missing,
+    })
+}
+
+/// Marks holds past their time expired and frees their seats. Returns how many expired.
+pub async fn expire_holds(db: &Database) -> Result<u64, sqlx::Error> {
+    let now = now_millis();
+    let mut transaction = db.pool().begin().await?;
+    let expired = sqlx::query("UPDATE reservations SET status = 'expired', updated_at = $1 WHERE status = 'held' AND expires_at <= $1")
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM seat_claims WHERE state = 'held' AND expires_at <= $1")
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(expired)
+}
+
+/// The seats of a screening that are sold or held by a live hold.
+pub async fn claims(
+    db: &Database,
+    screening_id: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seat, state FROM seat_claims WHERE screening_id = $1 AND (state = 'sold' OR expires_at > $2)",
+    )
+    .bind(screening_id)
+    .bind(now_millis())
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("seat")?, row.try_get("state")?)))
+        .collect()
+}
+
+/// The user's reservations, newest first.
+pub async fn of_user(db: &Database, user_id: &str) -> Result<Vec<Reservation>, sqlx::Error> {
+    let now = now_millis();
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM reservations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100"
+    ))
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|row| reservation_of(row, now)).collect()
+}

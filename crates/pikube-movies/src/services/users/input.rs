@@ -1,0 +1,131 @@
+//! A new user, parsed from the request: a real-looking email, a name, a long enough password.
+
+use serde::Deserialize;
+
+use crate::api::ApiError;
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A lower-cased email address of a plausible shape (`local@domain.tld`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Email, String> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && match email.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }
+                None => false,
+            };
+        if valid {
+            Ok(Email(email))
+        } else {
+            Err(format!("`{}` is not an email address", raw.trim()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Err(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        ))
+    } else if chars > MAX_PASSWORD_CHARS {
+        Err(format!(
+            "the password must have at most {MAX_PASSWORD_CHARS} characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    email: String,
+    name: String,
+    password: String,
+}
+
+pub struct Registration {
+    pub email: Email,
+    pub name: String,
+    pub password: String,
+}
+
+impl RegistrationRequest {
+    pub fn parse(self) -> Result<Registration, ApiError> {
+        let email =
+            Email::parse(&self.email).map_err(|message| ApiError::invalid("email", message))?;
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ApiError::invalid(
+                "name",
+                "the name must have 1 to 100 characters",
+            ));
+        }
+        check_password(&self.password).map_err(|message| ApiError::invalid("password", message))?;
+        Ok(Registration {
+            email,
+            name,
+            password: self.password,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased_and_must_look_like_addresses() {
+        assert_eq!(
+            Email::parse(" Ada@Example.ORG ").unwrap().as_str(),
+            "ada@example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a b@example.org",
+            "a@b@c.org",
+            "ada@.org",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_eight_characters() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password("äöüäöüäö").is_ok());
+    }
+}
