@@ -8,6 +8,7 @@ pub mod k3s;
 pub mod k3s_release;
 pub mod kubeconfig;
 pub mod node_error;
+pub mod node_records;
 pub mod plan;
 pub mod progress;
 pub mod ssh;

@@ -23,6 +23,15 @@ pub enum StateError {
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path} is empty or not a token; delete it only if the cluster is to be rebuilt")]
     Corrupt { path: PathBuf },
+    #[error(
+        "{path} cannot be read ({source}): fix it, or delete it; the next apply writes it \
+         again but forgets how to reach the nodes cluster.toml no longer lists"
+    )]
+    Malformed {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// The K3s cluster token's secret. Never printed: `Debug` and `Display` are redacted.

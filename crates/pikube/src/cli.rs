@@ -37,13 +37,14 @@ pub enum Command {
     Status(ReportArgs),
     /// Show what apply would change on every node, with a unified diff of every file.
     #[command(
-        after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nExit status: 0 no changes, 2 changes pending, 1 error."
+        after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nA node in the cluster that cluster.toml no longer lists is a change too: `pikube apply\n--prune` removes it.\n\nExit status: 0 no changes, 2 changes pending, 1 error."
     )]
     Plan(ReportArgs),
     /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
-    /// off for good. Reboots only the nodes that need it, then verifies the effective state.
+    /// off for good. Reboots only the nodes that need it, then verifies the effective state;
+    /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n\nExit status: 0 every node prepared and verified, 1 some node failed (the others are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, deleted from the cluster and\nK3s is uninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -151,6 +152,13 @@ pub struct ApplyArgs {
     /// No progress lines, only the summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Also take the nodes that cluster.toml no longer lists out of the cluster: drain,
+    /// delete from the API, uninstall K3s. Without it, apply only warns about them.
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: how long a node's pods may take to leave it (kubectl drain --timeout).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, requires = "prune")]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

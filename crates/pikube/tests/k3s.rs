@@ -1,11 +1,11 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig and reset. Each test has its own lab id (20..29).
+//! kubeconfig, reset and prune. Each test has its own lab id (20..29).
 
 mod support;
 
 use serde_json::Value;
-use support::cluster::{node, Node, Run, Workspace};
+use support::cluster::{node, one_server_two_agents, Node, Run, Workspace};
 use support::fleet::Fleet;
 
 const READY: &str = "--ready-timeout=60s";
@@ -479,4 +479,136 @@ fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
     ws.pikube(&["reset", "--all", "--yes"]).expect_code(0);
     assert_eq!(fleet.exec("pi1", "cat /etc/hostname").trim(), "raspberrypi");
     assert!(fleet.exec("pi1", "cat /etc/fstab").contains("swap"));
+}
+
+#[test]
+fn a_node_removed_from_the_file_is_reported_then_pruned_only_when_asked() {
+    let fleet = Fleet::up(24, &["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
+    ws.pikube(&["apply", READY]).expect_code(0);
+    // How to reach every installed node, kept private for when the file forgets one.
+    let records = ws.path().join(".pikube/test/nodes.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&records).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let recorded = std::fs::read_to_string(&records).unwrap();
+    assert!(
+        recorded.contains(&fleet.node("pi3").ip)
+            && recorded.contains("\"initialised_cluster\": true"),
+        "{recorded}"
+    );
+
+    edit(
+        &ws,
+        &format!(
+            "\n[[nodes]]\nname = \"three\"\naddress = \"{}\"\nrole = \"agent\"\n",
+            fleet.node("pi3").ip
+        ),
+        "",
+    );
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains(
+            "three:\n  ~ [k3s] remove node three from the cluster (only with `apply --prune`)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("Plan: 1 node to change"),
+        "{}",
+        plan.stdout
+    );
+    let json = ws.pikube(&["plan", "-o", "json"]).expect_code(2);
+    let json: Value = serde_json::from_str(&json.stdout).expect("plan json");
+    assert_eq!(json["stale"][0]["node"], "three", "{json}");
+    assert_eq!(json["stale"][0]["role"], "agent", "{json}");
+
+    // Without --prune: converged, warned, nothing removed.
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply
+            .stderr
+            .contains("warning: three is in the cluster but not in cluster.toml")
+            && apply.stderr.contains("pikube apply --prune"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stdout.contains("0 changed, 2 unchanged"),
+        "{}",
+        apply.stdout
+    );
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "three")));
+    assert_eq!(
+        fleet.exec("pi3", "systemctl is-active k3s-agent").trim(),
+        "active"
+    );
+
+    // --prune: drained, deleted, uninstalled; the record forgets it.
+    let prune = ws.pikube(&["apply", "--prune", READY]).expect_code(0);
+    assert!(
+        prune
+            .stdout
+            .contains("ok      three: pruned (drained, deleted, uninstalled)"),
+        "{}\n{}",
+        prune.stdout,
+        prune.stderr
+    );
+    assert!(
+        prune.stdout.contains("2 unchanged, 0 failed, 1 pruned."),
+        "{}",
+        prune.stdout
+    );
+    let names: Vec<Value> = cluster_nodes(&fleet, "pi1")
+        .iter()
+        .map(|n| n["metadata"]["name"].clone())
+        .collect();
+    assert_eq!(names, ["one", "two"], "{names:?}");
+    let gone = fleet.exec(
+        "pi3",
+        "ls /usr/local/bin/k3s /etc/systemd/system/k3s-agent.service 2>&1 | grep -c 'No such' || true",
+    );
+    assert_eq!(gone.trim(), "2", "{gone}");
+    assert_ne!(
+        fleet
+            .exec("pi3", "systemctl is-active k3s-agent || true")
+            .trim(),
+        "active"
+    );
+    let recorded = std::fs::read_to_string(&records).unwrap();
+    assert!(!recorded.contains("\"three\""), "{recorded}");
+
+    let plan = ws.pikube(&["plan"]).expect_code(0);
+    assert!(
+        plan.stdout.contains("Plan: 0 nodes to change"),
+        "{}",
+        plan.stdout
+    );
+
+    // A stale node pikube has no record of (joined by hand): still drained and deleted, and
+    // the summary says why K3s stays on it.
+    std::fs::remove_file(&records).unwrap();
+    edit(
+        &ws,
+        &format!(
+            "\n[[nodes]]\nname = \"two\"\naddress = \"{}\"\nrole = \"agent\"\n",
+            fleet.node("pi2").ip
+        ),
+        "",
+    );
+    let prune = ws.pikube(&["apply", "--prune", READY]).expect_code(1);
+    assert!(
+        prune.stdout.contains(
+            "FAILED  two: pruned (drained, deleted, NOT uninstalled): K3s could not be \
+             uninstalled from it: no record of how to reach it"
+        ) && prune
+            .stdout
+            .contains("run /usr/local/bin/k3s-agent-uninstall.sh on it"),
+        "{}",
+        prune.stdout
+    );
+    assert!(fleet
+        .exec("pi2", "test -x /usr/local/bin/k3s && echo yes")
+        .contains("yes"));
 }

@@ -105,6 +105,8 @@ pub fn parse_nodes(json: &str) -> Result<Vec<ClusterNode>, serde_json::Error> {
 pub enum ClusterNodesError {
     #[error(transparent)]
     Ssh(#[from] SshError),
+    #[error("no server of cluster.toml could be reached to list the cluster's nodes")]
+    NoServer,
     #[error("{node}: the Kubernetes API is not answering yet: {reason}")]
     NotAnswering { node: String, reason: String },
     #[error(

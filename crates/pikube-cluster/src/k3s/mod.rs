@@ -1,6 +1,7 @@
 //! Installing K3s natively over SSH (no install script piped to a shell): the binary,
 //! config.yaml, the env file holding the token, the systemd unit, the helper scripts;
-//! then joining nodes in order and waiting for each to be Ready.
+//! then joining nodes in order and waiting for each to be Ready; and taking the nodes
+//! cluster.toml no longer lists out of the cluster (`apply --prune`).
 
 mod binaries;
 mod cluster_nodes;
@@ -8,12 +9,15 @@ mod desired;
 mod error;
 mod install;
 mod labels;
+mod live_nodes;
 mod node_plan;
 pub mod paths;
+mod prune;
 mod render;
 mod reset;
 mod spec;
 mod stage;
+mod stale;
 mod state;
 mod token;
 mod topology;
@@ -24,11 +28,14 @@ pub use desired::{BinaryArtifact, DesiredK3s};
 pub use error::K3sError;
 pub use install::{carry_out, journal_tail, service_status, wait_started, InstallError};
 pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
+pub use live_nodes::live_nodes;
 pub use node_plan::{plan_k3s, sha256_hex, K3sNodePlan, K3sPlanError};
+pub use prune::{delete_node, drain_node, prune_node, PruneError, PruneReport};
 pub use render::{Membership, ServerOptions};
 pub use reset::{reset_node, ResetReport};
 pub use spec::{K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, StageNode};
+pub use stale::{is_server, plan_prune, PruneStep};
 pub use state::{read_state, K3sNodeState, StateError};
 pub use token::ServerToken;
 pub use topology::{api_url, TopologyError};

@@ -51,6 +51,8 @@ pub struct K3sNodeReport {
     pub restarted: Option<String>,
     /// Label and taint changes made through the API.
     pub api_changes: Option<String>,
+    /// The node is the server that started the cluster (the others join through it).
+    pub initialised_cluster: bool,
 }
 
 impl K3sNodeReport {
@@ -140,6 +142,10 @@ impl K3sStage<'_> {
             )
             .await;
         let first_ok = outcome.is_ok();
+        let outcome = outcome.map(|report| K3sNodeReport {
+            initialised_cluster: true,
+            ..report
+        });
         results.insert(first.clone(), outcome);
         if first_ok && full_token.is_none() {
             full_token = match read_state(&first_node.connection).await {
@@ -535,6 +541,7 @@ impl K3sStage<'_> {
             changes: plan.changes.iter().map(Change::summary).collect(),
             restarted: plan.restart.clone(),
             api_changes: None,
+            initialised_cluster: false,
         })
     }
 

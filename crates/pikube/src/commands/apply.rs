@@ -5,8 +5,10 @@ use pikube_cluster::k3s::{K3sStage, StageNode};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::ApplyArgs;
+use crate::commands::cluster::record_of;
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::k3s_stage::{binaries, local_state, StageSettings};
+use crate::commands::prune::{record_and_prune, PruneSettings};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -32,7 +34,15 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let settings = StageSettings::new(&config, args.ready_timeout);
     let local = local_state(&config);
 
-    let (lines, failures) = runtime()?.block_on(async {
+    let prune_settings = PruneSettings {
+        config: &config,
+        spec: &settings.spec,
+        local: &local,
+        prune: args.prune,
+        drain_timeout: args.drain_timeout,
+    };
+
+    let (lines, failures, stale) = runtime()?.block_on(async {
         progress.step(&format!(
             "preparing {} node{} of cluster {}",
             fleet.members().len(),
@@ -94,12 +104,17 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             }
             Err(err) => Err(format!("{err:#}")),
         };
-        for node in stage_nodes {
-            node.connection.close().await;
-        }
+        let mut installed = Vec::new();
+        let mut all_installed = failures.is_empty() && stage_results.is_ok();
         match stage_results {
             Ok(results) => {
                 for result in results {
+                    match (&result.result, config.node(&result.node)) {
+                        (Ok(report), Some(node)) => {
+                            installed.push(record_of(node, report.initialised_cluster))
+                        }
+                        _ => all_installed = false,
+                    }
                     if let Some((_, line)) = lines.iter_mut().find(|(n, _)| *n == result.node) {
                         line.k3s = Some(match result.result {
                             Ok(report) if report.is_unchanged() => Ok("k3s unchanged".to_owned()),
@@ -128,7 +143,18 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        (lines, failures)
+        let stale = record_and_prune(
+            &prune_settings,
+            &stage_nodes,
+            installed,
+            all_installed,
+            progress,
+        )
+        .await;
+        for node in stage_nodes {
+            node.connection.close().await;
+        }
+        (lines, failures, stale)
     });
 
     let mut failed = failures.len();
@@ -156,11 +182,22 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             None => {}
         }
     }
+    for line in &stale.lines {
+        println!("{line}");
+    }
+    for warning in &stale.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let pruning = if args.prune && stale.stale > 0 {
+        format!(", {} pruned", stale.pruned)
+    } else {
+        String::new()
+    };
     println!(
-        "Apply: {changed} changed, {} unchanged, {failed} failed.",
+        "Apply: {changed} changed, {} unchanged, {failed} failed{pruning}.",
         fleet.members().len() - changed - failed
     );
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || stale.failed > 0 {
         Outcome::Failed
     } else {
         Outcome::Success

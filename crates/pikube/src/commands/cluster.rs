@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use pikube_cluster::config::{self, ClusterConfig, NodeSpec};
+use pikube_cluster::config::{self, ClusterConfig, NodeSpec, Role};
 use pikube_cluster::fleet::{Fleet, Member};
+use pikube_cluster::node_records::{NodeRecord, RecordedRole};
 use pikube_cluster::plan::DesiredNode;
 use pikube_cluster::ssh::{ClientConfig, SshTarget};
 
@@ -23,35 +24,72 @@ pub fn fleet(config: &ClusterConfig) -> anyhow::Result<Fleet> {
 
 /// A fleet of the nodes `keep` picks (e.g. the servers), in file order.
 pub fn fleet_of(config: &ClusterConfig, keep: impl Fn(&NodeSpec) -> bool) -> anyhow::Result<Fleet> {
-    let client = ClientConfig::create(
+    let members = config
+        .nodes
+        .iter()
+        .filter(|node| keep(node))
+        .map(|node| member(config, record_of(node, false), node.role.to_string()))
+        .collect();
+    Ok(Fleet::new(client(config)?, members, config.ssh.parallelism))
+}
+
+/// A fleet of nodes cluster.toml may no longer list, reached as they were when recorded
+/// (through today's `[ssh]` settings: known_hosts, ssh_config, jump hosts).
+pub fn fleet_of_records(config: &ClusterConfig, records: Vec<NodeRecord>) -> anyhow::Result<Fleet> {
+    let members = records
+        .into_iter()
+        .map(|record| {
+            let role = match record.role {
+                RecordedRole::Server => Role::Server,
+                RecordedRole::Agent => Role::Agent,
+            };
+            member(config, record, role.to_string())
+        })
+        .collect();
+    Ok(Fleet::new(client(config)?, members, config.ssh.parallelism))
+}
+
+/// How to reach `node` again later, as `.pikube/<cluster>/nodes.json` keeps it.
+pub fn record_of(node: &NodeSpec, initialised_cluster: bool) -> NodeRecord {
+    NodeRecord {
+        name: node.name.to_string(),
+        address: node.address.to_string(),
+        user: node.user.clone(),
+        port: node.port,
+        identity_file: node.identity_file.clone(),
+        proxy_jump: node.proxy_jump.clone(),
+        role: match node.role {
+            Role::Server => RecordedRole::Server,
+            Role::Agent => RecordedRole::Agent,
+        },
+        initialised_cluster,
+    }
+}
+
+fn client(config: &ClusterConfig) -> anyhow::Result<ClientConfig> {
+    ClientConfig::create(
         &config.ssh.known_hosts,
         config.ssh.config_file.as_deref(),
         config.ssh.identity_file.as_deref(),
         config.ssh.connect_timeout,
     )
-    .context("preparing the SSH client")?;
-    let members = config
-        .nodes
-        .iter()
-        .filter(|node| keep(node))
-        .map(|node| Member {
-            target: SshTarget {
-                node: node.name.to_string(),
-                address: node.address.to_string(),
-                user: node.user.clone(),
-                port: node.port,
-                // The cluster-wide key is in the generated ssh_config already.
-                identity_file: node
-                    .identity_file
-                    .clone()
-                    .filter(|key| Some(key) != config.ssh.identity_file.as_ref()),
-                proxy_jump: node.proxy_jump.clone(),
-            },
-            desired: DesiredNode {
-                name: node.name.to_string(),
-            },
-            role: node.role.to_string(),
-        })
-        .collect();
-    Ok(Fleet::new(client, members, config.ssh.parallelism))
+    .context("preparing the SSH client")
+}
+
+fn member(config: &ClusterConfig, node: NodeRecord, role: String) -> Member {
+    Member {
+        target: SshTarget {
+            node: node.name.clone(),
+            address: node.address,
+            user: node.user,
+            port: node.port,
+            // The cluster-wide key is in the generated ssh_config already.
+            identity_file: node
+                .identity_file
+                .filter(|key| Some(key) != config.ssh.identity_file.as_ref()),
+            proxy_jump: node.proxy_jump,
+        },
+        desired: DesiredNode { name: node.name },
+        role,
+    }
 }

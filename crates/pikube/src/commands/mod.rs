@@ -8,6 +8,7 @@ mod init;
 mod k3s_stage;
 mod kubeconfig;
 mod plan;
+mod prune;
 mod reset;
 mod serve;
 mod status;

@@ -1,9 +1,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pikube_cluster::k3s::{K3sStage, StageNode};
-use pikube_cluster::plan::{render_plan_text, NodePlan, PlannedChange};
+use pikube_cluster::k3s::{live_nodes, plan_prune, K3sSpec, K3sStage, PruneStep, StageNode};
+use pikube_cluster::plan::{render_plan_text, Change, NodePlan, PlannedChange};
 use pikube_cluster::progress::SilentProgress;
+use pikube_cluster::ssh::shell_quote_arg;
+use pikube_cluster::state::LocalState;
 use serde_json::json;
 
 use crate::cli::{OutputFormat, ReportArgs};
@@ -17,8 +19,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let fleet = fleet(&config)?;
     let settings = StageSettings::new(&config, Duration::ZERO);
-    let local_token = local_state(&config).existing_token()?;
-    let (plans, mut errors) = runtime()?.block_on(async {
+    let local = local_state(&config);
+    let local_token = local.existing_token()?;
+    let (mut plans, mut errors, stale) = runtime()?.block_on(async {
         let inspected = fleet.inspect(&SilentProgress, &sudo_password).await;
         let mut plans: Vec<NodePlan> = Vec::new();
         let mut errors: Vec<(String, String)> = Vec::new();
@@ -71,12 +74,21 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             }
             Err(err) => errors.push(("k3s".to_owned(), format!("{err:#}"))),
         }
+        let stale = stale_nodes(&settings.spec, &nodes, &local).await;
+        let stale = match stale {
+            Ok(steps) => steps,
+            Err(err) => {
+                errors.push(("cluster".to_owned(), err));
+                Vec::new()
+            }
+        };
         for node in nodes {
             node.connection.close().await;
         }
-        (plans, errors)
+        (plans, errors, stale)
     });
     errors.dedup_by(|a, b| a.0 == b.0);
+    plans.extend(stale.iter().map(stale_plan));
     let changed = plans.iter().filter(|p| !p.is_empty()).count();
     let reboots = plans.iter().filter(|p| p.needs_reboot()).count();
 
@@ -100,6 +112,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Json => {
             let value = json!({
                 "nodes": plans,
+                "stale": stale.iter().map(|step| json!({
+                    "node": step.name,
+                    "role": step.service.command(),
+                    "prune_refused": step.refused,
+                })).collect::<Vec<_>>(),
                 "errors": errors.iter().map(|(node, error)| json!({"node": node, "error": error})).collect::<Vec<_>>(),
                 "summary": {"changed": changed, "reboots": reboots, "unchanged": plans.len() - changed, "failed": errors.len()},
             });
@@ -113,4 +130,39 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// The nodes the cluster has and cluster.toml no longer lists, with what `apply --prune`
+/// would do. A cluster not running yet has none; one whose API does not answer is an error.
+async fn stale_nodes(
+    spec: &K3sSpec,
+    nodes: &[StageNode],
+    local: &LocalState,
+) -> Result<Vec<PruneStep>, String> {
+    match live_nodes(spec, nodes).await {
+        Ok((_, live)) => {
+            let records = local.node_records().map_err(|err| err.to_string())?;
+            Ok(plan_prune(&live, spec, &records))
+        }
+        Err(_) if !nodes.iter().any(|n| n.facts.k3s.server.is_active()) => Ok(Vec::new()),
+        Err(err) => Err(format!(
+            "could not look for nodes removed from cluster.toml: {err}"
+        )),
+    }
+}
+
+fn stale_plan(step: &PruneStep) -> NodePlan {
+    let node = shell_quote_arg(&step.name);
+    let script = format!(
+        "/usr/local/bin/k3s kubectl drain {node} --ignore-daemonsets --delete-emptydir-data && \
+         /usr/local/bin/k3s kubectl delete node {node}"
+    );
+    NodePlan {
+        node: step.name.clone(),
+        changes: vec![PlannedChange {
+            phase: "k3s",
+            change: Change::command(step.summary(), script),
+        }],
+        reboot: Vec::new(),
+    }
 }

@@ -2,9 +2,8 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 use pikube_cluster::config::Role;
-use pikube_cluster::k3s::reset_node;
+use pikube_cluster::k3s::{delete_node, reset_node};
 use pikube_cluster::progress::{Progress, StderrProgress};
-use pikube_cluster::ssh::shell_quote_arg;
 
 use crate::cli::ResetArgs;
 use crate::commands::cluster::{fleet_of, load_config};
@@ -91,26 +90,12 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
                     continue;
                 };
                 for name in &targets {
-                    let delete = format!(
-                        "/usr/local/bin/k3s kubectl delete node {}",
-                        shell_quote_arg(name)
-                    );
-                    match server
-                        .run_privileged_unchecked("deleting the node", &delete, b"")
-                        .await
-                    {
-                        Ok(out) if out.success() || out.stderr.contains("not found") => progress
-                            .node(
-                                name,
-                                &format!("deleted from the cluster (via {})", connected.node),
-                            ),
-                        Ok(out) => progress.node(
+                    match delete_node(&server, name).await {
+                        Ok(()) => progress.node(
                             name,
-                            &format!("not deleted from the cluster: {}", out.stderr.trim()),
+                            &format!("deleted from the cluster (via {})", connected.node),
                         ),
-                        Err(err) => {
-                            progress.node(name, &format!("not deleted from the cluster: {err}"))
-                        }
+                        Err(err) => progress.step(&err.to_string()),
                     }
                 }
                 server.close().await;

@@ -3,6 +3,7 @@
 //! a clear error with status 1.
 
 mod client;
+mod duration;
 mod edit;
 mod get;
 mod table;
@@ -41,7 +42,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             | "--delete-emptydir-data"
             | "--delete-local-data"
             | "--force" => {}
-            "--timeout" | "--grace-period" => {
+            "--timeout" => duration::check(name, &value(inline)?)?,
+            "--grace-period" => {
                 value(inline)?;
             }
             n if n.starts_with("-o") && n.len() > 2 && !n.starts_with("--") => {

@@ -1,0 +1,235 @@
+//! Stale nodes: in the cluster's API but no longer in cluster.toml. Pure: which they are,
+//! and whether `apply --prune` may remove each, so that plan and apply agree.
+
+use super::cluster_nodes::ClusterNode;
+use super::paths::Service;
+use super::spec::K3sSpec;
+use crate::node_records::{NodeRecord, RecordedRole};
+
+/// Labels k3s puts on a server's node (`master` on older releases, `etcd` with embedded
+/// etcd); agents carry none of them.
+const SERVER_LABELS: [&str; 3] = [
+    "node-role.kubernetes.io/control-plane",
+    "node-role.kubernetes.io/master",
+    "node-role.kubernetes.io/etcd",
+];
+
+pub fn is_server(node: &ClusterNode) -> bool {
+    SERVER_LABELS
+        .iter()
+        .any(|label| node.labels.get(*label).is_some_and(|v| v == "true"))
+}
+
+/// What `apply --prune` would do with one stale node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneStep {
+    pub name: String,
+    pub service: Service,
+    /// A NotReady node is not drained: its pods could never leave it, so kubectl would only
+    /// wait for the timeout; they are rescheduled once the node is deleted.
+    pub ready: bool,
+    /// How to reach it over SSH, from the last apply that installed it.
+    pub record: Option<NodeRecord>,
+    /// Why it must not be removed, if it must not.
+    pub refused: Option<String>,
+}
+
+impl PruneStep {
+    /// The line plan shows for it.
+    pub fn summary(&self) -> String {
+        match &self.refused {
+            None => format!(
+                "remove node {} from the cluster (only with `apply --prune`)",
+                self.name
+            ),
+            Some(why) => format!(
+                "remove node {} from the cluster (`apply --prune` refuses: {why})",
+                self.name
+            ),
+        }
+    }
+}
+
+/// The stale nodes of `live` (as the API lists them), in name order, each with its
+/// verdict. Servers go one at a time: each must leave the configured servers that are
+/// Ready enough for the quorum of the servers that remain.
+pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) -> Vec<PruneStep> {
+    let configured = |name: &str| spec.member(name).is_some();
+    let ready_configured_servers = live
+        .iter()
+        .filter(|n| is_server(n) && n.ready && configured(&n.name))
+        .count();
+    let mut servers_left = live.iter().filter(|n| is_server(n)).count();
+    let mut stale: Vec<&ClusterNode> = live.iter().filter(|n| !configured(&n.name)).collect();
+    stale.sort_by(|a, b| a.name.cmp(&b.name));
+    stale
+        .into_iter()
+        .map(|node| {
+            let record = records.iter().find(|r| r.name == node.name).cloned();
+            let server = is_server(node)
+                || record
+                    .as_ref()
+                    .is_some_and(|r| r.role == RecordedRole::Server);
+            let refused = if !server {
+                None
+            } else if record.as_ref().is_some_and(|r| r.initialised_cluster) {
+                Some(
+                    "it is the server that started the cluster, and the other servers joined \
+                     through it; put it back in cluster.toml"
+                        .to_owned(),
+                )
+            } else {
+                let remaining = servers_left.saturating_sub(1);
+                let quorum = match spec.datastore_endpoint {
+                    // An external datastore keeps the state: one server is enough.
+                    Some(_) => 1,
+                    None => remaining / 2 + 1,
+                };
+                if ready_configured_servers >= quorum {
+                    servers_left = remaining;
+                    None
+                } else {
+                    Some(format!(
+                        "{remaining} server(s) would remain, and etcd needs {quorum} of them, \
+                         but only {ready_configured_servers} server(s) of cluster.toml are Ready"
+                    ))
+                }
+            };
+            PruneStep {
+                name: node.name.clone(),
+                service: if server {
+                    Service::Server
+                } else {
+                    Service::Agent
+                },
+                ready: node.ready,
+                record,
+                refused,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k3s::render::ServerOptions;
+    use crate::k3s::spec::K3sMemberSpec;
+
+    fn live(name: &str, server: bool, ready: bool) -> ClusterNode {
+        let mut labels = std::collections::BTreeMap::new();
+        if server {
+            labels.insert(
+                "node-role.kubernetes.io/control-plane".into(),
+                "true".into(),
+            );
+        }
+        ClusterNode {
+            name: name.into(),
+            ready,
+            labels,
+            taints: Vec::new(),
+            kubelet_version: String::new(),
+        }
+    }
+
+    fn spec(members: &[(&str, Service)]) -> K3sSpec {
+        K3sSpec {
+            cluster: "lab".into(),
+            version: "v1.31.4+k3s1".into(),
+            api_endpoint: None,
+            server: ServerOptions {
+                tls_san: Vec::new(),
+                disable: Vec::new(),
+            },
+            kubelet_args: Vec::new(),
+            datastore_endpoint: None,
+            nodes: members
+                .iter()
+                .map(|(name, service)| K3sMemberSpec {
+                    name: (*name).into(),
+                    address: (*name).into(),
+                    service: *service,
+                    labels: Vec::new(),
+                    taints: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn record(name: &str, role: RecordedRole, initialised_cluster: bool) -> NodeRecord {
+        NodeRecord {
+            name: name.into(),
+            address: "10.0.0.9".into(),
+            user: None,
+            port: None,
+            identity_file: None,
+            proxy_jump: None,
+            role,
+            initialised_cluster,
+        }
+    }
+
+    #[test]
+    fn agents_not_in_the_file_are_stale_and_always_allowed() {
+        let spec = spec(&[("s1", Service::Server), ("a1", Service::Agent)]);
+        let nodes = [
+            live("s1", true, true),
+            live("a1", false, true),
+            live("a2", false, false),
+        ];
+        let records = [record("a2", RecordedRole::Agent, false)];
+        let steps = plan_prune(&nodes, &spec, &records);
+        assert_eq!(steps.len(), 1);
+        let step = &steps[0];
+        assert_eq!(
+            (step.name.as_str(), step.service, step.ready),
+            ("a2", Service::Agent, false)
+        );
+        assert!(step.record.is_some() && step.refused.is_none());
+        assert!(step.summary().contains("only with `apply --prune`"));
+        assert!(plan_prune(&nodes[..2], &spec, &records).is_empty());
+    }
+
+    #[test]
+    fn servers_go_only_while_quorum_holds_and_never_the_first() {
+        let spec3 = spec(&[("s1", Service::Server), ("s2", Service::Server)]);
+        let nodes = [
+            live("s1", true, true),
+            live("s2", true, true),
+            live("s3", true, true),
+        ];
+        // 3 → 2 servers, both Ready and configured: fine.
+        let steps = plan_prune(&nodes, &spec3, &[]);
+        assert_eq!(steps[0].refused, None, "{steps:?}");
+        assert_eq!(steps[0].service, Service::Server);
+
+        // 3 → 1 configured: the first removal leaves 2 members, quorum 2, one Ready.
+        let spec1 = spec(&[("s1", Service::Server)]);
+        let steps = plan_prune(&nodes, &spec1, &[]);
+        assert_eq!(steps.len(), 2);
+        let why = steps[0].refused.as_deref().unwrap();
+        assert!(why.contains("etcd needs 2"), "{why}");
+        assert!(steps[0].summary().contains("refuses"));
+
+        // 2 → 1: the remaining server is its own quorum.
+        let steps = plan_prune(&nodes[..2], &spec1, &[]);
+        assert_eq!(steps[0].refused, None);
+
+        // A configured server that is down does not count.
+        let down = [
+            live("s1", true, true),
+            live("s2", true, false),
+            live("s3", true, true),
+        ];
+        assert!(plan_prune(&down, &spec3, &[])[0].refused.is_some());
+
+        // The server that started the cluster stays, whatever the count.
+        let records = [record("s3", RecordedRole::Server, true)];
+        let why = plan_prune(&nodes, &spec3, &records)[0]
+            .refused
+            .clone()
+            .unwrap();
+        assert!(why.contains("started the cluster"), "{why}");
+    }
+}

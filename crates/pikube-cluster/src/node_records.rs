@@ -1,0 +1,184 @@
+//! The nodes pikube installed K3s on, kept in `.pikube/<cluster>/nodes.json` and
+//! refreshed at every apply: how to reach each over SSH, and its role. A node dropped from
+//! cluster.toml is still in the cluster, and `apply --prune` has only this record left to
+//! reach it and uninstall K3s.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{LocalState, StateError};
+
+const FILE_NAME: &str = "nodes.json";
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordedRole {
+    Server,
+    Agent,
+}
+
+/// One node as it was last installed: its SSH settings already resolved from cluster.toml
+/// (the node's own value, else `[ssh]`'s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub name: String,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_jump: Option<String>,
+    pub role: RecordedRole,
+    /// The server that started the cluster (the others joined through it).
+    #[serde(default)]
+    pub initialised_cluster: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RecordsFile {
+    version: u32,
+    nodes: Vec<NodeRecord>,
+}
+
+impl LocalState {
+    pub fn node_records_path(&self) -> PathBuf {
+        self.dir().join(FILE_NAME)
+    }
+
+    /// The recorded nodes; none when nothing was recorded yet.
+    pub fn node_records(&self) -> Result<Vec<NodeRecord>, StateError> {
+        let path = self.node_records_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let file: RecordsFile =
+            serde_json::from_str(&text).map_err(|source| StateError::Malformed { path, source })?;
+        Ok(file.nodes)
+    }
+
+    /// Replaces the record, atomically (a temporary file renamed over it), mode 0600: an
+    /// interrupted apply leaves the old record or the new one, never half of one.
+    pub fn write_node_records(&self, records: &[NodeRecord]) -> Result<(), StateError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StateError::Io { path, source }
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.dir())
+            .map_err(io(self.dir()))?;
+        let path = self.node_records_path();
+        let tmp = self
+            .dir()
+            .join(format!(".{FILE_NAME}.{}", std::process::id()));
+        let file = RecordsFile {
+            version: VERSION,
+            nodes: records.to_vec(),
+        };
+        let text = serde_json::to_string_pretty(&file).expect("records serialize") + "\n";
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written.map_err(io(&path))
+    }
+}
+
+/// The record after an apply: `previous` updated with the nodes just `installed`, without
+/// the nodes `forget` names (pruned, or gone from both cluster.toml and the cluster).
+pub fn merge_records(
+    previous: Vec<NodeRecord>,
+    installed: Vec<NodeRecord>,
+    forget: impl Fn(&str) -> bool,
+) -> Vec<NodeRecord> {
+    let mut records: Vec<NodeRecord> = previous
+        .into_iter()
+        .filter(|old| !installed.iter().any(|new| new.name == old.name))
+        .collect();
+    records.extend(installed);
+    records.retain(|record| !forget(&record.name));
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn record(name: &str, address: &str) -> NodeRecord {
+        NodeRecord {
+            name: name.into(),
+            address: address.into(),
+            user: Some("pi".into()),
+            port: None,
+            identity_file: None,
+            proxy_jump: None,
+            role: RecordedRole::Agent,
+            initialised_cluster: false,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_privately_and_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        assert!(state.node_records().unwrap().is_empty());
+        let records = vec![record("a", "10.0.0.1"), record("b", "10.0.0.2")];
+        state.write_node_records(&records).unwrap();
+        assert_eq!(state.node_records().unwrap(), records);
+        let path = state.node_records_path();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(state.dir()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+        let entries: Vec<_> = fs::read_dir(state.dir()).unwrap().collect();
+        assert_eq!(entries.len(), 1, "no temporary file left");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"role\": \"agent\""), "{text}");
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        fs::create_dir_all(state.dir()).unwrap();
+        fs::write(state.node_records_path(), "{not json").unwrap();
+        let err = state.node_records().unwrap_err().to_string();
+        assert!(err.contains("nodes.json"), "{err}");
+    }
+
+    #[test]
+    fn an_apply_updates_keeps_and_forgets() {
+        let previous = vec![
+            record("gone", "1"),
+            record("kept", "2"),
+            record("moved", "3"),
+        ];
+        let installed = vec![record("moved", "4"), record("new", "5")];
+        let merged = merge_records(previous, installed, |name| name == "gone");
+        let names: Vec<(&str, &str)> = merged
+            .iter()
+            .map(|r| (r.name.as_str(), r.address.as_str()))
+            .collect();
+        assert_eq!(names, [("kept", "2"), ("moved", "4"), ("new", "5")]);
+    }
+}
