@@ -44,7 +44,10 @@ const MOVIES: [(&str, &str, i64); 4] = [
     ),
 ];
 
-const CINEMAS: [(&str, &str, &[(&str, i64, i64)]); 2] = [
+/// A hall: its name, rows and seats per row.
+type HallLayout = (&'static str, i64, i64);
+
+const CINEMAS: [(&str, &str, &[HallLayout]); 2] = [
     (
         "Pi Palace",
         "Cambridge",

@@ -64,7 +64,7 @@ pub enum Command {
     Serve(Workload),
     /// Run the workloads on this machine with embedded defaults (no cluster needed).
     #[command(
-        after_help = "Examples:\n  pikube demo\n  pikube demo --listen 0.0.0.0:8080   # reachable from other machines"
+        after_help = "Examples:\n  pikube demo\n  pikube demo --listen 0.0.0.0:8080   # reachable from other machines\n  pikube demo --movies-listen 127.0.0.1:9081 --data-dir /tmp/movies"
     )]
     Demo(DemoArgs),
 }
@@ -77,6 +77,25 @@ pub enum Workload {
         after_help = "Examples:\n  pikube serve mandelbrot\n  PIKUBE_LISTEN=0.0.0.0:9000 pikube serve mandelbrot\n  curl -o view.png 'http://localhost:8080/api/v1/render?x_min=-2&x_max=1&y_min=-1.2&y_max=1.2&width=800&height=640&max_iter=500&format=png'"
     )]
     Mandelbrot(ServeArgs),
+    /// The Movies ticketing services: one of users, movies, cinemas, screenings,
+    /// reservations, payments (as a pod runs it), several, or `all` six on one port. Each
+    /// service owns its database: PostgreSQL from DATABASE_URL, or a SQLite file.
+    #[command(
+        after_help = "Examples:\n  pikube serve movies all                        # SQLite files in ~/.local/share/pikube/movies\n  DATABASE_URL='postgres://movies:pw@db/{service}' MOVIES_JWT_SECRET=$(openssl rand -hex 32) \\\n    pikube serve movies reservations --listen 0.0.0.0:8080\n\nEnvironment:\n  DATABASE_URL               postgres://... or sqlite:...; {service} becomes each service's name\n  MOVIES_JWT_SECRET          token key shared by all services (>= 32 bytes; random for `all` if unset)\n  MOVIES_ADMIN_EMAIL, MOVIES_ADMIN_PASSWORD   the administrator the users service creates\n  MOVIES_HOLD_SECONDS        how long an unpaid reservation holds its seats (default 600)\n  MOVIES_<SERVICE>_URL       where to reach another service (default http://movies-<service>:8080)"
+    )]
+    Movies(MoviesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MoviesArgs {
+    /// Which services: names, or `all`.
+    #[arg(required = true, value_name = "SERVICE")]
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Where the SQLite files go when DATABASE_URL is not set.
+    #[arg(long, env = "MOVIES_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -92,9 +111,19 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address to listen on.
+    /// Address of the Mandelbrot generator.
     #[arg(long, env = "PIKUBE_DEMO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// Address of the Movies services (all six on one port).
+    #[arg(
+        long,
+        env = "PIKUBE_DEMO_MOVIES_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
+    pub movies_listen: std::net::SocketAddr,
+    /// Where the Movies services keep their SQLite files (kept between runs).
+    #[arg(long, env = "MOVIES_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

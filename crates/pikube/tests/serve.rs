@@ -124,8 +124,12 @@ fn serve_mandelbrot_renders_counts_and_stops_cleanly_on_sigterm() {
 #[test]
 fn demo_serves_the_page_on_localhost() {
     let port = free_port();
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pikube"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--movies-listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(data.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -143,8 +147,12 @@ fn demo_serves_the_page_on_localhost() {
 fn a_taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--movies-listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(data.path())
         .stdin(Stdio::null())
         .output()
         .unwrap();

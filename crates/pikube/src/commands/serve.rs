@@ -1,11 +1,12 @@
 use anyhow::Context;
 
-use crate::cli::{ServeArgs, Workload};
+use crate::cli::{MoviesArgs, ServeArgs, Workload};
 use crate::exit::Outcome;
 
 pub fn run(workload: &Workload) -> anyhow::Result<Outcome> {
     match workload {
         Workload::Mandelbrot(args) => mandelbrot(args),
+        Workload::Movies(args) => movies(args),
     }
 }
 
@@ -19,6 +20,38 @@ fn mandelbrot(args: &ServeArgs) -> anyhow::Result<Outcome> {
         .block_on(pikube_mandelbrot::run(args.listen, config))
         .with_context(|| format!("serving on {}", args.listen))?;
     Ok(Outcome::Success)
+}
+
+fn movies(args: &MoviesArgs) -> anyhow::Result<Outcome> {
+    let selection = movies_selection(&args.services)?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(pikube_movies::default_data_dir);
+    let mut config = pikube_movies::MoviesConfig::from_env(&selection, &data_dir)
+        .context("reading the Movies configuration from the environment")?;
+    config.drain_grace = args.serve.drain_grace;
+    pikube_http::init_logging().context("setting up logging")?;
+    service_runtime()?
+        .block_on(pikube_movies::run(args.serve.listen, &selection, config))
+        .with_context(|| format!("serving Movies on {}", args.serve.listen))?;
+    Ok(Outcome::Success)
+}
+
+/// `all`, or one or more service names.
+fn movies_selection(names: &[String]) -> anyhow::Result<pikube_movies::Selection> {
+    if names.iter().any(|name| name == "all") {
+        anyhow::ensure!(
+            names.len() == 1,
+            "`all` already means every service: name no others with it"
+        );
+        return Ok(pikube_movies::Selection::all());
+    }
+    let services = names
+        .iter()
+        .map(|name| name.parse::<pikube_movies::ServiceName>())
+        .collect::<Result<Vec<_>, _>>()?;
+    pikube_movies::Selection::of(services).context("name at least one service, or `all`")
 }
 
 /// The runtime of an HTTP service: one worker per core for I/O; rendering runs on rayon's
