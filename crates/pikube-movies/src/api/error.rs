@@ -61,6 +61,24 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
+    /// The same complaint about a query parameter instead of a body field: 400, as for
+    /// any other query this API cannot read.
+    pub fn in_query(self) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("query parameter {}", self.message),
+            details: self.details,
+        }
+    }
+
+    /// Names the field to blame, when there is one.
+    pub fn with_field(self, field: Option<String>) -> Self {
+        match field {
+            Some(field) => self.with("field", field),
+            None => self,
+        }
+    }
+
     /// Adds a detail to the body, such as the seats already taken.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.details.insert(key.to_owned(), value.into());

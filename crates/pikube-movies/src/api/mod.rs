@@ -1,9 +1,17 @@
-//! What every service's API shares: the error shape and the request extractors.
+//! What every service's API shares: the error shape, the request extractors, and the
+//! parsing of the ids and text clients send.
 
 mod body;
 mod error;
+mod id;
+mod method;
 mod query;
+mod serde_message;
+mod text;
 
 pub use body::JsonBody;
 pub use error::ApiError;
+pub use id::{shown, Id, PathId};
+pub use method::method_not_allowed;
 pub use query::QueryParams;
+pub use text::{free_text, one_line};

@@ -4,9 +4,11 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::serde_message::explain;
 use super::ApiError;
 
-/// `Query<T>` answering 400 with the parameter serde could not read.
+/// `Query<T>` answering 400 with the parameter serde could not read. Routes that take
+/// parameters deny unknown ones, so that a misspelt filter is an error, not ignored.
 pub struct QueryParams<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
@@ -24,7 +26,9 @@ where
                 let detail = text
                     .split_once("query string: ")
                     .map_or(text.as_str(), |(_, rest)| rest);
-                Err(ApiError::bad_request(format!("query parameters: {detail}")))
+                let (field, message) = explain(detail);
+                let error = ApiError::bad_request(format!("query parameters: {message}"));
+                Err(error.with_field(field))
             }
         }
     }

@@ -52,9 +52,21 @@ pub struct TokenKeys {
     validation: Validation,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TokenError(String);
+/// Why a bearer token is refused: each says what to do about it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired: get a new one from POST /api/auth/token")]
+    Expired,
+    #[error("the token's signature is not valid")]
+    BadSignature,
+    /// Well-formed, but another issuer's or algorithm's (`alg: none` included).
+    #[error("the token was not issued by this API: get one from POST /api/auth/token")]
+    Foreign,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token is malformed")]
+    Malformed,
+}
 
 impl TokenKeys {
     pub fn new(secret: &JwtSecret) -> Self {
@@ -99,16 +111,15 @@ impl TokenKeys {
             .map(|data| data.claims)
             .map_err(|error| {
                 use jsonwebtoken::errors::ErrorKind;
-                TokenError(
-                    match error.kind() {
-                        ErrorKind::ExpiredSignature => {
-                            "the token has expired: get a new one from POST /api/auth/token"
-                        }
-                        ErrorKind::InvalidSignature => "the token's signature is not valid",
-                        _ => "the token is malformed",
-                    }
-                    .to_owned(),
-                )
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature => TokenError::BadSignature,
+                    ErrorKind::InvalidIssuer
+                    | ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidAlgorithmName => TokenError::Foreign,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                    _ => TokenError::Malformed,
+                }
             })
     }
 }
@@ -126,13 +137,7 @@ mod tests {
         assert!(claims.exp > claims.iat);
 
         let stranger = TokenKeys::new(&JwtSecret::random());
-        assert_eq!(
-            stranger.verify(&token).unwrap_err().to_string(),
-            "the token's signature is not valid"
-        );
-        assert_eq!(
-            keys.verify("not.a.token").unwrap_err().to_string(),
-            "the token is malformed"
-        );
+        assert_eq!(stranger.verify(&token), Err(TokenError::BadSignature));
+        assert_eq!(keys.verify("not.a.token"), Err(TokenError::Malformed));
     }
 }

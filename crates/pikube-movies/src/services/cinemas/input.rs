@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ApiError;
+use crate::api::{one_line, ApiError};
 
 pub const MAX_ROWS: i64 = 26;
 pub const MAX_SEATS_PER_ROW: i64 = 60;
@@ -26,21 +26,10 @@ pub struct NewCinema {
     pub halls: Vec<Hall>,
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("{field} must have 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 impl NewCinema {
     pub fn parse(self) -> Result<NewCinema, ApiError> {
-        let name = text("name", &self.name, 100)?;
-        let city = text("city", &self.city, 100)?;
+        let name = one_line("name", &self.name, 100)?;
+        let city = one_line("city", &self.city, 100)?;
         if self.halls.is_empty() || self.halls.len() > 20 {
             return Err(ApiError::invalid("halls", "a cinema has 1 to 20 halls"));
         }
@@ -48,7 +37,7 @@ impl NewCinema {
         let mut halls = Vec::with_capacity(self.halls.len());
         for (index, hall) in self.halls.into_iter().enumerate() {
             let field = |name: &str| format!("halls[{index}].{name}");
-            let name = text(&field("name"), &hall.name, 50)?;
+            let name = one_line(&field("name"), &hall.name, 50)?;
             if !names.insert(name.to_lowercase()) {
                 return Err(ApiError::invalid(
                     &field("name"),

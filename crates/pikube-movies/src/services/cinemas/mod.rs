@@ -2,7 +2,7 @@
 
 mod input;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use sqlx::Row;
 
 pub use self::input::{Hall, NewCinema};
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody, QueryParams};
+use crate::api::{method_not_allowed, one_line, ApiError, JsonBody, PathId, QueryParams};
 use crate::auth::{Admin, TokenKeys};
 use crate::clock::now_millis;
 use crate::database::{is_unique_violation, Database};
@@ -57,6 +57,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let router = Router::new()
         .route("/api/cinemas", get(list).post(create))
         .route("/api/cinemas/{id}", get(one))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
@@ -66,14 +67,15 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     })
 }
 
+/// A cinema's halls by name, in byte order: the databases' collations differ, and a hall
+/// list should not depend on which one is in use.
 async fn halls_of(db: &Database, cinema_id: &str) -> Result<Vec<Hall>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT name, seat_rows, seats_per_row FROM halls WHERE cinema_id = $1 ORDER BY name",
-    )
-    .bind(cinema_id)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
+    let rows = sqlx::query("SELECT name, seat_rows, seats_per_row FROM halls WHERE cinema_id = $1")
+        .bind(cinema_id)
+        .fetch_all(db.pool())
+        .await?;
+    let mut halls = rows
+        .iter()
         .map(|row| {
             Ok(Hall {
                 name: row.try_get("name")?,
@@ -81,7 +83,9 @@ async fn halls_of(db: &Database, cinema_id: &str) -> Result<Vec<Hall>, sqlx::Err
                 seats_per_row: row.try_get("seats_per_row")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    halls.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(halls)
 }
 
 async fn cinema_of(db: &Database, row: &sqlx::any::AnyRow) -> Result<Cinema, sqlx::Error> {
@@ -98,12 +102,11 @@ async fn list(
     State(state): State<CinemasState>,
     QueryParams(filter): QueryParams<CityFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = match filter
-        .city
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
+    let city = match filter.city.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(city) => Some(one_line("city", city, 100).map_err(ApiError::in_query)?),
+    };
+    let rows = match city {
         Some(city) => sqlx::query(
             "SELECT id, name, city FROM cinemas WHERE lower(city) = lower($1) ORDER BY city, name",
         )
@@ -125,10 +128,10 @@ async fn list(
 
 async fn one(
     State(state): State<CinemasState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Cinema>, ApiError> {
     let row = sqlx::query("SELECT id, name, city FROM cinemas WHERE id = $1")
-        .bind(&id)
+        .bind(id.as_str())
         .fetch_optional(state.db.pool())
         .await?;
     match row {
@@ -177,13 +180,16 @@ async fn create(
         .await?;
     }
     transaction.commit().await?;
+    // In the order every later read lists them (see `halls_of`).
+    let mut halls = cinema.halls;
+    halls.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((
         StatusCode::CREATED,
         Json(Cinema {
             id,
             name: cinema.name,
             city: cinema.city,
-            halls: cinema.halls,
+            halls,
         }),
     ))
 }

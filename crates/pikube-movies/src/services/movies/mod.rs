@@ -1,6 +1,6 @@
 //! The movies service: the catalogue.
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody};
+use crate::api::{
+    free_text, method_not_allowed, one_line, ApiError, JsonBody, PathId, QueryParams,
+};
 use crate::auth::{Admin, TokenKeys};
 use crate::clock::now_millis;
 use crate::database::Database;
@@ -49,28 +51,27 @@ pub struct NewMovie {
 
 impl NewMovie {
     fn parse(self) -> Result<NewMovie, ApiError> {
-        let title = self.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err(ApiError::invalid(
-                "title",
-                "the title must have 1 to 200 characters",
-            ));
-        }
-        if self.description.chars().count() > 2000 {
-            return Err(ApiError::invalid(
-                "description",
-                "the description must have at most 2000 characters",
-            ));
-        }
+        let title = one_line("title", &self.title, 200)?;
+        let description = free_text("description", &self.description, 2000)?;
         if !(1..=600).contains(&self.duration_minutes) {
             return Err(ApiError::invalid(
                 "duration_minutes",
-                "the duration must be 1 to 600 minutes",
+                "duration_minutes must be 1 to 600 minutes",
             ));
         }
-        Ok(NewMovie { title, ..self })
+        Ok(NewMovie {
+            title,
+            description,
+            duration_minutes: self.duration_minutes,
+        })
     }
 }
+
+/// The catalogue takes no query parameters: one sent anyway (`?page=2`, `?title=`) is a
+/// client expecting something this list does not do, better told than ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
 
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Movies;
@@ -82,6 +83,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let router = Router::new()
         .route("/api/movies", get(list).post(create))
         .route("/api/movies/{id}", get(one))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
@@ -120,7 +122,10 @@ pub async fn insert(db: &Database, movie: NewMovie) -> Result<Movie, ApiError> {
     })
 }
 
-async fn list(State(state): State<MoviesState>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<MoviesState>,
+    QueryParams(NoParameters {}): QueryParams<NoParameters>,
+) -> Result<Json<Value>, ApiError> {
     let rows = sqlx::query(
         "SELECT id, title, description, duration_minutes FROM movies ORDER BY title, id",
     )
@@ -132,11 +137,11 @@ async fn list(State(state): State<MoviesState>) -> Result<Json<Value>, ApiError>
 
 async fn one(
     State(state): State<MoviesState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Movie>, ApiError> {
     let row =
         sqlx::query("SELECT id, title, description, duration_minutes FROM movies WHERE id = $1")
-            .bind(&id)
+            .bind(id.as_str())
             .fetch_optional(state.db.pool())
             .await?;
     match row {

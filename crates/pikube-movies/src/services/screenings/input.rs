@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::api::ApiError;
+use crate::api::{one_line, shown, ApiError, Id};
 use crate::clock::{parse_rfc3339, utc_day};
 
 #[derive(Deserialize)]
@@ -16,8 +16,8 @@ pub struct NewScreeningRequest {
 }
 
 pub struct NewScreening {
-    pub movie_id: String,
-    pub cinema_id: String,
+    pub movie_id: Id,
+    pub cinema_id: Id,
     pub hall: String,
     pub starts_at: i64,
     pub price_cents: i64,
@@ -26,25 +26,24 @@ pub struct NewScreening {
 /// The most a ticket may cost, so that a reservation's total stays far from overflow.
 const MAX_PRICE_CENTS: i64 = 100_000;
 
+/// `raw` as the id of a `kind` (`movie`), in `field`: text that is not an id names no
+/// movie, just as an id nobody has does.
+fn id_of(field: &str, kind: &str, raw: &str) -> Result<Id, ApiError> {
+    Id::parse(raw)
+        .ok_or_else(|| ApiError::invalid(field, format!("no {kind} with id `{}`", shown(raw))))
+}
+
 impl NewScreeningRequest {
     pub fn parse(self) -> Result<NewScreening, ApiError> {
-        let required = |field: &str, value: String| {
-            let value = value.trim().to_owned();
-            if value.is_empty() {
-                Err(ApiError::invalid(
-                    field,
-                    format!("{field} must not be empty"),
-                ))
-            } else {
-                Ok(value)
-            }
-        };
+        let movie_id = id_of("movie_id", "movie", &self.movie_id)?;
+        let cinema_id = id_of("cinema_id", "cinema", &self.cinema_id)?;
+        let hall = one_line("hall", &self.hall, 50)?;
         let starts_at = parse_rfc3339(&self.starts_at).ok_or_else(|| {
             ApiError::invalid(
                 "starts_at",
                 format!(
                     "`{}` is not an RFC 3339 time such as 2026-12-24T19:30:00Z",
-                    self.starts_at
+                    shown(&self.starts_at)
                 ),
             )
         })?;
@@ -55,9 +54,9 @@ impl NewScreeningRequest {
             ));
         }
         Ok(NewScreening {
-            movie_id: required("movie_id", self.movie_id)?,
-            cinema_id: required("cinema_id", self.cinema_id)?,
-            hall: required("hall", self.hall)?,
+            movie_id,
+            cinema_id,
+            hall,
             starts_at,
             price_cents: self.price_cents,
         })
@@ -74,28 +73,44 @@ pub struct ScreeningFilterRequest {
 
 #[derive(Default)]
 pub struct ScreeningFilter {
-    pub movie_id: Option<String>,
+    pub movie_id: Option<Id>,
     pub city: Option<String>,
     /// `[start, end)` in milliseconds.
     pub day: Option<(i64, i64)>,
 }
 
 impl ScreeningFilterRequest {
+    /// An empty parameter (`?city=`) filters nothing, as forms send them.
     pub fn parse(self) -> Result<ScreeningFilter, ApiError> {
         let present =
             |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let movie_id = match present(self.movie_id) {
+            Some(raw) => Some(Id::parse(&raw).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "query parameter movie_id: `{}` is not a movie id (a UUID)",
+                    shown(&raw)
+                ))
+                .with("field", "movie_id")
+            })?),
+            None => None,
+        };
+        let city = match present(self.city) {
+            Some(city) => Some(one_line("city", &city, 100).map_err(ApiError::in_query)?),
+            None => None,
+        };
         let day = match present(self.date) {
             Some(date) => Some(utc_day(&date).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "query parameter date: `{date}` is not a date such as 2026-12-24"
+                    "query parameter date: `{}` is not a date such as 2026-12-24",
+                    shown(&date)
                 ))
                 .with("field", "date")
             })?),
             None => None,
         };
         Ok(ScreeningFilter {
-            movie_id: present(self.movie_id),
-            city: present(self.city),
+            movie_id,
+            city,
             day,
         })
     }

@@ -6,7 +6,7 @@ mod store;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use self::input::{NewScreeningRequest, ScreeningFilterRequest};
 use super::cinemas::Cinema;
 use super::movies::Movie;
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody, QueryParams};
+use crate::api::{method_not_allowed, ApiError, JsonBody, PathId, QueryParams};
 use crate::auth::{Admin, TokenKeys};
 use crate::database::Database;
 use crate::peers::Peers;
@@ -82,6 +82,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         .route("/api/screenings", get(list).post(create))
         .route("/api/screenings/{id}", get(one))
         .route("/api/screenings/{id}/seats", get(seats))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
@@ -107,7 +108,7 @@ async fn find(state: &ScreeningsState, id: &str) -> Result<Screening, ApiError> 
 
 async fn one(
     State(state): State<ScreeningsState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Screening>, ApiError> {
     Ok(Json(find(&state, &id).await?))
 }
@@ -170,7 +171,7 @@ async fn create(
 
 async fn seats(
     State(state): State<ScreeningsState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Value>, ApiError> {
     let screening = find(&state, &id).await?;
     let claims: SeatClaims = state

@@ -47,7 +47,7 @@ pub async fn list(db: &Database, filter: &ScreeningFilter) -> Result<Vec<Screeni
     let mut conditions = Vec::new();
     let mut texts = Vec::new();
     if let Some(movie_id) = &filter.movie_id {
-        texts.push(movie_id.clone());
+        texts.push(movie_id.to_string());
         conditions.push(format!("movie_id = ${}", texts.len()));
     }
     if let Some(city) = &filter.city {

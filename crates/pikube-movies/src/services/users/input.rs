@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::api::ApiError;
+use crate::api::{one_line, ApiError};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 1024;
@@ -75,13 +75,7 @@ impl RegistrationRequest {
     pub fn parse(self) -> Result<Registration, ApiError> {
         let email =
             Email::parse(&self.email).map_err(|message| ApiError::invalid("email", message))?;
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ApiError::invalid(
-                "name",
-                "the name must have 1 to 100 characters",
-            ));
-        }
+        let name = one_line("name", &self.name, 100)?;
         check_password(&self.password).map_err(|message| ApiError::invalid("password", message))?;
         Ok(Registration {
             email,

@@ -17,7 +17,7 @@ pub use input::{check_password, Email};
 use self::input::{RegistrationRequest, TokenRequest};
 use self::store::Inserted;
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody};
+use crate::api::{method_not_allowed, ApiError, JsonBody};
 use crate::auth::{hash_password, verify_password, Caller, Role, TokenKeys, TOKEN_LIFETIME};
 use crate::database::Database;
 use crate::ServiceName;
@@ -80,6 +80,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         .route("/api/users", post(register))
         .route("/api/users/me", get(me))
         .route("/api/auth/token", post(token))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
