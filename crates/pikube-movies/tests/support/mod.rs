@@ -1,18 +1,26 @@
-//! The Movies services under test: all six in this process on a loopback port, on fresh
-//! SQLite files or fresh PostgreSQL databases, spoken to over real HTTP.
+//! The Movies services under test: all six (or a chosen few) in this process on a loopback
+//! port, on fresh SQLite files or fresh PostgreSQL databases, spoken to over real HTTP. More
+//! servers can share those databases (replicas, or a service on its own behind a
+//! [`proxy::FaultProxy`]), and any of them can be stopped, killed and restarted.
+//!
+//! `MOVIES_TEST_LOG=1` shows the services' logs (`RUST_LOG` filters them).
 #![allow(dead_code)]
 
+pub mod ledger;
 mod postgres;
+pub mod proxy;
+pub mod server;
 
+use std::future::Future;
 use std::time::Duration;
 
+use futures::StreamExt;
 use pikube_movies::{AdminAccount, MoviesConfig, Selection};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use postgres::PostgresDatabases;
+use server::Server;
 
 pub const ADMIN_EMAIL: &str = "admin@example.org";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
@@ -45,19 +53,16 @@ macro_rules! both_backends {
 
 /// A running set of services. Dropping it stops the server and removes its databases.
 pub struct TestApp {
+    /// The main server's base URL (it may change when the server restarts).
     pub base: String,
     pub client: reqwest::Client,
+    /// The configuration every server of this app starts from: same databases, same key.
     pub config: MoviesConfig,
     pub backend: Backend,
     admin_token: Option<String>,
-    server: Option<Server>,
+    server: Server,
     _dir: tempfile::TempDir,
     _postgres: Option<PostgresDatabases>,
-}
-
-struct Server {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), pikube_movies::MoviesError>>,
 }
 
 /// A response: its status and its JSON body (`Null` when empty or not JSON).
@@ -82,6 +87,18 @@ impl TestApp {
 
     /// Starts with the test defaults (an administrator, one-second sweeps), changed by `edit`.
     pub async fn start_with(backend: Backend, edit: impl FnOnce(&mut MoviesConfig)) -> TestApp {
+        Self::start_services(backend, Selection::all(), edit).await
+    }
+
+    /// Starts `selection` on the main server; the others can be started with [`TestApp::server`].
+    pub async fn start_services(
+        backend: Backend,
+        selection: Selection,
+        edit: impl FnOnce(&mut MoviesConfig),
+    ) -> TestApp {
+        if std::env::var_os("MOVIES_TEST_LOG").is_some() {
+            let _ = pikube_http::init_logging();
+        }
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut config = MoviesConfig::embedded(dir.path());
         config.admin =
@@ -97,8 +114,9 @@ impl TestApp {
             }
         };
         edit(&mut config);
-        let mut app = TestApp {
-            base: String::new(),
+        let server = Server::start(selection, config.clone()).await;
+        TestApp {
+            base: server.base.clone(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .pool_max_idle_per_host(512)
@@ -107,67 +125,44 @@ impl TestApp {
             config,
             backend,
             admin_token: None,
-            server: None,
+            server,
             _dir: dir,
             _postgres: postgres,
-        };
-        app.serve().await;
-        app
-    }
-
-    async fn serve(&mut self) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        self.base = format!("http://{}", listener.local_addr().expect("its address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = self.config.clone();
-        let task = tokio::spawn(async move {
-            pikube_movies::serve(listener, &Selection::all(), config, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        self.server = Some(Server { stop, task });
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if let Ok(response) = self
-                .client
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-            {
-                if response.status() == StatusCode::OK {
-                    return;
-                }
-            }
-            if self.server.as_ref().is_some_and(|s| s.task.is_finished()) {
-                panic!("the Movies services stopped while starting");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the Movies services did not become ready at {}", self.base);
     }
 
-    /// Stops the server (gracefully) and starts it again on the same databases and token key.
+    /// Stops the server gracefully (if it runs: it may have been killed) and starts it again
+    /// on the same databases and token key.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        self.serve().await;
+        self.server.restart().await;
+        self.base = self.server.base.clone();
     }
 
     /// Stops the server; its databases stay until the app is dropped.
     pub async fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = server.stop.send(());
-            server
-                .task
-                .await
-                .expect("the server task")
-                .expect("the server stopped cleanly");
-        }
+        self.server.stop().await;
+    }
+
+    /// Kills the server abruptly (see [`Server::kill`]); [`TestApp::restart`] brings it back.
+    pub async fn kill(&mut self) {
+        self.server.kill().await;
+    }
+
+    /// Another server of all six services on the same databases and token key: a replica.
+    pub async fn replica(&self) -> Server {
+        self.server(Selection::all(), |_| {}).await
+    }
+
+    /// Another server of `selection` on the same databases and token key, its configuration
+    /// changed by `edit` (say, a peer's URL pointing at a [`proxy::FaultProxy`]).
+    pub async fn server(
+        &self,
+        selection: Selection,
+        edit: impl FnOnce(&mut MoviesConfig),
+    ) -> Server {
+        let mut config = self.config.clone();
+        edit(&mut config);
+        Server::start(selection, config).await
     }
 
     pub async fn request(
@@ -188,9 +183,21 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base));
+        self.request_at(&self.base, method, path, token, body, headers)
+            .await
+    }
+
+    /// A request to the server at `base` (a replica, a service on its own).
+    pub async fn request_at(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method.clone(), format!("{base}{path}"));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -203,7 +210,7 @@ impl TestApp {
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            .unwrap_or_else(|e| panic!("{method} {base}{path}: {e}"));
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
@@ -320,14 +327,164 @@ impl TestApp {
             .await
             .expect("the metrics text")
     }
+
+    /// `count` buyers registered, their tokens in order: emails `<prefix><n>@example.org`.
+    /// Registered through the API, concurrently but a few at a time (each hashes a password
+    /// with Argon2: 19 MiB and tens of milliseconds of a core). Their tokens are then signed
+    /// here with the shared key, as the users service signs them, rather than by as many
+    /// sign-ins, which would hash as much again (sign-in has tests of its own).
+    pub async fn buyers(&self, prefix: &str, count: usize) -> Vec<String> {
+        futures::stream::iter(0..count)
+            .map(|n| async move {
+                let email = format!("{prefix}{n}@example.org");
+                let reply = self
+                    .post(
+                        "/api/users",
+                        None,
+                        json!({ "email": email, "name": "Buyer", "password": PASSWORD }),
+                    )
+                    .await;
+                assert_eq!(
+                    reply.status,
+                    StatusCode::CREATED,
+                    "registering {email}: {:?}",
+                    reply.body
+                );
+                self.token_for(reply.body["id"].as_str().expect("a user id"), &email)
+            })
+            .buffered(8)
+            .collect()
+            .await
+    }
+
+    /// A user's bearer token, signed with the services' key: what `POST /api/auth/token`
+    /// issues to that user.
+    pub fn token_for(&self, user_id: &str, email: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let claims = json!({ "sub": user_id, "email": email, "role": "user",
+                             "iss": "pikube-movies", "iat": now, "exp": now + 3600 });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(self.config.jwt_secret.expose()),
+        )
+        .expect("signing a token")
+    }
+
+    /// POST /api/reservations at `base` for `seats` of `screening_id`.
+    pub async fn hold_at(
+        &self,
+        base: &str,
+        token: &str,
+        screening_id: &str,
+        seats: &[&str],
+    ) -> Reply {
+        self.request_at(
+            base,
+            Method::POST,
+            "/api/reservations",
+            Some(token),
+            Some(json!({ "screening_id": screening_id, "seats": seats })),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn hold(&self, token: &str, screening_id: &str, seats: &[&str]) -> Reply {
+        self.hold_at(&self.base, token, screening_id, seats).await
+    }
+
+    /// POST /api/payments at `base` for `reservation`'s amount with `card`, under `key`.
+    pub async fn pay_at(
+        &self,
+        base: &str,
+        token: &str,
+        reservation: &Value,
+        card: &str,
+        key: &str,
+    ) -> Reply {
+        self.request_at(
+            base,
+            Method::POST,
+            "/api/payments",
+            Some(token),
+            Some(json!({ "reservation_id": reservation["id"],
+                         "amount_cents": reservation["amount_cents"], "card_token": card })),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
+    pub async fn pay(&self, token: &str, reservation: &Value, card: &str, key: &str) -> Reply {
+        self.pay_at(&self.base, token, reservation, card, key).await
+    }
+
+    /// The reservation as its buyer sees it.
+    pub async fn reservation(&self, token: &str, id: &str) -> Value {
+        let reply = self
+            .get(&format!("/api/reservations/{id}"), Some(token))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "reservation {id}: {:?}",
+            reply.body
+        );
+        reply.body
+    }
+
+    /// Each seat's state (`free`, `held`, `sold`) in the screening's seat map.
+    pub async fn seat_map(&self, screening_id: &str) -> std::collections::BTreeMap<String, String> {
+        let reply = self
+            .get(&format!("/api/screenings/{screening_id}/seats"), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "seat map: {:?}", reply.body);
+        reply.body["seats"]
+            .as_array()
+            .expect("seats")
+            .iter()
+            .map(|seat| {
+                (
+                    seat["seat"].as_str().expect("a label").to_owned(),
+                    seat["state"].as_str().expect("a state").to_owned(),
+                )
+            })
+            .collect()
+    }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = server.stop.send(());
-            server.task.abort();
+/// The value of one series in a Prometheus exposition, such as
+/// `movies_payments_total{outcome="succeeded"}`; 0 when absent (a counter never touched).
+pub fn metric(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Polls `probe` until it yields a value, for at most `timeout`: waits for a condition the
+/// services reach in their own time (a sweep, the outbox), asserting nothing about when.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -2,7 +2,11 @@
 //!
 //! The server is the one `tests/postgres/up.sh` starts (scripts/test runs it); its admin URL
 //! comes from `MOVIES_TEST_POSTGRES`, or the script's default.
+//!
+//! The six are created and dropped at once, over six connections: each `CREATE DATABASE`
+//! and `DROP DATABASE` waits for a checkpoint, and concurrent requests share one.
 
+use futures::future::join_all;
 use sqlx::{Connection, Executor, PgConnection};
 
 use pikube_movies::ServiceName;
@@ -18,24 +22,45 @@ pub fn admin_url() -> String {
     std::env::var("MOVIES_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
 
+/// Runs `statement(service)` for all six services at once, each on its own connection.
+async fn for_each_service(
+    admin_url: &str,
+    statement: impl Fn(ServiceName) -> String,
+) -> Vec<Result<(), String>> {
+    join_all(ServiceName::ALL.map(|service| {
+        let sql = statement(service);
+        async move {
+            let mut admin = PgConnection::connect(admin_url).await.map_err(|e| {
+                format!(
+                    "cannot reach the test PostgreSQL at {admin_url}: {e}\n\
+                     start it with `tests/postgres/up.sh` (as root), or set MOVIES_TEST_POSTGRES"
+                )
+            })?;
+            let done = admin
+                .execute(sql.as_str())
+                .await
+                .map(drop)
+                .map_err(|e| format!("{sql}: {e}"));
+            let _ = admin.close().await;
+            done
+        }
+    }))
+    .await
+}
+
 impl PostgresDatabases {
     pub async fn create() -> PostgresDatabases {
         let admin_url = admin_url();
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot reach the test PostgreSQL at {admin_url}: {e}\n\
-                 start it with `tests/postgres/up.sh` (as root), or set MOVIES_TEST_POSTGRES"
-            )
-        });
         let prefix = format!("movies_{}", super::uuid_like());
-        for service in ServiceName::ALL {
-            admin
-                .execute(format!("CREATE DATABASE \"{prefix}_{service}\"").as_str())
-                .await
-                .unwrap_or_else(|e| panic!("creating database {prefix}_{service}: {e}"));
+        let databases = PostgresDatabases { admin_url, prefix };
+        let created = for_each_service(&databases.admin_url, |service| {
+            format!("CREATE DATABASE \"{}_{service}\"", databases.prefix)
+        })
+        .await;
+        for result in created {
+            result.unwrap_or_else(|e| panic!("{e}"));
         }
-        let _ = admin.close().await;
-        PostgresDatabases { admin_url, prefix }
+        databases
     }
 
     /// `DATABASE_URL` with the `{service}` placeholder.
@@ -59,18 +84,10 @@ impl Drop for PostgresDatabases {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
-                for service in ServiceName::ALL {
-                    let _ = admin
-                        .execute(
-                            format!("DROP DATABASE IF EXISTS \"{prefix}_{service}\" WITH (FORCE)")
-                                .as_str(),
-                        )
-                        .await;
-                }
-                Some(())
-            })
+            runtime.block_on(for_each_service(&admin_url, |service| {
+                format!("DROP DATABASE IF EXISTS \"{prefix}_{service}\" WITH (FORCE)")
+            }));
+            Some(())
         })
         .join();
     }

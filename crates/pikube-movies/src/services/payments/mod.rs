@@ -7,7 +7,7 @@ mod store;
 
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,11 +19,11 @@ use serde_json::json;
 
 use self::input::{CardVerdict, IdempotencyKey, PaymentRequest};
 use self::settle::{settle, view, Settled};
-use self::store::{Inserted, PaymentRow};
+use self::store::{Inserted, NewPayment, PaymentRow};
 use super::reservations::Reservation;
 use super::screenings::path_segment;
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody};
+use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, TokenKeys};
 use crate::database::Database;
 use crate::peers::Peers;
@@ -64,7 +64,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let outcomes = Outcomes::default();
     context.metrics.register(
         "movies_payments",
-        "Payment requests, by outcome: succeeded, declined, voided, pending, replayed",
+        "Payments by outcome: succeeded or voided (once each, when settled by a request or \
+         the outbox), declined; and requests answered pending or replayed",
         outcomes.clone(),
     );
     let state = PaymentsState {
@@ -80,6 +81,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let router = Router::new()
         .route("/api/payments", post(pay))
         .route("/api/payments/{id}", get(one))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
@@ -104,8 +106,10 @@ async fn settle_pending_every(every: Duration, state: PaymentsState) {
         };
         for payment in pending {
             match settle(&state.db, &state.peers, &payment).await {
-                Ok(Settled::Final(status, _)) => {
-                    state.count(if status == 201 { "succeeded" } else { "voided" });
+                Ok(Settled::Final { status, by_us, .. }) => {
+                    if by_us {
+                        state.count(settled_outcome(status));
+                    }
                 }
                 Ok(Settled::Pending) => break,
                 Err(error) => {
@@ -113,6 +117,15 @@ async fn settle_pending_every(every: Duration, state: PaymentsState) {
                 }
             }
         }
+    }
+}
+
+/// The outcome a settled payment counts as.
+fn settled_outcome(status: u16) -> &'static str {
+    if status == StatusCode::CREATED.as_u16() {
+        "succeeded"
+    } else {
+        "voided"
     }
 }
 
@@ -162,6 +175,11 @@ async fn pay(
             ))
         })?;
     if reservation.status != "held" {
+        // A request with this same key, racing this one, may have just paid it: then its
+        // answer is this request's answer too, not "already paid".
+        if let Some(existing) = store::by_key(&state.db, &caller.user_id, key.as_str()).await? {
+            return replay(&state, existing, &fingerprint).await;
+        }
         return Err(ApiError::conflict(format!(
             "reservation {} is {}; only a held reservation can be paid",
             reservation.id, reservation.status
@@ -179,22 +197,27 @@ async fn pay(
     }
     let id = uuid::Uuid::new_v4().to_string();
     let verdict = payment.verdict();
-    let status = match verdict {
-        CardVerdict::Approved => "authorized",
-        CardVerdict::Declined => "declined",
+    let declined = json!({ "error": {
+        "message": "the card was declined; nothing was charged",
+        "payment_id": id,
+        "status": "declined",
+    }})
+    .to_string();
+    let (status, response) = match verdict {
+        CardVerdict::Approved => ("authorized", None),
+        CardVerdict::Declined => ("declined", Some((402, declined.as_str()))),
     };
-    match store::insert(
-        &state.db,
-        &id,
-        &caller.user_id,
-        key.as_str(),
-        &fingerprint,
-        &reservation.id,
-        payment.amount_cents,
+    let new = NewPayment {
+        id: &id,
+        user_id: &caller.user_id,
+        key: key.as_str(),
+        request_hash: &fingerprint,
+        reservation_id: &reservation.id,
+        amount_cents: payment.amount_cents,
         status,
-    )
-    .await?
-    {
+        response,
+    };
+    match store::insert(&state.db, &new).await? {
         Inserted::Yes => {}
         Inserted::KeyUsed => {
             let existing = store::by_key(&state.db, &caller.user_id, key.as_str())
@@ -209,28 +232,27 @@ async fn pay(
             )));
         }
     }
+    if let Some((status, body)) = response {
+        state.count("declined");
+        return Ok(stored(status, body.to_owned(), false));
+    }
     let row = store::by_id(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::internal("a new payment vanished"))?;
-    if verdict == CardVerdict::Declined {
-        let body = json!({ "error": {
-            "message": "the card was declined; nothing was charged",
-            "payment_id": id,
-            "status": "declined",
-        }})
-        .to_string();
-        store::record_response(&state.db, &id, (402, &body)).await?;
-        state.count("declined");
-        return Ok(stored(402, body, false));
-    }
     finish(&state, &row).await
 }
 
 /// Settles an authorised payment now, or answers 202 while the outbox takes over.
 async fn finish(state: &PaymentsState, row: &PaymentRow) -> Result<Response, ApiError> {
     match settle(&state.db, &state.peers, row).await? {
-        Settled::Final(status, body) => {
-            state.count(if status == 201 { "succeeded" } else { "voided" });
+        Settled::Final {
+            status,
+            body,
+            by_us,
+        } => {
+            if by_us {
+                state.count(settled_outcome(status));
+            }
             Ok(stored(status, body, false))
         }
         Settled::Pending => {
@@ -257,17 +279,18 @@ async fn replay(
     match existing.response {
         Some((status, body)) => Ok(stored(status, body, true)),
         None if existing.status == "authorized" => finish(state, &existing).await,
-        // Declined a moment ago; its answer is being written.
-        None => Err(ApiError::conflict(
-            "this payment is still being processed; retry in a moment",
-        )),
+        // Declined payments are stored with their answer, settled ones get it as they settle.
+        None => Err(ApiError::internal(format_args!(
+            "payment {} is {} but has no answer",
+            existing.id, existing.status
+        ))),
     }
 }
 
 async fn one(
     State(state): State<PaymentsState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     match store::by_id(&state.db, &id).await? {
         Some(row) if row.user_id == caller.user_id => Ok(Json(view(&row)).into_response()),

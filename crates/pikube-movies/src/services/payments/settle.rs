@@ -45,8 +45,13 @@ pub fn view(row: &PaymentRow) -> PaymentView {
 
 /// How a settlement attempt ended.
 pub enum Settled {
-    /// Captured or voided now, or by a concurrent settler: the answer retries will get.
-    Final(u16, String),
+    /// Captured or voided: the answer retries will get. `by_us`: this attempt settled it,
+    /// not a concurrent one (the request, a retry, the outbox), so it alone counts it.
+    Final {
+        status: u16,
+        body: String,
+        by_us: bool,
+    },
     /// Reservations could not be reached: still authorised, the outbox will retry.
     Pending,
 }
@@ -97,14 +102,22 @@ pub async fn settle(
     };
     if store::settle(db, &payment.id, status, (response.0, &response.1)).await? {
         tracing::info!(payment = %payment.id, status, "payment settled");
-        return Ok(Settled::Final(response.0, response.1));
+        return Ok(Settled::Final {
+            status: response.0,
+            body: response.1,
+            by_us: true,
+        });
     }
     // Someone else settled it first: their answer is the answer.
     match store::by_id(db, &payment.id)
         .await?
         .and_then(|row| row.response)
     {
-        Some((status, body)) => Ok(Settled::Final(status, body)),
+        Some((status, body)) => Ok(Settled::Final {
+            status,
+            body,
+            by_us: false,
+        }),
         None => Ok(Settled::Pending),
     }
 }

@@ -66,38 +66,47 @@ pub async fn by_id(db: &Database, id: &str) -> Result<Option<PaymentRow>, sqlx::
     row.as_ref().map(payment_of).transpose()
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn insert(
-    db: &Database,
-    id: &str,
-    user_id: &str,
-    key: &str,
-    request_hash: &str,
-    reservation_id: &str,
-    amount_cents: i64,
-    status: &str,
-) -> Result<Inserted, sqlx::Error> {
+/// A payment to record: authorised (its answer comes when it is settled), or declined (its
+/// answer is known at once, and stored with it).
+pub struct NewPayment<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub reservation_id: &'a str,
+    pub amount_cents: i64,
+    pub status: &'a str,
+    pub response: Option<(u16, &'a str)>,
+}
+
+/// Records `new`, unless its key is used or its reservation has a live payment. A declined
+/// payment's answer goes in the same statement, so that a retry racing it can never find it
+/// without one.
+pub async fn insert(db: &Database, new: &NewPayment<'_>) -> Result<Inserted, sqlx::Error> {
     let now = now_millis();
     let result = sqlx::query(
         "INSERT INTO payments (id, user_id, idempotency_key, request_hash, reservation_id, amount_cents, \
          status, response_status, response_body, attempts, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, 0, $8, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(reservation_id)
-    .bind(amount_cents)
-    .bind(status)
+    .bind(new.id)
+    .bind(new.user_id)
+    .bind(new.key)
+    .bind(new.request_hash)
+    .bind(new.reservation_id)
+    .bind(new.amount_cents)
+    .bind(new.status)
+    .bind(new.response.map(|(status, _)| i64::from(status)))
+    .bind(new.response.map(|(_, body)| body))
     .bind(now)
     .execute(db.pool())
     .await;
     match result {
         Ok(_) => Ok(Inserted::Yes),
         Err(error) if is_unique_violation(&error) => {
-            // Which constraint: the key, or the one-live-payment index?
-            Ok(if by_key(db, user_id, key).await?.is_some() {
+            // Which constraint: the key, or the one-live-payment index? (A retry with the
+            // same key may break both; the key decides, so that it gets the same answer.)
+            Ok(if by_key(db, new.user_id, new.key).await?.is_some() {
                 Inserted::KeyUsed
             } else {
                 Inserted::AlreadyPaid
@@ -128,22 +137,6 @@ pub async fn settle(
     .await?
     .rows_affected();
     Ok(updated == 1)
-}
-
-/// Records the final answer of a payment that was never authorised (declined).
-pub async fn record_response(
-    db: &Database,
-    id: &str,
-    response: (u16, &str),
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE payments SET response_status = $2, response_body = $3, updated_at = $4 WHERE id = $1")
-        .bind(id)
-        .bind(i64::from(response.0))
-        .bind(response.1)
-        .bind(now_millis())
-        .execute(db.pool())
-        .await?;
-    Ok(())
 }
 
 /// Authorised payments whose reservation is not confirmed yet, oldest first.

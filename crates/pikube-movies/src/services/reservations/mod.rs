@@ -6,7 +6,7 @@ mod store;
 
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ pub use self::store::Reservation;
 use self::store::{Cancelled, Confirmed, Held};
 use super::screenings::{path_segment, Screening, SeatClaim, SeatClaims};
 use super::{Context, StartError, Started};
-use crate::api::{ApiError, JsonBody};
+use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, ServiceCaller, TokenKeys};
 use crate::clock::{millis, now_millis, parse_rfc3339};
 use crate::database::Database;
@@ -111,6 +111,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         .route("/internal/reservations/{id}", get(internal_one))
         .route("/internal/reservations/{id}/confirm", post(confirm))
         .route("/internal/screenings/{id}/claims", get(claims))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Ok(Started {
         service,
@@ -127,7 +128,7 @@ async fn expire_holds_every(every: Duration, db: Database, counters: Counters) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store::expire_holds(&db).await {
+        match store::expire_holds(&db, now_millis()).await {
             Ok(0) => {}
             Ok(count) => {
                 counters.expired.inc_by(count);
@@ -187,6 +188,7 @@ async fn create(
         &caller.user_id,
         &new,
         screening.price_cents,
+        now_millis(),
         millis(state.hold),
     )
     .await?
@@ -224,7 +226,7 @@ async fn owned(
 async fn one(
     State(state): State<ReservationsState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Reservation>, ApiError> {
     Ok(Json(owned(&state, &caller, &id).await?))
 }
@@ -240,11 +242,15 @@ async fn mine(
 async fn cancel(
     State(state): State<ReservationsState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    match store::cancel(&state.db, &id, &caller.user_id).await? {
+    match store::cancel(&state.db, &id, &caller.user_id, now_millis()).await? {
         Cancelled::Yes => {
             state.counters.cancelled.inc();
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Cancelled::Lapsed => {
+            state.counters.expired.inc();
             Ok(StatusCode::NO_CONTENT)
         }
         Cancelled::Already => Ok(StatusCode::NO_CONTENT),
@@ -260,7 +266,7 @@ async fn cancel(
 async fn internal_one(
     State(state): State<ReservationsState>,
     _service: ServiceCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Reservation>, ApiError> {
     store::by_id(&state.db, &id)
         .await?
@@ -271,21 +277,28 @@ async fn internal_one(
 async fn confirm(
     State(state): State<ReservationsState>,
     _service: ServiceCaller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(request): JsonBody<ConfirmRequest>,
 ) -> Result<Json<Reservation>, ApiError> {
-    match store::confirm(&state.db, &id, &request.payment_id).await? {
+    let refused = |reservation: Reservation| {
+        ApiError::conflict(format!(
+            "reservation {id} is {}; it cannot be confirmed",
+            reservation.status
+        ))
+        .with("status", reservation.status)
+    };
+    match store::confirm(&state.db, &id, &request.payment_id, now_millis()).await? {
         Confirmed::Yes(reservation, now) => {
             if now {
                 state.counters.confirmed.inc();
             }
             Ok(Json(reservation))
         }
-        Confirmed::No(reservation) => Err(ApiError::conflict(format!(
-            "reservation {id} is {}; it cannot be confirmed",
-            reservation.status
-        ))
-        .with("status", reservation.status)),
+        Confirmed::No(reservation) => Err(refused(reservation)),
+        Confirmed::Lapsed(reservation) => {
+            state.counters.expired.inc();
+            Err(refused(reservation))
+        }
         Confirmed::Missing => Err(ApiError::not_found(format!(
             "no reservation with id `{id}`"
         ))),
@@ -295,7 +308,7 @@ async fn confirm(
 async fn claims(
     State(state): State<ReservationsState>,
     _service: ServiceCaller,
-    Path(screening_id): Path<String>,
+    PathId(screening_id): PathId,
 ) -> Result<Json<SeatClaims>, ApiError> {
     let claims = store::claims(&state.db, &screening_id)
         .await?

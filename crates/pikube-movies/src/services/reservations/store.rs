@@ -1,6 +1,10 @@
 //! Reservations and seat claims. Every rule that keeps a seat from being sold twice is a
 //! constraint or a conditional write inside a transaction; nothing here depends on timing.
 
+mod ending;
+#[cfg(test)]
+mod tests;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -8,6 +12,8 @@ use super::input::NewReservation;
 use crate::clock::{format_rfc3339, now_millis};
 use crate::database::Database;
 use crate::seat::Seat;
+
+pub use self::ending::{cancel, confirm, expire_holds};
 
 /// A reservation as the API shows it (and as payments reads it).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,11 +41,15 @@ pub enum Confirmed {
     Yes(Reservation, bool),
     /// Not confirmable: expired, cancelled, paid by another payment. Says which.
     No(Reservation),
+    /// Not confirmable: the hold ran out, and this call wrote down its expiry.
+    Lapsed(Reservation),
     Missing,
 }
 
 pub enum Cancelled {
     Yes,
+    /// The hold had run out: this call wrote down its expiry instead.
+    Lapsed,
     /// Already cancelled or expired: nothing to do.
     Already,
     Paid,
@@ -82,14 +92,20 @@ pub async fn by_id(db: &Database, id: &str) -> Result<Option<Reservation>, sqlx:
 
 /// Holds `new.seats` for `user_id` until `now + hold_millis`, all or none. A seat is free if
 /// nobody claims it or its hold has expired; the claim takes it over in one statement.
+///
+/// Under PostgreSQL's READ COMMITTED the upsert is still exact: a buyer racing another for a
+/// seat waits on the other's uncommitted claim, then either inserts (the other rolled back)
+/// or takes the conflict path, where the `WHERE` is evaluated on the locked, latest committed
+/// version of the claim, never on a stale snapshot. So a claim changes hands only when it is,
+/// at that moment, an expired hold.
 pub async fn hold(
     db: &Database,
     user_id: &str,
     new: &NewReservation,
     price_cents: i64,
+    now: i64,
     hold_millis: i64,
 ) -> Result<Held, sqlx::Error> {
-    let now = now_millis();
     let id = uuid::Uuid::new_v4().to_string();
     let expires_at = now + hold_millis;
     let labels: Vec<String> = new.seats.iter().map(Seat::to_string).collect();
@@ -147,110 +163,6 @@ pub async fn hold(
         expires_at: format_rfc3339(expires_at),
         payment_id: None,
     }))
-}
-
-/// Turns a live hold into a sale for `payment_id`: the reservation and every one of its seat
-/// claims, or nothing. Repeating it with the same payment is a no-op that answers yes.
-pub async fn confirm(db: &Database, id: &str, payment_id: &str) -> Result<Confirmed, sqlx::Error> {
-    let now = now_millis();
-    let mut transaction = db.pool().begin().await?;
-    let updated = sqlx::query(
-        "UPDATE reservations SET status = 'confirmed', payment_id = $2, updated_at = $3 \
-         WHERE id = $1 AND status = 'held' AND expires_at > $3",
-    )
-    .bind(id)
-    .bind(payment_id)
-    .bind(now)
-    .execute(&mut *transaction)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        let seat_count: i64 = sqlx::query("SELECT seat_count FROM reservations WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *transaction)
-            .await?
-            .try_get("seat_count")?;
-        let sold = sqlx::query(
-            "UPDATE seat_claims SET state = 'sold' WHERE reservation_id = $1 AND state = 'held'",
-        )
-        .bind(id)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-        if sold as i64 == seat_count {
-            transaction.commit().await?;
-            let reservation = by_id(db, id).await?.ok_or(sqlx::Error::RowNotFound)?;
-            return Ok(Confirmed::Yes(reservation, true));
-        }
-        // A seat was taken over after this hold expired on another replica's clock: the
-        // hold is gone, whatever this clock says.
-        transaction.rollback().await?;
-        sqlx::query("UPDATE reservations SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'held'")
-            .bind(id)
-            .bind(now)
-            .execute(db.pool())
-            .await?;
-    } else {
-        transaction.rollback().await?;
-    }
-    Ok(match by_id(db, id).await? {
-        None => Confirmed::Missing,
-        Some(reservation)
-            if reservation.status == "confirmed"
-                && reservation.payment_id.as_deref() == Some(payment_id) =>
-        {
-            Confirmed::Yes(reservation, false)
-        }
-        Some(reservation) => Confirmed::No(reservation),
-    })
-}
-
-/// Cancels `user_id`'s unpaid hold and frees its seats.
-pub async fn cancel(db: &Database, id: &str, user_id: &str) -> Result<Cancelled, sqlx::Error> {
-    let now = now_millis();
-    let mut transaction = db.pool().begin().await?;
-    let updated = sqlx::query(
-        "UPDATE reservations SET status = 'cancelled', updated_at = $3 WHERE id = $1 AND user_id = $2 AND status = 'held'",
-    )
-    .bind(id)
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *transaction)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        sqlx::query("DELETE FROM seat_claims WHERE reservation_id = $1 AND state = 'held'")
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        return Ok(Cancelled::Yes);
-    }
-    transaction.rollback().await?;
-    Ok(match by_id(db, id).await? {
-        Some(reservation) if reservation.user_id == user_id => match reservation.status.as_str() {
-            "confirmed" => Cancelled::Paid,
-            _ => Cancelled::Already,
-        },
-        _ => Cancelled::Missing,
-    })
-}
-
-/// Marks holds past their time expired and frees their seats. Returns how many expired.
-pub async fn expire_holds(db: &Database) -> Result<u64, sqlx::Error> {
-    let now = now_millis();
-    let mut transaction = db.pool().begin().await?;
-    let expired = sqlx::query("UPDATE reservations SET status = 'expired', updated_at = $1 WHERE status = 'held' AND expires_at <= $1")
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM seat_claims WHERE state = 'held' AND expires_at <= $1")
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
-    transaction.commit().await?;
-    Ok(expired)
 }
 
 /// The seats of a screening that are sold or held by a live hold.
