@@ -44,6 +44,7 @@ pub async fn serve(
     config: MoviesConfig,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MoviesError> {
+    crate::allocator::return_large_blocks_to_the_system();
     let address = listener.local_addr()?;
     let ops = Ops::new();
     let started = start(address, selection, &config, &ops).await?;

@@ -3,11 +3,24 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand_core::OsRng;
+use tokio::sync::Semaphore;
+
+/// Argon2id's defaults take 19 MiB of memory per hash. Unbounded, a burst of 100 sign-ups
+/// would take 1.9 GB at once (and glibc keeps much of it): on a 4 GB Pi, the OOM killer.
+/// One hash per core at a time bounds it; the others wait their turn.
+static HASHING: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// Runs one Argon2 computation on the blocking pool, once a permit is free.
+async fn with_permit<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
 
 /// Hashes `password` with Argon2id and a random salt. Takes tens of milliseconds by design,
 /// so it runs on the blocking pool.
 pub async fn hash_password(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
+    with_permit(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -15,12 +28,12 @@ pub async fn hash_password(password: String) -> Result<String, String> {
             .map_err(|error| format!("hashing a password: {error}"))
     })
     .await
-    .map_err(|error| format!("hashing a password: {error}"))?
+    .unwrap_or_else(|| Err("hashing a password: the hashing task failed".to_owned()))
 }
 
 /// Whether `password` matches the stored PHC `hash`. A malformed stored hash counts as no.
 pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    with_permit(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
