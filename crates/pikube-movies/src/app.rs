@@ -128,7 +128,7 @@ fn peer_urls(
             let url = match config.peer_urls.get(&service) {
                 Some(url) => url.clone(),
                 None if selection.contains(service) => format!("http://{host}"),
-                None => format!("http://movies-{service}:8080"),
+                None => service.default_url(),
             };
             (service, url)
         })

@@ -78,7 +78,7 @@ impl Peers {
             .urls
             .get(&service)
             .cloned()
-            .unwrap_or_else(|| format!("http://movies-{service}:8080"));
+            .unwrap_or_else(|| service.default_url());
         format!("{base}{path}")
     }
 

@@ -38,6 +38,12 @@ impl ServiceName {
         }
     }
 
+    /// Where the other services reach this one unless told otherwise: its Kubernetes
+    /// Service in deploy/movies.
+    pub fn default_url(self) -> String {
+        format!("http://movies-{}:8080", self.as_str())
+    }
+
     /// The environment variable that overrides where the other services reach this one.
     pub fn url_variable(self) -> String {
         format!("MOVIES_{}_URL", self.as_str().to_ascii_uppercase())

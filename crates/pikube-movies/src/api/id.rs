@@ -11,8 +11,9 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 
-/// An id of this API, in its canonical form (lower-case, hyphenated).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An id of this API, in its canonical form (lower-case, hyphenated). Being a UUID, it is
+/// safe as it is in a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Id(String);
 
 impl Id {
@@ -57,6 +58,13 @@ pub fn shown(text: &str) -> String {
         short.push('…');
         short
     }
+}
+
+/// `raw`, a request field naming a `kind` (`movie`), as an id: text that is not an id names
+/// no movie, just as an id nobody has does (422 on `field`).
+pub fn id_field(field: &str, kind: &str, raw: &str) -> Result<Id, ApiError> {
+    Id::parse(raw)
+        .ok_or_else(|| ApiError::invalid(field, format!("no {kind} with id `{}`", shown(raw))))
 }
 
 /// The 404 for a path segment that cannot be an id.

@@ -11,7 +11,7 @@ mod text;
 
 pub use body::JsonBody;
 pub use error::ApiError;
-pub use id::{shown, Id, PathId};
+pub use id::{id_field, shown, Id, PathId};
 pub use method::method_not_allowed;
 pub use query::QueryParams;
 pub use text::{free_text, one_line};

@@ -4,7 +4,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::ApiError;
+use crate::api::{shown, ApiError, Id};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -54,20 +54,26 @@ pub enum CardVerdict {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Payment {
-    pub reservation_id: String,
+    pub reservation_id: Id,
     pub amount_cents: i64,
     pub card_token: String,
 }
 
 impl PaymentRequest {
     pub fn parse(self) -> Result<Payment, ApiError> {
-        let reservation_id = self.reservation_id.trim().to_owned();
-        if reservation_id.is_empty() {
+        if self.reservation_id.trim().is_empty() {
             return Err(ApiError::invalid(
                 "reservation_id",
                 "reservation_id must not be empty",
             ));
         }
+        // Text that is not an id is a reservation the caller does not have, as for any id.
+        let reservation_id = Id::parse(&self.reservation_id).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "you have no reservation with id `{}`",
+                shown(&self.reservation_id)
+            ))
+        })?;
         if self.amount_cents <= 0 {
             return Err(ApiError::invalid(
                 "amount_cents",

@@ -21,7 +21,6 @@ use self::input::{CardVerdict, IdempotencyKey, PaymentRequest};
 use self::settle::{settle, view, Settled};
 use self::store::{Inserted, NewPayment, PaymentRow};
 use super::reservations::Reservation;
-use super::screenings::path_segment;
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, TokenKeys};
@@ -161,10 +160,7 @@ async fn pay(
         .peers
         .get(
             ServiceName::Reservations,
-            &format!(
-                "/internal/reservations/{}",
-                path_segment(&payment.reservation_id)
-            ),
+            &format!("/internal/reservations/{}", payment.reservation_id),
         )
         .await?
         .filter(|reservation: &Reservation| reservation.user_id == caller.user_id)

@@ -63,10 +63,8 @@ pub async fn settle(
     payment: &PaymentRow,
 ) -> Result<Settled, ApiError> {
     store::count_attempt(db, &payment.id).await?;
-    let path = format!(
-        "/internal/reservations/{}/confirm",
-        crate::services::screenings::path_segment(&payment.reservation_id)
-    );
+    // The id was parsed as a UUID when the payment was made: safe in a path as it is.
+    let path = format!("/internal/reservations/{}/confirm", payment.reservation_id);
     let outcome = peers
         .post_idempotent::<_, Reservation>(
             ServiceName::Reservations,

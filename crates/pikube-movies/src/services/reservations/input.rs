@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use crate::api::ApiError;
+use crate::api::{id_field, ApiError, Id};
 use crate::seat::Seat;
 
 pub const MAX_SEATS: usize = 10;
@@ -17,20 +17,20 @@ pub struct ReservationRequest {
 }
 
 pub struct NewReservation {
-    pub screening_id: String,
+    pub screening_id: Id,
     /// Sorted, distinct.
     pub seats: Vec<Seat>,
 }
 
 impl ReservationRequest {
     pub fn parse(self) -> Result<NewReservation, ApiError> {
-        let screening_id = self.screening_id.trim().to_owned();
-        if screening_id.is_empty() {
+        if self.screening_id.trim().is_empty() {
             return Err(ApiError::invalid(
                 "screening_id",
                 "screening_id must not be empty",
             ));
         }
+        let screening_id = id_field("screening_id", "screening", &self.screening_id)?;
         if self.seats.is_empty() || self.seats.len() > MAX_SEATS {
             return Err(ApiError::invalid(
                 "seats",

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use self::input::{ConfirmRequest, ReservationRequest};
 pub use self::store::Reservation;
 use self::store::{Cancelled, Confirmed, Held};
-use super::screenings::{path_segment, Screening, SeatClaim, SeatClaims};
+use super::screenings::{Screening, SeatClaim, SeatClaims};
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, ServiceCaller, TokenKeys};
@@ -149,7 +149,7 @@ async fn create(
         .peers
         .get(
             ServiceName::Screenings,
-            &format!("/api/screenings/{}", path_segment(&new.screening_id)),
+            &format!("/api/screenings/{}", new.screening_id),
         )
         .await?
         .ok_or_else(|| {

@@ -118,7 +118,7 @@ pub async fn hold(
     )
     .bind(&id)
     .bind(user_id)
-    .bind(&new.screening_id)
+    .bind(new.screening_id.as_str())
     .bind(labels.join(","))
     .bind(new.seats.len() as i64)
     .bind(amount_cents)
@@ -137,7 +137,7 @@ pub async fn hold(
              WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= $5 \
              RETURNING seat",
         )
-        .bind(&new.screening_id)
+        .bind(new.screening_id.as_str())
         .bind(label)
         .bind(&id)
         .bind(expires_at)
@@ -156,7 +156,7 @@ pub async fn hold(
     Ok(Held::Created(Reservation {
         id,
         user_id: user_id.to_owned(),
-        screening_id: new.screening_id.clone(),
+        screening_id: new.screening_id.to_string(),
         seats: labels,
         status: "held".to_owned(),
         amount_cents,

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::api::{one_line, shown, ApiError, Id};
+use crate::api::{id_field, one_line, shown, ApiError, Id};
 use crate::clock::{parse_rfc3339, utc_day};
 
 #[derive(Deserialize)]
@@ -26,17 +26,10 @@ pub struct NewScreening {
 /// The most a ticket may cost, so that a reservation's total stays far from overflow.
 const MAX_PRICE_CENTS: i64 = 100_000;
 
-/// `raw` as the id of a `kind` (`movie`), in `field`: text that is not an id names no
-/// movie, just as an id nobody has does.
-fn id_of(field: &str, kind: &str, raw: &str) -> Result<Id, ApiError> {
-    Id::parse(raw)
-        .ok_or_else(|| ApiError::invalid(field, format!("no {kind} with id `{}`", shown(raw))))
-}
-
 impl NewScreeningRequest {
     pub fn parse(self) -> Result<NewScreening, ApiError> {
-        let movie_id = id_of("movie_id", "movie", &self.movie_id)?;
-        let cinema_id = id_of("cinema_id", "cinema", &self.cinema_id)?;
+        let movie_id = id_field("movie_id", "movie", &self.movie_id)?;
+        let cinema_id = id_field("cinema_id", "cinema", &self.cinema_id)?;
         let hall = one_line("hall", &self.hall, 50)?;
         let starts_at = parse_rfc3339(&self.starts_at).ok_or_else(|| {
             ApiError::invalid(

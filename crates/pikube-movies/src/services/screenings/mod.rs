@@ -123,7 +123,7 @@ async fn create(
         .peers
         .get(
             ServiceName::Movies,
-            &format!("/api/movies/{}", path_segment(&new.movie_id)),
+            &format!("/api/movies/{}", new.movie_id),
         )
         .await?
         .ok_or_else(|| {
@@ -133,7 +133,7 @@ async fn create(
         .peers
         .get(
             ServiceName::Cinemas,
-            &format!("/api/cinemas/{}", path_segment(&new.cinema_id)),
+            &format!("/api/cinemas/{}", new.cinema_id),
         )
         .await?
         .ok_or_else(|| {
@@ -178,7 +178,7 @@ async fn seats(
         .peers
         .get(
             ServiceName::Reservations,
-            &format!("/internal/screenings/{}/claims", path_segment(&id)),
+            &format!("/internal/screenings/{id}/claims"),
         )
         .await?
         .unwrap_or(SeatClaims { claims: Vec::new() });
@@ -204,16 +204,4 @@ async fn seats(
         "free": free,
         "seats": seats,
     })))
-}
-
-/// An id as one URL path segment: ids are UUIDs, but a client may send anything.
-pub(crate) fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -92,7 +92,7 @@ fn new(seats: &[&str]) -> NewReservation {
     let mut seats: Vec<Seat> = seats.iter().map(|s| s.parse().unwrap()).collect();
     seats.sort();
     NewReservation {
-        screening_id: "screening-1".to_owned(),
+        screening_id: crate::api::Id::parse("00000000-0000-4000-8000-000000000001").unwrap(),
         seats,
     }
 }
@@ -368,7 +368,7 @@ async fn the_sweeper_and_a_buyer_never_deadlock() {
     let take = |seat: &'static str| {
         sqlx::query(
             "INSERT INTO seat_claims (screening_id, seat, reservation_id, state, expires_at) \
-             VALUES ('screening-1', $1, 'buyer', 'held', $2) \
+             VALUES ('00000000-0000-4000-8000-000000000001', $1, 'buyer', 'held', $2) \
              ON CONFLICT (screening_id, seat) DO UPDATE \
              SET reservation_id = excluded.reservation_id, state = 'held', expires_at = excluded.expires_at \
              WHERE seat_claims.state = 'held' AND seat_claims.expires_at <= $3 RETURNING seat",
@@ -381,7 +381,7 @@ async fn the_sweeper_and_a_buyer_never_deadlock() {
     sqlx::query(
         "INSERT INTO reservations (id, user_id, screening_id, seats, seat_count, amount_cents, \
          status, expires_at, payment_id, created_at, updated_at) \
-         VALUES ('buyer', 'cy', 'screening-1', 'A2,A10', 2, 1000, 'held', $1, NULL, $2, $2)",
+         VALUES ('buyer', 'cy', '00000000-0000-4000-8000-000000000001', 'A2,A10', 2, 1000, 'held', $1, NULL, $2, $2)",
     )
     .bind(now + 60_000)
     .bind(now)
