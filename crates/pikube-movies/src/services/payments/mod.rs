@@ -213,8 +213,8 @@ async fn pay(
         status,
         response,
     };
-    match store::insert(&state.db, &new).await? {
-        Inserted::Yes => {}
+    let row = match store::insert(&state.db, &new).await? {
+        Inserted::Yes(row) => row,
         Inserted::KeyUsed => {
             let existing = store::by_key(&state.db, &caller.user_id, key.as_str())
                 .await?
@@ -227,14 +227,11 @@ async fn pay(
                 reservation.id
             )));
         }
-    }
-    if let Some((status, body)) = response {
+    };
+    if let Some((status, body)) = row.response {
         state.count("declined");
-        return Ok(stored(status, body.to_owned(), false));
+        return Ok(stored(status, body, false));
     }
-    let row = store::by_id(&state.db, &id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a new payment vanished"))?;
     finish(&state, &row).await
 }
 

@@ -19,7 +19,8 @@ pub struct PaymentRow {
 }
 
 pub enum Inserted {
-    Yes,
+    /// The row as written (no need to read it back).
+    Yes(PaymentRow),
     /// The user already used this key (another request raced this one).
     KeyUsed,
     /// The reservation already has a live payment.
@@ -102,7 +103,16 @@ pub async fn insert(db: &Database, new: &NewPayment<'_>) -> Result<Inserted, sql
     .execute(db.pool())
     .await;
     match result {
-        Ok(_) => Ok(Inserted::Yes),
+        Ok(_) => Ok(Inserted::Yes(PaymentRow {
+            id: new.id.to_owned(),
+            user_id: new.user_id.to_owned(),
+            request_hash: new.request_hash.to_owned(),
+            reservation_id: new.reservation_id.to_owned(),
+            amount_cents: new.amount_cents,
+            status: new.status.to_owned(),
+            response: new.response.map(|(status, body)| (status, body.to_owned())),
+            created_at: now,
+        })),
         Err(error) if is_unique_violation(&error) => {
             // Which constraint: the key, or the one-live-payment index? (A retry with the
             // same key may break both; the key decides, so that it gets the same answer.)
