@@ -12,6 +12,11 @@ ROLE=pikube_test
 PASSWORD=pikube_test
 PORT=${MOVIES_TEST_POSTGRES_PORT:-5432}
 
+# Callers capture stdout as the URL, so everything else goes to stderr: pg_ctlcluster, for
+# one, prints "Removed stale pid file." when a previous server died uncleanly. (A group, not
+# a saved descriptor: the server started here would inherit that and hold the pipe open.)
+{
+
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo "installing postgresql" >&2
   apt-get update -qq </dev/null
@@ -29,7 +34,12 @@ if ! grep -q '^max_connections = 400' "$conf"; then
   pg_ctlcluster "$version" main stop >/dev/null 2>&1 || true
 fi
 if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
-  pg_ctlcluster "$version" main start
+  # A server killed a moment ago may still hold its socket lock while its children exit.
+  for attempt in 1 2 3 4 5; do
+    pg_ctlcluster "$version" main start && break
+    [ "$attempt" -eq 5 ] && exit 1
+    sleep 2
+  done
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
 
@@ -46,4 +56,5 @@ BEGIN
 END
 \$\$;
 SQL
+} >&2
 echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$port/postgres"
