@@ -368,3 +368,33 @@ fn merge_into_file_names_the_file_on_error() {
         "left alone"
     );
 }
+
+#[test]
+fn merge_into_file_waits_for_kubectls_lock_and_then_gives_up_naming_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config");
+    fs::write(&path, OTHERS).unwrap();
+    // What client-go leaves while `kubectl config ...` rewrites the file.
+    let lock = temp.path().join("config.lock");
+    fs::write(&lock, "").unwrap();
+
+    let error = merge_into_file(&path, &pi(), false).unwrap_err();
+    assert!(
+        matches!(&error, KubeconfigError::Locked { lock: named } if named == &lock),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("config.lock exists"), "{message}");
+    assert!(message.contains("remove it"), "{message}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), OTHERS, "left alone");
+    assert!(lock.exists(), "someone else's lock is not ours to remove");
+
+    // Once the other writer is done, the merge goes through and leaves no lock behind.
+    fs::remove_file(&lock).unwrap();
+    merge_into_file(&path, &pi(), false).unwrap();
+    assert_eq!(
+        names(&yaml(&fs::read_to_string(&path).unwrap()), "clusters").len(),
+        3
+    );
+    assert!(!lock.exists());
+}

@@ -43,6 +43,11 @@ pub enum KubeconfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{lock} exists: kubectl or another pikube is changing this kubeconfig; \
+         if neither is running, the lock was left behind: remove it and run again"
+    )]
+    Locked { lock: PathBuf },
     /// Wraps a merge error with the file it came from.
     #[error("{path}: {source}")]
     InFile {

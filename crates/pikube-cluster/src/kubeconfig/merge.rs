@@ -8,6 +8,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::emit;
 use super::entries::{self, entry_name, into_mapping, list_mut};
+use super::lock::{KubeconfigLock, LOCK_WAIT};
 use super::{write_private, Kubeconfig, KubeconfigError};
 
 const WHAT: &str = "the existing kubeconfig";
@@ -43,7 +44,8 @@ pub fn merge(
 }
 
 /// Reads the kubeconfig at `path` (a missing file counts as empty), merges `new` into it and
-/// writes it back atomically with mode 0600.
+/// writes it back atomically with mode 0600, holding kubectl's lock (`<path>.lock`)
+/// throughout so that no concurrent change is lost.
 pub fn merge_into_file(
     path: &Path,
     new: &Kubeconfig,
@@ -53,6 +55,7 @@ pub fn merge_into_file(
         path: path.to_owned(),
         source,
     };
+    let _lock = KubeconfigLock::acquire(path, LOCK_WAIT)?;
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),

@@ -6,6 +6,7 @@
 mod emit;
 mod entries;
 mod error;
+mod lock;
 mod merge;
 mod rename;
 mod target;
