@@ -534,4 +534,12 @@ fn ssh_config_host_aliases_and_identity_files_are_honoured() {
     assert!(pinned.contains(&fleet.node("pi1").ip), "{pinned}");
     ws.pikube(&["apply"]).expect_code(0);
     assert_eq!(fleet.exec("pi2", "hostname").trim(), "two");
+    // The agent joined through the IP its server was reached at, and plan, which works
+    // that address out again, sees the same config.yaml: nothing to change.
+    let config = fleet.exec("pi2", "cat /etc/rancher/k3s/config.yaml");
+    assert!(
+        config.contains(&format!("https://{}:6443", fleet.node("pi1").ip)),
+        "{config}"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
 }

@@ -39,21 +39,28 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 Err(err) => errors.push((result.node, err.to_string())),
             }
         }
-        match binaries(&config, &nodes, &SilentProgress).await {
-            Ok(binaries) => {
-                let stage = K3sStage {
-                    spec: &settings.spec,
-                    binaries: &binaries,
-                    ready_timeout: settings.ready_timeout,
-                    parallelism: settings.parallelism,
-                };
-                let unavailable: BTreeMap<String, String> = errors
-                    .iter()
-                    .map(|(node, err)| (node.clone(), err.clone()))
-                    .collect();
-                let k3s = stage
+        // The k3s survey and the API's node list are independent round trips: ask both at once.
+        let k3s = async {
+            let binaries = binaries(&config, &nodes, &SilentProgress).await?;
+            let stage = K3sStage {
+                spec: &settings.spec,
+                binaries: &binaries,
+                ready_timeout: settings.ready_timeout,
+                parallelism: settings.parallelism,
+            };
+            let unavailable: BTreeMap<String, String> = errors
+                .iter()
+                .map(|(node, err)| (node.clone(), err.clone()))
+                .collect();
+            anyhow::Ok(
+                stage
                     .plan(&nodes, &unavailable, local_token.as_ref(), &SilentProgress)
-                    .await;
+                    .await,
+            )
+        };
+        let (k3s, stale) = tokio::join!(k3s, stale_nodes(&settings.spec, &nodes, &local));
+        match k3s {
+            Ok(k3s) => {
                 for result in k3s {
                     let Some(plan) = plans.iter_mut().find(|p| p.node == result.node) else {
                         continue;
@@ -74,7 +81,6 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             }
             Err(err) => errors.push(("k3s".to_owned(), format!("{err:#}"))),
         }
-        let stale = stale_nodes(&settings.spec, &nodes, &local).await;
         let stale = match stale {
             Ok(steps) => steps,
             Err(err) => {
