@@ -19,6 +19,8 @@ mod config;
 mod database;
 mod openapi;
 mod peers;
+#[cfg(test)]
+mod scratch_database;
 mod seat;
 mod seed;
 mod service_name;

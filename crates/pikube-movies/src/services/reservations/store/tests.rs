@@ -1,5 +1,4 @@
-//! The store under injected clock readings, on SQLite and on PostgreSQL (the server the
-//! integration tests use: `MOVIES_TEST_POSTGRES`, or `tests/postgres/up.sh`'s default).
+//! The store under injected clock readings, on SQLite and on PostgreSQL.
 //!
 //! Each service reads its own clock, and a request may act on a reading taken a while ago;
 //! these tests give the store such readings directly, which no HTTP test can arrange.
@@ -9,83 +8,18 @@ use std::collections::BTreeSet;
 use sqlx::{Connection, Executor, Row};
 
 use super::*;
-use crate::config::DatabaseUrlTemplate;
+use crate::scratch_database::Scratch;
 use crate::services::reservations::input::NewReservation;
 use crate::ServiceName;
 
 const TTL: i64 = 1_000;
 
-/// A fresh reservations database, dropped (PostgreSQL) or deleted (SQLite) afterwards.
-struct Scratch {
-    db: Database,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
+async fn sqlite() -> Scratch {
+    Scratch::sqlite(ServiceName::Reservations, &super::super::MIGRATIONS).await
 }
 
-impl Scratch {
-    async fn sqlite() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrlTemplate::sqlite_in(dir.path()).for_service(ServiceName::Reservations);
-        let db = Database::open(&url, 1, &super::super::MIGRATIONS)
-            .await
-            .unwrap();
-        Scratch {
-            db,
-            url: url.expose().to_owned(),
-            _dir: Some(dir),
-            postgres: None,
-        }
-    }
-
-    async fn postgres() -> Scratch {
-        let admin = std::env::var("MOVIES_TEST_POSTGRES").unwrap_or_else(|_| {
-            "postgres://pikube_test:pikube_test@127.0.0.1:5432/postgres".to_owned()
-        });
-        let name = format!("movies_store_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot reach the test PostgreSQL at {admin}: {e}; run tests/postgres/up.sh")
-            });
-        connection
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = DatabaseUrlTemplate::parse(&format!("{base}/{name}"))
-            .unwrap()
-            .for_service(ServiceName::Reservations);
-        let db = Database::open(&url, 16, &super::super::MIGRATIONS)
-            .await
-            .unwrap();
-        Scratch {
-            db,
-            url: url.expose().to_owned(),
-            _dir: None,
-            postgres: Some((admin, name)),
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.postgres.take() {
-            // Drop runs inside the test's runtime: use a thread with its own.
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                runtime.block_on(async {
-                    let mut connection = sqlx::PgConnection::connect(&admin).await.ok()?;
-                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    connection.execute(drop.as_str()).await.ok()
-                })
-            })
-            .join();
-        }
-    }
+async fn postgres() -> Scratch {
+    Scratch::postgres(ServiceName::Reservations, &super::super::MIGRATIONS).await
 }
 
 fn new(seats: &[&str]) -> NewReservation {
@@ -135,12 +69,12 @@ macro_rules! on_both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                super::$name(super::Scratch::sqlite().await).await
+                super::$name(super::sqlite().await).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                super::$name(super::Scratch::postgres().await).await
+                super::$name(super::postgres().await).await
             }
         }
     };
@@ -357,7 +291,7 @@ on_both!(overlapping_work_never_deadlocks);
 /// row locks to wait on.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweeper_and_a_buyer_never_deadlock() {
-    let scratch = Scratch::postgres().await;
+    let scratch = postgres().await;
     let db = &scratch.db;
     let start = now_millis() - 10_000;
     let first = held(db, "ada", &["A10"], start).await;
