@@ -269,3 +269,70 @@ async fn buyers_race(backend: Backend) {
 }
 
 both_backends!(buyers_race_for_seats_and_payments, buyers_race);
+
+/// Admins racing to schedule one hall: every request overlaps every other (starts a minute
+/// apart, 100-minute film), so exactly one may win, whichever replica each one reaches. A
+/// hall showing two films at once would sell each physical seat twice.
+async fn schedulers_race(backend: Backend) {
+    const SCHEDULERS: usize = 40;
+    let (mut app, _replicas, bases) = replicated(backend).await;
+    let first = app.screening(3, 4, 900).await;
+    let admin = app.admin().await;
+    let day_after = support::time_in(std::time::Duration::from_secs(2 * 86_400));
+    let base_minute: i64 = day_after[14..16].parse().unwrap();
+    let replies = join_all((0..SCHEDULERS).map(|n| {
+        // Same hour, minutes base..base+39 (mod 60 within the hour is fine: at most 59 off).
+        let minute = (base_minute + n as i64) % 60;
+        let starts_at = format!("{}{minute:02}:00Z", &day_after[..14]);
+        let body = serde_json::json!({
+            "movie_id": first["movie_id"], "cinema_id": first["cinema_id"],
+            "hall": "Hall 1", "starts_at": starts_at, "price_cents": 900,
+        });
+        let base = bases[n % bases.len()].clone();
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.request_at(
+                &base,
+                reqwest::Method::POST,
+                "/api/screenings",
+                Some(admin),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    }))
+    .await;
+    let created: Vec<&Value> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .map(|r| &r.body)
+        .collect();
+    assert_eq!(created.len(), 1, "the hall was booked by {created:?}");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+        assert_eq!(
+            reply.body["error"]["field"], "starts_at",
+            "{:?}",
+            reply.body
+        );
+    }
+
+    // The screenings database agrees: two screenings in that hall, the first one (tomorrow)
+    // and the winner, and they do not overlap.
+    let db = app.database(pikube_movies::ServiceName::Screenings).await;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT starts_at, ends_at FROM screenings WHERE cinema_id = $1 ORDER BY starts_at",
+    )
+    .bind(first["cinema_id"].as_str().unwrap())
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].1 <= rows[1].0,
+        "overlapping screenings stored: {rows:?}"
+    );
+}
+
+both_backends!(schedulers_race_for_one_hall_and_one_wins, schedulers_race);

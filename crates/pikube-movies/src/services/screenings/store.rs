@@ -5,7 +5,7 @@ use sqlx::Row;
 use super::input::{NewScreening, ScreeningFilter};
 use super::Screening;
 use crate::clock::{format_rfc3339, now_millis};
-use crate::database::{is_unique_violation, Database};
+use crate::database::Database;
 use crate::services::cinemas::{Cinema, Hall};
 use crate::services::movies::Movie;
 
@@ -88,6 +88,16 @@ pub async fn insert(
     hall: &Hall,
 ) -> Result<Inserted, sqlx::Error> {
     let ends_at = new.starts_at + movie.duration_minutes * 60_000;
+    let mut transaction = db.pool().begin().await?;
+    // Serialises scheduling per hall: see migrations/screenings/0002_hall_schedules.sql.
+    sqlx::query(
+        "INSERT INTO hall_schedules (cinema_id, hall, changes) VALUES ($1, $2, 1) \
+         ON CONFLICT (cinema_id, hall) DO UPDATE SET changes = hall_schedules.changes + 1",
+    )
+    .bind(&cinema.id)
+    .bind(&hall.name)
+    .execute(&mut *transaction)
+    .await?;
     let overlapping = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM screenings WHERE cinema_id = $1 AND hall = $2 AND starts_at < $3 AND ends_at > $4 LIMIT 1"
     ))
@@ -95,7 +105,7 @@ pub async fn insert(
     .bind(&hall.name)
     .bind(ends_at)
     .bind(new.starts_at)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *transaction)
     .await?;
     if let Some(row) = overlapping {
         return Ok(Inserted::Overlaps(screening_of(&row)?));
@@ -114,7 +124,7 @@ pub async fn insert(
         ends_at: format_rfc3339(ends_at),
         price_cents: new.price_cents,
     };
-    let inserted = sqlx::query(&format!(
+    sqlx::query(&format!(
         "INSERT INTO screenings ({COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&screening.id)
@@ -130,22 +140,11 @@ pub async fn insert(
     .bind(ends_at)
     .bind(screening.price_cents)
     .bind(now_millis())
-    .execute(db.pool())
-    .await;
-    match inserted {
-        Ok(_) => Ok(Inserted::Created(screening)),
-        // Another screening was created in the same hall at the same minute meanwhile.
-        Err(error) if is_unique_violation(&error) => {
-            let row = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM screenings WHERE cinema_id = $1 AND hall = $2 AND starts_at = $3"
-            ))
-            .bind(&cinema.id)
-            .bind(&hall.name)
-            .bind(new.starts_at)
-            .fetch_one(db.pool())
-            .await?;
-            Ok(Inserted::Overlaps(screening_of(&row)?))
-        }
-        Err(error) => Err(error),
-    }
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(Inserted::Created(screening))
 }
+
+#[cfg(test)]
+mod tests;
