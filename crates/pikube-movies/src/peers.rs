@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Id};
 use crate::auth::TokenKeys;
 use crate::ServiceName;
 
@@ -91,6 +91,21 @@ impl Peers {
     ) -> Result<Option<T>, PeerError> {
         self.send::<(), T>(service, reqwest::Method::GET, path, None)
             .await
+    }
+
+    /// The record a request refers to by id, from the service that owns it
+    /// (`GET /api/<service>/<id>`). An id that names nothing is the request's mistake: 422
+    /// on `field`, "no `kind` with id ...".
+    pub async fn referenced<T: DeserializeOwned>(
+        &self,
+        service: ServiceName,
+        field: &str,
+        kind: &str,
+        id: &Id,
+    ) -> Result<T, ApiError> {
+        self.get(service, &format!("/api/{service}/{id}"))
+            .await?
+            .ok_or_else(|| ApiError::invalid(field, format!("no {kind} with id `{id}`")))
     }
 
     /// POST `body` to a route of `service` that is idempotent (repeating it changes nothing

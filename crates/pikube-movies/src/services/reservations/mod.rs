@@ -147,17 +147,13 @@ async fn create(
     let new = request.parse()?;
     let screening: Screening = state
         .peers
-        .get(
+        .referenced(
             ServiceName::Screenings,
-            &format!("/api/screenings/{}", new.screening_id),
+            "screening_id",
+            "screening",
+            &new.screening_id,
         )
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "screening_id",
-                format!("no screening with id `{}`", new.screening_id),
-            )
-        })?;
+        .await?;
     if parse_rfc3339(&screening.starts_at).is_some_and(|starts| starts <= now_millis()) {
         return Err(ApiError::conflict(format!(
             "the screening started at {}; it is too late to book",

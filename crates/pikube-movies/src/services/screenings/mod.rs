@@ -121,27 +121,12 @@ async fn create(
     let new = request.parse()?;
     let movie: Movie = state
         .peers
-        .get(
-            ServiceName::Movies,
-            &format!("/api/movies/{}", new.movie_id),
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid("movie_id", format!("no movie with id `{}`", new.movie_id))
-        })?;
+        .referenced(ServiceName::Movies, "movie_id", "movie", &new.movie_id)
+        .await?;
     let cinema: Cinema = state
         .peers
-        .get(
-            ServiceName::Cinemas,
-            &format!("/api/cinemas/{}", new.cinema_id),
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "cinema_id",
-                format!("no cinema with id `{}`", new.cinema_id),
-            )
-        })?;
+        .referenced(ServiceName::Cinemas, "cinema_id", "cinema", &new.cinema_id)
+        .await?;
     let hall = cinema
         .halls
         .iter()
