@@ -23,6 +23,8 @@
 #   fleet.sh status
 # Env: PIKUBE_FLEET_CACHE (default /var/cache/pikube-fleet)  FLEET_REBOOT_DELAY (default 1)
 #      FLEET_WAIT (default 120 s)
+#      FLEET_K3S_DOUBLE_BIN (at `up`): a host directory every node sees read-only at
+#      /opt/k3s-double/bin (the real control-plane programs the k3s double runs)
 # Client files: $FLEET_LAB/ssh_config, $FLEET_LAB/nodes.tsv, $FLEET_LAB/keys/id_ed25519.
 set -u
 set -o pipefail
@@ -833,6 +835,13 @@ cmd__boot() {
   : > "$B/console"; touch "$M/dev/console"; mount --bind "$B/console" "$M/dev/console"
   mount -t tmpfs -o nosuid,nodev,mode=755,size=64m tmpfs "$M/run"
 
+  # ---- /opt/k3s-double/bin: the real control-plane programs, shared read-only by every node
+  if [ -s "$LAB/k3s-double-bin" ]; then
+    mkdir -p "$M/opt/k3s-double/bin"
+    mount --bind "$(cat "$LAB/k3s-double-bin")" "$M/opt/k3s-double/bin"
+    mount -o remount,bind,ro "$M/opt/k3s-double/bin"
+  fi
+
   cd "$M"; pivot_root . .; umount -l .; cd /
   # early boot activates fstab swap (emulated); dphys-swapfile adds /var/swap later
   /sbin/swapon -a 2>/dev/null || true
@@ -1033,6 +1042,10 @@ cmd_up() {
     # 6.x firmware case where cgroup_disable=memory lands after cmdline.txt).
     if [ "$S_MEMCG_BROKEN" = 1 ]; then touch "$(node_dir "$S_NAME")/memcg-broken"; fi
   done
+  if [ -n "${FLEET_K3S_DOUBLE_BIN:-}" ]; then
+    [ -d "$FLEET_K3S_DOUBLE_BIN" ] || die "FLEET_K3S_DOUBLE_BIN=$FLEET_K3S_DOUBLE_BIN is not a directory"
+    readlink -f "$FLEET_K3S_DOUBLE_BIN" > "$LAB/k3s-double-bin"
+  fi
   write_client_files
   for spec in "${names[@]}"; do start_node "$spec"; done
   wait_ssh "${names[@]}"

@@ -1,31 +1,32 @@
-//! `k3s agent`: pin the CA (full token), register the node, tell systemd it
-//! is ready, then heartbeat every 2 s. Unreachable servers are retried
-//! forever ("failed to contact server"); a refused token or node password
-//! ends the process with status 1 so systemd restarts it (RestartSec=5s).
+//! `k3s agent`: pin the CA (full token), have the supervisor check the node password and
+//! issue the node's client certificate, register the Node with the real API server, tell
+//! systemd it is ready, then keep the node's lease and status fresh. Unreachable servers
+//! are retried forever ("failed to contact server"); a refused token or node password ends
+//! the process with status 1 so systemd restarts it (RestartSec=5s).
 
 use crate::config::Settings;
-use crate::node_identity::{self, Role};
-use crate::nodes::{Registration, PASSWORD_REJECTED};
-use crate::protocol::{Heartbeat, RegisterReply, HEARTBEAT, REGISTER};
+use crate::kube_client::KubeClient;
+use crate::protocol::{supervisor_url, RegisterReply, RegisterRequest, REGISTER};
 use crate::token::Token;
-use crate::{http, log, notify};
+use crate::{files, http, kubelet, log, node_identity, notify};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const RETRY: Duration = Duration::from_secs(2);
 
-/// `GET /cacerts`, retried while the server cannot be reached.
-pub fn fetch_ca(url: &str) -> Vec<u8> {
+/// `GET /cacerts` from the supervisor, retried while it cannot be reached.
+pub fn fetch_ca(supervisor: &str, server: &str) -> Vec<u8> {
     loop {
-        match http::call(url, "GET", "/cacerts", None, None) {
+        match http::call(supervisor, "GET", "/cacerts", None, None) {
             Ok(reply) if reply.status == 200 => return reply.body,
             Ok(reply) => log::error(&format!(
-                "failed to contact server {url}: failed to get CA certs: {url}/cacerts: {} {}",
+                "failed to contact server {server}: failed to get CA certs: {}/cacerts: {} {}",
+                server.trim_end_matches('/'),
                 reply.status,
                 http::reason(reply.status)
             )),
             Err(e) => log::error(&format!(
-                "failed to contact server {url}: failed to get CA certs: {e}"
+                "failed to contact server {server}: failed to get CA certs: {e}"
             )),
         }
         std::thread::sleep(RETRY);
@@ -70,47 +71,54 @@ pub fn run(settings: &Settings) -> ! {
     let name = node_identity::node_name(settings, &data_dir);
     let password = node_identity::node_password()
         .unwrap_or_else(|e| log::fatal(&format!("failed to write the node password: {e}")));
-    let reg = node_identity::registration(settings, &name, Role::Agent, &password)
-        .unwrap_or_else(|e| log::fatal(&e));
+    let ip = node_identity::node_ip(settings, Some(&http::host_port(&server)));
+    let spec = node_identity::node_spec(settings, &name, ip).unwrap_or_else(|e| log::fatal(&e));
 
-    let mut servers = vec![server];
-    let mut current = 0;
-    let reply = register(&servers[current], &token, &reg);
-    log::info(&format!(
-        "Node {name} registered with server {}",
-        servers[current]
-    ));
-    learn(&mut servers, reply);
-    notify::ready();
-
-    let beat = serde_json::to_vec(&Heartbeat {
+    let request = RegisterRequest {
         name: name.clone(),
         password,
-    })
-    .expect("serializes");
+    };
+    let reply = register(&server, &token, &request);
+    save_credentials(&data_dir, &reply);
+    let mut urls = vec![server.clone()];
+    for url in &reply.servers {
+        if !urls.contains(url) {
+            log::info(&format!("Adding server to load balancer: {url}"));
+            urls.push(url.clone());
+        }
+    }
+    let clients: Vec<KubeClient> = urls
+        .iter()
+        .map(|url| KubeClient::new(url, &reply.server_ca, &reply.certificate, &reply.key))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| log::fatal(&e));
     loop {
+        match kubelet::register(&clients[0], &spec) {
+            Ok(()) => break,
+            Err(e) if e.starts_with("failed to contact") => log::error(&e),
+            Err(e) => log::fatal(&e),
+        }
         std::thread::sleep(RETRY);
-        let url = servers[current].clone();
-        match http::call(&url, "POST", HEARTBEAT, Some(&token), Some(&beat)) {
-            Ok(r) if r.status == 200 => {}
-            Ok(r) if r.status == 404 => {
-                log::info(&format!(
-                    "Node {name} not found on {url}; registering again"
-                ));
-                let reply = register(&url, &token, &reg);
-                learn(&mut servers, reply);
-            }
-            Ok(r) if r.status == 401 => refuse_token(&url, HEARTBEAT),
-            Ok(r) if r.status == 403 => log::fatal(PASSWORD_REJECTED),
-            Ok(r) => log::error(&format!(
-                "heartbeat to {url}: {} {}",
-                r.status,
-                http::reason(r.status)
-            )),
-            Err(e) => {
-                log::error(&format!("failed to contact server {url}: {e}"));
-                current = (current + 1) % servers.len();
-            }
+    }
+    log::info(&format!("Node {name} registered with server {server}"));
+    notify::ready();
+    kubelet::keep_alive(clients, spec);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The node's client certificate and the cluster CA, where k3s' agent keeps them.
+fn save_credentials(data_dir: &std::path::Path, reply: &RegisterReply) {
+    let agent = data_dir.join("agent");
+    let writes = [
+        (agent.join("client-kubelet.crt"), &reply.certificate, 0o644),
+        (agent.join("client-kubelet.key"), &reply.key, 0o600),
+        (agent.join("server-ca.crt"), &reply.server_ca, 0o644),
+    ];
+    for (path, text, mode) in writes {
+        if let Err(e) = files::write_mode(&path, text.as_bytes(), mode) {
+            log::fatal(&format!("failed to write {}: {e}", path.display()));
         }
     }
 }
@@ -123,38 +131,29 @@ fn refuse_token(url: &str, path: &str) -> ! {
 }
 
 /// Pins the CA, then registers; retries while the server is unreachable.
-fn register(url: &str, token: &str, reg: &Registration) -> RegisterReply {
-    let body = serde_json::to_vec(reg).expect("serializes");
+fn register(server: &str, token: &str, request: &RegisterRequest) -> RegisterReply {
+    let supervisor = supervisor_url(server);
+    let body = serde_json::to_vec(request).expect("serializes");
     loop {
-        let ca = fetch_ca(url);
+        let ca = fetch_ca(&supervisor, server);
         if let Err(e) = Token::parse(token).and_then(|t| t.check_ca(&ca)) {
             log::fatal(&e);
         }
-        match http::call(url, "POST", REGISTER, Some(token), Some(&body)) {
-            Ok(r) if r.status == 200 => {
-                return serde_json::from_slice(&r.body).unwrap_or(RegisterReply {
-                    servers: Vec::new(),
-                })
-            }
-            Ok(r) if r.status == 401 => refuse_token(url, REGISTER),
+        match http::call(&supervisor, "POST", REGISTER, Some(token), Some(&body)) {
+            Ok(r) if r.status == 200 => match serde_json::from_slice(&r.body) {
+                Ok(reply) => return reply,
+                Err(e) => log::error(&format!("malformed registration reply from {server}: {e}")),
+            },
+            Ok(r) if r.status == 401 => refuse_token(server, REGISTER),
             Ok(r) if r.status == 403 => log::fatal(&String::from_utf8_lossy(&r.body)),
             Ok(r) => log::error(&format!(
-                "failed to register with {url}: {} {}",
+                "failed to register with {server}: {} {}: {}",
                 r.status,
-                http::reason(r.status)
+                http::reason(r.status),
+                String::from_utf8_lossy(&r.body)
             )),
-            Err(e) => log::error(&format!("failed to contact server {url}: {e}")),
+            Err(e) => log::error(&format!("failed to contact server {server}: {e}")),
         }
         std::thread::sleep(RETRY);
-    }
-}
-
-/// Remembers every server of the cluster (client-side load balancer stand-in).
-fn learn(servers: &mut Vec<String>, reply: RegisterReply) {
-    for url in reply.servers {
-        if !servers.contains(&url) {
-            log::info(&format!("Adding server to load balancer: {url}"));
-            servers.push(url);
-        }
     }
 }

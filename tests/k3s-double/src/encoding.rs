@@ -46,18 +46,6 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// PEM-wraps bytes under a label, 64 columns, as certificates look on disk.
-pub fn pem(label: &str, bytes: &[u8]) -> String {
-    let body = base64(bytes);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ascii"));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! only names the host and port.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub peer: SocketAddr,
 }
 
 impl Request {
@@ -81,7 +80,6 @@ pub fn serve(listener: TcpListener, handler: Handler) {
 
 fn handle(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let peer = stream.peer_addr()?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -97,10 +95,9 @@ fn handle(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
         path,
         headers,
         body,
-        peer,
     });
     write_message(
-        &stream,
+        &mut &stream,
         &format!("HTTP/1.1 {} {}", response.status, reason(response.status)),
         &[],
         &response.body,
@@ -140,7 +137,7 @@ fn read_body(reader: &mut impl Read, headers: &[(String, String)]) -> std::io::R
 }
 
 fn write_message(
-    mut stream: &TcpStream,
+    mut stream: impl Write,
     first_line: &str,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -190,23 +187,50 @@ pub fn call(
     body: Option<&[u8]>,
 ) -> std::io::Result<Reply> {
     let authority = host_port(base_url);
+    let stream = connect(&authority)?;
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    exchange(
+        stream,
+        &authority,
+        method,
+        path,
+        &headers,
+        body.unwrap_or_default(),
+    )
+}
+
+/// A TCP connection with the double's timeouts.
+pub fn connect(authority: &str) -> std::io::Result<TcpStream> {
     let addr = authority
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other(format!("no address for {authority}")))?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let auth = bearer.map(|b| format!("Bearer {b}"));
-    let mut headers = vec![("Host", authority.as_str())];
-    if let Some(auth) = &auth {
-        headers.push(("Authorization", auth));
-    }
-    headers.push(("Content-Type", "application/json"));
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+/// One request and its response over `stream` (plain or TLS), then the connection closes.
+pub fn exchange<S: Read + Write>(
+    mut stream: S,
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut all = vec![("Host", authority)];
+    all.extend_from_slice(headers);
     write_message(
-        &stream,
+        &mut stream,
         &format!("{method} {path} HTTP/1.1"),
-        &headers,
-        body.unwrap_or_default(),
+        &all,
+        body,
     )?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -217,8 +241,46 @@ pub fn call(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("malformed response {line:?}")))?;
     let headers = read_headers(&mut reader)?;
-    let body = read_body(&mut reader, &headers)?;
+    let body = read_response_body(&mut reader, &headers)?;
     Ok(Reply { status, body })
+}
+
+/// A response body: by Content-Length, chunked, or up to the end of the connection.
+fn read_response_body(
+    reader: &mut impl BufRead,
+    headers: &[(String, String)],
+) -> std::io::Result<Vec<u8>> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    if header("content-length").is_some() {
+        return read_body(reader, headers);
+    }
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| std::io::Error::other("malformed chunk size"))?;
+            if body.len() + size > MAX_BODY {
+                return Err(std::io::Error::other("body too large"));
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            reader.read_exact(&mut body[start..])?;
+            let mut crlf = String::new();
+            reader.read_line(&mut crlf)?;
+            if size == 0 {
+                return Ok(body);
+            }
+        }
+    }
+    reader.take(MAX_BODY as u64).read_to_end(&mut body)?;
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -1,32 +1,33 @@
-//! **k3s-double is a test double, not k3s.** It stands in for the k3s binary
-//! in the fake Raspberry Pi fleet (tests/fleet), where real k3s cannot run.
-//! It honours the parts of k3s's contract an installer observes: `--version`,
-//! config.yaml + config.yaml.d + env + flags, token files and formats, the
-//! admin kubeconfig, node registration with tokens and node passwords,
-//! readiness, embedded-etcd style HA joins, `Type=notify` and a small
-//! `kubectl` for nodes. It runs no Kubernetes: no containers, no TLS (its API
-//! is plain HTTP on the API port), no etcd (servers replicate a JSON node
-//! store instead). See `protocol` for its wire protocol.
+//! **k3s-double is a test double, not k3s.** It stands in for the k3s binary in the fake
+//! Raspberry Pi fleet (tests/fleet), where real k3s cannot run (no cgroup delegation, no
+//! container runtime). It does what k3s does around Kubernetes: `--version`, config.yaml +
+//! config.yaml.d + env + flags, token files and formats, joins and node passwords, the
+//! k3s PKI layout, the admin kubeconfig, `Type=notify`. Kubernetes itself is the real
+//! thing: a server supervises a real etcd member, kube-apiserver and
+//! kube-controller-manager (built by tests/real-kube/build), `k3s kubectl` is the real
+//! kubectl, and each node's Node object and Lease are kept by a kubelet stand-in that
+//! runs no pods. See README.md for what differs from k3s.
 
 mod agent;
-mod api;
 mod check_config;
+mod components;
 mod config;
 mod encoding;
 mod files;
 mod flags;
 mod http;
+mod kube_client;
 mod kubeconfig;
 mod kubectl;
+mod kubelet;
 mod log;
 mod node_identity;
-mod nodes;
 mod notify;
-mod pki;
 mod protocol;
 mod roots;
 mod server;
 mod signals;
+mod tls;
 mod token;
 mod version;
 
@@ -41,8 +42,9 @@ USAGE:
 COMMANDS:
    server        Run management server
    agent         Run node agent
-   kubectl       Run kubectl (nodes only)
+   kubectl       Run the real kubectl with the admin kubeconfig
    check-config  Run a reduced config check
+   stamp         (double only) stamp VERSION OUT: a copy of this binary reporting VERSION
 
 GLOBAL OPTIONS:
    --version, -v  print the version
@@ -66,7 +68,7 @@ fn main() {
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_default();
     if argv0 == "kubectl" {
-        std::process::exit(kubectl::main(&args[1..]));
+        kubectl::exec(&args[1..]);
     }
     if argv0 == "crictl" || argv0 == "ctr" {
         unsupported(&argv0);
@@ -75,8 +77,15 @@ fn main() {
     match args.get(1).map(String::as_str) {
         None | Some("-h" | "--help" | "help") => print!("{USAGE}"),
         Some("-v" | "--version") => print!("{}", version::banner()),
-        Some("kubectl") => std::process::exit(kubectl::main(rest)),
+        Some("kubectl") => kubectl::exec(rest),
         Some("check-config") => std::process::exit(check_config::run()),
+        Some("stamp") => match version::stamp(rest) {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("k3s-double: {e}");
+                std::process::exit(1);
+            }
+        },
         Some("server") => run_daemon(Command::Server, rest),
         Some("agent") => run_daemon(Command::Agent, rest),
         Some(cmd) if UNSUPPORTED.contains(&cmd) => unsupported(cmd),

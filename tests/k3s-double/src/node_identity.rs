@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::files::write_mode;
-use crate::nodes::{Registration, Taint};
+use crate::kubelet::{NodeSpec, Taint};
 use std::collections::BTreeMap;
 
 /// `--node-name`, else the hostname (lower-cased, as k3s does);
@@ -62,14 +62,12 @@ pub fn arch() -> &'static str {
 /// The server roles a node shows in `kubectl get nodes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    Agent,
     Server { etcd: bool },
 }
 
-/// Automatic labels, role labels, then `--node-label` entries.
-pub fn labels(
+/// The labels the kubelet registers with (its automatic ones, then `--node-label`).
+pub fn kubelet_labels(
     name: &str,
-    role: Role,
     node_labels: &[String],
 ) -> Result<BTreeMap<String, String>, String> {
     let mut labels = BTreeMap::new();
@@ -82,13 +80,6 @@ pub fn labels(
     put("kubernetes.io/hostname", name);
     put("kubernetes.io/os", "linux");
     put("node.kubernetes.io/instance-type", "k3s");
-    if let Role::Server { etcd } = role {
-        put("node-role.kubernetes.io/control-plane", "true");
-        put("node-role.kubernetes.io/master", "true");
-        if etcd {
-            put("node-role.kubernetes.io/etcd", "true");
-        }
-    }
     for entry in node_labels {
         let (k, v) = entry.split_once('=').unwrap_or((entry, ""));
         if k.is_empty() {
@@ -99,29 +90,48 @@ pub fn labels(
     Ok(labels)
 }
 
-pub fn registration(
-    settings: &Settings,
-    name: &str,
-    role: Role,
-    password: &str,
-) -> Result<Registration, String> {
+/// The role labels k3s' supervisor puts on a server's node (a kubelet may not set them).
+pub fn role_labels(role: Role) -> BTreeMap<String, String> {
+    let Role::Server { etcd } = role;
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        "node-role.kubernetes.io/control-plane".into(),
+        "true".into(),
+    );
+    labels.insert("node-role.kubernetes.io/master".into(), "true".into());
+    if etcd {
+        labels.insert("node-role.kubernetes.io/etcd".into(), "true".into());
+    }
+    labels
+}
+
+/// What this node's kubelet registers: name, labels, taints, version and address.
+pub fn node_spec(settings: &Settings, name: &str, internal_ip: String) -> Result<NodeSpec, String> {
     let taints = settings
         .list("node-taint")
         .iter()
         .map(|t| Taint::parse(t))
         .collect::<Result<_, _>>()?;
-    Ok(Registration {
+    Ok(NodeSpec {
         name: name.to_string(),
-        password: password.to_string(),
-        labels: labels(name, role, &settings.list("node-label"))?,
+        labels: kubelet_labels(name, &settings.list("node-label"))?,
         taints,
         version: crate::version::current(),
-        internal_ip: settings
-            .list("node-ip")
-            .first()
-            .cloned()
-            .unwrap_or_default(),
+        internal_ip,
     })
+}
+
+/// `--node-ip`, else the address this node reaches `toward` (host:port) from.
+pub fn node_ip(settings: &Settings, toward: Option<&str>) -> String {
+    if let Some(ip) = settings.list("node-ip").first() {
+        return ip.clone();
+    }
+    let target = toward.unwrap_or("10.255.255.255:6443");
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect(target).map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".to_string())
 }
 
 #[cfg(test)]
@@ -129,17 +139,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_and_agent_labels() {
-        let server = labels("pi1", Role::Server { etcd: true }, &["zone=a".into()]).unwrap();
+    fn kubelet_and_role_labels() {
+        let labels = kubelet_labels("pi1", &["zone=a".into()]).unwrap();
+        assert_eq!(labels["kubernetes.io/hostname"], "pi1");
+        assert_eq!(labels["kubernetes.io/os"], "linux");
+        assert_eq!(labels["zone"], "a");
+        assert!(!labels.keys().any(|k| k.starts_with("node-role.")));
+        assert!(kubelet_labels("pi2", &["=x".into()]).is_err());
+        let server = role_labels(Role::Server { etcd: true });
         assert_eq!(server["node-role.kubernetes.io/control-plane"], "true");
         assert_eq!(server["node-role.kubernetes.io/etcd"], "true");
-        assert_eq!(server["kubernetes.io/hostname"], "pi1");
-        assert_eq!(server["kubernetes.io/os"], "linux");
-        assert_eq!(server["zone"], "a");
-        let sqlite = labels("pi1", Role::Server { etcd: false }, &[]).unwrap();
-        assert!(!sqlite.contains_key("node-role.kubernetes.io/etcd"));
-        let agent = labels("pi2", Role::Agent, &[]).unwrap();
-        assert!(!agent.keys().any(|k| k.starts_with("node-role.")));
-        assert!(labels("pi2", Role::Agent, &["=x".into()]).is_err());
+        assert!(
+            !role_labels(Role::Server { etcd: false }).contains_key("node-role.kubernetes.io/etcd")
+        );
     }
 }

@@ -1,6 +1,16 @@
-//! SIGTERM/SIGINT end the process cleanly with exit 0 (systemd stop).
-//! The signals are blocked in every thread and awaited by one thread with
-//! sigwait, so no async-signal-safety concerns arise.
+//! SIGTERM/SIGINT end the process cleanly with exit 0 (systemd stop), after the
+//! supervised programs have stopped. The signals are blocked in every thread and awaited
+//! by one thread with sigwait, so no async-signal-safety concerns arise.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a stop was asked for: children ending now is expected, not a crash.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
 
 pub fn exit_cleanly_on_term() {
     // SAFETY: plain libc calls on a locally owned, initialised sigset.
@@ -19,7 +29,9 @@ pub fn exit_cleanly_on_term() {
             } else {
                 "SIGINT"
             };
+            STOPPING.store(true, Ordering::SeqCst);
             crate::log::info(&format!("Received {name}, shutting down"));
+            crate::components::stop_all(Duration::from_secs(10));
             std::process::exit(0);
         });
     }

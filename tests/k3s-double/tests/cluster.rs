@@ -1,27 +1,51 @@
-//! Runs the double as real processes on 127.0.0.1: an HA server, a joining
-//! server, two agents, and the refusals (wrong token, wrong CA hash, joining
-//! a SQLite server). Each "node" gets its own K3S_DOUBLE_ROOT.
+//! Runs the double as real processes, each "node" on its own loopback address with its own
+//! K3S_DOUBLE_ROOT: an HA pair of servers on real etcd, kube-apiserver and
+//! kube-controller-manager, two agents, the real kubectl, and the refusals (wrong token,
+//! wrong CA hash, a node password clash, joining a SQLite server).
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_k3s-double");
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("k3s-double-it-{}", std::process::id()));
+/// The real control-plane programs: `$PIKUBE_REAL_KUBE_BIN`, else tests/real-kube/build.
+fn real_kube_bin() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("PIKUBE_REAL_KUBE_BIN").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../real-kube/build");
+        let out = Command::new(&build)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{} failed", build.display());
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap()
+                .trim(),
+        )
+    })
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("k3s-double-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback address of its own for node `n` of this test process: every program a
+/// server runs listens on its fixed port there, as on a real node.
+fn address(test: u8, n: u8) -> String {
+    format!("127.{}.{test}.{n}", 20 + std::process::id() % 200)
 }
 
 struct Node {
@@ -32,6 +56,15 @@ struct Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        // SIGTERM, so the double ends its etcd and API server before it goes.
+        sigterm(&self.child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -50,6 +83,7 @@ impl Node {
         let child = Command::new(BIN)
             .args(args)
             .env("K3S_DOUBLE_ROOT", &root)
+            .env("K3S_DOUBLE_BIN_DIR", real_kube_bin())
             .env("NOTIFY_SOCKET", &socket)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -69,7 +103,7 @@ impl Node {
 
     /// Waits for READY=1 on the notify socket.
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(120);
         let mut buf = [0u8; 64];
         while Instant::now() < deadline {
             if let Ok(n) = self.notify.recv(&mut buf) {
@@ -80,19 +114,19 @@ impl Node {
                 panic!("exited {status} before READY:\n{}", self.log());
             }
         }
-        panic!("no READY=1 within 15 s:\n{}", self.log());
+        panic!("no READY=1 within 120 s:\n{}", self.log());
     }
 
     /// Waits for the process to end by itself.
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("still running after 15 s:\n{}", self.log());
+        panic!("still running after 60 s:\n{}", self.log());
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
@@ -100,6 +134,7 @@ impl Node {
             .arg("kubectl")
             .args(args)
             .env("K3S_DOUBLE_ROOT", &self.root)
+            .env("K3S_DOUBLE_BIN_DIR", real_kube_bin())
             .env_remove("KUBECONFIG")
             .output()
             .unwrap()
@@ -118,6 +153,26 @@ impl Node {
     fn file(&self, rel: &str) -> String {
         std::fs::read_to_string(self.root.join(rel)).unwrap()
     }
+
+    /// etcdctl against this server's member, with its etcd client certificate.
+    fn etcdctl(&self, args: &[&str]) -> String {
+        let tls = self.root.join("var/lib/rancher/k3s/server/tls/etcd");
+        let endpoint = std::fs::read_to_string(self.root.join("endpoint")).unwrap();
+        let out = Command::new(real_kube_bin().join("etcdctl"))
+            .arg(format!("--endpoints={endpoint}"))
+            .arg(format!("--cacert={}", tls.join("server-ca.crt").display()))
+            .arg(format!("--cert={}", tls.join("client.crt").display()))
+            .arg(format!("--key={}", tls.join("client.key").display()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -128,30 +183,44 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Polls `check` on `get nodes` output for up to 10 s.
-fn eventually(node: &Node, args: &[&str], check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Polls `check` on kubectl's output for up to `secs` seconds.
+fn eventually(node: &Node, args: &[&str], secs: u64, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let out = node.kubectl_ok(args);
         if check(&out) || Instant::now() > deadline {
             return out;
         }
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
-#[test]
-fn ha_cluster_with_agents_and_refusals() {
-    let base = scratch();
-    let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    let url1 = format!("https://127.0.0.1:{p1}");
+fn server_args<'a>(ip: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "server",
+        "--bind-address",
+        ip,
+        "--node-ip",
+        ip,
+        "--node-name",
+        name,
+    ]
+}
 
-    // First server: config file + drop-in + flags.
+#[test]
+fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
+    let base = scratch("ha");
+    let (ip1, ip2, ipa1, ipa2) = (address(1, 1), address(1, 2), address(1, 3), address(1, 4));
+    let url1 = format!("https://{ip1}:6443");
+
+    // First server: config file + drop-in + flags; a short node-monitor grace period
+    // (a kube-controller-manager flag k3s passes through) so a stopped node shows quickly.
     let conf = base.join("s1/etc/rancher/k3s");
     std::fs::create_dir_all(conf.join("config.yaml.d")).unwrap();
     std::fs::write(
         conf.join("config.yaml"),
-        "cluster-init: true\ntoken: secret\nwrite-kubeconfig-mode: \"0644\"\nnode-label: [zone=a]\n",
+        "cluster-init: true\ntoken: secret\nwrite-kubeconfig-mode: \"0644\"\nnode-label: [zone=a]\n\
+         kube-controller-manager-arg: [node-monitor-grace-period=15s]\n",
     )
     .unwrap();
     std::fs::write(
@@ -159,16 +228,12 @@ fn ha_cluster_with_agents_and_refusals() {
         "node-taint+: [ctl=yes:NoSchedule]\n",
     )
     .unwrap();
-    let p1s = p1.to_string();
-    let mut s1 = Node::start(
-        &base,
-        "s1",
-        &["server", "--https-listen-port", &p1s, "--node-name", "s1"],
-        &[],
-    );
+    let mut s1 = Node::start(&base, "s1", &server_args(&ip1, "s1"), &[]);
     s1.wait_ready();
+    std::fs::write(s1.root.join("endpoint"), format!("https://{ip1}:2379")).unwrap();
 
     let ca = std::fs::read(s1.root.join("var/lib/rancher/k3s/server/tls/server-ca.crt")).unwrap();
+    assert!(String::from_utf8_lossy(&ca).starts_with("-----BEGIN CERTIFICATE-----"));
     let full = format!("K10{}::server:secret", sha256_hex(&ca));
     let token_path = s1.root.join("var/lib/rancher/k3s/server/token");
     assert_eq!(
@@ -179,19 +244,44 @@ fn ha_cluster_with_agents_and_refusals() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&token_path), 0o600);
     assert_eq!(mode(&s1.root.join("etc/rancher/k3s/k3s.yaml")), 0o644);
+    assert_eq!(
+        mode(&s1.root.join("var/lib/rancher/k3s/server/tls/client-ca.key")),
+        0o600
+    );
     assert!(s1
         .file("etc/rancher/k3s/k3s.yaml")
-        .contains(&format!("server: https://127.0.0.1:{p1}")));
+        .contains(&format!("server: https://{ip1}:6443")));
     assert_eq!(
         std::fs::read_link(s1.root.join("var/lib/rancher/k3s/server/agent-token")).unwrap(),
         Path::new("token")
+    );
+    // The API is the real kube-apiserver, over TLS, as the admin kubeconfig's user.
+    let version = s1.kubectl_ok(&["version", "-o", "json"]);
+    let version: serde_json::Value = serde_json::from_str(&version).unwrap();
+    assert_eq!(version["serverVersion"]["gitVersion"], "v1.34.4");
+    assert_eq!(
+        s1.kubectl_ok(&[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}"
+        ]),
+        "system:admin"
     );
 
     // Two agents: full token via env, short token via flag.
     let mut a1 = Node::start(
         &base,
         "a1",
-        &["agent", "--node-name", "a1", "--node-label", "disk=ssd"],
+        &[
+            "agent",
+            "--node-name",
+            "a1",
+            "--node-ip",
+            &ipa1,
+            "--node-label",
+            "disk=ssd",
+        ],
         &[("K3S_URL", &url1), ("K3S_TOKEN", &full)],
     );
     let mut a2 = Node::start(
@@ -203,37 +293,35 @@ fn ha_cluster_with_agents_and_refusals() {
             &url1,
             "--token=secret",
             "--node-name=a2",
+            "--node-ip",
+            &ipa2,
         ],
         &[],
     );
     a1.wait_ready();
     a2.wait_ready();
+    assert!(a1.log().contains("Node a1 registered"), "{}", a1.log());
 
-    // A joining server gets the same CA and token, and serves the same nodes.
-    let p2s = p2.to_string();
-    let mut s2 = Node::start(
-        &base,
-        "s2",
-        &[
-            "server",
-            "--server",
-            &url1,
-            "--token",
-            "secret",
-            "--https-listen-port",
-            &p2s,
-            "--node-name",
-            "s2",
-        ],
-        &[],
-    );
+    // A joining server gets the same CA and token, joins etcd for real, serves the same nodes.
+    let mut args = server_args(&ip2, "s2");
+    args.extend(["--server", &url1, "--token", "secret"]);
+    let mut s2 = Node::start(&base, "s2", &args, &[]);
     s2.wait_ready();
+    std::fs::write(s2.root.join("endpoint"), format!("https://{ip2}:2379")).unwrap();
     assert_eq!(
         s2.file("var/lib/rancher/k3s/server/token"),
         format!("{full}\n")
     );
+    let members = s1.etcdctl(&["member", "list", "-w", "json"]);
+    let members: serde_json::Value = serde_json::from_str(&members).unwrap();
+    let members = members["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(
+        members.iter().all(|m| m["isLearner"] != true),
+        "{members:?}"
+    );
 
-    let table = eventually(&s2, &["get", "nodes"], |out| {
+    let table = eventually(&s2, &["get", "nodes"], 30, |out| {
         out.matches(" Ready ").count() == 4
     });
     assert_eq!(
@@ -258,12 +346,9 @@ fn ha_cluster_with_agents_and_refusals() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cols[1], "Ready", "{line}");
         assert_eq!(cols[2], roles, "{line}");
-        assert_eq!(cols[4], "v1.31.4+k3s1", "{line}");
+        assert_eq!(cols[4], "v1.34.4+k3s1", "{line}");
     }
 
-    eventually(&s1, &["get", "nodes"], |out| {
-        out.matches(" Ready ").count() == 4
-    });
     let labels = s1.kubectl_ok(&["get", "nodes", "--show-labels"]);
     assert!(labels.contains("disk=ssd"), "{labels}");
     assert!(labels.contains("zone=a"), "{labels}");
@@ -276,22 +361,39 @@ fn ha_cluster_with_agents_and_refusals() {
         .find(|n| n["metadata"]["name"] == "s1")
         .unwrap();
     assert_eq!(s1_node["spec"]["taints"][0]["key"], "ctl");
-    assert_eq!(s1_node["status"]["conditions"][0]["status"], "True");
     assert_eq!(
         s1_node["metadata"]["labels"]["node-role.kubernetes.io/etcd"],
         "true"
     );
     assert_eq!(
         s1_node["status"]["nodeInfo"]["kubeletVersion"],
-        "v1.31.4+k3s1"
+        "v1.34.4+k3s1"
     );
+    assert_eq!(s1_node["status"]["nodeInfo"]["architecture"], "amd64");
+    // The real controller manager gave every node a pod CIDR.
+    let cidrs = eventually(
+        &s1,
+        &["get", "nodes", "-o", "jsonpath={.items[*].spec.podCIDR}"],
+        30,
+        |o| o.split_whitespace().count() == 4,
+    );
+    assert!(
+        cidrs.split_whitespace().all(|c| c.starts_with("10.42.")),
+        "{cidrs}"
+    );
+    // Node passwords live where k3s keeps them.
+    let secrets = s1.kubectl_ok(&["get", "secrets", "-n", "kube-system", "-o", "name"]);
+    for name in ["s1", "s2", "a1", "a2"] {
+        assert!(
+            secrets.contains(&format!("secret/{name}.node-password.k3s")),
+            "{secrets}"
+        );
+    }
 
-    // Edits on one server are seen on the other.
+    // Edits on one server are seen on the other: one etcd.
     s1.kubectl_ok(&["label", "node", "a1", "tier=edge"]);
     s1.kubectl_ok(&["cordon", "a2"]);
-    let seen = eventually(&s2, &["get", "nodes", "--show-labels"], |o| {
-        o.contains("tier=edge") && o.contains("SchedulingDisabled")
-    });
+    let seen = s2.kubectl_ok(&["get", "nodes", "--show-labels"]);
     assert!(
         seen.contains("tier=edge") && seen.contains("Ready,SchedulingDisabled"),
         "{seen}"
@@ -302,6 +404,31 @@ fn ha_cluster_with_agents_and_refusals() {
         String::from_utf8_lossy(&missing.stderr).trim(),
         "Error from server (NotFound): nodes \"nope\" not found"
     );
+    // A node's own credentials may not touch another node (the real Node authorizer).
+    let a1_cert = a1.root.join("var/lib/rancher/k3s/agent");
+    let forbidden = Command::new(real_kube_bin().join("kubectl"))
+        .args(["--server", &url1, "label", "node", "a2", "x=y"])
+        .arg(format!(
+            "--certificate-authority={}",
+            a1_cert.join("server-ca.crt").display()
+        ))
+        .arg(format!(
+            "--client-certificate={}",
+            a1_cert.join("client-kubelet.crt").display()
+        ))
+        .arg(format!(
+            "--client-key={}",
+            a1_cert.join("client-kubelet.key").display()
+        ))
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!forbidden.status.success());
+    assert!(
+        String::from_utf8_lossy(&forbidden.stderr).contains("Forbidden"),
+        "{}",
+        String::from_utf8_lossy(&forbidden.stderr)
+    );
 
     // kubectl as a multi-call symlink.
     let link = base.join("kubectl");
@@ -309,11 +436,13 @@ fn ha_cluster_with_agents_and_refusals() {
     let out = Command::new(&link)
         .args(["get", "node", "a1", "-o", "name"])
         .env("KUBECONFIG", s1.root.join("etc/rancher/k3s/k3s.yaml"))
+        .env("K3S_DOUBLE_BIN_DIR", real_kube_bin())
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "node/a1");
 
-    // Refusals: wrong password, wrong CA hash.
+    // Refusals: wrong password, wrong CA hash, a taken node name.
+    let ip_bad = address(1, 9);
     let mut bad = Node::start(
         &base,
         "bad",
@@ -325,6 +454,8 @@ fn ha_cluster_with_agents_and_refusals() {
             "wrong",
             "--node-name",
             "bad",
+            "--node-ip",
+            &ip_bad,
         ],
         &[],
     );
@@ -342,6 +473,8 @@ fn ha_cluster_with_agents_and_refusals() {
             &other_ca,
             "--node-name",
             "pinned",
+            "--node-ip",
+            &ip_bad,
         ],
         &[],
     );
@@ -353,8 +486,6 @@ fn ha_cluster_with_agents_and_refusals() {
         "{}",
         pinned.log()
     );
-
-    // Same node name, different node password.
     let mut clash = Node::start(
         &base,
         "clash",
@@ -366,6 +497,8 @@ fn ha_cluster_with_agents_and_refusals() {
             "secret",
             "--node-name",
             "a1",
+            "--node-ip",
+            &ip_bad,
         ],
         &[],
     );
@@ -376,39 +509,55 @@ fn ha_cluster_with_agents_and_refusals() {
         clash.log()
     );
 
-    // A SQLite server cannot be joined.
-    let p3s = p3.to_string();
-    let mut lite = Node::start(
-        &base,
-        "lite",
-        &[
-            "server",
-            "--token",
-            "t",
-            "--https-listen-port",
-            &p3s,
-            "--node-name",
-            "lite",
-        ],
-        &[],
+    // A stopped agent ends with status 0, and the real node lifecycle controller marks its
+    // node NotReady once its lease runs out.
+    sigterm(&a2.child);
+    assert_eq!(a2.wait_exit().code(), Some(0), "{}", a2.log());
+    let after = eventually(&s1, &["get", "node", "a2"], 60, |o| o.contains("NotReady"));
+    assert!(after.contains("NotReady"), "{after}");
+    // Deleting the node deletes its password, so the name can be taken again.
+    assert_eq!(
+        s1.kubectl_ok(&["delete", "node", "a2"]).trim(),
+        "node \"a2\" deleted"
     );
+    let secrets = eventually(
+        &s2,
+        &["get", "secrets", "-n", "kube-system", "-o", "name"],
+        20,
+        |o| !o.contains("a2.node-password.k3s"),
+    );
+    assert!(!secrets.contains("a2.node-password.k3s"), "{secrets}");
+
+    // A server stopped with SIGTERM takes its etcd and API server with it.
+    sigterm(&s2.child);
+    assert_eq!(s2.wait_exit().code(), Some(0), "{}", s2.log());
+    let gone = Command::new("pgrep")
+        .args(["-f", &format!("--bind-address={ip2}")])
+        .output()
+        .unwrap();
+    assert!(
+        gone.stdout.is_empty(),
+        "still running: {}",
+        String::from_utf8_lossy(&gone.stdout)
+    );
+}
+
+#[test]
+fn a_sqlite_server_cannot_be_joined() {
+    let base = scratch("sqlite");
+    let (ip1, ip2) = (address(2, 1), address(2, 2));
+    let mut args = server_args(&ip1, "lite");
+    args.extend(["--token", "t"]);
+    let mut lite = Node::start(&base, "lite", &args, &[]);
     lite.wait_ready();
-    let url3 = format!("https://127.0.0.1:{p3}");
-    let p4s = free_port().to_string();
-    let mut joiner = Node::start(
-        &base,
-        "joiner",
-        &[
-            "server",
-            "--server",
-            &url3,
-            "--token",
-            "t",
-            "--https-listen-port",
-            &p4s,
-        ],
-        &[],
-    );
+    assert!(lite
+        .root
+        .join("var/lib/rancher/k3s/server/db/state.db")
+        .exists());
+    let url = format!("https://{ip1}:6443");
+    let mut args = server_args(&ip2, "joiner");
+    args.extend(["--server", &url, "--token", "t"]);
+    let mut joiner = Node::start(&base, "joiner", &args, &[]);
     assert!(!joiner.wait_exit().success());
     assert!(
         joiner
@@ -417,40 +566,33 @@ fn ha_cluster_with_agents_and_refusals() {
         "{}",
         joiner.log()
     );
-
-    // Deleting a node; SIGTERM ends a process with status 0.
-    sigterm(&a2.child);
-    assert_eq!(a2.wait_exit().code(), Some(0), "{}", a2.log());
-    assert_eq!(
-        s1.kubectl_ok(&["delete", "node", "a2"]).trim(),
-        "node \"a2\" deleted"
-    );
-    let after = eventually(&s2, &["get", "nodes"], |o| !o.contains("a2 "));
-    assert!(!after.contains("a2 "), "{after}");
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill")
+    let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+        .status();
 }
 
 #[test]
-fn version_unknown_flags_and_unsupported_commands() {
-    let dir = std::env::temp_dir().join(format!("k3s-double-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn version_stamp_unknown_flags_and_unsupported_commands() {
+    let dir = scratch("cli");
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "k3s version v1.31.4+k3s1 (double)\ngo version go1.22.0 (k3s-double)\n"
+        "k3s version v1.34.4+k3s1 (double)\ngo version go1.24.11 (k3s-double)\n"
     );
-    // A copied binary with a .version file claims that version (upgrade tests).
+    // A stamped copy claims another version and differs in its checksum (upgrade tests).
     let copy = dir.join("k3s");
-    std::fs::copy(BIN, &copy).unwrap();
-    std::fs::write(dir.join("k3s.version"), "v1.32.0+k3s1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["stamp", "v1.35.0+k3s1", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Another test thread forking while the copy was open for writing can
     // make exec fail with ETXTBSY for a moment.
     let out = (0..50)
@@ -461,8 +603,18 @@ fn version_unknown_flags_and_unsupported_commands() {
                 None
             }
         })
-        .expect("the copied binary runs");
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("k3s version v1.32.0+k3s1 (double)\n"));
+        .expect("the stamped binary runs");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("k3s version v1.35.0+k3s1 (double)\n"));
+    assert_ne!(
+        sha256_hex(&std::fs::read(BIN).unwrap()),
+        sha256_hex(&std::fs::read(&copy).unwrap())
+    );
+    let out = Command::new(BIN)
+        .args(["stamp", "latest", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"latest\" is not a K3s version"));
 
     let out = Command::new(BIN)
         .args(["server", "--no-such-flag"])
@@ -473,16 +625,17 @@ fn version_unknown_flags_and_unsupported_commands() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("flag provided but not defined: -no-such-flag"));
     let out = Command::new(BIN)
-        .args(["etcd-snapshot", "save"])
+        .args(["server"])
+        .env("K3S_DOUBLE_ROOT", &dir)
+        .env("K3S_DOUBLE_BIN_DIR", dir.join("nowhere"))
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by the double"));
-    let out = Command::new(BIN)
-        .args(["kubectl", "apply", "-f", "x.yaml"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tests/real-kube/build"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(BIN)
         .args(["agent"])
         .env("K3S_DOUBLE_ROOT", &dir)

@@ -78,7 +78,7 @@ impl Workspace {
     ) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut text = format!(
-            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\n{ssh}\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\n[k3s.binary]\namd64 = \"{}\"\n",
+            "[cluster]\nname = \"test\"\n\n[ssh]\nuser = \"{user}\"\n{ssh}\n\n[k3s]\nversion = \"v1.34.4+k3s1\"\n\n[k3s.binary]\namd64 = \"{}\"\n",
             k3s_double().display()
         );
         for node in nodes {

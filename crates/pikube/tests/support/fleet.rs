@@ -66,6 +66,32 @@ fn describe(what: &str, out: &Output) -> String {
     )
 }
 
+/// The directory of the real control-plane programs the k3s double runs on the nodes:
+/// `$PIKUBE_REAL_KUBE_BIN` (scripts/test sets it), else what tests/real-kube/build prints
+/// (a cache hit once built).
+pub fn real_kube_bin() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("PIKUBE_REAL_KUBE_BIN").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real-kube/build");
+        let out = Command::new(&build)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", build.display()));
+        assert!(
+            out.status.success(),
+            "{} failed: {}",
+            build.display(),
+            out.status
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    })
+}
+
 impl Fleet {
     /// Boots the nodes (specs as for `fleet.sh up`, e.g. `"pi2:os=bullseye,storage=emmc"`)
     /// in a new lab with lab id `id`, and waits until sshd answers on every node.
@@ -105,6 +131,7 @@ impl Fleet {
             .args(args)
             .env("FLEET_LAB", &self.lab)
             .env("FLEET_ID", self.id.to_string())
+            .env("FLEET_K3S_DOUBLE_BIN", real_kube_bin())
             .stdin(Stdio::null());
         cmd
     }

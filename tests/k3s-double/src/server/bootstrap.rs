@@ -1,16 +1,24 @@
-//! How a server comes up: first server (SQLite or `--cluster-init` etcd),
-//! joining server (`--server` + token), or restart on existing data, in which
-//! case `--cluster-init` and `--server` are ignored as k3s does.
+//! How a server comes up: first server (SQLite or `--cluster-init` etcd), joining server
+//! (`--server` + token), or restart on existing data, in which case `--cluster-init` and
+//! `--server` are ignored as k3s does. Ends with the CAs in place, the token files
+//! written, and how the etcd member must start.
 
-use super::state::{load_store, Server};
+use super::etcd::Start;
 use crate::config::Settings;
-use crate::encoding::{base64, random_hex};
+use crate::encoding::random_hex;
 use crate::files::{symlink_force, write_mode};
-use crate::protocol::{JoinReply, JoinRequest, JOIN};
+use crate::protocol::{supervisor_url, JoinReply, JoinRequest, JOIN};
 use crate::token::{full, Token};
-use crate::{http, log, pki};
+use crate::{http, log, tls};
 use std::path::Path;
 use std::time::Duration;
+
+pub struct Prepared {
+    pub etcd: bool,
+    pub password: String,
+    pub agent_password: Option<String>,
+    pub start: Start,
+}
 
 /// Password part of `--token`/`--token-file` (or the agent variants).
 fn configured_password(settings: &Settings, flag: &str) -> Option<String> {
@@ -34,17 +42,19 @@ fn stored_password(data_dir: &Path) -> Option<String> {
     Token::parse(&text).ok().map(|t| t.password)
 }
 
-pub fn bootstrap(settings: &Settings, data_dir: &Path, port: u16) -> Server {
-    let db = data_dir.join("server/db");
-    let etcd_dir = db.join("etcd");
-    let sqlite = db.join("state.db");
-    let id_file = db.join("double-server-id");
+/// The SQLite datastore's file. The double keeps a one-member etcd in its place (kine is
+/// not built); the file marks the mode, and such a server cannot be joined.
+pub fn sqlite_marker(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("server/db/state.db")
+}
+
+pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: &str) -> Prepared {
+    let sqlite = sqlite_marker(data_dir);
     let configured = configured_password(settings, "token");
     let configured_agent = configured_password(settings, "agent-token");
-    let existing = etcd_dir.exists() || sqlite.exists();
+    let existing = has_etcd_data || sqlite.exists();
 
-    let (ca, password, agent_password, etcd, store) = if existing {
-        let ca = pki::ensure_ca(data_dir).unwrap_or_else(|e| fatal_io("read the CA", e));
+    let prepared = if existing {
         let password = match (stored_password(data_dir), configured) {
             (Some(stored), Some(given)) if stored != given => log::fatal(
                 "starting kubernetes: preparing server: bootstrap data already found and \
@@ -57,17 +67,21 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, port: u16) -> Server {
         if settings.str("server").is_some() {
             log::info("Existing datastore found on disk: --server is ignored");
         }
-        let mut etcd = etcd_dir.exists();
+        let mut etcd = !sqlite.exists();
         if !etcd && settings.bool("cluster-init") {
             log::info("Migrating content from sqlite to etcd");
+            let _ = std::fs::remove_file(&sqlite);
             etcd = true;
         }
-        let agent = configured_agent.or_else(|| stored_agent_password(data_dir));
-        let store = load_store(&db.join("double-nodes.json"));
-        (ca, password, agent, etcd, store)
+        let agent_password = configured_agent.or_else(|| stored_agent_password(data_dir));
+        Prepared {
+            etcd,
+            password,
+            agent_password,
+            start: Start::Restart,
+        }
     } else if let Some(url) = settings.str("server") {
-        let id = read_or_create_id(&id_file);
-        let reply = join(url, configured.as_deref(), &id, port, settings);
+        let reply = join(url, configured.as_deref(), ip, settings);
         if let (Some(ours), Some(theirs)) = (&configured_agent, &reply.agent_password) {
             if ours != theirs {
                 log::fatal(
@@ -76,72 +90,57 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, port: u16) -> Server {
                 );
             }
         }
-        let ca = reply.ca.into_bytes();
-        pki::install_ca(data_dir, &ca).unwrap_or_else(|e| fatal_io("write the CA", e));
-        let mut store = reply.store;
-        store.servers.insert(reply.id, url.to_string());
-        let agent = reply.agent_password.or(configured_agent);
-        (ca, reply.password, agent, true, store)
+        tls::install_bootstrap(data_dir, &reply.bootstrap).unwrap_or_else(|e| log::fatal(&e));
+        Prepared {
+            etcd: true,
+            password: reply.password,
+            agent_password: reply.agent_password.or(configured_agent),
+            start: Start::Join {
+                endpoint: reply.etcd_endpoint,
+            },
+        }
     } else {
-        let ca = pki::ensure_ca(data_dir).unwrap_or_else(|e| fatal_io("create the CA", e));
-        let password = configured.unwrap_or_else(|| random_hex(16));
+        tls::ensure_cas(data_dir)
+            .unwrap_or_else(|e| log::fatal(&format!("failed to create the CAs: {e}")));
         let etcd = settings.bool("cluster-init");
         if settings.str("datastore-endpoint").is_some() {
             log::warn(
                 "k3s-double: --datastore-endpoint is recorded but not modelled; this server \
-                 keeps its own node store",
+                 keeps its own etcd",
             );
         }
-        (
-            ca,
-            password,
-            configured_agent,
+        if !etcd {
+            write_mode(
+                &sqlite,
+                b"k3s-double: marks the SQLite datastore mode\n",
+                0o600,
+            )
+            .unwrap_or_else(|e| fatal_io("create the datastore", e));
+            log::info(
+                "Configuring sqlite3 database connection pooling (k3s-double: one-member etcd)",
+            );
+        }
+        Prepared {
             etcd,
-            crate::nodes::Store::default(),
-        )
+            password: configured.unwrap_or_else(|| random_hex(16)),
+            agent_password: configured_agent,
+            start: Start::New,
+        }
     };
-
-    let id = read_or_create_id(&id_file);
-    if etcd {
-        std::fs::create_dir_all(&etcd_dir).unwrap_or_else(|e| fatal_io("create the etcd dir", e));
-        log::info("Managed etcd cluster membership ready (k3s-double model)");
-    } else {
-        write_mode(
-            &sqlite,
-            b"k3s-double: stand-in for the SQLite datastore\n",
-            0o600,
-        )
-        .unwrap_or_else(|e| fatal_io("create the datastore", e));
-        log::info("Configuring sqlite3 database connection pooling (k3s-double model)");
-    }
-    write_tokens(data_dir, &ca, &password, agent_password.as_deref())
-        .unwrap_or_else(|e| fatal_io("write the token files", e));
-    let (_, key) = pki::admin_credentials(&ca, &password);
-    Server::new(
-        id,
-        etcd,
-        ca,
-        password,
-        agent_password,
-        base64(key.as_bytes()),
-        db.join("double-nodes.json"),
-        store,
+    let ca = std::fs::read(tls::server_ca_path(data_dir))
+        .unwrap_or_else(|e| fatal_io("read the server CA", e));
+    write_tokens(
+        data_dir,
+        &ca,
+        &prepared.password,
+        prepared.agent_password.as_deref(),
     )
+    .unwrap_or_else(|e| fatal_io("write the token files", e));
+    prepared
 }
 
 fn fatal_io(what: &str, e: std::io::Error) -> ! {
     log::fatal(&format!("failed to {what}: {e}"))
-}
-
-fn read_or_create_id(path: &Path) -> String {
-    if let Ok(id) = std::fs::read_to_string(path) {
-        if !id.trim().is_empty() {
-            return id.trim().to_string();
-        }
-    }
-    let id = random_hex(8);
-    write_mode(path, id.as_bytes(), 0o600).unwrap_or_else(|e| fatal_io("write the server id", e));
-    id
 }
 
 fn stored_agent_password(data_dir: &Path) -> Option<String> {
@@ -183,7 +182,7 @@ fn write_tokens(
 
 /// Joins the cluster of the server at `url`; retries while it cannot be
 /// reached, exits like k3s when it refuses.
-fn join(url: &str, password: Option<&str>, id: &str, port: u16, settings: &Settings) -> JoinReply {
+fn join(url: &str, password: Option<&str>, ip: &str, settings: &Settings) -> JoinReply {
     let token_text = settings
         .str("token")
         .map(str::to_string)
@@ -197,17 +196,20 @@ fn join(url: &str, password: Option<&str>, id: &str, port: u16, settings: &Setti
         log::fatal("starting kubernetes: preparing server: token is required to join a cluster");
     }
     let token = Token::parse(&token_text).unwrap_or_else(|e| log::fatal(&e));
-    let ca = crate::agent::fetch_ca(url);
+    let supervisor = supervisor_url(url);
+    let ca = crate::agent::fetch_ca(&supervisor, url);
     if let Err(e) = token.check_ca(&ca) {
         log::fatal(&e);
     }
-    let body = serde_json::to_vec(&JoinRequest {
-        id: id.to_string(),
-        port,
-    })
-    .expect("serializes");
+    let body = serde_json::to_vec(&JoinRequest { ip: ip.to_string() }).expect("serializes");
     loop {
-        match http::call(url, "POST", JOIN, Some(token_text.trim()), Some(&body)) {
+        match http::call(
+            &supervisor,
+            "POST",
+            JOIN,
+            Some(token_text.trim()),
+            Some(&body),
+        ) {
             Ok(reply) if reply.status == 200 => {
                 return serde_json::from_slice(&reply.body)
                     .unwrap_or_else(|e| log::fatal(&format!("bad join reply: {e}")));

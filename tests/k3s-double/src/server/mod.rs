@@ -1,22 +1,28 @@
-//! `k3s server`: bootstrap (first, joining or restarting server), write the
-//! token files and the admin kubeconfig, serve the API, run the server's own
-//! kubelet stand-in (unless `--disable-agent`) and tell systemd it is ready.
+//! `k3s server`: bootstrap (first, joining or restarting server), then the real control
+//! plane as k3s runs it (an etcd member, kube-apiserver, kube-controller-manager), the
+//! admin kubeconfig, the supervisor's routes, the server's own node (unless
+//! `--disable-agent`), and READY=1 to systemd.
 
 mod bootstrap;
-mod replicate;
+mod control_plane;
+mod etcd;
+mod node_passwords;
 mod routes;
 mod state;
 
 use crate::config::Settings;
 use crate::files::{symlink_force, write_mode};
+use crate::kube_client::{self, KubeClient};
 use crate::node_identity::{self, Role};
-use crate::nodes::Refusal;
-use crate::{http, kubeconfig, log, notify, pki};
+use crate::protocol::SUPERVISOR_PORT;
+use crate::tls::{self, Usage};
+use crate::{http, kubeconfig, kubelet, log, notify};
+use control_plane::Endpoint;
+use serde_json::json;
 use state::Server;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub fn run(settings: &Settings) -> ! {
     let data_dir = settings
@@ -34,28 +40,82 @@ pub fn run(settings: &Settings) -> ! {
         .unwrap_or("0.0.0.0")
         .to_string();
     log::info(&format!(
-        "Starting k3s {} (double) — a test double, not k3s",
+        "Starting k3s {} (double) — a test double supervising the real control plane",
         crate::version::current()
     ));
+    for program in [
+        "etcd",
+        "etcdctl",
+        "kube-apiserver",
+        "kube-controller-manager",
+    ] {
+        if let Err(e) = crate::components::program(program) {
+            log::fatal(&e);
+        }
+    }
+    let toward = settings.str("server").map(http::host_port);
+    let ip = node_identity::node_ip(settings, toward.as_deref());
+    let member = etcd::Member::new(&data_dir, &ip).unwrap_or_else(|e| log::fatal(&e));
+    let prepared = bootstrap::bootstrap(settings, &data_dir, member.has_data(), &ip);
+    let endpoint = Endpoint {
+        bind: bind.clone(),
+        advertise: settings.str("advertise-address").unwrap_or(&ip).to_string(),
+        port,
+    };
 
-    let server = Arc::new(bootstrap::bootstrap(settings, &data_dir, port));
-    let listener = TcpListener::bind((bind.as_str(), port))
-        .unwrap_or_else(|e| log::fatal(&format!("failed to listen on {bind}:{port}: {e}")));
-    log::info(&format!(
-        "Serving the double's API (plain HTTP) on {bind}:{port}"
-    ));
+    etcd::issue_certificates(&data_dir, &ip).unwrap_or_else(|e| log::fatal(&e));
+    control_plane::issue_certificates(&data_dir, &endpoint, &settings.list("tls-san"))
+        .unwrap_or_else(|e| log::fatal(&e));
+    etcd::start(
+        &data_dir,
+        &member,
+        prepared.start,
+        &settings.list("etcd-arg"),
+    )
+    .unwrap_or_else(|e| log::fatal(&e));
+    control_plane::start_apiserver(
+        &data_dir,
+        &endpoint,
+        &member.client_url(),
+        &settings.list("kube-apiserver-arg"),
+    )
+    .unwrap_or_else(|e| log::fatal(&e));
+    control_plane::start_controller_manager(
+        &data_dir,
+        &endpoint,
+        &settings.list("kube-controller-manager-arg"),
+    )
+    .unwrap_or_else(|e| log::fatal(&e));
+    write_admin_kubeconfig(settings, &data_dir, &endpoint);
+
+    let admin = control_plane::admin_client(&data_dir, &endpoint.local_url())
+        .unwrap_or_else(|e| log::fatal(&e));
+    let server = Arc::new(Server {
+        etcd: prepared.etcd,
+        data_dir: data_dir.clone(),
+        ca: std::fs::read(tls::server_ca_path(&data_dir))
+            .unwrap_or_else(|e| log::fatal(&format!("read the server CA: {e}"))),
+        password: prepared.password,
+        agent_password: prepared.agent_password,
+        etcd_endpoint: member.client_url(),
+        admin,
+    });
+    let listener = TcpListener::bind((bind.as_str(), SUPERVISOR_PORT)).unwrap_or_else(|e| {
+        log::fatal(&format!(
+            "failed to listen on {bind}:{SUPERVISOR_PORT}: {e}"
+        ))
+    });
     {
         let server = server.clone();
         let handler: http::Handler = Arc::new(move |req| routes::route(&server, req));
         std::thread::spawn(move || http::serve(listener, handler));
     }
-    write_admin_kubeconfig(settings, &server, &bind, port);
-    replicate::spawn_saver(server.clone());
-    if server.etcd {
-        replicate::spawn(server.clone());
-    }
+    node_passwords::spawn_cleanup(
+        control_plane::admin_client(&data_dir, &endpoint.local_url())
+            .unwrap_or_else(|e| log::fatal(&e)),
+    );
     if !settings.bool("disable-agent") {
-        run_own_node(settings, &data_dir, server.clone());
+        run_own_node(settings, &server, &endpoint, &ip);
     }
     log::info("k3s is up and running");
     notify::ready();
@@ -64,14 +124,25 @@ pub fn run(settings: &Settings) -> ! {
     }
 }
 
-fn write_admin_kubeconfig(settings: &Settings, server: &Server, bind: &str, port: u16) {
-    let host = if bind == "0.0.0.0" || bind == "::" {
-        "127.0.0.1"
-    } else {
-        bind
+fn write_admin_kubeconfig(settings: &Settings, data_dir: &Path, endpoint: &Endpoint) {
+    let tls = tls::dir(data_dir);
+    let read = |rel: &str| {
+        std::fs::read_to_string(tls.join(rel))
+            .unwrap_or_else(|e| log::fatal(&format!("read {rel}: {e}")))
     };
-    let (cert, key) = pki::admin_credentials(&server.ca, &server.password);
-    let text = kubeconfig::render(&format!("https://{host}:{port}"), &server.ca, &cert, &key);
+    let text = kubeconfig::render(
+        &endpoint.local_url(),
+        read("server-ca.crt").as_bytes(),
+        &read("client-admin.crt"),
+        &read("client-admin.key"),
+    );
+    let _ = control_plane::write_kubeconfig(
+        &data_dir.join("server/cred/admin.kubeconfig"),
+        &endpoint.local_url(),
+        &tls.join("server-ca.crt"),
+        &tls.join("client-admin.crt"),
+        &tls.join("client-admin.key"),
+    );
     let mode = match settings.str("write-kubeconfig-mode") {
         Some(m) => kubeconfig::parse_mode(m).unwrap_or_else(|e| log::fatal(&e)),
         None => 0o600,
@@ -95,52 +166,44 @@ fn write_admin_kubeconfig(settings: &Settings, server: &Server, bind: &str, port
     log::info(&format!("Wrote kubeconfig {}", path.display()));
 }
 
-/// The server's own node: registered locally, heartbeating every 2 s.
-fn run_own_node(settings: &Settings, data_dir: &std::path::Path, server: Arc<Server>) {
-    let name = node_identity::node_name(settings, data_dir);
+/// The server's own node: its password checked like any node's, its client certificate
+/// issued locally, registered by its kubelet, then labelled with its roles.
+fn run_own_node(settings: &Settings, server: &Server, endpoint: &Endpoint, ip: &str) {
+    let name = node_identity::node_name(settings, &server.data_dir);
     let password = node_identity::node_password()
         .unwrap_or_else(|e| log::fatal(&format!("failed to write the node password: {e}")));
-    let mut reg = node_identity::registration(
-        settings,
-        &name,
-        Role::Server { etcd: server.etcd },
-        &password,
+    match node_passwords::check(&server.admin, &name, &password) {
+        Ok(node_passwords::Verdict::Accepted) => {}
+        Ok(node_passwords::Verdict::Rejected) => {
+            log::fatal(&format!("Node {name}: {}", node_passwords::REJECTED))
+        }
+        Err(e) => log::fatal(&format!("Node {name}: cannot check the node password: {e}")),
+    }
+    let (cert, key) = tls::sign(
+        &server.data_dir,
+        "client-ca",
+        &format!("system:node:{name}"),
+        Usage::Client {
+            organization: Some("system:nodes"),
+        },
     )
     .unwrap_or_else(|e| log::fatal(&e));
-    if reg.internal_ip.is_empty() {
-        reg.internal_ip = own_ip(settings.str("server"));
+    let ca = String::from_utf8_lossy(&server.ca).into_owned();
+    let client =
+        KubeClient::new(&endpoint.local_url(), &ca, &cert, &key).unwrap_or_else(|e| log::fatal(&e));
+    let spec = node_identity::node_spec(settings, &name, ip.to_string())
+        .unwrap_or_else(|e| log::fatal(&e));
+    kubelet::register(&client, &spec).unwrap_or_else(|e| log::fatal(&e));
+    let roles = json!({"metadata": {"labels": node_identity::role_labels(Role::Server { etcd: server.etcd })}});
+    if let Err(e) = kube_client::json(
+        server
+            .admin
+            .merge_patch(&format!("/api/v1/nodes/{name}"), &roles),
+    ) {
+        log::fatal(&format!(
+            "failed to set the role labels of node {name}: {e}"
+        ));
     }
-    let register = move |server: &Server| {
-        let result = server.store().register(reg.clone(), &server.id);
-        server.mark_dirty();
-        result
-    };
-    if register(&server) == Err(Refusal::PasswordRejected) {
-        log::fatal(&format!("Node {name}: {}", crate::nodes::PASSWORD_REJECTED));
-    }
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_secs(2));
-        let result = server.store().heartbeat(&name, &password);
-        match result {
-            Ok(()) => server.mark_dirty(),
-            Err(Refusal::NotFound) => {
-                let _ = register(&server);
-            }
-            Err(Refusal::PasswordRejected) => {
-                log::error(&format!("Node {name}: {}", crate::nodes::PASSWORD_REJECTED))
-            }
-        }
-    });
-}
-
-/// The address other nodes most likely reach this one at.
-fn own_ip(server_url: Option<&str>) -> String {
-    let target = server_url
-        .map(http::host_port)
-        .unwrap_or_else(|| "10.255.255.255:6443".to_string());
-    std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| s.connect(&target).map(|_| s))
-        .and_then(|s| s.local_addr())
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|_| "127.0.0.1".to_string())
+    log::info(&format!("Node {name} registered"));
+    kubelet::keep_alive(vec![client], spec);
 }

@@ -1,13 +1,13 @@
-//! The server's HTTP API (see `protocol` for the table of requests).
+//! The supervisor's HTTP routes (see `protocol` for the table of requests).
 
+use super::node_passwords::{self, Verdict};
 use super::state::Server;
-use crate::api;
 use crate::http::{Request, Response};
-use crate::nodes::{now_ms, Refusal, Registration, Store, PASSWORD_REJECTED};
+use crate::kube_client;
 use crate::protocol::{
-    Heartbeat, JoinReply, JoinRequest, NodeEdit, RegisterReply, HEARTBEAT, JOIN, NODES, NOT_ETCD,
-    REGISTER, SYNC,
+    JoinReply, JoinRequest, RegisterReply, RegisterRequest, JOIN, NOT_ETCD, REGISTER,
 };
+use crate::tls::{self, Usage};
 use crate::token::Grant;
 
 pub fn route(server: &Server, req: Request) -> Response {
@@ -19,18 +19,8 @@ pub fn route(server: &Server, req: Request) -> Response {
         },
         ("GET", "/ping") => Response::text(200, "pong"),
         ("POST", JOIN) => join(server, &req),
-        ("POST", SYNC) => sync(server, &req),
         ("POST", REGISTER) => register(server, &req),
-        ("POST", HEARTBEAT) => heartbeat(server, &req),
-        (_, p) if p == NODES || p.starts_with("/api/v1/nodes/") => nodes(server, &req, p),
-        _ => Response::json(
-            404,
-            &api::status(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            ),
-        ),
+        _ => Response::text(404, "404 page not found"),
     }
 }
 
@@ -48,150 +38,82 @@ fn join(server: &Server, req: &Request) -> Response {
     let Ok(join) = serde_json::from_slice::<JoinRequest>(&req.body) else {
         return Response::text(400, "malformed join request");
     };
-    let url = format!(
-        "https://{}",
-        std::net::SocketAddr::new(req.peer.ip(), join.port)
-    );
-    crate::log::info(&format!(
-        "Adding member {} ({url}) to etcd cluster",
-        join.id
-    ));
-    let store = {
-        let mut store = server.store();
-        store.servers.insert(join.id, url);
-        store.clone()
+    let bootstrap = match tls::bootstrap(&server.data_dir) {
+        Ok(b) => b,
+        Err(e) => return Response::text(500, e),
     };
-    server.mark_dirty();
+    crate::log::info(&format!("Server at {} is joining the cluster", join.ip));
     Response::json(
         200,
         &JoinReply {
-            id: server.id.clone(),
-            ca: String::from_utf8_lossy(&server.ca).into_owned(),
+            bootstrap,
             password: server.password.clone(),
             agent_password: server.agent_password.clone(),
-            store,
+            etcd_endpoint: server.etcd_endpoint.clone(),
         },
     )
-}
-
-fn sync(server: &Server, req: &Request) -> Response {
-    if server.grant(req.bearer()) != Some(Grant::Server) {
-        return unauthorized();
-    }
-    let Ok(theirs) = serde_json::from_slice::<Store>(&req.body) else {
-        return Response::text(400, "malformed store");
-    };
-    let mut store = server.store();
-    if store.merge(&theirs) {
-        server.mark_dirty();
-    }
-    Response::json(200, &*store)
 }
 
 fn register(server: &Server, req: &Request) -> Response {
     if server.grant(req.bearer()).is_none() {
         return unauthorized();
     }
-    let Ok(mut reg) = serde_json::from_slice::<Registration>(&req.body) else {
+    let Ok(reg) = serde_json::from_slice::<RegisterRequest>(&req.body) else {
         return Response::text(400, "malformed registration");
     };
-    if reg.internal_ip.is_empty() {
-        reg.internal_ip = req.peer.ip().to_string();
-    }
-    let name = reg.name.clone();
-    let result = server.store().register(reg, &server.id);
-    match result {
-        Ok(()) => {
-            server.mark_dirty();
-            crate::log::info(&format!("Node {name} registered"));
-            Response::json(
-                200,
-                &RegisterReply {
-                    servers: server.server_urls(),
-                },
-            )
+    match node_passwords::check(&server.admin, &reg.name, &reg.password) {
+        Ok(Verdict::Accepted) => {}
+        Ok(Verdict::Rejected) => {
+            crate::log::error(&format!("Node {}: {}", reg.name, node_passwords::REJECTED));
+            return Response::text(403, node_passwords::REJECTED);
         }
-        Err(_) => {
-            crate::log::error(&format!("Node {name}: {PASSWORD_REJECTED}"));
-            Response::text(403, PASSWORD_REJECTED)
-        }
+        Err(e) => return Response::text(503, format!("cannot check the node password: {e}")),
     }
-}
-
-fn heartbeat(server: &Server, req: &Request) -> Response {
-    if server.grant(req.bearer()).is_none() {
-        return unauthorized();
-    }
-    let Ok(beat) = serde_json::from_slice::<Heartbeat>(&req.body) else {
-        return Response::text(400, "malformed heartbeat");
+    let issued = tls::sign(
+        &server.data_dir,
+        "client-ca",
+        &format!("system:node:{}", reg.name),
+        Usage::Client {
+            organization: Some("system:nodes"),
+        },
+    );
+    let (certificate, key) = match issued {
+        Ok(pair) => pair,
+        Err(e) => return Response::text(500, e),
     };
-    let result = server.store().heartbeat(&beat.name, &beat.password);
-    match result {
-        Ok(()) => {
-            server.mark_dirty();
-            Response::text(200, "ok")
-        }
-        Err(Refusal::NotFound) => Response::text(404, "node not found"),
-        Err(Refusal::PasswordRejected) => Response::text(403, PASSWORD_REJECTED),
-    }
-}
-
-fn not_found(name: &str) -> Response {
+    crate::log::info(&format!(
+        "Issued a client certificate for node {}",
+        reg.name
+    ));
     Response::json(
-        404,
-        &api::status(404, "NotFound", &format!("nodes \"{name}\" not found")),
+        200,
+        &RegisterReply {
+            certificate,
+            key,
+            server_ca: String::from_utf8_lossy(&server.ca).into_owned(),
+            servers: api_servers(server),
+        },
     )
 }
 
-fn nodes(server: &Server, req: &Request, path: &str) -> Response {
-    if req.bearer() != Some(server.admin_credential.as_str()) {
-        return Response::json(401, &api::status(401, "Unauthorized", "Unauthorized"));
-    }
-    let name = path.strip_prefix("/api/v1/nodes/").unwrap_or("");
-    let now = now_ms();
-    match (req.method.as_str(), name) {
-        ("GET", "") => Response::json(200, &api::node_list(server.store().live(), now)),
-        ("GET", name) => match server.store().get(name) {
-            Some(node) => Response::json(200, &api::node_json(node, now)),
-            None => not_found(name),
-        },
-        ("PUT", name) if !name.is_empty() => {
-            let Ok(edit) = serde_json::from_slice::<NodeEdit>(&req.body) else {
-                return Response::json(400, &api::status(400, "BadRequest", "malformed node edit"));
-            };
-            let mut store = server.store();
-            let result = store.update(
-                name,
-                edit.labels,
-                edit.taints,
-                edit.unschedulable,
-                &server.id,
-            );
-            match result {
-                Ok(()) => {
-                    server.mark_dirty();
-                    Response::json(
-                        200,
-                        &api::node_json(store.get(name).expect("just updated"), now),
-                    )
-                }
-                Err(_) => not_found(name),
+/// The API server URLs the cluster advertises (the `kubernetes` Endpoints), as k3s'
+/// agent load balancer learns them.
+pub fn api_servers(server: &Server) -> Vec<String> {
+    let Ok(endpoints) = kube_client::json(
+        server
+            .admin
+            .get("/api/v1/namespaces/default/endpoints/kubernetes"),
+    ) else {
+        return Vec::new();
+    };
+    let mut urls = Vec::new();
+    for subset in endpoints["subsets"].as_array().into_iter().flatten() {
+        let port = subset["ports"][0]["port"].as_u64().unwrap_or(6443) as u16;
+        for address in subset["addresses"].as_array().into_iter().flatten() {
+            if let Some(ip) = address["ip"].as_str() {
+                urls.push(format!("https://{}", super::etcd::join_host_port(ip, port)));
             }
         }
-        ("DELETE", name) if !name.is_empty() => {
-            let result = server.store().delete(name, &server.id);
-            match result {
-                Ok(()) => {
-                    server.mark_dirty();
-                    crate::log::info(&format!("Node {name} deleted"));
-                    Response::json(200, &api::status(200, "", &format!("node {name} deleted")))
-                }
-                Err(_) => not_found(name),
-            }
-        }
-        _ => Response::json(
-            405,
-            &api::status(405, "MethodNotAllowed", "method not allowed"),
-        ),
     }
+    urls
 }
