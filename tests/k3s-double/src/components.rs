@@ -103,20 +103,21 @@ pub fn watch(name: &'static str, mut child: Child, log: PathBuf) {
     });
 }
 
-/// SIGTERM to every child, then SIGKILL to those still there after `grace`.
+/// Stops the children in the reverse order of their start (the API server before the
+/// etcd it needs to shut down cleanly): SIGTERM, then SIGKILL after `grace` each.
 pub fn stop_all(grace: Duration) {
     let pids: Vec<u32> = lock().clone();
-    for pid in &pids {
-        // SAFETY: plain kill(2) on our own children's pids.
+    for pid in pids.iter().rev() {
+        // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
-    }
-    let deadline = std::time::Instant::now() + grace;
-    while std::time::Instant::now() < deadline && !lock().is_empty() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for pid in lock().iter() {
-        // SAFETY: as above.
-        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline && lock().contains(pid) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if lock().contains(pid) {
+            // SAFETY: as above.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
     }
 }
 

@@ -99,6 +99,7 @@ pub const FLAGS: &[Flag] = &[
         None,
         false,
     ),
+    f("cluster-reset-restore-path", Str, None, None, false),
     f(
         "datastore-endpoint",
         Str,

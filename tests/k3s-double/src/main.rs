@@ -27,6 +27,7 @@ mod protocol;
 mod roots;
 mod server;
 mod signals;
+mod snapshot;
 mod tls;
 mod token;
 mod version;
@@ -44,6 +45,7 @@ COMMANDS:
    agent         Run node agent
    kubectl       Run the real kubectl with the admin kubeconfig
    check-config  Run a reduced config check
+   etcd-snapshot Save, list, delete and prune etcd snapshots (save|ls|delete|prune)
    stamp         (double only) stamp VERSION OUT: a copy of this binary reporting VERSION
 
 GLOBAL OPTIONS:
@@ -52,7 +54,6 @@ GLOBAL OPTIONS:
 ";
 
 const UNSUPPORTED: &[&str] = &[
-    "etcd-snapshot",
     "token",
     "certificate",
     "secrets-encrypt",
@@ -79,6 +80,7 @@ fn main() {
         Some("-v" | "--version") => print!("{}", version::banner()),
         Some("kubectl") => kubectl::exec(rest),
         Some("check-config") => std::process::exit(check_config::run()),
+        Some("etcd-snapshot") => std::process::exit(snapshot::main(rest)),
         Some("stamp") => match version::stamp(rest) {
             Ok(()) => {}
             Err(e) => {

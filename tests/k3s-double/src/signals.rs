@@ -31,7 +31,7 @@ pub fn exit_cleanly_on_term() {
             };
             STOPPING.store(true, Ordering::SeqCst);
             crate::log::info(&format!("Received {name}, shutting down"));
-            crate::components::stop_all(Duration::from_secs(10));
+            crate::components::stop_all(Duration::from_secs(5));
             std::process::exit(0);
         });
     }

@@ -130,13 +130,39 @@ pub fn start(
         }
         _ => None,
     };
+    let mut args = base_args(server_data, member);
+    if let Some((cluster, state)) = &initial_cluster {
+        args.push(format!("--initial-cluster={cluster}"));
+        args.push(format!("--initial-cluster-state={state}"));
+    }
+    args.extend(
+        extra_args
+            .iter()
+            .map(|a| format!("--{}", a.trim_start_matches('-'))),
+    );
+    let log_file = server_data.join("server/logs/etcd.log");
+    let child = components::spawn("etcd", &args, &log_file)?;
+    components::watch("etcd", child, log_file.clone());
+    let url_file = crate::snapshot::client_url_file(server_data);
+    crate::files::write_mode(&url_file, member.client_url().as_bytes(), 0o600)
+        .map_err(|e| format!("write {}: {e}", url_file.display()))?;
+    if let (Start::Join { endpoint }, Some(_)) = (&start, &initial_cluster) {
+        // A learner serves no client requests: promote it first, through the member it
+        // joined by, as k3s waits for promotion before it starts the API server.
+        promote(server_data, &member.name, endpoint, &log_file)?;
+    }
+    wait_healthy(&client(server_data, &member.client_url())?, &log_file)
+}
+
+/// The flags every start of the member has: its name, data, URLs and TLS.
+fn base_args(server_data: &Path, member: &Member) -> Vec<String> {
     let tls = tls::dir(server_data);
     let file = |rel: &str| tls.join(rel).display().to_string();
     let mut client_urls = vec![member.client_url()];
     if !member.ip.starts_with("127.") {
         client_urls.insert(0, format!("https://127.0.0.1:{CLIENT_PORT}"));
     }
-    let mut args = vec![
+    vec![
         format!("--name={}", member.name),
         format!("--data-dir={}", member.data_dir.display()),
         format!("--listen-client-urls={}", client_urls.join(",")),
@@ -158,25 +184,7 @@ pub fn start(
         "--quota-backend-bytes=2147483648".into(),
         "--logger=zap".into(),
         "--log-outputs=stderr".into(),
-    ];
-    if let Some((cluster, state)) = &initial_cluster {
-        args.push(format!("--initial-cluster={cluster}"));
-        args.push(format!("--initial-cluster-state={state}"));
-    }
-    args.extend(
-        extra_args
-            .iter()
-            .map(|a| format!("--{}", a.trim_start_matches('-'))),
-    );
-    let log_file = server_data.join("server/logs/etcd.log");
-    let child = components::spawn("etcd", &args, &log_file)?;
-    components::watch("etcd", child, log_file.clone());
-    if let (Start::Join { endpoint }, Some(_)) = (&start, &initial_cluster) {
-        // A learner serves no client requests: promote it first, through the member it
-        // joined by, as k3s waits for promotion before it starts the API server.
-        promote(server_data, &member.name, endpoint, &log_file)?;
-    }
-    wait_healthy(&client(server_data, &member.client_url())?, &log_file)
+    ]
 }
 
 /// An HTTPS client of an etcd member with this server's etcd client certificate.
@@ -318,6 +326,68 @@ fn promote(server_data: &Path, name: &str, endpoint: &str, log_file: &Path) -> R
         "etcd learner {name} was not promoted within 120 s (last: {last}); see {}",
         log_file.display()
     ))
+}
+
+/// `--cluster-reset`: this member becomes a one-member cluster, from its own data or,
+/// with `restore`, from a snapshot (the old data is kept as `db/etcd-old-<unix time>`).
+pub fn reset(server_data: &Path, member: &Member, restore: Option<&Path>) -> Result<(), String> {
+    match restore {
+        Some(snapshot) => {
+            if !snapshot.is_file() {
+                return Err(format!(
+                    "cluster-reset-restore-path {}: no such file",
+                    snapshot.display()
+                ));
+            }
+            if member.data_dir.exists() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let old = member.data_dir.with_file_name(format!("etcd-old-{now}"));
+                std::fs::rename(&member.data_dir, &old)
+                    .map_err(|e| format!("move {} aside: {e}", member.data_dir.display()))?;
+                log::info(&format!("Moved the old etcd data to {}", old.display()));
+            }
+            components::run(
+                "etcdutl",
+                &[
+                    "snapshot".into(),
+                    "restore".into(),
+                    snapshot.display().to_string(),
+                    format!("--data-dir={}", member.data_dir.display()),
+                    format!("--name={}", member.name),
+                    format!("--initial-cluster={}={}", member.name, member.peer_url()),
+                    format!("--initial-advertise-peer-urls={}", member.peer_url()),
+                ],
+            )
+            .map_err(|e| format!("restoring {}: {e}", snapshot.display()))?;
+            let name_file = member.data_dir.join("name");
+            crate::files::write_mode(&name_file, member.name.as_bytes(), 0o600)
+                .map_err(|e| format!("write {}: {e}", name_file.display()))?;
+            log::info(&format!(
+                "Restored etcd from snapshot {}",
+                snapshot.display()
+            ));
+        }
+        None => {
+            if !member.has_data() {
+                return Err("cluster-reset: this server has no etcd data to reset".into());
+            }
+            let mut args = vec!["--force-new-cluster".to_string()];
+            args.extend(base_args(server_data, member));
+            let log_file = server_data.join("server/logs/etcd.log");
+            let mut child = components::spawn("etcd", &args, &log_file)?;
+            let healthy = wait_healthy(&client(server_data, &member.client_url())?, &log_file);
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+            healthy?;
+        }
+    }
+    let flag = server_data.join("server/db/reset-flag");
+    crate::files::write_mode(&flag, b"", 0o600)
+        .map_err(|e| format!("write {}: {e}", flag.display()))
 }
 
 pub fn join_host_port(host: &str, port: u16) -> String {

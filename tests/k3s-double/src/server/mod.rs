@@ -20,6 +20,8 @@ use crate::{http, kubeconfig, kubelet, log, notify};
 use control_plane::Endpoint;
 use serde_json::json;
 use state::Server;
+
+pub use etcd::etcdctl_tls;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +68,17 @@ pub fn run(settings: &Settings) -> ! {
     etcd::issue_certificates(&data_dir, &ip).unwrap_or_else(|e| log::fatal(&e));
     control_plane::issue_certificates(&data_dir, &endpoint, &settings.list("tls-san"))
         .unwrap_or_else(|e| log::fatal(&e));
+    if settings.bool("cluster-reset") {
+        let restore = settings.str("cluster-reset-restore-path").map(Path::new);
+        etcd::reset(&data_dir, &member, restore).unwrap_or_else(|e| log::fatal(&e));
+        log::info(
+            "Managed etcd cluster membership has been reset, restart without --cluster-reset \
+             flag now. Backup and delete ${datadir}/server/db on each peer etcd server and \
+             rejoin the nodes",
+        );
+        std::process::exit(0);
+    }
+    let _ = std::fs::remove_file(data_dir.join("server/db/reset-flag"));
     etcd::start(
         &data_dir,
         &member,

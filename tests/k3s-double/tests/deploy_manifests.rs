@@ -1,0 +1,142 @@
+//! The workloads' manifests under deploy/ against a real kube-apiserver:
+//! `kubectl apply --dry-run=server` runs every object through the API server's own
+//! validation, defaulting and admission, so a field Kubernetes would reject fails here.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{address, scratch, Node};
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// A copy of deploy/movies with a secrets.env made from the example, every empty value
+/// filled, as the example tells an operator to.
+fn movies_with_secrets(base: &Path) -> PathBuf {
+    let dir = base.join("movies");
+    copy_tree(&deploy_dir().join("movies"), &dir);
+    let example = std::fs::read_to_string(dir.join("secrets.env.example")).unwrap();
+    let filled: String = example
+        .lines()
+        .map(|line| {
+            if !line.starts_with('#') && line.ends_with('=') {
+                format!("{line}{}\n", "0123456789abcdef".repeat(4))
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("secrets.env"), filled).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `kubectl apply --dry-run=server -k DIR`: every object it names, and that each passed.
+fn dry_run(server: &Node, dir: &Path) -> Vec<String> {
+    let out = server.kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-k",
+        dir.to_str().unwrap(),
+        "-o",
+        "name",
+    ]);
+    assert!(
+        out.status.success(),
+        "the API server rejected {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_manifest_passes_the_real_api_servers_validation() {
+    let base = scratch("manifests");
+    let ip = address(1, 1);
+    let mut server = Node::start(
+        &base,
+        "s1",
+        &[
+            "server",
+            "--bind-address",
+            &ip,
+            "--node-ip",
+            &ip,
+            "--node-name",
+            "s1",
+        ],
+        &[],
+    );
+    server.wait_ready();
+
+    let mandelbrot = dry_run(&server, &deploy_dir().join("mandelbrot"));
+    for kind in [
+        "deployment.apps/",
+        "service/",
+        "ingress.networking.k8s.io/",
+        "horizontalpodautoscaler.autoscaling/",
+        "poddisruptionbudget.policy/",
+    ] {
+        assert!(
+            mandelbrot.iter().any(|o| o.starts_with(kind)),
+            "{kind} missing: {mandelbrot:?}"
+        );
+    }
+
+    // A dry run creates nothing, so the namespace the Movies objects live in must exist.
+    server.kubectl_ok(&["create", "namespace", "movies"]);
+    let movies = dry_run(&server, &movies_with_secrets(&base));
+    for kind in [
+        "namespace/movies",
+        "secret/movies-secrets-",
+        "configmap/movies-postgres-init-",
+        "configmap/movies-grafana-dashboard",
+        "statefulset.apps/movies-postgres",
+        "deployment.apps/movies-payments",
+        "ingress.networking.k8s.io/",
+        "poddisruptionbudget.policy/",
+    ] {
+        assert!(
+            movies.iter().any(|o| o.starts_with(kind)),
+            "{kind} missing: {movies:?}"
+        );
+    }
+    assert_eq!(
+        movies
+            .iter()
+            .filter(|o| o.starts_with("deployment.apps/"))
+            .count(),
+        6
+    );
+
+    // The check has teeth: a field Kubernetes does not know is refused.
+    let broken = base.join("broken");
+    copy_tree(&deploy_dir().join("mandelbrot"), &broken);
+    let deployment = std::fs::read_to_string(broken.join("deployment.yaml")).unwrap();
+    let deployment = deployment.replacen("replicas:", "replicaz:", 1);
+    std::fs::write(broken.join("deployment.yaml"), deployment).unwrap();
+    let out = server.kubectl(&["apply", "--dry-run=server", "-k", broken.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replicaz"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

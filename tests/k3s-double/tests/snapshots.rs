@@ -1,0 +1,155 @@
+//! `k3s etcd-snapshot` and `--cluster-reset --cluster-reset-restore-path` on real etcd data:
+//! what was saved comes back, what came after is gone.
+
+mod support;
+
+use std::process::Output;
+use support::{address, scratch, Node};
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // k3s logs to stderr; `ls` prints its table on stdout.
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_snapshot_saved_listed_pruned_and_restored_brings_the_data_back() {
+    let base = scratch("snapshots");
+    let ip = address(1, 1);
+    let args = [
+        "server",
+        "--cluster-init",
+        "--bind-address",
+        &ip,
+        "--node-ip",
+        &ip,
+        "--node-name",
+        "s1",
+    ];
+    let mut s1 = Node::start(&base, "s1", &args, &[]);
+    s1.wait_ready();
+    s1.kubectl_ok(&["create", "configmap", "keep", "--from-literal=colour=blue"]);
+
+    let saved = ok(s1.k3s(&[
+        "etcd-snapshot",
+        "save",
+        "--name",
+        "before",
+        "--node-name",
+        "s1",
+    ]));
+    assert!(saved.contains("Snapshot before-s1-"), "{saved}");
+    let dir = s1.root.join("var/lib/rancher/k3s/server/db/snapshots");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let snapshot = files[0].clone();
+    let name = snapshot.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("before-s1-"), "{name}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The real etcdutl reads it as an etcd snapshot.
+    let status = std::process::Command::new(support::real_kube_bin().join("etcdutl"))
+        .args([
+            "snapshot",
+            "status",
+            snapshot.to_str().unwrap(),
+            "-w",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+
+    let listed = ok(s1.k3s(&["etcd-snapshot", "ls"]));
+    assert!(listed.starts_with("Name"), "{listed}");
+    assert!(
+        listed.contains(&format!("file://{}", snapshot.display())),
+        "{listed}"
+    );
+    let json = ok(s1.k3s(&["etcd-snapshot", "ls", "-o", "json"]));
+    let json: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(json["items"][0]["name"], name.as_str());
+
+    // Prune keeps the newest N of a prefix; delete removes by name.
+    for _ in 0..2 {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        ok(s1.k3s(&["etcd-snapshot", "save", "--name", "extra"]));
+    }
+    ok(s1.k3s(&[
+        "etcd-snapshot",
+        "prune",
+        "--name",
+        "extra",
+        "--snapshot-retention",
+        "1",
+    ]));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("extra-")).count(),
+        1,
+        "{names:?}"
+    );
+    let extra = names.iter().find(|n| n.starts_with("extra-")).unwrap();
+    ok(s1.k3s(&["etcd-snapshot", "delete", extra]));
+    let missing = s1.k3s(&["etcd-snapshot", "delete", extra]);
+    assert!(!missing.status.success());
+
+    // Changes after the snapshot, then a restore: they are gone, the saved data is back.
+    s1.kubectl_ok(&["delete", "configmap", "keep"]);
+    s1.kubectl_ok(&["create", "configmap", "later", "--from-literal=x=y"]);
+    drop(s1);
+    let restore = format!("--cluster-reset-restore-path={}", snapshot.display());
+    let mut reset_args = args.to_vec();
+    reset_args.extend(["--cluster-reset", &restore]);
+    let mut reset = Node::start(&base, "s1", &reset_args, &[]);
+    assert!(reset.wait_exit().success(), "{}", reset.log());
+    assert!(
+        reset
+            .log()
+            .contains("Managed etcd cluster membership has been reset"),
+        "{}",
+        reset.log()
+    );
+    assert!(base
+        .join("s1/var/lib/rancher/k3s/server/db/reset-flag")
+        .exists());
+    let old: Vec<_> = std::fs::read_dir(base.join("s1/var/lib/rancher/k3s/server/db"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("etcd-old-"))
+        .collect();
+    assert_eq!(old.len(), 1, "the old data is kept aside");
+    drop(reset);
+
+    let mut s1 = Node::start(&base, "s1", &args, &[]);
+    s1.wait_ready();
+    assert_eq!(
+        s1.kubectl_ok(&["get", "configmap", "keep", "-o", "jsonpath={.data.colour}"]),
+        "blue"
+    );
+    assert!(!s1.kubectl(&["get", "configmap", "later"]).status.success());
+    assert!(!base
+        .join("s1/var/lib/rancher/k3s/server/db/reset-flag")
+        .exists());
+}
