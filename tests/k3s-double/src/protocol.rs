@@ -33,7 +33,12 @@ pub fn supervisor_url(url: &str) -> String {
 pub struct JoinRequest {
     /// The joining server's address (its etcd peer and API are reached there).
     pub ip: String,
+    /// Its values of the settings every server of a cluster must share.
+    pub critical: std::collections::BTreeMap<String, String>,
 }
+
+/// The start of the refusal when a joining server's critical settings differ.
+pub const CRITICAL_MISMATCH: &str = "critical configuration value mismatch";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JoinReply {

@@ -31,10 +31,11 @@ impl Token {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("invalid token CA hash length".into());
         }
-        let (username, password) = match creds.split_once(':') {
-            Some((user, pw)) => (Some(user.to_string()), pw.to_string()),
-            None => (None, creds.to_string()),
+        // A full token always names its user (server or node).
+        let Some((user, password)) = creds.split_once(':') else {
+            return Err("invalid token format".into());
         };
+        let (username, password) = (Some(user.to_string()), password.to_string());
         if password.is_empty() {
             return Err("invalid token format: empty password".into());
         }
@@ -120,6 +121,8 @@ mod tests {
             "invalid token CA hash length"
         );
         assert!(Token::parse("K10nocolons").is_err());
+        let no_user = format!("K10{}::secret", "a".repeat(64));
+        assert_eq!(Token::parse(&no_user).unwrap_err(), "invalid token format");
         assert!(Token::parse("").is_err());
     }
 

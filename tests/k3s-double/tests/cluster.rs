@@ -355,18 +355,79 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
     );
     assert!(!secrets.contains("a2.node-password.k3s"), "{secrets}");
 
-    // A server stopped with SIGTERM takes its etcd and API server with it.
-    sigterm(&s2.child);
-    assert_eq!(s2.wait_exit().code(), Some(0), "{}", s2.log());
-    let gone = Command::new("pgrep")
-        .args(["-f", &format!("--bind-address={ip2}")])
-        .output()
-        .unwrap();
+    // Deleting a server's Node goes through K3s' finalizers: its password Secret and its
+    // etcd member are removed first. K3s still running there loses its etcd and stops
+    // (which is why pikube stops it before the delete).
+    let node = s1.kubectl_ok(&["get", "node", "s2", "-o", "jsonpath={.metadata.finalizers}"]);
     assert!(
-        gone.stdout.is_empty(),
-        "still running: {}",
-        String::from_utf8_lossy(&gone.stdout)
+        node.contains("wrangler.cattle.io/node")
+            && node.contains("wrangler.cattle.io/managed-etcd-controller"),
+        "{node}"
     );
+    s1.kubectl_ok(&["delete", "node", "s2", "--timeout=60s"]);
+    let members = s1.etcdctl(&["member", "list", "-w", "json"]);
+    let members: serde_json::Value = serde_json::from_str(&members).unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+    assert!(!s2.wait_exit().success(), "{}", s2.log());
+    assert!(s2.log().contains("etcd exited"), "{}", s2.log());
+
+    // A finalizer that cannot finish keeps the Node: delete without waiting, and it stays.
+    s1.kubectl_ok(&[
+        "patch",
+        "node",
+        "a1",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/stuck"]}}"#,
+    ]);
+    s1.kubectl_ok(&["delete", "node", "a1", "--wait=false"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let stuck = s1.kubectl_ok(&["get", "node", "a1", "-o", "jsonpath={.metadata.finalizers}"]);
+    assert_eq!(stuck, r#"["example.com/stuck"]"#);
+    s1.kubectl_ok(&[
+        "patch",
+        "node",
+        "a1",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+
+    // A joining server whose critical settings differ is refused, as k3s refuses it.
+    let ip3 = address(1, 5);
+    let mut args = server_args(&ip3, "s3");
+    args.extend([
+        "--server",
+        &url1,
+        "--token",
+        "secret",
+        "--service-cidr",
+        "10.96.0.0/12",
+    ]);
+    let mut s3 = Node::start(&base, "s3", &args, &[]);
+    assert!(!s3.wait_exit().success());
+    assert!(
+        s3.log().contains(
+            "failed to validate server configuration: critical configuration value mismatch: service-cidr"
+        ),
+        "{}",
+        s3.log()
+    );
+
+    // A server stopped with SIGTERM takes its etcd and API server with it.
+    sigterm(&s1.child);
+    assert_eq!(s1.wait_exit().code(), Some(0), "{}", s1.log());
+    for ip in [&ip1, &ip2] {
+        let gone = Command::new("pgrep")
+            .args(["-f", &format!("--bind-address={ip}")])
+            .output()
+            .unwrap();
+        assert!(
+            gone.stdout.is_empty(),
+            "still running: {}",
+            String::from_utf8_lossy(&gone.stdout)
+        );
+    }
 }
 
 #[test]

@@ -25,7 +25,11 @@ pub fn load_files(config: &Path) -> Result<Vec<FileEntry>, String> {
         let mut files: Vec<_> = dir
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .filter(|p| {
+                p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                })
+            })
             .collect();
         files.sort();
         for file in files {

@@ -106,6 +106,11 @@ pub fn resolve(
     for entry in load_files(&config_path)? {
         let FileEntry { key, append, value } = entry;
         let Some(flag) = flags::for_command(&key, command) else {
+            // k3s strips unknown keys from the file only for `server` (and etcd-snapshot);
+            // `k3s agent` gets them as flags and refuses to start.
+            if command == Command::Agent {
+                return Err(format!("flag provided but not defined: -{key}"));
+            }
             warn(format!(
                 "Unknown flag --{key} found in config.yaml, skipping"
             ));

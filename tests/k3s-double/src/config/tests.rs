@@ -129,23 +129,27 @@ fn config_path_from_flag_and_env() {
 }
 
 #[test]
-fn unknown_and_server_only_keys_are_skipped_with_a_warning() {
+fn a_server_skips_unknown_keys_with_a_warning_an_agent_refuses_them() {
     let dir = tempdir("unknown");
-    write(
-        &dir,
-        "config.yaml",
-        "no-such-flag: 1\ncluster-init: true\ntoken: t\n",
-    );
-    let (s, warnings) = resolve_with(Command::Agent, &dir, &[], &[]);
+    write(&dir, "config.yaml", "no-such-flag: 1\ntoken: t\n");
+    let (s, warnings) = resolve_with(Command::Server, &dir, &[], &[]);
     assert_eq!(s.str("token"), Some("t"));
-    assert!(!s.bool("cluster-init"));
     assert_eq!(
         warnings,
-        [
-            "Unknown flag --no-such-flag found in config.yaml, skipping",
-            "Unknown flag --cluster-init found in config.yaml, skipping"
-        ]
+        ["Unknown flag --no-such-flag found in config.yaml, skipping"]
     );
+    // A server-only key in an agent's file: k3s agent exits "flag provided but not defined".
+    let dir = tempdir("server-only");
+    write(&dir, "config.yaml", "cluster-init: true\ntoken: t\n");
+    let err = resolve(
+        Command::Agent,
+        &[],
+        &|_| None,
+        dir.join("config.yaml"),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(err, "flag provided but not defined: -cluster-init");
 }
 
 #[test]

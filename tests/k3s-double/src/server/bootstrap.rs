@@ -7,7 +7,7 @@ use super::etcd::Start;
 use crate::config::Settings;
 use crate::encoding::random_hex;
 use crate::files::{symlink_force, write_mode};
-use crate::protocol::{supervisor_url, JoinReply, JoinRequest, JOIN};
+use crate::protocol::{supervisor_url, JoinReply, JoinRequest, CRITICAL_MISMATCH, JOIN};
 use crate::token::{full, Token};
 use crate::{http, log, tls};
 use std::path::Path;
@@ -18,6 +18,55 @@ pub struct Prepared {
     pub password: String,
     pub agent_password: Option<String>,
     pub start: Start,
+}
+
+/// The settings every server of a cluster must share (k3s' critical control arguments),
+/// with k3s' defaults filled in, so a joining server can be refused when they differ.
+pub fn critical_config(settings: &Settings) -> std::collections::BTreeMap<String, String> {
+    let text = |flag: &str, default: &str| settings.str(flag).unwrap_or(default).to_string();
+    let switch = |flag: &str| settings.bool(flag).to_string();
+    let disabled = settings.list("disable");
+    [
+        ("cluster-cidr", text("cluster-cidr", "10.42.0.0/16")),
+        ("service-cidr", text("service-cidr", "10.43.0.0/16")),
+        ("cluster-dns", text("cluster-dns", "10.43.0.10")),
+        ("cluster-domain", text("cluster-domain", "cluster.local")),
+        ("flannel-backend", text("flannel-backend", "vxlan")),
+        (
+            "egress-selector-mode",
+            text("egress-selector-mode", "agent"),
+        ),
+        (
+            "disable-cloud-controller",
+            switch("disable-cloud-controller"),
+        ),
+        ("disable-helm-controller", switch("disable-helm-controller")),
+        ("disable-network-policy", switch("disable-network-policy")),
+        ("secrets-encryption", switch("secrets-encryption")),
+        ("embedded-registry", switch("embedded-registry")),
+        ("flannel-ipv6-masq", switch("flannel-ipv6-masq")),
+        (
+            "disable=servicelb",
+            disabled
+                .iter()
+                .flat_map(|d| d.split(','))
+                .any(|d| d.trim() == "servicelb")
+                .to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The first critical setting on which two servers differ.
+pub fn critical_mismatch(
+    ours: &std::collections::BTreeMap<String, String>,
+    theirs: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    ours.iter()
+        .find(|(k, v)| theirs.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
 }
 
 /// Password part of `--token`/`--token-file` (or the agent variants).
@@ -201,7 +250,11 @@ fn join(url: &str, password: Option<&str>, ip: &str, settings: &Settings) -> Joi
     if let Err(e) = token.check_ca(&ca) {
         log::fatal(&e);
     }
-    let body = serde_json::to_vec(&JoinRequest { ip: ip.to_string() }).expect("serializes");
+    let body = serde_json::to_vec(&JoinRequest {
+        ip: ip.to_string(),
+        critical: critical_config(settings),
+    })
+    .expect("serializes");
     loop {
         match http::call(
             &supervisor,
@@ -213,6 +266,15 @@ fn join(url: &str, password: Option<&str>, ip: &str, settings: &Settings) -> Joi
             Ok(reply) if reply.status == 200 => {
                 return serde_json::from_slice(&reply.body)
                     .unwrap_or_else(|e| log::fatal(&format!("bad join reply: {e}")));
+            }
+            Ok(reply)
+                if reply.status == 400
+                    && String::from_utf8_lossy(&reply.body).starts_with(CRITICAL_MISMATCH) =>
+            {
+                log::fatal(&format!(
+                    "failed to validate server configuration: {}",
+                    String::from_utf8_lossy(&reply.body)
+                ))
             }
             Ok(reply) if reply.status == 400 => log::fatal(&format!(
                 "starting kubernetes: preparing server: failed to join cluster at {url}: {}",
@@ -229,5 +291,51 @@ fn join(url: &str, password: Option<&str>, ip: &str, settings: &Settings) -> Joi
                 std::thread::sleep(Duration::from_secs(2));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn critical_settings_are_compared_with_k3s_defaults() {
+        let settings = |file: &str| {
+            let dir = std::env::temp_dir().join(format!(
+                "k3sd-critical-{}-{}",
+                std::process::id(),
+                crate::encoding::random_hex(4)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("config.yaml"), file).unwrap();
+            crate::config::resolve(
+                crate::flags::Command::Server,
+                &[],
+                &|_| None,
+                dir.join("config.yaml"),
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        let plain = critical_config(&settings("token: t\n"));
+        let explicit = critical_config(&settings(
+            "cluster-cidr: 10.42.0.0/16\ndisable: [traefik]\n",
+        ));
+        assert_eq!(critical_mismatch(&plain, &explicit), None);
+        let other = critical_config(&settings("service-cidr: 10.96.0.0/12\n"));
+        assert_eq!(
+            critical_mismatch(&plain, &other).as_deref(),
+            Some("service-cidr")
+        );
+        let no_lb = critical_config(&settings("disable: [traefik, servicelb]\n"));
+        assert_eq!(
+            critical_mismatch(&plain, &no_lb).as_deref(),
+            Some("disable=servicelb")
+        );
+        let encrypted = critical_config(&settings("secrets-encryption: true\n"));
+        assert_eq!(
+            critical_mismatch(&plain, &encrypted).as_deref(),
+            Some("secrets-encryption")
+        );
     }
 }

@@ -6,6 +6,7 @@
 mod bootstrap;
 mod control_plane;
 mod etcd;
+mod node_controller;
 mod node_passwords;
 mod routes;
 mod state;
@@ -112,6 +113,7 @@ pub fn run(settings: &Settings) -> ! {
         agent_password: prepared.agent_password,
         etcd_endpoint: member.client_url(),
         admin,
+        critical: bootstrap::critical_config(settings),
     });
     let listener = TcpListener::bind((bind.as_str(), SUPERVISOR_PORT)).unwrap_or_else(|e| {
         log::fatal(&format!(
@@ -123,12 +125,15 @@ pub fn run(settings: &Settings) -> ! {
         let handler: http::Handler = Arc::new(move |req| routes::route(&server, req));
         std::thread::spawn(move || http::serve(listener, handler));
     }
-    node_passwords::spawn_cleanup(
-        control_plane::admin_client(&data_dir, &endpoint.local_url())
+    node_controller::Controller {
+        admin: control_plane::admin_client(&data_dir, &endpoint.local_url())
             .unwrap_or_else(|e| log::fatal(&e)),
-    );
+        data_dir: data_dir.clone(),
+        etcd_endpoint: member.client_url(),
+    }
+    .spawn();
     if !settings.bool("disable-agent") {
-        run_own_node(settings, &server, &endpoint, &ip);
+        run_own_node(settings, &server, &endpoint, &ip, &member.name);
     }
     log::info("k3s is up and running");
     notify::ready();
@@ -181,7 +186,7 @@ fn write_admin_kubeconfig(settings: &Settings, data_dir: &Path, endpoint: &Endpo
 
 /// The server's own node: its password checked like any node's, its client certificate
 /// issued locally, registered by its kubelet, then labelled with its roles.
-fn run_own_node(settings: &Settings, server: &Server, endpoint: &Endpoint, ip: &str) {
+fn run_own_node(settings: &Settings, server: &Server, endpoint: &Endpoint, ip: &str, member: &str) {
     let name = node_identity::node_name(settings, &server.data_dir);
     let password = node_identity::node_password()
         .unwrap_or_else(|e| log::fatal(&format!("failed to write the node password: {e}")));
@@ -207,7 +212,15 @@ fn run_own_node(settings: &Settings, server: &Server, endpoint: &Endpoint, ip: &
     let spec = node_identity::node_spec(settings, &name, ip.to_string())
         .unwrap_or_else(|e| log::fatal(&e));
     kubelet::register(&client, &spec).unwrap_or_else(|e| log::fatal(&e));
-    let roles = json!({"metadata": {"labels": node_identity::role_labels(Role::Server { etcd: server.etcd })}});
+    // The supervisor marks its node with its roles, and an etcd server's node with its
+    // member, which the etcd controller removes when the node is deleted.
+    let mut roles = json!({"metadata": {"labels": node_identity::role_labels(Role::Server { etcd: server.etcd })}});
+    if server.etcd {
+        roles["metadata"]["annotations"] = json!({
+            node_controller::ETCD_NAME: member,
+            node_controller::ETCD_ADDRESS: ip,
+        });
+    }
     if let Err(e) = kube_client::json(
         server
             .admin

@@ -1,14 +1,11 @@
 //! Node passwords, kept where k3s keeps them: a Secret `<node>.node-password.k3s` in
 //! kube-system holding a hash of `/etc/rancher/node/password`. The first registration of a
 //! name stores it; a later one with another password is refused. Deleting the Node deletes
-//! its Secret (k3s' node controller does that), so a re-flashed node can take the name again.
+//! its Secret (the node controller's finalizer), so a re-flashed node can take the name again.
 
 use crate::encoding::{base64, sha256_hex};
 use crate::kube_client::{self, KubeClient};
-use crate::log;
 use serde_json::json;
-use std::collections::BTreeSet;
-use std::time::Duration;
 
 pub const SUFFIX: &str = ".node-password.k3s";
 
@@ -57,37 +54,14 @@ pub fn check(client: &KubeClient, node: &str, password: &str) -> Result<Verdict,
     }
 }
 
-/// Deletes the password Secret of every Node that disappeared since it was last seen.
-/// Secrets of nodes never seen yet (a registration under way) are left alone.
-pub fn spawn_cleanup(client: KubeClient) {
-    std::thread::spawn(move || {
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        loop {
-            std::thread::sleep(Duration::from_secs(2));
-            let Ok(nodes) = kube_client::json(client.get("/api/v1/nodes")) else {
-                continue;
-            };
-            let now: BTreeSet<String> = nodes["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
-                .collect();
-            for gone in seen.difference(&now) {
-                match client.delete(&secret_path(gone)) {
-                    Ok(r) if r.status == 200 || r.status == 404 => log::info(&format!(
-                        "Removed node password secret of deleted node {gone}"
-                    )),
-                    Ok(r) => log::warn(&format!(
-                        "failed to remove node password secret of {gone}: {}",
-                        kube_client::describe(&r)
-                    )),
-                    Err(e) => log::warn(&format!(
-                        "failed to remove node password secret of {gone}: {e}"
-                    )),
-                }
-            }
-            seen = now;
-        }
-    });
+/// Deletes the node's password Secret (gone already is done).
+pub fn delete(client: &KubeClient, node: &str) -> Result<(), String> {
+    match client.delete(&secret_path(node)) {
+        Ok(r) if (200..300).contains(&r.status) || r.status == 404 => Ok(()),
+        Ok(r) => Err(format!(
+            "failed to delete the node password of {node}: {}",
+            kube_client::describe(&r)
+        )),
+        Err(e) => Err(format!("failed to delete the node password of {node}: {e}")),
+    }
 }

@@ -5,7 +5,8 @@ use super::state::Server;
 use crate::http::{Request, Response};
 use crate::kube_client;
 use crate::protocol::{
-    JoinReply, JoinRequest, RegisterReply, RegisterRequest, JOIN, NOT_ETCD, REGISTER,
+    JoinReply, JoinRequest, RegisterReply, RegisterRequest, CRITICAL_MISMATCH, JOIN, NOT_ETCD,
+    REGISTER,
 };
 use crate::tls::{self, Usage};
 use crate::token::Grant;
@@ -38,6 +39,13 @@ fn join(server: &Server, req: &Request) -> Response {
     let Ok(join) = serde_json::from_slice::<JoinRequest>(&req.body) else {
         return Response::text(400, "malformed join request");
     };
+    if let Some(key) = super::bootstrap::critical_mismatch(&server.critical, &join.critical) {
+        crate::log::error(&format!(
+            "Server at {} refused: {CRITICAL_MISMATCH}: {key}",
+            join.ip
+        ));
+        return Response::text(400, format!("{CRITICAL_MISMATCH}: {key}"));
+    }
     let bootstrap = match tls::bootstrap(&server.data_dir) {
         Ok(b) => b,
         Err(e) => return Response::text(500, e),

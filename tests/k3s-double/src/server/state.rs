@@ -17,6 +17,8 @@ pub struct Server {
     pub etcd_endpoint: String,
     /// The supervisor's client of the API server (group system:masters).
     pub admin: KubeClient,
+    /// The settings a joining server must share.
+    pub critical: std::collections::BTreeMap<String, String>,
 }
 
 impl Server {

@@ -196,5 +196,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn sigterm(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
+        .stderr(Stdio::null())
         .status();
 }
