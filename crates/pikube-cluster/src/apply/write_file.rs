@@ -1,12 +1,13 @@
 use crate::plan::{FileChange, SecretFileChange};
 use crate::ssh::{shell_quote, Connection, SshError};
 
-/// How a file is put in place.
+/// What goes where, and how it is put in place.
 struct Placement<'a> {
     path: &'a str,
     mode: u32,
     /// Enforce `mode` (and root ownership) even on an existing file, keep no original.
     owned: bool,
+    content: &'a [u8],
 }
 
 /// Replaces a file atomically: the new content goes to a temporary file in the same
@@ -18,8 +19,9 @@ pub async fn write_file(connection: &Connection, file: &FileChange) -> Result<()
         path: &file.path,
         mode: file.mode,
         owned: file.owned,
+        content: file.after.as_bytes(),
     };
-    put(connection, &placement, file.after.as_bytes()).await
+    put(connection, &placement).await
 }
 
 /// As [`write_file`] for a secret: mode 0600 from the first byte (the temporary file is
@@ -32,32 +34,43 @@ pub async fn write_secret_file(
         path: &file.path,
         mode: 0o600,
         owned: true,
+        content: file.content.as_bytes(),
     };
-    put(connection, &placement, file.content.as_bytes()).await
+    put(connection, &placement).await
 }
 
-async fn put(
-    connection: &Connection,
-    file: &Placement<'_>,
-    content: &[u8],
-) -> Result<(), SshError> {
-    let path = shell_quote(file.path);
-    let keep = if file.owned {
-        format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", file.mode)
-    } else {
-        format!(
-            r#"if [ -e "$p" ]; then
+async fn put(connection: &Connection, file: &Placement<'_>) -> Result<(), SshError> {
+    connection
+        .run_privileged(
+            &format!("writing {}", file.path),
+            &file.script(),
+            file.content,
+        )
+        .await?;
+    Ok(())
+}
+
+impl Placement<'_> {
+    /// The script run as root on the node, with the content on its standard input. Kept
+    /// apart from the SSH call so that tests can run it under a local `sh`.
+    fn script(&self) -> String {
+        let path = shell_quote(self.path);
+        let keep = if self.owned {
+            format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", self.mode)
+        } else {
+            format!(
+                r#"if [ -e "$p" ]; then
   [ -e "$p.pikube-orig" ] || cp -p "$p" "$p.pikube-orig"
   chown --reference="$p" "$tmp" 2>/dev/null || true
   chmod --reference="$p" "$tmp" 2>/dev/null || true
 else
   chmod {:o} "$tmp" 2>/dev/null || true
 fi"#,
-            file.mode
-        )
-    };
-    let script = format!(
-        r#"set -e
+                self.mode
+            )
+        };
+        format!(
+            r#"set -e
 umask 077
 p={path}
 dir=$(dirname "$p")
@@ -74,9 +87,6 @@ mv -f "$tmp" "$p"
 trap - EXIT
 sync "$dir" 2>/dev/null || sync
 "#
-    );
-    connection
-        .run_privileged(&format!("writing {}", file.path), &script, content)
-        .await?;
-    Ok(())
+        )
+    }
 }
