@@ -16,7 +16,8 @@ struct Placement<'a> {
 /// directory, its size and SHA-256 are checked against what was sent, and only then is it
 /// renamed over the old one, so a run killed (or an SSH link lost) at any moment leaves
 /// either the old file or the new one, never half of either. The first time pikube changes
-/// a file it does not own, it keeps the original beside it as `<file>.pikube-orig`.
+/// a file it does not own, it keeps the original beside it as `<file>.pikube-orig`, put in
+/// place the same way.
 pub async fn write_file(connection: &Connection, file: &FileChange) -> Result<(), SshError> {
     let placement = Placement {
         path: &file.path,
@@ -67,7 +68,20 @@ impl Placement<'_> {
         } else {
             format!(
                 r#"if [ -e "$p" ]; then
-  [ -e "$p.pikube-orig" ] || cp -p "$p" "$p.pikube-orig"
+  if [ ! -e "$p.pikube-orig" ]; then
+    # The original is kept once and never made again (and reset puts it back), so it must
+    # never be half a file: copied under a temporary name, checked, flushed, then renamed.
+    orig=$(mktemp "$dir/.$base.pikube-orig-XXXXXX")
+    cp -p "$p" "$orig"
+    if [ "$(sha256sum < "$orig")" != "$(sha256sum < "$p")" ]; then
+      echo "checksum mismatch copying $p to $p.pikube-orig; $p left unchanged" >&2
+      exit 1
+    fi
+    sync "$orig" 2>/dev/null || sync
+    mv -f "$orig" "$p.pikube-orig"
+    orig=
+    sync "$dir" 2>/dev/null || sync
+  fi
   chown --reference="$p" "$tmp" 2>/dev/null || true
   chmod --reference="$p" "$tmp" 2>/dev/null || true
 else
@@ -84,9 +98,10 @@ dir=$(dirname "$p")
 base=$(basename "$p")
 (umask 022; mkdir -p "$dir")
 # Leftovers of a run that was killed between writing and renaming.
-rm -f "$dir/.$base.pikube-"??????
+rm -f "$dir/.$base.pikube-"?????? "$dir/.$base.pikube-orig-"??????
+orig=
 tmp=$(mktemp "$dir/.$base.pikube-XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" ${{orig:+"$orig"}}' EXIT
 cat > "$tmp"
 # cat ends normally on a short input too: when pikube is killed or the SSH link drops,
 # the node sees end-of-file, not an error. Only the whole content may replace the file.
@@ -120,7 +135,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::{Duration, Instant, SystemTime};
 
     use super::Placement;
 
@@ -140,6 +155,12 @@ mod tests {
             };
             std::fs::write(boot.file(), OLD).unwrap();
             std::fs::set_permissions(boot.file(), std::fs::Permissions::from_mode(0o640)).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(boot.file())
+                .unwrap()
+                .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+                .unwrap();
             boot
         }
 
@@ -151,8 +172,14 @@ mod tests {
             std::fs::read_to_string(self.dir.path().join(name)).ok()
         }
 
-        fn mode(&self) -> u32 {
-            std::fs::metadata(self.file()).unwrap().permissions().mode() & 0o7777
+        fn mode(&self, name: &str) -> u32 {
+            let path = self.dir.path().join(name);
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+        }
+
+        fn modified(&self, name: &str) -> SystemTime {
+            let path = self.dir.path().join(name);
+            std::fs::metadata(path).unwrap().modified().unwrap()
         }
 
         /// Everything in the directory, temporary files included, sorted.
@@ -206,7 +233,7 @@ mod tests {
             now.len(),
             now.chars().take(80).collect::<String>()
         );
-        assert_eq!(boot.mode(), 0o640);
+        assert_eq!(boot.mode("cmdline.txt"), 0o640);
         assert_eq!(boot.names(), ["cmdline.txt"], "nothing else is left behind");
         assert!(!output.status.success(), "the write must fail");
         let said = stderr(output);
@@ -223,11 +250,15 @@ mod tests {
     #[test]
     fn a_whole_write_replaces_the_file_keeps_its_mode_and_the_original_once() {
         let boot = Boot::new();
+        let original_time = boot.modified("cmdline.txt");
         let output = run(&boot.script(NEW), NEW.as_bytes());
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(boot.read("cmdline.txt").as_deref(), Some(NEW));
-        assert_eq!(boot.mode(), 0o640);
+        assert_eq!(boot.mode("cmdline.txt"), 0o640);
         assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        // cp -p: the original keeps its mode and time too.
+        assert_eq!(boot.mode("cmdline.txt.pikube-orig"), 0o640);
+        assert_eq!(boot.modified("cmdline.txt.pikube-orig"), original_time);
         assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
 
         // The original is the first one, whatever later runs write.
@@ -350,6 +381,46 @@ mod tests {
 
         let output = receiver.wait_with_output().unwrap();
         assert_refused(&boot, &output, "size mismatch");
+    }
+
+    /// The script with `cp` replaced by one that copies only the first 10 bytes and then
+    /// exits with `status`: a full disk or a power cut (1), or a copy that ends short
+    /// without saying so (0).
+    fn with_short_copy(script: &str, status: u8) -> String {
+        format!("cp() {{ head -c 10 \"$2\" > \"$3\"; return {status}; }}\n{script}")
+    }
+
+    #[test]
+    fn a_copy_of_the_original_cut_short_is_not_kept() {
+        let boot = Boot::new();
+        let output = run(&with_short_copy(&boot.script(NEW), 1), NEW.as_bytes());
+        assert!(!output.status.success(), "the write must fail");
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt"], "no half original is left");
+
+        // So the next run, with room on the disk, keeps the whole original.
+        let output = run(&boot.script(NEW), NEW.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
+    }
+
+    #[test]
+    fn a_copy_of_the_original_that_ends_short_silently_is_not_kept() {
+        let boot = Boot::new();
+        let output = run(&with_short_copy(&boot.script(NEW), 0), NEW.as_bytes());
+        assert_refused(&boot, &output, "checksum mismatch");
+    }
+
+    #[test]
+    fn a_half_copy_of_the_original_left_by_a_killed_run_is_cleared() {
+        let boot = Boot::new();
+        let leftover = boot.dir.path().join(".cmdline.txt.pikube-orig-Ab12Cd");
+        std::fs::write(&leftover, &OLD[..10]).unwrap();
+        let output = run(&boot.script(NEW), NEW.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
     }
 
     /// A temporary file of the write (not its target) in `dir` has `len` bytes.
