@@ -102,6 +102,9 @@ rm -f "$dir/.$base.pikube-"?????? "$dir/.$base.pikube-orig-"??????
 orig=
 tmp=$(mktemp "$dir/.$base.pikube-XXXXXX")
 trap 'rm -f "$tmp" ${{orig:+"$orig"}}' EXIT
+# A lost connection closes stdout and stderr too: without this, the first message after
+# it (SIGPIPE) would end the shell without its EXIT trap, leaving the temporary files.
+trap 'exit 1' HUP INT TERM PIPE
 cat > "$tmp"
 # cat ends normally on a short input too: when pikube is killed or the SSH link drops,
 # the node sees end-of-file, not an error. Only the whole content may replace the file.
@@ -381,6 +384,30 @@ mod tests {
 
         let output = receiver.wait_with_output().unwrap();
         assert_refused(&boot, &output, "size mismatch");
+    }
+
+    #[test]
+    fn a_write_cut_off_with_its_connection_leaves_no_temporary_file() {
+        // When the SSH connection itself goes, sshd closes all of the command's pipes, so
+        // the report of the short input has nowhere to go (SIGPIPE).
+        let boot = Boot::new();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(boot.script(NEW))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&NEW.as_bytes()[..NEW.len() / 2]).unwrap();
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt"], "nothing else is left behind");
     }
 
     /// The script with `cp` replaced by one that copies only the first 10 bytes and then
