@@ -1,29 +1,37 @@
+use sha2::{Digest, Sha256};
+
 use crate::plan::{FileChange, SecretFileChange};
 use crate::ssh::{shell_quote, Connection, SshError};
 
-/// How a file is put in place.
+/// What goes where, and how it is put in place.
 struct Placement<'a> {
     path: &'a str,
     mode: u32,
     /// Enforce `mode` (and root ownership) even on an existing file, keep no original.
     owned: bool,
+    content: &'a [u8],
 }
 
 /// Replaces a file atomically: the new content goes to a temporary file in the same
-/// directory, which is then renamed over the old one, so a run killed at any moment leaves
+/// directory, its size and SHA-256 are checked against what was sent, and only then is it
+/// renamed over the old one, so a run killed (or an SSH link lost) at any moment leaves
 /// either the old file or the new one, never half of either. The first time pikube changes
-/// a file it does not own, it keeps the original beside it as `<file>.pikube-orig`.
+/// a file it does not own, it keeps the original beside it as `<file>.pikube-orig`, put in
+/// place the same way.
 pub async fn write_file(connection: &Connection, file: &FileChange) -> Result<(), SshError> {
     let placement = Placement {
         path: &file.path,
         mode: file.mode,
         owned: file.owned,
+        content: file.after.as_bytes(),
     };
-    put(connection, &placement, file.after.as_bytes()).await
+    put(connection, &placement).await
 }
 
 /// As [`write_file`] for a secret: mode 0600 from the first byte (the temporary file is
-/// created under umask 077), content only ever on the SSH channel's stdin.
+/// created under umask 077), content only ever on the SSH channel's stdin. Its size and
+/// SHA-256 are in the script, so in the node's process list while it runs; the secret is
+/// k3s' random cluster token, so the hash gives nothing away.
 pub async fn write_secret_file(
     connection: &Connection,
     file: &SecretFileChange,
@@ -32,51 +40,424 @@ pub async fn write_secret_file(
         path: &file.path,
         mode: 0o600,
         owned: true,
+        content: file.content.as_bytes(),
     };
-    put(connection, &placement, file.content.as_bytes()).await
+    put(connection, &placement).await
 }
 
-async fn put(
-    connection: &Connection,
-    file: &Placement<'_>,
-    content: &[u8],
-) -> Result<(), SshError> {
-    let path = shell_quote(file.path);
-    let keep = if file.owned {
-        format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", file.mode)
-    } else {
-        format!(
-            r#"if [ -e "$p" ]; then
-  [ -e "$p.pikube-orig" ] || cp -p "$p" "$p.pikube-orig"
+async fn put(connection: &Connection, file: &Placement<'_>) -> Result<(), SshError> {
+    connection
+        .run_privileged(
+            &format!("writing {}", file.path),
+            &file.script(),
+            file.content,
+        )
+        .await?;
+    Ok(())
+}
+
+impl Placement<'_> {
+    /// The script run as root on the node, with the content on its standard input. Kept
+    /// apart from the SSH call so that tests can run it under a local `sh`.
+    fn script(&self) -> String {
+        let path = shell_quote(self.path);
+        let size = self.content.len();
+        let sha256 = format!("{:x}", Sha256::digest(self.content));
+        let keep = if self.owned {
+            format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", self.mode)
+        } else {
+            format!(
+                r#"if [ -e "$p" ]; then
+  if [ ! -e "$p.pikube-orig" ]; then
+    # The original is kept once and never made again (and reset puts it back), so it must
+    # never be half a file: copied under a temporary name, checked, flushed, then renamed.
+    orig=$(mktemp "$dir/.$base.pikube-orig-XXXXXX")
+    cp -p "$p" "$orig"
+    if [ "$(sha256sum < "$orig")" != "$(sha256sum < "$p")" ]; then
+      echo "checksum mismatch copying $p to $p.pikube-orig; $p left unchanged" >&2
+      exit 1
+    fi
+    sync "$orig" 2>/dev/null || sync
+    mv -f "$orig" "$p.pikube-orig"
+    orig=
+    sync "$dir" 2>/dev/null || sync
+  fi
   chown --reference="$p" "$tmp" 2>/dev/null || true
   chmod --reference="$p" "$tmp" 2>/dev/null || true
 else
   chmod {:o} "$tmp" 2>/dev/null || true
 fi"#,
-            file.mode
-        )
-    };
-    let script = format!(
-        r#"set -e
+                self.mode
+            )
+        };
+        format!(
+            r#"set -e
 umask 077
 p={path}
 dir=$(dirname "$p")
 base=$(basename "$p")
 (umask 022; mkdir -p "$dir")
 # Leftovers of a run that was killed between writing and renaming.
-rm -f "$dir/.$base.pikube-"??????
+rm -f "$dir/.$base.pikube-"?????? "$dir/.$base.pikube-orig-"??????
+orig=
 tmp=$(mktemp "$dir/.$base.pikube-XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" ${{orig:+"$orig"}}' EXIT
+# A lost connection closes stdout and stderr too: without this, the first message after
+# it (SIGPIPE) would end the shell without its EXIT trap, leaving the temporary files.
+trap 'exit 1' HUP INT TERM PIPE
 cat > "$tmp"
+# cat ends normally on a short input too: when pikube is killed or the SSH link drops,
+# the node sees end-of-file, not an error. Only the whole content may replace the file.
+size=$(wc -c < "$tmp")
+if [ "$size" -ne {size} ]; then
+  echo "size mismatch: received $size of {size} bytes (transfer cut short?); $p left unchanged" >&2
+  exit 1
+fi
+sum=$(sha256sum < "$tmp" | cut -d' ' -f1)
+if [ "$sum" != {sha256} ]; then
+  echo "checksum mismatch: received sha256 $sum, sent {sha256}; $p left unchanged" >&2
+  exit 1
+fi
 {keep}
 sync "$tmp" 2>/dev/null || sync
 mv -f "$tmp" "$p"
 trap - EXIT
 sync "$dir" 2>/dev/null || sync
 "#
-    );
-    connection
-        .run_privileged(&format!("writing {}", file.path), &script, content)
-        .await?;
-    Ok(())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The script run under a local `sh`, in a directory standing in for the node's. A short
+    //! standard input is exactly what the node's side sees when pikube is killed or the SSH
+    //! link drops mid-write: `cat` ends normally, with part of the content or none.
+
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output, Stdio};
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::Placement;
+
+    const OLD: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait\n";
+    const NEW: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait \
+                       cgroup_enable=memory cgroup_memory=1\n";
+
+    /// A node's `/boot/firmware` holding `cmdline.txt` with [`OLD`], mode 0640.
+    struct Boot {
+        dir: tempfile::TempDir,
+    }
+
+    impl Boot {
+        fn new() -> Boot {
+            let boot = Boot {
+                dir: tempfile::tempdir().unwrap(),
+            };
+            std::fs::write(boot.file(), OLD).unwrap();
+            std::fs::set_permissions(boot.file(), std::fs::Permissions::from_mode(0o640)).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(boot.file())
+                .unwrap()
+                .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+                .unwrap();
+            boot
+        }
+
+        fn file(&self) -> PathBuf {
+            self.dir.path().join("cmdline.txt")
+        }
+
+        fn read(&self, name: &str) -> Option<String> {
+            std::fs::read_to_string(self.dir.path().join(name)).ok()
+        }
+
+        fn mode(&self, name: &str) -> u32 {
+            let path = self.dir.path().join(name);
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+        }
+
+        fn modified(&self, name: &str) -> SystemTime {
+            let path = self.dir.path().join(name);
+            std::fs::metadata(path).unwrap().modified().unwrap()
+        }
+
+        /// Everything in the directory, temporary files included, sorted.
+        fn names(&self) -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+
+        fn script(&self, content: &str) -> String {
+            let path = self.file();
+            Placement {
+                path: path.to_str().unwrap(),
+                mode: 0o644,
+                owned: false,
+                content: content.as_bytes(),
+            }
+            .script()
+        }
+    }
+
+    /// Runs `script` with `input` as all of its standard input.
+    fn run(script: &str, input: &[u8]) -> Output {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // The script may stop reading early; that shows in its exit status.
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
+    fn stderr(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    fn assert_refused(boot: &Boot, output: &Output, step: &str) {
+        let now = boot.read("cmdline.txt").unwrap_or_default();
+        assert!(
+            now == OLD,
+            "cmdline.txt must keep its old content, it now holds {} bytes: {:?}",
+            now.len(),
+            now.chars().take(80).collect::<String>()
+        );
+        assert_eq!(boot.mode("cmdline.txt"), 0o640);
+        assert_eq!(boot.names(), ["cmdline.txt"], "nothing else is left behind");
+        assert!(!output.status.success(), "the write must fail");
+        let said = stderr(output);
+        assert!(
+            said.contains(step),
+            "stderr names the step ({step}): {said}"
+        );
+        assert!(
+            said.contains(boot.file().to_str().unwrap()),
+            "stderr names the file: {said}"
+        );
+    }
+
+    #[test]
+    fn a_whole_write_replaces_the_file_keeps_its_mode_and_the_original_once() {
+        let boot = Boot::new();
+        let original_time = boot.modified("cmdline.txt");
+        let output = run(&boot.script(NEW), NEW.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(NEW));
+        assert_eq!(boot.mode("cmdline.txt"), 0o640);
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        // cp -p: the original keeps its mode and time too.
+        assert_eq!(boot.mode("cmdline.txt.pikube-orig"), 0o640);
+        assert_eq!(boot.modified("cmdline.txt.pikube-orig"), original_time);
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
+
+        // The original is the first one, whatever later runs write.
+        let output = run(&boot.script(OLD), OLD.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
+    }
+
+    #[test]
+    fn a_new_file_gets_the_planned_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc/rancher/k3s/config.yaml");
+        let script = Placement {
+            path: path.to_str().unwrap(),
+            mode: 0o644,
+            owned: false,
+            content: b"write-kubeconfig-mode: \"0600\"\n",
+        }
+        .script();
+        let output = run(&script, b"write-kubeconfig-mode: \"0600\"\n");
+        assert!(output.status.success(), "{}", stderr(&output));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o644);
+        assert!(!path.with_file_name("config.yaml.pikube-orig").exists());
+    }
+
+    #[test]
+    fn an_empty_input_leaves_the_old_file() {
+        let boot = Boot::new();
+        let output = run(&boot.script(NEW), b"");
+        assert_refused(&boot, &output, "size mismatch");
+    }
+
+    #[test]
+    fn a_truncated_input_leaves_the_old_file() {
+        let boot = Boot::new();
+        let output = run(&boot.script(NEW), &NEW.as_bytes()[..NEW.len() / 2]);
+        assert_refused(&boot, &output, "size mismatch");
+    }
+
+    #[test]
+    fn a_truncated_secret_leaves_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k3s.service.env");
+        std::fs::write(&path, "K3S_TOKEN=\"old\"\n").unwrap();
+        let new = "K3S_TOKEN=\"K10ab::server:0123456789abcdef\"\n";
+        let script = Placement {
+            path: path.to_str().unwrap(),
+            mode: 0o600,
+            owned: true,
+            content: new.as_bytes(),
+        }
+        .script();
+        let output = run(&script, &new.as_bytes()[..12]);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "K3S_TOKEN=\"old\"\n"
+        );
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("size mismatch"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn other_bytes_of_the_right_size_leave_the_old_file() {
+        let boot = Boot::new();
+        let garbled = NEW.replace("memory", "MEMORY");
+        assert_eq!(garbled.len(), NEW.len());
+        let output = run(&boot.script(NEW), garbled.as_bytes());
+        assert_refused(&boot, &output, "checksum mismatch");
+    }
+
+    #[test]
+    fn a_sender_killed_mid_write_leaves_the_old_file() {
+        // Big enough to be mid-stream: more than a pipe buffer on each side of the cut.
+        let content = NEW.repeat(4096);
+        let sent = content.len() / 2;
+        let boot = Boot::new();
+        let part = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(part.path(), &content.as_bytes()[..sent]).unwrap();
+
+        // The sending side: writes the first half, then hangs as a stalled pikube would,
+        // until it is killed.
+        let mut sender = Command::new("sh")
+            .arg("-c")
+            .arg(r#"cat "$1"; exec sleep 600"#)
+            .arg("sh")
+            .arg(part.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let receiver = Command::new("sh")
+            .arg("-c")
+            .arg(boot.script(&content))
+            .stdin(Stdio::from(sender.stdout.take().unwrap()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+
+        // Kill the sender only once the node's side holds the first half in its temporary
+        // file, so the cut really is in the middle of the write.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !temporary_holds(boot.dir.path(), sent as u64) {
+            assert!(
+                Instant::now() < deadline,
+                "the first half never arrived: {:?}",
+                boot.names()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sender.kill().unwrap();
+        sender.wait().unwrap();
+
+        let output = receiver.wait_with_output().unwrap();
+        assert_refused(&boot, &output, "size mismatch");
+    }
+
+    #[test]
+    fn a_write_cut_off_with_its_connection_leaves_no_temporary_file() {
+        // When the SSH connection itself goes, sshd closes all of the command's pipes, so
+        // the report of the short input has nowhere to go (SIGPIPE).
+        let boot = Boot::new();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(boot.script(NEW))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&NEW.as_bytes()[..NEW.len() / 2]).unwrap();
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt"], "nothing else is left behind");
+    }
+
+    /// The script with `cp` replaced by one that copies only the first 10 bytes and then
+    /// exits with `status`: a full disk or a power cut (1), or a copy that ends short
+    /// without saying so (0).
+    fn with_short_copy(script: &str, status: u8) -> String {
+        format!("cp() {{ head -c 10 \"$2\" > \"$3\"; return {status}; }}\n{script}")
+    }
+
+    #[test]
+    fn a_copy_of_the_original_cut_short_is_not_kept() {
+        let boot = Boot::new();
+        let output = run(&with_short_copy(&boot.script(NEW), 1), NEW.as_bytes());
+        assert!(!output.status.success(), "the write must fail");
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt"], "no half original is left");
+
+        // So the next run, with room on the disk, keeps the whole original.
+        let output = run(&boot.script(NEW), NEW.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
+    }
+
+    #[test]
+    fn a_copy_of_the_original_that_ends_short_silently_is_not_kept() {
+        let boot = Boot::new();
+        let output = run(&with_short_copy(&boot.script(NEW), 0), NEW.as_bytes());
+        assert_refused(&boot, &output, "checksum mismatch");
+    }
+
+    #[test]
+    fn a_half_copy_of_the_original_left_by_a_killed_run_is_cleared() {
+        let boot = Boot::new();
+        let leftover = boot.dir.path().join(".cmdline.txt.pikube-orig-Ab12Cd");
+        std::fs::write(&leftover, &OLD[..10]).unwrap();
+        let output = run(&boot.script(NEW), NEW.as_bytes());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
+        assert_eq!(boot.names(), ["cmdline.txt", "cmdline.txt.pikube-orig"]);
+    }
+
+    /// A temporary file of the write (not its target) in `dir` has `len` bytes.
+    fn temporary_holds(dir: &Path, len: u64) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".cmdline.txt.pikube-")
+                && e.metadata().map(|m| m.len()).ok() == Some(len)
+        })
+    }
 }
