@@ -29,9 +29,8 @@ pub async fn write_file(connection: &Connection, file: &FileChange) -> Result<()
 }
 
 /// As [`write_file`] for a secret: mode 0600 from the first byte (the temporary file is
-/// created under umask 077), content only ever on the SSH channel's stdin. Its size and
-/// SHA-256 are in the script, so in the node's process list while it runs; the secret is
-/// k3s' random cluster token, so the hash gives nothing away.
+/// created under umask 077), content (and its size and SHA-256) only ever on the SSH
+/// channel's stdin, never in the script, which the node's process list shows.
 pub async fn write_secret_file(
     connection: &Connection,
     file: &SecretFileChange,
@@ -50,19 +49,31 @@ async fn put(connection: &Connection, file: &Placement<'_>) -> Result<(), SshErr
         .run_privileged(
             &format!("writing {}", file.path),
             &file.script(),
-            file.content,
+            &file.input(),
         )
         .await?;
     Ok(())
 }
 
 impl Placement<'_> {
-    /// The script run as root on the node, with the content on its standard input. Kept
+    /// What the script reads: a first line with the content's size and SHA-256 (on stdin,
+    /// not in the script: the hash of a secret file must not show in the process list),
+    /// then the content.
+    fn input(&self) -> Vec<u8> {
+        let mut input = format!(
+            "{} {:x}\n",
+            self.content.len(),
+            Sha256::digest(self.content)
+        )
+        .into_bytes();
+        input.extend_from_slice(self.content);
+        input
+    }
+
+    /// The script run as root on the node, with [`Self::input`] on its standard input. Kept
     /// apart from the SSH call so that tests can run it under a local `sh`.
     fn script(&self) -> String {
         let path = shell_quote(self.path);
-        let size = self.content.len();
-        let sha256 = format!("{:x}", Sha256::digest(self.content));
         let keep = if self.owned {
             format!("chown 0:0 \"$tmp\"; chmod {:o} \"$tmp\"", self.mode)
         } else {
@@ -105,17 +116,22 @@ trap 'rm -f "$tmp" ${{orig:+"$orig"}}' EXIT
 # A lost connection closes stdout and stderr too: without this, the first message after
 # it (SIGPIPE) would end the shell without its EXIT trap, leaving the temporary files.
 trap 'exit 1' HUP INT TERM PIPE
+want_size= want_sum=
+read -r want_size want_sum || true
+case "$want_size" in
+  ''|*[!0-9]*) echo "no size and checksum before the content (transfer cut short?); $p left unchanged" >&2; exit 1 ;;
+esac
 cat > "$tmp"
 # cat ends normally on a short input too: when pikube is killed or the SSH link drops,
 # the node sees end-of-file, not an error. Only the whole content may replace the file.
 size=$(wc -c < "$tmp")
-if [ "$size" -ne {size} ]; then
-  echo "size mismatch: received $size of {size} bytes (transfer cut short?); $p left unchanged" >&2
+if [ "$size" -ne "$want_size" ]; then
+  echo "size mismatch: received $size of $want_size bytes (transfer cut short?); $p left unchanged" >&2
   exit 1
 fi
 sum=$(sha256sum < "$tmp" | cut -d' ' -f1)
-if [ "$sum" != {sha256} ]; then
-  echo "checksum mismatch: received sha256 $sum, sent {sha256}; $p left unchanged" >&2
+if [ "$sum" != "$want_sum" ]; then
+  echo "checksum mismatch: received sha256 $sum, sent $want_sum; $p left unchanged" >&2
   exit 1
 fi
 {keep}
@@ -141,6 +157,8 @@ mod tests {
     use std::time::{Duration, Instant, SystemTime};
 
     use super::Placement;
+    use crate::ssh::shell_quote;
+    use sha2::{Digest, Sha256};
 
     const OLD: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait\n";
     const NEW: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait \
@@ -195,7 +213,13 @@ mod tests {
             names
         }
 
+        /// The node's script for writing `content` here, fed as pikube feeds it: the
+        /// size-and-checksum line first, then whatever the test sends.
         fn script(&self, content: &str) -> String {
+            framed(&self.inner(content), content.as_bytes())
+        }
+
+        fn inner(&self, content: &str) -> String {
             let path = self.file();
             Placement {
                 path: path.to_str().unwrap(),
@@ -205,6 +229,24 @@ mod tests {
             }
             .script()
         }
+    }
+
+    /// `script` behind a pipe that first sends the line pikube sends before `content`, so a
+    /// test's standard input plays the part of the content alone.
+    fn framed(script: &str, content: &[u8]) -> String {
+        let placement = Placement {
+            path: "",
+            mode: 0,
+            owned: false,
+            content,
+        };
+        let input = placement.input();
+        let header = String::from_utf8_lossy(&input[..input.len() - content.len()]);
+        format!(
+            "{{ printf '%s' {}; cat; }} | sh -c {}",
+            shell_quote(&header),
+            shell_quote(script)
+        )
     }
 
     /// Runs `script` with `input` as all of its standard input.
@@ -276,18 +318,29 @@ mod tests {
     fn a_new_file_gets_the_planned_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("etc/rancher/k3s/config.yaml");
-        let script = Placement {
-            path: path.to_str().unwrap(),
-            mode: 0o644,
-            owned: false,
-            content: b"write-kubeconfig-mode: \"0600\"\n",
-        }
-        .script();
+        let content = b"write-kubeconfig-mode: \"0600\"\n";
+        let script = framed(
+            &Placement {
+                path: path.to_str().unwrap(),
+                mode: 0o644,
+                owned: false,
+                content,
+            }
+            .script(),
+            content,
+        );
         let output = run(&script, b"write-kubeconfig-mode: \"0600\"\n");
         assert!(output.status.success(), "{}", stderr(&output));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644);
         assert!(!path.with_file_name("config.yaml.pikube-orig").exists());
+    }
+
+    #[test]
+    fn no_size_line_at_all_leaves_the_old_file() {
+        let boot = Boot::new();
+        let output = run(&boot.inner(NEW), b"");
+        assert_refused(&boot, &output, "no size and checksum");
     }
 
     #[test]
@@ -310,14 +363,18 @@ mod tests {
         let path = dir.path().join("k3s.service.env");
         std::fs::write(&path, "K3S_TOKEN=\"old\"\n").unwrap();
         let new = "K3S_TOKEN=\"K10ab::server:0123456789abcdef\"\n";
-        let script = Placement {
+        let placement = Placement {
             path: path.to_str().unwrap(),
             mode: 0o600,
             owned: true,
             content: new.as_bytes(),
-        }
-        .script();
-        let output = run(&script, &new.as_bytes()[..12]);
+        };
+        // Neither the secret nor anything derived from it is in the script (the process list).
+        let inner = placement.script();
+        assert!(!inner.contains("0123456789abcdef"));
+        let sha = format!("{:x}", Sha256::digest(new.as_bytes()));
+        assert!(!inner.contains(&sha), "the secret's hash is in the script");
+        let output = run(&framed(&inner, new.as_bytes()), &new.as_bytes()[..12]);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "K3S_TOKEN=\"old\"\n"
@@ -420,7 +477,10 @@ mod tests {
     #[test]
     fn a_copy_of_the_original_cut_short_is_not_kept() {
         let boot = Boot::new();
-        let output = run(&with_short_copy(&boot.script(NEW), 1), NEW.as_bytes());
+        let output = run(
+            &framed(&with_short_copy(&boot.inner(NEW), 1), NEW.as_bytes()),
+            NEW.as_bytes(),
+        );
         assert!(!output.status.success(), "the write must fail");
         assert_eq!(boot.read("cmdline.txt").as_deref(), Some(OLD));
         assert_eq!(boot.names(), ["cmdline.txt"], "no half original is left");
@@ -435,7 +495,10 @@ mod tests {
     #[test]
     fn a_copy_of_the_original_that_ends_short_silently_is_not_kept() {
         let boot = Boot::new();
-        let output = run(&with_short_copy(&boot.script(NEW), 0), NEW.as_bytes());
+        let output = run(
+            &framed(&with_short_copy(&boot.inner(NEW), 0), NEW.as_bytes()),
+            NEW.as_bytes(),
+        );
         assert_refused(&boot, &output, "checksum mismatch");
     }
 
