@@ -44,7 +44,7 @@ pub enum Command {
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, deleted from the cluster and\nK3s is uninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -188,6 +188,10 @@ pub struct ApplyArgs {
     /// With --prune: how long a node's pods may take to leave it (kubectl drain --timeout).
     #[arg(long, default_value = "5m", value_parser = parse_duration, requires = "prune")]
     pub drain_timeout: Duration,
+    /// With --prune: how long a deleted node may take to go (K3s' finalizers remove its node
+    /// password and, for an etcd server, its etcd member first).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "prune")]
+    pub delete_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -284,15 +284,17 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
             "{config}"
         );
     }
-    for server in ["s1", "s2", "s3"] {
-        // Asked of the first server, which pikube waited on: the double copies its node list
-        // to the other servers asynchronously (seen lagging once in CI); etcd would not.
-        let node = cluster_node(&fleet, "pi1", server);
-        assert_eq!(
-            node["metadata"]["labels"]["node-role.kubernetes.io/etcd"],
-            "true"
-        );
+    // One etcd behind every server: each one answers with the same nodes.
+    for asked in ["pi1", "pi2", "pi3"] {
+        for server in ["s1", "s2", "s3"] {
+            let node = cluster_node(&fleet, asked, server);
+            assert_eq!(
+                node["metadata"]["labels"]["node-role.kubernetes.io/etcd"],
+                "true"
+            );
+        }
     }
+    assert_eq!(etcd_members(&fleet, "pi1").len(), 3);
 
     // An agent added to the file joins alone: nothing else changes or restarts.
     let before: Vec<String> = ["pi1", "pi2", "pi3"]
@@ -318,6 +320,59 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
         .map(|n| invocation(&fleet, n, "k3s"))
         .collect();
     assert_eq!(before, after, "adding an agent restarted a server");
+
+    // A server pruned: K3s stopped on it first, its Node deleted, and with it its etcd
+    // member (K3s' finalizer), so the two left keep quorum and the API keeps answering.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let s3 = format!(
+        "\n[[nodes]]\nname = \"s3\"\naddress = \"{}\"\nrole = \"server\"\n",
+        fleet.node("pi3").ip
+    );
+    assert!(text.contains(&s3), "{text}");
+    std::fs::write(&path, text.replacen(&s3, "", 1)).unwrap();
+    let prune = ws.pikube(&["apply", "--prune", READY]).expect_code(0);
+    assert!(
+        prune
+            .stdout
+            .contains("ok      s3: pruned (drained, deleted, uninstalled)"),
+        "{}\n{}",
+        prune.stdout,
+        prune.stderr
+    );
+    let members = etcd_members(&fleet, "pi1");
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(
+        members.iter().all(|m| !m.contains(&fleet.node("pi3").ip)),
+        "{members:?}"
+    );
+    let names: Vec<String> = cluster_nodes(&fleet, "pi2")
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a1", "a2", "s1", "s2"]);
+}
+
+/// The etcd members as the real etcdctl lists them on a server, one `name,peer URL` each.
+fn etcd_members(fleet: &Fleet, server: &str) -> Vec<String> {
+    let tls = "/var/lib/rancher/k3s/server/tls/etcd";
+    let out = fleet.exec(
+        server,
+        &format!(
+            "/opt/k3s-double/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
+             --cacert={tls}/server-ca.crt --cert={tls}/client.crt --key={tls}/client.key \
+             member list -w simple"
+        ),
+    );
+    out.lines()
+        .map(|l| {
+            let cols: Vec<&str> = l.split(", ").collect();
+            format!(
+                "{},{}",
+                cols.get(2).unwrap_or(&""),
+                cols.get(3).unwrap_or(&"")
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -543,6 +598,46 @@ fn a_node_removed_from_the_file_is_reported_then_pruned_only_when_asked() {
     assert_eq!(
         fleet.exec("pi3", "systemctl is-active k3s-agent").trim(),
         "active"
+    );
+
+    // A finalizer that never finishes: the prune stops K3s on the node, deletes the Node,
+    // waits --delete-timeout, then fails naming the finalizer instead of hanging.
+    fleet.exec(
+        "pi1",
+        r#"k3s kubectl patch node three --type=merge -p '{"metadata":{"finalizers":["example.com/stuck"]}}'"#,
+    );
+    let stuck = ws
+        .pikube(&["apply", "--prune", "--delete-timeout=5s", READY])
+        .expect_code(1);
+    assert!(
+        stuck.stdout.contains(
+            "three: not deleted from the cluster within 5s: K3s' finalizers [example.com/stuck] \
+             are still pending"
+        ),
+        "{}\n{}",
+        stuck.stdout,
+        stuck.stderr
+    );
+    assert_ne!(
+        fleet
+            .exec("pi3", "systemctl is-active k3s-agent || true")
+            .trim(),
+        "active",
+        "K3s is stopped before its node is deleted"
+    );
+    // Once the finalizer is gone the Node goes; K3s started again registers it anew.
+    fleet.exec(
+        "pi1",
+        r#"k3s kubectl patch node three --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'"#,
+    );
+    fleet.exec(
+        "pi1",
+        "k3s kubectl wait --for=delete node/three --timeout=30s",
+    );
+    fleet.exec("pi3", "systemctl start k3s-agent");
+    fleet.exec(
+        "pi1",
+        "for i in $(seq 60); do k3s kubectl get node three >/dev/null 2>&1 && break; sleep 1; done",
     );
 
     // --prune: drained, deleted, uninstalled; the record forgets it.

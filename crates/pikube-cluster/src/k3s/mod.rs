@@ -30,7 +30,7 @@ pub use install::{carry_out, journal_tail, service_status, wait_started, Install
 pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
 pub use live_nodes::live_nodes;
 pub use node_plan::{plan_k3s, sha256_hex, K3sNodePlan, K3sPlanError};
-pub use prune::{delete_node, drain_node, prune_node, PruneError, PruneReport};
+pub use prune::{delete_node, drain_node, prune_node, PruneError, PruneReport, DELETE_TIMEOUT};
 pub use render::{Membership, ServerOptions};
 pub use reset::{reset_node, ResetReport};
 pub use spec::{K3sMemberSpec, K3sSpec};

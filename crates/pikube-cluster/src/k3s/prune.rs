@@ -1,8 +1,10 @@
-//! Taking a stale node out of the cluster: drained and deleted through a server's API,
-//! then K3s uninstalled from the node itself with the same code as `pikube reset`.
+//! Taking a stale node out of the cluster: drained through a server's API, K3s stopped on
+//! the node, its Node deleted (with pikube's own deadline), then K3s uninstalled from the
+//! node itself with the same code as `pikube reset`.
 
 use std::time::Duration;
 
+use super::paths::Service;
 use super::reset::reset_node;
 use super::stale::PruneStep;
 use crate::ssh::{shell_quote, Connection, SshError};
@@ -18,7 +20,22 @@ pub enum PruneError {
     Drain { node: String, reason: String },
     #[error("{node}: not deleted from the cluster: {reason}")]
     Delete { node: String, reason: String },
+    #[error(
+        "{node}: not deleted from the cluster within {}s: K3s' finalizers [{finalizers}] are \
+         still pending (for an etcd server: is etcd healthy, with quorum?); it is marked for \
+         deletion and goes once they finish",
+        timeout.as_secs()
+    )]
+    Finalizers {
+        node: String,
+        finalizers: String,
+        timeout: Duration,
+    },
 }
+
+/// How long a Node may take to go once deleted, unless told otherwise: K3s' finalizers
+/// remove its node password and, for an etcd server, its etcd member first.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What pruning did to one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,17 +64,24 @@ impl PruneReport {
     }
 }
 
-/// Drains (if Ready), deletes, uninstalls through `node` (the node's own connection, or
-/// why there is none), then deletes again: a kubelet still running between the first
-/// delete and the uninstall registers its node anew.
+/// Drains (if Ready), stops K3s on the node, deletes its Node, uninstalls K3s through
+/// `node` (the node's own connection, or why there is none).
+///
+/// K3s stops before the delete: deleting an etcd server's Node removes its etcd member, and
+/// a K3s still running there restarts and tries to rejoin, racing the uninstall (it can leave
+/// a dead member or learner behind); a running agent would register its Node again.
 pub async fn prune_node(
     api: &Connection,
     step: &PruneStep,
     node: Result<&Connection, String>,
     drain_timeout: Duration,
+    delete_timeout: Duration,
 ) -> Result<PruneReport, PruneError> {
     let drained = step.ready && drain_node(api, &step.name, drain_timeout).await?;
-    delete_node(api, &step.name).await?;
+    if let Ok(connection) = node {
+        stop_k3s(connection, step.service).await?;
+    }
+    delete_node(api, &step.name, delete_timeout).await?;
     let uninstalled = match node {
         Ok(connection) => reset_node(connection, false)
             .await
@@ -65,11 +89,22 @@ pub async fn prune_node(
             .map_err(|err| err.to_string()),
         Err(why) => Err(why),
     };
-    delete_node(api, &step.name).await?;
     Ok(PruneReport {
         drained,
         uninstalled,
     })
+}
+
+/// `systemctl stop` of the node's K3s service (nothing to do if it is not installed).
+async fn stop_k3s(connection: &Connection, service: Service) -> Result<(), PruneError> {
+    let script = format!(
+        "systemctl stop {} 2>/dev/null || true",
+        shell_quote(service.name())
+    );
+    connection
+        .run_privileged("stopping K3s before its node is deleted", &script, b"")
+        .await?;
+    Ok(())
 }
 
 /// `kubectl drain`: cordoned, then its pods evicted. `false` if the node is gone already.
@@ -99,23 +134,47 @@ pub async fn drain_node(
     }
 }
 
-/// `kubectl delete node`; a node that is not there is deleted already.
-pub async fn delete_node(api: &Connection, node: &str) -> Result<(), PruneError> {
+/// `kubectl delete node` without kubectl's own wait (a week, when a finalizer is stuck),
+/// then waits for the Node to go with pikube's deadline; a node that is not there is
+/// deleted already.
+pub async fn delete_node(
+    api: &Connection,
+    node: &str,
+    timeout: Duration,
+) -> Result<(), PruneError> {
+    let quoted = shell_quote(node);
     let script = format!(
-        "/usr/local/bin/k3s kubectl delete node {}",
-        shell_quote(node)
+        "k=/usr/local/bin/k3s\n\
+         $k kubectl delete node {quoted} --wait=false >/dev/null || exit 1\n\
+         $k kubectl wait --for=delete node/{quoted} --timeout={}s >/dev/null 2>&1 && exit 0\n\
+         $k kubectl get node {quoted} -o jsonpath='{{.metadata.finalizers}}' 2>/dev/null\n\
+         exit 3",
+        timeout.as_secs().max(1)
     );
     let output = api
         .run_privileged_unchecked("deleting the node", &script, b"")
         .await?;
     if output.success() || is_not_found(&output.stderr) {
         Ok(())
+    } else if output.code == 3 {
+        Err(PruneError::Finalizers {
+            node: node.to_owned(),
+            finalizers: finalizer_list(&output.stdout),
+            timeout,
+        })
     } else {
         Err(PruneError::Delete {
             node: node.to_owned(),
             reason: last_line(&output.stderr),
         })
     }
+}
+
+/// kubectl's jsonpath of a string list, `["a","b"]`, as `a, b`.
+fn finalizer_list(jsonpath: &str) -> String {
+    serde_json::from_str::<Vec<String>>(jsonpath.trim())
+        .map(|list| list.join(", "))
+        .unwrap_or_else(|_| jsonpath.trim().to_owned())
 }
 
 /// kubectl's `Error from server (NotFound): nodes "x" not found`.
@@ -155,5 +214,9 @@ mod tests {
             "Error from server (NotFound): nodes \"x\" not found\n"
         ));
         assert_eq!(last_line("a\nerror: b\n\n"), "error: b");
+        assert_eq!(
+            finalizer_list("[\"wrangler.cattle.io/node\",\"x/y\"]\n"),
+            "wrangler.cattle.io/node, x/y"
+        );
     }
 }

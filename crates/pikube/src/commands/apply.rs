@@ -40,6 +40,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         local: &local,
         prune: args.prune,
         drain_timeout: args.drain_timeout,
+        delete_timeout: args.delete_timeout,
     };
 
     let (lines, failures, stale) = runtime()?.block_on(async {

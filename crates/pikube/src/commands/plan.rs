@@ -161,7 +161,10 @@ fn stale_plan(step: &PruneStep) -> NodePlan {
     let node = shell_quote_arg(&step.name);
     let script = format!(
         "/usr/local/bin/k3s kubectl drain {node} --ignore-daemonsets --delete-emptydir-data && \
-         /usr/local/bin/k3s kubectl delete node {node}"
+         systemctl stop {service} (on {node}) && \
+         /usr/local/bin/k3s kubectl delete node {node} --wait=false && \
+         /usr/local/bin/k3s kubectl wait --for=delete node/{node}",
+        service = step.service.name()
     );
     NodePlan {
         node: step.name.clone(),

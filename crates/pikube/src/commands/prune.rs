@@ -23,6 +23,7 @@ pub struct PruneSettings<'a> {
     /// `--prune`; without it stale nodes are only warned about.
     pub prune: bool,
     pub drain_timeout: Duration,
+    pub delete_timeout: Duration,
 }
 
 /// What became of the stale nodes.
@@ -151,7 +152,10 @@ async fn prune_all(
     let fleet = fleet_of_records(settings.config, records);
     let mut connections = connect(&fleet, &allowed, progress).await;
     for step in allowed {
-        progress.node(&step.name, "pruning: drain, delete, uninstall K3s");
+        progress.node(
+            &step.name,
+            "pruning: drain, stop K3s, delete, uninstall K3s",
+        );
         let connection = connections
             .remove(&step.name)
             .unwrap_or_else(|| Err(no_record(settings, step)));
@@ -160,6 +164,7 @@ async fn prune_all(
             step,
             connection.as_ref().map_err(Clone::clone),
             settings.drain_timeout,
+            settings.delete_timeout,
         )
         .await;
         if let Ok(connection) = connection {

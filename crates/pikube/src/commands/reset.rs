@@ -2,7 +2,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 use pikube_cluster::config::Role;
-use pikube_cluster::k3s::{delete_node, reset_node};
+use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
 
 use crate::cli::ResetArgs;
@@ -90,7 +90,7 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
                     continue;
                 };
                 for name in &targets {
-                    match delete_node(&server, name).await {
+                    match delete_node(&server, name, DELETE_TIMEOUT).await {
                         Ok(()) => progress.node(
                             name,
                             &format!("deleted from the cluster (via {})", connected.node),
