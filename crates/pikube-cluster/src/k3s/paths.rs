@@ -8,8 +8,9 @@ pub const LINKS: [&str; 3] = ["kubectl", "crictl", "ctr"];
 pub const KILLALL: &str = "/usr/local/bin/k3s-killall.sh";
 pub const CONFIG_DIR: &str = "/etc/rancher/k3s";
 pub const CONFIG: &str = "/etc/rancher/k3s/config.yaml";
-/// Node labels and taints: k3s reads them only when the node registers, so a change
-/// here needs no restart (pikube updates the live node through the API instead).
+/// Node labels and taints: k3s applies the labels at every start and the taints when the
+/// node registers; pikube updates the live node through the API, so a change here needs
+/// no restart.
 pub const REGISTRATION: &str = "/etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml";
 pub const KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
 pub const SERVER_TOKEN: &str = "/var/lib/rancher/k3s/server/token";

@@ -81,9 +81,10 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
     )
 }
 
-/// Labels and taints for k3s to set when the node registers. k3s ignores them on
-/// later starts, so pikube keeps the live node in step itself; this file is also its
-/// record of which labels and taints it set (to remove them when cluster.toml drops one).
+/// Labels and taints for k3s to set on the node. k3s re-applies the labels at every start
+/// (adding or overwriting, never removing) and the taints only when the node first
+/// registers, so pikube keeps the live node in step itself; this file is also its record
+/// of which labels and taints it set (to remove them when cluster.toml drops one).
 pub fn registration_yaml(labels: &[(String, String)], taints: &[String]) -> String {
     let mut map = Mapping::new();
     let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -92,8 +93,10 @@ pub fn registration_yaml(labels: &[(String, String)], taints: &[String]) -> Stri
         map.insert("node-taint".into(), list(taints));
     }
     with_header(
-        "# Managed by pikube. k3s reads these only when the node first registers; pikube\n\
-         # applies changes to the live node, so editing them restarts nothing.\n",
+        "# Managed by pikube. k3s applies the labels at every start and the taints when the\n\
+         # node first registers; pikube applies changes to the live node, so editing them\n\
+         # restarts nothing. A drop-in sorting after this one replaces these lists unless it\n\
+         # appends with `node-label+:` / `node-taint+:`.\n",
         map,
     )
 }
@@ -185,9 +188,41 @@ fn list(items: &[String]) -> Value {
 }
 
 fn with_header(header: &str, map: Mapping) -> String {
-    // A mapping of strings, lists and booleans always serialises.
-    let body = serde_yaml::to_string(&Value::Mapping(map)).unwrap_or_default();
+    let mut body = String::new();
+    for (key, value) in &map {
+        let key = key.as_str().unwrap_or_default();
+        match value {
+            Value::Sequence(items) => {
+                body.push_str(&format!("{key}:\n"));
+                for item in items {
+                    body.push_str(&format!("- {}\n", scalar(item)));
+                }
+            }
+            other => body.push_str(&format!("{key}: {}\n", scalar(other))),
+        }
+    }
     format!("{header}{body}")
+}
+
+/// One scalar as k3s must read it back. k3s parses config files as YAML 1.1, where plain
+/// `y`, `n`, `yes`, `no`, `on` and `off` are booleans (`node-name: on` would register a node
+/// called `true`); serde_yaml speaks YAML 1.2 and leaves them plain, so those are quoted
+/// here. Everything else is written as serde_yaml writes it.
+fn scalar(value: &Value) -> String {
+    if let Some(text) = value.as_str() {
+        let yaml11_bool = matches!(
+            text.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off"
+        );
+        if yaml11_bool {
+            return format!("\"{text}\"");
+        }
+    }
+    // A string or a boolean always serialises.
+    serde_yaml::to_string(value)
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -219,6 +254,101 @@ mod tests {
         assert_eq!(value["kubelet-arg"][0], "max-pods=50");
         assert!(value.get("server").is_none());
         assert!(text.starts_with("# Managed by pikube for cluster lab"));
+    }
+
+    #[test]
+    fn a_node_named_like_a_yaml_1_1_boolean_stays_a_name() {
+        for name in ["on", "off", "y", "n", "yes", "no", "On", "NO"] {
+            let text = config_yaml(&NodeConfig {
+                cluster: "lab",
+                node: name,
+                membership: &Membership::Agent {
+                    url: "https://10.0.0.1:6443".into(),
+                },
+                server: &server(),
+                kubelet_args: &[],
+            });
+            assert!(text.contains(&format!("node-name: \"{name}\"\n")), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_other_value_is_written_as_before_so_no_node_restarts_for_it() {
+        let mut map = Mapping::new();
+        map.insert("node-name".into(), "pi-1".into());
+        map.insert("cluster-init".into(), true.into());
+        map.insert("server".into(), "https://10.0.0.1:6443".into());
+        map.insert("write-kubeconfig-mode".into(), "0600".into());
+        map.insert(
+            "tls-san".into(),
+            list(&[
+                "k3s.home.arpa".into(),
+                "10.0.0.1".into(),
+                "2001:db8::1".into(),
+            ]),
+        );
+        map.insert(
+            "kubelet-arg".into(),
+            list(&[
+                "max-pods=50".into(),
+                "eviction-hard=memory.available<5%".into(),
+            ]),
+        );
+        map.insert(
+            "node-label".into(),
+            list(&[
+                "pikube.io/arch=arm64".into(),
+                "zone=".into(),
+                "a=true".into(),
+            ]),
+        );
+        map.insert(
+            "node-taint".into(),
+            list(&["dedicated=db:NoSchedule".into()]),
+        );
+        let before = serde_yaml::to_string(&Value::Mapping(map.clone())).unwrap();
+        assert_eq!(with_header("", map), before);
+    }
+
+    /// killall's `unmount_and_remove`, run as root in a private mount namespace on a
+    /// scratch tree: a volume that cannot be unmounted (busy) keeps its data, one that was
+    /// unmounted is removed, and the directory itself stays (as upstream's killall does).
+    #[test]
+    fn killall_removes_only_what_it_unmounted() {
+        let function = KILLALL_SCRIPT
+            .split("unmount_and_remove() {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .expect("killall.sh defines unmount_and_remove");
+        let dir = tempfile::tempdir().unwrap();
+        let pods = dir.path().join("pods");
+        let script = format!(
+            r#"unmount_and_remove() {{{function}
+}}
+mkdir -p {pods}/busy {pods}/idle
+mount -t tmpfs tmpfs {pods}/busy; mount -t tmpfs tmpfs {pods}/idle
+echo data > {pods}/busy/volume; echo data > {pods}/idle/volume
+(cd {pods}/busy && exec sleep 30) >/dev/null 2>&1 & holder=$!
+sleep 0.2
+unmount_and_remove {pods}
+kill $holder
+cat {pods}/busy/volume
+test -e {pods}/idle && echo idle-kept || echo idle-removed
+test -d {pods} && echo dir-kept
+"#,
+            pods = pods.display()
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .expect("unshare (util-linux) runs; the suite runs as root");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout, "data\nidle-removed\ndir-kept\n");
     }
 
     #[test]

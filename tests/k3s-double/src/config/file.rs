@@ -47,6 +47,7 @@ fn load_one(path: &Path) -> Result<Vec<FileEntry>, String> {
 
 pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let yaml11 = yaml11_booleans(text);
     let map = match doc {
         serde_yaml::Value::Null => return Ok(Vec::new()),
         serde_yaml::Value::Mapping(map) => map,
@@ -54,12 +55,13 @@ pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
     };
     let mut out = Vec::new();
     for (key, value) in map {
-        let key = scalar(&key).ok_or("a key is not a string")?;
-        let (key, append) = match key.strip_suffix('+') {
+        let raw = scalar(&key).ok_or("a key is not a string")?;
+        let (key, append) = match raw.strip_suffix('+') {
             Some(base) => (base.to_string(), true),
-            None => (key, false),
+            None => (raw.clone(), false),
         };
         let value = match value {
+            _ if yaml11.contains_key(&raw) => Value::Bool(yaml11[&raw]),
             serde_yaml::Value::Bool(b) => Value::Bool(b),
             serde_yaml::Value::Sequence(items) => Value::List(
                 items
@@ -72,6 +74,30 @@ pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
         out.push(FileEntry { key, append, value });
     }
     Ok(out)
+}
+
+/// Top-level keys whose value is a plain (unquoted) YAML 1.1 boolean word. k3s reads its
+/// config files with a YAML 1.1 parser, where `on`, `off`, `y`, `n`, `yes`, `no` are
+/// booleans, so `node-name: on` means `--node-name=true`; serde_yaml (YAML 1.2) would read
+/// the string "on". Quoted values stay strings in both.
+fn yaml11_booleans(text: &str) -> std::collections::BTreeMap<String, bool> {
+    let mut found = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t', '#', '-']) {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let truth = match value {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => true,
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => false,
+            _ => continue,
+        };
+        found.insert(key.trim().to_string(), truth);
+    }
+    found
 }
 
 fn scalar(value: &serde_yaml::Value) -> Option<String> {

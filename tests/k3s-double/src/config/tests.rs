@@ -183,3 +183,18 @@ fn cli_errors_like_k3s() {
         ]
     );
 }
+
+#[test]
+fn plain_yaml_1_1_booleans_are_booleans_as_k3s_reads_them() {
+    let dir = tempdir("yaml11");
+    write(
+        &dir,
+        "config.yaml",
+        "node-name: on\ntoken: \"off\"\nnode-label: [zone=on]\n",
+    );
+    let (s, _) = resolve_with(Command::Server, &dir, &[], &[]);
+    // k3s turns the boolean back into a string for a string flag: the node is called "true".
+    assert_eq!(s.str("node-name"), Some("true"));
+    assert_eq!(s.str("token"), Some("off"));
+    assert_eq!(s.list("node-label"), ["zone=on"]);
+}

@@ -24,10 +24,11 @@ for shim in $(pgrep -f "$K3S_DATA_DIR/data/[^/]*/bin/containerd-shim" 2>/dev/nul
 done
 
 unmount_and_remove() {
-  # Deepest first, so that nested mounts go before their parents.
+  # Deepest first, so that nested mounts go before their parents. Only a mount point that
+  # was unmounted is removed, and never the directory itself: rm -rf through a mount that
+  # is still there (busy, a hung NFS, a hostPath bind) would delete the volume's data.
   awk -v path="$1" '$2 ~ ("^" path) { print $2 }' /proc/self/mounts | sort -r |
-    while read -r mount; do umount -f "$mount" 2>/dev/null; done
-  rm -rf "$1"
+    while read -r mount; do umount -f "$mount" 2>/dev/null && rm -rf "$mount"; done
 }
 unmount_and_remove /run/k3s
 unmount_and_remove /var/lib/kubelet/pods

@@ -24,8 +24,9 @@ for tool in kubectl crictl ctr; do
   [ -L "/usr/local/bin/$tool" ] && rm -f "/usr/local/bin/$tool"
 done
 rm -rf /etc/rancher/k3s /run/k3s /run/flannel /var/lib/kubelet
-# Mounts under the data dir (container roots) were released by killall; whatever is
-# still mounted is left in place rather than removed through.
+# Mounts under the data dir (container roots) were released by killall. Whatever is still
+# mounted keeps its mount point, but its contents are deleted with the rest of the data
+# dir (rm -rf crosses into it), as install.sh's uninstall does.
 if [ -d "$K3S_DATA_DIR" ]; then
   if grep -q " $K3S_DATA_DIR" /proc/self/mounts; then
     find "$K3S_DATA_DIR" -xdev -depth -mindepth 1 -exec rm -rf {} + 2>/dev/null
