@@ -386,6 +386,24 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
         "pi",
         &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
     );
+    // A K3s release from before June 2023: it reads its 0600 config.yaml even for
+    // --version, so only root may ask it (audit F3). Every apply below must still work.
+    let old = ws.path().join("k3s-v1.26.5");
+    let stamped = std::process::Command::new(support::cluster::k3s_double())
+        .args(["stamp", "v1.26.5+k3s1", old.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(stamped.success());
+    edit(
+        &ws,
+        "version = \"v1.34.4+k3s1\"",
+        "version = \"v1.26.5+k3s1\"",
+    );
+    edit(
+        &ws,
+        &format!("amd64 = \"{}\"", support::cluster::k3s_double().display()),
+        &format!("amd64 = \"{}\"", old.display()),
+    );
     // Killed while the binary is on its way to the nodes.
     let mut child = ws
         .command(&["apply", READY])
@@ -409,6 +427,11 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
     );
     ws.pikube(&["apply", READY]).expect_code(0);
     ws.pikube(&["plan"]).expect_code(0);
+    let denied = fleet.exec(
+        "pi1",
+        "su pi -c '/usr/local/bin/k3s --version' 2>&1 || true",
+    );
+    assert!(denied.contains("permission denied"), "{denied}");
     for fleet_node in ["pi1", "pi2"] {
         let leftovers = fleet.exec(
             fleet_node,

@@ -77,7 +77,7 @@ fn main() {
     let rest = args.get(2..).unwrap_or_default();
     match args.get(1).map(String::as_str) {
         None | Some("-h" | "--help" | "help") => print!("{USAGE}"),
-        Some("-v" | "--version") => print!("{}", version::banner()),
+        Some("-v" | "--version") => std::process::exit(version::print_version()),
         Some("kubectl") => kubectl::exec(rest),
         Some("check-config") => std::process::exit(check_config::run()),
         Some("etcd-snapshot") => std::process::exit(snapshot::main(rest)),

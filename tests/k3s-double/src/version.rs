@@ -76,6 +76,46 @@ pub fn stamp(args: &[String]) -> Result<(), String> {
     crate::files::write_mode(Path::new(out), &bytes, 0o755).map_err(|e| format!("write {out}: {e}"))
 }
 
+/// Whether this version reads config.yaml even for `--version` and dies when it cannot:
+/// k3s before the June 2023 patch releases (v1.24.15, v1.25.11, v1.26.6, v1.27.3) did, so
+/// a 0600 config.yaml made `k3s --version` fail for every user but root.
+pub fn version_reads_config(version: &str) -> bool {
+    let core = version.trim_start_matches('v');
+    let core = core.split(['+', '-']).next().unwrap_or("");
+    let parts: Vec<u32> = core.split('.').filter_map(|p| p.parse().ok()).collect();
+    let [1, minor, patch] = parts[..] else {
+        return false;
+    };
+    match minor {
+        0..=23 => true,
+        24 => patch < 15,
+        25 => patch < 11,
+        26 => patch < 6,
+        27 => patch < 3,
+        _ => false,
+    }
+}
+
+/// `k3s --version`: the banner, or, on the old releases, the config file's error first.
+pub fn print_version() -> i32 {
+    let version = current();
+    if version_reads_config(&version) {
+        let config = crate::roots::config_file();
+        if let Err(e) = std::fs::File::open(&config) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                eprintln!(
+                    "time=\"{}\" level=fatal msg=\"open {}: permission denied\"",
+                    crate::log::rfc3339_now(),
+                    config.display()
+                );
+                return 1;
+            }
+        }
+    }
+    print!("{}", banner());
+    0
+}
+
 /// The two lines real k3s prints, marked as the double.
 pub fn banner() -> String {
     format!(
@@ -86,6 +126,27 @@ pub fn banner() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn which_releases_read_config_yaml_for_their_version() {
+        for old in [
+            "v1.23.17+k3s1",
+            "v1.24.14+k3s1",
+            "v1.26.5+k3s1",
+            "v1.27.2+k3s1",
+        ] {
+            assert!(super::version_reads_config(old), "{old}");
+        }
+        for fixed in [
+            "v1.24.15+k3s1",
+            "v1.26.6+k3s1",
+            "v1.27.3+k3s1",
+            "v1.28.0+k3s1",
+            "v1.34.4+k3s1",
+        ] {
+            assert!(!super::version_reads_config(fixed), "{fixed}");
+        }
+    }
+
     #[test]
     fn k3s_versions() {
         for ok in ["v1.34.4+k3s1", "v1.35.0-rc1+k3s2", "v1.9.10+k3s12"] {

@@ -107,7 +107,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         restart_because.push("config.yaml");
     }
     if state.registration.as_deref() != Some(desired.registration_yaml.as_str()) {
-        // Read by k3s at registration only: no restart (labels go through the API).
+        // k3s re-reads it only when it starts: no restart (labels go through the API).
         plan.changes.push(Change::owned_file(
             REGISTRATION,
             state.registration.as_deref(),

@@ -550,8 +550,14 @@ impl K3sStage<'_> {
     }
 
     async fn check_version(&self, connection: &Connection, wanted: &str) -> Result<(), K3sError> {
+        // As root: k3s releases before June 2023 read config.yaml (0600) even for
+        // --version, and fail for any other user.
         let output = connection
-            .run("asking k3s its version", "/usr/local/bin/k3s --version")
+            .run_privileged(
+                "asking k3s its version",
+                "/usr/local/bin/k3s --version",
+                b"",
+            )
             .await?;
         let found = output
             .stdout
