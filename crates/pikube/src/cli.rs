@@ -50,7 +50,7 @@ pub enum Command {
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
     /// cluster's name, pointing at the API endpoint (or the first server).
     #[command(
-        after_help = "Examples:\n  pikube kubeconfig > lab.yaml\n  pikube kubeconfig --write ~/.kube/lab.yaml\n  pikube kubeconfig --merge            # into $KUBECONFIG or ~/.kube/config\n  kubectl --context homelab get nodes\n\nFiles are written 0600. --merge replaces this cluster's entries and leaves every other\ncluster, user and context alone; it makes this cluster's context the current one unless\n--keep-context."
+        after_help = "Examples:\n  pikube kubeconfig > lab.yaml\n  pikube kubeconfig --write ~/.kube/lab.yaml\n  pikube kubeconfig --merge            # into $KUBECONFIG or ~/.kube/config\n  kubectl --context homelab get nodes\n\nFiles are written 0600. --merge replaces this cluster's entries and leaves every other\ncluster, user and context alone; it makes this cluster's context the current one unless\n--keep-context.\n\nOnly what K3s writes is taken from the server's k3s.yaml: the server's CA, and a client\ncertificate and key or a token. Any other field in those entries (exec, auth-provider,\nproxy-url, insecure-skip-tls-verify, file paths...) is refused and nothing is written. If\n.pikube/<cluster>/token is a full K10<CA hash> token, the CA must match it; with a short\ntoken (what apply keeps) or none, a warning says the CA was not checked."
     )]
     Kubeconfig(KubeconfigArgs),
     /// Uninstall K3s from every node, or from the named ones. The OS preparation (cgroups,

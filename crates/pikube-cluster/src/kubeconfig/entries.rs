@@ -1,6 +1,8 @@
-//! Helpers over the untyped YAML document. The kubeconfig is handled as a `serde_yaml::Value`
-//! rather than typed structs so that fields this code does not know about (exec plugins,
-//! extensions, proxy-url, whatever newer kubectl versions add) survive a rewrite unchanged.
+//! Helpers over the untyped YAML document. The user's kubeconfig is handled as a
+//! `serde_yaml::Value` rather than typed structs so that the fields of its other clusters that
+//! this code does not know about (exec plugins, extensions, proxy-url, whatever newer kubectl
+//! versions add) survive a rewrite unchanged. What comes from k3s.yaml is another matter: see
+//! `allow`.
 
 use serde_yaml::{Mapping, Value};
 
@@ -58,24 +60,5 @@ pub(super) fn list_mut<'a>(
             field: key.to_owned(),
             found,
             expected: "a list",
-        })
-}
-
-/// The entry's body (`cluster:`, `user:` or `context:`) as a mapping.
-pub(super) fn body_mut<'a>(
-    entry: &'a mut Value,
-    field: String,
-    body_key: &str,
-    what: &'static str,
-) -> Result<&'a mut Mapping, KubeconfigError> {
-    let found = entry.get(body_key).map_or("missing", type_name);
-    entry
-        .get_mut(body_key)
-        .and_then(Value::as_mapping_mut)
-        .ok_or(KubeconfigError::WrongType {
-            what,
-            field,
-            found,
-            expected: "a mapping",
         })
 }

@@ -48,6 +48,65 @@ pub enum KubeconfigError {
          if neither is running, the lock was left behind: remove it and run again"
     )]
     Locked { lock: PathBuf },
+    /// A field the allow-list does not know, in an entry pikube would copy into the user's
+    /// kubeconfig. `entry` is its path, such as `users[default].user`.
+    #[error(
+        "`{entry}` has `{field}`, which K3s does not write: pikube copies only {allowed}, and \
+         refuses the rest rather than let a node put commands, proxies or trust settings into \
+         this machine's kubeconfig"
+    )]
+    NotAllowed {
+        entry: String,
+        field: String,
+        allowed: &'static str,
+    },
+    #[error("`{entry}` has no `{field}`, which K3s always writes")]
+    MissingField { entry: String, field: &'static str },
+    /// The user entry holds neither of the two shapes K3s writes.
+    #[error(
+        "`{entry}` holds {found}; K3s writes a client certificate with its key \
+         (client-certificate-data, client-key-data) or a token"
+    )]
+    Credentials { entry: String, found: &'static str },
+    #[error("`{entry}.{field}` is not base64")]
+    NotBase64 { entry: String, field: &'static str },
+    /// The cluster token pins a CA and this one is not it.
+    #[error(
+        "the CA in `{entry}.certificate-authority-data` has SHA-256 {found}, but the cluster \
+         token in {token} pins {pinned}: this is not the cluster's CA"
+    )]
+    CaMismatch {
+        entry: String,
+        found: String,
+        pinned: String,
+        token: PathBuf,
+    },
+    /// K3s hashes a single CA certificate as the file's bytes, but a bundle by its root
+    /// certificate, which takes chain verification pikube does not do.
+    #[error(
+        "`{entry}.certificate-authority-data` holds {count} PEM certificates, so its hash \
+         cannot be checked against the cluster token in {token} (pikube checks the single \
+         CA certificate K3s generates)"
+    )]
+    CaNotCheckable {
+        entry: String,
+        count: usize,
+        token: PathBuf,
+    },
+    #[error(
+        "the cluster token in {token} starts with K10 but has no valid CA hash (64 hex digits \
+         before `::`)"
+    )]
+    MalformedToken { token: PathBuf },
+    /// A problem with the kubeconfig read from a node. The problem is part of the message
+    /// and deliberately not a `source`: `pikube` prints the chain of sources too, and would
+    /// print it twice.
+    #[error("{node}: {file}: {problem}")]
+    FromNode {
+        node: String,
+        file: &'static str,
+        problem: Box<KubeconfigError>,
+    },
     /// Wraps a merge error with the file it came from.
     #[error("{path}: {source}")]
     InFile {

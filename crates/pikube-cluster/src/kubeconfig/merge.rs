@@ -89,7 +89,7 @@ fn upsert(list: &mut Vec<Value>, name: &str, entry: &Value) {
 }
 
 /// What kubectl writes for a new kubeconfig, in its key order.
-fn fresh_document() -> Mapping {
+pub(super) fn fresh_document() -> Mapping {
     let mut doc = Mapping::new();
     doc.insert("apiVersion".into(), "v1".into());
     doc.insert("clusters".into(), Value::Sequence(Vec::new()));

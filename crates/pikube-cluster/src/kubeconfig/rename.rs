@@ -4,22 +4,29 @@ use std::fmt;
 
 use serde_yaml::{Mapping, Value};
 
+use super::allow::{self, Credentials};
+use super::ca::{self, CaPin};
 use super::emit;
-use super::entries::{self, body_mut, entry_name, into_mapping};
+use super::entries::{self, entry_name, into_mapping};
+use super::merge::fresh_document;
 use super::KubeconfigError;
+use crate::k3s::paths;
 
 const WHAT: &str = "k3s.yaml";
 /// The name k3s gives its cluster, user and context.
 const K3S_NAME: &str = "default";
+const CLUSTER_ENTRY: &str = "clusters[default].cluster";
 
 /// k3s.yaml renamed for one cluster. Holds the client key: `Debug` shows only the name and
 /// the server.
 #[derive(Clone, PartialEq)]
 pub struct Kubeconfig {
-    /// The whole document, with every field k3s wrote.
+    /// The whole document, made of the three entries below.
     doc: Mapping,
     name: String,
     server: String,
+    /// The CA file's bytes, for [`Kubeconfig::check_ca`].
+    ca_pem: Vec<u8>,
     /// The renamed entries, as they go into another kubeconfig.
     pub(super) cluster: Value,
     pub(super) user: Value,
@@ -40,6 +47,12 @@ impl Kubeconfig {
     pub fn to_yaml(&self) -> Result<String, KubeconfigError> {
         emit::to_yaml(&self.doc)
     }
+
+    /// Refuses a CA other than the one `pin` names; with no pin there is nothing to check
+    /// (see [`CaPin::unchecked_reason`]).
+    pub fn check_ca(&self, pin: &CaPin) -> Result<(), KubeconfigError> {
+        ca::check(&self.ca_pem, CLUSTER_ENTRY, pin)
+    }
 }
 
 impl fmt::Debug for Kubeconfig {
@@ -51,9 +64,29 @@ impl fmt::Debug for Kubeconfig {
     }
 }
 
-/// Renames k3s.yaml's `default` cluster, user and context to `cluster_name`, makes it the
-/// current context and points the cluster at `server_url` (k3s writes a loopback address
-/// that only works on the server itself). Every other field is kept.
+/// The kubeconfig K3s wrote on the server `node` (k3s.yaml's text), renamed as
+/// [`for_cluster`] does and its CA checked against `pin`. Errors name the node and the file.
+pub fn from_server(
+    node: &str,
+    k3s_yaml: &str,
+    cluster_name: &str,
+    server_url: &str,
+    pin: &CaPin,
+) -> Result<Kubeconfig, KubeconfigError> {
+    for_cluster(k3s_yaml, cluster_name, server_url)
+        .and_then(|kubeconfig| kubeconfig.check_ca(pin).map(|()| kubeconfig))
+        .map_err(|problem| KubeconfigError::FromNode {
+            node: node.to_owned(),
+            file: paths::KUBECONFIG,
+            problem: Box::new(problem),
+        })
+}
+
+/// Builds the kubeconfig for `cluster_name` from k3s.yaml's `default` cluster, user and
+/// context: the cluster points at `server_url` (k3s writes a loopback address that only
+/// works on the server itself) and is the current context. Only the fields K3s writes are
+/// taken: the CA, and a client certificate and key or a token. Any other field in those
+/// entries is refused (see `allow`); nothing else in the file is copied.
 pub fn for_cluster(
     k3s_yaml: &str,
     cluster_name: &str,
@@ -62,41 +95,82 @@ pub fn for_cluster(
     if cluster_name.is_empty() {
         return Err(KubeconfigError::EmptyName);
     }
-    let mut doc = into_mapping(entries::parse(k3s_yaml, WHAT)?, WHAT)?;
+    let doc = into_mapping(entries::parse(k3s_yaml, WHAT)?, WHAT)?;
+    let cluster = allow::cluster(find_default(&doc, "clusters", "cluster")?)?;
+    let user = allow::user(find_default(&doc, "users", "user")?)?;
+    allow::context(find_default(&doc, "contexts", "context")?, K3S_NAME)?;
 
-    let cluster = rename_default(&mut doc, "clusters", "cluster", cluster_name)?;
-    body_mut(cluster, "clusters[default].cluster".into(), "cluster", WHAT)?
-        .insert("server".into(), server_url.into());
-    let cluster = cluster.clone();
+    // Keys in the order kubectl writes them.
+    let cluster_entry = entry(
+        "cluster",
+        [
+            ("certificate-authority-data", cluster.ca_data.as_str()),
+            ("server", server_url),
+        ],
+        cluster_name,
+    );
+    let user_entry = match &user {
+        Credentials::ClientCertificate { certificate, key } => entry(
+            "user",
+            [
+                ("client-certificate-data", certificate.as_str()),
+                ("client-key-data", key.as_str()),
+            ],
+            cluster_name,
+        ),
+        Credentials::Token(token) => entry("user", [("token", token.as_str())], cluster_name),
+    };
+    let context_entry = entry(
+        "context",
+        [("cluster", cluster_name), ("user", cluster_name)],
+        cluster_name,
+    );
 
-    let user = rename_default(&mut doc, "users", "user", cluster_name)?.clone();
-
-    let context = rename_default(&mut doc, "contexts", "context", cluster_name)?;
-    let body = body_mut(context, "contexts[default].context".into(), "context", WHAT)?;
-    for field in ["cluster", "user"] {
-        repoint(body, field, cluster_name)?;
+    let mut doc = fresh_document();
+    for (list, entry) in [
+        ("clusters", &cluster_entry),
+        ("contexts", &context_entry),
+        ("users", &user_entry),
+    ] {
+        doc.insert(list.into(), Value::Sequence(vec![entry.clone()]));
     }
-    let context = context.clone();
-
     doc.insert("current-context".into(), cluster_name.into());
     Ok(Kubeconfig {
         doc,
         name: cluster_name.to_owned(),
         server: server_url.to_owned(),
-        cluster,
-        user,
-        context,
+        ca_pem: cluster.ca_pem,
+        cluster: cluster_entry,
+        user: user_entry,
+        context: context_entry,
     })
 }
 
-/// Finds the entry named `default` in `list` and renames it.
-fn rename_default<'a>(
-    doc: &'a mut Mapping,
+/// A `clusters`/`users`/`contexts` entry: `name` and its body, in kubectl's key order.
+fn entry<const N: usize>(body_key: &str, fields: [(&str, &str); N], name: &str) -> Value {
+    let body: Mapping = fields
+        .into_iter()
+        .map(|(key, value)| (Value::from(key), Value::from(value)))
+        .collect();
+    let mut entry = Mapping::new();
+    // kubectl sorts these keys: `cluster` and `context` come before `name`, `user` after.
+    if body_key < "name" {
+        entry.insert(body_key.into(), Value::Mapping(body));
+        entry.insert("name".into(), name.into());
+    } else {
+        entry.insert("name".into(), name.into());
+        entry.insert(body_key.into(), Value::Mapping(body));
+    }
+    Value::Mapping(entry)
+}
+
+/// The entry named `default` in `list`.
+fn find_default<'a>(
+    doc: &'a Mapping,
     list: &'static str,
     kind: &'static str,
-    new_name: &str,
-) -> Result<&'a mut Value, KubeconfigError> {
-    let entries = match doc.get_mut(list) {
+) -> Result<&'a Value, KubeconfigError> {
+    let entries = match doc.get(list) {
         Some(Value::Sequence(entries)) => entries,
         Some(other) => {
             return Err(KubeconfigError::WrongType {
@@ -114,38 +188,15 @@ fn rename_default<'a>(
             })
         }
     };
-    let Some(index) = entries.iter().position(|e| entry_name(e) == Some(K3S_NAME)) else {
-        return Err(KubeconfigError::NoDefault {
+    // kubectl uses the first of several entries of one name, so the first is the one to check.
+    entries
+        .iter()
+        .find(|e| entry_name(e) == Some(K3S_NAME))
+        .ok_or_else(|| KubeconfigError::NoDefault {
             kind,
             list,
             found: found_names(entries),
-        });
-    };
-    let entry = &mut entries[index];
-    if let Some(mapping) = entry.as_mapping_mut() {
-        mapping.insert("name".into(), new_name.into());
-    }
-    Ok(entry)
-}
-
-/// Points the context's `cluster` or `user` at the renamed entry. A reference to anything
-/// but `default` means the file is not what k3s writes, and guessing would be wrong.
-fn repoint(body: &mut Mapping, field: &'static str, new_name: &str) -> Result<(), KubeconfigError> {
-    match body.get(field) {
-        None => {}
-        Some(value) if value.as_str() == Some(K3S_NAME) => {}
-        Some(value) => {
-            return Err(KubeconfigError::UnexpectedReference {
-                field,
-                found: value
-                    .as_str()
-                    .unwrap_or(entries::type_name(value))
-                    .to_owned(),
-            })
-        }
-    }
-    body.insert(field.into(), new_name.into());
-    Ok(())
+        })
 }
 
 fn found_names(entries: &[Value]) -> String {

@@ -1,11 +1,14 @@
 use anyhow::{bail, Context};
 use pikube_cluster::config::Role;
 use pikube_cluster::k3s::{api_url, paths};
-use pikube_cluster::kubeconfig::{for_cluster, kubeconfig_target, merge_into_file, write_private};
+use pikube_cluster::kubeconfig::{
+    from_server, kubeconfig_target, merge_into_file, write_private, CaPin,
+};
 use pikube_cluster::progress::SilentProgress;
 
 use crate::cli::KubeconfigArgs;
 use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::k3s_stage::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -13,6 +16,10 @@ use crate::exit::Outcome;
 pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
+    // The token kept here pins the cluster's CA (when it is a full one): the node's k3s.yaml
+    // must not be able to choose which CA this machine trusts for the cluster.
+    let local = local_state(&config);
+    let ca_pin = CaPin::from_token(local.existing_token()?.as_ref(), &local.dir().join("token"))?;
     // The first server (in file order) that answers and has a kubeconfig.
     let (server, k3s_yaml, problems) = runtime()?.block_on(async {
         let mut found = None;
@@ -75,8 +82,21 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
             }
         }
     };
-    let kubeconfig = for_cluster(&k3s_yaml, config.name.as_ref(), &api_url(&host))
-        .with_context(|| format!("{server}: {}", paths::KUBECONFIG))?;
+    // Refuses anything but what K3s writes, and a CA other than the pinned one, before any
+    // file is touched. The error names the node and the file.
+    let kubeconfig = from_server(
+        &server,
+        &k3s_yaml,
+        config.name.as_ref(),
+        &api_url(&host),
+        &ca_pin,
+    )?;
+    if let Some(reason) = ca_pin.unchecked_reason() {
+        eprintln!(
+            "warning: {server}: {}: the CA is taken as the node sent it: {reason}",
+            paths::KUBECONFIG
+        );
+    }
 
     if args.merge {
         let home = std::env::var_os("HOME").unwrap_or_default();
