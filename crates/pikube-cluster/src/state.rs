@@ -80,6 +80,58 @@ impl LocalState {
         read_token(&self.dir.join("token"))
     }
 
+    /// Where the SHA-256 of the cluster's CA is kept, learnt from the first server's full
+    /// token (`K10<hash>::...`) the first time pikube saw the cluster running.
+    pub fn ca_hash_path(&self) -> PathBuf {
+        self.dir.join("ca.sha256")
+    }
+
+    /// The recorded CA hash, if any.
+    pub fn recorded_ca_hash(&self) -> Result<Option<String>, StateError> {
+        let path = self.ca_hash_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let hash = text.trim().to_ascii_lowercase();
+                if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    Ok(Some(hash))
+                } else {
+                    Err(StateError::Corrupt { path })
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Io { path, source }),
+        }
+    }
+
+    /// Records the CA hash (a temporary file renamed over the old one, 0600). The first
+    /// record wins: a node that later serves another CA must not be able to move the pin.
+    pub fn record_ca_hash(&self, hash: &str) -> Result<(), StateError> {
+        if self.recorded_ca_hash()?.is_some() {
+            return Ok(());
+        }
+        let io = |source| StateError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io)?;
+        let tmp = self.dir.join(format!(".ca.sha256.{}", std::process::id()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        file.write_all(format!("{}\n", hash.to_ascii_lowercase()).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io)?;
+        fs::rename(&tmp, self.ca_hash_path()).map_err(io)
+    }
+
     /// The cluster token: read if it exists, otherwise generated and stored. Creation is
     /// atomic: a run killed half-way leaves no token or a whole one, and two runs racing
     /// agree on one token.
@@ -172,6 +224,33 @@ fn random_hex(bytes: usize) -> io::Result<String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_ca_hash_is_recorded_once_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LocalState::new(dir.path(), "lab");
+        assert_eq!(state.recorded_ca_hash().unwrap(), None);
+        let first = "ab".repeat(32);
+        state.record_ca_hash(&first.to_uppercase()).unwrap();
+        assert_eq!(state.recorded_ca_hash().unwrap(), Some(first.clone()));
+        state.record_ca_hash(&"cd".repeat(32)).unwrap();
+        assert_eq!(
+            state.recorded_ca_hash().unwrap(),
+            Some(first),
+            "the first record wins"
+        );
+        let mode = fs::metadata(state.ca_hash_path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        fs::write(state.ca_hash_path(), "not a hash\n").unwrap();
+        assert!(matches!(
+            state.recorded_ca_hash(),
+            Err(StateError::Corrupt { .. })
+        ));
+    }
 
     #[test]
     fn the_token_is_made_once_private_and_never_printed() {

@@ -486,7 +486,21 @@ fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
     let existing = "apiVersion: v1\nkind: Config\nclusters:\n- name: kind-dev\n  cluster:\n    server: https://127.0.0.1:40000\n- name: eks\n  cluster:\n    server: https://eks.example\nusers:\n- name: kind-dev\n  user:\n    token: abc\n- name: eks\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\ncontexts:\n- name: kind-dev\n  context:\n    cluster: kind-dev\n    user: kind-dev\n- name: eks\n  context:\n    cluster: eks\n    user: eks\ncurrent-context: eks\npreferences: {}\n";
     std::fs::write(&kubeconfig, existing).unwrap();
     let target = kubeconfig.display().to_string();
-    with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(0);
+    // apply recorded the cluster CA's hash from the first server's token: the CA in k3s.yaml
+    // is checked against it, so nothing is said about an unchecked CA.
+    let recorded = std::fs::read_to_string(ws.path().join(".pikube/test/ca.sha256")).unwrap();
+    let on_node = fleet.exec(
+        "pi1",
+        "sha256sum /var/lib/rancher/k3s/server/tls/server-ca.crt",
+    );
+    assert_eq!(recorded.trim(), on_node.split_whitespace().next().unwrap());
+    let merge =
+        with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(0);
+    assert!(
+        !merge.stderr.contains("the CA is taken"),
+        "{}",
+        merge.stderr
+    );
     with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(0);
     let merged = std::fs::read_to_string(&kubeconfig).unwrap();
     for name in [
@@ -524,6 +538,26 @@ fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
     );
 
     // Reset needs a confirmation; scripts give --yes.
+    // A server whose k3s.yaml names another CA (a compromised node): refused, named, and
+    // the user's kubeconfig is left as it was.
+    let before = std::fs::read_to_string(&kubeconfig).unwrap();
+    fleet.exec(
+        "pi1",
+        "cp /etc/rancher/k3s/k3s.yaml /root/k3s.yaml.good && \
+         other=$(base64 -w0 /var/lib/rancher/k3s/server/tls/client-ca.crt) && \
+         sed -i \"s|certificate-authority-data: .*|certificate-authority-data: $other|\" /etc/rancher/k3s/k3s.yaml",
+    );
+    let forged =
+        with_env(&ws, &["kubeconfig", "--merge"], &[("KUBECONFIG", &target)]).expect_code(1);
+    assert!(
+        forged.stderr.contains("this is not the cluster's CA")
+            && forged.stderr.contains(".pikube/test/ca.sha256"),
+        "{}",
+        forged.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&kubeconfig).unwrap(), before);
+    fleet.exec("pi1", "cp /root/k3s.yaml.good /etc/rancher/k3s/k3s.yaml");
+
     let refused = ws.pikube(&["reset", "two"]).expect_code(1);
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert!(fleet

@@ -18,6 +18,7 @@ use super::paths::Service;
 use super::render::{config_yaml, env_file, parse_registration, registration_yaml, NodeConfig};
 use super::spec::{K3sMemberSpec, K3sSpec};
 use super::state::{read_state, K3sNodeState};
+use super::token::ServerToken;
 use super::topology::{cluster_token, existing_secret, topology, Topology, TopologyNode};
 use crate::fleet::NodeResult;
 use crate::plan::Change;
@@ -161,6 +162,15 @@ impl K3sStage<'_> {
             let reason = format!("the first server {first} did not come up");
             return self.in_file_order(self.skip_the_rest(results, &reason));
         };
+        // The CA the token pins, kept so that `pikube kubeconfig` can check the CA a server's
+        // k3s.yaml names against it (the local token holds the secret alone).
+        if let Some(token) = ServerToken::parse(&full_token) {
+            if let Err(err) = local.record_ca_hash(&token.ca_hash()) {
+                progress.step(&format!(
+                    "warning: the cluster CA's hash was not recorded: {err}"
+                ));
+            }
+        }
 
         // 2. The other servers, one at a time: etcd grows one member at a time.
         let join_env = |datastore: Option<&str>| env_file(&full_token, datastore);

@@ -29,6 +29,11 @@ impl ServerToken {
         })
     }
 
+    /// The SHA-256 of the cluster CA the token pins (64 lowercase hex characters).
+    pub fn ca_hash(&self) -> String {
+        self.full[3..67].to_ascii_lowercase()
+    }
+
     /// The whole token, for the env file of a joining node.
     pub fn expose_full(&self) -> &str {
         &self.full

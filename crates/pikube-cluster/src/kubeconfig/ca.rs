@@ -30,6 +30,24 @@ impl CaPin {
         parse(token.map(K3sToken::expose), path)
     }
 
+    /// The pin from local state: the token when it is a full one, else the CA hash `apply`
+    /// recorded at `recorded_path` from the first server's token.
+    pub fn from_state(
+        token: Option<&K3sToken>,
+        token_path: &Path,
+        recorded: Option<String>,
+        recorded_path: &Path,
+    ) -> Result<CaPin, KubeconfigError> {
+        match (CaPin::from_token(token, token_path)?, recorded) {
+            (pin @ CaPin::Hash { .. }, _) => Ok(pin),
+            (_, Some(hash)) => Ok(CaPin::Hash {
+                hash,
+                token: recorded_path.to_owned(),
+            }),
+            (pin, None) => Ok(pin),
+        }
+    }
+
     /// Why the CA is not checked, for a warning; `None` when it is.
     pub fn unchecked_reason(&self) -> Option<String> {
         match self {
@@ -125,6 +143,21 @@ mod tests {
 
     fn pin(token: &str) -> CaPin {
         parse(Some(token), &token_path()).unwrap()
+    }
+
+    #[test]
+    fn a_recorded_hash_pins_the_ca_when_the_token_does_not() {
+        let recorded = PathBuf::from("/lab/.pikube/x/ca.sha256");
+        let pin = CaPin::from_state(None, &token_path(), Some("ab".repeat(32)), &recorded).unwrap();
+        assert_eq!(
+            pin,
+            CaPin::Hash {
+                hash: "ab".repeat(32),
+                token: recorded.clone()
+            }
+        );
+        let none = CaPin::from_state(None, &token_path(), None, &recorded).unwrap();
+        assert!(matches!(none, CaPin::NoToken { .. }));
     }
 
     #[test]

@@ -72,8 +72,8 @@ pub enum KubeconfigError {
     NotBase64 { entry: String, field: &'static str },
     /// The cluster token pins a CA and this one is not it.
     #[error(
-        "the CA in `{entry}.certificate-authority-data` has SHA-256 {found}, but the cluster \
-         token in {token} pins {pinned}: this is not the cluster's CA"
+        "the CA in `{entry}.certificate-authority-data` has SHA-256 {found}, but {token} pins \
+         {pinned} for this cluster: this is not the cluster's CA"
     )]
     CaMismatch {
         entry: String,

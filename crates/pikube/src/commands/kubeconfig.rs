@@ -19,7 +19,12 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
     // The token kept here pins the cluster's CA (when it is a full one): the node's k3s.yaml
     // must not be able to choose which CA this machine trusts for the cluster.
     let local = local_state(&config);
-    let ca_pin = CaPin::from_token(local.existing_token()?.as_ref(), &local.dir().join("token"))?;
+    let ca_pin = CaPin::from_state(
+        local.existing_token()?.as_ref(),
+        &local.dir().join("token"),
+        local.recorded_ca_hash()?,
+        &local.ca_hash_path(),
+    )?;
     // The first server (in file order) that answers and has a kubeconfig.
     let (server, k3s_yaml, problems) = runtime()?.block_on(async {
         let mut found = None;
