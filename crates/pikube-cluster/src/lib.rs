@@ -1,6 +1,7 @@
 //! Cluster provisioning: `cluster.toml`, SSH to the fleet, facts, plan and apply.
 
 pub mod apply;
+pub mod backup;
 pub mod config;
 pub mod facts;
 pub mod fleet;

@@ -24,6 +24,11 @@ pub enum StateError {
     #[error("{path} is empty or not a token; delete it only if the cluster is to be rebuilt")]
     Corrupt { path: PathBuf },
     #[error(
+        "{path} is not a SHA-256 of the cluster CA; delete it, and the next apply records it \
+         again from the first server"
+    )]
+    CorruptCaHash { path: PathBuf },
+    #[error(
         "{path} cannot be read ({source}): fix it, or delete it; the next apply writes it \
          again but forgets how to reach the nodes cluster.toml no longer lists"
     )]
@@ -95,7 +100,7 @@ impl LocalState {
                 if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                     Ok(Some(hash))
                 } else {
-                    Err(StateError::Corrupt { path })
+                    Err(StateError::CorruptCaHash { path })
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -248,7 +253,7 @@ mod tests {
         fs::write(state.ca_hash_path(), "not a hash\n").unwrap();
         assert!(matches!(
             state.recorded_ca_hash(),
-            Err(StateError::Corrupt { .. })
+            Err(StateError::CorruptCaHash { .. })
         ));
     }
 

@@ -50,7 +50,7 @@ pub enum Command {
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
     /// cluster's name, pointing at the API endpoint (or the first server).
     #[command(
-        after_help = "Examples:\n  pikube kubeconfig > lab.yaml\n  pikube kubeconfig --write ~/.kube/lab.yaml\n  pikube kubeconfig --merge            # into $KUBECONFIG or ~/.kube/config\n  kubectl --context homelab get nodes\n\nFiles are written 0600. --merge replaces this cluster's entries and leaves every other\ncluster, user and context alone; it makes this cluster's context the current one unless\n--keep-context.\n\nOnly what K3s writes is taken from the server's k3s.yaml: the server's CA, and a client\ncertificate and key or a token. Any other field in those entries (exec, auth-provider,\nproxy-url, insecure-skip-tls-verify, file paths...) is refused and nothing is written. If\n.pikube/<cluster>/token is a full K10<CA hash> token, the CA must match it; with a short\ntoken (what apply keeps) or none, a warning says the CA was not checked."
+        after_help = "Examples:\n  pikube kubeconfig > lab.yaml\n  pikube kubeconfig --write ~/.kube/lab.yaml\n  pikube kubeconfig --merge            # into $KUBECONFIG or ~/.kube/config\n  kubectl --context homelab get nodes\n\nFiles are written 0600. --merge replaces this cluster's entries and leaves every other\ncluster, user and context alone; it makes this cluster's context the current one unless\n--keep-context.\n\nOnly what K3s writes is taken from the server's k3s.yaml: the server's CA, and a client\ncertificate and key or a token. Any other field in those entries (exec, auth-provider,\nproxy-url, insecure-skip-tls-verify, file paths...) is refused and nothing is written. The\nCA must be the cluster's: the one whose hash the first apply recorded in\n.pikube/<cluster>/ca.sha256 (or that a full K10<CA hash> token pins); without either, a\nwarning says the CA was not checked."
     )]
     Kubeconfig(KubeconfigArgs),
     /// Uninstall K3s from every node, or from the named ones. The OS preparation (cgroups,
@@ -59,6 +59,21 @@ pub enum Command {
         after_help = "Examples:\n  pikube reset --yes\n  pikube reset worker-3          # asks for confirmation\n  pikube reset --all --yes       # also restore the original cmdline.txt, fstab, hostname\n\nA node reset alone is first deleted from the cluster, so that it can join again later.\nExit status: 0 done, 1 some node failed or not confirmed."
     )]
     Reset(ResetArgs),
+    /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
+    /// copied into .pikube/<cluster>/backups/ (0600) with a manifest, checked by SHA-256.
+    #[command(after_help = "Examples:
+  pikube backup
+  pikube backup --name before-upgrade
+  pikube backup list
+  pikube backup list --output json | jq '.local[].name'
+  pikube backup prune --keep 5
+
+The snapshot is taken with K3s' own `k3s etcd-snapshot save` on the first server that
+answers, so it needs embedded etcd (two or more servers). Restoring it needs the cluster
+token: the manifest names its fingerprint.
+
+Exit status: 0 done, 1 failed.")]
+    Backup(BackupArgs),
     /// Run a workload's HTTP service (what a pod runs; works anywhere).
     #[command(subcommand)]
     Serve(Workload),
@@ -166,6 +181,48 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The snapshot name's prefix (K3s appends the node and the time).
+    #[arg(long, default_value = "on-demand", value_parser = parse_snapshot_prefix)]
+    pub name: String,
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// The backups on this machine, and the snapshots on the first server that answers.
+    List(ReportArgs),
+    /// Delete all but the newest N backups on this machine.
+    Prune {
+        #[command(flatten)]
+        file: FileArgs,
+        /// How many to keep.
+        #[arg(long)]
+        keep: usize,
+    },
+}
+
+/// A snapshot prefix becomes part of a file name on the node and here.
+fn parse_snapshot_prefix(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !text.starts_with(['.', '-']);
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?}: use letters, digits, '-', '_' and '.', not first, at most 64 characters"
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

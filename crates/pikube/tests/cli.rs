@@ -98,3 +98,13 @@ fn usage_errors_exit_1_never_the_plan_code_2() {
         "{out}"
     );
 }
+
+#[test]
+fn a_backup_name_that_could_escape_its_file_is_refused_before_any_node_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["../x", "a/b", ".hidden", "-x", "with space", ""] {
+        let (code, _, err) = pikube(dir.path(), &["backup", &format!("--name={bad}")]);
+        assert_eq!(code, 1, "{bad:?} accepted");
+        assert!(err.contains("--name"), "{bad:?}: {err}");
+    }
+}

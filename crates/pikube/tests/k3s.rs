@@ -321,6 +321,68 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
         .collect();
     assert_eq!(before, after, "adding an agent restarted a server");
 
+    // A backup on this machine: a real etcd snapshot taken on a server, checked, with its
+    // manifest; listed here and on the node; pruned here.
+    let backup = ws
+        .pikube(&["backup", "--name", "before-prune"])
+        .expect_code(0);
+    assert!(
+        backup.stdout.contains("backed up before-prune-s1-"),
+        "{}\n{}",
+        backup.stdout,
+        backup.stderr
+    );
+    let backups = ws.path().join(".pikube/test/backups");
+    let list = ws
+        .pikube(&["backup", "list", "--output", "json"])
+        .expect_code(0);
+    let list: Value = serde_json::from_str(&list.stdout).expect("backup list json");
+    let manifest = &list["local"][0];
+    let name = manifest["name"].as_str().unwrap().to_owned();
+    assert_eq!(manifest["node"], "s1", "{list}");
+    assert_eq!(manifest["servers"], serde_json::json!(["s1", "s2", "s3"]));
+    assert_eq!(manifest["k3s_version"], "v1.34.4+k3s1");
+    assert!(
+        list["on_node"]["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == name.as_str()),
+        "{list}"
+    );
+    let local = backups.join(&name);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&local).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let on_node = fleet.exec(
+        "pi1",
+        &format!("sha256sum /var/lib/rancher/k3s/server/db/snapshots/{name}"),
+    );
+    assert_eq!(
+        manifest["sha256"].as_str().unwrap(),
+        on_node.split_whitespace().next().unwrap()
+    );
+    let status = std::process::Command::new(support::fleet::real_kube_bin().join("etcdutl"))
+        .args(["snapshot", "status", local.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let pruned = ws
+        .pikube(&["backup", "prune", "--keep", "0"])
+        .expect_code(0);
+    assert!(
+        pruned.stdout.contains(&format!("deleted {name}")),
+        "{}",
+        pruned.stdout
+    );
+    assert!(!local.exists());
+
     // A server pruned: K3s stopped on it first, its Node deleted, and with it its etcd
     // member (K3s' finalizer), so the two left keep quorum and the API keeps answering.
     let text = std::fs::read_to_string(&path).unwrap();

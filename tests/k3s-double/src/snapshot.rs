@@ -131,6 +131,13 @@ pub fn client_url_file(data_dir: &Path) -> PathBuf {
 }
 
 fn save(place: &Place, options: &Options) -> Result<(), String> {
+    if place.data_dir.join("server/db/state.db").exists() {
+        return Err(
+            "etcd datastore is not enabled: this server uses the SQLite datastore, which \
+             etcd-snapshot cannot save"
+                .into(),
+        );
+    }
     let endpoint = std::fs::read_to_string(client_url_file(&place.data_dir)).map_err(|_| {
         "etcd datastore is not started: this is not a server with embedded etcd (or it has not \
          run yet)"

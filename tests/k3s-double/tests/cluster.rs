@@ -442,6 +442,14 @@ fn a_sqlite_server_cannot_be_joined() {
         .root
         .join("var/lib/rancher/k3s/server/db/state.db")
         .exists());
+    // No etcd to snapshot, as K3s says on a SQLite server.
+    let save = lite.k3s(&["etcd-snapshot", "save"]);
+    assert!(!save.status.success());
+    assert!(
+        String::from_utf8_lossy(&save.stderr).contains("etcd datastore is not enabled"),
+        "{}",
+        String::from_utf8_lossy(&save.stderr)
+    );
     let url = format!("https://{ip1}:6443");
     let mut args = server_args(&ip2, "joiner");
     args.extend(["--server", &url, "--token", "t"]);

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod apply;
+mod backup;
 mod check;
 mod cluster;
 mod demo;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => apply::run(&args),
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
+        Command::Backup(args) => backup::run(&args),
         Command::Serve(workload) => serve::run(&workload),
         Command::Demo(args) => demo::run(&args),
     }

@@ -1,0 +1,348 @@
+//! Backups of the cluster's datastore kept on the controller: an etcd snapshot taken on a
+//! server with K3s' own `k3s etcd-snapshot save`, copied to `.pikube/<cluster>/backups/`
+//! (0600) only once its size and SHA-256 match the node's, with a manifest beside it saying
+//! what it is. Snapshots that stay on a server die with its SD card; these do not.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ssh::{shell_quote, Connection, SshError};
+
+/// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
+pub const SNAPSHOT_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{node}: `k3s etcd-snapshot save` failed: {reason}")]
+    Save { node: String, reason: String },
+    #[error(
+        "{node}: the snapshot {name} arrived damaged (expected {expected_size} bytes with \
+         SHA-256 {expected_sha256}, got {size} bytes with {sha256}); nothing was kept"
+    )]
+    Damaged {
+        node: String,
+        name: String,
+        expected_size: u64,
+        expected_sha256: String,
+        size: u64,
+        sha256: String,
+    },
+    #[error("{node}: snapshot {name}: {reason}")]
+    Transfer {
+        node: String,
+        name: String,
+        reason: String,
+    },
+    #[error("{path}: {source}")]
+    Local { path: PathBuf, source: io::Error },
+}
+
+/// What a backup is, written beside it as `<name>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub cluster: String,
+    /// The snapshot's name, as K3s made it: `<prefix>-<node>-<unix time>`.
+    pub name: String,
+    /// The server it was taken on.
+    pub node: String,
+    /// `k3s --version` of that server.
+    pub k3s_version: String,
+    /// The servers of cluster.toml when it was taken.
+    pub servers: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub taken_at: u64,
+    pub size: u64,
+    pub sha256: String,
+    /// The first 16 hex digits of the SHA-256 of the cluster token's secret: which token the
+    /// snapshot needs to be restored, without the token.
+    pub token_fingerprint: String,
+}
+
+impl Manifest {
+    /// When it was taken, as RFC 3339 in UTC.
+    pub fn taken_at_rfc3339(&self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.taken_at as i64)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| self.taken_at.to_string())
+    }
+}
+
+/// What to take and where to keep it.
+pub struct BackupRequest<'a> {
+    pub cluster: &'a str,
+    /// The snapshot name's prefix (`on-demand` unless given).
+    pub prefix: &'a str,
+    pub servers: Vec<String>,
+    pub token_secret: &'a str,
+    /// `.pikube/<cluster>/backups`.
+    pub dir: &'a Path,
+}
+
+/// Takes a snapshot on `server` and copies it to `request.dir`; returns its manifest.
+pub async fn back_up(
+    server: &Connection,
+    request: &BackupRequest<'_>,
+) -> Result<Manifest, BackupError> {
+    let node = server.node().to_owned();
+    let script = format!(
+        r#"out=$(/usr/local/bin/k3s etcd-snapshot save --name {prefix} 2>&1) || {{ printf '%s\n' "$out" >&2; exit 1; }}
+name=$(printf '%s\n' "$out" | sed -n 's/.*Snapshot \([^ "]*\) saved.*/\1/p' | tail -n 1)
+[ -n "$name" ] || {{ printf 'no snapshot name in: %s\n' "$out" >&2; exit 1; }}
+f={dir}/$name
+printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"
+/usr/local/bin/k3s --version | head -n 1"#,
+        prefix = shell_quote(request.prefix),
+        dir = SNAPSHOT_DIR,
+    );
+    let saved = server
+        .run_privileged_unchecked("saving an etcd snapshot", &script, b"")
+        .await?;
+    if !saved.success() {
+        return Err(BackupError::Save {
+            node,
+            reason: last_line(&saved.stderr),
+        });
+    }
+    let mut lines = saved.stdout.lines();
+    let (name, size, sha256) = lines
+        .next()
+        .and_then(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?.to_owned();
+            let size = fields.next()?.parse::<u64>().ok()?;
+            let sha256 = fields.next()?.to_owned();
+            Some((name, size, sha256))
+        })
+        .ok_or_else(|| BackupError::Save {
+            node: node.clone(),
+            reason: format!("unexpected output {:?}", saved.stdout.trim()),
+        })?;
+    let k3s_version = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("unknown")
+        .to_owned();
+    if name.contains('/') || name.starts_with('.') {
+        return Err(BackupError::Save {
+            node,
+            reason: format!("refusing the snapshot name {name:?}"),
+        });
+    }
+
+    // base64 keeps the bytes intact through the text channel commands come back on.
+    let copied = server
+        .run_privileged(
+            "copying the snapshot",
+            &format!(
+                "base64 -w 0 {}",
+                shell_quote(&format!("{SNAPSHOT_DIR}/{name}"))
+            ),
+            b"",
+        )
+        .await?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(copied.stdout.trim())
+        .map_err(|e| BackupError::Transfer {
+            node: node.clone(),
+            name: name.clone(),
+            reason: format!("not base64: {e}"),
+        })?;
+    let got = hex(&Sha256::digest(&bytes));
+    if bytes.len() as u64 != size || got != sha256 {
+        return Err(BackupError::Damaged {
+            node,
+            name,
+            expected_size: size,
+            expected_sha256: sha256,
+            size: bytes.len() as u64,
+            sha256: got,
+        });
+    }
+    let manifest = Manifest {
+        cluster: request.cluster.to_owned(),
+        name: name.clone(),
+        node,
+        k3s_version,
+        servers: request.servers.clone(),
+        taken_at: name
+            .rsplit('-')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(now),
+        size,
+        sha256,
+        token_fingerprint: hex(&Sha256::digest(request.token_secret.as_bytes()))[..16].to_owned(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+    write_private(request.dir, &name, &bytes)?;
+    write_private(request.dir, &format!("{name}.json"), &json)?;
+    Ok(manifest)
+}
+
+/// The backups kept in `dir`, oldest first (from their manifests).
+pub fn local_backups(dir: &Path) -> Result<Vec<Manifest>, BackupError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(BackupError::Local {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = fs::read(&path).map_err(|source| BackupError::Local {
+            path: path.clone(),
+            source,
+        })?;
+        match serde_json::from_slice::<Manifest>(&text) {
+            Ok(manifest) if dir.join(&manifest.name).is_file() => found.push(manifest),
+            // A manifest without its snapshot, or not ours: not a backup to list or keep.
+            _ => continue,
+        }
+    }
+    found.sort_by(|a, b| (a.taken_at, &a.name).cmp(&(b.taken_at, &b.name)));
+    Ok(found)
+}
+
+/// Deletes all but the newest `keep` backups in `dir`; returns the names deleted.
+pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
+    let backups = local_backups(dir)?;
+    let excess = backups.len().saturating_sub(keep);
+    let mut deleted = Vec::new();
+    for manifest in &backups[..excess] {
+        for file in [manifest.name.clone(), format!("{}.json", manifest.name)] {
+            let path = dir.join(&file);
+            fs::remove_file(&path).map_err(|source| BackupError::Local { path, source })?;
+        }
+        deleted.push(manifest.name.clone());
+    }
+    Ok(deleted)
+}
+
+/// Writes `name` in `dir` (made 0700) as 0600, through a temporary file renamed over it.
+fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
+    let local = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BackupError::Local { path, source }
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(local(dir))?;
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(local(&tmp))?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(BackupError::Local { path: tmp, source });
+    }
+    fs::rename(&tmp, dir.join(name)).map_err(local(&dir.join(name)))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(name: &str, taken_at: u64) -> Manifest {
+        Manifest {
+            cluster: "lab".into(),
+            name: name.into(),
+            node: "s1".into(),
+            k3s_version: "v1.34.4+k3s1".into(),
+            servers: vec!["s1".into()],
+            taken_at,
+            size: 3,
+            sha256: hex(&Sha256::digest(b"abc")),
+            token_fingerprint: "0123456789abcdef".into(),
+        }
+    }
+
+    #[test]
+    fn backups_are_listed_oldest_first_and_pruned_to_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = dir.path().join("backups");
+        for (name, at) in [
+            ("on-demand-s1-30", 30),
+            ("on-demand-s1-10", 10),
+            ("on-demand-s1-20", 20),
+        ] {
+            write_private(&backups, name, b"abc").unwrap();
+            let json = serde_json::to_vec(&manifest(name, at)).unwrap();
+            write_private(&backups, &format!("{name}.json"), &json).unwrap();
+        }
+        // A manifest whose snapshot is gone is not a backup.
+        let orphan = serde_json::to_vec(&manifest("on-demand-s1-5", 5)).unwrap();
+        write_private(&backups, "on-demand-s1-5.json", &orphan).unwrap();
+        let listed: Vec<String> = local_backups(&backups)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            listed,
+            ["on-demand-s1-10", "on-demand-s1-20", "on-demand-s1-30"]
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&backups), 0o700);
+        assert_eq!(mode(&backups.join("on-demand-s1-10")), 0o600);
+
+        assert_eq!(
+            prune(&backups, 1).unwrap(),
+            ["on-demand-s1-10", "on-demand-s1-20"]
+        );
+        let left: Vec<String> = local_backups(&backups)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(left, ["on-demand-s1-30"]);
+        assert!(!backups.join("on-demand-s1-10.json").exists());
+        assert_eq!(local_backups(&dir.path().join("none")).unwrap(), []);
+    }
+}

@@ -1,0 +1,185 @@
+//! `pikube backup [list | prune]`: etcd snapshots pulled to this machine.
+
+use anyhow::{bail, Context};
+use pikube_cluster::backup::{back_up, local_backups, prune, BackupRequest, Manifest};
+use pikube_cluster::config::Role;
+use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
+
+use crate::cli::{BackupAction, BackupArgs, OutputFormat, ReportArgs};
+use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::k3s_stage::local_state;
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
+use crate::exit::Outcome;
+
+pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
+    match &args.action {
+        None => save(args),
+        Some(BackupAction::List(report)) => list(report),
+        Some(BackupAction::Prune { file, keep }) => {
+            let config = load_config(&file.file)?;
+            let dir = local_state(&config).dir().join("backups");
+            let deleted = prune(&dir, *keep)?;
+            for name in &deleted {
+                println!("deleted {name}");
+            }
+            println!(
+                "{} backup{} deleted, at most {keep} kept in {}",
+                deleted.len(),
+                if deleted.len() == 1 { "" } else { "s" },
+                dir.display()
+            );
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let servers = fleet_of(&config, |node| node.role == Role::Server)?;
+    let local = local_state(&config);
+    let token = local.existing_token()?.with_context(|| {
+        format!(
+            "no cluster token in {}: back up from the machine that installed the cluster \
+             (a snapshot is useless without its token)",
+            local.dir().join("token").display()
+        )
+    })?;
+    let dir = local.dir().join("backups");
+    let server_names: Vec<String> = config
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Server)
+        .map(|n| n.name.to_string())
+        .collect();
+    let progress = StderrProgress::new();
+    let result = runtime()?.block_on(async {
+        let mut problems = Vec::new();
+        for connected in servers.connect_privileged(&progress, &sudo_password).await {
+            let connection = match connected.result {
+                Ok(connection) => connection,
+                Err(err) => {
+                    problems.push(err.to_string());
+                    continue;
+                }
+            };
+            progress.node(&connected.node, "saving an etcd snapshot");
+            let request = BackupRequest {
+                cluster: config.name.as_ref(),
+                prefix: &args.name,
+                servers: server_names.clone(),
+                token_secret: token.expose(),
+                dir: &dir,
+            };
+            let result = back_up(&connection, &request).await;
+            connection.close().await;
+            return result.map_err(|err| {
+                problems.push(err.to_string());
+                problems
+            });
+        }
+        Err(problems)
+    });
+    match result {
+        Ok(manifest) => {
+            println!(
+                "backed up {} ({} bytes, sha256 {}) from {} into {}",
+                manifest.name,
+                manifest.size,
+                manifest.sha256,
+                manifest.node,
+                dir.display()
+            );
+            Ok(Outcome::Success)
+        }
+        Err(problems) if problems.is_empty() => bail!("cluster.toml lists no server"),
+        Err(problems) => {
+            for problem in &problems {
+                println!("FAILED  {problem}");
+            }
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let dir = local_state(&config).dir().join("backups");
+    let local = local_backups(&dir)?;
+    let servers = fleet_of(&config, |node| node.role == Role::Server)?;
+    // The snapshots still on a server (scheduled ones, and those pulled here).
+    let (on_node, node) = runtime()?.block_on(async {
+        for connected in servers
+            .connect_privileged(&SilentProgress, &sudo_password)
+            .await
+        {
+            let Ok(connection) = connected.result else {
+                continue;
+            };
+            let listed = connection
+                .run_privileged(
+                    "listing etcd snapshots",
+                    "/usr/local/bin/k3s etcd-snapshot ls -o json",
+                    b"",
+                )
+                .await;
+            connection.close().await;
+            if let Ok(output) = listed {
+                let items = serde_json::from_str::<serde_json::Value>(&output.stdout)
+                    .ok()
+                    .and_then(|v| v["items"].as_array().cloned())
+                    .unwrap_or_default();
+                return (items, Some(connected.node));
+            }
+        }
+        (Vec::new(), None)
+    });
+    match args.output {
+        OutputFormat::Json => {
+            let json = serde_json::json!({
+                "local": local,
+                "on_node": {"node": node, "snapshots": on_node},
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        OutputFormat::Text => {
+            println!("On this machine ({}):", dir.display());
+            if local.is_empty() {
+                println!("  none");
+            }
+            for manifest in &local {
+                println!("  {}", describe(manifest));
+            }
+            match node {
+                Some(node) => {
+                    println!("On {node}:");
+                    if on_node.is_empty() {
+                        println!("  none");
+                    }
+                    for item in &on_node {
+                        println!(
+                            "  {}  {} bytes  {}",
+                            item["name"].as_str().unwrap_or("?"),
+                            item["size"],
+                            item["createdAt"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+                None => println!("No server answered: snapshots on the nodes not listed."),
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn describe(m: &Manifest) -> String {
+    format!(
+        "{}  {} bytes  {}  from {} (K3s {}), token {}",
+        m.name,
+        m.size,
+        m.taken_at_rfc3339(),
+        m.node,
+        m.k3s_version,
+        m.token_fingerprint
+    )
+}
