@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod error_report;
 mod exit;
 
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_report::describe(&err));
             Outcome::Failed.into()
         }
     }

@@ -108,3 +108,84 @@ fn a_backup_name_that_could_escape_its_file_is_refused_before_any_node_is_contac
         assert!(err.contains("--name"), "{bad:?}: {err}");
     }
 }
+
+/// No clause of an error line is said twice (an error that names its cause and also returns
+/// it as its source used to print it again, and again down the chain).
+fn assert_each_cause_once(line: &str) {
+    let clauses: Vec<&str> = line.split(": ").map(str::trim).collect();
+    for (i, clause) in clauses.iter().enumerate() {
+        assert!(
+            !clauses[i + 1..].contains(clause),
+            "{clause:?} is said twice in: {line}"
+        );
+    }
+}
+
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .map(|l| l.trim_start_matches("error: "))
+        .unwrap_or_else(|| panic!("no error line in: {stderr:?}"))
+}
+
+#[test]
+fn errors_print_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "k".repeat(40);
+    let movies = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pikube"))
+            .args(["serve", "movies", "users"])
+            .env("DATABASE_URL", url)
+            .env("PIKUBE_LISTEN", "127.0.0.1:0")
+            .env("MOVIES_JWT_SECRET", &secret)
+            .env("MOVIES_ADMIN_EMAIL", "admin@example.org")
+            .env("MOVIES_ADMIN_PASSWORD", "correct horse")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pikube")
+    };
+    // An unreachable PostgreSQL (nothing listens on port 1), and a SQLite file whose
+    // directory cannot be made.
+    for url in [
+        "postgres://movies:pw@127.0.0.1:1/users",
+        "sqlite:///proc/no-such-dir/users.db",
+    ] {
+        let out = movies(url);
+        assert!(
+            !out.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error: "),
+            "{url}: {:?}: {stderr:?}",
+            out.status
+        );
+        let line = error_line(&stderr);
+        assert!(line.contains("the users service"), "{line}");
+        assert!(!line.contains(":pw@"), "the password is shown: {line}");
+        assert_each_cause_once(line);
+    }
+    // SSH refused (nothing listens on port 1 of this machine), and a node that is not in
+    // the file.
+    std::fs::write(
+        dir.path().join("cluster.toml"),
+        "[cluster]\nname = \"t\"\n[ssh]\nuser = \"pi\"\nport = 1\nconnect_timeout = 3\n\
+         [k3s]\nversion = \"v1.34.4+k3s1\"\n[[nodes]]\nname = \"one\"\naddress = \"127.0.0.1\"\n\
+         role = \"server\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = pikube(dir.path(), &["status"]);
+    assert_eq!(code, 1);
+    let both = format!("{out}{err}");
+    let line = error_line(&both);
+    assert!(line.contains("Connection refused"), "{line}");
+    assert_each_cause_once(line);
+    let (code, _, err) = pikube(dir.path(), &["reset", "two", "--yes"]);
+    assert_eq!(code, 1);
+    let line = error_line(&err);
+    assert!(line.contains("no node two"), "{line}");
+    assert_each_cause_once(line);
+}

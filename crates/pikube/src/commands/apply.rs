@@ -103,7 +103,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                     .apply(&stage_nodes, &unavailable, &local, progress)
                     .await)
             }
-            Err(err) => Err(format!("{err:#}")),
+            Err(err) => Err(crate::error_report::describe(&err)),
         };
         let mut installed = Vec::new();
         let mut all_installed = failures.is_empty() && stage_results.is_ok();

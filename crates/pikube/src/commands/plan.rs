@@ -79,7 +79,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            Err(err) => errors.push(("k3s".to_owned(), format!("{err:#}"))),
+            Err(err) => errors.push(("k3s".to_owned(), crate::error_report::describe(&err))),
         }
         let stale = match stale {
             Ok(steps) => steps,

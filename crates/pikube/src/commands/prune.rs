@@ -217,7 +217,7 @@ async fn connect(
             .collect(),
         Err(err) => steps
             .iter()
-            .map(|s| (s.name.clone(), Err(format!("{err:#}"))))
+            .map(|s| (s.name.clone(), Err(crate::error_report::describe(err))))
             .collect(),
     }
 }
