@@ -12,5 +12,6 @@ pub mod node_error;
 pub mod node_records;
 pub mod plan;
 pub mod progress;
+pub mod run_lock;
 pub mod ssh;
 pub mod state;

@@ -187,6 +187,8 @@ pub struct ReportArgs {
 pub struct BackupArgs {
     #[command(flatten)]
     pub file: FileArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// The snapshot name's prefix (K3s appends the node and the time).
     #[arg(long, default_value = "on-demand", value_parser = parse_snapshot_prefix)]
     pub name: String,
@@ -245,6 +247,8 @@ pub struct ApplyArgs {
     /// With --prune: how long a node's pods may take to leave it (kubectl drain --timeout).
     #[arg(long, default_value = "5m", value_parser = parse_duration, requires = "prune")]
     pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// With --prune: how long a deleted node may take to go (K3s' finalizers remove its node
     /// password and, for an etcd server, its etcd member first).
     #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "prune")]
@@ -279,6 +283,17 @@ pub struct ResetArgs {
     /// Also undo the OS preparation (takes effect at the next reboot).
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// The cluster lock (`.pikube/<cluster>/lock`) that apply, reset and backup take.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Break a lock left by a pikube that is gone (one from another machine, which cannot be
+    /// checked from here); a lock whose process is alive here is never broken.
+    #[arg(long)]
+    pub force_unlock: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

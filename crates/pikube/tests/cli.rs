@@ -189,3 +189,73 @@ fn errors_print_each_cause_once() {
     assert!(line.contains("no node two"), "{line}");
     assert_each_cause_once(line);
 }
+
+/// A cluster whose one node refuses SSH at once (nothing listens on port 1 here).
+fn unreachable_cluster(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("cluster.toml"),
+        "[cluster]\nname = \"t\"\n[ssh]\nuser = \"pi\"\nport = 1\nconnect_timeout = 3\n\
+         [k3s]\nversion = \"v1.34.4+k3s1\"\n[[nodes]]\nname = \"one\"\naddress = \"127.0.0.1\"\n\
+         role = \"server\"\n",
+    )
+    .unwrap();
+}
+
+fn write_lock(dir: &std::path::Path, host: &str, pid: u32) {
+    let state = dir.join(".pikube/t");
+    std::fs::create_dir_all(&state).unwrap();
+    let holder = format!(
+        r#"{{"user":"alice","host":"{host}","pid":{pid},"command":"apply","since":1764900000}}"#
+    );
+    std::fs::write(state.join("lock"), holder).unwrap();
+}
+
+#[test]
+fn one_pikube_at_a_time_on_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    unreachable_cluster(dir.path());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = dir.path().join(".pikube/t/lock");
+
+    // Another pikube, alive: waited for, then named.
+    let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+    write_lock(dir.path(), host.trim(), other.id());
+    let started = std::time::Instant::now();
+    let (code, _, err) = pikube(dir.path(), &["apply"]);
+    assert_eq!(code, 1);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(10),
+        "it did not wait"
+    );
+    assert!(
+        err.contains(&format!(
+            "alice@{} (pid {}, pikube apply",
+            host.trim(),
+            other.id()
+        )) && err.contains("another pikube is working on this cluster"),
+        "{err}"
+    );
+    // --force-unlock never breaks a live holder's lock.
+    let (code, _, err) = pikube(dir.path(), &["reset", "--yes", "--force-unlock"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("still running here"), "{err}");
+
+    // Gone: taken over, said so, and released at the end.
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let (_, _, err) = pikube(dir.path(), &["apply"]);
+    assert!(err.contains("which is no longer running"), "{err}");
+    assert!(!lock.exists(), "the lock is released when apply ends");
+
+    // Another machine's lock cannot be checked from here: refused, then broken on request.
+    write_lock(dir.path(), "another-laptop", 1);
+    let (code, _, err) = pikube(dir.path(), &["reset", "--yes"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("alice@another-laptop") && err.contains("--force-unlock"),
+        "{err}"
+    );
+    let (_, _, err) = pikube(dir.path(), &["reset", "--yes", "--force-unlock"]);
+    assert!(!err.contains("another pikube"), "{err}");
+    assert!(!lock.exists());
+}

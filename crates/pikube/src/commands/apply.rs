@@ -6,7 +6,7 @@ use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::ApplyArgs;
 use crate::commands::cluster::record_of;
-use crate::commands::cluster::{fleet, load_config};
+use crate::commands::cluster::{fleet, load_config, lock_cluster};
 use crate::commands::k3s_stage::{binaries, local_state, StageSettings};
 use crate::commands::prune::{record_and_prune, PruneSettings};
 use crate::commands::runtime;
@@ -21,6 +21,7 @@ struct NodeLine {
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
+    let _lock = lock_cluster(&config, "apply", &args.lock)?;
     let fleet = fleet(&config)?;
     let options = ApplyOptions {
         reboot_timeout: args.reboot_timeout,

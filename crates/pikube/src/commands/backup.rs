@@ -6,7 +6,7 @@ use pikube_cluster::config::Role;
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::{BackupAction, BackupArgs, OutputFormat, ReportArgs};
-use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::cluster::{fleet_of, load_config, lock_cluster};
 use crate::commands::k3s_stage::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
@@ -36,6 +36,7 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
 
 fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
+    let _lock = lock_cluster(&config, "backup", &args.lock)?;
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
     let local = local_state(&config);
     let token = local.existing_token()?.with_context(|| {

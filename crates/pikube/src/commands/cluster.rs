@@ -93,3 +93,30 @@ fn member(config: &ClusterConfig, node: NodeRecord, role: String) -> Member {
         role,
     }
 }
+
+/// Takes the cluster's lock for `command` (see `pikube_cluster::run_lock`), saying so when it
+/// takes over one whose holder is gone.
+pub fn lock_cluster(
+    config: &ClusterConfig,
+    command: &str,
+    lock: &crate::cli::LockArgs,
+) -> anyhow::Result<pikube_cluster::run_lock::RunLock> {
+    use pikube_cluster::run_lock::{Holder, RunLock, WAIT};
+    let dir = crate::commands::k3s_stage::local_state(config)
+        .dir()
+        .to_owned();
+    let taken = RunLock::acquire(
+        &dir,
+        &Holder::this_process(command),
+        WAIT,
+        lock.force_unlock,
+    )?;
+    if let Some(previous) = &taken.took_over {
+        eprintln!(
+            "note: took over {} from {}, which is no longer running",
+            dir.join("lock").display(),
+            previous.describe()
+        );
+    }
+    Ok(taken)
+}

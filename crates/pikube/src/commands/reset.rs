@@ -6,13 +6,14 @@ use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
 
 use crate::cli::ResetArgs;
-use crate::commands::cluster::{fleet_of, load_config};
+use crate::commands::cluster::{fleet_of, load_config, lock_cluster};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
 
 pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
+    let _lock = lock_cluster(&config, "reset", &args.lock)?;
     for name in &args.nodes {
         if config.node(name).is_none() {
             let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
