@@ -4,8 +4,7 @@
 //! what it is. Snapshots that stay on a server die with its SD card; these do not.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -112,7 +111,7 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
     if !saved.success() {
         return Err(BackupError::Save {
             node,
-            reason: last_line(&saved.stderr),
+            reason: saved.last_stderr_line(),
         });
     }
     let mut lines = saved.stdout.lines();
@@ -238,30 +237,12 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
     Ok(deleted)
 }
 
-/// Writes `name` in `dir` (made 0700) as 0600, through a temporary file renamed over it.
+/// Writes `name` in `dir` (made 0700) as 0600, whole or not at all.
 fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
-    let local = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BackupError::Local { path, source }
-    };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(local(dir))?;
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(local(&tmp))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(BackupError::Local { path: tmp, source });
-    }
-    fs::rename(&tmp, dir.join(name)).map_err(local(&dir.join(name)))
+    crate::private_file::replace(dir, name, bytes).map_err(|source| BackupError::Local {
+        path: dir.join(name),
+        source,
+    })
 }
 
 fn now() -> u64 {
@@ -273,15 +254,6 @@ fn now() -> u64 {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no output")
-        .trim()
-        .to_owned()
 }
 
 #[cfg(test)]

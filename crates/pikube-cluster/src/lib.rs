@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod node_error;
 pub mod node_records;
 pub mod plan;
+pub mod private_file;
 pub mod progress;
 pub mod run_lock;
 pub mod ssh;

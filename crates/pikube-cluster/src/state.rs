@@ -4,9 +4,11 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::private_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -114,27 +116,13 @@ impl LocalState {
         if self.recorded_ca_hash()?.is_some() {
             return Ok(());
         }
-        let io = |source| StateError::Io {
-            path: self.dir.clone(),
-            source,
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(io)?;
-        let tmp = self.dir.join(format!(".ca.sha256.{}", std::process::id()));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        file.write_all(format!("{}\n", hash.to_ascii_lowercase()).as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        fs::rename(&tmp, self.ca_hash_path()).map_err(io)
+        let text = format!("{}\n", hash.to_ascii_lowercase());
+        private_file::replace(&self.dir, "ca.sha256", text.as_bytes()).map_err(|source| {
+            StateError::Io {
+                path: self.ca_hash_path(),
+                source,
+            }
+        })
     }
 
     /// The cluster token: read if it exists, otherwise generated and stored. Creation is
@@ -156,26 +144,13 @@ impl LocalState {
             path: self.dir.clone(),
             source,
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(io)?;
-        let tmp = self.dir.join(format!(".token.{}", std::process::id()));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
         let secret = match running {
             Some(secret) => secret.to_owned(),
             None => random_hex(32).map_err(io)?,
         };
-        file.write_all(format!("{secret}\n").as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
+        let tmp =
+            private_file::write_temporary(&self.dir, "token", format!("{secret}\n").as_bytes())
+                .map_err(io)?;
         // A hard link never replaces an existing file: whoever links first wins.
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);

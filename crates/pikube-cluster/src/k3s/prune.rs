@@ -129,7 +129,7 @@ pub async fn drain_node(
     } else {
         Err(PruneError::Drain {
             node: node.to_owned(),
-            reason: last_line(&output.stderr),
+            reason: output.last_stderr_line(),
         })
     }
 }
@@ -165,7 +165,7 @@ pub async fn delete_node(
     } else {
         Err(PruneError::Delete {
             node: node.to_owned(),
-            reason: last_line(&output.stderr),
+            reason: output.last_stderr_line(),
         })
     }
 }
@@ -180,15 +180,6 @@ fn finalizer_list(jsonpath: &str) -> String {
 /// kubectl's `Error from server (NotFound): nodes "x" not found`.
 fn is_not_found(stderr: &str) -> bool {
     stderr.contains("(NotFound)")
-}
-
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no output")
-        .trim()
-        .to_owned()
 }
 
 #[cfg(test)]
@@ -213,7 +204,6 @@ mod tests {
         assert!(is_not_found(
             "Error from server (NotFound): nodes \"x\" not found\n"
         ));
-        assert_eq!(last_line("a\nerror: b\n\n"), "error: b");
         assert_eq!(
             finalizer_list("[\"wrangler.cattle.io/node\",\"x/y\"]\n"),
             "wrangler.cattle.io/node, x/y"

@@ -18,6 +18,17 @@ impl CommandOutput {
     pub fn success(&self) -> bool {
         self.code == 0
     }
+
+    /// The last line the command wrote to stderr: where tools say what went wrong.
+    pub fn last_stderr_line(&self) -> String {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .trim()
+            .to_owned()
+    }
 }
 
 /// One multiplexed SSH connection to a node, reused for every command sent to it.
@@ -383,5 +394,11 @@ mod tests {
         let text = "failed to connect to the remote host: ssh: connect to host 10.0.0.1 port 22: Connection refused";
         assert!(summarise(text).ends_with("Connection refused"));
         assert_eq!(last_lines("a\n\nb\nc\n", 2), "b / c");
+        let output = CommandOutput {
+            code: 1,
+            stdout: String::new(),
+            stderr: "a\nerror: b\n\n".into(),
+        };
+        assert_eq!(output.last_stderr_line(), "error: b");
     }
 }
