@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod cluster_lock;
 pub mod config;
 pub mod facts;
 pub mod fleet;

@@ -37,7 +37,8 @@ impl Holder {
         Holder {
             user: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
+                // SAFETY: getuid(2) cannot fail.
+                .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() })),
             host: host_name(),
             pid: std::process::id(),
             command: command.to_owned(),
@@ -63,8 +64,24 @@ impl Holder {
         )
     }
 
+    /// Whether the holder runs (or ran) on this machine.
+    pub fn is_local(&self) -> bool {
+        self.host == host_name()
+    }
+
+    /// Stands in for a holder whose lock file cannot be read.
+    pub fn unreadable() -> Holder {
+        Holder {
+            user: "?".into(),
+            host: "?".into(),
+            pid: 0,
+            command: "? (the lock file is unreadable)".into(),
+            since: 0,
+        }
+    }
+
     /// Whether the holder is a process of this host that is gone.
-    fn is_gone(&self) -> bool {
+    pub fn is_gone(&self) -> bool {
         if self.host != host_name() {
             return false;
         }
@@ -148,7 +165,7 @@ impl RunLock {
                 }
                 retry_or(&deadline, || LockError::Held {
                     path: path.clone(),
-                    holder: unknown_holder(),
+                    holder: Holder::unreadable(),
                 })?;
                 continue;
             };
@@ -210,16 +227,6 @@ fn remove(path: &Path) -> Result<(), LockError> {
             path: path.to_owned(),
             source,
         }),
-    }
-}
-
-fn unknown_holder() -> Holder {
-    Holder {
-        user: "?".into(),
-        host: "?".into(),
-        pid: 0,
-        command: "? (the lock file is unreadable)".into(),
-        since: 0,
     }
 }
 

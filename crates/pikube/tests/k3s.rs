@@ -826,3 +826,62 @@ fn a_node_removed_from_the_file_is_reported_then_pruned_only_when_asked() {
         .exec("pi2", "test -x /usr/local/bin/k3s && echo yes")
         .contains("yes"));
 }
+
+#[test]
+fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
+    let fleet = Fleet::up(25, &["pi1"]);
+    let nodes = [node("pi1", "one", "server")];
+    let here = Workspace::new(&fleet, "pi", &nodes);
+    here.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(
+        fleet
+            .exec(
+                "pi1",
+                "test -e /var/lib/pikube/lock && echo held || echo free"
+            )
+            .trim(),
+        "free",
+        "the lock goes when apply ends"
+    );
+    // Another machine's pikube (its own .pikube beside its own cluster.toml) holds the lock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let hold = format!(
+        r#"mkdir -p /var/lib/pikube && printf '%s' '{{"user":"bob","host":"ci-runner","pid":4242,"command":"apply","since":{now}}}' > /var/lib/pikube/lock"#
+    );
+    fleet.exec("pi1", &hold);
+    let refused = here.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("one: /var/lib/pikube/lock is held by bob@ci-runner (pid 4242")
+            && refused.stderr.contains("--force-unlock"),
+        "{}",
+        refused.stderr
+    );
+    // Untouched for ten minutes: its run is gone; taken over, said so, released at the end.
+    fleet.exec("pi1", "touch -d '10 minutes ago' /var/lib/pikube/lock");
+    let taken = here.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        taken
+            .stderr
+            .contains("took over the cluster lock on one from bob@ci-runner"),
+        "{}",
+        taken.stderr
+    );
+    assert!(fleet
+        .exec("pi1", "test -e /var/lib/pikube/lock || echo free")
+        .contains("free"));
+    // A fresh one is broken only on request.
+    fleet.exec("pi1", &hold);
+    let forced = here
+        .pikube(&["apply", "--force-unlock", READY])
+        .expect_code(0);
+    assert!(
+        forced.stderr.contains("took over the cluster lock"),
+        "{}",
+        forced.stderr
+    );
+}

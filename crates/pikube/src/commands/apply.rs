@@ -6,7 +6,7 @@ use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::ApplyArgs;
 use crate::commands::cluster::record_of;
-use crate::commands::cluster::{fleet, load_config, lock_cluster};
+use crate::commands::cluster::{fleet, load_config, lock_cluster, lock_on_server, unlock_server};
 use crate::commands::k3s_stage::{binaries, local_state, StageSettings};
 use crate::commands::prune::{record_and_prune, PruneSettings};
 use crate::commands::runtime;
@@ -44,7 +44,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         delete_timeout: args.delete_timeout,
     };
 
-    let (lines, failures, stale) = runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let cluster_lock = runtime.block_on(lock_on_server(&config, "apply", &args.lock, progress))?;
+    let (lines, failures, stale) = runtime.block_on(async {
         progress.step(&format!(
             "preparing {} node{} of cluster {}",
             fleet.members().len(),
@@ -158,6 +160,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         (lines, failures, stale)
     });
+    if let Some(lock) = cluster_lock {
+        runtime.block_on(unlock_server(lock));
+    }
 
     let mut failed = failures.len();
     let mut changed = 0;

@@ -6,7 +6,9 @@ use pikube_cluster::config::Role;
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::{BackupAction, BackupArgs, OutputFormat, ReportArgs};
-use crate::commands::cluster::{fleet_of, load_config, lock_cluster};
+use crate::commands::cluster::{
+    fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
+};
 use crate::commands::k3s_stage::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
@@ -54,7 +56,10 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
         .map(|n| n.name.to_string())
         .collect();
     let progress = StderrProgress::new();
-    let result = runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let cluster_lock =
+        runtime.block_on(lock_on_server(&config, "backup", &args.lock, &progress))?;
+    let result = runtime.block_on(async {
         let mut problems = Vec::new();
         for connected in servers.connect_privileged(&progress, &sudo_password).await {
             let connection = match connected.result {
@@ -81,6 +86,9 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
         }
         Err(problems)
     });
+    if let Some(lock) = cluster_lock {
+        runtime.block_on(unlock_server(lock));
+    }
     match result {
         Ok(manifest) => {
             println!(

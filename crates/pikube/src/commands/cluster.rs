@@ -120,3 +120,96 @@ pub fn lock_cluster(
     }
     Ok(taken)
 }
+
+/// The cluster lock held on a server, with the fleet whose SSH settings (and control
+/// sockets) its connection lives on.
+pub struct ServerLock {
+    lock: pikube_cluster::cluster_lock::ClusterLock,
+    servers: Fleet,
+}
+
+/// Takes the cluster's own lock on the first server of cluster.toml that answers, so that
+/// runs from two machines cannot overlap. `None` when no server answers: the command then
+/// meets the same unreachable servers and says so itself.
+pub async fn lock_on_server(
+    config: &ClusterConfig,
+    command: &str,
+    lock: &crate::cli::LockArgs,
+    progress: &dyn pikube_cluster::progress::Progress,
+) -> anyhow::Result<Option<ServerLock>> {
+    use pikube_cluster::cluster_lock::ClusterLock;
+    use pikube_cluster::run_lock::{Holder, WAIT};
+    let servers = fleet_of(config, |node| {
+        node.role == pikube_cluster::config::Role::Server
+    })?;
+    let mut first = None;
+    for connected in servers
+        .connect_privileged(progress, &crate::commands::sudo_prompt::sudo_password)
+        .await
+    {
+        match (connected.result, first.is_none()) {
+            (Ok(connection), true) => first = Some(connection),
+            (Ok(connection), false) => connection.close().await,
+            (Err(_), _) => {}
+        }
+    }
+    let Some(server) = first else {
+        return Ok(None);
+    };
+    let node = server.node().to_owned();
+    let taken = ClusterLock::acquire(
+        server,
+        &Holder::this_process(command),
+        WAIT,
+        lock.force_unlock,
+    )
+    .await?;
+    if let Some((previous, age)) = &taken.took_over {
+        eprintln!(
+            "note: took over the cluster lock on {node} from {}, untouched for {age} s",
+            previous.describe()
+        );
+    }
+    Ok(Some(ServerLock {
+        lock: taken,
+        servers,
+    }))
+}
+
+/// Releases the cluster lock; a server rebooted meanwhile is reached again for it. A lock
+/// that cannot be released is said to be left (it goes stale by itself in 5 minutes).
+pub async fn unlock_server(held: ServerLock) {
+    let ServerLock { lock, servers } = held;
+    let node = lock.node().to_owned();
+    let script = lock.release_script();
+    if lock.release().await.is_ok() {
+        return;
+    }
+    let mut released = false;
+    for connected in servers
+        .connect_privileged(
+            &pikube_cluster::progress::SilentProgress,
+            &crate::commands::sudo_prompt::sudo_password,
+        )
+        .await
+    {
+        let Ok(connection) = connected.result else {
+            continue;
+        };
+        if connected.node == node && !released {
+            released = connection
+                .run_privileged("releasing the cluster lock", &script, b"")
+                .await
+                .is_ok();
+        }
+        connection.close().await;
+    }
+    if !released {
+        eprintln!(
+            "warning: the cluster lock on {node} ({}) could not be released: it goes stale in \
+             {} s",
+            pikube_cluster::cluster_lock::PATH,
+            pikube_cluster::cluster_lock::STALE_AFTER.as_secs()
+        );
+    }
+}

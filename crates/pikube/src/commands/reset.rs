@@ -6,7 +6,9 @@ use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
 
 use crate::cli::ResetArgs;
-use crate::commands::cluster::{fleet_of, load_config, lock_cluster};
+use crate::commands::cluster::{
+    fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
+};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -47,7 +49,9 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
         !chosen(n.name.as_ref()) && n.role == Role::Server
     })?;
     let progress = StderrProgress::new();
-    let failed = runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let cluster_lock = runtime.block_on(lock_on_server(&config, "reset", &args.lock, &progress))?;
+    let failed = runtime.block_on(async {
         let mut failed = 0;
         for connected in fleet.connect_privileged(&progress, &sudo_password).await {
             let node = connected.node;
@@ -105,6 +109,9 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
         }
         failed
     });
+    if let Some(lock) = cluster_lock {
+        runtime.block_on(unlock_server(lock));
+    }
     Ok(if failed > 0 {
         Outcome::Failed
     } else {

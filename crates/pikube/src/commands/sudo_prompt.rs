@@ -7,14 +7,22 @@ pub const SUDO_PASSWORD_ENV: &str = "PIKUBE_SUDO_PASSWORD";
 
 /// The sudo password, from the environment or asked once on the terminal; `None` when
 /// neither is possible (the affected nodes then fail with a message saying how to fix it).
+/// Asked at most once per run, however many times the nodes are connected to.
 pub fn sudo_password() -> Option<SudoPassword> {
-    if let Ok(password) = std::env::var(SUDO_PASSWORD_ENV) {
-        return Some(SudoPassword::new(password));
+    static ASKED: std::sync::Mutex<Option<Option<SudoPassword>>> = std::sync::Mutex::new(None);
+    let mut asked = ASKED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(answer) = asked.as_ref() {
+        return answer.clone();
     }
-    if !std::io::stdin().is_terminal() {
-        return None;
-    }
-    rpassword::prompt_password("sudo password for the nodes (asked once): ")
-        .ok()
-        .map(SudoPassword::new)
+    let answer = if let Ok(password) = std::env::var(SUDO_PASSWORD_ENV) {
+        Some(SudoPassword::new(password))
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("sudo password for the nodes (asked once): ")
+            .ok()
+            .map(SudoPassword::new)
+    } else {
+        None
+    };
+    *asked = Some(answer.clone());
+    answer
 }

@@ -1,0 +1,191 @@
+//! The cluster's own lock, on its first server that answers: `/var/lib/pikube/lock`, so
+//! that two machines (a laptop and a CI runner, two operators) cannot work on one cluster at
+//! once; the lock beside cluster.toml (`run_lock`) only keeps apart runs from one machine.
+//!
+//! Taken with the shell's noclobber (O_EXCL), holding the same JSON as the local lock. The
+//! holder touches it every 30 s while it works; one untouched for 5 minutes is stale and is
+//! taken over, as is one whose holder is a gone process of this very machine.
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::run_lock::{Holder, LockError};
+use crate::ssh::{Connection, SshError};
+
+pub const PATH: &str = "/var/lib/pikube/lock";
+/// A lock not refreshed for this long belongs to a run that is gone.
+pub const STALE_AFTER: Duration = Duration::from_secs(300);
+const REFRESH_EVERY: Duration = Duration::from_secs(30);
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Held while a command works on the cluster; [`ClusterLock::release`] removes it.
+pub struct ClusterLock {
+    connection: std::sync::Arc<Connection>,
+    refresh: JoinHandle<()>,
+    marker: String,
+    /// A lock taken over (stale, or its holder gone), for the caller to mention.
+    pub took_over: Option<(Holder, u64)>,
+}
+
+/// What the node said when the lock could not be taken.
+struct Taken {
+    holder: Option<Holder>,
+    /// Seconds since it was last refreshed.
+    age: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterLockError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(
+        "{node}: {PATH} is held by {holder}, refreshed {age} s ago: another pikube is working \
+         on this cluster; wait for it, or, if it is gone, run again with --force-unlock",
+        holder = holder.describe()
+    )]
+    Held {
+        node: String,
+        holder: Holder,
+        age: u64,
+    },
+    #[error(transparent)]
+    Local(#[from] LockError),
+}
+
+impl ClusterLock {
+    /// Takes the lock on `server`, waiting at most `wait` for a live holder; `force` breaks
+    /// any lock but one held by a live process of this machine.
+    pub async fn acquire(
+        server: Connection,
+        holder: &Holder,
+        wait: Duration,
+        force: bool,
+    ) -> Result<ClusterLock, ClusterLockError> {
+        let json = serde_json::to_string(holder).expect("a holder serialises");
+        let deadline = Instant::now() + wait;
+        let mut took_over = None;
+        let mut forced = false;
+        loop {
+            match take(&server, &json).await? {
+                Ok(()) => break,
+                Err(taken) => {
+                    let stale = taken.age >= STALE_AFTER.as_secs()
+                        || taken.holder.as_ref().is_some_and(Holder::is_gone);
+                    let mine_alive = taken
+                        .holder
+                        .as_ref()
+                        .is_some_and(|h| h.is_local() && !h.is_gone());
+                    if stale || (force && !forced && !mine_alive) {
+                        forced |= !stale;
+                        server
+                            .run_privileged(
+                                "breaking a stale cluster lock",
+                                &format!("rm -f {PATH}"),
+                                b"",
+                            )
+                            .await?;
+                        took_over = taken.holder.map(|h| (h, taken.age));
+                        continue;
+                    }
+                    let holder = taken.holder.unwrap_or_else(Holder::unreadable);
+                    if mine_alive && force {
+                        return Err(LockError::HolderAlive {
+                            path: format!("{}:{PATH}", server.node()).into(),
+                            holder,
+                        }
+                        .into());
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(ClusterLockError::Held {
+                            node: server.node().to_owned(),
+                            holder,
+                            age: taken.age,
+                        });
+                    }
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
+            }
+        }
+        let marker = format!("\"pid\":{},", holder.pid);
+        let connection = std::sync::Arc::new(server);
+        let refresh = {
+            let connection = connection.clone();
+            let script = touch_if_ours(&marker);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(REFRESH_EVERY).await;
+                    let _ = connection
+                        .run_privileged("refreshing the cluster lock", &script, b"")
+                        .await;
+                }
+            })
+        };
+        Ok(ClusterLock {
+            connection,
+            refresh,
+            marker,
+            took_over,
+        })
+    }
+
+    /// The server the lock is on.
+    pub fn node(&self) -> &str {
+        self.connection.node()
+    }
+
+    /// The script that removes the lock if it is still ours: run it through a new
+    /// connection when [`ClusterLock::release`] fails because the command rebooted the
+    /// server (the lock's own connection died with the boot).
+    pub fn release_script(&self) -> String {
+        format!(
+            "if grep -qF -- {} {PATH} 2>/dev/null; then rm -f {PATH}; fi",
+            crate::ssh::shell_quote(&self.marker)
+        )
+    }
+
+    /// Removes the lock (if it is still ours) and closes its connection.
+    pub async fn release(self) -> Result<(), SshError> {
+        self.refresh.abort();
+        let released = self
+            .connection
+            .run_privileged("releasing the cluster lock", &self.release_script(), b"")
+            .await
+            .map(|_| ());
+        if let Ok(connection) = std::sync::Arc::try_unwrap(self.connection) {
+            connection.close().await;
+        }
+        released
+    }
+}
+
+fn touch_if_ours(marker: &str) -> String {
+    format!(
+        "grep -qF -- {} {PATH} 2>/dev/null && touch {PATH}; true",
+        crate::ssh::shell_quote(marker)
+    )
+}
+
+/// One attempt: `Ok(Ok(()))` taken, `Ok(Err(..))` someone else's, with its age.
+async fn take(server: &Connection, json: &str) -> Result<Result<(), Taken>, SshError> {
+    let script = format!(
+        r#"mkdir -p -m 0700 /var/lib/pikube
+if (set -C; cat > {PATH}) 2>/dev/null; then chmod 0600 {PATH}; echo taken; exit 0; fi
+echo held
+echo $(( $(date +%s) - $(stat -c %Y {PATH} 2>/dev/null || date +%s) ))
+cat {PATH} 2>/dev/null"#
+    );
+    let output = server
+        .run_privileged("taking the cluster lock", &script, json.as_bytes())
+        .await?;
+    let mut lines = output.stdout.lines();
+    if lines.next() == Some("taken") {
+        return Ok(Ok(()));
+    }
+    let age = lines
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(0);
+    let holder = serde_json::from_str(lines.next().unwrap_or("")).ok();
+    Ok(Err(Taken { holder, age }))
+}
