@@ -14,3 +14,4 @@ pub use edit::{
     hosts_with_hostname, is_valid_hostname, CGROUP_PARAMS,
 };
 pub use facts::{parse_facts, FactsError, NodeFacts, Sections, FACTS_SCRIPT, SCRIPT_PREAMBLE};
+pub use facts::{ThrottleFlag, Throttled};

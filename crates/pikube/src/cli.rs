@@ -99,6 +99,24 @@ pub enum Workload {
         after_help = "Examples:\n  pikube serve movies all                        # SQLite files in ~/.local/share/pikube/movies\n  DATABASE_URL='postgres://movies:pw@db/{service}' MOVIES_JWT_SECRET=$(openssl rand -hex 32) \\\n    pikube serve movies reservations --listen 0.0.0.0:8080\n\nEnvironment:\n  DATABASE_URL               postgres://... or sqlite:...; {service} becomes each service's name\n  MOVIES_JWT_SECRET          token key shared by all services (>= 32 bytes; random for `all` if unset)\n  MOVIES_ADMIN_EMAIL, MOVIES_ADMIN_PASSWORD   the administrator the users service creates\n  MOVIES_HOLD_SECONDS        how long an unpaid reservation holds its seats (default 600)\n  MOVIES_<SERVICE>_URL       where to reach another service (default http://movies-<service>:8080)"
     )]
     Movies(MoviesArgs),
+    /// The Pi health exporter: under-voltage and throttling (now and since boot), SoC
+    /// temperature, CPU frequency, root storage and eMMC wear, clock sync, memory cgroup, as
+    /// Prometheus metrics at /metrics, read from the host at every scrape.
+    #[command(
+        name = "pi-exporter",
+        after_help = "Examples:\n  pikube serve pi-exporter --listen 0.0.0.0:9101\n  pikube serve pi-exporter --host-root /host      # in a pod with the host mounted at /host\n  curl -s localhost:9101/metrics | grep pi_throttled\n\nA file the host does not have leaves its metric out (never a zero that is not true); one\nthat holds garbage does too, and says so in the log."
+    )]
+    PiExporter(ExporterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:9101", env = "PIKUBE_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// Where the host's / is (like node-exporter's --path.rootfs).
+    #[arg(long, default_value = "/", env = "PIKUBE_HOST_ROOT")]
+    pub host_root: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,24 @@
 use anyhow::Context;
 
-use crate::cli::{MoviesArgs, ServeArgs, Workload};
+use crate::cli::{ExporterArgs, MoviesArgs, ServeArgs, Workload};
 use crate::exit::Outcome;
 
 pub fn run(workload: &Workload) -> anyhow::Result<Outcome> {
     match workload {
         Workload::Mandelbrot(args) => mandelbrot(args),
         Workload::Movies(args) => movies(args),
+        Workload::PiExporter(args) => pi_exporter(args),
     }
+}
+
+fn pi_exporter(args: &ExporterArgs) -> anyhow::Result<Outcome> {
+    pikube_http::init_logging().context("setting up logging")?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(pikube_exporter::run(args.listen, &args.host_root))
+        .with_context(|| format!("serving the Pi exporter on {}", args.listen))?;
+    Ok(Outcome::Success)
 }
 
 fn mandelbrot(args: &ServeArgs) -> anyhow::Result<Outcome> {
