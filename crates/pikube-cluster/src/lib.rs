@@ -4,6 +4,7 @@ pub mod apply;
 pub mod backup;
 pub mod cluster_lock;
 pub mod config;
+pub mod doctor;
 pub mod facts;
 pub mod fleet;
 pub mod k3s;

@@ -40,6 +40,12 @@ pub enum Command {
         after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nA node in the cluster that cluster.toml no longer lists is a change too: `pikube apply\n--prune` removes it.\n\nExit status: 0 no changes, 2 changes pending, 1 error."
     )]
     Plan(ReportArgs),
+    /// Check every node's health and say what to do: power (under-voltage), throttling and
+    /// temperature, a server's datastore on an SD card, memory cgroup, swap, K3s versions.
+    #[command(
+        after_help = "Examples:\n  pikube doctor\n  pikube doctor --output json | jq '.[] | select(.verdict != \"pass\")'\n\nExit status: 0 healthy, 1 a check failed (or a node did not answer), 2 only warnings."
+    )]
+    Doctor(ReportArgs),
     /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.

@@ -10,6 +10,8 @@ pub enum Outcome {
     Failed,
     /// 2: `plan` found changes to make.
     ChangesPending,
+    /// 2: `doctor` found only warnings.
+    Warnings,
 }
 
 impl From<Outcome> for ExitCode {
@@ -17,7 +19,7 @@ impl From<Outcome> for ExitCode {
         match outcome {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Failed => ExitCode::from(1),
-            Outcome::ChangesPending => ExitCode::from(2),
+            Outcome::ChangesPending | Outcome::Warnings => ExitCode::from(2),
         }
     }
 }

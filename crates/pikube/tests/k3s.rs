@@ -885,3 +885,74 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
         forced.stderr
     );
 }
+
+#[test]
+fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() {
+    let fleet = Fleet::up(26, &["pi1:storage=nvme", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    // Fresh images: no memory cgroup, swap on; the server's root is on NVMe.
+    let fresh = ws.pikube(&["doctor"]).expect_code(1);
+    assert!(
+        fresh.stdout.contains("FAIL  one  memory cgroup: disabled")
+            && fresh
+                .stdout
+                .contains("fix: pikube apply (adds cgroup_enable=memory"),
+        "{}",
+        fresh.stdout
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let healthy = ws.pikube(&["doctor"]).expect_code(0);
+    assert!(
+        healthy
+            .stdout
+            .contains("PASS  one  datastore storage: root on nvme")
+            && healthy.stdout.contains("failed")
+            && !healthy.stdout.contains("WARN")
+            && !healthy.stdout.contains("FAIL"),
+        "{}",
+        healthy.stdout
+    );
+
+    // A weak supply and a hot SoC on the agent, now: failures, each with its fix.
+    fleet.exec(
+        "pi2",
+        "echo 0x50005 > /etc/fleet/throttled && echo 85100 > /sys/class/thermal/thermal_zone0/temp",
+    );
+    let sick = ws.pikube(&["doctor"]).expect_code(1);
+    for line in [
+        "FAIL  two  power: under-voltage now",
+        "FAIL  two  throttling: ",
+        "FAIL  two  temperature: SoC at 85.1 °C",
+        "fix: use the official supply",
+    ] {
+        assert!(sick.stdout.contains(line), "{line}:\n{}", sick.stdout);
+    }
+    let json = ws.pikube(&["doctor", "--output", "json"]).expect_code(1);
+    let findings: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["node"] == "two" && f["check"] == "power" && f["verdict"] == "fail"));
+
+    // Only since boot, and warm: warnings alone, exit 2.
+    fleet.exec(
+        "pi2",
+        "echo 0x50000 > /etc/fleet/throttled && echo 72000 > /sys/class/thermal/thermal_zone0/temp",
+    );
+    let warned = ws.pikube(&["doctor"]).expect_code(2);
+    assert!(
+        warned
+            .stdout
+            .contains("WARN  two  power: under-voltage since boot")
+            && warned
+                .stdout
+                .contains("WARN  two  temperature: SoC at 72.0 °C"),
+        "{}",
+        warned.stdout
+    );
+}

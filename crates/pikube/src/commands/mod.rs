@@ -5,6 +5,7 @@ mod backup;
 mod check;
 mod cluster;
 mod demo;
+mod doctor;
 mod init;
 mod k3s_stage;
 mod kubeconfig;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(args) => check::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),

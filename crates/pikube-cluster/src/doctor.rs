@@ -1,0 +1,250 @@
+//! `pikube doctor`: one pass over the facts of every node, each check a verdict with the fix.
+//! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
+//! cgroup; each has a check here, judged from the facts pikube already gathers.
+
+use serde::Serialize;
+
+use pikube_pi::facts::StorageKind;
+use pikube_pi::{NodeFacts, ThrottleFlag};
+
+/// How a check came out, worst last (so `max` gives a node's or the cluster's verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub node: String,
+    pub check: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// What to do about it (none for a pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// The SoC temperatures the firmware starts throttling at: warn well before.
+const HOT_CELSIUS: f64 = 80.0;
+const WARM_CELSIUS: f64 = 70.0;
+
+/// The checks of one node from its facts. `server`: it runs K3s' datastore.
+pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let mut say = |check, verdict, detail: String, fix: Option<&str>| {
+        found.push(Finding {
+            node: node.to_owned(),
+            check,
+            verdict,
+            detail,
+            fix: fix.map(str::to_owned),
+        })
+    };
+
+    if let Some(throttle) = facts.throttle {
+        let now = throttle.now();
+        let since = throttle.since_boot();
+        let power_fix = "use the official supply (5.1 V 3 A for a Pi 4, 5 V 5 A for a Pi 5) \
+                         and a short, thick cable; under-voltage corrupts SD cards";
+        if now.contains(&ThrottleFlag::UnderVoltage) {
+            say(
+                "power",
+                Verdict::Fail,
+                "under-voltage now".into(),
+                Some(power_fix),
+            );
+        } else if since.contains(&ThrottleFlag::UnderVoltage) {
+            say(
+                "power",
+                Verdict::Warn,
+                "under-voltage since boot".into(),
+                Some(power_fix),
+            );
+        } else {
+            say(
+                "power",
+                Verdict::Pass,
+                "no under-voltage since boot".into(),
+                None,
+            );
+        }
+        let heat = [
+            ThrottleFlag::Throttled,
+            ThrottleFlag::ArmFrequencyCapped,
+            ThrottleFlag::SoftTemperatureLimit,
+        ];
+        let cooling_fix = "add a heat sink and a fan (or a case that cools), and check the airflow";
+        if heat.iter().any(|f| now.contains(f)) {
+            say(
+                "throttling",
+                Verdict::Fail,
+                throttle.describe(),
+                Some(cooling_fix),
+            );
+        } else if heat.iter().any(|f| since.contains(f)) {
+            say(
+                "throttling",
+                Verdict::Warn,
+                throttle.describe(),
+                Some(cooling_fix),
+            );
+        } else {
+            say(
+                "throttling",
+                Verdict::Pass,
+                "never throttled since boot".into(),
+                None,
+            );
+        }
+    }
+    if let Some(celsius) = facts.soc_temp_celsius {
+        let fix = "add a heat sink and a fan; the firmware slows the CPU from 80 °C";
+        let (verdict, fix) = if celsius >= HOT_CELSIUS {
+            (Verdict::Fail, Some(fix))
+        } else if celsius >= WARM_CELSIUS {
+            (Verdict::Warn, Some(fix))
+        } else {
+            (Verdict::Pass, None)
+        };
+        say(
+            "temperature",
+            verdict,
+            format!("SoC at {celsius:.1} °C"),
+            fix,
+        );
+    }
+    if server {
+        match facts.storage.kind {
+            StorageKind::Sd => say(
+                "datastore storage",
+                Verdict::Warn,
+                "a server's datastore (etcd or SQLite) lives on an SD card".into(),
+                Some(
+                    "move the server's root to an SSD (USB or NVMe): etcd's constant writes \
+                     wear SD cards out and its fsync latency makes it lose leadership",
+                ),
+            ),
+            _ => say(
+                "datastore storage",
+                Verdict::Pass,
+                format!("root on {}", facts.storage.kind.name()),
+                None,
+            ),
+        }
+    }
+    if facts.memory_cgroup.enabled {
+        say("memory cgroup", Verdict::Pass, "enabled".into(), None);
+    } else {
+        say(
+            "memory cgroup",
+            Verdict::Fail,
+            "disabled: K3s cannot run pods".into(),
+            Some("pikube apply (adds cgroup_enable=memory to cmdline.txt and reboots)"),
+        );
+    }
+    if facts.swap.is_off() {
+        say("swap", Verdict::Pass, "off".into(), None);
+    } else {
+        say(
+            "swap",
+            Verdict::Warn,
+            format!("{} swap area(s) in use", facts.swap.active.len()),
+            Some("pikube apply (turns swap off for good)"),
+        );
+    }
+    found
+}
+
+/// Checks across nodes: the K3s versions they run.
+pub fn examine_versions(nodes: &[(String, bool, Option<String>)]) -> Vec<Finding> {
+    let versions: std::collections::BTreeSet<&str> =
+        nodes.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
+    if versions.len() <= 1 {
+        return Vec::new();
+    }
+    let newest_server = nodes
+        .iter()
+        .filter(|(_, server, _)| *server)
+        .filter_map(|(_, _, v)| v.as_deref())
+        .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+    nodes
+        .iter()
+        .filter_map(|(node, server, version)| {
+            let version = version.as_deref()?;
+            let ahead =
+                !server && newest_server.is_some_and(|s| version_key(version) > version_key(s));
+            Some(Finding {
+                node: node.clone(),
+                check: "k3s version",
+                verdict: if ahead { Verdict::Fail } else { Verdict::Warn },
+                detail: if ahead {
+                    format!("runs {version}, newer than every server: agents must never lead")
+                } else {
+                    format!(
+                        "runs {version}; the cluster runs {}",
+                        versions.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                },
+                fix: Some("pikube apply (every node to [k3s] version)".into()),
+            })
+        })
+        .collect()
+}
+
+/// `v1.31.4+k3s1` → (1, 31, 4, 1), for ordering.
+fn version_key(version: &str) -> (u32, u32, u32, u32) {
+    let (kube, build) = version.split_once("+k3s").unwrap_or((version, "0"));
+    let mut parts = kube
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        build.parse().unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_that_differ_warn_and_an_agent_ahead_of_the_servers_fails() {
+        let same = examine_versions(&[
+            ("s1".into(), true, Some("v1.34.4+k3s1".into())),
+            ("a1".into(), false, Some("v1.34.4+k3s1".into())),
+        ]);
+        assert!(same.is_empty());
+        let found = examine_versions(&[
+            ("s1".into(), true, Some("v1.33.6+k3s1".into())),
+            ("a1".into(), false, Some("v1.34.4+k3s1".into())),
+            ("a2".into(), false, Some("v1.33.6+k3s1".into())),
+        ]);
+        let verdicts: Vec<(&str, Verdict)> =
+            found.iter().map(|f| (f.node.as_str(), f.verdict)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("s1", Verdict::Warn),
+                ("a1", Verdict::Fail),
+                ("a2", Verdict::Warn)
+            ]
+        );
+        assert!(version_key("v1.34.10+k3s1") > version_key("v1.34.9+k3s2"));
+    }
+}

@@ -1,0 +1,68 @@
+//! `pikube doctor`: every node's health, a verdict per check, and the fix.
+
+use pikube_cluster::config::Role;
+use pikube_cluster::doctor::{examine, examine_versions, Finding, Verdict};
+use pikube_cluster::progress::SilentProgress;
+
+use crate::cli::{OutputFormat, ReportArgs};
+use crate::commands::cluster::{fleet, load_config};
+use crate::commands::runtime;
+use crate::exit::Outcome;
+
+pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let fleet = fleet(&config)?;
+    let results = runtime()?.block_on(fleet.facts(&SilentProgress));
+    let mut findings = Vec::new();
+    let mut versions = Vec::new();
+    for result in &results {
+        let server = config
+            .node(&result.node)
+            .is_some_and(|node| node.role == Role::Server);
+        match &result.result {
+            Ok(facts) => {
+                findings.extend(examine(&result.node, server, facts));
+                versions.push((result.node.clone(), server, facts.k3s.version.clone()));
+            }
+            Err(err) => findings.push(Finding {
+                node: result.node.clone(),
+                check: "reachable",
+                verdict: Verdict::Fail,
+                detail: err.to_string(),
+                fix: Some("check that it is on, on the network, and that SSH works".into()),
+            }),
+        }
+    }
+    findings.extend(examine_versions(&versions));
+
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+        OutputFormat::Text => {
+            let width = findings.iter().map(|f| f.node.len()).max().unwrap_or(0);
+            for finding in &findings {
+                println!(
+                    "{}  {:width$}  {}: {}",
+                    finding.verdict.label(),
+                    finding.node,
+                    finding.check,
+                    finding.detail
+                );
+                if let Some(fix) = &finding.fix {
+                    println!("      {:width$}  fix: {fix}", "");
+                }
+            }
+            let count = |v| findings.iter().filter(|f| f.verdict == v).count();
+            println!(
+                "Doctor: {} passed, {} warnings, {} failed.",
+                count(Verdict::Pass),
+                count(Verdict::Warn),
+                count(Verdict::Fail)
+            );
+        }
+    }
+    Ok(match findings.iter().map(|f| f.verdict).max() {
+        Some(Verdict::Fail) => Outcome::Failed,
+        Some(Verdict::Warn) => Outcome::Warnings,
+        _ => Outcome::Success,
+    })
+}
