@@ -956,3 +956,47 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
         warned.stdout
     );
 }
+
+#[test]
+fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
+    let fleet = Fleet::up(27, &["pi1", "pi2", "pi3"]);
+    let servers = [
+        node("pi1", "s1", "server"),
+        node("pi2", "s2", "server"),
+        node("pi3", "s3", "server"),
+    ];
+    let ws = Workspace::new(&fleet, "pi", &servers);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(etcd_members(&fleet, "pi1").len(), 3);
+
+    // s3's SD card dies: it is gone for good, and leaves cluster.toml.
+    fleet.poweroff("pi3");
+    edit(
+        &ws,
+        &format!(
+            "\n[[nodes]]\nname = \"s3\"\naddress = \"{}\"\nrole = \"server\"\n",
+            fleet.node("pi3").ip
+        ),
+        "",
+    );
+    let prune = ws.pikube(&["apply", "--prune", READY]).expect_code(1);
+    assert!(
+        prune.stdout.contains("s3: pruned (") && prune.stdout.contains("NOT uninstalled"),
+        "{}\n{}",
+        prune.stdout,
+        prune.stderr
+    );
+    // Its etcd member went with its Node (K3s' finalizer), so the two left are the whole
+    // cluster and keep answering.
+    let members = etcd_members(&fleet, "pi1");
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(
+        members.iter().all(|m| !m.contains(&fleet.node("pi3").ip)),
+        "{members:?}"
+    );
+    let names: Vec<String> = cluster_nodes(&fleet, "pi2")
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["s1", "s2"]);
+}
