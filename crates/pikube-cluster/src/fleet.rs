@@ -34,7 +34,7 @@ pub struct NodeResult<T, E = NodeError> {
 }
 
 pub struct Fleet {
-    client: ClientConfig,
+    client: std::sync::Arc<ClientConfig>,
     members: Vec<Member>,
     parallelism: usize,
 }
@@ -42,10 +42,15 @@ pub struct Fleet {
 impl Fleet {
     pub fn new(client: ClientConfig, members: Vec<Member>, parallelism: usize) -> Fleet {
         Fleet {
-            client,
+            client: std::sync::Arc::new(client),
             members,
             parallelism: parallelism.max(1),
         }
+    }
+
+    /// The SSH settings its connections were opened with, to open another one later.
+    pub fn client(&self) -> std::sync::Arc<ClientConfig> {
+        self.client.clone()
     }
 
     pub fn members(&self) -> &[Member] {

@@ -159,6 +159,7 @@ pub async fn lock_on_server(
     let node = server.node().to_owned();
     let taken = ClusterLock::acquire(
         server,
+        servers.client(),
         &Holder::this_process(command),
         WAIT,
         lock.force_unlock,
@@ -166,7 +167,8 @@ pub async fn lock_on_server(
     .await?;
     if let Some((previous, age)) = &taken.took_over {
         eprintln!(
-            "note: took over the cluster lock on {node} from {}, untouched for {age} s",
+            "note: broke the stale cluster lock on {node} ({}) of {}, untouched for {age} s",
+            pikube_cluster::cluster_lock::PATH,
             previous.describe()
         );
     }
