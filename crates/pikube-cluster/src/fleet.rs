@@ -34,7 +34,7 @@ pub struct NodeResult<T, E = NodeError> {
 }
 
 pub struct Fleet {
-    client: std::sync::Arc<ClientConfig>,
+    client: ClientConfig,
     members: Vec<Member>,
     parallelism: usize,
 }
@@ -42,15 +42,10 @@ pub struct Fleet {
 impl Fleet {
     pub fn new(client: ClientConfig, members: Vec<Member>, parallelism: usize) -> Fleet {
         Fleet {
-            client: std::sync::Arc::new(client),
+            client,
             members,
             parallelism: parallelism.max(1),
         }
-    }
-
-    /// The SSH settings its connections were opened with, to open another one later.
-    pub fn client(&self) -> std::sync::Arc<ClientConfig> {
-        self.client.clone()
     }
 
     pub fn members(&self) -> &[Member] {

@@ -27,10 +27,8 @@ pub struct Holder {
     pub pid: u32,
     /// `apply`, `reset`...
     pub command: String,
-    /// When it was taken, in seconds since the Unix epoch. Locks written before the field was
-    /// renamed call it `since`.
-    #[serde(alias = "since")]
-    pub started: u64,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
 }
 
 impl Holder {
@@ -44,7 +42,7 @@ impl Holder {
             host: host_name(),
             pid: std::process::id(),
             command: command.to_owned(),
-            started: SystemTime::now()
+            since: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
@@ -53,13 +51,13 @@ impl Holder {
 
     /// `alice@laptop (pid 4242, pikube apply, since 2026-12-05T01:02:03Z)`
     pub fn describe(&self) -> String {
-        let since = time::OffsetDateTime::from_unix_timestamp(self.started as i64)
+        let since = time::OffsetDateTime::from_unix_timestamp(self.since as i64)
             .ok()
             .and_then(|t| {
                 t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
             })
-            .unwrap_or_else(|| self.started.to_string());
+            .unwrap_or_else(|| self.since.to_string());
         format!(
             "{}@{} (pid {}, pikube {}, since {since})",
             self.user, self.host, self.pid, self.command
@@ -78,7 +76,7 @@ impl Holder {
             host: "?".into(),
             pid: 0,
             command: "? (the lock file is unreadable)".into(),
-            started: 0,
+            since: 0,
         }
     }
 
@@ -158,20 +156,12 @@ impl RunLock {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(source) => return Err(LockError::Io { path, source }),
             }
-            let Some(Seen {
-                bytes: seen,
-                holder: current,
-            }) = read_lock(&path)?
-            else {
-                continue; // released between our attempt and this read
-            };
-            let Some(current) = current else {
-                // Half-written by a run killed at that very moment, or damaged: the next
-                // round, or --force-unlock, settles it.
+            let Some(current) = read_holder(&path)? else {
+                // Gone between our attempt and this read, or half-written by a run killed
+                // at that very moment (then the next round, or --force-unlock, settles it).
                 if force && !forced {
                     forced = true;
-                    remove_if_unchanged(&path, &seen)?;
-                    continue;
+                    remove(&path)?;
                 }
                 retry_or(&deadline, || LockError::Held {
                     path: path.clone(),
@@ -180,9 +170,8 @@ impl RunLock {
                 continue;
             };
             if current.is_gone() {
-                if remove_if_unchanged(&path, &seen)? {
-                    took_over = Some(current);
-                }
+                remove(&path)?;
+                took_over = Some(current);
                 continue;
             }
             if force && !forced {
@@ -193,9 +182,8 @@ impl RunLock {
                     });
                 }
                 forced = true;
-                if remove_if_unchanged(&path, &seen)? {
-                    took_over = Some(current);
-                }
+                remove(&path)?;
+                took_over = Some(current);
                 continue;
             }
             retry_or(&deadline, || LockError::Held {
@@ -220,19 +208,9 @@ fn retry_or(deadline: &Instant, err: impl FnOnce() -> LockError) -> Result<(), L
     Ok(())
 }
 
-/// A lock file as read: its bytes, and the holder they name (`None` if they do not parse).
-struct Seen {
-    bytes: Vec<u8>,
-    holder: Option<Holder>,
-}
-
-/// `None` when there is no lock file.
-fn read_lock(path: &Path) -> Result<Option<Seen>, LockError> {
+fn read_holder(path: &Path) -> Result<Option<Holder>, LockError> {
     match fs::read(path) {
-        Ok(bytes) => {
-            let holder = serde_json::from_slice(&bytes).ok();
-            Ok(Some(Seen { bytes, holder }))
-        }
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(LockError::Io {
             path: path.to_owned(),
@@ -241,33 +219,15 @@ fn read_lock(path: &Path) -> Result<Option<Seen>, LockError> {
     }
 }
 
-/// Removes the lock file only if it still holds `seen`, and says whether it did. Two runs
-/// that both find a gone holder must not both take over: the second would delete the lock
-/// the first has just written. So the file is renamed aside first (atomic), checked, and put
-/// back with link(2), which never replaces a lock written in between, when it was not `seen`.
-pub(crate) fn remove_if_unchanged(path: &Path, seen: &[u8]) -> Result<bool, LockError> {
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| LockError::Io { path, source }
-    };
-    let aside = path.with_file_name(format!(".lock.breaking.{}", std::process::id()));
-    match fs::rename(path, &aside) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => {
-            return Err(LockError::Io {
-                path: path.to_owned(),
-                source,
-            })
-        }
+fn remove(path: &Path) -> Result<(), LockError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LockError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
-    let now = fs::read(&aside).map_err(io_err(&aside))?;
-    if now != seen {
-        // Someone took it over before us: theirs goes back where it was.
-        let _ = fs::hard_link(&aside, path);
-    }
-    fs::remove_file(&aside).map_err(io_err(&aside))?;
-    Ok(now == seen)
 }
 
 fn host_name() -> String {
@@ -287,7 +247,7 @@ mod tests {
             host: host.into(),
             pid,
             command: "apply".into(),
-            started: 1_764_900_000,
+            since: 1_764_900_000,
         }
     }
 
@@ -348,24 +308,5 @@ mod tests {
         fs::write(dir.path().join("lock"), serde_json::to_vec(&alive).unwrap()).unwrap();
         let err = RunLock::acquire(dir.path(), &me, Duration::ZERO, true).unwrap_err();
         assert!(matches!(err, LockError::HolderAlive { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_lock_taken_over_by_someone_else_meanwhile_is_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("lock");
-        // We judged a gone holder's lock stale, but another run took it over first.
-        let gone = serde_json::to_vec(&holder(4_194_305, &host_name())).unwrap();
-        let fresh = serde_json::to_vec(&Holder::this_process("apply")).unwrap();
-        fs::write(&path, &fresh).unwrap();
-        assert!(!remove_if_unchanged(&path, &gone).unwrap());
-        assert_eq!(fs::read(&path).unwrap(), fresh);
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "nothing left aside"
-        );
-        assert!(remove_if_unchanged(&path, &fresh).unwrap());
-        assert!(!path.exists());
     }
 }

@@ -50,7 +50,7 @@ pub enum Command {
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --force-unlock    # after a killed run: break the lock it left\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -62,7 +62,7 @@ pub enum Command {
     /// Uninstall K3s from every node, or from the named ones. The OS preparation (cgroups,
     /// swap, hostname) stays unless --all.
     #[command(
-        after_help = "Examples:\n  pikube reset --yes\n  pikube reset worker-3          # asks for confirmation\n  pikube reset --all --yes       # also restore the original cmdline.txt, fstab, hostname\n  pikube reset --yes --force-unlock   # after a killed run: break the lock it left\n\nA node reset alone is first deleted from the cluster, so that it can join again later.\nExit status: 0 done, 1 some node failed or not confirmed."
+        after_help = "Examples:\n  pikube reset --yes\n  pikube reset worker-3          # asks for confirmation\n  pikube reset --all --yes       # also restore the original cmdline.txt, fstab, hostname\n\nA node reset alone is first deleted from the cluster, so that it can join again later.\nExit status: 0 done, 1 some node failed or not confirmed."
     )]
     Reset(ResetArgs),
     /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
@@ -311,14 +311,11 @@ pub struct ResetArgs {
     pub lock: LockArgs,
 }
 
-/// The locks (`.pikube/<cluster>/lock` here, `/var/lib/pikube/lock` on the first server)
-/// that apply, reset and backup take.
+/// The cluster lock (`.pikube/<cluster>/lock`) that apply, reset and backup take.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Break a lock left by a pikube that is gone: one not refreshed for 5 minutes, or whose
-    /// process on this machine has ended, or (here) one another machine wrote. A lock whose
-    /// pikube may still be working is never broken. Example: `pikube apply --force-unlock`
-    /// after a killed apply whose lock on the server is reported.
+    /// Break a lock left by a pikube that is gone (one from another machine, which cannot be
+    /// checked from here); a lock whose process is alive here is never broken.
     #[arg(long)]
     pub force_unlock: bool,
 }

@@ -108,16 +108,6 @@ impl Connection {
         Ok(connection)
     }
 
-    /// A new connection to the same node, privileged the same way, for a long-lived user
-    /// (the cluster lock's refresh) whose connection died when the node rebooted.
-    pub async fn reopen(&self, client: &ClientConfig) -> Result<Connection, SshError> {
-        let mut fresh = Connection::open(&self.target, client).await?;
-        if let Some(Privilege::Password(password)) = &self.privilege {
-            fresh.use_sudo_password(password).await?;
-        }
-        Ok(fresh)
-    }
-
     pub fn node(&self) -> &str {
         &self.target.node
     }

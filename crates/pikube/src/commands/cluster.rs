@@ -159,7 +159,6 @@ pub async fn lock_on_server(
     let node = server.node().to_owned();
     let taken = ClusterLock::acquire(
         server,
-        servers.client(),
         &Holder::this_process(command),
         WAIT,
         lock.force_unlock,
@@ -167,8 +166,7 @@ pub async fn lock_on_server(
     .await?;
     if let Some((previous, age)) = &taken.took_over {
         eprintln!(
-            "note: broke the stale cluster lock on {node} ({}) of {}, untouched for {age} s",
-            pikube_cluster::cluster_lock::PATH,
+            "note: took over the cluster lock on {node} from {}, untouched for {age} s",
             previous.describe()
         );
     }
