@@ -4,9 +4,8 @@
 //! reach it and uninstall K3s.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,36 +68,17 @@ impl LocalState {
     /// Replaces the record, atomically (a temporary file renamed over it), mode 0600: an
     /// interrupted apply leaves the old record or the new one, never half of one.
     pub fn write_node_records(&self, records: &[NodeRecord]) -> Result<(), StateError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StateError::Io { path, source }
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(self.dir())
-            .map_err(io(self.dir()))?;
-        let path = self.node_records_path();
-        let tmp = self
-            .dir()
-            .join(format!(".{FILE_NAME}.{}", std::process::id()));
         let file = RecordsFile {
             version: VERSION,
             nodes: records.to_vec(),
         };
         let text = serde_json::to_string_pretty(&file).expect("records serialize") + "\n";
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-            .and_then(|()| fs::rename(&tmp, &path));
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written.map_err(io(&path))
+        crate::private_file::replace(self.dir(), FILE_NAME, text.as_bytes()).map_err(|source| {
+            StateError::Io {
+                path: self.node_records_path(),
+                source,
+            }
+        })
     }
 }
 

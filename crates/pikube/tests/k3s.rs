@@ -261,10 +261,7 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
         apply.stdout
     );
     assert!(apply.stdout.contains("ok      a1:"), "{}", apply.stdout);
-    let names: Vec<String> = cluster_nodes(&fleet, "pi1")
-        .iter()
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = node_names(&fleet, "pi1");
     assert_eq!(names.len(), 3, "{names:?}");
 
     fleet.start("pi3");
@@ -401,17 +398,27 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
         prune.stdout,
         prune.stderr
     );
-    let members = etcd_members(&fleet, "pi1");
-    assert_eq!(members.len(), 2, "{members:?}");
-    assert!(
-        members.iter().all(|m| !m.contains(&fleet.node("pi3").ip)),
-        "{members:?}"
-    );
-    let names: Vec<String> = cluster_nodes(&fleet, "pi2")
+    assert_member_gone(&fleet, "pi1", "pi3", 2);
+    let names = node_names(&fleet, "pi2");
+    assert_eq!(names, ["a1", "a2", "s1", "s2"]);
+}
+
+/// The names of the cluster's nodes, as `server` lists them.
+fn node_names(fleet: &Fleet, server: &str) -> Vec<String> {
+    cluster_nodes(fleet, server)
         .iter()
         .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(names, ["a1", "a2", "s1", "s2"]);
+        .collect()
+}
+
+/// `server`'s etcd has `left` members, none of them at `gone`'s address.
+fn assert_member_gone(fleet: &Fleet, server: &str, gone: &str, left: usize) {
+    let members = etcd_members(fleet, server);
+    assert_eq!(members.len(), left, "{members:?}");
+    assert!(
+        members.iter().all(|m| !m.contains(&fleet.node(gone).ip)),
+        "{members:?}"
+    );
 }
 
 /// The etcd members as the real etcdctl lists them on a server, one `name,peer URL` each.
@@ -988,15 +995,7 @@ fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
     );
     // Its etcd member went with its Node (K3s' finalizer), so the two left are the whole
     // cluster and keep answering.
-    let members = etcd_members(&fleet, "pi1");
-    assert_eq!(members.len(), 2, "{members:?}");
-    assert!(
-        members.iter().all(|m| !m.contains(&fleet.node("pi3").ip)),
-        "{members:?}"
-    );
-    let names: Vec<String> = cluster_nodes(&fleet, "pi2")
-        .iter()
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect();
+    assert_member_gone(&fleet, "pi1", "pi3", 2);
+    let names = node_names(&fleet, "pi2");
     assert_eq!(names, ["s1", "s2"]);
 }
