@@ -264,6 +264,9 @@ pub struct ApplyArgs {
     /// No progress lines, only the summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Output format of the report (progress always goes to standard error).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
     /// Also take the nodes that cluster.toml no longer lists out of the cluster: drain,
     /// delete from the API, uninstall K3s. Without it, apply only warns about them.
     #[arg(long)]

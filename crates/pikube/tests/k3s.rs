@@ -197,7 +197,36 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     let plan = ws.pikube(&["plan"]).expect_code(2);
     assert!(plan.stdout.contains("label zone=b"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("restart"), "{}", plan.stdout);
-    ws.pikube(&["apply", READY]).expect_code(0);
+    // The report as one JSON document on stdout, phase by phase; progress on stderr.
+    let apply = ws.pikube(&["apply", READY, "-o", "json"]).expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&apply.stdout).expect("apply json");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["phase"].as_str().expect("phase name"))
+        .collect();
+    assert_eq!(
+        phases,
+        ["connect", "facts", "lock", "prepare", "reboot", "binaries", "k3s", "prune", "unlock"]
+    );
+    let k3s = &report["phases"][6]["nodes"];
+    assert_eq!(k3s.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(k3s[0]["node"], "one", "{report}");
+    assert_eq!(k3s[0]["status"], "changed", "{report}");
+    assert!(
+        k3s[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("zone=b")),
+        "{report}"
+    );
+    assert_eq!(report["summary"]["changed"], 1, "{report}");
+    assert_eq!(report["summary"]["unchanged"], 2, "{report}");
+    assert!(
+        apply.stderr.contains("connecting to 3 nodes"),
+        "{}",
+        apply.stderr
+    );
     assert_eq!(
         cluster_node(&fleet, "pi1", "one")["metadata"]["labels"]["zone"],
         "b"

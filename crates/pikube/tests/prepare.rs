@@ -91,6 +91,31 @@ fn mixed_layouts_are_prepared_verified_and_then_left_alone() {
     let plan_json = ws.pikube(&["plan", "-o", "json"]).expect_code(2);
     let plan_json: Value = serde_json::from_str(&plan_json.stdout).expect("plan json");
     assert_eq!(plan_json["summary"]["changed"], 3);
+    // The same phases as apply, run dry: each lists the nodes it would change.
+    let phase = |name: &str| {
+        plan_json["phases"]
+            .as_array()
+            .expect("phases")
+            .iter()
+            .find(|p| p["phase"] == name)
+            .unwrap_or_else(|| panic!("no {name} phase in {plan_json}"))
+            .clone()
+    };
+    for name in ["prepare", "reboot"] {
+        let phase = phase(name);
+        let nodes: Vec<&str> = phase["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["node"].as_str().expect("node"))
+            .collect();
+        assert_eq!(
+            nodes,
+            ["pi-master-01", "pi-worker-01", "pi-worker-02"],
+            "{name}"
+        );
+    }
+    assert!(phase("lock")["nodes"].as_array().is_some_and(Vec::is_empty));
     let stub_before = fleet.exec("pi1", "cat /boot/cmdline.txt");
     let boots_before: Vec<String> = ["pi1", "pi2", "pi3"]
         .iter()

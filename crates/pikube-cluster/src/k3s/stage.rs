@@ -343,19 +343,21 @@ impl K3sStage<'_> {
         // An address that is an ssh_config alias or a name only this machine resolves means
         // nothing to the other nodes: they join through the IP the node was reached at. Asked
         // alongside the state, on the same connection, so it costs no extra round trip time.
-        let surveys: Vec<_> = stream::iter(nodes)
-            .map(|node| async move {
-                let (state, reached_at) =
-                    tokio::join!(read_state(&node.connection), self.reached_at(node));
-                let state = state.map_err(K3sError::from);
-                if let Err(err) = &state {
-                    progress.node(&node.name, &format!("FAILED: {err}"));
-                }
-                (node, state, reached_at)
-            })
-            .buffered(self.parallelism.max(1))
-            .collect()
-            .await;
+        // A node unavailable (failed before this stage) is left alone even if connected.
+        let surveys: Vec<_> =
+            stream::iter(nodes.iter().filter(|n| !unavailable.contains_key(&n.name)))
+                .map(|node| async move {
+                    let (state, reached_at) =
+                        tokio::join!(read_state(&node.connection), self.reached_at(node));
+                    let state = state.map_err(K3sError::from);
+                    if let Err(err) = &state {
+                        progress.node(&node.name, &format!("FAILED: {err}"));
+                    }
+                    (node, state, reached_at)
+                })
+                .buffered(self.parallelism.max(1))
+                .collect()
+                .await;
         let mut surveyed = BTreeMap::new();
         let mut failures = BTreeMap::new();
         let mut join_addresses: BTreeMap<String, String> = BTreeMap::new();

@@ -9,7 +9,7 @@ use crate::cli::{BackupAction, BackupArgs, OutputFormat, ReportArgs};
 use crate::commands::cluster::{
     fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
 };
-use crate::commands::k3s_stage::local_state;
+use crate::commands::local_state::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;

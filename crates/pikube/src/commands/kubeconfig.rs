@@ -8,7 +8,7 @@ use pikube_cluster::progress::SilentProgress;
 
 use crate::cli::KubeconfigArgs;
 use crate::commands::cluster::{fleet_of, load_config};
-use crate::commands::k3s_stage::local_state;
+use crate::commands::local_state::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;

@@ -1,13 +1,16 @@
 //! The nodes of one cluster, worked on in parallel with a bound, each on its own
 //! multiplexed connection. A node that fails never stops the others.
 
+mod from_config;
+
+pub use from_config::{record_of, SshClientError};
+
 use futures::stream::{self, StreamExt};
 use pikube_pi::NodeFacts;
 
-use crate::apply::{apply_node, ApplyOptions, NodeReport};
 use crate::facts::gather_facts;
 use crate::node_error::NodeError;
-use crate::plan::{plan_node, DesiredNode, NodePlan};
+use crate::plan::DesiredNode;
 use crate::progress::Progress;
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget, SudoPassword};
 
@@ -17,13 +20,6 @@ pub struct Member {
     pub target: SshTarget,
     pub desired: DesiredNode,
     pub role: String,
-}
-
-/// A node read for planning, with its connection kept open.
-pub struct Inspected {
-    pub facts: NodeFacts,
-    pub plan: NodePlan,
-    pub connection: Connection,
 }
 
 /// A result for one node, in cluster.toml order.
@@ -63,91 +59,26 @@ impl Fleet {
         .await
     }
 
-    /// Facts and the preparation plan of every node, over connections kept open that can
-    /// run commands as root where possible (the k3s state is root's to read). A node whose
-    /// sudo wants a password nobody gave is still inspected: only its root commands fail.
-    pub async fn inspect(
+    /// Connects to every node to run commands as root, as the pipeline does: the sudo
+    /// password is asked at most once, and only when some node needs it; it comes back too,
+    /// for connections made later (after a reboot). With `required` false, a node whose sudo
+    /// wants a password nobody gave is still connected: only its root commands fail.
+    pub async fn connect_all(
         &self,
         progress: &dyn Progress,
         sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
-    ) -> Vec<NodeResult<Inspected>> {
-        let connections = self
-            .connect_privileged_with(progress, sudo_password, &mut None, false)
-            .await;
-        let work = self
-            .members
-            .iter()
-            .zip(connections)
-            .map(|(member, connected)| async move {
-                let result = async {
-                    let connection = connected.result?;
-                    let facts = gather_facts(&connection).await?;
-                    let plan = plan_node(&member.desired, &facts)?;
-                    Ok(Inspected {
-                        facts,
-                        plan,
-                        connection,
-                    })
-                }
-                .await;
-                NodeResult {
-                    node: member.desired.name.clone(),
-                    result,
-                }
-            });
-        stream::iter(work)
-            .buffered(self.parallelism)
-            .collect()
-            .await
-    }
-
-    /// Prepares every node. `sudo_password` is asked at most once, and only when a node
-    /// needs it. Each prepared node comes back with an open connection that runs commands
-    /// as root.
-    pub async fn apply(
-        &self,
-        options: &ApplyOptions,
-        progress: &dyn Progress,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
-    ) -> Vec<NodeResult<(NodeReport, Connection)>> {
+        required: bool,
+    ) -> (Vec<NodeResult<Connection>>, Option<SudoPassword>) {
         let mut password = None;
         let connections = self
-            .connect_privileged_with(progress, sudo_password, &mut password, true)
+            .connect_privileged_with(progress, sudo_password, &mut password, required)
             .await;
-        let password = &password;
-        let work = self
-            .members
-            .iter()
-            .zip(connections)
-            .map(|(member, connected)| async move {
-                let result = async {
-                    let (report, mut connection) = apply_node(
-                        connected.result?,
-                        &member.desired,
-                        &self.client,
-                        options,
-                        progress,
-                    )
-                    .await?;
-                    // A reboot means a new connection, which must learn the password again.
-                    if let (true, Some(password)) = (connection.needs_sudo_password(), password) {
-                        connection.use_sudo_password(password).await?;
-                    }
-                    Ok((report, connection))
-                }
-                .await;
-                if let Err(err) = &result {
-                    progress.node(&member.desired.name, &format!("FAILED: {err}"));
-                }
-                NodeResult {
-                    node: member.desired.name.clone(),
-                    result,
-                }
-            });
-        stream::iter(work)
-            .buffered(self.parallelism)
-            .collect()
-            .await
+        (connections, password)
+    }
+
+    /// The SSH settings every connection of this fleet uses.
+    pub fn client(&self) -> &ClientConfig {
+        &self.client
     }
 
     /// Connects to every node so that it can run commands as root: directly, with

@@ -6,6 +6,10 @@
 //! holder touches it every 30 s while it works; one untouched for 5 minutes is stale and is
 //! taken over, as is one whose holder is a gone process of this very machine.
 
+mod first_server;
+
+pub use first_server::ServerLock;
+
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;

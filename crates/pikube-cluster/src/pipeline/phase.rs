@@ -1,0 +1,62 @@
+//! The phases, by name, in the order they run.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// SSH to every node, as root where it can (sudo's password asked once, if needed).
+    Connect,
+    /// Each node's facts: OS, model, boot files, k3s service.
+    Facts,
+    /// The lock beside cluster.toml, then the cluster's own on its first server.
+    Lock,
+    /// Hostname, memory cgroup, swap: each node's planned changes carried out.
+    Prepare,
+    /// The nodes whose changes need it rebooted, then every changed node verified.
+    Reboot,
+    /// The k3s binary for each architecture of the fleet, from a local file or the release.
+    Binaries,
+    /// K3s installed and configured: the first server, the other servers one at a time, the
+    /// agents in parallel; then labels and taints through the API.
+    K3s,
+    /// The nodes the cluster has and cluster.toml no longer lists: reported, or with
+    /// `--prune` drained, stopped, deleted and uninstalled. Installed nodes recorded.
+    Prune,
+    /// Locks released and connections closed; runs even after a phase stopped the run.
+    Unlock,
+}
+
+impl Phase {
+    pub const ORDER: &'static [Phase] = &[
+        Phase::Connect,
+        Phase::Facts,
+        Phase::Lock,
+        Phase::Prepare,
+        Phase::Reboot,
+        Phase::Binaries,
+        Phase::K3s,
+        Phase::Prune,
+        Phase::Unlock,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Connect => "connect",
+            Phase::Facts => "facts",
+            Phase::Lock => "lock",
+            Phase::Prepare => "prepare",
+            Phase::Reboot => "reboot",
+            Phase::Binaries => "binaries",
+            Phase::K3s => "k3s",
+            Phase::Prune => "prune",
+            Phase::Unlock => "unlock",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,110 @@
+//! K3s on every node still in the run: the first server, the other servers one at a time,
+//! the agents in parallel, each Ready before the next step; then labels and taints through
+//! the API (see `k3s::K3sStage`). A plan surveys the same state and lists the changes.
+
+use crate::fleet::record_of;
+use crate::k3s::{K3sError, K3sNodeReport, K3sStage};
+use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
+use crate::plan::{NodePlan, PlannedChange};
+
+pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
+    let local_token = match run.mode {
+        Mode::Plan => run.local.existing_token()?,
+        Mode::Apply => None,
+    };
+    let Some(binaries) = &run.binaries else {
+        // No node is left, or the binary failed them all.
+        return Ok(());
+    };
+    let stage = K3sStage {
+        spec: &run.spec,
+        binaries,
+        ready_timeout: run.settings.ready_timeout,
+        parallelism: run.config.ssh.parallelism,
+    };
+    let unavailable = run.failed.clone();
+    match run.mode {
+        Mode::Apply => {
+            let results = stage
+                .apply(&run.nodes, &unavailable, &run.local, run.progress)
+                .await;
+            for result in results {
+                match result.result {
+                    Ok(k3s) => {
+                        if let Some(node) = run.config.node(&result.node) {
+                            run.installed.push(record_of(node, k3s.initialised_cluster));
+                        }
+                        if !k3s.is_unchanged() {
+                            report.push(&result.node, applied(k3s));
+                        }
+                    }
+                    Err(err) => failed(run, report, &result.node, err),
+                }
+            }
+        }
+        Mode::Plan => {
+            let results = stage
+                .plan(&run.nodes, &unavailable, local_token.as_ref(), run.progress)
+                .await;
+            for result in results {
+                match result.result {
+                    Ok(k3s) if k3s.changes.is_empty() => {}
+                    Ok(k3s) => {
+                        let count = k3s.changes.len();
+                        report.push(
+                            &result.node,
+                            NodeOutcome::Changed {
+                                summary: format!("k3s: {count} change{}", plural(count)),
+                                changes: k3s.changes.iter().map(|c| c.summary()).collect(),
+                            },
+                        );
+                        let plan =
+                            run.plans
+                                .entry(result.node.clone())
+                                .or_insert_with(|| NodePlan {
+                                    node: result.node.clone(),
+                                    changes: Vec::new(),
+                                    reboot: Vec::new(),
+                                });
+                        plan.changes
+                            .extend(k3s.changes.into_iter().map(|change| PlannedChange {
+                                phase: "k3s",
+                                change,
+                            }));
+                    }
+                    Err(err) => failed(run, report, &result.node, err),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A node that failed before this phase has said why already.
+fn failed(run: &mut Run<'_>, report: &mut PhaseReport, node: &str, err: K3sError) {
+    if run.is_up(node) {
+        run.fail(report, node, err.to_string());
+    }
+}
+
+fn applied(k3s: K3sNodeReport) -> NodeOutcome {
+    let count = k3s.changes.len();
+    let mut summary = format!("k3s: {count} change{}", plural(count));
+    if let Some(restart) = &k3s.restarted {
+        summary.push_str(&format!(", {restart}"));
+    }
+    let mut changes = k3s.changes;
+    if let Some(api) = k3s.api_changes {
+        summary.push_str(&format!(", {api}"));
+        changes.push(api);
+    }
+    NodeOutcome::Changed { summary, changes }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

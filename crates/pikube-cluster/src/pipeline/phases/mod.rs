@@ -1,0 +1,32 @@
+//! One file per phase; [`run_phase`] dispatches by name.
+
+mod binaries;
+mod connect;
+mod facts;
+mod k3s;
+mod lock;
+mod prepare;
+mod prune;
+mod reboot;
+mod unlock;
+
+use super::{Phase, PhaseReport, PipelineError, Run};
+
+pub(super) async fn run_phase(
+    phase: Phase,
+    run: &mut Run<'_>,
+) -> Result<PhaseReport, PipelineError> {
+    let mut report = PhaseReport::new(phase);
+    match phase {
+        Phase::Connect => connect::run(run, &mut report).await,
+        Phase::Facts => facts::run(run, &mut report).await,
+        Phase::Lock => lock::run(run, &mut report).await?,
+        Phase::Prepare => prepare::run(run, &mut report).await,
+        Phase::Reboot => reboot::run(run, &mut report).await,
+        Phase::Binaries => binaries::run(run, &mut report).await,
+        Phase::K3s => k3s::run(run, &mut report).await?,
+        Phase::Prune => prune::run(run, &mut report).await,
+        Phase::Unlock => unlock::run(run, &mut report).await,
+    }
+    Ok(report)
+}

@@ -1,0 +1,195 @@
+//! What a run did (or, dry, would do), phase by phase and node by node: typed, so that the
+//! binary only renders it, as text or JSON.
+
+use serde::Serialize;
+
+use super::{Mode, Phase};
+
+#[derive(Debug, Serialize)]
+pub struct PipelineReport {
+    pub mode: Mode,
+    pub phases: Vec<PhaseReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseReport {
+    pub phase: Phase,
+    /// The nodes this phase changed, would change, or failed on; a node it had nothing to
+    /// do with is left out.
+    pub nodes: Vec<NodeStep>,
+    /// Failures of the phase as a whole (no node's own), e.g. the cluster's API not
+    /// answering when stale nodes are looked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl PhaseReport {
+    pub fn new(phase: Phase) -> PhaseReport {
+        PhaseReport {
+            phase,
+            nodes: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, node: &str, outcome: NodeOutcome) {
+        self.nodes.push(NodeStep {
+            node: node.to_owned(),
+            outcome,
+        });
+    }
+
+    pub fn failed(&mut self, node: &str, error: String) {
+        self.push(node, NodeOutcome::Failed { error });
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeStep {
+    pub node: String,
+    #[serde(flatten)]
+    pub outcome: NodeOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum NodeOutcome {
+    Unchanged,
+    /// Done, or in a plan to be done: `summary` in a few words, then each change.
+    Changed {
+        summary: String,
+        changes: Vec<String>,
+    },
+    /// The error names the node; the node's later phases are skipped.
+    Failed {
+        error: String,
+    },
+}
+
+/// How the nodes of cluster.toml came out of the run, and the stale nodes pruned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub pruned: usize,
+}
+
+impl PipelineReport {
+    /// Every step of `node`, in phase order.
+    pub fn steps_of<'r>(&'r self, node: &'r str) -> impl Iterator<Item = (Phase, &'r NodeOutcome)> {
+        self.phases.iter().flat_map(move |phase| {
+            phase
+                .nodes
+                .iter()
+                .filter(move |step| step.node == node)
+                .map(move |step| (phase.phase, &step.outcome))
+        })
+    }
+
+    /// The first failure of `node`, if any.
+    pub fn failure_of<'r>(&'r self, node: &'r str) -> Option<&'r str> {
+        self.steps_of(node).find_map(|(_, outcome)| match outcome {
+            NodeOutcome::Failed { error } => Some(error.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The nodes of the file (`members`) changed, unchanged and failed; stale nodes pruned.
+    pub fn summary(&self, members: &[String]) -> Summary {
+        let mut summary = Summary::default();
+        for member in members {
+            if self.failure_of(member).is_some() {
+                summary.failed += 1;
+            } else if self
+                .steps_of(member)
+                .any(|(_, outcome)| matches!(outcome, NodeOutcome::Changed { .. }))
+            {
+                summary.changed += 1;
+            } else {
+                summary.unchanged += 1;
+            }
+        }
+        summary.pruned = self
+            .phases
+            .iter()
+            .filter(|phase| phase.phase == Phase::Prune)
+            .flat_map(|phase| &phase.nodes)
+            .filter(|step| !members.contains(&step.node))
+            .filter(|step| matches!(step.outcome, NodeOutcome::Changed { .. }))
+            .count();
+        summary
+    }
+
+    /// Whether anything failed: a node, a stale node, or a phase as a whole.
+    pub fn has_failures(&self) -> bool {
+        self.phases.iter().any(|phase| {
+            !phase.errors.is_empty()
+                || phase
+                    .nodes
+                    .iter()
+                    .any(|step| matches!(step.outcome, NodeOutcome::Failed { .. }))
+        })
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.phases
+            .iter()
+            .flat_map(|phase| phase.warnings.iter().map(String::as_str))
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &str> {
+        self.phases
+            .iter()
+            .flat_map(|phase| phase.errors.iter().map(String::as_str))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed(summary: &str) -> NodeOutcome {
+        NodeOutcome::Changed {
+            summary: summary.to_owned(),
+            changes: vec![summary.to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_node_counts_once_failed_beats_changed_and_stale_nodes_count_as_pruned() {
+        let mut prepare = PhaseReport::new(Phase::Prepare);
+        prepare.push("one", changed("1 change"));
+        prepare.push("two", changed("1 change"));
+        let mut k3s = PhaseReport::new(Phase::K3s);
+        k3s.push("one", changed("k3s: 2 changes"));
+        k3s.failed("two", "two: k3s did not start".to_owned());
+        let mut prune = PhaseReport::new(Phase::Prune);
+        prune.push("old", changed("pruned"));
+        prune.failed("older", "older: not pruned".to_owned());
+        let report = PipelineReport {
+            mode: Mode::Apply,
+            phases: vec![prepare, k3s, prune],
+        };
+        let members = ["one", "two", "three"].map(String::from);
+        assert_eq!(
+            report.summary(&members),
+            Summary {
+                changed: 1,
+                unchanged: 1,
+                failed: 1,
+                pruned: 1
+            }
+        );
+        assert_eq!(report.failure_of("two"), Some("two: k3s did not start"));
+        assert_eq!(report.failure_of("one"), None);
+        assert!(report.has_failures());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["phases"][1]["phase"], "k3s");
+        assert_eq!(json["phases"][1]["nodes"][1]["status"], "failed");
+        assert_eq!(json["phases"][0]["nodes"][0]["summary"], "1 change");
+    }
+}

@@ -1,0 +1,165 @@
+//! What one run of the pipeline knows: the cluster file and the settings it started with,
+//! and what each phase leaves for the next (connections, facts, plans, failures, locks).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cluster_lock::ServerLock;
+use crate::config::ClusterConfig;
+use crate::fleet::{Fleet, SshClientError};
+use crate::k3s::{BinaryArtifact, K3sSpec, PruneStep, StageNode};
+use crate::node_records::NodeRecord;
+use crate::plan::NodePlan;
+use crate::progress::Progress;
+use crate::run_lock::RunLock;
+use crate::ssh::{Connection, SudoPassword};
+use crate::state::LocalState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Dry: every phase says what it would do and changes nothing, not even local state.
+    Plan,
+    Apply,
+}
+
+/// What the command line decides.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The command, as the locks name their holder.
+    pub command: &'static str,
+    /// How long a node may take to come back from a reboot.
+    pub reboot_timeout: Duration,
+    /// How long k3s on a node may take to start and be Ready.
+    pub ready_timeout: Duration,
+    /// Remove the nodes cluster.toml no longer lists; without it they are only reported.
+    pub prune: bool,
+    pub drain_timeout: Duration,
+    pub delete_timeout: Duration,
+    /// Break a stale lock.
+    pub force_unlock: bool,
+}
+
+impl Settings {
+    /// The settings of `plan`: nothing that changes anything is used.
+    pub fn plan() -> Settings {
+        Settings {
+            command: "plan",
+            reboot_timeout: Duration::ZERO,
+            ready_timeout: Duration::ZERO,
+            prune: false,
+            drain_timeout: Duration::ZERO,
+            delete_timeout: Duration::ZERO,
+            force_unlock: false,
+        }
+    }
+}
+
+pub struct Run<'a> {
+    pub mode: Mode,
+    pub config: &'a ClusterConfig,
+    pub settings: Settings,
+    pub(super) progress: &'a dyn Progress,
+    /// Asked at most once, and only when a node's sudo wants a password.
+    pub(super) sudo_password: &'a (dyn Fn() -> Option<SudoPassword> + Sync),
+    pub(super) fleet: Fleet,
+    pub(super) spec: K3sSpec,
+    pub(super) local: LocalState,
+
+    /// connect: the nodes reached, in file order, until facts pairs them with their facts.
+    pub(super) connections: Vec<(String, Connection)>,
+    /// The password sudo wanted, kept for connections made later (after a reboot).
+    pub(super) password: Option<SudoPassword>,
+    /// facts: the nodes reached, with their connection and facts (those failed since too).
+    pub(super) nodes: Vec<StageNode>,
+    /// Nodes out of the run, with the error that put them out.
+    pub(super) failed: BTreeMap<String, String>,
+    /// prepare: each node's preparation plan; in a plan, the k3s and prune phases add theirs.
+    pub(super) plans: BTreeMap<String, NodePlan>,
+    /// binaries: by architecture name.
+    pub(super) binaries: Option<BTreeMap<String, BinaryArtifact>>,
+    /// k3s: the nodes installed and Ready, as the node records keep them.
+    pub(super) installed: Vec<NodeRecord>,
+    /// prune: in a plan, the stale nodes and what would become of them.
+    pub(super) stale: Vec<PruneStep>,
+    pub(super) local_lock: Option<RunLock>,
+    pub(super) server_lock: Option<ServerLock>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        mode: Mode,
+        config: &'a ClusterConfig,
+        settings: Settings,
+        progress: &'a dyn Progress,
+        sudo_password: &'a (dyn Fn() -> Option<SudoPassword> + Sync),
+    ) -> Result<Run<'a>, SshClientError> {
+        Ok(Run {
+            mode,
+            config,
+            settings,
+            progress,
+            sudo_password,
+            fleet: Fleet::of_config(config)?,
+            spec: K3sSpec::from_config(config),
+            local: LocalState::new(config.dir(), config.name.as_ref()),
+            connections: Vec::new(),
+            password: None,
+            nodes: Vec::new(),
+            failed: BTreeMap::new(),
+            plans: BTreeMap::new(),
+            binaries: None,
+            installed: Vec::new(),
+            stale: Vec::new(),
+            local_lock: None,
+            server_lock: None,
+        })
+    }
+
+    /// The nodes of cluster.toml, in file order.
+    pub fn members(&self) -> Vec<String> {
+        self.config
+            .nodes
+            .iter()
+            .map(|node| node.name.to_string())
+            .collect()
+    }
+
+    /// After a plan: what would change on each node of the file (and each stale node), in
+    /// file order, stale nodes last.
+    pub fn plans(&self) -> Vec<&NodePlan> {
+        let members = self.members();
+        let mut plans: Vec<&NodePlan> = members
+            .iter()
+            .filter_map(|name| self.plans.get(name))
+            .collect();
+        plans.extend(
+            self.plans
+                .iter()
+                .filter(|(name, _)| !members.contains(name))
+                .map(|(_, plan)| plan),
+        );
+        plans
+    }
+
+    /// After a plan: the nodes the cluster has and cluster.toml no longer lists.
+    pub fn stale(&self) -> &[PruneStep] {
+        &self.stale
+    }
+
+    /// Puts `node` out of the run with `error`, recording it in `report`. Its connection
+    /// stays open: the cluster may still be reached through it.
+    pub(super) fn fail(&mut self, report: &mut super::PhaseReport, node: &str, error: String) {
+        self.failed
+            .entry(node.to_owned())
+            .or_insert_with(|| error.clone());
+        report.failed(node, error);
+    }
+
+    /// Whether `node` is still in the run.
+    pub(super) fn is_up(&self, node: &str) -> bool {
+        !self.failed.contains_key(node)
+    }
+}
