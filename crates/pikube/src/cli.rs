@@ -50,7 +50,7 @@ pub enum Command {
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --max-unavailable 2   # a K3s upgrade takes two agents at a time\n  pikube apply --output json | jq '.summary'\n\nA new [k3s] version (or binary) is rolled out, not swapped: a preflight (no downgrade\nunless --allow-downgrade, no skipped minor version, no agent ahead of a server, every node\nReady, etcd healthy), an etcd snapshot named pre-upgrade-<version>, then the servers one at\na time and the agents --max-unavailable at a time: each cordoned, drained (servers too\nunless --no-drain-servers), its binary replaced, restarted, Ready on the new version, then\nuncordoned. The first failure stops the rollout and leaves that node cordoned; the next\napply goes on from there.\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -271,8 +271,9 @@ pub struct ApplyArgs {
     /// delete from the API, uninstall K3s. Without it, apply only warns about them.
     #[arg(long)]
     pub prune: bool,
-    /// With --prune: how long a node's pods may take to leave it (kubectl drain --timeout).
-    #[arg(long, default_value = "5m", value_parser = parse_duration, requires = "prune")]
+    /// How long a node's pods may take to leave it when it is pruned or upgraded (kubectl
+    /// drain --timeout).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub drain_timeout: Duration,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -280,6 +281,17 @@ pub struct ApplyArgs {
     /// password and, for an etcd server, its etcd member first).
     #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "prune")]
     pub delete_timeout: Duration,
+    /// Let a K3s upgrade go to an older version than the nodes run (etcd's data may not
+    /// go back: restoring a snapshot is the safer way down).
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// During a K3s upgrade, how many agents may be down at once (servers always go one
+    /// at a time).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_unavailable: u16,
+    /// During a K3s upgrade, cordon servers but do not drain them (agents always are).
+    #[arg(long)]
+    pub no_drain_servers: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,40 +7,11 @@ mod support;
 use serde_json::Value;
 use support::cluster::{node, one_server_two_agents, Node, Run, Workspace};
 use support::fleet::Fleet;
+use support::k3s::{
+    cluster_node, cluster_nodes, edit, invocation, is_ready, stamped_double, use_k3s,
+};
 
 const READY: &str = "--ready-timeout=60s";
-
-/// `k3s kubectl get nodes -o json` on a server, as the cluster sees itself.
-fn cluster_nodes(fleet: &Fleet, server: &str) -> Vec<Value> {
-    let json = fleet.exec(server, "k3s kubectl get nodes -o json");
-    let list: Value = serde_json::from_str(&json).expect("node list");
-    list["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn cluster_node(fleet: &Fleet, server: &str, name: &str) -> Value {
-    cluster_nodes(fleet, server)
-        .into_iter()
-        .find(|n| n["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is not in the cluster"))
-}
-
-fn is_ready(node: &Value) -> bool {
-    node["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
-
-/// systemd's id of the current run of a service: it changes when the service restarts.
-fn invocation(fleet: &Fleet, node: &str, service: &str) -> String {
-    let id = fleet.exec(
-        node,
-        &format!("systemctl show -p InvocationID --value {service}"),
-    );
-    let id = id.trim().to_owned();
-    assert!(!id.is_empty(), "{service} on {node} never ran");
-    id
-}
 
 fn with_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = ws.command(args);
@@ -48,13 +19,6 @@ fn with_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
         command.env(key, value);
     }
     Run::from(command.output().expect("run pikube"))
-}
-
-fn edit(ws: &Workspace, from: &str, to: &str) {
-    let path = ws.path().join("cluster.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{from:?} not in cluster.toml:\n{text}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
 fn labelled<'a>(fleet_node: &'a str, name: &'a str, role: &'a str, extra: &'a str) -> Node<'a> {
@@ -486,22 +450,8 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
     );
     // A K3s release from before June 2023: it reads its 0600 config.yaml even for
     // --version, so only root may ask it (audit F3). Every apply below must still work.
-    let old = ws.path().join("k3s-v1.26.5");
-    let stamped = std::process::Command::new(support::cluster::k3s_double())
-        .args(["stamp", "v1.26.5+k3s1", old.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(stamped.success());
-    edit(
-        &ws,
-        "version = \"v1.34.4+k3s1\"",
-        "version = \"v1.26.5+k3s1\"",
-    );
-    edit(
-        &ws,
-        &format!("amd64 = \"{}\"", support::cluster::k3s_double().display()),
-        &format!("amd64 = \"{}\"", old.display()),
-    );
+    let old = stamped_double(&ws, "v1.26.5+k3s1");
+    use_k3s(&ws, "v1.26.5+k3s1", &old);
     // Killed while the binary is on its way to the nodes.
     let mut child = ws
         .command(&["apply", READY])

@@ -21,6 +21,7 @@ mod stale;
 mod state;
 mod token;
 mod topology;
+pub mod upgrade;
 
 pub use binaries::{resolve_binaries, BinaryError};
 pub use cluster_nodes::{get_nodes, parse_nodes, ClusterNode, ClusterNodesError};

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::desired::DesiredK3s;
+use super::desired::{BinaryArtifact, DesiredK3s};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
@@ -55,19 +55,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     let mut restart_because = Vec::new();
 
     if state.binary_sha256.as_deref() != Some(desired.binary.sha256.as_str()) {
-        plan.changes.push(Change::Upload(UploadChange {
-            summary: format!(
-                "install k3s {} ({:.1} MB, sha256 {}…)",
-                desired.binary.version,
-                desired.binary.size as f64 / 1e6,
-                &desired.binary.sha256[..12.min(desired.binary.sha256.len())]
-            ),
-            local: desired.binary.path.clone(),
-            remote: BINARY.to_owned(),
-            sha256: desired.binary.sha256.clone(),
-            size: desired.binary.size,
-            mode: 0o755,
-        }));
+        plan.changes.push(binary_change(&desired.binary));
         restart_because.push("the binary");
     }
     for tool in paths::LINKS {
@@ -170,6 +158,23 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         ));
     }
     Ok(plan)
+}
+
+/// The k3s binary put in place, checked by size and SHA-256 on the node before the rename.
+pub fn binary_change(binary: &BinaryArtifact) -> Change {
+    Change::Upload(UploadChange {
+        summary: format!(
+            "install k3s {} ({:.1} MB, sha256 {}…)",
+            binary.version,
+            binary.size as f64 / 1e6,
+            &binary.sha256[..12.min(binary.sha256.len())]
+        ),
+        local: binary.path.clone(),
+        remote: BINARY.to_owned(),
+        sha256: binary.sha256.clone(),
+        size: binary.size,
+        mode: 0o755,
+    })
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

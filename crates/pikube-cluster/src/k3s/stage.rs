@@ -2,7 +2,7 @@
 //! time, then the agents in parallel, each Ready before the next step; then labels and
 //! taints through the API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
@@ -42,6 +42,9 @@ pub struct K3sStage<'a> {
     pub binaries: &'a BTreeMap<String, BinaryArtifact>,
     pub ready_timeout: Duration,
     pub parallelism: usize,
+    /// Nodes whose binary the upgrade phase puts in place (in a dry run: would): the plan
+    /// counts it as there.
+    pub rolled_out: &'a BTreeSet<String>,
 }
 
 /// What the stage did to one node.
@@ -310,7 +313,11 @@ impl K3sStage<'_> {
             let result = self
                 .desired(node, &survey.topology, env)
                 .and_then(|desired| {
-                    plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
+                    let mut state = state.clone();
+                    if self.rolled_out.contains(name) {
+                        state.binary_sha256 = Some(desired.binary.sha256.clone());
+                    }
+                    plan_k3s(&desired, &state).map_err(|source| K3sError::Plan {
                         node: name.clone(),
                         source,
                     })

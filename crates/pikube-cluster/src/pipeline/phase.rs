@@ -17,6 +17,10 @@ pub enum Phase {
     Reboot,
     /// The k3s binary for each architecture of the fleet, from a local file or the release.
     Binaries,
+    /// Nodes running another K3s than cluster.toml's rolled over to it: preflight, an etcd
+    /// snapshot, servers one at a time, then agents; each cordoned, drained, restarted on
+    /// the new binary, Ready on the new version, uncordoned.
+    Upgrade,
     /// K3s installed and configured: the first server, the other servers one at a time, the
     /// agents in parallel; then labels and taints through the API.
     K3s,
@@ -35,6 +39,7 @@ impl Phase {
         Phase::Prepare,
         Phase::Reboot,
         Phase::Binaries,
+        Phase::Upgrade,
         Phase::K3s,
         Phase::Prune,
         Phase::Unlock,
@@ -48,6 +53,7 @@ impl Phase {
             Phase::Prepare => "prepare",
             Phase::Reboot => "reboot",
             Phase::Binaries => "binaries",
+            Phase::Upgrade => "upgrade",
             Phase::K3s => "k3s",
             Phase::Prune => "prune",
             Phase::Unlock => "unlock",

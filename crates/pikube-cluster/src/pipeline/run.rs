@@ -1,7 +1,7 @@
 //! What one run of the pipeline knows: the cluster file and the settings it started with,
 //! and what each phase leaves for the next (connections, facts, plans, failures, locks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -40,6 +40,12 @@ pub struct Settings {
     pub delete_timeout: Duration,
     /// Break a stale lock.
     pub force_unlock: bool,
+    /// Let an upgrade go to an older K3s.
+    pub allow_downgrade: bool,
+    /// How many agents an upgrade takes down at once.
+    pub max_unavailable: usize,
+    /// Drain servers too before their upgrade (agents always are).
+    pub drain_servers: bool,
 }
 
 impl Settings {
@@ -53,6 +59,9 @@ impl Settings {
             drain_timeout: Duration::ZERO,
             delete_timeout: Duration::ZERO,
             force_unlock: false,
+            allow_downgrade: false,
+            max_unavailable: 1,
+            drain_servers: true,
         }
     }
 }
@@ -80,6 +89,8 @@ pub struct Run<'a> {
     pub(super) plans: BTreeMap<String, NodePlan>,
     /// binaries: by architecture name.
     pub(super) binaries: Option<BTreeMap<String, BinaryArtifact>>,
+    /// upgrade: the nodes whose binary it put in place (in a plan: would).
+    pub(super) rolled_out: BTreeSet<String>,
     /// k3s: the nodes installed and Ready, as the node records keep them.
     pub(super) installed: Vec<NodeRecord>,
     /// prune: in a plan, the stale nodes and what would become of them.
@@ -111,6 +122,7 @@ impl<'a> Run<'a> {
             failed: BTreeMap::new(),
             plans: BTreeMap::new(),
             binaries: None,
+            rolled_out: BTreeSet::new(),
             installed: Vec::new(),
             stale: Vec::new(),
             local_lock: None,

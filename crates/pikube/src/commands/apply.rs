@@ -25,6 +25,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         drain_timeout: args.drain_timeout,
         delete_timeout: args.delete_timeout,
         force_unlock: args.lock.force_unlock,
+        allow_downgrade: args.allow_downgrade,
+        max_unavailable: usize::from(args.max_unavailable),
+        drain_servers: !args.no_drain_servers,
     };
     let mut run = Run::new(
         Mode::Apply,

@@ -3,3 +3,4 @@
 
 pub mod cluster;
 pub mod fleet;
+pub mod k3s;

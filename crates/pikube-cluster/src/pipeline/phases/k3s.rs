@@ -21,6 +21,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         binaries,
         ready_timeout: run.settings.ready_timeout,
         parallelism: run.config.ssh.parallelism,
+        rolled_out: &run.rolled_out,
     };
     let unavailable = run.failed.clone();
     match run.mode {

@@ -9,6 +9,7 @@ mod prepare;
 mod prune;
 mod reboot;
 mod unlock;
+mod upgrade;
 
 use super::{Phase, PhaseReport, PipelineError, Run};
 
@@ -24,6 +25,7 @@ pub(super) async fn run_phase(
         Phase::Prepare => prepare::run(run, &mut report).await,
         Phase::Reboot => reboot::run(run, &mut report).await,
         Phase::Binaries => binaries::run(run, &mut report).await,
+        Phase::Upgrade => upgrade::run(run, &mut report).await,
         Phase::K3s => k3s::run(run, &mut report).await?,
         Phase::Prune => prune::run(run, &mut report).await,
         Phase::Unlock => unlock::run(run, &mut report).await,

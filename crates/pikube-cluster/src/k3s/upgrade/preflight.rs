@@ -1,0 +1,315 @@
+//! Which nodes an upgrade touches, in what order, and whether it may start at all: no
+//! downgrade unless asked, no minor version skipped, no agent ahead of a server, every
+//! node Ready. Pure: the phase reads the cluster, this decides.
+
+use crate::config::K3sVersion;
+use crate::k3s::paths::Service;
+use crate::k3s::ClusterNode;
+
+/// A node of cluster.toml whose K3s is installed and running, as the phase found it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub name: String,
+    pub service: Service,
+    /// Its /usr/local/bin/k3s is not the binary cluster.toml names.
+    pub binary_differs: bool,
+}
+
+/// One node to upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeUpgrade {
+    pub name: String,
+    pub service: Service,
+    /// What its kubelet reports now.
+    pub from: K3sVersion,
+    /// False when the binary is in place already and only the running K3s is behind (an
+    /// upgrade interrupted before its restart).
+    pub replace_binary: bool,
+}
+
+impl NodeUpgrade {
+    pub fn summary(&self, target: &K3sVersion) -> String {
+        if self.from == *target {
+            format!("restart k3s on the new {target} binary (rolling)")
+        } else {
+            format!(
+                "{} k3s {} → {target} (rolling: cordon, drain, replace, restart, uncordon)",
+                if *target < self.from {
+                    "downgrade"
+                } else {
+                    "upgrade"
+                },
+                self.from
+            )
+        }
+    }
+}
+
+/// The nodes in the order they go: servers first for an upgrade (agents must never be
+/// ahead of their servers), agents first for a downgrade.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradePlan {
+    pub first: Vec<NodeUpgrade>,
+    /// One at a time for servers; up to --max-unavailable at a time for agents.
+    pub then: Vec<NodeUpgrade>,
+}
+
+impl UpgradePlan {
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.then.is_empty()
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeUpgrade> {
+        self.first.iter().chain(&self.then)
+    }
+}
+
+/// Decides the upgrade to `target`. `candidates`: the running nodes of cluster.toml, in
+/// file order; `live`: the cluster's node list. Every reason to refuse is given at once.
+pub fn plan_upgrade(
+    target: &K3sVersion,
+    candidates: &[Candidate],
+    live: &[ClusterNode],
+    allow_downgrade: bool,
+) -> Result<UpgradePlan, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut running: Vec<(&Candidate, &ClusterNode, K3sVersion)> = Vec::new();
+    for candidate in candidates {
+        // Not registered yet: a first install, which the k3s phase does.
+        let Some(node) = live.iter().find(|n| n.name == candidate.name) else {
+            continue;
+        };
+        match node.kubelet_version.parse::<K3sVersion>() {
+            Ok(version) => running.push((candidate, node, version)),
+            Err(_) => problems.push(format!(
+                "{}: its kubelet reports version {:?}, which is not a K3s version",
+                candidate.name, node.kubelet_version
+            )),
+        }
+    }
+    let upgrades: Vec<NodeUpgrade> = running
+        .iter()
+        .filter(|(candidate, _, from)| candidate.binary_differs || from != target)
+        .map(|(candidate, _, from)| NodeUpgrade {
+            name: candidate.name.clone(),
+            service: candidate.service,
+            from: *from,
+            replace_binary: candidate.binary_differs,
+        })
+        .collect();
+    if upgrades.is_empty() && problems.is_empty() {
+        return Ok(UpgradePlan::default());
+    }
+
+    for step in &upgrades {
+        let from = step.from;
+        if *target < from && !allow_downgrade {
+            problems.push(format!(
+                "{}: runs {from}, newer than {target}: a downgrade is refused unless \
+                 --allow-downgrade (etcd's data may not go back; restore a snapshot instead)",
+                step.name
+            ));
+        }
+        if target.major != from.major || target.minor > from.minor + 1 {
+            problems.push(format!(
+                "{}: {from} → {target} skips a minor version: Kubernetes upgrades one minor \
+                 version at a time; set [k3s] version to a v{}.{}.x release first",
+                step.name,
+                from.major,
+                from.minor + 1
+            ));
+        }
+    }
+    for (candidate, node, _) in &running {
+        if !node.ready {
+            problems.push(format!(
+                "{}: not Ready: an upgrade starts only on a healthy cluster",
+                candidate.name
+            ));
+        }
+    }
+    let oldest_server = running
+        .iter()
+        .filter(|(c, _, _)| c.service == Service::Server)
+        .min_by_key(|(_, _, v)| *v);
+    if let Some((server, _, server_version)) = oldest_server {
+        for (agent, _, version) in running
+            .iter()
+            .filter(|(c, _, _)| c.service == Service::Agent)
+        {
+            if version > server_version && !allow_downgrade {
+                problems.push(format!(
+                    "{}: the agent runs {version}, ahead of the server {} ({server_version}): \
+                     servers must never be behind their agents",
+                    agent.name, server.name
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let (servers, agents): (Vec<_>, Vec<_>) = upgrades
+        .into_iter()
+        .partition(|step| step.service == Service::Server);
+    let downgrade = upgrades_down(&servers, &agents, target);
+    Ok(if downgrade {
+        UpgradePlan {
+            first: agents,
+            then: servers,
+        }
+    } else {
+        UpgradePlan {
+            first: servers,
+            then: agents,
+        }
+    })
+}
+
+fn upgrades_down(servers: &[NodeUpgrade], agents: &[NodeUpgrade], target: &K3sVersion) -> bool {
+    servers.iter().chain(agents).any(|step| *target < step.from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn v(text: &str) -> K3sVersion {
+        text.parse().unwrap()
+    }
+
+    fn live(name: &str, version: &str, ready: bool) -> ClusterNode {
+        ClusterNode {
+            name: name.to_owned(),
+            ready,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            kubelet_version: version.to_owned(),
+        }
+    }
+
+    fn candidate(name: &str, service: Service, binary_differs: bool) -> Candidate {
+        Candidate {
+            name: name.to_owned(),
+            service,
+            binary_differs,
+        }
+    }
+
+    fn cluster() -> Vec<Candidate> {
+        vec![
+            candidate("s1", Service::Server, true),
+            candidate("a1", Service::Agent, true),
+            candidate("s2", Service::Server, true),
+        ]
+    }
+
+    #[test]
+    fn servers_go_first_in_file_order_then_the_agents() {
+        let nodes = [
+            live("s1", "v1.33.5+k3s1", true),
+            live("a1", "v1.33.5+k3s1", true),
+            live("s2", "v1.33.5+k3s1", true),
+        ];
+        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap();
+        let names =
+            |steps: &[NodeUpgrade]| steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&plan.first), ["s1", "s2"]);
+        assert_eq!(names(&plan.then), ["a1"]);
+        assert!(plan.first[0]
+            .summary(&v("v1.34.4+k3s1"))
+            .contains("upgrade k3s v1.33.5+k3s1 → v1.34.4+k3s1"));
+    }
+
+    #[test]
+    fn nodes_at_the_target_with_its_binary_are_left_alone() {
+        let nodes = [
+            live("s1", "v1.34.4+k3s1", true),
+            live("a1", "v1.33.5+k3s1", true),
+            live("s2", "v1.34.4+k3s1", true),
+        ];
+        let candidates = vec![
+            candidate("s1", Service::Server, false),
+            candidate("a1", Service::Agent, true),
+            candidate("s2", Service::Server, false),
+        ];
+        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &candidates, &nodes, false).unwrap();
+        assert!(plan.first.is_empty());
+        assert_eq!(plan.then.len(), 1);
+        // Nothing at all to do: no checks either (a NotReady node is the k3s phase's).
+        let done = [live("s1", "v1.34.4+k3s1", false)];
+        let plan = plan_upgrade(
+            &v("v1.34.4+k3s1"),
+            &[candidate("s1", Service::Server, false)],
+            &done,
+            false,
+        )
+        .unwrap();
+        assert!(plan.is_empty());
+    }
+
+    #[test]
+    fn a_binary_in_place_with_the_old_k3s_still_running_is_restarted_only() {
+        let nodes = [live("s1", "v1.33.5+k3s1", true)];
+        let plan = plan_upgrade(
+            &v("v1.34.4+k3s1"),
+            &[candidate("s1", Service::Server, false)],
+            &nodes,
+            false,
+        )
+        .unwrap();
+        assert_eq!(plan.first.len(), 1);
+        assert!(!plan.first[0].replace_binary);
+    }
+
+    #[test]
+    fn a_skipped_minor_a_downgrade_a_not_ready_node_are_each_named() {
+        let nodes = [
+            live("s1", "v1.32.1+k3s1", true),
+            live("a1", "v1.33.5+k3s1", false),
+            live("s2", "v1.35.0+k3s1", true),
+        ];
+        let problems = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
+        let all = problems.join("\n");
+        assert!(
+            all.contains("s1: v1.32.1+k3s1 → v1.34.4+k3s1 skips a minor version"),
+            "{all}"
+        );
+        assert!(all.contains("a v1.33.x release first"), "{all}");
+        assert!(
+            all.contains("s2: runs v1.35.0+k3s1, newer than v1.34.4+k3s1"),
+            "{all}"
+        );
+        assert!(all.contains("a1: not Ready"), "{all}");
+        assert!(
+            all.contains("a1: the agent runs v1.33.5+k3s1, ahead of the server s1"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn an_allowed_downgrade_takes_the_agents_first() {
+        let nodes = [
+            live("s1", "v1.34.4+k3s1", true),
+            live("a1", "v1.34.4+k3s1", true),
+            live("s2", "v1.34.4+k3s1", true),
+        ];
+        let plan = plan_upgrade(&v("v1.34.1+k3s1"), &cluster(), &nodes, true).unwrap();
+        assert_eq!(plan.first[0].name, "a1");
+        assert!(plan.first[0]
+            .summary(&v("v1.34.1+k3s1"))
+            .starts_with("downgrade"));
+    }
+
+    #[test]
+    fn an_unreadable_kubelet_version_is_named_and_an_unregistered_node_is_not_an_upgrade() {
+        let nodes = [live("s1", "v1.34.4-custom", true)];
+        let problems = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
+        assert!(problems[0].contains("s1: its kubelet reports version \"v1.34.4-custom\""));
+        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &[], false).unwrap();
+        assert!(plan.is_empty());
+    }
+}

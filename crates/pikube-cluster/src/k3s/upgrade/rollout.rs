@@ -1,0 +1,218 @@
+//! One node's upgrade, step by step, each step named when it fails: cordon, drain, replace
+//! the binary (size and SHA-256 checked on the node), restart, wait until the node is
+//! Ready on the new version, uncordon. A node that fails stays cordoned: the next apply
+//! finds it behind and picks up from there.
+
+use std::time::{Duration, Instant};
+
+use crate::apply::carry_out;
+use crate::config::K3sVersion;
+use crate::k3s::install::{journal_tail, service_status, wait_started};
+use crate::k3s::node_plan::binary_change;
+use crate::k3s::paths::Service;
+use crate::k3s::prune::drain_node;
+use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
+use crate::progress::Progress;
+use crate::ssh::{shell_quote, Connection, SshError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("{node}: upgrade to {target} stopped at {step}: {reason}{cordoned}")]
+    Step {
+        node: String,
+        target: K3sVersion,
+        step: &'static str,
+        reason: String,
+        /// What the node is left as, and how to go on.
+        cordoned: String,
+    },
+    #[error("{node}: upgrade refused: etcd is not healthy ({reason}); nothing was changed")]
+    Etcd { node: String, reason: String },
+    #[error(
+        "{node}: upgrade refused: the pre-upgrade snapshot failed ({reason}); nothing was changed"
+    )]
+    Snapshot { node: String, reason: String },
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+}
+
+/// How every node of one upgrade goes.
+pub struct Rollout<'a> {
+    pub target: K3sVersion,
+    pub binary: &'a BinaryArtifact,
+    /// Servers are drained too, unless --no-drain-servers (agents always are).
+    pub drain_servers: bool,
+    pub drain_timeout: Duration,
+    pub ready_timeout: Duration,
+}
+
+impl Rollout<'_> {
+    /// Upgrades `node` (running `service`); `api` is a server's connection to reach the
+    /// Kubernetes API through, ideally not `node`'s own.
+    pub async fn upgrade(
+        &self,
+        node: &StageNode,
+        service: Service,
+        replace_binary: bool,
+        api: &Connection,
+        progress: &dyn Progress,
+    ) -> Result<(), UpgradeError> {
+        let name = node.name.as_str();
+        let connection = &node.connection;
+        let stop = |step: &'static str, reason: String, cordoned: bool| UpgradeError::Step {
+            node: name.to_owned(),
+            target: self.target,
+            step,
+            reason,
+            cordoned: if cordoned {
+                format!(
+                    "; it stays cordoned (`kubectl uncordon {name}` undoes that); the next \
+                     `pikube apply` goes on from here"
+                )
+            } else {
+                "; the next `pikube apply` goes on from here".to_owned()
+            },
+        };
+
+        progress.node(
+            name,
+            &format!("[upgrade] cordon and drain, then k3s {}", self.target),
+        );
+        let cordon = format!("/usr/local/bin/k3s kubectl cordon {}", shell_quote(name));
+        let output = api
+            .run_privileged_unchecked("cordoning the node", &cordon, b"")
+            .await?;
+        if !output.success() {
+            return Err(stop("cordon", output.last_stderr_line(), false));
+        }
+        if service == Service::Agent || self.drain_servers {
+            drain_node(api, name, self.drain_timeout)
+                .await
+                .map_err(|err| stop("drain", err.to_string(), true))?;
+        }
+        if replace_binary {
+            progress.node(
+                name,
+                &format!("[upgrade] replacing the k3s binary ({})", self.target),
+            );
+            carry_out(connection, &binary_change(self.binary))
+                .await
+                .map_err(|err| stop("replacing the binary", err.to_string(), true))?;
+        }
+        progress.node(name, &format!("[upgrade] restarting {}", service.name()));
+        let before = service_status(connection, service).await?;
+        let restart = format!("systemctl restart {}", service.name());
+        connection
+            .run_privileged("restarting k3s", &restart, b"")
+            .await
+            .map_err(|err| stop("restart", err.to_string(), true))?;
+        wait_started(connection, service, &before, self.ready_timeout)
+            .await
+            .map_err(|err| stop("restart", err.to_string(), true))?;
+        self.wait_ready_on_target(node, service, api)
+            .await
+            .map_err(|reason| stop("waiting for Ready on the new version", reason, true))?;
+        let uncordon = format!("/usr/local/bin/k3s kubectl uncordon {}", shell_quote(name));
+        let output = api
+            .run_privileged_unchecked("uncordoning the node", &uncordon, b"")
+            .await?;
+        if !output.success() {
+            return Err(stop("uncordon", output.last_stderr_line(), true));
+        }
+        progress.node(
+            name,
+            &format!("[upgrade] Ready on {}, uncordoned", self.target),
+        );
+        Ok(())
+    }
+
+    /// Until the node's kubelet reports the target version and the node is Ready. A server
+    /// restarting may take the API down for a moment: not answering is waited for too.
+    async fn wait_ready_on_target(
+        &self,
+        node: &StageNode,
+        service: Service,
+        api: &Connection,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let target = self.target.to_string();
+        let mut seen = "not listed yet".to_owned();
+        loop {
+            if let Ok(live) = get_nodes(api).await {
+                if let Some(found) = live.iter().find(|n| n.name == node.name) {
+                    if found.ready && found.kubelet_version == target {
+                        return Ok(());
+                    }
+                    seen = format!(
+                        "{}, version {}",
+                        if found.ready { "Ready" } else { "NotReady" },
+                        found.kubelet_version
+                    );
+                }
+            }
+            if started.elapsed() >= self.ready_timeout {
+                return Err(format!(
+                    "not Ready on {target} within {} s (last seen: {seen}). Its last log \
+                     lines:\n{}",
+                    self.ready_timeout.as_secs(),
+                    journal_tail(&node.connection, service, 15).await
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Whether etcd answers as healthy through the API server on `server`.
+pub async fn etcd_ready(server: &Connection) -> Result<(), UpgradeError> {
+    let output = server
+        .run_privileged_unchecked(
+            "asking the API server about etcd",
+            "/usr/local/bin/k3s kubectl get --raw /readyz/etcd",
+            b"",
+        )
+        .await?;
+    if output.success() && output.stdout.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(UpgradeError::Etcd {
+            node: server.node().to_owned(),
+            reason: if output.success() {
+                output.stdout.trim().to_owned()
+            } else {
+                output.last_stderr_line()
+            },
+        })
+    }
+}
+
+/// `k3s etcd-snapshot save --name pre-upgrade-<version>` on `server`, kept on the node with
+/// the scheduled ones (`pikube backup list` shows it); returns what K3s said it saved.
+pub async fn pre_upgrade_snapshot(
+    server: &Connection,
+    target: &K3sVersion,
+) -> Result<String, UpgradeError> {
+    // A snapshot name becomes a file name: `+` is kept out of it.
+    let name = format!("pre-upgrade-{}", target.to_string().replace('+', "-"));
+    let script = format!(
+        "/usr/local/bin/k3s etcd-snapshot save --name {} 2>&1",
+        shell_quote(&name)
+    );
+    let output = server
+        .run_privileged_unchecked("saving the pre-upgrade snapshot", &script, b"")
+        .await?;
+    if !output.success() {
+        let reason = output
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .to_owned();
+        return Err(UpgradeError::Snapshot {
+            node: server.node().to_owned(),
+            reason,
+        });
+    }
+    Ok(name)
+}

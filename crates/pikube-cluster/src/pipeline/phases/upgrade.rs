@@ -1,0 +1,320 @@
+//! Rolling K3s upgrades, before the k3s phase: the nodes whose K3s runs another version
+//! than cluster.toml's (or from another binary) are upgraded one at a time (servers), then
+//! a few at a time (agents, --max-unavailable), after a preflight and, with embedded etcd,
+//! a snapshot. The k3s phase then finds their binary in place and restarts nothing more.
+//! A node not upgraded (refused, or after the rollout stopped) is out of the run, so the
+//! k3s phase never swaps its binary under it all at once.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
+
+use crate::k3s::paths::Service;
+use crate::k3s::upgrade::{
+    etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout,
+};
+use crate::k3s::{live_nodes, read_state, StageNode};
+use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
+use crate::plan::{Change, NodePlan, PlannedChange};
+use crate::progress::Progress;
+use crate::ssh::Connection;
+
+pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
+    let Some(binaries) = run.binaries.as_ref() else {
+        return;
+    };
+    let target = run.config.k3s.version;
+    let candidates = candidates(run).await;
+    if candidates.is_empty() {
+        return;
+    }
+    let differing: Vec<String> = candidates
+        .iter()
+        .filter(|c| c.binary_differs)
+        .map(|c| c.name.clone())
+        .collect();
+    let live = match live_nodes(&run.spec, &run.nodes).await {
+        Ok((_, live)) => live,
+        Err(err) if !differing.is_empty() => {
+            report.errors.push(format!(
+                "the upgrade to {target} needs the cluster's node list first: {err}"
+            ));
+            for node in differing {
+                run.fail(
+                    report,
+                    &node.clone(),
+                    format!("{node}: not upgraded: {err}"),
+                );
+            }
+            return;
+        }
+        // Nothing to roll out that the k3s phase would not see by itself.
+        Err(_) => return,
+    };
+    let plan = match plan_upgrade(&target, &candidates, &live, run.settings.allow_downgrade) {
+        Ok(plan) if plan.is_empty() => return,
+        Ok(plan) => plan,
+        Err(problems) => {
+            for problem in &problems {
+                report
+                    .errors
+                    .push(format!("upgrade to {target} refused: {problem}"));
+            }
+            let behind: Vec<String> = candidates
+                .iter()
+                .filter(|c| {
+                    c.binary_differs
+                        || live
+                            .iter()
+                            .any(|n| n.name == c.name && n.kubelet_version != target.to_string())
+                })
+                .map(|c| c.name.clone())
+                .collect();
+            for node in behind {
+                let why = format!("{node}: not upgraded: the upgrade was refused (see above)");
+                run.fail(report, &node, why);
+            }
+            return;
+        }
+    };
+
+    if run.mode == Mode::Plan {
+        for step in plan.nodes() {
+            let summary = step.summary(&target);
+            report.push(
+                &step.name,
+                NodeOutcome::Changed {
+                    summary: summary.clone(),
+                    changes: vec![summary.clone()],
+                },
+            );
+            let node_plan = run
+                .plans
+                .entry(step.name.clone())
+                .or_insert_with(|| NodePlan {
+                    node: step.name.clone(),
+                    changes: Vec::new(),
+                    reboot: Vec::new(),
+                });
+            node_plan.changes.push(PlannedChange {
+                phase: "upgrade",
+                change: Change::command(summary, steps_script(step, &target)),
+            });
+            run.rolled_out.insert(step.name.clone());
+        }
+        return;
+    }
+
+    let outcomes = roll_out(run, &plan, binaries).await;
+    for (name, outcome) in outcomes {
+        match outcome {
+            Ok(summary) => {
+                report.push(
+                    &name,
+                    NodeOutcome::Changed {
+                        summary: summary.clone(),
+                        changes: vec![summary],
+                    },
+                );
+                run.rolled_out.insert(name);
+            }
+            Err(error) => run.fail(report, &name, error),
+        }
+    }
+}
+
+/// The nodes of cluster.toml still in the run whose K3s service runs, with whether their
+/// binary is the one cluster.toml names. A node whose state cannot be read is left to the
+/// k3s phase, which reads it too and says why.
+async fn candidates(run: &Run<'_>) -> Vec<Candidate> {
+    let binaries = run.binaries.as_ref();
+    let parallelism = run.config.ssh.parallelism.max(1);
+    let up: Vec<&StageNode> = run.nodes.iter().filter(|n| run.is_up(&n.name)).collect();
+    let states: Vec<_> = stream::iter(up)
+        .map(|node| async move { (node, read_state(&node.connection).await) })
+        .buffered(parallelism)
+        .collect()
+        .await;
+    let mut candidates = Vec::new();
+    for (node, state) in states {
+        let Ok(state) = state else { continue };
+        let Some(member) = run.spec.member(&node.name) else {
+            continue;
+        };
+        let service = member.service;
+        // A role change is the k3s phase's to refuse.
+        if state.installed_service() != Some(service) || !state.service(service).active {
+            continue;
+        }
+        let wanted = binaries.and_then(|b| b.get(node.facts.arch.name()));
+        candidates.push(Candidate {
+            name: node.name.clone(),
+            service,
+            binary_differs: wanted
+                .is_some_and(|b| state.binary_sha256.as_deref() != Some(b.sha256.as_str())),
+        });
+    }
+    candidates
+}
+
+/// Runs the rollout; one outcome per node of `plan` (the summary, or the error naming the
+/// node and the step), in the order they went.
+async fn roll_out(
+    run: &Run<'_>,
+    plan: &crate::k3s::upgrade::UpgradePlan,
+    binaries: &BTreeMap<String, crate::k3s::BinaryArtifact>,
+) -> Vec<(String, Result<String, String>)> {
+    let target = run.config.k3s.version;
+    let mut outcomes = Vec::new();
+    let progress = run.progress;
+    let fail_all = |steps: &mut dyn Iterator<Item = &NodeUpgrade>, why: &str| {
+        steps
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    Err(format!("{}: not upgraded: {why}", s.name)),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Before anything changes: etcd healthy, and a snapshot to come back to.
+    let servers: Vec<&StageNode> = run
+        .nodes
+        .iter()
+        .filter(|n| run.is_up(&n.name))
+        .filter(|n| {
+            run.spec
+                .member(&n.name)
+                .is_some_and(|m| m.service == Service::Server)
+        })
+        .collect();
+    let embedded_etcd = run.spec.datastore_endpoint.is_none()
+        && run
+            .spec
+            .nodes
+            .iter()
+            .filter(|m| m.service == Service::Server)
+            .count()
+            > 1;
+    if embedded_etcd {
+        let Some(server) = servers.first() else {
+            return fail_all(&mut plan.nodes(), "no server of cluster.toml answers");
+        };
+        let checked = async {
+            etcd_ready(&server.connection).await?;
+            progress.step(&format!(
+                "upgrade: etcd healthy; snapshot pre-upgrade on {}",
+                server.name
+            ));
+            pre_upgrade_snapshot(&server.connection, &target).await
+        }
+        .await;
+        match checked {
+            Ok(name) => progress.node(&server.name, &format!("[upgrade] snapshot {name} saved")),
+            Err(err) => return fail_all(&mut plan.nodes(), &err.to_string()),
+        }
+    }
+
+    let mut stopped: Option<String> = None;
+    for group in [&plan.first, &plan.then] {
+        let Some(first) = group.first() else { continue };
+        // Servers one at a time: etcd keeps its quorum; agents a few at a time.
+        let width = if first.service == Service::Server {
+            1
+        } else {
+            run.settings.max_unavailable.max(1)
+        };
+        for chunk in group.chunks(width) {
+            if let Some(at) = &stopped {
+                outcomes.extend(fail_all(
+                    &mut chunk.iter(),
+                    &format!("the rollout stopped at {at}"),
+                ));
+                continue;
+            }
+            let work = chunk
+                .iter()
+                .map(|step| upgrade_one(run, step, binaries, &servers, progress));
+            for (step, outcome) in chunk.iter().zip(join_all(work).await) {
+                if outcome.is_err() && stopped.is_none() {
+                    stopped = Some(step.name.clone());
+                }
+                outcomes.push((step.name.clone(), outcome));
+            }
+        }
+    }
+    outcomes
+}
+
+async fn upgrade_one(
+    run: &Run<'_>,
+    step: &NodeUpgrade,
+    binaries: &BTreeMap<String, crate::k3s::BinaryArtifact>,
+    servers: &[&StageNode],
+    progress: &dyn Progress,
+) -> Result<String, String> {
+    let target = run.config.k3s.version;
+    let Some(node) = run.nodes.iter().find(|n| n.name == step.name) else {
+        return Err(format!("{}: not upgraded: not connected", step.name));
+    };
+    let arch = node.facts.arch.name();
+    let Some(binary) = binaries.get(arch) else {
+        return Err(format!(
+            "{}: not upgraded: no k3s binary for {arch}",
+            step.name
+        ));
+    };
+    // The API through another server when there is one: this one is about to restart.
+    let api: &Connection = servers
+        .iter()
+        .find(|s| s.name != step.name)
+        .or_else(|| servers.first())
+        .map_or(&node.connection, |s| &s.connection);
+    let rollout = Rollout {
+        target,
+        binary,
+        drain_servers: run.settings.drain_servers,
+        drain_timeout: run.settings.drain_timeout,
+        ready_timeout: run.settings.ready_timeout,
+    };
+    rollout
+        .upgrade(node, step.service, step.replace_binary, api, progress)
+        .await
+        .map(|()| {
+            if step.from == target {
+                format!("k3s {target} restarted on its new binary")
+            } else {
+                format!("upgraded k3s {} → {target}", step.from)
+            }
+        })
+        .map_err(|err| {
+            let text = err.to_string();
+            progress.node(&step.name, &format!("FAILED: {text}"));
+            text
+        })
+}
+
+/// What plan shows for one node's upgrade.
+fn steps_script(step: &NodeUpgrade, target: &crate::config::K3sVersion) -> String {
+    let node = crate::ssh::shell_quote_arg(&step.name);
+    let mut lines = vec![format!("kubectl cordon {node}")];
+    lines.push(format!(
+        "kubectl drain {node} --ignore-daemonsets --delete-emptydir-data{}",
+        if step.service == Service::Server {
+            "   (servers unless --no-drain-servers)"
+        } else {
+            ""
+        }
+    ));
+    if step.replace_binary {
+        lines.push(format!(
+            "install k3s {target} at /usr/local/bin/k3s (sha256 checked)"
+        ));
+    }
+    lines.push(format!("systemctl restart {}", step.service.name()));
+    lines.push(format!("wait until {node} is Ready on {target}"));
+    lines.push(format!("kubectl uncordon {node}"));
+    lines.join("\n")
+}

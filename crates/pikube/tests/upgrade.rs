@@ -1,0 +1,225 @@
+//! Rolling K3s upgrades on fake Raspberry Pi fleets, with the k3s double stamped as older
+//! and newer releases: the preflight refusals, servers then agents one at a time while the
+//! API keeps answering, a run killed half-way and resumed. Lab ids 28 and 29.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use support::cluster::{k3s_double, node, Workspace};
+use support::fleet::Fleet;
+use support::k3s::{cluster_nodes, invocation, stamped_double, use_k3s};
+
+const READY: &str = "--ready-timeout=60s";
+const OLD: &str = "v1.33.5+k3s1";
+const NEW: &str = "v1.34.4+k3s1";
+
+/// Each node's kubelet version and whether it is cordoned, as a server sees them.
+fn versions(fleet: &Fleet, server: &str) -> Vec<(String, String, bool)> {
+    let mut nodes: Vec<(String, String, bool)> = cluster_nodes(fleet, server)
+        .iter()
+        .map(|n| {
+            (
+                n["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                n["status"]["nodeInfo"]["kubeletVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                n["spec"]["unschedulable"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+fn all_at(fleet: &Fleet, version: &str) -> bool {
+    versions(fleet, "pi1")
+        .iter()
+        .all(|(_, v, cordoned)| v == version && !cordoned)
+}
+
+const SERVICES: [(&str, &str); 5] = [
+    ("pi1", "k3s"),
+    ("pi2", "k3s"),
+    ("pi3", "k3s"),
+    ("pi4", "k3s-agent"),
+    ("pi5", "k3s-agent"),
+];
+
+fn runs(fleet: &Fleet) -> Vec<String> {
+    SERVICES
+        .iter()
+        .map(|(n, s)| invocation(fleet, n, s))
+        .collect()
+}
+
+#[test]
+fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_after_a_kill() {
+    let fleet = Fleet::up(28, &["pi1", "pi2", "pi3", "pi4", "pi5"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "s2", "server"),
+            node("pi3", "s3", "server"),
+            node("pi4", "a1", "agent"),
+            node("pi5", "a2", "agent"),
+        ],
+    );
+    let old = stamped_double(&ws, OLD);
+    use_k3s(&ws, OLD, &old);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(versions(&fleet, "pi1").len(), 5);
+    assert!(all_at(&fleet, OLD), "{:?}", versions(&fleet, "pi1"));
+    let before = runs(&fleet);
+
+    // Refused before anything changes: a skipped minor version, then a downgrade.
+    let skipping = stamped_double(&ws, "v1.35.0+k3s1");
+    use_k3s(&ws, "v1.35.0+k3s1", &skipping);
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout
+            .contains("s1: v1.33.5+k3s1 → v1.35.0+k3s1 skips a minor version")
+            && plan.stdout.contains("a v1.34.x release first"),
+        "{}",
+        plan.stdout
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply.stdout.contains("upgrade to v1.35.0+k3s1 refused"),
+        "{}",
+        apply.stdout
+    );
+    let down = stamped_double(&ws, "v1.33.1+k3s1");
+    use_k3s(&ws, "v1.33.1+k3s1", &down);
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply
+            .stdout
+            .contains("a downgrade is refused unless --allow-downgrade"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(runs(&fleet), before, "a refused upgrade restarted K3s");
+    assert!(all_at(&fleet, OLD), "{:?}", versions(&fleet, "pi1"));
+    let binary = fleet.exec("pi1", "sha256sum < /usr/local/bin/k3s");
+    let old_sha = std::process::Command::new("sha256sum")
+        .stdin(std::fs::File::open(&old).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(binary, String::from_utf8_lossy(&old_sha.stdout));
+
+    // The upgrade, planned, then applied while the API is asked every 200 ms whether it
+    // answers on some server; the first run is killed while s2 restarts, the next resumes.
+    use_k3s(&ws, NEW, &k3s_double());
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert_eq!(
+        plan.stdout
+            .matches("upgrade k3s v1.33.5+k3s1 → v1.34.4+k3s1")
+            .count(),
+        5,
+        "{}",
+        plan.stdout
+    );
+    let stop = AtomicBool::new(false);
+    let (polls, dark, resumed) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let (mut polls, mut dark) = (0, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let up = ["pi1", "pi2", "pi3"].iter().any(|n| {
+                    fleet
+                        .try_exec(n, "k3s kubectl get --raw /readyz")
+                        .status
+                        .success()
+                });
+                polls += 1;
+                if !up {
+                    dark.push(polls);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            (polls, dark)
+        });
+        let mut child = ws
+            .command(&["apply", READY])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn apply");
+        let mut seen = Vec::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if line.contains("s2: [upgrade] restarting") {
+                child.kill().expect("kill apply");
+                break;
+            }
+        }
+        assert!(!child.wait().unwrap().success(), "not killed: {seen:?}");
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("snapshot pre-upgrade-v1.34.4-k3s1")),
+            "{seen:?}"
+        );
+        let resumed = ws.pikube(&["apply", READY, "--max-unavailable=2"]);
+        stop.store(true, Ordering::Relaxed);
+        let (polls, dark) = watcher.join().unwrap();
+        (polls, dark, resumed)
+    });
+    let resumed = resumed.expect_code(0);
+    assert!(polls >= 10, "the API was asked only {polls} times");
+    assert!(
+        dark.is_empty(),
+        "no server answered at polls {dark:?} of {polls}"
+    );
+    assert!(all_at(&fleet, NEW), "{:?}", versions(&fleet, "pi1"));
+    for node in ["s3", "a1", "a2"] {
+        assert!(
+            resumed.stdout.contains(&format!(
+                "ok      {node}: upgraded k3s v1.33.5+k3s1 → v1.34.4+k3s1"
+            )),
+            "{node}: {}",
+            resumed.stdout
+        );
+    }
+    // s1 was done by the killed run; s2 was killed somewhere in its restart.
+    assert!(
+        resumed.stdout.contains("ok      s1: unchanged"),
+        "{}",
+        resumed.stdout
+    );
+    let at = |needle: &str| {
+        resumed
+            .stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {}", resumed.stderr))
+    };
+    // Servers before agents; the two agents at once (--max-unavailable=2).
+    assert!(at("s3: [upgrade] restarting") < at("a1: [upgrade] restarting"));
+    let first_agent_ready = at("a1: [upgrade] Ready on").min(at("a2: [upgrade] Ready on"));
+    assert!(at("a1: [upgrade] restarting") < first_agent_ready);
+    assert!(at("a2: [upgrade] restarting") < first_agent_ready);
+    let snapshots = fleet.exec("pi1", "k3s etcd-snapshot ls 2>&1");
+    assert!(
+        snapshots.contains("pre-upgrade-v1.34.4-k3s1"),
+        "{snapshots}"
+    );
+
+    // Converged: the next apply changes and restarts nothing.
+    let upgraded = runs(&fleet);
+    let again = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        again.stdout.contains("0 changed, 5 unchanged"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(runs(&fleet), upgraded);
+}
