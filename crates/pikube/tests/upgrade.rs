@@ -223,3 +223,102 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
     );
     assert_eq!(runs(&fleet), upgraded);
 }
+
+#[test]
+fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_the_job() {
+    let fleet = Fleet::up(29, &["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "a1", "agent"),
+            node("pi3", "a2", "agent"),
+        ],
+    );
+    let old = stamped_double(&ws, OLD);
+    use_k3s(&ws, OLD, &old);
+    ws.pikube(&["apply", READY]).expect_code(0);
+
+    // a1 powers off while it restarts on the new binary.
+    use_k3s(&ws, NEW, &k3s_double());
+    let mut child = ws
+        .command(&["apply", "--ready-timeout=20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("a1: [upgrade] restarting") {
+            fleet.poweroff("pi2");
+        }
+    }
+    let output = child.wait_with_output().expect("apply output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{seen:#?}");
+    assert!(
+        stdout.contains("ok      s1: upgraded k3s v1.33.5+k3s1 → v1.34.4+k3s1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED  a1: upgrade to v1.34.4+k3s1 stopped at restart")
+            && stdout.contains("it stays cordoned"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED  a2: not upgraded: the rollout stopped at a1"),
+        "{stdout}"
+    );
+    // The cluster still serves; a2 was left as it was.
+    fleet.exec("pi1", "k3s kubectl get --raw /readyz");
+    let nodes = versions(&fleet, "pi1");
+    assert!(
+        nodes.contains(&("a2".to_owned(), OLD.to_owned(), false)),
+        "{nodes:?}"
+    );
+    assert!(
+        nodes.iter().any(|(n, _, cordoned)| n == "a1" && *cordoned),
+        "{nodes:?}"
+    );
+
+    // Back on, and Ready again: the next apply goes on from where the rollout stopped.
+    fleet.start("pi2");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !support::k3s::is_ready(&support::k3s::cluster_node(&fleet, "pi1", "a1")) {
+        assert!(std::time::Instant::now() < deadline, "a1 never came back");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let resumed = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        resumed.stdout.contains("ok      s1: unchanged"),
+        "{}",
+        resumed.stdout
+    );
+    // a1 came back on its new binary: only pikube's cordon was left to undo.
+    assert!(
+        resumed
+            .stdout
+            .contains("ok      a1: uncordoned: its upgrade to v1.34.4+k3s1 was done already"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(
+        resumed
+            .stdout
+            .contains("ok      a2: upgraded k3s v1.33.5+k3s1 → v1.34.4+k3s1"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(all_at(&fleet, NEW), "{:?}", versions(&fleet, "pi1"));
+    let annotations = fleet.exec(
+        "pi1",
+        "k3s kubectl get nodes -o jsonpath='{.items[*].metadata.annotations}'",
+    );
+    assert!(
+        !annotations.contains("pikube.io/upgrading"),
+        "{annotations}"
+    );
+}

@@ -15,6 +15,9 @@ pub struct ClusterNode {
     /// As `key=value:Effect` or `key:Effect`.
     pub taints: Vec<String>,
     pub kubelet_version: String,
+    pub annotations: BTreeMap<String, String>,
+    /// `kubectl cordon`ed: `spec.unschedulable`.
+    pub unschedulable: bool,
 }
 
 #[derive(Deserialize)]
@@ -37,12 +40,16 @@ struct Metadata {
     name: String,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
 struct Spec {
     #[serde(default)]
     taints: Vec<Taint>,
+    #[serde(default)]
+    unschedulable: bool,
 }
 
 #[derive(Deserialize)]
@@ -94,8 +101,10 @@ pub fn parse_nodes(json: &str) -> Result<Vec<ClusterNode>, serde_json::Error> {
                     None => format!("{}:{}", t.key, t.effect),
                 })
                 .collect(),
+            unschedulable: item.spec.unschedulable,
             name: item.metadata.name,
             labels: item.metadata.labels,
+            annotations: item.metadata.annotations,
             kubelet_version: item.status.node_info.kubelet_version,
         })
         .collect())

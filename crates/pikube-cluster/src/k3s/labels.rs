@@ -193,6 +193,8 @@ mod tests {
                 .collect(),
             taints: taints.iter().map(|t| t.to_string()).collect(),
             kubelet_version: String::new(),
+            annotations: Default::default(),
+            unschedulable: false,
         }
     }
 

@@ -130,6 +130,8 @@ mod tests {
             labels,
             taints: Vec::new(),
             kubelet_version: String::new(),
+            annotations: Default::default(),
+            unschedulable: false,
         }
     }
 

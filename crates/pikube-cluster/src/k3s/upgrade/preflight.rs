@@ -6,6 +6,10 @@ use crate::config::K3sVersion;
 use crate::k3s::paths::Service;
 use crate::k3s::ClusterNode;
 
+/// Set on a node while pikube upgrades it (to the target version), removed with its
+/// uncordon: a node found with it was cordoned by an upgrade that did not finish.
+pub const UPGRADING_ANNOTATION: &str = "pikube.io/upgrading";
+
 /// A node of cluster.toml whose K3s is installed and running, as the phase found it.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -25,11 +29,16 @@ pub struct NodeUpgrade {
     /// False when the binary is in place already and only the running K3s is behind (an
     /// upgrade interrupted before its restart).
     pub replace_binary: bool,
+    /// False when K3s runs the target already and only pikube's cordon is left (an upgrade
+    /// interrupted before its uncordon): then the node is only uncordoned.
+    pub restart: bool,
 }
 
 impl NodeUpgrade {
     pub fn summary(&self, target: &K3sVersion) -> String {
-        if self.from == *target {
+        if !self.restart {
+            format!("uncordon: its upgrade to {target} is done, the uncordon was not")
+        } else if self.from == *target {
             format!("restart k3s on the new {target} binary (rolling)")
         } else {
             format!(
@@ -89,19 +98,23 @@ pub fn plan_upgrade(
     }
     let upgrades: Vec<NodeUpgrade> = running
         .iter()
-        .filter(|(candidate, _, from)| candidate.binary_differs || from != target)
-        .map(|(candidate, _, from)| NodeUpgrade {
-            name: candidate.name.clone(),
-            service: candidate.service,
-            from: *from,
-            replace_binary: candidate.binary_differs,
+        .filter_map(|(candidate, node, from)| {
+            let behind = candidate.binary_differs || from != target;
+            let cordoned_by_us = node.annotations.contains_key(UPGRADING_ANNOTATION);
+            (behind || cordoned_by_us).then(|| NodeUpgrade {
+                name: candidate.name.clone(),
+                service: candidate.service,
+                from: *from,
+                replace_binary: candidate.binary_differs,
+                restart: behind,
+            })
         })
         .collect();
     if upgrades.is_empty() && problems.is_empty() {
         return Ok(UpgradePlan::default());
     }
 
-    for step in &upgrades {
+    for step in upgrades.iter().filter(|step| step.restart) {
         let from = step.from;
         if *target < from && !allow_downgrade {
             problems.push(format!(
@@ -188,6 +201,8 @@ mod tests {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             kubelet_version: version.to_owned(),
+            annotations: Default::default(),
+            unschedulable: false,
         }
     }
 
@@ -263,6 +278,26 @@ mod tests {
         .unwrap();
         assert_eq!(plan.first.len(), 1);
         assert!(!plan.first[0].replace_binary);
+    }
+
+    #[test]
+    fn a_node_at_the_target_still_cordoned_by_an_upgrade_is_only_uncordoned() {
+        let mut done = live("s1", "v1.34.4+k3s1", true);
+        done.annotations
+            .insert(UPGRADING_ANNOTATION.to_owned(), "v1.34.4+k3s1".to_owned());
+        done.unschedulable = true;
+        let plan = plan_upgrade(
+            &v("v1.34.4+k3s1"),
+            &[candidate("s1", Service::Server, false)],
+            &[done],
+            false,
+        )
+        .unwrap();
+        assert_eq!(plan.first.len(), 1);
+        assert!(!plan.first[0].restart && !plan.first[0].replace_binary);
+        assert!(plan.first[0]
+            .summary(&v("v1.34.4+k3s1"))
+            .starts_with("uncordon"));
     }
 
     #[test]

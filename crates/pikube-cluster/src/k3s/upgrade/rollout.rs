@@ -15,6 +15,8 @@ use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
 
+use super::preflight::{NodeUpgrade, UPGRADING_ANNOTATION};
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
     #[error("{node}: upgrade to {target} stopped at {step}: {reason}{cordoned}")]
@@ -47,18 +49,19 @@ pub struct Rollout<'a> {
 }
 
 impl Rollout<'_> {
-    /// Upgrades `node` (running `service`); `api` is a server's connection to reach the
-    /// Kubernetes API through, ideally not `node`'s own.
+    /// Carries out `step` on `node`; `api` is a server's connection to reach the
+    /// Kubernetes API through, ideally not `node`'s own. Every failure names the step.
     pub async fn upgrade(
         &self,
         node: &StageNode,
-        service: Service,
-        replace_binary: bool,
+        step: &NodeUpgrade,
         api: &Connection,
         progress: &dyn Progress,
     ) -> Result<(), UpgradeError> {
         let name = node.name.as_str();
+        let quoted = shell_quote(name);
         let connection = &node.connection;
+        let service = step.service;
         let stop = |step: &'static str, reason: String, cordoned: bool| UpgradeError::Step {
             node: name.to_owned(),
             target: self.target,
@@ -74,51 +77,62 @@ impl Rollout<'_> {
             },
         };
 
-        progress.node(
-            name,
-            &format!("[upgrade] cordon and drain, then k3s {}", self.target),
-        );
-        let cordon = format!("/usr/local/bin/k3s kubectl cordon {}", shell_quote(name));
-        let output = api
-            .run_privileged_unchecked("cordoning the node", &cordon, b"")
-            .await?;
-        if !output.success() {
-            return Err(stop("cordon", output.last_stderr_line(), false));
-        }
-        if service == Service::Agent || self.drain_servers {
-            drain_node(api, name, self.drain_timeout)
-                .await
-                .map_err(|err| stop("drain", err.to_string(), true))?;
-        }
-        if replace_binary {
+        if step.restart {
             progress.node(
                 name,
-                &format!("[upgrade] replacing the k3s binary ({})", self.target),
+                &format!("[upgrade] cordon and drain, then k3s {}", self.target),
             );
-            carry_out(connection, &binary_change(self.binary))
+            // Marked as pikube's cordon, so that a run stopped before the uncordon is
+            // finished by the next one, and a cordon of the user's own is never undone.
+            let cordon = format!(
+                "k=/usr/local/bin/k3s\n$k kubectl cordon {quoted} && \
+                 $k kubectl annotate node {quoted} --overwrite {UPGRADING_ANNOTATION}={}",
+                shell_quote(&self.target.to_string())
+            );
+            run_api(api, "cordoning the node", &cordon)
                 .await
-                .map_err(|err| stop("replacing the binary", err.to_string(), true))?;
+                .map_err(|reason| stop("cordon", reason, false))?;
+            if service == Service::Agent || self.drain_servers {
+                drain_node(api, name, self.drain_timeout)
+                    .await
+                    .map_err(|err| stop("drain", err.to_string(), true))?;
+            }
+            if step.replace_binary {
+                progress.node(
+                    name,
+                    &format!("[upgrade] replacing the k3s binary ({})", self.target),
+                );
+                carry_out(connection, &binary_change(self.binary))
+                    .await
+                    .map_err(|err| stop("replacing the binary", err.to_string(), true))?;
+            }
+            progress.node(name, &format!("[upgrade] restarting {}", service.name()));
+            let restarted = async {
+                let before = service_status(connection, service)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                let restart = format!("systemctl restart {}", service.name());
+                connection
+                    .run_privileged("restarting k3s", &restart, b"")
+                    .await
+                    .map_err(|err| err.to_string())?;
+                wait_started(connection, service, &before, self.ready_timeout)
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+            .await;
+            restarted.map_err(|reason| stop("restart", reason, true))?;
         }
-        progress.node(name, &format!("[upgrade] restarting {}", service.name()));
-        let before = service_status(connection, service).await?;
-        let restart = format!("systemctl restart {}", service.name());
-        connection
-            .run_privileged("restarting k3s", &restart, b"")
-            .await
-            .map_err(|err| stop("restart", err.to_string(), true))?;
-        wait_started(connection, service, &before, self.ready_timeout)
-            .await
-            .map_err(|err| stop("restart", err.to_string(), true))?;
         self.wait_ready_on_target(node, service, api)
             .await
             .map_err(|reason| stop("waiting for Ready on the new version", reason, true))?;
-        let uncordon = format!("/usr/local/bin/k3s kubectl uncordon {}", shell_quote(name));
-        let output = api
-            .run_privileged_unchecked("uncordoning the node", &uncordon, b"")
-            .await?;
-        if !output.success() {
-            return Err(stop("uncordon", output.last_stderr_line(), true));
-        }
+        let uncordon = format!(
+            "k=/usr/local/bin/k3s\n$k kubectl uncordon {quoted} && \
+             $k kubectl annotate node {quoted} {UPGRADING_ANNOTATION}-"
+        );
+        run_api(api, "uncordoning the node", &uncordon)
+            .await
+            .map_err(|reason| stop("uncordon", reason, true))?;
         progress.node(
             name,
             &format!("[upgrade] Ready on {}, uncordoned", self.target),
@@ -160,6 +174,15 @@ impl Rollout<'_> {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// A kubectl script through `api`; its last error line when it fails.
+async fn run_api(api: &Connection, what: &str, script: &str) -> Result<(), String> {
+    match api.run_privileged_unchecked(what, script, b"").await {
+        Ok(output) if output.success() => Ok(()),
+        Ok(output) => Err(output.last_stderr_line()),
+        Err(err) => Err(err.to_string()),
     }
 }
 

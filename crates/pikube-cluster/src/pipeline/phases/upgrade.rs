@@ -280,10 +280,12 @@ async fn upgrade_one(
         ready_timeout: run.settings.ready_timeout,
     };
     rollout
-        .upgrade(node, step.service, step.replace_binary, api, progress)
+        .upgrade(node, step, api, progress)
         .await
         .map(|()| {
-            if step.from == target {
+            if !step.restart {
+                format!("uncordoned: its upgrade to {target} was done already")
+            } else if step.from == target {
                 format!("k3s {target} restarted on its new binary")
             } else {
                 format!("upgraded k3s {} → {target}", step.from)
@@ -299,6 +301,9 @@ async fn upgrade_one(
 /// What plan shows for one node's upgrade.
 fn steps_script(step: &NodeUpgrade, target: &crate::config::K3sVersion) -> String {
     let node = crate::ssh::shell_quote_arg(&step.name);
+    if !step.restart {
+        return format!("kubectl uncordon {node}");
+    }
     let mut lines = vec![format!("kubectl cordon {node}")];
     lines.push(format!(
         "kubectl drain {node} --ignore-daemonsets --delete-emptydir-data{}",
