@@ -1,5 +1,7 @@
 //! Reading a node's facts: one script, one round trip.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use pikube_pi::{parse_facts, FactsError, NodeFacts, FACTS_SCRIPT};
 
 use crate::ssh::{Connection, SshError};
@@ -17,9 +19,16 @@ pub enum GatherError {
 }
 
 pub async fn gather_facts(connection: &Connection) -> Result<NodeFacts, GatherError> {
+    let sent = SystemTime::now();
     let output = connection.run("gathering facts", FACTS_SCRIPT).await?;
-    parse_facts(&output.stdout).map_err(|source| GatherError::Parse {
+    let mut facts = parse_facts(&output.stdout).map_err(|source| GatherError::Parse {
         node: connection.node().to_owned(),
         source,
-    })
+    })?;
+    // The script reads the clock first thing: the node's time then, less ours when we sent
+    // it, is its offset plus the time ssh takes to start a command (milliseconds).
+    if let (Some(node), Ok(ours)) = (facts.clock_epoch_secs, sent.duration_since(UNIX_EPOCH)) {
+        facts.clock_offset_secs = Some(node - ours.as_secs_f64());
+    }
+    Ok(facts)
 }

@@ -5,6 +5,7 @@
 
 mod binaries;
 mod cluster_nodes;
+pub mod cordon;
 mod desired;
 mod error;
 mod install;

@@ -77,6 +77,12 @@ pub struct NodeFacts {
     pub sudo_passwordless: bool,
     /// `id -u` of the SSH login user.
     pub uid: Option<u32>,
+    /// The node's wall clock (seconds since the epoch) when the script started.
+    pub clock_epoch_secs: Option<f64>,
+    /// How far the node's clock is ahead of the controller's (negative: behind), within
+    /// the time a command takes to start over SSH. Set by whoever ran the script and
+    /// knows when it sent it; `None` from the script alone.
+    pub clock_offset_secs: Option<f64>,
 }
 
 impl NodeFacts {
@@ -107,6 +113,11 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
         etc_hostname: trimmed("etc_hostname"),
         etc_hosts: s.ok_text("etc_hosts").unwrap_or("").to_string(),
         boot_id: trimmed("boot_id"),
+        clock_epoch_secs: s
+            .ok_line("clock")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0),
+        clock_offset_secs: None,
         uptime_secs: s
             .ok_line("uptime")
             .and_then(|line| line.split_whitespace().next())

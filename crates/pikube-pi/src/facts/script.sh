@@ -20,6 +20,9 @@
 
 echo '@@pikube-facts v1'
 
+# First: the clock, compared with the controller's (status flags a node off by > 2 s).
+pk_cmd clock date +%s.%N
+
 # --- system identity
 if [ -f /etc/os-release ]; then pk_file os_release /etc/os-release
 else pk_file os_release /usr/lib/os-release; fi

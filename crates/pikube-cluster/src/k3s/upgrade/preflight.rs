@@ -3,12 +3,9 @@
 //! node Ready. Pure: the phase reads the cluster, this decides.
 
 use crate::config::K3sVersion;
+use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::paths::Service;
 use crate::k3s::ClusterNode;
-
-/// Set on a node while pikube upgrades it (to the target version), removed with its
-/// uncordon: a node found with it was cordoned by an upgrade that did not finish.
-pub const UPGRADING_ANNOTATION: &str = "pikube.io/upgrading";
 
 /// A node of cluster.toml whose K3s is installed and running, as the phase found it.
 #[derive(Debug, Clone)]
@@ -30,14 +27,19 @@ pub struct NodeUpgrade {
     /// upgrade interrupted before its restart).
     pub replace_binary: bool,
     /// False when K3s runs the target already and only pikube's cordon is left (an upgrade
-    /// interrupted before its uncordon): then the node is only uncordoned.
+    /// interrupted before its uncordon, a shutdown): then the node is only uncordoned.
     pub restart: bool,
+    /// Why pikube cordoned it earlier, if it did and has not uncordoned it yet.
+    pub cordoned: Option<String>,
 }
 
 impl NodeUpgrade {
     pub fn summary(&self, target: &K3sVersion) -> String {
         if !self.restart {
-            format!("uncordon: its upgrade to {target} is done, the uncordon was not")
+            format!(
+                "uncordon (cordoned by pikube: {})",
+                self.cordoned.as_deref().unwrap_or("unknown")
+            )
         } else if self.from == *target {
             format!("restart k3s on the new {target} binary (rolling)")
         } else {
@@ -100,13 +102,14 @@ pub fn plan_upgrade(
         .iter()
         .filter_map(|(candidate, node, from)| {
             let behind = candidate.binary_differs || from != target;
-            let cordoned_by_us = node.annotations.contains_key(UPGRADING_ANNOTATION);
-            (behind || cordoned_by_us).then(|| NodeUpgrade {
+            let cordoned = cordoned_by_pikube(node).map(str::to_owned);
+            (behind || cordoned.is_some()).then(|| NodeUpgrade {
                 name: candidate.name.clone(),
                 service: candidate.service,
                 from: *from,
                 replace_binary: candidate.binary_differs,
                 restart: behind,
+                cordoned,
             })
         })
         .collect();
@@ -189,6 +192,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::k3s::cordon::CORDON_ANNOTATION;
 
     fn v(text: &str) -> K3sVersion {
         text.parse().unwrap()
@@ -283,8 +287,10 @@ mod tests {
     #[test]
     fn a_node_at_the_target_still_cordoned_by_an_upgrade_is_only_uncordoned() {
         let mut done = live("s1", "v1.34.4+k3s1", true);
-        done.annotations
-            .insert(UPGRADING_ANNOTATION.to_owned(), "v1.34.4+k3s1".to_owned());
+        done.annotations.insert(
+            CORDON_ANNOTATION.to_owned(),
+            "upgrade to v1.34.4+k3s1".to_owned(),
+        );
         done.unschedulable = true;
         let plan = plan_upgrade(
             &v("v1.34.4+k3s1"),

@@ -15,7 +15,8 @@ use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
 
-use super::preflight::{NodeUpgrade, UPGRADING_ANNOTATION};
+use super::preflight::NodeUpgrade;
+use crate::k3s::cordon::{cordon, uncordon};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
@@ -59,7 +60,6 @@ impl Rollout<'_> {
         progress: &dyn Progress,
     ) -> Result<(), UpgradeError> {
         let name = node.name.as_str();
-        let quoted = shell_quote(name);
         let connection = &node.connection;
         let service = step.service;
         let stop = |step: &'static str, reason: String, cordoned: bool| UpgradeError::Step {
@@ -82,14 +82,7 @@ impl Rollout<'_> {
                 name,
                 &format!("[upgrade] cordon and drain, then k3s {}", self.target),
             );
-            // Marked as pikube's cordon, so that a run stopped before the uncordon is
-            // finished by the next one, and a cordon of the user's own is never undone.
-            let cordon = format!(
-                "k=/usr/local/bin/k3s\n$k kubectl cordon {quoted} && \
-                 $k kubectl annotate node {quoted} --overwrite {UPGRADING_ANNOTATION}={}",
-                shell_quote(&self.target.to_string())
-            );
-            run_api(api, "cordoning the node", &cordon)
+            cordon(api, name, &format!("upgrade to {}", self.target))
                 .await
                 .map_err(|reason| stop("cordon", reason, false))?;
             if service == Service::Agent || self.drain_servers {
@@ -126,11 +119,7 @@ impl Rollout<'_> {
         self.wait_ready_on_target(node, service, api)
             .await
             .map_err(|reason| stop("waiting for Ready on the new version", reason, true))?;
-        let uncordon = format!(
-            "k=/usr/local/bin/k3s\n$k kubectl uncordon {quoted} && \
-             $k kubectl annotate node {quoted} {UPGRADING_ANNOTATION}-"
-        );
-        run_api(api, "uncordoning the node", &uncordon)
+        uncordon(api, name)
             .await
             .map_err(|reason| stop("uncordon", reason, true))?;
         progress.node(
@@ -174,15 +163,6 @@ impl Rollout<'_> {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-    }
-}
-
-/// A kubectl script through `api`; its last error line when it fails.
-async fn run_api(api: &Connection, what: &str, script: &str) -> Result<(), String> {
-    match api.run_privileged_unchecked(what, script, b"").await {
-        Ok(output) if output.success() => Ok(()),
-        Ok(output) => Err(output.last_stderr_line()),
-        Err(err) => Err(err.to_string()),
     }
 }
 

@@ -198,7 +198,8 @@ async fn roll_out(
             .filter(|m| m.service == Service::Server)
             .count()
             > 1;
-    if embedded_etcd {
+    // Only uncordons to do (a rollout already done, a shutdown): nothing to snapshot for.
+    if embedded_etcd && plan.nodes().any(|step| step.restart) {
         let Some(server) = servers.first() else {
             return fail_all(&mut plan.nodes(), "no server of cluster.toml answers");
         };
@@ -284,7 +285,10 @@ async fn upgrade_one(
         .await
         .map(|()| {
             if !step.restart {
-                format!("uncordoned: its upgrade to {target} was done already")
+                format!(
+                    "uncordoned (cordoned by pikube: {})",
+                    step.cordoned.as_deref().unwrap_or("unknown")
+                )
             } else if step.from == target {
                 format!("k3s {target} restarted on its new binary")
             } else {
