@@ -18,7 +18,7 @@
 #        opts: os=bookworm|bullseye|ubuntu  storage=sd|emmc|usb|nvme  model=TEXT  mem=KIB  jump-only
 #              memcg=broken (the kernel never enables the memory cgroup, whatever cmdline.txt says)
 #   fleet.sh down [--purge]            stop every node and undo all host state; --purge: delete lab
-#   fleet.sh poweroff|start|reboot|rekey|cut|heal|ip NAME
+#   fleet.sh poweroff|powercut|start|reboot|rekey|cut|heal|ip NAME
 #   fleet.sh exec NAME CMD...          run CMD as root inside the node (nsenter, no ssh)
 #   fleet.sh status
 # Env: PIKUBE_FLEET_CACHE (default /var/cache/pikube-fleet)  FLEET_REBOOT_DELAY (default 1)
@@ -731,6 +731,8 @@ cmd__supervise() {
     cg_kill "$NAME"; cg_remove "$NAME"
     [ -e "$d/stop" ] && break
     if [ "$rc" = 130 ]; then echo off > "$d/state"; break; fi
+    # A power cut (see cmd_powercut) leaves the node off until it is started again.
+    if [ -e "$d/powercut" ]; then rm -f "$d/powercut"; echo off > "$d/state"; break; fi
     # 129 = reboot; anything else is a crash, rebooted like a watchdog would, unless it loops
     if [ $((SECONDS - t0)) -lt 5 ]; then fast=$((fast + 1)); else fast=0; fi
     if [ $fast -ge 5 ]; then echo crashloop > "$d/state"; break; fi
@@ -1069,6 +1071,19 @@ cmd_poweroff() {
   die "$NAME: still running 60 s after poweroff; see $d/console.log"
 }
 
+# Pulls the plug: the node's PID 1 (and with it everything in the node) is killed outright,
+# with no shutdown and nothing stopped in order, and the node stays off until `start`.
+cmd_powercut() {
+  [ $# = 1 ] || die "usage: fleet.sh powercut NAME"
+  lab_init; node_load "$1"
+  local d p i; d=$(node_dir "$NAME")
+  supervisor_alive "$NAME" || { log "$NAME is already off"; return 0; }
+  touch "$d/powercut"
+  p=$(cat "$d/init.pid" 2>/dev/null) && kill -KILL "$p" 2>/dev/null
+  for i in $(seq 600); do supervisor_alive "$NAME" || return 0; sleep 0.1; done
+  die "$NAME: still running 60 s after the power cut; see $d/console.log"
+}
+
 # Soft reboot through systemd; returns once the node is back with a new boot id and sshd.
 cmd_reboot() {
   [ $# = 1 ] || die "usage: fleet.sh reboot NAME"
@@ -1175,7 +1190,7 @@ usage() { sed -n '2,26p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; shift || true
 case $cmd in
-  rootfs|up|down|start|poweroff|reboot|rekey|cut|heal|exec|status|ip|_supervise|_boot) "cmd_$cmd" "$@" ;;
+  rootfs|up|down|start|poweroff|powercut|reboot|rekey|cut|heal|exec|status|ip|_supervise|_boot) "cmd_$cmd" "$@" ;;
   ""|-h|--help|help) usage ;;
   *) echo "fleet: unknown command '$cmd'" >&2; usage ;;
 esac

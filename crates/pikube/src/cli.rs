@@ -65,6 +65,13 @@ pub enum Command {
         after_help = "Examples:\n  pikube reset --yes\n  pikube reset worker-3          # asks for confirmation\n  pikube reset --all --yes       # also restore the original cmdline.txt, fstab, hostname\n\nA node reset alone is first deleted from the cluster, so that it can join again later.\nExit status: 0 done, 1 some node failed or not confirmed."
     )]
     Reset(ResetArgs),
+    /// Take the whole cluster down in an order it survives: every node cordoned, K3s
+    /// stopped on the agents, then on the servers one at a time (the first server last),
+    /// then the machines powered off (or rebooted) in that order.
+    #[command(
+        after_help = "Examples:\n  pikube shutdown --dry-run\n  pikube shutdown --yes          # e.g. before moving the rack\n  pikube shutdown --reboot --yes # e.g. after a kernel update\n\nPower the nodes on in any order (servers first is quickest); then `pikube status` shows\nthe cluster's health (API, nodes Ready, etcd quorum, clocks, certificates) and `pikube\napply` uncordons the nodes shutdown cordoned.\n\nExit status: 0 every node done, 1 a node failed or did not answer (it is left running if\nits K3s did not stop)."
+    )]
+    Shutdown(ShutdownArgs),
     /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
     /// copied into .pikube/<cluster>/backups/ (0600) with a manifest, checked by SHA-256.
     #[command(after_help = "Examples:
@@ -322,6 +329,26 @@ pub struct ResetArgs {
     /// Also undo the OS preparation (takes effect at the next reboot).
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShutdownArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Reboot the nodes instead of powering them off, waiting until each is back.
+    #[arg(long)]
+    pub reboot: bool,
+    /// Only say what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Output format of the report.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -42,8 +42,16 @@ fn mixed_layouts_are_prepared_verified_and_then_left_alone() {
 
     // status: what each node is, before anything changes.
     let status = ws.pikube(&["status", "--output", "json"]).expect_code(0);
-    let nodes: Value = serde_json::from_str(&status.stdout).expect("status json");
+    let status: Value = serde_json::from_str(&status.stdout).expect("status json");
+    let nodes = &status["nodes"];
     let facts = |i: usize| &nodes[i]["facts"];
+    assert_eq!(status["cluster"]["healthy"], true, "{status}");
+    assert!(
+        status["cluster"]["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("K3s is not installed")),
+        "{status}"
+    );
     assert_eq!(facts(0)["model"]["raw"], "Raspberry Pi 4 Model B Rev 1.4");
     assert_eq!(
         facts(0)["boot"]["cmdline_path"],
@@ -551,7 +559,8 @@ fn ssh_config_host_aliases_and_identity_files_are_honoured() {
         &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
     );
     let status = ws.pikube(&["status", "-o", "json"]).expect_code(0);
-    let nodes: Value = serde_json::from_str(&status.stdout).unwrap();
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    let nodes = &status["nodes"];
     assert_eq!(nodes[0]["address"], "pi1");
     assert_eq!(nodes[1]["reachable"], true);
     // known_hosts pins the real addresses ssh resolved the aliases to.

@@ -4,6 +4,7 @@ mod apply;
 mod backup;
 mod check;
 mod cluster;
+mod confirm;
 mod demo;
 mod doctor;
 mod init;
@@ -12,6 +13,7 @@ mod local_state;
 mod plan;
 mod reset;
 mod serve;
+mod shutdown;
 mod status;
 mod sudo_prompt;
 
@@ -28,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => apply::run(&args),
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
+        Command::Shutdown(args) => shutdown::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Serve(workload) => serve::run(&workload),
         Command::Demo(args) => demo::run(&args),

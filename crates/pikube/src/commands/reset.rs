@@ -1,5 +1,3 @@
-use std::io::{BufRead, IsTerminal, Write};
-
 use anyhow::bail;
 use pikube_cluster::config::Role;
 use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
@@ -9,6 +7,7 @@ use crate::cli::ResetArgs;
 use crate::commands::cluster::{
     fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
 };
+use crate::commands::confirm::confirm;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -117,16 +116,4 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
-}
-
-/// Asks on the terminal; without one, refuses (scripts say --yes).
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        bail!("{question} Refusing without confirmation: no terminal to ask on (use --yes)");
-    }
-    eprint!("{question} Type yes to go on: ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == "yes")
 }

@@ -1,3 +1,4 @@
+use pikube_cluster::health::{self, ClusterHealth};
 use pikube_cluster::progress::SilentProgress;
 use pikube_pi::facts::OsFamily;
 use pikube_pi::NodeFacts;
@@ -6,13 +7,27 @@ use serde_json::json;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let fleet = fleet(&config)?;
-    let results = runtime()?.block_on(fleet.facts(&SilentProgress));
+    let runtime = runtime()?;
+    let results = runtime.block_on(fleet.facts(&SilentProgress));
     let failed = results.iter().filter(|r| r.result.is_err()).count();
+    let facts: Vec<(String, Result<NodeFacts, String>)> = results
+        .iter()
+        .map(|r| {
+            let facts = r
+                .result
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(|e| e.to_string());
+            (r.node.clone(), facts)
+        })
+        .collect();
+    let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
 
     match args.output {
         OutputFormat::Json => {
@@ -31,7 +46,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     }),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&nodes)?);
+            let value = json!({"nodes": nodes, "cluster": health});
+            println!("{}", serde_json::to_string_pretty(&value)?);
         }
         OutputFormat::Text => {
             let mut rows = vec![HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
@@ -60,13 +76,56 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             for err in errors {
                 println!("error: {err}");
             }
+            print!("{}", health_text(&health));
         }
     }
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || !health.healthy {
         Outcome::Failed
     } else {
         Outcome::Success
     })
+}
+
+/// The cluster's health under the table: a verdict, then what it rests on.
+fn health_text(health: &ClusterHealth) -> String {
+    let mut text = format!(
+        "\nCluster: {}\n",
+        if health.healthy {
+            "healthy"
+        } else {
+            "NOT healthy"
+        }
+    );
+    if let Some(api) = &health.api {
+        text.push_str(&format!(
+            "  API: {} (asked {})\n",
+            if api.answering {
+                "answering"
+            } else {
+                "NOT answering"
+            },
+            api.server
+        ));
+    }
+    if let Some(etcd) = &health.etcd {
+        text.push_str(&format!(
+            "  etcd: {} ({} of {} servers Ready)\n",
+            if etcd.quorum {
+                "quorum holds"
+            } else {
+                "NO quorum"
+            },
+            etcd.servers_ready,
+            etcd.servers
+        ));
+    }
+    for problem in &health.problems {
+        text.push_str(&format!("  problem: {problem}\n"));
+    }
+    for note in &health.notes {
+        text.push_str(&format!("  note: {note}\n"));
+    }
+    text
 }
 
 const HEADER: [&str; 14] = [

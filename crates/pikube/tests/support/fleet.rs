@@ -228,6 +228,12 @@ impl Fleet {
         self.run_ok(&["poweroff", node]);
     }
 
+    /// Cuts the node's power: everything in it killed at once, no shutdown; it stays off
+    /// until [`Fleet::start`].
+    pub fn powercut(&self, node: &str) {
+        self.run_ok(&["powercut", node]);
+    }
+
     /// Boots a powered-off node and waits for its sshd.
     pub fn start(&self, node: &str) {
         self.run_ok(&["start", node]);

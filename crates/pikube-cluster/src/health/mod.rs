@@ -1,0 +1,292 @@
+//! The cluster's health, as `pikube status` reports it after a power cut or a power-on: the
+//! API answering, each node Ready, etcd's quorum, clocks in step, certificates not about to
+//! expire, and the nodes pikube left cordoned. Read only.
+
+mod certs;
+
+pub use certs::{expiries, CertExpiry};
+
+use pikube_pi::NodeFacts;
+use serde::Serialize;
+
+use crate::config::{ClusterConfig, Role};
+use crate::fleet::Fleet;
+use crate::k3s::cordon::cordoned_by_pikube;
+use crate::k3s::{get_nodes, ClusterNode};
+use crate::progress::SilentProgress;
+use crate::ssh::{Connection, SudoPassword};
+
+/// A node's clock may be off by this much before etcd and certificates suffer.
+pub const CLOCK_TOLERANCE_SECS: f64 = 2.0;
+/// A certificate this close to its end is flagged.
+pub const CERT_WARNING_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterHealth {
+    pub healthy: bool,
+    /// `None` when no node has K3s.
+    pub api: Option<ApiState>,
+    /// With embedded etcd only.
+    pub etcd: Option<EtcdState>,
+    pub nodes: Vec<NodeHealth>,
+    /// Each reason the cluster is not healthy, naming the node.
+    pub problems: Vec<String>,
+    /// Worth knowing, not a fault (a node pikube left cordoned, K3s not installed yet).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiState {
+    /// The server asked.
+    pub server: String,
+    pub answering: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdState {
+    /// etcd answers the API server's health check, which needs a quorum.
+    pub quorum: bool,
+    pub servers_ready: usize,
+    pub servers: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeHealth {
+    pub node: String,
+    /// `None` when the cluster's node list could not be read or does not list it.
+    pub ready: Option<bool>,
+    pub cordoned_by_pikube: Option<String>,
+    pub clock_offset_secs: Option<f64>,
+    /// Its certificate that expires first.
+    pub first_expiry: Option<CertExpiry>,
+}
+
+/// Checks the cluster of `config`, whose nodes' facts (or why they could not be read) are
+/// `facts`, in file order.
+pub async fn check(
+    config: &ClusterConfig,
+    facts: &[(String, Result<NodeFacts, String>)],
+    sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+) -> ClusterHealth {
+    let mut health = ClusterHealth {
+        healthy: true,
+        api: None,
+        etcd: None,
+        nodes: facts
+            .iter()
+            .map(|(node, facts)| NodeHealth {
+                node: node.clone(),
+                ready: None,
+                cordoned_by_pikube: None,
+                clock_offset_secs: facts.as_ref().ok().and_then(|f| f.clock_offset_secs),
+                first_expiry: None,
+            })
+            .collect(),
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    for node in &health.nodes {
+        if let Some(offset) = node
+            .clock_offset_secs
+            .filter(|o| o.abs() > CLOCK_TOLERANCE_SECS)
+        {
+            health.problems.push(format!(
+                "{}: its clock is {:.1} s {} this machine's (more than {CLOCK_TOLERANCE_SECS} \
+                 s): etcd and certificates need clocks in step; check its time sync \
+                 (`timedatectl`)",
+                node.node,
+                offset.abs(),
+                if offset > 0.0 { "ahead of" } else { "behind" }
+            ));
+        }
+    }
+
+    let with_k3s: Vec<&str> = facts
+        .iter()
+        .filter(|(_, f)| f.as_ref().is_ok_and(has_k3s))
+        .map(|(node, _)| node.as_str())
+        .collect();
+    if with_k3s.is_empty() {
+        if facts.iter().all(|(_, f)| f.is_ok()) {
+            health
+                .notes
+                .push("K3s is not installed: run `pikube apply`".to_owned());
+        }
+        health.healthy = health.problems.is_empty();
+        return health;
+    }
+
+    let fleet = match Fleet::of_config_where(config, |n| with_k3s.contains(&n.name.as_ref())) {
+        Ok(fleet) => fleet,
+        Err(err) => {
+            health.problems.push(crate::error_chain::describe(&err));
+            health.healthy = false;
+            return health;
+        }
+    };
+    let mut connections: Vec<(String, Connection)> = Vec::new();
+    for connected in fleet
+        .connect_privileged(&SilentProgress, sudo_password)
+        .await
+    {
+        match connected.result {
+            Ok(connection) => connections.push((connected.node, connection)),
+            Err(err) => health
+                .problems
+                .push(format!("{err} (its K3s health was not checked)")),
+        }
+    }
+
+    let servers: Vec<&(String, Connection)> = connections
+        .iter()
+        .filter(|(name, _)| config.node(name).is_some_and(|n| n.role == Role::Server))
+        .collect();
+    let live = api_and_nodes(&mut health, &servers).await;
+    if let Some(live) = &live {
+        for node in health.nodes.iter_mut() {
+            let found = live.iter().find(|n| n.name == node.node);
+            node.ready = found.map(|n| n.ready);
+            node.cordoned_by_pikube = found.and_then(cordoned_by_pikube).map(str::to_owned);
+        }
+        for node in &health.nodes {
+            let registered = with_k3s.contains(&node.node.as_str());
+            match node.ready {
+                Some(false) => health.problems.push(format!("{}: NotReady", node.node)),
+                None if registered => health
+                    .problems
+                    .push(format!("{}: not in the cluster's node list", node.node)),
+                _ => {}
+            }
+            if let Some(why) = &node.cordoned_by_pikube {
+                health.notes.push(format!(
+                    "{}: cordoned by pikube ({why}); `pikube apply` uncordons it",
+                    node.node
+                ));
+            }
+        }
+    }
+    let embedded_etcd = config.k3s.datastore_endpoint.is_none() && config.servers().count() > 1;
+    if embedded_etcd {
+        etcd(&mut health, &servers, live.as_deref(), config).await;
+    }
+
+    for (name, connection) in &connections {
+        match certs::read_expiries(connection).await {
+            Ok(expiries) => {
+                for cert in expiries.iter().filter(|c| c.days_left < CERT_WARNING_DAYS) {
+                    health.problems.push(format!(
+                        "{name}: {} expires {} ({} days): restarting K3s renews certificates \
+                         due within 90 days",
+                        cert.file, cert.not_after, cert.days_left
+                    ));
+                }
+                if let Some(node) = health.nodes.iter_mut().find(|n| n.node == *name) {
+                    node.first_expiry = expiries.into_iter().next();
+                }
+            }
+            Err(err) => health
+                .problems
+                .push(format!("{name}: certificates not checked: {err}")),
+        }
+    }
+    for (_, connection) in connections {
+        connection.close().await;
+    }
+    health.healthy = health.problems.is_empty();
+    health
+}
+
+fn has_k3s(facts: &NodeFacts) -> bool {
+    let k3s = &facts.k3s;
+    k3s.is_installed() || k3s.server.is_enabled() || k3s.agent.is_enabled()
+}
+
+/// Asks the servers in turn until one's API answers; its node list then.
+async fn api_and_nodes(
+    health: &mut ClusterHealth,
+    servers: &[&(String, Connection)],
+) -> Option<Vec<ClusterNode>> {
+    let mut last = None;
+    for (name, connection) in servers {
+        let ready = connection
+            .run_privileged_unchecked(
+                "asking the API server whether it is ready",
+                "/usr/local/bin/k3s kubectl get --raw /readyz",
+                b"",
+            )
+            .await;
+        match ready {
+            Ok(output) if output.success() => match get_nodes(connection).await {
+                Ok(live) => {
+                    health.api = Some(ApiState {
+                        server: name.clone(),
+                        answering: true,
+                    });
+                    return Some(live);
+                }
+                Err(err) => last = Some((name.clone(), err.to_string())),
+            },
+            Ok(output) => last = Some((name.clone(), output.last_stderr_line())),
+            Err(err) => last = Some((name.clone(), err.to_string())),
+        }
+    }
+    match last {
+        Some((server, reason)) => {
+            health.problems.push(format!(
+                "the Kubernetes API answers on no server (last asked: {server}: {reason})"
+            ));
+            health.api = Some(ApiState {
+                server,
+                answering: false,
+            });
+        }
+        None => health
+            .problems
+            .push("no server of cluster.toml could be reached to ask the API".to_owned()),
+    }
+    None
+}
+
+/// etcd's quorum, from the API server's own etcd check on the servers that answer.
+async fn etcd(
+    health: &mut ClusterHealth,
+    servers: &[&(String, Connection)],
+    live: Option<&[ClusterNode]>,
+    config: &ClusterConfig,
+) {
+    let mut quorum = false;
+    for (_, connection) in servers {
+        if let Ok(output) = connection
+            .run_privileged_unchecked(
+                "asking the API server about etcd",
+                "/usr/local/bin/k3s kubectl get --raw /readyz/etcd",
+                b"",
+            )
+            .await
+        {
+            if output.success() && output.stdout.trim() == "ok" {
+                quorum = true;
+                break;
+            }
+        }
+    }
+    let servers_total = config.servers().count();
+    let servers_ready = live.map_or(0, |live| {
+        config
+            .servers()
+            .filter(|s| live.iter().any(|n| n.name == s.name.as_ref() && n.ready))
+            .count()
+    });
+    if !quorum {
+        health.problems.push(format!(
+            "etcd has no quorum: {servers_ready} of {servers_total} servers Ready, and a \
+             majority ({}) must be up; power the others on",
+            servers_total / 2 + 1
+        ));
+    }
+    health.etcd = Some(EtcdState {
+        quorum,
+        servers_ready,
+        servers: servers_total,
+    });
+}
