@@ -14,6 +14,7 @@ pub mod k3s_release;
 pub mod kubeconfig;
 pub mod node_error;
 pub mod node_records;
+pub mod os_upgrade;
 pub mod pipeline;
 pub mod plan;
 pub mod private_file;

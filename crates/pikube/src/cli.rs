@@ -72,6 +72,12 @@ pub enum Command {
         after_help = "Examples:\n  pikube shutdown --dry-run\n  pikube shutdown --yes          # e.g. before moving the rack\n  pikube shutdown --reboot --yes # e.g. after a kernel update\n\nPower the nodes on in any order (servers first is quickest); then `pikube status` shows\nthe cluster's health (API, nodes Ready, etcd quorum, clocks, certificates) and `pikube\napply` uncordons the nodes shutdown cordoned.\n\nExit status: 0 every node done, 1 a node failed or did not answer (it is left running if\nits K3s did not stop)."
     )]
     Shutdown(ShutdownArgs),
+    /// Bring the nodes' operating system up to date one node at a time: cordon, drain,
+    /// apt-get full-upgrade, reboot only if the system asks for it, Ready, uncordon.
+    #[command(
+        after_help = "Examples:\n  pikube os-upgrade --check          # what each node would upgrade\n  pikube os-upgrade                  # every node, agents first, one at a time\n  pikube os-upgrade worker-1 worker-2\n\nNon-interactive: dpkg keeps a configuration file you changed and takes the new one where\nyou did not (--force-confdef --force-confold); held packages stay held. A node reboots only\nwhen /var/run/reboot-required says so, and is waited for (new boot id, Ready). The first\nfailure stops the rollout and leaves that node cordoned. --check refreshes apt's package\nlists and changes nothing else.\n\nExit status: 0 done (with --check: nothing to upgrade), 2 (--check) upgrades pending, 1 a\nnode failed."
+    )]
+    OsUpgrade(OsUpgradeArgs),
     /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
     /// copied into .pikube/<cluster>/backups/ (0600) with a manifest, checked by SHA-256.
     #[command(after_help = "Examples:
@@ -346,6 +352,35 @@ pub struct ShutdownArgs {
     /// Do not ask for confirmation (for scripts).
     #[arg(short, long)]
     pub yes: bool,
+    /// Output format of the report.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OsUpgradeArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Nodes to upgrade (default: all).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Only list the pending upgrades of each node.
+    #[arg(long)]
+    pub check: bool,
+    /// Cordon servers but do not drain them (agents always are).
+    #[arg(long)]
+    pub no_drain_servers: bool,
+    /// How long a node's pods may take to leave it (kubectl drain --timeout).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// How long a node may take to be Ready again.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+    /// How long a node may take to come back from a reboot.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub reboot_timeout: Duration,
     /// Output format of the report.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -172,9 +172,12 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
         .collect();
     assert_eq!(
         phases,
-        ["connect", "facts", "lock", "prepare", "reboot", "binaries", "k3s", "prune", "unlock"]
+        [
+            "connect", "facts", "lock", "prepare", "reboot", "binaries", "upgrade", "k3s", "prune",
+            "unlock"
+        ]
     );
-    let k3s = &report["phases"][6]["nodes"];
+    let k3s = &report["phases"][7]["nodes"];
     assert_eq!(k3s.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(k3s[0]["node"], "one", "{report}");
     assert_eq!(k3s[0]["status"], "changed", "{report}");

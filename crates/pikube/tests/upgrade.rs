@@ -1,6 +1,8 @@
-//! Rolling K3s upgrades on fake Raspberry Pi fleets, with the k3s double stamped as older
+//! Rolling upgrades on fake Raspberry Pi fleets. K3s, with the k3s double stamped as older
 //! and newer releases: the preflight refusals, servers then agents one at a time while the
-//! API keeps answering, a run killed half-way and resumed. Lab ids 28 and 29.
+//! API keeps answering, a run killed half-way and resumed. The OS, with apt and a local
+//! package repository on each node: pending upgrades listed, installed one node at a time,
+//! a reboot only where one is required. Lab ids 28, 29 and 31.
 
 mod support;
 
@@ -318,4 +320,104 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
         "k3s kubectl get nodes -o jsonpath='{.items[*].metadata.annotations}'",
     );
     assert!(!annotations.contains("pikube.io/cordoned"), "{annotations}");
+}
+
+/// A local apt repository on `fleet_node` offering `pikube-demo` 2.0 over the installed 1.0,
+/// the only source apt knows there; 2.0 asks for a reboot when `reboot` is set.
+fn pending_os_upgrade(fleet: &Fleet, fleet_node: &str, reboot: bool) {
+    let postinst = if reboot {
+        "touch /var/run/reboot-required"
+    } else {
+        "true"
+    };
+    let script = format!(
+        r#"set -e
+mk() {{
+  d=$(mktemp -d); mkdir -p "$d/DEBIAN"
+  printf 'Package: pikube-demo\nVersion: %s\nArchitecture: all\nMaintainer: pikube tests <tests@example.invalid>\nDescription: a package for the OS upgrade test\n' "$1" > "$d/DEBIAN/control"
+  printf '#!/bin/sh\n%s\n' "$2" > "$d/DEBIAN/postinst"; chmod 755 "$d/DEBIAN/postinst"
+  dpkg-deb --build "$d" "/srv/repo/pikube-demo_$1_all.deb" >/dev/null
+}}
+mkdir -p /srv/repo
+mk 1.0 true
+mk 2.0 '{postinst}'
+dpkg -i /srv/repo/pikube-demo_1.0_all.deb >/dev/null
+rm /srv/repo/pikube-demo_1.0_all.deb
+cd /srv/repo
+f=pikube-demo_2.0_all.deb
+{{ dpkg-deb -f "$f"; printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"; }} > Packages
+echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list
+rm -f /etc/apt/sources.list.d/*
+"#
+    );
+    fleet.exec(fleet_node, &script);
+}
+
+fn boot_id(fleet: &Fleet, fleet_node: &str) -> String {
+    fleet.exec(fleet_node, "cat /proc/sys/kernel/random/boot_id")
+}
+
+#[test]
+fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where_required() {
+    let fleet = Fleet::up(31, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "s1", "server"), node("pi2", "a1", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    pending_os_upgrade(&fleet, "pi1", false);
+    pending_os_upgrade(&fleet, "pi2", true);
+
+    let check = ws.pikube(&["os-upgrade", "--check"]).expect_code(2);
+    for name in ["s1", "a1"] {
+        assert!(
+            check.stdout.contains(&format!("{name}: 1 to upgrade")),
+            "{}",
+            check.stdout
+        );
+    }
+    assert!(
+        check.stdout.contains("  pikube-demo 1.0 -> 2.0"),
+        "{}",
+        check.stdout
+    );
+    let installed = |n: &str| fleet.exec(n, "dpkg-query -W -f '${Version}' pikube-demo");
+    assert_eq!(installed("pi1"), "1.0", "--check installed something");
+
+    let (s1_boot, a1_boot) = (boot_id(&fleet, "pi1"), boot_id(&fleet, "pi2"));
+    let upgrade = ws.pikube(&["os-upgrade", READY]).expect_code(0);
+    assert!(
+        upgrade
+            .stdout
+            .contains("ok      a1: 1 package upgraded, rebooted")
+            && upgrade.stdout.contains("ok      s1: 1 package upgraded\n"),
+        "{}",
+        upgrade.stdout
+    );
+    // Agents first; the agent drained before its upgrade.
+    let at = |needle: &str| {
+        upgrade
+            .stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {}", upgrade.stderr))
+    };
+    assert!(at("a1: [os-upgrade] cordon and drain") < at("s1: [os-upgrade] cordon and drain"));
+    assert_eq!(installed("pi1"), "2.0");
+    assert_eq!(installed("pi2"), "2.0");
+    assert_eq!(
+        boot_id(&fleet, "pi1"),
+        s1_boot,
+        "s1 rebooted without a reason"
+    );
+    assert_ne!(boot_id(&fleet, "pi2"), a1_boot, "a1 was not rebooted");
+    let nodes = versions(&fleet, "pi1");
+    assert!(nodes.iter().all(|(_, _, cordoned)| !cordoned), "{nodes:?}");
+
+    let check = ws.pikube(&["os-upgrade", "--check"]).expect_code(0);
+    assert!(
+        check.stdout.contains("s1: up to date") && check.stdout.contains("a1: up to date"),
+        "{}",
+        check.stdout
+    );
 }

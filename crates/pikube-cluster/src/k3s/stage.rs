@@ -45,6 +45,11 @@ pub struct K3sStage<'a> {
     /// Nodes whose binary the upgrade phase puts in place (in a dry run: would): the plan
     /// counts it as there.
     pub rolled_out: &'a BTreeSet<String>,
+    /// K3s states read earlier in this run and still true (in a dry run nothing changes
+    /// them): not read again.
+    pub read_before: Option<&'a BTreeMap<String, K3sNodeState>>,
+    /// The cluster's node list, read earlier in a dry run: not asked again.
+    pub live_before: Option<&'a [ClusterNode]>,
 }
 
 /// What the stage did to one node.
@@ -293,8 +298,11 @@ impl K3sStage<'_> {
             None => None,
         };
         let first = survey.topology.first_server.clone();
-        let live = match survey.nodes.get(&first) {
-            Some((node, state)) if state.server.active => get_nodes(&node.connection).await.ok(),
+        let live = match (self.live_before, survey.nodes.get(&first)) {
+            (Some(live), _) => Some(live.to_vec()),
+            (None, Some((node, state))) if state.server.active => {
+                get_nodes(&node.connection).await.ok()
+            }
             _ => None,
         };
         for (name, (node, state)) in &survey.nodes {
@@ -354,8 +362,14 @@ impl K3sStage<'_> {
         let surveys: Vec<_> =
             stream::iter(nodes.iter().filter(|n| !unavailable.contains_key(&n.name)))
                 .map(|node| async move {
-                    let (state, reached_at) =
-                        tokio::join!(read_state(&node.connection), self.reached_at(node));
+                    let known = self.read_before.and_then(|states| states.get(&node.name));
+                    let state = async {
+                        match known {
+                            Some(state) => Ok(state.clone()),
+                            None => read_state(&node.connection).await,
+                        }
+                    };
+                    let (state, reached_at) = tokio::join!(state, self.reached_at(node));
                     let state = state.map_err(K3sError::from);
                     if let Err(err) = &state {
                         progress.node(&node.name, &format!("FAILED: {err}"));

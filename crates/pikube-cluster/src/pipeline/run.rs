@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cluster_lock::ServerLock;
 use crate::config::ClusterConfig;
 use crate::fleet::{Fleet, SshClientError};
-use crate::k3s::{BinaryArtifact, K3sSpec, PruneStep, StageNode};
+use crate::k3s::{BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, PruneStep, StageNode};
 use crate::node_records::NodeRecord;
 use crate::plan::NodePlan;
 use crate::progress::Progress;
@@ -89,6 +89,10 @@ pub struct Run<'a> {
     pub(super) plans: BTreeMap<String, NodePlan>,
     /// binaries: by architecture name.
     pub(super) binaries: Option<BTreeMap<String, BinaryArtifact>>,
+    /// upgrade: each running node's K3s state, and the cluster's node list, as read before
+    /// anything changed (a plan reuses them).
+    pub(super) k3s_states: BTreeMap<String, K3sNodeState>,
+    pub(super) live: Option<Vec<ClusterNode>>,
     /// upgrade: the nodes whose binary it put in place (in a plan: would).
     pub(super) rolled_out: BTreeSet<String>,
     /// k3s: the nodes installed and Ready, as the node records keep them.
@@ -122,6 +126,8 @@ impl<'a> Run<'a> {
             failed: BTreeMap::new(),
             plans: BTreeMap::new(),
             binaries: None,
+            k3s_states: BTreeMap::new(),
+            live: None,
             rolled_out: BTreeSet::new(),
             installed: Vec::new(),
             stale: Vec::new(),

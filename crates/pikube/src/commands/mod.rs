@@ -10,6 +10,7 @@ mod doctor;
 mod init;
 mod kubeconfig;
 mod local_state;
+mod os_upgrade;
 mod plan;
 mod reset;
 mod serve;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
+        Command::OsUpgrade(args) => os_upgrade::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Serve(workload) => serve::run(&workload),
         Command::Demo(args) => demo::run(&args),

@@ -22,6 +22,12 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         ready_timeout: run.settings.ready_timeout,
         parallelism: run.config.ssh.parallelism,
         rolled_out: &run.rolled_out,
+        // A dry run changed nothing since the upgrade phase read them; a real one may have.
+        read_before: (run.mode == Mode::Plan).then_some(&run.k3s_states),
+        live_before: match run.mode {
+            Mode::Plan => run.live.as_deref(),
+            Mode::Apply => None,
+        },
     };
     let unavailable = run.failed.clone();
     match run.mode {

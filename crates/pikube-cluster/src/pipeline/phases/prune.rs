@@ -24,8 +24,15 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 /// What `apply --prune` would do; a cluster not running yet has no stale node, one whose
 /// API does not answer is an error.
 async fn plan(run: &mut Run<'_>, report: &mut PhaseReport) {
-    let steps = match live_nodes(&run.spec, &run.nodes).await {
-        Ok((_, live)) => match run.local.node_records() {
+    // The node list the upgrade phase read, if it did: nothing changed it since.
+    let live = match run.live.clone() {
+        Some(live) => Ok(live),
+        None => live_nodes(&run.spec, &run.nodes)
+            .await
+            .map(|(_, live)| live),
+    };
+    let steps = match live {
+        Ok(live) => match run.local.node_records() {
             Ok(records) => plan_prune(&live, &run.spec, &records),
             Err(err) => {
                 report.errors.push(err.to_string());

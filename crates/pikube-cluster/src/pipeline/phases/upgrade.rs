@@ -14,7 +14,7 @@ use crate::k3s::paths::Service;
 use crate::k3s::upgrade::{
     etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout,
 };
-use crate::k3s::{live_nodes, read_state, StageNode};
+use crate::k3s::{live_nodes, read_state, K3sNodeState, StageNode};
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{Change, NodePlan, PlannedChange};
 use crate::progress::Progress;
@@ -25,7 +25,8 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         return;
     };
     let target = run.config.k3s.version;
-    let candidates = candidates(run).await;
+    let (candidates, states) = candidates(run).await;
+    run.k3s_states = states;
     if candidates.is_empty() {
         return;
     }
@@ -35,7 +36,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         .map(|c| c.name.clone())
         .collect();
     let live = match live_nodes(&run.spec, &run.nodes).await {
-        Ok((_, live)) => live,
+        Ok((_, live)) => {
+            run.live = Some(live.clone());
+            live
+        }
         Err(err) if !differing.is_empty() => {
             report.errors.push(format!(
                 "the upgrade to {target} needs the cluster's node list first: {err}"
@@ -125,9 +129,9 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 }
 
 /// The nodes of cluster.toml still in the run whose K3s service runs, with whether their
-/// binary is the one cluster.toml names. A node whose state cannot be read is left to the
-/// k3s phase, which reads it too and says why.
-async fn candidates(run: &Run<'_>) -> Vec<Candidate> {
+/// binary is the one cluster.toml names; and every K3s state read. A node whose state
+/// cannot be read is left to the k3s phase, which reads it again and says why.
+async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<String, K3sNodeState>) {
     let binaries = run.binaries.as_ref();
     let parallelism = run.config.ssh.parallelism.max(1);
     let up: Vec<&StageNode> = run.nodes.iter().filter(|n| run.is_up(&n.name)).collect();
@@ -137,8 +141,10 @@ async fn candidates(run: &Run<'_>) -> Vec<Candidate> {
         .collect()
         .await;
     let mut candidates = Vec::new();
+    let mut read = BTreeMap::new();
     for (node, state) in states {
         let Ok(state) = state else { continue };
+        read.insert(node.name.clone(), state.clone());
         let Some(member) = run.spec.member(&node.name) else {
             continue;
         };
@@ -155,7 +161,7 @@ async fn candidates(run: &Run<'_>) -> Vec<Candidate> {
                 .is_some_and(|b| state.binary_sha256.as_deref() != Some(b.sha256.as_str())),
         });
     }
-    candidates
+    (candidates, read)
 }
 
 /// Runs the rollout; one outcome per node of `plan` (the summary, or the error naming the

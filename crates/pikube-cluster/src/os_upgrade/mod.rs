@@ -1,0 +1,224 @@
+//! `pikube os-upgrade`: the operating system brought up to date one node at a time, the
+//! way the K3s upgrade goes: cordoned (as pikube's), drained, `apt-get full-upgrade` run
+//! non-interactively (dpkg keeps a changed config file and takes a new default one; held
+//! packages stay held), rebooted only when the system asks for it
+//! (/var/run/reboot-required), waited for until Ready, uncordoned. One node at a time, so
+//! servers never drop below quorum.
+
+mod pending;
+
+pub use pending::{parse_simulation, PendingPackage};
+
+use std::time::{Duration, Instant};
+
+use crate::apply::reboot_node;
+use crate::k3s::cordon::{cordon, uncordon};
+use crate::k3s::{drain_node, get_nodes, journal_tail, paths::Service};
+use crate::ssh::{ClientConfig, Connection};
+
+const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
+/// dpkg's answers to its conffile questions: keep the file the user changed, take the
+/// new one where it was left alone.
+const DPKG_OPTIONS: &str = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+
+/// Refreshes the package lists and lists what `full-upgrade` would install. Changes
+/// nothing but apt's lists.
+pub async fn pending_upgrades(node: &Connection) -> Result<Vec<PendingPackage>, String> {
+    let script = format!(
+        "{APT_ENV}\napt-get update -qq >/dev/null 2>&1 || apt-get update -q 2>&1 | tail -n 3 >&2\n\
+         apt-get -s {DPKG_OPTIONS} full-upgrade"
+    );
+    let output = node
+        .run_privileged_unchecked("listing pending OS upgrades", &script, b"")
+        .await
+        .map_err(|err| err.to_string())?;
+    if !output.success() {
+        return Err(format!(
+            "apt-get could not work out the upgrade: {}",
+            output.last_stderr_line()
+        ));
+    }
+    Ok(parse_simulation(&output.stdout))
+}
+
+/// [`pending_upgrades`] on every node of `fleet` at once, in file order.
+pub async fn pending_on_all(
+    fleet: &crate::fleet::Fleet,
+    sudo_password: &(dyn Fn() -> Option<crate::ssh::SudoPassword> + Sync),
+) -> Vec<(String, Result<Vec<PendingPackage>, String>)> {
+    let connected = fleet
+        .connect_privileged(&crate::progress::SilentProgress, sudo_password)
+        .await;
+    futures::future::join_all(connected.into_iter().map(|c| async move {
+        let result = match c.result {
+            Ok(connection) => {
+                let pending = pending_upgrades(&connection)
+                    .await
+                    .map_err(|why| format!("{}: {why}", c.node));
+                connection.close().await;
+                pending
+            }
+            Err(err) => Err(err.to_string()),
+        };
+        (c.node, result)
+    }))
+    .await
+}
+
+/// How every node of one OS upgrade goes.
+pub struct OsUpgrade<'a> {
+    pub client: &'a ClientConfig,
+    pub drain_servers: bool,
+    pub drain_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub reboot_timeout: Duration,
+}
+
+/// What happened to one node.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OsUpgradeReport {
+    pub upgraded: Vec<PendingPackage>,
+    pub rebooted: bool,
+}
+
+impl OsUpgrade<'_> {
+    /// Upgrades `node` (running K3s `service`, or none), returning its connection (a new one
+    /// after a reboot; none if it did not come back). `api`: another server's connection to
+    /// reach the Kubernetes API through; `None` for a server without another, which is then
+    /// asked itself.
+    pub async fn upgrade(
+        &self,
+        node: Connection,
+        service: Option<Service>,
+        api: Option<&Connection>,
+        pending: Vec<PendingPackage>,
+        say: &(dyn Fn(&str) + Sync),
+    ) -> (Option<Connection>, Result<OsUpgradeReport, String>) {
+        let name = node.node().to_owned();
+        let stopped = |step: &str, why: String, cordoned: bool| {
+            format!(
+                "{name}: OS upgrade stopped at {step}: {why}{}",
+                if cordoned {
+                    format!(
+                        "; it stays cordoned (`kubectl uncordon {name}` undoes that); run \
+                         `pikube os-upgrade {name}` again to go on"
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        };
+        let in_cluster = service.is_some();
+        if in_cluster {
+            let api = api.unwrap_or(&node);
+            say("cordon and drain");
+            if let Err(why) = cordon(api, &name, "os-upgrade").await {
+                return (Some(node), Err(stopped("cordon", why, false)));
+            }
+            if service == Some(Service::Agent) || self.drain_servers {
+                if let Err(err) = drain_node(api, &name, self.drain_timeout).await {
+                    return (Some(node), Err(stopped("drain", err.to_string(), true)));
+                }
+            }
+        }
+        say(&format!(
+            "apt-get full-upgrade ({} packages)",
+            pending.len()
+        ));
+        let script = format!(
+            "{APT_ENV}\nout=$(apt-get -y -q {DPKG_OPTIONS} full-upgrade </dev/null 2>&1); rc=$?\n\
+             printf '%s\\n' \"$out\" | tail -n 20\n\
+             if [ -e /var/run/reboot-required ]; then echo '@@reboot-required'; fi\n\
+             exit $rc"
+        );
+        let upgraded = node
+            .run_privileged_unchecked("upgrading the OS", &script, b"")
+            .await;
+        let reboot = match upgraded {
+            Ok(output) if output.success() => output.stdout.contains("@@reboot-required"),
+            Ok(output) => {
+                let tail = output
+                    .stdout
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("no output")
+                    .to_owned();
+                return (
+                    Some(node),
+                    Err(stopped("apt-get full-upgrade", tail, in_cluster)),
+                );
+            }
+            Err(err) => {
+                return (
+                    Some(node),
+                    Err(stopped("apt-get full-upgrade", err.to_string(), in_cluster)),
+                )
+            }
+        };
+        let node = if reboot {
+            say("rebooting (/var/run/reboot-required)");
+            let boot_id = match node
+                .run("reading the boot id", "cat /proc/sys/kernel/random/boot_id")
+                .await
+            {
+                Ok(output) => output.stdout,
+                Err(err) => {
+                    return (
+                        Some(node),
+                        Err(stopped("reboot", err.to_string(), in_cluster)),
+                    )
+                }
+            };
+            match reboot_node(node, self.client, &boot_id, self.reboot_timeout).await {
+                Ok(back) => back,
+                // Not back: no connection left to hand over.
+                Err(err) => return (None, Err(stopped("reboot", err.to_string(), in_cluster))),
+            }
+        } else {
+            node
+        };
+        if let Some(service) = service {
+            let api = api.unwrap_or(&node);
+            say("waiting for Ready");
+            if let Err(why) = wait_ready(api, &node, service, self.ready_timeout).await {
+                return (Some(node), Err(stopped("waiting for Ready", why, true)));
+            }
+            if let Err(why) = uncordon(api, &name).await {
+                return (Some(node), Err(stopped("uncordon", why, true)));
+            }
+        }
+        (
+            Some(node),
+            Ok(OsUpgradeReport {
+                upgraded: pending,
+                rebooted: reboot,
+            }),
+        )
+    }
+}
+
+/// Until the node is Ready in the API again.
+async fn wait_ready(
+    api: &Connection,
+    node: &Connection,
+    service: Service,
+    timeout: Duration,
+) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        if let Ok(live) = get_nodes(api).await {
+            if live.iter().any(|n| n.name == node.node() && n.ready) {
+                return Ok(());
+            }
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not Ready within {} s. Its last log lines:\n{}",
+                timeout.as_secs(),
+                journal_tail(node, service, 15).await
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,72 @@
+//! What `apt-get full-upgrade` would install, read from its simulation.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingPackage {
+    pub name: String,
+    /// `None` for a package the upgrade pulls in new.
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// Parses the `Inst` lines of `apt-get -s full-upgrade`:
+/// `Inst NAME [OLD] (NEW ORIGIN [ARCH])`, or without `[OLD]` for a new package.
+pub fn parse_simulation(output: &str) -> Vec<PendingPackage> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("Inst ")?;
+            let (name, rest) = rest.split_once(' ')?;
+            let (from, rest) = match rest.strip_prefix('[') {
+                Some(bracketed) => {
+                    let (old, rest) = bracketed.split_once("] ")?;
+                    (Some(old.to_owned()), rest)
+                }
+                None => (None, rest),
+            };
+            let to = rest
+                .strip_prefix('(')?
+                .split_whitespace()
+                .next()?
+                .to_owned();
+            Some(PendingPackage {
+                name: name.to_owned(),
+                from,
+                to,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrades_and_new_packages_are_read_and_the_rest_ignored() {
+        let output = "Reading package lists...\n\
+            Building dependency tree...\n\
+            The following packages will be upgraded:\n  openssl pikube-fake-os\n\
+            Inst openssl [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/stable-security [arm64])\n\
+            Inst linux-image-6.6.74 (1:6.6.74-1+rpt1 Raspberry Pi Foundation:stable [arm64])\n\
+            Conf openssl (3.0.17-1~deb12u2 Debian-Security:12/stable-security [arm64])\n";
+        let pending = parse_simulation(output);
+        assert_eq!(
+            pending,
+            [
+                PendingPackage {
+                    name: "openssl".to_owned(),
+                    from: Some("3.0.15-1~deb12u1".to_owned()),
+                    to: "3.0.17-1~deb12u2".to_owned(),
+                },
+                PendingPackage {
+                    name: "linux-image-6.6.74".to_owned(),
+                    from: None,
+                    to: "1:6.6.74-1+rpt1".to_owned(),
+                },
+            ]
+        );
+        assert!(parse_simulation("0 upgraded, 0 newly installed\n").is_empty());
+    }
+}

@@ -1,0 +1,244 @@
+//! `pikube os-upgrade`: the nodes' operating system brought up to date one node at a time
+//! (see `pikube_cluster::os_upgrade`), or with `--check` only listed.
+
+use anyhow::bail;
+use pikube_cluster::config::Role;
+use pikube_cluster::k3s::read_state;
+use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingPackage};
+use pikube_cluster::progress::{Progress, StderrProgress};
+use pikube_cluster::shutdown::shutdown_order;
+use pikube_cluster::ssh::Connection;
+use serde_json::json;
+
+use crate::cli::{OsUpgradeArgs, OutputFormat};
+use crate::commands::cluster::{
+    fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
+};
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
+use crate::exit::Outcome;
+
+pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    for name in &args.nodes {
+        if config.node(name).is_none() {
+            let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
+            bail!(
+                "no node {name} in {} (nodes: {})",
+                config.path.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
+    // Agents first, then the servers one by one with the first server last: the order a
+    // shutdown takes, for the same reason.
+    let order: Vec<(String, Role)> = shutdown_order(&config)
+        .into_iter()
+        .filter(|step| chosen(&step.node))
+        .map(|step| (step.node, step.role))
+        .collect();
+    if args.check {
+        return check(args, &config, &order);
+    }
+    let _lock = lock_cluster(&config, "os-upgrade", &args.lock)?;
+    let progress = StderrProgress::new();
+    let fleet = fleet_of(&config, |_| true)?;
+    let runtime = runtime()?;
+    let lines = runtime.block_on(async {
+        let server_lock = lock_on_server(&config, "os-upgrade", &args.lock, &progress).await?;
+        let mut connections: Vec<(String, Option<Connection>)> = Vec::new();
+        let mut lines: Vec<(String, Result<String, String>)> = Vec::new();
+        for connected in fleet.connect_privileged(&progress, &sudo_password).await {
+            match connected.result {
+                Ok(connection) => connections.push((connected.node, Some(connection))),
+                Err(err) if chosen(&connected.node) => {
+                    lines.push((connected.node, Err(err.to_string())))
+                }
+                Err(_) => {}
+            }
+        }
+        let upgrade = OsUpgrade {
+            client: fleet.client(),
+            drain_servers: !args.no_drain_servers,
+            drain_timeout: args.drain_timeout,
+            ready_timeout: args.ready_timeout,
+            reboot_timeout: args.reboot_timeout,
+        };
+        let mut stopped_at: Option<String> = None;
+        for (name, role) in &order {
+            if lines.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            if let Some(at) = &stopped_at {
+                lines.push((
+                    name.clone(),
+                    Err(format!("{name}: not upgraded: the rollout stopped at {at}")),
+                ));
+                continue;
+            }
+            let Some(index) = connections.iter().position(|(n, _)| n == name) else {
+                continue;
+            };
+            let Some(node) = connections[index].1.take() else {
+                continue;
+            };
+            let say = |line: &str| progress.node(name, &format!("[os-upgrade] {line}"));
+            let pending = match pending_upgrades(&node).await {
+                Ok(pending) => pending,
+                Err(why) => {
+                    lines.push((name.clone(), Err(format!("{name}: {why}"))));
+                    connections[index].1 = Some(node);
+                    stopped_at = Some(name.clone());
+                    continue;
+                }
+            };
+            if pending.is_empty() {
+                say("up to date");
+                lines.push((name.clone(), Ok("up to date".to_owned())));
+                connections[index].1 = Some(node);
+                continue;
+            }
+            let service = read_state(&node)
+                .await
+                .ok()
+                .and_then(|state| state.installed_service());
+            // The API through another server: this one may reboot.
+            let api = connections
+                .iter()
+                .filter(|(n, _)| n != name)
+                .filter(|(n, _)| config.node(n).is_some_and(|s| s.role == Role::Server))
+                .find_map(|(_, c)| c.as_ref());
+            if service.is_some() && api.is_none() && *role == Role::Agent {
+                lines.push((
+                    name.clone(),
+                    Err(format!(
+                        "{name}: not upgraded: no server answers to drain it through"
+                    )),
+                ));
+                connections[index].1 = Some(node);
+                stopped_at = Some(name.clone());
+                continue;
+            }
+            let (node, result) = upgrade.upgrade(node, service, api, pending, &say).await;
+            connections[index].1 = node;
+            match result {
+                Ok(report) => lines.push((
+                    name.clone(),
+                    Ok(format!(
+                        "{} package{} upgraded{}",
+                        report.upgraded.len(),
+                        if report.upgraded.len() == 1 { "" } else { "s" },
+                        if report.rebooted { ", rebooted" } else { "" }
+                    )),
+                )),
+                Err(error) => {
+                    progress.node(name, &format!("FAILED: {error}"));
+                    lines.push((name.clone(), Err(error)));
+                    stopped_at = Some(name.clone());
+                }
+            }
+        }
+        if let Some(lock) = server_lock {
+            unlock_server(lock).await;
+        }
+        for (_, connection) in connections {
+            if let Some(connection) = connection {
+                connection.close().await;
+            }
+        }
+        anyhow::Ok(lines)
+    })?;
+    let failed = lines.iter().filter(|(_, r)| r.is_err()).count();
+    match args.output {
+        OutputFormat::Text => {
+            for (name, line) in &lines {
+                match line {
+                    Ok(text) => println!("ok      {name}: {text}"),
+                    Err(error) => println!("FAILED  {error}"),
+                }
+            }
+            println!(
+                "OS upgrade: {} done, {failed} failed.",
+                lines.len() - failed
+            );
+        }
+        OutputFormat::Json => {
+            let nodes: Vec<_> = lines
+                .iter()
+                .map(|(name, line)| match line {
+                    Ok(text) => json!({"node": name, "status": "ok", "summary": text}),
+                    Err(error) => json!({"node": name, "status": "failed", "error": error}),
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"nodes": nodes}))?
+            );
+        }
+    }
+    Ok(if failed > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// `--check`: what each node would upgrade; nothing changes but apt's package lists.
+fn check(
+    args: &OsUpgradeArgs,
+    config: &pikube_cluster::config::ClusterConfig,
+    order: &[(String, Role)],
+) -> anyhow::Result<Outcome> {
+    let fleet = fleet_of(config, |n| {
+        order.iter().any(|(name, _)| *name == n.name.as_ref())
+    })?;
+    let results: Vec<(String, Result<Vec<PendingPackage>, String>)> =
+        runtime()?.block_on(pending_on_all(&fleet, &sudo_password));
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    let pending = results
+        .iter()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|p| !p.is_empty()))
+        .count();
+    match args.output {
+        OutputFormat::Text => {
+            for (node, result) in &results {
+                match result {
+                    Ok(packages) if packages.is_empty() => println!("{node}: up to date"),
+                    Ok(packages) => {
+                        println!("{node}: {} to upgrade", packages.len());
+                        for p in packages {
+                            println!(
+                                "  {} {} -> {}",
+                                p.name,
+                                p.from.as_deref().unwrap_or("(new)"),
+                                p.to
+                            );
+                        }
+                    }
+                    Err(error) => println!("error: {error}"),
+                }
+            }
+        }
+        OutputFormat::Json => {
+            let nodes: Vec<_> = results
+                .iter()
+                .map(|(node, result)| match result {
+                    Ok(packages) => json!({"node": node, "pending": packages}),
+                    Err(error) => json!({"node": node, "error": error}),
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"nodes": nodes}))?
+            );
+        }
+    }
+    Ok(if failed > 0 {
+        Outcome::Failed
+    } else if pending > 0 {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Success
+    })
+}
