@@ -137,13 +137,7 @@ impl OsUpgrade<'_> {
         let reboot = match upgraded {
             Ok(output) if output.success() => output.stdout.contains("@@reboot-required"),
             Ok(output) => {
-                let tail = output
-                    .stdout
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("no output")
-                    .to_owned();
+                let tail = output.last_stdout_line();
                 return (
                     Some(node),
                     Err(stopped("apt-get full-upgrade", tail, in_cluster)),

@@ -21,14 +21,23 @@ impl CommandOutput {
 
     /// The last line the command wrote to stderr: where tools say what went wrong.
     pub fn last_stderr_line(&self) -> String {
-        self.stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output")
-            .trim()
-            .to_owned()
+        last_line(&self.stderr)
     }
+
+    /// The last line of standard output that says something, for commands that report
+    /// there (`2>&1`).
+    pub fn last_stdout_line(&self) -> String {
+        last_line(&self.stdout)
+    }
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim()
+        .to_owned()
 }
 
 /// One multiplexed SSH connection to a node, reused for every command sent to it.

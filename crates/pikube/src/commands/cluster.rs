@@ -17,6 +17,21 @@ pub fn load_config(path: &Path) -> anyhow::Result<ClusterConfig> {
     Ok(loaded.config)
 }
 
+/// Refuses node names cluster.toml does not have, naming the ones it has.
+pub fn check_node_names(config: &ClusterConfig, names: &[String]) -> anyhow::Result<()> {
+    for name in names {
+        if config.node(name).is_none() {
+            let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
+            anyhow::bail!(
+                "no node {name} in {} (nodes: {})",
+                config.path.display(),
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn fleet(config: &ClusterConfig) -> anyhow::Result<Fleet> {
     Ok(Fleet::of_config(config)?)
 }

@@ -1,7 +1,6 @@
 //! `pikube os-upgrade`: the nodes' operating system brought up to date one node at a time
 //! (see `pikube_cluster::os_upgrade`), or with `--check` only listed.
 
-use anyhow::bail;
 use pikube_cluster::config::Role;
 use pikube_cluster::k3s::read_state;
 use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingPackage};
@@ -12,7 +11,7 @@ use serde_json::json;
 
 use crate::cli::{OsUpgradeArgs, OutputFormat};
 use crate::commands::cluster::{
-    fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
+    check_node_names, fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
 };
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
@@ -20,16 +19,7 @@ use crate::exit::Outcome;
 
 pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
-    for name in &args.nodes {
-        if config.node(name).is_none() {
-            let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
-            bail!(
-                "no node {name} in {} (nodes: {})",
-                config.path.display(),
-                known.join(", ")
-            );
-        }
-    }
+    check_node_names(&config, &args.nodes)?;
     let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
     // Agents first, then the servers one by one with the first server last: the order a
     // shutdown takes, for the same reason.

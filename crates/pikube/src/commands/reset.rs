@@ -1,11 +1,10 @@
-use anyhow::bail;
 use pikube_cluster::config::Role;
 use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
 
 use crate::cli::ResetArgs;
 use crate::commands::cluster::{
-    fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
+    check_node_names, fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
 };
 use crate::commands::confirm::confirm;
 use crate::commands::runtime;
@@ -15,16 +14,7 @@ use crate::exit::Outcome;
 pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let _lock = lock_cluster(&config, "reset", &args.lock)?;
-    for name in &args.nodes {
-        if config.node(name).is_none() {
-            let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();
-            bail!(
-                "no node {name} in {} (nodes: {})",
-                config.path.display(),
-                known.join(", ")
-            );
-        }
-    }
+    check_node_names(&config, &args.nodes)?;
     let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
     let targets: Vec<String> = config
         .nodes

@@ -205,16 +205,9 @@ pub async fn pre_upgrade_snapshot(
         .run_privileged_unchecked("saving the pre-upgrade snapshot", &script, b"")
         .await?;
     if !output.success() {
-        let reason = output
-            .stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output")
-            .to_owned();
         return Err(UpgradeError::Snapshot {
             node: server.node().to_owned(),
-            reason,
+            reason: output.last_stdout_line(),
         });
     }
     Ok(name)
