@@ -242,8 +242,27 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
     use_k3s(&ws, OLD, &old);
     ws.pikube(&["apply", READY]).expect_code(0);
 
+    // a2 got the new binary but K3s was never restarted on it (audit F6: an upgrade
+    // interrupted between upload and restart): its file is right, the running K3s is not.
+    let new = stamped_double(&ws, NEW);
+    fleet.exec(
+        "pi3",
+        &format!(
+            "/usr/local/bin/k3s stamp {NEW} /usr/local/bin/k3s.new && \
+             mv /usr/local/bin/k3s.new /usr/local/bin/k3s"
+        ),
+    );
+    use_k3s(&ws, NEW, &new);
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("upgrade k3s v1.33.5+k3s1 → v1.34.4+k3s1")
+            && !plan.stdout.contains("install k3s"),
+        "{}",
+        plan.stdout
+    );
+
     // a1 powers off while it restarts on the new binary.
-    use_k3s(&ws, NEW, &k3s_double());
     let mut child = ws
         .command(&["apply", "--ready-timeout=20s"])
         .stdout(Stdio::piped())

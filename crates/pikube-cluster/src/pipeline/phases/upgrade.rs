@@ -30,13 +30,24 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     if candidates.is_empty() {
         return;
     }
+    // A dry run's facts phase read the node list already; a real run asks now.
+    let known_live = match run.mode {
+        Mode::Plan => run.live.clone(),
+        Mode::Apply => None,
+    };
     let differing: Vec<String> = candidates
         .iter()
         .filter(|c| c.binary_differs)
         .map(|c| c.name.clone())
         .collect();
-    let live = match live_nodes(&run.spec, &run.nodes).await {
-        Ok((_, live)) => {
+    let asked = match known_live {
+        Some(live) => Ok(live),
+        None => live_nodes(&run.spec, &run.nodes)
+            .await
+            .map(|(_, live)| live),
+    };
+    let live = match asked {
+        Ok(live) => {
             run.live = Some(live.clone());
             live
         }
@@ -135,8 +146,19 @@ async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<String, K3sNodeS
     let binaries = run.binaries.as_ref();
     let parallelism = run.config.ssh.parallelism.max(1);
     let up: Vec<&StageNode> = run.nodes.iter().filter(|n| run.is_up(&n.name)).collect();
+    // A dry run's facts phase read them already.
+    let known = match run.mode {
+        Mode::Plan => Some(&run.k3s_states),
+        Mode::Apply => None,
+    };
     let states: Vec<_> = stream::iter(up)
-        .map(|node| async move { (node, read_state(&node.connection).await) })
+        .map(|node| async move {
+            let state = match known.and_then(|k| k.get(&node.name)) {
+                Some(state) => Ok(state.clone()),
+                None => read_state(&node.connection).await,
+            };
+            (node, state)
+        })
         .buffered(parallelism)
         .collect()
         .await;
