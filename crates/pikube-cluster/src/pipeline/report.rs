@@ -14,6 +14,8 @@ pub struct PipelineReport {
 #[derive(Debug, Serialize)]
 pub struct PhaseReport {
     pub phase: Phase,
+    /// How long the phase took, for whoever wonders where a run's time goes.
+    pub seconds: f64,
     /// The nodes this phase changed, would change, or failed on; a node it had nothing to
     /// do with is left out.
     pub nodes: Vec<NodeStep>,
@@ -29,6 +31,7 @@ impl PhaseReport {
     pub fn new(phase: Phase) -> PhaseReport {
         PhaseReport {
             phase,
+            seconds: 0.0,
             nodes: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),

@@ -17,6 +17,7 @@ pub(super) async fn run_phase(
     phase: Phase,
     run: &mut Run<'_>,
 ) -> Result<PhaseReport, PipelineError> {
+    let started = std::time::Instant::now();
     let mut report = PhaseReport::new(phase);
     match phase {
         Phase::Connect => connect::run(run, &mut report).await,
@@ -30,5 +31,6 @@ pub(super) async fn run_phase(
         Phase::Prune => prune::run(run, &mut report).await,
         Phase::Unlock => unlock::run(run, &mut report).await,
     }
+    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
