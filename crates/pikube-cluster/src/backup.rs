@@ -182,12 +182,23 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
             .unwrap_or_else(now),
         size,
         sha256,
-        token_fingerprint: hex(&Sha256::digest(request.token_secret.as_bytes()))[..16].to_owned(),
+        token_fingerprint: token_fingerprint(request.token_secret),
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
     write_private(request.dir, &name, &bytes)?;
     write_private(request.dir, &format!("{name}.json"), &json)?;
     Ok(manifest)
+}
+
+/// Which token a snapshot needs, without the token: the first 16 hex digits of the SHA-256
+/// of its secret.
+pub fn token_fingerprint(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))[..16].to_owned()
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// The backups kept in `dir`, oldest first (from their manifests).

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod private_file;
 pub mod progress;
+pub mod restore;
 pub mod run_lock;
 pub mod shutdown;
 pub mod ssh;

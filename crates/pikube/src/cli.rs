@@ -72,6 +72,13 @@ pub enum Command {
         after_help = "Examples:\n  pikube shutdown --dry-run\n  pikube shutdown --yes          # e.g. before moving the rack\n  pikube shutdown --reboot --yes # e.g. after a kernel update\n\nPower the nodes on in any order (servers first is quickest); then `pikube status` shows\nthe cluster's health (API, nodes Ready, etcd quorum, clocks, certificates) and `pikube\napply` uncordons the nodes shutdown cordoned.\n\nExit status: 0 every node done, 1 a node failed or did not answer (it is left running if\nits K3s did not stop)."
     )]
     Shutdown(ShutdownArgs),
+    /// Bring the cluster's etcd back to a backup: K3s stopped everywhere, etcd reset on the
+    /// first server from the snapshot, the other servers rejoined one at a time, the agents
+    /// restarted, every node Ready.
+    #[command(
+        after_help = "Examples:\n  pikube backup list\n  pikube restore on-demand-s1-1764921000 --dry-run\n  pikube restore on-demand-s1-1764921000 --yes\n  pikube restore ./saved/etcd-snapshot.db --yes --force   # the cluster still serves\n\nSNAPSHOT is a backup's name from `pikube backup list` (checked against its manifest: size,\nSHA-256, cluster, token fingerprint, K3s version) or a snapshot file (with <file>.json\nbeside it, the same checks). The snapshot is pushed to the first server of cluster.toml\nand checked there again. A cluster that still serves is not restored unless --force:\neverything created or changed since the snapshot is lost. Every node of cluster.toml must\nanswer. A restore stopped half-way is finished by running it again.\n\nExit status: 0 restored and every node Ready, 1 refused or failed (the step is named)."
+    )]
+    Restore(RestoreArgs),
     /// Bring the nodes' operating system up to date one node at a time: cordon, drain,
     /// apt-get full-upgrade, reboot only if the system asks for it, Ready, uncordon.
     #[command(
@@ -384,6 +391,29 @@ pub struct OsUpgradeArgs {
     /// Output format of the report.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// A backup's name (`pikube backup list`) or a snapshot file.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: String,
+    /// Do not ask for confirmation (for scripts).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Restore even though the cluster is serving (what changed since the snapshot is lost).
+    #[arg(long)]
+    pub force: bool,
+    /// Only say what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long each node may take to be back and Ready.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -13,6 +13,7 @@ mod local_state;
 mod os_upgrade;
 mod plan;
 mod reset;
+mod restore;
 mod serve;
 mod shutdown;
 mod status;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
+        Command::Restore(args) => restore::run(&args),
         Command::OsUpgrade(args) => os_upgrade::run(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Serve(workload) => serve::run(&workload),

@@ -1,0 +1,242 @@
+//! Restoring the cluster's etcd from a snapshot, the way K3s documents it, in one command:
+//! K3s stopped everywhere, the snapshot pushed to the first server (its SHA-256 checked on
+//! the node), `k3s server --cluster-reset --cluster-reset-restore-path` there, that server
+//! started and waited for; then each other server's old etcd data moved aside and the
+//! server started to rejoin, one at a time; then the agents; every node Ready at the end.
+//! Every step is safe to run again, so a restore interrupted half-way is finished by
+//! running it again.
+
+mod snapshot;
+
+pub use snapshot::{resolve, Snapshot, SnapshotError};
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use crate::apply::carry_out;
+use crate::config::Role;
+use crate::k3s::get_nodes;
+use crate::plan::{Change, UploadChange};
+use crate::progress::Progress;
+use crate::ssh::{shell_quote, Connection};
+
+/// Where the snapshot goes on the first server.
+const REMOTE_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
+const DB: &str = "/var/lib/rancher/k3s/server/db";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{node}: restore stopped at {step}: {reason}{advice}")]
+pub struct RestoreError {
+    pub node: String,
+    pub step: &'static str,
+    pub reason: String,
+    /// What state that leaves, and how to go on.
+    pub advice: &'static str,
+}
+
+const RERUN: &str = "; run `pikube restore` again with the same snapshot to finish it";
+
+/// A node of cluster.toml, reached as root.
+pub struct RestoreNode {
+    pub name: String,
+    pub role: Role,
+    pub connection: Connection,
+}
+
+/// Whether the cluster is up and serving now: the reason a restore is refused without
+/// `--force`, or `None` when it is not serving.
+pub async fn serving(nodes: &[RestoreNode]) -> Option<String> {
+    for node in nodes.iter().filter(|n| n.role == Role::Server) {
+        if let Ok(live) = get_nodes(&node.connection).await {
+            let ready = live.iter().filter(|n| n.ready).count();
+            return Some(format!(
+                "the cluster is serving: its API answers on {} and {ready} of {} nodes are Ready",
+                node.name,
+                live.len()
+            ));
+        }
+    }
+    None
+}
+
+/// What the restore did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RestoreReport {
+    pub first_server: String,
+    pub rejoined_servers: Vec<String>,
+    pub restarted_agents: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Restores `snapshot` onto the cluster of `nodes` (in cluster.toml order; the first server
+/// of the file is restored, the others rejoin it).
+pub async fn restore(
+    nodes: &[RestoreNode],
+    snapshot: &Snapshot,
+    ready_timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<RestoreReport, RestoreError> {
+    let started = Instant::now();
+    let servers: Vec<&RestoreNode> = nodes.iter().filter(|n| n.role == Role::Server).collect();
+    let agents: Vec<&RestoreNode> = nodes.iter().filter(|n| n.role == Role::Agent).collect();
+    let Some(first) = servers.first() else {
+        return Err(RestoreError {
+            node: "cluster".to_owned(),
+            step: "choosing the server to restore on",
+            reason: "no server of cluster.toml answers".to_owned(),
+            advice: "",
+        });
+    };
+
+    // 1. K3s stopped everywhere: etcd must not run anywhere while its data is replaced.
+    progress.step("restore: stopping K3s on every node");
+    let stops = nodes.iter().map(|node| async move {
+        let service = match node.role {
+            Role::Server => "k3s",
+            Role::Agent => "k3s-agent",
+        };
+        let result = node
+            .connection
+            .run_privileged("stopping K3s", &format!("systemctl stop {service}"), b"")
+            .await;
+        (node, result)
+    });
+    for (node, result) in join_all(stops).await {
+        if let Err(err) = result {
+            return Err(RestoreError {
+                node: node.name.clone(),
+                step: "stopping K3s",
+                reason: err.to_string(),
+                advice: RERUN,
+            });
+        }
+    }
+
+    // 2. The snapshot on the first server, checked there by size and SHA-256.
+    let remote = format!("{REMOTE_DIR}/{}", snapshot.name);
+    progress.node(&first.name, &format!("restore: pushing {}", snapshot.name));
+    let upload = Change::Upload(UploadChange {
+        summary: format!("the snapshot {}", snapshot.name),
+        local: snapshot.path.clone(),
+        remote: remote.clone(),
+        sha256: snapshot.sha256.clone(),
+        size: snapshot.size,
+        mode: 0o600,
+    });
+    let step = |node: &str, step: &'static str, reason: String| RestoreError {
+        node: node.to_owned(),
+        step,
+        reason,
+        advice: RERUN,
+    };
+    carry_out(&first.connection, &upload)
+        .await
+        .map_err(|err| step(&first.name, "pushing the snapshot", err.to_string()))?;
+
+    // 3. etcd reset from it: a one-member cluster holding the snapshot's data. The token
+    //    comes from the service's own env file, as when systemd starts K3s.
+    progress.node(&first.name, "restore: k3s server --cluster-reset");
+    let reset = format!(
+        "set -a; . /etc/systemd/system/k3s.service.env; set +a\n\
+         out=$(/usr/local/bin/k3s server --cluster-reset --cluster-reset-restore-path={} 2>&1)\n\
+         rc=$?\n\
+         printf '%s\\n' \"$out\" | tail -n 20\n\
+         exit $rc",
+        shell_quote(&remote)
+    );
+    let output = first
+        .connection
+        .run_privileged_unchecked("resetting etcd from the snapshot", &reset, b"")
+        .await
+        .map_err(|err| step(&first.name, "k3s server --cluster-reset", err.to_string()))?;
+    if !output.success() || !output.stdout.contains("reset") {
+        return Err(step(
+            &first.name,
+            "k3s server --cluster-reset",
+            output.last_stdout_line(),
+        ));
+    }
+
+    // 4. The first server back, alone, serving the restored data.
+    start(&first.connection, "k3s")
+        .await
+        .map_err(|reason| step(&first.name, "starting K3s", reason))?;
+    wait_ready(&first.connection, &first.name, ready_timeout)
+        .await
+        .map_err(|reason| step(&first.name, "waiting for the API", reason))?;
+    progress.node(&first.name, "restore: serving the restored data");
+
+    // 5. The other servers rejoin one at a time, their old etcd data moved aside.
+    let mut report = RestoreReport {
+        first_server: first.name.clone(),
+        ..RestoreReport::default()
+    };
+    for server in &servers[1..] {
+        progress.node(
+            &server.name,
+            "restore: old etcd data moved aside, rejoining",
+        );
+        let aside = format!(
+            "if [ -d {DB} ]; then mv {DB} {DB}.pre-restore-$(date +%s); fi\nsystemctl start k3s"
+        );
+        server
+            .connection
+            .run_privileged("moving the old etcd data aside", &aside, b"")
+            .await
+            .map_err(|err| step(&server.name, "rejoining", err.to_string()))?;
+        wait_ready(&first.connection, &server.name, ready_timeout)
+            .await
+            .map_err(|reason| step(&server.name, "waiting for it to rejoin", reason))?;
+        report.rejoined_servers.push(server.name.clone());
+    }
+
+    // 6. The agents, all at once; then every node Ready.
+    progress.step("restore: starting the agents");
+    for (agent, result) in join_all(
+        agents
+            .iter()
+            .map(|a| async move { (a, start(&a.connection, "k3s-agent").await) }),
+    )
+    .await
+    {
+        result.map_err(|reason| step(&agent.name, "starting K3s", reason))?;
+        report.restarted_agents.push(agent.name.clone());
+    }
+    for agent in &agents {
+        wait_ready(&first.connection, &agent.name, ready_timeout)
+            .await
+            .map_err(|reason| step(&agent.name, "waiting for Ready", reason))?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn start(node: &Connection, service: &str) -> Result<(), String> {
+    node.run_privileged("starting K3s", &format!("systemctl start {service}"), b"")
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+/// Until `name` is Ready in the node list `api` serves.
+async fn wait_ready(api: &Connection, name: &str, timeout: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let last = match get_nodes(api).await {
+            Ok(live) => match live.iter().find(|n| n.name == name) {
+                Some(node) if node.ready => return Ok(()),
+                Some(_) => "NotReady".to_owned(),
+                None => "not in the node list".to_owned(),
+            },
+            Err(err) => err.to_string(),
+        };
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not Ready within {} s (last: {last})",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

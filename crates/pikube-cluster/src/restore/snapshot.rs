@@ -1,0 +1,271 @@
+//! Which snapshot a restore uses, checked before anything on the cluster is touched: a
+//! backup of `pikube backup` by name, or a snapshot file (with its manifest beside it when
+//! there is one). A damaged, foreign or too new snapshot is refused here.
+
+use std::path::{Path, PathBuf};
+
+use crate::backup::{local_backups, sha256_hex, token_fingerprint, Manifest};
+use crate::config::K3sVersion;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(
+        "no backup named {name} in {} ({}), and no such file",
+        dir.display(),
+        if known.is_empty() { "it has none".to_owned() } else { format!("it has: {}", known.join(", ")) }
+    )]
+    Unknown {
+        name: String,
+        dir: PathBuf,
+        known: Vec<String>,
+    },
+    #[error("{}: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "{}: damaged: {size} bytes with SHA-256 {sha256}, but its manifest says {expected_size} \
+         bytes with {expected_sha256}",
+        path.display()
+    )]
+    Damaged {
+        path: PathBuf,
+        size: u64,
+        sha256: String,
+        expected_size: u64,
+        expected_sha256: String,
+    },
+    #[error("{}: a snapshot of cluster {found:?}, and this is cluster {expected:?}", path.display())]
+    OtherCluster {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "{}: taken with another cluster token (fingerprint {found}, this cluster's is \
+         {expected}): K3s could not read it back",
+        path.display()
+    )]
+    OtherToken {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "{}: taken with K3s {found}, a newer minor version than this cluster's {wanted}: \
+         etcd's data does not go back a minor version; set [k3s] version to {found} or newer \
+         first",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: String,
+        wanted: K3sVersion,
+    },
+}
+
+/// A snapshot on this machine, checked.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    /// The name it gets on the server.
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub manifest: Option<Manifest>,
+}
+
+/// Finds `wanted` (a backup's name, or a file) and checks it against its manifest, this
+/// cluster's name, its token and its K3s version.
+pub fn resolve(
+    wanted: &str,
+    backups: &Path,
+    cluster: &str,
+    token_secret: Option<&str>,
+    version: &K3sVersion,
+) -> Result<Snapshot, SnapshotError> {
+    let unreadable = |path: &Path, reason: String| SnapshotError::Unreadable {
+        path: path.to_owned(),
+        reason,
+    };
+    let known = local_backups(backups).map_err(|err| unreadable(backups, err.to_string()))?;
+    let (path, manifest) = match known.iter().find(|m| m.name == wanted) {
+        Some(manifest) => (backups.join(&manifest.name), Some(manifest.clone())),
+        None => {
+            let path = PathBuf::from(wanted);
+            if !path.is_file() {
+                return Err(SnapshotError::Unknown {
+                    name: wanted.to_owned(),
+                    dir: backups.to_owned(),
+                    known: known.iter().map(|m| m.name.clone()).collect(),
+                });
+            }
+            let beside = PathBuf::from(format!("{wanted}.json"));
+            let manifest = match std::fs::read(&beside) {
+                Ok(text) => Some(
+                    serde_json::from_slice::<Manifest>(&text)
+                        .map_err(|e| unreadable(&beside, format!("not a backup manifest: {e}")))?,
+                ),
+                Err(_) => None,
+            };
+            (path, manifest)
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|e| unreadable(&path, e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(unreadable(&path, "empty".to_owned()));
+    }
+    let size = bytes.len() as u64;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(manifest) = &manifest {
+        if manifest.size != size || manifest.sha256 != sha256 {
+            return Err(SnapshotError::Damaged {
+                path,
+                size,
+                sha256,
+                expected_size: manifest.size,
+                expected_sha256: manifest.sha256.clone(),
+            });
+        }
+        if manifest.cluster != cluster {
+            return Err(SnapshotError::OtherCluster {
+                path,
+                found: manifest.cluster.clone(),
+                expected: cluster.to_owned(),
+            });
+        }
+        if let Some(secret) = token_secret {
+            let expected = token_fingerprint(secret);
+            if manifest.token_fingerprint != expected {
+                return Err(SnapshotError::OtherToken {
+                    path,
+                    found: manifest.token_fingerprint.clone(),
+                    expected,
+                });
+            }
+        }
+        if let Ok(found) = manifest.k3s_version.parse::<K3sVersion>() {
+            if (found.major, found.minor) > (version.major, version.minor) {
+                return Err(SnapshotError::TooNew {
+                    path,
+                    found: manifest.k3s_version.clone(),
+                    wanted: *version,
+                });
+            }
+        }
+    }
+    let name = manifest.as_ref().map_or_else(
+        || {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "snapshot".to_owned())
+        },
+        |m| m.name.clone(),
+    );
+    Ok(Snapshot {
+        path,
+        name,
+        size,
+        sha256,
+        manifest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(dir: &Path, name: &str, bytes: &[u8], cluster: &str, version: &str) {
+        let manifest = Manifest {
+            cluster: cluster.to_owned(),
+            name: name.to_owned(),
+            node: "s1".to_owned(),
+            k3s_version: version.to_owned(),
+            servers: vec!["s1".to_owned()],
+            taken_at: 1_700_000_000,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+            token_fingerprint: token_fingerprint("secret"),
+        };
+        std::fs::write(dir.join(name), bytes).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn v(text: &str) -> K3sVersion {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_backup_is_found_by_name_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        backup(
+            dir.path(),
+            "on-demand-s1-1",
+            b"etcd data",
+            "lab",
+            "v1.34.4+k3s1",
+        );
+        let found = resolve(
+            "on-demand-s1-1",
+            dir.path(),
+            "lab",
+            Some("secret"),
+            &v("v1.34.4+k3s1"),
+        )
+        .unwrap();
+        assert_eq!(found.size, 9);
+        assert_eq!(found.name, "on-demand-s1-1");
+        let err = resolve(
+            "nope",
+            dir.path(),
+            "lab",
+            Some("secret"),
+            &v("v1.34.4+k3s1"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no backup named nope"), "{err}");
+        assert!(err.to_string().contains("it has: on-demand-s1-1"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_foreign_or_too_new_snapshot_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        backup(dir.path(), "a", b"etcd data", "lab", "v1.34.4+k3s1");
+        std::fs::write(dir.path().join("a"), b"etcd da").unwrap();
+        let err = resolve("a", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::Damaged { size: 7, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/a: damaged"), "{err}");
+
+        backup(dir.path(), "b", b"etcd data", "other", "v1.34.4+k3s1");
+        let err = resolve("b", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        assert!(
+            err.to_string().contains("a snapshot of cluster \"other\""),
+            "{err}"
+        );
+
+        backup(dir.path(), "c", b"etcd data", "lab", "v1.35.1+k3s1");
+        let err = resolve("c", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        assert!(err.to_string().contains("a newer minor version"), "{err}");
+
+        backup(dir.path(), "d", b"etcd data", "lab", "v1.34.4+k3s1");
+        let err = resolve("d", dir.path(), "lab", Some("another"), &v("v1.34.4+k3s1")).unwrap_err();
+        assert!(err.to_string().contains("another cluster token"), "{err}");
+
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        let err = resolve(
+            empty.to_str().unwrap(),
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().ends_with("empty.db: empty"), "{err}");
+    }
+}

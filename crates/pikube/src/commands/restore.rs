@@ -1,0 +1,119 @@
+//! `pikube restore`: the cluster's etcd brought back to a backup (see
+//! `pikube_cluster::restore`), refused while the cluster serves unless `--force`.
+
+use anyhow::Context;
+use pikube_cluster::config::Role;
+use pikube_cluster::progress::StderrProgress;
+use pikube_cluster::restore::{resolve, restore, serving, RestoreNode};
+
+use crate::cli::RestoreArgs;
+use crate::commands::cluster::{fleet, load_config, lock_cluster, lock_on_server, unlock_server};
+use crate::commands::confirm::confirm;
+use crate::commands::local_state::local_state;
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
+use crate::exit::Outcome;
+
+pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    let local = local_state(&config);
+    let token = local.existing_token()?;
+    let snapshot = resolve(
+        &args.snapshot,
+        &local.dir().join("backups"),
+        config.name.as_ref(),
+        token.as_ref().map(|t| t.expose()),
+        &config.k3s.version,
+    )?;
+    let taken = snapshot.manifest.as_ref().map_or_else(
+        || "at an unknown time".to_owned(),
+        |m| format!("taken {}", m.taken_at_rfc3339()),
+    );
+    let servers: Vec<String> = config.servers().map(|n| n.name.to_string()).collect();
+    let Some(first) = servers.first() else {
+        anyhow::bail!("{}: no server to restore on", config.path.display());
+    };
+    let plan = format!(
+        "restore {} ({taken}): stop K3s on every node, reset etcd on {first} from the snapshot, \
+         then rejoin {} one at a time and restart the agents; every object created or changed \
+         since the snapshot is lost",
+        snapshot.name,
+        if servers.len() > 1 {
+            servers[1..].join(", ")
+        } else {
+            "no other server".to_owned()
+        }
+    );
+    if args.dry_run {
+        println!("Would {plan}.");
+        return Ok(Outcome::Success);
+    }
+    if !args.yes && !confirm(&format!("This will {plan}."))? {
+        eprintln!("nothing done");
+        return Ok(Outcome::Failed);
+    }
+    let _lock = lock_cluster(&config, "restore", &args.lock)?;
+    let fleet = fleet(&config)?;
+    let progress = StderrProgress::new();
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
+        let server_lock = lock_on_server(&config, "restore", &args.lock, &progress).await?;
+        let mut nodes = Vec::new();
+        let mut unreachable = Vec::new();
+        for connected in fleet.connect_privileged(&progress, &sudo_password).await {
+            match connected.result {
+                Ok(connection) => {
+                    let role = config.node(&connected.node).map_or(Role::Agent, |n| n.role);
+                    nodes.push(RestoreNode {
+                        name: connected.node,
+                        role,
+                        connection,
+                    });
+                }
+                Err(err) => unreachable.push(err.to_string()),
+            }
+        }
+        let outcome = async {
+            if !unreachable.is_empty() {
+                anyhow::bail!(
+                    "not restoring: every node of cluster.toml must answer: {}",
+                    unreachable.join("; ")
+                );
+            }
+            if let (Some(why), false) = (serving(&nodes).await, args.force) {
+                anyhow::bail!(
+                    "not restoring: {why}. Restoring {} ({taken}) rolls every object back to \
+                     then: what was created or changed since is lost. Run again with --force \
+                     to go on",
+                    snapshot.name
+                );
+            }
+            restore(&nodes, &snapshot, args.ready_timeout, &progress)
+                .await
+                .context("restore")
+        }
+        .await;
+        for node in nodes {
+            node.connection.close().await;
+        }
+        if let Some(lock) = server_lock {
+            unlock_server(lock).await;
+        }
+        outcome
+    })?;
+    println!(
+        "ok      {}: etcd restored from {} ({taken})",
+        result.first_server, snapshot.name
+    );
+    for server in &result.rejoined_servers {
+        println!("ok      {server}: old etcd data moved aside, rejoined");
+    }
+    for agent in &result.restarted_agents {
+        println!("ok      {agent}: restarted, Ready");
+    }
+    println!(
+        "Restore: done in {:.1} s; every node is Ready.",
+        result.seconds
+    );
+    Ok(Outcome::Success)
+}
