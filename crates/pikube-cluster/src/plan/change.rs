@@ -20,8 +20,10 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
     pub path: String,
-    /// `None`: the file does not exist yet.
+    /// `None`: the file does not exist yet. Serialised with its secrets redacted.
+    #[serde(serialize_with = "super::redact::serialize_redacted")]
     pub before: Option<String>,
+    #[serde(serialize_with = "super::redact::serialize_redacted_str")]
     pub after: String,
     /// Mode for a new file; an existing file keeps its owner and mode unless `owned`.
     pub mode: u32,

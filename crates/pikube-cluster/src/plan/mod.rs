@@ -5,6 +5,7 @@ mod cgroups;
 mod change;
 mod hostname;
 mod node_plan;
+mod redact;
 mod render;
 mod swap;
 #[cfg(test)]
@@ -12,6 +13,7 @@ mod tests;
 
 pub use change::{Change, CommandChange, FileChange, SecretFileChange, UploadChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
+pub use redact::redact_secrets;
 pub use render::render_plan_text;
 
 use pikube_pi::NodeFacts;

@@ -2,6 +2,7 @@ use std::fmt::Write;
 
 use similar::TextDiff;
 
+use super::redact::redact_secrets;
 use super::{Change, NodePlan};
 
 /// The human plan: per node its changes, a unified diff for every file, its reboot.
@@ -16,8 +17,10 @@ pub fn render_plan_text(plans: &[NodePlan]) -> String {
         for planned in &plan.changes {
             let _ = writeln!(out, "  ~ [{}] {}", planned.phase, planned.change.summary());
             if let Change::File(file) = &planned.change {
-                let before = file.before.as_deref().unwrap_or("");
-                let diff = TextDiff::from_lines(before, &file.after);
+                // Secrets out: a config.yaml or unit pikube did not write may hold a token.
+                let before = redact_secrets(file.before.as_deref().unwrap_or(""));
+                let after = redact_secrets(&file.after);
+                let diff = TextDiff::from_lines(&before, &after);
                 let a = format!("a{}", file.path);
                 let b = format!("b{}", file.path);
                 let unified = diff
@@ -70,5 +73,30 @@ mod tests {
         assert!(text.contains("+pi-1"), "{text}");
         assert!(text.contains("↻ reboot: cmdline.txt changed"), "{text}");
         assert!(text.contains("pi-2: no changes"), "{text}");
+    }
+
+    #[test]
+    fn a_token_in_a_config_yaml_pikube_did_not_write_is_shown_neither_in_text_nor_json() {
+        let plans = vec![NodePlan {
+            node: "pi-1".into(),
+            changes: vec![PlannedChange {
+                phase: "k3s",
+                change: Change::file(
+                    "/etc/rancher/k3s/config.yaml",
+                    Some("token: K10abc::server:s3cret\nnode-name: pi-1\n"),
+                    "node-name: pi-1\n".into(),
+                    0o600,
+                ),
+            }],
+            reboot: vec![],
+        }];
+        let text = render_plan_text(&plans);
+        assert!(text.contains("-token: <redacted>"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        let json = serde_json::to_string(&plans).unwrap();
+        assert!(
+            !json.contains("s3cret") && json.contains("<redacted>"),
+            "{json}"
+        );
     }
 }

@@ -1,0 +1,140 @@
+//! Secrets kept out of what plan shows. A node installed by k3s-ansible keeps `token:` in
+//! config.yaml, one installed with `INSTALL_K3S_EXEC="--token …"` keeps it in the unit, and
+//! `datastore-endpoint` may hold a database password: the diff and `plan -o json` would
+//! print them (often into CI logs). Their values become `<redacted>`; the lines stay, so the
+//! diff still shows that they change or go.
+
+const REDACTED: &str = "<redacted>";
+
+/// Whether a key (`token`, `K3S_TOKEN`, `datastore-endpoint`, ...) names a secret.
+fn is_secret(key: &str) -> bool {
+    let key = key
+        .trim()
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    [
+        "token",
+        "password",
+        "secret",
+        "datastore-endpoint",
+        "access-key",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// `text` with the value of every secret key redacted: YAML `key: value`, environment
+/// `KEY=value`, and command-line `--key=value` or `--key value`.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        out.push_str(&redact_line(body));
+        out.push_str(end);
+    }
+    out
+}
+
+fn redact_line(line: &str) -> String {
+    // YAML: `token: value`, `- token: value` is not K3s' shape, so the key starts the line.
+    if let Some((key, value)) = line.split_once(':') {
+        let bare = key.trim();
+        if !value.trim().is_empty()
+            && !bare.is_empty()
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '"')
+            && is_secret(bare.trim_matches('"'))
+        {
+            return format!("{key}: {REDACTED}");
+        }
+    }
+    // Words: `KEY=value`, `--key=value`, `--key value` (a unit's ExecStart, Environment=),
+    // quoted or not.
+    let mut redacted: Vec<String> = Vec::new();
+    let mut hide_next = false;
+    for word in line.split(' ') {
+        let core = word.trim().trim_matches(|c| c == '"' || c == '\'');
+        if core.is_empty() || core == "\\" {
+            redacted.push(word.to_owned());
+            continue;
+        }
+        if hide_next {
+            redacted.push(REDACTED.to_owned());
+            hide_next = false;
+            continue;
+        }
+        let assignment = core.strip_prefix("Environment=").unwrap_or(core);
+        match assignment.split_once('=') {
+            Some((key, value)) if is_secret(key) && !value.is_empty() => {
+                let at = word.find(key).unwrap_or(0);
+                redacted.push(format!("{}{key}={REDACTED}", &word[..at]));
+            }
+            None if core.starts_with("--") && is_secret(core) => {
+                redacted.push(word.to_owned());
+                hide_next = true;
+            }
+            _ => redacted.push(word.to_owned()),
+        }
+    }
+    redacted.join(" ")
+}
+
+/// For serde: a file's text with its secrets redacted.
+pub(crate) fn serialize_redacted<S: serde::Serializer>(
+    text: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(text) => s.serialize_some(&redact_secrets(text)),
+        None => s.serialize_none(),
+    }
+}
+
+/// For serde: see [`serialize_redacted`].
+pub(crate) fn serialize_redacted_str<S: serde::Serializer>(
+    text: &str,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_secrets(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn config_yaml_keys_env_lines_and_flags_lose_their_secret_values_only() {
+        let config = "token: K10abc::server:s3cret\nnode-name: pi-1\n\
+                      datastore-endpoint: postgres://k3s:pw@db/k3s\nagent-token: a9\n\
+                      tls-san:\n  - 10.0.0.1\n";
+        let redacted = redact_secrets(config);
+        assert_eq!(
+            redacted,
+            "token: <redacted>\nnode-name: pi-1\ndatastore-endpoint: <redacted>\n\
+             agent-token: <redacted>\ntls-san:\n  - 10.0.0.1\n"
+        );
+        let unit = "Environment=K3S_TOKEN=s3cret\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\
+                    \t'--token' 's3cret' --token=s3cret --datastore-endpoint postgres://k3s:pw@db \\\n";
+        let redacted = redact_secrets(unit);
+        for secret in ["s3cret", "pw@db"] {
+            assert!(!redacted.contains(secret), "{redacted}");
+        }
+        assert!(
+            redacted.contains("Environment=K3S_TOKEN=<redacted>"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("--token=<redacted>"), "{redacted}");
+        assert!(
+            redacted.contains("ExecStart=/usr/local/bin/k3s \\"),
+            "{redacted}"
+        );
+        // Nothing else moves.
+        let plain = "hostname pi-1\nswap: off\n";
+        assert_eq!(redact_secrets(plain), plain);
+    }
+}
