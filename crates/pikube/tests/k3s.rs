@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune. Each test has its own lab id (20..29).
+//! kubeconfig, reset and prune. Each test has its own lab id (20..27, 33).
 
 mod support;
 
@@ -980,4 +980,39 @@ fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
     assert_member_gone(&fleet, "pi1", "pi3", 2);
     let names = node_names(&fleet, "pi2");
     assert_eq!(names, ["s1", "s2"]);
+}
+
+#[test]
+fn a_server_reached_at_a_second_address_has_it_in_its_certificate_for_joins_and_kubectl() {
+    // The server answers at an address K3s does not pick for itself (a second IP on its
+    // interface, like a Pi on both Ethernet and Wi-Fi): cluster.toml names that one (F9).
+    let fleet = Fleet::up(33, &["pi1", "pi2"]);
+    let ip = fleet.node("pi1").ip.clone();
+    let second = format!("{}.211", ip.rsplit_once('.').unwrap().0);
+    fleet.exec("pi1", &format!("ip addr add {second}/24 dev eth0"));
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    edit(
+        &ws,
+        &format!("address = \"{ip}\""),
+        &format!("address = \"{second}\""),
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+    let config = fleet.exec("pi1", "cat /etc/rancher/k3s/config.yaml");
+    assert!(config.contains(&format!("- {second}")), "{config}");
+    // kubeconfig checks the certificate names the address it points kubectl at.
+    let kubeconfig = ws.pikube(&["kubeconfig"]).expect_code(0);
+    assert!(
+        kubeconfig
+            .stdout
+            .contains(&format!("server: https://{second}:6443")),
+        "{}",
+        kubeconfig.stdout
+    );
+    assert!(kubeconfig.stderr.is_empty(), "{}", kubeconfig.stderr);
+    ws.pikube(&["plan"]).expect_code(0);
 }

@@ -487,11 +487,23 @@ impl K3sStage<'_> {
             })?;
         let membership = topology.membership(&member.name, member.service);
         let (labels, taints) = self.labels_of(node)?;
+        // A server's certificate names every address it is reached at (audit F9): where
+        // cluster.toml puts it, and the IP pikube reached it at (the one joiners use).
+        // K3s adds only the IPs it detects itself, which need not be those.
+        let mut server = self.spec.server.clone();
+        if member.service == Service::Server {
+            let reached = topology.server_addresses.get(&member.name);
+            for address in std::iter::once(&member.address).chain(reached) {
+                if !server.tls_san.contains(address) {
+                    server.tls_san.push(address.clone());
+                }
+            }
+        }
         let config_yaml = config_yaml(&NodeConfig {
             cluster: &self.spec.cluster,
             node: &member.name,
             membership: &membership,
-            server: &self.spec.server,
+            server: &server,
             kubelet_args: &self.spec.kubelet_args,
         });
         Ok(DesiredK3s {

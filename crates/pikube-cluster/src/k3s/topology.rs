@@ -1,6 +1,8 @@
 //! Who initialises the cluster, who joins through whom, and with which token. Pure:
 //! decided from cluster.toml and the nodes' k3s state, so plan and apply agree.
 
+use std::collections::BTreeMap;
+
 use super::paths::Service;
 use super::render::Membership;
 use super::state::K3sNodeState;
@@ -25,6 +27,8 @@ pub struct Topology {
     /// Where agents (and the kubeconfig) point: the API endpoint if there is one.
     pub agent_url: String,
     pub cluster_init: bool,
+    /// Where the other nodes (and pikube) reach each server: its certificate must name it.
+    pub server_addresses: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +90,10 @@ pub fn topology(
             .unwrap_or_else(|| join_url.clone()),
         join_url,
         cluster_init: servers.len() > 1 && !external_datastore,
+        server_addresses: servers
+            .iter()
+            .map(|n| (n.name.to_owned(), n.address.to_owned()))
+            .collect(),
     })
 }
 

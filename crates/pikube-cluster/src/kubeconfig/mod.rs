@@ -13,6 +13,7 @@ mod error;
 mod lock;
 mod merge;
 mod rename;
+mod san;
 mod target;
 mod write;
 
@@ -20,5 +21,6 @@ pub use ca::CaPin;
 pub use error::KubeconfigError;
 pub use merge::{merge, merge_into_file};
 pub use rename::{for_cluster, from_server, Kubeconfig};
+pub use san::{check_covers, subject_names, SanError, SERVING_CERT};
 pub use target::kubeconfig_target;
 pub use write::write_private;

@@ -2,7 +2,8 @@ use anyhow::{bail, Context};
 use pikube_cluster::config::Role;
 use pikube_cluster::k3s::{api_url, paths};
 use pikube_cluster::kubeconfig::{
-    from_server, kubeconfig_target, merge_into_file, write_private, CaPin,
+    check_covers, from_server, kubeconfig_target, merge_into_file, write_private, CaPin,
+    SERVING_CERT,
 };
 use pikube_cluster::progress::SilentProgress;
 
@@ -50,13 +51,23 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
                     .await
                 {
                     Ok(output) => {
+                        // What the API server's certificate names (checked below).
+                        let serving = connection
+                            .run_privileged(
+                                "reading the API server's certificate",
+                                &format!("cat {SERVING_CERT}"),
+                                b"",
+                            )
+                            .await
+                            .ok()
+                            .map(|o| o.stdout);
                         // kubectl cannot use an ssh_config alias: the IP it was reached at.
                         let reached_at = connection
                             .run("finding its address", "echo \"$SSH_CONNECTION\"")
                             .await
                             .ok()
                             .and_then(|o| o.stdout.split_whitespace().nth(2).map(str::to_owned));
-                        found = Some((connected.node.clone(), output.stdout, reached_at))
+                        found = Some((connected.node.clone(), output.stdout, reached_at, serving))
                     }
                     Err(err) => problems.push(err.to_string()),
                 }
@@ -64,11 +75,11 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
             connection.close().await;
         }
         match found {
-            Some((node, yaml, ip)) => (Some((node, ip)), yaml, problems),
+            Some((node, yaml, ip, serving)) => (Some((node, ip, serving)), yaml, problems),
             None => (None, String::new(), problems),
         }
     });
-    let Some((server, reached_at)) = server else {
+    let Some((server, reached_at, serving)) = server else {
         bail!(
             "no server gave its kubeconfig (is k3s installed? run `pikube apply`):\n  {}",
             problems.join("\n  ")
@@ -87,6 +98,14 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
             }
         }
     };
+    // kubectl will only trust the server at an address its certificate names.
+    match &serving {
+        Some(pem) => check_covers(&server, pem, &host)?,
+        None => eprintln!(
+            "warning: {server}: {SERVING_CERT} could not be read: whether its certificate \
+             names {host} was not checked"
+        ),
+    }
     // Refuses anything but what K3s writes, and a CA other than the pinned one, before any
     // file is touched. The error names the node and the file.
     let kubeconfig = from_server(
