@@ -6,6 +6,7 @@ pub mod cluster_lock;
 pub mod config;
 pub mod doctor;
 pub mod error_chain;
+pub mod exec;
 pub mod facts;
 pub mod fleet;
 pub mod health;

@@ -72,6 +72,21 @@ pub enum Command {
         after_help = "Examples:\n  pikube shutdown --dry-run\n  pikube shutdown --yes          # e.g. before moving the rack\n  pikube shutdown --reboot --yes # e.g. after a kernel update\n\nPower the nodes on in any order (servers first is quickest); then `pikube status` shows\nthe cluster's health (API, nodes Ready, etcd quorum, clocks, certificates) and `pikube\napply` uncordons the nodes shutdown cordoned.\n\nExit status: 0 every node done, 1 a node failed or did not answer (it is left running if\nits K3s did not stop)."
     )]
     Shutdown(ShutdownArgs),
+    /// Run a command on the chosen nodes at once, each line of output prefixed with its
+    /// node's name; a summary and the exit codes at the end.
+    #[command(after_help = "Examples:
+  pikube exec --all -- uptime
+  pikube exec --role agent -- 'df -h / | tail -n 1'
+  pikube exec --all --sudo -- journalctl -u k3s -n 5 --no-pager
+  pikube exec worker-1 worker-2 -- vcgencmd get_throttled
+  pikube exec --all -o json -- cat /etc/os-release | jq '.nodes[] | {node, exit_code}'
+
+As with ssh, the words after -- are joined and read by the node's shell. --sudo runs it as
+root (passwordless sudo, or the password asked once or read from PIKUBE_SUDO_PASSWORD).
+Hosts are reached as every command reaches them: pinned host keys, ssh_config, jump hosts.
+
+Exit status: 0 every node ran it with exit 0, 1 a node failed or could not be reached.")]
+    Exec(ExecArgs),
     /// Bring the cluster's etcd back to a backup: K3s stopped everywhere, etcd reset on the
     /// first server from the snapshot, the other servers rejoined one at a time, the agents
     /// restarted, every node Ready.
@@ -416,6 +431,39 @@ pub struct RestoreArgs {
     pub ready_timeout: Duration,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Nodes to run it on.
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Every server, or every agent.
+    #[arg(long, value_enum)]
+    pub role: Option<ExecRole>,
+    /// Every node of cluster.toml.
+    #[arg(long)]
+    pub all: bool,
+    /// Run it as root.
+    #[arg(long)]
+    pub sudo: bool,
+    /// How many nodes at once (default: [ssh] parallelism).
+    #[arg(long, value_parser = clap::value_parser!(usize))]
+    pub parallelism: Option<usize>,
+    /// Output format: text streams each line as it comes; JSON gives one document at the end.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// The command, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecRole {
+    Server,
+    Agent,
 }
 
 /// The cluster lock (`.pikube/<cluster>/lock`) that apply, reset and backup take.

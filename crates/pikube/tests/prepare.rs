@@ -1,4 +1,4 @@
-//! `pikube status`, `plan` and `apply` against fake Raspberry Pi fleets over real SSH.
+//! `pikube status`, `plan`, `apply` and `exec` against fake Raspberry Pi fleets over real SSH.
 
 mod support;
 
@@ -576,4 +576,117 @@ fn ssh_config_host_aliases_and_identity_files_are_honoured() {
         "{config}"
     );
     ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failures() {
+    let fleet = Fleet::up(34, &["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
+    let ip = |n: &str| fleet.node(n).ip.clone();
+
+    // Every node: standard output and error, each line prefixed with its node.
+    let all = ws
+        .pikube(&[
+            "exec",
+            "--all",
+            "--",
+            "echo $SSH_CONNECTION | cut -d' ' -f3; echo to-stderr >&2",
+        ])
+        .expect_code(0);
+    for (name, fleet_node) in [("one", "pi1"), ("two", "pi2"), ("three", "pi3")] {
+        assert!(
+            all.stdout
+                .contains(&format!("{name:<5} | {}\n", ip(fleet_node))),
+            "{}",
+            all.stdout
+        );
+        assert!(
+            all.stderr.contains(&format!("{name:<5} | to-stderr")),
+            "{}",
+            all.stderr
+        );
+    }
+    assert!(
+        all.stderr.contains("exec: 3 ok, 0 failed"),
+        "{}",
+        all.stderr
+    );
+
+    // At once: every node started before any finished.
+    let overlap = ws
+        .pikube(&[
+            "exec",
+            "--all",
+            "-o",
+            "json",
+            "--",
+            "date +%s.%N; sleep 1; date +%s.%N",
+        ])
+        .expect_code(0);
+    let overlap: Value = serde_json::from_str(&overlap.stdout).unwrap();
+    let spans: Vec<(f64, f64)> = overlap["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let times: Vec<f64> = n["stdout"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .map(|l| l.parse().unwrap())
+                .collect();
+            (times[0], times[1])
+        })
+        .collect();
+    let last_start = spans.iter().map(|s| s.0).fold(f64::MIN, f64::max);
+    let first_end = spans.iter().map(|s| s.1).fold(f64::MAX, f64::min);
+    assert!(last_start < first_end, "not run at once: {spans:?}");
+
+    // A role, as root; a non-zero exit is named with its node and fails the run.
+    let agents = ws
+        .pikube(&["exec", "--role", "agent", "--sudo", "--", "id -u; exit 3"])
+        .expect_code(1);
+    assert!(
+        agents.stdout.contains("two   | 0\n") && !agents.stdout.contains("one"),
+        "{}",
+        agents.stdout
+    );
+    assert!(
+        agents
+            .stderr
+            .contains("exec: 0 ok, 2 failed: two (exit 3); three (exit 3)"),
+        "{}",
+        agents.stderr
+    );
+
+    // One named node, as JSON.
+    let json = ws
+        .pikube(&["exec", "two", "-o", "json", "--", "echo", "hi"])
+        .expect_code(0);
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["nodes"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(json["nodes"][0]["node"], "two");
+    assert_eq!(json["nodes"][0]["exit_code"], 0);
+    assert_eq!(json["nodes"][0]["stdout"], "hi\n");
+
+    // Bad input, and a node that does not answer.
+    let nowhere = ws.pikube(&["exec", "--", "true"]).expect_code(1);
+    assert!(
+        nowhere.stderr.contains("say where to run it"),
+        "{}",
+        nowhere.stderr
+    );
+    let unknown = ws.pikube(&["exec", "four", "--", "true"]).expect_code(1);
+    assert!(
+        unknown.stderr.contains("no node four"),
+        "{}",
+        unknown.stderr
+    );
+    fleet.poweroff("pi3");
+    let down = ws.pikube(&["exec", "--all", "--", "true"]).expect_code(1);
+    assert!(
+        down.stderr.contains("exec: 2 ok, 1 failed: three: "),
+        "{}",
+        down.stderr
+    );
 }

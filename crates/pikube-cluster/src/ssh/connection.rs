@@ -232,6 +232,76 @@ impl Connection {
         }
     }
 
+    /// Runs a user's command (as root with `privileged`), handing each line of its output to
+    /// `on_line` as it comes (`true` for standard error), and returns it all at the end with
+    /// the exit code; a non-zero exit is not an error here. For `pikube exec`.
+    pub async fn run_streaming(
+        &self,
+        script: &str,
+        privileged: bool,
+        on_line: &(dyn Fn(bool, &str) + Sync),
+    ) -> Result<CommandOutput, SshError> {
+        let what = "running the command";
+        let (command, stdin) = if privileged {
+            let quoted = shell_quote(script);
+            match &self.privilege {
+                Some(Privilege::Root) => (script.to_owned(), Vec::new()),
+                Some(Privilege::Passwordless) => (format!("sudo -n -- sh -c {quoted}"), Vec::new()),
+                Some(Privilege::Password(password)) => (
+                    format!("sudo -k -S -p '' -- sh -c {quoted}"),
+                    format!("{}\n", password.expose()).into_bytes(),
+                ),
+                None => {
+                    return Err(SshError::SudoPasswordNeeded {
+                        node: self.target.node.clone(),
+                        user: self.login_user.clone(),
+                    })
+                }
+            }
+        } else {
+            (script.to_owned(), Vec::new())
+        };
+        let lost = |_| SshError::Disconnected {
+            node: self.target.node.clone(),
+            what: what.to_owned(),
+        };
+        let mut child = self
+            .session
+            .command("sh")
+            .arg("-c")
+            .arg(&command)
+            .stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(lost)?;
+        if let Some(mut input) = child.stdin().take() {
+            let _ = input.write_all(&stdin).await;
+            let _ = input.shutdown().await;
+        }
+        let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
+            return Err(SshError::Disconnected {
+                node: self.target.node.clone(),
+                what: what.to_owned(),
+            });
+        };
+        let (stdout, stderr) = tokio::join!(
+            read_lines(out, false, on_line),
+            read_lines(err, true, on_line)
+        );
+        let status = child.wait().await.map_err(lost)?;
+        Ok(CommandOutput {
+            code: exit_code(status),
+            stdout,
+            stderr,
+        })
+    }
+
     /// Closes the master connection (a reboot closes it anyway; errors are irrelevant then).
     pub async fn close(self) {
         let _ = self.session.close().await;
@@ -295,6 +365,23 @@ impl Connection {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+}
+
+/// Every line of `reader`, each handed to `on_line` as it arrives, and all of them.
+async fn read_lines(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    is_err: bool,
+    on_line: &(dyn Fn(bool, &str) + Sync),
+) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(reader).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        on_line(is_err, &line);
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
 }
 
 /// What a remote command reads on its standard input.

@@ -7,6 +7,7 @@ mod cluster;
 mod confirm;
 mod demo;
 mod doctor;
+mod exec;
 mod init;
 mod kubeconfig;
 mod local_state;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
+        Command::Exec(args) => exec::run(&args),
         Command::Restore(args) => restore::run(&args),
         Command::OsUpgrade(args) => os_upgrade::run(&args),
         Command::Backup(args) => backup::run(&args),
