@@ -8,6 +8,7 @@
 
 pub mod kernel;
 
+mod cancel;
 mod grid;
 mod palette;
 mod render;
@@ -15,10 +16,11 @@ mod request;
 mod service;
 mod smooth;
 
+pub use cancel::{Cancel, CancelOnDrop};
 pub use grid::Grid;
 pub use kernel::Kernel;
 pub use palette::{colour, encode_png};
-pub use render::{render, render_with, Rendered};
+pub use render::{render, render_cancellable, render_with, Cancelled, Rendered};
 pub use request::{Format, Limits, ParamError, Problem, Region, RenderRequest, DEFAULT_MAX_ITER};
-pub use service::{router, run, serve, ServiceConfig};
+pub use service::{router, run, serve, Capacity, ServiceConfig};
 pub use smooth::smooth_value;

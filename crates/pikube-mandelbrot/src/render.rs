@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::{
+    cancel::Cancel,
     grid::Grid,
     kernel::Kernel,
     palette::encode_png,
@@ -82,6 +83,29 @@ pub fn render(request: &RenderRequest) -> Rendered {
 
 /// [`render`] with a chosen kernel.
 pub fn render_with(request: &RenderRequest, kernel: Kernel) -> Rendered {
+    compute(request, kernel, &|| false)
+}
+
+/// The render was given up on (see [`Cancel`]) before it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the render was cancelled")]
+pub struct Cancelled;
+
+/// [`render_with`] that stops early once `cancel` is set: the chunks not yet started are
+/// skipped, so a cancelled render frees the cores within one chunk's time.
+pub fn render_cancellable(
+    request: &RenderRequest,
+    kernel: Kernel,
+    cancel: &Cancel,
+) -> Result<Rendered, Cancelled> {
+    let rendered = compute(request, kernel, &|| cancel.is_cancelled());
+    if cancel.is_cancelled() {
+        return Err(Cancelled);
+    }
+    Ok(rendered)
+}
+
+fn compute(request: &RenderRequest, kernel: Kernel, stop: &(dyn Fn() -> bool + Sync)) -> Rendered {
     let started = Instant::now();
     let region = request.region();
     let (width, height) = (request.width(), request.height());
@@ -108,7 +132,9 @@ pub fn render_with(request: &RenderRequest, kernel: Kernel) -> Rendered {
                 .zip(smooth.par_chunks_mut(item))
                 .enumerate()
                 .for_each(|(i, (counts, smooth))| {
-                    kernel.compute(&grid, i * item, max_iter, counts, Some(smooth));
+                    if !stop() {
+                        kernel.compute(&grid, i * item, max_iter, counts, Some(smooth));
+                    }
                 });
             Some(smooth)
         }
@@ -117,7 +143,11 @@ pub fn render_with(request: &RenderRequest, kernel: Kernel) -> Rendered {
         counts
             .par_chunks_mut(item)
             .enumerate()
-            .for_each(|(i, counts)| kernel.compute(&grid, i * item, max_iter, counts, None));
+            .for_each(|(i, counts)| {
+                if !stop() {
+                    kernel.compute(&grid, i * item, max_iter, counts, None)
+                }
+            });
     }
     Rendered {
         width,

@@ -222,7 +222,13 @@ fn pod_outlives_the_drain_and_runs_locked_down() {
         "without a drain grace, requests are routed to a closed port"
     );
     let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
-    assert!(grace > drain, "{grace} s <= drain grace {drain} s");
+    // After the drain, a render in flight may run up to its deadline: SIGKILL must not come
+    // before (review H1).
+    let deadline = seconds(flag(&args(container), "--render-deadline").expect("--render-deadline"));
+    assert!(
+        grace > drain + deadline,
+        "{grace} s <= drain grace {drain} s + render deadline {deadline} s"
+    );
 
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert_ne!(pod["securityContext"]["runAsUser"], 0);

@@ -126,12 +126,12 @@ fn zero_negative_and_oversized_sizes() {
     );
     assert!(matches!(
         rejects(
-            &with("width=300&height=200", "width=4096&height=1025"),
+            &with("width=300&height=200", "width=2048&height=1025"),
             "width"
         ),
         Problem::TooManyPixels {
-            pixels: 4_198_400,
-            max: 4_194_304
+            pixels: 2_099_200,
+            max: 2_097_152
         }
     ));
     assert_eq!(
@@ -146,7 +146,7 @@ fn zero_negative_and_oversized_sizes() {
         rejects(
             &with(
                 "width=300&height=200",
-                "width=2048&height=2048&max_iter=20000"
+                "width=1024&height=1024&max_iter=2000"
             ),
             "max_iter"
         ),

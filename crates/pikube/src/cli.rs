@@ -130,9 +130,9 @@ pub enum Workload {
     /// The Mandelbrot image generator: web page at /, API at /api/v1/render, /metrics,
     /// /healthz, /readyz.
     #[command(
-        after_help = "Examples:\n  pikube serve mandelbrot\n  PIKUBE_LISTEN=0.0.0.0:9000 pikube serve mandelbrot\n  curl -o view.png 'http://localhost:8080/api/v1/render?x_min=-2&x_max=1&y_min=-1.2&y_max=1.2&width=800&height=640&max_iter=500&format=png'"
+        after_help = "Examples:\n  pikube serve mandelbrot\n  PIKUBE_LISTEN=0.0.0.0:9000 pikube serve mandelbrot\n  curl -o view.png 'http://localhost:8080/api/v1/render?x_min=-2&x_max=1&y_min=-1.2&y_max=1.2&width=800&height=640&max_iter=500&format=png'\n\nUnder load: at most --max-renders renders at once, --queue more waiting up to --queue-wait,\nevery other request 503 with Retry-After; a render past --render-deadline is stopped, and\none whose client goes away stops too. One request is at most 2 Mpx and\nwidth x height x max_iter <= 2^30 (400 beyond)."
     )]
-    Mandelbrot(ServeArgs),
+    Mandelbrot(MandelbrotArgs),
     /// The Movies ticketing services: one of users, movies, cinemas, screenings,
     /// reservations, payments (as a pod runs it), several, or `all` six on one port. Each
     /// service owns its database: PostgreSQL from DATABASE_URL, or a SQLite file.
@@ -148,6 +148,25 @@ pub enum Workload {
         after_help = "Examples:\n  pikube serve pi-exporter --listen 0.0.0.0:9101\n  pikube serve pi-exporter --host-root /host      # in a pod with the host mounted at /host\n  curl -s localhost:9101/metrics | grep pi_throttled\n\nA file the host does not have leaves its metric out (never a zero that is not true); one\nthat holds garbage does too, and says so in the log."
     )]
     PiExporter(ExporterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MandelbrotArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Renders computed at once (default: the cores this process may use).
+    #[arg(long, env = "PIKUBE_MAX_RENDERS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_renders: Option<u16>,
+    /// Requests that may wait for a render slot (default: 4 per slot).
+    #[arg(long, env = "PIKUBE_RENDER_QUEUE")]
+    pub queue: Option<u16>,
+    /// The longest a request waits for a slot before a 503.
+    #[arg(long, env = "PIKUBE_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub queue_wait: Duration,
+    /// The longest a render may run before it is stopped and answered 503 (keep it below
+    /// the pod's termination grace period).
+    #[arg(long, env = "PIKUBE_RENDER_DEADLINE", default_value = "20s", value_parser = parse_duration)]
+    pub render_deadline: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -12,16 +12,22 @@ use axum::{
 use serde::Serialize;
 
 use super::{
-    metrics::{FormatLabels, RenderMetrics, RequestLabels},
+    admission::{Admission, Refused},
+    metrics::{FormatLabels, ReasonLabels, RenderMetrics, RequestLabels},
     ServiceConfig,
 };
-use crate::{render::render_with, request::RenderRequest};
+use crate::{
+    cancel::{Cancel, CancelOnDrop},
+    render::render_cancellable,
+    request::{Format, RenderRequest},
+};
 
 #[derive(Clone)]
 pub(super) struct ApiState {
     config: Arc<ServiceConfig>,
     served_by: HeaderValue,
     metrics: RenderMetrics,
+    admission: Admission,
 }
 
 impl ApiState {
@@ -29,6 +35,7 @@ impl ApiState {
         let served_by = HeaderValue::from_str(&config.served_by)
             .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
         ApiState {
+            admission: Admission::new(&config.capacity, metrics.waiting.clone()),
             config: Arc::new(config),
             served_by,
             metrics,
@@ -45,8 +52,12 @@ pub(super) fn routes(state: ApiState) -> Router {
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
-    parameter: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<String>,
 }
+
+/// Seconds a refused client is asked to wait before it tries again.
+const RETRY_AFTER_SECONDS: u32 = 1;
 
 static X_SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
 static X_KERNEL: HeaderName = HeaderName::from_static("x-kernel");
@@ -69,7 +80,7 @@ async fn render_handler(State(state): State<ApiState>, RawQuery(query): RawQuery
                     .inc();
                 let body = ErrorBody {
                     error: error.to_string(),
-                    parameter: error.parameter,
+                    parameter: Some(error.parameter),
                 };
                 let mut response = (StatusCode::BAD_REQUEST, Json(body)).into_response();
                 response
@@ -79,18 +90,54 @@ async fn render_handler(State(state): State<ApiState>, RawQuery(query): RawQuery
             }
         };
     let format = request.format();
+    let permit = match state.admission.admit().await {
+        Ok(permit) => permit,
+        Err(refused) => {
+            let error = match refused {
+                Refused::QueueFull => "busy: every render slot is taken and the queue is full",
+                Refused::WaitedTooLong => "busy: no render slot came free in time",
+            };
+            return state.unavailable(format, refused.reason(), error);
+        }
+    };
     let kernel = state.config.kernel;
-    // The computation blocks: on the blocking pool, from where rayon uses every core.
-    let computed = tokio::task::spawn_blocking(move || {
+    let cancel = Cancel::new();
+    // Dropped with this future when the client disconnects: the render stops.
+    let cancel_on_drop = CancelOnDrop::new(cancel.clone());
+    let metrics = state.metrics.clone();
+    // The computation blocks: on the blocking pool, from where rayon uses every core. The
+    // slot goes with it, so it is freed when the computation really ends.
+    let task_cancel = cancel.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        metrics.in_progress.inc();
         let started = std::time::Instant::now();
-        let rendered = render_with(&request, kernel);
-        let body = rendered.encode(format);
-        (rendered, body, started.elapsed())
-    })
-    .await;
+        let rendered = render_cancellable(&request, kernel, &task_cancel);
+        metrics.in_progress.dec();
+        match rendered {
+            Ok(rendered) => {
+                let body = rendered.encode(format);
+                Some((rendered, body, started.elapsed()))
+            }
+            Err(_) => {
+                metrics.cancelled.inc();
+                None
+            }
+        }
+    });
+    let computed = tokio::time::timeout(state.config.capacity.deadline, task).await;
+    cancel_on_drop.disarm();
     let (rendered, body, total) = match computed {
-        Ok(done) => done,
-        Err(error) => {
+        Ok(Ok(Some(done))) => done,
+        Ok(Ok(None)) | Err(_) => {
+            cancel.cancel();
+            let error = format!(
+                "the render took longer than {} s: ask for fewer pixels or a lower max_iter",
+                state.config.capacity.deadline.as_secs_f64()
+            );
+            return state.unavailable(format, "deadline", &error);
+        }
+        Ok(Err(error)) => {
             tracing::error!(%error, "render task failed");
             state
                 .metrics
@@ -131,8 +178,8 @@ async fn render_handler(State(state): State<ApiState>, RawQuery(query): RawQuery
         "rendered"
     );
     let content_type = match format {
-        crate::Format::Png => "image/png",
-        crate::Format::Counts | crate::Format::Smooth => "application/octet-stream",
+        Format::Png => "image/png",
+        Format::Counts | Format::Smooth => "application/octet-stream",
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -150,4 +197,31 @@ async fn render_handler(State(state): State<ApiState>, RawQuery(query): RawQuery
         headers.insert(SERVER_TIMING.clone(), timing);
     }
     response
+}
+
+impl ApiState {
+    /// 503 with `Retry-After`, counted by `reason`.
+    fn unavailable(&self, format: Format, reason: &'static str, error: &str) -> Response {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                format: format.name(),
+                status: 503,
+            })
+            .inc();
+        self.metrics
+            .refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+        tracing::info!(reason, "render refused");
+        let body = ErrorBody {
+            error: error.to_owned(),
+            parameter: None,
+        };
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        headers.insert(X_SERVED_BY.clone(), self.served_by.clone());
+        response
+    }
 }

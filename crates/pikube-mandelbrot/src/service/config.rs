@@ -9,6 +9,8 @@ use crate::{kernel::Kernel, request::Limits};
 pub struct ServiceConfig {
     /// Request limits.
     pub limits: Limits,
+    /// How many renders run at once and how many wait.
+    pub capacity: Capacity,
     /// The kernel to compute with (default: the fastest this CPU runs).
     pub kernel: Kernel,
     /// The `X-Served-By` value (default: `POD_NAME`, else `HOSTNAME`, else the host name).
@@ -22,9 +24,42 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             limits: Limits::default(),
+            capacity: Capacity::default(),
             kernel: Kernel::detect(),
             served_by: pikube_http::instance_name(),
             drain_grace: Duration::ZERO,
+        }
+    }
+}
+
+/// The service's protection against more work than it can do: at most `renders` at once
+/// (memory is at most `renders` × about 12 bytes × the largest request's pixels), at most
+/// `queue` more waiting up to `queue_wait` each, every other request answered 503 with
+/// `Retry-After` at once, and no render running past `deadline`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// Renders computed at once (default: the cores this process may use, which in a pod
+    /// follows its CPU limit).
+    pub renders: usize,
+    /// Requests that may wait for a render slot (default: 4 per slot).
+    pub queue: usize,
+    /// The longest a request waits for a slot before a 503 (default 10 s).
+    pub queue_wait: Duration,
+    /// The longest a render may take: then it is stopped and answered 503 (default 20 s,
+    /// below the pod's 30 s termination grace so that shutdown never cuts a render off).
+    pub deadline: Duration,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        let renders = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Capacity {
+            renders,
+            queue: 4 * renders,
+            queue_wait: Duration::from_secs(10),
+            deadline: Duration::from_secs(20),
         }
     }
 }

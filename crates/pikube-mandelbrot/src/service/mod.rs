@@ -1,5 +1,6 @@
 //! The HTTP service.
 
+mod admission;
 mod api;
 mod config;
 mod metrics;
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use pikube_http::Ops;
 
-pub use config::ServiceConfig;
+pub use config::{Capacity, ServiceConfig};
 
 use self::{api::ApiState, metrics::RenderMetrics};
 

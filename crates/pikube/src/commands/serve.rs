@@ -1,6 +1,6 @@
 use anyhow::Context;
 
-use crate::cli::{ExporterArgs, MoviesArgs, ServeArgs, Workload};
+use crate::cli::{ExporterArgs, MandelbrotArgs, MoviesArgs, Workload};
 use crate::exit::Outcome;
 
 pub fn run(workload: &Workload) -> anyhow::Result<Outcome> {
@@ -21,15 +21,25 @@ fn pi_exporter(args: &ExporterArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn mandelbrot(args: &ServeArgs) -> anyhow::Result<Outcome> {
+fn mandelbrot(args: &MandelbrotArgs) -> anyhow::Result<Outcome> {
     pikube_http::init_logging().context("setting up logging")?;
+    let defaults = pikube_mandelbrot::Capacity::default();
+    let renders = args.max_renders.map_or(defaults.renders, usize::from);
+    let capacity = pikube_mandelbrot::Capacity {
+        renders,
+        queue: args.queue.map_or(4 * renders, usize::from),
+        queue_wait: args.queue_wait,
+        deadline: args.render_deadline,
+    };
     let config = pikube_mandelbrot::ServiceConfig {
-        drain_grace: args.drain_grace,
+        drain_grace: args.serve.drain_grace,
+        capacity,
         ..Default::default()
     };
+    let listen = args.serve.listen;
     service_runtime()?
-        .block_on(pikube_mandelbrot::run(args.listen, config))
-        .with_context(|| format!("serving on {}", args.listen))?;
+        .block_on(pikube_mandelbrot::run(listen, config))
+        .with_context(|| format!("serving on {listen}"))?;
     Ok(Outcome::Success)
 }
 
