@@ -26,7 +26,7 @@ pub use logging::{init_logging, LoggingError};
 pub use metrics::{metrics_route, Metrics};
 pub use ops::Ops;
 pub use request_metrics::HttpMetrics;
-pub use serve::serve;
+pub use serve::{serve, serve_with, ServerLimits};
 pub use shutdown::{drain_on, shutdown_signal};
 
 /// The `prometheus-client` crate this library registers metrics with, so that users register

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::{self, Next},
     response::Response,
     Router,
@@ -17,7 +18,8 @@ use crate::Metrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    /// One of a fixed set ([`method_label`]), so a client cannot add series at will.
+    method: &'static str,
     /// The route template (`/api/v1/render`), never the raw path, so cardinality stays bounded.
     route: String,
     status: u16,
@@ -59,7 +61,7 @@ impl HttpMetrics {
 
 async fn observe(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -75,4 +77,19 @@ async fn observe(State(metrics): State<HttpMetrics>, request: Request, next: Nex
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// The standard methods by name, every other token (hyper accepts any) as `other`: each
+/// distinct label value is a histogram kept forever (security review M2).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
