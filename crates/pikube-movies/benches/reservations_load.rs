@@ -274,6 +274,8 @@ async fn smoke() -> Result<bool> {
     config.admin =
         Some(pikube_movies::AdminAccount::new(email, password).map_err(|error| error.to_string())?);
     config.drain_grace = Duration::ZERO;
+    // Every buyer of the load registers and signs in from this one address.
+    config.auth_limits.per_client = None;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("binding a loopback port: {e}"))?;

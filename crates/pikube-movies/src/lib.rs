@@ -27,8 +27,10 @@ mod service_name;
 mod services;
 
 pub use app::{run, serve, MoviesError};
+pub use auth::Rate;
 pub use config::{
-    default_data_dir, AdminAccount, ConfigError, DatabaseUrlTemplate, MoviesConfig, Selection,
+    default_data_dir, AdminAccount, AuthLimits, ConfigError, DatabaseUrlTemplate, MoviesConfig,
+    Selection,
 };
 pub use seed::{seed_demo, SeedError, Seeded};
 pub use service_name::{ServiceName, UnknownService};

@@ -13,6 +13,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     details: Map<String, Value>,
+    /// Seconds for a `Retry-After` header (429 and 503 that will pass).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,7 +23,22 @@ impl ApiError {
             status,
             message: message.into(),
             details: Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// 429: this client or account tried too often; it may try again after `retry_after`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
+        error.retry_after = Some(retry_after.as_secs().max(1));
+        error
+    }
+
+    /// 503 with `Retry-After: 1`: this service is at capacity for the moment.
+    pub fn busy(message: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, message);
+        error.retry_after = Some(1);
+        error
     }
 
     /// 400: the request cannot be read at all (not JSON, a missing header).
@@ -68,6 +85,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: format!("query parameter {}", self.message),
             details: self.details,
+            retry_after: None,
         }
     }
 
@@ -108,10 +126,17 @@ impl IntoResponse for ApiError {
         error.insert("message".into(), Value::String(self.message));
         error.extend(self.details);
         let body = Json(json!({ "error": error }));
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
-        } else {
-            (self.status, body).into_response()
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -2,9 +2,13 @@
 //! every service with the shared key; passwords hashed with Argon2id.
 
 mod caller;
+mod client;
 mod password;
+mod throttle;
 mod token;
 
 pub use caller::{Admin, Caller, ServiceCaller};
-pub use password::{hash_password, verify_password};
+pub use client::ClientAddress;
+pub use password::{hash_password, verify_password, Busy, HashError};
+pub use throttle::{Rate, Throttle};
 pub use token::{Role, TokenKeys, TOKEN_LIFETIME};

@@ -1,6 +1,7 @@
 //! The services' configuration, parsed from the environment once at start-up.
 
 mod admin;
+mod auth_limits;
 mod database_url;
 mod secret;
 
@@ -8,7 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::auth::Rate;
+
 pub use admin::AdminAccount;
+pub use auth_limits::{AuthLimits, ACCOUNT_WINDOW};
 pub use database_url::{DatabaseUrl, DatabaseUrlError, DatabaseUrlTemplate};
 pub use secret::JwtSecret;
 
@@ -67,6 +71,8 @@ pub struct MoviesConfig {
     pub max_connections: u32,
     /// How long `/readyz` answers 503 before the listener closes on SIGTERM.
     pub drain_grace: Duration,
+    /// How often sign-in and registration may be tried.
+    pub auth_limits: AuthLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +106,7 @@ impl MoviesConfig {
             peer_urls: BTreeMap::new(),
             max_connections: 8,
             drain_grace: Duration::from_secs(5),
+            auth_limits: AuthLimits::default(),
         }
     }
 
@@ -111,7 +118,9 @@ impl MoviesConfig {
     /// `DATABASE_URL` (with a `{service}` placeholder when several services share a process),
     /// `MOVIES_JWT_SECRET` (required unless all six share this process; then it may be random),
     /// `MOVIES_ADMIN_EMAIL` and `MOVIES_ADMIN_PASSWORD`, `MOVIES_HOLD_SECONDS`,
-    /// `MOVIES_SWEEP_SECONDS`, `MOVIES_DB_MAX_CONNECTIONS`, `MOVIES_<SERVICE>_URL`.
+    /// `MOVIES_SWEEP_SECONDS`, `MOVIES_DB_MAX_CONNECTIONS`, `MOVIES_<SERVICE>_URL`,
+    /// `MOVIES_AUTH_PER_CLIENT_PER_MINUTE`, `MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT` (0 turns
+    /// either off), `MOVIES_TRUST_FORWARDED_FOR`.
     pub fn from_lookup(
         selection: &Selection,
         data_dir: &Path,
@@ -155,6 +164,28 @@ impl MoviesConfig {
                 }
             };
         }
+        if let Some(count) = set("MOVIES_AUTH_PER_CLIENT_PER_MINUTE") {
+            config.auth_limits.per_client =
+                count_in("MOVIES_AUTH_PER_CLIENT_PER_MINUTE", &count, 10_000)?
+                    .map(|n| Rate::per(n, Duration::from_secs(60)));
+        }
+        if let Some(count) = set("MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT") {
+            config.auth_limits.failures_per_account =
+                count_in("MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT", &count, 10_000)?
+                    .map(|n| Rate::per(n, ACCOUNT_WINDOW));
+        }
+        if let Some(trust) = set("MOVIES_TRUST_FORWARDED_FOR") {
+            config.auth_limits.trust_forwarded_for = match trust.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        variable: "MOVIES_TRUST_FORWARDED_FOR",
+                        message: format!("`{other}` is not true or false"),
+                    })
+                }
+            };
+        }
         for service in ServiceName::ALL {
             let variable = service.url_variable();
             if let Some(url) = set(&variable) {
@@ -169,6 +200,18 @@ impl MoviesConfig {
             }
         }
         Ok(config)
+    }
+}
+
+/// A count from 0 (`None`: no limit) to `max`.
+fn count_in(variable: &'static str, value: &str, max: u32) -> Result<Option<u32>, ConfigError> {
+    match value.trim().parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(count) if count <= max => Ok(Some(count)),
+        _ => Err(ConfigError::Invalid {
+            variable,
+            message: format!("`{value}` is not a whole number from 0 (no limit) to {max}"),
+        }),
     }
 }
 

@@ -105,6 +105,10 @@ impl TestApp {
             Some(AdminAccount::new(ADMIN_EMAIL, ADMIN_PASSWORD).expect("a valid administrator"));
         config.sweep_interval = Duration::from_secs(1);
         config.drain_grace = Duration::ZERO;
+        // Every test client signs in from 127.0.0.1, hundreds of times, with wrong
+        // passwords on purpose: the sign-in limits have their own tests (throttling.rs).
+        config.auth_limits.per_client = None;
+        config.auth_limits.failures_per_account = None;
         let postgres = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::api::{one_line, ApiError};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-const MAX_PASSWORD_CHARS: usize = 1024;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// A lower-cased email address of a plausible shape (`local@domain.tld`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 mod input;
 mod store;
 
+use std::sync::Arc;
+
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,7 +20,11 @@ use self::input::{RegistrationRequest, TokenRequest};
 use self::store::Inserted;
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody};
-use crate::auth::{hash_password, verify_password, Caller, Role, TokenKeys, TOKEN_LIFETIME};
+use crate::auth::{
+    hash_password, verify_password, Busy, Caller, ClientAddress, HashError, Role, Throttle,
+    TokenKeys, TOKEN_LIFETIME,
+};
+use crate::config::AuthLimits;
 use crate::database::Database;
 use crate::ServiceName;
 
@@ -38,6 +44,70 @@ struct UsersState {
     /// Hashed once at start, verified against when the email is unknown, so a wrong email
     /// takes as long as a wrong password.
     decoy_hash: String,
+    limits: Arc<Limits>,
+}
+
+/// The throttles of [`AuthLimits`].
+struct Limits {
+    trust_forwarded_for: bool,
+    per_client: Option<Throttle>,
+    failures_per_account: Option<Throttle>,
+}
+
+impl Limits {
+    fn new(limits: &AuthLimits) -> Limits {
+        Limits {
+            trust_forwarded_for: limits.trust_forwarded_for,
+            per_client: limits.per_client.map(Throttle::new),
+            failures_per_account: limits.failures_per_account.map(Throttle::new),
+        }
+    }
+
+    /// One more try from `client` (sign-in or registration), or 429.
+    fn client_try(&self, client: &ClientAddress) -> Result<(), ApiError> {
+        let Some(throttle) = &self.per_client else {
+            return Ok(());
+        };
+        throttle
+            .take(&client.key(self.trust_forwarded_for))
+            .map_err(|wait| {
+                ApiError::too_many_requests(
+                    "too many sign-in or registration attempts from this address; wait and try again",
+                    wait,
+                )
+            })
+    }
+
+    /// 429 while `account` has used up its failed sign-ins.
+    fn account_may_try(&self, account: &str) -> Result<(), ApiError> {
+        let Some(throttle) = &self.failures_per_account else {
+            return Ok(());
+        };
+        throttle.check(account).map_err(|wait| {
+            ApiError::too_many_requests(
+                "too many failed sign-ins for this account; wait and try again",
+                wait,
+            )
+        })
+    }
+
+    fn account_failed(&self, account: &str) {
+        if let Some(throttle) = &self.failures_per_account {
+            // Already refused if it had no try left; nothing more to count.
+            let _ = throttle.take(account);
+        }
+    }
+}
+
+fn busy(_: Busy) -> ApiError {
+    ApiError::busy("too many passwords are being checked at once; try again in a moment")
+}
+
+fn hash_failed(error: HashError) -> ApiError {
+    match error {
+        HashError::Busy(b) => busy(b),
+        HashError::Failed(cause) => ApiError::internal(cause),
+    }
 }
 
 impl FromRef<UsersState> for TokenKeys {
@@ -64,7 +134,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let sign_ins = Family::<OutcomeLabel, Counter>::default();
     context.metrics.register(
         "movies_sign_ins",
-        "Token requests, by outcome (issued, refused)",
+        "Token requests, by outcome (issued, refused, throttled)",
         sign_ins.clone(),
     );
     let state = UsersState {
@@ -74,7 +144,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         sign_ins,
         decoy_hash: hash_password("decoy password".into())
             .await
-            .map_err(bootstrap)?,
+            .map_err(|e| bootstrap(e.to_string()))?,
+        limits: Arc::new(Limits::new(&context.config.auth_limits)),
     };
     let router = Router::new()
         .route("/api/users", post(register))
@@ -98,12 +169,16 @@ async fn bootstrap_admin(db: &Database, email: &str, password: &str) -> Result<(
         .map_err(|e| format!("reading the administrator: {e}"))?;
     if let Some(user) = existing {
         if user.role == Role::Admin
-            && verify_password(password.to_owned(), user.password_hash).await
+            && verify_password(password.to_owned(), user.password_hash)
+                .await
+                .map_err(|e| e.to_string())?
         {
             return Ok(());
         }
     }
-    let hash = hash_password(password.to_owned()).await?;
+    let hash = hash_password(password.to_owned())
+        .await
+        .map_err(|e| e.to_string())?;
     store::upsert_admin(db, email, &hash)
         .await
         .map_err(|e| format!("creating the administrator {email}: {e}"))?;
@@ -113,12 +188,14 @@ async fn bootstrap_admin(db: &Database, email: &str, password: &str) -> Result<(
 
 async fn register(
     State(state): State<UsersState>,
+    client: ClientAddress,
     JsonBody(request): JsonBody<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let registration = request.parse()?;
+    state.limits.client_try(&client)?;
     let hash = hash_password(registration.password)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(hash_failed)?;
     match store::insert(
         &state.db,
         registration.email.as_str(),
@@ -142,9 +219,29 @@ async fn register(
 
 async fn token(
     State(state): State<UsersState>,
+    client: ClientAddress,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let refused = || ApiError::unauthorized("wrong email or password");
+    // The account as typed, normalised, so that `Ada@X` and `ada@x` share their tries;
+    // unknown accounts are counted too, so that a 429 says nothing about which exist.
+    let account = Email::parse(&request.email).map_or_else(
+        |_| request.email.trim().to_lowercase(),
+        |e| e.as_str().to_owned(),
+    );
+    let limited = state
+        .limits
+        .account_may_try(&account)
+        .and_then(|()| state.limits.client_try(&client));
+    if let Err(error) = limited {
+        state
+            .sign_ins
+            .get_or_create(&OutcomeLabel {
+                outcome: "throttled",
+            })
+            .inc();
+        return Err(error);
+    }
     let user = match Email::parse(&request.email) {
         Ok(email) => store::by_email(&state.db, email.as_str()).await?,
         Err(_) => None,
@@ -153,10 +250,15 @@ async fn token(
         Some(user) => (user.password_hash.clone(), Some(user)),
         None => (state.decoy_hash.clone(), None),
     };
-    let matches = verify_password(request.password, hash).await;
+    // No password is longer than registration allows: refused without an Argon2 run.
+    let matches = request.password.chars().count() <= input::MAX_PASSWORD_CHARS
+        && verify_password(request.password, hash)
+            .await
+            .map_err(busy)?;
     let user = match user {
         Some(user) if matches => user,
         _ => {
+            state.limits.account_failed(&account);
             state
                 .sign_ins
                 .get_or_create(&OutcomeLabel { outcome: "refused" })
