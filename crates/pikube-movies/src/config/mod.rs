@@ -73,6 +73,11 @@ pub struct MoviesConfig {
     pub drain_grace: Duration,
     /// How often sign-in and registration may be tried.
     pub auth_limits: AuthLimits,
+    /// Live (unpaid) reservations per buyer (`MOVIES_MAX_HOLDS_PER_USER`, default 4).
+    pub max_holds_per_user: u32,
+    /// Seats one buyer may hold in one screening (`MOVIES_MAX_HELD_SEATS_PER_SCREENING`,
+    /// default 10, one reservation's worth).
+    pub max_held_seats_per_screening: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +112,8 @@ impl MoviesConfig {
             max_connections: 8,
             drain_grace: Duration::from_secs(5),
             auth_limits: AuthLimits::default(),
+            max_holds_per_user: 4,
+            max_held_seats_per_screening: 10,
         }
     }
 
@@ -120,7 +127,8 @@ impl MoviesConfig {
     /// `MOVIES_ADMIN_EMAIL` and `MOVIES_ADMIN_PASSWORD`, `MOVIES_HOLD_SECONDS`,
     /// `MOVIES_SWEEP_SECONDS`, `MOVIES_DB_MAX_CONNECTIONS`, `MOVIES_<SERVICE>_URL`,
     /// `MOVIES_AUTH_PER_CLIENT_PER_MINUTE`, `MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT` (0 turns
-    /// either off), `MOVIES_TRUST_FORWARDED_FOR`.
+    /// either off), `MOVIES_TRUST_FORWARDED_FOR`, `MOVIES_MAX_HOLDS_PER_USER`,
+    /// `MOVIES_MAX_HELD_SEATS_PER_SCREENING`.
     pub fn from_lookup(
         selection: &Selection,
         data_dir: &Path,
@@ -173,6 +181,22 @@ impl MoviesConfig {
             config.auth_limits.failures_per_account =
                 count_in("MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT", &count, 10_000)?
                     .map(|n| Rate::per(n, ACCOUNT_WINDOW));
+        }
+        if let Some(count) = set("MOVIES_MAX_HOLDS_PER_USER") {
+            config.max_holds_per_user = count_in("MOVIES_MAX_HOLDS_PER_USER", &count, 1_000)?
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: "MOVIES_MAX_HOLDS_PER_USER",
+                    message: "must be at least 1".to_owned(),
+                })?;
+        }
+        if let Some(count) = set("MOVIES_MAX_HELD_SEATS_PER_SCREENING") {
+            config.max_held_seats_per_screening =
+                count_in("MOVIES_MAX_HELD_SEATS_PER_SCREENING", &count, 10_000)?.ok_or_else(
+                    || ConfigError::Invalid {
+                        variable: "MOVIES_MAX_HELD_SEATS_PER_SCREENING",
+                        message: "must be at least 1".to_owned(),
+                    },
+                )?;
         }
         if let Some(trust) = set("MOVIES_TRUST_FORWARDED_FOR") {
             config.auth_limits.trust_forwarded_for = match trust.trim() {

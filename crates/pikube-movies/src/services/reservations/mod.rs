@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use self::input::{ConfirmRequest, ReservationRequest};
 pub use self::store::Reservation;
-use self::store::{Cancelled, Confirmed, Held};
+use self::store::{Cancelled, Confirmed, Held, HoldLimits};
 use super::screenings::{Screening, SeatClaim, SeatClaims};
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
@@ -31,6 +31,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/reservat
 struct Counters {
     created: Counter,
     conflicts: Counter,
+    refused_limits: Counter,
     confirmed: Counter,
     cancelled: Counter,
     expired: Counter,
@@ -41,6 +42,7 @@ impl Counters {
         let counters = Counters {
             created: Counter::default(),
             conflicts: Counter::default(),
+            refused_limits: Counter::default(),
             confirmed: Counter::default(),
             cancelled: Counter::default(),
             expired: Counter::default(),
@@ -54,6 +56,11 @@ impl Counters {
             "movies_reservations_conflicts",
             "Reservations refused because a seat was already held or sold",
             counters.conflicts.clone(),
+        );
+        metrics.register(
+            "movies_reservations_refused_limits",
+            "Reservations refused because their buyer already holds the most allowed",
+            counters.refused_limits.clone(),
         );
         metrics.register(
             "movies_reservations_confirmed",
@@ -80,6 +87,7 @@ struct ReservationsState {
     keys: TokenKeys,
     peers: Peers,
     hold: Duration,
+    limits: HoldLimits,
     counters: Counters,
 }
 
@@ -98,6 +106,10 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         keys: context.keys.clone(),
         peers: context.peers.clone(),
         hold: context.config.hold_ttl,
+        limits: HoldLimits {
+            per_user: i64::from(context.config.max_holds_per_user),
+            seats_per_screening: i64::from(context.config.max_held_seats_per_screening),
+        },
         counters: counters.clone(),
     };
     let sweeper = tokio::spawn(expire_holds_every(
@@ -186,6 +198,7 @@ async fn create(
         screening.price_cents,
         now_millis(),
         millis(state.hold),
+        state.limits,
     )
     .await?
     {
@@ -200,6 +213,24 @@ async fn create(
                 ApiError::conflict(format!("already taken: {}", seats.join(", ")))
                     .with("seats", seats),
             )
+        }
+        Held::TooManyHolds { live } => {
+            state.counters.refused_limits.inc();
+            Err(ApiError::conflict(format!(
+                "you already hold {live} unpaid reservations, the most allowed at once; \
+                 pay for or cancel one first"
+            ))
+            .with("limit", state.limits.per_user))
+        }
+        Held::TooManySeats { held } => {
+            state.counters.refused_limits.inc();
+            Err(ApiError::conflict(format!(
+                "you already hold {held} seats of this screening; at most {} may be held \
+                 at once, so pay for or cancel a reservation first",
+                state.limits.seats_per_screening
+            ))
+            .with("field", "seats")
+            .with("limit", state.limits.seats_per_screening))
         }
     }
 }

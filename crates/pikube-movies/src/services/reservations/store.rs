@@ -34,6 +34,25 @@ pub enum Held {
     Created(Reservation),
     /// Someone else holds or bought these seats.
     Taken(Vec<Seat>),
+    /// The buyer already has `live` holds, the most [`HoldLimits::per_user`] allows.
+    TooManyHolds {
+        live: i64,
+    },
+    /// With these seats the buyer would hold more of this screening than
+    /// [`HoldLimits::seats_per_screening`] allows; `held` are held already.
+    TooManySeats {
+        held: i64,
+    },
+}
+
+/// How much one buyer may hold at once, so that one account cannot hold a whole hall
+/// unpaid, hold after hold (security review M4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLimits {
+    /// Live (unpaid, unexpired) reservations per buyer.
+    pub per_user: i64,
+    /// Seats one buyer holds in one screening, over all live reservations.
+    pub seats_per_screening: i64,
 }
 
 pub enum Confirmed {
@@ -105,12 +124,46 @@ pub async fn hold(
     price_cents: i64,
     now: i64,
     hold_millis: i64,
+    limits: HoldLimits,
 ) -> Result<Held, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     let expires_at = now + hold_millis;
     let labels: Vec<String> = new.seats.iter().map(Seat::to_string).collect();
     let amount_cents = price_cents * new.seats.len() as i64;
     let mut transaction = db.pool().begin().await?;
+    // The buyer's row first: their other holds wait here until this one is decided.
+    sqlx::query(
+        "INSERT INTO hold_owners (user_id, touched_at) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET touched_at = excluded.touched_at",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?;
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM reservations WHERE user_id = $1 AND status = 'held' AND expires_at > $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if live >= limits.per_user {
+        transaction.rollback().await?;
+        return Ok(Held::TooManyHolds { live });
+    }
+    let held: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(seat_count), 0) AS BIGINT) FROM reservations \
+         WHERE user_id = $1 AND screening_id = $2 AND status = 'held' AND expires_at > $3",
+    )
+    .bind(user_id)
+    .bind(new.screening_id.as_str())
+    .bind(now)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if held + new.seats.len() as i64 > limits.seats_per_screening {
+        transaction.rollback().await?;
+        return Ok(Held::TooManySeats { held });
+    }
     sqlx::query(
         "INSERT INTO reservations (id, user_id, screening_id, seats, seat_count, amount_cents, status, \
          expires_at, payment_id, created_at, updated_at) \

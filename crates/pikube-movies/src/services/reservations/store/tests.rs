@@ -13,6 +13,11 @@ use crate::services::reservations::input::NewReservation;
 use crate::ServiceName;
 
 const TTL: i64 = 1_000;
+/// For the tests about seats, not about how much one buyer may hold.
+const NO_LIMITS: HoldLimits = HoldLimits {
+    per_user: i64::MAX,
+    seats_per_screening: i64::MAX,
+};
 
 async fn sqlite() -> Scratch {
     Scratch::sqlite(ServiceName::Reservations, &super::super::MIGRATIONS).await
@@ -32,9 +37,13 @@ fn new(seats: &[&str]) -> NewReservation {
 }
 
 async fn held(db: &Database, user: &str, seats: &[&str], now: i64) -> Reservation {
-    match hold(db, user, &new(seats), 500, now, TTL).await.unwrap() {
+    match hold(db, user, &new(seats), 500, now, TTL, NO_LIMITS)
+        .await
+        .unwrap()
+    {
         Held::Created(reservation) => reservation,
         Held::Taken(taken) => panic!("{seats:?} taken: {taken:?}"),
+        Held::TooManyHolds { .. } | Held::TooManySeats { .. } => panic!("no limits here"),
     }
 }
 
@@ -78,6 +87,97 @@ macro_rules! on_both {
             }
         }
     };
+}
+
+on_both!(one_buyer_holds_at_most_the_limits_even_all_at_once);
+/// One account cannot hold a hall hold after hold (review M4): with 12 holds sent at once,
+/// exactly the allowed number is created, on either database; a paid, cancelled or expired
+/// hold no longer counts.
+async fn one_buyer_holds_at_most_the_limits_even_all_at_once(scratch: Scratch) {
+    let db = &scratch.db;
+    let limits = HoldLimits {
+        per_user: 3,
+        seats_per_screening: 5,
+    };
+    let now = now_millis();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let db = db.clone();
+        tasks.spawn(async move {
+            let seat = format!("B{}", i + 1);
+            hold(&db, "hoarder", &new(&[&seat]), 500, now, 60_000, limits).await
+        });
+    }
+    let (mut created, mut refused) = (Vec::new(), 0);
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap().unwrap() {
+            Held::Created(r) => created.push(r),
+            Held::TooManyHolds { live } => {
+                assert_eq!(live, 3);
+                refused += 1;
+            }
+            Held::Taken(_) | Held::TooManySeats { .. } => panic!("distinct seats, 1 each"),
+        }
+    }
+    assert_eq!((created.len(), refused), (3, 9));
+    // Another buyer is not affected.
+    assert!(matches!(
+        hold(db, "ada", &new(&["C1"]), 500, now, 60_000, limits)
+            .await
+            .unwrap(),
+        Held::Created(_)
+    ));
+    // Seats per screening: 3 held; 3 more would make 6 > 5, even as the 4th hold.
+    let roomy = HoldLimits {
+        per_user: 10,
+        ..limits
+    };
+    assert!(matches!(
+        hold(
+            db,
+            "hoarder",
+            &new(&["D1", "D2", "D3"]),
+            500,
+            now,
+            60_000,
+            roomy
+        )
+        .await
+        .unwrap(),
+        Held::TooManySeats { held: 3 }
+    ));
+    // A paid one and a cancelled one stop counting; so do expired ones.
+    confirm(db, &created[0].id, "pay-1", now).await.unwrap();
+    cancel(db, &created[1].id, "hoarder", now).await.unwrap();
+    assert!(matches!(
+        hold(
+            db,
+            "hoarder",
+            &new(&["D1", "D2", "D3"]),
+            500,
+            now,
+            60_000,
+            roomy
+        )
+        .await
+        .unwrap(),
+        Held::Created(_)
+    ));
+    let later = now + 61_000;
+    assert!(matches!(
+        hold(
+            db,
+            "hoarder",
+            &new(&["E1", "E2", "E3", "E4", "E5"]),
+            500,
+            later,
+            60_000,
+            limits
+        )
+        .await
+        .unwrap(),
+        Held::Created(_)
+    ));
 }
 
 /// A confirmation refused for lateness is final: a slower request for the same payment, with
@@ -197,9 +297,17 @@ async fn overlapping_work_never_deadlocks(scratch: Scratch) {
     for i in 0..12 {
         let seats = span(i, 3);
         let seats: Vec<&str> = seats.iter().map(String::as_str).collect();
-        if let Held::Created(r) = hold(db, &format!("old{i}"), &new(&seats), 500, start, TTL)
-            .await
-            .unwrap()
+        if let Held::Created(r) = hold(
+            db,
+            &format!("old{i}"),
+            &new(&seats),
+            500,
+            start,
+            TTL,
+            NO_LIMITS,
+        )
+        .await
+        .unwrap()
         {
             lapsed.push(r);
         }
@@ -212,7 +320,17 @@ async fn overlapping_work_never_deadlocks(scratch: Scratch) {
         tasks.spawn(async move {
             let seats: Vec<&str> = seats.iter().map(String::as_str).collect();
             let now = now_millis();
-            match hold(&db, &format!("new{i}"), &new(&seats), 500, now, 60_000).await? {
+            match hold(
+                &db,
+                &format!("new{i}"),
+                &new(&seats),
+                500,
+                now,
+                60_000,
+                NO_LIMITS,
+            )
+            .await?
+            {
                 Held::Created(r) if i % 2 == 0 => {
                     confirm(&db, &r.id, &format!("pay-new{i}"), now).await?;
                 }
