@@ -87,6 +87,19 @@ impl LocalState {
         read_token(&self.dir.join("token"))
     }
 
+    /// The agent token's secret if one was stored; never creates anything (for `plan`).
+    pub fn existing_agent_token(&self) -> Result<Option<K3sToken>, StateError> {
+        read_token(&self.dir.join("agent-token"))
+    }
+
+    /// The secret agents join with (K3s' `agent-token`): read, else taken from `running`
+    /// (what the servers already use), else generated; stored as the cluster token is.
+    /// Agents never get the server token, which would let root on an agent join as a
+    /// server and read every Secret (security review M5).
+    pub fn agent_token_adopting(&self, running: Option<&str>) -> Result<K3sToken, StateError> {
+        self.secret_adopting("agent-token", running)
+    }
+
     /// Where the SHA-256 of the cluster's CA is kept, learnt from the first server's full
     /// token (`K10<hash>::...`) the first time pikube saw the cluster running.
     pub fn ca_hash_path(&self) -> PathBuf {
@@ -136,7 +149,11 @@ impl LocalState {
     /// running cluster already uses) instead of generated: local state lost or never
     /// copied to this machine must not split the cluster.
     pub fn token_adopting(&self, running: Option<&str>) -> Result<K3sToken, StateError> {
-        let path = self.dir.join("token");
+        self.secret_adopting("token", running)
+    }
+
+    fn secret_adopting(&self, name: &str, running: Option<&str>) -> Result<K3sToken, StateError> {
+        let path = self.dir.join(name);
         if let Some(token) = read_token(&path)? {
             return Ok(token);
         }
@@ -148,9 +165,8 @@ impl LocalState {
             Some(secret) => secret.to_owned(),
             None => random_hex(32).map_err(io)?,
         };
-        let tmp =
-            private_file::write_temporary(&self.dir, "token", format!("{secret}\n").as_bytes())
-                .map_err(io)?;
+        let tmp = private_file::write_temporary(&self.dir, name, format!("{secret}\n").as_bytes())
+            .map_err(io)?;
         // A hard link never replaces an existing file: whoever links first wins.
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);

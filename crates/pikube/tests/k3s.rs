@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune. Each test has its own lab id (20..27, 33).
+//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35).
 
 mod support;
 
@@ -1014,5 +1014,91 @@ fn a_server_reached_at_a_second_address_has_it_in_its_certificate_for_joins_and_
         kubeconfig.stdout
     );
     assert!(kubeconfig.stderr.is_empty(), "{}", kubeconfig.stderr);
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn agents_hold_only_the_agent_token_and_a_cluster_from_before_moves_to_it_in_place() {
+    // Review M5: root on an agent must not find the server token (it joins servers and
+    // reads every Secret). Lab 35.
+    let fleet = Fleet::up(35, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let secret = |name: &str| {
+        std::fs::read_to_string(ws.path().join(".pikube/test").join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (server_secret, agent_secret) = (secret("token"), secret("agent-token"));
+    assert_ne!(server_secret, agent_secret);
+    let agent_env = fleet.exec("pi2", "cat /etc/systemd/system/k3s-agent.service.env");
+    assert!(!agent_env.contains(&server_secret), "{agent_env}");
+    assert!(
+        agent_env.contains(&format!("::node:{agent_secret}\"")),
+        "{agent_env}"
+    );
+    let server_env = fleet.exec("pi1", "cat /etc/systemd/system/k3s.service.env");
+    assert!(
+        server_env.contains(&format!("K3S_AGENT_TOKEN=\"{agent_secret}\"")),
+        "{server_env}"
+    );
+    // The server keeps the agent token as a file of its own, not a link to the token.
+    let kind = fleet.exec("pi1", "stat -c %F /var/lib/rancher/k3s/server/agent-token");
+    assert_eq!(kind.trim(), "regular file");
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+
+    // A cluster as an earlier pikube left it: no agent token anywhere, the agent joined
+    // with the server token, and no agent token in local state.
+    let full = fleet.exec("pi1", "cat /var/lib/rancher/k3s/server/token");
+    let full = full.trim();
+    fleet.exec(
+        "pi1",
+        &format!(
+            "printf 'K3S_TOKEN=\"%s\"\\n' {server_secret} > /etc/systemd/system/k3s.service.env; \
+             ln -sfn token /var/lib/rancher/k3s/server/agent-token; systemctl restart k3s"
+        ),
+    );
+    fleet.exec(
+        "pi2",
+        &format!(
+            "printf 'K3S_TOKEN=\"%s\"\\n' '{full}' > /etc/systemd/system/k3s-agent.service.env; \
+             systemctl restart k3s-agent"
+        ),
+    );
+    std::fs::remove_file(ws.path().join(".pikube/test/agent-token")).unwrap();
+    let registered = cluster_node(&fleet, "pi1", "two")["metadata"]["uid"].clone();
+
+    // The plan says both env files change and both services restart; apply moves the
+    // cluster over, server first, and the agent stays the same node.
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains("restart k3s (the token changed)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("restart k3s-agent (the token changed)"),
+        "{}",
+        plan.stdout
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let agent_secret = secret("agent-token");
+    let agent_env = fleet.exec("pi2", "cat /etc/systemd/system/k3s-agent.service.env");
+    assert!(!agent_env.contains(&server_secret), "{agent_env}");
+    assert!(agent_env.contains(&format!("::node:{agent_secret}\"")));
+    let kind = fleet.exec("pi1", "stat -c %F /var/lib/rancher/k3s/server/agent-token");
+    assert_eq!(kind.trim(), "regular file");
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert!(is_ready(&two), "{two}");
+    assert_eq!(
+        two["metadata"]["uid"], registered,
+        "the agent registered anew"
+    );
     ws.pikube(&["plan"]).expect_code(0);
 }

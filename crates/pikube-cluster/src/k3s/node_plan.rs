@@ -112,9 +112,10 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         plan.changes.push(Change::SecretFile(SecretFileChange {
             path: env_path,
             exists: current.env_sha256.is_some(),
-            holds: match desired.env {
-                Some(_) => "the cluster token".to_owned(),
-                None => "the cluster token, known once the first server runs".to_owned(),
+            holds: match (desired.env.is_some(), service) {
+                (true, Service::Server) => "the server and agent tokens".to_owned(),
+                (true, Service::Agent) => "the agent token".to_owned(),
+                (false, _) => "the cluster token, known once the first server runs".to_owned(),
             },
             content: desired.env.clone().unwrap_or_default(),
         }));
@@ -210,7 +211,7 @@ mod tests {
             registration_yaml: "node-label: []\n".into(),
             labels: vec![],
             taints: vec![],
-            env: Some(env_file("K10x::server:y", None)),
+            env: Some(env_file("K10x::server:y", None, None)),
         }
     }
 
@@ -235,6 +236,7 @@ mod tests {
                 })
                 .collect::<BTreeMap<_, _>>(),
             server_token: None,
+            agent_token: None,
         }
     }
 

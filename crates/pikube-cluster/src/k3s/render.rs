@@ -125,9 +125,18 @@ pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
 }
 
 /// The env file's content: secrets only, which is why it, not config.yaml, holds them.
-pub fn env_file(token: &str, datastore_endpoint: Option<&str>) -> String {
+/// Servers get the agent token too (K3s' `agent-token`, identical on every server); agents
+/// get only a token made of it, never the server token.
+pub fn env_file(
+    token: &str,
+    agent_token: Option<&str>,
+    datastore_endpoint: Option<&str>,
+) -> String {
     let mut out = String::from("# Managed by pikube: secrets for k3s. Mode 0600.\n");
     out.push_str(&format!("K3S_TOKEN={}\n", env_quote(token)));
+    if let Some(agent_token) = agent_token {
+        out.push_str(&format!("K3S_AGENT_TOKEN={}\n", env_quote(agent_token)));
+    }
     if let Some(endpoint) = datastore_endpoint {
         out.push_str(&format!("K3S_DATASTORE_ENDPOINT={}\n", env_quote(endpoint)));
     }
@@ -380,7 +389,11 @@ test -d {pods} && echo dir-kept
 
     #[test]
     fn env_values_are_quoted_for_systemd() {
-        let text = env_file("K10ab::server:x", Some(r#"postgres://u:p"a\b@db/k3s"#));
+        let text = env_file(
+            "K10ab::server:x",
+            None,
+            Some(r#"postgres://u:p"a\b@db/k3s"#),
+        );
         assert!(text.contains("K3S_TOKEN=\"K10ab::server:x\"\n"));
         assert!(text.contains(r#"K3S_DATASTORE_ENDPOINT="postgres://u:p\"a\\b@db/k3s""#));
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pikube_pi::{FactsError, Sections, SCRIPT_PREAMBLE};
 
 use super::paths::{Service, LINKS};
-use super::token::ServerToken;
+use super::token::{AgentToken, ServerToken};
 use crate::ssh::{Connection, SshError};
 
 const STATE_SCRIPT: &str = include_str!("state.sh");
@@ -47,6 +47,8 @@ pub struct K3sNodeState {
     pub links: BTreeMap<&'static str, ToolLink>,
     /// Present on a server that has started at least once.
     pub server_token: Option<ServerToken>,
+    /// `server/agent-token` when it is a token of its own (not the link to `token`).
+    pub agent_token: Option<AgentToken>,
 }
 
 impl K3sNodeState {
@@ -125,6 +127,7 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         agent: service("k3s_agent"),
         links,
         server_token: s.ok_line("server_token").and_then(ServerToken::parse),
+        agent_token: s.ok_line("agent_token").and_then(AgentToken::parse),
     })
 }
 

@@ -1,6 +1,6 @@
 # pikube k3s state (run as root; the helpers come from pikube-pi's preamble.sh).
 # Reads only. Secret files (the env files) are reported as SHA-256 digests, never
-# as content; the server token is read because joining nodes need it.
+# as content; the server and agent tokens are read because joining nodes need them.
 
 pk_sha() {
   if [ -f "$2" ]; then pk_value "$1" "$(sha256sum -- "$2" 2>/dev/null </dev/null | cut -d' ' -f1)"
@@ -36,4 +36,7 @@ for pk_svc in k3s k3s-agent; do
 done
 for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
 pk_file server_token /var/lib/rancher/k3s/server/token
+# A file once agent-token is set; else a symlink to token (the server token, not wanted).
+if [ -L /var/lib/rancher/k3s/server/agent-token ]; then pk_absent agent_token
+else pk_file agent_token /var/lib/rancher/k3s/server/agent-token; fi
 echo '@@pikube-facts end'

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::paths::Service;
 use super::render::Membership;
 use super::state::K3sNodeState;
-use super::token::ServerToken;
+use super::token::{AgentToken, ServerToken};
 
 /// The cluster-wide facts of one node needed to decide the topology.
 #[derive(Debug, Clone)]
@@ -143,6 +143,15 @@ pub fn existing_secret<'a>(nodes: &[TopologyNode<'a>]) -> Option<&'a str> {
         .filter(|n| n.service == Service::Server)
         .find_map(|n| n.state.and_then(|s| s.server_token.as_ref()))
         .map(ServerToken::expose_secret)
+}
+
+/// The agent token secret the servers already use, for the same reason.
+pub fn existing_agent_secret<'a>(nodes: &[TopologyNode<'a>]) -> Option<&'a str> {
+    nodes
+        .iter()
+        .filter(|n| n.service == Service::Server)
+        .find_map(|n| n.state.and_then(|s| s.agent_token.as_ref()))
+        .map(AgentToken::expose_secret)
 }
 
 #[cfg(test)]

@@ -8,9 +8,12 @@ use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{NodePlan, PlannedChange};
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
-    let local_token = match run.mode {
-        Mode::Plan => run.local.existing_token()?,
-        Mode::Apply => None,
+    let (local_token, local_agent_token) = match run.mode {
+        Mode::Plan => (
+            run.local.existing_token()?,
+            run.local.existing_agent_token()?,
+        ),
+        Mode::Apply => (None, None),
     };
     let Some(binaries) = &run.binaries else {
         // No node is left, or the binary failed them all.
@@ -51,7 +54,13 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         }
         Mode::Plan => {
             let results = stage
-                .plan(&run.nodes, &unavailable, local_token.as_ref(), run.progress)
+                .plan(
+                    &run.nodes,
+                    &unavailable,
+                    local_token.as_ref(),
+                    local_agent_token.as_ref(),
+                    run.progress,
+                )
                 .await;
             for result in results {
                 match result.result {
