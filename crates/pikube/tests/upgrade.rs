@@ -205,10 +205,13 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
             .unwrap_or_else(|| panic!("{needle:?} not in {}", resumed.stderr))
     };
     // Servers before agents; the two agents at once (--max-unavailable=2).
-    assert!(at("s3: [upgrade] restarting") < at("a1: [upgrade] restarting"));
+    assert!(at("s3: [upgrade] restarting") < at("a1: [upgrade] cordon and drain"));
+    assert!(at("s3: [upgrade] restarting") < at("a2: [upgrade] cordon and drain"));
+    // Both agents started before either was done. (Their restarts need not overlap: on a
+    // loaded machine one agent may be drained, restarted and Ready while the other drains.)
     let first_agent_ready = at("a1: [upgrade] Ready on").min(at("a2: [upgrade] Ready on"));
-    assert!(at("a1: [upgrade] restarting") < first_agent_ready);
-    assert!(at("a2: [upgrade] restarting") < first_agent_ready);
+    assert!(at("a1: [upgrade] cordon and drain") < first_agent_ready);
+    assert!(at("a2: [upgrade] cordon and drain") < first_agent_ready);
     let snapshots = fleet.exec("pi1", "k3s etcd-snapshot ls 2>&1");
     assert!(
         snapshots.contains("pre-upgrade-v1.34.4-k3s1"),
