@@ -3,16 +3,31 @@
 //! ssh as an unhelpful connection failure on every node behind the gateway.
 
 /// Why a `proxy_jump` value is malformed.
+///
+/// OpenSSH turns `-J` into a ProxyCommand run by the local shell, so a hop such as
+/// `u$(touch${IFS}x)@gw` would run a command on this machine when any pikube command
+/// connects (security review L1). Hops are therefore limited to the characters user names,
+/// host names and addresses are made of.
 pub(crate) fn check(spec: &str) -> Result<(), String> {
     if spec.chars().any(char::is_whitespace) {
         return Err(format!(
             "{spec:?} contains whitespace; separate hops with ','"
         ));
     }
+    if let Some(bad) = spec.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "{spec:?} contains {bad:?}; a jump host is [user@]host[:port] made of letters, \
+             digits and . _ - : @ [ ] / , (the shell would read anything else)"
+        ));
+    }
     for hop in spec.split(',') {
         check_hop(hop).map_err(|why| format!("{spec:?} is not a valid jump host list: {why}"))?;
     }
     Ok(())
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '[' | ']' | '/' | ',')
 }
 
 fn check_hop(hop: &str) -> Result<(), String> {
@@ -76,6 +91,23 @@ mod tests {
     fn rejects() {
         for bad in ["", "a,,b", "pi@", "@gw", "gw:0", "gw:x", "gw:70000", "a, b"] {
             assert!(check(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_local_shell_would_run() {
+        // The review's proof of concept, and its relatives.
+        for bad in [
+            "u$(touch${IFS}pjtest1)@127.0.0.1:1",
+            "u`id`@gw",
+            "gw;id",
+            "gw|id",
+            "pi@gw&id",
+            "'pi'@gw",
+            "pi@gw\\n",
+        ] {
+            let err = check(bad).unwrap_err();
+            assert!(err.contains("contains"), "{bad}: {err}");
         }
     }
 }

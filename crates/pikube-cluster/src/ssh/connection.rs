@@ -7,11 +7,23 @@ use tokio::io::AsyncWriteExt;
 use super::{ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
 
 /// The result of a remote command that ran to completion (whatever its exit code).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommandOutput {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// Sizes only: the state script's stdout holds the cluster tokens, and a `{:?}` in an
+/// error or a log line must never print them (security review L9).
+impl std::fmt::Debug for CommandOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandOutput")
+            .field("code", &self.code)
+            .field("stdout", &format_args!("<{} bytes>", self.stdout.len()))
+            .field("stderr", &format_args!("<{} bytes>", self.stderr.len()))
+            .finish()
+    }
 }
 
 impl CommandOutput {
@@ -479,6 +491,18 @@ pub fn shell_quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_sizes_never_the_output() {
+        let output = CommandOutput {
+            code: 0,
+            stdout: "server_token=K10ab::server:s3cret\n".to_owned(),
+            stderr: "s3cret".to_owned(),
+        };
+        let shown = format!("{output:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<34 bytes>"), "{shown}");
+    }
 
     #[test]
     fn quotes_single_quotes() {
