@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to a new temporary file beside `dir/name` and returns its path; the
@@ -14,6 +14,11 @@ pub fn write_temporary(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathB
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    check_private(dir)?;
+    if let Some(parent) = dir.parent().filter(|p| p.ends_with(".pikube")) {
+        check_private(parent)?;
+        keep_out_of_git(parent);
+    }
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let mut file = fs::OpenOptions::new()
@@ -26,6 +31,52 @@ pub fn write_temporary(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathB
         return Err(err);
     }
     Ok(tmp)
+}
+
+/// A directory made beforehand (a shared checkout, another user) may be writable by
+/// others, who could then swap a symlink in for a file pikube is about to write: refuse it
+/// (security review L6). `DirBuilder::mode` only applies to directories it creates.
+fn check_private(dir: &Path) -> io::Result<()> {
+    let metadata = fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let problem = if metadata.file_type().is_symlink() {
+        Some("is a symbolic link".to_owned())
+    } else if metadata.uid() != me {
+        Some(format!(
+            "belongs to uid {}, not to you (uid {me})",
+            metadata.uid()
+        ))
+    } else if metadata.mode() & 0o022 != 0 {
+        Some(format!(
+            "is writable by other users (mode {:o}): run `chmod go-w {}`",
+            metadata.mode() & 0o777,
+            dir.display()
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {problem}; it holds the cluster's secrets",
+                dir.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Cluster directories are usually versioned; the tokens must not be committed with them.
+fn keep_out_of_git(pikube_dir: &Path) {
+    let ignore = pikube_dir.join(".gitignore");
+    if !ignore.exists() {
+        let _ = fs::write(
+            &ignore,
+            "# Written by pikube: local state, with the cluster's secrets. Never commit it.\n*\n",
+        );
+    }
 }
 
 /// Replaces `dir/name` with `bytes`, atomically.
@@ -56,5 +107,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["f"]);
+    }
+
+    #[test]
+    fn the_pikube_directory_is_kept_out_of_git_and_must_be_private() {
+        let root = tempfile::tempdir().unwrap();
+        let pikube = root.path().join(".pikube");
+        let dir = pikube.join("lab");
+        replace(&dir, "token", b"s3cret").unwrap();
+        let ignore = fs::read_to_string(pikube.join(".gitignore")).unwrap();
+        assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+        // A group-writable state directory (made by hand, or a shared checkout) is refused,
+        // naming it and the fix.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o770)).unwrap();
+        let err = replace(&dir, "token", b"other").unwrap_err().to_string();
+        assert!(
+            err.contains("writable by other users") && err.contains("chmod go-w"),
+            "{err}"
+        );
+        assert_eq!(fs::read(dir.join("token")).unwrap(), b"s3cret");
+        // So is a symlink in its place.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let link = pikube.join("linked");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let err = replace(&link, "token", b"x").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(!elsewhere.join("token").exists());
     }
 }
