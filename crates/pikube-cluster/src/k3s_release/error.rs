@@ -5,6 +5,11 @@ use std::path::PathBuf;
 pub enum ReleaseError {
     #[error("`{version}` is not a k3s version (expected something like v1.31.4+k3s1)")]
     InvalidVersion { version: String },
+    #[error(
+        "{url} is plain http: anyone on the network path could swap the k3s binary and its \
+         checksum; use an https mirror, or set {variable}=1 for a mirror on a network you trust"
+    )]
+    InsecureUrl { url: String, variable: &'static str },
     #[error("could not set up the HTTP client: {detail}")]
     Client { detail: String },
     #[error("{url}: {detail}")]

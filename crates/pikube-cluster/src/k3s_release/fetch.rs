@@ -24,9 +24,22 @@ pub(super) struct Fetcher {
 impl Fetcher {
     pub(super) fn new() -> Result<Fetcher, ReleaseError> {
         // No overall timeout: a 70 MB binary on a slow uplink may take minutes. A stalled
-        // connection is caught by the read timeout instead. Redirects are followed (reqwest's
-        // default), which GitHub needs: its assets are served from another host.
+        // connection is caught by the read timeout instead. Redirects are followed, which
+        // GitHub needs (its assets are served from another host), but never from https
+        // down to http, where anyone on the path could swap the binary (review L7).
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let downgrade = attempt.url().scheme() == "http"
+                && attempt.previous().iter().any(|u| u.scheme() == "https");
+            if downgrade {
+                attempt.error("refused a redirect from https to plain http")
+            } else if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
+            .redirect(redirects)
             .user_agent(concat!("pikube/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
             .read_timeout(Duration::from_secs(60))
@@ -83,6 +96,10 @@ impl Fetcher {
     }
 
     async fn get(&self, url: &str) -> Result<reqwest::Response, ReleaseError> {
+        check_transport(
+            url,
+            std::env::var_os(ALLOW_HTTP_ENV).is_some_and(|v| v == "1"),
+        )?;
         let response = self
             .client
             .get(url)
@@ -106,6 +123,36 @@ impl Fetcher {
     }
 }
 
+/// Set to `1` to download from a plain-http mirror on the LAN (the binary then runs as root
+/// on every node on the word of whoever controls that network).
+pub const ALLOW_HTTP_ENV: &str = "PIKUBE_K3S_RELEASE_ALLOW_HTTP";
+
+/// https, or plain http only to this machine (a local mirror or a test server) or when
+/// explicitly allowed: the checksum comes from the same place as the binary, so the
+/// transport is all that stands between a network attacker and root on the nodes.
+fn check_transport(url: &str, allow_http: bool) -> Result<(), ReleaseError> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Ok(());
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || allow_http {
+        return Ok(());
+    }
+    Err(ReleaseError::InsecureUrl {
+        url: redact(url),
+        variable: ALLOW_HTTP_ENV,
+    })
+}
+
 fn request_error(url: &str, error: reqwest::Error) -> ReleaseError {
     ReleaseError::Request {
         url: redact(url),
@@ -126,4 +173,32 @@ fn describe(error: reqwest::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_this_machine_or_when_allowed() {
+        for ok in [
+            "https://github.com/k3s-io/k3s/releases/download/v1/k3s",
+            "http://127.0.0.1:8080/releases",
+            "http://localhost/k3s",
+            "http://[::1]:9000/k3s",
+            "http://me:pw@127.0.0.1/k3s",
+        ] {
+            assert!(check_transport(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://mirror.lan/k3s",
+            "http://10.0.0.5:8080/k3s",
+            "http://me:pw@mirror.lan/",
+        ] {
+            let err = check_transport(bad, false).unwrap_err().to_string();
+            assert!(err.contains(ALLOW_HTTP_ENV), "{err}");
+            assert!(!err.contains("pw@"), "the password is shown: {err}");
+            assert!(check_transport(bad, true).is_ok(), "{bad}");
+        }
+    }
 }
