@@ -25,3 +25,4 @@ pub mod run_lock;
 pub mod shutdown;
 pub mod ssh;
 pub mod state;
+pub mod terminal_text;

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::time::Instant;
 
+use crate::terminal_text::safe;
+
 pub trait Progress: Send + Sync {
     fn node(&self, node: &str, message: &str);
     fn step(&self, message: &str);
@@ -31,12 +33,17 @@ impl Default for StderrProgress {
 impl Progress for StderrProgress {
     fn node(&self, node: &str, message: &str) {
         let secs = self.started.elapsed().as_secs_f64();
-        let _ = writeln!(std::io::stderr().lock(), "[{secs:6.1}s] {node}: {message}");
+        let line = format!("[{secs:6.1}s] {node}: {message}");
+        let _ = writeln!(std::io::stderr().lock(), "{}", safe(&line));
     }
 
     fn step(&self, message: &str) {
         let secs = self.started.elapsed().as_secs_f64();
-        let _ = writeln!(std::io::stderr().lock(), "[{secs:6.1}s] {message}");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}",
+            safe(&format!("[{secs:6.1}s] {message}"))
+        );
     }
 }
 

@@ -1,5 +1,29 @@
 //! `pikube`: one multi-call binary for the cluster tool and its workloads.
 
+/// `println!`, `print!`, `eprintln!` and `eprint!` for everything pikube shows: much of it
+/// comes from nodes, and control characters in it are written out, not sent to the
+/// terminal (see `pikube_cluster::terminal_text`). JSON has none to change.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        println!("{}", pikube_cluster::terminal_text::safe(&format!($($arg)*)))
+    };
+}
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print!("{}", pikube_cluster::terminal_text::safe(&format!($($arg)*)))
+    };
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", pikube_cluster::terminal_text::safe(&format!($($arg)*)))
+    };
+}
+macro_rules! err {
+    ($($arg:tt)*) => {
+        eprint!("{}", pikube_cluster::terminal_text::safe(&format!($($arg)*)))
+    };
+}
+
 mod cli;
 mod commands;
 mod error_report;
@@ -29,7 +53,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(outcome) => outcome.into(),
         Err(err) => {
-            eprintln!("error: {}", error_report::describe(&err));
+            errln!("error: {}", error_report::describe(&err));
             Outcome::Failed.into()
         }
     }

@@ -612,6 +612,25 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
         all.stderr
     );
 
+    // A node's escape sequences (here a clipboard write and a title change) are shown,
+    // never sent to the terminal (review L2).
+    let hostile = ws
+        .pikube(&[
+            "exec",
+            "one",
+            "--",
+            "printf 'a\\033]52;c;aGk=\\007b\\033]0;owned\\007c\\n'",
+        ])
+        .expect_code(0);
+    assert!(!hostile.stdout.contains('\u{1b}'), "{:?}", hostile.stdout);
+    assert!(
+        hostile
+            .stdout
+            .contains("one | a\\x1b]52;c;aGk=\\x07b\\x1b]0;owned\\x07c\n"),
+        "{:?}",
+        hostile.stdout
+    );
+
     // At once: every node started before any finished.
     let overlap = ws
         .pikube(&[

@@ -40,12 +40,12 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let members = run.members();
     let summary = report.summary(&members);
     for warning in report.warnings() {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     match args.output {
         OutputFormat::Text => {
             for line in text_lines(&report, &members) {
-                println!("{line}");
+                outln!("{line}");
             }
             let stale = stale_steps(&report, &members).count();
             let pruning = if args.prune && stale > 0 {
@@ -53,9 +53,11 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             } else {
                 String::new()
             };
-            println!(
+            outln!(
                 "Apply: {} changed, {} unchanged, {} failed{pruning}.",
-                summary.changed, summary.unchanged, summary.failed
+                summary.changed,
+                summary.unchanged,
+                summary.failed
             );
         }
         OutputFormat::Json => {
@@ -64,7 +66,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 "summary": summary,
                 "phases": report.phases,
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
         }
     }
     Ok(if report.has_failures() {

@@ -23,9 +23,9 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
             let dir = local_state(&config).dir().join("backups");
             let deleted = prune(&dir, *keep)?;
             for name in &deleted {
-                println!("deleted {name}");
+                outln!("deleted {name}");
             }
-            println!(
+            outln!(
                 "{} backup{} deleted, at most {keep} kept in {}",
                 deleted.len(),
                 if deleted.len() == 1 { "" } else { "s" },
@@ -91,7 +91,7 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
     }
     match result {
         Ok(manifest) => {
-            println!(
+            outln!(
                 "backed up {} ({} bytes, sha256 {}) from {} into {}",
                 manifest.name,
                 manifest.size,
@@ -104,7 +104,7 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
         Err(problems) if problems.is_empty() => bail!("cluster.toml lists no server"),
         Err(problems) => {
             for problem in &problems {
-                println!("FAILED  {problem}");
+                outln!("FAILED  {problem}");
             }
             Ok(Outcome::Failed)
         }
@@ -149,24 +149,24 @@ fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 "local": local,
                 "on_node": {"node": node, "snapshots": on_node},
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
         }
         OutputFormat::Text => {
-            println!("On this machine ({}):", dir.display());
+            outln!("On this machine ({}):", dir.display());
             if local.is_empty() {
-                println!("  none");
+                outln!("  none");
             }
             for manifest in &local {
-                println!("  {}", describe(manifest));
+                outln!("  {}", describe(manifest));
             }
             match node {
                 Some(node) => {
-                    println!("On {node}:");
+                    outln!("On {node}:");
                     if on_node.is_empty() {
-                        println!("  none");
+                        outln!("  none");
                     }
                     for item in &on_node {
-                        println!(
+                        outln!(
                             "  {}  {} bytes  {}",
                             item["name"].as_str().unwrap_or("?"),
                             item["size"],
@@ -174,7 +174,7 @@ fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
                         );
                     }
                 }
-                None => println!("No server answered: snapshots on the nodes not listed."),
+                None => outln!("No server answered: snapshots on the nodes not listed."),
             }
         }
     }

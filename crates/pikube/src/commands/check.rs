@@ -6,7 +6,7 @@ pub fn run(args: &FileArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file)?;
     let servers = config.servers().count();
     let agents = config.agents().count();
-    println!(
+    outln!(
         "{}: cluster {:?} is valid: {} server{}, {} agent{}, K3s {}",
         args.file.display(),
         config.name.to_string(),

@@ -12,7 +12,7 @@ use crate::commands::sudo_prompt::sudo_password;
 pub fn load_config(path: &Path) -> anyhow::Result<ClusterConfig> {
     let loaded = config::load(path).map_err(|err| anyhow::anyhow!("{err}"))?;
     for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     Ok(loaded.config)
 }
@@ -59,7 +59,7 @@ pub fn lock_cluster(
         lock.force_unlock,
     )?;
     if let Some(previous) = &taken.took_over {
-        eprintln!(
+        errln!(
             "note: took over {} from {}, which is no longer running",
             dir.join("lock").display(),
             previous.describe()
@@ -87,7 +87,7 @@ pub async fn lock_on_server(
     )
     .await?;
     if let Some(note) = taken.as_ref().and_then(ServerLock::took_over_note) {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     Ok(taken)
 }
@@ -95,6 +95,6 @@ pub async fn lock_on_server(
 /// Releases the cluster lock; one that cannot be released is said to be left.
 pub async fn unlock_server(held: ServerLock) {
     if let Err(warning) = held.release(&sudo_password).await {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }

@@ -9,7 +9,7 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} Refusing without confirmation: no terminal to ask on (use --yes)");
     }
-    eprint!("{question} Type yes to go on: ");
+    err!("{question} Type yes to go on: ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

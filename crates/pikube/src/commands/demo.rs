@@ -39,7 +39,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         // services have migrated their databases and start accepting.
         let seed = async {
             let seeded = pikube_movies::seed_demo(&movies_url, &movies_config).await?;
-            println!(
+            outln!(
                 "pikube demo (Ctrl-C to stop)\n  Mandelbrot generator  {mandelbrot_url}\n  Movies API            {movies_url}/api/  \
                  (OpenAPI: {movies_url}/api/openapi.json)\n  Movies data           {} (added {} movies, {} cinemas, {} screenings)\n\
                  Book a seat with curl: see \"Book a seat in the demo\" in the README.",

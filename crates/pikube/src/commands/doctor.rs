@@ -36,11 +36,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     findings.extend(examine_versions(&versions));
 
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&findings)?),
         OutputFormat::Text => {
             let width = findings.iter().map(|f| f.node.len()).max().unwrap_or(0);
             for finding in &findings {
-                println!(
+                outln!(
                     "{}  {:width$}  {}: {}",
                     finding.verdict.label(),
                     finding.node,
@@ -48,11 +48,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     finding.detail
                 );
                 if let Some(fix) = &finding.fix {
-                    println!("      {:width$}  fix: {fix}", "");
+                    outln!("      {:width$}  fix: {fix}", "");
                 }
             }
             let count = |v| findings.iter().filter(|f| f.verdict == v).count();
-            println!(
+            outln!(
                 "Doctor: {} passed, {} warnings, {} failed.",
                 count(Verdict::Pass),
                 count(Verdict::Warn),

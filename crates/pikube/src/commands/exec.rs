@@ -5,6 +5,7 @@ use std::io::Write;
 
 use pikube_cluster::config::Role;
 use pikube_cluster::exec::exec_all;
+use pikube_cluster::terminal_text::safe;
 use serde_json::json;
 
 use crate::cli::{ExecArgs, ExecRole, OutputFormat};
@@ -39,7 +40,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
         if !streaming {
             return;
         }
-        let text = format!("{node:<width$} | {line}\n");
+        let text = format!("{node:<width$} | {}\n", safe(line));
         // Whole lines, so that nodes' output never interleaves within one.
         let _ = if is_err {
             std::io::stderr().lock().write_all(text.as_bytes())
@@ -66,7 +67,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
         .collect();
     match args.output {
         OutputFormat::Text => {
-            eprintln!(
+            errln!(
                 "exec: {} ok, {} failed{}",
                 results.len() - failed.len(),
                 failed.len(),
@@ -88,7 +89,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
                     Err(err) => json!({"node": r.node, "error": err}),
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"nodes": nodes}))?
             );

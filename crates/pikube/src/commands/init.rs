@@ -27,7 +27,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    println!(
+    outln!(
         "wrote {}: edit the nodes, then run `pikube check` and `pikube plan`",
         path.display()
     );

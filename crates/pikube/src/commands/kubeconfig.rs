@@ -101,7 +101,7 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
     // kubectl will only trust the server at an address its certificate names.
     match &serving {
         Some(pem) => check_covers(&server, pem, &host)?,
-        None => eprintln!(
+        None => errln!(
             "warning: {server}: {SERVING_CERT} could not be read: whether its certificate \
              names {host} was not checked"
         ),
@@ -116,7 +116,7 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
         &ca_pin,
     )?;
     if let Some(reason) = ca_pin.unchecked_reason() {
-        eprintln!(
+        errln!(
             "warning: {server}: {}: the CA is taken as the node sent it: {reason}",
             paths::KUBECONFIG
         );
@@ -129,7 +129,7 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
             std::path::Path::new(&home),
         );
         merge_into_file(&target, &kubeconfig, !args.keep_context)?;
-        eprintln!(
+        errln!(
             "merged context {} into {}{}",
             config.name,
             target.display(),
@@ -142,13 +142,13 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
     } else if let Some(path) = &args.write {
         write_private(path, &kubeconfig.to_yaml()?)
             .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!(
+        errln!(
             "wrote {} (KUBECONFIG={} kubectl get nodes)",
             path.display(),
             path.display()
         );
     } else {
-        print!("{}", kubeconfig.to_yaml()?);
+        out!("{}", kubeconfig.to_yaml()?);
     }
     Ok(Outcome::Success)
 }

@@ -144,11 +144,11 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             for (name, line) in &lines {
                 match line {
-                    Ok(text) => println!("ok      {name}: {text}"),
-                    Err(error) => println!("FAILED  {error}"),
+                    Ok(text) => outln!("ok      {name}: {text}"),
+                    Err(error) => outln!("FAILED  {error}"),
                 }
             }
-            println!(
+            outln!(
                 "OS upgrade: {} done, {failed} failed.",
                 lines.len() - failed
             );
@@ -161,7 +161,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                     Err(error) => json!({"node": name, "status": "failed", "error": error}),
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"nodes": nodes}))?
             );
@@ -194,11 +194,11 @@ fn check(
         OutputFormat::Text => {
             for (node, result) in &results {
                 match result {
-                    Ok(packages) if packages.is_empty() => println!("{node}: up to date"),
+                    Ok(packages) if packages.is_empty() => outln!("{node}: up to date"),
                     Ok(packages) => {
-                        println!("{node}: {} to upgrade", packages.len());
+                        outln!("{node}: {} to upgrade", packages.len());
                         for p in packages {
-                            println!(
+                            outln!(
                                 "  {} {} -> {}",
                                 p.name,
                                 p.from.as_deref().unwrap_or("(new)"),
@@ -206,7 +206,7 @@ fn check(
                             );
                         }
                     }
-                    Err(error) => println!("error: {error}"),
+                    Err(error) => outln!("error: {error}"),
                 }
             }
         }
@@ -218,7 +218,7 @@ fn check(
                     Err(error) => json!({"node": node, "error": error}),
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"nodes": nodes}))?
             );

@@ -36,17 +36,17 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let changed = plans.iter().filter(|p| !p.is_empty()).count();
     let reboots = plans.iter().filter(|p| p.needs_reboot()).count();
     for warning in report.warnings() {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 
     match args.output {
         OutputFormat::Text => {
             let owned: Vec<_> = plans.iter().map(|plan| (*plan).clone()).collect();
-            print!("{}", render_plan_text(&owned));
+            out!("{}", render_plan_text(&owned));
             for (_, err) in &errors {
-                println!("error: {err}");
+                outln!("error: {err}");
             }
-            println!(
+            outln!(
                 "Plan: {changed} node{} to change ({reboots} to reboot), {} unchanged{}.",
                 if changed == 1 { "" } else { "s" },
                 plans.len() - changed,
@@ -69,7 +69,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 "summary": {"changed": changed, "reboots": reboots, "unchanged": plans.len() - changed, "failed": errors.len()},
                 "phases": report.phases,
             });
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
         }
     }
     Ok(if !errors.is_empty() {

@@ -28,7 +28,7 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
         "uninstall K3s from"
     };
     if !args.yes && !confirm(&format!("This will {what}: {}.", targets.join(", ")))? {
-        eprintln!("nothing done");
+        errln!("nothing done");
         return Ok(Outcome::Failed);
     }
 
@@ -65,11 +65,11 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
                             report.restored.join(", ")
                         ));
                     }
-                    println!("ok      {node}: {text}");
+                    outln!("ok      {node}: {text}");
                 }
                 Err(err) => {
                     failed += 1;
-                    println!("FAILED  {err}");
+                    outln!("FAILED  {err}");
                 }
             }
         }

@@ -45,11 +45,11 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         }
     );
     if args.dry_run {
-        println!("Would {plan}.");
+        outln!("Would {plan}.");
         return Ok(Outcome::Success);
     }
     if !args.yes && !confirm(&format!("This will {plan}."))? {
-        eprintln!("nothing done");
+        errln!("nothing done");
         return Ok(Outcome::Failed);
     }
     let _lock = lock_cluster(&config, "restore", &args.lock)?;
@@ -101,17 +101,18 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         }
         outcome
     })?;
-    println!(
+    outln!(
         "ok      {}: etcd restored from {} ({taken})",
-        result.first_server, snapshot.name
+        result.first_server,
+        snapshot.name
     );
     for server in &result.rejoined_servers {
-        println!("ok      {server}: old etcd data moved aside, rejoined");
+        outln!("ok      {server}: old etcd data moved aside, rejoined");
     }
     for agent in &result.restarted_agents {
-        println!("ok      {agent}: restarted, Ready");
+        outln!("ok      {agent}: restarted, Ready");
     }
-    println!(
+    outln!(
         "Restore: done in {:.1} s; every node is Ready.",
         result.seconds
     );

@@ -36,11 +36,11 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
         names(Role::Server)
     );
     if args.dry_run {
-        println!("Would {plan}.");
+        outln!("Would {plan}.");
         return Ok(Outcome::Success);
     }
     if !args.yes && !confirm(&format!("This will {plan}."))? {
-        eprintln!("nothing done");
+        errln!("nothing done");
         return Ok(Outcome::Failed);
     }
     let _lock = lock_cluster(&config, "shutdown", &args.lock)?;
@@ -98,14 +98,14 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             for outcome in &outcomes {
                 match &outcome.error {
-                    Some(error) => println!("FAILED  {error}"),
-                    None => println!("ok      {}: {}", outcome.node, outcome.done.join(", ")),
+                    Some(error) => outln!("FAILED  {error}"),
+                    None => outln!("ok      {}: {}", outcome.node, outcome.done.join(", ")),
                 }
             }
             for error in &unreachable {
-                println!("FAILED  {error}");
+                outln!("FAILED  {error}");
             }
-            println!(
+            outln!(
                 "Shutdown: {} done, {failed} failed.{}",
                 outcomes.len() - (failed - unreachable.len()),
                 if args.reboot {
@@ -118,7 +118,7 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
         }
         OutputFormat::Json => {
             let value = json!({"nodes": outcomes, "unreachable": unreachable, "failed": failed});
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
         }
     }
     Ok(if failed > 0 {

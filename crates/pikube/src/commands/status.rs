@@ -47,7 +47,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 })
                 .collect();
             let value = json!({"nodes": nodes, "cluster": health});
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
         }
         OutputFormat::Text => {
             let mut rows = vec![HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
@@ -72,11 +72,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            print!("{}", table(&rows));
+            out!("{}", table(&rows));
             for err in errors {
-                println!("error: {err}");
+                outln!("error: {err}");
             }
-            print!("{}", health_text(&health));
+            out!("{}", health_text(&health));
         }
     }
     Ok(if failed > 0 || !health.healthy {
