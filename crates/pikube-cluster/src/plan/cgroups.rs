@@ -13,6 +13,21 @@ impl Phase for MemoryCgroup {
 
     fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {
         let mut outcome = PhaseOutcome::default();
+        let missing = &facts.memory_cgroup.missing_controllers;
+        if !missing.is_empty() {
+            // Audit F15: the agent fails with "failed to find cpuset cgroup (v2)". Pi OS
+            // kernels have both; a cmdline.txt edit cannot add what the kernel lacks.
+            return Err(format!(
+                "the kernel's {} cgroup controller{} off or missing (K3s needs cpu, cpuset \
+                 and memory; its agent would fail with \"failed to find {} cgroup\"): boot a \
+                 kernel built with CONFIG_CGROUP_SCHED and CONFIG_CPUSETS, or add \
+                 cgroup_enable={} to the kernel command line if it was turned off there",
+                missing.join(" and "),
+                if missing.len() == 1 { " is" } else { "s are" },
+                missing[0],
+                missing.join(",")
+            ));
+        }
         let enabled = facts.memory_cgroup.enabled;
         match (&facts.boot.cmdline_path, &facts.boot.cmdline) {
             (Some(path), Some(cmdline)) => {

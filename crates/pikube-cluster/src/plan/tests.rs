@@ -171,6 +171,22 @@ fn an_x86_node_with_the_memory_cgroup_off_is_told_what_to_do() {
 }
 
 #[test]
+fn a_kernel_without_the_cpuset_controller_is_named_before_anything_changes() {
+    let facts = facts(&[(
+        "proc_cgroups",
+        Some("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t0\ncpu\t0\t1\t1\nmemory\t0\t1\t1\n"),
+    )]);
+    let err = plan_node(&desired(), &facts).unwrap_err();
+    assert_eq!(err.phase, "cgroups");
+    assert!(
+        err.message
+            .contains("cpuset cgroup controller is off or missing")
+            && err.message.contains("CONFIG_CPUSETS"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_prepared_node_plans_nothing_and_verifies_clean() {
     let edited =
         "console=tty1 root=PARTUUID=1234-02 rootwait cgroup_memory=1 cgroup_enable=memory\n";

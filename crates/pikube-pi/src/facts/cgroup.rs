@@ -1,5 +1,5 @@
 //! Whether the memory cgroup controller is usable (k3s refuses to start
-//! without it: "failed to find memory cgroup").
+//! without it: "failed to find memory cgroup"), and the cpu and cpuset controllers.
 
 use serde::Serialize;
 
@@ -19,7 +19,14 @@ pub struct CgroupState {
     /// Filesystem type of /sys/fs/cgroup: `cgroup2fs` (unified) or `tmpfs`
     /// (v1 or hybrid).
     pub cgroup_fs: Option<String>,
+    /// Of the other controllers K3s needs (`cpu`, `cpuset`; `k3s check-config` requires
+    /// them beside memory, and the agent fails with "failed to find cpuset cgroup"), those
+    /// the kernel shows to be off or absent. Without evidence either way, none.
+    pub missing_controllers: Vec<String>,
 }
+
+/// The controllers besides memory that K3s needs.
+const ALSO_NEEDED: [&str; 2] = ["cpu", "cpuset"];
 
 /// The file the memory cgroup state was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,7 +54,19 @@ impl CgroupState {
         proc_cmdline: &str,
         cgroup_fs: Option<&str>,
     ) -> Self {
-        let from_proc = proc_cgroups.and_then(memory_row_enabled);
+        let from_proc = proc_cgroups.and_then(|text| row_enabled(text, "memory"));
+        let missing_controllers = ALSO_NEEDED
+            .iter()
+            .filter(|name| {
+                match proc_cgroups.and_then(|text| row_enabled(text, name)) {
+                    Some(enabled) => !enabled,
+                    // No row: the v2 root list decides, when there is one.
+                    None => v2_controllers
+                        .is_some_and(|text| !text.split_whitespace().any(|c| c == **name)),
+                }
+            })
+            .map(|name| (*name).to_owned())
+            .collect();
         let from_v2 = v2_controllers
             .map(|text| text.split_whitespace().any(|c| c == "memory"))
             .filter(|&listed| listed);
@@ -64,15 +83,16 @@ impl CgroupState {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
+            missing_controllers,
         }
     }
 }
 
-/// `memory\t0\t105\t0` → Some(false); no memory row → None.
-fn memory_row_enabled(proc_cgroups: &str) -> Option<bool> {
+/// `memory\t0\t105\t0` → Some(false) for `memory`; no such row → None.
+fn row_enabled(proc_cgroups: &str, controller: &str) -> Option<bool> {
     proc_cgroups.lines().find_map(|line| {
         let mut columns = line.split_whitespace();
-        if columns.next()? != "memory" {
+        if columns.next()? != controller {
             return None;
         }
         Some(columns.nth(2)? == "1")
@@ -113,6 +133,22 @@ mod tests {
         );
         let off = CgroupState::read(Some(NO_MEMORY_ROW), Some("cpuset cpu io pids\n"), "", None);
         assert_eq!((off.enabled, off.source), (false, CgroupEvidence::NotFound));
+    }
+
+    #[test]
+    fn cpu_and_cpuset_are_missing_only_on_evidence() {
+        let both = CgroupState::read(Some(V1_OFF), Some("cpuset cpu io pids\n"), "", None);
+        assert!(both.missing_controllers.is_empty());
+        let off = V1_OFF.replace("cpuset\t0\t105\t1", "cpuset\t0\t105\t0");
+        let state = CgroupState::read(Some(&off), None, "", None);
+        assert_eq!(state.missing_controllers, ["cpuset"]);
+        // No rows (a 6.12+ kernel's /proc/cgroups lists v1 controllers only): the v2 list.
+        let state = CgroupState::read(Some(""), Some("io memory pids\n"), "", None);
+        assert_eq!(state.missing_controllers, ["cpu", "cpuset"]);
+        // Neither file says anything: nothing is claimed missing.
+        assert!(CgroupState::read(Some(""), None, "", None)
+            .missing_controllers
+            .is_empty());
     }
 
     #[test]
