@@ -22,5 +22,5 @@ pub use kernel::Kernel;
 pub use palette::{colour, encode_png};
 pub use render::{render, render_cancellable, render_with, Cancelled, Rendered};
 pub use request::{Format, Limits, ParamError, Problem, Region, RenderRequest, DEFAULT_MAX_ITER};
-pub use service::{router, run, serve, Capacity, ServiceConfig};
+pub use service::{router, run, serve, Capacity, ServiceConfig, QUEUE_PER_SLOT};
 pub use smooth::smooth_value;

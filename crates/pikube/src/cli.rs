@@ -157,7 +157,7 @@ pub struct MandelbrotArgs {
     /// Renders computed at once (default: the cores this process may use).
     #[arg(long, env = "PIKUBE_MAX_RENDERS", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_renders: Option<u16>,
-    /// Requests that may wait for a render slot (default: 4 per slot).
+    /// Requests that may wait for a render slot (default: 16 per slot).
     #[arg(long, env = "PIKUBE_RENDER_QUEUE")]
     pub queue: Option<u16>,
     /// The longest a request waits for a slot before a 503.

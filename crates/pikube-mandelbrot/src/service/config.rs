@@ -41,7 +41,9 @@ pub struct Capacity {
     /// Renders computed at once (default: the cores this process may use, which in a pod
     /// follows its CPU limit).
     pub renders: usize,
-    /// Requests that may wait for a render slot (default: 4 per slot).
+    /// Requests that may wait for a render slot (default: 16 per slot). A waiting request
+    /// holds no image buffers, only its connection, so the queue can be deep enough for
+    /// the page's strips from several viewers; `queue_wait` bounds how long any waits.
     pub queue: usize,
     /// The longest a request waits for a slot before a 503 (default 10 s).
     pub queue_wait: Duration,
@@ -50,6 +52,9 @@ pub struct Capacity {
     pub deadline: Duration,
 }
 
+/// Requests that may wait per render slot, by default.
+pub const QUEUE_PER_SLOT: usize = 16;
+
 impl Default for Capacity {
     fn default() -> Self {
         let renders = std::thread::available_parallelism()
@@ -57,7 +62,7 @@ impl Default for Capacity {
             .unwrap_or(1);
         Capacity {
             renders,
-            queue: 4 * renders,
+            queue: QUEUE_PER_SLOT * renders,
             queue_wait: Duration::from_secs(10),
             deadline: Duration::from_secs(20),
         }

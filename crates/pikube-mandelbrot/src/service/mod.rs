@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use pikube_http::Ops;
 
-pub use config::{Capacity, ServiceConfig};
+pub use config::{Capacity, ServiceConfig, QUEUE_PER_SLOT};
 
 use self::{api::ApiState, metrics::RenderMetrics};
 

@@ -27,7 +27,9 @@ fn mandelbrot(args: &MandelbrotArgs) -> anyhow::Result<Outcome> {
     let renders = args.max_renders.map_or(defaults.renders, usize::from);
     let capacity = pikube_mandelbrot::Capacity {
         renders,
-        queue: args.queue.map_or(4 * renders, usize::from),
+        queue: args
+            .queue
+            .map_or(pikube_mandelbrot::QUEUE_PER_SLOT * renders, usize::from),
         queue_wait: args.queue_wait,
         deadline: args.render_deadline,
     };
