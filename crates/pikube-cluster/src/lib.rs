@@ -22,6 +22,7 @@ pub mod private_file;
 pub mod progress;
 pub mod restore;
 pub mod run_lock;
+pub mod secrets;
 pub mod shutdown;
 pub mod ssh;
 pub mod state;

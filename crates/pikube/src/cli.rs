@@ -87,6 +87,10 @@ Hosts are reached as every command reaches them: pinned host keys, ssh_config, j
 
 Exit status: 0 every node ran it with exit 0, 1 a node failed or could not be reached.")]
     Exec(ExecArgs),
+    /// Secrets beside cluster.toml, encrypted with age: sudo passwords, bootstrap password,
+    /// S3 keys... in secrets.age, to the keys in secrets.recipients.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Bring the cluster's etcd back to a backup: K3s stopped everywhere, etcd reset on the
     /// first server from the snapshot, the other servers rejoined one at a time, the agents
     /// restarted, every node Ready.
@@ -477,6 +481,91 @@ pub struct ExecArgs {
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Creates an empty secrets.age and secrets.recipients beside cluster.toml.
+    #[command(after_help = "Examples:
+  pikube secrets init                          # to pikube's own key (made in ~/.config/pikube/identity)
+  pikube secrets init --recipient \"$(cat ~/.ssh/id_ed25519.pub)\" --recipient age1...   # a team
+  pikube secrets init --passphrase             # asked on the terminal, or PIKUBE_SECRETS_PASSPHRASE
+
+Opening it: PIKUBE_AGE_IDENTITY (an age identity or unencrypted OpenSSH key), else
+~/.config/pikube/identity and ~/.ssh/id_ed25519; a passphrase from PIKUBE_SECRETS_PASSPHRASE
+or the terminal.")]
+    Init(SecretsInitArgs),
+    /// Sets a secret; the value is read from standard input, or asked without echo.
+    #[command(after_help = "Examples:
+  pikube secrets set sudo_password
+  printf %s \"$PW\" | pikube secrets set nodes.pi-1.sudo_password
+  pikube secrets set bootstrap_password
+
+Names: dotted words of letters, digits, '_' and '-'. pikube reads sudo_password (and
+nodes.<name>.sudo_password) when it needs sudo.")]
+    Set(SecretsKeyArgs),
+    /// Prints a secret's value.
+    Get(SecretsKeyArgs),
+    /// Removes a secret.
+    Rm(SecretsKeyArgs),
+    /// Lists the secrets' names (never their values).
+    List(SecretsListArgs),
+    /// Opens the secrets in $EDITOR (a 0600 file in a private directory, removed after).
+    Edit(SecretsFileArgs),
+    /// Re-encrypts secrets.age to secrets.recipients (after editing it), or to new keys.
+    #[command(after_help = "Examples:
+  echo age1... >> secrets.recipients && pikube secrets rekey    # add a teammate
+  pikube secrets rekey --recipient age1...                     # replace the recipients")]
+    Rekey(SecretsRekeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsFileArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsInitArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// An age public key (age1...) or SSH public key to encrypt to; repeat for a team.
+    #[arg(long = "recipient", value_name = "KEY")]
+    pub recipients: Vec<String>,
+    /// Encrypt with a passphrase instead of keys.
+    #[arg(long, conflicts_with = "recipients")]
+    pub passphrase: bool,
+    /// Replace an existing secrets.age (its secrets are lost).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsKeyArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The secret's name, e.g. sudo_password.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsListArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsRekeyArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// New recipients, replacing secrets.recipients.
+    #[arg(long = "recipient", value_name = "KEY")]
+    pub recipients: Vec<String>,
+    /// Switch to a passphrase.
+    #[arg(long, conflicts_with = "recipients")]
+    pub passphrase: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

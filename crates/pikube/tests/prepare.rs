@@ -515,6 +515,48 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
             .unwrap(),
     );
     plan.expect_code(0);
+
+    // The password kept in secrets.age beside cluster.toml instead (issue 13): the plan
+    // reads the nodes' root-only state with it, no variable and no terminal.
+    let identity = ws.path().join("age.key");
+    let keygen = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .expect("age-keygen (Debian package age)");
+    assert!(keygen.status.success());
+    let public = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+    let with_identity = |args: &[&str]| {
+        let mut command = ws.command(args);
+        command.env("PIKUBE_AGE_IDENTITY", &identity);
+        command
+    };
+    Run::from(
+        with_identity(&["secrets", "init", "--recipient", public.trim()])
+            .output()
+            .unwrap(),
+    )
+    .expect_code(0);
+    let mut set = with_identity(&["secrets", "set", "sudo_password"]);
+    set.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(PASSWORD.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    let plan = Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(0);
+    assert!(!plan.stdout.contains(PASSWORD) && !plan.stderr.contains(PASSWORD));
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod os_upgrade;
 mod plan;
 mod reset;
 mod restore;
+mod secrets;
 mod serve;
 mod shutdown;
 mod status;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
         Command::Exec(args) => exec::run(&args),
+        Command::Secrets(command) => secrets::run(&command),
         Command::Restore(args) => restore::run(&args),
         Command::OsUpgrade(args) => os_upgrade::run(&args),
         Command::Backup(args) => backup::run(&args),

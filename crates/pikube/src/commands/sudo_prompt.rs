@@ -1,11 +1,45 @@
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use pikube_cluster::secrets::{SecretKey, SecretsFile};
 use pikube_cluster::ssh::SudoPassword;
+
+/// The directory of the cluster.toml this run loaded: its secrets.age may hold the sudo
+/// password.
+static CONFIG_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Records where cluster.toml is, for [`sudo_password`].
+pub fn secrets_beside(config: &Path) {
+    let dir = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let _ = CONFIG_DIR.set(dir.to_owned());
+}
+
+/// `sudo_password` from secrets.age beside cluster.toml, when there is one. A file that
+/// exists but cannot be opened is an error worth showing, not a reason to prompt silently.
+fn from_secrets() -> Option<SudoPassword> {
+    let file = SecretsFile::beside(CONFIG_DIR.get()?);
+    if !file.exists() {
+        return None;
+    }
+    let key = SecretKey::parse("sudo_password").ok()?;
+    match file.open(&super::secrets::unlock()) {
+        Ok(secrets) => secrets.get(&key).map(|p| SudoPassword::new(p.to_owned())),
+        Err(err) => {
+            errln!("warning: the sudo password was not read from the secrets: {err}");
+            None
+        }
+    }
+}
 
 /// The environment variable that carries a sudo password for unattended runs.
 pub const SUDO_PASSWORD_ENV: &str = "PIKUBE_SUDO_PASSWORD";
 
-/// The sudo password, from the environment or asked once on the terminal; `None` when
+/// The sudo password, from the environment, the secrets file beside cluster.toml
+/// (`sudo_password`), or asked once on the terminal; `None` when
 /// neither is possible (the affected nodes then fail with a message saying how to fix it).
 /// Asked at most once per run, however many times the nodes are connected to.
 pub fn sudo_password() -> Option<SudoPassword> {
@@ -16,6 +50,8 @@ pub fn sudo_password() -> Option<SudoPassword> {
     }
     let answer = if let Ok(password) = std::env::var(SUDO_PASSWORD_ENV) {
         Some(SudoPassword::new(password))
+    } else if let Some(password) = from_secrets() {
+        Some(password)
     } else if std::io::stdin().is_terminal() {
         rpassword::prompt_password("sudo password for the nodes (asked once): ")
             .ok()

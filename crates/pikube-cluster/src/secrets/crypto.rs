@@ -1,0 +1,230 @@
+//! The age format: encrypting to recipients or a passphrase, ASCII-armored so that the file
+//! is text in a repository; decrypting with whatever [`Unlock`] offers.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::secrecy::SecretString;
+
+use super::Unlock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}: {message}")]
+    BadRecipient {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path} names no recipient: add an age public key (age1...) or an SSH public key, or the word passphrase")]
+    NoRecipients { path: PathBuf },
+    #[error(
+        "{path} is encrypted to other keys: none of the identities tried ({tried}) opens it; \
+         point {identity_env} at yours, or ask someone who can open it to add your public key \
+         to secrets.recipients and run `pikube secrets rekey`"
+    )]
+    NotForUs {
+        path: PathBuf,
+        tried: String,
+        identity_env: &'static str,
+    },
+    #[error("{path}: wrong passphrase")]
+    WrongPassphrase { path: PathBuf },
+    #[error("{path} is encrypted with a passphrase: set {passphrase_env} or run pikube on a terminal to be asked")]
+    NoPassphrase {
+        path: PathBuf,
+        passphrase_env: &'static str,
+    },
+    #[error("{path} is not an age file, or is damaged: {message}")]
+    NotAge { path: PathBuf, message: String },
+    #[error("{path} holds secrets that cannot be read: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Identity { path: PathBuf, message: String },
+    #[error("encrypting: {message}")]
+    Encrypt { message: String },
+}
+
+/// Who can open `secrets.age`.
+#[derive(Debug, Clone)]
+pub enum Recipients {
+    /// age (`age1...`) or SSH (`ssh-ed25519 ...`, `ssh-rsa ...`) public keys.
+    Keys(Vec<String>),
+    /// Whoever knows the passphrase.
+    Passphrase,
+}
+
+enum AnyRecipient {
+    Age(age::x25519::Recipient),
+    Ssh(age::ssh::Recipient),
+}
+
+impl AnyRecipient {
+    fn parse(line: &str) -> Result<AnyRecipient, String> {
+        if line.starts_with("age1") {
+            age::x25519::Recipient::from_str(line)
+                .map(AnyRecipient::Age)
+                .map_err(|e| format!("not an age public key: {e}"))
+        } else if line.starts_with("ssh-") {
+            age::ssh::Recipient::from_str(line)
+                .map(AnyRecipient::Ssh)
+                .map_err(|e| format!("not a usable SSH public key: {e:?}"))
+        } else {
+            Err(
+                "expected an age public key (age1...), an SSH public key (ssh-ed25519 ... or \
+                 ssh-rsa ...), or the word passphrase"
+                    .to_owned(),
+            )
+        }
+    }
+
+    fn as_dyn(&self) -> &dyn age::Recipient {
+        match self {
+            AnyRecipient::Age(r) => r,
+            AnyRecipient::Ssh(r) => r,
+        }
+    }
+}
+
+impl Recipients {
+    pub fn parse(text: &str, path: &Path) -> Result<Recipients, SecretsError> {
+        let mut keys = Vec::new();
+        let mut passphrase = false;
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |message: String| SecretsError::BadRecipient {
+                path: path.to_owned(),
+                line: index + 1,
+                message,
+            };
+            if line == "passphrase" {
+                passphrase = true;
+            } else {
+                AnyRecipient::parse(line).map_err(bad)?;
+                keys.push(line.to_owned());
+            }
+            if passphrase && !keys.is_empty() {
+                return Err(bad(
+                    "a passphrase cannot be combined with keys (age allows one or the other)"
+                        .to_owned(),
+                ));
+            }
+        }
+        match (passphrase, keys.is_empty()) {
+            (true, _) => Ok(Recipients::Passphrase),
+            (false, false) => Ok(Recipients::Keys(keys)),
+            (false, true) => Err(SecretsError::NoRecipients {
+                path: path.to_owned(),
+            }),
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::from(
+            "# Who can open secrets.age (pikube): age or SSH public keys, one per line, or the\n\
+             # word passphrase. After a change, run `pikube secrets rekey`.\n",
+        );
+        match self {
+            Recipients::Keys(keys) => keys.iter().for_each(|k| out.push_str(&format!("{k}\n"))),
+            Recipients::Passphrase => out.push_str("passphrase\n"),
+        }
+        out
+    }
+}
+
+pub(super) fn encrypt(
+    plain: &[u8],
+    recipients: &Recipients,
+    unlock: &Unlock,
+) -> Result<Vec<u8>, SecretsError> {
+    let failed = |message: String| SecretsError::Encrypt { message };
+    let encryptor = match recipients {
+        Recipients::Keys(lines) => {
+            let parsed: Vec<AnyRecipient> = lines
+                .iter()
+                .map(|l| AnyRecipient::parse(l))
+                .collect::<Result<_, _>>()
+                .map_err(failed)?;
+            age::Encryptor::with_recipients(parsed.iter().map(AnyRecipient::as_dyn))
+                .map_err(|e| failed(e.to_string()))?
+        }
+        Recipients::Passphrase => {
+            let passphrase = unlock.passphrase(Path::new("secrets.age"))?;
+            age::Encryptor::with_user_passphrase(passphrase)
+        }
+    };
+    let mut out = Vec::new();
+    let armored = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
+        .map_err(|e| failed(e.to_string()))?;
+    let mut writer = encryptor
+        .wrap_output(armored)
+        .map_err(|e| failed(e.to_string()))?;
+    writer.write_all(plain).map_err(|e| failed(e.to_string()))?;
+    writer
+        .finish()
+        .and_then(ArmoredWriter::finish)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(out)
+}
+
+pub(super) fn decrypt(
+    sealed: &[u8],
+    unlock: &Unlock,
+    path: &Path,
+) -> Result<Vec<u8>, SecretsError> {
+    let not_age = |message: String| SecretsError::NotAge {
+        path: path.to_owned(),
+        message,
+    };
+    let decryptor =
+        age::Decryptor::new(ArmoredReader::new(sealed)).map_err(|e| not_age(e.to_string()))?;
+    let mut plain = Vec::new();
+    if decryptor.is_scrypt() {
+        let passphrase: SecretString = unlock.passphrase(path)?;
+        let identity = age::scrypt::Identity::new(passphrase);
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| match e {
+                age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                    SecretsError::WrongPassphrase {
+                        path: path.to_owned(),
+                    }
+                }
+                other => not_age(other.to_string()),
+            })?;
+        reader
+            .read_to_end(&mut plain)
+            .map_err(|e| not_age(e.to_string()))?;
+        return Ok(plain);
+    }
+    let (identities, tried) = unlock.identities()?;
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => SecretsError::NotForUs {
+                path: path.to_owned(),
+                tried: if tried.is_empty() {
+                    "none found".to_owned()
+                } else {
+                    tried.join(", ")
+                },
+                identity_env: super::IDENTITY_ENV,
+            },
+            other => not_age(other.to_string()),
+        })?;
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| not_age(e.to_string()))?;
+    Ok(plain)
+}
