@@ -37,6 +37,7 @@ use crate::cli::Cli;
 use crate::exit::Outcome;
 
 fn main() -> ExitCode {
+    commands::take_secrets_from_env();
     let cli = match Cli::try_parse_from(cli::args_with_multicall_name(std::env::args_os())) {
         Ok(cli) => cli,
         Err(err) => {

@@ -494,6 +494,43 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
     );
     let right = right.expect_code(0);
     assert!(!right.stdout.contains(PASSWORD) && !right.stderr.contains(PASSWORD));
+
+    // The ssh processes pikube starts (the ControlMaster outlives it by a minute) do not
+    // inherit the password from its environment (review L4): they carry the marker set for
+    // this run, and not the password.
+    let marker = format!("PIKUBE_TEST_MARKER=lab17-{}", std::process::id());
+    let mut running = ws
+        .command(&["exec", "--all", "--sudo", "--", "sleep 3"])
+        .env("PIKUBE_SUDO_PASSWORD", PASSWORD)
+        .env("PIKUBE_TEST_MARKER", marker.split('=').nth(1).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (mut ours, mut leaking) = (0, 0);
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let is_ssh = cmdline
+            .split(|b| *b == 0)
+            .next()
+            .is_some_and(|argv0| argv0 == b"ssh" || argv0.ends_with(b"/ssh"));
+        let has = |needle: &[u8]| environ.windows(needle.len()).any(|w| w == needle);
+        if is_ssh && has(marker.as_bytes()) {
+            ours += 1;
+            if has(PASSWORD.as_bytes()) {
+                leaking += 1;
+            }
+        }
+    }
+    assert!(running.wait().unwrap().success());
+    assert!(
+        ours > 0,
+        "no ssh process of the run was found: the check means nothing"
+    );
+    assert_eq!(
+        leaking, 0,
+        "{leaking} of {ours} ssh processes hold the sudo password"
+    );
     assert!(memory_cgroup_enabled(&fleet, "pi1") && memory_cgroup_enabled(&fleet, "pi2"));
     // sudo logs every command it runs: the password must not be among them.
     let journal = fleet.exec(

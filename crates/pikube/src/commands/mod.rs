@@ -21,6 +21,8 @@ mod shutdown;
 mod status;
 mod sudo_prompt;
 
+pub use sudo_prompt::take_secrets_from_env;
+
 use crate::cli::{Cli, Command};
 use crate::exit::Outcome;
 

@@ -124,8 +124,11 @@ fn existing(config: &Path) -> anyhow::Result<SecretsFile> {
 
 /// Opens with the environment's identities, asking for a passphrase on a terminal.
 pub fn unlock() -> Unlock {
-    Unlock::from_env(Box::new(|prompt: &str| {
-        if std::io::stdin().is_terminal() {
+    let from_env = super::sudo_prompt::passphrase_from_env();
+    Unlock::from_env(Box::new(move |prompt: &str| {
+        if from_env.is_some() {
+            from_env.clone()
+        } else if std::io::stdin().is_terminal() {
             rpassword::prompt_password(prompt).ok()
         } else {
             None

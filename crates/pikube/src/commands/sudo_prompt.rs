@@ -5,6 +5,26 @@ use std::sync::OnceLock;
 use pikube_cluster::secrets::{SecretKey, SecretsFile};
 use pikube_cluster::ssh::SudoPassword;
 
+/// PIKUBE_SUDO_PASSWORD and PIKUBE_SECRETS_PASSPHRASE, taken out of the environment at
+/// start, before any thread or child process exists: ssh (and the ControlMaster that
+/// outlives pikube for a minute), its ProxyCommands and `Match exec` would otherwise
+/// inherit them (security review L4).
+static FROM_ENV: OnceLock<(Option<String>, Option<String>)> = OnceLock::new();
+
+/// Call first thing in `main`, while the process has a single thread.
+pub fn take_secrets_from_env() {
+    let sudo = std::env::var(SUDO_PASSWORD_ENV).ok();
+    let passphrase = std::env::var(pikube_cluster::secrets::PASSPHRASE_ENV).ok();
+    std::env::remove_var(SUDO_PASSWORD_ENV);
+    std::env::remove_var(pikube_cluster::secrets::PASSPHRASE_ENV);
+    let _ = FROM_ENV.set((sudo, passphrase));
+}
+
+/// The secrets passphrase that was in the environment at start.
+pub fn passphrase_from_env() -> Option<String> {
+    FROM_ENV.get().and_then(|(_, p)| p.clone())
+}
+
 /// The directory of the cluster.toml this run loaded: its secrets.age may hold the sudo
 /// password.
 static CONFIG_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -48,7 +68,8 @@ pub fn sudo_password() -> Option<SudoPassword> {
     if let Some(answer) = asked.as_ref() {
         return answer.clone();
     }
-    let answer = if let Ok(password) = std::env::var(SUDO_PASSWORD_ENV) {
+    let from_env = FROM_ENV.get().and_then(|(sudo, _)| sudo.clone());
+    let answer = if let Some(password) = from_env {
         Some(SudoPassword::new(password))
     } else if let Some(password) = from_secrets() {
         Some(password)
