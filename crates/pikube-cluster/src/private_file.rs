@@ -69,7 +69,17 @@ fn check_private(dir: &Path) -> io::Result<()> {
 }
 
 /// Cluster directories are usually versioned; the tokens must not be committed with them.
-fn keep_out_of_git(pikube_dir: &Path) {
+/// Writes `.pikube/.gitignore` (`*`) unless it exists; `pikube init` calls it too, so the
+/// directory is ignored before anything is in it.
+pub fn keep_out_of_git(pikube_dir: &Path) {
+    if fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(pikube_dir)
+        .is_err()
+    {
+        return;
+    }
     let ignore = pikube_dir.join(".gitignore");
     if !ignore.exists() {
         let _ = fs::write(

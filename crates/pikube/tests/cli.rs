@@ -31,6 +31,9 @@ fn init_writes_a_file_that_check_accepts_and_refuses_to_overwrite_it() {
             > 10,
         "commented"
     );
+    // The cluster's tokens will live in .pikube/: ignored by git from the start.
+    let ignore = std::fs::read_to_string(dir.path().join(".pikube/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
 
     let (code, out, err) = pikube(dir.path(), &["check"]);
     assert_eq!(code, 0, "{out}{err}");
