@@ -151,6 +151,27 @@ impl Peers {
             if status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                // The peer refused our own service token, not the request: its clock may be
+                // far from ours (Pis have no real-time clock) or its key differ. Never a
+                // final answer that would void a payment: retried with a fresh token, then
+                // the work waits as if the peer were down (review M8).
+                let skew = clock_skew(response.headers());
+                tracing::warn!(
+                    peer = %service,
+                    %status,
+                    skew_seconds = skew,
+                    "a peer refused this service's token; are the clocks apart or the keys different?"
+                );
+                last = format!(
+                    "refused this service's token (HTTP {}){}: are the services' clocks apart \
+                     (`pikube status` shows each node's offset) or their MOVIES_JWT_SECRET \
+                     different?",
+                    status.as_u16(),
+                    skew.map_or(String::new(), |s| format!(", its clock {s:+} s from ours"))
+                );
+                continue;
+            }
             if status.is_server_error() {
                 last = format!("status {status}");
                 continue;
@@ -181,6 +202,14 @@ impl Peers {
             detail: last,
         })
     }
+}
+
+/// How far the peer's clock is from ours, by its `Date` header (whole seconds).
+fn clock_skew(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let theirs = httpdate::parse_http_date(date).ok()?;
+    let theirs = theirs.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(theirs - crate::clock::now_millis() / 1000)
 }
 
 fn describe(error: &reqwest::Error) -> String {

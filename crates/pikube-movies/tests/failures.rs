@@ -156,6 +156,37 @@ both_backends!(
     pending_then_settled
 );
 
+/// Reservations refuses the payments service's token (its clock far ahead, say, after a
+/// power cut on a Pi without a real-time clock): the payment waits, authorised, instead of
+/// being voided; once the clocks agree, the outbox confirms and captures (review M8).
+async fn token_refused(backend: Backend) {
+    let mut s = split(backend, Duration::from_secs(600)).await;
+    let (buyer, screening_id, reservation) = s.holding(&["A1"]).await;
+    let reservation_id = reservation["id"].as_str().unwrap();
+    s.proxy.set(Fault::ConfirmUnauthorized).await;
+    let pending = s.pay(&buyer, &reservation, "k").await;
+    assert_eq!(pending.status, StatusCode::ACCEPTED, "{:?}", pending.body);
+    assert_eq!(pending.body["status"], "pending");
+    let payment_id = pending.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.app.seat_map(&screening_id).await["A1"], "held");
+    assert_eq!(s.payments_metric("voided").await, 0.0);
+
+    s.proxy.set(Fault::None).await;
+    s.payment_becomes(&buyer, &payment_id, "succeeded").await;
+    assert_eq!(
+        s.app.reservation(&buyer, reservation_id).await["status"],
+        "confirmed"
+    );
+    assert_eq!(s.app.seat_map(&screening_id).await["A1"], "sold");
+    s.app.ledger().await.assert_consistent(true);
+    assert_eq!(s.payments_metric("voided").await, 0.0);
+}
+
+both_backends!(
+    a_refused_service_token_leaves_the_payment_pending_never_voided,
+    token_refused
+);
+
 /// Confirmations that reservations carries out but whose answers are lost: the payment waits,
 /// the reservation is confirmed once, and the outbox captures without confirming again.
 async fn answers_lost(backend: Backend) {

@@ -12,6 +12,11 @@ use crate::config::JwtSecret;
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// Services mint a short-lived token for each call to another service.
 const SERVICE_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// How far apart two services' clocks may be for their tokens to pass (review M8):
+/// Raspberry Pis have no real-time clock, and after a power cut one may boot minutes off
+/// until NTP catches up. A token whose `exp` passed at most this long ago by the checker's
+/// clock still passes; `pikube status` reports each node's clock offset.
+pub const CLOCK_LEEWAY: Duration = Duration::from_secs(120);
 const ISSUER: &str = "pikube-movies";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +78,7 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = CLOCK_LEEWAY.as_secs();
         TokenKeys {
             encoding: EncodingKey::from_secret(secret.expose()),
             decoding: DecodingKey::from_secret(secret.expose()),
@@ -139,5 +144,35 @@ mod tests {
         let stranger = TokenKeys::new(&JwtSecret::random());
         assert_eq!(stranger.verify(&token), Err(TokenError::BadSignature));
         assert_eq!(keys.verify("not.a.token"), Err(TokenError::Malformed));
+    }
+
+    /// A service token minted by a clock `offset` seconds away from the checker's.
+    fn minted_off_by(keys: &TokenKeys, offset: i64) -> String {
+        let iat = (now_millis() / 1000 + offset) as u64;
+        let claims = Claims {
+            sub: "payments".into(),
+            email: String::new(),
+            role: Role::Service,
+            iss: ISSUER.into(),
+            iat,
+            exp: iat + SERVICE_TOKEN_LIFETIME.as_secs(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap()
+    }
+
+    #[test]
+    fn service_tokens_pass_between_clocks_minutes_apart_but_not_more() {
+        let keys = TokenKeys::new(&JwtSecret::random());
+        // The minting service 3 minutes behind: exp passed 2 minutes ago here, at the edge.
+        for offset in [-170, -90, 0, 90, 600] {
+            assert!(
+                keys.verify(&minted_off_by(&keys, offset)).is_ok(),
+                "{offset} s"
+            );
+        }
+        assert_eq!(
+            keys.verify(&minted_off_by(&keys, -200)),
+            Err(TokenError::Expired)
+        );
     }
 }

@@ -28,6 +28,9 @@ pub enum Fault {
     ConfirmLost,
     /// Hold confirmations unanswered (unforwarded) until the fault changes; then 503.
     ConfirmHang,
+    /// Answer 401 to confirmations, as reservations does to a service token from a clock
+    /// too far from its own.
+    ConfirmUnauthorized,
     /// Refuse connections: nothing listens on the port any more.
     Refuse,
 }
@@ -173,6 +176,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         shared.confirmations.fetch_add(1, Ordering::SeqCst);
         match fault {
             Fault::ConfirmUnavailable => return failed(StatusCode::SERVICE_UNAVAILABLE),
+            Fault::ConfirmUnauthorized => return failed(StatusCode::UNAUTHORIZED),
             Fault::ConfirmHang => {
                 let mut changes = shared.fault.subscribe();
                 let _ = changes.wait_for(|fault| *fault != Fault::ConfirmHang).await;
