@@ -70,11 +70,16 @@ const ENDLESS: &str = "x_min=-0.1325&x_max=-0.1125&y_min=0.735&y_max=0.755&width
 const QUICK: &str =
     "x_min=-2&x_max=1&y_min=-1&y_max=1&width=16&height=16&max_iter=50&format=counts";
 
-/// Limits that let [`ENDLESS`] through, so that the capacity is what is tested.
-fn unlimited() -> Limits {
-    Limits {
-        max_work: u64::MAX,
-        ..Limits::default()
+/// `capacity`, with limits that let [`ENDLESS`] through so that the capacity is what is
+/// tested.
+fn with_capacity(capacity: Capacity) -> ServiceConfig {
+    ServiceConfig {
+        limits: Limits {
+            max_work: u64::MAX,
+            ..Limits::default()
+        },
+        capacity,
+        ..ServiceConfig::default()
     }
 }
 
@@ -110,16 +115,12 @@ async fn the_reviews_maximal_request_is_refused_by_the_work_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_slots_and_the_queue_requests_get_503_and_a_gone_client_frees_its_slot() {
-    let server = start(ServiceConfig {
-        limits: unlimited(),
-        capacity: Capacity {
-            renders: 1,
-            queue: 1,
-            queue_wait: Duration::from_secs(20),
-            deadline: Duration::from_secs(600),
-        },
-        ..ServiceConfig::default()
-    })
+    let server = start(with_capacity(Capacity {
+        renders: 1,
+        queue: 1,
+        queue_wait: Duration::from_secs(20),
+        deadline: Duration::from_secs(600),
+    }))
     .await;
     // One endless render takes the only slot.
     let endless = tokio::spawn(reqwest::get(server.render_url(ENDLESS)));
@@ -163,16 +164,12 @@ async fn beyond_the_slots_and_the_queue_requests_get_503_and_a_gone_client_frees
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_waits_too_long_for_a_slot_gets_503() {
-    let server = start(ServiceConfig {
-        limits: unlimited(),
-        capacity: Capacity {
-            renders: 1,
-            queue: 4,
-            queue_wait: Duration::from_millis(300),
-            deadline: Duration::from_secs(600),
-        },
-        ..ServiceConfig::default()
-    })
+    let server = start(with_capacity(Capacity {
+        renders: 1,
+        queue: 4,
+        queue_wait: Duration::from_millis(300),
+        deadline: Duration::from_secs(600),
+    }))
     .await;
     let endless = tokio::spawn(reqwest::get(server.render_url(ENDLESS)));
     server
@@ -196,16 +193,12 @@ async fn a_request_that_waits_too_long_for_a_slot_gets_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_render_past_its_deadline_is_stopped_and_answered_503() {
-    let server = start(ServiceConfig {
-        limits: unlimited(),
-        capacity: Capacity {
-            renders: 1,
-            queue: 0,
-            queue_wait: Duration::ZERO,
-            deadline: Duration::from_millis(500),
-        },
-        ..ServiceConfig::default()
-    })
+    let server = start(with_capacity(Capacity {
+        renders: 1,
+        queue: 0,
+        queue_wait: Duration::ZERO,
+        deadline: Duration::from_millis(500),
+    }))
     .await;
     let response = reqwest::get(server.render_url(ENDLESS)).await.unwrap();
     assert_eq!(response.status(), 503);

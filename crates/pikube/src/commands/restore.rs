@@ -8,7 +8,7 @@ use pikube_cluster::restore::{resolve, restore, serving, RestoreNode};
 
 use crate::cli::RestoreArgs;
 use crate::commands::cluster::{fleet, load_config, lock_cluster, lock_on_server, unlock_server};
-use crate::commands::confirm::confirm;
+use crate::commands::confirm::dry_run_or_confirm;
 use crate::commands::local_state::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
@@ -44,13 +44,8 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
             "no other server".to_owned()
         }
     );
-    if args.dry_run {
-        outln!("Would {plan}.");
-        return Ok(Outcome::Success);
-    }
-    if !args.yes && !confirm(&format!("This will {plan}."))? {
-        errln!("nothing done");
-        return Ok(Outcome::Failed);
+    if let Some(outcome) = dry_run_or_confirm(&plan, args.dry_run, args.yes)? {
+        return Ok(outcome);
     }
     let _lock = lock_cluster(&config, "restore", &args.lock)?;
     let fleet = fleet(&config)?;

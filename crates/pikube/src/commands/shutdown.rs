@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::{OutputFormat, ShutdownArgs};
 use crate::commands::cluster::{fleet, load_config, lock_cluster, lock_on_server, unlock_server};
-use crate::commands::confirm::confirm;
+use crate::commands::confirm::dry_run_or_confirm;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -35,13 +35,8 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
         names(Role::Agent),
         names(Role::Server)
     );
-    if args.dry_run {
-        outln!("Would {plan}.");
-        return Ok(Outcome::Success);
-    }
-    if !args.yes && !confirm(&format!("This will {plan}."))? {
-        errln!("nothing done");
-        return Ok(Outcome::Failed);
+    if let Some(outcome) = dry_run_or_confirm(&plan, args.dry_run, args.yes)? {
+        return Ok(outcome);
     }
     let _lock = lock_cluster(&config, "shutdown", &args.lock)?;
     let fleet = fleet(&config)?;
