@@ -15,10 +15,10 @@ pub async fn exec_all(
     script: &str,
     sudo: bool,
     parallelism: usize,
-    sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+    sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     on_line: &(dyn Fn(&str, bool, &str) + Sync),
 ) -> Vec<NodeResult<CommandOutput, String>> {
-    let (connections, _) = fleet
+    let connections = fleet
         .connect_all(&SilentProgress, sudo_password, sudo)
         .await;
     let mut results: Vec<NodeResult<CommandOutput, String>> = stream::iter(connections)

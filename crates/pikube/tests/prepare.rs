@@ -579,21 +579,38 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
             .unwrap(),
     )
     .expect_code(0);
-    let mut set = with_identity(&["secrets", "set", "sudo_password"]);
-    set.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = set.spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    let set = |name: &str, value: &str| {
+        let mut set = with_identity(&["secrets", "set", name]);
+        set.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = set.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    };
+    set("sudo_password", PASSWORD);
     let plan = Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(0);
     assert!(!plan.stdout.contains(PASSWORD) && !plan.stderr.contains(PASSWORD));
+
+    // Per node: nodes.<name>.sudo_password comes before the shared one.
+    set("sudo_password", "not-it");
+    set("nodes.one.sudo_password", PASSWORD);
+    let plan = Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(1);
+    assert!(
+        plan.stdout
+            .contains("two: sudo rejected the password for pwsudo")
+            && !plan.stdout.contains("one: sudo rejected"),
+        "{}",
+        plan.stdout
+    );
+    set("nodes.two.sudo_password", PASSWORD);
+    Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(0);
 }
 
 #[test]

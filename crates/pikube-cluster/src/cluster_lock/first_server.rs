@@ -22,7 +22,7 @@ impl ServerLock {
         command: &str,
         force_unlock: bool,
         progress: &dyn Progress,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     ) -> Result<Option<ServerLock>, ClusterLockError> {
         let mut first = None;
         for connected in servers.connect_privileged(progress, sudo_password).await {
@@ -59,7 +59,7 @@ impl ServerLock {
     /// the lock is left (it goes stale by itself).
     pub async fn release(
         self,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     ) -> Result<(), String> {
         let ServerLock { lock, servers } = self;
         let node = lock.node().to_owned();

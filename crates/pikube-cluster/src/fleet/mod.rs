@@ -59,21 +59,18 @@ impl Fleet {
         .await
     }
 
-    /// Connects to every node to run commands as root, as the pipeline does: the sudo
-    /// password is asked at most once, and only when some node needs it; it comes back too,
-    /// for connections made later (after a reboot). With `required` false, a node whose sudo
-    /// wants a password nobody gave is still connected: only its root commands fail.
+    /// Connects to every node to run commands as root, as the pipeline does: a node's sudo
+    /// password (`sudo_password(node)`, which asks at most once) is wanted only when that
+    /// node's sudo needs one. With `required` false, a node whose sudo wants a password
+    /// nobody gave is still connected: only its root commands fail.
     pub async fn connect_all(
         &self,
         progress: &dyn Progress,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
         required: bool,
-    ) -> (Vec<NodeResult<Connection>>, Option<SudoPassword>) {
-        let mut password = None;
-        let connections = self
-            .connect_privileged_with(progress, sudo_password, &mut password, required)
-            .await;
-        (connections, password)
+    ) -> Vec<NodeResult<Connection>> {
+        self.connect_privileged_with(progress, sudo_password, required)
+            .await
     }
 
     /// The SSH settings every connection of this fleet uses.
@@ -82,40 +79,32 @@ impl Fleet {
     }
 
     /// Connects to every node so that it can run commands as root: directly, with
-    /// passwordless sudo, or with the sudo password (asked once, only if some node needs it).
+    /// passwordless sudo, or with the node's sudo password.
     pub async fn connect_privileged(
         &self,
         progress: &dyn Progress,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     ) -> Vec<NodeResult<Connection>> {
-        self.connect_privileged_with(progress, sudo_password, &mut None, true)
+        self.connect_privileged_with(progress, sudo_password, true)
             .await
     }
 
     async fn connect_privileged_with(
         &self,
         progress: &dyn Progress,
-        sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
-        password: &mut Option<SudoPassword>,
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
         required: bool,
     ) -> Vec<NodeResult<Connection>> {
         let connections = self
             .each(|member| async move { Ok(self.connect(member, progress).await?) })
             .await;
-        if connections
-            .iter()
-            .any(|c| c.result.as_ref().is_ok_and(Connection::needs_sudo_password))
-        {
-            *password = sudo_password();
-        }
-        let password = &*password;
         let work = connections.into_iter().map(|connected| async move {
             let node = connected.node.clone();
             let result = async {
                 let mut connection = connected.result?;
                 if connection.needs_sudo_password() {
-                    match password {
-                        Some(password) => connection.use_sudo_password(password).await?,
+                    match sudo_password(&node) {
+                        Some(password) => connection.use_sudo_password(&password).await?,
                         None if !required => {}
                         None => {
                             return Err(SshError::SudoPasswordNeeded {

@@ -66,7 +66,7 @@ pub struct NodeHealth {
 pub async fn check(
     config: &ClusterConfig,
     facts: &[(String, Result<NodeFacts, String>)],
-    sudo_password: &(dyn Fn() -> Option<SudoPassword> + Sync),
+    sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
 ) -> ClusterHealth {
     let mut health = ClusterHealth {
         healthy: true,

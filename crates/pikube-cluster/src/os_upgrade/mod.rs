@@ -44,7 +44,7 @@ pub async fn pending_upgrades(node: &Connection) -> Result<Vec<PendingPackage>, 
 /// [`pending_upgrades`] on every node of `fleet` at once, in file order.
 pub async fn pending_on_all(
     fleet: &crate::fleet::Fleet,
-    sudo_password: &(dyn Fn() -> Option<crate::ssh::SudoPassword> + Sync),
+    sudo_password: &(dyn Fn(&str) -> Option<crate::ssh::SudoPassword> + Sync),
 ) -> Vec<(String, Result<Vec<PendingPackage>, String>)> {
     let connected = fleet
         .connect_privileged(&crate::progress::SilentProgress, sudo_password)

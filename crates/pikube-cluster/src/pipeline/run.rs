@@ -72,15 +72,13 @@ pub struct Run<'a> {
     pub settings: Settings,
     pub(super) progress: &'a dyn Progress,
     /// Asked at most once, and only when a node's sudo wants a password.
-    pub(super) sudo_password: &'a (dyn Fn() -> Option<SudoPassword> + Sync),
+    pub(super) sudo_password: &'a (dyn Fn(&str) -> Option<SudoPassword> + Sync),
     pub(super) fleet: Fleet,
     pub(super) spec: K3sSpec,
     pub(super) local: LocalState,
 
     /// connect: the nodes reached, in file order, until facts pairs them with their facts.
     pub(super) connections: Vec<(String, Connection)>,
-    /// The password sudo wanted, kept for connections made later (after a reboot).
-    pub(super) password: Option<SudoPassword>,
     /// facts: the nodes reached, with their connection and facts (those failed since too).
     pub(super) nodes: Vec<StageNode>,
     /// Nodes out of the run, with the error that put them out.
@@ -109,7 +107,7 @@ impl<'a> Run<'a> {
         config: &'a ClusterConfig,
         settings: Settings,
         progress: &'a dyn Progress,
-        sudo_password: &'a (dyn Fn() -> Option<SudoPassword> + Sync),
+        sudo_password: &'a (dyn Fn(&str) -> Option<SudoPassword> + Sync),
     ) -> Result<Run<'a>, SshClientError> {
         Ok(Run {
             mode,
@@ -121,7 +119,6 @@ impl<'a> Run<'a> {
             spec: K3sSpec::from_config(config),
             local: LocalState::new(config.dir(), config.name.as_ref()),
             connections: Vec::new(),
-            password: None,
             nodes: Vec::new(),
             failed: BTreeMap::new(),
             plans: BTreeMap::new(),

@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use pikube_cluster::secrets::{SecretKey, SecretsFile};
+use pikube_cluster::secrets::{SecretKey, Secrets, SecretsFile};
 use pikube_cluster::ssh::SudoPassword;
 
 /// PIKUBE_SUDO_PASSWORD and PIKUBE_SECRETS_PASSPHRASE, taken out of the environment at
@@ -38,42 +38,59 @@ pub fn secrets_beside(config: &Path) {
     let _ = CONFIG_DIR.set(dir.to_owned());
 }
 
-/// `sudo_password` from secrets.age beside cluster.toml, when there is one. A file that
-/// exists but cannot be opened is an error worth showing, not a reason to prompt silently.
-fn from_secrets() -> Option<SudoPassword> {
-    let file = SecretsFile::beside(CONFIG_DIR.get()?);
-    if !file.exists() {
-        return None;
-    }
-    let key = SecretKey::parse("sudo_password").ok()?;
-    match file.open(&super::secrets::unlock()) {
-        Ok(secrets) => secrets.get(&key).map(|p| SudoPassword::new(p.to_owned())),
-        Err(err) => {
-            errln!("warning: the sudo password was not read from the secrets: {err}");
-            None
-        }
-    }
+/// The secrets beside cluster.toml, opened once per run (`None`: no file, or it could not be
+/// opened, which is said once as a warning rather than silently falling back to a prompt).
+fn secrets() -> Option<&'static Secrets> {
+    static OPENED: OnceLock<Option<Secrets>> = OnceLock::new();
+    OPENED
+        .get_or_init(|| {
+            let file = SecretsFile::beside(CONFIG_DIR.get()?);
+            if !file.exists() {
+                return None;
+            }
+            match file.open(&super::secrets::unlock()) {
+                Ok(secrets) => Some(secrets),
+                Err(err) => {
+                    errln!("warning: the sudo passwords were not read from the secrets: {err}");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// `nodes.<node>.sudo_password`, else `sudo_password`, from the secrets.
+fn from_secrets(node: &str) -> Option<SudoPassword> {
+    let secrets = secrets()?;
+    [
+        format!("nodes.{node}.sudo_password"),
+        "sudo_password".to_owned(),
+    ]
+    .iter()
+    .filter_map(|name| SecretKey::parse(name).ok())
+    .find_map(|key| secrets.get(&key).map(|p| SudoPassword::new(p.to_owned())))
 }
 
 /// The environment variable that carries a sudo password for unattended runs.
 pub const SUDO_PASSWORD_ENV: &str = "PIKUBE_SUDO_PASSWORD";
 
-/// The sudo password, from the environment, the secrets file beside cluster.toml
-/// (`sudo_password`), or asked once on the terminal; `None` when
-/// neither is possible (the affected nodes then fail with a message saying how to fix it).
-/// Asked at most once per run, however many times the nodes are connected to.
-pub fn sudo_password() -> Option<SudoPassword> {
+/// `node`'s sudo password: from the environment (the same for every node), the secrets file
+/// beside cluster.toml (`nodes.<node>.sudo_password`, else `sudo_password`), or asked once
+/// on the terminal for every node the secrets do not cover; `None` when none of these is
+/// possible (the node then fails with a message saying how to fix it).
+pub fn sudo_password(node: &str) -> Option<SudoPassword> {
     static ASKED: std::sync::Mutex<Option<Option<SudoPassword>>> = std::sync::Mutex::new(None);
+    if let Some(password) = FROM_ENV.get().and_then(|(sudo, _)| sudo.clone()) {
+        return Some(SudoPassword::new(password));
+    }
+    if let Some(password) = from_secrets(node) {
+        return Some(password);
+    }
     let mut asked = ASKED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(answer) = asked.as_ref() {
         return answer.clone();
     }
-    let from_env = FROM_ENV.get().and_then(|(sudo, _)| sudo.clone());
-    let answer = if let Some(password) = from_env {
-        Some(SudoPassword::new(password))
-    } else if let Some(password) = from_secrets() {
-        Some(password)
-    } else if std::io::stdin().is_terminal() {
+    let answer = if std::io::stdin().is_terminal() {
         rpassword::prompt_password("sudo password for the nodes (asked once): ")
             .ok()
             .map(SudoPassword::new)

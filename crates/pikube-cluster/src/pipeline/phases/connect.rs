@@ -13,11 +13,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         run.config.name
     ));
     let required = run.mode == Mode::Apply;
-    let (connections, password) = run
+    let connections = run
         .fleet
         .connect_all(run.progress, run.sudo_password, required)
         .await;
-    run.password = password;
     for connected in connections {
         match connected.result {
             Ok(connection) => run.connections.push((connected.node, connection)),

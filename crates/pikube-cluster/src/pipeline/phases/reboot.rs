@@ -53,7 +53,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let parallelism = run.config.ssh.parallelism.max(1);
     let progress = run.progress;
     let client = run.fleet.client();
-    let password = run.password.as_ref();
+    let sudo_password = run.sudo_password;
     let timeout = run.settings.reboot_timeout;
     let plans = &run.plans;
     let done: Vec<(String, Result<Rebooted, NodeError>)> = stream::iter(work)
@@ -72,8 +72,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                     connection = reboot_node(connection, client, &facts.boot_id, timeout).await?;
                     progress.node(&name, "back with a new boot id");
                     // A new connection must learn sudo's password again.
-                    if let (true, Some(password)) = (connection.needs_sudo_password(), password) {
-                        connection.use_sudo_password(password).await?;
+                    if connection.needs_sudo_password() {
+                        if let Some(password) = sudo_password(&name) {
+                            connection.use_sudo_password(&password).await?;
+                        }
                     }
                 }
                 let desired = DesiredNode { name: name.clone() };
