@@ -125,6 +125,79 @@ fn every_manifest_passes_the_real_api_servers_validation() {
             .count(),
         6
     );
+    assert_eq!(
+        movies
+            .iter()
+            .filter(|o| o.starts_with("networkpolicy.networking.k8s.io/"))
+            .count(),
+        6,
+        "{movies:?}"
+    );
+
+    // Applied for real: the namespace enforces the "restricted" Pod Security Standard, and
+    // the real controller-manager creates every pod of the Deployments and the StatefulSet
+    // through that admission (review M11). No pod runs (no kubelet here), but a pod the
+    // standard refuses would never be created.
+    let movies_dir = movies_with_secrets(&base.join("real"));
+    server.kubectl_ok(&["apply", "-k", movies_dir.to_str().unwrap()]);
+    let labels = server.kubectl_ok(&[
+        "get",
+        "namespace",
+        "movies",
+        "-o",
+        "jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}",
+    ]);
+    assert_eq!(labels.trim(), "restricted");
+    let wanted: u64 = {
+        let json = server.kubectl_ok(&[
+            "get",
+            "deployments,statefulsets",
+            "-n",
+            "movies",
+            "-o",
+            "json",
+        ]);
+        let list: serde_json::Value = serde_json::from_str(&json).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["spec"]["replicas"].as_u64().unwrap_or(1))
+            .sum()
+    };
+    let mut pods = 0;
+    for _ in 0..120 {
+        let names = server.kubectl_ok(&["get", "pods", "-n", "movies", "-o", "name"]);
+        pods = names.lines().count() as u64;
+        if pods >= wanted {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let refused = server.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        "movies",
+        "--field-selector",
+        "reason=FailedCreate",
+        "-o",
+        "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+    ]);
+    assert!(refused.trim().is_empty(), "pods refused: {refused}");
+    assert_eq!(pods, wanted, "pods created of the {wanted} wanted");
+    // The admission has teeth: a pod that may run as root is refused in this namespace.
+    let out = server.kubectl(&[
+        "run",
+        "intruder",
+        "-n",
+        "movies",
+        "--image=busybox",
+        "--dry-run=server",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("violates PodSecurity \"restricted"), "{err}");
 
     // The check has teeth: a field Kubernetes does not know is refused.
     let broken = base.join("broken");
