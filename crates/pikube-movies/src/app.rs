@@ -63,7 +63,9 @@ pub async fn serve(
         });
     // Every request of the API is a small JSON document; 16 KiB leaves room to spare and
     // keeps what a flood of bodies can hold in memory small (review M1).
-    let app = ops.wrap(routes.layer(axum::extract::DefaultBodyLimit::max(16 * 1024)));
+    let app = ops.wrap(routes.layer(axum::extract::DefaultBodyLimit::max(
+        crate::api::MAX_BODY_BYTES,
+    )));
     let names: Vec<&str> = started.iter().map(|s| s.service.as_str()).collect();
     tracing::info!(url = %format!("http://{address}/api/"), services = %names.join(","), "movies listening");
     let shutdown = pikube_http::drain_on(signal, ops.readiness().clone(), config.drain_grace);

@@ -1,10 +1,11 @@
 //! A JSON request body whose rejections say what is wrong, in the API's error shape.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::serde_message::explain;
@@ -20,6 +21,27 @@ use super::ApiError;
 /// its fields in order, which no client means.
 pub struct JsonBody<T>(pub T);
 
+/// The largest request body the API reads: every request is a small JSON document
+/// (app.rs sets it as the default body limit; security review M1).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A body announced larger than [`MAX_BODY_BYTES`] is read and dropped, up to this much,
+/// before the 413: a client still sending would otherwise see its connection reset instead
+/// of the answer. Beyond this the connection is simply cut.
+const DRAIN_AT_MOST: u64 = 8 << 20;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the request body is larger than this API accepts",
+    )
+}
+
+async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
+}
+
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
     T: DeserializeOwned,
@@ -34,14 +56,21 @@ where
                 "send the request body as JSON with `Content-Type: application/json`",
             ));
         }
+        let announced = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        if let Some(length) = announced.filter(|&n| n > MAX_BODY_BYTES as u64) {
+            if length <= DRAIN_AT_MOST {
+                drain(request.into_body()).await;
+            }
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "the request body is larger than this API accepts",
-                    )
+                    too_large()
                 } else {
                     ApiError::bad_request(format!(
                         "the request body could not be read: {}",

@@ -9,7 +9,7 @@ mod query;
 mod serde_message;
 mod text;
 
-pub use body::JsonBody;
+pub use body::{JsonBody, MAX_BODY_BYTES};
 pub use error::ApiError;
 pub use id::{id_field, shown, Id, PathId};
 pub use method::method_not_allowed;
