@@ -525,16 +525,23 @@ pub struct SecretsFileArgs {
     pub file: FileArgs,
 }
 
+/// Who can open secrets.age: keys, or a passphrase.
 #[derive(Debug, Args)]
-pub struct SecretsInitArgs {
-    #[command(flatten)]
-    pub file: FileArgs,
+pub struct SecretsRecipientArgs {
     /// An age public key (age1...) or SSH public key to encrypt to; repeat for a team.
     #[arg(long = "recipient", value_name = "KEY")]
     pub recipients: Vec<String>,
     /// Encrypt with a passphrase instead of keys.
     #[arg(long, conflicts_with = "recipients")]
     pub passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsInitArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    #[command(flatten)]
+    pub to: SecretsRecipientArgs,
     /// Replace an existing secrets.age (its secrets are lost).
     #[arg(long)]
     pub force: bool,
@@ -560,12 +567,9 @@ pub struct SecretsListArgs {
 pub struct SecretsRekeyArgs {
     #[command(flatten)]
     pub file: FileArgs,
-    /// New recipients, replacing secrets.recipients.
-    #[arg(long = "recipient", value_name = "KEY")]
-    pub recipients: Vec<String>,
-    /// Switch to a passphrase.
-    #[arg(long, conflicts_with = "recipients")]
-    pub passphrase: bool,
+    /// New recipients replacing secrets.recipients (none: keep them).
+    #[command(flatten)]
+    pub to: SecretsRecipientArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

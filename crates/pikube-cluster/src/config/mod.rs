@@ -42,7 +42,7 @@ pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
 pub use kubelet_arg::{InvalidKubeletArg, KubeletArg};
 pub use labels::{InvalidLabel, LabelKey, LabelValue};
 pub use load::{load, parse, Loaded};
-pub use model::{ClusterConfig, K3sSettings, NodeSpec, SshSettings};
+pub use model::{dir_of, ClusterConfig, K3sSettings, NodeSpec, SshSettings};
 pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
 pub use role::{InvalidRole, Role};
 pub use starter::starter_file;

@@ -104,10 +104,16 @@ impl ClusterConfig {
     /// The directory holding cluster.toml, against which its paths resolve
     /// (`.` when the file was named without a directory).
     pub fn dir(&self) -> &Path {
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        }
+        dir_of(&self.path)
+    }
+}
+
+/// The directory holding the cluster file at `path` (`.` for a bare file name), for the
+/// commands that work beside it before (or without) loading it.
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 

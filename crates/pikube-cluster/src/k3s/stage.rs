@@ -110,18 +110,14 @@ impl K3sStage<'_> {
         }
         let no_addresses = BTreeMap::new();
         let topo_nodes = self.topology_nodes(&surveyed, &no_addresses);
-        let secret = match local.token_adopting(existing_secret(&topo_nodes)) {
-            Ok(secret) => secret,
-            Err(err) => {
-                let message = err.to_string();
-                return self.all_failed(|node| K3sError::Cluster {
-                    node: node.to_owned(),
-                    message: format!("local state: {message}"),
-                });
-            }
-        };
-        let agent_secret = match local.agent_token_adopting(existing_agent_secret(&topo_nodes)) {
-            Ok(secret) => secret,
+        let secrets = local
+            .token_adopting(existing_secret(&topo_nodes))
+            .and_then(|server| {
+                let agent = local.agent_token_adopting(existing_agent_secret(&topo_nodes))?;
+                Ok((server, agent))
+            });
+        let (secret, agent_secret) = match secrets {
+            Ok(secrets) => secrets,
             Err(err) => {
                 let message = err.to_string();
                 return self.all_failed(|node| K3sError::Cluster {

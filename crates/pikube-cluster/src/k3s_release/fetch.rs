@@ -131,17 +131,19 @@ pub const ALLOW_HTTP_ENV: &str = "PIKUBE_K3S_RELEASE_ALLOW_HTTP";
 /// explicitly allowed: the checksum comes from the same place as the binary, so the
 /// transport is all that stands between a network attacker and root on the nodes.
 fn check_transport(url: &str, allow_http: bool) -> Result<(), ReleaseError> {
-    let Some(rest) = url.strip_prefix("http://") else {
+    // Unparsable URLs are left to the request, whose error names them.
+    let Ok(parsed) = reqwest::Url::parse(url) else {
         return Ok(());
     };
-    let authority = rest.split('/').next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
+    if parsed.scheme() != "http" {
+        return Ok(());
+    }
+    // host_str keeps an IPv6 address in brackets.
+    let host = parsed.host_str().unwrap_or("");
     let loopback = host == "localhost"
         || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     if loopback || allow_http {

@@ -58,10 +58,8 @@ impl Throttle {
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        match buckets.get(key) {
-            Some(bucket) if self.refilled(*bucket, now) < 1.0 => {
-                Err(self.wait_for_one(self.refilled(*bucket, now)))
-            }
+        match buckets.get(key).map(|bucket| self.refilled(*bucket, now)) {
+            Some(tokens) if tokens < 1.0 => Err(self.wait_for_one(tokens)),
             _ => Ok(()),
         }
     }

@@ -14,7 +14,7 @@ pub fn load_config(path: &Path) -> anyhow::Result<ClusterConfig> {
     for warning in &loaded.warnings {
         errln!("warning: {warning}");
     }
-    super::sudo_prompt::secrets_beside(path);
+    super::sudo_prompt::secrets_beside(loaded.config.dir());
     Ok(loaded.config)
 }
 

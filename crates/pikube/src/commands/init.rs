@@ -27,11 +27,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    pikube_cluster::private_file::keep_out_of_git(&dir.join(".pikube"));
+    pikube_cluster::private_file::keep_out_of_git(&config::dir_of(path).join(".pikube"));
     outln!(
         "wrote {}: edit the nodes, then run `pikube check` and `pikube plan`",
         path.display()

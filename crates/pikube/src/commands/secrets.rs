@@ -10,7 +10,7 @@ use pikube_cluster::secrets::{
     ensure_default_identity, Recipients, SecretKey, Secrets, SecretsFile, Unlock,
 };
 
-use crate::cli::{OutputFormat, SecretsCommand};
+use crate::cli::{OutputFormat, SecretsCommand, SecretsRecipientArgs};
 use crate::exit::Outcome;
 
 pub fn run(command: &SecretsCommand) -> anyhow::Result<Outcome> {
@@ -24,7 +24,7 @@ pub fn run(command: &SecretsCommand) -> anyhow::Result<Outcome> {
                     file.path.display()
                 );
             }
-            let recipients = recipients_from(&args.recipients, args.passphrase)?;
+            let recipients = recipients_from(&args.to)?;
             file.save(&Secrets::default(), &recipients, &unlock())?;
             errln!(
                 "wrote {} and {}: add secrets with `pikube secrets set NAME`",
@@ -87,10 +87,10 @@ pub fn run(command: &SecretsCommand) -> anyhow::Result<Outcome> {
             let file = existing(&args.file.file)?;
             let unlock = unlock();
             let secrets = file.open(&unlock)?;
-            let recipients = if args.recipients.is_empty() && !args.passphrase {
+            let recipients = if args.to.recipients.is_empty() && !args.to.passphrase {
                 file.recipients()?
             } else {
-                recipients_from(&args.recipients, args.passphrase)?
+                recipients_from(&args.to)?
             };
             file.save(&secrets, &recipients, &unlock)?;
             errln!(
@@ -104,11 +104,7 @@ pub fn run(command: &SecretsCommand) -> anyhow::Result<Outcome> {
 }
 
 fn beside(config: &Path) -> SecretsFile {
-    let dir = config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    SecretsFile::beside(dir)
+    SecretsFile::beside(pikube_cluster::config::dir_of(config))
 }
 
 fn existing(config: &Path) -> anyhow::Result<SecretsFile> {
@@ -136,8 +132,9 @@ pub fn unlock() -> Unlock {
     }))
 }
 
-fn recipients_from(keys: &[String], passphrase: bool) -> anyhow::Result<Recipients> {
-    if passphrase {
+fn recipients_from(to: &SecretsRecipientArgs) -> anyhow::Result<Recipients> {
+    let keys = &to.recipients;
+    if to.passphrase {
         return Ok(Recipients::Passphrase);
     }
     if keys.is_empty() {

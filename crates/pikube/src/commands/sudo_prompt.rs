@@ -29,13 +29,9 @@ pub fn passphrase_from_env() -> Option<String> {
 /// password.
 static CONFIG_DIR: OnceLock<PathBuf> = OnceLock::new();
 
-/// Records where cluster.toml is, for [`sudo_password`].
-pub fn secrets_beside(config: &Path) {
-    let dir = config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let _ = CONFIG_DIR.set(dir.to_owned());
+/// Records the directory of cluster.toml, for [`sudo_password`].
+pub fn secrets_beside(config_dir: &Path) {
+    let _ = CONFIG_DIR.set(config_dir.to_owned());
 }
 
 /// The secrets beside cluster.toml, opened once per run (`None`: no file, or it could not be
