@@ -12,8 +12,24 @@ use crate::{
     request::{Format, RenderRequest},
 };
 
-/// Pixels per rayon work item (whole rows; at least one row).
-const PIXELS_PER_ITEM: usize = 4096;
+/// Pixels per rayon work item at most: enough to amortise scheduling for cheap images.
+const MAX_PIXELS_PER_ITEM: usize = 4096;
+/// Pixels per rayon work item at least (a multiple of every kernel's lane count).
+const MIN_PIXELS_PER_ITEM: usize = 64;
+/// Worst-case iterations per work item. A cancelled render stops only between items, so
+/// this bounds how long it keeps the cores after its client has gone: about 2^24
+/// iterations, tens of milliseconds on a Pi core, even when max_iter is in the hundreds of
+/// thousands (a whole 4096-pixel item would then take minutes).
+const MAX_WORK_PER_ITEM: u64 = 1 << 24;
+
+/// The pixels of one rayon work item for `max_iter`: the kernels take any run of pixels,
+/// so items need not be whole rows.
+fn pixels_per_item(max_iter: u32) -> usize {
+    let by_work = usize::try_from(MAX_WORK_PER_ITEM / u64::from(max_iter.max(1)))
+        .unwrap_or(MAX_PIXELS_PER_ITEM);
+    by_work.clamp(MIN_PIXELS_PER_ITEM, MAX_PIXELS_PER_ITEM) / MIN_PIXELS_PER_ITEM
+        * MIN_PIXELS_PER_ITEM
+}
 
 /// A computed image.
 #[derive(Clone, Debug)]
@@ -119,8 +135,7 @@ fn compute(request: &RenderRequest, kernel: Kernel, stop: &(dyn Fn() -> bool + S
     );
     let pixels = request.pixels() as usize;
     let max_iter = request.max_iter();
-    let rows_per_item = (PIXELS_PER_ITEM / width as usize).max(1);
-    let item = rows_per_item * width as usize;
+    let item = pixels_per_item(max_iter);
 
     let mut counts = vec![0u32; pixels];
     let smooth = match request.format() {
@@ -161,5 +176,28 @@ fn compute(request: &RenderRequest, kernel: Kernel, stop: &(dyn Fn() -> bool + S
             Kernel::Portable
         },
         elapsed: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_items_shrink_as_max_iter_grows_so_cancelling_stays_prompt() {
+        assert_eq!(pixels_per_item(1), MAX_PIXELS_PER_ITEM);
+        assert_eq!(pixels_per_item(1000), MAX_PIXELS_PER_ITEM);
+        // 2^24 / 100 000 = 167 pixels, rounded down to whole lanes.
+        assert_eq!(pixels_per_item(100_000), 128);
+        assert_eq!(pixels_per_item(u32::MAX), MIN_PIXELS_PER_ITEM);
+        for max_iter in [1, 7, 500, 4097, 100_000, 1 << 20, u32::MAX] {
+            let item = pixels_per_item(max_iter);
+            assert_eq!(item % MIN_PIXELS_PER_ITEM, 0, "{max_iter}");
+            assert!(
+                item as u64 * u64::from(max_iter) <= MAX_WORK_PER_ITEM
+                    || item == MIN_PIXELS_PER_ITEM,
+                "{max_iter}"
+            );
+        }
     }
 }
