@@ -125,6 +125,12 @@ fn starter_file_examples_are_valid() {
     fs::create_dir(dir.path().join("bin")).unwrap();
     fs::write(dir.path().join("bin/k3s-arm64"), "").unwrap();
     fs::write(dir.path().join("bin/k3s-armhf"), "").unwrap();
+    fs::create_dir(dir.path().join("images")).unwrap();
+    fs::write(
+        dir.path().join("images/k3s-airgap-images-arm64.tar.zst"),
+        "",
+    )
+    .unwrap();
     let mut text = starter_file("lab");
     for key in [
         "api_endpoint = ",
@@ -132,14 +138,18 @@ fn starter_file_examples_are_valid() {
         "disable = ",
         "kubelet_args = ",
         "datastore_endpoint = ",
+        "airgap_images = ",
         "[k3s.binary]",
         "arm64 = ",
         "armhf = ",
+        "[k3s.images]",
+        "arm64 = ",
         "taints = ",
     ] {
+        // In file order: the first still commented-out one.
         let commented = format!("\n# {key}");
         assert!(text.contains(&commented), "no example for {key}");
-        text = text.replace(&commented, &format!("\n{key}"));
+        text = text.replacen(&commented, &format!("\n{key}"), 1);
     }
     let path = dir.path().join("cluster.toml");
     fs::write(&path, &text).unwrap();
@@ -154,6 +164,11 @@ fn starter_file_examples_are_valid() {
     assert!(k3s.disable.contains(&K3sComponent::Traefik));
     assert_eq!(k3s.kubelet_args[0].to_string(), "max-pods=50");
     assert!(k3s.datastore_endpoint.is_some());
+    assert!(k3s.airgap_images);
+    assert_eq!(
+        k3s.images[&Arch::Arm64],
+        dir.path().join("images/k3s-airgap-images-arm64.tar.zst")
+    );
     assert_eq!(
         k3s.binary(Arch::Arm64),
         Some(dir.path().join("bin/k3s-arm64").as_path())

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use fake_release::FakeRelease;
+use pikube_cluster::config::Arch;
 use pikube_cluster::k3s_release::{
-    cache_dir_for, cached_binary, CachedBinary, ReleaseArch, ReleaseError, ReleaseSource,
+    cache_dir_for, cached_asset, cached_binary, CachedAsset, ReleaseAsset, ReleaseError,
+    ReleaseSource,
 };
 use sha2::{Digest, Sha256};
 
@@ -21,7 +23,7 @@ const VERSION: &str = "v1.31.4+k3s1";
 const ENCODED: &str = "v1.31.4%2Bk3s1";
 
 /// Stands in for k3s: big enough to arrive in many chunks, different for each arch.
-fn fake_binary(arch: ReleaseArch) -> Vec<u8> {
+fn fake_binary(arch: Arch) -> Vec<u8> {
     (0..300_000u32)
         .map(|i| (i.wrapping_mul(31) ^ arch as u32) as u8)
         .collect()
@@ -33,7 +35,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A checksum file like k3s publishes: the airgap tarball first, whose name starts with
 /// the amd64 binary's name.
-fn checksum_file(arch: ReleaseArch, binary_hash: &str) -> String {
+fn checksum_file(arch: Arch, binary_hash: &str) -> String {
     let airgap = sha256_hex(b"airgap images");
     format!(
         "{airgap}  k3s-airgap-images-{arch}.tar\n{binary_hash}  {}\n",
@@ -42,7 +44,7 @@ fn checksum_file(arch: ReleaseArch, binary_hash: &str) -> String {
 }
 
 /// Publishes `binary` for `arch` (binary behind a redirect) with a matching checksum file.
-fn publish(server: &FakeRelease, arch: ReleaseArch, binary: &[u8]) {
+fn publish(server: &FakeRelease, arch: Arch, binary: &[u8]) {
     server.put(
         &format!("download/{ENCODED}/{}", arch.checksum_asset()),
         checksum_file(arch, &sha256_hex(binary)),
@@ -51,11 +53,11 @@ fn publish(server: &FakeRelease, arch: ReleaseArch, binary: &[u8]) {
 }
 
 struct Run {
-    result: Result<CachedBinary, ReleaseError>,
+    result: Result<CachedAsset, ReleaseError>,
     progress: Vec<String>,
 }
 
-async fn run(server: &FakeRelease, arch: ReleaseArch, cache: &Path) -> Run {
+async fn run(server: &FakeRelease, arch: Arch, cache: &Path) -> Run {
     let lines = Mutex::new(Vec::new());
     let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
     let source = ReleaseSource::new(&server.base_url);
@@ -90,11 +92,11 @@ fn files_under(dir: &Path) -> Vec<String> {
 #[tokio::test]
 async fn downloads_verifies_and_caches() {
     let server = FakeRelease::start().await;
-    let binary = fake_binary(ReleaseArch::Arm64);
-    publish(&server, ReleaseArch::Arm64, &binary);
+    let binary = fake_binary(Arch::Arm64);
+    publish(&server, Arch::Arm64, &binary);
     let cache = tempfile::tempdir().unwrap();
 
-    let run = run(&server, ReleaseArch::Arm64, cache.path()).await;
+    let run = run(&server, Arch::Arm64, cache.path()).await;
     let cached = run.result.expect("download succeeds");
 
     let expected_path = cache.path().join(VERSION).join("k3s-arm64");
@@ -135,19 +137,90 @@ async fn downloads_verifies_and_caches() {
     );
 }
 
+/// The airgap image archive: named `arm` for armhf, verified against the same checksum file
+/// as the binary, cached beside it, not executable; a wrong one is refused.
+#[tokio::test]
+async fn airgap_images_are_verified_and_cached_beside_the_binary() {
+    let server = FakeRelease::start().await;
+    let binary = fake_binary(Arch::Armhf);
+    let images: Vec<u8> = fake_binary(Arch::Amd64).into_iter().rev().collect();
+    let sums = format!(
+        "{}  k3s-airgap-images-arm.tar\n{}  k3s-airgap-images-arm.tar.zst\n{}  k3s-armhf\n",
+        sha256_hex(b"the plain tarball"),
+        sha256_hex(&images),
+        sha256_hex(&binary)
+    );
+    server.put(&format!("download/{ENCODED}/sha256sum-arm.txt"), sums);
+    server.put(&format!("download/{ENCODED}/k3s-armhf"), binary.clone());
+    server.put_redirected(
+        &format!("download/{ENCODED}/k3s-airgap-images-arm.tar.zst"),
+        images.clone(),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let source = ReleaseSource::new(&server.base_url);
+    let lines = Mutex::new(Vec::new());
+    let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
+
+    let asset = ReleaseAsset::AirgapImages(Arch::Armhf);
+    let cached = cached_asset(&source, VERSION, asset, cache.path(), &progress)
+        .await
+        .expect("images download");
+    assert_eq!(cached.sha256, sha256_hex(&images));
+    assert_eq!(fs::read(&cached.path).unwrap(), images);
+    let mode = fs::metadata(&cached.path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    assert!(lines.lock().unwrap()[0].starts_with(&format!(
+        "downloading the airgap images of k3s {VERSION} for armhf from "
+    )));
+    let binary_cached = cached_binary(&source, VERSION, Arch::Armhf, cache.path(), &progress)
+        .await
+        .expect("binary download");
+    assert_eq!(fs::read(&binary_cached.path).unwrap(), binary);
+    assert_eq!(
+        files_under(cache.path()),
+        [
+            format!("{VERSION}/k3s-airgap-images-arm.tar.zst"),
+            format!("{VERSION}/k3s-armhf"),
+            format!("{VERSION}/sha256sum-arm.txt")
+        ]
+    );
+    // From the cache now, without asking the server.
+    let asked = server.requests().len();
+    cached_asset(&source, VERSION, asset, cache.path(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), asked);
+
+    // Tampered in transit (another version's archive): refused, nothing cached.
+    let other = "v1.32.0+k3s1";
+    server.put(
+        "download/v1.32.0%2Bk3s1/sha256sum-arm.txt",
+        format!("{}  k3s-airgap-images-arm.tar.zst\n", sha256_hex(b"other")),
+    );
+    server.put(
+        "download/v1.32.0%2Bk3s1/k3s-airgap-images-arm.tar.zst",
+        images.clone(),
+    );
+    let err = cached_asset(&source, other, asset, cache.path(), &progress)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReleaseError::Mismatch { .. }), "{err}");
+    assert!(!cache.path().join(other).exists());
+}
+
 #[tokio::test]
 async fn a_good_cache_needs_no_network() {
     let server = FakeRelease::start().await;
-    let binary = fake_binary(ReleaseArch::Arm64);
-    publish(&server, ReleaseArch::Arm64, &binary);
+    let binary = fake_binary(Arch::Arm64);
+    publish(&server, Arch::Arm64, &binary);
     let cache = tempfile::tempdir().unwrap();
-    let first = run(&server, ReleaseArch::Arm64, cache.path())
+    let first = run(&server, Arch::Arm64, cache.path())
         .await
         .result
         .unwrap();
     server.forget_requests();
 
-    let second = run(&server, ReleaseArch::Arm64, cache.path()).await;
+    let second = run(&server, Arch::Arm64, cache.path()).await;
     assert_eq!(second.result.unwrap(), first);
     assert_eq!(server.requests(), Vec::<String>::new());
     assert_eq!(second.progress.len(), 1);
@@ -161,17 +234,17 @@ async fn a_good_cache_needs_no_network() {
 #[tokio::test]
 async fn a_corrupted_cache_is_downloaded_again() {
     let server = FakeRelease::start().await;
-    let binary = fake_binary(ReleaseArch::Arm64);
-    publish(&server, ReleaseArch::Arm64, &binary);
+    let binary = fake_binary(Arch::Arm64);
+    publish(&server, Arch::Arm64, &binary);
     let cache = tempfile::tempdir().unwrap();
-    let first = run(&server, ReleaseArch::Arm64, cache.path())
+    let first = run(&server, Arch::Arm64, cache.path())
         .await
         .result
         .unwrap();
     fs::write(&first.path, b"truncated").unwrap();
     server.forget_requests();
 
-    let again = run(&server, ReleaseArch::Arm64, cache.path()).await;
+    let again = run(&server, Arch::Arm64, cache.path()).await;
     assert_eq!(again.result.unwrap(), first);
     assert_eq!(fs::read(&first.path).unwrap(), binary);
     assert_eq!(server.requests().len(), 3);
@@ -185,16 +258,16 @@ async fn a_corrupted_cache_is_downloaded_again() {
 #[tokio::test]
 async fn a_wrong_checksum_is_refused_and_nothing_is_cached() {
     let server = FakeRelease::start().await;
-    let binary = fake_binary(ReleaseArch::Arm64);
+    let binary = fake_binary(Arch::Arm64);
     let wrong = sha256_hex(b"something else");
     server.put(
         &format!("download/{ENCODED}/sha256sum-arm64.txt"),
-        checksum_file(ReleaseArch::Arm64, &wrong),
+        checksum_file(Arch::Arm64, &wrong),
     );
     server.put_redirected(&format!("download/{ENCODED}/k3s-arm64"), binary.clone());
     let cache = tempfile::tempdir().unwrap();
 
-    let error = run(&server, ReleaseArch::Arm64, cache.path())
+    let error = run(&server, Arch::Arm64, cache.path())
         .await
         .result
         .unwrap_err();
@@ -217,7 +290,7 @@ async fn a_missing_release_says_so() {
     let server = FakeRelease::start().await;
     let cache = tempfile::tempdir().unwrap();
 
-    let error = run(&server, ReleaseArch::Arm64, cache.path())
+    let error = run(&server, Arch::Arm64, cache.path())
         .await
         .result
         .unwrap_err();
@@ -241,13 +314,10 @@ async fn a_checksum_file_without_the_asset_says_so() {
         &format!("download/{ENCODED}/sha256sum-amd64.txt"),
         airgap_only,
     );
-    server.put(
-        &format!("download/{ENCODED}/k3s"),
-        fake_binary(ReleaseArch::Amd64),
-    );
+    server.put(&format!("download/{ENCODED}/k3s"), fake_binary(Arch::Amd64));
     let cache = tempfile::tempdir().unwrap();
 
-    let error = run(&server, ReleaseArch::Amd64, cache.path())
+    let error = run(&server, Arch::Amd64, cache.path())
         .await
         .result
         .unwrap_err();
@@ -264,11 +334,11 @@ async fn a_checksum_file_without_the_asset_says_so() {
 #[tokio::test]
 async fn armhf_uses_the_arm_checksum_file() {
     let server = FakeRelease::start().await;
-    let binary = fake_binary(ReleaseArch::Armhf);
-    publish(&server, ReleaseArch::Armhf, &binary);
+    let binary = fake_binary(Arch::Armhf);
+    publish(&server, Arch::Armhf, &binary);
     let cache = tempfile::tempdir().unwrap();
 
-    let cached = run(&server, ReleaseArch::Armhf, cache.path())
+    let cached = run(&server, Arch::Armhf, cache.path())
         .await
         .result
         .unwrap();
@@ -282,7 +352,7 @@ async fn a_version_that_is_not_one_is_refused_before_any_request() {
     let cache = tempfile::tempdir().unwrap();
     let source = ReleaseSource::new(&server.base_url);
     for version in ["../../etc", "", "v1.31/../x", ".hidden"] {
-        let error = cached_binary(&source, version, ReleaseArch::Arm64, cache.path(), &|_| {})
+        let error = cached_binary(&source, version, Arch::Arm64, cache.path(), &|_| {})
             .await
             .unwrap_err();
         assert!(
@@ -303,7 +373,7 @@ async fn an_unreachable_host_names_the_url() {
     };
     let source = ReleaseSource::new(&format!("http://127.0.0.1:{port}/releases"));
     let cache = tempfile::tempdir().unwrap();
-    let error = cached_binary(&source, VERSION, ReleaseArch::Arm64, cache.path(), &|_| {})
+    let error = cached_binary(&source, VERSION, Arch::Arm64, cache.path(), &|_| {})
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -336,19 +406,9 @@ fn cache_dir_follows_xdg() {
 #[test]
 fn arch_asset_names_match_the_release() {
     let cases = [
-        (ReleaseArch::Amd64, "k3s", "sha256sum-amd64.txt", "amd64"),
-        (
-            ReleaseArch::Arm64,
-            "k3s-arm64",
-            "sha256sum-arm64.txt",
-            "arm64",
-        ),
-        (
-            ReleaseArch::Armhf,
-            "k3s-armhf",
-            "sha256sum-arm.txt",
-            "armhf",
-        ),
+        (Arch::Amd64, "k3s", "sha256sum-amd64.txt", "amd64"),
+        (Arch::Arm64, "k3s-arm64", "sha256sum-arm64.txt", "arm64"),
+        (Arch::Armhf, "k3s-armhf", "sha256sum-arm.txt", "armhf"),
     ];
     for (arch, asset, sums, shown) in cases {
         assert_eq!(arch.asset_name(), asset);

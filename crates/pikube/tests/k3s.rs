@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35).
+//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36).
 
 mod support;
 
@@ -1100,5 +1100,109 @@ fn agents_hold_only_the_agent_token_and_a_cluster_from_before_moves_to_it_in_pla
         two["metadata"]["uid"], registered,
         "the agent registered anew"
     );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+/// The number of times `node`'s K3s logged importing `archive` (the double logs it at
+/// every start, as K3s' containerd does).
+fn imports(fleet: &Fleet, node: &str, archive: &str) -> usize {
+    fleet
+        .exec(node, "journalctl --no-pager -o cat 2>/dev/null; true")
+        .lines()
+        .filter(|line| line.contains(&format!("msg=\"Imported images from {archive}\"")))
+        .count()
+}
+
+#[test]
+fn airgap_images_reach_every_node_before_k3s_starts_and_follow_cluster_toml() {
+    // F7: offline nodes need the release's system images in K3s' images directory before
+    // K3s starts; pikube pushes its archive there (checksum-verified), replaces it when it
+    // changes (restarting K3s so containerd imports it) and removes it when not wanted.
+    let fleet = Fleet::up(36, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    let zst = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
+    let tar = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar";
+    let first: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(ws.path().join("images-1.tar.zst"), &first).unwrap();
+    let toml = ws.path().join("cluster.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[k3s.images]\namd64 = \"images-1.tar.zst\"\n");
+    std::fs::write(&toml, &text).unwrap();
+    let sha = |file: &str| {
+        let out = std::process::Command::new("sha256sum")
+            .arg(ws.path().join(file))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+    };
+
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout
+            .matches("install the airgap images of k3s v1.34.4+k3s1 (2.0 MB")
+            .count()
+            == 2,
+        "{}",
+        plan.stdout
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    for fleet_node in ["pi1", "pi2"] {
+        let on_node = fleet.exec(fleet_node, &format!("sha256sum {zst}; stat -c %a {zst}"));
+        assert!(on_node.starts_with(&sha("images-1.tar.zst")), "{on_node}");
+        assert!(on_node.ends_with("644\n"), "{on_node}");
+        // It was there when K3s started: the first start imported it.
+        assert_eq!(imports(&fleet, fleet_node, zst), 1, "{fleet_node}");
+    }
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+    ws.pikube(&["plan"]).expect_code(0);
+
+    // Another release's images, in another format: in before the restart, the old gone.
+    let second: Vec<u8> = first.iter().rev().copied().collect();
+    std::fs::write(ws.path().join("images-2.tar"), &second).unwrap();
+    edit(
+        &ws,
+        "amd64 = \"images-1.tar.zst\"",
+        "amd64 = \"images-2.tar\"",
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply.stdout.contains("the airgap images changed"),
+        "{}",
+        apply.stdout
+    );
+    for fleet_node in ["pi1", "pi2"] {
+        let listing = fleet.exec(
+            fleet_node,
+            "ls -A /var/lib/rancher/k3s/agent/images; sha256sum /var/lib/rancher/k3s/agent/images/*",
+        );
+        assert!(listing.contains(&sha("images-2.tar")), "{listing}");
+        assert!(!listing.contains("tar.zst"), "{listing}");
+        assert!(!listing.contains(".k3s.pikube-"), "{listing}");
+        assert_eq!(imports(&fleet, fleet_node, tar), 1, "{fleet_node}");
+    }
+
+    // No longer wanted: the archive goes (the images stay imported), K3s keeps running.
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace("\n[k3s.images]\namd64 = \"images-2.tar\"\n", ""),
+    )
+    .unwrap();
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply.stdout.contains("one: k3s: 1 change\n")
+            && apply.stdout.contains("two: k3s: 1 change\n"),
+        "{}",
+        apply.stdout
+    );
+    for fleet_node in ["pi1", "pi2"] {
+        let left = fleet.exec(fleet_node, &format!("ls {tar} 2>&1; true"));
+        assert!(left.contains("No such file"), "{left}");
+        assert_eq!(imports(&fleet, fleet_node, tar), 1, "not restarted");
+    }
     ws.pikube(&["plan"]).expect_code(0);
 }

@@ -2,7 +2,7 @@
 //! and newer releases: the preflight refusals, servers then agents one at a time while the
 //! API keeps answering, a run killed half-way and resumed. The OS, with apt and a local
 //! package repository on each node: pending upgrades listed, installed one node at a time,
-//! a reboot only where one is required. Lab ids 28, 29 and 31.
+//! a reboot only where one is required. Lab ids 28, 29, 31 and 37.
 
 mod support;
 
@@ -342,6 +342,77 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
         "k3s kubectl get nodes -o jsonpath='{.items[*].metadata.annotations}'",
     );
     assert!(!annotations.contains("pikube.io/cordoned"), "{annotations}");
+}
+
+#[test]
+fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
+    let fleet = Fleet::up(37, &["pi1"]);
+    let ws = Workspace::new(&fleet, "pi", &[node("pi1", "s1", "server")]);
+    let old = stamped_double(&ws, OLD);
+    use_k3s(&ws, OLD, &old);
+    std::fs::write(
+        ws.path().join("images-old.tar.zst"),
+        b"the old release's images",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.path().join("images-new.tar.zst"),
+        b"the new release's images",
+    )
+    .unwrap();
+    let toml = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[k3s.images]\namd64 = \"images-old.tar.zst\"\n"),
+    )
+    .unwrap();
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let archive = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
+    assert_eq!(
+        fleet.exec("pi1", &format!("cat {archive}")),
+        "the old release's images"
+    );
+
+    use_k3s(&ws, NEW, &k3s_double());
+    support::k3s::edit(&ws, "images-old.tar.zst", "images-new.tar.zst");
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains(&format!(
+            "upgrade k3s {OLD} → {NEW} (rolling: cordon, drain, replace, restart, uncordon), \
+             with its airgap images"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply
+            .stdout
+            .contains(&format!("ok      s1: upgraded k3s {OLD} → {NEW}")),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("[upgrade] replacing the airgap images"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(
+        fleet.exec("pi1", &format!("cat {archive}")),
+        "the new release's images"
+    );
+    // Two starts, each importing the archive: the upgrade restarted K3s once, with the new
+    // images already in place, and the k3s phase found nothing left to restart for.
+    let imports = fleet
+        .exec("pi1", "journalctl --no-pager -o cat 2>/dev/null; true")
+        .matches(&format!("msg=\"Imported images from {archive}\""))
+        .count();
+    assert_eq!(imports, 2);
+    assert!(all_at(&fleet, NEW), "{:?}", versions(&fleet, "pi1"));
+    ws.pikube(&["plan"]).expect_code(0);
 }
 
 /// A local apt repository on `fleet_node` offering `pikube-demo` 2.0 over the installed 1.0,

@@ -16,6 +16,7 @@ mod encoding;
 mod files;
 mod flags;
 mod http;
+mod images;
 mod kube_client;
 mod kubeconfig;
 mod kubectl;

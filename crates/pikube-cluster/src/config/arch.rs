@@ -50,6 +50,16 @@ impl Arch {
         }
     }
 
+    /// The release asset holding this architecture's airgap images (zstd, the smallest;
+    /// named `arm` where the binary says `armhf`), listed in [`Arch::checksum_asset`].
+    pub fn airgap_images_asset(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "k3s-airgap-images-amd64.tar.zst",
+            Arch::Arm64 => "k3s-airgap-images-arm64.tar.zst",
+            Arch::Armhf => "k3s-airgap-images-arm.tar.zst",
+        }
+    }
+
     /// The release asset with the SHA-256 sums for this architecture; note
     /// it says `arm` where the binary says `armhf`.
     pub fn checksum_asset(self) -> &'static str {

@@ -1,4 +1,4 @@
-//! `[k3s]` (and `[k3s.binary]`) to `K3sSettings`.
+//! `[k3s]` (and `[k3s.binary]`, `[k3s.images]`) to `K3sSettings`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use super::arch::Arch;
 use super::component::K3sComponent;
 use super::datastore::DatastoreEndpoint;
 use super::fields;
+use super::image_archive::ImageArchiveKind;
 use super::kubelet_arg::KubeletArg;
 use super::located::Located;
 use super::model::K3sSettings;
@@ -54,7 +55,20 @@ pub(crate) fn lower(
     let datastore_endpoint = fields::optional(raw.datastore_endpoint.as_ref(), |d| {
         fields::parse::<DatastoreEndpoint>(report, "k3s.datastore_endpoint", d)
     });
-    let binaries = binaries(report, raw.binary.unwrap_or_default(), dir, home);
+    let binaries = local_files(
+        report,
+        "binary",
+        raw.binary.unwrap_or_default(),
+        (dir, home),
+        |_| None,
+    );
+    let images = local_files(
+        report,
+        "images",
+        raw.images.unwrap_or_default(),
+        (dir, home),
+        image_archive_problem,
+    );
 
     Some(K3sSettings {
         version: version?,
@@ -64,6 +78,8 @@ pub(crate) fn lower(
         kubelet_args: kubelet_args?,
         datastore_endpoint: datastore_endpoint?,
         binaries: binaries?,
+        airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
+        images: images?,
     })
 }
 
@@ -121,27 +137,48 @@ fn kubelet_args(report: &mut Report<'_>, raw: &[Text]) -> Option<Vec<KubeletArg>
     ok.then(|| args.into_iter().map(|(_, a)| a.into_inner()).collect())
 }
 
-/// Local binaries, resolved like `[ssh] identity_file` and required to exist
-/// now: finding out at install time, with half the nodes done, is too late.
-fn binaries(
+/// Local files per architecture (`[k3s.binary]`, `[k3s.images]`), resolved like
+/// `[ssh] identity_file` and required to exist now: finding out at install time, with half
+/// the nodes done, is too late.
+fn local_files(
     report: &mut Report<'_>,
+    table: &str,
     raw: BTreeMap<Text, Text>,
-    dir: &Path,
-    home: Option<&Path>,
+    (dir, home): (&Path, Option<&Path>),
+    problem: fn(&Path) -> Option<String>,
 ) -> Option<BTreeMap<Arch, PathBuf>> {
-    let mut binaries = BTreeMap::new();
+    let mut files = BTreeMap::new();
     let mut ok = true;
     for (key, value) in raw {
-        let field = format!("k3s.binary.{}", fields::toml_key(key.get_ref()));
+        let field = format!("k3s.{table}.{}", fields::toml_key(key.get_ref()));
         let arch = fields::parse::<Arch>(report, &field, &key);
         let path = fields::path(report, &field, &value, dir, home)
-            .and_then(|path| fields::existing_file(report, &field, &value, path));
+            .and_then(|path| fields::existing_file(report, &field, &value, path))
+            .and_then(|path| match problem(&path) {
+                None => Some(path),
+                Some(problem) => {
+                    report.error(Some(value.span()), &field, problem);
+                    None
+                }
+            });
         match (arch, path) {
             (Some(arch), Some(path)) => {
-                binaries.insert(arch, path);
+                files.insert(arch, path);
             }
             _ => ok = false,
         }
     }
-    ok.then_some(binaries)
+    ok.then_some(files)
+}
+
+/// K3s imports only archives it recognises by their extension: anything else would be
+/// pushed to every node and silently ignored there.
+fn image_archive_problem(path: &Path) -> Option<String> {
+    ImageArchiveKind::of(path).is_none().then(|| {
+        format!(
+            "{}: K3s imports only {} archives; this one would be ignored on the nodes",
+            path.display(),
+            ImageArchiveKind::EXTENSIONS.join(", ")
+        )
+    })
 }

@@ -69,6 +69,14 @@ pub struct K3sSettings {
     /// and known to exist at load time; an architecture without one is
     /// downloaded from the official release.
     pub binaries: BTreeMap<Arch, PathBuf>,
+    /// `airgap_images = true`: every node gets the release's image archive for its
+    /// architecture in K3s' images directory before K3s starts (audit F7), so no system
+    /// pod needs a registry.
+    pub airgap_images: bool,
+    /// Local image archives per architecture (for controllers that are offline too), known
+    /// to exist and to have an extension K3s imports; they imply air-gap for their
+    /// architecture, and the others are downloaded when `airgap_images` is set.
+    pub images: BTreeMap<Arch, PathBuf>,
 }
 
 /// One `[[nodes]]` entry, with SSH options already resolved: the node's own
@@ -127,6 +135,11 @@ impl K3sSettings {
             .chain(&self.tls_san)
             .filter(|a| seen.insert(a.identity()))
             .collect()
+    }
+
+    /// Whether nodes of `arch` get an airgap image archive.
+    pub fn wants_images(&self, arch: Arch) -> bool {
+        self.airgap_images || self.images.contains_key(&arch)
     }
 
     /// The local binary for `arch`, if one was given.

@@ -56,6 +56,10 @@ pub(crate) struct RawK3s {
     /// unknown architecture is one error among all the others, with a hint
     /// for `uname -m` names, instead of stopping the parse.
     pub(crate) binary: Option<BTreeMap<Text, Text>>,
+    /// Push the release's airgap image archive to every node (downloaded like the binary).
+    pub(crate) airgap_images: Option<Spanned<bool>>,
+    /// Architecture to local airgap image archive (implies air-gap for that architecture).
+    pub(crate) images: Option<BTreeMap<Text, Text>>,
 }
 
 #[derive(Debug, Deserialize)]

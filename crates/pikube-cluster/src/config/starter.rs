@@ -77,12 +77,23 @@ version = "v1.31.4+k3s1"
 # holds a password: keep this file private. pikube shows it redacted.
 # datastore_endpoint = "postgres://k3s:secret@db.home.arpa:5432/k3s"
 
+# Offline nodes also need the images K3s' system pods run (CoreDNS, pause,
+# Traefik...): with this, every node gets the release's image archive for its
+# architecture (downloaded once like the binary, checksum-verified) in K3s'
+# images directory before K3s starts.
+# airgap_images = true
+
 # Air-gapped installs: a local K3s binary per architecture (amd64, arm64,
 # armhf), copied to the nodes instead of downloading the release. It must be
 # the build for `version`. Nodes of an architecture not listed download it.
 # [k3s.binary]
 # arm64 = "bin/k3s-arm64"
 # armhf = "bin/k3s-armhf"
+
+# Local image archives per architecture (.tar, .tar.zst, .tar.gz...), for a
+# controller that is offline too; they imply airgap_images for that one.
+# [k3s.images]
+# arm64 = "images/k3s-airgap-images-arm64.tar.zst"
 
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:

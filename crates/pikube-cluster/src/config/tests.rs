@@ -423,7 +423,7 @@ fn unknown_keys_suggest_the_close_one() {
         errors("[k3s.channel]\n"),
         [
             "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
-          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`"
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`"
         ]
     );
     let text = format!("{HEAD}tls_sans = []\n");
@@ -885,4 +885,40 @@ fn an_external_datastore_makes_even_server_counts_fine() {
     let loaded = loaded(&text);
     assert_eq!(loaded.warnings, []);
     assert_eq!(loaded.config.servers().count(), 2);
+}
+
+#[test]
+fn airgap_images_are_local_archives_k3s_imports_or_downloaded() {
+    let dir = Dir::new(&["images/arm64.tar.zst", "images/amd64.zip"]);
+    let text = format!(
+        "{HEAD}airgap_images = true\n[k3s.images]\narm64 = \"images/arm64.tar.zst\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let k3s = dir.parse(&text).unwrap().config.k3s;
+    assert!(k3s.airgap_images);
+    assert_eq!(k3s.images[&Arch::Arm64], dir.path("images/arm64.tar.zst"));
+    // Downloaded for the others.
+    assert!(k3s.wants_images(Arch::Amd64));
+
+    // Without `airgap_images`, only the architectures with a local archive get images.
+    let text = text.replace("airgap_images = true\n", "");
+    let k3s = dir.parse(&text).unwrap().config.k3s;
+    assert!(k3s.wants_images(Arch::Arm64) && !k3s.wants_images(Arch::Amd64));
+
+    // An archive K3s would ignore is refused where it is named.
+    let text = format!(
+        "{HEAD}[k3s.images]\namd64 = \"images/amd64.zip\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let err = dir.parse(&text).unwrap_err();
+    let [d] = err.diagnostics() else {
+        panic!("one problem expected: {err}")
+    };
+    assert_eq!(d.field, "k3s.images.amd64");
+    assert!(
+        d.message.contains("K3s imports only .tar, .tar.lz4")
+            && d.message.contains("would be ignored on the nodes"),
+        "{}",
+        d.message
+    );
 }

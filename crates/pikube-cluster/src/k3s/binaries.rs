@@ -1,5 +1,6 @@
-//! The k3s binary for each architecture in the fleet: a local file from `[k3s.binary]`
-//! (air-gapped installs), or the official release, downloaded once and cached.
+//! The k3s binary for each architecture in the fleet, and its airgap images where wanted:
+//! local files from `[k3s.binary]` / `[k3s.images]` (controllers that are offline too), or
+//! the official release's assets, downloaded once and cached.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -7,23 +8,24 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::desired::BinaryArtifact;
-use crate::config::{Arch, ClusterConfig};
-use crate::k3s_release::{cached_binary, ReleaseArch, ReleaseError, ReleaseSource};
+use super::desired::{BinaryArtifact, ImagesArtifact};
+use super::paths::{IMAGES_DIR, IMAGES_FILE_STEM};
+use crate::config::{Arch, ClusterConfig, ImageArchiveKind};
+use crate::k3s_release::{cached_asset, ReleaseAsset, ReleaseError, ReleaseSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BinaryError {
-    #[error("k3s.binary.{arch}: {path}: {source}")]
+    #[error("k3s.{table}.{arch}: {path}: {source}")]
     Local {
-        arch: String,
+        table: &'static str,
+        arch: Arch,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("k3s {version} for {arch}: {source}")]
+    #[error("{what}: {source}")]
     Download {
-        version: String,
-        arch: String,
+        what: String,
         #[source]
         source: ReleaseError,
     },
@@ -39,47 +41,52 @@ pub async fn resolve_binaries(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<BTreeMap<String, BinaryArtifact>, BinaryError> {
     let version = config.k3s.version.to_string();
+    let version = version.as_str();
+    let fetch = |asset: ReleaseAsset| async move {
+        cached_asset(source, version, asset, cache_dir, progress)
+            .await
+            .map(|cached| (cached.path, cached.sha256))
+            .map_err(|source| BinaryError::Download {
+                what: match asset {
+                    ReleaseAsset::Binary(arch) => format!("k3s {version} for {arch}"),
+                    ReleaseAsset::AirgapImages(arch) => {
+                        format!("the airgap images of k3s {version} for {arch}")
+                    }
+                },
+                source,
+            })
+    };
     let mut out = BTreeMap::new();
     for name in arches {
         let Some(arch) = known_arch(name) else {
             continue;
         };
-        let artifact = match config.k3s.binaries.get(&arch) {
-            Some(path) => {
-                local_artifact(path, &version)
-                    .await
-                    .map_err(|source| BinaryError::Local {
-                        arch: name.clone(),
-                        path: path.clone(),
-                        source,
-                    })?
-            }
-            None => {
-                let release_arch = match arch {
-                    Arch::Amd64 => ReleaseArch::Amd64,
-                    Arch::Arm64 => ReleaseArch::Arm64,
-                    Arch::Armhf => ReleaseArch::Armhf,
-                };
-                let download = |source| BinaryError::Download {
-                    version: version.clone(),
-                    arch: name.clone(),
-                    source,
-                };
-                let cached = cached_binary(source, &version, release_arch, cache_dir, progress)
-                    .await
-                    .map_err(download)?;
-                let size = std::fs::metadata(&cached.path)
-                    .map(|m| m.len())
-                    .unwrap_or_default();
-                BinaryArtifact {
-                    path: cached.path,
-                    sha256: cached.sha256,
-                    size,
-                    version: version.clone(),
-                }
-            }
+        let (path, sha256) = match config.k3s.binary(arch) {
+            Some(path) => local_file("binary", arch, path).await?,
+            None => fetch(ReleaseAsset::Binary(arch)).await?,
         };
-        out.insert(name.clone(), artifact);
+        let images = if config.k3s.wants_images(arch) {
+            let (path, sha256) = match config.k3s.images.get(&arch) {
+                Some(path) => local_file("images", arch, path).await?,
+                None => fetch(ReleaseAsset::AirgapImages(arch)).await?,
+            };
+            Some(ImagesArtifact::new(path, sha256))
+        } else {
+            None
+        };
+        let size = std::fs::metadata(&path)
+            .map(|m| m.len())
+            .unwrap_or_default();
+        out.insert(
+            name.clone(),
+            BinaryArtifact {
+                path,
+                sha256,
+                size,
+                version: version.to_owned(),
+                images,
+            },
+        );
     }
     Ok(out)
 }
@@ -91,35 +98,53 @@ fn known_arch(name: &str) -> Option<Arch> {
     }
 }
 
-async fn local_artifact(path: &Path, version: &str) -> std::io::Result<BinaryArtifact> {
-    let path = path.to_owned();
-    let version = version.to_owned();
-    // Hashing ~70 MB takes a moment: off the async threads.
-    tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::File::open(&path)?;
+/// A local file and its sha256.
+async fn local_file(
+    table: &'static str,
+    arch: Arch,
+    path: &Path,
+) -> Result<(PathBuf, String), BinaryError> {
+    let owned = path.to_owned();
+    // Hashing ~70 MB (or ~200 MB of images) takes a moment: off the async threads.
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut file = std::fs::File::open(&owned)?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0; 1 << 16];
-        let mut size = 0u64;
         loop {
             let n = file.read(&mut buffer)?;
             if n == 0 {
                 break;
             }
-            size += n as u64;
             hasher.update(&buffer[..n]);
         }
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(BinaryArtifact {
+        Ok(format!("{:x}", hasher.finalize()))
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|hashed| hashed);
+    hashed
+        .map(|sha256| (path.to_owned(), sha256))
+        .map_err(|source| BinaryError::Local {
+            table,
+            arch,
+            path: path.to_owned(),
+            source,
+        })
+}
+
+impl ImagesArtifact {
+    fn new(path: PathBuf, sha256: String) -> ImagesArtifact {
+        // Local archives were checked when cluster.toml was read, and the release's are
+        // `.tar.zst`, which is also what a name K3s would not import is sent as.
+        let extension = ImageArchiveKind::of(&path).map_or(".tar.zst", |kind| kind.extension());
+        let size = std::fs::metadata(&path)
+            .map(|m| m.len())
+            .unwrap_or_default();
+        ImagesArtifact {
             path,
             sha256,
             size,
-            version,
-        })
-    })
-    .await
-    .map_err(std::io::Error::other)?
+            remote: format!("{IMAGES_DIR}/{IMAGES_FILE_STEM}{extension}"),
+        }
+    }
 }

@@ -12,6 +12,20 @@ pub struct BinaryArtifact {
     pub size: u64,
     /// The version it claims (`[k3s] version`), checked on the node after install.
     pub version: String,
+    /// The same release's airgap images, when its nodes get them: they go with the binary
+    /// (before the first start, and on every upgrade).
+    pub images: Option<ImagesArtifact>,
+}
+
+/// An airgap image archive on the controller, for K3s' images directory on the nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagesArtifact {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// Where it goes: pikube's one archive in the images directory, named with the
+    /// extension K3s tells its format by.
+    pub remote: String,
 }
 
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::desired::{BinaryArtifact, DesiredK3s};
+use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
@@ -57,6 +57,34 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     if state.binary_sha256.as_deref() != Some(desired.binary.sha256.as_str()) {
         plan.changes.push(binary_change(&desired.binary));
         restart_because.push("the binary");
+    }
+    // Before K3s (re)starts: containerd imports the archives when it starts.
+    let images = desired.binary.images.as_ref();
+    if let Some(images) = images {
+        if state.images.get(&images.remote) != Some(&images.sha256) {
+            plan.changes
+                .push(images_change(images, &desired.binary.version));
+            restart_because.push("the airgap images");
+        }
+    }
+    let stale: Vec<&String> = state
+        .images
+        .keys()
+        .filter(|path| images.is_none_or(|images| &images.remote != *path))
+        .collect();
+    if !stale.is_empty() {
+        // Images already imported stay in containerd; the archive only takes SD space.
+        plan.changes.push(Change::command(
+            "remove pikube's previous airgap image archive",
+            format!(
+                "rm -f {}",
+                stale
+                    .iter()
+                    .map(|path| crate::ssh::shell_quote(path))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ));
     }
     for tool in paths::LINKS {
         let link = &state.links[tool];
@@ -178,6 +206,22 @@ pub fn binary_change(binary: &BinaryArtifact) -> Change {
     })
 }
 
+/// The airgap image archive put in K3s' images directory, checked like the binary.
+pub fn images_change(images: &ImagesArtifact, version: &str) -> Change {
+    Change::Upload(UploadChange {
+        summary: format!(
+            "install the airgap images of k3s {version} ({:.1} MB, sha256 {}…)",
+            images.size as f64 / 1e6,
+            &images.sha256[..12.min(images.sha256.len())]
+        ),
+        local: images.path.clone(),
+        remote: images.remote.clone(),
+        sha256: images.sha256.clone(),
+        size: images.size,
+        mode: 0o644,
+    })
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -206,6 +250,7 @@ mod tests {
                 sha256: "ab".repeat(32),
                 size: 70_000_000,
                 version: "v1.31.4+k3s1".into(),
+                images: None,
             },
             config_yaml: "server: https://10.0.0.1:6443\n".into(),
             registration_yaml: "node-label: []\n".into(),
@@ -237,6 +282,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             server_token: None,
             agent_token: None,
+            images: BTreeMap::new(),
         }
     }
 
@@ -247,6 +293,11 @@ mod tests {
         state.config = Some(desired.config_yaml.clone());
         state.registration = Some(desired.registration_yaml.clone());
         state.killall = Some(KILLALL_SCRIPT.to_owned());
+        if let Some(images) = &desired.binary.images {
+            state
+                .images
+                .insert(images.remote.clone(), images.sha256.clone());
+        }
         state.agent = ServiceFiles {
             unit: Some(unit_file(Service::Agent)),
             env_sha256: desired.env.as_deref().map(|e| sha256_hex(e.as_bytes())),
@@ -277,6 +328,74 @@ mod tests {
         // The token is never in what a plan shows or serialises.
         let json = serde_json::to_string(&plan.changes).unwrap();
         assert!(!json.contains("K10x") && !format!("{:?}", plan.changes).contains("K10x"));
+    }
+
+    fn with_images(remote: &str, sha256: &str) -> DesiredK3s {
+        let mut desired = desired();
+        desired.binary.images = Some(ImagesArtifact {
+            path: PathBuf::from("/cache/k3s-airgap-images-arm64.tar.zst"),
+            sha256: sha256.to_owned(),
+            size: 180_000_000,
+            remote: remote.to_owned(),
+        });
+        desired
+    }
+
+    const ZST: &str = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
+
+    #[test]
+    fn airgap_images_go_in_before_the_first_start() {
+        let desired = with_images(ZST, &"cd".repeat(32));
+        let plan = plan_k3s(&desired, &fresh()).unwrap();
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        let images = summaries
+            .iter()
+            .position(|s| s.starts_with("install the airgap images of k3s v1.31.4+k3s1 (180.0 MB"))
+            .unwrap_or_else(|| panic!("{summaries:?}"));
+        let start = summaries
+            .iter()
+            .position(|s| s == "start k3s-agent")
+            .unwrap();
+        assert!(images < start, "{summaries:?}");
+        let Change::Upload(upload) = &plan.changes[images] else {
+            panic!("{:?}", plan.changes[images]);
+        };
+        assert_eq!(upload.remote, ZST);
+        assert_eq!(upload.sha256, "cd".repeat(32));
+        // Converged: nothing to do, no restart.
+        let plan = plan_k3s(&desired, &converged(&desired)).unwrap();
+        assert!(plan.is_empty(), "{:?}", plan.changes);
+    }
+
+    #[test]
+    fn new_airgap_images_replace_the_old_and_restart_k3s() {
+        let old = with_images(ZST, &"cd".repeat(32));
+        let mut state = converged(&old);
+        let new = with_images(ZST, &"ef".repeat(32));
+        let plan = plan_k3s(&new, &state).unwrap();
+        assert_eq!(plan.changes.len(), 2, "{:?}", plan.changes);
+        assert_eq!(
+            plan.restart.as_deref(),
+            Some("restart k3s-agent (the airgap images changed)")
+        );
+
+        // Another format: the new archive goes in, the old one goes.
+        let tar = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar";
+        let plan = plan_k3s(&with_images(tar, &"ef".repeat(32)), &state).unwrap();
+        let Change::Command(remove) = &plan.changes[1] else {
+            panic!("{:?}", plan.changes);
+        };
+        assert_eq!(remove.script, format!("rm -f '{ZST}'"));
+
+        // Air-gap switched off: the archive goes, K3s keeps running as it is.
+        state.images.insert(tar.to_owned(), "00".repeat(32));
+        let plan = plan_k3s(&desired(), &state).unwrap();
+        let Change::Command(remove) = &plan.changes[0] else {
+            panic!("{:?}", plan.changes);
+        };
+        assert_eq!(remove.script, format!("rm -f '{tar}' '{ZST}'"));
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(plan.restart, None);
     }
 
     #[test]

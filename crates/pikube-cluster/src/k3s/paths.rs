@@ -14,6 +14,11 @@ pub const CONFIG: &str = "/etc/rancher/k3s/config.yaml";
 pub const REGISTRATION: &str = "/etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml";
 pub const KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
 pub const SERVER_TOKEN: &str = "/var/lib/rancher/k3s/server/token";
+/// K3s imports every archive here when containerd starts (servers run an agent too).
+pub const IMAGES_DIR: &str = "/var/lib/rancher/k3s/agent/images";
+/// pikube's archive there: `pikube-airgap-images.tar.zst` and the like; other files in the
+/// directory are the user's and left alone.
+pub const IMAGES_FILE_STEM: &str = "pikube-airgap-images";
 pub const SYSTEMD_DIR: &str = "/etc/systemd/system";
 
 /// The two services, as install.sh names them.

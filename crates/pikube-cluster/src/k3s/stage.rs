@@ -359,6 +359,11 @@ impl K3sStage<'_> {
                     let mut state = state.clone();
                     if self.rolled_out.contains(name) {
                         state.binary_sha256 = Some(desired.binary.sha256.clone());
+                        if let Some(images) = &desired.binary.images {
+                            state
+                                .images
+                                .insert(images.remote.clone(), images.sha256.clone());
+                        }
                     }
                     plan_k3s(&desired, &state).map_err(|source| K3sError::Plan {
                         node: name.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use pikube_pi::{FactsError, Sections, SCRIPT_PREAMBLE};
 
-use super::paths::{Service, LINKS};
+use super::paths::{Service, IMAGES_DIR, LINKS};
 use super::token::{AgentToken, ServerToken};
 use crate::ssh::{Connection, SshError};
 
@@ -49,6 +49,8 @@ pub struct K3sNodeState {
     pub server_token: Option<ServerToken>,
     /// `server/agent-token` when it is a token of its own (not the link to `token`).
     pub agent_token: Option<AgentToken>,
+    /// pikube's airgap image archives in K3s' images directory: path to SHA-256.
+    pub images: BTreeMap<String, String>,
 }
 
 impl K3sNodeState {
@@ -128,6 +130,15 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         links,
         server_token: s.ok_line("server_token").and_then(ServerToken::parse),
         agent_token: s.ok_line("agent_token").and_then(AgentToken::parse),
+        images: s
+            .ok_text("images")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (sha256, name) = line.split_once(' ')?;
+                Some((format!("{IMAGES_DIR}/{name}"), sha256.to_owned()))
+            })
+            .collect(),
     })
 }
 
@@ -148,5 +159,6 @@ mod tests {
         assert_eq!(state.installed_service(), None);
         assert_eq!(state.links.len(), 3);
         assert!(state.server_token.is_none());
+        assert!(state.images.is_empty());
     }
 }

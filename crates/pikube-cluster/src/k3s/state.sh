@@ -39,4 +39,12 @@ pk_file server_token /var/lib/rancher/k3s/server/token
 # A file once agent-token is set; else a symlink to token (the server token, not wanted).
 if [ -L /var/lib/rancher/k3s/server/agent-token ]; then pk_absent agent_token
 else pk_file agent_token /var/lib/rancher/k3s/server/agent-token; fi
+# pikube's airgap image archives, one "SHA256 NAME" line each (others are the user's).
+pk_images=
+for pk_f in /var/lib/rancher/k3s/agent/images/pikube-airgap-images.*; do
+  if [ -f "$pk_f" ]; then
+    pk_images="$pk_images$(sha256sum -- "$pk_f" 2>/dev/null </dev/null | cut -d' ' -f1) ${pk_f##*/}$pk_nl"
+  fi
+done
+pk_section images 0 "$pk_images"
 echo '@@pikube-facts end'

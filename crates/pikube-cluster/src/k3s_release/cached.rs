@@ -11,41 +11,102 @@ use sha2::{Digest, Sha256};
 use super::checksum::{expected_sha256, ChecksumProblem};
 use super::fetch::Fetcher;
 use super::url::redact;
-use super::{ReleaseArch, ReleaseError, ReleaseSource};
+use super::{ReleaseError, ReleaseSource};
+use crate::config::Arch;
 
 /// A checksum file lists a few dozen assets; anything much bigger is not one.
 const CHECKSUM_FILE_LIMIT: usize = 1024 * 1024;
 
-/// A verified k3s binary in the cache.
+/// A verified release asset in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedBinary {
+pub struct CachedAsset {
     pub path: PathBuf,
     /// Lowercase hex, as published by the release.
     pub sha256: String,
 }
 
-/// The k3s binary `version` for `arch`: from the cache when it is there and still matches
-/// its checksum (without touching the network), otherwise downloaded from `source`,
-/// verified and cached. `progress` gets a line at the start and at the end of a download.
+/// What pikube takes from a k3s release for one architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseAsset {
+    /// The k3s binary.
+    Binary(Arch),
+    /// The archive of the images K3s' system pods run, for offline nodes.
+    AirgapImages(Arch),
+}
+
+impl ReleaseAsset {
+    /// Its file name in the release.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReleaseAsset::Binary(arch) => arch.asset_name(),
+            ReleaseAsset::AirgapImages(arch) => arch.airgap_images_asset(),
+        }
+    }
+
+    fn arch(self) -> Arch {
+        match self {
+            ReleaseAsset::Binary(arch) | ReleaseAsset::AirgapImages(arch) => arch,
+        }
+    }
+
+    fn describe(self, version: &str) -> String {
+        match self {
+            ReleaseAsset::Binary(arch) => format!("k3s {version} for {arch}"),
+            ReleaseAsset::AirgapImages(arch) => {
+                format!("the airgap images of k3s {version} for {arch}")
+            }
+        }
+    }
+
+    fn mode(self) -> u32 {
+        match self {
+            ReleaseAsset::Binary(_) => 0o755,
+            ReleaseAsset::AirgapImages(_) => 0o644,
+        }
+    }
+}
+
+/// The k3s binary `version` for `arch` (see [`cached_asset`]).
 pub async fn cached_binary(
     source: &ReleaseSource,
     version: &str,
-    arch: ReleaseArch,
+    arch: Arch,
     cache_dir: &Path,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<CachedBinary, ReleaseError> {
+) -> Result<CachedAsset, ReleaseError> {
+    cached_asset(
+        source,
+        version,
+        ReleaseAsset::Binary(arch),
+        cache_dir,
+        progress,
+    )
+    .await
+}
+
+/// `asset` of release `version`: from the cache when it is there and still matches its
+/// checksum (without touching the network), otherwise downloaded from `source`, verified
+/// against the architecture's checksum file and cached. `progress` gets a line at the
+/// start and at the end of a download.
+pub async fn cached_asset(
+    source: &ReleaseSource,
+    version: &str,
+    asset: ReleaseAsset,
+    cache_dir: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<CachedAsset, ReleaseError> {
     check_version(version)?;
     let dir = cache_dir.join(version);
-    let binary = dir.join(arch.asset_name());
-    let sums = dir.join(arch.checksum_asset());
+    let file = dir.join(asset.name());
+    let sums = dir.join(asset.arch().checksum_asset());
 
-    if let Some(hit) = from_cache(&binary, &sums, arch.asset_name(), progress).await? {
+    if let Some(hit) = from_cache(&file, &sums, asset.name(), progress).await? {
         return Ok(hit);
     }
 
     let created = !dir.try_exists().map_err(io_at(&dir))?;
     std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
-    let result = download(source, version, arch, &dir, progress).await;
+    let result = download(source, version, asset, &dir, progress).await;
     if result.is_err() && created {
         // Leave no empty version directory behind; fails harmlessly if anything is in it.
         let _ = std::fs::remove_dir(&dir);
@@ -69,14 +130,14 @@ fn check_version(version: &str) -> Result<(), ReleaseError> {
     }
 }
 
-/// The cached binary if it is there and matches the cached checksum file. A damaged or
+/// The cached asset if it is there and matches the cached checksum file. A damaged or
 /// partial cache is not an error: it is downloaded again.
 async fn from_cache(
-    binary: &Path,
+    file: &Path,
     sums: &Path,
     asset: &str,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Option<CachedBinary>, ReleaseError> {
+) -> Result<Option<CachedAsset>, ReleaseError> {
     let sums_text = match std::fs::read_to_string(sums) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -85,19 +146,19 @@ async fn from_cache(
     let Ok(expected) = expected_sha256(&sums_text, asset) else {
         return Ok(None);
     };
-    let Some(actual) = hash_file(binary).await? else {
+    let Some(actual) = hash_file(file).await? else {
         return Ok(None);
     };
     if actual != expected {
         progress(&format!(
             "cached {} does not match its checksum; downloading it again",
-            binary.display()
+            file.display()
         ));
         return Ok(None);
     }
-    progress(&format!("using cached {}", binary.display()));
-    Ok(Some(CachedBinary {
-        path: binary.to_owned(),
+    progress(&format!("using cached {}", file.display()));
+    Ok(Some(CachedAsset {
+        path: file.to_owned(),
         sha256: actual,
     }))
 }
@@ -105,22 +166,24 @@ async fn from_cache(
 async fn download(
     source: &ReleaseSource,
     version: &str,
-    arch: ReleaseArch,
+    release_asset: ReleaseAsset,
     dir: &Path,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<CachedBinary, ReleaseError> {
-    let asset = arch.asset_name();
-    let sums_url = source.asset_url(version, arch.checksum_asset());
-    let binary_url = source.asset_url(version, asset);
+) -> Result<CachedAsset, ReleaseError> {
+    let asset = release_asset.name();
+    let checksum_asset = release_asset.arch().checksum_asset();
+    let sums_url = source.asset_url(version, checksum_asset);
+    let asset_url = source.asset_url(version, asset);
     progress(&format!(
-        "downloading k3s {version} for {arch} from {}",
-        redact(&binary_url)
+        "downloading {} from {}",
+        release_asset.describe(version),
+        redact(&asset_url)
     ));
     let started = Instant::now();
     let fetcher = Fetcher::new()?;
 
     // The checksum comes first: without it there is nothing to verify against, and no
-    // reason to fetch 70 MB.
+    // reason to fetch 70 MB (or 200 MB of images).
     let sums_text = fetcher.text(&sums_url, CHECKSUM_FILE_LIMIT).await?;
     let expected = expected_sha256(&sums_text, asset).map_err(|problem| match problem {
         ChecksumProblem::Missing => ReleaseError::NoChecksum {
@@ -143,31 +206,31 @@ async fn download(
         .map_err(io_at(dir))?;
     let std_file = part.as_file().try_clone().map_err(io_at(part.path()))?;
     let mut file = tokio::fs::File::from_std(std_file);
-    let got = fetcher.to_file(&binary_url, &mut file, part.path()).await?;
+    let got = fetcher.to_file(&asset_url, &mut file, part.path()).await?;
     drop(file);
     if got.sha256 != expected {
         return Err(ReleaseError::Mismatch {
-            url: redact(&binary_url),
+            url: redact(&asset_url),
             asset: asset.to_owned(),
             expected,
             actual: got.sha256,
         });
     }
     part.as_file()
-        .set_permissions(Permissions::from_mode(0o755))
+        .set_permissions(Permissions::from_mode(release_asset.mode()))
         .map_err(io_at(part.path()))?;
-    let binary = dir.join(asset);
-    part.persist(&binary).map_err(|e| io_at(&binary)(e.error))?;
-    // Written after the binary: a checksum file in the cache vouches for a verified binary.
-    write_atomically(dir, &dir.join(arch.checksum_asset()), &sums_text)?;
+    let file = dir.join(asset);
+    part.persist(&file).map_err(|e| io_at(&file)(e.error))?;
+    // Written after the asset: a checksum file in the cache vouches for verified assets.
+    write_atomically(dir, &dir.join(checksum_asset), &sums_text)?;
 
     progress(&format!(
         "downloaded {asset} ({:.1} MB) in {:.1} s",
         got.bytes as f64 / 1_000_000.0,
         started.elapsed().as_secs_f64()
     ));
-    Ok(CachedBinary {
-        path: binary,
+    Ok(CachedAsset {
+        path: file,
         sha256: got.sha256,
     })
 }

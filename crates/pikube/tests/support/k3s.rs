@@ -64,10 +64,14 @@ pub fn use_k3s(ws: &Workspace, version: &str, binary: &std::path::Path) {
     let path = ws.path().join("cluster.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut out = String::new();
+    let mut table = "";
     for line in text.lines() {
+        if line.starts_with('[') {
+            table = line;
+        }
         if line.starts_with("version = \"v") {
             out.push_str(&format!("version = \"{version}\""));
-        } else if line.starts_with("amd64 = ") {
+        } else if table == "[k3s.binary]" && line.starts_with("amd64 = ") {
             out.push_str(&format!("amd64 = \"{}\"", binary.display()));
         } else {
             out.push_str(line);

@@ -56,6 +56,8 @@ pub fn run(settings: &Settings) -> ! {
             log::fatal(&e);
         }
     }
+    // A server runs an agent too: its containerd imports the archives as it starts.
+    crate::images::import(&data_dir);
     let toward = settings.str("server").map(http::host_port);
     let ip = node_identity::node_ip(settings, toward.as_deref());
     let member = etcd::Member::new(&data_dir, &ip).unwrap_or_else(|e| log::fatal(&e));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::apply::carry_out;
 use crate::config::K3sVersion;
 use crate::k3s::install::{journal_tail, service_status, wait_started};
-use crate::k3s::node_plan::binary_change;
+use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;
 use crate::k3s::prune::drain_node;
 use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
@@ -98,6 +98,16 @@ impl Rollout<'_> {
                 carry_out(connection, &binary_change(self.binary))
                     .await
                     .map_err(|err| stop("replacing the binary", err.to_string(), true))?;
+                // The new release's system images, in before it starts (air-gapped nodes
+                // could not pull them).
+                if let Some(images) = &self.binary.images {
+                    progress.node(name, "[upgrade] replacing the airgap images");
+                    carry_out(connection, &images_change(images, &self.binary.version))
+                        .await
+                        .map_err(|err| {
+                            stop("replacing the airgap images", err.to_string(), true)
+                        })?;
+                }
             }
             progress.node(name, &format!("[upgrade] restarting {}", service.name()));
             let restarted = async {

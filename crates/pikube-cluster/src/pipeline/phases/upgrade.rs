@@ -96,7 +96,17 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 
     if run.mode == Mode::Plan {
         for step in plan.nodes() {
-            let summary = step.summary(&target);
+            let with_images = step.replace_binary
+                && run
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == step.name)
+                    .and_then(|n| binaries.get(n.facts.arch.name()))
+                    .is_some_and(|b| b.images.is_some());
+            let summary = match with_images {
+                true => format!("{}, with its airgap images", step.summary(&target)),
+                false => step.summary(&target),
+            };
             report.push(
                 &step.name,
                 NodeOutcome::Changed {
@@ -114,7 +124,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                 });
             node_plan.changes.push(PlannedChange {
                 phase: "upgrade",
-                change: Change::command(summary, steps_script(step, &target)),
+                change: Change::command(summary, steps_script(step, &target, with_images)),
             });
             run.rolled_out.insert(step.name.clone());
         }
@@ -331,7 +341,7 @@ async fn upgrade_one(
 }
 
 /// What plan shows for one node's upgrade.
-fn steps_script(step: &NodeUpgrade, target: &crate::config::K3sVersion) -> String {
+fn steps_script(step: &NodeUpgrade, target: &crate::config::K3sVersion, images: bool) -> String {
     let node = crate::ssh::shell_quote_arg(&step.name);
     if !step.restart {
         return format!("kubectl uncordon {node}");
@@ -349,6 +359,12 @@ fn steps_script(step: &NodeUpgrade, target: &crate::config::K3sVersion) -> Strin
         lines.push(format!(
             "install k3s {target} at /usr/local/bin/k3s (sha256 checked)"
         ));
+        if images {
+            lines.push(format!(
+                "install the airgap images of k3s {target} in {} (sha256 checked)",
+                crate::k3s::paths::IMAGES_DIR
+            ));
+        }
     }
     lines.push(format!("systemctl restart {}", step.service.name()));
     lines.push(format!("wait until {node} is Ready on {target}"));
