@@ -7,6 +7,7 @@ mod hostname;
 mod node_plan;
 mod redact;
 mod render;
+mod route;
 mod swap;
 #[cfg(test)]
 mod tests;
@@ -44,5 +45,10 @@ pub trait Phase: Sync {
 
 /// The preparation pipeline, in the order apply runs it.
 pub fn preparation_phases() -> &'static [&'static dyn Phase] {
-    &[&hostname::Hostname, &cgroups::MemoryCgroup, &swap::SwapOff]
+    &[
+        &route::DefaultRoute,
+        &hostname::Hostname,
+        &cgroups::MemoryCgroup,
+        &swap::SwapOff,
+    ]
 }

@@ -212,3 +212,30 @@ fn a_prepared_node_plans_nothing_and_verifies_clean() {
     assert!(plan.is_empty(), "{:?}", plan);
     assert!(verify_node(&desired(), &facts).is_empty());
 }
+
+#[test]
+fn a_node_without_a_default_route_is_stopped_with_the_fix_unless_k3s_runs() {
+    let lan = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n\
+               eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n";
+    let offline = facts(&[("proc_net_route", Some(lan))]);
+    let err = plan_node(&desired(), &offline).unwrap_err();
+    assert_eq!(err.phase, "network");
+    assert!(
+        err.message.contains("no default route") && err.message.contains("dummy0"),
+        "{err}"
+    );
+    let with_gateway = format!("{lan}eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\n");
+    assert!(plan_node(
+        &desired(),
+        &facts(&[("proc_net_route", Some(&with_gateway))])
+    )
+    .is_ok());
+    // Unknown (tables unreadable): nothing to say.
+    assert!(plan_node(&desired(), &facts(&[])).is_ok());
+    // K3s already runs there somehow: not pikube's to stop.
+    let running = facts(&[
+        ("proc_net_route", Some(lan)),
+        ("k3s_active", Some("active\n")),
+    ]);
+    assert!(plan_node(&desired(), &running).is_ok());
+}

@@ -7,6 +7,7 @@ mod error;
 mod k3s;
 mod model;
 mod os;
+mod route;
 mod sections;
 mod storage;
 mod swap;
@@ -71,6 +72,9 @@ pub struct NodeFacts {
     pub throttle: Option<Throttled>,
     pub soc_temp_celsius: Option<f64>,
     pub k3s: K3sState,
+    /// A default route (IPv4 or IPv6) exists; `None` when the route tables could not be
+    /// read. K3s needs one to choose its node IP.
+    pub default_route: Option<bool>,
     /// systemd is PID 1 (/run/systemd/system exists).
     pub systemd: bool,
     /// `sudo -n true` succeeded.
@@ -165,6 +169,10 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
                 s.any_line("k3s_agent_active"),
             ),
         },
+        default_route: route::has_default_route(
+            s.ok_text("proc_net_route"),
+            s.ok_text("proc_net_ipv6_route"),
+        ),
         systemd: s.is_present("systemd_running"),
         sudo_passwordless: s.ok_line("sudo_passwordless") == Some("yes"),
         uid: s.ok_line("uid").and_then(|v| v.parse().ok()),

@@ -38,6 +38,8 @@ pk_file meminfo /proc/meminfo
 pk_file proc_cmdline /proc/cmdline
 pk_file boot_id /proc/sys/kernel/random/boot_id
 pk_file uptime /proc/uptime
+pk_file proc_net_route /proc/net/route
+pk_file proc_net_ipv6_route /proc/net/ipv6_route
 pk_cmd uid id -u
 if [ -d /run/systemd/system ]; then pk_value systemd_running yes; else pk_absent systemd_running; fi
 
