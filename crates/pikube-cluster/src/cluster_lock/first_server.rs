@@ -1,7 +1,7 @@
 //! The cluster lock as commands take it: on the first server of cluster.toml that answers,
 //! released at the end, reaching the server again if it rebooted meanwhile.
 
-use super::{ClusterLock, ClusterLockError, PATH, STALE_AFTER};
+use super::{ClusterLock, ClusterLockError, Reopen, PATH, STALE_AFTER};
 use crate::fleet::Fleet;
 use crate::progress::{Progress, SilentProgress};
 use crate::run_lock::{Holder, WAIT};
@@ -35,8 +35,22 @@ impl ServerLock {
         let Some(server) = first else {
             return Ok(None);
         };
-        let lock = ClusterLock::acquire(server, &Holder::this_process(command), WAIT, force_unlock)
-            .await?;
+        let reopen = servers
+            .members()
+            .iter()
+            .find(|member| member.desired.name == server.node())
+            .map(|member| Reopen {
+                client: servers.shared_client(),
+                target: member.target.clone(),
+            });
+        let lock = ClusterLock::acquire(
+            server,
+            &Holder::this_process(command),
+            WAIT,
+            force_unlock,
+            reopen,
+        )
+        .await?;
         Ok(Some(ServerLock { lock, servers }))
     }
 

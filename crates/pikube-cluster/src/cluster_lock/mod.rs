@@ -3,8 +3,9 @@
 //! once; the lock beside cluster.toml (`run_lock`) only keeps apart runs from one machine.
 //!
 //! Taken with the shell's noclobber (O_EXCL), holding the same JSON as the local lock. The
-//! holder touches it every 30 s while it works; one untouched for 5 minutes is stale and is
-//! taken over, as is one whose holder is a gone process of this very machine.
+//! holder touches it every 30 s while it works, reaching the server again when the command
+//! rebooted it; one untouched for 5 minutes is stale and is taken over, as is one whose
+//! holder is a gone process of this very machine.
 
 mod first_server;
 
@@ -15,12 +16,29 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use crate::run_lock::{Holder, LockError};
-use crate::ssh::{Connection, SshError};
+use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
 
 pub const PATH: &str = "/var/lib/pikube/lock";
 /// A lock not refreshed for this long belongs to a run that is gone.
 pub const STALE_AFTER: Duration = Duration::from_secs(300);
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// Sets the refresh period in seconds, for tests that must see a refresh within a run.
+pub const REFRESH_ENV: &str = "PIKUBE_CLUSTER_LOCK_REFRESH_SECS";
+
+fn refresh_every() -> Duration {
+    std::env::var(REFRESH_ENV)
+        .ok()
+        .and_then(|secs| secs.parse::<u64>().ok())
+        .filter(|secs| (1..=STALE_AFTER.as_secs() / 2).contains(secs))
+        .map_or(REFRESH_EVERY, Duration::from_secs)
+}
+
+/// How the refresh reaches the lock's server again once its connection is gone (the
+/// command rebooted the server): the SSH settings, and the sudo password if it needs one.
+pub struct Reopen {
+    pub client: std::sync::Arc<ClientConfig>,
+    pub target: SshTarget,
+}
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// Held while a command works on the cluster; [`ClusterLock::release`] removes it.
@@ -65,6 +83,7 @@ impl ClusterLock {
         holder: &Holder,
         wait: Duration,
         force: bool,
+        reopen: Option<Reopen>,
     ) -> Result<ClusterLock, ClusterLockError> {
         let json = serde_json::to_string(holder).expect("a holder serialises");
         let deadline = Instant::now() + wait;
@@ -114,14 +133,28 @@ impl ClusterLock {
         let marker = format!("\"pid\":{},", holder.pid);
         let connection = std::sync::Arc::new(server);
         let refresh = {
-            let connection = connection.clone();
+            let mut current = connection.clone();
             let script = touch_if_ours(&marker);
+            let sudo = connection.sudo_password().cloned();
+            let every = refresh_every();
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(REFRESH_EVERY).await;
-                    let _ = connection
+                    tokio::time::sleep(every).await;
+                    let touched = current
                         .run_privileged("refreshing the cluster lock", &script, b"")
                         .await;
+                    // The server rebooted under the command (preparation, an OS upgrade):
+                    // its old connection is gone for good. A lock left untouched would go
+                    // stale and another pikube could take the cluster mid-run.
+                    if touched.is_err() {
+                        let Some(reopen) = &reopen else { continue };
+                        if let Ok(fresh) = reopened(reopen, sudo.as_ref()).await {
+                            let _ = fresh
+                                .run_privileged("refreshing the cluster lock", &script, b"")
+                                .await;
+                            current = std::sync::Arc::new(fresh);
+                        }
+                    }
                 }
             })
         };
@@ -161,6 +194,18 @@ impl ClusterLock {
         }
         released
     }
+}
+
+/// A new connection to the lock's server, with root as the old one had it.
+async fn reopened(
+    reopen: &Reopen,
+    sudo: Option<&crate::ssh::SudoPassword>,
+) -> Result<Connection, SshError> {
+    let mut connection = Connection::open(&reopen.target, &reopen.client).await?;
+    if let (true, Some(password)) = (connection.needs_sudo_password(), sudo) {
+        connection.use_sudo_password(password).await?;
+    }
+    Ok(connection)
 }
 
 fn touch_if_ours(marker: &str) -> String {

@@ -30,7 +30,8 @@ pub struct NodeResult<T, E = NodeError> {
 }
 
 pub struct Fleet {
-    client: ClientConfig,
+    /// Shared with whatever outlives a borrow of the fleet (the cluster lock's refresh).
+    client: std::sync::Arc<ClientConfig>,
     members: Vec<Member>,
     parallelism: usize,
 }
@@ -38,7 +39,7 @@ pub struct Fleet {
 impl Fleet {
     pub fn new(client: ClientConfig, members: Vec<Member>, parallelism: usize) -> Fleet {
         Fleet {
-            client,
+            client: std::sync::Arc::new(client),
             members,
             parallelism: parallelism.max(1),
         }
@@ -76,6 +77,11 @@ impl Fleet {
     /// The SSH settings every connection of this fleet uses.
     pub fn client(&self) -> &ClientConfig {
         &self.client
+    }
+
+    /// The same settings, for a task that outlives this borrow.
+    pub fn shared_client(&self) -> std::sync::Arc<ClientConfig> {
+        self.client.clone()
     }
 
     /// Connects to every node so that it can run commands as root: directly, with

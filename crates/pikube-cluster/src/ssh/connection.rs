@@ -141,6 +141,15 @@ impl Connection {
         &self.login_user
     }
 
+    /// The sudo password this connection's root commands use, if its sudo wants one: to
+    /// open another connection like it.
+    pub fn sudo_password(&self) -> Option<&SudoPassword> {
+        match &self.privilege {
+            Some(Privilege::Password(password)) => Some(password),
+            _ => None,
+        }
+    }
+
     /// True when privileged commands need a sudo password we do not have yet.
     pub fn needs_sudo_password(&self) -> bool {
         self.privilege.is_none()
