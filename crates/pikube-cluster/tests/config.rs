@@ -144,6 +144,11 @@ fn starter_file_examples_are_valid() {
         "armhf = ",
         "[k3s.images]",
         "arm64 = ",
+        "[k3s.registries.mirrors]",
+        "\"docker.io\" = ",
+        "[k3s.registries.configs.",
+        "username = ",
+        "password_secret = ",
         "taints = ",
     ] {
         // In file order: the first still commented-out one.
@@ -165,6 +170,13 @@ fn starter_file_examples_are_valid() {
     assert_eq!(k3s.kubelet_args[0].to_string(), "max-pods=50");
     assert!(k3s.datastore_endpoint.is_some());
     assert!(k3s.airgap_images);
+    assert_eq!(
+        k3s.registries
+            .secrets()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["registry.password"]
+    );
     assert_eq!(
         k3s.images[&Arch::Arm64],
         dir.path().join("images/k3s-airgap-images-arm64.tar.zst")

@@ -10,6 +10,7 @@ use support::fleet::Fleet;
 use support::k3s::{
     cluster_node, cluster_nodes, edit, invocation, is_ready, stamped_double, use_k3s,
 };
+use support::secrets::WorkspaceSecrets;
 
 const READY: &str = "--ready-timeout=60s";
 
@@ -821,7 +822,41 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
     let fleet = Fleet::up(25, &["pi1"]);
     let nodes = [node("pi1", "one", "server")];
     let here = Workspace::new(&fleet, "pi", &nodes);
-    here.pikube(&["apply", READY]).expect_code(0);
+    // The first apply reboots the server the lock is on (the memory cgroup), then installs
+    // K3s: the lock must go on being refreshed after the reboot (through a new connection),
+    // or a second pikube would find it stale mid-run. Refreshed every second here.
+    let boot_before = fleet.exec("pi1", "cat /proc/sys/kernel/random/boot_id");
+    let mut apply = here.command(&["apply", READY]);
+    apply.env("PIKUBE_CLUSTER_LOCK_REFRESH_SECS", "1");
+    let mut child = apply
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    // (boot id, lock mtime) while the apply runs.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        let out = fleet.try_exec(
+            "pi1",
+            "cat /proc/sys/kernel/random/boot_id; stat -c %Y /var/lib/pikube/lock",
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let [boot, mtime] = text.lines().collect::<Vec<_>>()[..] {
+            seen.push((boot.to_owned(), mtime.to_owned()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    let mut after_reboot: Vec<&str> = seen
+        .iter()
+        .filter(|(boot, _)| format!("{boot}\n") != boot_before)
+        .map(|(_, mtime)| mtime.as_str())
+        .collect();
+    after_reboot.dedup();
+    assert!(
+        after_reboot.len() >= 2,
+        "the lock was not refreshed after the server rebooted: {seen:?}"
+    );
     assert_eq!(
         fleet
             .exec(
@@ -1114,7 +1149,7 @@ fn imports(fleet: &Fleet, node: &str, archive: &str) -> usize {
 }
 
 #[test]
-fn airgap_images_reach_every_node_before_k3s_starts_and_follow_cluster_toml() {
+fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cluster_toml() {
     // F7: offline nodes need the release's system images in K3s' images directory before
     // K3s starts; pikube pushes its archive there (checksum-verified), replaces it when it
     // changes (restarting K3s so containerd imports it) and removes it when not wanted.
@@ -1205,4 +1240,70 @@ fn airgap_images_reach_every_node_before_k3s_starts_and_follow_cluster_toml() {
         assert_eq!(imports(&fleet, fleet_node, tar), 1, "not restarted");
     }
     ws.pikube(&["plan"]).expect_code(0);
+
+    // Registry mirrors with a password from secrets.age: registries.yaml (0600) on every
+    // node, read by K3s at its restart; the password in no plan or output.
+    let registries = "/etc/rancher/k3s/registries.yaml";
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[k3s.registries.mirrors]\n\"docker.io\" = [\"https://registry.lan:5000\"]\n\
+             [k3s.registries.configs.\"registry.lan:5000\"]\nusername = \"pull\"\n\
+             password_secret = \"registry.password\"\n"
+        ),
+    )
+    .unwrap();
+    let secrets = WorkspaceSecrets::init(&ws);
+    let missing = secrets.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        missing.stdout.contains(
+            "k3s.registries.configs.\"registry.lan:5000\".password_secret: no secret named \
+             registry.password (set it with `pikube secrets set registry.password`)"
+        ),
+        "{}",
+        missing.stdout
+    );
+    let password = "reg-pass: #1 \"quoted\"";
+    secrets.set("registry.password", password);
+    let plan = secrets.pikube(&["plan", "--output", "json"]).expect_code(2);
+    assert!(plan.stdout.contains(registries), "{}", plan.stdout);
+    let apply = secrets.pikube(&["apply", READY]).expect_code(0);
+    for run in [&plan, &apply] {
+        assert!(
+            !run.stdout.contains("reg-pass") && !run.stderr.contains("reg-pass"),
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    for fleet_node in ["pi1", "pi2"] {
+        let mode = fleet.exec(fleet_node, &format!("stat -c %a {registries}"));
+        assert_eq!(mode, "600\n");
+        let read = fleet.exec(fleet_node, &format!("cat {registries}"));
+        assert!(
+            read.contains(r#""password": "reg-pass: #1 \"quoted\"""#),
+            "{read}"
+        );
+        let journal = fleet.exec(fleet_node, "journalctl --no-pager -o cat 2>/dev/null; true");
+        assert!(
+            journal.contains(&format!(
+                "Using private registry config file at {registries}"
+            )),
+            "{fleet_node}"
+        );
+    }
+    secrets.pikube(&["plan"]).expect_code(0);
+
+    // Registries dropped from cluster.toml: pikube's file goes; a file of the user's own
+    // would have been left.
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let cut = text.find("\n[k3s.registries.mirrors]").unwrap();
+    std::fs::write(&toml, &text[..cut]).unwrap();
+    secrets.pikube(&["apply", READY]).expect_code(0);
+    for fleet_node in ["pi1", "pi2"] {
+        let left = fleet.exec(fleet_node, &format!("ls {registries} 2>&1; true"));
+        assert!(left.contains("No such file"), "{left}");
+    }
+    secrets.pikube(&["plan"]).expect_code(0);
 }

@@ -68,6 +68,7 @@ pub fn run(settings: &Settings) -> ! {
         "Starting k3s agent {} (double) — a test double, not k3s",
         crate::version::current()
     ));
+    crate::registries::load(settings);
     crate::images::import(&data_dir);
     let name = node_identity::node_name(settings, &data_dir);
     let password = node_identity::node_password()

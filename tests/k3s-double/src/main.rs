@@ -25,6 +25,7 @@ mod log;
 mod node_identity;
 mod notify;
 mod protocol;
+mod registries;
 mod roots;
 mod server;
 mod signals;

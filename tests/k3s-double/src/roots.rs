@@ -32,3 +32,7 @@ pub fn data_dir() -> PathBuf {
 pub fn node_password() -> PathBuf {
     at("/etc/rancher/node/password")
 }
+
+pub fn registries() -> PathBuf {
+    at("/etc/rancher/k3s/registries.yaml")
+}

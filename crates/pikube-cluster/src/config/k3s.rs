@@ -70,6 +70,8 @@ pub(crate) fn lower(
         image_archive_problem,
     );
 
+    let registries = super::registries::lower(report, raw.registries);
+
     Some(K3sSettings {
         version: version?,
         api_endpoint: api_endpoint?,
@@ -80,6 +82,7 @@ pub(crate) fn lower(
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
         images: images?,
+        registries: registries?,
     })
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::registries::Registries;
+
 use super::address::Address;
 use super::arch::Arch;
 use super::component::K3sComponent;
@@ -77,6 +79,9 @@ pub struct K3sSettings {
     /// to exist and to have an extension K3s imports; they imply air-gap for their
     /// architecture, and the others are downloaded when `airgap_images` is set.
     pub images: BTreeMap<Arch, PathBuf>,
+    /// `[k3s.registries]`: mirrors and registry settings for registries.yaml (empty: pikube
+    /// leaves registries.yaml alone).
+    pub registries: Registries,
 }
 
 /// One `[[nodes]]` entry, with SSH options already resolved: the node's own

@@ -60,6 +60,25 @@ pub(crate) struct RawK3s {
     pub(crate) airgap_images: Option<Spanned<bool>>,
     /// Architecture to local airgap image archive (implies air-gap for that architecture).
     pub(crate) images: Option<BTreeMap<Text, Text>>,
+    pub(crate) registries: Option<Located<RawRegistries>>,
+}
+
+/// `[k3s.registries]`: K3s' registries.yaml, with credentials named, not written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegistries {
+    /// Registry name (or `*`) to mirror endpoints, in order.
+    pub(crate) mirrors: Option<BTreeMap<Text, Vec<Text>>>,
+    pub(crate) configs: Option<BTreeMap<Text, RawRegistryConfig>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegistryConfig {
+    pub(crate) username: Option<Text>,
+    /// The name of the secret (in secrets.age) holding the password.
+    pub(crate) password_secret: Option<Text>,
+    pub(crate) insecure_skip_verify: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -95,6 +95,16 @@ version = "v1.31.4+k3s1"
 # [k3s.images]
 # arm64 = "images/k3s-airgap-images-arm64.tar.zst"
 
+# Registry mirrors and credentials for every node's containerd (written to
+# /etc/rancher/k3s/registries.yaml). A password is never written here:
+# password_secret names the secret in secrets.age that holds it
+# (pikube secrets set registry.password).
+# [k3s.registries.mirrors]
+# "docker.io" = ["https://registry.lan:5000"]
+# [k3s.registries.configs."registry.lan:5000"]
+# username = "pull"
+# password_secret = "registry.password"
+
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:
 #            lowercase letters, digits and '-', at most 63 characters.

@@ -423,7 +423,7 @@ fn unknown_keys_suggest_the_close_one() {
         errors("[k3s.channel]\n"),
         [
             "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
-          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`"
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`, `registries`"
         ]
     );
     let text = format!("{HEAD}tls_sans = []\n");
@@ -920,5 +920,58 @@ fn airgap_images_are_local_archives_k3s_imports_or_downloaded() {
             && d.message.contains("would be ignored on the nodes"),
         "{}",
         d.message
+    );
+}
+
+#[test]
+fn registries_name_their_password_secret_and_bad_entries_are_placed() {
+    let dir = Dir::new(&[]);
+    let text = format!(
+        "{HEAD}[k3s.registries.mirrors]\n\"docker.io\" = [\"https://registry.lan:5000\"]\n\
+         \"*\" = [\"http://10.0.0.5:5000\"]\n\
+         [k3s.registries.configs.\"registry.lan:5000\"]\nusername = \"pull\"\n\
+         password_secret = \"registry.password\"\ninsecure_skip_verify = true\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let k3s = dir.parse(&text).unwrap().config.k3s;
+    assert_eq!(
+        k3s.registries.mirrors["docker.io"],
+        ["https://registry.lan:5000"]
+    );
+    assert_eq!(k3s.registries.mirrors["*"], ["http://10.0.0.5:5000"]);
+    let config = &k3s.registries.configs["registry.lan:5000"];
+    let auth = config.auth.as_ref().unwrap();
+    assert_eq!(auth.username, "pull");
+    assert_eq!(auth.password_secret.as_str(), "registry.password");
+    assert!(config.insecure_skip_verify);
+
+    let text = format!(
+        "{HEAD}[k3s.registries.mirrors]\n\"docker.io\" = [\"https://me:pw@registry.lan\", \"ftp://x\"]\n\
+         \"bad name\" = [\"https://ok\"]\n\
+         [k3s.registries.configs.\"registry.lan\"]\nusername = \"pull\"\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let err = dir.parse(&text).unwrap_err();
+    let found: Vec<(usize, &str)> = err
+        .diagnostics()
+        .iter()
+        .map(|d| (d.line, d.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (7, "k3s.registries.mirrors.\"docker.io\"[0]"),
+            (7, "k3s.registries.mirrors.\"docker.io\"[1]"),
+            (8, "k3s.registries.mirrors.\"bad name\""),
+            (9, "k3s.registries.configs.\"registry.lan\""),
+        ],
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("credentials in a mirror URL"), "{text}");
+    assert!(!text.contains("me:pw"), "{text}");
+    assert!(
+        text.contains("username and password_secret go together"),
+        "{text}"
     );
 }

@@ -38,6 +38,8 @@ pub struct DesiredK3s {
     /// Labels and taints pikube sets, also through the API.
     pub labels: Vec<(String, String)>,
     pub taints: Vec<String>,
+    /// registries.yaml (secret: registry passwords); `None`: pikube does not manage it.
+    pub registries: Option<String>,
     /// The env file (secret). `None` while the token is not known yet: a joining node's
     /// token comes from the first server once that has started.
     pub env: Option<String>,
@@ -53,6 +55,10 @@ impl std::fmt::Debug for DesiredK3s {
             .field("labels", &self.labels)
             .field("taints", &self.taints)
             .field("env", &self.env.as_ref().map(|_| "<redacted>"))
+            .field(
+                "registries",
+                &self.registries.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }

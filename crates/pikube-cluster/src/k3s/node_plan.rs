@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
-use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION};
+use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::plan::{Change, SecretFileChange, UploadChange};
@@ -130,6 +130,27 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
             desired.registration_yaml.clone(),
             0o600,
         ));
+    }
+    let wanted_registries = desired.registries.as_ref();
+    if let Some(registries) = wanted_registries {
+        let sha256 = sha256_hex(registries.as_bytes());
+        if state.registries_sha256.as_deref() != Some(sha256.as_str()) {
+            plan.changes.push(Change::SecretFile(SecretFileChange {
+                path: REGISTRIES.to_owned(),
+                exists: state.registries_sha256.is_some(),
+                holds: "the registry mirrors and credentials of [k3s.registries]".to_owned(),
+                content: registries.clone(),
+            }));
+            restart_because.push("registries.yaml");
+        }
+    } else if state.registries_by_pikube {
+        // Ours, and cluster.toml no longer has registries: K3s goes back to pulling from
+        // the registries themselves. Someone else's registries.yaml is left alone.
+        plan.changes.push(Change::command(
+            "remove registries.yaml (no [k3s.registries] any more)",
+            format!("rm -f {REGISTRIES}"),
+        ));
+        restart_because.push("registries.yaml");
     }
     let env_path = service.env_path();
     let env_differs = match &desired.env {
@@ -257,6 +278,7 @@ mod tests {
             labels: vec![],
             taints: vec![],
             env: Some(env_file("K10x::server:y", None, None)),
+            registries: None,
         }
     }
 
@@ -266,6 +288,8 @@ mod tests {
             config: None,
             registration: None,
             killall: None,
+            registries_sha256: None,
+            registries_by_pikube: false,
             server: ServiceFiles::default(),
             agent: ServiceFiles::default(),
             links: paths::LINKS
@@ -293,6 +317,10 @@ mod tests {
         state.config = Some(desired.config_yaml.clone());
         state.registration = Some(desired.registration_yaml.clone());
         state.killall = Some(KILLALL_SCRIPT.to_owned());
+        if let Some(registries) = &desired.registries {
+            state.registries_sha256 = Some(sha256_hex(registries.as_bytes()));
+            state.registries_by_pikube = true;
+        }
         if let Some(images) = &desired.binary.images {
             state
                 .images
@@ -396,6 +424,51 @@ mod tests {
         assert_eq!(remove.script, format!("rm -f '{tar}' '{ZST}'"));
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.restart, None);
+    }
+
+    #[test]
+    fn registries_yaml_is_a_secret_file_and_only_ours_is_ever_removed() {
+        let mut desired = desired();
+        desired.registries = Some(format!(
+            "{}\n{{\"configs\": {{\"r\": {{\"auth\": {{\"password\": \"hunter2\"}}}}}}}}\n",
+            crate::k3s::registries::MARKER
+        ));
+        let mut state = converged(&desired);
+        state.registries_sha256 = None;
+        state.registries_by_pikube = false;
+        let plan = plan_k3s(&desired, &state).unwrap();
+        assert_eq!(plan.changes.len(), 2, "{:?}", plan.changes);
+        assert!(
+            plan.changes[0]
+                .summary()
+                .contains("registries.yaml (contents hidden"),
+            "{}",
+            plan.changes[0].summary()
+        );
+        assert_eq!(
+            plan.restart.as_deref(),
+            Some("restart k3s-agent (registries.yaml changed)")
+        );
+        let shown = format!(
+            "{:?}{}",
+            plan.changes,
+            serde_json::to_string(&plan.changes).unwrap()
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(plan_k3s(&desired, &converged(&desired)).unwrap().is_empty());
+
+        // cluster.toml drops its registries: ours goes, K3s restarts without it.
+        let ours = converged(&desired);
+        let plan = plan_k3s(&self::desired(), &ours).unwrap();
+        let Change::Command(remove) = &plan.changes[0] else {
+            panic!("{:?}", plan.changes);
+        };
+        assert_eq!(remove.script, "rm -f /etc/rancher/k3s/registries.yaml");
+        assert!(plan.restart.is_some());
+        // Someone else's: never touched.
+        let mut theirs = converged(&self::desired());
+        theirs.registries_sha256 = Some("ab".repeat(32));
+        assert!(plan_k3s(&self::desired(), &theirs).unwrap().is_empty());
     }
 
     #[test]

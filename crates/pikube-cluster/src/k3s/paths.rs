@@ -12,6 +12,8 @@ pub const CONFIG: &str = "/etc/rancher/k3s/config.yaml";
 /// node registers; pikube updates the live node through the API, so a change here needs
 /// no restart.
 pub const REGISTRATION: &str = "/etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml";
+/// Registry mirrors and credentials (`--private-registry`'s default), read at start.
+pub const REGISTRIES: &str = "/etc/rancher/k3s/registries.yaml";
 pub const KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
 pub const SERVER_TOKEN: &str = "/var/lib/rancher/k3s/server/token";
 /// K3s imports every archive here when containerd starts (servers run an agent too).

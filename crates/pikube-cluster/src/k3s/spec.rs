@@ -15,6 +15,9 @@ pub struct K3sSpec {
     pub datastore_endpoint: Option<String>,
     /// In file order.
     pub nodes: Vec<K3sMemberSpec>,
+    /// registries.yaml, rendered with its passwords once they are looked up (secret);
+    /// `None`: pikube does not manage it.
+    pub registries: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,10 @@ impl std::fmt::Debug for K3sSpec {
                 &self.datastore_endpoint.as_ref().map(|_| "<redacted>"),
             )
             .field("nodes", &self.nodes)
+            .field(
+                "registries",
+                &self.registries.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -91,6 +98,7 @@ impl K3sSpec {
                     taints: node.taints.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
+            registries: None,
         }
     }
 }

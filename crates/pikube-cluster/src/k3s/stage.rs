@@ -552,6 +552,7 @@ impl K3sStage<'_> {
             binary,
             config_yaml,
             registration_yaml: registration_yaml(&labels, &taints),
+            registries: self.spec.registries.clone(),
             labels,
             taints,
             env,

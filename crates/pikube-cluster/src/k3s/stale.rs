@@ -156,6 +156,7 @@ mod tests {
                     taints: Vec::new(),
                 })
                 .collect(),
+            registries: None,
         }
     }
 

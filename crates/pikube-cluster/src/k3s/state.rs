@@ -42,6 +42,9 @@ pub struct K3sNodeState {
     pub config: Option<String>,
     pub registration: Option<String>,
     pub killall: Option<String>,
+    /// registries.yaml's SHA-256, and whether pikube wrote it (its first line).
+    pub registries_sha256: Option<String>,
+    pub registries_by_pikube: bool,
     pub server: ServiceFiles,
     pub agent: ServiceFiles,
     pub links: BTreeMap<&'static str, ToolLink>,
@@ -125,6 +128,8 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         config: text("config"),
         registration: text("registration"),
         killall: text("killall"),
+        registries_sha256: line("registries_sha256"),
+        registries_by_pikube: s.ok_line("registries_head") == Some(super::registries::MARKER),
         server: service("k3s"),
         agent: service("k3s_agent"),
         links,

@@ -26,6 +26,11 @@ pk_sha binary_sha256 /usr/local/bin/k3s
 pk_file config /etc/rancher/k3s/config.yaml
 pk_file registration /etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml
 pk_file killall /usr/local/bin/k3s-killall.sh
+# Secret (registry passwords): its digest, and its first line (pikube's marker or not).
+pk_sha registries_sha256 /etc/rancher/k3s/registries.yaml
+if [ -f /etc/rancher/k3s/registries.yaml ]; then
+  pk_cmd registries_head head -n 1 /etc/rancher/k3s/registries.yaml
+else pk_absent registries_head; fi
 for pk_svc in k3s k3s-agent; do
   pk_n=$(echo "$pk_svc" | tr - _)
   pk_file "unit_$pk_n" "/etc/systemd/system/$pk_svc.service"

@@ -14,6 +14,7 @@ use crate::node_records::NodeRecord;
 use crate::plan::NodePlan;
 use crate::progress::Progress;
 use crate::run_lock::RunLock;
+use crate::secrets::SecretKey;
 use crate::ssh::{Connection, SudoPassword};
 use crate::state::LocalState;
 
@@ -73,6 +74,8 @@ pub struct Run<'a> {
     pub(super) progress: &'a dyn Progress,
     /// Asked at most once, and only when a node's sudo wants a password.
     pub(super) sudo_password: &'a (dyn Fn(&str) -> Option<SudoPassword> + Sync),
+    /// A secret of secrets.age by name (registry passwords), when the cluster needs one.
+    pub(super) secret: &'a (dyn Fn(&SecretKey) -> Option<String> + Sync),
     pub(super) fleet: Fleet,
     pub(super) spec: K3sSpec,
     pub(super) local: LocalState,
@@ -108,6 +111,7 @@ impl<'a> Run<'a> {
         settings: Settings,
         progress: &'a dyn Progress,
         sudo_password: &'a (dyn Fn(&str) -> Option<SudoPassword> + Sync),
+        secret: &'a (dyn Fn(&SecretKey) -> Option<String> + Sync),
     ) -> Result<Run<'a>, SshClientError> {
         Ok(Run {
             mode,
@@ -115,6 +119,7 @@ impl<'a> Run<'a> {
             settings,
             progress,
             sudo_password,
+            secret,
             fleet: Fleet::of_config(config)?,
             spec: K3sSpec::from_config(config),
             local: LocalState::new(config.dir(), config.name.as_ref()),

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Dotted words of letters, digits, `_` and `-`: safe as a TOML key, in a shell and in an
 /// error message.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct SecretKey(String);
 
 impl SecretKey {

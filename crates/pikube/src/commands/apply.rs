@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::commands::cluster::load_config;
 use crate::commands::runtime;
-use crate::commands::sudo_prompt::sudo_password;
+use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
@@ -35,6 +35,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         settings,
         progress.as_ref(),
         &sudo_password,
+        &secret,
     )?;
     let report = runtime()?.block_on(pipeline::run(&mut run))?;
     let members = run.members();

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::load_config;
 use crate::commands::runtime;
-use crate::commands::sudo_prompt::sudo_password;
+use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
@@ -19,6 +19,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         Settings::plan(),
         &SilentProgress,
         &sudo_password,
+        &secret,
     )?;
     let report = runtime()?.block_on(pipeline::run(&mut run))?;
     let plans = run.plans();

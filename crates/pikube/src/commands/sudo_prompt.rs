@@ -47,12 +47,17 @@ fn secrets() -> Option<&'static Secrets> {
             match file.open(&super::secrets::unlock()) {
                 Ok(secrets) => Some(secrets),
                 Err(err) => {
-                    errln!("warning: the sudo passwords were not read from the secrets: {err}");
+                    errln!("warning: the secrets beside cluster.toml were not read: {err}");
                     None
                 }
             }
         })
         .as_ref()
+}
+
+/// A secret the cluster needs (a registry password), from secrets.age beside cluster.toml.
+pub fn secret(key: &SecretKey) -> Option<String> {
+    secrets()?.get(key).map(str::to_owned)
 }
 
 /// `nodes.<node>.sudo_password`, else `sudo_password`, from the secrets.

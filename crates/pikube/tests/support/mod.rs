@@ -4,3 +4,4 @@
 pub mod cluster;
 pub mod fleet;
 pub mod k3s;
+pub mod secrets;

@@ -57,6 +57,7 @@ pub fn run(settings: &Settings) -> ! {
         }
     }
     // A server runs an agent too: its containerd imports the archives as it starts.
+    crate::registries::load(settings);
     crate::images::import(&data_dir);
     let toward = settings.str("server").map(http::host_port);
     let ip = node_identity::node_ip(settings, toward.as_deref());

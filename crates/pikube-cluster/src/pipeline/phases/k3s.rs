@@ -3,7 +3,7 @@
 //! the API (see `k3s::K3sStage`). A plan surveys the same state and lists the changes.
 
 use crate::fleet::record_of;
-use crate::k3s::{K3sError, K3sNodeReport, K3sStage};
+use crate::k3s::{registries_yaml, K3sError, K3sNodeReport, K3sStage};
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{NodePlan, PlannedChange};
 
@@ -19,6 +19,23 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         // No node is left, or the binary failed them all.
         return Ok(());
     };
+    match registries_yaml(&run.config.k3s.registries, run.secret) {
+        Ok(registries) => run.spec.registries = registries,
+        Err(missing) => {
+            // Without its password a registry would be left half-configured on every node.
+            report.errors.push(missing.to_string());
+            let up: Vec<String> = run
+                .nodes
+                .iter()
+                .filter(|n| run.is_up(&n.name))
+                .map(|n| n.name.clone())
+                .collect();
+            for node in up {
+                run.fail(report, &node, format!("{node}: not installed: {missing}"));
+            }
+            return Ok(());
+        }
+    }
     let stage = K3sStage {
         spec: &run.spec,
         binaries,

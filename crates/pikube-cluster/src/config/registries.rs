@@ -1,0 +1,200 @@
+//! `[k3s.registries]` to [`Registries`]: what K3s' registries.yaml says, with each
+//! password named by a secret in secrets.age rather than written in cluster.toml.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::fields;
+use super::located::Located;
+use super::raw::{RawRegistries, RawRegistryConfig, Text};
+use super::report::Report;
+use crate::secrets::SecretKey;
+
+/// Mirrors and per-registry settings for every node's containerd.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Registries {
+    /// Registry name (`docker.io`, `registry.lan:5000`, or `*` for all) to the endpoints
+    /// tried in order before the registry itself.
+    pub mirrors: BTreeMap<String, Vec<String>>,
+    /// Registry host to how to reach it.
+    pub configs: BTreeMap<String, RegistryConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RegistryConfig {
+    /// A user and the secret holding its password, together or not at all.
+    pub auth: Option<RegistryAuth>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password_secret: SecretKey,
+}
+
+impl Registries {
+    pub fn is_empty(&self) -> bool {
+        self.mirrors.is_empty() && self.configs.is_empty()
+    }
+
+    /// The secrets the configs name, in order.
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &SecretKey)> {
+        self.configs.iter().filter_map(|(host, config)| {
+            config
+                .auth
+                .as_ref()
+                .map(|auth| (host.as_str(), &auth.password_secret))
+        })
+    }
+}
+
+/// `None` when anything in the table is invalid (each problem is in `report`).
+pub(crate) fn lower(
+    report: &mut Report<'_>,
+    raw: Option<Located<RawRegistries>>,
+) -> Option<Registries> {
+    let Some(raw) = raw else {
+        return Some(Registries::default());
+    };
+    let raw = raw.value;
+    let mut ok = true;
+    let mut registries = Registries::default();
+    for (name, endpoints) in raw.mirrors.unwrap_or_default() {
+        let field = format!(
+            "k3s.registries.mirrors.{}",
+            fields::toml_key(name.get_ref())
+        );
+        ok &= registry_name(report, &field, &name, true);
+        if endpoints.is_empty() {
+            report.error(
+                Some(name.span()),
+                &field,
+                "no endpoints: list at least one, e.g. [\"https://registry.lan:5000\"]",
+            );
+            ok = false;
+        }
+        let (good, all) = fields::items(report, &field, &endpoints, endpoint);
+        ok &= all;
+        registries.mirrors.insert(
+            name.into_inner(),
+            good.into_iter().map(|(_, e)| e.into_inner()).collect(),
+        );
+    }
+    for (host, config) in raw.configs.unwrap_or_default() {
+        let field = format!(
+            "k3s.registries.configs.{}",
+            fields::toml_key(host.get_ref())
+        );
+        ok &= registry_name(report, &field, &host, false);
+        match registry_config(report, &field, &host, config) {
+            Some(config) => {
+                registries.configs.insert(host.into_inner(), config);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(registries)
+}
+
+/// `host`, `host:port`, or (for a mirror) `*`: what containerd matches image names on.
+fn registry_name(report: &mut Report<'_>, field: &str, name: &Text, wildcard: bool) -> bool {
+    let text = name.get_ref();
+    let valid = (wildcard && text == "*")
+        || (!text.is_empty()
+            && !text.starts_with(['.', '-', ':'])
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')));
+    if !valid {
+        report.error(
+            Some(name.span()),
+            field,
+            format!(
+                "{text:?} is not a registry name: a host with an optional port, like \
+                 docker.io or registry.lan:5000{}",
+                if wildcard {
+                    ", or \"*\" for every registry"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    valid
+}
+
+/// An http(s) URL without credentials (they go in `configs`, from the secrets).
+fn endpoint(report: &mut Report<'_>, field: &str, raw: &Text) -> Option<String> {
+    let problem = match reqwest::Url::parse(raw.get_ref()) {
+        Err(e) => format!("{:?} is not a URL: {e}", raw.get_ref()),
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            format!(
+                "{:?}: a mirror endpoint is http:// or https://",
+                raw.get_ref()
+            )
+        }
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            "credentials in a mirror URL would be written to every node in clear: give \
+             the registry a [k3s.registries.configs] entry with username and \
+             password_secret instead"
+                .to_owned()
+        }
+        Ok(_) => return Some(raw.get_ref().clone()),
+    };
+    report.error(Some(raw.span()), field, problem);
+    None
+}
+
+fn registry_config(
+    report: &mut Report<'_>,
+    field: &str,
+    host: &Text,
+    raw: RawRegistryConfig,
+) -> Option<RegistryConfig> {
+    let auth = match (raw.username, raw.password_secret) {
+        (None, None) => Some(None),
+        (Some(username), Some(secret)) => {
+            let user = if username.get_ref().is_empty()
+                || username.get_ref().chars().any(char::is_control)
+            {
+                report.error(
+                    Some(username.span()),
+                    format!("{field}.username"),
+                    "the registry user is empty or holds control characters",
+                );
+                None
+            } else {
+                Some(username.get_ref().clone())
+            };
+            let key = match SecretKey::parse(secret.get_ref()) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    report.error(Some(secret.span()), format!("{field}.password_secret"), e);
+                    None
+                }
+            };
+            match (user, key) {
+                (Some(username), Some(password_secret)) => Some(Some(RegistryAuth {
+                    username,
+                    password_secret,
+                })),
+                _ => None,
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            report.error(
+                Some(host.span()),
+                field,
+                "username and password_secret go together: the password comes from the \
+                 secret of that name (`pikube secrets set <name>`)",
+            );
+            None
+        }
+    };
+    Some(RegistryConfig {
+        auth: auth?,
+        insecure_skip_verify: raw.insecure_skip_verify.is_some_and(|b| *b.get_ref()),
+    })
+}
