@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod error_chain;
 pub mod exec;
 pub mod facts;
+pub mod firstboot;
 pub mod fleet;
 pub mod health;
 pub mod k3s;

@@ -87,6 +87,25 @@ Hosts are reached as every command reaches them: pinned host keys, ssh_config, j
 
 Exit status: 0 every node ran it with exit 0, 1 a node failed or could not be reached.")]
     Exec(ExecArgs),
+    /// Write what a fresh SD card's boot partition needs so that the node's first boot
+    /// leaves it ready for pikube: its hostname, the admin user of [ssh] user with your
+    /// public key and passwordless sudo, and SSH on (keys only).
+    #[command(after_help = "Examples:
+  pikube firstboot pi-master-01 --os bookworm --out /media/$USER/bootfs
+  pikube firstboot pi-worker-01 --os trixie --out /media/$USER/bootfs
+  pikube firstboot --all --os ubuntu --out seeds/       # one folder per node
+  pikube firstboot pi-1 --os bookworm --out boot/ --authorized-key ~/.ssh/ops.pub
+
+Formats: bookworm writes firstrun.sh and adds the words that run it once to cmdline.txt
+(as Raspberry Pi Imager does; without a cmdline.txt in --out, they are printed for you to
+add); trixie and ubuntu write cloud-init's user-data, network-config and meta-data (a new
+instance id whenever they change, so a re-seeded card runs them again); trixie and
+bookworm also get the empty `ssh` file. The key: --authorized-key, else [ssh] identity_file
+with .pub, else the first key of ssh-agent, else ~/.ssh/id_ed25519.pub or id_rsa.pub. No
+password is written anywhere: the admin user logs in with the key only.
+
+Exit status: 0 written, 1 nothing written (the problem is named).")]
+    Firstboot(FirstbootArgs),
     /// Secrets beside cluster.toml, encrypted with age: sudo passwords, bootstrap password,
     /// S3 keys... in secrets.age, to the keys in secrets.recipients.
     #[command(subcommand)]
@@ -481,6 +500,37 @@ pub struct ExecArgs {
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FirstbootArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The nodes of cluster.toml to write for (one folder each when more than one).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Every node of cluster.toml, one folder each.
+    #[arg(long)]
+    pub all: bool,
+    /// The image on the card.
+    #[arg(long, value_enum)]
+    pub os: FirstbootOs,
+    /// Where to write: the card's mounted boot partition, or a folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    /// The public key the admin user logs in with (a .pub file; may be repeated).
+    #[arg(long, value_name = "FILE")]
+    pub authorized_key: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FirstbootOs {
+    /// Raspberry Pi OS Bookworm (firstrun.sh).
+    Bookworm,
+    /// Raspberry Pi OS Trixie (cloud-init).
+    Trixie,
+    /// Ubuntu Server (cloud-init).
+    Ubuntu,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod support;
 use serde_json::Value;
 use support::cluster::{node, one_server_two_agents, Run, Workspace};
 use support::fleet::Fleet;
+use support::secrets::WorkspaceSecrets;
 
 fn boot_id(fleet: &Fleet, node: &str) -> String {
     fleet
@@ -555,53 +556,16 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
 
     // The password kept in secrets.age beside cluster.toml instead (issue 13): the plan
     // reads the nodes' root-only state with it, no variable and no terminal.
-    let identity = ws.path().join("age.key");
-    let keygen = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .expect("age-keygen (Debian package age)");
-    assert!(keygen.status.success());
-    let public = std::process::Command::new("age-keygen")
-        .arg("-y")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    let public = String::from_utf8(public.stdout).unwrap();
-    let with_identity = |args: &[&str]| {
-        let mut command = ws.command(args);
-        command.env("PIKUBE_AGE_IDENTITY", &identity);
-        command
-    };
-    Run::from(
-        with_identity(&["secrets", "init", "--recipient", public.trim()])
-            .output()
-            .unwrap(),
-    )
-    .expect_code(0);
-    let set = |name: &str, value: &str| {
-        let mut set = with_identity(&["secrets", "set", name]);
-        set.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = set.spawn().unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(value.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap()).expect_code(0);
-    };
+    let secrets = WorkspaceSecrets::init(&ws);
+    let set = |name: &str, value: &str| secrets.set(name, value);
     set("sudo_password", PASSWORD);
-    let plan = Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(0);
+    let plan = secrets.pikube(&["plan"]).expect_code(0);
     assert!(!plan.stdout.contains(PASSWORD) && !plan.stderr.contains(PASSWORD));
 
     // Per node: nodes.<name>.sudo_password comes before the shared one.
     set("sudo_password", "not-it");
     set("nodes.one.sudo_password", PASSWORD);
-    let plan = Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(1);
+    let plan = secrets.pikube(&["plan"]).expect_code(1);
     assert!(
         plan.stdout
             .contains("two: sudo rejected the password for pwsudo")
@@ -610,7 +574,7 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
         plan.stdout
     );
     set("nodes.two.sudo_password", PASSWORD);
-    Run::from(with_identity(&["plan"]).output().unwrap()).expect_code(0);
+    secrets.pikube(&["plan"]).expect_code(0);
 }
 
 #[test]
@@ -803,5 +767,73 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
         down.stderr.contains("exec: 2 ok, 1 failed: three: "),
         "{}",
         down.stderr
+    );
+}
+
+#[test]
+fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() {
+    // The firstrun.sh `pikube firstboot --os bookworm` writes, run inside a fake node as
+    // systemd runs it at first boot: then pikube reaches the node as the new admin user with
+    // the cluster's key, and sudo needs no password.
+    let fleet = Fleet::up(39, &["pi1"]);
+    let ws = Workspace::new(&fleet, "admin", &[node("pi1", "one", "server")]);
+    let boot = ws.path().join("boot");
+    std::fs::create_dir(&boot).unwrap();
+    let cmdline = fleet.exec("pi1", "cat /boot/firmware/cmdline.txt");
+    std::fs::write(boot.join("cmdline.txt"), &cmdline).unwrap();
+    // The key: [ssh] identity_file's .pub, found by itself.
+    let written = ws
+        .pikube(&["firstboot", "one", "--os", "bookworm", "--out", "boot"])
+        .expect_code(0);
+    assert!(
+        written
+            .stdout
+            .contains("now runs firstrun.sh once at first boot"),
+        "{}",
+        written.stdout
+    );
+    for name in ["firstrun.sh", "cmdline.txt", "ssh"] {
+        let bytes = std::fs::read(boot.join(name)).unwrap();
+        // Octal escapes: the only ones dash's printf knows, and no '%' left to format.
+        let encoded: String = bytes.iter().map(|b| format!("\\{b:03o}")).collect();
+        fleet.exec(
+            "pi1",
+            &format!("printf '{encoded}' > /boot/firmware/{name}"),
+        );
+    }
+    let ran = fleet.try_exec("pi1", "sh /boot/firmware/firstrun.sh");
+    assert!(
+        ran.status.success(),
+        "firstrun.sh: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let after = fleet.exec(
+        "pi1",
+        "cat /etc/hostname; cat /boot/firmware/cmdline.txt; \
+         test -e /boot/firmware/firstrun.sh && echo script-left; \
+         cat /etc/ssh/sshd_config.d/50-pikube.conf",
+    );
+    assert!(after.starts_with("one\n"), "{after}");
+    assert_eq!(after.lines().nth(1), cmdline.lines().next(), "{after}");
+    assert!(
+        !after.contains("systemd.run") && !after.contains("script-left"),
+        "{after}"
+    );
+    assert!(after.contains("PasswordAuthentication no"), "{after}");
+
+    let exec = ws
+        .pikube(&[
+            "exec",
+            "one",
+            "--",
+            "id -un; sudo -n id -u; stat -c %a ~/.ssh/authorized_keys",
+        ])
+        .expect_code(0);
+    assert!(
+        exec.stdout.contains("one | admin\n")
+            && exec.stdout.contains("one | 0\n")
+            && exec.stdout.contains("one | 600\n"),
+        "{}",
+        exec.stdout
     );
 }

@@ -8,6 +8,7 @@ mod confirm;
 mod demo;
 mod doctor;
 mod exec;
+mod firstboot;
 mod init;
 mod kubeconfig;
 mod local_state;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
         Command::Exec(args) => exec::run(&args),
+        Command::Firstboot(args) => firstboot::run(&args),
         Command::Secrets(command) => secrets::run(&command),
         Command::Restore(args) => restore::run(&args),
         Command::OsUpgrade(args) => os_upgrade::run(&args),

@@ -1,0 +1,158 @@
+//! Raspberry Pi OS Bookworm's first-boot format, as Raspberry Pi Imager writes it:
+//! `firstrun.sh` on the boot partition, run once by systemd because cmdline.txt names it
+//! (`systemd.run=`), which then reboots; the script removes itself and its cmdline.txt
+//! words. Plain POSIX sh with every value single-quoted.
+
+use super::{CmdlineEdit, FirstBoot};
+use crate::ssh::shell_quote;
+
+/// The words appended to cmdline.txt (the partition is /boot/firmware once booted).
+pub(super) const CMDLINE_APPEND: &str = "systemd.run=/boot/firmware/firstrun.sh \
+     systemd.run_success_action=reboot systemd.unit=kernel-command-line.target";
+
+const KEYS_END: &str = "PIKUBE_AUTHORIZED_KEYS";
+
+pub(super) fn firstrun(first: &FirstBoot) -> (String, CmdlineEdit) {
+    // Keys are single lines without this word (checked when parsed), so the here-document
+    // ends where it should.
+    let keys: String = first
+        .keys
+        .iter()
+        .map(|key| format!("{}\n", key.as_str()))
+        .filter(|line| !line.contains(KEYS_END))
+        .collect();
+    let script = format!(
+        r#"#!/bin/sh
+# Written by `pikube firstboot` for node {node_comment} of cluster {cluster_comment}.
+# Run once at first boot (systemd.run= in cmdline.txt); removes itself when done.
+set -e
+NODE={node}
+ADMIN={user}
+BOOT=/boot/firmware
+[ -f "$BOOT/cmdline.txt" ] || BOOT=/boot
+
+# The hostname, now and for every boot.
+printf '%s\n' "$NODE" > /etc/hostname
+hostname "$NODE" 2>/dev/null || true
+if grep -q '^127\.0\.1\.1' /etc/hosts; then
+  sed -i "s/^127\.0\.1\.1.*/127.0.1.1	$NODE/" /etc/hosts
+else
+  printf '127.0.1.1\t%s\n' "$NODE" >> /etc/hosts
+fi
+
+# The admin user: the image's first user (uid 1000) renamed, as Imager does, or a new one.
+FIRST=$(getent passwd 1000 | cut -d: -f1)
+if ! getent passwd "$ADMIN" >/dev/null; then
+  if [ -n "$FIRST" ]; then
+    usermod -l "$ADMIN" "$FIRST"
+    usermod -m -d "/home/$ADMIN" "$ADMIN"
+    groupmod -n "$ADMIN" "$FIRST" 2>/dev/null || true
+  else
+    useradd -m -s /bin/bash "$ADMIN"
+  fi
+fi
+for group in sudo adm; do
+  if getent group "$group" >/dev/null; then usermod -aG "$group" "$ADMIN"; fi
+done
+# No password: the key is the way in ('*' is "none", not "locked", which sshd refuses).
+usermod -p '*' "$ADMIN"
+HOME_DIR=$(getent passwd "$ADMIN" | cut -d: -f6)
+GROUP=$(id -gn "$ADMIN")
+install -d -m 700 -o "$ADMIN" -g "$GROUP" "$HOME_DIR/.ssh"
+cat > "$HOME_DIR/.ssh/authorized_keys" <<'{KEYS_END}'
+{keys}{KEYS_END}
+chown "$ADMIN:$GROUP" "$HOME_DIR/.ssh/authorized_keys"
+chmod 600 "$HOME_DIR/.ssh/authorized_keys"
+
+# Passwordless sudo, checked before it is put in place.
+SUDOERS=/etc/sudoers.d/010_pikube-admin
+printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN" > "$SUDOERS.tmp"
+chmod 440 "$SUDOERS.tmp"
+if command -v visudo >/dev/null 2>&1; then visudo -cqf "$SUDOERS.tmp"; fi
+mv -f "$SUDOERS.tmp" "$SUDOERS"
+
+# The image's first-user wizard would ask on the console for a user we already made.
+if [ -f /usr/lib/userconf-pi/userconf ]; then
+  systemctl disable userconfig 2>/dev/null || true
+  systemctl enable getty@tty1 2>/dev/null || true
+fi
+rm -f /etc/ssh/sshd_config.d/rename_user.conf
+
+# SSH on, keys only.
+mkdir -p /etc/ssh/sshd_config.d
+printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n' > /etc/ssh/sshd_config.d/50-pikube.conf
+systemctl enable ssh 2>/dev/null || systemctl enable sshd 2>/dev/null || true
+
+# Once only.
+rm -f "$BOOT/firstrun.sh"
+sed -i 's| systemd\.run.*||g' "$BOOT/cmdline.txt"
+exit 0
+"#,
+        node_comment = first.node,
+        cluster_comment = first.cluster,
+        node = shell_quote(&first.node),
+        user = shell_quote(&first.user),
+    );
+    (
+        script,
+        CmdlineEdit {
+            append: CMDLINE_APPEND.to_owned(),
+        },
+    )
+}
+
+/// cmdline.txt with the first-run words at the end of its one line (once).
+pub(super) fn with_firstrun(cmdline: &str) -> String {
+    let line = cmdline.lines().next().unwrap_or("").trim_end();
+    let kept: Vec<&str> = line
+        .split(' ')
+        .filter(|word| {
+            !word.is_empty()
+                && !word.starts_with("systemd.run")
+                && !word.starts_with("systemd.unit=kernel-command-line")
+        })
+        .collect();
+    format!("{} {CMDLINE_APPEND}\n", kept.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::firstboot::{AuthorizedKey, BootOs};
+
+    #[test]
+    fn the_cmdline_gets_the_words_once_and_keeps_the_rest() {
+        let cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootwait\n";
+        let once = with_firstrun(cmdline);
+        assert_eq!(
+            once,
+            format!("console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootwait {CMDLINE_APPEND}\n")
+        );
+        assert_eq!(with_firstrun(&once), once);
+    }
+
+    #[test]
+    fn the_script_is_valid_sh_with_quoted_values() {
+        let first = FirstBoot {
+            cluster: "homelab".into(),
+            node: "pi-1".into(),
+            user: "admin".into(),
+            keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop"
+                .parse::<AuthorizedKey>()
+                .unwrap()],
+            os: BootOs::Bookworm,
+        };
+        let (script, _) = firstrun(&first);
+        assert!(script.contains("NODE='pi-1'\nADMIN='admin'\n"), "{script}");
+        assert!(script.contains(
+            "\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop\nPIKUBE_AUTHORIZED_KEYS\n"
+        ));
+        for shell in ["sh", "bash"] {
+            let checked = std::process::Command::new(shell)
+                .args(["-n", "-c", &script])
+                .status()
+                .unwrap();
+            assert!(checked.success(), "{shell} -n");
+        }
+    }
+}

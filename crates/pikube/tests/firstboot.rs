@@ -1,0 +1,288 @@
+//! `pikube firstboot`: the files a fresh card's boot partition needs, checked with the
+//! real cloud-init (`cloud-init schema` for user-data, `cloud-init devel net-convert` for
+//! network-config, as cloud-init parses them on the node) and under sh -n; bad input is
+//! named and nothing is written. The Bookworm script runs in a fake node in prepare.rs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMFq0xCjE2uUeE3wY3iQ1bHq8rS3xk6J5m3K7bXzTq1Y ops@laptop";
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new(ssh_user: &str) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("cluster.toml"),
+            format!(
+                "[cluster]\nname = \"homelab\"\n\n[ssh]\n{ssh_user}\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\n\
+                 [[nodes]]\nname = \"pi-1\"\naddress = \"192.168.1.10\"\nrole = \"server\"\n\n\
+                 [[nodes]]\nname = \"on\"\naddress = \"192.168.1.11\"\nrole = \"agent\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("key.pub"), format!("{KEY}\n")).unwrap();
+        Lab { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn pikube(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
+            .args(args)
+            .current_dir(self.path())
+            .env("HOME", self.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("PIKUBE_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+/// `cloud-init schema` on user-data, and network-config converted to netplan by cloud-init's
+/// own parser; both must pass.
+fn cloud_init_accepts(dir: &Path, distro: &str) -> String {
+    let schema = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(dir.join("user-data"))
+        .output()
+        .expect("cloud-init (Debian package cloud-init)");
+    assert!(
+        schema.status.success(),
+        "cloud-init schema: {}{}",
+        String::from_utf8_lossy(&schema.stdout),
+        String::from_utf8_lossy(&schema.stderr)
+    );
+    let rendered = tempfile::tempdir().unwrap();
+    let convert = Command::new("cloud-init")
+        .args([
+            "devel",
+            "net-convert",
+            "-k",
+            "yaml",
+            "-O",
+            "netplan",
+            "-D",
+            distro,
+            "-p",
+        ])
+        .arg(dir.join("network-config"))
+        .arg("-d")
+        .arg(rendered.path())
+        .output()
+        .unwrap();
+    assert!(
+        convert.status.success(),
+        "net-convert: {}",
+        String::from_utf8_lossy(&convert.stderr)
+    );
+    std::fs::read_to_string(rendered.path().join("etc/netplan/50-cloud-init.yaml")).unwrap()
+}
+
+#[test]
+fn cloud_init_files_for_every_node_pass_cloud_inits_own_checks() {
+    let lab = Lab::new("user = \"admin\"");
+    let (code, stdout, stderr) = lab.pikube(&[
+        "firstboot",
+        "--all",
+        "--os",
+        "ubuntu",
+        "--out",
+        "seeds",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for node in ["pi-1", "on"] {
+        let dir = lab.path().join("seeds").join(node);
+        let netplan = cloud_init_accepts(&dir, "ubuntu");
+        assert!(
+            netplan.contains("eth0") && netplan.contains("dhcp4: true"),
+            "{netplan}"
+        );
+        let user_data = std::fs::read_to_string(dir.join("user-data")).unwrap();
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&user_data).unwrap();
+        // A node called `on` stays a string (cloud-init reads YAML 1.1).
+        assert_eq!(parsed["hostname"].as_str(), Some(node));
+        assert_eq!(parsed["users"][0]["name"].as_str(), Some("admin"));
+        assert_eq!(
+            parsed["users"][0]["ssh_authorized_keys"][0].as_str(),
+            Some(KEY)
+        );
+        assert_eq!(parsed["ssh_pwauth"].as_bool(), Some(false));
+        assert!(dir.join("meta-data").is_file());
+        assert!(!dir.join("ssh").exists(), "Ubuntu turns SSH on by itself");
+        assert!(
+            stdout.contains(&format!(
+                "{node}: user-data, network-config, meta-data for ubuntu"
+            )),
+            "{stdout}"
+        );
+    }
+
+    // Trixie into one mounted partition: the trio plus the `ssh` flag.
+    let boot = lab.path().join("bootfs");
+    std::fs::create_dir(&boot).unwrap();
+    std::fs::write(boot.join("user-data"), "#cloud-config\n# the image's own\n").unwrap();
+    let (code, stdout, stderr) = lab.pikube(&[
+        "firstboot",
+        "pi-1",
+        "--os",
+        "trixie",
+        "--out",
+        "bootfs",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    cloud_init_accepts(&boot, "debian");
+    assert_eq!(std::fs::read(boot.join("ssh")).unwrap(), b"");
+    let mut names: Vec<String> = std::fs::read_dir(&boot)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["meta-data", "network-config", "ssh", "user-data"]);
+}
+
+#[test]
+fn bookworm_gets_firstrun_sh_and_the_cmdline_words_once() {
+    let lab = Lab::new("user = \"admin\"");
+    let boot = lab.path().join("bootfs");
+    std::fs::create_dir(&boot).unwrap();
+    let cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait\n";
+    std::fs::write(boot.join("cmdline.txt"), cmdline).unwrap();
+    for _ in 0..2 {
+        let (code, stdout, stderr) = lab.pikube(&[
+            "firstboot",
+            "pi-1",
+            "--os",
+            "bookworm",
+            "--out",
+            "bootfs",
+            "--authorized-key",
+            "key.pub",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stdout.contains("now runs firstrun.sh once at first boot"),
+            "{stdout}"
+        );
+    }
+    let edited = std::fs::read_to_string(boot.join("cmdline.txt")).unwrap();
+    assert_eq!(
+        edited,
+        format!(
+            "{} systemd.run=/boot/firmware/firstrun.sh systemd.run_success_action=reboot \
+             systemd.unit=kernel-command-line.target\n",
+            cmdline.trim_end()
+        )
+    );
+    let script = boot.join("firstrun.sh");
+    for shell in ["sh", "bash"] {
+        let checked = Command::new(shell).arg("-n").arg(&script).status().unwrap();
+        assert!(checked.success(), "{shell} -n firstrun.sh");
+    }
+    assert!(boot.join("ssh").is_file());
+
+    // A folder without cmdline.txt: the words are printed to add by hand.
+    let (code, stdout, _) = lab.pikube(&[
+        "firstboot",
+        "pi-1",
+        "--os",
+        "bookworm",
+        "--out",
+        "elsewhere",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("no cmdline.txt in elsewhere: add to the end"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_input_is_named_and_nothing_is_written() {
+    let lab = Lab::new("");
+    let (code, _, stderr) = lab.pikube(&[
+        "firstboot",
+        "--all",
+        "--os",
+        "trixie",
+        "--out",
+        "out",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("pi-1: firstboot creates the user pikube logs in as")
+            && stderr.contains("[ssh] user"),
+        "{stderr}"
+    );
+    assert!(!lab.path().join("out").exists());
+
+    let lab = Lab::new("user = \"root\"");
+    let (code, _, stderr) = lab.pikube(&[
+        "firstboot",
+        "pi-1",
+        "--os",
+        "trixie",
+        "--out",
+        "out",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("user \"root\" cannot be the admin user"),
+        "{stderr}"
+    );
+
+    let lab = Lab::new("user = \"admin\"");
+    std::fs::write(
+        lab.path().join("id"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = lab.pikube(&[
+        "firstboot",
+        "pi-1",
+        "--os",
+        "trixie",
+        "--out",
+        "out",
+        "--authorized-key",
+        "id",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("id: not an SSH public key (that is a private key: give the .pub file)"),
+        "{stderr}"
+    );
+    // No key anywhere (no agent, an empty home).
+    let (code, _, stderr) = lab.pikube(&["firstboot", "pi-1", "--os", "trixie", "--out", "out"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("pi-1: no public key for the admin user"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = lab.pikube(&["firstboot", "pi-9", "--os", "trixie", "--out", "out"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no node pi-9 in"), "{stderr}");
+    assert!(!lab.path().join("out").exists());
+}
