@@ -215,74 +215,48 @@ fn bookworm_gets_firstrun_sh_and_the_cmdline_words_once() {
     );
 }
 
+/// Runs `firstboot` with `args` on `lab`: it must fail naming `problem`, writing nothing.
+fn refused(lab: &Lab, args: &str, problem: &str) {
+    let args: Vec<&str> = std::iter::once("firstboot")
+        .chain(args.split_whitespace())
+        .collect();
+    let (code, stdout, stderr) = lab.pikube(&args);
+    assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+    assert!(stderr.contains(problem), "{args:?}: {stderr}");
+    assert!(!lab.path().join("out").exists(), "{args:?} wrote something");
+}
+
 #[test]
 fn bad_input_is_named_and_nothing_is_written() {
-    let lab = Lab::new("");
-    let (code, _, stderr) = lab.pikube(&[
-        "firstboot",
-        "--all",
-        "--os",
-        "trixie",
-        "--out",
-        "out",
-        "--authorized-key",
-        "key.pub",
-    ]);
-    assert_eq!(code, 1);
-    assert!(
-        stderr.contains("pi-1: firstboot creates the user pikube logs in as")
-            && stderr.contains("[ssh] user"),
-        "{stderr}"
+    let key = "--os trixie --out out --authorized-key key.pub";
+    // Checked for every node before anything is written.
+    refused(
+        &Lab::new(""),
+        &format!("--all {key}"),
+        "pi-1: firstboot creates the user pikube logs in as, and cluster.toml names none: set [ssh] user",
     );
-    assert!(!lab.path().join("out").exists());
-
-    let lab = Lab::new("user = \"root\"");
-    let (code, _, stderr) = lab.pikube(&[
-        "firstboot",
-        "pi-1",
-        "--os",
-        "trixie",
-        "--out",
-        "out",
-        "--authorized-key",
-        "key.pub",
-    ]);
-    assert_eq!(code, 1);
-    assert!(
-        stderr.contains("user \"root\" cannot be the admin user"),
-        "{stderr}"
+    refused(
+        &Lab::new("user = \"root\""),
+        &format!("pi-1 {key}"),
+        "user \"root\" cannot be the admin user",
     );
-
     let lab = Lab::new("user = \"admin\"");
     std::fs::write(
         lab.path().join("id"),
         "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n",
     )
     .unwrap();
-    let (code, _, stderr) = lab.pikube(&[
-        "firstboot",
-        "pi-1",
-        "--os",
-        "trixie",
-        "--out",
-        "out",
-        "--authorized-key",
-        "id",
-    ]);
-    assert_eq!(code, 1);
-    assert!(
-        stderr.contains("id: not an SSH public key (that is a private key: give the .pub file)"),
-        "{stderr}"
+    refused(
+        &lab,
+        "pi-1 --os trixie --out out --authorized-key id",
+        "id: not an SSH public key (that is a private key: give the .pub file)",
     );
-    // No key anywhere (no agent, an empty home).
-    let (code, _, stderr) = lab.pikube(&["firstboot", "pi-1", "--os", "trixie", "--out", "out"]);
-    assert_eq!(code, 1);
-    assert!(
-        stderr.contains("pi-1: no public key for the admin user"),
-        "{stderr}"
+    // No key anywhere: no agent, an empty home.
+    refused(
+        &lab,
+        "pi-1 --os trixie --out out",
+        "pi-1: no public key for the admin user",
     );
-    let (code, _, stderr) = lab.pikube(&["firstboot", "pi-9", "--os", "trixie", "--out", "out"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("no node pi-9 in"), "{stderr}");
-    assert!(!lab.path().join("out").exists());
+    refused(&lab, &format!("pi-9 {key}"), "no node pi-9 in");
+    refused(&lab, "--os trixie --out out", "say which nodes");
 }

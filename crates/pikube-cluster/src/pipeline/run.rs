@@ -178,6 +178,25 @@ impl<'a> Run<'a> {
         report.failed(node, error);
     }
 
+    /// Puts every node still in the run out of it, each with `error(node)`: for a phase
+    /// whose failure leaves no node anything to do.
+    pub(super) fn fail_all_up(
+        &mut self,
+        report: &mut super::PhaseReport,
+        error: impl Fn(&str) -> String,
+    ) {
+        let up: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|n| self.is_up(&n.name))
+            .map(|n| n.name.clone())
+            .collect();
+        for node in up {
+            let message = error(&node);
+            self.fail(report, &node, message);
+        }
+    }
+
     /// Whether `node` is still in the run.
     pub(super) fn is_up(&self, node: &str) -> bool {
         !self.failed.contains_key(node)

@@ -34,19 +34,9 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         Ok(binaries) => run.binaries = Some(binaries),
         Err(err) => {
             let why = describe(&err);
-            let up: Vec<String> = run
-                .nodes
-                .iter()
-                .filter(|n| run.is_up(&n.name))
-                .map(|n| n.name.clone())
-                .collect();
-            for node in up {
-                run.fail(
-                    report,
-                    &node,
-                    format!("{node}: getting the k3s binary: {why}"),
-                );
-            }
+            run.fail_all_up(report, |node| {
+                format!("{node}: getting the k3s binary: {why}")
+            });
         }
     }
 }

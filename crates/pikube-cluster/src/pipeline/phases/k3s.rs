@@ -24,15 +24,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         Err(missing) => {
             // Without its password a registry would be left half-configured on every node.
             report.errors.push(missing.to_string());
-            let up: Vec<String> = run
-                .nodes
-                .iter()
-                .filter(|n| run.is_up(&n.name))
-                .map(|n| n.name.clone())
-                .collect();
-            for node in up {
-                run.fail(report, &node, format!("{node}: not installed: {missing}"));
-            }
+            run.fail_all_up(report, |node| format!("{node}: not installed: {missing}"));
             return Ok(());
         }
     }
