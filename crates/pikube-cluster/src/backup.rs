@@ -7,7 +7,6 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -33,12 +32,6 @@ pub enum BackupError {
         expected_sha256: String,
         size: u64,
         sha256: String,
-    },
-    #[error("{node}: snapshot {name}: {reason}")]
-    Transfer {
-        node: String,
-        name: String,
-        reason: String,
     },
     #[error("{path}: {source}")]
     Local { path: PathBuf, source: io::Error },
@@ -140,34 +133,45 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         });
     }
 
-    // base64 keeps the bytes intact through the text channel commands come back on.
-    let copied = server
-        .run_privileged(
-            "copying the snapshot",
-            &format!(
-                "base64 -w 0 {}",
-                shell_quote(&format!("{SNAPSHOT_DIR}/{name}"))
-            ),
-            b"",
-        )
-        .await?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(copied.stdout.trim())
-        .map_err(|e| BackupError::Transfer {
-            node: node.clone(),
-            name: name.clone(),
-            reason: format!("not base64: {e}"),
+    // Streamed into a private temporary file beside the backup, hashed on the way: a
+    // snapshot can be hundreds of MB, more than should sit in memory.
+    let (file, tmp) =
+        crate::private_file::create_temporary(request.dir, &name).map_err(|source| {
+            BackupError::Local {
+                path: request.dir.join(&name),
+                source,
+            }
         })?;
-    let got = hex(&Sha256::digest(&bytes));
-    if bytes.len() as u64 != size || got != sha256 {
-        return Err(BackupError::Damaged {
+    let mut file = tokio::fs::File::from_std(file);
+    let copied = server
+        .run_privileged_to_file(
+            "copying the snapshot",
+            &format!("cat {}", shell_quote(&format!("{SNAPSHOT_DIR}/{name}"))),
+            &mut file,
+        )
+        .await;
+    let synced = file.sync_all().await;
+    drop(file);
+    let discard = |err| {
+        let _ = fs::remove_file(&tmp);
+        err
+    };
+    let copied = copied.map_err(|err| discard(BackupError::from(err)))?;
+    synced.map_err(|source| {
+        discard(BackupError::Local {
+            path: tmp.clone(),
+            source,
+        })
+    })?;
+    if copied.bytes != size || copied.sha256 != sha256 {
+        return Err(discard(BackupError::Damaged {
             node,
             name,
             expected_size: size,
             expected_sha256: sha256,
-            size: bytes.len() as u64,
-            sha256: got,
-        });
+            size: copied.bytes,
+            sha256: copied.sha256,
+        }));
     }
     let manifest = Manifest {
         cluster: request.cluster.to_owned(),
@@ -185,7 +189,12 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         token_fingerprint: token_fingerprint(request.token_secret),
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-    write_private(request.dir, &name, &bytes)?;
+    fs::rename(&tmp, request.dir.join(&name)).map_err(|source| {
+        discard(BackupError::Local {
+            path: request.dir.join(&name),
+            source,
+        })
+    })?;
     write_private(request.dir, &format!("{name}.json"), &json)?;
     Ok(manifest)
 }

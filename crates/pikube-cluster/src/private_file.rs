@@ -10,6 +10,17 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to a new temporary file beside `dir/name` and returns its path; the
 /// caller puts it in place (rename, or a hard link that never replaces).
 pub fn write_temporary(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let (mut file, tmp) = create_temporary(dir, name)?;
+    if let Err(err) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        let _ = fs::remove_file(&tmp);
+        return Err(err);
+    }
+    Ok(tmp)
+}
+
+/// A new, empty, private temporary file beside `dir/name` for the caller to fill (and
+/// sync) and put in place, or remove.
+pub fn create_temporary(dir: &Path, name: &str) -> io::Result<(fs::File, PathBuf)> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -21,16 +32,12 @@ pub fn write_temporary(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathB
     }
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&tmp)?;
-    if let Err(err) = file.write_all(bytes).and_then(|()| file.sync_all()) {
-        let _ = fs::remove_file(&tmp);
-        return Err(err);
-    }
-    Ok(tmp)
+    Ok((file, tmp))
 }
 
 /// A directory made beforehand (a shared checkout, another user) may be writable by

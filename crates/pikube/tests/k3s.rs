@@ -520,6 +520,29 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
     edit(&ws, "api_endpoint = \"10.99.22.250\"\n", "");
     ws.pikube(&["apply", READY]).expect_code(0);
     assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+
+    // A node that answers with endless output (here a 100 MB file where pikube reads its
+    // K3s state) is stopped at 64 MiB and named; the controller does not take it all in
+    // (security review L3), and the other node is not held up.
+    fleet.exec(
+        "pi2",
+        "cp /etc/rancher/k3s/config.yaml /root/config.yaml.good && \
+         head -c 100000000 /dev/zero | tr '\\0' a > /etc/rancher/k3s/config.yaml",
+    );
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout.contains(
+            "two: reading the k3s state wrote more than 64 MiB to stdout; stopped it there"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("one: reading"), "{}", plan.stdout);
+    fleet.exec(
+        "pi2",
+        "mv /root/config.yaml.good /etc/rancher/k3s/config.yaml",
+    );
+    ws.pikube(&["plan"]).expect_code(0);
 }
 
 #[test]

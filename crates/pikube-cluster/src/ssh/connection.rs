@@ -224,13 +224,37 @@ impl Connection {
         script: &str,
         input: Input<'_>,
     ) -> Result<CommandOutput, SshError> {
+        let (command, input) = self.as_root(script, input)?;
+        self.exec(&command, Some(input), what).await
+    }
+
+    /// Runs a shell script as root, its standard output streamed into `file` (hashed on
+    /// the way) rather than brought into memory: for files as big as an etcd snapshot. A
+    /// non-zero exit is an error.
+    pub async fn run_privileged_to_file(
+        &self,
+        what: &str,
+        script: &str,
+        file: &mut tokio::fs::File,
+    ) -> Result<Streamed, SshError> {
+        let (command, input) = self.as_root(script, Input::Bytes(b""))?;
+        let (output, streamed) = self
+            .exec_into(&command, Some(input), what, Some(file))
+            .await?;
+        self.checked(what, output)?;
+        streamed.ok_or_else(|| SshError::Disconnected {
+            node: self.target.node.clone(),
+            what: what.to_owned(),
+        })
+    }
+
+    /// `script` as the command that runs it as root here, and the input it then reads (the
+    /// sudo password line first, when sudo wants one).
+    fn as_root<'a>(&self, script: &str, input: Input<'a>) -> Result<(String, Input<'a>), SshError> {
         let quoted = shell_quote(script);
         match &self.privilege {
-            Some(Privilege::Root) => self.exec(script, Some(input), what).await,
-            Some(Privilege::Passwordless) => {
-                let command = format!("sudo -n -- sh -c {quoted}");
-                self.exec(&command, Some(input), what).await
-            }
+            Some(Privilege::Root) => Ok((script.to_owned(), input)),
+            Some(Privilege::Passwordless) => Ok((format!("sudo -n -- sh -c {quoted}"), input)),
             Some(Privilege::Password(password)) => {
                 // -k: always ask, so the first input line is always taken as the password.
                 let command = format!("sudo -k -S -p '' -- sh -c {quoted}");
@@ -239,12 +263,17 @@ impl Connection {
                     Input::Bytes(bytes) => {
                         let mut stdin = line;
                         stdin.extend_from_slice(bytes);
-                        return self.exec(&command, Some(Input::Bytes(&stdin)), what).await;
+                        Input::Owned(stdin)
+                    }
+                    Input::Owned(bytes) => {
+                        let mut stdin = line;
+                        stdin.extend_from_slice(&bytes);
+                        Input::Owned(stdin)
                     }
                     Input::File(file) => Input::PrefixedFile(line, file),
                     prefixed @ Input::PrefixedFile(..) => prefixed,
                 };
-                self.exec(&command, Some(input), what).await
+                Ok((command, input))
             }
             None => Err(SshError::SudoPasswordNeeded {
                 node: self.target.node.clone(),
@@ -347,6 +376,22 @@ impl Connection {
         input: Option<Input<'_>>,
         what: &str,
     ) -> Result<CommandOutput, SshError> {
+        self.exec_into(script, input, what, None)
+            .await
+            .map(|(output, _)| output)
+    }
+
+    /// [`Connection::exec`], with standard output streamed into `file` (and hashed) when
+    /// one is given instead of collected. Collected output is capped: a broken or hostile
+    /// node streaming gigabytes must not exhaust the controller's memory (security review
+    /// L3).
+    async fn exec_into(
+        &self,
+        script: &str,
+        input: Option<Input<'_>>,
+        what: &str,
+        file: Option<&mut tokio::fs::File>,
+    ) -> Result<(CommandOutput, Option<Streamed>), SshError> {
         let mut command = self.session.command("sh");
         command
             .arg("-c")
@@ -363,32 +408,133 @@ impl Connection {
             what: what.to_owned(),
         };
         let mut child = command.spawn().await.map_err(lost)?;
-        if let (Some(input), Some(mut stdin)) = (input, child.stdin().take()) {
-            // Fed while the output is collected: a large input would otherwise fill the
-            // pipes both ways. A command may exit without reading its input; that is its
-            // business, so write errors are not ours to report.
-            let feed = async move {
+        let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
+            return Err(SshError::Disconnected {
+                node: self.target.node.clone(),
+                what: what.to_owned(),
+            });
+        };
+        let stdin = child.stdin().take();
+        // Fed while the output is read: a large input would otherwise fill the pipes both
+        // ways. A command may exit without reading its input; that is its business, so
+        // write errors are not ours to report.
+        let feed = async move {
+            if let (Some(input), Some(mut stdin)) = (input, stdin) {
                 let _ = input.write_to(&mut stdin).await;
                 let _ = stdin.shutdown().await;
-            };
-            let (output, ()) = tokio::join!(child.wait_with_output(), feed);
-            let output = output.map_err(lost)?;
-            return Ok(CommandOutput {
-                code: exit_code(output.status),
-                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
-        }
-        let output = child.wait_with_output().await.map_err(lost)?;
-        Ok(CommandOutput {
-            code: exit_code(output.status),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+            }
+            Ok::<(), ReadError>(())
+        };
+        let read = async {
+            match file {
+                Some(file) => stream_to(out, file)
+                    .await
+                    .map(|s| (Vec::new(), Some(s)))
+                    .map_err(ReadError::Io),
+                None => read_capped(out, "stdout", STDOUT_LIMIT)
+                    .await
+                    .map(|b| (b, None)),
+            }
+        };
+        let result = tokio::try_join!(read, read_capped(err, "stderr", STDERR_LIMIT), feed);
+        let ((stdout, streamed), stderr, ()) = match result {
+            Ok(read) => read,
+            // The rest of the output is not read: dropping the child ends the command.
+            Err(ReadError::TooLarge { stream, limit }) => {
+                return Err(SshError::OutputTooLarge {
+                    node: self.target.node.clone(),
+                    what: what.to_owned(),
+                    stream,
+                    limit,
+                })
+            }
+            Err(ReadError::Io(source)) => {
+                return Err(SshError::Transfer {
+                    node: self.target.node.clone(),
+                    what: what.to_owned(),
+                    source,
+                })
+            }
+        };
+        let status = child.wait().await.map_err(lost)?;
+        Ok((
+            CommandOutput {
+                code: exit_code(status),
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            },
+            streamed,
+        ))
     }
 }
 
-/// Every line of `reader`, each handed to `on_line` as it arrives, and all of them.
+/// The most a command's standard output may bring back into memory: a node's state or the
+/// cluster's node list is far below it; files come through
+/// [`Connection::run_privileged_to_file`].
+const STDOUT_LIMIT: usize = 64 << 20;
+/// Standard error is for messages.
+const STDERR_LIMIT: usize = 4 << 20;
+
+/// What a command's standard output brought into a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    pub bytes: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+enum ReadError {
+    TooLarge { stream: &'static str, limit: usize },
+    Io(std::io::Error),
+}
+
+/// All of `reader` up to `limit` bytes; more is an error, and the rest is left unread.
+async fn read_capped(
+    reader: impl tokio::io::AsyncRead + Unpin,
+    stream: &'static str,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(ReadError::Io)?;
+    if bytes.len() > limit {
+        return Err(ReadError::TooLarge { stream, limit });
+    }
+    Ok(bytes)
+}
+
+/// Copies `reader` into `file`, hashing it on the way.
+async fn stream_to(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    file: &mut tokio::fs::File,
+) -> std::io::Result<Streamed> {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = reader.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        file.write_all(&buffer[..n]).await?;
+        bytes += n as u64;
+    }
+    file.flush().await?;
+    Ok(Streamed {
+        bytes,
+        sha256: format!("{:x}", hasher.finalize()),
+    })
+}
+
+/// Every line of `reader`, each handed to `on_line` as it arrives, and all of them up to
+/// the output limit.
 async fn read_lines(
     reader: impl tokio::io::AsyncRead + Unpin,
     is_err: bool,
@@ -397,10 +543,21 @@ async fn read_lines(
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(reader).lines();
     let mut all = String::new();
+    let limit = if is_err { STDERR_LIMIT } else { STDOUT_LIMIT };
+    let mut kept = true;
     while let Ok(Some(line)) = lines.next_line().await {
         on_line(is_err, &line);
-        all.push_str(&line);
-        all.push('\n');
+        // Every line is shown as it comes; only what is kept for the end is bounded.
+        if kept && all.len() + line.len() < limit {
+            all.push_str(&line);
+            all.push('\n');
+        } else if kept {
+            kept = false;
+            all.push_str(&format!(
+                "[pikube: output beyond {} MiB not kept]\n",
+                limit >> 20
+            ));
+        }
     }
     all
 }
@@ -408,6 +565,7 @@ async fn read_lines(
 /// What a remote command reads on its standard input.
 enum Input<'a> {
     Bytes(&'a [u8]),
+    Owned(Vec<u8>),
     File(&'a std::path::Path),
     /// The sudo password line, then the file.
     PrefixedFile(Vec<u8>, &'a std::path::Path),
@@ -417,6 +575,7 @@ impl Input<'_> {
     async fn write_to(self, stdin: &mut openssh::ChildStdin) -> std::io::Result<()> {
         match self {
             Input::Bytes(bytes) => stdin.write_all(bytes).await,
+            Input::Owned(bytes) => stdin.write_all(&bytes).await,
             Input::File(path) => copy_file(path, stdin).await,
             Input::PrefixedFile(prefix, path) => {
                 stdin.write_all(&prefix).await?;

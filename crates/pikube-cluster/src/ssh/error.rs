@@ -21,6 +21,23 @@ pub enum SshError {
     },
     #[error("{node}: the SSH connection was lost while running {what}")]
     Disconnected { node: String, what: String },
+    #[error(
+        "{node}: {what} wrote more than {} MiB to {stream}; stopped it there",
+        limit >> 20
+    )]
+    OutputTooLarge {
+        node: String,
+        what: String,
+        stream: &'static str,
+        limit: usize,
+    },
+    #[error("{node}: {what}: the output could not be read or stored")]
+    Transfer {
+        node: String,
+        what: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("{node}: {what} failed (exit {code}): {stderr}")]
     CommandFailed {
         node: String,
