@@ -149,6 +149,10 @@ fn starter_file_examples_are_valid() {
         "[k3s.registries.configs.",
         "username = ",
         "password_secret = ",
+        "[network]",
+        "gateway = ",
+        "dns = ",
+        "interface = ",
         "taints = ",
     ] {
         // In file order: the first still commented-out one.
@@ -170,6 +174,7 @@ fn starter_file_examples_are_valid() {
     assert_eq!(k3s.kubelet_args[0].to_string(), "max-pods=50");
     assert!(k3s.datastore_endpoint.is_some());
     assert!(k3s.airgap_images);
+    assert_eq!(loaded.config.network.dns.len(), 2);
     assert_eq!(
         k3s.registries
             .secrets()

@@ -157,6 +157,83 @@ fn cloud_init_files_for_every_node_pass_cloud_inits_own_checks() {
     assert_eq!(names, ["meta-data", "network-config", "ssh", "user-data"]);
 }
 
+/// pi-1 at a static address, with `[network]`.
+fn with_static_address(lab: &Lab) {
+    let path = lab.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\n[[nodes]]\nname = \"pi-1\"\naddress = \"192.168.1.10\"",
+        "\n[network]\ngateway = \"192.168.1.1\"\ndns = [\"192.168.1.1\", \"9.9.9.9\"]\n\n\
+         [[nodes]]\nname = \"pi-1\"\naddress = \"192.168.1.10/24\"",
+        1,
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_static_address_reaches_every_format() {
+    let lab = Lab::new("user = \"admin\"");
+    with_static_address(&lab);
+    for os in ["ubuntu", "trixie"] {
+        let out = format!("static-{os}");
+        let (code, stdout, stderr) = lab.pikube(&[
+            "firstboot",
+            "pi-1",
+            "--os",
+            os,
+            "--out",
+            &out,
+            "--authorized-key",
+            "key.pub",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let netplan = cloud_init_accepts(&lab.path().join(&out), "debian");
+        for wanted in ["192.168.1.10/24", "via: 192.168.1.1", "9.9.9.9"] {
+            assert!(netplan.contains(wanted), "{os}: {wanted} not in\n{netplan}");
+        }
+        assert!(!netplan.contains("dhcp4: true"), "{netplan}");
+    }
+    // Bookworm: a NetworkManager keyfile, 0600, from firstrun.sh.
+    let (code, stdout, stderr) = lab.pikube(&[
+        "firstboot",
+        "pi-1",
+        "--os",
+        "bookworm",
+        "--out",
+        "static-bookworm",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let script = std::fs::read_to_string(lab.path().join("static-bookworm/firstrun.sh")).unwrap();
+    for wanted in [
+        "address1=192.168.1.10/24,192.168.1.1\n",
+        "dns=192.168.1.1;9.9.9.9;\n",
+        "interface-name=eth0\n",
+        "chmod 600 /etc/NetworkManager/system-connections/pikube-eth0.nmconnection",
+    ] {
+        assert!(script.contains(wanted), "{wanted} not in\n{script}");
+    }
+    let checked = Command::new("sh")
+        .arg("-n")
+        .arg(lab.path().join("static-bookworm/firstrun.sh"))
+        .status()
+        .unwrap();
+    assert!(checked.success());
+    // The node without a prefix keeps DHCP.
+    let (code, _, _) = lab.pikube(&[
+        "firstboot",
+        "on",
+        "--os",
+        "ubuntu",
+        "--out",
+        "dhcp",
+        "--authorized-key",
+        "key.pub",
+    ]);
+    assert_eq!(code, 0);
+    assert!(cloud_init_accepts(&lab.path().join("dhcp"), "ubuntu").contains("dhcp4: true"));
+}
+
 #[test]
 fn bookworm_gets_firstrun_sh_and_the_cmdline_words_once() {
     let lab = Lab::new("user = \"admin\"");

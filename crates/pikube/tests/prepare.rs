@@ -777,6 +777,22 @@ fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() 
     // the cluster's key, and sudo needs no password.
     let fleet = Fleet::up(39, &["pi1"]);
     let ws = Workspace::new(&fleet, "admin", &[node("pi1", "one", "server")]);
+    // Its static address: the one it has, with the lab's router.
+    let ip = fleet.node("pi1").ip.clone();
+    let gateway = format!("{}.1", ip.rsplit_once('.').unwrap().0);
+    let toml = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            &format!("address = \"{ip}\""),
+            &format!("address = \"{ip}/24\""),
+        )
+        .replacen(
+            "\n[[nodes]]",
+            &format!("\n[network]\ngateway = \"{gateway}\"\n\n[[nodes]]"),
+            1,
+        );
+    std::fs::write(&toml, text).unwrap();
     let boot = ws.path().join("boot");
     std::fs::create_dir(&boot).unwrap();
     let cmdline = fleet.exec("pi1", "cat /boot/firmware/cmdline.txt");
@@ -820,6 +836,16 @@ fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() 
         "{after}"
     );
     assert!(after.contains("PasswordAuthentication no"), "{after}");
+    let keyfile = fleet.exec(
+        "pi1",
+        "stat -c %a /etc/NetworkManager/system-connections/pikube-eth0.nmconnection; \
+         cat /etc/NetworkManager/system-connections/pikube-eth0.nmconnection",
+    );
+    assert!(keyfile.starts_with("600\n"), "{keyfile}");
+    assert!(
+        keyfile.contains(&format!("address1={ip}/24,{gateway}\n")),
+        "{keyfile}"
+    );
 
     let exec = ws
         .pikube(&[

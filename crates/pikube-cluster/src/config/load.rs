@@ -10,6 +10,7 @@ use super::fleet;
 use super::k3s;
 use super::model::ClusterConfig;
 use super::names::ClusterName;
+use super::network;
 use super::nodes;
 use super::report::Report;
 use super::ssh;
@@ -88,6 +89,7 @@ pub(crate) fn parse_with_home(
         .as_ref()
         .is_some_and(|k| k.value.datastore_endpoint.is_some());
     let k3s = k3s::lower(&mut report, raw.k3s, dir, home);
+    let network = network::lower(&mut report, raw.network);
 
     let mut lowered = Vec::new();
     match raw.nodes {
@@ -106,6 +108,14 @@ pub(crate) fn parse_with_home(
                 lowered.push(nodes::lower(&mut report, index, node, &ssh, dir, home));
             }
             fleet::check(&mut report, &lowered, list.span, external_datastore);
+            if let Some(network) = &network {
+                for node in &lowered {
+                    if let Some(address) = &node.static_address {
+                        let field = format!("nodes[{}].address", node.index);
+                        network::check_static(&mut report, &field, address, network);
+                    }
+                }
+            }
         }
     }
 
@@ -118,6 +128,7 @@ pub(crate) fn parse_with_home(
             name: name?,
             ssh,
             k3s: k3s?,
+            network: network?,
             nodes: lowered.into_iter().map(|n| n.spec).collect::<Option<_>>()?,
         })
     })();

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::network::{Network, StaticAddress};
 use super::registries::Registries;
 
 use super::address::Address;
@@ -27,6 +28,8 @@ pub struct ClusterConfig {
     pub name: ClusterName,
     pub ssh: SshSettings,
     pub k3s: K3sSettings,
+    /// `[network]`, for the nodes with a static address.
+    pub network: Network,
     /// In file order; at least one is a server.
     pub nodes: Vec<NodeSpec>,
 }
@@ -89,7 +92,10 @@ pub struct K3sSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeSpec {
     pub name: NodeName,
+    /// Where pikube reaches it.
     pub address: Address,
+    /// The address it should have, when `address` carried a prefix.
+    pub static_address: Option<StaticAddress>,
     pub role: Role,
     pub user: Option<String>,
     pub port: Option<u16>,

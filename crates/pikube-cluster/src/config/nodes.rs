@@ -13,6 +13,7 @@ use super::labels::{LabelKey, LabelValue, PIKUBE_PREFIX};
 use super::located::Located;
 use super::model::{NodeSpec, SshSettings};
 use super::names::NodeName;
+use super::network::{NodeAddress, StaticAddress};
 use super::raw::{RawNode, Text};
 use super::report::Report;
 use super::role::Role;
@@ -24,6 +25,8 @@ pub(crate) struct LoweredNode {
     pub(crate) index: usize,
     pub(crate) name: Option<Spanned<NodeName>>,
     pub(crate) address: Option<Spanned<Address>>,
+    /// The address's prefix made it a static address.
+    pub(crate) static_address: Option<Spanned<StaticAddress>>,
     pub(crate) role: Option<Spanned<Role>>,
     /// A role was written but is not a valid one.
     pub(crate) bad_role: bool,
@@ -50,13 +53,23 @@ pub(crate) fn lower(
         &at("name"),
         "name = \"pi-worker-01\"",
     );
-    let address = required::<Address>(
+    let written = required::<NodeAddress>(
         report,
         raw.address.as_ref(),
         &table,
         &at("address"),
         "address = \"192.168.1.20\"",
     );
+    let address = written
+        .as_ref()
+        .map(|w| Spanned::new(w.span(), w.get_ref().address.clone()));
+    let static_address = written.as_ref().and_then(|w| {
+        let prefix = w.get_ref().prefix?;
+        let Address::Ip(ip) = w.get_ref().address else {
+            return None;
+        };
+        Some(Spanned::new(w.span(), StaticAddress { ip, prefix }))
+    });
     let role = required::<Role>(
         report,
         raw.role.as_ref(),
@@ -86,6 +99,7 @@ pub(crate) fn lower(
         Some(NodeSpec {
             name: name.clone()?.into_inner(),
             address: address.clone()?.into_inner(),
+            static_address: static_address.as_ref().map(|s| *s.get_ref()),
             role: *role.as_ref()?.get_ref(),
             user: user?.or_else(|| ssh.user.clone()),
             port: port?.or(ssh.port),
@@ -102,6 +116,7 @@ pub(crate) fn lower(
         index,
         name,
         address,
+        static_address,
         role,
         bad_role,
         spec,

@@ -21,6 +21,7 @@ pub(crate) struct RawFile {
     pub(crate) cluster: Option<Located<RawCluster>>,
     pub(crate) ssh: Option<Located<RawSsh>>,
     pub(crate) k3s: Option<Located<RawK3s>>,
+    pub(crate) network: Option<Located<RawNetwork>>,
     pub(crate) nodes: Option<Located<Vec<Located<RawNode>>>>,
 }
 
@@ -79,6 +80,15 @@ pub(crate) struct RawRegistryConfig {
     /// The name of the secret (in secrets.age) holding the password.
     pub(crate) password_secret: Option<Text>,
     pub(crate) insecure_skip_verify: Option<Spanned<bool>>,
+}
+
+/// `[network]`: shared by the nodes whose address carries a prefix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    pub(crate) gateway: Option<Text>,
+    pub(crate) dns: Option<Vec<Text>>,
+    pub(crate) interface: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

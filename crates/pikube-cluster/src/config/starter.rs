@@ -105,10 +105,19 @@ version = "v1.31.4+k3s1"
 # username = "pull"
 # password_secret = "registry.password"
 
+# Static addresses: a node whose address has a prefix ("192.168.1.10/24")
+# gets that address from `pikube firstboot`, with these settings. The gateway
+# is required then, and must be inside the node's subnet.
+# [network]
+# gateway = "192.168.1.1"
+# dns = ["192.168.1.1", "1.1.1.1"]
+# interface = "eth0"
+
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:
 #            lowercase letters, digits and '-', at most 63 characters.
-#   address  IPv4, IPv6, or a host name (DNS or an ssh_config Host alias).
+#   address  IPv4, IPv6, or a host name (DNS or an ssh_config Host alias);
+#            an IP with a prefix ("192.168.1.10/24") is also its static address.
 #   role     "server" runs the control plane; "agent" runs workloads only.
 #            Use 1 or 3 servers (an odd number: etcd needs a majority),
 #            or any number with datastore_endpoint.

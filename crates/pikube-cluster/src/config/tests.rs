@@ -975,3 +975,54 @@ fn registries_name_their_password_secret_and_bad_entries_are_placed() {
         "{text}"
     );
 }
+
+#[test]
+fn static_addresses_share_network_and_bad_ones_are_named_at_the_node() {
+    let network = "[network]\ngateway = \"192.168.1.1\"\ndns = [\"192.168.1.1\", \"1.1.1.1\"]\n";
+    let text = format!(
+        "{HEAD}{network}\n{}{}",
+        node("a", "192.168.1.10/24", "server"),
+        node("b", "192.168.1.11", "agent")
+    );
+    let config = loaded(&text).config;
+    let a = config.nodes[0].static_address.unwrap();
+    assert_eq!(a.to_string(), "192.168.1.10/24");
+    // Reached at the address without its prefix.
+    assert_eq!(config.nodes[0].address.to_string(), "192.168.1.10");
+    assert_eq!(config.nodes[1].static_address, None);
+    assert_eq!(config.network.dns.len(), 2);
+    assert_eq!(config.network.interface(), "eth0");
+
+    // A prefix without a gateway; a gateway outside the subnet; one IP twice.
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}\n{}",
+            node("a", "192.168.1.10/24", "server")
+        )),
+        [
+            "cluster.toml:9:11: nodes[0].address: 192.168.1.10/24 is a static address, which \
+          needs a gateway: add [network] gateway = \"…\" (the router, inside 192.168.1.10/24)"
+        ]
+    );
+    let text = format!(
+        "{HEAD}{network}\n{}{}",
+        node("a", "192.168.2.10/24", "server"),
+        node("b", "192.168.1.11/24", "agent")
+    )
+    .replace("192.168.1.11/24", "192.168.2.10");
+    let found = errors(&text);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("nodes[0].address: 192.168.2.10/24 and [network] gateway 192.168.1.1 are not in one subnet"),
+        "{found:?}"
+    );
+    assert!(found[1].contains("nodes[1].address"), "{found:?}");
+    assert!(
+        errors(&format!(
+            "{HEAD}[network]\ngateway = \"router\"\ndns = [\"x\"]\ninterface = \"eth 0\"\n\n{}",
+            node("a", "10.0.0.2", "server")
+        ))
+        .len()
+            == 3
+    );
+}

@@ -13,7 +13,7 @@ fn quoted(text: &str) -> String {
 /// `user-data`, `network-config` and `meta-data`.
 pub(super) fn nocloud(first: &FirstBoot) -> Vec<BootFile> {
     let user_data = user_data(first);
-    let network_config = network_config(first.os);
+    let network_config = network_config(first);
     // cloud-init runs once per instance id and caches it on the root file system: a card
     // seeded again with other files must carry another id, or they are ignored.
     let digest = Sha256::digest(format!("{user_data}{network_config}").as_bytes());
@@ -66,15 +66,40 @@ fn user_data(first: &FirstBoot) -> String {
     )
 }
 
-/// DHCP on the wired interface until cluster.toml gives static addresses; Ubuntu needs the
+/// The wired interface: the static address of cluster.toml, or DHCP. Ubuntu needs the
 /// networkd renderer named or it brings eth0 up without the settings.
-fn network_config(os: BootOs) -> String {
-    let renderer = match os {
+fn network_config(first: &FirstBoot) -> String {
+    let renderer = match first.os {
         BootOs::Ubuntu => "  renderer: networkd\n",
         _ => "",
     };
+    let (interface, settings) = match &first.network {
+        None => ("eth0".to_owned(), "      dhcp4: true\n".to_owned()),
+        Some(network) => {
+            let default = if network.address.ip.is_ipv4() {
+                "0.0.0.0/0"
+            } else {
+                "::/0"
+            };
+            let dns: Vec<String> = network.dns.iter().map(|d| quoted(&d.to_string())).collect();
+            let mut settings = format!(
+                "      dhcp4: false\n      addresses: [{}]\n      routes:\n        - to: {}\n          via: {}\n",
+                quoted(&network.address.to_string()),
+                quoted(default),
+                quoted(&network.gateway.to_string()),
+            );
+            if !dns.is_empty() {
+                settings.push_str(&format!(
+                    "      nameservers:\n        addresses: [{}]\n",
+                    dns.join(", ")
+                ));
+            }
+            (network.interface.clone(), settings)
+        }
+    };
     format!(
-        "network:\n  version: 2\n{renderer}  ethernets:\n    eth0:\n      dhcp4: true\n      optional: true\n"
+        "network:\n  version: 2\n{renderer}  ethernets:\n    {}:\n{settings}      optional: true\n",
+        quoted(&interface)
     )
 }
 
@@ -92,6 +117,7 @@ mod tests {
                 .parse::<AuthorizedKey>()
                 .unwrap()],
             os,
+            network: None,
         }
     }
 
@@ -116,6 +142,11 @@ mod tests {
         // Other content, another instance id: cloud-init runs again on a re-seeded card.
         let mut other = first(BootOs::Ubuntu);
         other.user = "ops".into();
+        let network = serde_yaml::from_str::<serde_yaml::Value>(&files[1].content).unwrap();
+        assert_eq!(
+            network["network"]["ethernets"]["eth0"]["dhcp4"].as_bool(),
+            Some(true)
+        );
         let again: serde_yaml::Value = serde_yaml::from_str(&nocloud(&other)[2].content).unwrap();
         assert_ne!(again["instance-id"].as_str().unwrap(), id);
     }

@@ -3,7 +3,7 @@
 //! (`systemd.run=`), which then reboots; the script removes itself and its cmdline.txt
 //! words. Plain POSIX sh with every value single-quoted.
 
-use super::{CmdlineEdit, FirstBoot};
+use super::{CmdlineEdit, FirstBoot, StaticNetwork};
 use crate::ssh::shell_quote;
 
 /// The words appended to cmdline.txt (the partition is /boot/firmware once booted).
@@ -78,7 +78,7 @@ if [ -f /usr/lib/userconf-pi/userconf ]; then
 fi
 rm -f /etc/ssh/sshd_config.d/rename_user.conf
 
-# SSH on, keys only.
+{network}# SSH on, keys only.
 mkdir -p /etc/ssh/sshd_config.d
 printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n' > /etc/ssh/sshd_config.d/50-pikube.conf
 systemctl enable ssh 2>/dev/null || systemctl enable sshd 2>/dev/null || true
@@ -92,12 +92,56 @@ exit 0
         cluster_comment = first.cluster,
         node = shell_quote(&first.node),
         user = shell_quote(&first.user),
+        network = first.network.as_ref().map(keyfile).unwrap_or_default(),
     );
     (
         script,
         CmdlineEdit {
             append: CMDLINE_APPEND.to_owned(),
         },
+    )
+}
+
+/// The static address as a NetworkManager keyfile (Bookworm's network stack), written 0600
+/// because NetworkManager ignores keyfiles others can read.
+fn keyfile(network: &StaticNetwork) -> String {
+    let (ipv4, ipv6) = {
+        let address = format!("address1={},{}", network.address, network.gateway);
+        let dns: String = network.dns.iter().map(|d| format!("{d};")).collect();
+        let manual = format!(
+            "method=manual\n{address}\n{}",
+            if dns.is_empty() {
+                String::new()
+            } else {
+                format!("dns={dns}\n")
+            }
+        );
+        if network.address.ip.is_ipv4() {
+            (manual, "method=auto\n".to_owned())
+        } else {
+            ("method=auto\n".to_owned(), manual)
+        }
+    };
+    let name = format!("pikube-{}", network.interface);
+    format!(
+        r#"# The static address of cluster.toml, for NetworkManager.
+install -d -m 700 /etc/NetworkManager/system-connections
+cat > /etc/NetworkManager/system-connections/{name}.nmconnection <<'PIKUBE_KEYFILE'
+[connection]
+id={name}
+type=ethernet
+interface-name={interface}
+autoconnect=true
+autoconnect-priority=100
+
+[ipv4]
+{ipv4}
+[ipv6]
+{ipv6}PIKUBE_KEYFILE
+chmod 600 /etc/NetworkManager/system-connections/{name}.nmconnection
+
+"#,
+        interface = network.interface,
     )
 }
 
@@ -141,6 +185,7 @@ mod tests {
                 .parse::<AuthorizedKey>()
                 .unwrap()],
             os: BootOs::Bookworm,
+            network: None,
         };
         let (script, _) = firstrun(&first);
         assert!(script.contains("NODE='pi-1'\nADMIN='admin'\n"), "{script}");

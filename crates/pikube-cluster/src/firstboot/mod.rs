@@ -13,6 +13,9 @@ pub use authorized_key::{AuthorizedKey, InvalidAuthorizedKey};
 pub use write::{write_boot_files, WriteError, Written};
 
 use std::fmt;
+use std::net::IpAddr;
+
+use crate::config::StaticAddress;
 
 /// The images pikube writes first-boot files for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,17 @@ pub struct FirstBoot {
     pub user: String,
     pub keys: Vec<AuthorizedKey>,
     pub os: BootOs,
+    /// The static address from cluster.toml; `None`: DHCP.
+    pub network: Option<StaticNetwork>,
+}
+
+/// A node's static address with what `[network]` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticNetwork {
+    pub address: StaticAddress,
+    pub gateway: IpAddr,
+    pub dns: Vec<IpAddr>,
+    pub interface: String,
 }
 
 /// A file for the boot partition.

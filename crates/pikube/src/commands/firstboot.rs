@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use pikube_cluster::config::{ClusterConfig, NodeSpec};
-use pikube_cluster::firstboot::{write_boot_files, AuthorizedKey, BootOs, FirstBoot};
+use pikube_cluster::firstboot::{
+    write_boot_files, AuthorizedKey, BootOs, FirstBoot, StaticNetwork,
+};
 
 use crate::cli::{FirstbootArgs, FirstbootOs};
 use crate::commands::cluster::{check_node_names, load_config};
@@ -36,6 +38,7 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
             user: admin_user(&config, node)?,
             keys: keys_for(args, node)?,
             os,
+            network: static_network(&config, node),
         };
         let dir = if nodes.len() == 1 && !args.all {
             args.out.clone()
@@ -69,6 +72,18 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The node's static address with `[network]` (whose gateway cluster.toml's checks made
+/// sure of), or `None` for DHCP.
+fn static_network(config: &ClusterConfig, node: &NodeSpec) -> Option<StaticNetwork> {
+    let address = node.static_address?;
+    Some(StaticNetwork {
+        address,
+        gateway: config.network.gateway?,
+        dns: config.network.dns.clone(),
+        interface: config.network.interface().to_owned(),
+    })
 }
 
 /// The node's login user (its own `user`, else `[ssh] user`): what the card creates.

@@ -1,0 +1,236 @@
+//! Static addresses: a node's `address` with a prefix (`"192.168.1.10/24"`) and the
+//! `[network]` table they share (gateway, DNS servers, interface). Checked together, so a
+//! prefix without a gateway, or a gateway outside a node's subnet, is named at the node.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::address::{Address, AddressError};
+use super::fields;
+use super::located::Located;
+use super::raw::{RawNetwork, Text};
+use super::report::Report;
+
+/// A node's `address` as written: where pikube reaches it, and, with a prefix, the static
+/// address it should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NodeAddress {
+    pub(crate) address: Address,
+    pub(crate) prefix: Option<u8>,
+}
+
+impl FromStr for NodeAddress {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let Some((ip, prefix)) = s.split_once('/') else {
+            return Ok(NodeAddress {
+                address: s.parse()?,
+                prefix: None,
+            });
+        };
+        let fail = |detail: String| AddressError {
+            input: s.to_owned(),
+            kind: "static address",
+            detail,
+        };
+        let address: Address = ip.parse()?;
+        let Address::Ip(ip) = address else {
+            return Err(fail(
+                "a prefix goes with an IP address, not a host name".to_owned(),
+            ));
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix
+            .parse::<u8>()
+            .ok()
+            .filter(|p| (1..max).contains(p))
+            .ok_or_else(|| fail(format!("the prefix must be 1 to {} bits", max - 1)))?;
+        Ok(NodeAddress {
+            address: Address::Ip(ip),
+            prefix: Some(prefix),
+        })
+    }
+}
+
+/// The static address a node should have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StaticAddress {
+    pub ip: IpAddr,
+    pub prefix: u8,
+}
+
+impl StaticAddress {
+    /// Whether `other` is in this address's subnet.
+    pub fn contains(&self, other: IpAddr) -> bool {
+        match (self.ip, other) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for StaticAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip, self.prefix)
+    }
+}
+
+/// `[network]`: what every static address shares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Network {
+    pub gateway: Option<IpAddr>,
+    /// In file order.
+    pub dns: Vec<IpAddr>,
+    /// The wired interface the address goes on (default: eth0).
+    pub interface: Option<String>,
+}
+
+impl Network {
+    pub fn interface(&self) -> &str {
+        self.interface.as_deref().unwrap_or("eth0")
+    }
+}
+
+/// `None` when anything in the table is invalid (each problem is in `report`).
+pub(crate) fn lower(report: &mut Report<'_>, raw: Option<Located<RawNetwork>>) -> Option<Network> {
+    let Some(raw) = raw else {
+        return Some(Network::default());
+    };
+    let raw = raw.value;
+    let gateway = fields::optional(raw.gateway.as_ref(), |g| ip(report, "network.gateway", g));
+    let (dns, dns_ok) = fields::items(
+        report,
+        "network.dns",
+        raw.dns.as_deref().unwrap_or_default(),
+        ip,
+    );
+    let interface = fields::optional(raw.interface.as_ref(), |name| {
+        let text = name.get_ref();
+        // What the kernel takes as an interface name.
+        let valid = !text.is_empty()
+            && text.len() < 16
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            report.error(
+                Some(name.span()),
+                "network.interface",
+                format!("{text:?} is not an interface name, like eth0 or end0"),
+            );
+        }
+        valid.then(|| text.clone())
+    });
+    Some(Network {
+        gateway: gateway?,
+        dns: dns_ok.then(|| dns.into_iter().map(|(_, d)| d.into_inner()).collect())?,
+        interface: interface?,
+    })
+}
+
+fn ip(report: &mut Report<'_>, field: &str, raw: &Text) -> Option<IpAddr> {
+    match raw.get_ref().parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            report.error(
+                Some(raw.span()),
+                field,
+                format!("{:?} is not an IP address", raw.get_ref()),
+            );
+            None
+        }
+    }
+}
+
+/// A node's static address against `[network]`: the gateway must be given and inside the
+/// node's subnet (or the node could never leave it).
+pub(crate) fn check_static(
+    report: &mut Report<'_>,
+    field: &str,
+    address: &toml::Spanned<StaticAddress>,
+    network: &Network,
+) -> bool {
+    let problem = match network.gateway {
+        None => Some(format!(
+            "{} is a static address, which needs a gateway: add [network] gateway = \
+             \"…\" (the router, inside {})",
+            address.get_ref(),
+            address.get_ref()
+        )),
+        Some(gateway) if !address.get_ref().contains(gateway) => Some(format!(
+            "{} and [network] gateway {gateway} are not in one subnet: the node could not \
+             reach it",
+            address.get_ref()
+        )),
+        Some(gateway) if gateway == address.get_ref().ip => Some(format!(
+            "{} is also [network] gateway",
+            address.get_ref().ip
+        )),
+        Some(_) => None,
+    };
+    if let Some(problem) = &problem {
+        report.error(Some(address.span()), field, problem.clone());
+    }
+    problem.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_is_parsed_with_its_ip_and_refused_elsewhere() {
+        let parsed: NodeAddress = "192.168.1.10/24".parse().unwrap();
+        assert_eq!(parsed.prefix, Some(24));
+        assert_eq!(parsed.address, Address::Ip("192.168.1.10".parse().unwrap()));
+        assert_eq!("pi.lan".parse::<NodeAddress>().unwrap().prefix, None);
+        for (bad, why) in [
+            ("pi.lan/24", "not a host name"),
+            ("192.168.1.10/33", "1 to 31 bits"),
+            ("192.168.1.10/0", "1 to 31 bits"),
+            ("192.168.1.10/x", "1 to 31 bits"),
+            ("fd00::10/129", "1 to 127 bits"),
+        ] {
+            let err = bad.parse::<NodeAddress>().unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let v6: NodeAddress = "fd00::10/64".parse().unwrap();
+        assert_eq!(v6.prefix, Some(64));
+    }
+
+    #[test]
+    fn subnets_contain_what_they_should() {
+        let net = StaticAddress {
+            ip: "192.168.1.10".parse().unwrap(),
+            prefix: 24,
+        };
+        assert!(net.contains("192.168.1.1".parse().unwrap()));
+        assert!(!net.contains("192.168.2.1".parse().unwrap()));
+        assert!(!net.contains("fd00::1".parse().unwrap()));
+        let wide = StaticAddress {
+            ip: "10.1.2.3".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(wide.contains("10.200.0.1".parse().unwrap()));
+        let v6 = StaticAddress {
+            ip: "fd00::10".parse().unwrap(),
+            prefix: 64,
+        };
+        assert!(v6.contains("fd00::1".parse().unwrap()));
+        assert!(!v6.contains("fd01::1".parse().unwrap()));
+    }
+}
