@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36).
+//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40).
 
 mod support;
 
@@ -1329,4 +1329,61 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
         assert!(left.contains("No such file"), "{left}");
     }
     secrets.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_re_flashed_agent_with_the_same_name_joins_again() {
+    // Audit F11: the SD card of an agent died and was written again: new host keys, no
+    // K3s, a new node password. The cluster still lists the node with the old password,
+    // which K3s would refuse ("Node password rejected"): pikube deletes the old Node first.
+    let fleet = Fleet::up(40, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let old_uid = cluster_node(&fleet, "pi1", "two")["metadata"]["uid"].clone();
+    fleet.exec(
+        "pi2",
+        "/usr/local/bin/k3s-agent-uninstall.sh >/dev/null 2>&1; rm -rf /etc/rancher/node",
+    );
+    fleet.rekey("pi2");
+    // Its new host key is refused until the user says the card was re-written.
+    let refused = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        refused.stdout.contains("two: the host key of") && refused.stdout.contains("has CHANGED"),
+        "{}",
+        refused.stdout
+    );
+    let ip = fleet.node("pi2").ip.clone();
+    let forgot = std::process::Command::new("ssh-keygen")
+        .arg("-f")
+        .arg(ws.known_hosts())
+        .args(["-R", &ip])
+        .output()
+        .unwrap();
+    assert!(forgot.status.success());
+
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains("delete its old Node first"),
+        "{}",
+        plan.stdout
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply
+            .stderr
+            .contains("two: [k3s] the cluster still lists this node, whose K3s is gone"),
+        "{}",
+        apply.stderr
+    );
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert!(is_ready(&two), "{two}");
+    assert_ne!(
+        two["metadata"]["uid"], old_uid,
+        "a new Node, registered afresh"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
 }

@@ -15,6 +15,7 @@ use super::install::{carry_out, journal_tail, service_status, wait_started};
 use super::labels::{automatic_labels, plan_labels, LabelPlan};
 use super::node_plan::{plan_k3s, K3sNodePlan};
 use super::paths::Service;
+use super::prune::{delete_node, DELETE_TIMEOUT};
 use super::render::{config_yaml, env_file, parse_registration, registration_yaml, NodeConfig};
 use super::spec::{K3sMemberSpec, K3sSpec};
 use super::state::{read_state, K3sNodeState};
@@ -372,6 +373,24 @@ impl K3sStage<'_> {
                 })
                 .map(|plan| {
                     let mut changes = plan.changes;
+                    let stale = state.installed_service().is_none()
+                        && *name != first
+                        && live
+                            .as_ref()
+                            .is_some_and(|live| live.iter().any(|n| &n.name == name));
+                    if stale {
+                        changes.insert(
+                            0,
+                            Change::command(
+                                "delete its old Node first: the cluster still lists it but its \
+                                 K3s is gone (a re-flashed card?)",
+                                format!(
+                                    "k3s kubectl delete node {}",
+                                    crate::ssh::shell_quote(name)
+                                ),
+                            ),
+                        );
+                    }
                     if let Some(label_plan) = live
                         .as_ref()
                         .and_then(|live| self.label_plan(node, state, live))
@@ -613,6 +632,9 @@ impl K3sStage<'_> {
         })?;
         let service = desired.membership.service();
         let connection = &node.connection;
+        if state.installed_service().is_none() && !std::ptr::eq(api, connection) {
+            self.forget_stale_node(api, &node.name, progress).await?;
+        }
         let before = match plan.restart {
             Some(_) => Some(service_status(connection, service).await?),
             None => None,
@@ -633,6 +655,33 @@ impl K3sStage<'_> {
             api_changes: None,
             initialised_cluster: false,
         })
+    }
+
+    /// A node with no K3s whose name the cluster still lists was re-flashed (or reset): the
+    /// cluster keeps its old node password, which the new card does not have, and would
+    /// refuse it ("Node password rejected"); a server's old etcd member would stay too
+    /// (audit F11). Deleting the Node lets K3s clean both up before the node joins.
+    async fn forget_stale_node(
+        &self,
+        api: &Connection,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), K3sError> {
+        let live = get_nodes(api).await?;
+        if !live.iter().any(|n| n.name == name) {
+            return Ok(());
+        }
+        progress.node(
+            name,
+            "[k3s] the cluster still lists this node, whose K3s is gone (a re-flashed card?): \
+             deleting its old Node so that it can join again",
+        );
+        delete_node(api, name, DELETE_TIMEOUT)
+            .await
+            .map_err(|err| K3sError::Cluster {
+                node: name.to_owned(),
+                message: format!("its old Node could not be deleted before it joins: {err}"),
+            })
     }
 
     async fn check_version(&self, connection: &Connection, wanted: &str) -> Result<(), K3sError> {
