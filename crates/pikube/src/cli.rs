@@ -87,6 +87,17 @@ Hosts are reached as every command reaches them: pinned host keys, ssh_config, j
 
 Exit status: 0 every node ran it with exit 0, 1 a node failed or could not be reached.")]
     Exec(ExecArgs),
+    /// Open a shell on a node (or run one command there) the way pikube reaches it: its
+    /// pinned host key, your ssh_config, the node's user, key, port and jump host.
+    #[command(after_help = "Examples:
+  pikube ssh pi-master-01
+  pikube ssh pi-worker-01 -- sudo journalctl -u k3s-agent -f
+  pikube ssh pi-worker-01 -- vcgencmd get_throttled
+
+A host key that changed since it was pinned is refused, as for every pikube command.
+
+Exit status: the remote command's (255 when ssh itself failed), 1 for an unknown node.")]
+    Ssh(SshArgs),
     /// Write what a fresh SD card's boot partition needs so that the node's first boot
     /// leaves it ready for pikube: its hostname, the admin user of [ssh] user with your
     /// public key and passwordless sudo, and SSH on (keys only).
@@ -499,6 +510,18 @@ pub struct ExecArgs {
     pub output: OutputFormat,
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The node of cluster.toml.
+    #[arg(value_name = "NODE")]
+    pub node: String,
+    /// A command to run instead of a shell, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 

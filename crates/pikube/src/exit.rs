@@ -12,6 +12,8 @@ pub enum Outcome {
     ChangesPending,
     /// 2: `doctor` found only warnings.
     Warnings,
+    /// The exit status of a command pikube ran for the user (`pikube ssh`), passed on.
+    PassedOn(u8),
 }
 
 impl From<Outcome> for ExitCode {
@@ -20,6 +22,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Failed => ExitCode::from(1),
             Outcome::ChangesPending | Outcome::Warnings => ExitCode::from(2),
+            Outcome::PassedOn(code) => ExitCode::from(code),
         }
     }
 }

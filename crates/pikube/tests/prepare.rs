@@ -768,6 +768,34 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
         "{}",
         down.stderr
     );
+
+    // `pikube ssh`: the system's ssh, as pikube reaches the node (key, pinned host key);
+    // the remote exit status comes back.
+    let ssh = ws
+        .pikube(&[
+            "ssh",
+            "two",
+            "--",
+            "echo $SSH_CONNECTION | cut -d' ' -f3; exit 7",
+        ])
+        .expect_code(7);
+    assert_eq!(ssh.stdout, format!("{}\n", ip("pi2")));
+    let unknown = ws.pikube(&["ssh", "four"]).expect_code(1);
+    assert!(
+        unknown.stderr.contains("no node four"),
+        "{}",
+        unknown.stderr
+    );
+    fleet.rekey("pi2");
+    let changed = ws.pikube(&["ssh", "two", "--", "true"]).expect_code(255);
+    assert!(
+        changed
+            .stderr
+            .contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || changed.stderr.contains("Host key verification failed"),
+        "{}",
+        changed.stderr
+    );
 }
 
 #[test]

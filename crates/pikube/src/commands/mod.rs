@@ -19,6 +19,7 @@ mod restore;
 mod secrets;
 mod serve;
 mod shutdown;
+mod ssh;
 mod status;
 mod sudo_prompt;
 
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reset(args) => reset::run(&args),
         Command::Shutdown(args) => shutdown::run(&args),
         Command::Exec(args) => exec::run(&args),
+        Command::Ssh(args) => ssh::run(&args),
         Command::Firstboot(args) => firstboot::run(&args),
         Command::Secrets(command) => secrets::run(&command),
         Command::Restore(args) => restore::run(&args),
