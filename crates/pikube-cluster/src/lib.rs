@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod bootstrap;
 pub mod cluster_lock;
 pub mod config;
 pub mod doctor;

@@ -98,6 +98,22 @@ A host key that changed since it was pinned is refused, as for every pikube comm
 
 Exit status: the remote command's (255 when ssh itself failed), 1 for an unknown node.")]
     Ssh(SshArgs),
+    /// Turn nodes still on their image's default login (a user and a password) into nodes
+    /// pikube reaches by key: the admin user of cluster.toml created, given your public key
+    /// and passwordless sudo; password login optionally turned off.
+    #[command(after_help = "Examples:
+  pikube secrets set bootstrap_password        # the image's password, kept encrypted
+  pikube bootstrap --all --login ubuntu
+  pikube bootstrap pi-worker-03 --login pi --disable-password-login
+
+The password comes from secrets.age (nodes.<name>.bootstrap_password, else
+bootstrap_password) or is asked once on the terminal; it reaches ssh through a private
+file read by pikube itself (SSH_ASKPASS) and sudo on its standard input, never a command
+line. A node pikube already reaches by key with passwordless sudo is left as it is, so
+running it again changes nothing. The key: as for firstboot.
+
+Exit status: 0 every node reachable by key, 1 a node failed (named, with why).")]
+    Bootstrap(BootstrapArgs),
     /// Write what a fresh SD card's boot partition needs so that the node's first boot
     /// leaves it ready for pikube: its hostname, the admin user of [ssh] user with your
     /// public key and passwordless sudo, and SSH on (keys only).
@@ -511,6 +527,27 @@ pub struct ExecArgs {
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// The nodes of cluster.toml to set up.
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Every node of cluster.toml.
+    #[arg(long)]
+    pub all: bool,
+    /// The image's user to log in as once (e.g. pi, ubuntu).
+    #[arg(long, value_name = "USER")]
+    pub login: String,
+    /// Turn SSH password login off once the key works.
+    #[arg(long)]
+    pub disable_password_login: bool,
+    /// The public key the admin user logs in with (a .pub file; may be repeated).
+    #[arg(long, value_name = "FILE")]
+    pub authorized_key: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

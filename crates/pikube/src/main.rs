@@ -37,6 +37,13 @@ use crate::cli::Cli;
 use crate::exit::Outcome;
 
 fn main() -> ExitCode {
+    // Run by ssh as its askpass program during `pikube bootstrap`: answer and stop.
+    if let Some(file) = std::env::var_os(pikube_cluster::bootstrap::ASKPASS_FILE_ENV) {
+        return match pikube_cluster::bootstrap::answer_askpass(std::path::Path::new(&file)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
     commands::take_secrets_from_env();
     let cli = match Cli::try_parse_from(cli::args_with_multicall_name(std::env::args_os())) {
         Ok(cli) => cli,

@@ -310,7 +310,7 @@ fn bad_input_is_named_and_nothing_is_written() {
     refused(
         &Lab::new(""),
         &format!("--all {key}"),
-        "pi-1: firstboot creates the user pikube logs in as, and cluster.toml names none: set [ssh] user",
+        "pi-1: the node is set up for the user pikube logs in as, and cluster.toml names none: set [ssh] user",
     );
     refused(
         &Lab::new("user = \"root\""),

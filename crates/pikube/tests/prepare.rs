@@ -891,3 +891,78 @@ fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() 
         exec.stdout
     );
 }
+
+#[test]
+fn bootstrap_turns_a_password_login_into_a_key_login_once() {
+    // A node as an image leaves it: a user with a password and sudo that asks for it
+    // (pwsudo on the fake node). cluster.toml's user, admin, does not exist yet.
+    let fleet = Fleet::up(41, &["pi1"]);
+    let ws = Workspace::new(&fleet, "admin", &[node("pi1", "one", "server")]);
+    const PASSWORD: &str = "pikube-test-sudo";
+
+    let none = ws
+        .pikube(&["bootstrap", "one", "--login", "pwsudo"])
+        .expect_code(1);
+    assert!(
+        none.stderr.contains("one: no bootstrap password"),
+        "{}",
+        none.stderr
+    );
+    let secrets = WorkspaceSecrets::init(&ws);
+    secrets.set("bootstrap_password", "not-it");
+    let wrong = secrets
+        .pikube(&["bootstrap", "one", "--login", "pwsudo"])
+        .expect_code(1);
+    assert!(
+        wrong
+            .stdout
+            .contains("FAILED  one: cannot log in as pwsudo with the bootstrap password"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(!fleet
+        .exec("pi1", "getent passwd admin || true")
+        .contains("admin"));
+
+    secrets.set("bootstrap_password", PASSWORD);
+    let done = secrets
+        .pikube(&[
+            "bootstrap",
+            "one",
+            "--login",
+            "pwsudo",
+            "--disable-password-login",
+        ])
+        .expect_code(0);
+    assert!(
+        done.stdout.contains(
+            "ok      one: admin set up with the key and passwordless sudo; password login off"
+        ),
+        "{}",
+        done.stdout
+    );
+    assert!(!done.stdout.contains(PASSWORD) && !done.stderr.contains(PASSWORD));
+    let exec = ws
+        .pikube(&["exec", "one", "--", "id -un; sudo -n id -u"])
+        .expect_code(0);
+    assert!(
+        exec.stdout.contains("one | admin\n") && exec.stdout.contains("one | 0\n"),
+        "{}",
+        exec.stdout
+    );
+    assert!(fleet
+        .exec("pi1", "cat /etc/ssh/sshd_config.d/50-pikube.conf")
+        .contains("PasswordAuthentication no"));
+
+    // Again: reached by key already, nothing asked, nothing changed.
+    let again = ws
+        .pikube(&["bootstrap", "one", "--login", "pwsudo"])
+        .expect_code(0);
+    assert!(
+        again.stdout.contains(
+            "ok      one: admin already logs in by key with passwordless sudo; unchanged"
+        ),
+        "{}",
+        again.stdout
+    );
+}

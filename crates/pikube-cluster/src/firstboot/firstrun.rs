@@ -3,6 +3,7 @@
 //! (`systemd.run=`), which then reboots; the script removes itself and its cmdline.txt
 //! words. Plain POSIX sh with every value single-quoted.
 
+use super::admin_access::admin_access;
 use super::{CmdlineEdit, FirstBoot, StaticNetwork};
 use crate::ssh::shell_quote;
 
@@ -10,17 +11,7 @@ use crate::ssh::shell_quote;
 pub(super) const CMDLINE_APPEND: &str = "systemd.run=/boot/firmware/firstrun.sh \
      systemd.run_success_action=reboot systemd.unit=kernel-command-line.target";
 
-const KEYS_END: &str = "PIKUBE_AUTHORIZED_KEYS";
-
 pub(super) fn firstrun(first: &FirstBoot) -> (String, CmdlineEdit) {
-    // Keys are single lines without this word (checked when parsed), so the here-document
-    // ends where it should.
-    let keys: String = first
-        .keys
-        .iter()
-        .map(|key| format!("{}\n", key.as_str()))
-        .filter(|line| !line.contains(KEYS_END))
-        .collect();
     let script = format!(
         r#"#!/bin/sh
 # Written by `pikube firstboot` for node {node_comment} of cluster {cluster_comment}.
@@ -56,21 +47,7 @@ for group in sudo adm; do
 done
 # No password: the key is the way in ('*' is "none", not "locked", which sshd refuses).
 usermod -p '*' "$ADMIN"
-HOME_DIR=$(getent passwd "$ADMIN" | cut -d: -f6)
-GROUP=$(id -gn "$ADMIN")
-install -d -m 700 -o "$ADMIN" -g "$GROUP" "$HOME_DIR/.ssh"
-cat > "$HOME_DIR/.ssh/authorized_keys" <<'{KEYS_END}'
-{keys}{KEYS_END}
-chown "$ADMIN:$GROUP" "$HOME_DIR/.ssh/authorized_keys"
-chmod 600 "$HOME_DIR/.ssh/authorized_keys"
-
-# Passwordless sudo, checked before it is put in place.
-SUDOERS=/etc/sudoers.d/010_pikube-admin
-printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$ADMIN" > "$SUDOERS.tmp"
-chmod 440 "$SUDOERS.tmp"
-if command -v visudo >/dev/null 2>&1; then visudo -cqf "$SUDOERS.tmp"; fi
-mv -f "$SUDOERS.tmp" "$SUDOERS"
-
+{access}
 # The image's first-user wizard would ask on the console for a user we already made.
 if [ -f /usr/lib/userconf-pi/userconf ]; then
   systemctl disable userconfig 2>/dev/null || true
@@ -93,6 +70,7 @@ exit 0
         node = shell_quote(&first.node),
         user = shell_quote(&first.user),
         network = first.network.as_ref().map(keyfile).unwrap_or_default(),
+        access = admin_access(&first.keys),
     );
     (
         script,

@@ -4,11 +4,13 @@
 //! Bookworm runs a `systemd.run=` script named in cmdline.txt, later images and Ubuntu
 //! read cloud-init's NoCloud files).
 
+mod admin_access;
 mod authorized_key;
 mod cloud_init;
 mod firstrun;
 mod write;
 
+pub(crate) use admin_access::admin_access;
 pub use authorized_key::{AuthorizedKey, InvalidAuthorizedKey};
 pub use write::{write_boot_files, WriteError, Written};
 

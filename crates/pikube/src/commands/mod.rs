@@ -1,7 +1,9 @@
 //! One file per subcommand.
 
+mod admin_access;
 mod apply;
 mod backup;
+mod bootstrap;
 mod check;
 mod cluster;
 mod confirm;
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Shutdown(args) => shutdown::run(&args),
         Command::Exec(args) => exec::run(&args),
         Command::Ssh(args) => ssh::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Firstboot(args) => firstboot::run(&args),
         Command::Secrets(command) => secrets::run(&command),
         Command::Restore(args) => restore::run(&args),

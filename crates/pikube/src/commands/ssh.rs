@@ -20,6 +20,9 @@ pub fn run(args: &SshArgs) -> anyhow::Result<Outcome> {
     let target = &member.target;
     let mut ssh = Command::new("ssh");
     ssh.arg("-F").arg(fleet.client().ssh_config());
+    // A person is at the keyboard: a key's passphrase may be asked (pikube's own
+    // connections run in batch mode).
+    ssh.args(["-o", "BatchMode=no"]);
     if let Some(user) = &target.user {
         ssh.arg("-l").arg(user);
     }

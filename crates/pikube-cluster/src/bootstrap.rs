@@ -1,0 +1,220 @@
+//! `pikube bootstrap`: a node still on its image's default login (a user and a password)
+//! made into one pikube reaches by key: the admin user created, given the controller's
+//! keys and passwordless sudo, optionally password login turned off. The password goes
+//! to ssh through an askpass program reading a private file, and to sudo on standard
+//! input: never on a command line or in the environment.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::firstboot::{admin_access, AuthorizedKey};
+use crate::ssh::{shell_quote, ClientConfig, SshTarget};
+
+/// The environment variable that turns `pikube` into ssh's askpass program: it names the
+/// private file whose content is the answer.
+pub const ASKPASS_FILE_ENV: &str = "PIKUBE_ASKPASS_FILE";
+
+/// What bootstrap does on one node.
+pub struct Bootstrap<'a> {
+    pub target: &'a SshTarget,
+    /// The image's user to log in as once.
+    pub login: &'a str,
+    /// Its password (also its sudo password).
+    pub password: &'a str,
+    /// The admin user to create (cluster.toml's user).
+    pub admin: &'a str,
+    pub keys: &'a [AuthorizedKey],
+    pub disable_password_login: bool,
+    /// The program ssh runs for the password (pikube itself).
+    pub askpass: &'a Path,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("{node}: cannot log in as {login} with the bootstrap password (ssh: {reason})")]
+    Login {
+        node: String,
+        login: String,
+        reason: String,
+    },
+    #[error("{node}: {login}'s sudo refused the bootstrap password, or {login} may not use sudo")]
+    Sudo { node: String, login: String },
+    #[error("{node}: setting up {admin} failed: {reason}")]
+    Script {
+        node: String,
+        admin: String,
+        reason: String,
+    },
+    #[error("cannot prepare the password for ssh: {0}")]
+    Local(#[from] std::io::Error),
+}
+
+/// The script run as root: the admin user made if missing (no password: the key is the
+/// way in), keys and sudo given, password login off when asked.
+pub fn bootstrap_script(
+    admin: &str,
+    keys: &[AuthorizedKey],
+    disable_password_login: bool,
+) -> String {
+    let password_login = if disable_password_login {
+        "mkdir -p /etc/ssh/sshd_config.d\n\
+         printf 'PasswordAuthentication no\\nKbdInteractiveAuthentication no\\n' > /etc/ssh/sshd_config.d/50-pikube.conf\n\
+         systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || true\n"
+    } else {
+        ""
+    };
+    format!(
+        "set -e\nADMIN={admin}\n\
+         if ! getent passwd \"$ADMIN\" >/dev/null; then\n  \
+           useradd -m -s /bin/bash \"$ADMIN\"\n  \
+           usermod -p '*' \"$ADMIN\"\n\
+         fi\n\
+         for group in sudo adm; do\n  \
+           if getent group \"$group\" >/dev/null; then usermod -aG \"$group\" \"$ADMIN\"; fi\n\
+         done\n\
+         {access}{password_login}echo pikube-bootstrap-done\n",
+        admin = shell_quote(admin),
+        access = admin_access(keys),
+    )
+}
+
+impl Bootstrap<'_> {
+    /// Logs in once with the password and runs [`bootstrap_script`] under `sudo -S`.
+    pub async fn run(&self, client: &ClientConfig) -> Result<(), BootstrapError> {
+        let node = self.target.node.clone();
+        // The answer for ssh's password prompt, in a file only this user can read, removed
+        // when this returns.
+        let secret_dir = tempfile::Builder::new()
+            .prefix("pikube-askpass")
+            .tempdir()?;
+        let answer = write_private(secret_dir.path(), self.password)?;
+        let script = bootstrap_script(self.admin, self.keys, self.disable_password_login);
+        let remote = format!("sudo -k -S -p '' -- sh -c {}", shell_quote(&script));
+        let mut ssh = tokio::process::Command::new("ssh");
+        // pikube's ssh_config says BatchMode, which turns password prompts off.
+        ssh.arg("-F").arg(client.ssh_config()).args([
+            "-o",
+            "BatchMode=no",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "ConnectTimeout=15",
+            "-l",
+            self.login,
+        ]);
+        if let Some(port) = self.target.port {
+            ssh.arg("-p").arg(port.to_string());
+        }
+        if let Some(jump) = self.target.proxy_jump.as_deref().filter(|j| !j.is_empty()) {
+            ssh.arg("-J").arg(jump);
+        }
+        ssh.arg("--")
+            .arg(&self.target.address)
+            .arg(remote)
+            .env("SSH_ASKPASS", self.askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env(ASKPASS_FILE_ENV, &answer)
+            .env_remove("DISPLAY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = ssh.spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // sudo -S reads the password as its first line.
+            let _ = stdin
+                .write_all(format!("{}\n", self.password).as_bytes())
+                .await;
+            let _ = stdin.shutdown().await;
+        }
+        let output = child.wait_with_output().await?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = |text: &str| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no output")
+                .trim()
+                .to_owned()
+        };
+        let sudo_refused = [
+            "incorrect password",
+            "Sorry, try again",
+            "not in the sudoers",
+            "may not run sudo",
+            "not allowed to execute",
+        ]
+        .iter()
+        .any(|m| stderr.contains(m));
+        if stdout.contains("pikube-bootstrap-done") {
+            Ok(())
+        } else if output.status.code() == Some(255) {
+            Err(BootstrapError::Login {
+                node,
+                login: self.login.to_owned(),
+                reason: last(&stderr),
+            })
+        } else if sudo_refused {
+            Err(BootstrapError::Sudo {
+                node,
+                login: self.login.to_owned(),
+            })
+        } else {
+            Err(BootstrapError::Script {
+                node,
+                admin: self.admin.to_owned(),
+                reason: last(&stderr),
+            })
+        }
+    }
+}
+
+fn write_private(dir: &Path, password: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("answer");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(password.as_bytes())?;
+    Ok(path)
+}
+
+/// ssh's askpass program: prints the answer kept in the file `ASKPASS_FILE_ENV` names.
+/// `pikube` calls it first thing when that variable is set.
+pub fn answer_askpass(file: &Path) -> std::io::Result<()> {
+    let answer = std::fs::read_to_string(file)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{answer}")?;
+    stdout.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_is_valid_sh_and_quotes_the_user() {
+        let keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop"
+            .parse::<AuthorizedKey>()
+            .unwrap()];
+        for off in [false, true] {
+            let script = bootstrap_script("ops", &keys, off);
+            assert!(script.contains("ADMIN='ops'\n"), "{script}");
+            assert_eq!(script.contains("PasswordAuthentication no"), off);
+            let checked = std::process::Command::new("sh")
+                .args(["-n", "-c", &script])
+                .status()
+                .unwrap();
+            assert!(checked.success());
+        }
+    }
+}

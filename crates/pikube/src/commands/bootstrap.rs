@@ -1,0 +1,125 @@
+//! `pikube bootstrap`: nodes on their image's default login made reachable by key.
+
+use pikube_cluster::bootstrap::Bootstrap;
+use pikube_cluster::config::NodeSpec;
+use pikube_cluster::fleet::Fleet;
+use pikube_cluster::secrets::SecretKey;
+use pikube_cluster::ssh::Connection;
+
+use crate::cli::BootstrapArgs;
+use crate::commands::admin_access::{admin_user, keys_for};
+use crate::commands::cluster::{check_node_names, load_config};
+use crate::commands::runtime;
+use crate::commands::sudo_prompt::secret;
+use crate::exit::Outcome;
+
+pub fn run(args: &BootstrapArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.file.file)?;
+    check_node_names(&config, &args.nodes)?;
+    if args.nodes.is_empty() && !args.all {
+        anyhow::bail!("say which nodes: NODE... or --all");
+    }
+    let chosen = |n: &NodeSpec| args.all || args.nodes.iter().any(|name| name == n.name.as_ref());
+    // Everything checked before any node is touched.
+    let mut setups = Vec::new();
+    for node in config.nodes.iter().filter(|n| chosen(n)) {
+        setups.push((
+            node.name.to_string(),
+            admin_user(&config, node)?,
+            keys_for(&args.authorized_key, node)?,
+        ));
+    }
+    let fleet = Fleet::of_config_where(&config, |n| chosen(n))?;
+    let askpass = std::env::current_exe()?;
+    let mut asked: Option<String> = None;
+    let mut failed = 0;
+    let runtime = runtime()?;
+    for ((name, admin, keys), member) in setups.iter().zip(fleet.members()) {
+        // Already reached by key with passwordless sudo: nothing to do, nothing asked.
+        if runtime.block_on(reached_by_key(&fleet, member)) {
+            outln!(
+                "ok      {name}: {admin} already logs in by key with passwordless sudo; unchanged"
+            );
+            continue;
+        }
+        let password = match password_for(name, &mut asked) {
+            Some(password) => password,
+            None => {
+                errln!(
+                    "FAILED  {name}: no bootstrap password: `pikube secrets set bootstrap_password` \
+                     (or nodes.{name}.bootstrap_password), or run from a terminal to be asked"
+                );
+                failed += 1;
+                continue;
+            }
+        };
+        let bootstrap = Bootstrap {
+            target: &member.target,
+            login: &args.login,
+            password: &password,
+            admin,
+            keys,
+            disable_password_login: args.disable_password_login,
+            askpass: &askpass,
+        };
+        let done = runtime.block_on(async {
+            bootstrap.run(fleet.client()).await?;
+            Ok::<bool, pikube_cluster::bootstrap::BootstrapError>(
+                reached_by_key(&fleet, member).await,
+            )
+        });
+        match done {
+            Ok(true) => outln!(
+                "ok      {name}: {admin} set up with the key and passwordless sudo{}",
+                if args.disable_password_login {
+                    "; password login off"
+                } else {
+                    ""
+                }
+            ),
+            Ok(false) => {
+                failed += 1;
+                outln!("FAILED  {name}: set up, but {admin} still cannot log in by key with passwordless sudo");
+            }
+            Err(err) => {
+                failed += 1;
+                outln!("FAILED  {err}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+async fn reached_by_key(fleet: &Fleet, member: &pikube_cluster::fleet::Member) -> bool {
+    match Connection::open(&member.target, fleet.client()).await {
+        Ok(connection) => {
+            let ok = !connection.needs_sudo_password();
+            connection.close().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// `nodes.<name>.bootstrap_password`, else `bootstrap_password`, from the secrets; else
+/// asked once on the terminal for every node the secrets do not cover.
+fn password_for(node: &str, asked: &mut Option<String>) -> Option<String> {
+    let from_secrets = [
+        format!("nodes.{node}.bootstrap_password"),
+        "bootstrap_password".to_owned(),
+    ]
+    .iter()
+    .filter_map(|name| SecretKey::parse(name).ok())
+    .find_map(|key| secret(&key));
+    if from_secrets.is_some() {
+        return from_secrets;
+    }
+    if asked.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        *asked = rpassword::prompt_password("the image's login password (asked once): ").ok();
+    }
+    asked.clone()
+}
