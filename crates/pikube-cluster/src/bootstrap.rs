@@ -11,7 +11,8 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
 use crate::firstboot::{admin_access, AuthorizedKey};
-use crate::ssh::{shell_quote, ClientConfig, SshTarget};
+
+use crate::ssh::{last_line, shell_quote, ClientConfig, SshTarget};
 
 /// The environment variable that turns `pikube` into ssh's askpass program: it names the
 /// private file whose content is the answer.
@@ -136,14 +137,6 @@ impl Bootstrap<'_> {
         let output = child.wait_with_output().await?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = |text: &str| {
-            text.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no output")
-                .trim()
-                .to_owned()
-        };
         let sudo_refused = [
             "incorrect password",
             "Sorry, try again",
@@ -159,7 +152,7 @@ impl Bootstrap<'_> {
             Err(BootstrapError::Login {
                 node,
                 login: self.login.to_owned(),
-                reason: last(&stderr),
+                reason: last_line(&stderr),
             })
         } else if sudo_refused {
             Err(BootstrapError::Sudo {
@@ -170,7 +163,7 @@ impl Bootstrap<'_> {
             Err(BootstrapError::Script {
                 node,
                 admin: self.admin.to_owned(),
-                reason: last(&stderr),
+                reason: last_line(&stderr),
             })
         }
     }

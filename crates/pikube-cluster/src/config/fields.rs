@@ -170,6 +170,12 @@ pub(crate) fn user(report: &mut Report<'_>, field: &str, raw: &Text) -> Option<S
         Some("a user name cannot contain whitespace")
     } else if user.contains('@') || user.contains(':') {
         Some("a user name cannot contain '@' or ':'; give the host in `address`")
+    } else if !user
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        // OpenSSH hands a jump host's user to a shell (security review L1).
+        Some("a user name here is letters, digits, '.', '_' and '-'")
     } else {
         None
     };

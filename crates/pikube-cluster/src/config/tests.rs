@@ -1026,3 +1026,26 @@ fn static_addresses_share_network_and_bad_ones_are_named_at_the_node() {
             == 3
     );
 }
+
+#[test]
+fn a_user_cannot_carry_shell_syntax_into_a_proxy_command() {
+    // Security review L1: OpenSSH runs `-J user@host` through a shell.
+    let text = format!(
+        "{HEAD}\n[ssh]\nuser = \"u$(touch${{IFS}}x)\"\n\n{}",
+        node("a", "10.0.0.1", "server")
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("ssh.user: \"u$(touch${IFS}x)\": a user name here is letters, digits"),
+        "{found:?}"
+    );
+    assert!(loaded(&format!(
+        "{HEAD}\n[ssh]\nuser = \"deploy.bot_1-x\"\n\n{}",
+        node("a", "10.0.0.1", "server")
+    ))
+    .config
+    .ssh
+    .user
+    .is_some());
+}

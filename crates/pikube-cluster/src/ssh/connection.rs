@@ -43,7 +43,8 @@ impl CommandOutput {
     }
 }
 
-fn last_line(text: &str) -> String {
+/// The last line of `text` with something on it (for an error message).
+pub(crate) fn last_line(text: &str) -> String {
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())

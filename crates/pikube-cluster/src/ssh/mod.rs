@@ -12,9 +12,9 @@ mod sudo;
 mod target;
 
 pub use client_config::ClientConfig;
-pub(crate) use connection::shell_quote;
 /// Single-quotes a string for a POSIX shell (for commands built outside this crate).
 pub use connection::shell_quote as shell_quote_arg;
+pub(crate) use connection::{last_line, shell_quote};
 pub use connection::{CommandOutput, Connection};
 pub use error::SshError;
 pub use sudo::{Privilege, SudoPassword};
