@@ -40,6 +40,14 @@ pub struct Finding {
 /// The SoC temperatures the firmware starts throttling at: warn well before.
 const HOT_CELSIUS: f64 = 80.0;
 const WARM_CELSIUS: f64 = 70.0;
+/// K3s' own `status` warns from 2 s apart: the same here.
+const CLOCK_SKEW_SECS: f64 = 2.0;
+/// Available memory, in per cent of the total, under which the OOM killer is near.
+const MEMORY_WARN_PERCENT: f64 = 10.0;
+const MEMORY_FAIL_PERCENT: f64 = 5.0;
+/// Root file system use, in per cent, from which kubelet's eviction and etcd are near.
+const DISK_WARN_PERCENT: f64 = 90.0;
+const DISK_FAIL_PERCENT: f64 = 97.0;
 
 /// The checks of one node from its facts. `server`: it runs K3s' datastore.
 pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
@@ -155,6 +163,82 @@ pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
             Some("pikube apply (adds cgroup_enable=memory to cmdline.txt and reboots)"),
         );
     }
+    if let Some(offset) = facts.clock_offset_secs {
+        if offset.abs() > CLOCK_SKEW_SECS {
+            say(
+                "clock",
+                Verdict::Warn,
+                format!(
+                    "{:.1} s {} this machine's",
+                    offset.abs(),
+                    if offset > 0.0 { "ahead of" } else { "behind" }
+                ),
+                Some(
+                    "turn time sync on (systemd-timesyncd or chrony, reaching an NTP \
+                        server): certificates and etcd need clocks within seconds; a Pi has no \
+                        battery-backed clock",
+                ),
+            );
+        } else {
+            say(
+                "clock",
+                Verdict::Pass,
+                format!("within {CLOCK_SKEW_SECS} s of this machine's"),
+                None,
+            );
+        }
+    }
+    if let (Some(available), total) = (facts.memory_available_kib, facts.memory_total_kib) {
+        if total > 0 {
+            let percent = available as f64 * 100.0 / total as f64;
+            let detail = format!(
+                "{} MiB of {} MiB available ({percent:.0} %)",
+                available / 1024,
+                total / 1024
+            );
+            let fix = "find what uses it (kubectl top pods -A), lower pods' limits or move \
+                them; a Pi without swap has the OOM killer end K3s itself";
+            let (verdict, fix) = if percent < MEMORY_FAIL_PERCENT {
+                (Verdict::Fail, Some(fix))
+            } else if percent < MEMORY_WARN_PERCENT {
+                (Verdict::Warn, Some(fix))
+            } else {
+                (Verdict::Pass, None)
+            };
+            say("memory", verdict, detail, fix);
+        }
+    }
+    if let Some(disk) = facts.root_disk {
+        let used = disk.used_percent();
+        let detail = format!(
+            "root file system {used:.0} % used ({} MiB free)",
+            disk.available_kib / 1024
+        );
+        let fix = "free space (old images: k3s crictl rmi --prune; journals: journalctl \
+            --vacuum-size=100M) or move the root to a bigger disk; K3s evicts pods \
+            from a full node and etcd stops writing";
+        let (verdict, fix) = if used >= DISK_FAIL_PERCENT {
+            (Verdict::Fail, Some(fix))
+        } else if used >= DISK_WARN_PERCENT {
+            (Verdict::Warn, Some(fix))
+        } else {
+            (Verdict::Pass, None)
+        };
+        say("disk", verdict, detail, fix);
+    }
+    // The Pi 5's default kernel uses 16K pages; programs built for 4K pages (jemalloc in
+    // many images, some etcd builds) crash on it.
+    if facts.kernel.ends_with("-rpi-2712") || facts.kernel.contains("16k") {
+        say(
+            "kernel",
+            Verdict::Warn,
+            format!("{} uses 16K memory pages", facts.kernel),
+            Some(
+                "if containers crash with \"Unsupported system page size\", add \
+                 kernel=kernel8.img to config.txt (the 4K-page kernel) and reboot",
+            ),
+        );
+    }
     if facts.swap.is_off() {
         say("swap", Verdict::Pass, "off".into(), None);
     } else {
@@ -246,5 +330,92 @@ mod tests {
             ]
         );
         assert!(version_key("v1.34.10+k3s1") > version_key("v1.34.9+k3s2"));
+    }
+
+    /// Facts from a transcript of the facts script with just these sections.
+    fn facts(sections: &[(&str, &str)]) -> NodeFacts {
+        let mut transcript = String::from("@@pikube-facts v1\n");
+        for (name, text) in sections {
+            transcript.push_str(&format!("@@begin {name}\n"));
+            for line in text.lines() {
+                transcript.push_str(&format!("|{line}\n"));
+            }
+            transcript.push_str(&format!("@@end {name} eol=1 rc=0\n"));
+        }
+        transcript.push_str("@@pikube-facts end\n");
+        pikube_pi::parse_facts(&transcript).unwrap()
+    }
+
+    fn verdict(found: &[Finding], check: &str) -> Option<(Verdict, String)> {
+        found
+            .iter()
+            .find(|f| f.check == check)
+            .map(|f| (f.verdict, f.detail.clone()))
+    }
+
+    const DF_HEADER: &str = "Filesystem 1024-blocks Used Available Capacity Mounted on\n";
+
+    #[test]
+    fn memory_disk_clock_and_the_16k_kernel_are_judged_with_fixes() {
+        let healthy = facts(&[
+            (
+                "meminfo",
+                "MemTotal: 4000000 kB\nMemAvailable: 2000000 kB\n",
+            ),
+            (
+                "root_df",
+                &format!("{DF_HEADER}/dev/root 30000000 9000000 21000000 30% /\n"),
+            ),
+            ("uname_r", "6.6.51+rpt-rpi-v8\n"),
+        ]);
+        let found = examine("pi-1", false, &healthy);
+        assert_eq!(verdict(&found, "memory").unwrap().0, Verdict::Pass);
+        assert_eq!(
+            verdict(&found, "disk").unwrap(),
+            (
+                Verdict::Pass,
+                "root file system 30 % used (20507 MiB free)".into()
+            )
+        );
+        assert_eq!(verdict(&found, "kernel"), None);
+        assert_eq!(
+            verdict(&found, "clock"),
+            None,
+            "no offset measured, no verdict"
+        );
+
+        let mut sick = facts(&[
+            ("meminfo", "MemTotal: 4000000 kB\nMemAvailable: 150000 kB\n"),
+            (
+                "root_df",
+                &format!("{DF_HEADER}/dev/root 30000000 27500000 1500000 95% /\n"),
+            ),
+            ("uname_r", "6.6.51+rpt-rpi-2712\n"),
+        ]);
+        sick.clock_offset_secs = Some(-7.25);
+        let found = examine("pi-5", false, &sick);
+        assert_eq!(verdict(&found, "memory").unwrap().0, Verdict::Fail);
+        assert_eq!(verdict(&found, "disk").unwrap().0, Verdict::Warn);
+        assert!(verdict(&found, "kernel")
+            .unwrap()
+            .1
+            .contains("16K memory pages"));
+        assert_eq!(
+            verdict(&found, "clock").unwrap(),
+            (Verdict::Warn, "7.2 s behind this machine's".into())
+        );
+        assert!(found
+            .iter()
+            .filter(|f| f.verdict != Verdict::Pass)
+            .all(|f| f.fix.is_some()));
+
+        let full = facts(&[(
+            "root_df",
+            &format!("{DF_HEADER}/dev/root 1000 990 10 99% /\n"),
+        )]);
+        assert_eq!(
+            verdict(&examine("x", false, &full), "disk").unwrap().0,
+            Verdict::Fail
+        );
     }
 }

@@ -60,6 +60,10 @@ pub struct NodeFacts {
     pub boot_id: String,
     pub uptime_secs: f64,
     pub memory_total_kib: u64,
+    /// `MemAvailable` of /proc/meminfo: what can still be used without swapping.
+    pub memory_available_kib: Option<u64>,
+    /// The root file system's size and use (`df -Pk /`).
+    pub root_disk: Option<DiskUsage>,
     /// Device-tree model; `None` without a device tree (x86).
     pub model: Option<PiModel>,
     /// DMI product name on PCs (e.g. `OptiPlex 3080`).
@@ -129,6 +133,10 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             .filter(|v| v.is_finite() && *v >= 0.0)
             .unwrap_or(0.0),
         memory_total_kib: s.ok_text("meminfo").and_then(mem_total_kib).unwrap_or(0),
+        memory_available_kib: s
+            .ok_text("meminfo")
+            .and_then(|m| meminfo_kib(m, "MemAvailable:")),
+        root_disk: s.ok_text("root_df").and_then(DiskUsage::parse_df),
         model: s.ok_text("model").and_then(PiModel::parse),
         dmi_product_name: s.ok_line("dmi_product_name").map(str::to_string),
         storage: RootStorage::resolve(&storage::StorageEvidence {
@@ -183,8 +191,44 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
 
 /// `MemTotal:        3882276 kB`
 fn mem_total_kib(meminfo: &str) -> Option<u64> {
+    meminfo_kib(meminfo, "MemTotal:")
+}
+
+fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
     meminfo.lines().find_map(|line| {
-        let value = line.strip_prefix("MemTotal:")?;
+        let value = line.strip_prefix(key)?;
         value.split_whitespace().next()?.parse().ok()
     })
+}
+
+/// A file system's size and use, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DiskUsage {
+    pub size_kib: u64,
+    pub used_kib: u64,
+    pub available_kib: u64,
+}
+
+impl DiskUsage {
+    /// `df -Pk`'s second line: `Filesystem 1024-blocks Used Available Capacity Mounted on`.
+    fn parse_df(text: &str) -> Option<DiskUsage> {
+        let line = text.lines().nth(1)?;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        let usage = DiskUsage {
+            size_kib: number(1)?,
+            used_kib: number(2)?,
+            available_kib: number(3)?,
+        };
+        (usage.size_kib > 0).then_some(usage)
+    }
+
+    /// Used, as df counts it: of what an ordinary user may use (reserved blocks aside).
+    pub fn used_percent(&self) -> f64 {
+        let usable = self.used_kib + self.available_kib;
+        if usable == 0 {
+            return 100.0;
+        }
+        self.used_kib as f64 * 100.0 / usable as f64
+    }
 }

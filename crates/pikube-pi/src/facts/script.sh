@@ -35,6 +35,7 @@ pk_file etc_hosts /etc/hosts
 pk_file fstab /etc/fstab
 pk_file proc_swaps /proc/swaps
 pk_file meminfo /proc/meminfo
+pk_cmd root_df df -Pk /
 pk_file proc_cmdline /proc/cmdline
 pk_file boot_id /proc/sys/kernel/random/boot_id
 pk_file uptime /proc/uptime
