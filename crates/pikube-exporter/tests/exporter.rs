@@ -229,3 +229,73 @@ fn metrics_over_http_pass_promtool() {
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
     let _ = pikube_http::serve(listener, app, std::future::pending()).await;
 }
+
+/// A real Prometheus scraping two exporters on fake hosts (a healthy Pi and one under-
+/// powered and hot), then every query of deploy/monitoring/dashboards/pi-health.json: each
+/// must parse and return data, and the stats must say what the hosts are.
+#[test]
+fn prometheus_answers_every_query_of_the_pi_health_dashboard() {
+    let Some(binary) = pikube_test_support::prometheus_or_skip() else {
+        return;
+    };
+    let healthy = tempfile::tempdir().unwrap();
+    pi(healthy.path(), "0\n", "48312\n");
+    let sick = tempfile::tempdir().unwrap();
+    pi(sick.path(), "50005\n", "82100\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut targets = Vec::new();
+        for (name, root) in [("pi-1", &healthy), ("pi-2", &sick)] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let app = pikube_exporter::app(root.path().to_owned());
+            tokio::spawn(async move { axum_serve(listener, app).await });
+            targets.push(serde_json::json!({
+                "targets": [address.to_string()],
+                "labels": { "instance": name },
+            }));
+        }
+        let config = serde_json::json!({
+            "global": { "scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s" },
+            "scrape_configs": [{ "job_name": "pi-exporter", "static_configs": targets }],
+        });
+        let prometheus = pikube_test_support::Prometheus::start(&binary, &config).await;
+        let client = reqwest::Client::new();
+        prometheus
+            .wait_for(&client, "pi_soc_temperature_celsius", "instance", &[("pi-1", 48.312), ("pi-2", 82.1)])
+            .await;
+        let dashboard = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/monitoring/dashboards/pi-health.json");
+        let answers = pikube_test_support::ask_dashboard(&prometheus, &client, &dashboard).await;
+        assert!(
+            answers.failures.is_empty(),
+            "{} of {} dashboard queries failed:\n{}",
+            answers.failures.len(),
+            answers.asked,
+            answers.failures.join("\n")
+        );
+        assert_eq!(answers.variables["node"], ["pi-1", "pi-2"]);
+        // The stats as the dashboard opens: one node under-voltage now, the hottest 82.1 °C.
+        let value = |expr: &str| {
+            let prometheus = &prometheus;
+            let client = &client;
+            let expr = expr.replace("$node", ".*");
+            async move {
+                let result = prometheus.query(client, &expr).await.unwrap();
+                pikube_test_support::sample_value(&result[0])
+            }
+        };
+        assert_eq!(
+            value(r#"sum(pi_throttled{condition="under_voltage", when="now", instance=~"$node"})"#).await,
+            1.0
+        );
+        assert_eq!(
+            value(r#"max(pi_soc_temperature_celsius{instance=~"$node"})"#).await,
+            82.1
+        );
+    });
+}

@@ -11,7 +11,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pikube_movies::{AdminAccount, MoviesConfig, Selection, ServiceName};
@@ -22,11 +21,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use pikube_test_support::{ask_dashboard, prometheus_or_skip, sample_value, Prometheus, PATIENCE};
+
 /// How long an unpaid hold lasts here: long enough to pay for the first one on a busy
 /// machine, short enough to watch the second one expire.
 const HOLD: Duration = Duration::from_secs(5);
-/// How long Prometheus gets to show what the services did.
-const PATIENCE: Duration = Duration::from_secs(90);
 
 fn deploy_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/movies")
@@ -253,204 +252,6 @@ fn target_labels(objects: &[Value], namespace: &str, service: ServiceName) -> (V
 // ---------------------------------------------------------------------------------------
 // Prometheus
 
-/// `prometheus` on PATH, else where Debian puts it.
-fn prometheus_binary() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("prometheus"))
-        .chain([PathBuf::from("/usr/bin/prometheus")])
-        .find(|path| path.is_file())
-}
-
-/// A Prometheus process of this test's own (its own port, configuration and storage), killed
-/// when dropped, whether the test passed or not.
-struct Prometheus {
-    child: Option<Child>,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    async fn start(binary: &Path, config: &Value) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config_file = dir.path().join("prometheus.yml");
-        // JSON is YAML.
-        std::fs::write(&config_file, serde_json::to_string_pretty(config).unwrap()).unwrap();
-        let mut prometheus = Prometheus {
-            child: None,
-            url: String::new(),
-            dir,
-        };
-        let client = reqwest::Client::new();
-        for _attempt in 0..5 {
-            // A free port now; if another process takes it first, Prometheus exits and the
-            // next attempt picks another.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log = std::fs::File::create(prometheus.dir.path().join("prometheus.log")).unwrap();
-            let child = Command::new(binary)
-                .arg(format!("--config.file={}", config_file.display()))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    prometheus.dir.path().join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--storage.tsdb.retention.time=1h")
-                .arg("--log.level=warn")
-                .current_dir(prometheus.dir.path())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-            prometheus.child = Some(child);
-            prometheus.url = format!("http://127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < deadline {
-                if let Some(status) = prometheus.child.as_mut().unwrap().try_wait().unwrap() {
-                    eprintln!(
-                        "Prometheus exited at start ({status}), trying another port:\n{}",
-                        prometheus.log()
-                    );
-                    prometheus.child = None;
-                    break;
-                }
-                if let Ok(response) = client
-                    .get(format!("{}/-/ready", prometheus.url))
-                    .send()
-                    .await
-                {
-                    if response.status() == StatusCode::OK {
-                        return prometheus;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            if prometheus.child.is_some() {
-                panic!("Prometheus did not become ready:\n{}", prometheus.log());
-            }
-        }
-        panic!("Prometheus did not start:\n{}", prometheus.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-
-    /// An instant query: the result vector, or Prometheus' error.
-    async fn query(&self, client: &reqwest::Client, expr: &str) -> Result<Vec<Value>, String> {
-        let response = client
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", expr)])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let body: Value = response.json().await.map_err(|e| e.to_string())?;
-        if body["status"] != "success" {
-            return Err(format!("{}: {}", body["errorType"], body["error"]));
-        }
-        match body["data"]["result"].as_array() {
-            Some(result) if body["data"]["resultType"] == "vector" => Ok(result.clone()),
-            _ => Ok(vec![
-                json!({ "metric": {}, "value": body["data"]["result"] }),
-            ]),
-        }
-    }
-
-    /// The values of `label`'s series that match `selector`.
-    async fn label_values(
-        &self,
-        client: &reqwest::Client,
-        label: &str,
-        selector: &str,
-    ) -> Vec<String> {
-        let body: Value = client
-            .get(format!("{}/api/v1/label/{label}/values", self.url))
-            .query(&[("match[]", selector)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(body["status"], "success", "{body}");
-        serde_json::from_value(body["data"].clone()).unwrap()
-    }
-
-    /// Waits until `expr` gives one series per key of `expected` (by the value of `label`,
-    /// or a single series when `label` is empty) with those values.
-    async fn wait_for(
-        &self,
-        client: &reqwest::Client,
-        expr: &str,
-        label: &str,
-        expected: &[(&str, f64)],
-    ) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            match self.query(client, expr).await {
-                Ok(result) => {
-                    let found: BTreeMap<String, f64> = result
-                        .iter()
-                        .map(|series| {
-                            (
-                                series["metric"][label].as_str().unwrap_or("").to_owned(),
-                                sample_value(series),
-                            )
-                        })
-                        .collect();
-                    let wanted: BTreeMap<String, f64> =
-                        expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-                    if found.len() == wanted.len()
-                        && wanted
-                            .iter()
-                            .all(|(k, v)| found.get(k).is_some_and(|f| close(*f, *v)))
-                    {
-                        return;
-                    }
-                    last = format!("{found:?}");
-                }
-                Err(error) => panic!("{expr}: {error}"),
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        panic!(
-            "{expr}: expected {expected:?}, Prometheus says {last}\n{}",
-            self.log()
-        );
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        // Only the process this test started, by its handle.
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The value of an instant-vector sample: `[time, "value"]`.
-fn sample_value(series: &Value) -> f64 {
-    match series["value"][1].as_str().unwrap() {
-        "NaN" => f64::NAN,
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        number => number.parse().unwrap(),
-    }
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// The samples of `metric` in Prometheus text exposition whose labels include `labels`.
 fn samples(
     text: &str,
     metric: &str,
@@ -525,78 +326,11 @@ fn histogram_quantile(q: f64, buckets: &[(BTreeMap<String, String>, f64)]) -> f6
 // Grafana
 
 /// A name (a panel's title, a variable's name) and a query.
-type Titled = (String, String);
-
-/// Every target expression of the dashboard, with its panel's title; the dashboard's query
-/// variables (name, query); and the value each variable has when the dashboard opens.
-fn dashboard_queries() -> (Vec<Titled>, Vec<Titled>, BTreeMap<String, String>) {
-    let path = deploy_dir().join("grafana/movies.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let dashboard: Value = serde_json::from_str(&text).unwrap();
-    let mut panels: Vec<Value> = Vec::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        panels.push(panel.clone());
-        panels.extend(panel["panels"].as_array().into_iter().flatten().cloned());
-    }
-    let mut exprs = Vec::new();
-    for panel in &panels {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            exprs.push((
-                panel["title"].as_str().unwrap().to_owned(),
-                target["expr"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
-    // What each variable stands for when the dashboard opens: "All" for the multi-value
-    // ones, the default otherwise; and Grafana's own $__rate_interval.
-    let mut values = BTreeMap::from([("__rate_interval".to_owned(), "1m".to_owned())]);
-    let mut variables = Vec::new();
-    for variable in dashboard["templating"]["list"].as_array().unwrap() {
-        let name = variable["name"].as_str().unwrap().to_owned();
-        if variable["type"] == "query" {
-            variables.push((
-                name.clone(),
-                variable["query"]["query"].as_str().unwrap().to_owned(),
-            ));
-        }
-        let value = if variable["includeAll"] == true {
-            variable["allValue"].as_str().unwrap().to_owned()
-        } else {
-            variable["current"]["value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        values.insert(name, value);
-    }
-    (exprs, variables, values)
-}
-
-/// `expr` with Grafana's variables replaced (`$name` and `${name}`), longest names first.
-fn substitute(expr: &str, values: &BTreeMap<String, String>) -> String {
-    let mut names: Vec<&String> = values.keys().collect();
-    names.sort_by_key(|name| std::cmp::Reverse(name.len()));
-    let mut result = expr.to_owned();
-    for name in names {
-        result = result
-            .replace(&format!("${{{name}}}"), &values[name])
-            .replace(&format!("${name}"), &values[name]);
-    }
-    assert!(!result.contains('$'), "an unknown variable in {expr}");
-    result
-}
-
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prometheus_scrapes_the_services_and_answers_every_dashboard_query() {
-    let Some(binary) = prometheus_binary() else {
-        let message =
-            "prometheus is not installed (Debian package prometheus; scripts/test installs it)";
-        if std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1") {
-            panic!("{message}, and PIKUBE_REQUIRE_PROMETHEUS=1");
-        }
-        eprintln!("SKIPPED: {message}");
+    let Some(binary) = prometheus_or_skip() else {
         return;
     };
     let (namespace, objects) = manifests();
@@ -787,38 +521,26 @@ async fn prometheus_scrapes_the_services_and_answers_every_dashboard_query() {
         .await;
 
     // Every dashboard query parses and returns data; every variable finds its values.
-    let (exprs, variables, values) = dashboard_queries();
-    let mut failures = Vec::new();
-    for (title, expr) in &exprs {
-        let query = substitute(expr, &values);
-        match prometheus.query(&client, &query).await {
-            Ok(result) if !result.is_empty() => {}
-            Ok(_) => failures.push(format!("{title}: no data for {query}")),
-            Err(error) => failures.push(format!("{title}: {error} in {query}")),
-        }
-    }
+    let answers = ask_dashboard(
+        &prometheus,
+        &client,
+        &deploy_dir().join("grafana/movies.json"),
+    )
+    .await;
     assert!(
-        failures.is_empty(),
+        answers.failures.is_empty(),
         "{} of {} dashboard queries failed:\n{}",
-        failures.len(),
-        exprs.len(),
-        failures.join("\n")
+        answers.failures.len(),
+        answers.asked,
+        answers.failures.join("\n")
     );
-    for (name, query) in &variables {
-        let inner = query
-            .strip_prefix("label_values(")
-            .and_then(|q| q.strip_suffix(')'))
-            .unwrap_or_else(|| panic!("{name}: {query}"));
-        let (selector, label) = inner.rsplit_once(',').unwrap();
-        let found = prometheus
-            .label_values(&client, label.trim(), &substitute(selector, &values))
-            .await;
+    for (name, found) in &answers.variables {
         match name.as_str() {
-            "namespace" => assert_eq!(found, [namespace.as_str()]),
+            "namespace" => assert_eq!(found, &[namespace.as_str()]),
             "service" => {
                 let mut all: Vec<String> = ServiceName::ALL.iter().map(|s| s.to_string()).collect();
                 all.sort();
-                assert_eq!(found, all);
+                assert_eq!(found, &all);
             }
             other => assert!(!found.is_empty(), "{other}: no values"),
         }
