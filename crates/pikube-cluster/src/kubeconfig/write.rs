@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// it over `path`, so a reader sees the old file or the new one, never a mix. A missing
 /// parent directory is created with mode 0700; an existing one is left as it is.
 pub fn write_private(path: &Path, text: &str) -> io::Result<()> {
-    let path = follow_symlink(path);
+    let path = follow_symlink(path)?;
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -40,13 +40,61 @@ pub fn write_private(path: &Path, text: &str) -> io::Result<()> {
 }
 
 /// Many people keep ~/.kube/config as a symlink into their dotfiles; renaming over the link
-/// would silently replace it with a plain file, so write to what it points at instead.
-fn follow_symlink(path: &Path) -> PathBuf {
-    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link {
-        if let Ok(target) = fs::canonicalize(path) {
-            return target;
+/// would silently replace it with a plain file, so write to what it points at instead. Only
+/// a link of the user's own is followed: one someone else left where the file goes (say in
+/// /tmp, for `--write /tmp/x.yaml`) would redirect the write anywhere the user can write
+/// (security review L6).
+fn follow_symlink(path: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(metadata) = fs::symlink_metadata(path) else {
+        return Ok(path.to_owned());
+    };
+    if !metadata.file_type().is_symlink() {
+        return Ok(path.to_owned());
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if metadata.uid() != me {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is a symbolic link owned by uid {}, not by you: refusing to write \
+                 through it",
+                path.display(),
+                metadata.uid()
+            ),
+        ));
+    }
+    Ok(fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_of_ones_own_is_followed_and_someone_elses_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dotfiles-config");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_private(&link, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+
+        // Another user's link (tests run as root, who can make one): refused, untouched.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            let planted = dir.path().join("x.yaml");
+            std::os::unix::fs::symlink(&target, &planted).unwrap();
+            std::os::unix::fs::lchown(&planted, Some(12345), Some(12345)).unwrap();
+            let err = write_private(&planted, "evil").unwrap_err();
+            assert!(err.to_string().contains("owned by uid 12345"), "{err}");
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         }
     }
-    path.to_owned()
 }
