@@ -271,13 +271,7 @@ fn prometheus_answers_every_query_of_the_pi_health_dashboard() {
         let dashboard = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../deploy/monitoring/dashboards/pi-health.json");
         let answers = pikube_test_support::ask_dashboard(&prometheus, &client, &dashboard).await;
-        assert!(
-            answers.failures.is_empty(),
-            "{} of {} dashboard queries failed:\n{}",
-            answers.failures.len(),
-            answers.asked,
-            answers.failures.join("\n")
-        );
+        answers.assert_every_query_answered();
         assert_eq!(answers.variables["node"], ["pi-1", "pi-2"]);
         // The stats as the dashboard opens: one node under-voltage now, the hottest 82.1 °C.
         let value = |expr: &str| {

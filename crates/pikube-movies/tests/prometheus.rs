@@ -527,13 +527,7 @@ async fn prometheus_scrapes_the_services_and_answers_every_dashboard_query() {
         &deploy_dir().join("grafana/movies.json"),
     )
     .await;
-    assert!(
-        answers.failures.is_empty(),
-        "{} of {} dashboard queries failed:\n{}",
-        answers.failures.len(),
-        answers.asked,
-        answers.failures.join("\n")
-    );
+    answers.assert_every_query_answered();
     for (name, found) in &answers.variables {
         match name.as_str() {
             "namespace" => assert_eq!(found, &[namespace.as_str()]),

@@ -296,6 +296,19 @@ pub struct DashboardAnswers {
     pub variables: BTreeMap<String, Vec<String>>,
 }
 
+impl DashboardAnswers {
+    /// Fails the test, listing them, unless every panel query parsed and found data.
+    pub fn assert_every_query_answered(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} of {} dashboard queries failed:\n{}",
+            self.failures.len(),
+            self.asked,
+            self.failures.join("\n")
+        );
+    }
+}
+
 /// Every panel query and query variable of the dashboard at `path` asked of `prometheus`,
 /// with the variables as the dashboard opens.
 pub async fn ask_dashboard(
