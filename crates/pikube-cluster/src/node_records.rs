@@ -1,7 +1,7 @@
 //! The nodes pikube installed K3s on, kept in `.pikube/<cluster>/nodes.json` and
-//! refreshed at every apply: how to reach each over SSH, and its role. A node dropped from
-//! cluster.toml is still in the cluster, and `apply --prune` has only this record left to
-//! reach it and uninstall K3s.
+//! refreshed at every apply: how to reach each over SSH, its role, and the labels and taints
+//! pikube set on it. A node dropped from cluster.toml is still in the cluster, and `apply
+//! --prune` has only this record left to reach it and uninstall K3s.
 
 use std::fs;
 use std::io;
@@ -39,6 +39,18 @@ pub struct NodeRecord {
     /// The server that started the cluster (the others joined through it).
     #[serde(default)]
     pub initialised_cluster: bool,
+    /// The labels and taints pikube set on its Node, kept here rather than read back from
+    /// the node, which must not decide what pikube removes (security review L8). Absent in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+}
+
+/// Labels and taints, as pikube set them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub labels: Vec<(String, String)>,
+    pub taints: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -114,6 +126,7 @@ mod tests {
             proxy_jump: None,
             role: RecordedRole::Agent,
             initialised_cluster: false,
+            registration: None,
         }
     }
 

@@ -236,6 +236,29 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
         "agents must not"
     );
     ws.pikube(&["plan"]).expect_code(0);
+
+    // Security review L8: the operator quarantines agent three; three, compromised, claims in
+    // its own drop-in that pikube set that taint, hoping apply removes it. What pikube set
+    // is read from its record beside cluster.toml, so the quarantine stays.
+    fleet.exec(
+        "pi1",
+        "k3s kubectl taint node three quarantine=yes:NoExecute >/dev/null",
+    );
+    fleet.exec(
+        "pi3",
+        "printf 'node-label: []\\nnode-taint:\\n  - \"quarantine=yes:NoExecute\"\\n' \
+         > /etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml",
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let three = cluster_node(&fleet, "pi1", "three");
+    assert!(
+        three["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == "quarantine")),
+        "{three}"
+    );
+    let records = std::fs::read_to_string(ws.path().join(".pikube/test/nodes.json")).unwrap();
+    assert!(records.contains("\"registration\""), "{records}");
 }
 
 #[test]

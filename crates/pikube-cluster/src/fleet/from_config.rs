@@ -2,7 +2,7 @@
 //! talk to.
 
 use crate::config::{ClusterConfig, NodeSpec, Role};
-use crate::node_records::{NodeRecord, RecordedRole};
+use crate::node_records::{NodeRecord, RecordedRole, Registration};
 use crate::plan::DesiredNode;
 use crate::ssh::{ClientConfig, SshTarget};
 
@@ -28,7 +28,7 @@ impl Fleet {
             .nodes
             .iter()
             .filter(|node| keep(node))
-            .map(|node| member(config, record_of(node, false), node.role.to_string()))
+            .map(|node| member(config, record_of(node, false, None), node.role.to_string()))
             .collect();
         Ok(Fleet::new(client(config)?, members, config.ssh.parallelism))
     }
@@ -54,7 +54,11 @@ impl Fleet {
 }
 
 /// How to reach `node` again later, as `.pikube/<cluster>/nodes.json` keeps it.
-pub fn record_of(node: &NodeSpec, initialised_cluster: bool) -> NodeRecord {
+pub fn record_of(
+    node: &NodeSpec,
+    initialised_cluster: bool,
+    registration: Option<Registration>,
+) -> NodeRecord {
     NodeRecord {
         name: node.name.to_string(),
         address: node.address.to_string(),
@@ -67,6 +71,7 @@ pub fn record_of(node: &NodeSpec, initialised_cluster: bool) -> NodeRecord {
             Role::Agent => RecordedRole::Agent,
         },
         initialised_cluster,
+        registration,
     }
 }
 

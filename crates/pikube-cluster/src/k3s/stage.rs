@@ -24,6 +24,7 @@ use super::topology::{
     cluster_token, existing_agent_secret, existing_secret, topology, Topology, TopologyNode,
 };
 use crate::fleet::NodeResult;
+use crate::node_records::Registration;
 use crate::plan::Change;
 use crate::progress::Progress;
 use crate::ssh::Connection;
@@ -53,6 +54,8 @@ pub struct K3sStage<'a> {
     pub read_before: Option<&'a BTreeMap<String, K3sNodeState>>,
     /// The cluster's node list, read earlier in a dry run: not asked again.
     pub live_before: Option<&'a [ClusterNode]>,
+    /// The labels and taints pikube last set, per node, from the local node records.
+    pub recorded: &'a BTreeMap<String, Registration>,
 }
 
 /// What the stage did to one node.
@@ -65,6 +68,8 @@ pub struct K3sNodeReport {
     pub api_changes: Option<String>,
     /// The node is the server that started the cluster (the others join through it).
     pub initialised_cluster: bool,
+    /// The labels and taints pikube wants on it (and set, when the report is Ok).
+    pub registration: Registration,
 }
 
 impl K3sNodeReport {
@@ -586,11 +591,16 @@ impl K3sStage<'_> {
     ) -> Option<LabelPlan> {
         let live_node = live.iter().find(|n| n.name == node.name)?;
         let (labels, taints) = self.labels_of(node).ok()?;
-        let previous = state
-            .registration
-            .as_deref()
-            .map(parse_registration)
-            .unwrap_or_default();
+        // What pikube set, from its own record; the node's drop-in only for a node recorded
+        // before the record kept it.
+        let previous = match self.recorded.get(&node.name) {
+            Some(recorded) => (recorded.labels.clone(), recorded.taints.clone()),
+            None => state
+                .registration
+                .as_deref()
+                .map(parse_registration)
+                .unwrap_or_default(),
+        };
         Some(plan_labels(&labels, &taints, &previous, live_node))
     }
 
@@ -654,6 +664,10 @@ impl K3sStage<'_> {
             restarted: plan.restart.clone(),
             api_changes: None,
             initialised_cluster: false,
+            registration: Registration {
+                labels: desired.labels.clone(),
+                taints: desired.taints.clone(),
+            },
         })
     }
 

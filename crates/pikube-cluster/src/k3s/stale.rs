@@ -170,6 +170,7 @@ mod tests {
             proxy_jump: None,
             role,
             initialised_cluster,
+            registration: None,
         }
     }
 

@@ -2,8 +2,11 @@
 //! the agents in parallel, each Ready before the next step; then labels and taints through
 //! the API (see `k3s::K3sStage`). A plan surveys the same state and lists the changes.
 
+use std::collections::BTreeMap;
+
 use crate::fleet::record_of;
 use crate::k3s::{registries_yaml, K3sError, K3sNodeReport, K3sStage};
+use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{NodePlan, PlannedChange};
 
@@ -28,8 +31,18 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
             return Ok(());
         }
     }
+    // Unreadable records are the prune phase's to report; here they only mean the nodes'
+    // own drop-ins are read for what pikube set before.
+    let recorded: BTreeMap<String, Registration> = run
+        .local
+        .node_records()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|record| Some((record.name, record.registration?)))
+        .collect();
     let stage = K3sStage {
         spec: &run.spec,
+        recorded: &recorded,
         binaries,
         ready_timeout: run.settings.ready_timeout,
         parallelism: run.config.ssh.parallelism,
@@ -51,7 +64,11 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
                 match result.result {
                     Ok(k3s) => {
                         if let Some(node) = run.config.node(&result.node) {
-                            run.installed.push(record_of(node, k3s.initialised_cluster));
+                            run.installed.push(record_of(
+                                node,
+                                k3s.initialised_cluster,
+                                Some(k3s.registration.clone()),
+                            ));
                         }
                         if !k3s.is_unchanged() {
                             report.push(&result.node, applied(k3s));
