@@ -3,15 +3,12 @@
 //! the official release's assets, downloaded once and cached.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::desired::{BinaryArtifact, ImagesArtifact};
 use super::paths::{IMAGES_DIR, IMAGES_FILE_STEM};
 use crate::config::{Arch, ClusterConfig, ImageArchiveKind};
-use crate::k3s_release::{cached_asset, ReleaseAsset, ReleaseError, ReleaseSource};
+use crate::k3s_release::{cached_asset, file_sha256, ReleaseAsset, ReleaseError, ReleaseSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BinaryError {
@@ -47,12 +44,7 @@ pub async fn resolve_binaries(
             .await
             .map(|cached| (cached.path, cached.sha256))
             .map_err(|source| BinaryError::Download {
-                what: match asset {
-                    ReleaseAsset::Binary(arch) => format!("k3s {version} for {arch}"),
-                    ReleaseAsset::AirgapImages(arch) => {
-                        format!("the airgap images of k3s {version} for {arch}")
-                    }
-                },
+                what: asset.describe(version),
                 source,
             })
     };
@@ -104,25 +96,8 @@ async fn local_file(
     arch: Arch,
     path: &Path,
 ) -> Result<(PathBuf, String), BinaryError> {
-    let owned = path.to_owned();
-    // Hashing ~70 MB (or ~200 MB of images) takes a moment: off the async threads.
-    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        let mut file = std::fs::File::open(&owned)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0; 1 << 16];
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-        }
-        Ok(format!("{:x}", hasher.finalize()))
-    })
-    .await
-    .map_err(std::io::Error::other)
-    .and_then(|hashed| hashed);
-    hashed
+    file_sha256(path)
+        .await
         .map(|sha256| (path.to_owned(), sha256))
         .map_err(|source| BinaryError::Local {
             table,

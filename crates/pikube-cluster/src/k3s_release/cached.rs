@@ -49,7 +49,8 @@ impl ReleaseAsset {
         }
     }
 
-    fn describe(self, version: &str) -> String {
+    /// What it is, for messages: `k3s v1.31.4+k3s1 for arm64`.
+    pub fn describe(self, version: &str) -> String {
         match self {
             ReleaseAsset::Binary(arch) => format!("k3s {version} for {arch}"),
             ReleaseAsset::AirgapImages(arch) => {
@@ -235,23 +236,27 @@ async fn download(
     })
 }
 
-/// sha256 of a file, `None` if it does not exist. Hashing 70 MB blocks for a moment, so it
-/// runs off the async threads.
+/// sha256 of a file, `None` if it does not exist.
 async fn hash_file(path: &Path) -> Result<Option<String>, ReleaseError> {
+    match file_sha256(path).await {
+        Ok(hash) => Ok(Some(hash)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+/// The sha256 of a file, lowercase hex. Hashing 70 MB (or 200 MB of images) blocks for a
+/// moment, so it runs off the async threads.
+pub(crate) async fn file_sha256(path: &Path) -> io::Result<String> {
     let owned = path.to_owned();
-    let hashed = tokio::task::spawn_blocking(move || -> io::Result<String> {
+    tokio::task::spawn_blocking(move || -> io::Result<String> {
         let mut file = std::fs::File::open(&owned)?;
         let mut hasher = Sha256::new();
         io::copy(&mut file, &mut hasher)?;
         Ok(format!("{:x}", hasher.finalize()))
     })
     .await
-    .map_err(|e| io_at(path)(io::Error::other(e.to_string())))?;
-    match hashed {
-        Ok(hash) => Ok(Some(hash)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_at(path)(e)),
-    }
+    .map_err(io::Error::other)?
 }
 
 fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), ReleaseError> {

@@ -11,6 +11,7 @@ mod source;
 mod url;
 
 pub use cache_dir::{cache_dir_for, default_cache_dir};
+pub(crate) use cached::file_sha256;
 pub use cached::{cached_asset, cached_binary, CachedAsset, ReleaseAsset};
 pub use error::ReleaseError;
 pub use source::{ReleaseSource, DEFAULT_RELEASE_URL, RELEASE_URL_ENV};

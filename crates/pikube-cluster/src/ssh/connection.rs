@@ -294,20 +294,10 @@ impl Connection {
     ) -> Result<CommandOutput, SshError> {
         let what = "running the command";
         let (command, stdin) = if privileged {
-            let quoted = shell_quote(script);
-            match &self.privilege {
-                Some(Privilege::Root) => (script.to_owned(), Vec::new()),
-                Some(Privilege::Passwordless) => (format!("sudo -n -- sh -c {quoted}"), Vec::new()),
-                Some(Privilege::Password(password)) => (
-                    format!("sudo -k -S -p '' -- sh -c {quoted}"),
-                    format!("{}\n", password.expose()).into_bytes(),
-                ),
-                None => {
-                    return Err(SshError::SudoPasswordNeeded {
-                        node: self.target.node.clone(),
-                        user: self.login_user.clone(),
-                    })
-                }
+            match self.as_root(script, Input::Bytes(b""))? {
+                // The sudo password line, when sudo wants one.
+                (command, Input::Owned(line)) => (command, line),
+                (command, _) => (command, Vec::new()),
             }
         } else {
             (script.to_owned(), Vec::new())
