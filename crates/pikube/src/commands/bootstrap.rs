@@ -64,9 +64,14 @@ pub fn run(args: &BootstrapArgs) -> anyhow::Result<Outcome> {
         };
         let done = runtime.block_on(async {
             bootstrap.run(fleet.client()).await?;
-            Ok::<bool, pikube_cluster::bootstrap::BootstrapError>(
-                reached_by_key(&fleet, member).await,
-            )
+            // sshd may be reloading (password login turned off): give it a moment.
+            for _ in 0..15 {
+                if reached_by_key(&fleet, member).await {
+                    return Ok(true);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Ok::<bool, pikube_cluster::bootstrap::BootstrapError>(false)
         });
         match done {
             Ok(true) => outln!(
