@@ -16,7 +16,8 @@ use futures::future::join_all;
 
 use crate::apply::carry_out;
 use crate::config::Role;
-use crate::k3s::get_nodes;
+use crate::k3s::paths::Service;
+use crate::k3s::{get_nodes, service_status, wait_started};
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection};
@@ -159,7 +160,7 @@ pub async fn restore(
     }
 
     // 4. The first server back, alone, serving the restored data.
-    start(&first.connection, "k3s")
+    start(&first.connection, Service::Server, ready_timeout)
         .await
         .map_err(|reason| step(&first.name, "starting K3s", reason))?;
     wait_ready(&first.connection, &first.name, ready_timeout)
@@ -177,14 +178,21 @@ pub async fn restore(
             &server.name,
             "restore: old etcd data moved aside, rejoining",
         );
-        let aside = format!(
-            "if [ -d {DB} ]; then mv {DB} {DB}.pre-restore-$(date +%s); fi\nsystemctl start k3s"
-        );
+        let aside = format!("if [ -d {DB} ]; then mv {DB} {DB}.pre-restore-$(date +%s); fi");
         server
             .connection
             .run_privileged("moving the old etcd data aside", &aside, b"")
             .await
-            .map_err(|err| step(&server.name, "rejoining", err.to_string()))?;
+            .map_err(|err| {
+                step(
+                    &server.name,
+                    "moving the old etcd data aside",
+                    err.to_string(),
+                )
+            })?;
+        start(&server.connection, Service::Server, ready_timeout)
+            .await
+            .map_err(|reason| step(&server.name, "rejoining", reason))?;
         wait_ready(&first.connection, &server.name, ready_timeout)
             .await
             .map_err(|reason| step(&server.name, "waiting for it to rejoin", reason))?;
@@ -196,7 +204,7 @@ pub async fn restore(
     for (agent, result) in join_all(
         agents
             .iter()
-            .map(|a| async move { (a, start(&a.connection, "k3s-agent").await) }),
+            .map(|a| async move { (a, start(&a.connection, Service::Agent, ready_timeout).await) }),
     )
     .await
     {
@@ -212,10 +220,24 @@ pub async fn restore(
     Ok(report)
 }
 
-async fn start(node: &Connection, service: &str) -> Result<(), String> {
-    node.run_privileged("starting K3s", &format!("systemctl start {service}"), b"")
+/// Starts `service` and waits for it to run, as install does. `--no-block`: with
+/// Type=notify and no start timeout, `systemctl start` would hold for as long as k3s cannot
+/// start, and it fails outright on a first attempt that systemd's Restart=always would
+/// have retried (a server joining an etcd that has just taken a member can be refused
+/// once). `wait_started` tolerates one such restart and reports the journal after more.
+async fn start(node: &Connection, service: Service, timeout: Duration) -> Result<(), String> {
+    let before = service_status(node, service)
         .await
-        .map(|_| ())
+        .map_err(|err| err.to_string())?;
+    node.run_privileged(
+        "starting K3s",
+        &format!("systemctl start --no-block {}.service", service.name()),
+        b"",
+    )
+    .await
+    .map_err(|err| err.to_string())?;
+    wait_started(node, service, &before, timeout)
+        .await
         .map_err(|err| err.to_string())
 }
 
