@@ -1,5 +1,6 @@
 //! Cluster provisioning: `cluster.toml`, SSH to the fleet, facts, plan and apply.
 
+pub mod addons;
 pub mod apply;
 pub mod backup;
 pub mod bootstrap;

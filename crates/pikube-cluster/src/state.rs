@@ -19,8 +19,8 @@ pub enum StateError {
         source: io::Error,
     },
     #[error(
-        "{path} is readable by other users (mode {mode:o}); it holds the cluster's K3s token: \
-         run `chmod 600 {path}`"
+        "{path} is readable by other users (mode {mode:o}); it holds a secret of the cluster \
+         (a K3s token or a password): run `chmod 600 {path}`"
     )]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path} is empty or not a token; delete it only if the cluster is to be rebuilt")]
@@ -64,6 +64,8 @@ impl fmt::Display for K3sToken {
     }
 }
 
+const GRAFANA_PASSWORD: &str = "grafana-admin-password";
+
 /// The state directory of one cluster.
 #[derive(Debug, Clone)]
 pub struct LocalState {
@@ -98,6 +100,18 @@ impl LocalState {
     /// server and read every Secret (security review M5).
     pub fn agent_token_adopting(&self, running: Option<&str>) -> Result<K3sToken, StateError> {
         self.secret_adopting("agent-token", running)
+    }
+
+    /// Grafana's admin password when cluster.toml names no secret for it, if one was made;
+    /// never creates anything (for `plan`).
+    pub fn existing_grafana_password(&self) -> Result<Option<K3sToken>, StateError> {
+        read_token(&self.dir.join(GRAFANA_PASSWORD))
+    }
+
+    /// Grafana's admin password when cluster.toml names no secret for it: read, else
+    /// generated once and kept like the token, so every apply writes the same one.
+    pub fn grafana_password(&self) -> Result<K3sToken, StateError> {
+        self.secret_adopting(GRAFANA_PASSWORD, None)
     }
 
     /// Where the SHA-256 of the cluster's CA is kept, learnt from the first server's full

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::addons;
 use super::decode::decode;
 use super::diagnostic::{ConfigError, ConfigWarning};
 use super::fields;
@@ -90,6 +91,7 @@ pub(crate) fn parse_with_home(
         .is_some_and(|k| k.value.datastore_endpoint.is_some());
     let k3s = k3s::lower(&mut report, raw.k3s, dir, home);
     let network = network::lower(&mut report, raw.network);
+    let addons = addons::lower(&mut report, raw.addons);
 
     let mut lowered = Vec::new();
     match raw.nodes {
@@ -129,6 +131,7 @@ pub(crate) fn parse_with_home(
             ssh,
             k3s: k3s?,
             network: network?,
+            addons: addons?,
             nodes: lowered.into_iter().map(|n| n.spec).collect::<Option<_>>()?,
         })
     })();

@@ -6,6 +6,7 @@
 //! exist, and the datastore password never shows. Every problem in a file
 //! is reported at once as `file:line:column: field: what is wrong`.
 
+mod addons;
 mod address;
 mod arch;
 mod component;
@@ -37,6 +38,7 @@ mod suggest;
 mod taint;
 mod version;
 
+pub use addons::{Addons, MonitoringAddon, Retention, StorageSize};
 pub use address::{Address, AddressError};
 pub use arch::{Arch, InvalidArch};
 pub use component::{InvalidK3sComponent, K3sComponent};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::addons::Addons;
 use super::network::{Network, StaticAddress};
 use super::registries::Registries;
 
@@ -30,6 +31,8 @@ pub struct ClusterConfig {
     pub k3s: K3sSettings,
     /// `[network]`, for the nodes with a static address.
     pub network: Network,
+    /// `[addons.*]`: what pikube installs into the cluster once K3s runs.
+    pub addons: Addons,
     /// In file order; at least one is a server.
     pub nodes: Vec<NodeSpec>,
 }

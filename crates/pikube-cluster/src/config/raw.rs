@@ -22,7 +22,26 @@ pub(crate) struct RawFile {
     pub(crate) ssh: Option<Located<RawSsh>>,
     pub(crate) k3s: Option<Located<RawK3s>>,
     pub(crate) network: Option<Located<RawNetwork>>,
+    pub(crate) addons: Option<Located<RawAddons>>,
     pub(crate) nodes: Option<Located<Vec<Located<RawNode>>>>,
+}
+
+/// `[addons.*]`: what pikube installs into the cluster through K3s' manifests folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAddons {
+    pub(crate) monitoring: Option<Located<RawMonitoring>>,
+}
+
+/// `[addons.monitoring]`: Prometheus, Grafana and the exporters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMonitoring {
+    pub(crate) enabled: Option<Spanned<bool>>,
+    pub(crate) retention: Option<Text>,
+    pub(crate) storage: Option<Text>,
+    /// The name of the secret (in secrets.age) holding Grafana's admin password.
+    pub(crate) grafana_password_secret: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -113,6 +113,15 @@ version = "v1.31.4+k3s1"
 # dns = ["192.168.1.1", "1.1.1.1"]
 # interface = "eth0"
 
+# Monitoring: Prometheus, Grafana (port 30300 on any node), node-exporter,
+# kube-state-metrics and the Pi health exporter, installed through K3s'
+# manifests folder on every server. Grafana's admin password is generated and
+# kept in .pikube/ unless grafana_password_secret names one in secrets.age.
+# [addons.monitoring]
+# retention = "15d"
+# storage = "8Gi"
+# grafana_password_secret = "grafana.admin"
+
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:
 #            lowercase letters, digits and '-', at most 63 characters.

@@ -522,6 +522,9 @@ fn starter_file_parses_cleanly() {
         "datastore_endpoint",
         "arm64",
         "taints",
+        "retention",
+        "storage",
+        "grafana_password_secret",
     ] {
         assert!(text.contains(&format!("{key} = ")), "{key} is not shown");
     }
@@ -1048,4 +1051,73 @@ fn a_user_cannot_carry_shell_syntax_into_a_proxy_command() {
     .ssh
     .user
     .is_some());
+}
+
+#[test]
+fn addons_give_typed_settings_defaults_and_placed_errors() {
+    let server = node("a", "10.0.0.1", "server");
+    let config = loaded(&format!("{HEAD}[addons.monitoring]\n{server}")).config;
+    let monitoring = config.addons.monitoring.unwrap();
+    assert_eq!(monitoring.retention.as_str(), "15d");
+    assert_eq!(monitoring.storage.as_str(), "8Gi");
+    assert_eq!(monitoring.grafana_password_secret, None);
+
+    let config = loaded(&format!(
+        "{HEAD}[addons.monitoring]\nretention = \"30d\"\nstorage = \"20Gi\"\n\
+         grafana_password_secret = \"grafana.admin\"\n{server}"
+    ))
+    .config;
+    let monitoring = config.addons.monitoring.unwrap();
+    assert_eq!(monitoring.retention.as_str(), "30d");
+    assert_eq!(monitoring.storage.as_str(), "20Gi");
+    assert_eq!(
+        monitoring.grafana_password_secret.unwrap().as_str(),
+        "grafana.admin"
+    );
+
+    let off = loaded(&format!(
+        "{HEAD}[addons.monitoring]\nenabled = false\n{server}"
+    ));
+    assert_eq!(off.config.addons.monitoring, None);
+    assert_eq!(loaded(&with_nodes(&server)).config.addons.monitoring, None);
+
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}[addons.monitoring]\nretention = \"-1d\"\nstorage = \"lots\"\n\
+             grafana_password_secret = \"a b\"\n{server}"
+        )),
+        [
+            "cluster.toml:7:13: addons.monitoring.retention: \"-1d\" is not a retention: a \
+             Prometheus duration like 15d, 12h or 1w3d, more than zero",
+            "cluster.toml:8:11: addons.monitoring.storage: \"lots\" is not a storage size: a \
+             Kubernetes quantity like 8Gi, 500Mi or 20G",
+            "cluster.toml:9:27: addons.monitoring.grafana_password_secret: \"a b\" is not a \
+             secret name: dotted words of letters, digits, '_' and '-', e.g. sudo_password or \
+             nodes.pi-1.sudo_password",
+        ]
+    );
+    // Even when the add-on is off, its settings are checked: turning it on later must not
+    // surprise anyone.
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}[addons.monitoring]\nenabled = false\nstorage = \"1Mi\"\n{server}"
+        )),
+        [
+            "cluster.toml:8:11: addons.monitoring.storage: \"1Mi\" is not a storage size: \
+          Prometheus needs at least 1Gi"
+        ]
+    );
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}[addons.monitoring]\nretension = \"1d\"\n{server}"
+        )),
+        [
+            "cluster.toml:7:1: addons.monitoring.retension: unknown key `retension`; did you \
+          mean `retention`?"
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}[addons.grafana]\n{server}")),
+        ["cluster.toml:6:2: addons: unknown key `grafana`; the only key here is `monitoring`"]
+    );
 }

@@ -24,6 +24,9 @@ pub enum Phase {
     /// K3s installed and configured: the first server, the other servers one at a time, the
     /// agents in parallel; then labels and taints through the API.
     K3s,
+    /// The add-ons of cluster.toml written to every server's manifests folder, where K3s
+    /// applies them; those turned off deleted, then their files removed.
+    Addons,
     /// The nodes the cluster has and cluster.toml no longer lists: reported, or with
     /// `--prune` drained, stopped, deleted and uninstalled. Installed nodes recorded.
     Prune,
@@ -41,6 +44,7 @@ impl Phase {
         Phase::Binaries,
         Phase::Upgrade,
         Phase::K3s,
+        Phase::Addons,
         Phase::Prune,
         Phase::Unlock,
     ];
@@ -55,6 +59,7 @@ impl Phase {
             Phase::Binaries => "binaries",
             Phase::Upgrade => "upgrade",
             Phase::K3s => "k3s",
+            Phase::Addons => "addons",
             Phase::Prune => "prune",
             Phase::Unlock => "unlock",
         }

@@ -1,10 +1,12 @@
 //! `k3s server`: bootstrap (first, joining or restarting server), then the real control
 //! plane as k3s runs it (an etcd member, kube-apiserver, kube-controller-manager), the
-//! admin kubeconfig, the supervisor's routes, the server's own node (unless
-//! `--disable-agent`), and READY=1 to systemd.
+//! admin kubeconfig, the supervisor's routes, the deploy controller applying
+//! `server/manifests`, the server's own node (unless `--disable-agent`), and READY=1 to
+//! systemd.
 
 mod bootstrap;
 mod control_plane;
+mod deploy;
 mod etcd;
 mod node_controller;
 mod node_passwords;
@@ -133,6 +135,11 @@ pub fn run(settings: &Settings) -> ! {
             .unwrap_or_else(|e| log::fatal(&e)),
         data_dir: data_dir.clone(),
         etcd_endpoint: member.client_url(),
+    }
+    .spawn();
+    deploy::Controller {
+        manifests: data_dir.join("server/manifests"),
+        kubeconfig: data_dir.join("server/cred/admin.kubeconfig"),
     }
     .spawn();
     if !settings.bool("disable-agent") {

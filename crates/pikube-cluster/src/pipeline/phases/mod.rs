@@ -1,5 +1,6 @@
 //! One file per phase; [`run_phase`] dispatches by name.
 
+mod addons;
 mod binaries;
 mod connect;
 mod facts;
@@ -28,6 +29,7 @@ pub(super) async fn run_phase(
         Phase::Binaries => binaries::run(run, &mut report).await,
         Phase::Upgrade => upgrade::run(run, &mut report).await,
         Phase::K3s => k3s::run(run, &mut report).await?,
+        Phase::Addons => addons::run(run, &mut report).await?,
         Phase::Prune => prune::run(run, &mut report).await,
         Phase::Unlock => unlock::run(run, &mut report).await,
     }

@@ -1,0 +1,73 @@
+//! What a server's manifests folder holds of pikube's add-ons: each file that starts with
+//! the marker, by its SHA-256, with the text of a file that is about to change (for the
+//! plan's diff). A secret file is never read back.
+
+use super::{MANIFESTS_DIR, MARKER};
+use crate::ssh::{shell_quote, Connection, SshError};
+
+/// One add-on file found on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFile {
+    pub name: String,
+    pub sha256: String,
+    /// Read only when asked for, and never for a secret file.
+    pub content: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerFilesError {
+    #[error("reading {MANIFESTS_DIR}")]
+    Ssh(#[from] SshError),
+    #[error("reading {MANIFESTS_DIR}: unexpected line {0:?}")]
+    Unexpected(String),
+}
+
+/// The add-on files on the server behind `connection`; `read(name)` says which ones'
+/// text to fetch too.
+pub async fn read_server_files(
+    connection: &Connection,
+    read: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<ServerFile>, ServerFilesError> {
+    let script = format!(
+        "dir={dir}\n\
+         [ -d \"$dir\" ] || exit 0\n\
+         for f in \"$dir\"/pikube-*.yaml; do\n\
+         \x20 [ -f \"$f\" ] || continue\n\
+         \x20 IFS= read -r first < \"$f\" || first=\n\
+         \x20 [ \"$first\" = {marker} ] || continue\n\
+         \x20 sum=$(sha256sum < \"$f\") || exit 1\n\
+         \x20 printf '%s %s\\n' \"${{sum%% *}}\" \"${{f##*/}}\"\n\
+         done\n",
+        dir = shell_quote(MANIFESTS_DIR),
+        marker = shell_quote(MARKER),
+    );
+    let output = connection
+        .run_privileged("listing the add-on manifests", &script, b"")
+        .await?;
+    let mut files = Vec::new();
+    for line in output.stdout.lines().filter(|l| !l.is_empty()) {
+        let (sha256, name) = line
+            .split_once(' ')
+            .filter(|(sha, name)| sha.len() == 64 && super::addon_of(name).is_some())
+            .ok_or_else(|| ServerFilesError::Unexpected(line.to_owned()))?;
+        let content = if read(name, sha256) {
+            let path = format!("{MANIFESTS_DIR}/{name}");
+            let text = connection
+                .run_privileged(
+                    "reading an add-on manifest",
+                    &format!("cat {}", shell_quote(&path)),
+                    b"",
+                )
+                .await?;
+            Some(text.stdout)
+        } else {
+            None
+        };
+        files.push(ServerFile {
+            name: name.to_owned(),
+            sha256: sha256.to_owned(),
+            content,
+        });
+    }
+    Ok(files)
+}

@@ -1,0 +1,242 @@
+//! Add-ons on a fake Raspberry Pi fleet: `[addons.monitoring]` written to every server's
+//! manifests folder and applied by the k3s double's deploy controller to the real
+//! kube-apiserver (every object through its validation), changed, given a password from
+//! secrets.age, and removed. Lab id 42.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::cluster::{node, Workspace};
+use support::fleet::Fleet;
+use support::k3s::edit;
+use support::secrets::WorkspaceSecrets;
+
+const READY: &str = "--ready-timeout=60s";
+const STACK: &str = "/var/lib/rancher/k3s/server/manifests/pikube-monitoring.yaml";
+const SECRET: &str = "/var/lib/rancher/k3s/server/manifests/pikube-monitoring-secret.yaml";
+
+/// Polls `script` on `fleet_node` until `done` holds for its output (60 s at most).
+fn eventually(
+    fleet: &Fleet,
+    fleet_node: &str,
+    script: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let started = Instant::now();
+    loop {
+        let out = fleet.try_exec(fleet_node, script);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "`{script}` on {fleet_node} never came right; last:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn api_password(fleet: &Fleet) -> String {
+    fleet
+        .exec(
+            "pi1",
+            "k3s kubectl get secret -n monitoring grafana-admin \
+             -o jsonpath='{.data.admin-password}' | base64 -d",
+        )
+        .to_owned()
+}
+
+#[test]
+fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly() {
+    let fleet = Fleet::up(42, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "server")],
+    );
+    let toml = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[addons.monitoring]\nretention = \"30d\"\nstorage = \"10Gi\"\n"),
+    )
+    .unwrap();
+
+    // The plan names both files on both servers, the password's only by what it holds.
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert_eq!(
+        plan.stdout
+            .matches(&format!("[addons] create {STACK}\n"))
+            .count(),
+        2,
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stdout
+            .matches(&format!(
+                "[addons] create {SECRET} (contents hidden: Grafana's admin password)"
+            ))
+            .count(),
+        2,
+        "{}",
+        plan.stdout
+    );
+    assert!(plan
+        .stdout
+        .contains("+            - --storage.tsdb.retention.time=30d"));
+
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let state = ws.path().join(".pikube/test/grafana-admin-password");
+    let password = std::fs::read_to_string(&state).unwrap().trim().to_owned();
+    assert_eq!(password.len(), 64);
+    let mode = std::fs::metadata(&state).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    for fleet_node in ["pi1", "pi2"] {
+        let files = fleet.exec(fleet_node, &format!("stat -c '%a %n' {STACK} {SECRET}"));
+        assert_eq!(files, format!("600 {STACK}\n600 {SECRET}\n"));
+        let first = fleet.exec(fleet_node, &format!("head -n1 {STACK}"));
+        assert!(first.starts_with("# Written by pikube"), "{first}");
+    }
+    // K3s (here the double's deploy controller) applied every object: the real API server
+    // accepted each one.
+    let expected = [
+        "deployment.apps/prometheus",
+        "deployment.apps/grafana",
+        "deployment.apps/kube-state-metrics",
+        "daemonset.apps/node-exporter",
+        "daemonset.apps/pi-exporter",
+        "service/grafana",
+        "persistentvolumeclaim/prometheus-data",
+        "configmap/prometheus-config",
+        "configmap/grafana-dashboards",
+    ];
+    eventually(
+        &fleet,
+        "pi1",
+        "k3s kubectl get deploy,daemonset,service,pvc,configmap -n monitoring -o name",
+        |out| {
+            expected
+                .iter()
+                .all(|object| out.lines().any(|l| l == *object))
+        },
+    );
+    eventually(
+        &fleet,
+        "pi1",
+        "k3s kubectl get secret -n monitoring -o name",
+        |out| out.contains("secret/grafana-admin"),
+    );
+    assert_eq!(api_password(&fleet), password);
+    let journal = fleet.exec("pi2", "journalctl -u k3s --no-pager -o cat");
+    assert!(
+        journal.contains(&format!("Applied manifest {STACK}")),
+        "the second server applies its own copy"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+
+    // A setting changed: the diff in the plan, the new value in the API.
+    edit(&ws, "retention = \"30d\"", "retention = \"45d\"");
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    for line in [
+        "      -            - --storage.tsdb.retention.time=30d\n",
+        "      +            - --storage.tsdb.retention.time=45d\n",
+    ] {
+        assert_eq!(plan.stdout.matches(line).count(), 2, "{}", plan.stdout);
+    }
+    assert!(!plan.stdout.contains(SECRET), "{}", plan.stdout);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    eventually(
+        &fleet,
+        "pi1",
+        "k3s kubectl get deploy prometheus -n monitoring \
+         -o jsonpath='{.spec.template.spec.containers[0].args}'",
+        |out| out.contains("retention.time=45d"),
+    );
+
+    // Grafana's password from secrets.age: refused while the secret is missing, then
+    // written, and in no output.
+    edit(
+        &ws,
+        "storage = \"10Gi\"",
+        "storage = \"10Gi\"\ngrafana_password_secret = \"grafana.admin\"",
+    );
+    let secrets = WorkspaceSecrets::init(&ws);
+    let missing = secrets.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        missing.stdout.contains(
+            "addons.monitoring.grafana_password_secret names grafana.admin, which the secrets \
+             beside cluster.toml do not hold"
+        ),
+        "{}",
+        missing.stdout
+    );
+    let chosen = "Gr4fana: \"my\" #pass";
+    secrets.set("grafana.admin", chosen);
+    let plan = secrets.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains(&format!(
+            "update {SECRET} (contents hidden: Grafana's admin password)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = secrets.pikube(&["apply", READY]).expect_code(0);
+    for run in [&plan, &apply] {
+        assert!(!run.stdout.contains("Gr4fana") && !run.stderr.contains("Gr4fana"));
+        assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+    }
+    let started = Instant::now();
+    while api_password(&fleet) != chosen {
+        assert!(started.elapsed() < Duration::from_secs(60), "never applied");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Turned off: the objects deleted through the API, then the files, on both servers.
+    edit(
+        &ws,
+        "[addons.monitoring]\n",
+        "[addons.monitoring]\nenabled = false\n",
+    );
+    let plan = secrets.pikube(&["plan"]).expect_code(2);
+    assert_eq!(
+        plan.stdout
+            .matches(
+                "remove the monitoring add-on: delete its objects, then \
+                 pikube-monitoring-secret.yaml and pikube-monitoring.yaml"
+            )
+            .count(),
+        2,
+        "{}",
+        plan.stdout
+    );
+    secrets.pikube(&["apply", READY]).expect_code(0);
+    for fleet_node in ["pi1", "pi2"] {
+        let left = fleet.exec(
+            fleet_node,
+            "ls /var/lib/rancher/k3s/server/manifests | grep pikube; true",
+        );
+        assert_eq!(left, "", "{fleet_node}");
+    }
+    let roles = fleet.exec(
+        "pi1",
+        "k3s kubectl get clusterrole -o name | grep pikube-monitoring; true",
+    );
+    assert_eq!(roles, "");
+    let namespace = fleet.exec(
+        "pi1",
+        "k3s kubectl get namespace monitoring -o jsonpath='{.metadata.deletionTimestamp}' \
+         2>&1; true",
+    );
+    assert!(
+        namespace.contains("NotFound") || !namespace.trim().is_empty(),
+        "the namespace is neither gone nor going: {namespace}"
+    );
+    secrets.pikube(&["plan"]).expect_code(0);
+}
