@@ -22,7 +22,11 @@ async fn start(pod: &str) -> String {
         served_by: pod.into(),
         ..ServiceConfig::default()
     };
-    tokio::spawn(pikube_mandelbrot::serve(listener, config, std::future::pending()));
+    tokio::spawn(pikube_mandelbrot::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
     address
 }
 
