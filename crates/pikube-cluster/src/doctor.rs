@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::health::{CertExpiry, CERT_WARNING_DAYS};
 use pikube_pi::facts::StorageKind;
 use pikube_pi::{NodeFacts, ThrottleFlag};
 
@@ -252,6 +253,41 @@ pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
     found
 }
 
+/// The certificate of a node's K3s that expires first, judged: K3s renews those due within
+/// 90 days each time it starts, so one closer than [`CERT_WARNING_DAYS`] means K3s has not
+/// restarted for most of a year, and an expired one locks the node out.
+pub fn examine_certificates(node: &str, first: &CertExpiry) -> Finding {
+    let fix =
+        "restart K3s on it (`pikube exec NODE --sudo -- systemctl restart k3s`, or k3s-agent): \
+               K3s renews its certificates due within 90 days when it starts";
+    let (verdict, detail) = if first.days_left < 0 {
+        (
+            Verdict::Fail,
+            format!("{} expired on {}", first.file, first.not_after),
+        )
+    } else if first.days_left < CERT_WARNING_DAYS {
+        (
+            Verdict::Warn,
+            format!(
+                "{} expires in {} days ({})",
+                first.file, first.days_left, first.not_after
+            ),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!("the first to expire does in {} days", first.days_left),
+        )
+    };
+    Finding {
+        node: node.to_owned(),
+        check: "certificates",
+        verdict,
+        detail,
+        fix: (verdict != Verdict::Pass).then(|| fix.replace("NODE", node)),
+    }
+}
+
 /// Checks across nodes: the K3s versions they run.
 pub fn examine_versions(nodes: &[(String, bool, Option<String>)]) -> Vec<Finding> {
     let versions: std::collections::BTreeSet<&str> =
@@ -306,6 +342,37 @@ fn version_key(version: &str) -> (u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificates_pass_warn_within_30_days_and_fail_once_expired() {
+        let cert = |days_left| CertExpiry {
+            file: "/var/lib/rancher/k3s/server/tls/client-admin.crt".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            days_left,
+        };
+        let found = examine_certificates("one", &cert(200));
+        assert_eq!(found.verdict, Verdict::Pass);
+        assert_eq!(found.detail, "the first to expire does in 200 days");
+        assert_eq!(found.fix, None);
+        assert_eq!(
+            examine_certificates("one", &cert(30)).verdict,
+            Verdict::Pass
+        );
+        let soon = examine_certificates("one", &cert(29));
+        assert_eq!(soon.verdict, Verdict::Warn);
+        assert_eq!(
+            soon.detail,
+            "/var/lib/rancher/k3s/server/tls/client-admin.crt expires in 29 days \
+             (2027-01-01T00:00:00Z)"
+        );
+        assert!(soon
+            .fix
+            .unwrap()
+            .starts_with("restart K3s on it (`pikube exec one --sudo -- systemctl restart k3s`"));
+        let gone = examine_certificates("one", &cert(-1));
+        assert_eq!(gone.verdict, Verdict::Fail);
+        assert!(gone.detail.ends_with("expired on 2027-01-01T00:00:00Z"));
+    }
 
     #[test]
     fn versions_that_differ_warn_and_an_agent_ahead_of_the_servers_fails() {

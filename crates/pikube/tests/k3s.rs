@@ -986,6 +986,15 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
         "{}",
         healthy.stdout
     );
+    for node in ["one", "two"] {
+        assert!(
+            healthy.stdout.contains(&format!(
+                "PASS  {node}  certificates: the first to expire does in 36"
+            )),
+            "{}",
+            healthy.stdout
+        );
+    }
 
     // A weak supply and a hot SoC on the agent, now: failures, each with its fix.
     fleet.exec(
@@ -1009,10 +1018,19 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
         .iter()
         .any(|f| f["node"] == "two" && f["check"] == "power" && f["verdict"] == "fail"));
 
-    // Only since boot, and warm: warnings alone, exit 2.
+    // Only since boot, and warm, and a certificate of the agent's K3s due in 10 days:
+    // warnings alone, exit 2.
     fleet.exec(
         "pi2",
         "echo 0x50000 > /etc/fleet/throttled && echo 72000 > /sys/class/thermal/thermal_zone0/temp",
+    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["two".to_owned()]).unwrap();
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::hours(10 * 24 + 12);
+    let pem = params.self_signed(&key).unwrap().pem();
+    fleet.exec(
+        "pi2",
+        &format!("cat > /var/lib/rancher/k3s/agent/client-soon.crt <<'EOF'\n{pem}EOF\n"),
     );
     let warned = ws.pikube(&["doctor"]).expect_code(2);
     assert!(
@@ -1021,7 +1039,14 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
             .contains("WARN  two  power: under-voltage since boot")
             && warned
                 .stdout
-                .contains("WARN  two  temperature: SoC at 72.0 °C"),
+                .contains("WARN  two  temperature: SoC at 72.0 °C")
+            && warned.stdout.contains(
+                "WARN  two  certificates: /var/lib/rancher/k3s/agent/client-soon.crt expires \
+                 in 10 days"
+            )
+            && warned.stdout.contains(
+                "fix: restart K3s on it (`pikube exec two --sudo -- systemctl restart k3s`"
+            ),
         "{}",
         warned.stdout
     );

@@ -10,7 +10,7 @@ use pikube_pi::NodeFacts;
 use serde::Serialize;
 
 use crate::config::{ClusterConfig, Role};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, NodeResult};
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::{get_nodes, ClusterNode};
 use crate::progress::SilentProgress;
@@ -59,6 +59,23 @@ pub struct NodeHealth {
     pub clock_offset_secs: Option<f64>,
     /// Its certificate that expires first.
     pub first_expiry: Option<CertExpiry>,
+}
+
+/// The facts `Fleet::facts` gathered, in the form [`check`] takes.
+pub fn facts_by_node(
+    results: &[NodeResult<NodeFacts>],
+) -> Vec<(String, Result<NodeFacts, String>)> {
+    results
+        .iter()
+        .map(|r| {
+            let facts = r
+                .result
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(|e| e.to_string());
+            (r.node.clone(), facts)
+        })
+        .collect()
 }
 
 /// Checks the cluster of `config`, whose nodes' facts (or why they could not be read) are

@@ -1,18 +1,21 @@
 //! `pikube doctor`: every node's health, a verdict per check, and the fix.
 
 use pikube_cluster::config::Role;
-use pikube_cluster::doctor::{examine, examine_versions, Finding, Verdict};
+use pikube_cluster::doctor::{examine, examine_certificates, examine_versions, Finding, Verdict};
+use pikube_cluster::health;
 use pikube_cluster::progress::SilentProgress;
 
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::runtime;
+use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let fleet = fleet(&config)?;
-    let results = runtime()?.block_on(fleet.facts(&SilentProgress));
+    let runtime = runtime()?;
+    let results = runtime.block_on(fleet.facts(&SilentProgress));
     let mut findings = Vec::new();
     let mut versions = Vec::new();
     for result in &results {
@@ -34,6 +37,15 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         }
     }
     findings.extend(examine_versions(&versions));
+
+    // K3s' certificates, read from each node that runs it (as `status` reads them).
+    let facts = health::facts_by_node(&results);
+    let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
+    for node in &health.nodes {
+        if let Some(first) = &node.first_expiry {
+            findings.push(examine_certificates(&node.node, first));
+        }
+    }
 
     match args.output {
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&findings)?),

@@ -16,17 +16,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let runtime = runtime()?;
     let results = runtime.block_on(fleet.facts(&SilentProgress));
     let failed = results.iter().filter(|r| r.result.is_err()).count();
-    let facts: Vec<(String, Result<NodeFacts, String>)> = results
-        .iter()
-        .map(|r| {
-            let facts = r
-                .result
-                .as_ref()
-                .map(Clone::clone)
-                .map_err(|e| e.to_string());
-            (r.node.clone(), facts)
-        })
-        .collect();
+    let facts = health::facts_by_node(&results);
     let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
 
     match args.output {
