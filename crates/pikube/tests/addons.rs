@@ -39,6 +39,19 @@ fn eventually(
     }
 }
 
+/// etcd's metrics as Prometheus would scrape them from another node: plain HTTP on the
+/// server's address, port 2381 (there is no curl on a fake node).
+fn etcd_metrics(fleet: &Fleet, from: &str, server: &str) -> std::process::Output {
+    let ip = &fleet.node(server).ip;
+    fleet.try_exec(
+        from,
+        &format!(
+            "timeout 5 bash -c 'exec 3<>/dev/tcp/{ip}/2381 && \
+             printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'"
+        ),
+    )
+}
+
 fn api_password(fleet: &Fleet) -> String {
     fleet
         .exec(
@@ -139,6 +152,13 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
         journal.contains(&format!("Applied manifest {STACK}")),
         "the second server applies its own copy"
     );
+    // With the add-on, each server's etcd serves its metrics to the network for the etcd
+    // job (etcd-expose-metrics).
+    for (from, server) in [("pi2", "pi1"), ("pi1", "pi2")] {
+        let scraped = etcd_metrics(&fleet, from, server);
+        let text = String::from_utf8_lossy(&scraped.stdout);
+        assert!(text.contains("\netcd_server_has_leader 1\n"), "{server}: {text}");
+    }
     ws.pikube(&["plan"]).expect_code(0);
 
     // A setting changed: the diff in the plan, the new value in the API.
@@ -224,6 +244,8 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
         );
         assert_eq!(left, "", "{fleet_node}");
     }
+    // And etcd's metrics are back on 127.0.0.1 only (K3s restarted without the flag).
+    assert!(!etcd_metrics(&fleet, "pi2", "pi1").status.success());
     let roles = fleet.exec(
         "pi1",
         "k3s kubectl get clusterrole -o name | grep pikube-monitoring; true",

@@ -30,6 +30,9 @@ impl Membership {
 pub struct ServerOptions {
     pub tls_san: Vec<String>,
     pub disable: Vec<String>,
+    /// Serve embedded etcd's metrics on the node's address (port 2381) for the monitoring
+    /// add-on's Prometheus; K3s keeps them on 127.0.0.1 otherwise.
+    pub etcd_metrics: bool,
 }
 
 /// What config.yaml says for one node.
@@ -66,6 +69,13 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         }
         if !c.server.disable.is_empty() {
             put("disable", list(&c.server.disable));
+        }
+        let embedded_etcd = matches!(
+            c.membership,
+            Membership::Init { cluster_init: true } | Membership::JoinServer { .. }
+        );
+        if c.server.etcd_metrics && embedded_etcd {
+            put("etcd-expose-metrics", true.into());
         }
     }
     if !c.kubelet_args.is_empty() {
@@ -242,7 +252,44 @@ mod tests {
         ServerOptions {
             tls_san: vec!["k3s.home.arpa".into()],
             disable: vec!["traefik".into()],
+            etcd_metrics: false,
         }
+    }
+
+    #[test]
+    fn etcd_metrics_are_exposed_only_where_etcd_runs() {
+        let server = ServerOptions {
+            etcd_metrics: true,
+            ..server()
+        };
+        let exposed = |membership: &Membership| {
+            let text = config_yaml(&NodeConfig {
+                cluster: "lab",
+                node: "pi-1",
+                membership,
+                server: &server,
+                kubelet_args: &[],
+            });
+            let value: Value = serde_yaml::from_str(&text).unwrap();
+            value.get("etcd-expose-metrics").cloned()
+        };
+        let url = "https://10.0.0.1:6443".to_owned();
+        assert_eq!(
+            exposed(&Membership::Init { cluster_init: true }),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            exposed(&Membership::JoinServer { url: url.clone() }),
+            Some(Value::Bool(true))
+        );
+        // A lone server keeps its data in SQLite, and an agent runs no etcd.
+        assert_eq!(
+            exposed(&Membership::Init {
+                cluster_init: false
+            }),
+            None
+        );
+        assert_eq!(exposed(&Membership::Agent { url }), None);
     }
 
     #[test]

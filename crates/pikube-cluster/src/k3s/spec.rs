@@ -74,6 +74,8 @@ impl K3sSpec {
             server: ServerOptions {
                 tls_san,
                 disable: k3s.disable.iter().map(ToString::to_string).collect(),
+                etcd_metrics: config.addons.monitoring.is_some()
+                    && k3s.datastore_endpoint.is_none(),
             },
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
             datastore_endpoint: k3s

@@ -143,6 +143,7 @@ mod tests {
             server: ServerOptions {
                 tls_san: Vec::new(),
                 disable: Vec::new(),
+                etcd_metrics: false,
             },
             kubelet_args: Vec::new(),
             datastore_endpoint: None,

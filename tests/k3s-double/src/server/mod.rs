@@ -85,13 +85,15 @@ pub fn run(settings: &Settings) -> ! {
         std::process::exit(0);
     }
     let _ = std::fs::remove_file(data_dir.join("server/db/reset-flag"));
-    etcd::start(
-        &data_dir,
-        &member,
-        prepared.start,
-        &settings.list("etcd-arg"),
-    )
-    .unwrap_or_else(|e| log::fatal(&e));
+    // `etcd-expose-metrics` serves etcd's metrics on the node's address, as K3s does; the
+    // double leaves out K3s' default 127.0.0.1:2381, which servers sharing a host in the
+    // double's own tests would fight over.
+    let mut etcd_args = Vec::new();
+    if settings.bool("etcd-expose-metrics") {
+        etcd_args.push(format!("listen-metrics-urls=http://{ip}:2381"));
+    }
+    etcd_args.extend(settings.list("etcd-arg"));
+    etcd::start(&data_dir, &member, prepared.start, &etcd_args).unwrap_or_else(|e| log::fatal(&e));
     control_plane::start_apiserver(
         &data_dir,
         &endpoint,
