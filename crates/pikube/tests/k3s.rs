@@ -174,8 +174,8 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     assert_eq!(
         phases,
         [
-            "connect", "facts", "lock", "prepare", "reboot", "binaries", "upgrade", "k3s", "prune",
-            "unlock"
+            "connect", "facts", "lock", "prepare", "reboot", "binaries", "upgrade", "k3s",
+            "addons", "prune", "unlock"
         ]
     );
     let k3s = &report["phases"][7]["nodes"];
