@@ -3,6 +3,7 @@ use std::process::ExitStatus;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
+use zeroize::Zeroizing;
 
 use super::{ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
 
@@ -165,7 +166,7 @@ impl Connection {
         let check = self
             .exec(
                 "sudo -k -S -p '' true",
-                Some(Input::Bytes(format!("{}\n", password.expose()).as_bytes())),
+                Some(Input::Owned(password.line_then(b""))),
                 "the sudo password check",
             )
             .await?;
@@ -259,19 +260,10 @@ impl Connection {
             Some(Privilege::Password(password)) => {
                 // -k: always ask, so the first input line is always taken as the password.
                 let command = format!("sudo -k -S -p '' -- sh -c {quoted}");
-                let line = format!("{}\n", password.expose()).into_bytes();
                 let input = match input {
-                    Input::Bytes(bytes) => {
-                        let mut stdin = line;
-                        stdin.extend_from_slice(bytes);
-                        Input::Owned(stdin)
-                    }
-                    Input::Owned(bytes) => {
-                        let mut stdin = line;
-                        stdin.extend_from_slice(&bytes);
-                        Input::Owned(stdin)
-                    }
-                    Input::File(file) => Input::PrefixedFile(line, file),
+                    Input::Bytes(bytes) => Input::Owned(password.line_then(bytes)),
+                    Input::Owned(bytes) => Input::Owned(password.line_then(&bytes)),
+                    Input::File(file) => Input::PrefixedFile(password.line_then(b""), file),
                     prefixed @ Input::PrefixedFile(..) => prefixed,
                 };
                 Ok((command, input))
@@ -297,10 +289,10 @@ impl Connection {
             match self.as_root(script, Input::Bytes(b""))? {
                 // The sudo password line, when sudo wants one.
                 (command, Input::Owned(line)) => (command, line),
-                (command, _) => (command, Vec::new()),
+                (command, _) => (command, Zeroizing::new(Vec::new())),
             }
         } else {
-            (script.to_owned(), Vec::new())
+            (script.to_owned(), Zeroizing::new(Vec::new()))
         };
         let lost = |_| SshError::Disconnected {
             node: self.target.node.clone(),
@@ -556,10 +548,11 @@ async fn read_lines(
 /// What a remote command reads on its standard input.
 enum Input<'a> {
     Bytes(&'a [u8]),
-    Owned(Vec<u8>),
+    /// Holds the sudo password when it is built by `as_root`: wiped when dropped.
+    Owned(Zeroizing<Vec<u8>>),
     File(&'a std::path::Path),
     /// The sudo password line, then the file.
-    PrefixedFile(Vec<u8>, &'a std::path::Path),
+    PrefixedFile(Zeroizing<Vec<u8>>, &'a std::path::Path),
 }
 
 impl Input<'_> {
