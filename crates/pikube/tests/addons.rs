@@ -157,7 +157,10 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
     for (from, server) in [("pi2", "pi1"), ("pi1", "pi2")] {
         let scraped = etcd_metrics(&fleet, from, server);
         let text = String::from_utf8_lossy(&scraped.stdout);
-        assert!(text.contains("\netcd_server_has_leader 1\n"), "{server}: {text}");
+        assert!(
+            text.contains("\netcd_server_has_leader 1\n"),
+            "{server}: {text}"
+        );
     }
     ws.pikube(&["plan"]).expect_code(0);
 
