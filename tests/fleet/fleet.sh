@@ -908,7 +908,7 @@ fake_block_dev() { # MERGED
 }
 
 # /sys/block and /sys/class/block show only the node's boot disk (sizes: a 32 GB card).
-# mmcblk0/device/type tells SD from eMMC, as on a real Pi.
+# mmcblk0/device/type tells SD from eMMC, as on a real Pi; an eMMC has its life_time too.
 fake_block_sysfs() { # MERGED
   local M=$1 disk p1 p2 major n
   read -r disk p1 p2 major < <(storage_disk)
@@ -920,7 +920,8 @@ fake_block_sysfs() { # MERGED
   echo "$major:0" > "$b/dev"
   case $STORAGE in
     sd)   echo SD > "$b/device/type"; echo SN64G > "$b/device/name"; echo 1 > "$b/removable" ;;
-    emmc) echo MMC > "$b/device/type"; echo BJTD4R > "$b/device/name"; echo 0 > "$b/removable" ;;
+    emmc) echo MMC > "$b/device/type"; echo BJTD4R > "$b/device/name"; echo 0 > "$b/removable"
+          : > "$b/device/life_time" ;;   # bound to /etc/fleet/life_time below
     usb)  echo 0 > "$b/removable"; echo 'Samsung ' > "$b/device/vendor"; echo 'Portable SSD T7   ' > "$b/device/model" ;;
     nvme) echo 0 > "$b/removable"; echo 'KINGSTON SNV2S250G' > "$b/device/model" ;;
   esac
@@ -929,6 +930,12 @@ fake_block_sysfs() { # MERGED
   ln -s "../../block/$disk" "$M/sys/class/block/$disk"
   for n in "$p1" "$p2"; do ln -s "../../block/$disk/$n" "$M/sys/class/block/$n"; done
   mount -o remount,ro "$M/sys/block"; mount -o remount,ro "$M/sys/class/block"
+  # An eMMC's wear estimates, kept in the node's /etc/fleet/life_time so a test can wear it
+  # out (exec: echo '0x03 0x09' > /etc/fleet/life_time); new: up to 20 % used.
+  if [ "$STORAGE" = emmc ]; then
+    [ -f "$M/etc/fleet/life_time" ] || echo "0x01 0x02" > "$M/etc/fleet/life_time"
+    mount --bind "$M/etc/fleet/life_time" "$b/device/life_time"
+  fi
 }
 
 # ============================================================================ commands

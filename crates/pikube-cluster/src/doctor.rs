@@ -46,6 +46,9 @@ const CLOCK_SKEW_SECS: f64 = 2.0;
 /// Available memory, in per cent of the total, under which the OOM killer is near.
 const MEMORY_WARN_PERCENT: f64 = 10.0;
 const MEMORY_FAIL_PERCENT: f64 = 5.0;
+/// eMMC life used (the alert fires above 80 %); its last estimate, 90–100 % or past it, fails.
+const WEAR_WARN_RATIO: f64 = 0.8;
+const WEAR_FAIL_RATIO: f64 = 1.0;
 /// Root file system use, in per cent, from which kubelet's eviction and etcd are near.
 const DISK_WARN_PERCENT: f64 = 90.0;
 const DISK_FAIL_PERCENT: f64 = 97.0;
@@ -152,6 +155,21 @@ pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
                 format!("root on {}", facts.storage.kind.name()),
                 None,
             ),
+        }
+    }
+    if let Some(wear) = facts.storage.wear {
+        let used = format!(
+            "the root eMMC has used up to {:.0} % of its rated life",
+            wear * 100.0
+        );
+        let replace = "back up (pikube backup) and plan its replacement: a worn-out eMMC turns \
+                       read-only or loses writes; move write-heavy data (etcd, logs) to an SSD";
+        if wear >= WEAR_FAIL_RATIO {
+            say("storage wear", Verdict::Fail, used, Some(replace));
+        } else if wear >= WEAR_WARN_RATIO {
+            say("storage wear", Verdict::Warn, used, Some(replace));
+        } else {
+            say("storage wear", Verdict::Pass, used, None);
         }
     }
     if facts.memory_cgroup.enabled {
@@ -421,6 +439,33 @@ mod tests {
     }
 
     const DF_HEADER: &str = "Filesystem 1024-blocks Used Available Capacity Mounted on\n";
+
+    #[test]
+    fn emmc_wear_warns_from_80_percent_and_fails_at_its_rated_life() {
+        let mut node = facts(&[]);
+        assert_eq!(
+            verdict(&examine("pi-1", false, &node), "storage wear"),
+            None
+        );
+        for (wear, expected) in [
+            (0.3, Verdict::Pass),
+            (0.8, Verdict::Warn),
+            (0.9, Verdict::Warn),
+            (1.0, Verdict::Fail),
+        ] {
+            node.storage.wear = Some(wear);
+            let found = examine("pi-1", false, &node);
+            let (got, detail) = verdict(&found, "storage wear").unwrap();
+            assert_eq!(got, expected, "{wear}");
+            assert_eq!(
+                detail,
+                format!(
+                    "the root eMMC has used up to {:.0} % of its rated life",
+                    wear * 100.0
+                )
+            );
+        }
+    }
 
     #[test]
     fn memory_disk_clock_and_the_16k_kernel_are_judged_with_fixes() {

@@ -169,22 +169,15 @@ fn storage(host: &Host, scrape: &mut Scrape) {
             &[(format!("{{kind=\"{kind}\",device=\"{disk}\"}}"), 1.0)],
         );
     }
-    // eMMC life-time estimates (JEDEC): 0x01 = 0–10 % used … 0x0A = 90–100 %, 0x0B = past it.
+    // eMMC life-time estimates (JEDEC), read as the facts read them.
     let mut wear = Vec::new();
     for disk in host.entries("/sys/block") {
         let Ok(text) = host.text(&format!("/sys/block/{disk}/device/life_time")) else {
             continue;
         };
-        let worst = text
-            .split_whitespace()
-            .map(|v| u32::from_str_radix(v.trim_start_matches("0x"), 16))
-            .collect::<Result<Vec<_>, _>>();
-        match worst.ok().and_then(|v| v.into_iter().max()) {
-            Some(step @ 1..=11) => wear.push((
-                format!("{{device=\"{disk}\"}}"),
-                f64::from(step.min(10)) / 10.0,
-            )),
-            _ => scrape.problems.push(format!(
+        match pikube_pi::facts::wear_ratio(&text) {
+            Some(ratio) => wear.push((format!("{{device=\"{disk}\"}}"), ratio)),
+            None => scrape.problems.push(format!(
                 "/sys/block/{disk}/device/life_time: not a life-time estimate: {:?}",
                 text.trim()
             )),

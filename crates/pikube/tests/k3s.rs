@@ -958,7 +958,7 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
 
 #[test]
 fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() {
-    let fleet = Fleet::up(26, &["pi1:storage=nvme", "pi2"]);
+    let fleet = Fleet::up(26, &["pi1:storage=nvme", "pi2:storage=emmc"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -995,6 +995,13 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
             healthy.stdout
         );
     }
+    assert!(
+        healthy.stdout.contains(
+            "PASS  two  storage wear: the root eMMC has used up to 20 % of its rated life"
+        ),
+        "{}",
+        healthy.stdout
+    );
 
     // A weak supply and a hot SoC on the agent, now: failures, each with its fix.
     fleet.exec(
@@ -1018,11 +1025,12 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
         .iter()
         .any(|f| f["node"] == "two" && f["check"] == "power" && f["verdict"] == "fail"));
 
-    // Only since boot, and warm, and a certificate of the agent's K3s due in 10 days:
-    // warnings alone, exit 2.
+    // Only since boot, and warm, a certificate of the agent's K3s due in 10 days, and its
+    // eMMC 90 % worn: warnings alone, exit 2.
     fleet.exec(
         "pi2",
-        "echo 0x50000 > /etc/fleet/throttled && echo 72000 > /sys/class/thermal/thermal_zone0/temp",
+        "echo 0x50000 > /etc/fleet/throttled && echo 72000 > /sys/class/thermal/thermal_zone0/temp \
+         && echo '0x03 0x09' > /etc/fleet/life_time",
     );
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["two".to_owned()]).unwrap();
@@ -1046,6 +1054,9 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
             )
             && warned.stdout.contains(
                 "fix: restart K3s on it (`pikube exec two --sudo -- systemctl restart k3s`"
+            )
+            && warned.stdout.contains(
+                "WARN  two  storage wear: the root eMMC has used up to 90 % of its rated life"
             ),
         "{}",
         warned.stdout

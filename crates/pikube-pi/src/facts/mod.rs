@@ -22,7 +22,7 @@ pub use error::FactsError;
 pub use k3s::{K3sState, ServiceState};
 pub use model::{PiFamily, PiModel};
 pub use os::{OsFamily, OsInfo};
-pub use storage::{RootStorage, StorageKind};
+pub use storage::{wear_ratio, RootStorage, StorageKind};
 pub use swap::{ActiveSwap, DphysSwapfile, SwapState};
 pub use throttle::{ThrottleFlag, Throttled};
 
@@ -143,6 +143,7 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             findmnt_source: s.ok_line("root_findmnt"),
             cmdline_device: s.ok_line("root_cmdline_device"),
             mmc_types: s.ok_text("mmc_types"),
+            mmc_life_times: s.ok_text("mmc_life_times"),
             sd_sysfs_paths: s.ok_text("sd_sysfs_paths"),
         }),
         boot: BootConfig::choose(

@@ -91,14 +91,20 @@ fi
 [ -z "$pk_dev" ] && case $pk_root in /dev/*) pk_dev=$pk_root ;; esac
 pk_value root_cmdline_arg "$pk_root"
 pk_value root_cmdline_device "$pk_dev"
-# SD card and eMMC are both mmcblkN; the MMC core reports which ("SD"/"MMC").
+# SD card and eMMC are both mmcblkN; the MMC core reports which ("SD"/"MMC"). An eMMC
+# also says how much of its rated life it has used (life_time: two JEDEC estimates).
 pk_mmc=
+pk_life=
 for pk_f in /sys/block/mmcblk*; do
   if [ -r "$pk_f/device/type" ]; then
     pk_mmc="$pk_mmc${pk_f##*/} $(cat "$pk_f/device/type" 2>/dev/null </dev/null)$pk_nl"
   fi
+  if [ -r "$pk_f/device/life_time" ]; then
+    pk_life="$pk_life${pk_f##*/} $(cat "$pk_f/device/life_time" 2>/dev/null </dev/null)$pk_nl"
+  fi
 done 2>/dev/null
 if [ -n "$pk_mmc" ]; then pk_section mmc_types 0 "$pk_mmc"; else pk_absent mmc_types; fi
+if [ -n "$pk_life" ]; then pk_section mmc_life_times 0 "$pk_life"; else pk_absent mmc_life_times; fi
 # sdX is USB mass storage on a Pi but SATA on a mini PC: the sysfs path tells.
 pk_sd=
 for pk_f in /sys/block/sd*; do

@@ -3,7 +3,7 @@
 use serde::{Serialize, Serializer};
 
 /// The root filesystem's backing device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RootStorage {
     /// What `findmnt -n -o SOURCE /` printed (empty when unavailable); may be
     /// unhelpful, e.g. `overlay` or `/dev/root`.
@@ -11,6 +11,10 @@ pub struct RootStorage {
     /// The block device actually holding `/`, e.g. `/dev/mmcblk0p2`.
     pub device: Option<String>,
     pub kind: StorageKind,
+    /// For an eMMC: the share of its rated life used, as the upper bound of the worse of
+    /// its two estimates (absent for SD cards and disks, which do not say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wear: Option<f64>,
 }
 
 /// The kind of medium.
@@ -53,6 +57,8 @@ pub(crate) struct StorageEvidence<'a> {
     pub cmdline_device: Option<&'a str>,
     /// Lines `mmcblk0 SD` / `mmcblk0 MMC` from /sys/block/*/device/type.
     pub mmc_types: Option<&'a str>,
+    /// Lines `mmcblk0 0x02 0x01` from /sys/block/*/device/life_time.
+    pub mmc_life_times: Option<&'a str>,
     /// Lines `sda /sys/devices/.../usb2/...` from /sys/block/sd*.
     pub sd_sysfs_paths: Option<&'a str>,
 }
@@ -77,10 +83,17 @@ impl RootStorage {
             Some(device) => kind_of(device, evidence),
             None => StorageKind::Unknown,
         };
+        let wear = match (&kind, &device) {
+            (StorageKind::Emmc, Some(device)) => {
+                lookup(evidence.mmc_life_times, &mmc_disk(device)).and_then(wear_ratio)
+            }
+            _ => None,
+        };
         RootStorage {
             source,
             device,
             kind,
+            wear,
         }
     }
 }
@@ -91,10 +104,9 @@ fn is_real_device(path: &str) -> bool {
 
 fn kind_of(device: &str, evidence: &StorageEvidence<'_>) -> StorageKind {
     let name = device.rsplit('/').next().unwrap_or(device);
-    if let Some(rest) = name.strip_prefix("mmcblk") {
-        let disk = format!("mmcblk{}", leading_digits(rest));
+    if name.starts_with("mmcblk") {
         // Without a type file assume SD: by far the common case on a Pi.
-        return match lookup(evidence.mmc_types, &disk) {
+        return match lookup(evidence.mmc_types, &mmc_disk(device)) {
             Some("MMC") => StorageKind::Emmc,
             _ => StorageKind::Sd,
         };
@@ -125,6 +137,27 @@ fn leading_digits(s: &str) -> &str {
 }
 
 /// Value for `key` in `key value` lines.
+/// `/dev/mmcblk0p2` → `mmcblk0`.
+fn mmc_disk(device: &str) -> String {
+    let name = device.rsplit('/').next().unwrap_or(device);
+    let rest = name.strip_prefix("mmcblk").unwrap_or("");
+    format!("mmcblk{}", leading_digits(rest))
+}
+
+/// An eMMC's `life_time` (two JEDEC estimates, `0x01` = up to 10 % of its rated life used
+/// … `0x0A` = up to 100 %, `0x0B` = past it) as the share used by the worse estimate: 0.1
+/// to 1.0. `None` for anything else.
+pub fn wear_ratio(life_time: &str) -> Option<f64> {
+    let steps = life_time
+        .split_whitespace()
+        .map(|v| u32::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .collect::<Option<Vec<u32>>>()?;
+    match steps.into_iter().max()? {
+        step @ 1..=11 => Some(f64::from(step.min(10)) / 10.0),
+        _ => None,
+    }
+}
+
 fn lookup<'a>(lines: Option<&'a str>, key: &str) -> Option<&'a str> {
     lines?.lines().find_map(|line| {
         let (k, v) = line.trim().split_once(' ')?;
@@ -141,12 +174,27 @@ mod tests {
             findmnt_source: findmnt,
             cmdline_device: cmdline,
             mmc_types: Some("mmcblk0 MMC\nmmcblk1 SD\n"),
+            mmc_life_times: Some("mmcblk0 0x03 0x09\nmmcblk1 0x01 0x01\n"),
             sd_sysfs_paths: Some("sda /sys/devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda\nsdb /sys/devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0/usb2/2-1/2-1:1.0/host0/target0:0:0/0:0:0:0/block/sdb\n"),
         }
     }
 
     fn kind(findmnt: Option<&str>, cmdline: Option<&str>) -> StorageKind {
         RootStorage::resolve(&evidence(findmnt, cmdline)).kind
+    }
+
+    #[test]
+    fn an_emmc_root_says_its_wear_an_sd_card_does_not() {
+        let root = |device| RootStorage::resolve(&evidence(Some(device), None)).wear;
+        assert_eq!(root("/dev/mmcblk0p2"), Some(0.9));
+        // mmcblk1 is an SD card: whatever a file says, SD cards do not report wear.
+        assert_eq!(root("/dev/mmcblk1p2"), None);
+        assert_eq!(root("/dev/nvme0n1p2"), None);
+        assert_eq!(wear_ratio("0x01 0x02\n"), Some(0.2));
+        assert_eq!(wear_ratio("0x0b 0x01"), Some(1.0));
+        for bad in ["", "0x00 0x00", "0x0c 0x01", "garbage", "0x01 zz"] {
+            assert_eq!(wear_ratio(bad), None, "{bad}");
+        }
     }
 
     #[test]
