@@ -15,7 +15,11 @@ const STACK: &str = include_str!("monitoring.yaml");
 const PROMETHEUS_CONFIG: &str = include_str!("prometheus.yml");
 const ALERT_RULES: &str = include_str!("../../../../deploy/monitoring/alerts/pikube.rules.yaml");
 /// Grafana dashboards, by file name.
-const DASHBOARDS: [(&str, &str); 3] = [
+const DASHBOARDS: [(&str, &str); 4] = [
+    (
+        "cluster-overview.json",
+        include_str!("../../../../deploy/monitoring/dashboards/cluster-overview.json"),
+    ),
     (
         "pi-health.json",
         include_str!("../../../../deploy/monitoring/dashboards/pi-health.json"),
