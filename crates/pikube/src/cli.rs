@@ -39,7 +39,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nA node in the cluster that cluster.toml no longer lists is a change too: `pikube apply\n--prune` removes it.\n\nExit status: 0 no changes, 2 changes pending, 1 error."
     )]
-    Plan(ReportArgs),
+    Plan(PlanArgs),
     /// Check every node's health and say what to do: power (under-voltage), throttling and
     /// temperature, a server's datastore on an SD card, memory cgroup, swap, K3s versions.
     #[command(
@@ -50,7 +50,7 @@ pub enum Command {
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --max-unavailable 2   # a K3s upgrade takes two agents at a time\n  pikube apply --output json | jq '.summary'\n\nA new [k3s] version (or binary) is rolled out, not swapped: a preflight (no downgrade\nunless --allow-downgrade, no skipped minor version, no agent ahead of a server, every node\nReady, etcd healthy), an etcd snapshot named pre-upgrade-<version>, then the servers one at\na time and the agents --max-unavailable at a time: each cordoned, drained (servers too\nunless --no-drain-servers), its binary replaced, restarted, Ready on the new version, then\nuncordoned. The first failure stops the rollout and leaves that node cordoned; the next\napply goes on from there.\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --max-unavailable 2   # a K3s upgrade takes two agents at a time\n  pikube apply --output json | jq '.summary'\n  pikube apply --adopt           # take over nodes install.sh or k3sup set up\n\nA new [k3s] version (or binary) is rolled out, not swapped: a preflight (no downgrade\nunless --allow-downgrade, no skipped minor version, no agent ahead of a server, every node\nReady, etcd healthy), an etcd snapshot named pre-upgrade-<version>, then the servers one at\na time and the agents --max-unavailable at a time: each cordoned, drained (servers too\nunless --no-drain-servers), its binary replaced, restarted, Ready on the new version, then\nuncordoned. The first failure stops the rollout and leaves that node cordoned; the next\napply goes on from there.\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -396,6 +396,20 @@ pub struct ApplyArgs {
     /// During a K3s upgrade, cordon servers but do not drain them (agents always are).
     #[arg(long)]
     pub no_drain_servers: bool,
+    /// Take over nodes whose K3s another tool (install.sh, k3sup) installed: their unit,
+    /// config.yaml and env file are replaced by cluster.toml's. Without it such a node is
+    /// refused, naming the flags it runs with.
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Plan taking over nodes whose K3s another tool installed (as `apply --adopt`).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]

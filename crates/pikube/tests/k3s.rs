@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40).
+//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40, 43).
 
 mod support;
 
@@ -1444,5 +1444,53 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
         two["metadata"]["uid"], old_uid,
         "a new Node, registered afresh"
     );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_asked() {
+    // Audit F8: a node first set up with install.sh keeps its flags in the unit's ExecStart
+    // and its variables in the env file; pikube's files would silently drop them.
+    let fleet = Fleet::up(43, &["pi1"]);
+    let ws = Workspace::new(&fleet, "pi", &[node("pi1", "one", "server")]);
+    let unit = "/etc/systemd/system/k3s.service";
+    let foreign = "[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nType=notify\n\
+                   EnvironmentFile=-/etc/systemd/system/k3s.service.env\n\
+                   ExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--disable=traefik' \\\n\
+                   \t'--token' \\\n\t'install-sh-secret' \\\n";
+    fleet.exec("pi1", &format!("cat > {unit} <<'EOF'\n{foreign}EOF\n"));
+
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    for run in [&plan, &apply] {
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            text.contains(
+                "K3s here was installed by another tool (/etc/systemd/system/k3s.service has \
+                 no \"# Managed by pikube\" line; it runs `/usr/local/bin/k3s server \
+                 --disable=traefik --token <redacted>`)"
+            ) && text.contains("pikube apply --adopt"),
+            "{text}"
+        );
+        assert!(!text.contains("install-sh-secret"), "{text}");
+    }
+    assert_eq!(
+        fleet.exec("pi1", &format!("cat {unit}")),
+        foreign,
+        "left as it was"
+    );
+
+    let plan = ws.pikube(&["plan", "--adopt"]).expect_code(2);
+    assert!(
+        plan.stdout.contains(&format!("update {unit}")),
+        "{}",
+        plan.stdout
+    );
+    ws.pikube(&["apply", "--adopt", READY]).expect_code(0);
+    assert!(fleet
+        .exec("pi1", &format!("head -n 1 {unit}"))
+        .starts_with("# Managed by pikube"));
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "one")));
+    // Adopted once, it is pikube's: no flag needed any more.
     ws.pikube(&["plan"]).expect_code(0);
 }

@@ -43,6 +43,9 @@ pub struct DesiredK3s {
     /// The env file (secret). `None` while the token is not known yet: a joining node's
     /// token comes from the first server once that has started.
     pub env: Option<String>,
+    /// Take over a K3s another tool installed (`--adopt`), replacing its unit, config and
+    /// env file; without it such a node is refused.
+    pub adopt: bool,
 }
 
 /// The env file holds the token: never in debug output.

@@ -35,6 +35,82 @@ pub enum K3sPlanError {
         installed: &'static str,
         wanted: &'static str,
     },
+    /// install.sh (or another tool) installed K3s here: its flags live in the unit's
+    /// ExecStart and its variables in the env file, which pikube would replace.
+    #[error(
+        "K3s here was installed by another tool ({unit} has no \"# Managed by pikube\" line; \
+         it runs `{exec_start}`): pikube would replace its unit, config.yaml and env file \
+         with cluster.toml's, and the flags and variables set there would be lost on the \
+         restart. Carry them into cluster.toml ([k3s] disable, tls_san, kubelet_args, \
+         api_endpoint...), check with `pikube plan --adopt`, then run `pikube apply --adopt`"
+    )]
+    Foreign { unit: String, exec_start: String },
+}
+
+/// The first line of every unit pikube writes.
+const MANAGED_UNIT_HEADER: &str = "# Managed by pikube";
+
+/// A unit's command (ExecStart, continuation lines joined), for people.
+fn exec_start(unit: &str) -> String {
+    let mut command = String::new();
+    let mut lines = unit
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("ExecStart="));
+    while let Some(line) = lines.next() {
+        let line = line.trim().trim_start_matches("ExecStart=");
+        let (part, continues) = match line.strip_suffix('\\') {
+            Some(part) => (part.trim_end(), true),
+            None => (line, false),
+        };
+        // install.sh quotes each argument ('--flag' \), which says nothing here.
+        let part = part.trim_matches('\'');
+        if !part.is_empty() {
+            if !command.is_empty() {
+                command.push(' ');
+            }
+            command.push_str(part);
+        }
+        if !continues {
+            break;
+        }
+    }
+    if command.is_empty() {
+        return "no ExecStart".to_owned();
+    }
+    redact_secret_flags(&command)
+}
+
+/// K3s' flags whose values are secrets, as install.sh may have put them on the command line.
+const SECRET_FLAGS: [&str; 6] = [
+    "--token",
+    "-t",
+    "--agent-token",
+    "--datastore-endpoint",
+    "--etcd-s3-access-key",
+    "--etcd-s3-secret-key",
+];
+
+/// `command` with the value of every secret flag (`--token X`, `--token=X`) replaced.
+fn redact_secret_flags(command: &str) -> String {
+    let mut words = Vec::new();
+    let mut hide_next = false;
+    for word in command.split_whitespace() {
+        if hide_next {
+            words.push("<redacted>".to_owned());
+            hide_next = false;
+        } else if SECRET_FLAGS.contains(&word) {
+            words.push(word.to_owned());
+            hide_next = true;
+        } else if let Some(flag) = SECRET_FLAGS
+            .iter()
+            .find(|flag| word.starts_with(&format!("{flag}=")))
+        {
+            words.push(format!("{flag}=<redacted>"));
+        } else {
+            words.push(word.to_owned());
+        }
+    }
+    words.join(" ")
 }
 
 pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePlan, K3sPlanError> {
@@ -51,6 +127,14 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         });
     }
     let current = state.service(service);
+    if let Some(unit) = current.unit.as_deref() {
+        if !desired.adopt && !unit.starts_with(MANAGED_UNIT_HEADER) {
+            return Err(K3sPlanError::Foreign {
+                unit: service.unit_path(),
+                exec_start: exec_start(unit),
+            });
+        }
+    }
     let mut plan = K3sNodePlan::default();
     let mut restart_because = Vec::new();
 
@@ -260,6 +344,42 @@ mod tests {
     use crate::k3s::render::{env_file, Membership};
     use crate::k3s::state::{ServiceFiles, ToolLink};
 
+    #[test]
+    fn a_k3s_another_tool_installed_is_refused_unless_adopted_and_its_secrets_never_shown() {
+        let mut state = fresh();
+        state.agent.unit = Some(
+            "[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nType=notify\n\
+             ExecStart=/usr/local/bin/k3s \\\n    agent \\\n\t'--flannel-backend=wireguard-native' \\\n\
+             \t'--token' \\\n\t'hunter2' \\\n\t'--datastore-endpoint=postgres://u:pw@db/k3s' \\\n\n"
+                .to_owned(),
+        );
+        let err = plan_k3s(&desired(), &state).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "/etc/systemd/system/k3s-agent.service has no \"# Managed by pikube\" line; it \
+                 runs `/usr/local/bin/k3s agent --flannel-backend=wireguard-native --token <redacted> \
+                 --datastore-endpoint=<redacted>`"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("pikube apply --adopt"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("pw@db"), "{err}");
+
+        let adopted = DesiredK3s {
+            adopt: true,
+            ..desired()
+        };
+        let plan = plan_k3s(&adopted, &state).unwrap();
+        assert!(plan
+            .changes
+            .iter()
+            .any(|c| c.summary() == "update /etc/systemd/system/k3s-agent.service"));
+
+        // pikube's own unit is never foreign.
+        state.agent.unit = Some(unit_file(Service::Agent));
+        assert!(plan_k3s(&desired(), &state).is_ok());
+    }
+
     fn desired() -> DesiredK3s {
         DesiredK3s {
             node: "pi-2".into(),
@@ -279,6 +399,7 @@ mod tests {
             taints: vec![],
             env: Some(env_file("K10x::server:y", None, None)),
             registries: None,
+            adopt: false,
         }
     }
 

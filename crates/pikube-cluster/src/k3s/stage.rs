@@ -56,6 +56,8 @@ pub struct K3sStage<'a> {
     pub live_before: Option<&'a [ClusterNode]>,
     /// The labels and taints pikube last set, per node, from the local node records.
     pub recorded: &'a BTreeMap<String, Registration>,
+    /// Take over nodes whose K3s another tool installed (`--adopt`).
+    pub adopt: bool,
 }
 
 /// What the stage did to one node.
@@ -580,6 +582,7 @@ impl K3sStage<'_> {
             labels,
             taints,
             env,
+            adopt: self.adopt,
         })
     }
 

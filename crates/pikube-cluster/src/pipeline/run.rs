@@ -47,6 +47,9 @@ pub struct Settings {
     pub max_unavailable: usize,
     /// Drain servers too before their upgrade (agents always are).
     pub drain_servers: bool,
+    /// Take over nodes whose K3s another tool (install.sh) installed, replacing its unit,
+    /// config and env file; without it they are refused with what would be lost.
+    pub adopt: bool,
 }
 
 impl Settings {
@@ -63,6 +66,7 @@ impl Settings {
             allow_downgrade: false,
             max_unavailable: 1,
             drain_servers: true,
+            adopt: false,
         }
     }
 }

@@ -28,6 +28,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         allow_downgrade: args.allow_downgrade,
         max_unavailable: usize::from(args.max_unavailable),
         drain_servers: !args.no_drain_servers,
+        adopt: args.adopt,
     };
     let mut run = Run::new(
         Mode::Apply,

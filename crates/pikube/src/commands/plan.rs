@@ -5,18 +5,21 @@ use pikube_cluster::plan::render_plan_text;
 use pikube_cluster::progress::SilentProgress;
 use serde_json::json;
 
-use crate::cli::{OutputFormat, ReportArgs};
+use crate::cli::{OutputFormat, PlanArgs};
 use crate::commands::cluster::load_config;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
-    let config = load_config(&args.file.file)?;
+pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.report.file.file)?;
     let mut run = Run::new(
         Mode::Plan,
         &config,
-        Settings::plan(),
+        Settings {
+            adopt: args.adopt,
+            ..Settings::plan()
+        },
         &SilentProgress,
         &sudo_password,
         &secret,
@@ -40,7 +43,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         errln!("warning: {warning}");
     }
 
-    match args.output {
+    match args.report.output {
         OutputFormat::Text => {
             let owned: Vec<_> = plans.iter().map(|plan| (*plan).clone()).collect();
             out!("{}", render_plan_text(&owned));

@@ -43,6 +43,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
     let stage = K3sStage {
         spec: &run.spec,
         recorded: &recorded,
+        adopt: run.settings.adopt,
         binaries,
         ready_timeout: run.settings.ready_timeout,
         parallelism: run.config.ssh.parallelism,
