@@ -53,10 +53,10 @@ const MANAGED_UNIT_HEADER: &str = "# Managed by pikube";
 /// A unit's command (ExecStart, continuation lines joined), for people.
 fn exec_start(unit: &str) -> String {
     let mut command = String::new();
-    let mut lines = unit
+    let lines = unit
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("ExecStart="));
-    while let Some(line) = lines.next() {
+    for line in lines {
         let line = line.trim().trim_start_matches("ExecStart=");
         let (part, continues) = match line.strip_suffix('\\') {
             Some(part) => (part.trim_end(), true),
