@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use pikube_test_support::{dashboard_queries, prometheus_or_skip, substitute, Prometheus};
+use pikube_test_support::{
+    dashboard_queries, found_or_skip, prometheus_or_skip, substitute, Prometheus,
+};
 use serde_json::json;
 
 /// Ends the exporter when the test ends, passed or not.
@@ -30,14 +32,10 @@ fn node_exporter_or_skip() -> Option<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .find(|path| path.is_file());
-    if found.is_none() {
-        let message = "prometheus-node-exporter is not installed (scripts/test installs it)";
-        if std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1") {
-            panic!("{message}, and PIKUBE_REQUIRE_PROMETHEUS=1");
-        }
-        eprintln!("SKIPPED: {message}");
-    }
-    found
+    found_or_skip(
+        found,
+        "prometheus-node-exporter is not installed (scripts/test installs it)",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

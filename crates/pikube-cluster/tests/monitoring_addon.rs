@@ -12,15 +12,10 @@ use pikube_cluster::config::MonitoringAddon;
 /// `$PIKUBE_PROMTOOL` (scripts/test sets it), or `None` after saying why the test skips (a
 /// failure instead when PIKUBE_REQUIRE_PROMETHEUS=1, as scripts/test sets).
 fn upstream_promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PIKUBE_PROMTOOL").map(PathBuf::from);
-    if found.is_none() {
-        let message = "PIKUBE_PROMTOOL is not set (tests/real-prometheus/build makes one)";
-        if std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1") {
-            panic!("{message}, and PIKUBE_REQUIRE_PROMETHEUS=1");
-        }
-        eprintln!("SKIPPED: {message}");
-    }
-    found
+    pikube_test_support::found_or_skip(
+        std::env::var_os("PIKUBE_PROMTOOL").map(PathBuf::from),
+        "PIKUBE_PROMTOOL is not set (tests/real-prometheus/build makes one)",
+    )
 }
 
 #[test]

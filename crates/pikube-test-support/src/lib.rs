@@ -15,14 +15,21 @@ pub const PATIENCE: Duration = Duration::from_secs(90);
 /// The Prometheus binary, or `None` after saying why the caller should skip (a failure
 /// instead when PIKUBE_REQUIRE_PROMETHEUS=1, as scripts/test sets).
 pub fn prometheus_or_skip() -> Option<PathBuf> {
-    let found = prometheus_binary();
+    found_or_skip(
+        prometheus_binary(),
+        "prometheus is not installed (Debian package prometheus; scripts/test installs it)",
+    )
+}
+
+/// A program of the monitoring tests (`found`), or `None` after saying why the caller
+/// should skip (`missing`): a failure instead when PIKUBE_REQUIRE_PROMETHEUS=1, as
+/// scripts/test sets, so CI never skips them.
+pub fn found_or_skip(found: Option<PathBuf>, missing: &str) -> Option<PathBuf> {
     if found.is_none() {
-        let message =
-            "prometheus is not installed (Debian package prometheus; scripts/test installs it)";
         if std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1") {
-            panic!("{message}, and PIKUBE_REQUIRE_PROMETHEUS=1");
+            panic!("{missing}, and PIKUBE_REQUIRE_PROMETHEUS=1");
         }
-        eprintln!("SKIPPED: {message}");
+        eprintln!("SKIPPED: {missing}");
     }
     found
 }
