@@ -77,40 +77,7 @@ fn exec_start(unit: &str) -> String {
     if command.is_empty() {
         return "no ExecStart".to_owned();
     }
-    redact_secret_flags(&command)
-}
-
-/// K3s' flags whose values are secrets, as install.sh may have put them on the command line.
-const SECRET_FLAGS: [&str; 6] = [
-    "--token",
-    "-t",
-    "--agent-token",
-    "--datastore-endpoint",
-    "--etcd-s3-access-key",
-    "--etcd-s3-secret-key",
-];
-
-/// `command` with the value of every secret flag (`--token X`, `--token=X`) replaced.
-fn redact_secret_flags(command: &str) -> String {
-    let mut words = Vec::new();
-    let mut hide_next = false;
-    for word in command.split_whitespace() {
-        if hide_next {
-            words.push("<redacted>".to_owned());
-            hide_next = false;
-        } else if SECRET_FLAGS.contains(&word) {
-            words.push(word.to_owned());
-            hide_next = true;
-        } else if let Some(flag) = SECRET_FLAGS
-            .iter()
-            .find(|flag| word.starts_with(&format!("{flag}=")))
-        {
-            words.push(format!("{flag}=<redacted>"));
-        } else {
-            words.push(word.to_owned());
-        }
-    }
-    words.join(" ")
+    crate::plan::redact_secrets(&command)
 }
 
 pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePlan, K3sPlanError> {

@@ -173,6 +173,19 @@ impl<'a> Run<'a> {
         &self.stale
     }
 
+    /// The servers of cluster.toml still in the run, in file order.
+    pub(super) fn servers_up(&self) -> Vec<&StageNode> {
+        self.nodes
+            .iter()
+            .filter(|n| self.is_up(&n.name))
+            .filter(|n| {
+                self.spec
+                    .member(&n.name)
+                    .is_some_and(|m| m.service == crate::k3s::paths::Service::Server)
+            })
+            .collect()
+    }
+
     /// Puts `node` out of the run with `error`, recording it in `report`. Its connection
     /// stays open: the cluster may still be reached through it.
     pub(super) fn fail(&mut self, report: &mut super::PhaseReport, node: &str, error: String) {

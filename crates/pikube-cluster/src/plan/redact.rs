@@ -74,7 +74,8 @@ fn redact_line(line: &str) -> String {
                 let at = word.find(key).unwrap_or(0);
                 redacted.push(format!("{}{key}={REDACTED}", &word[..at]));
             }
-            None if core.starts_with("--") && is_secret(core) => {
+            // `-t` is K3s' short form of `--token`.
+            None if (core.starts_with("--") && is_secret(core)) || core == "-t" => {
                 redacted.push(word.to_owned());
                 hide_next = true;
             }
@@ -132,6 +133,11 @@ mod tests {
         assert!(
             redacted.contains("ExecStart=/usr/local/bin/k3s \\"),
             "{redacted}"
+        );
+        // K3s' short form of --token too.
+        assert_eq!(
+            redact_secrets("k3s agent -t s3cret -s https://10.0.0.1:6443"),
+            "k3s agent -t <redacted> -s https://10.0.0.1:6443"
         );
         // Nothing else moves.
         let plain = "hostname pi-1\nswap: off\n";

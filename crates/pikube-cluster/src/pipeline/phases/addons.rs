@@ -8,23 +8,12 @@ use std::collections::BTreeSet;
 
 use crate::addons::{addon_of, monitoring_files, read_server_files, AddonFile, ServerFile};
 use crate::apply::carry_out;
-use crate::config::Role;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{Change, NodePlan, PlannedChange};
 use crate::ssh::shell_quote;
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
-    let servers: Vec<String> = run
-        .nodes
-        .iter()
-        .filter(|n| run.is_up(&n.name))
-        .filter(|n| {
-            run.config
-                .node(&n.name)
-                .is_some_and(|c| c.role == Role::Server)
-        })
-        .map(|n| n.name.clone())
-        .collect();
+    let servers: Vec<String> = run.servers_up().iter().map(|n| n.name.clone()).collect();
     if servers.is_empty() {
         return Ok(());
     }

@@ -218,16 +218,7 @@ async fn roll_out(
     };
 
     // Before anything changes: etcd healthy, and a snapshot to come back to.
-    let servers: Vec<&StageNode> = run
-        .nodes
-        .iter()
-        .filter(|n| run.is_up(&n.name))
-        .filter(|n| {
-            run.spec
-                .member(&n.name)
-                .is_some_and(|m| m.service == Service::Server)
-        })
-        .collect();
+    let servers: Vec<&StageNode> = run.servers_up();
     let embedded_etcd = run.spec.datastore_endpoint.is_none()
         && run
             .spec
