@@ -17,6 +17,8 @@
 #   fleet.sh up SPEC...                SPEC = NAME[:opt[,opt...]]; create, boot, wait for sshd
 #        opts: os=bookworm|bullseye|ubuntu  storage=sd|emmc|usb|nvme  model=TEXT  mem=KIB  jump-only
 #              memcg=broken (the kernel never enables the memory cgroup, whatever cmdline.txt says)
+#              disk=SIZE (e.g. 32G: the node's disk is a tmpfs of that size, so what `df /` says
+#              inside is the node's own and not the host's; it is memory and ends at `down`)
 #   fleet.sh down [--purge]            stop every node and undo all host state; --purge: delete lab
 #   fleet.sh poweroff|powercut|start|reboot|rekey|cut|heal|ip NAME
 #   fleet.sh exec NAME CMD...          run CMD as root inside the node (nsenter, no ssh)
@@ -378,6 +380,11 @@ node_load() { # NAME -> NAME IDX IP OS STORAGE MODEL MEM JUMP PARTUUID
   # shellcheck disable=SC1090  # written by create_node
   . "$f"
 }
+# A node made with disk=SIZE has its whole directory on its own tmpfs: unmounted here, at
+# `down`, once nothing of the node runs (its own namespaces hold private copies anyway).
+release_disk() { # NODE_DIR
+  if mountpoint -q "$1"; then umount "$1" || umount -l "$1"; fi
+}
 node_names() { # in creation order
   local f
   for f in "$NODES"/*/node.env; do [ -f "$f" ] && echo "$(sed -n 's/^IDX=//p' "$f") $(basename "$(dirname "$f")")"; done \
@@ -402,11 +409,15 @@ model_facts() {
 
 # ---------------------------------------------------------------------------- node creation
 # The node's disk: everything that differs between two nodes or two OS layouts goes here.
-create_node() { # NAME IDX OS STORAGE MODEL MEM JUMP
-  local name=$1 idx=$2 os=$3 storage=$4 model=$5 mem=$6 jump=$7
+create_node() { # NAME IDX OS STORAGE MODEL MEM JUMP DISK
+  local name=$1 idx=$2 os=$3 storage=$4 model=$5 mem=$6 jump=$7 disk=$8
   local d u partuuid ip t
   d=$(node_dir "$name"); u=$d/upper
-  rm -rf "$d"; mkdir -p "$u/etc/ssh" "$d/work" "$d/merged"
+  release_disk "$d"; rm -rf "$d"; mkdir -p "$d"
+  if [ -n "$disk" ]; then
+    mount -t tmpfs -o "size=$disk,mode=0755" pikube-fleet-disk "$d" || die "$name: cannot mount its $disk disk"
+  fi
+  mkdir -p "$u/etc/ssh" "$d/work" "$d/merged"
   ip=$NET.$((10 + idx))
   partuuid=$(printf '%s' "$ID/$name" | md5sum | cut -c1-8)
   {
@@ -939,10 +950,10 @@ fake_block_sysfs() { # MERGED
 }
 
 # ============================================================================ commands
-parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROKEN
+parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROKEN S_DISK
   local spec=$1 opts o
   S_NAME=${spec%%:*}; opts=; [ "$S_NAME" != "$spec" ] && opts=${spec#*:}
-  S_OS=bookworm S_STORAGE=sd S_MODEL="Raspberry Pi 4 Model B Rev 1.4" S_MEM=3882276 S_JUMP=0 S_MEMCG_BROKEN=0
+  S_OS=bookworm S_STORAGE=sd S_MODEL="Raspberry Pi 4 Model B Rev 1.4" S_MEM=3882276 S_JUMP=0 S_MEMCG_BROKEN=0 S_DISK=
   [[ $S_NAME =~ ^[a-zA-Z][a-zA-Z0-9-]{0,30}$ ]] || die "bad node name '$S_NAME' in '$spec' (letters, digits, '-')"
   local IFS=,
   for o in $opts; do
@@ -953,8 +964,9 @@ parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROK
       mem=*) S_MEM=${o#mem=}; [[ $S_MEM =~ ^[0-9]+$ ]] || die "$S_NAME: mem= takes KiB, got '$S_MEM'" ;;
       jump-only) S_JUMP=1 ;;
       memcg=broken) S_MEMCG_BROKEN=1 ;;
+      disk=*) S_DISK=${o#disk=}; [[ $S_DISK =~ ^[1-9][0-9]*[MG]$ ]] || die "$S_NAME: disk= takes a size like 32G or 512M, got '$S_DISK'" ;;
       '') ;;
-      *) die "$S_NAME: unknown option '$o' (os=bookworm|bullseye|ubuntu storage=sd|emmc|usb|nvme model=... mem=KIB jump-only memcg=broken)" ;;
+      *) die "$S_NAME: unknown option '$o' (os=bookworm|bullseye|ubuntu storage=sd|emmc|usb|nvme model=... mem=KIB jump-only memcg=broken disk=SIZE)" ;;
     esac
   done
 }
@@ -1046,7 +1058,7 @@ cmd_up() {
     if [ -f "$(node_dir "$S_NAME")/node.env" ]; then continue; fi   # idempotent: keep its disk
     idx=$next; next=$((next + 1))
     [ $idx -le 240 ] || die "a lab holds at most 240 nodes"
-    create_node "$S_NAME" "$idx" "$S_OS" "$S_STORAGE" "$S_MODEL" "$S_MEM" "$S_JUMP"
+    create_node "$S_NAME" "$idx" "$S_OS" "$S_STORAGE" "$S_MODEL" "$S_MEM" "$S_JUMP" "$S_DISK"
     # A kernel that keeps the memory cgroup off whatever cmdline.txt says (the Pi 5 /
     # 6.x firmware case where cgroup_disable=memory lands after cmdline.txt).
     if [ "$S_MEMCG_BROKEN" = 1 ]; then touch "$(node_dir "$S_NAME")/memcg-broken"; fi
@@ -1164,6 +1176,7 @@ cmd_down() {
     supervisor_alive "$n" && kill "$(cat "$d/supervisor.pid")" 2>/dev/null
     rm -f "$d/supervisor.pid" "$d/init.pid"
     ( node_load "$n"; cg_remove "$n"; net_node_down )
+    release_disk "$d"
   done
   # the lab-wide objects are shared by the id: leave them if another lab dir owns the id now
   local owner; owner=$(lab_owner)
@@ -1193,7 +1206,7 @@ check_clean() {
   [ ${#left[@]} = 0 ] || die "down left behind: ${left[*]}"
 }
 
-usage() { sed -n '2,26p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,28p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; shift || true
 case $cmd in

@@ -958,7 +958,12 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
 
 #[test]
 fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() {
-    let fleet = Fleet::up(26, &["pi1:storage=nvme", "pi2:storage=emmc"]);
+    // Each node gets a disk of its own (a 32G tmpfs): without one, `df /` in a node reports
+    // the host's disk, and a CI host over 90 % full failed this test with a disk warning.
+    let fleet = Fleet::up(
+        26,
+        &["pi1:storage=nvme,disk=32G", "pi2:storage=emmc,disk=32G"],
+    );
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -994,6 +999,17 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
             "{}",
             healthy.stdout
         );
+    }
+    // The disk seen is the node's own 32G, not the host's.
+    for node in ["one", "two"] {
+        let free_mib: u64 = healthy
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("PASS  {node}  disk: root file system ")))
+            .and_then(|rest| rest.split_once("% used (")?.1.split_once(" MiB free)"))
+            .and_then(|(free, _)| free.parse().ok())
+            .unwrap_or_else(|| panic!("no disk verdict for {node}: {}", healthy.stdout));
+        assert!((30_000..=32_768).contains(&free_mib), "{}", healthy.stdout);
     }
     assert!(
         healthy.stdout.contains(
