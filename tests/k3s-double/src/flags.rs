@@ -159,6 +159,31 @@ pub const FLAGS: &[Flag] = &[
     f("etcd-snapshot-retention", Str, None, None, false),
     f("etcd-snapshot-dir", Str, None, None, false),
     f("etcd-expose-metrics", Bool, None, None, false),
+    f("etcd-snapshot-name", Str, None, None, false),
+    f("etcd-snapshot-compress", Bool, None, None, false),
+    f("etcd-s3", Bool, None, None, false),
+    f("etcd-s3-endpoint", Str, None, None, false),
+    f("etcd-s3-endpoint-ca", Str, None, None, false),
+    f("etcd-s3-skip-ssl-verify", Bool, None, None, false),
+    f(
+        "etcd-s3-access-key",
+        Str,
+        Some("AWS_ACCESS_KEY_ID"),
+        None,
+        false,
+    ),
+    f(
+        "etcd-s3-secret-key",
+        Str,
+        Some("AWS_SECRET_ACCESS_KEY"),
+        None,
+        false,
+    ),
+    f("etcd-s3-bucket", Str, None, None, false),
+    f("etcd-s3-region", Str, None, None, false),
+    f("etcd-s3-folder", Str, None, None, false),
+    f("etcd-s3-insecure", Bool, None, None, false),
+    f("etcd-s3-timeout", Str, None, None, false),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Flag> {

@@ -30,6 +30,7 @@ mod roots;
 mod server;
 mod signals;
 mod snapshot;
+mod snapshot_schedule;
 mod tls;
 mod token;
 mod version;

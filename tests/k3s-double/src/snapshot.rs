@@ -63,10 +63,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// Where the server's files are, from the flags, then config.yaml and env, as k3s reads them.
-struct Place {
-    data_dir: PathBuf,
-    snapshots: PathBuf,
-    node_name: String,
+pub(crate) struct Place {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) snapshots: PathBuf,
+    pub(crate) node_name: String,
 }
 
 fn place(options: &Options) -> Result<Place, String> {
@@ -131,6 +131,11 @@ pub fn client_url_file(data_dir: &Path) -> PathBuf {
 }
 
 fn save(place: &Place, options: &Options) -> Result<(), String> {
+    save_named(place, options.name.as_deref().unwrap_or("on-demand")).map(|_| ())
+}
+
+/// Saves a snapshot named `<prefix>-<node>-<unix time>`; returns its name.
+pub(crate) fn save_named(place: &Place, prefix: &str) -> Result<String, String> {
     if place.data_dir.join("server/db/state.db").exists() {
         return Err(
             "etcd datastore is not enabled: this server uses the SQLite datastore, which \
@@ -143,7 +148,6 @@ fn save(place: &Place, options: &Options) -> Result<(), String> {
          run yet)"
             .to_string()
     })?;
-    let prefix = options.name.as_deref().unwrap_or("on-demand");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -158,7 +162,7 @@ fn save(place: &Place, options: &Options) -> Result<(), String> {
         .map_err(|e| format!("failed to save snapshot {name}: {e}"))?;
     set_mode(&path, 0o600)?;
     log::info(&format!("Snapshot {name} saved."));
-    Ok(())
+    Ok(name)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
@@ -253,8 +257,16 @@ fn delete(place: &Place, names: &[String]) -> Result<(), String> {
 }
 
 fn prune(place: &Place, options: &Options) -> Result<(), String> {
-    let retention = options.retention.unwrap_or(5);
-    let prefix = format!("{}-", options.name.as_deref().unwrap_or("on-demand"));
+    prune_named(
+        place,
+        options.name.as_deref().unwrap_or("on-demand"),
+        options.retention.unwrap_or(5),
+    )
+}
+
+/// Keeps the newest `retention` snapshots whose name starts with `<prefix>-`.
+pub(crate) fn prune_named(place: &Place, prefix: &str, retention: usize) -> Result<(), String> {
+    let prefix = format!("{prefix}-");
     let matching: Vec<Snapshot> = snapshots(place)
         .into_iter()
         .filter(|s| s.name.starts_with(&prefix))

@@ -94,6 +94,11 @@ pub fn run(settings: &Settings) -> ! {
     }
     etcd_args.extend(settings.list("etcd-arg"));
     etcd::start(&data_dir, &member, prepared.start, &etcd_args).unwrap_or_else(|e| log::fatal(&e));
+    if prepared.etcd {
+        let node = node_identity::node_name(settings, &data_dir);
+        crate::snapshot_schedule::start(settings, &data_dir, &node)
+            .unwrap_or_else(|e| log::fatal(&e));
+    }
     control_plane::start_apiserver(
         &data_dir,
         &endpoint,
