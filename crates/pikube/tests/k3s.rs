@@ -1210,13 +1210,14 @@ fn agents_hold_only_the_agent_token_and_a_cluster_from_before_moves_to_it_in_pla
     // cluster over, server first, and the agent stays the same node.
     let plan = ws.pikube(&["plan"]).expect_code(2);
     assert!(
-        plan.stdout.contains("restart k3s (the token changed)"),
+        plan.stdout
+            .contains("restart k3s (the env file's secrets changed)"),
         "{}",
         plan.stdout
     );
     assert!(
         plan.stdout
-            .contains("restart k3s-agent (the token changed)"),
+            .contains("restart k3s-agent (the env file's secrets changed)"),
         "{}",
         plan.stdout
     );

@@ -1,12 +1,12 @@
 //! Disaster recovery on fake Raspberry Pi fleets with real etcd under the k3s double:
-//! a backup restored onto the cluster, its refusals, and the data back on every server.
-//! Lab id 32.
+//! a backup restored onto the cluster, its refusals, and the data back on every server;
+//! K3s' scheduled snapshots set from cluster.toml. Lab ids 32 and 44.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cluster::{node, Workspace};
+use support::cluster::{node, Run, Workspace};
 use support::fleet::Fleet;
 
 const READY: &str = "--ready-timeout=60s";
@@ -124,4 +124,178 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         assert!(Instant::now() < deadline, "{}", status.stdout);
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// The scheduled snapshots on a server, by name.
+fn scheduled_snapshots(fleet: &Fleet, server: &str) -> Vec<String> {
+    fleet
+        .exec(
+            server,
+            "ls /var/lib/rancher/k3s/server/db/snapshots/ 2>/dev/null | grep '^etcd-snapshot-' || true",
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn service_invocation(fleet: &Fleet, node: &str, service: &str) -> String {
+    fleet.exec(
+        node,
+        &format!("systemctl show -p InvocationID --value {service}"),
+    )
+}
+
+#[test]
+fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() {
+    let fleet = Fleet::up(44, &["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "s2", "server"),
+            node("pi3", "a1", "agent"),
+        ],
+    );
+    let toml = ws.path().join("cluster.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[backup]\nschedule = \"@every 4s\"\nretention = 2\n");
+    std::fs::write(&toml, &text).unwrap();
+    ws.pikube(&["apply", READY]).expect_code(0);
+
+    // Every server takes its own snapshots on the schedule, and keeps the newest two.
+    for server in ["pi1", "pi2"] {
+        let mut seen = std::collections::BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let kept = loop {
+            let now = scheduled_snapshots(&fleet, server);
+            seen.extend(now.iter().cloned());
+            if seen.len() >= 4 {
+                break now;
+            }
+            assert!(Instant::now() < deadline, "{server}: saw only {seen:?}");
+            std::thread::sleep(Duration::from_secs(1));
+        };
+        assert!(
+            (1..=2).contains(&kept.len()),
+            "{server}: retention 2, found {kept:?} after {seen:?}"
+        );
+        let node = if server == "pi1" { "s1" } else { "s2" };
+        assert!(
+            kept.iter()
+                .all(|n| n.starts_with(&format!("etcd-snapshot-{node}-"))),
+            "{kept:?}"
+        );
+    }
+
+    // S3 without its keys anywhere: refused before any node changes, naming both ways.
+    text.push_str(
+        "\n[backup.s3]\nendpoint = \"minio.lan:9000\"\nbucket = \"k3s-snapshots\"\nfolder = \"lab\"\n",
+    );
+    std::fs::write(&toml, &text).unwrap();
+    let without_keys = |args: &[&str]| {
+        let mut command = ws.command(args);
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        Run::from(command.output().unwrap())
+    };
+    let refused = without_keys(&["apply", READY]);
+    let all = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.code != 0
+            && all.contains(
+                "[backup.s3] needs its access key: set it with `pikube secrets set \
+                 backup.s3.access_key`, or export AWS_ACCESS_KEY_ID where pikube runs"
+            ),
+        "{all}"
+    );
+    assert!(!fleet
+        .exec("pi1", "cat /etc/rancher/k3s/config.yaml")
+        .contains("etcd-s3"));
+
+    // With the keys in pikube's environment: the servers' config and env files change
+    // and only they restart; the keys never show.
+    const SECRET: &str = "s3cr3t-Value/Never+Shown";
+    let with_keys = |args: &[&str]| {
+        let mut command = ws.command(args);
+        command
+            .env("AWS_ACCESS_KEY_ID", "AKIAPIKUBETEST")
+            .env("AWS_SECRET_ACCESS_KEY", SECRET);
+        Run::from(command.output().unwrap())
+    };
+    let agent_before = service_invocation(&fleet, "pi3", "k3s-agent");
+    let plan = with_keys(&["plan"]).expect_code(2);
+    for expected in [
+        "+etcd-s3: true",
+        "+etcd-s3-endpoint: minio.lan:9000",
+        "+etcd-s3-bucket: k3s-snapshots",
+        "+etcd-s3-folder: lab",
+        "the keys of [backup.s3]",
+        "restart k3s (config.yaml, the env file's secrets changed)",
+    ] {
+        assert!(
+            plan.stdout.contains(expected),
+            "{expected}\n{}",
+            plan.stdout
+        );
+    }
+    assert!(
+        !plan.stdout.contains("k3s-agent")
+            && !plan.stdout.contains(SECRET)
+            && !plan.stdout.contains("AKIAPIKUBETEST"),
+        "{}",
+        plan.stdout
+    );
+    let applied = with_keys(&["apply", READY]).expect_code(0);
+    assert!(
+        !applied.stdout.contains(SECRET) && !applied.stderr.contains(SECRET),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    assert_eq!(
+        service_invocation(&fleet, "pi3", "k3s-agent"),
+        agent_before,
+        "the agent restarted for a server-only change"
+    );
+    for server in ["pi1", "pi2"] {
+        let env = "/etc/systemd/system/k3s.service.env";
+        assert_eq!(fleet.exec(server, &format!("stat -c %a {env}")).trim(), "600");
+        assert!(fleet
+            .exec(server, &format!("cat {env}"))
+            .contains(&format!("AWS_SECRET_ACCESS_KEY=\"{SECRET}\"")));
+        // The keys reached K3s through its environment: the double says so after the next
+        // snapshot, without their values.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let journal = fleet.exec(server, "journalctl -u k3s --no-pager -o cat");
+            assert!(
+                !journal.contains(SECRET),
+                "{server}: the key is in the journal"
+            );
+            if journal.contains(
+                "not modelled by the double (bucket k3s-snapshots at minio.lan:9000, folder \
+                 lab; access key set, secret key set)",
+            ) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{server}: {journal}");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    assert!(!fleet
+        .exec("pi3", "cat /etc/systemd/system/k3s-agent.service.env")
+        .contains("AWS_"));
+
+    // Off: the servers stop taking them.
+    let text = text.replace("schedule = \"@every 4s\"", "schedule = \"off\"");
+    std::fs::write(&toml, &text).unwrap();
+    with_keys(&["apply", READY]).expect_code(0);
+    assert!(fleet
+        .exec("pi1", "cat /etc/rancher/k3s/config.yaml")
+        .contains("etcd-disable-snapshots: true"));
+    let before = scheduled_snapshots(&fleet, "pi1");
+    std::thread::sleep(Duration::from_secs(9));
+    assert_eq!(scheduled_snapshots(&fleet, "pi1"), before);
 }

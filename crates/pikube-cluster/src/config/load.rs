@@ -4,6 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::addons;
+use super::backup;
 use super::decode::decode;
 use super::diagnostic::{ConfigError, ConfigWarning};
 use super::fields;
@@ -92,6 +93,8 @@ pub(crate) fn parse_with_home(
     let k3s = k3s::lower(&mut report, raw.k3s, dir, home);
     let network = network::lower(&mut report, raw.network);
     let addons = addons::lower(&mut report, raw.addons);
+    let backup_span = raw.backup.as_ref().map(|b| b.span.clone());
+    let backup = backup::lower(&mut report, raw.backup);
 
     let mut lowered = Vec::new();
     match raw.nodes {
@@ -110,6 +113,9 @@ pub(crate) fn parse_with_home(
                 lowered.push(nodes::lower(&mut report, index, node, &ssh, dir, home));
             }
             fleet::check(&mut report, &lowered, list.span, external_datastore);
+            if let Some(span) = backup_span {
+                backup::check_datastore(&mut report, span, &lowered, external_datastore);
+            }
             if let Some(network) = &network {
                 for node in &lowered {
                     if let Some(address) = &node.static_address {
@@ -132,6 +138,7 @@ pub(crate) fn parse_with_home(
             k3s: k3s?,
             network: network?,
             addons: addons?,
+            backup: backup?,
             nodes: lowered.into_iter().map(|n| n.spec).collect::<Option<_>>()?,
         })
     })();

@@ -9,6 +9,7 @@
 mod addons;
 mod address;
 mod arch;
+mod backup;
 mod component;
 mod datastore;
 mod decode;
@@ -41,6 +42,7 @@ mod version;
 pub use addons::{Addons, MonitoringAddon, Retention, StorageSize};
 pub use address::{Address, AddressError};
 pub use arch::{Arch, InvalidArch};
+pub use backup::{BackupSettings, CronSchedule, S3Target, SnapshotSchedule};
 pub use component::{InvalidK3sComponent, K3sComponent};
 pub use datastore::{DatastoreEndpoint, InvalidDatastoreEndpoint};
 pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::addons::Addons;
+use super::backup::BackupSettings;
 use super::network::{Network, StaticAddress};
 use super::registries::Registries;
 
@@ -33,6 +34,8 @@ pub struct ClusterConfig {
     pub network: Network,
     /// `[addons.*]`: what pikube installs into the cluster once K3s runs.
     pub addons: Addons,
+    /// `[backup]`: K3s' scheduled snapshots on the servers (absent: K3s' defaults).
+    pub backup: Option<BackupSettings>,
     /// In file order; at least one is a server.
     pub nodes: Vec<NodeSpec>,
 }

@@ -23,6 +23,7 @@ pub(crate) struct RawFile {
     pub(crate) k3s: Option<Located<RawK3s>>,
     pub(crate) network: Option<Located<RawNetwork>>,
     pub(crate) addons: Option<Located<RawAddons>>,
+    pub(crate) backup: Option<Located<RawBackup>>,
     pub(crate) nodes: Option<Located<Vec<Located<RawNode>>>>,
 }
 
@@ -42,6 +43,28 @@ pub(crate) struct RawMonitoring {
     pub(crate) storage: Option<Text>,
     /// The name of the secret (in secrets.age) holding Grafana's admin password.
     pub(crate) grafana_password_secret: Option<Text>,
+}
+
+/// `[backup]`: K3s' scheduled etcd snapshots.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBackup {
+    pub(crate) schedule: Option<Text>,
+    pub(crate) retention: Option<Int>,
+    pub(crate) s3: Option<Located<RawS3>>,
+}
+
+/// `[backup.s3]`: where the snapshots are copied; keys named, never written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawS3 {
+    pub(crate) endpoint: Option<Text>,
+    pub(crate) bucket: Option<Text>,
+    pub(crate) region: Option<Text>,
+    pub(crate) folder: Option<Text>,
+    pub(crate) insecure: Option<Spanned<bool>>,
+    pub(crate) access_key_secret: Option<Text>,
+    pub(crate) secret_key_secret: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

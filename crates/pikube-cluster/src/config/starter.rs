@@ -122,6 +122,20 @@ version = "v1.31.4+k3s1"
 # storage = "8Gi"
 # grafana_password_secret = "grafana.admin"
 
+# Scheduled etcd snapshots, taken by K3s on every server (embedded etcd only:
+# two or more servers). Without [backup], K3s' defaults apply: every 12 hours,
+# 5 kept. schedule is cron (five fields), @daily, @every 6h, or "off". With
+# [backup.s3] each snapshot is also copied to a bucket; its keys are read from
+# secrets.age (pikube secrets set backup.s3.access_key / backup.s3.secret_key),
+# else from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY where pikube runs.
+# [backup]
+# schedule = "0 */6 * * *"
+# retention = 12
+# [backup.s3]
+# endpoint = "minio.lan:9000"
+# bucket = "k3s-snapshots"
+# folder = "homelab"
+
 # One [[nodes]] table per Pi.
 #   name     becomes the Pi's hostname and Kubernetes node name:
 #            lowercase letters, digits and '-', at most 63 characters.

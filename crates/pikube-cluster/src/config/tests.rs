@@ -1121,3 +1121,96 @@ fn addons_give_typed_settings_defaults_and_placed_errors() {
         ["cluster.toml:6:2: addons: unknown key `grafana`; the only key here is `monitoring`"]
     );
 }
+
+#[test]
+fn backup_gives_typed_settings_and_refuses_what_k3s_would_not_snapshot() {
+    let three: String = (1..=3)
+        .map(|i| node(&format!("s{i}"), &format!("10.0.0.{i}"), "server"))
+        .collect();
+    assert_eq!(loaded(&with_nodes(&three)).config.backup, None);
+    let config = loaded(&format!(
+        "{HEAD}[backup]\nschedule = \"0 */6 * * *\"\nretention = 12\n\n[backup.s3]\n\
+         endpoint = \"minio.lan:9000\"\nbucket = \"k3s-snapshots\"\nfolder = \"/homelab/\"\n\
+         insecure = true\n{three}"
+    ))
+    .config;
+    let backup = config.backup.unwrap();
+    assert_eq!(backup.schedule.to_string(), "0 */6 * * *");
+    assert_eq!(backup.retention, Some(12));
+    let s3 = backup.s3.unwrap();
+    assert_eq!(
+        (
+            s3.endpoint.as_deref(),
+            s3.bucket.as_str(),
+            s3.folder.as_deref(),
+            s3.region.as_deref(),
+            s3.insecure,
+            s3.access_key_secret.as_str(),
+            s3.secret_key_secret.as_str()
+        ),
+        (
+            Some("minio.lan:9000"),
+            "k3s-snapshots",
+            Some("homelab"),
+            None,
+            true,
+            "backup.s3.access_key",
+            "backup.s3.secret_key"
+        )
+    );
+    // No schedule: K3s' own default, written out so retention applies to it.
+    let backup = loaded(&format!("{HEAD}[backup]\nretention = 3\n{three}"))
+        .config
+        .backup
+        .unwrap();
+    assert_eq!(
+        (backup.schedule.to_string(), backup.retention),
+        ("0 */12 * * *".to_owned(), Some(3))
+    );
+
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}[backup]\nschedule = \"0 0 */6 * * *\"\nretention = 0\n\n[backup.s3]\n\
+             endpoint = \"https://s3.lan\"\nbucket = \"My_Bucket\"\nsecret_key_secret = \"a b\"\n\
+             {three}"
+        )),
+        [
+            "cluster.toml:7:12: backup.schedule: \"0 0 */6 * * *\" is not a schedule: K3s \
+             takes five fields, this has 6 (five cron fields like \"0 */6 * * *\", a \
+             descriptor like @daily, @every 6h, or \"off\")",
+            "cluster.toml:8:13: backup.retention: 0 is not a retention: the number of \
+             snapshots each server keeps, from 1 to 1000",
+            "cluster.toml:11:12: backup.s3.endpoint: \"https://s3.lan\" is not an S3 endpoint: \
+             write the host (and port) without a scheme; insecure = true for plain http",
+            "cluster.toml:12:10: backup.s3.bucket: \"My_Bucket\" is not a bucket name: 3 to 63 \
+             lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+            "cluster.toml:13:21: backup.s3.secret_key_secret: \"a b\" is not a secret name: \
+             dotted words of letters, digits, '_' and '-', e.g. sudo_password or \
+             nodes.pi-1.sudo_password",
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}[backup.s3]\nfolder = \"x\"\n{three}")),
+        [
+            "cluster.toml:6:1: backup.s3.bucket: missing required key `bucket`, e.g. bucket = \
+          \"k3s-snapshots\""
+        ]
+    );
+
+    let one = node("a", "10.0.0.1", "server");
+    let single = errors(&format!("{HEAD}[backup]\nschedule = \"@daily\"\n{one}"));
+    assert_eq!(single.len(), 1, "{single:?}");
+    assert!(
+        single[0].starts_with("cluster.toml:6:1: backup: [backup] asks for K3s' etcd snapshots")
+            && single[0].contains("with one server K3s keeps its data in SQLite"),
+        "{single:?}"
+    );
+    let external = errors(&format!(
+        "[cluster]\nname = \"homelab\"\n\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
+         datastore_endpoint = \"postgres://db.lan/k3s\"\n[backup]\n{three}"
+    ));
+    assert!(
+        external.len() == 1 && external[0].contains("datastore_endpoint the cluster's data"),
+        "{external:?}"
+    );
+}

@@ -212,14 +212,23 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         plan.changes.push(Change::SecretFile(SecretFileChange {
             path: env_path,
             exists: current.env_sha256.is_some(),
-            holds: match (desired.env.is_some(), service) {
-                (true, Service::Server) => "the server and agent tokens".to_owned(),
-                (true, Service::Agent) => "the agent token".to_owned(),
-                (false, _) => "the cluster token, known once the first server runs".to_owned(),
+            holds: match (&desired.env, service) {
+                (Some(env), Service::Server) => {
+                    let mut holds = "the server and agent tokens".to_owned();
+                    if env.contains("\nK3S_DATASTORE_ENDPOINT=") {
+                        holds.push_str(", the datastore endpoint");
+                    }
+                    if env.contains("\nAWS_ACCESS_KEY_ID=") {
+                        holds.push_str(", the keys of [backup.s3]");
+                    }
+                    holds
+                }
+                (Some(_), Service::Agent) => "the agent token".to_owned(),
+                (None, _) => "the cluster token, known once the first server runs".to_owned(),
             },
             content: desired.env.clone().unwrap_or_default(),
         }));
-        restart_because.push("the token");
+        restart_because.push("the env file's secrets");
     }
     let unit = unit_file(service);
     if current.unit.as_deref() != Some(unit.as_str()) {
@@ -364,7 +373,7 @@ mod tests {
             registration_yaml: "node-label: []\n".into(),
             labels: vec![],
             taints: vec![],
-            env: Some(env_file("K10x::server:y", None, None)),
+            env: Some(env_file("K10x::server:y", None)),
             registries: None,
             adopt: false,
         }

@@ -4,6 +4,7 @@
 use serde_yaml::{Mapping, Value};
 
 use super::paths::{Service, BINARY};
+use crate::config::{BackupSettings, SnapshotSchedule};
 
 /// How a node takes part in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct ServerOptions {
     /// Serve embedded etcd's metrics on the node's address (port 2381) for the monitoring
     /// add-on's Prometheus; K3s keeps them on 127.0.0.1 otherwise.
     pub etcd_metrics: bool,
+    /// `[backup]`: K3s' scheduled snapshots (embedded etcd only); `None`: K3s' defaults.
+    pub backup: Option<BackupSettings>,
 }
 
 /// What config.yaml says for one node.
@@ -76,6 +79,34 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         );
         if c.server.etcd_metrics && embedded_etcd {
             put("etcd-expose-metrics", true.into());
+        }
+        if let Some(backup) = c.server.backup.as_ref().filter(|_| embedded_etcd) {
+            match &backup.schedule {
+                SnapshotSchedule::Cron(cron) => {
+                    put("etcd-snapshot-schedule-cron", cron.as_str().into())
+                }
+                SnapshotSchedule::Off => put("etcd-disable-snapshots", true.into()),
+            }
+            if let Some(retention) = backup.retention {
+                put("etcd-snapshot-retention", retention.into());
+            }
+            // The keys go to the env file (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+            if let Some(s3) = &backup.s3 {
+                put("etcd-s3", true.into());
+                if let Some(endpoint) = &s3.endpoint {
+                    put("etcd-s3-endpoint", endpoint.as_str().into());
+                }
+                put("etcd-s3-bucket", s3.bucket.as_str().into());
+                if let Some(region) = &s3.region {
+                    put("etcd-s3-region", region.as_str().into());
+                }
+                if let Some(folder) = &s3.folder {
+                    put("etcd-s3-folder", folder.as_str().into());
+                }
+                if s3.insecure {
+                    put("etcd-s3-insecure", true.into());
+                }
+            }
         }
     }
     if !c.kubelet_args.is_empty() {
@@ -134,21 +165,52 @@ pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     (labels, strings("node-taint"))
 }
 
+/// The keys of `[backup.s3]`, as looked up for the servers' env files.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("S3Credentials(<redacted>)")
+    }
+}
+
+/// What a server's env file holds beyond its token; agents get none of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerEnv<'a> {
+    /// K3s' `agent-token`, identical on every server.
+    pub agent_token: &'a str,
+    pub datastore_endpoint: Option<&'a str>,
+    pub s3: Option<&'a S3Credentials>,
+}
+
 /// The env file's content: secrets only, which is why it, not config.yaml, holds them.
-/// Servers get the agent token too (K3s' `agent-token`, identical on every server); agents
-/// get only a token made of it, never the server token.
-pub fn env_file(
-    token: &str,
-    agent_token: Option<&str>,
-    datastore_endpoint: Option<&str>,
-) -> String {
+/// Agents get only a token made of the agent token, never the server token.
+pub fn env_file(token: &str, server: Option<ServerEnv<'_>>) -> String {
     let mut out = String::from("# Managed by pikube: secrets for k3s. Mode 0600.\n");
     out.push_str(&format!("K3S_TOKEN={}\n", env_quote(token)));
-    if let Some(agent_token) = agent_token {
-        out.push_str(&format!("K3S_AGENT_TOKEN={}\n", env_quote(agent_token)));
-    }
-    if let Some(endpoint) = datastore_endpoint {
-        out.push_str(&format!("K3S_DATASTORE_ENDPOINT={}\n", env_quote(endpoint)));
+    if let Some(server) = server {
+        out.push_str(&format!(
+            "K3S_AGENT_TOKEN={}\n",
+            env_quote(server.agent_token)
+        ));
+        if let Some(endpoint) = server.datastore_endpoint {
+            out.push_str(&format!("K3S_DATASTORE_ENDPOINT={}\n", env_quote(endpoint)));
+        }
+        // K3s reads --etcd-s3-access-key and --etcd-s3-secret-key from these.
+        if let Some(s3) = server.s3 {
+            out.push_str(&format!(
+                "AWS_ACCESS_KEY_ID={}\n",
+                env_quote(&s3.access_key)
+            ));
+            out.push_str(&format!(
+                "AWS_SECRET_ACCESS_KEY={}\n",
+                env_quote(&s3.secret_key)
+            ));
+        }
     }
     out
 }
@@ -253,6 +315,75 @@ mod tests {
             tls_san: vec!["k3s.home.arpa".into()],
             disable: vec!["traefik".into()],
             etcd_metrics: false,
+            backup: None,
+        }
+    }
+
+    #[test]
+    fn backup_settings_reach_servers_on_embedded_etcd_only_and_read_back_as_written() {
+        let s3 = crate::config::S3Target {
+            endpoint: Some("minio.lan:9000".into()),
+            bucket: "snaps".into(),
+            region: Some("eu-west-1".into()),
+            folder: Some("lab".into()),
+            insecure: true,
+            access_key_secret: crate::secrets::SecretKey::parse("a").unwrap(),
+            secret_key_secret: crate::secrets::SecretKey::parse("b").unwrap(),
+        };
+        let yaml = |schedule: &str, membership: &Membership| {
+            let server = ServerOptions {
+                backup: Some(BackupSettings {
+                    schedule: schedule.parse().unwrap(),
+                    retention: Some(12),
+                    s3: Some(s3.clone()),
+                }),
+                ..server()
+            };
+            let text = config_yaml(&NodeConfig {
+                cluster: "lab",
+                node: "pi-1",
+                membership,
+                server: &server,
+                kubelet_args: &[],
+            });
+            serde_yaml::from_str::<Value>(&text).unwrap()
+        };
+        let etcd = Membership::Init { cluster_init: true };
+        for schedule in ["*/15 * * * *", "@every 10s", "0 */6 * * *"] {
+            let value = yaml(schedule, &etcd);
+            assert_eq!(value["etcd-snapshot-schedule-cron"], schedule);
+            assert_eq!(value["etcd-snapshot-retention"], 12);
+            assert_eq!(value["etcd-s3"], true);
+            assert_eq!(value["etcd-s3-endpoint"], "minio.lan:9000");
+            assert_eq!(value["etcd-s3-bucket"], "snaps");
+            assert_eq!(value["etcd-s3-region"], "eu-west-1");
+            assert_eq!(value["etcd-s3-folder"], "lab");
+            assert_eq!(value["etcd-s3-insecure"], true);
+            assert!(value.get("etcd-disable-snapshots").is_none());
+        }
+        let join = Membership::JoinServer {
+            url: "https://10.0.0.1:6443".into(),
+        };
+        let off = yaml("off", &join);
+        assert_eq!(off["etcd-disable-snapshots"], true);
+        assert!(off.get("etcd-snapshot-schedule-cron").is_none());
+        for elsewhere in [
+            Membership::Init {
+                cluster_init: false,
+            },
+            Membership::Agent {
+                url: "https://10.0.0.1:6443".into(),
+            },
+        ] {
+            let value = yaml("@daily", &elsewhere);
+            let keys: Vec<&str> = value
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .filter_map(Value::as_str)
+                .filter(|k| k.starts_with("etcd-"))
+                .collect();
+            assert!(keys.is_empty(), "{elsewhere:?}: {keys:?}");
         }
     }
 
@@ -436,13 +567,29 @@ test -d {pods} && echo dir-kept
 
     #[test]
     fn env_values_are_quoted_for_systemd() {
+        let s3 = S3Credentials {
+            access_key: "AKIA$X".into(),
+            secret_key: r#"s"e\c"#.into(),
+        };
         let text = env_file(
             "K10ab::server:x",
-            None,
-            Some(r#"postgres://u:p"a\b@db/k3s"#),
+            Some(ServerEnv {
+                agent_token: "agent",
+                datastore_endpoint: Some(r#"postgres://u:p"a\b@db/k3s"#),
+                s3: Some(&s3),
+            }),
         );
         assert!(text.contains("K3S_TOKEN=\"K10ab::server:x\"\n"));
+        assert!(text.contains("K3S_AGENT_TOKEN=\"agent\"\n"));
         assert!(text.contains(r#"K3S_DATASTORE_ENDPOINT="postgres://u:p\"a\\b@db/k3s""#));
+        assert!(text.contains("AWS_ACCESS_KEY_ID=\"AKIA$X\"\n"));
+        assert!(text.contains(r#"AWS_SECRET_ACCESS_KEY="s\"e\\c""#));
+        assert_eq!(format!("{s3:?}"), "S3Credentials(<redacted>)");
+        let agent = env_file("K10ab::agent", None);
+        assert!(
+            !agent.contains("AGENT_TOKEN") && !agent.contains("AWS"),
+            "{agent}"
+        );
     }
 
     #[test]

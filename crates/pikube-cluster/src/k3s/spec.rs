@@ -1,7 +1,7 @@
 //! The k3s part of cluster.toml, in the plain terms the install stage works with.
 
 use super::paths::Service;
-use super::render::ServerOptions;
+use super::render::{S3Credentials, ServerEnv, ServerOptions};
 
 #[derive(Clone)]
 pub struct K3sSpec {
@@ -13,6 +13,8 @@ pub struct K3sSpec {
     pub kubelet_args: Vec<String>,
     /// Secret: may hold a database password. Goes to the env file only.
     pub datastore_endpoint: Option<String>,
+    /// `[backup.s3]`'s keys, once looked up (secret): servers' env files only.
+    pub s3_credentials: Option<S3Credentials>,
     /// In file order.
     pub nodes: Vec<K3sMemberSpec>,
     /// registries.yaml, rendered with its passwords once they are looked up (secret);
@@ -43,6 +45,7 @@ impl std::fmt::Debug for K3sSpec {
                 &self.datastore_endpoint.as_ref().map(|_| "<redacted>"),
             )
             .field("nodes", &self.nodes)
+            .field("s3_credentials", &self.s3_credentials)
             .field(
                 "registries",
                 &self.registries.as_ref().map(|_| "<redacted>"),
@@ -52,6 +55,15 @@ impl std::fmt::Debug for K3sSpec {
 }
 
 impl K3sSpec {
+    /// What a server's env file holds beyond its token.
+    pub fn server_env<'a>(&'a self, agent_token: &'a str) -> ServerEnv<'a> {
+        ServerEnv {
+            agent_token,
+            datastore_endpoint: self.datastore_endpoint.as_deref(),
+            s3: self.s3_credentials.as_ref(),
+        }
+    }
+
     pub fn member(&self, name: &str) -> Option<&K3sMemberSpec> {
         self.nodes.iter().find(|n| n.name == name)
     }
@@ -76,6 +88,7 @@ impl K3sSpec {
                 disable: k3s.disable.iter().map(ToString::to_string).collect(),
                 etcd_metrics: config.addons.monitoring.is_some()
                     && k3s.datastore_endpoint.is_none(),
+                backup: config.backup.clone(),
             },
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
             datastore_endpoint: k3s
@@ -101,6 +114,7 @@ impl K3sSpec {
                 })
                 .collect(),
             registries: None,
+            s3_credentials: None,
         }
     }
 }

@@ -157,8 +157,7 @@ impl K3sStage<'_> {
         progress.step(&format!("k3s: first server {first}"));
         let env = env_file(
             secret.expose(),
-            Some(agent_secret.expose()),
-            self.spec.datastore_endpoint.as_deref(),
+            Some(self.spec.server_env(agent_secret.expose())),
         );
         let outcome = self
             .install_node(
@@ -201,8 +200,12 @@ impl K3sStage<'_> {
         }
 
         // 2. The other servers, one at a time: etcd grows one member at a time.
-        let server_env =
-            |datastore: Option<&str>| env_file(&full_token, Some(agent_secret.expose()), datastore);
+        let server_env = || {
+            env_file(
+                &full_token,
+                Some(self.spec.server_env(agent_secret.expose())),
+            )
+        };
         for member in self
             .spec
             .nodes
@@ -216,7 +219,7 @@ impl K3sStage<'_> {
                 continue;
             };
             progress.step(&format!("k3s: server {} joins", member.name));
-            let env = server_env(self.spec.datastore_endpoint.as_deref());
+            let env = server_env();
             let outcome = self
                 .install_node(node, state, &topology, Some(env), api, progress)
                 .await;
@@ -235,7 +238,7 @@ impl K3sStage<'_> {
             progress.step(&format!("k3s: {} agent(s) join", agents.len()));
         }
         let env = match ServerToken::parse(&full_token) {
-            Some(token) => env_file(&token.for_agents(agent_secret.expose()), None, None),
+            Some(token) => env_file(&token.for_agents(agent_secret.expose()), None),
             // The first server's token always has the full form; a short one would be a
             // server token again, which agents must not get.
             None => {
@@ -342,23 +345,17 @@ impl K3sStage<'_> {
             _ => None,
         };
         for (name, (node, state)) in &survey.nodes {
-            let agent = Some(agent_secret.as_str());
+            let server_env = Some(self.spec.server_env(agent_secret.as_str()));
             let env = if *name == first {
-                secret
-                    .as_deref()
-                    .map(|s| env_file(s, agent, self.spec.datastore_endpoint.as_deref()))
+                secret.as_deref().map(|s| env_file(s, server_env))
             } else {
                 // Joining servers share the datastore; agents never talk to it, and get
                 // the agent token alone.
                 match self.spec.member(name).map(|m| m.service) {
-                    Some(Service::Server) => full_token.map(|t| {
-                        env_file(
-                            t.expose_full(),
-                            agent,
-                            self.spec.datastore_endpoint.as_deref(),
-                        )
-                    }),
-                    _ => full_token.map(|t| env_file(&t.for_agents(&agent_secret), None, None)),
+                    Some(Service::Server) => {
+                        full_token.map(|t| env_file(t.expose_full(), server_env))
+                    }
+                    _ => full_token.map(|t| env_file(&t.for_agents(&agent_secret), None)),
                 }
             };
             let result = self

@@ -144,9 +144,11 @@ mod tests {
                 tls_san: Vec::new(),
                 disable: Vec::new(),
                 etcd_metrics: false,
+                backup: None,
             },
             kubelet_args: Vec::new(),
             datastore_endpoint: None,
+            s3_credentials: None,
             nodes: members
                 .iter()
                 .map(|(name, service)| K3sMemberSpec {

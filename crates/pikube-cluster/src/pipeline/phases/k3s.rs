@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::fleet::record_of;
-use crate::k3s::{registries_yaml, K3sError, K3sNodeReport, K3sStage};
+use crate::k3s::{registries_yaml, s3_credentials, K3sError, K3sNodeReport, K3sStage};
 use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{NodePlan, PlannedChange};
@@ -29,6 +29,20 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
             report.errors.push(missing.to_string());
             run.fail_all_up(report, |node| format!("{node}: not installed: {missing}"));
             return Ok(());
+        }
+    }
+    let s3 = run.config.backup.as_ref().and_then(|b| b.s3.as_ref());
+    if let Some(s3) = s3 {
+        let env = |name: &str| std::env::var(name).ok();
+        match s3_credentials(s3, run.secret, &env) {
+            Ok(keys) => run.spec.s3_credentials = Some(keys),
+            Err(missing) => {
+                // Servers told to send snapshots to S3 without keys would log a failed
+                // upload at every snapshot, and nobody reads those logs.
+                report.errors.push(missing.to_string());
+                run.fail_all_up(report, |node| format!("{node}: not installed: {missing}"));
+                return Ok(());
+            }
         }
     }
     // Unreadable records are the prune phase's to report; here they only mean the nodes'
