@@ -144,6 +144,7 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         })?;
     let mut file = tokio::fs::File::from_std(file);
     let copied = server
+        .allowing(crate::ssh::transfer_limit(size))
         .run_privileged_to_file(
             "copying the snapshot",
             &format!("cat {}", shell_quote(&format!("{SNAPSHOT_DIR}/{name}"))),

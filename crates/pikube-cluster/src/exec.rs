@@ -8,13 +8,15 @@ use crate::fleet::{Fleet, NodeResult};
 use crate::progress::SilentProgress;
 use crate::ssh::{CommandOutput, SudoPassword};
 
-/// Runs `script` on every node of `fleet` (as root with `sudo`), `parallelism` at a time;
-/// `on_line(node, is_stderr, line)` sees each line as it arrives. Results in file order.
+/// Runs `script` on every node of `fleet` (as root with `sudo`), `parallelism` at a time,
+/// each allowed `limit`; `on_line(node, is_stderr, line)` sees each line as it arrives.
+/// Results in file order.
 pub async fn exec_all(
     fleet: &Fleet,
     script: &str,
     sudo: bool,
     parallelism: usize,
+    limit: std::time::Duration,
     sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     on_line: &(dyn Fn(&str, bool, &str) + Sync),
 ) -> Vec<NodeResult<CommandOutput, String>> {
@@ -27,7 +29,12 @@ pub async fn exec_all(
             let result = match connected.result {
                 Ok(connection) => {
                     let output = connection
-                        .run_streaming(script, sudo, &|is_err, line| on_line(&node, is_err, line))
+                        .run_streaming(
+                            script,
+                            sudo,
+                            &|is_err, line| on_line(&node, is_err, line),
+                            limit,
+                        )
                         .await
                         .map_err(|err| err.to_string());
                     connection.close().await;

@@ -80,12 +80,17 @@ pub enum Command {
   pikube exec --all --sudo -- journalctl -u k3s -n 5 --no-pager
   pikube exec worker-1 worker-2 -- vcgencmd get_throttled
   pikube exec --all -o json -- cat /etc/os-release | jq '.nodes[] | {node, exit_code}'
+  pikube exec --all --sudo --timeout 1h -- apt-get -y full-upgrade
 
 As with ssh, the words after -- are joined and read by the node's shell. --sudo runs it as
 root (passwordless sudo, or the password asked once or read from PIKUBE_SUDO_PASSWORD).
 Hosts are reached as every command reaches them: pinned host keys, ssh_config, jump hosts.
 
-Exit status: 0 every node ran it with exit 0, 1 a node failed or could not be reached.")]
+A node where the command runs past --timeout is named as failed; pikube stops waiting and
+closes the command's channel.
+
+Exit status: 0 every node ran it with exit 0, 1 a node failed, timed out or could not be
+reached.")]
     Exec(ExecArgs),
     /// Open a shell on a node (or run one command there) the way pikube reaches it: its
     /// pinned host key, your ssh_config, the node's user, key, port and jump host.
@@ -535,6 +540,10 @@ pub struct ExecArgs {
     /// How many nodes at once (default: [ssh] parallelism).
     #[arg(long, value_parser = clap::value_parser!(usize))]
     pub parallelism: Option<usize>,
+    /// How long the command may run on a node before pikube stops waiting for it there
+    /// (e.g. 30s, 2h; default: [ssh] command_timeout).
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// Output format: text streams each line as it comes; JSON gives one document at the end.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -748,6 +748,73 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
     assert_eq!(json["nodes"][0]["exit_code"], 0);
     assert_eq!(json["nodes"][0]["stdout"], "hi\n");
 
+    // A command that runs past --timeout is given up on that node only, and named.
+    let started = std::time::Instant::now();
+    let slow = ws
+        .pikube(&[
+            "exec",
+            "--all",
+            "--timeout",
+            "3s",
+            "--",
+            &format!(
+                "case \"$SSH_CONNECTION\" in *' {} '*) sleep 60;; esac; echo finished",
+                ip("pi2")
+            ),
+        ])
+        .expect_code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        slow.stdout.contains("one   | finished")
+            && slow.stdout.contains("three | finished")
+            && !slow.stdout.contains("two   | finished"),
+        "{}",
+        slow.stdout
+    );
+    assert!(
+        slow.stderr.contains(
+            "exec: 2 ok, 1 failed: two: running the command did not finish within 3 s; \
+             pikube stopped waiting for it"
+        ),
+        "{}",
+        slow.stderr
+    );
+
+    // Every command pikube runs itself has a limit too ([ssh] command_timeout): a `df`
+    // stuck on a dead network mount no longer holds the whole run.
+    fleet.exec(
+        "pi2",
+        "mv /usr/bin/df /usr/bin/df.real && printf '#!/bin/sh\\nexec sleep 600\\n' > /usr/bin/df \
+         && chmod +x /usr/bin/df",
+    );
+    let toml = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen(
+            "connect_timeout = 5",
+            "connect_timeout = 5\ncommand_timeout = 10",
+            1,
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let hung = ws.pikube(&["plan"]).expect_code(1);
+    let said = format!("{}{}", hung.stdout, hung.stderr);
+    assert!(
+        said.contains("two: gathering facts did not finish within 10 s; pikube stopped waiting")
+            && !said.contains("one: gathering facts")
+            && started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}\n{said}",
+        started.elapsed()
+    );
+    fleet.exec("pi2", "mv /usr/bin/df.real /usr/bin/df");
+    std::fs::write(&toml, text).unwrap();
+
     // Bad input, and a node that does not answer.
     let nowhere = ws.pikube(&["exec", "--", "true"]).expect_code(1);
     assert!(

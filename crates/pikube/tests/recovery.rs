@@ -261,7 +261,10 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
     );
     for server in ["pi1", "pi2"] {
         let env = "/etc/systemd/system/k3s.service.env";
-        assert_eq!(fleet.exec(server, &format!("stat -c %a {env}")).trim(), "600");
+        assert_eq!(
+            fleet.exec(server, &format!("stat -c %a {env}")).trim(),
+            "600"
+        );
         assert!(fleet
             .exec(server, &format!("cat {env}"))
             .contains(&format!("AWS_SECRET_ACCESS_KEY=\"{SECRET}\"")));

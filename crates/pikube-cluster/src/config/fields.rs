@@ -150,6 +150,19 @@ pub(crate) fn seconds(report: &mut Report<'_>, field: &str, raw: &Int) -> Option
         .and_then(|s| u64::try_from(s).ok())
 }
 
+/// How long one remote command may run: from ten seconds (less would cut off a K3s start on
+/// a Pi) to a day.
+pub(crate) fn command_seconds(report: &mut Report<'_>, field: &str, raw: &Int) -> Option<u64> {
+    in_range(
+        report,
+        field,
+        raw,
+        10..=86_400,
+        "the command timeout in seconds",
+    )
+    .and_then(|s| u64::try_from(s).ok())
+}
+
 pub(crate) fn parallelism(report: &mut Report<'_>, field: &str, raw: &Int) -> Option<usize> {
     in_range(
         report,

@@ -56,6 +56,10 @@ pub struct SshSettings {
     pub proxy_jump: Option<String>,
     #[serde(serialize_with = "seconds")]
     pub connect_timeout: Duration,
+    /// How long one remote command may run before pikube stops waiting for it (a hung
+    /// `systemctl`, a `df` on a dead NFS mount); some steps get a longer limit of their own.
+    #[serde(serialize_with = "seconds")]
+    pub command_timeout: Duration,
     /// How many nodes are worked on at once.
     pub parallelism: usize,
 }

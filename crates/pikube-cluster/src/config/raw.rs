@@ -83,6 +83,7 @@ pub(crate) struct RawSsh {
     pub(crate) known_hosts: Option<Text>,
     pub(crate) proxy_jump: Option<Text>,
     pub(crate) connect_timeout: Option<Int>,
+    pub(crate) command_timeout: Option<Int>,
     pub(crate) parallelism: Option<Int>,
 }
 

@@ -12,6 +12,9 @@ use super::report::Report;
 /// Per-attempt TCP connect limit: long enough for a Pi on Wi-Fi, short enough
 /// that an unplugged one does not stall a run.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Long enough for anything pikube runs on a slow Pi (a K3s start, an etcd snapshot); what
+/// legitimately takes longer (an OS upgrade, a drain, a big upload) is given its own limit.
+pub(crate) const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 600;
 /// Enough to keep a rack busy without exhausting the local fd or agent limits.
 pub(crate) const DEFAULT_PARALLELISM: usize = 10;
 pub(crate) const DEFAULT_KNOWN_HOSTS: &str = "known_hosts";
@@ -50,6 +53,10 @@ pub(crate) fn lower(
         .and_then(|r| r.connect_timeout.as_ref())
         .and_then(|t| fields::seconds(report, "ssh.connect_timeout", t))
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS);
+    let command_timeout = raw
+        .and_then(|r| r.command_timeout.as_ref())
+        .and_then(|t| fields::command_seconds(report, "ssh.command_timeout", t))
+        .unwrap_or(DEFAULT_COMMAND_TIMEOUT_SECS);
     let parallelism = raw
         .and_then(|r| r.parallelism.as_ref())
         .and_then(|n| fields::parallelism(report, "ssh.parallelism", n))
@@ -62,6 +69,7 @@ pub(crate) fn lower(
         known_hosts,
         proxy_jump,
         connect_timeout: Duration::from_secs(connect_timeout),
+        command_timeout: Duration::from_secs(command_timeout),
         parallelism,
     }
 }

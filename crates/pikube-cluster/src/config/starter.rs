@@ -47,6 +47,10 @@ known_hosts = "known_hosts"
 # Seconds to wait for a TCP connection before giving up on a node (1..=300).
 # connect_timeout = 10
 
+# Seconds one command on a node may run before pikube stops waiting for it
+# and names it (10..=86400). OS upgrades, drains and large uploads get longer.
+# command_timeout = 600
+
 # How many nodes are worked on at once (1..=256).
 # parallelism = 10
 

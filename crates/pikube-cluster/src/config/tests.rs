@@ -67,6 +67,7 @@ config_file = "ssh_config"
 known_hosts = "keys/known_hosts"
 proxy_jump = "pi@gateway"
 connect_timeout = 30
+command_timeout = 1200
 parallelism = 4
 
 [k3s]
@@ -104,6 +105,7 @@ labels = { storage = "ssd", "example.com/tier" = "" }
     assert_eq!(ssh.known_hosts, PathBuf::from("lab/keys/known_hosts"));
     assert_eq!(ssh.proxy_jump.as_deref(), Some("pi@gateway"));
     assert_eq!(ssh.connect_timeout, Duration::from_secs(30));
+    assert_eq!(ssh.command_timeout, Duration::from_secs(1200));
     assert_eq!(ssh.parallelism, 4);
 
     assert_eq!(
@@ -176,6 +178,7 @@ fn defaults_when_ssh_is_absent() {
     assert_eq!(ssh.known_hosts, PathBuf::from("lab/known_hosts"));
     assert_eq!(ssh.proxy_jump, None);
     assert_eq!(ssh.connect_timeout, Duration::from_secs(10));
+    assert_eq!(ssh.command_timeout, Duration::from_secs(600));
     assert_eq!(ssh.parallelism, 10);
     assert_eq!(config.nodes[0].user, None);
 }
@@ -348,7 +351,7 @@ fn missing_required_keys_point_at_their_table() {
 #[test]
 fn out_of_range_numbers() {
     let text = format!(
-        "{HEAD}[ssh]\nport = 0\nconnect_timeout = 301\nparallelism = 0\n\n[[nodes]]\n\
+        "{HEAD}[ssh]\nport = 0\nconnect_timeout = 301\nparallelism = 0\ncommand_timeout = 5\n\n[[nodes]]\n\
          name = \"a\"\naddress = \"10.0.0.1\"\nrole = \"server\"\nport = 65536\n"
     );
     assert_eq!(
@@ -357,7 +360,8 @@ fn out_of_range_numbers() {
             "cluster.toml:7:8: ssh.port: 0 is out of range; a port must be 1..=65535",
             "cluster.toml:8:19: ssh.connect_timeout: 301 is out of range; the timeout in seconds must be 1..=300",
             "cluster.toml:9:15: ssh.parallelism: 0 is out of range; the number of nodes worked on at once must be 1..=256",
-            "cluster.toml:15:8: nodes[0].port: 65536 is out of range; a port must be 1..=65535",
+            "cluster.toml:10:19: ssh.command_timeout: 5 is out of range; the command timeout in seconds must be 10..=86400",
+            "cluster.toml:16:8: nodes[0].port: 65536 is out of range; a port must be 1..=65535",
         ]
     );
 }
@@ -513,6 +517,7 @@ fn starter_file_parses_cleanly() {
         "known_hosts",
         "proxy_jump",
         "connect_timeout",
+        "command_timeout",
         "parallelism",
         "labels",
         "api_endpoint",

@@ -81,6 +81,7 @@ fn client(config: &ClusterConfig) -> Result<ClientConfig, SshClientError> {
         config.ssh.config_file.as_deref(),
         config.ssh.identity_file.as_deref(),
         config.ssh.connect_timeout,
+        config.ssh.command_timeout,
     )
     .map_err(SshClientError)
 }

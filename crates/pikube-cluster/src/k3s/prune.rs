@@ -119,7 +119,9 @@ pub async fn drain_node(
         shell_quote(node),
         timeout.as_secs().max(1)
     );
+    // kubectl gives up at its own --timeout; the minute beyond it is for kubectl itself.
     let output = api
+        .allowing(timeout + Duration::from_secs(60))
         .run_privileged_unchecked("draining the node", &script, b"")
         .await?;
     if output.success() {
@@ -152,6 +154,7 @@ pub async fn delete_node(
         timeout.as_secs().max(1)
     );
     let output = api
+        .allowing(timeout + Duration::from_secs(60))
         .run_privileged_unchecked("deleting the node", &script, b"")
         .await?;
     if output.success() || is_not_found(&output.stderr) {

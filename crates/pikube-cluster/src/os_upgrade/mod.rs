@@ -17,6 +17,9 @@ use crate::k3s::{drain_node, get_nodes, journal_tail, paths::Service};
 use crate::ssh::{ClientConfig, Connection};
 
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
+/// A full-upgrade on an SD card can take most of an hour (a kernel, firmware, initramfs);
+/// beyond two hours something is stuck (a dpkg prompt, a lock held by another apt).
+const OS_UPGRADE_LIMIT: Duration = Duration::from_secs(2 * 3600);
 /// dpkg's answers to its conffile questions: keep the file the user changed, take the
 /// new one where it was left alone.
 const DPKG_OPTIONS: &str = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
@@ -132,6 +135,7 @@ impl OsUpgrade<'_> {
              exit $rc"
         );
         let upgraded = node
+            .allowing(OS_UPGRADE_LIMIT)
             .run_privileged_unchecked("upgrading the OS", &script, b"")
             .await;
         let reboot = match upgraded {

@@ -15,17 +15,20 @@ use std::time::Duration;
 pub struct ClientConfig {
     dir: tempfile::TempDir,
     known_hosts: PathBuf,
+    command_timeout: Duration,
 }
 
 impl ClientConfig {
     /// `user_config`: the ssh_config to honour (`None`: `~/.ssh/config` when it exists).
     /// `identity_file`: the cluster-wide key; written into the config (not passed as `-i`)
-    /// so that jump hosts are reached with it too.
+    /// so that jump hosts are reached with it too. `command_timeout`: how long one remote
+    /// command may run (see [`super::Connection::allowing`] for longer steps).
     pub fn create(
         known_hosts: &Path,
         user_config: Option<&Path>,
         identity_file: Option<&Path>,
         connect_timeout: Duration,
+        command_timeout: Duration,
     ) -> io::Result<ClientConfig> {
         let known_hosts = absolute(known_hosts)?;
         if let Some(parent) = known_hosts.parent() {
@@ -80,7 +83,11 @@ impl ClientConfig {
             .open(dir.path().join("ssh_config"))?;
         file.write_all(text.as_bytes())?;
 
-        Ok(ClientConfig { dir, known_hosts })
+        Ok(ClientConfig {
+            dir,
+            known_hosts,
+            command_timeout,
+        })
     }
 
     pub fn ssh_config(&self) -> PathBuf {
@@ -93,6 +100,10 @@ impl ClientConfig {
 
     pub fn known_hosts(&self) -> &Path {
         &self.known_hosts
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
     }
 }
 
@@ -123,8 +134,14 @@ mod tests {
         let user = dir.path().join("my config");
         fs::write(&user, "Host pi\n  User pi\n").unwrap();
         let known = dir.path().join("known_hosts");
-        let config =
-            ClientConfig::create(&known, Some(&user), None, Duration::from_secs(7)).unwrap();
+        let config = ClientConfig::create(
+            &known,
+            Some(&user),
+            None,
+            Duration::from_secs(7),
+            Duration::from_secs(600),
+        )
+        .unwrap();
         let text = fs::read_to_string(config.ssh_config()).unwrap();
         let pin = text.find("UserKnownHostsFile").unwrap();
         let include = text

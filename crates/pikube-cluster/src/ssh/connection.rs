@@ -1,5 +1,6 @@
 use std::num::NonZeroUsize;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
@@ -60,6 +61,8 @@ pub struct Connection {
     session: Session,
     login_user: String,
     privilege: Option<Privilege>,
+    /// How long one command may run (`[ssh] command_timeout`), unless a step allows more.
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for Connection {
@@ -110,6 +113,7 @@ impl Connection {
             session,
             login_user: String::new(),
             privilege: None,
+            command_timeout: client.command_timeout(),
         };
         let probe = connection
             .run(
@@ -168,6 +172,7 @@ impl Connection {
                 "sudo -k -S -p '' true",
                 Some(Input::Owned(password.line_then(b""))),
                 "the sudo password check",
+                self.command_timeout,
             )
             .await?;
         if !check.success() {
@@ -180,10 +185,19 @@ impl Connection {
         Ok(())
     }
 
+    /// The same commands, each allowed up to `limit` (or `[ssh] command_timeout`, if that
+    /// is longer): for a step that legitimately runs long, such as an OS upgrade or a drain
+    /// with its own deadline.
+    pub fn allowing(&self, limit: Duration) -> Allowing<'_> {
+        Allowing {
+            connection: self,
+            limit: limit.max(self.command_timeout),
+        }
+    }
+
     /// Runs a shell script as the login user; a non-zero exit is an error.
     pub async fn run(&self, what: &str, script: &str) -> Result<CommandOutput, SshError> {
-        let output = self.exec(script, None, what).await?;
-        self.checked(what, output)
+        self.allowing(self.command_timeout).run(what, script).await
     }
 
     /// Runs a shell script as root (directly, or through sudo), feeding `input` to it.
@@ -194,8 +208,9 @@ impl Connection {
         script: &str,
         input: &[u8],
     ) -> Result<CommandOutput, SshError> {
-        let output = self.run_privileged_unchecked(what, script, input).await?;
-        self.checked(what, output)
+        self.allowing(self.command_timeout)
+            .run_privileged(what, script, input)
+            .await
     }
 
     /// As [`Connection::run_privileged`], but returns the exit code instead of failing.
@@ -205,18 +220,29 @@ impl Connection {
         script: &str,
         input: &[u8],
     ) -> Result<CommandOutput, SshError> {
-        self.privileged(what, script, Input::Bytes(input)).await
+        self.allowing(self.command_timeout)
+            .run_privileged_unchecked(what, script, input)
+            .await
     }
 
     /// Runs a script as root with a local file streamed to its standard input (a k3s
-    /// binary is ~70 MB: it is never held in memory). A non-zero exit is an error.
+    /// binary is ~70 MB: it is never held in memory). A non-zero exit is an error. The
+    /// limit grows with the file: at least [`UPLOAD_FLOOR_RATE`] bytes a second, for a Pi
+    /// on weak Wi-Fi.
     pub async fn run_privileged_with_file(
         &self,
         what: &str,
         script: &str,
         file: &std::path::Path,
     ) -> Result<CommandOutput, SshError> {
-        let output = self.privileged(what, script, Input::File(file)).await?;
+        let size = tokio::fs::metadata(file)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let limit = transfer_limit(size).max(self.command_timeout);
+        let output = self
+            .privileged(what, script, Input::File(file), limit)
+            .await?;
         self.checked(what, output)
     }
 
@@ -225,9 +251,10 @@ impl Connection {
         what: &str,
         script: &str,
         input: Input<'_>,
+        limit: Duration,
     ) -> Result<CommandOutput, SshError> {
         let (command, input) = self.as_root(script, input)?;
-        self.exec(&command, Some(input), what).await
+        self.exec(&command, Some(input), what, limit).await
     }
 
     /// Runs a shell script as root, its standard output streamed into `file` (hashed on
@@ -239,15 +266,9 @@ impl Connection {
         script: &str,
         file: &mut tokio::fs::File,
     ) -> Result<Streamed, SshError> {
-        let (command, input) = self.as_root(script, Input::Bytes(b""))?;
-        let (output, streamed) = self
-            .exec_into(&command, Some(input), what, Some(file))
-            .await?;
-        self.checked(what, output)?;
-        streamed.ok_or_else(|| SshError::Disconnected {
-            node: self.target.node.clone(),
-            what: what.to_owned(),
-        })
+        self.allowing(self.command_timeout)
+            .run_privileged_to_file(what, script, file)
+            .await
     }
 
     /// `script` as the command that runs it as root here, and the input it then reads (the
@@ -277,12 +298,14 @@ impl Connection {
 
     /// Runs a user's command (as root with `privileged`), handing each line of its output to
     /// `on_line` as it comes (`true` for standard error), and returns it all at the end with
-    /// the exit code; a non-zero exit is not an error here. For `pikube exec`.
+    /// the exit code; a non-zero exit is not an error here, running past `limit` is. For
+    /// `pikube exec`.
     pub async fn run_streaming(
         &self,
         script: &str,
         privileged: bool,
         on_line: &(dyn Fn(bool, &str) + Sync),
+        limit: Duration,
     ) -> Result<CommandOutput, SshError> {
         let what = "running the command";
         let (command, stdin) = if privileged {
@@ -298,40 +321,61 @@ impl Connection {
             node: self.target.node.clone(),
             what: what.to_owned(),
         };
-        let mut child = self
-            .session
-            .command("sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(if stdin.is_empty() {
-                Stdio::null()
-            } else {
-                Stdio::piped()
+        let run = async {
+            let mut child = self
+                .session
+                .command("sh")
+                .arg("-c")
+                .arg(&command)
+                .stdin(if stdin.is_empty() {
+                    Stdio::null()
+                } else {
+                    Stdio::piped()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .await
+                .map_err(lost)?;
+            if let Some(mut input) = child.stdin().take() {
+                let _ = input.write_all(&stdin).await;
+                let _ = input.shutdown().await;
+            }
+            let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
+                return Err(SshError::Disconnected {
+                    node: self.target.node.clone(),
+                    what: what.to_owned(),
+                });
+            };
+            let (stdout, stderr) = tokio::join!(
+                read_lines(out, false, on_line),
+                read_lines(err, true, on_line)
+            );
+            let status = child.wait().await.map_err(lost)?;
+            Ok(CommandOutput {
+                code: exit_code(status),
+                stdout,
+                stderr,
             })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(lost)?;
-        if let Some(mut input) = child.stdin().take() {
-            let _ = input.write_all(&stdin).await;
-            let _ = input.shutdown().await;
-        }
-        let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
-            return Err(SshError::Disconnected {
+        };
+        self.within(limit, what, run).await
+    }
+
+    /// `run`, or [`SshError::TimedOut`] once `limit` has passed. The command's future is
+    /// dropped then, which closes its SSH channel; a command that ignores that may still
+    /// run on the node, which is why the message says pikube stopped waiting, no more.
+    async fn within<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        run: impl std::future::Future<Output = Result<T, SshError>>,
+    ) -> Result<T, SshError> {
+        tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+            Err(SshError::TimedOut {
                 node: self.target.node.clone(),
                 what: what.to_owned(),
-            });
-        };
-        let (stdout, stderr) = tokio::join!(
-            read_lines(out, false, on_line),
-            read_lines(err, true, on_line)
-        );
-        let status = child.wait().await.map_err(lost)?;
-        Ok(CommandOutput {
-            code: exit_code(status),
-            stdout,
-            stderr,
+                limit,
+            })
         })
     }
 
@@ -358,8 +402,9 @@ impl Connection {
         script: &str,
         input: Option<Input<'_>>,
         what: &str,
+        limit: Duration,
     ) -> Result<CommandOutput, SshError> {
-        self.exec_into(script, input, what, None)
+        self.exec_into(script, input, what, None, limit)
             .await
             .map(|(output, _)| output)
     }
@@ -369,6 +414,18 @@ impl Connection {
     /// node streaming gigabytes must not exhaust the controller's memory (security review
     /// L3).
     async fn exec_into(
+        &self,
+        script: &str,
+        input: Option<Input<'_>>,
+        what: &str,
+        file: Option<&mut tokio::fs::File>,
+        limit: Duration,
+    ) -> Result<(CommandOutput, Option<Streamed>), SshError> {
+        self.within(limit, what, self.exec_unlimited(script, input, what, file))
+            .await
+    }
+
+    async fn exec_unlimited(
         &self,
         script: &str,
         input: Option<Input<'_>>,
@@ -449,6 +506,15 @@ impl Connection {
             streamed,
         ))
     }
+}
+
+/// The slowest transfer a limit is sized for (128 KiB/s): a Pi on weak Wi-Fi still gets a
+/// 200 MB image archive through before its upload is given up.
+pub const UPLOAD_FLOOR_RATE: u64 = 128 << 10;
+
+/// How long moving `bytes` to or from a node may take, at [`UPLOAD_FLOOR_RATE`].
+pub fn transfer_limit(bytes: u64) -> Duration {
+    Duration::from_secs(bytes / UPLOAD_FLOOR_RATE)
 }
 
 /// The most a command's standard output may bring back into memory: a node's state or the
@@ -543,6 +609,62 @@ async fn read_lines(
         }
     }
     all
+}
+
+/// A connection's commands with a limit of their own: see [`Connection::allowing`].
+pub struct Allowing<'a> {
+    connection: &'a Connection,
+    limit: Duration,
+}
+
+impl Allowing<'_> {
+    /// [`Connection::run`], within this limit.
+    pub async fn run(&self, what: &str, script: &str) -> Result<CommandOutput, SshError> {
+        let output = self.connection.exec(script, None, what, self.limit).await?;
+        self.connection.checked(what, output)
+    }
+
+    /// [`Connection::run_privileged`], within this limit.
+    pub async fn run_privileged(
+        &self,
+        what: &str,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput, SshError> {
+        let output = self.run_privileged_unchecked(what, script, input).await?;
+        self.connection.checked(what, output)
+    }
+
+    /// [`Connection::run_privileged_unchecked`], within this limit.
+    pub async fn run_privileged_unchecked(
+        &self,
+        what: &str,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput, SshError> {
+        self.connection
+            .privileged(what, script, Input::Bytes(input), self.limit)
+            .await
+    }
+
+    /// [`Connection::run_privileged_to_file`], within this limit.
+    pub async fn run_privileged_to_file(
+        &self,
+        what: &str,
+        script: &str,
+        file: &mut tokio::fs::File,
+    ) -> Result<Streamed, SshError> {
+        let connection = self.connection;
+        let (command, input) = connection.as_root(script, Input::Bytes(b""))?;
+        let (output, streamed) = connection
+            .exec_into(&command, Some(input), what, Some(file), self.limit)
+            .await?;
+        connection.checked(what, output)?;
+        streamed.ok_or_else(|| SshError::Disconnected {
+            node: connection.target.node.clone(),
+            what: what.to_owned(),
+        })
+    }
 }
 
 /// What a remote command reads on its standard input.

@@ -15,7 +15,7 @@ pub use client_config::ClientConfig;
 /// Single-quotes a string for a POSIX shell (for commands built outside this crate).
 pub use connection::shell_quote as shell_quote_arg;
 pub(crate) use connection::{last_line, shell_quote};
-pub use connection::{CommandOutput, Connection};
+pub use connection::{transfer_limit, Allowing, CommandOutput, Connection};
 pub use error::SshError;
 pub use sudo::{Privilege, SudoPassword};
 pub use target::SshTarget;

@@ -49,11 +49,13 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
         };
     };
     let parallelism = args.parallelism.unwrap_or(config.ssh.parallelism);
+    let limit = args.timeout.unwrap_or(config.ssh.command_timeout);
     let results = runtime()?.block_on(exec_all(
         &fleet,
         &script,
         args.sudo,
         parallelism,
+        limit,
         &sudo_password,
         &print,
     ));
