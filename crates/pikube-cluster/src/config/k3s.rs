@@ -14,6 +14,7 @@ use super::located::Located;
 use super::model::K3sSettings;
 use super::raw::{RawK3s, Text};
 use super::report::Report;
+use super::sha256::Sha256;
 use super::version::K3sVersion;
 
 /// `None` when the table is missing or any value in it is invalid; every
@@ -70,6 +71,13 @@ pub(crate) fn lower(
         image_archive_problem,
     );
 
+    let binary_sha256 = pins(report, "sha256", raw.sha256.unwrap_or_default());
+    let images_sha256 = pins(
+        report,
+        "images_sha256",
+        raw.images_sha256.unwrap_or_default(),
+    );
+
     let registries = super::registries::lower(report, raw.registries);
 
     Some(K3sSettings {
@@ -82,8 +90,32 @@ pub(crate) fn lower(
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
         images: images?,
+        binary_sha256: binary_sha256?,
+        images_sha256: images_sha256?,
         registries: registries?,
     })
+}
+
+/// `[k3s.sha256]`, `[k3s.images_sha256]`: an architecture's asset must hash to this.
+fn pins(
+    report: &mut Report<'_>,
+    table: &str,
+    raw: BTreeMap<Text, Text>,
+) -> Option<BTreeMap<Arch, Sha256>> {
+    let mut pins = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in raw {
+        let field = format!("k3s.{table}.{}", fields::toml_key(key.get_ref()));
+        let arch = fields::parse::<Arch>(report, &field, &key);
+        let digest = fields::parse::<Sha256>(report, &field, &value);
+        match (arch, digest) {
+            (Some(arch), Some(digest)) => {
+                pins.insert(arch, digest);
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(pins)
 }
 
 fn server_name(

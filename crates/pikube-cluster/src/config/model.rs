@@ -19,6 +19,7 @@ use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
 use super::role::Role;
+use super::sha256::Sha256;
 use super::taint::Taint;
 use super::version::K3sVersion;
 
@@ -92,6 +93,12 @@ pub struct K3sSettings {
     /// to exist and to have an extension K3s imports; they imply air-gap for their
     /// architecture, and the others are downloaded when `airgap_images` is set.
     pub images: BTreeMap<Arch, PathBuf>,
+    /// `[k3s.sha256]`: what each architecture's k3s binary must hash to, downloaded or
+    /// local; pinned from a source the operator trusts, so that a mirror that serves both a
+    /// binary and its checksum cannot vouch for itself (review L7).
+    pub binary_sha256: BTreeMap<Arch, Sha256>,
+    /// `[k3s.images_sha256]`: the same for the airgap image archives.
+    pub images_sha256: BTreeMap<Arch, Sha256>,
     /// `[k3s.registries]`: mirrors and registry settings for registries.yaml (empty: pikube
     /// leaves registries.yaml alone).
     pub registries: Registries,

@@ -104,6 +104,10 @@ pub(crate) struct RawK3s {
     pub(crate) airgap_images: Option<Spanned<bool>>,
     /// Architecture to local airgap image archive (implies air-gap for that architecture).
     pub(crate) images: Option<BTreeMap<Text, Text>>,
+    /// Architecture to the SHA-256 its k3s binary must have, wherever it comes from.
+    pub(crate) sha256: Option<BTreeMap<Text, Text>>,
+    /// Architecture to the SHA-256 its airgap image archive must have.
+    pub(crate) images_sha256: Option<BTreeMap<Text, Text>>,
     pub(crate) registries: Option<Located<RawRegistries>>,
 }
 

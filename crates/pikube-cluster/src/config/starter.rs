@@ -99,6 +99,14 @@ version = "v1.31.4+k3s1"
 # [k3s.images]
 # arm64 = "images/k3s-airgap-images-arm64.tar.zst"
 
+# Pin what each architecture's binary (and image archive) must hash to, taken
+# from a source you trust: a mirror serving both a binary and its checksum
+# cannot vouch for itself. A download or local file that differs goes nowhere.
+# [k3s.sha256]
+# arm64 = "<64 hex digits from sha256sum-arm64.txt>"
+# [k3s.images_sha256]
+# arm64 = "<64 hex digits>"
+
 # Registry mirrors and credentials for every node's containerd (written to
 # /etc/rancher/k3s/registries.yaml). A password is never written here:
 # password_secret names the secret in secrets.age that holds it

@@ -427,7 +427,7 @@ fn unknown_keys_suggest_the_close_one() {
         errors("[k3s.channel]\n"),
         [
             "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
-          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`, `registries`"
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`, `sha256`, `images_sha256`, `registries`"
         ]
     );
     let text = format!("{HEAD}tls_sans = []\n");
@@ -1217,5 +1217,32 @@ fn backup_gives_typed_settings_and_refuses_what_k3s_would_not_snapshot() {
     assert!(
         external.len() == 1 && external[0].contains("datastore_endpoint the cluster's data"),
         "{external:?}"
+    );
+}
+
+#[test]
+fn pinned_digests_are_per_architecture_and_checked_at_their_line() {
+    let server = node("a", "10.0.0.1", "server");
+    let digest = "AB".repeat(32);
+    let config = loaded(&format!(
+        "{HEAD}[k3s.sha256]\narm64 = \"{digest}\"\n[k3s.images_sha256]\narmhf = \"{}\"\n{server}",
+        "0".repeat(64)
+    ))
+    .config;
+    assert_eq!(
+        config.k3s.binary_sha256[&Arch::Arm64].as_str(),
+        "ab".repeat(32)
+    );
+    assert_eq!(config.k3s.images_sha256.len(), 1);
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}[k3s.sha256]\naarch64 = \"{digest}\"\narm64 = \"abc\"\n{server}"
+        )),
+        [
+            "cluster.toml:7:1: k3s.sha256.aarch64: \"aarch64\" is not an architecture K3s \
+             publishes; K3s calls it \"arm64\"",
+            "cluster.toml:8:9: k3s.sha256.arm64: \"abc\" is not a SHA-256: 64 hex digits, as \
+             sha256sum prints them",
+        ]
     );
 }

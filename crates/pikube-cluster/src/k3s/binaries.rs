@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::desired::{BinaryArtifact, ImagesArtifact};
 use super::paths::{IMAGES_DIR, IMAGES_FILE_STEM};
-use crate::config::{Arch, ClusterConfig, ImageArchiveKind};
+use crate::config::{Arch, ClusterConfig, ImageArchiveKind, Sha256};
 use crate::k3s_release::{cached_asset, file_sha256, ReleaseAsset, ReleaseError, ReleaseSource};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,18 @@ pub enum BinaryError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error(
+        "k3s.{table}.{arch}: {path} has SHA-256 {actual}, not the pinned {expected}; it is not \
+         what you pinned, so no node gets it (if the release changed on purpose, pin the new \
+         digest)"
+    )]
+    Pinned {
+        table: &'static str,
+        arch: Arch,
+        path: PathBuf,
+        expected: Sha256,
+        actual: String,
     },
     #[error("{what}: {source}")]
     Download {
@@ -57,11 +69,20 @@ pub async fn resolve_binaries(
             Some(path) => local_file("binary", arch, path).await?,
             None => fetch(ReleaseAsset::Binary(arch)).await?,
         };
+        pinned(
+            "sha256",
+            arch,
+            config.k3s.binary_sha256.get(&arch),
+            &path,
+            &sha256,
+        )?;
         let images = if config.k3s.wants_images(arch) {
             let (path, sha256) = match config.k3s.images.get(&arch) {
                 Some(path) => local_file("images", arch, path).await?,
                 None => fetch(ReleaseAsset::AirgapImages(arch)).await?,
             };
+            let pin = config.k3s.images_sha256.get(&arch);
+            pinned("images_sha256", arch, pin, &path, &sha256)?;
             Some(ImagesArtifact::new(path, sha256))
         } else {
             None
@@ -87,6 +108,26 @@ fn known_arch(name: &str) -> Option<Arch> {
     match name {
         "amd64" | "arm64" | "armhf" => Arch::from_uname_machine(name),
         _ => None,
+    }
+}
+
+/// The asset at `path` (hashing to `sha256`) against the digest cluster.toml pins, if any.
+fn pinned(
+    table: &'static str,
+    arch: Arch,
+    pin: Option<&Sha256>,
+    path: &Path,
+    sha256: &str,
+) -> Result<(), BinaryError> {
+    match pin {
+        Some(expected) if expected.as_str() != sha256 => Err(BinaryError::Pinned {
+            table,
+            arch,
+            path: path.to_owned(),
+            expected: expected.clone(),
+            actual: sha256.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -121,5 +162,64 @@ impl ImagesArtifact {
             size,
             remote: format!("{IMAGES_DIR}/{IMAGES_FILE_STEM}{extension}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_binary_or_archive_that_is_not_the_pinned_one_goes_to_no_node() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k3s"), b"a k3s binary").unwrap();
+        std::fs::write(dir.path().join("images.tar"), b"an image archive").unwrap();
+        let binary = crate::backup::sha256_hex(b"a k3s binary");
+        let images = crate::backup::sha256_hex(b"an image archive");
+        let config = |binary_pin: &str, images_pin: &str| {
+            let text = format!(
+                "[cluster]\nname = \"lab\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
+                 [k3s.binary]\narm64 = \"k3s\"\n[k3s.images]\narm64 = \"images.tar\"\n\
+                 [k3s.sha256]\narm64 = \"{binary_pin}\"\n\
+                 [k3s.images_sha256]\narm64 = \"{images_pin}\"\n\
+                 [[nodes]]\nname = \"a\"\naddress = \"10.0.0.1\"\nrole = \"server\"\n"
+            );
+            let path = dir.path().join("cluster.toml");
+            std::fs::write(&path, text).unwrap();
+            crate::config::load(&path).unwrap().config
+        };
+        let arches: BTreeSet<String> = ["arm64".to_owned()].into();
+        let source = ReleaseSource::new("http://127.0.0.1:9/unused");
+        let resolve = |config: ClusterConfig| {
+            let arches = arches.clone();
+            let source = source.clone();
+            let cache = dir.path().join("cache");
+            async move { resolve_binaries(&config, &arches, &source, &cache, &|_| {}).await }
+        };
+
+        let both = resolve(config(&binary.to_uppercase(), &images))
+            .await
+            .unwrap();
+        assert_eq!(both["arm64"].sha256, binary);
+
+        let wrong = "0".repeat(64);
+        let err = resolve(config(&wrong, &images))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("k3s.sha256.arm64: ")
+                && err.contains(&format!("has SHA-256 {binary}, not the pinned {wrong}")),
+            "{err}"
+        );
+        let err = resolve(config(&binary, &wrong))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("k3s.images_sha256.arm64: ")
+                && err.contains(&format!("has SHA-256 {images}")),
+            "{err}"
+        );
     }
 }
