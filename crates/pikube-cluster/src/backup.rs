@@ -21,6 +21,8 @@ pub enum BackupError {
     Ssh(#[from] SshError),
     #[error("{node}: `k3s etcd-snapshot save` failed: {reason}")]
     Save { node: String, reason: String },
+    #[error("{node}: no snapshot {name} in {SNAPSHOT_DIR}")]
+    NotOnNode { node: String, name: String },
     #[error(
         "{node}: the snapshot {name} arrived damaged (expected {expected_size} bytes with \
          SHA-256 {expected_sha256}, got {size} bytes with {sha256}); nothing was kept"
@@ -71,36 +73,67 @@ impl Manifest {
     }
 }
 
+/// Where the snapshot comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum SnapshotSource<'a> {
+    /// A new one, `k3s etcd-snapshot save --name <prefix>`.
+    Take { prefix: &'a str },
+    /// One already on the server, by name: a scheduled snapshot, say, which dies with the
+    /// server's SD card unless it is copied off.
+    Existing { name: &'a str },
+}
+
 /// What to take and where to keep it.
 pub struct BackupRequest<'a> {
     pub cluster: &'a str,
-    /// The snapshot name's prefix (`on-demand` unless given).
-    pub prefix: &'a str,
+    pub source: SnapshotSource<'a>,
     pub servers: Vec<String>,
     pub token_secret: &'a str,
     /// `.pikube/<cluster>/backups`.
     pub dir: &'a Path,
 }
 
-/// Takes a snapshot on `server` and copies it to `request.dir`; returns its manifest.
+/// The exit code of the script below when the snapshot asked for is not on the server.
+const NOT_HERE: i32 = 3;
+
+/// Takes a snapshot on `server` (or finds the one asked for there) and copies it to
+/// `request.dir`; returns its manifest.
 pub async fn back_up(
     server: &Connection,
     request: &BackupRequest<'_>,
 ) -> Result<Manifest, BackupError> {
     let node = server.node().to_owned();
-    let script = format!(
-        r#"out=$(/usr/local/bin/k3s etcd-snapshot save --name {prefix} 2>&1) || {{ printf '%s\n' "$out" >&2; exit 1; }}
+    let find = match request.source {
+        SnapshotSource::Take { prefix } => format!(
+            r#"out=$(/usr/local/bin/k3s etcd-snapshot save --name {prefix} 2>&1) || {{ printf '%s\n' "$out" >&2; exit 1; }}
 name=$(printf '%s\n' "$out" | sed -n 's/.*Snapshot \([^ "]*\) saved.*/\1/p' | tail -n 1)
-[ -n "$name" ] || {{ printf 'no snapshot name in: %s\n' "$out" >&2; exit 1; }}
+[ -n "$name" ] || {{ printf 'no snapshot name in: %s\n' "$out" >&2; exit 1; }}"#,
+            prefix = shell_quote(prefix),
+        ),
+        SnapshotSource::Existing { name } => format!(
+            "name={name}\n[ -f {dir}/\"$name\" ] || exit {NOT_HERE}",
+            name = shell_quote(name),
+            dir = SNAPSHOT_DIR,
+        ),
+    };
+    let script = format!(
+        r#"{find}
 f={dir}/$name
 printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"
 /usr/local/bin/k3s --version | head -n 1"#,
-        prefix = shell_quote(request.prefix),
         dir = SNAPSHOT_DIR,
     );
-    let saved = server
-        .run_privileged_unchecked("saving an etcd snapshot", &script, b"")
-        .await?;
+    let what = match request.source {
+        SnapshotSource::Take { .. } => "saving an etcd snapshot",
+        SnapshotSource::Existing { .. } => "looking for the snapshot",
+    };
+    let saved = server.run_privileged_unchecked(what, &script, b"").await?;
+    if let (SnapshotSource::Existing { name }, NOT_HERE) = (request.source, saved.code) {
+        return Err(BackupError::NotOnNode {
+            node,
+            name: name.to_owned(),
+        });
+    }
     if !saved.success() {
         return Err(BackupError::Save {
             node,

@@ -333,6 +333,20 @@ pub struct BackupArgs {
 pub enum BackupAction {
     /// The backups on this machine, and the snapshots on the first server that answers.
     List(ReportArgs),
+    /// Copy a snapshot that is already on a server (a scheduled one) to this machine,
+    /// checked and described like a new backup, so that `pikube restore` can use it.
+    #[command(
+        after_help = "Examples:\n  pikube backup list                                  # names under on_node\n  pikube backup pull etcd-snapshot-s2-1764921600\n  pikube restore etcd-snapshot-s2-1764921600 --dry-run\n\nEvery server of cluster.toml is asked in turn; the first that has it sends it.\n\nExit status: 0 copied, 1 no server has it or the copy failed."
+    )]
+    Pull {
+        #[command(flatten)]
+        file: FileArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// The snapshot's name, as `pikube backup list` shows it on a server.
+        #[arg(value_name = "SNAPSHOT", value_parser = parse_snapshot_name)]
+        name: String,
+    },
     /// Delete all but the newest N backups on this machine.
     Prune {
         #[command(flatten)]
@@ -344,6 +358,24 @@ pub enum BackupAction {
 }
 
 /// A snapshot prefix becomes part of a file name on the node and here.
+/// A snapshot's file name as K3s makes it (`<prefix>-<node>-<unix time>`, maybe `.zip`):
+/// nothing that could leave the snapshot directory or read as an option.
+fn parse_snapshot_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 255
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !text.starts_with(['.', '-']);
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a snapshot name: letters, digits, '-', '_' and '.', not first"
+        ))
+    }
+}
+
 fn parse_snapshot_prefix(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 64

@@ -131,7 +131,9 @@ fn scheduled_snapshots(fleet: &Fleet, server: &str) -> Vec<String> {
     fleet
         .exec(
             server,
-            "ls /var/lib/rancher/k3s/server/db/snapshots/ 2>/dev/null | grep '^etcd-snapshot-' || true",
+            // Not etcdctl's `<name>.part` while it writes one.
+            "ls /var/lib/rancher/k3s/server/db/snapshots/ 2>/dev/null \
+             | grep -E '^etcd-snapshot-.*-[0-9]+$' || true",
         )
         .lines()
         .map(str::to_owned)
@@ -163,23 +165,24 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
     std::fs::write(&toml, &text).unwrap();
     ws.pikube(&["apply", READY]).expect_code(0);
 
-    // Every server takes its own snapshots on the schedule, and keeps the newest two.
+    // Every server takes its own snapshots on the schedule, and keeps the newest two (a
+    // third lives for the moment between a snapshot and its pruning, so a listing is taken
+    // until it falls between two).
     for server in ["pi1", "pi2"] {
         let mut seen = std::collections::BTreeSet::new();
         let deadline = Instant::now() + Duration::from_secs(90);
         let kept = loop {
             let now = scheduled_snapshots(&fleet, server);
             seen.extend(now.iter().cloned());
-            if seen.len() >= 4 {
+            if seen.len() >= 4 && (1..=2).contains(&now.len()) {
                 break now;
             }
-            assert!(Instant::now() < deadline, "{server}: saw only {seen:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{server}: retention 2, now {now:?}, seen {seen:?}"
+            );
             std::thread::sleep(Duration::from_secs(1));
         };
-        assert!(
-            (1..=2).contains(&kept.len()),
-            "{server}: retention 2, found {kept:?} after {seen:?}"
-        );
         let node = if server == "pi1" { "s1" } else { "s2" };
         assert!(
             kept.iter()
@@ -301,4 +304,54 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
     let before = scheduled_snapshots(&fleet, "pi1");
     std::thread::sleep(Duration::from_secs(9));
     assert_eq!(scheduled_snapshots(&fleet, "pi1"), before);
+
+    // A scheduled snapshot copied off its server is a backup like any other: checked,
+    // described, and taken by restore. Each server is asked in turn for it.
+    for (server, node) in [("pi1", "s1"), ("pi2", "s2")] {
+        let name = scheduled_snapshots(&fleet, server)
+            .pop()
+            .expect("a scheduled snapshot");
+        let pulled = ws.pikube(&["backup", "pull", &name]).expect_code(0);
+        assert!(
+            pulled.stdout.starts_with(&format!("pulled {name} ("))
+                && pulled.stdout.contains(&format!(" from {node} into ")),
+            "{}",
+            pulled.stdout
+        );
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(ws.path().join(format!(".pikube/test/backups/{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (manifest["node"].as_str(), manifest["cluster"].as_str()),
+            (Some(node), Some("test")),
+            "{manifest}"
+        );
+        let dry = ws.pikube(&["restore", &name, "--dry-run"]).expect_code(0);
+        assert!(
+            dry.stdout
+                .starts_with(&format!("Would restore {name} (taken 20")),
+            "{}",
+            dry.stdout
+        );
+    }
+    let missing = ws
+        .pikube(&["backup", "pull", "etcd-snapshot-s1-1"])
+        .expect_code(1);
+    for node in ["s1", "s2"] {
+        assert!(
+            missing.stdout.contains(&format!(
+                "FAILED  {node}: no snapshot etcd-snapshot-s1-1 in \
+                 /var/lib/rancher/k3s/server/db/snapshots"
+            )),
+            "{}",
+            missing.stdout
+        );
+    }
+    let escape = ws.pikube(&["backup", "pull", "../../../etc/shadow"]);
+    assert!(
+        escape.code == 1 && escape.stderr.contains("is not a snapshot name"),
+        "{}",
+        escape.stderr
+    );
 }

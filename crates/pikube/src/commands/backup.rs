@@ -1,11 +1,13 @@
 //! `pikube backup [list | prune]`: etcd snapshots pulled to this machine.
 
 use anyhow::{bail, Context};
-use pikube_cluster::backup::{back_up, local_backups, prune, BackupRequest, Manifest};
+use pikube_cluster::backup::{
+    back_up, local_backups, prune, BackupError, BackupRequest, Manifest, SnapshotSource,
+};
 use pikube_cluster::config::Role;
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
-use crate::cli::{BackupAction, BackupArgs, OutputFormat, ReportArgs};
+use crate::cli::{BackupAction, BackupArgs, FileArgs, LockArgs, OutputFormat, ReportArgs};
 use crate::commands::cluster::{
     fleet_of, load_config, lock_cluster, lock_on_server, unlock_server,
 };
@@ -16,7 +18,14 @@ use crate::exit::Outcome;
 
 pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
     match &args.action {
-        None => save(args),
+        None => save(
+            &args.file,
+            &args.lock,
+            SnapshotSource::Take { prefix: &args.name },
+        ),
+        Some(BackupAction::Pull { file, lock, name }) => {
+            save(file, lock, SnapshotSource::Existing { name })
+        }
         Some(BackupAction::List(report)) => list(report),
         Some(BackupAction::Prune { file, keep }) => {
             let config = load_config(&file.file)?;
@@ -36,9 +45,11 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
-    let config = load_config(&args.file.file)?;
-    let _lock = lock_cluster(&config, "backup", &args.lock)?;
+/// A new snapshot taken on the first server that answers, or the one named found on the
+/// first server that has it, copied here.
+fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow::Result<Outcome> {
+    let config = load_config(&file.file)?;
+    let _lock = lock_cluster(&config, "backup", lock)?;
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
     let local = local_state(&config);
     let token = local.existing_token()?.with_context(|| {
@@ -57,8 +68,7 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
         .collect();
     let progress = StderrProgress::new();
     let runtime = runtime()?;
-    let cluster_lock =
-        runtime.block_on(lock_on_server(&config, "backup", &args.lock, &progress))?;
+    let cluster_lock = runtime.block_on(lock_on_server(&config, "backup", lock, &progress))?;
     let result = runtime.block_on(async {
         let mut problems = Vec::new();
         for connected in servers.connect_privileged(&progress, &sudo_password).await {
@@ -69,20 +79,32 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
                     continue;
                 }
             };
-            progress.node(&connected.node, "saving an etcd snapshot");
+            progress.node(
+                &connected.node,
+                match source {
+                    SnapshotSource::Take { .. } => "saving an etcd snapshot",
+                    SnapshotSource::Existing { .. } => "looking for the snapshot",
+                },
+            );
             let request = BackupRequest {
                 cluster: config.name.as_ref(),
-                prefix: &args.name,
+                source,
                 servers: server_names.clone(),
                 token_secret: token.expose(),
                 dir: &dir,
             };
             let result = back_up(&connection, &request).await;
             connection.close().await;
-            return result.map_err(|err| {
-                problems.push(err.to_string());
-                problems
-            });
+            match result {
+                // Another server may have it: each keeps its own snapshots.
+                Err(err @ BackupError::NotOnNode { .. }) => problems.push(err.to_string()),
+                result => {
+                    return result.map_err(|err| {
+                        problems.push(err.to_string());
+                        problems
+                    })
+                }
+            }
         }
         Err(problems)
     });
@@ -92,7 +114,11 @@ fn save(args: &BackupArgs) -> anyhow::Result<Outcome> {
     match result {
         Ok(manifest) => {
             outln!(
-                "backed up {} ({} bytes, sha256 {}) from {} into {}",
+                "{} {} ({} bytes, sha256 {}) from {} into {}",
+                match source {
+                    SnapshotSource::Take { .. } => "backed up",
+                    SnapshotSource::Existing { .. } => "pulled",
+                },
                 manifest.name,
                 manifest.size,
                 manifest.sha256,
