@@ -701,9 +701,8 @@ claim_lab_id() {
 cg_prepare() { mkdir -p "$CG/$1"; }
 cg_kill() { [ -e "$CG/$1/cgroup.kill" ] && echo 1 > "$CG/$1/cgroup.kill" 2>/dev/null; true; }
 cg_remove() { # NAME: waits until empty, then removes the tree systemd built inside, deepest first
-  local i
   [ -d "$CG/$1" ] || return 0
-  for i in $(seq 100); do grep -qs 'populated 1' "$CG/$1/cgroup.events" || break; sleep 0.05; done
+  for _ in $(seq 100); do grep -qs 'populated 1' "$CG/$1/cgroup.events" || break; sleep 0.05; done
   find "$CG/$1" -depth -type d -exec rmdir {} + 2>/dev/null
   true
 }
@@ -1086,7 +1085,7 @@ cmd_poweroff() {
   local d; d=$(node_dir "$NAME")
   supervisor_alive "$NAME" || { log "$NAME is already off"; return 0; }
   in_node "$NAME" systemctl poweroff >/dev/null 2>&1 || true
-  local i; for i in $(seq 600); do supervisor_alive "$NAME" || return 0; sleep 0.1; done
+  for _ in $(seq 600); do supervisor_alive "$NAME" || return 0; sleep 0.1; done
   die "$NAME: still running 60 s after poweroff; see $d/console.log"
 }
 
@@ -1095,11 +1094,11 @@ cmd_poweroff() {
 cmd_powercut() {
   [ $# = 1 ] || die "usage: fleet.sh powercut NAME"
   lab_init; node_load "$1"
-  local d p i; d=$(node_dir "$NAME")
+  local d p; d=$(node_dir "$NAME")
   supervisor_alive "$NAME" || { log "$NAME is already off"; return 0; }
   touch "$d/powercut"
   p=$(cat "$d/init.pid" 2>/dev/null) && kill -KILL "$p" 2>/dev/null
-  for i in $(seq 600); do supervisor_alive "$NAME" || return 0; sleep 0.1; done
+  for _ in $(seq 600); do supervisor_alive "$NAME" || return 0; sleep 0.1; done
   die "$NAME: still running 60 s after the power cut; see $d/console.log"
 }
 
@@ -1107,11 +1106,11 @@ cmd_powercut() {
 cmd_reboot() {
   [ $# = 1 ] || die "usage: fleet.sh reboot NAME"
   lab_init; node_load "$1"
-  local d old i; d=$(node_dir "$NAME")
+  local d old; d=$(node_dir "$NAME")
   init_pid "$NAME" >/dev/null || die "$NAME is not running"
   old=$(cat "$d/boot/boot_id")
   in_node "$NAME" systemctl reboot >/dev/null 2>&1 || true
-  for i in $(seq $(( (${FLEET_WAIT:-120} + ${FLEET_REBOOT_DELAY:-1}) * 10 ))); do
+  for _ in $(seq $(( (${FLEET_WAIT:-120} + ${FLEET_REBOOT_DELAY:-1}) * 10 ))); do
     [ "$(cat "$d/boot/boot_id" 2>/dev/null)" != "$old" ] && init_pid "$NAME" >/dev/null && break
     case $(cat "$d/state" 2>/dev/null) in off|stopped|crashloop) die "$NAME did not come back; see $d/console.log" ;; esac
     sleep 0.1
@@ -1161,7 +1160,7 @@ cmd_status() {
 }
 
 cmd_down() {
-  local purge=0 a n d p i
+  local purge=0 a n d p
   for a; do case $a in --purge) purge=1 ;; *) die "usage: fleet.sh down [--purge]" ;; esac; done
   lab_init; lab_lock
   local names=(); mapfile -t names < <(node_names)
@@ -1172,7 +1171,7 @@ cmd_down() {
   done
   for n in "${names[@]}"; do
     d=$(node_dir "$n")
-    for i in $(seq 100); do supervisor_alive "$n" || break; sleep 0.05; done
+    for _ in $(seq 100); do supervisor_alive "$n" || break; sleep 0.05; done
     supervisor_alive "$n" && kill "$(cat "$d/supervisor.pid")" 2>/dev/null
     rm -f "$d/supervisor.pid" "$d/init.pid"
     ( node_load "$n"; cg_remove "$n"; net_node_down )

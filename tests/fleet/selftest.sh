@@ -85,7 +85,7 @@ old=$(s alpha cat /proc/sys/kernel/random/boot_id)
 s pi@alpha 'sudo sed -i "1s/\$/ cgroup_memory=1 cgroup_enable=memory/" /boot/firmware/cmdline.txt
   sudo systemctl disable dphys-swapfile; sudo sed -i "/\sswap\s/d" /etc/fstab; sudo reboot' >/dev/null 2>&1
 t=$(now)
-for i in $(seq 300); do
+for _ in $(seq 300); do
   b=$(s -o ConnectTimeout=1 alpha cat /proc/sys/kernel/random/boot_id 2>/dev/null) && [ -n "$b" ] && [ "$b" != "$old" ] && break
   sleep 0.2
 done
@@ -101,7 +101,7 @@ check "bullseye boot id changed" test "$(s beta cat /proc/sys/kernel/random/boot
 
 # ---- poweroff / start
 s pi@beta 'sudo poweroff' >/dev/null 2>&1
-for i in $(seq 100); do "$FLEET" status | awk '$1=="beta" {print $6}' | grep -qx off && break; sleep 0.1; done
+for _ in $(seq 100); do "$FLEET" status | awk '$1=="beta" {print $6}' | grep -qx off && break; sleep 0.1; done
 check "sudo poweroff: off"       eq "$("$FLEET" status | awk '$1=="beta" {print $6}')" off
 sleep 1.5
 check "stays off"                eq "$("$FLEET" status | awk '$1=="beta" {print $6}')" off

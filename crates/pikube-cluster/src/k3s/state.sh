@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154 # pk_nl and friends come from preamble.sh
 # pikube k3s state (run as root; the helpers come from pikube-pi's preamble.sh).
 # Reads only. Secret files (the env files) are reported as SHA-256 digests, never
 # as content; the server and agent tokens are read because joining nodes need them.

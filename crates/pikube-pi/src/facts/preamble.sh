@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shared helpers of pikube's node scripts (facts, k3s state): POSIX sh,
 # prints the sectioned format described in script.sh. Only defines functions.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154 # pk_nl and pk_timeout come from preamble.sh
 # pikube facts script (format v1). POSIX sh: runs under dash and bash, as the
 # login user without root, and only reads. It must never fail: anything that is
 # missing is reported as "@@absent NAME" instead of an error.

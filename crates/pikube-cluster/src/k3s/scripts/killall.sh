@@ -20,6 +20,7 @@ pstree_of() {
   echo "$1"
 }
 for shim in $(pgrep -f "$K3S_DATA_DIR/data/[^/]*/bin/containerd-shim" 2>/dev/null); do
+  # shellcheck disable=SC2046 # one pid per word, on purpose
   kill -9 $(pstree_of "$shim") 2>/dev/null
 done
 
