@@ -262,3 +262,75 @@ fn one_pikube_at_a_time_on_a_cluster() {
     assert!(!err.contains("another pikube"), "{err}");
     assert!(!lock.exists());
 }
+
+/// Every `: `-separated clause of `message` once: a cause printed by its error and again by
+/// the chain that wraps it reads as noise and hides the one that matters.
+fn assert_each_clause_once(message: &str) {
+    for line in message.lines().filter(|l| !l.trim().is_empty()) {
+        let clauses: Vec<String> = line
+            .split(": ")
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| c.len() > 3)
+            .collect();
+        for (i, clause) in clauses.iter().enumerate() {
+            assert!(
+                !clauses[i + 1..].iter().any(|later| later == clause),
+                "{clause:?} is said twice in: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn real_failures_name_each_cause_once() {
+    // The check itself sees a repeat.
+    let repeated = std::panic::catch_unwind(|| {
+        assert_each_clause_once("pi: cannot connect to db: refused: cannot connect to db")
+    });
+    assert!(repeated.is_err());
+
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1 of this machine: SSH is refused at once.
+    std::fs::write(
+        dir.path().join("cluster.toml"),
+        "[cluster]\nname = \"t\"\n[ssh]\nuser = \"pi\"\nport = 1\nconnect_timeout = 2\n\
+         known_hosts = \"known_hosts\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
+         [[nodes]]\nname = \"one\"\naddress = \"127.0.0.1\"\nrole = \"server\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = pikube(dir.path(), &["plan"]);
+    let said = format!("{out}{err}");
+    assert!(
+        code == 1
+            && said.contains("one: cannot connect to pi@127.0.0.1")
+            && said.contains("refused"),
+        "{code}: {said}"
+    );
+    assert_each_clause_once(&said);
+
+    let (code, _, err) = pikube(dir.path(), &["exec", "two", "--", "true"]);
+    assert!(
+        code == 1 && err.contains("no node two in cluster.toml (nodes: one)"),
+        "{err}"
+    );
+    assert_each_clause_once(&err);
+
+    // A database that refuses connections.
+    let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
+        .args(["serve", "movies", "users", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://pikube@127.0.0.1:1/users")
+        .env("MOVIES_JWT_SECRET", "s".repeat(40))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code() == Some(1)
+            && err.contains(
+                "the users service: cannot connect to postgres://pikube@127.0.0.1:1/users"
+            ),
+        "{:?}: {err}",
+        output.status
+    );
+    assert_each_clause_once(&err);
+}
