@@ -21,7 +21,7 @@ pub enum DatabaseError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("cannot create the directory of {url}: {source}")]
+    #[error("cannot prepare the SQLite file of {url}")]
     Directory {
         url: String,
         #[source]
@@ -53,17 +53,13 @@ impl Database {
     ) -> Result<Database, DatabaseError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.is_sqlite();
-        if sqlite {
-            if let Some(dir) = sqlite_path(url.expose())
-                .and_then(|path| std::path::Path::new(path).parent().map(|p| p.to_owned()))
-            {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(&dir).map_err(|source| DatabaseError::Directory {
-                        url: url.to_string(),
-                        source,
-                    })?;
+        if let Some(path) = sqlite_path(url.expose()).filter(|_| sqlite) {
+            private_sqlite_file(std::path::Path::new(path)).map_err(|source| {
+                DatabaseError::Directory {
+                    url: url.to_string(),
+                    source,
                 }
-            }
+            })?;
         }
         let options = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { max_connections })
@@ -110,6 +106,37 @@ impl Database {
     }
 }
 
+/// The SQLite file, its write-ahead log and the directory made for them, readable by this
+/// user only: users.db holds the password hashes (review L9). SQLite gives the `-wal` and
+/// `-shm` files the database file's mode, so creating that one 0600 is enough for new
+/// files; older ones, made before, are tightened.
+fn private_sqlite_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let name = path.as_os_str().to_owned();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = name.clone();
+        file.push(suffix);
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The file path of a `sqlite:` URL (`sqlite://path?query`, `sqlite:path`).
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite:")?;
@@ -129,7 +156,26 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_path;
+    use super::{private_sqlite_file, sqlite_path};
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_sqlite_file_and_its_new_directory_are_private_and_old_ones_are_tightened() {
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let db = root.path().join("movies/users.db");
+        private_sqlite_file(&db).unwrap();
+        assert_eq!((mode(db.parent().unwrap()), mode(&db)), (0o700, 0o600));
+
+        let old = root.path().join("old.db");
+        let wal = root.path().join("old.db-wal");
+        for file in [&old, &wal] {
+            std::fs::write(file, b"").unwrap();
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        private_sqlite_file(&old).unwrap();
+        assert_eq!((mode(&old), mode(&wal)), (0o600, 0o600));
+    }
 
     #[test]
     fn sqlite_paths_are_found_in_both_url_forms() {
