@@ -134,9 +134,35 @@ fn objects_refer_to_each_other() {
 
     let ingress = manifest("ingress.yaml");
     assert_eq!(ingress["spec"]["ingressClassName"], "traefik");
-    let backend = &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
-    assert_eq!(backend["name"], service["metadata"]["name"]);
-    assert_eq!(backend["port"]["name"], service_port["name"]);
+    let paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        .as_array()
+        .expect("paths");
+    for path in paths {
+        let backend = &path["backend"]["service"];
+        assert_eq!(backend["name"], service["metadata"]["name"]);
+        assert_eq!(backend["port"]["name"], service_port["name"]);
+    }
+    // What the Ingress routes, as Kubernetes matches paths (Exact, or Prefix by segment):
+    // the page and the API, and never the probes or the metrics (review L9).
+    let routed = |request: &str| {
+        paths.iter().any(|p| {
+            let path = p["path"].as_str().unwrap();
+            match p["pathType"].as_str().unwrap() {
+                "Exact" => request == path,
+                "Prefix" => {
+                    let prefix = path.trim_end_matches('/');
+                    request == prefix || request.starts_with(&format!("{prefix}/"))
+                }
+                other => panic!("pathType {other}"),
+            }
+        })
+    };
+    for public in ["/", "/app.js", "/style.css", "/api/v1/render"] {
+        assert!(routed(public), "{public} is not routed");
+    }
+    for private in ["/metrics", "/healthz", "/readyz", "/metricsx"] {
+        assert!(!routed(private), "{private} is routed to the world");
+    }
 
     let hpa = manifest("hpa.yaml");
     let target = &hpa["spec"]["scaleTargetRef"];
