@@ -13,7 +13,8 @@ const READY: &str = "--ready-timeout=60s";
 
 #[test]
 fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
-    let fleet = Fleet::up(32, &["pi1", "pi2", "pi3", "pi4"]);
+    // s1's disk is a 2G card of its own, so that it can be filled without filling the host.
+    let fleet = Fleet::up(32, &["pi1:disk=2G", "pi2", "pi3", "pi4"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -76,6 +77,28 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         refused.stderr
     );
     fleet.exec("pi1", "k3s kubectl get namespace later");
+
+    // No room on the first server for the snapshot and the data restored from it: refused
+    // before anything stops, naming the server and the space.
+    fleet.exec(
+        "pi1",
+        "fallocate -l $(( $(df -Pk / | awk 'NR == 2 { print $4 }') - 2048 ))k /var/tmp/fill",
+    );
+    let full = ws
+        .pikube(&["restore", &name, "--yes", "--force", READY])
+        .expect_code(1);
+    let said = format!("{}{}", full.stdout, full.stderr);
+    assert!(
+        said.contains("s1: restore stopped at checking free space: ")
+            && said.contains(" MiB free in /var/lib/rancher/k3s/server/db, ")
+            && said.contains("the restore needs about")
+            && said.contains("nothing was stopped or changed"),
+        "{said}"
+    );
+    for server in ["pi1", "pi2", "pi3"] {
+        fleet.exec(server, "systemctl is-active k3s");
+    }
+    fleet.exec("pi1", "rm /var/tmp/fill");
 
     // The restore.
     let restored = ws

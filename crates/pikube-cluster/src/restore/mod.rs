@@ -7,6 +7,7 @@
 //! running it again.
 
 mod snapshot;
+mod space;
 
 pub use snapshot::{resolve, Snapshot, SnapshotError};
 
@@ -89,6 +90,10 @@ pub async fn restore(
             advice: "",
         });
     };
+
+    // 0. Room for it on every server, before anything is stopped.
+    progress.step("restore: checking free space on the servers");
+    space::check_space(&servers, &snapshot.name, snapshot.size).await?;
 
     // 1. K3s stopped everywhere: etcd must not run anywhere while its data is replaced.
     progress.step("restore: stopping K3s on every node");
