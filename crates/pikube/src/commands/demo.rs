@@ -16,8 +16,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(pikube_movies::default_data_dir);
     let selection = pikube_movies::Selection::all();
-    let movies_config = pikube_movies::MoviesConfig::from_env(&selection, &data_dir)
+    let mut movies_config = pikube_movies::MoviesConfig::from_env(&selection, &data_dir)
         .context("reading the Movies configuration from the environment")?;
+    // A pod answers 503 on /readyz for a while before it stops, so that its Service stops
+    // sending it requests; a demo has nobody to tell, and Ctrl-C should end it at once.
+    movies_config.drain_grace = std::time::Duration::ZERO;
     pikube_http::init_logging().context("setting up logging")?;
     service_runtime()?.block_on(async {
         let mandelbrot = bind(args.listen, "--listen").await?;
@@ -34,11 +37,18 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
             pikube_mandelbrot::ServiceConfig::default(),
             until(stopped.clone()),
         );
+        let seeding_stopped = until(stopped.clone());
         let serve_movies = pikube_movies::serve(movies, &selection, movies_config.clone(), until(stopped));
         // The listener is bound already: the seeding requests wait in its backlog until the
         // services have migrated their databases and start accepting.
         let seed = async {
-            let seeded = pikube_movies::seed_demo(&movies_url, &movies_config).await?;
+            // Ctrl-C before the data is in: the services stop, and the seeding with them.
+            let seeded = tokio::select! {
+                // Stopping first: a seeding request the stopping services refused is no error.
+                biased;
+                () = seeding_stopped => return anyhow::Ok(()),
+                seeded = pikube_movies::seed_demo(&movies_url, &movies_config) => seeded?,
+            };
             outln!(
                 "pikube demo (Ctrl-C to stop)\n  Mandelbrot generator  {mandelbrot_url}\n  Movies API            {movies_url}/api/  \
                  (OpenAPI: {movies_url}/api/openapi.json)\n  Movies data           {} (added {} movies, {} cinemas, {} screenings)\n\
