@@ -106,6 +106,7 @@ fn kustomization_lists_every_manifest() {
             "networking.k8s.io/v1 Ingress",
             "autoscaling/v2 HorizontalPodAutoscaler",
             "policy/v1 PodDisruptionBudget",
+            "networking.k8s.io/v1 NetworkPolicy",
         ]
     );
 }
@@ -131,6 +132,43 @@ fn objects_refer_to_each_other() {
         resolve_port(container, &service_port["targetPort"]),
         port_of_listen(listen)
     );
+
+    // Only the Ingress controller and the monitoring namespace reach the pods, on the port
+    // the service listens on (review M11).
+    let policy = manifest("network-policy.yaml");
+    assert!(selects(
+        &policy["spec"]["podSelector"]["matchLabels"],
+        pod_labels
+    ));
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        serde_json::json!(["Ingress"])
+    );
+    let rules = policy["spec"]["ingress"].as_array().expect("ingress rules");
+    assert_eq!(rules.len(), 1);
+    let peers: Vec<String> = rules[0]["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|peer| {
+            format!(
+                "{}/{}",
+                peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    .as_str()
+                    .unwrap_or("?"),
+                peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    .as_str()
+                    .unwrap_or("*")
+            )
+        })
+        .collect();
+    assert_eq!(peers, ["kube-system/traefik", "monitoring/*"]);
+    for port in rules[0]["ports"].as_array().unwrap() {
+        assert_eq!(
+            resolve_port(container, &port["port"]),
+            port_of_listen(listen)
+        );
+    }
 
     let ingress = manifest("ingress.yaml");
     assert_eq!(ingress["spec"]["ingressClassName"], "traefik");

@@ -93,6 +93,7 @@ fn every_manifest_passes_the_real_api_servers_validation() {
         "ingress.networking.k8s.io/",
         "horizontalpodautoscaler.autoscaling/",
         "poddisruptionbudget.policy/",
+        "networkpolicy.networking.k8s.io/",
     ] {
         assert!(
             mandelbrot.iter().any(|o| o.starts_with(kind)),
