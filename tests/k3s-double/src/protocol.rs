@@ -47,6 +47,9 @@ pub struct JoinReply {
     pub agent_password: Option<String>,
     /// An etcd member of the cluster to add the new member through.
     pub etcd_endpoint: String,
+    /// The cluster's `EncryptionConfiguration`, when it encrypts Secrets.
+    #[serde(default)]
+    pub encryption_config: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 mod bootstrap;
 mod control_plane;
 mod deploy;
+mod encryption;
 mod etcd;
 mod node_controller;
 mod node_passwords;
@@ -99,13 +100,14 @@ pub fn run(settings: &Settings) -> ! {
         crate::snapshot_schedule::start(settings, &data_dir, &node)
             .unwrap_or_else(|e| log::fatal(&e));
     }
-    control_plane::start_apiserver(
-        &data_dir,
-        &endpoint,
-        &member.client_url(),
-        &settings.list("kube-apiserver-arg"),
-    )
-    .unwrap_or_else(|e| log::fatal(&e));
+    let mut apiserver_args = Vec::new();
+    if settings.bool("secrets-encryption") {
+        let config = encryption::ensure(&data_dir).unwrap_or_else(|e| log::fatal(&e));
+        apiserver_args.push(format!("encryption-provider-config={}", config.display()));
+    }
+    apiserver_args.extend(settings.list("kube-apiserver-arg"));
+    control_plane::start_apiserver(&data_dir, &endpoint, &member.client_url(), &apiserver_args)
+        .unwrap_or_else(|e| log::fatal(&e));
     control_plane::start_controller_manager(
         &data_dir,
         &endpoint,

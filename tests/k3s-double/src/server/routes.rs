@@ -58,6 +58,7 @@ fn join(server: &Server, req: &Request) -> Response {
             password: server.password.clone(),
             agent_password: server.agent_password.clone(),
             etcd_endpoint: server.etcd_endpoint.clone(),
+            encryption_config: super::encryption::read(&server.data_dir),
         },
     )
 }
