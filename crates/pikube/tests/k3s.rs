@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40, 43).
+//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40, 43, 45).
 
 mod support;
 
@@ -1510,4 +1510,72 @@ fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_ask
     assert!(is_ready(&cluster_node(&fleet, "pi1", "one")));
     // Adopted once, it is pikube's: no flag needed any more.
     ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_not_switched() {
+    let fleet = Fleet::up(45, &["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "s1", "server"), node("pi2", "s2", "server")],
+    );
+    let toml = ws.path().join("cluster.toml");
+    let plain = std::fs::read_to_string(&toml).unwrap();
+    let encrypted = plain.replacen("[k3s]\n", "[k3s]\nsecrets_encryption = true\n", 1);
+    std::fs::write(&toml, &encrypted).unwrap();
+    ws.pikube(&["apply", READY]).expect_code(0);
+
+    fleet.exec(
+        "pi1",
+        "k3s kubectl create secret generic probe --from-literal=value=plain-text-value",
+    );
+    let tls = "/var/lib/rancher/k3s/server/tls/etcd";
+    for server in ["pi1", "pi2"] {
+        // Through the API of either server: the joined one has the same key.
+        let value = fleet.exec(
+            server,
+            "k3s kubectl get secret probe -o jsonpath='{.data.value}' | base64 -d",
+        );
+        assert_eq!(value.trim(), "plain-text-value", "{server}");
+        // In etcd itself: ciphertext.
+        let stored = fleet.exec(
+            server,
+            &format!(
+                "/opt/k3s-double/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
+                 --cacert={tls}/server-ca.crt --cert={tls}/client.crt --key={tls}/client.key \
+                 get /registry/secrets/default/probe --print-value-only | tr -c '[:print:]' '.'"
+            ),
+        );
+        assert!(
+            stored.starts_with("k8s:enc:aescbc:v1:") && !stored.contains("plain-text-value"),
+            "{server}: {stored}"
+        );
+        let mode = fleet.exec(
+            server,
+            "stat -c %a /var/lib/rancher/k3s/server/cred/encryption-config.json",
+        );
+        assert_eq!(mode.trim(), "600", "{server}");
+    }
+
+    // Turning it off for the running cluster is refused, before anything changes.
+    std::fs::write(&toml, &plain).unwrap();
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    let said = format!("{}{}", plan.stdout, plan.stderr);
+    assert!(
+        said.contains(
+            "cluster.toml turns secrets_encryption off, but this cluster was started with it on"
+        ),
+        "{said}"
+    );
+    let refused = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("k3s secrets-encrypt disable"),
+        "{}{}",
+        refused.stdout,
+        refused.stderr
+    );
+    assert!(fleet
+        .exec("pi1", "cat /etc/rancher/k3s/config.yaml")
+        .contains("secrets-encryption: true"));
 }

@@ -89,6 +89,7 @@ pub(crate) fn lower(
         datastore_endpoint: datastore_endpoint?,
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
+        secrets_encryption: raw.secrets_encryption.is_some_and(|b| *b.get_ref()),
         images: images?,
         binary_sha256: binary_sha256?,
         images_sha256: images_sha256?,

@@ -89,6 +89,9 @@ pub struct K3sSettings {
     /// architecture in K3s' images directory before K3s starts (audit F7), so no system
     /// pod needs a registry.
     pub airgap_images: bool,
+    /// `secrets_encryption = true`: K3s keeps Secrets encrypted (AES-CBC) in its datastore,
+    /// from the cluster's first start; a running cluster is not switched (security M11).
+    pub secrets_encryption: bool,
     /// Local image archives per architecture (for controllers that are offline too), known
     /// to exist and to have an extension K3s imports; they imply air-gap for their
     /// architecture, and the others are downloaded when `airgap_images` is set.

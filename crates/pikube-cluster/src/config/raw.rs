@@ -102,6 +102,8 @@ pub(crate) struct RawK3s {
     pub(crate) binary: Option<BTreeMap<Text, Text>>,
     /// Push the release's airgap image archive to every node (downloaded like the binary).
     pub(crate) airgap_images: Option<Spanned<bool>>,
+    /// K3s' `secrets-encryption`, from the cluster's first start.
+    pub(crate) secrets_encryption: Option<Spanned<bool>>,
     /// Architecture to local airgap image archive (implies air-gap for that architecture).
     pub(crate) images: Option<BTreeMap<Text, Text>>,
     /// Architecture to the SHA-256 its k3s binary must have, wherever it comes from.

@@ -427,7 +427,7 @@ fn unknown_keys_suggest_the_close_one() {
         errors("[k3s.channel]\n"),
         [
             "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
-          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `images`, `sha256`, `images_sha256`, `registries`"
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `secrets_encryption`, `images`, `sha256`, `images_sha256`, `registries`"
         ]
     );
     let text = format!("{HEAD}tls_sans = []\n");

@@ -45,6 +45,24 @@ pub enum K3sPlanError {
          api_endpoint...), check with `pikube plan --adopt`, then run `pikube apply --adopt`"
     )]
     Foreign { unit: String, exec_start: String },
+    /// K3s keeps Secrets encrypted or not from a cluster's first start; switching a running
+    /// cluster is its own sequence (`k3s secrets-encrypt`), which a restart does not do.
+    #[error(
+        "cluster.toml turns secrets_encryption {}, but this cluster was started with it {}: \
+         K3s switches a running cluster only through `k3s secrets-encrypt {}` and a \
+         re-encryption of every Secret, which pikube does not run; set secrets_encryption \
+         back to {} (or follow K3s' secrets-encrypt guide on the servers, then change it)",
+        on_off(*wanted), on_off(!*wanted), if *wanted { "enable" } else { "disable" }, !*wanted
+    )]
+    SecretsEncryption { wanted: bool },
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 /// The first line of every unit pikube writes.
@@ -100,6 +118,19 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
                 unit: service.unit_path(),
                 exec_start: exec_start(unit),
             });
+        }
+    }
+    if service == Service::Server && current.is_installed() {
+        let encrypts = |config: &str| {
+            config
+                .lines()
+                .any(|l| l.trim() == "secrets-encryption: true")
+        };
+        if let Some(config) = state.config.as_deref() {
+            let wanted = encrypts(&desired.config_yaml);
+            if encrypts(config) != wanted {
+                return Err(K3sPlanError::SecretsEncryption { wanted });
+            }
         }
     }
     let mut plan = K3sNodePlan::default();
@@ -434,6 +465,44 @@ mod tests {
             link.target = Some("k3s".into());
         }
         state
+    }
+
+    #[test]
+    fn a_running_server_is_not_switched_to_or_from_secrets_encryption() {
+        let server = |encrypted: bool| {
+            let mut desired = desired();
+            desired.membership = Membership::Init { cluster_init: true };
+            desired.config_yaml = format!(
+                "node-name: pi-2\ncluster-init: true\n{}",
+                if encrypted {
+                    "secrets-encryption: true\n"
+                } else {
+                    ""
+                }
+            );
+            desired
+        };
+        let running = |desired: &DesiredK3s| {
+            let mut state = converged(desired);
+            state.server = std::mem::take(&mut state.agent);
+            state.server.unit = Some(unit_file(Service::Server));
+            state
+        };
+        // A new server takes it, and a cluster started with it keeps it.
+        assert!(plan_k3s(&server(true), &fresh()).is_ok());
+        assert!(plan_k3s(&server(true), &running(&server(true))).is_ok());
+        for wanted in [true, false] {
+            let err = plan_k3s(&server(wanted), &running(&server(!wanted)))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "cluster.toml turns secrets_encryption {}",
+                    if wanted { "on" } else { "off" }
+                )) && err.contains("k3s secrets-encrypt"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

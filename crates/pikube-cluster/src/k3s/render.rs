@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub etcd_metrics: bool,
     /// `[backup]`: K3s' scheduled snapshots (embedded etcd only); `None`: K3s' defaults.
     pub backup: Option<BackupSettings>,
+    /// Secrets stored encrypted in the datastore (K3s' `secrets-encryption`).
+    pub secrets_encryption: bool,
 }
 
 /// What config.yaml says for one node.
@@ -72,6 +74,9 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         }
         if !c.server.disable.is_empty() {
             put("disable", list(&c.server.disable));
+        }
+        if c.server.secrets_encryption {
+            put("secrets-encryption", true.into());
         }
         let embedded_etcd = matches!(
             c.membership,
@@ -316,6 +321,7 @@ mod tests {
             disable: vec!["traefik".into()],
             etcd_metrics: false,
             backup: None,
+            secrets_encryption: false,
         }
     }
 

@@ -89,6 +89,7 @@ impl K3sSpec {
                 etcd_metrics: config.addons.monitoring.is_some()
                     && k3s.datastore_endpoint.is_none(),
                 backup: config.backup.clone(),
+                secrets_encryption: k3s.secrets_encryption,
             },
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
             datastore_endpoint: k3s

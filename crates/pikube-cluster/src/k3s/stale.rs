@@ -145,6 +145,7 @@ mod tests {
                 disable: Vec::new(),
                 etcd_metrics: false,
                 backup: None,
+                secrets_encryption: false,
             },
             kubelet_args: Vec::new(),
             datastore_endpoint: None,
