@@ -357,39 +357,30 @@ pub enum BackupAction {
     },
 }
 
-/// A snapshot prefix becomes part of a file name on the node and here.
 /// A snapshot's file name as K3s makes it (`<prefix>-<node>-<unix time>`, maybe `.zip`):
 /// nothing that could leave the snapshot directory or read as an option.
 fn parse_snapshot_name(text: &str) -> Result<String, String> {
-    let ok = !text.is_empty()
-        && text.len() <= 255
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && !text.starts_with(['.', '-']);
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "{text:?} is not a snapshot name: letters, digits, '-', '_' and '.', not first"
-        ))
-    }
+    file_name_word(text, 255)
+        .ok_or_else(|| format!("{text:?} is not a snapshot name: {FILE_NAME_WORD}"))
 }
 
+/// A snapshot prefix becomes part of a file name on the node and here.
 fn parse_snapshot_prefix(text: &str) -> Result<String, String> {
+    file_name_word(text, 64)
+        .ok_or_else(|| format!("{text:?}: use {FILE_NAME_WORD}, at most 64 characters"))
+}
+
+const FILE_NAME_WORD: &str = "letters, digits, '-', '_' and '.', not first";
+
+/// `text` if it is a plain file name of at most `max` bytes (see [`FILE_NAME_WORD`]).
+fn file_name_word(text: &str, max: usize) -> Option<String> {
     let ok = !text.is_empty()
-        && text.len() <= 64
+        && text.len() <= max
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         && !text.starts_with(['.', '-']);
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "{text:?}: use letters, digits, '-', '_' and '.', not first, at most 64 characters"
-        ))
-    }
+    ok.then(|| text.to_owned())
 }
 
 #[derive(Debug, Args)]

@@ -315,6 +315,18 @@ fn scalar(value: &Value) -> String {
 mod tests {
     use super::*;
 
+    /// config.yaml of node `pi-1` in cluster `lab`, read back.
+    fn yaml_of(server: &ServerOptions, membership: &Membership) -> Value {
+        let text = config_yaml(&NodeConfig {
+            cluster: "lab",
+            node: "pi-1",
+            membership,
+            server,
+            kubelet_args: &[],
+        });
+        serde_yaml::from_str(&text).unwrap()
+    }
+
     fn server() -> ServerOptions {
         ServerOptions {
             tls_san: vec!["k3s.home.arpa".into()],
@@ -345,14 +357,7 @@ mod tests {
                 }),
                 ..server()
             };
-            let text = config_yaml(&NodeConfig {
-                cluster: "lab",
-                node: "pi-1",
-                membership,
-                server: &server,
-                kubelet_args: &[],
-            });
-            serde_yaml::from_str::<Value>(&text).unwrap()
+            yaml_of(&server, membership)
         };
         let etcd = Membership::Init { cluster_init: true };
         for schedule in ["*/15 * * * *", "@every 10s", "0 */6 * * *"] {
@@ -400,15 +405,9 @@ mod tests {
             ..server()
         };
         let exposed = |membership: &Membership| {
-            let text = config_yaml(&NodeConfig {
-                cluster: "lab",
-                node: "pi-1",
-                membership,
-                server: &server,
-                kubelet_args: &[],
-            });
-            let value: Value = serde_yaml::from_str(&text).unwrap();
-            value.get("etcd-expose-metrics").cloned()
+            yaml_of(&server, membership)
+                .get("etcd-expose-metrics")
+                .cloned()
         };
         let url = "https://10.0.0.1:6443".to_owned();
         assert_eq!(
