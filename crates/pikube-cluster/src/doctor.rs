@@ -2,9 +2,13 @@
 //! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
 //! cgroup; each has a check here, judged from the facts pikube already gathers.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
-use crate::health::{CertExpiry, CERT_WARNING_DAYS};
+use crate::config::SnapshotSchedule;
+use crate::health::{CertExpiry, ScheduledSnapshots, CERT_WARNING_DAYS};
+use crate::human_duration::human_duration;
 use pikube_pi::facts::StorageKind;
 use pikube_pi::{NodeFacts, ThrottleFlag};
 
@@ -274,6 +278,73 @@ pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
 /// The certificate of a node's K3s that expires first, judged: K3s renews those due within
 /// 90 days each time it starts, so one closer than [`CERT_WARNING_DAYS`] means K3s has not
 /// restarted for most of a year, and an expired one locks the node out.
+/// K3s' scheduled snapshots on a server against their schedule: they stop silently (a full
+/// card, a refused S3 upload) and are missed only on the day they are needed.
+pub fn examine_snapshots(
+    node: &str,
+    schedule: &SnapshotSchedule,
+    found: &ScheduledSnapshots,
+) -> Finding {
+    let finding = |verdict, detail: String, fix: Option<String>| Finding {
+        node: node.to_owned(),
+        check: "scheduled snapshots",
+        verdict,
+        detail,
+        fix,
+    };
+    let Some(gap) = schedule.longest_gap() else {
+        return finding(
+            Verdict::Pass,
+            "off ([backup] schedule = \"off\"): only `pikube backup` keeps copies".into(),
+            None,
+        );
+    };
+    // Two missed in a row, and a little for a slow card, before it is called a fault.
+    let allowed = gap * 2 + Duration::from_secs(600);
+    let fix = format!(
+        "see why in its journal (`pikube exec {node} --sudo -- journalctl -u k3s --no-pager | \
+         grep -i snapshot`): a full disk, or an S3 upload refused"
+    );
+    match (&found.newest, found.k3s_running_secs) {
+        (Some((name, age)), _) if Duration::from_secs(*age) <= allowed => finding(
+            Verdict::Pass,
+            format!(
+                "the newest, {name}, is {} old (schedule {schedule})",
+                human_duration(Duration::from_secs(*age))
+            ),
+            None,
+        ),
+        (Some((name, age)), _) => finding(
+            Verdict::Warn,
+            format!(
+                "the newest, {name}, is {} old, though the schedule ({schedule}) takes one at \
+                 least every {}",
+                human_duration(Duration::from_secs(*age)),
+                human_duration(gap)
+            ),
+            Some(fix),
+        ),
+        (None, Some(running)) if Duration::from_secs(running) > allowed => finding(
+            Verdict::Warn,
+            format!(
+                "none, though K3s has run for {} and the schedule ({schedule}) takes one at \
+                 least every {}",
+                human_duration(Duration::from_secs(running)),
+                human_duration(gap)
+            ),
+            Some(fix),
+        ),
+        (None, _) => finding(
+            Verdict::Pass,
+            format!(
+                "none yet: the first is due within {} (schedule {schedule})",
+                human_duration(gap)
+            ),
+            None,
+        ),
+    }
+}
+
 pub fn examine_certificates(node: &str, first: &CertExpiry) -> Finding {
     let fix =
         "restart K3s on it (`pikube exec NODE --sudo -- systemctl restart k3s`, or k3s-agent): \
@@ -528,6 +599,49 @@ mod tests {
         assert_eq!(
             verdict(&examine("x", false, &full), "disk").unwrap().0,
             Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn scheduled_snapshots_are_judged_against_their_schedule() {
+        let six_hours: SnapshotSchedule = "0 */6 * * *".parse().unwrap();
+        let found = |newest: Option<u64>, running: Option<u64>| ScheduledSnapshots {
+            newest: newest.map(|age| ("etcd-snapshot-s1-1".to_owned(), age)),
+            k3s_running_secs: running,
+        };
+        let judge = |schedule: &SnapshotSchedule, f: ScheduledSnapshots| {
+            let finding = examine_snapshots("s1", schedule, &f);
+            (finding.verdict, finding.detail, finding.fix.is_some())
+        };
+        let (verdict, detail, fix) = judge(&six_hours, found(Some(3600), Some(86_400)));
+        assert_eq!(
+            (verdict, detail.as_str(), fix),
+            (
+                Verdict::Pass,
+                "the newest, etcd-snapshot-s1-1, is 1 h old (schedule 0 */6 * * *)",
+                false
+            )
+        );
+        // Two missed, and ten minutes more: a warning with where to look.
+        let (verdict, detail, fix) = judge(&six_hours, found(Some(13 * 3600), None));
+        assert!(
+            verdict == Verdict::Warn && fix && detail.contains("is 13 h old, though"),
+            "{detail}"
+        );
+        let (verdict, detail, _) = judge(&six_hours, found(None, Some(3 * 86_400)));
+        assert!(
+            verdict == Verdict::Warn && detail.starts_with("none, though K3s has run for 3 d"),
+            "{detail}"
+        );
+        let (verdict, detail, _) = judge(&six_hours, found(None, Some(60)));
+        assert!(
+            verdict == Verdict::Pass && detail.starts_with("none yet: the first is due within 6 h"),
+            "{detail}"
+        );
+        let (verdict, detail, _) = judge(&SnapshotSchedule::Off, found(None, Some(3 * 86_400)));
+        assert!(
+            verdict == Verdict::Pass && detail.starts_with("off"),
+            "{detail}"
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod firstboot;
 pub mod fleet;
 pub mod health;
+pub mod human_duration;
 pub mod k3s;
 pub mod k3s_release;
 pub mod kubeconfig;

@@ -214,6 +214,22 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
         );
     }
 
+    // doctor judges them against the schedule.
+    let doctor = ws.pikube(&["doctor"]);
+    for node in ["s1", "s2"] {
+        let line = doctor
+            .stdout
+            .lines()
+            .find(|l| l.contains(&format!("  {node}  scheduled snapshots: ")))
+            .unwrap_or_else(|| panic!("{}", doctor.stdout));
+        assert!(
+            line.starts_with(&format!(
+                "PASS  {node}  scheduled snapshots: the newest, etcd-snapshot-{node}-"
+            )) && line.ends_with("old (schedule @every 4s)"),
+            "{line}"
+        );
+    }
+
     // S3 without its keys anywhere: refused before any node changes, naming both ways.
     text.push_str(
         "\n[backup.s3]\nendpoint = \"minio.lan:9000\"\nbucket = \"k3s-snapshots\"\nfolder = \"lab\"\n",
@@ -327,6 +343,14 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
     let before = scheduled_snapshots(&fleet, "pi1");
     std::thread::sleep(Duration::from_secs(9));
     assert_eq!(scheduled_snapshots(&fleet, "pi1"), before);
+    let doctor = ws.pikube(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("PASS  s1  scheduled snapshots: off ([backup] schedule = \"off\")"),
+        "{}",
+        doctor.stdout
+    );
 
     // A scheduled snapshot copied off its server is a backup like any other: checked,
     // described, and taken by restore. Each server is asked in turn for it.

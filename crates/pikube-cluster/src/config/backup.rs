@@ -157,6 +157,47 @@ impl CronSchedule {
     }
 }
 
+impl SnapshotSchedule {
+    /// What K3s does without `[backup]`.
+    pub fn k3s_default() -> SnapshotSchedule {
+        SnapshotSchedule::Cron(CronSchedule("0 */12 * * *".into()))
+    }
+
+    /// The longest wait between two snapshots over the coming week (a weekday-only
+    /// schedule waits longest over the weekend); `None` when they are off.
+    pub fn longest_gap(&self) -> Option<std::time::Duration> {
+        let SnapshotSchedule::Cron(cron) = self else {
+            return None;
+        };
+        let text = cron.as_str();
+        if let Some(every) = text.strip_prefix("@every ") {
+            return go_duration(every.trim()).map(std::time::Duration::from_secs);
+        }
+        let text = if text == "@midnight" { "@daily" } else { text };
+        let cron = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(text)
+            .ok()?;
+        let start = chrono::Utc::now();
+        let horizon = start + chrono::Duration::days(8);
+        let mut previous = cron.find_next_occurrence(&start, false).ok()?;
+        let mut longest = chrono::Duration::zero();
+        for _ in 0..2000 {
+            let Ok(next) = cron.find_next_occurrence(&previous, false) else {
+                break;
+            };
+            longest = longest.max(next - previous);
+            if next > horizon {
+                break;
+            }
+            previous = next;
+        }
+        longest.to_std().ok().filter(|gap| !gap.is_zero())
+    }
+}
+
 impl fmt::Display for SnapshotSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -200,10 +241,8 @@ pub(crate) fn lower(
     let raw = raw.value;
     let schedule = match &raw.schedule {
         Some(text) => fields::parse::<SnapshotSchedule>(report, "backup.schedule", text),
-        None => {
-            // K3s' own default, said out loud so that retention and S3 apply to it.
-            Some(SnapshotSchedule::Cron(CronSchedule("0 */12 * * *".into())))
-        }
+        // K3s' own default, said out loud so that retention and S3 apply to it.
+        None => Some(SnapshotSchedule::k3s_default()),
     };
     let retention = fields::optional(raw.retention.as_ref(), |r| {
         match u32::try_from(*r.get_ref()) {
@@ -419,5 +458,26 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_longest_gap_between_snapshots() {
+        let gap = |text: &str| {
+            text.parse::<SnapshotSchedule>()
+                .unwrap()
+                .longest_gap()
+                .map(|d| d.as_secs())
+        };
+        assert_eq!(gap("0 */6 * * *"), Some(6 * 3600));
+        assert_eq!(gap("@every 1h30m"), Some(5400));
+        assert_eq!(gap("@daily"), Some(86_400));
+        assert_eq!(gap("@midnight"), Some(86_400));
+        // Weekdays at 02:00: Friday to Monday is the longest wait.
+        assert_eq!(gap("0 2 * * MON-FRI"), Some(3 * 86_400));
+        assert_eq!(gap("off"), None);
+        assert_eq!(
+            SnapshotSchedule::k3s_default().longest_gap(),
+            Some(std::time::Duration::from_secs(12 * 3600))
+        );
     }
 }

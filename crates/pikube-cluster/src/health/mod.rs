@@ -3,8 +3,10 @@
 //! expire, and the nodes pikube left cordoned. Read only.
 
 mod certs;
+mod snapshots;
 
 pub use certs::{expiries, CertExpiry};
+pub use snapshots::{read_scheduled, ScheduledSnapshots};
 
 use pikube_pi::NodeFacts;
 use serde::Serialize;
@@ -59,6 +61,8 @@ pub struct NodeHealth {
     pub clock_offset_secs: Option<f64>,
     /// Its certificate that expires first.
     pub first_expiry: Option<CertExpiry>,
+    /// On a server with embedded etcd: its newest scheduled snapshot.
+    pub scheduled_snapshots: Option<ScheduledSnapshots>,
 }
 
 /// The facts `Fleet::facts` gathered, in the form [`check`] takes.
@@ -97,6 +101,7 @@ pub async fn check(
                 cordoned_by_pikube: None,
                 clock_offset_secs: facts.as_ref().ok().and_then(|f| f.clock_offset_secs),
                 first_expiry: None,
+                scheduled_snapshots: None,
             })
             .collect(),
         problems: Vec::new(),
@@ -204,6 +209,16 @@ pub async fn check(
             Err(err) => health
                 .problems
                 .push(format!("{name}: certificates not checked: {err}")),
+        }
+    }
+    if embedded_etcd {
+        for (name, connection) in &servers {
+            // Not a health problem by itself: `doctor` judges it against the schedule.
+            if let Ok(found) = read_scheduled(connection).await {
+                if let Some(node) = health.nodes.iter_mut().find(|n| n.node == *name) {
+                    node.scheduled_snapshots = Some(found);
+                }
+            }
         }
     }
     for (_, connection) in connections {

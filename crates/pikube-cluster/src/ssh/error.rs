@@ -34,7 +34,7 @@ pub enum SshError {
     #[error(
         "{node}: {what} did not finish within {}; pikube stopped waiting for it (something \
          on the node hangs; [ssh] command_timeout sets the limit)",
-        human_duration(*limit)
+        crate::human_duration::human_duration(*limit)
     )]
     TimedOut {
         node: String,
@@ -66,18 +66,6 @@ pub enum SshError {
     Local(#[from] io::Error),
 }
 
-/// `45 s`, `10 min`, `2 h 30 min`: how a limit reads in a message.
-fn human_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 3600, secs % 3600 / 60, secs % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, 0) => format!("{m} min"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, 0, 0) => format!("{h} h"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
-}
-
 impl SshError {
     /// True when a retry cannot help (a changed host key must never be retried).
     pub fn is_host_key_changed(&self) -> bool {
@@ -102,13 +90,5 @@ mod tests {
             "pi-1: gathering facts did not finish within 10 min; pikube stopped waiting for \
              it (something on the node hangs; [ssh] command_timeout sets the limit)"
         );
-        for (secs, text) in [
-            (3, "3 s"),
-            (90, "1 min 30 s"),
-            (7200, "2 h"),
-            (5430, "1 h 30 min"),
-        ] {
-            assert_eq!(human_duration(Duration::from_secs(secs)), text);
-        }
     }
 }

@@ -1,7 +1,10 @@
 //! `pikube doctor`: every node's health, a verdict per check, and the fix.
 
 use pikube_cluster::config::Role;
-use pikube_cluster::doctor::{examine, examine_certificates, examine_versions, Finding, Verdict};
+use pikube_cluster::config::SnapshotSchedule;
+use pikube_cluster::doctor::{
+    examine, examine_certificates, examine_snapshots, examine_versions, Finding, Verdict,
+};
 use pikube_cluster::health;
 use pikube_cluster::progress::SilentProgress;
 
@@ -41,9 +44,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     // K3s' certificates, read from each node that runs it (as `status` reads them).
     let facts = health::facts_by_node(&results);
     let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
+    let schedule = config
+        .backup
+        .as_ref()
+        .map_or_else(SnapshotSchedule::k3s_default, |b| b.schedule.clone());
     for node in &health.nodes {
         if let Some(first) = &node.first_expiry {
             findings.push(examine_certificates(&node.node, first));
+        }
+        if let Some(found) = &node.scheduled_snapshots {
+            findings.push(examine_snapshots(&node.node, &schedule, found));
         }
     }
 
