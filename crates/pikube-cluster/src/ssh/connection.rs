@@ -582,19 +582,56 @@ async fn stream_to(
     })
 }
 
-/// Every line of `reader`, each handed to `on_line` as it arrives, and all of them up to
-/// the output limit.
+/// The longest piece of one line `exec` hands on at a time: a node printing one endless
+/// line (a binary file, `yes | tr -d '\\n'`) must not fill the controller's memory.
+const LINE_PIECE: usize = 64 << 10;
+
+/// Every line of `reader`, each handed to `on_line` as it arrives (a line longer than
+/// [`LINE_PIECE`] in pieces of that size, bytes that are not UTF-8 replaced), and all of
+/// them up to the output limit.
 async fn read_lines(
     reader: impl tokio::io::AsyncRead + Unpin,
     is_err: bool,
     on_line: &(dyn Fn(bool, &str) + Sync),
 ) -> String {
     use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(reader).lines();
+    let mut reader = tokio::io::BufReader::new(reader);
+    let mut piece: Vec<u8> = Vec::new();
     let mut all = String::new();
     let limit = if is_err { STDERR_LIMIT } else { STDOUT_LIMIT };
     let mut kept = true;
-    while let Ok(Some(line)) = lines.next_line().await {
+    loop {
+        let (consumed, complete, end) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => (0, !piece.is_empty(), true),
+            // A full piece ends the line if a newline comes next, else the line goes on
+            // in the next piece.
+            Ok(buffer) if piece.len() == LINE_PIECE => {
+                (usize::from(buffer[0] == b'\n'), true, false)
+            }
+            Ok(buffer) => {
+                let room = LINE_PIECE - piece.len();
+                match buffer.iter().take(room).position(|&b| b == b'\n') {
+                    Some(newline) => {
+                        piece.extend_from_slice(&buffer[..newline]);
+                        (newline + 1, true, false)
+                    }
+                    None => {
+                        let taken = buffer.len().min(room);
+                        piece.extend_from_slice(&buffer[..taken]);
+                        (taken, false, false)
+                    }
+                }
+            }
+        };
+        reader.consume(consumed);
+        if !complete {
+            if end {
+                break;
+            }
+            continue;
+        }
+        let line = String::from_utf8_lossy(&piece).into_owned();
+        piece.clear();
         on_line(is_err, &line);
         // Every line is shown as it comes; only what is kept for the end is bounded.
         if kept && all.len() + line.len() < limit {
@@ -606,6 +643,9 @@ async fn read_lines(
                 "[pikube: output beyond {} MiB not kept]\n",
                 limit >> 20
             ));
+        }
+        if end {
+            break;
         }
     }
     all
@@ -776,6 +816,40 @@ mod tests {
         let shown = format!("{output:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("<34 bytes>"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn exec_output_comes_in_lines_and_an_endless_line_in_bounded_pieces() {
+        use std::sync::Mutex;
+        let seen = Mutex::new(Vec::<String>::new());
+        let record = |_: bool, line: &str| seen.lock().unwrap().push(line.to_owned());
+        let mut input = b"first\nsecond \xff\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 * LINE_PIECE + 10));
+        let all = read_lines(&input[..], false, &record).await;
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(&seen[..2], ["first", "second \u{fffd}"]);
+        let pieces: Vec<usize> = seen[2..].iter().map(String::len).collect();
+        assert_eq!(pieces, [LINE_PIECE, LINE_PIECE, LINE_PIECE, 10]);
+        // A line of exactly one piece is one line, not a piece and an empty line.
+        let exact = Mutex::new(Vec::<String>::new());
+        let mut input = vec![b'y'; LINE_PIECE];
+        input.extend_from_slice(b"\n\nlast");
+        read_lines(&input[..], true, &|_, line: &str| {
+            exact.lock().unwrap().push(line.to_owned())
+        })
+        .await;
+        let exact: Vec<usize> = exact
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(String::len)
+            .collect();
+        assert_eq!(exact, [LINE_PIECE, 0, 4]);
+        assert!(all.starts_with("first\nsecond \u{fffd}\nxxx"));
+        assert_eq!(
+            all.len(),
+            "first\nsecond \u{fffd}\n".len() + 3 * LINE_PIECE + 10 + 4
+        );
     }
 
     #[test]
