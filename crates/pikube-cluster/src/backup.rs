@@ -83,6 +83,16 @@ pub enum SnapshotSource<'a> {
     Existing { name: &'a str },
 }
 
+impl SnapshotSource<'_> {
+    /// What the server is doing for it, for progress and errors.
+    pub fn doing(self) -> &'static str {
+        match self {
+            SnapshotSource::Take { .. } => "saving an etcd snapshot",
+            SnapshotSource::Existing { .. } => "looking for the snapshot",
+        }
+    }
+}
+
 /// What to take and where to keep it.
 pub struct BackupRequest<'a> {
     pub cluster: &'a str,
@@ -123,11 +133,9 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
 /usr/local/bin/k3s --version | head -n 1"#,
         dir = SNAPSHOT_DIR,
     );
-    let what = match request.source {
-        SnapshotSource::Take { .. } => "saving an etcd snapshot",
-        SnapshotSource::Existing { .. } => "looking for the snapshot",
-    };
-    let saved = server.run_privileged_unchecked(what, &script, b"").await?;
+    let saved = server
+        .run_privileged_unchecked(request.source.doing(), &script, b"")
+        .await?;
     if let (SnapshotSource::Existing { name }, NOT_HERE) = (request.source, saved.code) {
         return Err(BackupError::NotOnNode {
             node,

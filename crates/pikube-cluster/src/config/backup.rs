@@ -99,14 +99,18 @@ impl FromStr for SnapshotSchedule {
                 "{field:?} uses L, W or #, which K3s' cron does not know"
             )));
         }
-        CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build()
-            .parse(s)
-            .map_err(|e| fail(&e.to_string()))?;
+        standard_cron(s).map_err(|e| fail(&e.to_string()))?;
         Ok(SnapshotSchedule::Cron(CronSchedule(s.to_owned())))
     }
+}
+
+/// Five fields (or a descriptor croner knows), as K3s' cron reads them.
+fn standard_cron(text: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(text)
 }
 
 /// Quartz's `L` (last), `W` (weekday) and `#` (nth): croner reads them, K3s does not.
@@ -174,12 +178,7 @@ impl SnapshotSchedule {
             return go_duration(every.trim()).map(std::time::Duration::from_secs);
         }
         let text = if text == "@midnight" { "@daily" } else { text };
-        let cron = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build()
-            .parse(text)
-            .ok()?;
+        let cron = standard_cron(text).ok()?;
         let start = chrono::Utc::now();
         let horizon = start + chrono::Duration::days(8);
         let mut previous = cron.find_next_occurrence(&start, false).ok()?;

@@ -79,13 +79,7 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
                     continue;
                 }
             };
-            progress.node(
-                &connected.node,
-                match source {
-                    SnapshotSource::Take { .. } => "saving an etcd snapshot",
-                    SnapshotSource::Existing { .. } => "looking for the snapshot",
-                },
-            );
+            progress.node(&connected.node, source.doing());
             let request = BackupRequest {
                 cluster: config.name.as_ref(),
                 source,
