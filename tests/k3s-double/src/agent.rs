@@ -147,7 +147,12 @@ fn register(server: &str, token: &str, request: &RegisterRequest) -> RegisterRep
                 Err(e) => log::error(&format!("malformed registration reply from {server}: {e}")),
             },
             Ok(r) if r.status == 401 => refuse_token(server, REGISTER),
-            Ok(r) if r.status == 403 => log::fatal(&String::from_utf8_lossy(&r.body)),
+            // K3s' agent does not give up on a refused node password: it waits for the
+            // record to go (`kubectl delete node`, or the Secret deleted) and tries again.
+            Ok(r) if r.status == 403 => log::info(&format!(
+                "Waiting to retrieve agent configuration; server is not ready: {}",
+                String::from_utf8_lossy(&r.body)
+            )),
             Ok(r) => log::error(&format!(
                 "failed to register with {server}: {} {}: {}",
                 r.status,

@@ -11,8 +11,15 @@ fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
+/// The lines `pikube serve movies --new-keys` appends (pikube-movies' `tests/manifests.rs`
+/// holds them to the Deployments; their values are not read here, where no pod runs).
+const TOKEN_KEYS: &str = "MOVIES_TOKEN_SIGNING_KEY=c2lnbmluZw==\n\
+                          MOVIES_TOKEN_VERIFYING_KEY=dmVyaWZ5aW5n\n\
+                          MOVIES_INTERNAL_KEY_PAYMENTS=0123456789abcdef0123456789abcdef\n\
+                          MOVIES_INTERNAL_KEY_SCREENINGS=0123456789abcdef0123456789abcdef\n";
+
 /// A copy of deploy/movies with a secrets.env made from the example, every empty value
-/// filled, as the example tells an operator to.
+/// filled and the token keys added, as the example tells an operator to.
 fn movies_with_secrets(base: &Path) -> PathBuf {
     let dir = base.join("movies");
     copy_tree(&deploy_dir().join("movies"), &dir);
@@ -27,7 +34,7 @@ fn movies_with_secrets(base: &Path) -> PathBuf {
             }
         })
         .collect();
-    std::fs::write(dir.join("secrets.env"), filled).unwrap();
+    std::fs::write(dir.join("secrets.env"), filled + TOKEN_KEYS).unwrap();
     dir
 }
 

@@ -142,8 +142,27 @@ fn a_snapshot_saved_listed_pruned_and_restored_brings_the_data_back() {
     assert_eq!(old.len(), 1, "the old data is kept aside");
     drop(reset);
 
+    // As if restored onto a new card: another node password than the one the restored
+    // data holds. K3s verifies a server's own node against its own file, so the server
+    // comes up, and records the mismatch as a Warning Event on its Node.
+    std::fs::write(
+        base.join("s1/etc/rancher/node/password"),
+        "a-new-card-password\n",
+    )
+    .unwrap();
     let mut s1 = Node::start(&base, "s1", &args, &[]);
     s1.wait_ready();
+    let events = s1.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        "involvedObject.kind=Node,involvedObject.name=s1,reason=NodePasswordValidationFailed",
+        "-o",
+        "jsonpath={.items[*].type}",
+    ]);
+    assert_eq!(events, "Warning", "{}", s1.log());
     assert_eq!(
         s1.kubectl_ok(&["get", "configmap", "keep", "-o", "jsonpath={.data.colour}"]),
         "blue"

@@ -203,19 +203,13 @@ fn write_admin_kubeconfig(settings: &Settings, data_dir: &Path, endpoint: &Endpo
     log::info(&format!("Wrote kubeconfig {}", path.display()));
 }
 
-/// The server's own node: its password checked like any node's, its client certificate
-/// issued locally, registered by its kubelet, then labelled with its roles.
+/// The server's own node: its password verified locally, its client certificate issued
+/// locally, registered by its kubelet, then labelled with its roles.
 fn run_own_node(settings: &Settings, server: &Server, endpoint: &Endpoint, ip: &str, member: &str) {
     let name = node_identity::node_name(settings, &server.data_dir);
     let password = node_identity::node_password()
         .unwrap_or_else(|e| log::fatal(&format!("failed to write the node password: {e}")));
-    match node_passwords::check(&server.admin, &name, &password) {
-        Ok(node_passwords::Verdict::Accepted) => {}
-        Ok(node_passwords::Verdict::Rejected) => {
-            log::fatal(&format!("Node {name}: {}", node_passwords::REJECTED))
-        }
-        Err(e) => log::fatal(&format!("Node {name}: cannot check the node password: {e}")),
-    }
+    node_passwords::ensure_own(&server.admin, &name, &password);
     let (cert, key) = tls::sign(
         &server.data_dir,
         "client-ca",

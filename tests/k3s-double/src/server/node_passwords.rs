@@ -1,10 +1,12 @@
 //! Node passwords, kept where k3s keeps them: a Secret `<node>.node-password.k3s` in
 //! kube-system holding a hash of `/etc/rancher/node/password`. The first registration of a
-//! name stores it; a later one with another password is refused. Deleting the Node deletes
-//! its Secret (the node controller's finalizer), so a re-flashed node can take the name again.
+//! name stores it; a later one with another password is refused (an agent then waits and
+//! tries again). Deleting the Node deletes its Secret (the node controller's finalizer), so a
+//! re-flashed node can take the name again. A server's own node is verified locally.
 
 use crate::encoding::{base64, sha256_hex};
 use crate::kube_client::{self, KubeClient};
+use crate::log;
 use serde_json::json;
 
 pub const SUFFIX: &str = ".node-password.k3s";
@@ -51,6 +53,37 @@ pub fn check(client: &KubeClient, node: &str, password: &str) -> Result<Verdict,
                 .map_err(|e| format!("failed to save node password: {e}"))
         }
         _ => Err(kube_client::describe(&reply)),
+    }
+}
+
+/// A server's own node, as K3s verifies it while its apiserver is still starting: against
+/// its own password file (which it has just read, so it passes), with the Secret checked
+/// afterwards for information only. A Secret holding another card's password (a snapshot
+/// restored onto new hardware) does not stop the server: K3s records a Warning Event
+/// `NodePasswordValidationFailed` on the Node and goes on; a missing one is created.
+pub fn ensure_own(client: &KubeClient, node: &str, password: &str) {
+    log::info(&format!("Password verified locally for node {node}"));
+    let failed = match check(client, node, password) {
+        Ok(Verdict::Accepted) => return,
+        Ok(Verdict::Rejected) => REJECTED.to_owned(),
+        Err(e) => e,
+    };
+    log::warn(&format!(
+        "Node {node}: deferred node password secret validation failed: {failed}"
+    ));
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": format!("{node}."), "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": node, "uid": node},
+        "reason": "NodePasswordValidationFailed",
+        "message": format!("Deferred node password secret validation failed: {failed}"),
+        "type": "Warning",
+        "source": {"component": "k3s-supervisor", "host": node},
+        "count": 1,
+    });
+    if let Err(e) = kube_client::json(client.post("/api/v1/namespaces/default/events", &event)) {
+        log::warn(&format!("failed to record the event for node {node}: {e}"));
     }
 }
 
