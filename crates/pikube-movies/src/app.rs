@@ -11,7 +11,7 @@ use pikube_http::Ops;
 use tokio::net::TcpListener;
 
 use crate::api::ApiError;
-use crate::auth::TokenKeys;
+use crate::auth::{TokenKeys, TokenSigner};
 use crate::config::{MoviesConfig, Selection};
 use crate::peers::Peers;
 use crate::services::{self, Context, StartError, Started};
@@ -85,14 +85,18 @@ async fn start(
     config: &MoviesConfig,
     ops: &Ops,
 ) -> Result<Vec<Started>, StartError> {
-    let keys = TokenKeys::new(&config.jwt_secret);
     let urls = peer_urls(address, selection, config);
     let mut started: Vec<Started> = Vec::new();
     for service in selection.services() {
+        // Each service gets only its own keys, even when all six share this process.
+        let keys = TokenKeys::for_service(service, &config.verifying_key, &config.internal_keys);
         let context = Context {
             config,
             keys: keys.clone(),
-            peers: Peers::new(urls.clone(), keys.clone(), service),
+            signer: (service == ServiceName::Users)
+                .then(|| config.signing_key.as_ref().map(TokenSigner::new))
+                .flatten(),
+            peers: Peers::new(urls.clone(), keys),
             metrics: ops.metrics(),
         };
         match services::start(service, &context).await {

@@ -29,8 +29,8 @@ mod services;
 pub use app::{run, serve, MoviesError};
 pub use auth::Rate;
 pub use config::{
-    default_data_dir, AdminAccount, AuthLimits, ConfigError, DatabaseUrlTemplate, MoviesConfig,
-    Selection,
+    default_data_dir, new_key_set, AdminAccount, AuthLimits, ConfigError, DatabaseUrlTemplate,
+    InternalKey, MoviesConfig, Selection, SigningKey, VerifyingKey,
 };
 pub use seed::{seed_demo, SeedError, Seeded};
 pub use service_name::{ServiceName, UnknownService};

@@ -23,7 +23,6 @@ pub struct Peers {
     client: reqwest::Client,
     urls: Arc<BTreeMap<ServiceName, String>>,
     keys: TokenKeys,
-    caller: ServiceName,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +56,7 @@ impl From<PeerError> for ApiError {
 
 impl Peers {
     /// `urls`: the base URL of every service this one calls (no trailing slash).
-    pub fn new(urls: BTreeMap<ServiceName, String>, keys: TokenKeys, caller: ServiceName) -> Self {
+    pub fn new(urls: BTreeMap<ServiceName, String>, keys: TokenKeys) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(ATTEMPT_TIMEOUT)
@@ -69,7 +68,6 @@ impl Peers {
             client,
             urls: Arc::new(urls),
             keys,
-            caller,
         }
     }
 
@@ -133,10 +131,14 @@ impl Peers {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * 3u64.pow(attempt - 1))).await;
             }
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .bearer_auth(self.keys.service_token(self.caller.as_str()));
+            let mut request = self.client.request(method.clone(), &url);
+            // Only an internal route takes a service's token, one for that callee alone;
+            // public routes get none (review M9).
+            if path.starts_with("/internal/") {
+                if let Some(token) = self.keys.internal_token(service) {
+                    request = request.bearer_auth(token);
+                }
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -165,8 +167,8 @@ impl Peers {
                 );
                 last = format!(
                     "refused this service's token (HTTP {}){}: are the services' clocks apart \
-                     (`pikube status` shows each node's offset) or their MOVIES_JWT_SECRET \
-                     different?",
+                     (`pikube status` shows each node's offset) or this service's \
+                     MOVIES_INTERNAL_KEY_<SERVICE> different from the peer's?",
                     status.as_u16(),
                     skew.map_or(String::new(), |s| format!(", its clock {s:+} s from ours"))
                 );

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::auth::{Role, TokenKeys};
+use crate::auth::{Role, TokenSigner};
 use crate::clock::{format_rfc3339, now_millis};
 use crate::config::MoviesConfig;
 
@@ -59,7 +59,10 @@ const CINEMAS: [(&str, &str, &[HallLayout]); 2] = [
 /// Adds the demo catalogue if the movies service has none, and screenings for the next seven
 /// days if there are none to come. Running it again adds nothing.
 pub async fn seed_demo(base_url: &str, config: &MoviesConfig) -> Result<Seeded, SeedError> {
-    let admin = TokenKeys::new(&config.jwt_secret).issue("demo-seed", "", Role::Admin);
+    let signing = config.signing_key.as_ref().ok_or_else(|| {
+        SeedError("no key to sign the seeding administrator's token with".to_owned())
+    })?;
+    let admin = TokenSigner::new(signing).issue("demo-seed", "", Role::Admin);
     let api = Api {
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

@@ -7,6 +7,7 @@ mod support;
 
 use contract::Api;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use pikube_movies::{ServiceName, SigningKey};
 use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -19,12 +20,36 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// A token with `claims` signed with `key`.
+/// A token with `claims` signed with the HMAC key `key`.
 fn signed(claims: &Value, algorithm: Algorithm, key: &[u8]) -> String {
     jsonwebtoken::encode(
         &Header::new(algorithm),
         claims,
         &EncodingKey::from_secret(key),
+    )
+    .unwrap()
+}
+
+/// A token with `claims` signed with the Ed25519 key `key`, as the users service signs.
+fn signed_by(claims: &Value, key: &SigningKey) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::EdDSA),
+        claims,
+        &EncodingKey::from_ed_der(key.expose_der()),
+    )
+    .unwrap()
+}
+
+/// A token `caller` sends to `callee`'s internal routes, made with `caller`'s own key.
+fn service_token(app: &TestApp, caller: ServiceName, callee: ServiceName) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(caller.to_string());
+    let mut claims = claims(caller.as_str(), "service");
+    claims["aud"] = json!(callee.as_str());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(app.config.internal_keys[&caller].expose()),
     )
     .unwrap()
 }
@@ -117,7 +142,15 @@ async fn bad_or_missing_tokens_are_401_asking_for_a_bearer_token(backend: Backen
         .as_str()
         .unwrap()
         .to_owned();
-    let key = app.config.jwt_secret.expose().to_vec();
+    let key = app
+        .config
+        .signing_key
+        .clone()
+        .expect("all six in one process sign");
+    let public = key.verifying_key().as_bytes().to_vec();
+    let internal = app.config.internal_keys[&ServiceName::Payments]
+        .expose()
+        .to_vec();
 
     let mut expired = claims(&ada_id, "user");
     expired["iat"] = json!(now() - 7200);
@@ -189,38 +222,36 @@ async fn bad_or_missing_tokens_are_401_asking_for_a_bearer_token(backend: Backen
             "another key",
             HeaderValue::from_str(&format!(
                 "Bearer {}",
-                signed(
-                    &claims(&ada_id, "user"),
-                    Algorithm::HS256,
-                    b"another key, of thirty-two bytes"
-                )
+                signed_by(&claims(&ada_id, "user"), &SigningKey::random())
             ))
             .unwrap(),
             "signature is not valid",
         ),
         (
             "expired",
-            HeaderValue::from_str(&format!(
-                "Bearer {}",
-                signed(&expired, Algorithm::HS256, &key)
-            ))
-            .unwrap(),
+            HeaderValue::from_str(&format!("Bearer {}", signed_by(&expired, &key))).unwrap(),
             "expired",
         ),
         (
             "another issuer",
+            HeaderValue::from_str(&format!("Bearer {}", signed_by(&foreign_issuer, &key))).unwrap(),
+            "not issued by this API",
+        ),
+        (
+            // The public key every service holds, used as an HMAC secret (review M9).
+            "HS256 with the public key",
             HeaderValue::from_str(&format!(
                 "Bearer {}",
-                signed(&foreign_issuer, Algorithm::HS256, &key)
+                signed(&claims(&ada_id, "admin"), Algorithm::HS256, &public)
             ))
             .unwrap(),
             "not issued by this API",
         ),
         (
-            "another algorithm",
+            "HS512 with a service's internal key",
             HeaderValue::from_str(&format!(
                 "Bearer {}",
-                signed(&claims(&ada_id, "user"), Algorithm::HS512, &key)
+                signed(&claims(&ada_id, "admin"), Algorithm::HS512, &internal)
             ))
             .unwrap(),
             "not issued by this API",
@@ -237,20 +268,12 @@ async fn bad_or_missing_tokens_are_401_asking_for_a_bearer_token(backend: Backen
         ),
         (
             "no expiry",
-            HeaderValue::from_str(&format!(
-                "Bearer {}",
-                signed(&no_expiry, Algorithm::HS256, &key)
-            ))
-            .unwrap(),
+            HeaderValue::from_str(&format!("Bearer {}", signed_by(&no_expiry, &key))).unwrap(),
             "malformed",
         ),
         (
             "unknown role",
-            HeaderValue::from_str(&format!(
-                "Bearer {}",
-                signed(&unknown_role, Algorithm::HS256, &key)
-            ))
-            .unwrap(),
+            HeaderValue::from_str(&format!("Bearer {}", signed_by(&unknown_role, &key))).unwrap(),
             "malformed",
         ),
     ];
@@ -289,7 +312,7 @@ async fn bad_or_missing_tokens_are_401_asking_for_a_bearer_token(backend: Backen
     );
 
     // A well-signed token is honoured as long as it is valid: one made here works.
-    let fresh = signed(&claims(&ada_id, "user"), Algorithm::HS256, &key);
+    let fresh = signed_by(&claims(&ada_id, "user"), &key);
     assert_eq!(
         app.get("/api/users/me", Some(&fresh)).await.status,
         StatusCode::OK
@@ -375,8 +398,8 @@ async fn users_are_refused_administrators_and_services_routes(backend: Backend) 
     );
 
     // The internal routes are for the services: not for users, nor administrators.
-    let key = app.config.jwt_secret.expose().to_vec();
-    let service = signed(&claims("payments", "service"), Algorithm::HS256, &key);
+    let service = service_token(&app, ServiceName::Payments, ServiceName::Reservations);
+    let screenings = service_token(&app, ServiceName::Screenings, ServiceName::Reservations);
     let internal = [
         (
             Method::GET,
@@ -424,7 +447,7 @@ async fn users_are_refused_administrators_and_services_routes(backend: Backend) 
     let claims_read = app
         .get(
             &format!("/internal/screenings/{sid}/claims"),
-            Some(&service),
+            Some(&screenings),
         )
         .await;
     assert_eq!(
@@ -432,10 +455,79 @@ async fn users_are_refused_administrators_and_services_routes(backend: Backend) 
         json!({ "claims": [{ "seat": "A1", "state": "held" }] })
     );
 
-    // And a service token is not a user.
+    // Each service's token opens its own routes only: the screenings service, which counts
+    // claimed seats, cannot mark a reservation paid, nor read one (review M9).
+    let confirm = format!("/internal/reservations/{reservation}/confirm");
+    for (method, path, token, who) in [
+        (Method::POST, confirm.as_str(), &screenings, "screenings"),
+        (
+            Method::GET,
+            &format!("/internal/reservations/{reservation}"),
+            &screenings,
+            "screenings",
+        ),
+        (
+            Method::GET,
+            &format!("/internal/screenings/{sid}/claims"),
+            &service,
+            "payments",
+        ),
+    ] {
+        let body = (method == Method::POST)
+            .then(|| json!({ "payment_id": "67e55044-10b1-426f-9247-bb680e5fe0c8" }));
+        let refused = app.request(method.clone(), path, Some(token), body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path} as {who}"
+        );
+        assert!(
+            refused.message().starts_with(&format!(
+                "the {who} service may not call {method} /internal/"
+            )),
+            "{}",
+            refused.message()
+        );
+    }
+    // A token for another service, or made with another caller's key, is no token at all.
+    let for_payments = service_token(&app, ServiceName::Payments, ServiceName::Payments);
+    let mut as_payments = claims("payments", "service");
+    as_payments["aud"] = json!("reservations");
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("payments".into());
+    let stolen_name = jsonwebtoken::encode(
+        &header,
+        &as_payments,
+        &EncodingKey::from_secret(app.config.internal_keys[&ServiceName::Screenings].expose()),
+    )
+    .unwrap();
+    for (token, message) in [
+        (&for_payments, "not issued by this API"),
+        (&stolen_name, "signature is not valid"),
+    ] {
+        let refused = app
+            .get(
+                &format!("/internal/reservations/{reservation}"),
+                Some(token),
+            )
+            .await;
+        assert_unauthorized(&refused, "a foreign service token", message);
+    }
+    assert_eq!(
+        app.get(&format!("/api/reservations/{reservation}"), Some(&ada))
+            .await
+            .body["status"],
+        "held"
+    );
+
+    // And a service token is no user's token: made with another kind of key, it is not
+    // even read as one.
     let as_user = app.get("/api/users/me", Some(&service)).await;
-    assert_eq!(as_user.status, StatusCode::FORBIDDEN);
-    assert_eq!(as_user.message(), "service tokens cannot act as a user");
+    assert_unauthorized(
+        &as_user,
+        "a service token as a user",
+        "not issued by this API",
+    );
     let as_buyer = app
         .post(
             "/api/reservations",
@@ -443,7 +535,11 @@ async fn users_are_refused_administrators_and_services_routes(backend: Backend) 
             json!({ "screening_id": sid, "seats": ["B1"] }),
         )
         .await;
-    assert_eq!(as_buyer.status, StatusCode::FORBIDDEN);
+    assert_unauthorized(
+        &as_buyer,
+        "a service token as a buyer",
+        "not issued by this API",
+    );
 }
 
 both_backends!(

@@ -186,7 +186,8 @@ fn random_hex() -> String {
 }
 
 /// The Secret's contents as the example file's instructions make it: every empty value
-/// filled with random hex, the others (the administrator's email) kept.
+/// filled with random hex, the others (the administrator's email) kept, then the token keys
+/// of `pikube serve movies --new-keys` added.
 fn test_secrets() -> BTreeMap<String, String> {
     env_file(&read(&deploy_dir().join("secrets.env.example")))
         .into_iter()
@@ -198,6 +199,7 @@ fn test_secrets() -> BTreeMap<String, String> {
             };
             (key, value)
         })
+        .chain(env_file(&pikube_movies::new_key_set()))
         .collect()
 }
 
@@ -556,14 +558,48 @@ fn deployment_env_is_read_by_the_code_and_gives_each_service_its_own_database() 
         let unique: BTreeSet<&&str> = names.iter().collect();
         assert_eq!(unique.len(), names.len(), "{service}: a variable set twice");
 
-        // The token key is the same Secret key everywhere; the administrator only for users.
-        let jwt = container["env"]
-            .as_array()
-            .unwrap()
+        // Each service gets the token keys it needs and no other (review M9): only users
+        // can sign users' tokens, and an internal key only reaches its caller and callee.
+        let token_keys: BTreeSet<&str> = names
             .iter()
-            .find(|var| var["name"] == "MOVIES_JWT_SECRET")
-            .expect("MOVIES_JWT_SECRET");
-        assert_eq!(jwt["valueFrom"]["secretKeyRef"]["key"], "MOVIES_JWT_SECRET");
+            .copied()
+            .filter(|n| n.starts_with("MOVIES_TOKEN_") || n.starts_with("MOVIES_INTERNAL_KEY_"))
+            .collect();
+        let wanted: &[&str] = match service {
+            ServiceName::Users => &["MOVIES_TOKEN_SIGNING_KEY"],
+            ServiceName::Movies | ServiceName::Cinemas => &["MOVIES_TOKEN_VERIFYING_KEY"],
+            ServiceName::Screenings => &[
+                "MOVIES_TOKEN_VERIFYING_KEY",
+                "MOVIES_INTERNAL_KEY_SCREENINGS",
+            ],
+            ServiceName::Reservations => &[
+                "MOVIES_TOKEN_VERIFYING_KEY",
+                "MOVIES_INTERNAL_KEY_PAYMENTS",
+                "MOVIES_INTERNAL_KEY_SCREENINGS",
+            ],
+            ServiceName::Payments => {
+                &["MOVIES_TOKEN_VERIFYING_KEY", "MOVIES_INTERNAL_KEY_PAYMENTS"]
+            }
+        };
+        assert_eq!(
+            token_keys,
+            wanted.iter().copied().collect::<BTreeSet<_>>(),
+            "{service}: token keys"
+        );
+        for name in &token_keys {
+            let var = container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|var| var["name"] == *name)
+                .unwrap();
+            assert_eq!(var["valueFrom"]["secretKeyRef"]["key"], *name, "{service}");
+        }
+        assert_eq!(
+            config.signing_key.is_some(),
+            service == ServiceName::Users,
+            "{service}: signing key"
+        );
         assert_eq!(
             config.admin.is_some(),
             service == ServiceName::Users,
@@ -588,8 +624,10 @@ fn deployment_env_is_read_by_the_code_and_gives_each_service_its_own_database() 
 
 #[test]
 fn credentials_come_only_from_the_generated_secret() {
+    // What the example and `pikube serve movies --new-keys` put in secrets.env.
     let example: BTreeSet<String> = env_file(&read(&deploy_dir().join("secrets.env.example")))
         .into_iter()
+        .chain(env_file(&pikube_movies::new_key_set()))
         .map(|(key, _)| key)
         .collect();
     let mut used = BTreeSet::new();

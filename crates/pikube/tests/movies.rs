@@ -50,7 +50,8 @@ impl Demo {
             .args(["--movies-listen", &format!("127.0.0.1:{movies}")])
             .arg("--data-dir")
             .arg(data)
-            .env_remove("MOVIES_JWT_SECRET")
+            .env_remove("MOVIES_TOKEN_SIGNING_KEY")
+            .env_remove("MOVIES_TOKEN_VERIFYING_KEY")
             .env_remove("DATABASE_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -179,7 +180,8 @@ fn serve_movies(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .arg("--data-dir")
         .arg(data.path())
-        .env_remove("MOVIES_JWT_SECRET")
+        .env_remove("MOVIES_TOKEN_SIGNING_KEY")
+        .env_remove("MOVIES_TOKEN_VERIFYING_KEY")
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null());
     for (name, value) in env {
@@ -210,7 +212,12 @@ fn a_bad_command_line_or_environment_is_named() {
 
     let (code, stderr) = serve_movies(&["payments"], &[]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("MOVIES_JWT_SECRET is not set"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "MOVIES_TOKEN_VERIFYING_KEY is not set: every service checks users' tokens with it"
+        ),
+        "{stderr}"
+    );
 
     let (code, stderr) = serve_movies(
         &["all"],
@@ -220,13 +227,38 @@ fn a_bad_command_line_or_environment_is_named() {
     assert!(stderr.contains("{service}"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
 
+    // A key made by the real OpenSSL is read as it is (PKCS#8 v1 DER, base64).
+    let signing_key = openssl_ed25519_key();
     let (code, stderr) = serve_movies(
         &["users"],
         &[
-            ("MOVIES_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("MOVIES_TOKEN_SIGNING_KEY", &signing_key),
             ("MOVIES_ADMIN_EMAIL", "root@example.org"),
         ],
     );
     assert_eq!(code, 1);
-    assert!(stderr.contains("MOVIES_ADMIN_PASSWORD"), "{stderr}");
+    assert!(
+        stderr.contains("MOVIES_ADMIN_PASSWORD") && !stderr.contains("MOVIES_TOKEN"),
+        "{stderr}"
+    );
+    let (code, stderr) = serve_movies(&["users"], &[("MOVIES_TOKEN_SIGNING_KEY", "bm90IGEga2V5")]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("MOVIES_TOKEN_SIGNING_KEY: not an Ed25519 private key")
+            && !stderr.contains("bm90IGEga2V5"),
+        "{stderr}"
+    );
+}
+
+/// An Ed25519 private key from `openssl genpkey`, as base64 of its DER.
+fn openssl_ed25519_key() -> String {
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            "openssl genpkey -algorithm ed25519 -outform DER | base64 -w0",
+        ])
+        .output()
+        .expect("run openssl");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
 }

@@ -1,11 +1,11 @@
 //! Extractors for the caller of a route: any signed-in user, an administrator, or another
 //! Movies service.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::{Role, TokenKeys};
+use super::{internal_routes, Role, TokenKeys};
 use crate::api::ApiError;
 
 /// A signed-in user (or administrator). 401 without a valid bearer token.
@@ -19,7 +19,9 @@ pub struct Caller {
 #[derive(Debug, Clone)]
 pub struct Admin;
 
-/// Another Movies service, on an `/internal` route: 403 for users.
+/// Another Movies service, on one of this service's `/internal` routes that the table of
+/// `internal_routes` lets it call: 401 without its valid token, 403 for users and for a
+/// service calling a route that is not its.
 #[derive(Debug, Clone)]
 pub struct ServiceCaller;
 
@@ -94,11 +96,25 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, &TokenKeys::from_ref(state))?;
-        if caller.role != Role::Service {
-            return Err(ApiError::forbidden(
-                "internal routes are for the Movies services only",
-            ));
+        let keys = TokenKeys::from_ref(state);
+        let token = bearer(parts)?;
+        let caller = keys.verify_internal(token).map_err(|error| {
+            if keys.verify(token).is_ok() {
+                ApiError::forbidden("internal routes are for the Movies services only")
+            } else {
+                ApiError::unauthorized(error.to_string())
+            }
+        })?;
+        let path = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_else(|| parts.uri.path());
+        if !internal_routes::allowed(caller, keys.service(), &parts.method, path) {
+            return Err(ApiError::forbidden(format!(
+                "the {caller} service may not call {} {path}",
+                parts.method
+            )));
         }
         Ok(ServiceCaller)
     }

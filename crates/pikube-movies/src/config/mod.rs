@@ -3,18 +3,19 @@
 mod admin;
 mod auth_limits;
 mod database_url;
-mod secret;
+mod token_keys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::auth::internal_routes;
 use crate::auth::Rate;
 
 pub use admin::AdminAccount;
 pub use auth_limits::{AuthLimits, ACCOUNT_WINDOW};
 pub use database_url::{DatabaseUrl, DatabaseUrlError, DatabaseUrlTemplate};
-pub use secret::JwtSecret;
+pub use token_keys::{new_key_set, InternalKey, KeyError, SigningKey, VerifyingKey};
 
 use crate::ServiceName;
 
@@ -56,8 +57,15 @@ impl Selection {
 pub struct MoviesConfig {
     /// Each service's database: `DATABASE_URL` or SQLite files in the data directory.
     pub database: DatabaseUrlTemplate,
-    /// Signs and checks bearer tokens; the same in every service.
-    pub jwt_secret: JwtSecret,
+    /// Signs users' tokens: the users service's (`MOVIES_TOKEN_SIGNING_KEY`; random when
+    /// all six share this process and it is not set).
+    pub signing_key: Option<SigningKey>,
+    /// Checks users' tokens, in every service (`MOVIES_TOKEN_VERIFYING_KEY`, or the public
+    /// half of the signing key).
+    pub verifying_key: VerifyingKey,
+    /// Each calling service's key for another's internal routes
+    /// (`MOVIES_INTERNAL_KEY_<CALLER>`), where this process needs it.
+    pub internal_keys: BTreeMap<ServiceName, InternalKey>,
     /// The administrator the users service creates (or updates) at start-up.
     pub admin: Option<AdminAccount>,
     /// How long a reservation holds its seats before they are released unpaid.
@@ -89,11 +97,18 @@ pub enum ConfigError {
     },
     #[error("DATABASE_URL: {0}")]
     DatabaseUrl(#[from] DatabaseUrlError),
+    #[error("{variable}: {source}")]
+    InvalidKey { variable: String, source: KeyError },
     #[error(
-        "MOVIES_JWT_SECRET is not set: every service must check tokens with the same key \
-         (at least 32 bytes, e.g. `openssl rand -hex 32`)"
+        "{variable} is not set: {why} (`pikube serve movies --new-keys` prints a set of \
+         keys){retired}"
     )]
-    MissingSecret,
+    MissingKey {
+        variable: String,
+        why: String,
+        /// Said when the one shared key of old is set: it is not read any more.
+        retired: &'static str,
+    },
     #[error("{variable}: `{value}` is not an http:// or https:// URL")]
     PeerUrl { variable: String, value: String },
 }
@@ -102,9 +117,15 @@ impl MoviesConfig {
     /// Embedded defaults: SQLite files in `data_dir`, a random token key, no administrator,
     /// ten-minute holds.
     pub fn embedded(data_dir: &Path) -> Self {
+        let signing = SigningKey::random();
         MoviesConfig {
             database: DatabaseUrlTemplate::sqlite_in(data_dir),
-            jwt_secret: JwtSecret::random(),
+            signing_key: Some(signing.clone()),
+            verifying_key: signing.verifying_key().clone(),
+            internal_keys: internal_routes::callers()
+                .into_iter()
+                .map(|caller| (caller, InternalKey::random()))
+                .collect(),
             admin: None,
             hold_ttl: Duration::from_secs(600),
             sweep_interval: Duration::from_secs(5),
@@ -117,13 +138,109 @@ impl MoviesConfig {
         }
     }
 
+    /// `MOVIES_TOKEN_SIGNING_KEY` (the users service's), `MOVIES_TOKEN_VERIFYING_KEY` (every
+    /// service's; the signing key's public half when only that is set) and
+    /// `MOVIES_INTERNAL_KEY_<CALLER>` (the caller's and its callee's). Each is required
+    /// where one of `selection` needs it, unless all six share this process (then the
+    /// random keys of [`MoviesConfig::embedded`] stay); keys no service here needs are not
+    /// kept.
+    fn read_token_keys(
+        &mut self,
+        selection: &Selection,
+        set: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let retired = if set("MOVIES_JWT_SECRET").is_some() {
+            "; MOVIES_JWT_SECRET is no longer read (one key shared by every service let any \
+             of them sign for all)"
+        } else {
+            ""
+        };
+        let missing = |variable: &str, why: String| ConfigError::MissingKey {
+            variable: variable.to_owned(),
+            why,
+            retired,
+        };
+        let invalid = |variable: &str| {
+            let variable = variable.to_owned();
+            move |source| ConfigError::InvalidKey { variable, source }
+        };
+        let signing = set("MOVIES_TOKEN_SIGNING_KEY")
+            .map(|text| SigningKey::parse(&text).map_err(invalid("MOVIES_TOKEN_SIGNING_KEY")))
+            .transpose()?;
+        let verifying = set("MOVIES_TOKEN_VERIFYING_KEY")
+            .map(|text| VerifyingKey::parse(&text).map_err(invalid("MOVIES_TOKEN_VERIFYING_KEY")))
+            .transpose()?;
+        match (signing, verifying) {
+            (Some(signing), Some(verifying)) if signing.verifying_key() != &verifying => {
+                return Err(ConfigError::Invalid {
+                    variable: "MOVIES_TOKEN_VERIFYING_KEY",
+                    message: "is not the public half of MOVIES_TOKEN_SIGNING_KEY: tokens the \
+                              users service signs would be refused"
+                        .to_owned(),
+                });
+            }
+            (Some(signing), _) => {
+                self.verifying_key = signing.verifying_key().clone();
+                self.signing_key = Some(signing);
+            }
+            (None, Some(verifying)) => {
+                self.verifying_key = verifying;
+                self.signing_key = None;
+            }
+            (None, None) if selection.is_all() => {}
+            (None, None) => {
+                return Err(missing(
+                    "MOVIES_TOKEN_VERIFYING_KEY",
+                    "every service checks users' tokens with it".to_owned(),
+                ))
+            }
+        }
+        if selection.contains(ServiceName::Users) && self.signing_key.is_none() {
+            return Err(missing(
+                "MOVIES_TOKEN_SIGNING_KEY",
+                "the users service signs users' tokens with it".to_owned(),
+            ));
+        }
+        if !selection.contains(ServiceName::Users) {
+            // Only the users service signs; no other keeps the means to.
+            self.signing_key = None;
+        }
+        for caller in internal_routes::callers() {
+            let variable = internal_routes::key_variable(caller);
+            let callees = internal_routes::callees_of(caller);
+            let needed =
+                selection.contains(caller) || callees.iter().any(|c| selection.contains(*c));
+            match set(&variable) {
+                Some(text) if needed => {
+                    let key = InternalKey::new(&text).map_err(invalid(&variable))?;
+                    self.internal_keys.insert(caller, key);
+                }
+                None if needed && !selection.is_all() => {
+                    let callees: Vec<&str> = callees.iter().map(|c| c.as_str()).collect();
+                    return Err(missing(
+                        &variable,
+                        format!(
+                            "the {caller} service calls the internal routes of {} with it",
+                            callees.join(", ")
+                        ),
+                    ));
+                }
+                None if needed => {}
+                _ => {
+                    self.internal_keys.remove(&caller);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The configuration from the process environment (see [`MoviesConfig::from_lookup`]).
     pub fn from_env(selection: &Selection, data_dir: &Path) -> Result<Self, ConfigError> {
         Self::from_lookup(selection, data_dir, |name| std::env::var(name).ok())
     }
 
     /// `DATABASE_URL` (with a `{service}` placeholder when several services share a process),
-    /// `MOVIES_JWT_SECRET` (required unless all six share this process; then it may be random),
+    /// the token keys (see [`MoviesConfig::read_token_keys`]),
     /// `MOVIES_ADMIN_EMAIL` and `MOVIES_ADMIN_PASSWORD`, `MOVIES_HOLD_SECONDS`,
     /// `MOVIES_SWEEP_SECONDS`, `MOVIES_DB_MAX_CONNECTIONS`, `MOVIES_<SERVICE>_URL`,
     /// `MOVIES_AUTH_PER_CLIENT_PER_MINUTE`, `MOVIES_SIGN_IN_FAILURES_PER_ACCOUNT` (0 turns
@@ -142,17 +259,7 @@ impl MoviesConfig {
                 config.database.require_placeholder()?;
             }
         }
-        match set("MOVIES_JWT_SECRET") {
-            Some(secret) => {
-                config.jwt_secret =
-                    JwtSecret::new(&secret).map_err(|error| ConfigError::Invalid {
-                        variable: "MOVIES_JWT_SECRET",
-                        message: error.to_string(),
-                    })?;
-            }
-            None if !selection.is_all() => return Err(ConfigError::MissingSecret),
-            None => {}
-        }
+        config.read_token_keys(selection, &set)?;
         config.admin =
             AdminAccount::from_pair(set("MOVIES_ADMIN_EMAIL"), set("MOVIES_ADMIN_PASSWORD"))?;
         if let Some(seconds) = set("MOVIES_HOLD_SECONDS") {
@@ -280,28 +387,122 @@ mod tests {
         })
     }
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const INTERNAL: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn a_single_service_needs_the_shared_token_key() {
-        let error = parse(Selection::one(ServiceName::Movies), &[]).unwrap_err();
-        assert!(matches!(error, ConfigError::MissingSecret));
-        let error = parse(
-            Selection::one(ServiceName::Movies),
-            &[("MOVIES_JWT_SECRET", "short")],
-        )
-        .unwrap_err()
-        .to_string();
+    fn each_service_needs_its_own_token_keys_and_keeps_no_other() {
+        let signing = SigningKey::random();
+        let private = signing.to_base64();
+        let public = signing.verifying_key().to_base64();
+        let one = |service| Selection::one(service);
+        let said =
+            |selection, vars: &[(&str, &str)]| parse(selection, vars).unwrap_err().to_string();
+
+        // Every service checks users' tokens; only the users service signs them.
+        let error = said(one(ServiceName::Movies), &[]);
         assert!(
-            error.starts_with("MOVIES_JWT_SECRET: ") && error.contains("at least 32"),
+            error.starts_with("MOVIES_TOKEN_VERIFYING_KEY is not set: every service checks")
+                && error.contains("--new-keys"),
             "{error}"
         );
-        parse(
-            Selection::one(ServiceName::Movies),
-            &[("MOVIES_JWT_SECRET", SECRET)],
+        let movies = parse(
+            one(ServiceName::Movies),
+            &[("MOVIES_TOKEN_VERIFYING_KEY", &public)],
         )
         .unwrap();
-        parse(Selection::all(), &[]).unwrap();
+        assert!(movies.signing_key.is_none() && movies.internal_keys.is_empty());
+        let error = said(
+            one(ServiceName::Users),
+            &[("MOVIES_TOKEN_VERIFYING_KEY", &public)],
+        );
+        assert!(
+            error.starts_with("MOVIES_TOKEN_SIGNING_KEY is not set"),
+            "{error}"
+        );
+        let users = parse(
+            one(ServiceName::Users),
+            &[("MOVIES_TOKEN_SIGNING_KEY", &private)],
+        )
+        .unwrap();
+        assert_eq!(&users.verifying_key, signing.verifying_key());
+        // A signing key given to another service is not kept.
+        let cinemas = parse(
+            one(ServiceName::Cinemas),
+            &[("MOVIES_TOKEN_SIGNING_KEY", &private)],
+        )
+        .unwrap();
+        assert!(cinemas.signing_key.is_none());
+        let other = SigningKey::random().verifying_key().to_base64();
+        let error = said(
+            one(ServiceName::Users),
+            &[
+                ("MOVIES_TOKEN_SIGNING_KEY", &private),
+                ("MOVIES_TOKEN_VERIFYING_KEY", &other),
+            ],
+        );
+        assert!(
+            error.contains("is not the public half of MOVIES_TOKEN_SIGNING_KEY"),
+            "{error}"
+        );
+        let error = said(
+            one(ServiceName::Users),
+            &[("MOVIES_TOKEN_SIGNING_KEY", "c2VjcmV0")],
+        );
+        assert!(
+            error.starts_with("MOVIES_TOKEN_SIGNING_KEY: not an Ed25519 private key")
+                && !error.contains("c2VjcmV0"),
+            "{error}"
+        );
+
+        // A caller and its callee hold the caller's internal key; no one else does.
+        let error = said(
+            one(ServiceName::Payments),
+            &[("MOVIES_TOKEN_VERIFYING_KEY", &public)],
+        );
+        assert!(
+            error.starts_with("MOVIES_INTERNAL_KEY_PAYMENTS is not set: the payments service calls the internal routes of reservations"),
+            "{error}"
+        );
+        let all_keys = [
+            ("MOVIES_TOKEN_VERIFYING_KEY", public.as_str()),
+            ("MOVIES_INTERNAL_KEY_PAYMENTS", INTERNAL),
+            ("MOVIES_INTERNAL_KEY_SCREENINGS", INTERNAL),
+        ];
+        let reservations = parse(one(ServiceName::Reservations), &all_keys).unwrap();
+        assert_eq!(
+            reservations
+                .internal_keys
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![ServiceName::Screenings, ServiceName::Payments]
+        );
+        let payments = parse(one(ServiceName::Payments), &all_keys).unwrap();
+        assert_eq!(
+            payments.internal_keys.keys().copied().collect::<Vec<_>>(),
+            vec![ServiceName::Payments]
+        );
+        let error = said(
+            one(ServiceName::Screenings),
+            &[
+                ("MOVIES_TOKEN_VERIFYING_KEY", &public),
+                ("MOVIES_INTERNAL_KEY_SCREENINGS", "short"),
+            ],
+        );
+        assert!(
+            error.starts_with("MOVIES_INTERNAL_KEY_SCREENINGS: 5 bytes long"),
+            "{error}"
+        );
+
+        // The one shared key of old is named, not silently ignored.
+        let error = said(one(ServiceName::Movies), &[("MOVIES_JWT_SECRET", INTERNAL)]);
+        assert!(
+            error.contains("MOVIES_JWT_SECRET is no longer read"),
+            "{error}"
+        );
+        // All six in one process: random keys where none are given.
+        let all = parse(Selection::all(), &[]).unwrap();
+        assert!(all.signing_key.is_some() && all.internal_keys.len() == 2);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod users;
 use axum::Router;
 use tokio::task::JoinHandle;
 
-use crate::auth::TokenKeys;
+use crate::auth::{TokenKeys, TokenSigner};
 use crate::config::MoviesConfig;
 use crate::database::{Database, DatabaseError};
 use crate::peers::Peers;
@@ -20,7 +20,10 @@ use crate::ServiceName;
 /// What a service needs to start.
 pub struct Context<'a> {
     pub config: &'a MoviesConfig,
+    /// This service's keys: the users' public key, and its internal-route keys.
     pub keys: TokenKeys,
+    /// Signs users' tokens: the users service's only.
+    pub signer: Option<TokenSigner>,
     pub peers: Peers,
     pub metrics: &'a pikube_http::Metrics,
 }

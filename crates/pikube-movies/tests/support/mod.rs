@@ -56,7 +56,7 @@ pub struct TestApp {
     /// The main server's base URL (it may change when the server restarts).
     pub base: String,
     pub client: reqwest::Client,
-    /// The configuration every server of this app starts from: same databases, same key.
+    /// The configuration every server of this app starts from: same databases, same keys.
     pub config: MoviesConfig,
     pub backend: Backend,
     admin_token: Option<String>,
@@ -335,7 +335,7 @@ impl TestApp {
     /// `count` buyers registered, their tokens in order: emails `<prefix><n>@example.org`.
     /// Registered through the API, concurrently but a few at a time (each hashes a password
     /// with Argon2: 19 MiB and tens of milliseconds of a core). Their tokens are then signed
-    /// here with the shared key, as the users service signs them, rather than by as many
+    /// here with the users service's key, as it signs them, rather than by as many
     /// sign-ins, which would hash as much again (sign-in has tests of its own).
     pub async fn buyers(&self, prefix: &str, count: usize) -> Vec<String> {
         futures::stream::iter(0..count)
@@ -361,8 +361,8 @@ impl TestApp {
             .await
     }
 
-    /// A user's bearer token, signed with the services' key: what `POST /api/auth/token`
-    /// issues to that user.
+    /// A user's bearer token, signed with the users service's key: what
+    /// `POST /api/auth/token` issues to that user.
     pub fn token_for(&self, user_id: &str, email: &str) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -370,10 +370,15 @@ impl TestApp {
             .as_secs();
         let claims = json!({ "sub": user_id, "email": email, "role": "user",
                              "iss": "pikube-movies", "iat": now, "exp": now + 3600 });
+        let key = self
+            .config
+            .signing_key
+            .as_ref()
+            .expect("the users service's key");
         jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(self.config.jwt_secret.expose()),
+            &jsonwebtoken::EncodingKey::from_ed_der(key.expose_der()),
         )
         .expect("signing a token")
     }

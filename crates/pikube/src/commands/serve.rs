@@ -46,6 +46,10 @@ fn mandelbrot(args: &MandelbrotArgs) -> anyhow::Result<Outcome> {
 }
 
 fn movies(args: &MoviesArgs) -> anyhow::Result<Outcome> {
+    if args.new_keys {
+        out!("{}", pikube_movies::new_key_set());
+        return Ok(Outcome::Success);
+    }
     let selection = movies_selection(&args.services)?;
     let data_dir = args
         .data_dir

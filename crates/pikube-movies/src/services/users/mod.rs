@@ -22,7 +22,7 @@ use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody};
 use crate::auth::{
     hash_password, verify_password, Busy, Caller, ClientAddress, HashError, Role, Throttle,
-    TokenKeys, TOKEN_LIFETIME,
+    TokenKeys, TokenSigner, TOKEN_LIFETIME,
 };
 use crate::config::AuthLimits;
 use crate::database::Database;
@@ -39,6 +39,7 @@ struct OutcomeLabel {
 struct UsersState {
     db: Database,
     keys: TokenKeys,
+    signer: TokenSigner,
     registered: Counter,
     sign_ins: Family<OutcomeLabel, Counter>,
     /// Hashed once at start, verified against when the email is unknown, so a wrong email
@@ -120,6 +121,9 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Users;
     let db = context.database(service, &MIGRATIONS).await?;
     let bootstrap = |message: String| StartError::Bootstrap { service, message };
+    let signer = context.signer.clone().ok_or_else(|| {
+        bootstrap("no key to sign users' tokens with (MOVIES_TOKEN_SIGNING_KEY)".to_owned())
+    })?;
     if let Some(admin) = &context.config.admin {
         bootstrap_admin(&db, &admin.email, admin.password())
             .await
@@ -140,6 +144,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let state = UsersState {
         db: db.clone(),
         keys: context.keys.clone(),
+        signer,
         registered,
         sign_ins,
         decoy_hash: hash_password("decoy password".into())
@@ -271,7 +276,7 @@ async fn token(
         .get_or_create(&OutcomeLabel { outcome: "issued" })
         .inc();
     Ok(Json(json!({
-        "access_token": state.keys.issue(&user.id, &user.email, user.role),
+        "access_token": state.signer.issue(&user.id, &user.email, user.role),
         "token_type": "Bearer",
         "expires_in": TOKEN_LIFETIME.as_secs(),
     })))
