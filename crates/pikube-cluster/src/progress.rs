@@ -9,6 +9,17 @@ use crate::terminal_text::safe;
 pub trait Progress: Send + Sync {
     fn node(&self, node: &str, message: &str);
     fn step(&self, message: &str);
+    /// What the user must see even when progress is not shown (a host key pinned on first
+    /// contact): on standard error either way.
+    fn notice(&self, message: &str);
+}
+
+fn write_notice(message: &str) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        safe(&format!("note: {message}"))
+    );
 }
 
 /// Writes progress to standard error, keeping standard output for results.
@@ -45,12 +56,20 @@ impl Progress for StderrProgress {
             safe(&format!("[{secs:6.1}s] {message}"))
         );
     }
+
+    fn notice(&self, message: &str) {
+        write_notice(message);
+    }
 }
 
-/// Says nothing: for `--quiet` and for tests.
+/// Says nothing but notices: for `--quiet`, for commands whose output is their result, and
+/// for tests.
 pub struct SilentProgress;
 
 impl Progress for SilentProgress {
     fn node(&self, _node: &str, _message: &str) {}
     fn step(&self, _message: &str) {}
+    fn notice(&self, message: &str) {
+        write_notice(message);
+    }
 }

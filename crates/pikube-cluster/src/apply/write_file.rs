@@ -93,8 +93,9 @@ impl Placement<'_> {
     orig=
     sync "$dir" 2>/dev/null || sync
   fi
-  chown --reference="$p" "$tmp" 2>/dev/null || true
-  chmod --reference="$p" "$tmp" 2>/dev/null || true
+  # Numbers from stat, not GNU's --reference: BusyBox has stat -c but no --reference.
+  owner=$(stat -c '%u:%g' "$p" 2>/dev/null) && chown "$owner" "$tmp" 2>/dev/null || true
+  mode=$(stat -c '%a' "$p" 2>/dev/null) && chmod "$mode" "$tmp" 2>/dev/null || true
 else
   chmod {:o} "$tmp" 2>/dev/null || true
 fi"#,
@@ -290,6 +291,61 @@ mod tests {
             said.contains(boot.file().to_str().unwrap()),
             "stderr names the file: {said}"
         );
+    }
+
+    #[test]
+    fn under_busybox_the_new_file_keeps_the_old_ones_mode_too() {
+        // Review L9: GNU's `chmod --reference` is not in BusyBox, whose nodes got a new
+        // file with mktemp's 0600 (an /etc/hosts no other user could read). Here every
+        // command the script runs is a BusyBox applet.
+        let applets = tempfile::tempdir().unwrap();
+        let busybox = Command::new("sh")
+            .args(["-c", "command -v busybox"])
+            .output()
+            .unwrap();
+        assert!(busybox.status.success(), "busybox is not installed");
+        let busybox = String::from_utf8(busybox.stdout).unwrap();
+        for applet in [
+            "sh",
+            "mkdir",
+            "dirname",
+            "basename",
+            "rm",
+            "mktemp",
+            "cp",
+            "sha256sum",
+            "sync",
+            "mv",
+            "chown",
+            "chmod",
+            "cat",
+            "wc",
+            "cut",
+            "stat",
+            "printf",
+        ] {
+            std::os::unix::fs::symlink(busybox.trim(), applets.path().join(applet)).unwrap();
+        }
+        let boot = Boot::new();
+        let mut child = Command::new(applets.path().join("sh"))
+            .arg("-c")
+            .arg(boot.script(NEW))
+            .env("PATH", applets.path())
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(NEW.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(boot.read("cmdline.txt").as_deref(), Some(NEW));
+        assert_eq!(boot.mode("cmdline.txt"), 0o640);
+        assert_eq!(boot.read("cmdline.txt.pikube-orig").as_deref(), Some(OLD));
     }
 
     #[test]

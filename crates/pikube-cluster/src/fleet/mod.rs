@@ -12,7 +12,7 @@ use crate::facts::gather_facts;
 use crate::node_error::NodeError;
 use crate::plan::DesiredNode;
 use crate::progress::Progress;
-use crate::ssh::{ClientConfig, Connection, SshError, SshTarget, SudoPassword};
+use crate::ssh::{known_hosts, ClientConfig, Connection, SshError, SshTarget, SudoPassword};
 
 /// One node: how to reach it and what it should become.
 #[derive(Debug, Clone)]
@@ -51,13 +51,17 @@ impl Fleet {
 
     /// Facts of every node, read without root.
     pub async fn facts(&self, progress: &dyn Progress) -> Vec<NodeResult<NodeFacts>> {
-        self.each(|member| async move {
-            let connection = self.connect(member, progress).await?;
-            let facts = gather_facts(&connection).await;
-            connection.close().await;
-            Ok(facts?)
-        })
-        .await
+        let known_before = known_hosts::snapshot(self.client.known_hosts());
+        let facts = self
+            .each(|member| async move {
+                let connection = self.connect(member, progress).await?;
+                let facts = gather_facts(&connection).await;
+                connection.close().await;
+                Ok(facts?)
+            })
+            .await;
+        self.tell_pinned(&known_before, progress);
+        facts
     }
 
     /// Connects to every node to run commands as root, as the pipeline does: a node's sudo
@@ -101,9 +105,11 @@ impl Fleet {
         sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
         required: bool,
     ) -> Vec<NodeResult<Connection>> {
+        let known_before = known_hosts::snapshot(self.client.known_hosts());
         let connections = self
             .each(|member| async move { Ok(self.connect(member, progress).await?) })
             .await;
+        self.tell_pinned(&known_before, progress);
         let work = connections.into_iter().map(|connected| async move {
             let node = connected.node.clone();
             let result = async {
@@ -149,6 +155,25 @@ impl Fleet {
             Err(err) => progress.node(&member.desired.name, &format!("FAILED: {err}")),
         }
         connection
+    }
+
+    /// Names each host key pinned since `before` (first contacts) with its fingerprint, so
+    /// that it can be compared with the node's own.
+    fn tell_pinned(&self, before: &std::collections::BTreeSet<String>, progress: &dyn Progress) {
+        let file = self.client.known_hosts().display();
+        for key in known_hosts::pinned_since(self.client.known_hosts(), before) {
+            let member = self
+                .members
+                .iter()
+                .find(|m| key.is_for(&m.target.address, m.target.port.unwrap_or(22)));
+            let said = format!(
+                "first contact: pinned the {} host key {} in {file}; compare it with \
+                 `ssh-keygen -lf` of the key in /etc/ssh on the node's own console",
+                key.key_type, key.fingerprint
+            );
+            let who = member.map_or(key.hosts.as_str(), |m| m.desired.name.as_str());
+            progress.notice(&format!("{who}: {said}"));
+        }
     }
 
     /// Runs `work` for every member, at most `parallelism` at once, keeping file order.

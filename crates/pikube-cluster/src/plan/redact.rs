@@ -24,6 +24,34 @@ fn is_secret(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// `text` with the password of every URL in it (`scheme://user:password@host`) redacted,
+/// whatever surrounds it: for K3s' journal lines, which pikube shows in its errors and
+/// which may quote a datastore endpoint.
+pub fn redact_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The URL's authority: up to whitespace, a quote, or the end.
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+            .unwrap_or(after.len());
+        let url = &after[..end];
+        match (url.rfind('@'), url.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&url[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&url[at..]);
+            }
+            _ => out.push_str(url),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `text` with the value of every secret key redacted: YAML `key: value`, environment
 /// `KEY=value`, and command-line `--key=value` or `--key value`.
 pub fn redact_secrets(text: &str) -> String {
@@ -106,7 +134,7 @@ pub(crate) fn serialize_redacted_str<S: serde::Serializer>(
 
 #[cfg(test)]
 mod tests {
-    use super::redact_secrets;
+    use super::{redact_secrets, redact_url_passwords};
 
     #[test]
     fn config_yaml_keys_env_lines_and_flags_lose_their_secret_values_only() {
@@ -142,5 +170,27 @@ mod tests {
         // Nothing else moves.
         let plain = "hostname pi-1\nswap: off\n";
         assert_eq!(redact_secrets(plain), plain);
+    }
+
+    #[test]
+    fn url_passwords_are_redacted_wherever_they_stand() {
+        assert_eq!(
+            redact_url_passwords(
+                "level=info msg=\"datastore postgres://k3s:hunter2@db:5432/k3s ready\" x"
+            ),
+            "level=info msg=\"datastore postgres://k3s:<redacted>@db:5432/k3s ready\" x"
+        );
+        assert_eq!(
+            redact_url_passwords("a mysql://u:p/w@tcp(db)/k3s and https://plain.example/x"),
+            "a mysql://u:<redacted>@tcp(db)/k3s and https://plain.example/x"
+        );
+        for untouched in [
+            "https://10.0.0.1:6443/v1-k3s/readyz: 503",
+            "Node password rejected, duplicate hostname",
+            "postgres://user@db/x",
+            "",
+        ] {
+            assert_eq!(redact_url_passwords(untouched), untouched);
+        }
     }
 }

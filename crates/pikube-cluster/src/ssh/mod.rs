@@ -8,6 +8,7 @@
 mod client_config;
 mod connection;
 mod error;
+pub mod known_hosts;
 mod sudo;
 mod target;
 
