@@ -9,11 +9,10 @@ mod pending;
 
 pub use pending::{parse_simulation, PendingPackage};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::apply::reboot_node;
-use crate::k3s::cordon::{cordon, uncordon};
-use crate::k3s::{drain_node, get_nodes, journal_tail, paths::Service};
+use crate::k3s::{paths::Service, stopped, Maintenance};
 use crate::ssh::{ClientConfig, Connection};
 
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
@@ -98,30 +97,24 @@ impl OsUpgrade<'_> {
         say: &(dyn Fn(&str) + Sync),
     ) -> (Option<Connection>, Result<OsUpgradeReport, String>) {
         let name = node.node().to_owned();
+        let again = format!("pikube os-upgrade {name}");
         let stopped = |step: &str, why: String, cordoned: bool| {
-            format!(
-                "{name}: OS upgrade stopped at {step}: {why}{}",
-                if cordoned {
-                    format!(
-                        "; it stays cordoned (`kubectl uncordon {name}` undoes that); run \
-                         `pikube os-upgrade {name}` again to go on"
-                    )
-                } else {
-                    String::new()
-                }
-            )
+            stopped(&name, "OS upgrade", step, &why, cordoned, &again)
         };
         let in_cluster = service.is_some();
-        if in_cluster {
+        let maintenance = Maintenance {
+            drain_servers: self.drain_servers,
+            drain_timeout: self.drain_timeout,
+            ready_timeout: self.ready_timeout,
+        };
+        if let Some(service) = service {
             let api = api.unwrap_or(&node);
             say("cordon and drain");
-            if let Err(why) = cordon(api, &name, "os-upgrade").await {
-                return (Some(node), Err(stopped("cordon", why, false)));
-            }
-            if service == Some(Service::Agent) || self.drain_servers {
-                if let Err(err) = drain_node(api, &name, self.drain_timeout).await {
-                    return (Some(node), Err(stopped("drain", err.to_string(), true)));
-                }
+            if let Err(err) = maintenance
+                .take_out(api, &name, service, "os-upgrade")
+                .await
+            {
+                return (Some(node), Err(stopped(err.step, err.reason, err.cordoned)));
             }
         }
         say(&format!(
@@ -179,11 +172,8 @@ impl OsUpgrade<'_> {
         if let Some(service) = service {
             let api = api.unwrap_or(&node);
             say("waiting for Ready");
-            if let Err(why) = wait_ready(api, &node, service, self.ready_timeout).await {
-                return (Some(node), Err(stopped("waiting for Ready", why, true)));
-            }
-            if let Err(why) = uncordon(api, &name).await {
-                return (Some(node), Err(stopped("uncordon", why, true)));
+            if let Err(err) = maintenance.bring_back(api, &node, service).await {
+                return (Some(node), Err(stopped(err.step, err.reason, err.cordoned)));
             }
         }
         (
@@ -193,30 +183,5 @@ impl OsUpgrade<'_> {
                 rebooted: reboot,
             }),
         )
-    }
-}
-
-/// Until the node is Ready in the API again.
-async fn wait_ready(
-    api: &Connection,
-    node: &Connection,
-    service: Service,
-    timeout: Duration,
-) -> Result<(), String> {
-    let started = Instant::now();
-    loop {
-        if let Ok(live) = get_nodes(api).await {
-            if live.iter().any(|n| n.name == node.node() && n.ready) {
-                return Ok(());
-            }
-        }
-        if started.elapsed() >= timeout {
-            return Err(format!(
-                "not Ready within {} s. Its last log lines:\n{}",
-                timeout.as_secs(),
-                journal_tail(node, service, 15).await
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

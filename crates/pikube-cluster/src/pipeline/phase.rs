@@ -9,6 +9,8 @@ pub enum Phase {
     Connect,
     /// Each node's facts: OS, model, boot files, k3s service.
     Facts,
+    /// The fleet checked as a whole: one machine reached twice, cloned machine-ids.
+    Validate,
     /// The lock beside cluster.toml, then the cluster's own on its first server.
     Lock,
     /// Hostname, memory cgroup, swap: each node's planned changes carried out.
@@ -38,6 +40,7 @@ impl Phase {
     pub const ORDER: &'static [Phase] = &[
         Phase::Connect,
         Phase::Facts,
+        Phase::Validate,
         Phase::Lock,
         Phase::Prepare,
         Phase::Reboot,
@@ -53,6 +56,7 @@ impl Phase {
         match self {
             Phase::Connect => "connect",
             Phase::Facts => "facts",
+            Phase::Validate => "validate",
             Phase::Lock => "lock",
             Phase::Prepare => "prepare",
             Phase::Reboot => "reboot",

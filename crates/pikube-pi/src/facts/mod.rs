@@ -58,6 +58,9 @@ pub struct NodeFacts {
     pub proc_cmdline: String,
     /// Changes at every boot: compare to know a reboot really happened.
     pub boot_id: String,
+    /// /etc/machine-id, trimmed: one per installed system (empty when unreadable). Cards
+    /// cloned from one image share it.
+    pub machine_id: String,
     pub uptime_secs: f64,
     pub memory_total_kib: u64,
     /// `MemAvailable` of /proc/meminfo: what can still be used without swapping.
@@ -121,6 +124,7 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
         etc_hostname: trimmed("etc_hostname"),
         etc_hosts: s.ok_text("etc_hosts").unwrap_or("").to_string(),
         boot_id: trimmed("boot_id"),
+        machine_id: trimmed("machine_id"),
         clock_epoch_secs: s
             .ok_line("clock")
             .and_then(|v| v.trim().parse::<f64>().ok())

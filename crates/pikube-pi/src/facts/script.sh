@@ -39,6 +39,7 @@ pk_file meminfo /proc/meminfo
 pk_cmd root_df df -Pk /
 pk_file proc_cmdline /proc/cmdline
 pk_file boot_id /proc/sys/kernel/random/boot_id
+pk_file machine_id /etc/machine-id
 pk_file uptime /proc/uptime
 pk_file proc_net_route /proc/net/route
 pk_file proc_net_ipv6_route /proc/net/ipv6_route

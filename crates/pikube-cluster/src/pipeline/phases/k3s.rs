@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::fleet::record_of;
-use crate::k3s::{registries_yaml, s3_credentials, K3sError, K3sNodeReport, K3sStage};
+use crate::k3s::{
+    registries_yaml, registry_ca_files, s3_credentials, K3sError, K3sNodeReport, K3sStage,
+};
 use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{NodePlan, PlannedChange};
@@ -23,7 +25,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         return Ok(());
     };
     match registries_yaml(&run.config.k3s.registries, run.secret) {
-        Ok(registries) => run.spec.registries = registries,
+        Ok(registries) => {
+            run.spec.registries = registries;
+            run.spec.registry_cas = registry_ca_files(&run.config.k3s.registries);
+        }
         Err(missing) => {
             // Without its password a registry would be left half-configured on every node.
             report.errors.push(missing.to_string());

@@ -11,6 +11,7 @@ mod prune;
 mod reboot;
 mod unlock;
 mod upgrade;
+mod validate;
 
 use super::{Phase, PhaseReport, PipelineError, Run};
 
@@ -23,6 +24,7 @@ pub(super) async fn run_phase(
     match phase {
         Phase::Connect => connect::run(run, &mut report).await,
         Phase::Facts => facts::run(run, &mut report).await,
+        Phase::Validate => validate::run(run, &mut report).await,
         Phase::Lock => lock::run(run, &mut report).await?,
         Phase::Prepare => prepare::run(run, &mut report).await,
         Phase::Reboot => reboot::run(run, &mut report).await,

@@ -1,0 +1,135 @@
+//! A node of a running cluster taken out of service for work that stops it (an OS upgrade,
+//! a reboot) and brought back: cordoned (marked as pikube's), drained when it is an agent
+//! (servers too when asked), and afterwards waited for until K3s runs there again and the
+//! node is Ready, then uncordoned. The callers do this one node at a time, so servers never
+//! drop below etcd's quorum.
+
+use std::time::{Duration, Instant};
+
+use crate::k3s::cordon::{cordon, uncordon};
+use crate::k3s::paths::Service;
+use crate::k3s::{drain_node, get_nodes, journal_tail, service_status};
+use crate::ssh::Connection;
+
+/// How nodes are taken out and brought back.
+pub struct Maintenance {
+    pub drain_servers: bool,
+    pub drain_timeout: Duration,
+    pub ready_timeout: Duration,
+}
+
+/// What a user reads when work on `name` stops at `step`: and, when the node was left
+/// cordoned, how to undo that and how to go on (`again`, the command to run).
+pub fn stopped(
+    name: &str,
+    work: &str,
+    step: &str,
+    reason: &str,
+    cordoned: bool,
+    again: &str,
+) -> String {
+    let left = if cordoned {
+        format!(
+            "; it stays cordoned (`kubectl uncordon {name}` undoes that); run `{again}` again \
+             to go on"
+        )
+    } else {
+        String::new()
+    };
+    format!("{name}: {work} stopped at {step}: {reason}{left}")
+}
+
+/// Where taking a node out or bringing it back stopped.
+#[derive(Debug)]
+pub struct MaintenanceError {
+    pub step: &'static str,
+    pub reason: String,
+    /// Whether the node was left cordoned.
+    pub cordoned: bool,
+}
+
+impl Maintenance {
+    /// Cordons `name` (running K3s `service`) through `api`, with `reason` as pikube's mark,
+    /// and drains it when it is an agent or servers are drained too.
+    pub async fn take_out(
+        &self,
+        api: &Connection,
+        name: &str,
+        service: Service,
+        reason: &str,
+    ) -> Result<(), MaintenanceError> {
+        cordon(api, name, reason)
+            .await
+            .map_err(|reason| MaintenanceError {
+                step: "cordon",
+                reason,
+                cordoned: false,
+            })?;
+        if service == Service::Agent || self.drain_servers {
+            drain_node(api, name, self.drain_timeout)
+                .await
+                .map_err(|err| MaintenanceError {
+                    step: "drain",
+                    reason: err.to_string(),
+                    cordoned: true,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `node` is Ready in the API `api` serves, then uncordons it.
+    pub async fn bring_back(
+        &self,
+        api: &Connection,
+        node: &Connection,
+        service: Service,
+    ) -> Result<(), MaintenanceError> {
+        let cordoned = |step, reason| MaintenanceError {
+            step,
+            reason,
+            cordoned: true,
+        };
+        wait_ready(api, node, service, self.ready_timeout)
+            .await
+            .map_err(|reason| cordoned("waiting for Ready", reason))?;
+        uncordon(api, node.node())
+            .await
+            .map_err(|reason| cordoned("uncordon", reason))
+    }
+}
+
+/// Until K3s runs on the node again and the node is Ready in the API. Ready alone is not
+/// enough: right after a quick reboot the API still shows the Ready of before, until the
+/// node's lease runs out; K3s' service is active only once it has started again (it
+/// notifies systemd when it is up).
+async fn wait_ready(
+    api: &Connection,
+    node: &Connection,
+    service: Service,
+    timeout: Duration,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let mut running = false;
+    loop {
+        if !running {
+            running = service_status(node, service)
+                .await
+                .is_ok_and(|status| status.active_state == "active");
+        }
+        if running {
+            if let Ok(live) = get_nodes(api).await {
+                if live.iter().any(|n| n.name == node.node() && n.ready) {
+                    return Ok(());
+                }
+            }
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not Ready within {} s. Its last log lines:\n{}",
+                timeout.as_secs(),
+                journal_tail(node, service, 15).await
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
