@@ -78,7 +78,7 @@ pub(crate) fn lower(
         raw.images_sha256.unwrap_or_default(),
     );
 
-    let registries = super::registries::lower(report, raw.registries);
+    let registries = super::registries::lower(report, raw.registries, (dir, home));
 
     Some(K3sSettings {
         version: version?,

@@ -54,7 +54,7 @@ pub use load::{load, parse, Loaded};
 pub use model::{dir_of, ClusterConfig, K3sSettings, NodeSpec, SshSettings};
 pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
 pub use network::{Network, StaticAddress};
-pub use registries::{Registries, RegistryAuth, RegistryConfig};
+pub use registries::{Registries, RegistryAuth, RegistryCa, RegistryConfig, REGISTRY_CA_DIR};
 pub use role::{InvalidRole, Role};
 pub use sha256::{InvalidSha256, Sha256};
 pub use starter::starter_file;

@@ -129,6 +129,9 @@ pub(crate) struct RawRegistryConfig {
     /// The name of the secret (in secrets.age) holding the password.
     pub(crate) password_secret: Option<Text>,
     pub(crate) insecure_skip_verify: Option<Spanned<bool>>,
+    /// A CA certificate (PEM) the registry's TLS certificate is checked against, relative
+    /// to cluster.toml.
+    pub(crate) ca_file: Option<Text>,
 }
 
 /// `[network]`: shared by the nodes whose address carries a prefix.

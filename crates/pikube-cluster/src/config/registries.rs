@@ -2,8 +2,10 @@
 //! password named by a secret in secrets.age rather than written in cluster.toml.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::fields;
 use super::located::Located;
@@ -26,6 +28,42 @@ pub struct RegistryConfig {
     /// A user and the secret holding its password, together or not at all.
     pub auth: Option<RegistryAuth>,
     pub insecure_skip_verify: bool,
+    /// The CA its certificate is checked against (a home registry's own CA).
+    pub ca: Option<RegistryCa>,
+}
+
+/// A registry's CA certificate, read from the controller when cluster.toml is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryCa {
+    /// Where it was read from.
+    pub source: PathBuf,
+    #[serde(skip)]
+    pub pem: String,
+}
+
+/// Where K3s' containerd finds registry CAs pikube put on the nodes.
+pub const REGISTRY_CA_DIR: &str = "/etc/rancher/k3s/registries-ca";
+
+/// CA files are a few KiB; anything this big is not one.
+const MAX_CA_BYTES: u64 = 1 << 20;
+
+impl RegistryCa {
+    /// Its path on the nodes: named after the registry and its content, so that another CA
+    /// is another path, and registries.yaml (which names it) changes with it.
+    pub fn remote_path(&self, host: &str) -> String {
+        let name: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let digest = format!("{:x}", Sha256::digest(self.pem.as_bytes()));
+        format!("{REGISTRY_CA_DIR}/{name}-{}.crt", &digest[..12])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +92,7 @@ impl Registries {
 pub(crate) fn lower(
     report: &mut Report<'_>,
     raw: Option<Located<RawRegistries>>,
+    (dir, home): (&Path, Option<&Path>),
 ) -> Option<Registries> {
     let Some(raw) = raw else {
         return Some(Registries::default());
@@ -88,7 +127,7 @@ pub(crate) fn lower(
             fields::toml_key(host.get_ref())
         );
         ok &= registry_name(report, &field, &host, false);
-        match registry_config(report, &field, &host, config) {
+        match registry_config(report, &field, &host, config, (dir, home)) {
             Some(config) => {
                 registries.configs.insert(host.into_inner(), config);
             }
@@ -152,7 +191,14 @@ fn registry_config(
     field: &str,
     host: &Text,
     raw: RawRegistryConfig,
+    (dir, home): (&Path, Option<&Path>),
 ) -> Option<RegistryConfig> {
+    let ca = match &raw.ca_file {
+        None => Some(None),
+        Some(value) => {
+            registry_ca(report, &format!("{field}.ca_file"), value, (dir, home)).map(Some)
+        }
+    };
     let auth = match (raw.username, raw.password_secret) {
         (None, None) => Some(None),
         (Some(username), Some(secret)) => {
@@ -196,5 +242,44 @@ fn registry_config(
     Some(RegistryConfig {
         auth: auth?,
         insecure_skip_verify: raw.insecure_skip_verify.is_some_and(|b| *b.get_ref()),
+        ca: ca?,
     })
+}
+
+/// `ca_file`: a PEM certificate, read now, so that a wrong path or file is named at its line
+/// rather than found on the nodes.
+fn registry_ca(
+    report: &mut Report<'_>,
+    field: &str,
+    value: &Text,
+    (dir, home): (&Path, Option<&Path>),
+) -> Option<RegistryCa> {
+    let path = fields::path(report, field, value, dir, home)
+        .and_then(|path| fields::existing_file(report, field, value, path))?;
+    let problem = match std::fs::metadata(&path) {
+        Ok(meta) if meta.len() > MAX_CA_BYTES => Err(format!(
+            "{}: {} bytes is not a CA certificate",
+            path.display(),
+            meta.len()
+        )),
+        _ => std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|pem| {
+                if pem.contains("-----BEGIN CERTIFICATE-----") {
+                    Ok(pem)
+                } else {
+                    Err(format!(
+                        "{}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)",
+                        path.display()
+                    ))
+                }
+            }),
+    };
+    match problem {
+        Ok(pem) => Some(RegistryCa { source: path, pem }),
+        Err(problem) => {
+            report.error(Some(value.span()), field, problem);
+            None
+        }
+    }
 }

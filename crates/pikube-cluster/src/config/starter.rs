@@ -121,6 +121,7 @@ version = "v1.31.4+k3s1"
 # [k3s.registries.configs."registry.lan:5000"]
 # username = "pull"
 # password_secret = "registry.password"
+# ca_file = "registry-ca.pem"   # a registry with its own CA: the PEM, put on every node
 
 # Static addresses: a node whose address has a prefix ("192.168.1.10/24")
 # gets that address from `pikube firstboot`, with these settings. The gateway

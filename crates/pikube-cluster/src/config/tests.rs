@@ -985,6 +985,53 @@ fn registries_name_their_password_secret_and_bad_entries_are_placed() {
 }
 
 #[test]
+fn a_registry_ca_is_read_from_beside_cluster_toml_and_a_bad_one_is_placed() {
+    let dir = Dir::new(&["empty.pem"]);
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.path("certs/registry-ca.pem"), pem)
+        .or_else(|_| {
+            std::fs::create_dir_all(dir.path("certs"))?;
+            std::fs::write(dir.path("certs/registry-ca.pem"), pem)
+        })
+        .unwrap();
+    let registry = |ca_file: &str| {
+        format!(
+            "{HEAD}[k3s.registries.configs.\"registry.lan:5000\"]\nca_file = \"{ca_file}\"\n{}",
+            node("a", "10.0.0.1", "server")
+        )
+    };
+    let k3s = dir
+        .parse(&registry("certs/registry-ca.pem"))
+        .unwrap()
+        .config
+        .k3s;
+    let ca = k3s.registries.configs["registry.lan:5000"]
+        .ca
+        .as_ref()
+        .unwrap();
+    assert_eq!(ca.pem, pem);
+    assert_eq!(ca.source, dir.path("certs/registry-ca.pem"));
+
+    for (file, problem) in [
+        ("missing.pem", "missing.pem"),
+        ("empty.pem", "not a PEM certificate"),
+    ] {
+        let err = dir.parse(&registry(file)).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .diagnostics()
+            .iter()
+            .map(|d| (d.line, d.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [(7, "k3s.registries.configs.\"registry.lan:5000\".ca_file")],
+            "{err}"
+        );
+        assert!(err.to_string().contains(problem), "{err}");
+    }
+}
+
+#[test]
 fn static_addresses_share_network_and_bad_ones_are_named_at_the_node() {
     let network = "[network]\ngateway = \"192.168.1.1\"\ndns = [\"192.168.1.1\", \"1.1.1.1\"]\n";
     let text = format!(

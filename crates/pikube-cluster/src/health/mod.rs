@@ -192,8 +192,26 @@ pub async fn check(
         etcd(&mut health, &servers, live.as_deref(), config).await;
     }
 
-    for (name, connection) in &connections {
-        match certs::read_expiries(connection).await {
+    // Every node's certificates, and each server's scheduled snapshots, read at once: two
+    // round trips in parallel per node, not one node after another.
+    let servers = &servers;
+    let reads =
+        futures::future::join_all(connections.iter().map(|(name, connection)| async move {
+            let snapshots = async {
+                // Not a health problem by itself: `doctor` judges it against the schedule.
+                if embedded_etcd && servers.iter().any(|(s, _)| s == name) {
+                    read_scheduled(connection).await.ok()
+                } else {
+                    None
+                }
+            };
+            let (expiries, snapshots) = tokio::join!(certs::read_expiries(connection), snapshots);
+            (name, expiries, snapshots)
+        }))
+        .await;
+    for (name, expiries, snapshots) in reads {
+        let node = health.nodes.iter().position(|n| n.node == *name);
+        match expiries {
             Ok(expiries) => {
                 for cert in expiries.iter().filter(|c| c.days_left < CERT_WARNING_DAYS) {
                     health.problems.push(format!(
@@ -202,23 +220,16 @@ pub async fn check(
                         cert.file, cert.not_after, cert.days_left
                     ));
                 }
-                if let Some(node) = health.nodes.iter_mut().find(|n| n.node == *name) {
-                    node.first_expiry = expiries.into_iter().next();
+                if let Some(i) = node {
+                    health.nodes[i].first_expiry = expiries.into_iter().next();
                 }
             }
             Err(err) => health
                 .problems
                 .push(format!("{name}: certificates not checked: {err}")),
         }
-    }
-    if embedded_etcd {
-        for (name, connection) in &servers {
-            // Not a health problem by itself: `doctor` judges it against the schedule.
-            if let Ok(found) = read_scheduled(connection).await {
-                if let Some(node) = health.nodes.iter_mut().find(|n| n.node == *name) {
-                    node.scheduled_snapshots = Some(found);
-                }
-            }
+        if let (Some(i), Some(found)) = (node, snapshots) {
+            health.nodes[i].scheduled_snapshots = Some(found);
         }
     }
     for (_, connection) in connections {

@@ -40,6 +40,8 @@ pub struct DesiredK3s {
     pub taints: Vec<String>,
     /// registries.yaml (secret: registry passwords); `None`: pikube does not manage it.
     pub registries: Option<String>,
+    /// The registry CAs registries.yaml names, written with it.
+    pub registry_cas: Vec<super::RegistryCaFile>,
     /// The env file (secret). `None` while the token is not known yet: a joining node's
     /// token comes from the first server once that has started.
     pub env: Option<String>,

@@ -128,10 +128,11 @@ pub async fn journal_tail(connection: &Connection, service: Service, lines: usiz
         .run_privileged_unchecked("reading the k3s journal", &script, b"")
         .await
     {
+        // K3s may quote its datastore endpoint, password included (review L9).
         Ok(output) if !output.stdout.trim().is_empty() => output
             .stdout
             .lines()
-            .map(|l| format!("    {l}"))
+            .map(|l| format!("    {}", crate::plan::redact_url_passwords(l)))
             .collect::<Vec<_>>()
             .join("\n"),
         Ok(_) => "    (the journal is empty)".to_owned(),

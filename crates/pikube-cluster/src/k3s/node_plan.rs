@@ -8,6 +8,7 @@ use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
+use crate::config::REGISTRY_CA_DIR;
 use crate::plan::{Change, SecretFileChange, UploadChange};
 
 /// The k3s part of a node's plan.
@@ -217,6 +218,18 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     if let Some(registries) = wanted_registries {
         let sha256 = sha256_hex(registries.as_bytes());
         if state.registries_sha256.as_deref() != Some(sha256.as_str()) {
+            // The CAs it names first: each path carries its content's hash, so a new CA
+            // is a new registries.yaml too. Older ones go.
+            if !desired.registry_cas.is_empty() || state.registries_by_pikube {
+                plan.changes.push(Change::command(
+                    "clear the registry CAs pikube wrote before",
+                    format!("rm -rf {REGISTRY_CA_DIR}"),
+                ));
+            }
+            for ca in &desired.registry_cas {
+                plan.changes
+                    .push(Change::owned_file(&ca.path, None, ca.pem.clone(), 0o644));
+            }
             plan.changes.push(Change::SecretFile(SecretFileChange {
                 path: REGISTRIES.to_owned(),
                 exists: state.registries_sha256.is_some(),
@@ -230,7 +243,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         // the registries themselves. Someone else's registries.yaml is left alone.
         plan.changes.push(Change::command(
             "remove registries.yaml (no [k3s.registries] any more)",
-            format!("rm -f {REGISTRIES}"),
+            format!("rm -f {REGISTRIES}; rm -rf {REGISTRY_CA_DIR}"),
         ));
         restart_because.push("registries.yaml");
     }
@@ -406,6 +419,7 @@ mod tests {
             taints: vec![],
             env: Some(env_file("K10x::server:y", None)),
             registries: None,
+            registry_cas: Vec::new(),
             adopt: false,
         }
     }
@@ -629,8 +643,38 @@ mod tests {
         let Change::Command(remove) = &plan.changes[0] else {
             panic!("{:?}", plan.changes);
         };
-        assert_eq!(remove.script, "rm -f /etc/rancher/k3s/registries.yaml");
+        assert_eq!(
+            remove.script,
+            "rm -f /etc/rancher/k3s/registries.yaml; rm -rf /etc/rancher/k3s/registries-ca"
+        );
         assert!(plan.restart.is_some());
+
+        // A registry CA: the old ones cleared, the new one put where registries.yaml names
+        // it (public: 0644), before registries.yaml itself.
+        let mut with_ca = desired.clone();
+        with_ca.registry_cas = vec![crate::k3s::RegistryCaFile {
+            path: "/etc/rancher/k3s/registries-ca/r-0123456789ab.crt".to_owned(),
+            pem: "-----BEGIN CERTIFICATE-----\n".to_owned(),
+        }];
+        with_ca.registries = Some(format!("{}\n{{}}\n", crate::k3s::registries::MARKER));
+        let plan = plan_k3s(&with_ca, &converged(&desired)).unwrap();
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        assert!(
+            summaries[0].contains("clear the registry CAs"),
+            "{summaries:?}"
+        );
+        let Change::File(ca) = &plan.changes[1] else {
+            panic!("{:?}", plan.changes);
+        };
+        assert_eq!(
+            (ca.path.as_str(), ca.mode, ca.owned),
+            (
+                "/etc/rancher/k3s/registries-ca/r-0123456789ab.crt",
+                0o644,
+                true
+            )
+        );
+        assert!(summaries[2].contains("registries.yaml"), "{summaries:?}");
         // Someone else's: never touched.
         let mut theirs = converged(&self::desired());
         theirs.registries_sha256 = Some("ab".repeat(32));

@@ -24,6 +24,27 @@ pub struct MissingSecret {
     pub secret: SecretKey,
 }
 
+/// A registry's CA certificate as it goes onto every node, where registries.yaml names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryCaFile {
+    pub path: String,
+    pub pem: String,
+}
+
+/// The CA files `registries` names, in registry order.
+pub fn registry_ca_files(registries: &Registries) -> Vec<RegistryCaFile> {
+    registries
+        .configs
+        .iter()
+        .filter_map(|(host, config)| {
+            config.ca.as_ref().map(|ca| RegistryCaFile {
+                path: ca.remote_path(host),
+                pem: ca.pem.clone(),
+            })
+        })
+        .collect()
+}
+
 /// registries.yaml for `registries`, or `None` when there is nothing to say. `secret`
 /// looks a password up by its name.
 pub fn registries_yaml(
@@ -51,8 +72,15 @@ pub fn registries_yaml(
                 json!({ "username": auth.username, "password": password }),
             );
         }
+        let mut tls = Map::new();
         if config.insecure_skip_verify {
-            entry.insert("tls".into(), json!({ "insecure_skip_verify": true }));
+            tls.insert("insecure_skip_verify".into(), json!(true));
+        }
+        if let Some(ca) = &config.ca {
+            tls.insert("ca_file".into(), json!(ca.remote_path(host)));
+        }
+        if !tls.is_empty() {
+            entry.insert("tls".into(), Value::Object(tls));
         }
         configs.insert(host.clone(), Value::Object(entry));
     }
@@ -70,7 +98,7 @@ pub fn registries_yaml(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RegistryAuth, RegistryConfig};
+    use crate::config::{RegistryAuth, RegistryCa, RegistryConfig};
 
     fn registries() -> Registries {
         Registries {
@@ -86,6 +114,11 @@ mod tests {
                         password_secret: SecretKey::parse("registry.password").unwrap(),
                     }),
                     insecure_skip_verify: true,
+                    ca: Some(RegistryCa {
+                        source: "registry-ca.pem".into(),
+                        pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+                            .to_owned(),
+                    }),
                 },
             )]),
         }
@@ -107,6 +140,22 @@ mod tests {
         assert_eq!(config["auth"]["username"].as_str(), Some("on"));
         assert_eq!(config["auth"]["password"].as_str(), Some("no: \"#1"));
         assert_eq!(config["tls"]["insecure_skip_verify"].as_bool(), Some(true));
+        // The CA by its path on the nodes, named after the registry and the CA's content.
+        let files = registry_ca_files(&registries());
+        assert_eq!(files.len(), 1);
+        assert!(
+            files[0]
+                .path
+                .starts_with("/etc/rancher/k3s/registries-ca/registry.lan_5000-")
+                && files[0].path.ends_with(".crt"),
+            "{}",
+            files[0].path
+        );
+        assert_eq!(
+            config["tls"]["ca_file"].as_str(),
+            Some(files[0].path.as_str())
+        );
+        assert!(files[0].pem.starts_with("-----BEGIN CERTIFICATE-----"));
     }
 
     #[test]

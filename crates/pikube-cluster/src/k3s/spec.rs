@@ -20,6 +20,8 @@ pub struct K3sSpec {
     /// registries.yaml, rendered with its passwords once they are looked up (secret);
     /// `None`: pikube does not manage it.
     pub registries: Option<String>,
+    /// The registry CAs registries.yaml names, written with it.
+    pub registry_cas: Vec<super::RegistryCaFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +117,7 @@ impl K3sSpec {
                 })
                 .collect(),
             registries: None,
+            registry_cas: Vec::new(),
             s3_credentials: None,
         }
     }

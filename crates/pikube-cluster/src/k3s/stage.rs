@@ -576,6 +576,7 @@ impl K3sStage<'_> {
             config_yaml,
             registration_yaml: registration_yaml(&labels, &taints),
             registries: self.spec.registries.clone(),
+            registry_cas: self.spec.registry_cas.clone(),
             labels,
             taints,
             env,

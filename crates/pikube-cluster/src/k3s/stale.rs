@@ -161,6 +161,7 @@ mod tests {
                 })
                 .collect(),
             registries: None,
+            registry_cas: Vec::new(),
         }
     }
 

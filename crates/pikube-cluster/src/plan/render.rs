@@ -5,6 +5,12 @@ use similar::TextDiff;
 use super::redact::redact_secrets;
 use super::{Change, NodePlan};
 
+/// A new file longer than this (an add-on's manifest: thousands of lines) is shown by its
+/// start, [`NEW_FILE_START`] lines of its diff; units and configuration files are shorter and
+/// shown whole.
+const LONG_NEW_FILE: usize = 120;
+const NEW_FILE_START: usize = 24;
+
 /// The human plan: per node its changes, a unified diff for every file, its reboot.
 pub fn render_plan_text(plans: &[NodePlan]) -> String {
     let mut out = String::new();
@@ -28,8 +34,22 @@ pub fn render_plan_text(plans: &[NodePlan]) -> String {
                     .context_radius(2)
                     .header(&a, &b)
                     .to_string();
-                for line in unified.lines() {
+                let lines: Vec<&str> = unified.lines().collect();
+                // A changed file's diff holds only its hunks; a long new one is all lines.
+                let shown = if file.before.is_none() && lines.len() > LONG_NEW_FILE {
+                    NEW_FILE_START
+                } else {
+                    lines.len()
+                };
+                for line in &lines[..shown] {
                     let _ = writeln!(out, "      {line}");
+                }
+                if shown < lines.len() {
+                    let _ = writeln!(
+                        out,
+                        "      … and {} more lines of the new file",
+                        lines.len() - shown
+                    );
                 }
             }
         }
@@ -97,6 +117,40 @@ mod tests {
         assert!(
             !json.contains("s3cret") && json.contains("<redacted>"),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn a_long_new_file_is_shown_by_its_start_a_long_change_whole() {
+        let manifest: String = (0..500).map(|i| format!("line {i}\n")).collect();
+        let changed: String = manifest.replace("line 250\n", "line two hundred and fifty\n");
+        let plans = vec![NodePlan {
+            node: "s1".into(),
+            changes: vec![
+                PlannedChange {
+                    phase: "addons",
+                    change: Change::file("/m/new.yaml", None, manifest.clone(), 0o600),
+                },
+                PlannedChange {
+                    phase: "addons",
+                    change: Change::file("/m/old.yaml", Some(&manifest), changed, 0o600),
+                },
+            ],
+            reboot: vec![],
+        }];
+        let text = render_plan_text(&plans);
+        // Its three header lines and the first 21 of its 500.
+        assert!(text.contains("      +line 20\n"), "{text}");
+        assert!(!text.contains("+line 21\n"), "{text}");
+        assert!(
+            text.contains("      … and 479 more lines of the new file\n"),
+            "{text}"
+        );
+        assert!(text.contains("-line 250") && text.contains("+line two hundred and fifty"));
+        assert_eq!(
+            text.matches("more lines of the new file").count(),
+            1,
+            "{text}"
         );
     }
 }
