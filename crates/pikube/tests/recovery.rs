@@ -1,12 +1,13 @@
 //! Disaster recovery on fake Raspberry Pi fleets with real etcd under the k3s double:
 //! a backup restored onto the cluster, its refusals, and the data back on every server;
-//! K3s' scheduled snapshots set from cluster.toml. Lab ids 32 and 44.
+//! a backup restored onto new cards at new addresses; K3s' scheduled snapshots set from
+//! cluster.toml.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cluster::{node, Run, Workspace};
+use support::cluster::{node, three_servers_one_agent, Run, Workspace};
 use support::fleet::Fleet;
 
 const READY: &str = "--ready-timeout=60s";
@@ -14,30 +15,10 @@ const READY: &str = "--ready-timeout=60s";
 #[test]
 fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
     // s1's disk is a 2G card of its own, so that it can be filled without filling the host.
-    let fleet = Fleet::up(32, &["pi1:disk=2G", "pi2", "pi3", "pi4"]);
-    let ws = Workspace::new(
-        &fleet,
-        "pi",
-        &[
-            node("pi1", "s1", "server"),
-            node("pi2", "s2", "server"),
-            node("pi3", "s3", "server"),
-            node("pi4", "a1", "agent"),
-        ],
-    );
+    let fleet = Fleet::up(&["pi1:disk=2G", "pi2", "pi3", "pi4"]);
+    let ws = Workspace::new(&fleet, "pi", &three_servers_one_agent());
     ws.pikube(&["apply", READY]).expect_code(0);
-    fleet.exec(
-        "pi1",
-        "k3s kubectl create namespace keep && \
-         k3s kubectl -n keep create configmap answer --from-literal=value=42",
-    );
-    ws.pikube(&["backup", "--name", "before"]).expect_code(0);
-    let list = ws.pikube(&["backup", "list", "-o", "json"]).expect_code(0);
-    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
-    let name = list["local"][0]["name"]
-        .as_str()
-        .expect("a backup")
-        .to_owned();
+    let name = keep_an_answer_and_back_it_up(&fleet, &ws);
 
     // What happens after the backup: to be undone by the restore.
     fleet.exec(
@@ -149,6 +130,125 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
     }
 }
 
+#[test]
+fn a_backup_is_restored_onto_new_cards_at_new_addresses() {
+    // Every SD card died; the backups and the token are on the controller. New cards (new
+    // node passwords), new addresses, the same names: `pikube apply` makes a new, empty
+    // cluster with the token of local state, and `pikube restore --force` brings the data
+    // back. The snapshot holds the old cards' node passwords, with which K3s would keep the
+    // agent out for as long as they stay. (Two servers: K3s snapshots embedded etcd only.)
+    let state = tempfile::tempdir().unwrap();
+    let old = Fleet::up(&["pi1", "pi2", "pi3"]);
+    let name = {
+        let ws = Workspace::new(
+            &old,
+            "pi",
+            &[
+                node("pi1", "s1", "server"),
+                node("pi2", "s2", "server"),
+                node("pi3", "a1", "agent"),
+            ],
+        );
+        ws.pikube(&["apply", READY]).expect_code(0);
+        let name = keep_an_answer_and_back_it_up(&old, &ws);
+        copy_dir(&ws.path().join(".pikube"), state.path());
+        name
+    };
+    // The new cards come up (in a lab of their own, so at other addresses) before the old
+    // ones go for good.
+    let new = Fleet::up(&["pi1", "pi2", "pi3"]);
+    assert_ne!(new.node("pi2").ip, old.node("pi2").ip);
+    drop(old);
+
+    // And another first server: s2 is restored, s1 rejoins it.
+    let ws = Workspace::new(
+        &new,
+        "pi",
+        &[
+            node("pi1", "s2", "server"),
+            node("pi2", "s1", "server"),
+            node("pi3", "a1", "agent"),
+        ],
+    );
+    copy_dir(&state.path().join(".pikube"), ws.path());
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        !new.try_exec("pi1", "k3s kubectl get namespace keep")
+            .status
+            .success(),
+        "a new cluster has none of the old data"
+    );
+
+    let restored = ws
+        .pikube(&["restore", &name, "--yes", "--force", READY])
+        .expect_code(0);
+    for line in [
+        format!("ok      s2: etcd restored from {name}"),
+        "ok      s1: old etcd data moved aside, rejoined".to_owned(),
+        "ok      a1: restarted, Ready".to_owned(),
+        "ok      node passwords: the snapshot's records of s1, a1 removed before they rejoined"
+            .to_owned(),
+        "ok      s2: the snapshot's node password was another card's".to_owned(),
+    ] {
+        assert!(
+            restored.stdout.contains(&line),
+            "{line}\n{}",
+            restored.stdout
+        );
+    }
+    let value = new.exec(
+        "pi1",
+        "k3s kubectl -n keep get configmap answer -o jsonpath='{.data.value}'",
+    );
+    assert_eq!(value, "42");
+    // The rejoined nodes' records are their new cards' now, and the cluster is whole.
+    new.exec(
+        "pi1",
+        "k3s kubectl -n kube-system get secret s1.node-password.k3s a1.node-password.k3s",
+    );
+    let status = ws.pikube(&["status"]).expect_code(0);
+    assert!(
+        status
+            .stdout
+            .contains("etcd: quorum holds (2 of 2 servers Ready)"),
+        "{}",
+        status.stdout
+    );
+}
+
+/// Creates the namespace `keep` with the ConfigMap `answer` (value 42) through pi1, takes a
+/// backup named `before`, and returns the backup's name as `backup list` gives it.
+fn keep_an_answer_and_back_it_up(fleet: &Fleet, ws: &Workspace) -> String {
+    fleet.exec(
+        "pi1",
+        "k3s kubectl create namespace keep && \
+         k3s kubectl -n keep create configmap answer --from-literal=value=42",
+    );
+    ws.pikube(&["backup", "--name", "before"]).expect_code(0);
+    let list = ws.pikube(&["backup", "list", "-o", "json"]).expect_code(0);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    list["local"][0]["name"]
+        .as_str()
+        .expect("a backup")
+        .to_owned()
+}
+
+/// Copies the directory `from` into `into`, as `cp -a` does.
+fn copy_dir(from: &std::path::Path, into: &std::path::Path) {
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(
+        copied.success(),
+        "cp -a {} {}",
+        from.display(),
+        into.display()
+    );
+}
+
 /// The scheduled snapshots on a server, by name.
 fn scheduled_snapshots(fleet: &Fleet, server: &str) -> Vec<String> {
     fleet
@@ -172,7 +272,7 @@ fn service_invocation(fleet: &Fleet, node: &str, service: &str) -> String {
 
 #[test]
 fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() {
-    let fleet = Fleet::up(44, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(
         &fleet,
         "pi",

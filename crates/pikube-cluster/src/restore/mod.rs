@@ -3,9 +3,12 @@
 //! the node), `k3s server --cluster-reset --cluster-reset-restore-path` there, that server
 //! started and waited for; then each other server's old etcd data moved aside and the
 //! server started to rejoin, one at a time; then the agents; every node Ready at the end.
+//! The node passwords the snapshot holds may be those of cards that are gone (see
+//! `node_passwords`): the rejoining nodes' are removed before they start.
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
 //! running it again.
 
+mod node_passwords;
 mod snapshot;
 mod space;
 
@@ -68,6 +71,14 @@ pub struct RestoreReport {
     pub first_server: String,
     pub rejoined_servers: Vec<String>,
     pub restarted_agents: Vec<String>,
+    /// The nodes whose restored node-password records were removed before they rejoined.
+    pub node_passwords_removed: Vec<String>,
+    /// Whether the first server's restored node password was another card's, its record
+    /// removed after K3s said so.
+    pub first_server_password_was_stale: bool,
+    /// Nodes the snapshot lists that cluster.toml does not (the old hardware under other
+    /// names): NotReady until `pikube apply --prune` removes them.
+    pub not_in_cluster_toml: Vec<String>,
     pub seconds: f64,
 }
 
@@ -173,11 +184,27 @@ pub async fn restore(
         .map_err(|reason| step(&first.name, "waiting for the API", reason))?;
     progress.node(&first.name, "restore: serving the restored data");
 
-    // 5. The other servers rejoin one at a time, their old etcd data moved aside.
+    // 5. The restored node passwords of the nodes that rejoin, removed while they are
+    //    stopped: on new cards K3s would refuse the agents for as long as they stay.
+    let rejoining: Vec<&str> = servers[1..]
+        .iter()
+        .chain(&agents)
+        .map(|n| n.name.as_str())
+        .collect();
+    progress.node(
+        &first.name,
+        "restore: removing the restored node passwords of the nodes that rejoin",
+    );
+    node_passwords::forget(&first.connection, &rejoining)
+        .await
+        .map_err(|reason| step(&first.name, "removing the restored node passwords", reason))?;
     let mut report = RestoreReport {
         first_server: first.name.clone(),
+        node_passwords_removed: rejoining.iter().map(|n| (*n).to_owned()).collect(),
         ..RestoreReport::default()
     };
+
+    // 6. The other servers rejoin one at a time, their old etcd data moved aside.
     for server in &servers[1..] {
         progress.node(
             &server.name,
@@ -204,7 +231,7 @@ pub async fn restore(
         report.rejoined_servers.push(server.name.clone());
     }
 
-    // 6. The agents, all at once; then every node Ready.
+    // 7. The agents, all at once; then every node Ready.
     progress.step("restore: starting the agents");
     for (agent, result) in join_all(
         agents
@@ -220,6 +247,25 @@ pub async fn restore(
         wait_ready(&first.connection, &agent.name, ready_timeout)
             .await
             .map_err(|reason| step(&agent.name, "waiting for Ready", reason))?;
+    }
+
+    // 8. The first server's own record, when K3s found it to be another card's: removed, so
+    //    that K3s records this card's at its next start instead of refusing it then.
+    let stale = node_passwords::rejected_own(&first.connection, &first.name)
+        .await
+        .map_err(|reason| step(&first.name, "reading K3s' node password events", reason))?;
+    if stale {
+        node_passwords::forget(&first.connection, &[first.name.as_str()])
+            .await
+            .map_err(|reason| step(&first.name, "removing its stale node password", reason))?;
+        report.first_server_password_was_stale = true;
+    }
+    if let Ok(live) = get_nodes(&first.connection).await {
+        report.not_in_cluster_toml = live
+            .into_iter()
+            .filter(|l| !nodes.iter().any(|n| n.name == l.name))
+            .map(|l| l.name)
+            .collect();
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

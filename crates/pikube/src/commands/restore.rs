@@ -35,8 +35,9 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     };
     let plan = format!(
         "restore {} ({taken}): stop K3s on every node, reset etcd on {first} from the snapshot, \
-         then rejoin {} one at a time and restart the agents; every object created or changed \
-         since the snapshot is lost",
+         remove the snapshot's node passwords of the other nodes (new cards could not rejoin \
+         with them), then rejoin {} one at a time and restart the agents; every object created \
+         or changed since the snapshot is lost",
         snapshot.name,
         if servers.len() > 1 {
             servers[1..].join(", ")
@@ -107,8 +108,29 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     for agent in &result.restarted_agents {
         outln!("ok      {agent}: restarted, Ready");
     }
+    if !result.node_passwords_removed.is_empty() {
+        outln!(
+            "ok      node passwords: the snapshot's records of {} removed before they \
+             rejoined; each node recorded its card's again",
+            result.node_passwords_removed.join(", ")
+        );
+    }
+    if result.first_server_password_was_stale {
+        outln!(
+            "ok      {}: the snapshot's node password was another card's (K3s: \
+             NodePasswordValidationFailed): record removed, K3s records this card's at its \
+             next start",
+            result.first_server
+        );
+    }
+    for stale in &result.not_in_cluster_toml {
+        errln!(
+            "warning: {stale}: in the snapshot but not in cluster.toml (old hardware under \
+             another name?): `pikube apply --prune` removes it"
+        );
+    }
     outln!(
-        "Restore: done in {:.1} s; every node is Ready.",
+        "Restore: done in {:.1} s; every node of cluster.toml is Ready.",
         result.seconds
     );
     Ok(Outcome::Success)
