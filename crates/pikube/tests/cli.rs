@@ -124,6 +124,23 @@ fn assert_each_cause_once(line: &str) {
     }
 }
 
+/// A fresh set of Movies token keys, from `pikube serve movies --new-keys`.
+fn movies_keys() -> Vec<(String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
+        .args(["serve", "movies", "--new-keys"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pikube");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 fn error_line(stderr: &str) -> &str {
     stderr
         .lines()
@@ -135,13 +152,13 @@ fn error_line(stderr: &str) -> &str {
 #[test]
 fn errors_print_each_cause_once() {
     let dir = tempfile::tempdir().unwrap();
-    let secret = "k".repeat(40);
+    let keys = movies_keys();
     let movies = |url: &str| {
         Command::new(env!("CARGO_BIN_EXE_pikube"))
             .args(["serve", "movies", "users"])
             .env("DATABASE_URL", url)
             .env("PIKUBE_LISTEN", "127.0.0.1:0")
-            .env("MOVIES_JWT_SECRET", &secret)
+            .envs(keys.iter().map(|(k, v)| (k, v)))
             .env("MOVIES_ADMIN_EMAIL", "admin@example.org")
             .env("MOVIES_ADMIN_PASSWORD", "correct horse")
             .stdin(Stdio::null())
@@ -316,10 +333,11 @@ fn real_failures_name_each_cause_once() {
     assert_each_clause_once(&err);
 
     // A database that refuses connections.
+    let keys = movies_keys();
     let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
         .args(["serve", "movies", "users", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", "postgres://pikube@127.0.0.1:1/users")
-        .env("MOVIES_JWT_SECRET", "s".repeat(40))
+        .envs(keys.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -5,25 +5,20 @@ mod support;
 
 use support::fleet::Fleet;
 
-// nextest runs every test in its own process: each test needs a lab id of its own.
-// Ids in use: 11-19 tests/prepare.rs, 201 scripts/bench, 250-251 here.
-const LAB_ID: u8 = 250;
-const REBOOT_LAB_ID: u8 = 251;
-
 #[test]
 fn nodes_look_like_fresh_pis() {
-    let fleet = Fleet::up(LAB_ID, &["pi1", "pi2:os=bullseye,storage=emmc,jump-only"]);
+    let fleet = Fleet::up(&["pi1", "pi2:os=bullseye,storage=emmc,jump-only"]);
 
     let names: Vec<&str> = fleet.nodes().iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["pi1", "pi2"]);
-    assert_eq!(fleet.node("pi1").ip, format!("10.99.{LAB_ID}.11"));
+    assert_eq!(fleet.node("pi1").ip, format!("10.99.{}.11", fleet.id()));
     assert!(!fleet.node("pi1").jump_only);
     assert!(fleet.node("pi2").jump_only);
     assert!(fleet.ssh_config().is_file());
     assert!(fleet.identity_file().is_file());
     let config = std::fs::read_to_string(fleet.ssh_config()).unwrap();
     assert!(
-        config.contains(&format!("Host pi2\n  HostName 10.99.{LAB_ID}.12")),
+        config.contains(&format!("Host pi2\n  HostName 10.99.{}.12", fleet.id())),
         "{config}"
     );
 
@@ -54,7 +49,7 @@ fn nodes_look_like_fresh_pis() {
 
 #[test]
 fn reboot_gives_a_new_boot_id_and_applies_cmdline() {
-    let fleet = Fleet::up(REBOOT_LAB_ID, &["pi1", "pi2:os=ubuntu"]);
+    let fleet = Fleet::up(&["pi1", "pi2:os=ubuntu"]);
     let boot_id = |node: &str| {
         fleet
             .exec(node, "cat /proc/sys/kernel/random/boot_id")

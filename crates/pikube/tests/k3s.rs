@@ -1,6 +1,6 @@
 //! `pikube apply` installing K3s natively on fake Raspberry Pi fleets, with the k3s test
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
-//! kubeconfig, reset and prune, the agent token. Each test has its own lab id (20..27, 33, 35, 36, 40, 43, 45).
+//! kubeconfig, reset and prune, the agent token.
 
 mod support;
 
@@ -31,14 +31,11 @@ fn labelled<'a>(fleet_node: &'a str, name: &'a str, role: &'a str, extra: &'a st
 
 #[test]
 fn one_server_two_agents_join_converge_and_change_only_what_must() {
-    let fleet = Fleet::up(
-        20,
-        &[
-            "pi1",
-            "pi2:storage=nvme,model=Raspberry Pi 5 Model B Rev 1.0",
-            "pi3",
-        ],
-    );
+    let fleet = Fleet::up(&[
+        "pi1",
+        "pi2:storage=nvme,model=Raspberry Pi 5 Model B Rev 1.0",
+        "pi3",
+    ]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -174,11 +171,11 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     assert_eq!(
         phases,
         [
-            "connect", "facts", "lock", "prepare", "reboot", "binaries", "upgrade", "k3s",
-            "addons", "prune", "unlock"
+            "connect", "facts", "validate", "lock", "prepare", "reboot", "binaries", "upgrade",
+            "k3s", "addons", "prune", "unlock"
         ]
     );
-    let k3s = &report["phases"][7]["nodes"];
+    let k3s = &report["phases"][8]["nodes"];
     assert_eq!(k3s.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(k3s[0]["node"], "one", "{report}");
     assert_eq!(k3s[0]["status"], "changed", "{report}");
@@ -263,7 +260,7 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
 
 #[test]
 fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_agent_joins_alone() {
-    let fleet = Fleet::up(21, &["pi1", "pi2", "pi3", "pi4", "pi5"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3", "pi4", "pi5"]);
     let servers = [
         node("pi1", "s1", "server"),
         node("pi2", "s2", "server"),
@@ -469,7 +466,7 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let fleet = Fleet::up(22, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -570,7 +567,7 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
 
 #[test]
 fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
-    let fleet = Fleet::up(23, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -693,7 +690,7 @@ fn kubeconfig_merges_beside_other_contexts_and_reset_then_apply_rebuilds() {
 
 #[test]
 fn a_node_removed_from_the_file_is_reported_then_pruned_only_when_asked() {
-    let fleet = Fleet::up(24, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     ws.pikube(&["apply", READY]).expect_code(0);
     // How to reach every installed node, kept private for when the file forgets one.
@@ -865,7 +862,7 @@ fn a_node_removed_from_the_file_is_reported_then_pruned_only_when_asked() {
 
 #[test]
 fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
-    let fleet = Fleet::up(25, &["pi1"]);
+    let fleet = Fleet::up(&["pi1"]);
     let nodes = [node("pi1", "one", "server")];
     let here = Workspace::new(&fleet, "pi", &nodes);
     // The first apply reboots the server the lock is on (the memory cgroup), then installs
@@ -879,6 +876,16 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn apply");
+    // Its output read as it comes, so that it can never fill a pipe and stall the apply.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     // (boot id, lock mtime) while the apply runs.
     let mut seen: Vec<(String, String)> = Vec::new();
     while child.try_wait().unwrap().is_none() {
@@ -892,7 +899,12 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    Run::from(child.wait_with_output().unwrap()).expect_code(0);
+    Run::from(std::process::Output {
+        status: child.wait().unwrap(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    })
+    .expect_code(0);
     let mut after_reboot: Vec<&str> = seen
         .iter()
         .filter(|(boot, _)| format!("{boot}\n") != boot_before)
@@ -960,10 +972,7 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
 fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() {
     // Each node gets a disk of its own (a 32G tmpfs): without one, `df /` in a node reports
     // the host's disk, and a CI host over 90 % full failed this test with a disk warning.
-    let fleet = Fleet::up(
-        26,
-        &["pi1:storage=nvme,disk=32G", "pi2:storage=emmc,disk=32G"],
-    );
+    let fleet = Fleet::up(&["pi1:storage=nvme,disk=32G", "pi2:storage=emmc,disk=32G"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -1081,7 +1090,7 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
 
 #[test]
 fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
-    let fleet = Fleet::up(27, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let servers = [
         node("pi1", "s1", "server"),
         node("pi2", "s2", "server"),
@@ -1119,7 +1128,7 @@ fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
 fn a_server_reached_at_a_second_address_has_it_in_its_certificate_for_joins_and_kubectl() {
     // The server answers at an address K3s does not pick for itself (a second IP on its
     // interface, like a Pi on both Ethernet and Wi-Fi): cluster.toml names that one (F9).
-    let fleet = Fleet::up(33, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ip = fleet.node("pi1").ip.clone();
     let second = format!("{}.211", ip.rsplit_once('.').unwrap().0);
     fleet.exec("pi1", &format!("ip addr add {second}/24 dev eth0"));
@@ -1154,7 +1163,7 @@ fn a_server_reached_at_a_second_address_has_it_in_its_certificate_for_joins_and_
 fn agents_hold_only_the_agent_token_and_a_cluster_from_before_moves_to_it_in_place() {
     // Review M5: root on an agent must not find the server token (it joins servers and
     // reads every Secret). Lab 35.
-    let fleet = Fleet::up(35, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -1252,7 +1261,7 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     // F7: offline nodes need the release's system images in K3s' images directory before
     // K3s starts; pikube pushes its archive there (checksum-verified), replaces it when it
     // changes (restarting K3s so containerd imports it) and removes it when not wanted.
-    let fleet = Fleet::up(36, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -1342,14 +1351,36 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
 
     // Registry mirrors with a password from secrets.age: registries.yaml (0600) on every
     // node, read by K3s at its restart; the password in no plan or output.
+    // The registry's own CA (made by the real OpenSSL) goes beside it, 0644.
     let registries = "/etc/rancher/k3s/registries.yaml";
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ed25519",
+            "-nodes",
+            "-subj",
+            "/CN=registry-ca",
+            "-days",
+            "1",
+            "-keyout",
+            "registry-ca.key",
+            "-out",
+            "registry-ca.pem",
+        ])
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let ca = std::fs::read_to_string(ws.path().join("registry-ca.pem")).unwrap();
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(
         &toml,
         format!(
             "{text}\n[k3s.registries.mirrors]\n\"docker.io\" = [\"https://registry.lan:5000\"]\n\
              [k3s.registries.configs.\"registry.lan:5000\"]\nusername = \"pull\"\n\
-             password_secret = \"registry.password\"\n"
+             password_secret = \"registry.password\"\nca_file = \"registry-ca.pem\"\n"
         ),
     )
     .unwrap();
@@ -1384,6 +1415,18 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
             read.contains(r#""password": "reg-pass: #1 \"quoted\"""#),
             "{read}"
         );
+        let yaml: serde_json::Value =
+            serde_json::from_str(read.split_once('\n').unwrap().1).unwrap();
+        let ca_file = yaml["configs"]["registry.lan:5000"]["tls"]["ca_file"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{read}"))
+            .to_owned();
+        assert!(ca_file.starts_with("/etc/rancher/k3s/registries-ca/registry.lan_5000-"));
+        assert_eq!(fleet.exec(fleet_node, &format!("cat {ca_file}")), ca);
+        assert_eq!(
+            fleet.exec(fleet_node, &format!("stat -c %a {ca_file}")),
+            "644\n"
+        );
         let journal = fleet.exec(fleet_node, "journalctl --no-pager -o cat 2>/dev/null; true");
         assert!(
             journal.contains(&format!(
@@ -1401,8 +1444,11 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     std::fs::write(&toml, &text[..cut]).unwrap();
     secrets.pikube(&["apply", READY]).expect_code(0);
     for fleet_node in ["pi1", "pi2"] {
-        let left = fleet.exec(fleet_node, &format!("ls {registries} 2>&1; true"));
-        assert!(left.contains("No such file"), "{left}");
+        let left = fleet.exec(
+            fleet_node,
+            &format!("ls {registries} /etc/rancher/k3s/registries-ca 2>&1; true"),
+        );
+        assert_eq!(left.matches("No such file").count(), 2, "{left}");
     }
     secrets.pikube(&["plan"]).expect_code(0);
 }
@@ -1412,7 +1458,7 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
     // Audit F11: the SD card of an agent died and was written again: new host keys, no
     // K3s, a new node password. The cluster still lists the node with the old password,
     // which K3s would refuse ("Node password rejected"): pikube deletes the old Node first.
-    let fleet = Fleet::up(40, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -1468,7 +1514,7 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
 fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_asked() {
     // Audit F8: a node first set up with install.sh keeps its flags in the unit's ExecStart
     // and its variables in the env file; pikube's files would silently drop them.
-    let fleet = Fleet::up(43, &["pi1"]);
+    let fleet = Fleet::up(&["pi1"]);
     let ws = Workspace::new(&fleet, "pi", &[node("pi1", "one", "server")]);
     let unit = "/etc/systemd/system/k3s.service";
     let foreign = "[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nType=notify\n\
@@ -1514,7 +1560,7 @@ fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_ask
 
 #[test]
 fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_not_switched() {
-    let fleet = Fleet::up(45, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",

@@ -1,5 +1,5 @@
 //! Power on fake Raspberry Pi fleets: `pikube shutdown` and the way back, power cuts, and
-//! `pikube status` telling whether the cluster is healthy again. Lab id 30.
+//! `pikube status` telling whether the cluster is healthy again.
 //!
 //! A fake node's power cut kills everything in it at once; its disk is the host's, so
 //! unlike a real SD card no write already made is lost: what is tested is that K3s, etcd
@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cluster::{node, Run, Workspace};
+use support::cluster::{three_servers_one_agent, Run, Workspace};
 use support::fleet::Fleet;
 use support::k3s::cluster_nodes;
 
@@ -36,17 +36,8 @@ fn status_until_healthy(ws: &Workspace) -> Run {
 
 #[test]
 fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_healthy() {
-    let fleet = Fleet::up(30, &FLEET);
-    let ws = Workspace::new(
-        &fleet,
-        "pi",
-        &[
-            node("pi1", "s1", "server"),
-            node("pi2", "s2", "server"),
-            node("pi3", "s3", "server"),
-            node("pi4", "a1", "agent"),
-        ],
-    );
+    let fleet = Fleet::up(&FLEET);
+    let ws = Workspace::new(&fleet, "pi", &three_servers_one_agent());
     ws.pikube(&["apply", READY]).expect_code(0);
     let status = ws.pikube(&["status"]).expect_code(0);
     for expected in [

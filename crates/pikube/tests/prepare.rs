@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::Value;
-use support::cluster::{node, one_server_two_agents, Run, Workspace};
+use support::cluster::{node, one_server_two_agents, three_servers_one_agent, Run, Workspace};
 use support::fleet::Fleet;
 use support::secrets::WorkspaceSecrets;
 
@@ -27,10 +27,7 @@ fn active_swaps(fleet: &Fleet, node: &str) -> usize {
 
 #[test]
 fn mixed_layouts_are_prepared_verified_and_then_left_alone() {
-    let fleet = Fleet::up(
-        11,
-        &["pi1", "pi2:os=bullseye", "pi3:os=ubuntu,storage=nvme"],
-    );
+    let fleet = Fleet::up(&["pi1", "pi2:os=bullseye", "pi3:os=ubuntu,storage=nvme"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -43,6 +40,25 @@ fn mixed_layouts_are_prepared_verified_and_then_left_alone() {
 
     // status: what each node is, before anything changes.
     let status = ws.pikube(&["status", "--output", "json"]).expect_code(0);
+    // First contact: each host key pinned is named with the fingerprint the node's own
+    // ssh-keygen gives for it (review L9); later runs pin nothing and say nothing.
+    for (fleet_node, name) in [
+        ("pi1", "pi-master-01"),
+        ("pi2", "pi-worker-01"),
+        ("pi3", "pi-worker-02"),
+    ] {
+        let own = fleet.exec(
+            fleet_node,
+            "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f2",
+        );
+        let said = format!(
+            "note: {name}: first contact: pinned the ssh-ed25519 host key {} in ",
+            own.trim()
+        );
+        assert!(status.stderr.contains(&said), "{said}\n{}", status.stderr);
+    }
+    let again = ws.pikube(&["status"]).expect_code(0);
+    assert!(!again.stderr.contains("first contact"), "{}", again.stderr);
     let status: Value = serde_json::from_str(&status.stdout).expect("status json");
     let nodes = &status["nodes"];
     let facts = |i: usize| &nodes[i]["facts"];
@@ -238,7 +254,7 @@ fn eight_nodes_prepare_in_parallel_and_converge() {
         })
         .collect();
     let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
-    let fleet = Fleet::up(12, &specs);
+    let fleet = Fleet::up(&specs);
     let names: Vec<(String, String)> = (1..=8)
         .map(|i| (format!("pi{i}"), format!("node-{i:02}")))
         .collect();
@@ -267,7 +283,7 @@ fn eight_nodes_prepare_in_parallel_and_converge() {
 
 #[test]
 fn a_powered_off_node_is_named_and_the_others_are_still_prepared() {
-    let fleet = Fleet::up(13, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     fleet.poweroff("pi2");
 
@@ -295,11 +311,37 @@ fn a_powered_off_node_is_named_and_the_others_are_still_prepared() {
     fleet.start("pi2");
     ws.pikube(&["apply"]).expect_code(0);
     ws.pikube(&["plan"]).expect_code(0);
+
+    // A card cloned from another keeps its machine-id: both named before anything is
+    // locked or changed, with the command that parts them; the third goes on.
+    let id = fleet.exec("pi1", "cat /etc/machine-id");
+    fleet.exec(
+        "pi3",
+        &format!("printf '%s\\n' {} > /etc/machine-id", id.trim()),
+    );
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    for (node, other) in [("one", "three"), ("three", "one")] {
+        let said = format!(
+            "error: {node}: its /etc/machine-id is also that of {other}, as on cards cloned"
+        );
+        assert!(plan.stdout.contains(&said), "{said}\n{}", plan.stdout);
+    }
+    assert!(
+        plan.stdout.contains("systemd-machine-id-setup"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("error: two"), "{}", plan.stdout);
+    fleet.exec(
+        "pi3",
+        "rm /etc/machine-id && systemd-machine-id-setup >/dev/null",
+    );
+    ws.pikube(&["plan"]).expect_code(0);
 }
 
 #[test]
 fn a_changed_host_key_is_refused_and_names_the_node() {
-    let fleet = Fleet::up(14, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -347,7 +389,7 @@ fn a_changed_host_key_is_refused_and_names_the_node() {
 
 #[test]
 fn a_node_behind_a_jump_host_is_reached_through_it() {
-    let fleet = Fleet::up(15, &["pi1", "pi2:jump-only"]);
+    let fleet = Fleet::up(&["pi1", "pi2:jump-only"]);
     let gateway = format!("pi@{}", fleet.node("pi1").ip);
     let direct = Workspace::new(
         &fleet,
@@ -385,7 +427,7 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let fleet = Fleet::up(16, &["pi1", "pi2:os=bullseye", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2:os=bullseye", "pi3"]);
     let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     let mut child = ws
         .command(&["apply"])
@@ -438,7 +480,7 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
 #[test]
 fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
     const PASSWORD: &str = "pikube-test-sudo";
-    let fleet = Fleet::up(17, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pwsudo",
@@ -579,7 +621,7 @@ fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
 
 #[test]
 fn a_kernel_that_ignores_the_cgroup_parameters_fails_clearly_without_a_reboot_loop() {
-    let fleet = Fleet::up(18, &["pi1", "pi2:memcg=broken"]);
+    let fleet = Fleet::up(&["pi1", "pi2:memcg=broken"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -611,7 +653,7 @@ fn a_kernel_that_ignores_the_cgroup_parameters_fails_clearly_without_a_reboot_lo
 
 #[test]
 fn ssh_config_host_aliases_and_identity_files_are_honoured() {
-    let fleet = Fleet::up(19, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     // Addresses are the aliases `pi1` and `pi2`: only the ssh_config knows their IPs and key.
     let ws = Workspace::with_ssh_config(
         &fleet,
@@ -640,7 +682,7 @@ fn ssh_config_host_aliases_and_identity_files_are_honoured() {
 
 #[test]
 fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failures() {
-    let fleet = Fleet::up(34, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(&fleet, "pi", &one_server_two_agents());
     let ip = |n: &str| fleet.node(n).ip.clone();
 
@@ -870,7 +912,7 @@ fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() 
     // The firstrun.sh `pikube firstboot --os bookworm` writes, run inside a fake node as
     // systemd runs it at first boot: then pikube reaches the node as the new admin user with
     // the cluster's key, and sudo needs no password.
-    let fleet = Fleet::up(39, &["pi1"]);
+    let fleet = Fleet::up(&["pi1"]);
     let ws = Workspace::new(&fleet, "admin", &[node("pi1", "one", "server")]);
     // Its static address: the one it has, with the lab's router.
     let ip = fleet.node("pi1").ip.clone();
@@ -963,7 +1005,7 @@ fn a_bookworm_card_from_firstboot_comes_up_with_the_admin_user_reached_by_key() 
 fn bootstrap_turns_a_password_login_into_a_key_login_once() {
     // A node as an image leaves it: a user with a password and sudo that asks for it
     // (pwsudo on the fake node). cluster.toml's user, admin, does not exist yet.
-    let fleet = Fleet::up(41, &["pi1"]);
+    let fleet = Fleet::up(&["pi1"]);
     let ws = Workspace::new(&fleet, "admin", &[node("pi1", "one", "server")]);
     const PASSWORD: &str = "pikube-test-sudo";
 
@@ -1032,4 +1074,83 @@ fn bootstrap_turns_a_password_login_into_a_key_login_once() {
         "{}",
         again.stdout
     );
+}
+
+#[test]
+fn a_running_cluster_reboots_for_preparation_one_node_at_a_time() {
+    // Review L9: a change that needs every node rebooted (here the memory cgroup lost from
+    // each cmdline.txt, say by an image update) must not take all three servers, and etcd's
+    // quorum, down at once. Nodes running K3s go one at a time: cordoned (the agent also
+    // drained), rebooted, Ready again and uncordoned before the next.
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3", "pi4"]);
+    let ws = Workspace::new(&fleet, "pi", &three_servers_one_agent());
+    ws.pikube(&["apply", "--ready-timeout=60s"]).expect_code(0);
+    for fleet_node in ["pi1", "pi2", "pi3", "pi4"] {
+        fleet.exec(
+            fleet_node,
+            "sed -i 's/ cgroup_enable=memory//g; s/ cgroup_memory=1//g' /boot/firmware/cmdline.txt",
+        );
+        fleet.reboot(fleet_node);
+        assert!(!fleet
+            .exec(fleet_node, "cat /proc/cmdline")
+            .contains("cgroup_enable=memory"));
+    }
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(plan.stdout.contains("(4 to reboot)"), "{}", plan.stdout);
+
+    let apply = ws.pikube(&["apply", "--ready-timeout=60s"]).expect_code(0);
+    // The reboots and the returns, in the order they happened.
+    let events: Vec<(String, &str)> = apply
+        .stderr
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("] ")?;
+            let (node, said) = rest.split_once(": ")?;
+            let event = if said.starts_with("rebooting (") {
+                "down"
+            } else if said == "[reboot] Ready again, uncordoned" {
+                "back"
+            } else {
+                return None;
+            };
+            Some((node.to_owned(), event))
+        })
+        .collect();
+    let expected: Vec<(String, &str)> = ["s1", "s2", "s3", "a1"]
+        .iter()
+        .flat_map(|n| [(n.to_string(), "down"), (n.to_string(), "back")])
+        .collect();
+    assert_eq!(events, expected, "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("a1: [reboot] cordon and drain before the reboot")
+            && apply
+                .stderr
+                .contains("s1: [reboot] cordon and drain before the reboot"),
+        "{}",
+        apply.stderr
+    );
+    for fleet_node in ["pi1", "pi2", "pi3", "pi4"] {
+        assert!(fleet
+            .exec(fleet_node, "cat /proc/cmdline")
+            .contains("cgroup_enable=memory"));
+    }
+    // Nothing left cordoned; the cluster whole.
+    assert_eq!(
+        fleet.exec(
+            "pi1",
+            "k3s kubectl get nodes -o jsonpath='{.items[*].spec.unschedulable}'"
+        ),
+        ""
+    );
+    let status = ws.pikube(&["status"]).expect_code(0);
+    assert!(
+        status
+            .stdout
+            .contains("etcd: quorum holds (3 of 3 servers Ready)"),
+        "{}",
+        status.stdout
+    );
+    ws.pikube(&["plan"]).expect_code(0);
 }

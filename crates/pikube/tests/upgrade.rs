@@ -2,7 +2,7 @@
 //! and newer releases: the preflight refusals, servers then agents one at a time while the
 //! API keeps answering, a run killed half-way and resumed. The OS, with apt and a local
 //! package repository on each node: pending upgrades listed, installed one node at a time,
-//! a reboot only where one is required. Lab ids 28, 29, 31 and 37.
+//! a reboot only where one is required.
 
 mod support;
 
@@ -64,7 +64,7 @@ fn runs(fleet: &Fleet) -> Vec<String> {
 
 #[test]
 fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_after_a_kill() {
-    let fleet = Fleet::up(28, &["pi1", "pi2", "pi3", "pi4", "pi5"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3", "pi4", "pi5"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -231,7 +231,7 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
 
 #[test]
 fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_the_job() {
-    let fleet = Fleet::up(29, &["pi1", "pi2", "pi3"]);
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -346,7 +346,7 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
 
 #[test]
 fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
-    let fleet = Fleet::up(37, &["pi1"]);
+    let fleet = Fleet::up(&["pi1"]);
     let ws = Workspace::new(&fleet, "pi", &[node("pi1", "s1", "server")]);
     let old = stamped_double(&ws, OLD);
     use_k3s(&ws, OLD, &old);
@@ -452,7 +452,7 @@ fn boot_id(fleet: &Fleet, fleet_node: &str) -> String {
 
 #[test]
 fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where_required() {
-    let fleet = Fleet::up(31, &["pi1", "pi2"]);
+    let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",

@@ -24,6 +24,17 @@ pub fn one_server_two_agents() -> [Node<'static>; 3] {
     ]
 }
 
+/// An HA cluster: servers `s1`, `s2`, `s3` on pi1..pi3 (etcd keeps quorum with one down)
+/// and the agent `a1` on pi4.
+pub fn three_servers_one_agent() -> [Node<'static>; 4] {
+    [
+        node("pi1", "s1", "server"),
+        node("pi2", "s2", "server"),
+        node("pi3", "s3", "server"),
+        node("pi4", "a1", "agent"),
+    ]
+}
+
 pub fn node<'a>(fleet_node: &'a str, name: &'a str, role: &'a str) -> Node<'a> {
     Node {
         fleet_node,

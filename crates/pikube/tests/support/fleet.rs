@@ -5,17 +5,18 @@
 //! address on a private bridge, so tests drive pikube over real SSH. Needs root.
 //!
 //! ```ignore
-//! let fleet = Fleet::up(250, &["pi1", "pi2:os=bullseye", "pi3:jump-only"]);
+//! let fleet = Fleet::up(&["pi1", "pi2:os=bullseye", "pi3:jump-only"]);
 //! // ssh -F fleet.ssh_config() pi@pi1 ...
 //! ```
 //!
 //! The lab is torn down (`fleet.sh down --purge`) and its directory removed when the `Fleet`
-//! is dropped, including when a test panics. Two `Fleet`s with the same lab id in one test
-//! binary take turns: the second `up` waits until the first is dropped.
+//! is dropped, including when a test panics. Each lab takes the first free lab id (which
+//! names its network and addresses), held by a file lock for as long as the `Fleet` lives,
+//! so tests in any number of processes never share one.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Condvar, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One node of a [`Fleet`], as listed in the lab's `nodes.tsv`.
@@ -30,26 +31,52 @@ pub struct FleetNode {
 /// A running lab of fake Pi nodes. Dropping it powers everything off and cleans the host.
 pub struct Fleet {
     lab: PathBuf,
-    id: u8,
+    id: LabId,
     nodes: Vec<FleetNode>,
 }
 
-/// Lab ids in use by this test process (tests in one binary run on parallel threads).
-static IDS_IN_USE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static ID_RELEASED: Condvar = Condvar::new();
+/// The lab ids tests take; the benchmarks' scripts use 201 to 203.
+const TEST_IDS: std::ops::RangeInclusive<u8> = 1..=199;
+/// Where fleet.sh records which lab dir owns each id (`$HOSTSTATE/labs/<id>`).
+const OWNERS: &str = "/run/pikube-fleet/labs";
 
-fn claim_id(id: u8) {
-    let mut ids = IDS_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-    while ids.contains(&id) {
-        ids = ID_RELEASED.wait(ids).unwrap_or_else(|e| e.into_inner());
-    }
-    ids.push(id);
+/// A lab id, this process's while the value lives: an exclusive lock on
+/// `<tmp>/pikube-fleet-ids/<id>.lock`, which the kernel releases when the process ends, so
+/// a test killed mid-run leaves nothing taken.
+struct LabId {
+    id: u8,
+    _lock: File,
 }
 
-fn release_id(id: u8) {
-    let mut ids = IDS_IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-    ids.retain(|&i| i != id);
-    ID_RELEASED.notify_all();
+/// The first lab id no other process holds and no other live lab owns (a lab made by hand
+/// with fleet.sh, say).
+fn claim_id() -> LabId {
+    let dir = std::env::temp_dir().join("pikube-fleet-ids");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    for id in TEST_IDS {
+        let path = dir.join(format!("{id}.lock"));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => continue,
+            Err(TryLockError::Error(e)) => panic!("cannot lock {}: {e}", path.display()),
+        }
+        let owner =
+            std::fs::read_to_string(Path::new(OWNERS).join(id.to_string())).unwrap_or_default();
+        let owner = owner.trim();
+        if !owner.is_empty() && Path::new(owner).join("nodes").is_dir() {
+            // A live lab not made by a test: leave it alone.
+            continue;
+        }
+        return LabId { id, _lock: lock };
+    }
+    panic!("every fleet lab id from 1 to 199 is taken");
 }
 
 /// `tests/fleet/fleet.sh` of this workspace.
@@ -94,18 +121,20 @@ pub fn real_kube_bin() -> &'static Path {
 
 impl Fleet {
     /// Boots the nodes (specs as for `fleet.sh up`, e.g. `"pi2:os=bullseye,storage=emmc"`)
-    /// in a new lab with lab id `id`, and waits until sshd answers on every node.
+    /// in a new lab with the first free lab id, and waits until sshd answers on every node.
     /// Panics with the harness output on failure.
-    pub fn up(id: u8, specs: &[&str]) -> Fleet {
-        claim_id(id);
+    pub fn up(specs: &[&str]) -> Fleet {
+        let id = claim_id();
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let lab =
-            std::env::temp_dir().join(format!("pikube-fleet-{id}-{}-{stamp}", std::process::id()));
+        let lab = std::env::temp_dir().join(format!(
+            "pikube-fleet-{}-{}-{stamp}",
+            id.id,
+            std::process::id()
+        ));
         if let Err(e) = std::fs::create_dir(&lab) {
-            release_id(id);
             panic!("cannot create lab dir {}: {e}", lab.display());
         }
         // From here on, Drop cleans up, whatever happens.
@@ -130,7 +159,7 @@ impl Fleet {
         cmd.arg(script())
             .args(args)
             .env("FLEET_LAB", &self.lab)
-            .env("FLEET_ID", self.id.to_string())
+            .env("FLEET_ID", self.id.id.to_string())
             .env("FLEET_K3S_DOUBLE_BIN", real_kube_bin())
             .stdin(Stdio::null());
         cmd
@@ -190,7 +219,7 @@ impl Fleet {
 
     /// The lab id (the nodes are 10.99.<id>.x).
     pub fn id(&self) -> u8 {
-        self.id
+        self.id.id
     }
 
     /// The lab directory (removed on drop).
@@ -276,6 +305,6 @@ impl Drop for Fleet {
             Ok(_) => {}
         }
         let _ = std::fs::remove_dir_all(&self.lab);
-        release_id(self.id);
+        // The id's lock goes with the value, after the lab is down.
     }
 }
