@@ -103,6 +103,24 @@ pub fn watch(name: &'static str, mut child: Child, log: PathBuf) {
     });
 }
 
+/// Ends a child started for a while, not watched: SIGTERM, SIGKILL after `grace`, reaped
+/// and forgotten.
+pub fn end(mut child: Child, grace: Duration) {
+    let pid = child.id();
+    // SAFETY: plain kill(2) on our own child's pid, not yet reaped.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lock().retain(|p| *p != pid);
+}
+
 /// Stops the children in the reverse order of their start (the API server before the
 /// etcd it needs to shut down cleanly): SIGTERM, then SIGKILL after `grace` each.
 pub fn stop_all(grace: Duration) {

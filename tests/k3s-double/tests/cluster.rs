@@ -442,16 +442,25 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
 }
 
 #[test]
-fn a_sqlite_server_cannot_be_joined() {
+fn a_sqlite_server_cannot_be_joined_and_migrates_to_etcd_with_cluster_init() {
     let base = scratch("sqlite");
     let (ip1, ip2) = (address(2, 1), address(2, 2));
     let mut args = server_args(&ip1, "lite");
     args.extend(["--token", "t"]);
     let mut lite = Node::start(&base, "lite", &args, &[]);
     lite.wait_ready();
-    assert!(lite
+    // The real kine keeps the objects in a real SQLite database, as K3s' embedded one does.
+    let db = lite.root.join("var/lib/rancher/k3s/server/db/state.db");
+    let header = std::fs::read(&db).unwrap();
+    assert!(header.starts_with(b"SQLite format 3\0"), "{}", db.display());
+    assert!(
+        lite.log().contains("Kine available at unix://"),
+        "{}",
+        lite.log()
+    );
+    assert!(!lite
         .root
-        .join("var/lib/rancher/k3s/server/db/state.db")
+        .join("var/lib/rancher/k3s/server/db/etcd/member")
         .exists());
     // No etcd to snapshot, as K3s says on a SQLite server.
     let save = lite.k3s(&["etcd-snapshot", "save"]);
@@ -472,6 +481,36 @@ fn a_sqlite_server_cannot_be_joined() {
             .contains("cluster was not initialized with embedded etcd"),
         "{}",
         joiner.log()
+    );
+    drop(joiner);
+
+    // `--cluster-init` added to the SQLite server: K3s copies its keys into a new etcd
+    // member and keeps the database as state.db.migrated.
+    lite.kubectl_ok(&["create", "configmap", "kept", "--from-literal=value=42"]);
+    drop(lite);
+    let mut args = server_args(&ip1, "lite");
+    args.extend(["--token", "t", "--cluster-init"]);
+    let mut grown = Node::start(&base, "lite", &args, &[]);
+    grown.wait_ready();
+    assert!(
+        grown
+            .log()
+            .contains("Migrating content from sqlite to etcd"),
+        "{}",
+        grown.log()
+    );
+    assert_eq!(
+        grown.kubectl_ok(&["get", "configmap", "kept", "-o", "jsonpath={.data.value}"]),
+        "42"
+    );
+    let server = grown.root.join("var/lib/rancher/k3s/server/db");
+    assert!(server.join("state.db.migrated").is_file());
+    assert!(!server.join("state.db").exists());
+    let save = grown.k3s(&["etcd-snapshot", "save"]);
+    assert!(
+        save.status.success(),
+        "{}",
+        String::from_utf8_lossy(&save.stderr)
     );
 }
 

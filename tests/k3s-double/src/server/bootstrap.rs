@@ -15,6 +15,8 @@ use std::time::Duration;
 
 pub struct Prepared {
     pub etcd: bool,
+    /// A SQLite server restarted with `--cluster-init`: its keys go into the new etcd member.
+    pub migrate_from_sqlite: bool,
     pub password: String,
     pub agent_password: Option<String>,
     pub start: Start,
@@ -91,14 +93,8 @@ fn stored_password(data_dir: &Path) -> Option<String> {
     Token::parse(&text).ok().map(|t| t.password)
 }
 
-/// The SQLite datastore's file. The double keeps a one-member etcd in its place (kine is
-/// not built); the file marks the mode, and such a server cannot be joined.
-pub fn sqlite_marker(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("server/db/state.db")
-}
-
 pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: &str) -> Prepared {
-    let sqlite = sqlite_marker(data_dir);
+    let sqlite = super::kine::database(data_dir);
     let configured = configured_password(settings, "token");
     let configured_agent = configured_password(settings, "agent-token");
     let existing = has_etcd_data || sqlite.exists();
@@ -116,18 +112,23 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: 
         if settings.str("server").is_some() {
             log::info("Existing datastore found on disk: --server is ignored");
         }
-        let mut etcd = !sqlite.exists();
-        if !etcd && settings.bool("cluster-init") {
+        let migrate_from_sqlite = sqlite.exists() && settings.bool("cluster-init");
+        if migrate_from_sqlite {
             log::info("Migrating content from sqlite to etcd");
-            let _ = std::fs::remove_file(&sqlite);
-            etcd = true;
         }
+        let etcd = !sqlite.exists() || migrate_from_sqlite;
         let agent_password = configured_agent.or_else(|| stored_agent_password(data_dir));
         Prepared {
             etcd,
+            migrate_from_sqlite,
             password,
             agent_password,
-            start: Start::Restart,
+            // The migration starts a new one-member cluster.
+            start: if migrate_from_sqlite {
+                Start::New
+            } else {
+                Start::Restart
+            },
         }
     } else if let Some(url) = settings.str("server") {
         let reply = join(url, configured.as_deref(), ip, settings);
@@ -145,6 +146,7 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: 
         }
         Prepared {
             etcd: true,
+            migrate_from_sqlite: false,
             password: reply.password,
             agent_password: reply.agent_password.or(configured_agent),
             start: Start::Join {
@@ -161,19 +163,9 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: 
                  keeps its own etcd",
             );
         }
-        if !etcd {
-            write_mode(
-                &sqlite,
-                b"k3s-double: marks the SQLite datastore mode\n",
-                0o600,
-            )
-            .unwrap_or_else(|e| fatal_io("create the datastore", e));
-            log::info(
-                "Configuring sqlite3 database connection pooling (k3s-double: one-member etcd)",
-            );
-        }
         Prepared {
             etcd,
+            migrate_from_sqlite: false,
             password: configured.unwrap_or_else(|| random_hex(16)),
             agent_password: configured_agent,
             start: Start::New,

@@ -101,10 +101,18 @@ pub fn issue_certificates(
     )
 }
 
+/// Where the API server keeps its objects.
+pub enum Datastore {
+    /// The server's etcd member, over TLS with the etcd client certificate.
+    Etcd(String),
+    /// kine's unix socket (a single server on SQLite), without TLS as in K3s.
+    Kine(String),
+}
+
 pub fn start_apiserver(
     data: &Path,
     endpoint: &Endpoint,
-    etcd_url: &str,
+    datastore: &Datastore,
     extra_args: &[String],
 ) -> Result<(), String> {
     let tls = tls::dir(data);
@@ -121,10 +129,6 @@ pub fn start_apiserver(
         "--enable-aggregator-routing=true".into(),
         format!("--cert-dir={}", file("temporary-certs")),
         format!("--client-ca-file={}", file("client-ca.crt")),
-        format!("--etcd-servers={etcd_url}"),
-        format!("--etcd-cafile={}", file("etcd/server-ca.crt")),
-        format!("--etcd-certfile={}", file("etcd/client.crt")),
-        format!("--etcd-keyfile={}", file("etcd/client.key")),
         format!(
             "--kubelet-client-certificate={}",
             file("client-kube-apiserver.crt")
@@ -153,6 +157,15 @@ pub fn start_apiserver(
             file("serving-kube-apiserver.key")
         ),
     ];
+    match datastore {
+        Datastore::Etcd(url) => args.extend([
+            format!("--etcd-servers={url}"),
+            format!("--etcd-cafile={}", file("etcd/server-ca.crt")),
+            format!("--etcd-certfile={}", file("etcd/client.crt")),
+            format!("--etcd-keyfile={}", file("etcd/client.key")),
+        ]),
+        Datastore::Kine(url) => args.push(format!("--etcd-servers={url}")),
+    }
     args.extend(
         extra_args
             .iter()

@@ -1,5 +1,6 @@
 //! `k3s server`: bootstrap (first, joining or restarting server), then the real control
-//! plane as k3s runs it (an etcd member, kube-apiserver, kube-controller-manager), the
+//! plane as k3s runs it (an etcd member, or kine over SQLite for a single server;
+//! kube-apiserver, kube-controller-manager), the
 //! admin kubeconfig, the supervisor's routes, the deploy controller applying
 //! `server/manifests`, the server's own node (unless `--disable-agent`), and READY=1 to
 //! systemd.
@@ -9,6 +10,7 @@ mod control_plane;
 mod deploy;
 mod encryption;
 mod etcd;
+mod kine;
 mod node_controller;
 mod node_passwords;
 mod routes;
@@ -54,6 +56,7 @@ pub fn run(settings: &Settings) -> ! {
         "etcdctl",
         "kube-apiserver",
         "kube-controller-manager",
+        "kine",
     ] {
         if let Err(e) = crate::components::program(program) {
             log::fatal(&e);
@@ -94,7 +97,19 @@ pub fn run(settings: &Settings) -> ! {
         etcd_args.push(format!("listen-metrics-urls=http://{ip}:2381"));
     }
     etcd_args.extend(settings.list("etcd-arg"));
-    etcd::start(&data_dir, &member, prepared.start, &etcd_args).unwrap_or_else(|e| log::fatal(&e));
+    let datastore = if prepared.etcd {
+        etcd::start(&data_dir, &member, prepared.start, &etcd_args)
+            .unwrap_or_else(|e| log::fatal(&e));
+        if prepared.migrate_from_sqlite {
+            etcd::client(&data_dir, &member.client_url())
+                .and_then(|etcd| kine::migrate_into(&data_dir, &etcd))
+                .unwrap_or_else(|e| log::fatal(&format!("migrating from sqlite: {e}")));
+        }
+        control_plane::Datastore::Etcd(member.client_url())
+    } else {
+        kine::start(&data_dir).unwrap_or_else(|e| log::fatal(&e));
+        control_plane::Datastore::Kine(kine::endpoint(&data_dir))
+    };
     if prepared.etcd {
         let node = node_identity::node_name(settings, &data_dir);
         crate::snapshot_schedule::start(settings, &data_dir, &node)
@@ -106,7 +121,7 @@ pub fn run(settings: &Settings) -> ! {
         apiserver_args.push(format!("encryption-provider-config={}", config.display()));
     }
     apiserver_args.extend(settings.list("kube-apiserver-arg"));
-    control_plane::start_apiserver(&data_dir, &endpoint, &member.client_url(), &apiserver_args)
+    control_plane::start_apiserver(&data_dir, &endpoint, &datastore, &apiserver_args)
         .unwrap_or_else(|e| log::fatal(&e));
     control_plane::start_controller_manager(
         &data_dir,
