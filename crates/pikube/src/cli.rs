@@ -142,9 +142,10 @@ Exit status: 0 written, 1 nothing written (the problem is named).")]
     /// S3 keys... in secrets.age, to the keys in secrets.recipients.
     #[command(subcommand)]
     Secrets(SecretsCommand),
-    /// Bring the cluster's etcd back to a backup: K3s stopped everywhere, etcd reset on the
-    /// first server from the snapshot, the other servers rejoined one at a time, the agents
-    /// restarted, every node Ready.
+    /// Bring the cluster's etcd (or a single server's SQLite) back to a backup: K3s stopped
+    /// everywhere, etcd reset on the first server from the snapshot (or the SQLite copy put
+    /// in place), the other servers rejoined one at a time, the agents restarted, every node
+    /// Ready.
     #[command(
         after_help = "Examples:\n  pikube backup list\n  pikube restore on-demand-s1-1764921000 --dry-run\n  pikube restore on-demand-s1-1764921000 --yes\n  pikube restore ./saved/etcd-snapshot.db --yes --force   # the cluster still serves\n\nSNAPSHOT is a backup's name from `pikube backup list` (checked against its manifest: size,\nSHA-256, cluster, token fingerprint, K3s version) or a snapshot file (with <file>.json\nbeside it, the same checks). The snapshot is pushed to the first server of cluster.toml\nand checked there again. A cluster that still serves is not restored unless --force:\neverything created or changed since the snapshot is lost. Every node of cluster.toml must\nanswer. A restore stopped half-way is finished by running it again.\n\nExit status: 0 restored and every node Ready, 1 refused or failed (the step is named)."
     )]
@@ -156,7 +157,8 @@ Exit status: 0 written, 1 nothing written (the problem is named).")]
     )]
     OsUpgrade(OsUpgradeArgs),
     /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
-    /// copied into .pikube/<cluster>/backups/ (0600) with a manifest, checked by SHA-256.
+    /// or a single server's SQLite database with its token and CAs, copied into
+    /// .pikube/<cluster>/backups/ (0600) with a manifest, checked by SHA-256.
     #[command(after_help = "Examples:
   pikube backup
   pikube backup --name before-upgrade
@@ -164,9 +166,12 @@ Exit status: 0 written, 1 nothing written (the problem is named).")]
   pikube backup list --output json | jq '.local[].name'
   pikube backup prune --keep 5
 
-The snapshot is taken with K3s' own `k3s etcd-snapshot save` on the first server that
-answers, so it needs embedded etcd (two or more servers). Restoring it needs the cluster
-token: the manifest names its fingerprint.
+With embedded etcd (two or more servers) the snapshot is taken with K3s' own `k3s
+etcd-snapshot save` on the first server that answers. A single server keeps its data in
+SQLite, which K3s takes no snapshots of: its server/db, token, tls and cred are copied
+into one archive with K3s stopped for the copy (seconds: the API pauses, pods keep
+running), and K3s must serve again before the backup is done. Restoring either needs the
+cluster token: the manifest names its fingerprint.
 
 Exit status: 0 done, 1 failed.")]
     Backup(BackupArgs),

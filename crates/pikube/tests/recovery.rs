@@ -216,6 +216,126 @@ fn a_backup_is_restored_onto_new_cards_at_new_addresses() {
     );
 }
 
+#[test]
+fn a_single_server_on_sqlite_is_backed_up_with_its_token_and_restored() {
+    let fleet = Fleet::up(&["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "s1", "server"), node("pi2", "a1", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    // K3s' SQLite, served by the real kine: the database is a SQLite file in WAL mode.
+    assert_eq!(
+        fleet.exec("pi1", "head -c 15 /var/lib/rancher/k3s/server/db/state.db"),
+        "SQLite format 3"
+    );
+    let before = service_invocation(&fleet, "pi1", "k3s");
+    let name = keep_an_answer_and_back_it_up(&fleet, &ws);
+
+    // K3s was stopped for the copy and runs again; the agent was left alone.
+    assert_ne!(service_invocation(&fleet, "pi1", "k3s"), before);
+    fleet.exec("pi1", "systemctl is-active k3s");
+    let backups = ws.path().join(".pikube/test/backups");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backups.join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(manifest["datastore"], "sqlite", "{manifest}");
+    assert!(name.starts_with("before-s1-"), "{name}");
+    use std::os::unix::fs::PermissionsExt;
+    let archive = backups.join(&name);
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // What it holds: the database with the ConfigMap in it, the token, the CAs.
+    let unpacked = ws.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    for file in ["db/state.db", "token", "tls/server-ca.crt"] {
+        assert!(unpacked.join(file).is_file(), "{file} not in the backup");
+    }
+    let key = std::process::Command::new("sqlite3")
+        .arg(unpacked.join("db/state.db"))
+        .arg("SELECT count(*) FROM kine WHERE name = '/registry/configmaps/keep/answer'")
+        .output()
+        .unwrap();
+    let rows: u32 = String::from_utf8_lossy(&key.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("sqlite3 said {key:?}"));
+    assert!(rows >= 1, "the ConfigMap is not in the copied database");
+    // `backup list` says what it is; `pull` has nothing to pull from SQLite.
+    let list = ws.pikube(&["backup", "list"]).expect_code(0);
+    assert!(
+        list.stdout.contains(&format!("{name}  SQLite  "))
+            && list.stdout.contains("K3s takes no snapshots there"),
+        "{}",
+        list.stdout
+    );
+    let pull = ws.pikube(&["backup", "pull", "etcd-snapshot-s1-1"]);
+    assert!(
+        format!("{}{}", pull.stdout, pull.stderr).contains("keeps its data in SQLite"),
+        "{}{}",
+        pull.stdout,
+        pull.stderr
+    );
+
+    fleet.exec(
+        "pi1",
+        "k3s kubectl -n keep delete configmap answer && k3s kubectl create namespace later",
+    );
+    let guarded = ws.pikube(&["restore", &name, "--yes"]).expect_code(1);
+    assert!(
+        guarded.stderr.contains("the cluster is serving"),
+        "{}",
+        guarded.stderr
+    );
+    let dry = ws.pikube(&["restore", &name, "--dry-run"]).expect_code(0);
+    assert!(
+        format!("{}{}", dry.stdout, dry.stderr)
+            .contains("s1's SQLite datastore, token and certificates aside"),
+        "{}{}",
+        dry.stdout,
+        dry.stderr
+    );
+    let restored = ws
+        .pikube(&["restore", &name, "--yes", "--force", READY])
+        .expect_code(0);
+    for line in [
+        format!("ok      s1: SQLite datastore restored from {name}"),
+        "ok      a1: restarted, Ready".to_owned(),
+    ] {
+        assert!(
+            restored.stdout.contains(&line),
+            "{line}\n{}",
+            restored.stdout
+        );
+    }
+    let value = fleet.exec(
+        "pi1",
+        "k3s kubectl -n keep get configmap answer -o jsonpath='{.data.value}'",
+    );
+    assert_eq!(value, "42");
+    assert!(!fleet
+        .try_exec("pi1", "k3s kubectl get namespace later")
+        .status
+        .success());
+    // What the server had is kept aside, not deleted.
+    let aside = fleet.exec(
+        "pi1",
+        "ls -d /var/lib/rancher/k3s/server/pre-restore-*/db/state.db",
+    );
+    assert_eq!(aside.lines().count(), 1, "{aside}");
+    let status = ws.pikube(&["status"]).expect_code(0);
+    assert!(status.stdout.contains("a1"), "{}", status.stdout);
+}
+
 /// Creates the namespace `keep` with the ConfigMap `answer` (value 42) through pi1, takes a
 /// backup named `before`, and returns the backup's name as `backup list` gives it.
 fn keep_an_answer_and_back_it_up(fleet: &Fleet, ws: &Workspace) -> String {

@@ -1,7 +1,13 @@
 //! Backups of the cluster's datastore kept on the controller: an etcd snapshot taken on a
-//! server with K3s' own `k3s etcd-snapshot save`, copied to `.pikube/<cluster>/backups/`
-//! (0600) only once its size and SHA-256 match the node's, with a manifest beside it saying
-//! what it is. Snapshots that stay on a server die with its SD card; these do not.
+//! server with K3s' own `k3s etcd-snapshot save`, or, for a single server on SQLite, its
+//! database copied consistently (see `sqlite`); either copied to
+//! `.pikube/<cluster>/backups/` (0600) only once its size and SHA-256 match the node's, with
+//! a manifest beside it saying what it is. Snapshots that stay on a server die with its SD
+//! card; these do not.
+
+mod sqlite;
+
+pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 
 use std::fs;
 use std::io;
@@ -10,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::config::{ClusterConfig, Role};
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
@@ -37,6 +44,63 @@ pub enum BackupError {
     },
     #[error("{path}: {source}")]
     Local { path: PathBuf, source: io::Error },
+    #[error(
+        "{node}: a single server keeps its data in SQLite, where K3s takes no snapshots to \
+         pull; `pikube backup` copies the database itself"
+    )]
+    NoSnapshotsOnSqlite { node: String },
+    #[error("{node}: K3s did not come back after the copy of its database: {reason}")]
+    NotBack { node: String, reason: String },
+}
+
+/// Where a cluster keeps its objects, and so what a backup of it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Datastore {
+    /// Embedded etcd (more than one server): a snapshot file of `k3s etcd-snapshot save`.
+    #[default]
+    Etcd,
+    /// One server on K3s' default SQLite: a gzip'd tar of its database, token and
+    /// certificates.
+    Sqlite,
+}
+
+impl Datastore {
+    /// The datastore K3s runs for `config`, as it chooses it: etcd with more than one
+    /// server, SQLite with one. `None` with `[k3s] datastore_endpoint`: that database is
+    /// backed up with its own tools.
+    pub fn of(config: &ClusterConfig) -> Option<Datastore> {
+        if config.k3s.datastore_endpoint.is_some() {
+            return None;
+        }
+        let servers = config
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Server)
+            .count();
+        Some(if servers > 1 {
+            Datastore::Etcd
+        } else {
+            Datastore::Sqlite
+        })
+    }
+
+    /// Which a file holds, by its first bytes: a SQLite backup is gzip'd (an etcd snapshot
+    /// is bbolt's database file, or a zip when K3s compresses it).
+    pub fn of_file(first_bytes: &[u8]) -> Datastore {
+        if first_bytes.starts_with(&[0x1f, 0x8b]) {
+            Datastore::Sqlite
+        } else {
+            Datastore::Etcd
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Datastore::Etcd => "an etcd snapshot",
+            Datastore::Sqlite => "a copy of a single server's SQLite datastore",
+        }
+    }
 }
 
 /// What a backup is, written beside it as `<name>.json`.
@@ -58,6 +122,9 @@ pub struct Manifest {
     /// The first 16 hex digits of the SHA-256 of the cluster token's secret: which token the
     /// snapshot needs to be restored, without the token.
     pub token_fingerprint: String,
+    /// What the file is (manifests from before SQLite backups are etcd snapshots).
+    #[serde(default)]
+    pub datastore: Datastore,
 }
 
 impl Manifest {
@@ -96,6 +163,7 @@ impl SnapshotSource<'_> {
 /// What to take and where to keep it.
 pub struct BackupRequest<'a> {
     pub cluster: &'a str,
+    pub datastore: Datastore,
     pub source: SnapshotSource<'a>,
     pub servers: Vec<String>,
     pub token_secret: &'a str,
@@ -112,6 +180,9 @@ pub async fn back_up(
     server: &Connection,
     request: &BackupRequest<'_>,
 ) -> Result<Manifest, BackupError> {
+    if request.datastore == Datastore::Sqlite {
+        return sqlite::back_up(server, request).await;
+    }
     let node = server.node().to_owned();
     let find = match request.source {
         SnapshotSource::Take { prefix } => format!(
@@ -167,6 +238,40 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         .and_then(|l| l.split_whitespace().nth(2))
         .unwrap_or("unknown")
         .to_owned();
+    let on_node = OnNode {
+        dir: SNAPSHOT_DIR,
+        name,
+        size,
+        sha256,
+        k3s_version,
+    };
+    copy_here(server, request, on_node).await
+}
+
+/// A backup file made on a server, about to be copied here.
+struct OnNode {
+    dir: &'static str,
+    name: String,
+    size: u64,
+    sha256: String,
+    k3s_version: String,
+}
+
+/// Copies `file` from `server` into `request.dir`, checks it against the node's size and
+/// SHA-256, and writes its manifest beside it.
+async fn copy_here(
+    server: &Connection,
+    request: &BackupRequest<'_>,
+    file: OnNode,
+) -> Result<Manifest, BackupError> {
+    let node = server.node().to_owned();
+    let OnNode {
+        dir,
+        name,
+        size,
+        sha256,
+        k3s_version,
+    } = file;
     if name.contains('/') || name.starts_with('.') {
         return Err(BackupError::Save {
             node,
@@ -188,7 +293,7 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         .allowing(crate::ssh::transfer_limit(size))
         .run_privileged_to_file(
             "copying the snapshot",
-            &format!("cat {}", shell_quote(&format!("{SNAPSHOT_DIR}/{name}"))),
+            &format!("cat {}", shell_quote(&format!("{dir}/{name}"))),
             &mut file,
         )
         .await;
@@ -229,6 +334,7 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         size,
         sha256,
         token_fingerprint: token_fingerprint(request.token_secret),
+        datastore: request.datastore,
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
     fs::rename(&tmp, request.dir.join(&name)).map_err(|source| {
@@ -333,6 +439,7 @@ mod tests {
             size: 3,
             sha256: hex(&Sha256::digest(b"abc")),
             token_fingerprint: "0123456789abcdef".into(),
+            datastore: Datastore::Etcd,
         }
     }
 

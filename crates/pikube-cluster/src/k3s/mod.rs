@@ -31,7 +31,9 @@ pub use binaries::{resolve_binaries, BinaryError};
 pub use cluster_nodes::{get_nodes, parse_nodes, ClusterNode, ClusterNodesError};
 pub use desired::{BinaryArtifact, DesiredK3s};
 pub use error::K3sError;
-pub use install::{carry_out, journal_tail, service_status, wait_started, InstallError};
+pub use install::{
+    carry_out, journal_tail, service_status, wait_started, InstallError, ServiceStatus,
+};
 pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
 pub use live_nodes::live_nodes;
 pub use maintenance::{stopped, Maintenance, MaintenanceError};

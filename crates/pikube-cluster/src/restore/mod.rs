@@ -5,6 +5,9 @@
 //! server started to rejoin, one at a time; then the agents; every node Ready at the end.
 //! The node passwords the snapshot holds may be those of cards that are gone (see
 //! `node_passwords`): the rejoining nodes' are removed before they start.
+//! A single server on SQLite is restored the same way, but from pikube's copy of its
+//! database (see `backup::sqlite`): what the server has is moved aside and the copy unpacked
+//! in its place, as K3s documents for SQLite.
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
 //! running it again.
 
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 
 use crate::apply::carry_out;
+use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 use crate::config::Role;
 use crate::k3s::paths::Service;
 use crate::k3s::{get_nodes, service_status, wait_started};
@@ -131,7 +135,11 @@ pub async fn restore(
     }
 
     // 2. The snapshot on the first server, checked there by size and SHA-256.
-    let remote = format!("{REMOTE_DIR}/{}", snapshot.name);
+    let remote_dir = match snapshot.datastore {
+        Datastore::Etcd => REMOTE_DIR,
+        Datastore::Sqlite => SQLITE_ARCHIVE_DIR,
+    };
+    let remote = format!("{remote_dir}/{}", snapshot.name);
     progress.node(&first.name, &format!("restore: pushing {}", snapshot.name));
     let upload = Change::Upload(UploadChange {
         summary: format!("the snapshot {}", snapshot.name),
@@ -151,28 +159,10 @@ pub async fn restore(
         .await
         .map_err(|err| step(&first.name, "pushing the snapshot", err.to_string()))?;
 
-    // 3. etcd reset from it: a one-member cluster holding the snapshot's data. The token
-    //    comes from the service's own env file, as when systemd starts K3s.
-    progress.node(&first.name, "restore: k3s server --cluster-reset");
-    let reset = format!(
-        "set -a; . /etc/systemd/system/k3s.service.env; set +a\n\
-         out=$(/usr/local/bin/k3s server --cluster-reset --cluster-reset-restore-path={} 2>&1)\n\
-         rc=$?\n\
-         printf '%s\\n' \"$out\" | tail -n 20\n\
-         exit $rc",
-        shell_quote(&remote)
-    );
-    let output = first
-        .connection
-        .run_privileged_unchecked("resetting etcd from the snapshot", &reset, b"")
-        .await
-        .map_err(|err| step(&first.name, "k3s server --cluster-reset", err.to_string()))?;
-    if !output.success() || !output.stdout.contains("reset") {
-        return Err(step(
-            &first.name,
-            "k3s server --cluster-reset",
-            output.last_stdout_line(),
-        ));
+    // 3. The data put back: etcd reset from the snapshot, or the SQLite copy unpacked.
+    match snapshot.datastore {
+        Datastore::Etcd => reset_etcd(first, &remote).await?,
+        Datastore::Sqlite => unpack_sqlite(first, &remote).await?,
     }
 
     // 4. The first server back, alone, serving the restored data.
@@ -269,6 +259,73 @@ pub async fn restore(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// etcd reset from the snapshot at `remote`: a one-member cluster holding its data. The
+/// token comes from the service's own env file, as when systemd starts K3s.
+async fn reset_etcd(first: &RestoreNode, remote: &str) -> Result<(), RestoreError> {
+    let step = |reason: String| RestoreError {
+        node: first.name.clone(),
+        step: "k3s server --cluster-reset",
+        reason,
+        advice: RERUN,
+    };
+    let reset = format!(
+        "set -a; . /etc/systemd/system/k3s.service.env; set +a\n\
+         out=$(/usr/local/bin/k3s server --cluster-reset --cluster-reset-restore-path={} 2>&1)\n\
+         rc=$?\n\
+         printf '%s\\n' \"$out\" | tail -n 20\n\
+         exit $rc",
+        shell_quote(remote)
+    );
+    let output = first
+        .connection
+        .run_privileged_unchecked("resetting etcd from the snapshot", &reset, b"")
+        .await
+        .map_err(|err| step(err.to_string()))?;
+    if !output.success() || !output.stdout.contains("reset") {
+        return Err(step(output.last_stdout_line()));
+    }
+    Ok(())
+}
+
+/// The SQLite copy at `remote` unpacked over the server's directory, what was there moved
+/// aside first (into `pre-restore-<time>`, nothing deleted). K3s is stopped.
+async fn unpack_sqlite(first: &RestoreNode, remote: &str) -> Result<(), RestoreError> {
+    let script = format!(
+        r#"srv=/var/lib/rancher/k3s/server
+archive={archive}
+tar -tzf "$archive" >/dev/null || {{ echo "$archive is not a readable archive" >&2; exit 1; }}
+tar -tzf "$archive" | grep -qx 'db/state.db' || {{ echo "$archive holds no db/state.db" >&2; exit 1; }}
+aside=$srv/pre-restore-$(date +%s)
+mkdir -m 0700 "$aside" || exit 1
+for item in {items}; do
+  if [ -e "$srv/$item" ] || [ -L "$srv/$item" ]; then mv "$srv/$item" "$aside/" || exit 1; fi
+done
+tar -xzf "$archive" -C "$srv" || {{ echo "unpacking $archive failed" >&2; exit 1; }}
+echo "$aside""#,
+        archive = shell_quote(remote),
+        items = SQLITE_ITEMS.join(" "),
+    );
+    let output = first
+        .connection
+        .run_privileged_unchecked("putting the SQLite datastore back", &script, b"")
+        .await
+        .map_err(|err| RestoreError {
+            node: first.name.clone(),
+            step: "putting the SQLite datastore back",
+            reason: err.to_string(),
+            advice: RERUN,
+        })?;
+    if !output.success() {
+        return Err(RestoreError {
+            node: first.name.clone(),
+            step: "putting the SQLite datastore back",
+            reason: output.last_stderr_line(),
+            advice: RERUN,
+        });
+    }
+    Ok(())
 }
 
 /// Starts `service` and waits for it to run, as install does. `--no-block`: with

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backup::{local_backups, sha256_hex, token_fingerprint, Manifest};
+use crate::backup::{local_backups, sha256_hex, token_fingerprint, Datastore, Manifest};
 use crate::config::K3sVersion;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,21 @@ pub enum SnapshotError {
         found: String,
         wanted: K3sVersion,
     },
+    #[error(
+        "{}: {}, but this cluster runs {}: K3s cannot read one as the other{}",
+        path.display(),
+        found.describe(),
+        match expected { Datastore::Etcd => "embedded etcd (more than one server)", Datastore::Sqlite => "SQLite (one server)" },
+        match expected {
+            Datastore::Etcd => "; restore it with the one server it was taken on in cluster.toml, then add the others",
+            Datastore::Sqlite => "",
+        }
+    )]
+    OtherDatastore {
+        path: PathBuf,
+        found: Datastore,
+        expected: Datastore,
+    },
 }
 
 /// A snapshot on this machine, checked.
@@ -70,6 +85,7 @@ pub struct Snapshot {
     pub name: String,
     pub size: u64,
     pub sha256: String,
+    pub datastore: Datastore,
     pub manifest: Option<Manifest>,
 }
 
@@ -81,6 +97,7 @@ pub fn resolve(
     cluster: &str,
     token_secret: Option<&str>,
     version: &K3sVersion,
+    expected: Datastore,
 ) -> Result<Snapshot, SnapshotError> {
     let unreadable = |path: &Path, reason: String| SnapshotError::Unreadable {
         path: path.to_owned(),
@@ -115,6 +132,16 @@ pub fn resolve(
     }
     let size = bytes.len() as u64;
     let sha256 = sha256_hex(&bytes);
+    let datastore = manifest
+        .as_ref()
+        .map_or_else(|| Datastore::of_file(&bytes), |m| m.datastore);
+    if datastore != expected {
+        return Err(SnapshotError::OtherDatastore {
+            path,
+            found: datastore,
+            expected,
+        });
+    }
     if let Some(manifest) = &manifest {
         if manifest.size != size || manifest.sha256 != sha256 {
             return Err(SnapshotError::Damaged {
@@ -165,6 +192,7 @@ pub fn resolve(
         name,
         size,
         sha256,
+        datastore,
         manifest,
     })
 }
@@ -184,6 +212,7 @@ mod tests {
             size: bytes.len() as u64,
             sha256: sha256_hex(bytes),
             token_fingerprint: token_fingerprint("secret"),
+            datastore: Datastore::Etcd,
         };
         std::fs::write(dir.join(name), bytes).unwrap();
         std::fs::write(
@@ -213,6 +242,7 @@ mod tests {
             "lab",
             Some("secret"),
             &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
         )
         .unwrap();
         assert_eq!(found.size, 9);
@@ -223,6 +253,7 @@ mod tests {
             "lab",
             Some("secret"),
             &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
         )
         .unwrap_err();
         assert!(err.to_string().contains("no backup named nope"), "{err}");
@@ -234,7 +265,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         backup(dir.path(), "a", b"etcd data", "lab", "v1.34.4+k3s1");
         std::fs::write(dir.path().join("a"), b"etcd da").unwrap();
-        let err = resolve("a", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        let err = resolve(
+            "a",
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
+        )
+        .unwrap_err();
         assert!(
             matches!(err, SnapshotError::Damaged { size: 7, .. }),
             "{err}"
@@ -242,18 +281,42 @@ mod tests {
         assert!(err.to_string().contains("/a: damaged"), "{err}");
 
         backup(dir.path(), "b", b"etcd data", "other", "v1.34.4+k3s1");
-        let err = resolve("b", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        let err = resolve(
+            "b",
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("a snapshot of cluster \"other\""),
             "{err}"
         );
 
         backup(dir.path(), "c", b"etcd data", "lab", "v1.35.1+k3s1");
-        let err = resolve("c", dir.path(), "lab", None, &v("v1.34.4+k3s1")).unwrap_err();
+        let err = resolve(
+            "c",
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("a newer minor version"), "{err}");
 
         backup(dir.path(), "d", b"etcd data", "lab", "v1.34.4+k3s1");
-        let err = resolve("d", dir.path(), "lab", Some("another"), &v("v1.34.4+k3s1")).unwrap_err();
+        let err = resolve(
+            "d",
+            dir.path(),
+            "lab",
+            Some("another"),
+            &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("another cluster token"), "{err}");
 
         let empty = dir.path().join("empty.db");
@@ -264,8 +327,75 @@ mod tests {
             "lab",
             None,
             &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
         )
         .unwrap_err();
         assert!(err.to_string().ends_with("empty.db: empty"), "{err}");
+    }
+
+    #[test]
+    fn a_backup_of_the_other_datastore_is_refused_saying_which_is_which() {
+        let dir = tempfile::tempdir().unwrap();
+        // A SQLite backup by its manifest, onto a cluster of three servers.
+        backup(dir.path(), "s", b"\x1f\x8bgzip", "lab", "v1.34.4+k3s1");
+        let manifest = dir.path().join("s.json");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace("\"etcd\"", "\"sqlite\"")).unwrap();
+        let err = resolve(
+            "s",
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Etcd,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "a copy of a single server's SQLite datastore, but this cluster runs embedded etcd"
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("then add the others"), "{err}");
+        let found = resolve(
+            "s",
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Sqlite,
+        )
+        .unwrap();
+        assert_eq!(found.datastore, Datastore::Sqlite);
+
+        // Bare files, without a manifest: told apart by their first bytes.
+        let etcd = dir.path().join("bare-snapshot");
+        std::fs::write(&etcd, b"bbolt pages").unwrap();
+        let err = resolve(
+            etcd.to_str().unwrap(),
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Sqlite,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("an etcd snapshot, but this cluster runs SQLite (one server)"),
+            "{err}"
+        );
+        let archive = dir.path().join("bare.tar.gz");
+        std::fs::write(&archive, b"\x1f\x8b\x08rest").unwrap();
+        let found = resolve(
+            archive.to_str().unwrap(),
+            dir.path(),
+            "lab",
+            None,
+            &v("v1.34.4+k3s1"),
+            Datastore::Sqlite,
+        )
+        .unwrap();
+        assert_eq!(found.datastore, Datastore::Sqlite);
     }
 }

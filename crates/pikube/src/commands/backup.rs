@@ -1,8 +1,9 @@
-//! `pikube backup [list | prune]`: etcd snapshots pulled to this machine.
+//! `pikube backup [list | prune]`: etcd snapshots, or a single server's SQLite datastore,
+//! pulled to this machine.
 
 use anyhow::{bail, Context};
 use pikube_cluster::backup::{
-    back_up, local_backups, prune, BackupError, BackupRequest, Manifest, SnapshotSource,
+    back_up, local_backups, prune, BackupError, BackupRequest, Datastore, Manifest, SnapshotSource,
 };
 use pikube_cluster::config::Role;
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
@@ -49,6 +50,7 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
 /// first server that has it, copied here.
 fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow::Result<Outcome> {
     let config = load_config(&file.file)?;
+    let datastore = datastore_of(&config)?;
     let _lock = lock_cluster(&config, "backup", lock)?;
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
     let local = local_state(&config);
@@ -79,9 +81,19 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
                     continue;
                 }
             };
-            progress.node(&connected.node, source.doing());
+            progress.node(
+                &connected.node,
+                match datastore {
+                    Datastore::Etcd => source.doing(),
+                    Datastore::Sqlite => {
+                        "copying the SQLite datastore: K3s stops for the copy (its pods keep \
+                         running) and is started again"
+                    }
+                },
+            );
             let request = BackupRequest {
                 cluster: config.name.as_ref(),
+                datastore,
                 source,
                 servers: server_names.clone(),
                 token_secret: token.expose(),
@@ -131,10 +143,25 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
     }
 }
 
+/// The datastore to back up, or why there is none pikube can.
+fn datastore_of(config: &pikube_cluster::config::ClusterConfig) -> anyhow::Result<Datastore> {
+    Datastore::of(config).with_context(|| {
+        format!(
+            "{}: [k3s] datastore_endpoint keeps the cluster's data in that database; back it up \
+             with the database's own tools (and keep .pikube/{}/token with it)",
+            config.path.display(),
+            config.name.as_ref()
+        )
+    })
+}
+
 fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let dir = local_state(&config).dir().join("backups");
     let local = local_backups(&dir)?;
+    if Datastore::of(&config) == Some(Datastore::Sqlite) {
+        return list_sqlite(args, &dir, &local);
+    }
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
     // The snapshots still on a server (scheduled ones, and those pulled here).
     let (on_node, node) = runtime()?.block_on(async {
@@ -201,10 +228,39 @@ fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// A single server on SQLite has no snapshots of K3s' own: only the copies kept here.
+fn list_sqlite(
+    args: &ReportArgs,
+    dir: &std::path::Path,
+    local: &[Manifest],
+) -> anyhow::Result<Outcome> {
+    match args.output {
+        OutputFormat::Json => {
+            let json = serde_json::json!({"local": local, "on_node": null, "datastore": "sqlite"});
+            outln!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        OutputFormat::Text => {
+            outln!("On this machine ({}):", dir.display());
+            if local.is_empty() {
+                outln!("  none");
+            }
+            for manifest in local {
+                outln!("  {}", describe(manifest));
+            }
+            outln!("The server keeps its data in SQLite: K3s takes no snapshots there.");
+        }
+    }
+    Ok(Outcome::Success)
+}
+
 fn describe(m: &Manifest) -> String {
     format!(
-        "{}  {} bytes  {}  from {} (K3s {}), token {}",
+        "{}  {}{} bytes  {}  from {} (K3s {}), token {}",
         m.name,
+        match m.datastore {
+            Datastore::Etcd => "",
+            Datastore::Sqlite => "SQLite  ",
+        },
         m.size,
         m.taken_at_rfc3339(),
         m.node,

@@ -2,6 +2,7 @@
 //! `pikube_cluster::restore`), refused while the cluster serves unless `--force`.
 
 use anyhow::Context;
+use pikube_cluster::backup::Datastore;
 use pikube_cluster::config::Role;
 use pikube_cluster::progress::StderrProgress;
 use pikube_cluster::restore::{resolve, restore, serving, RestoreNode};
@@ -18,12 +19,20 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let local = local_state(&config);
     let token = local.existing_token()?;
+    let datastore = Datastore::of(&config).with_context(|| {
+        format!(
+            "{}: [k3s] datastore_endpoint keeps the cluster's data in that database; restore \
+             it with the database's own tools",
+            config.path.display()
+        )
+    })?;
     let snapshot = resolve(
         &args.snapshot,
         &local.dir().join("backups"),
         config.name.as_ref(),
         token.as_ref().map(|t| t.expose()),
         &config.k3s.version,
+        datastore,
     )?;
     let taken = snapshot.manifest.as_ref().map_or_else(
         || "at an unknown time".to_owned(),
@@ -33,7 +42,16 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     let Some(first) = servers.first() else {
         anyhow::bail!("{}: no server to restore on", config.path.display());
     };
-    let plan = format!(
+    let plan = match datastore {
+        Datastore::Sqlite => format!(
+            "restore {} ({taken}): stop K3s on every node, move {first}'s SQLite datastore, \
+             token and certificates aside (into /var/lib/rancher/k3s/server/pre-restore-<time>) \
+             and put the backup's in their place, start {first}, remove the backup's node \
+             passwords of the agents (new cards could not rejoin with them) and restart them; \
+             every object created or changed since the backup is lost",
+            snapshot.name
+        ),
+        Datastore::Etcd => format!(
         "restore {} ({taken}): stop K3s on every node, reset etcd on {first} from the snapshot, \
          remove the snapshot's node passwords of the other nodes (new cards could not rejoin \
          with them), then rejoin {} one at a time and restart the agents; every object created \
@@ -44,7 +62,8 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         } else {
             "no other server".to_owned()
         }
-    );
+    ),
+    };
     if let Some(outcome) = dry_run_or_confirm(&plan, args.dry_run, args.yes)? {
         return Ok(outcome);
     }
@@ -98,8 +117,12 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         outcome
     })?;
     outln!(
-        "ok      {}: etcd restored from {} ({taken})",
+        "ok      {}: {} restored from {} ({taken})",
         result.first_server,
+        match datastore {
+            Datastore::Etcd => "etcd",
+            Datastore::Sqlite => "SQLite datastore",
+        },
         snapshot.name
     );
     for server in &result.rejoined_servers {
