@@ -971,6 +971,19 @@ async fn probe_and_metrics_paths_answer_on_each_service() {
     }
 }
 
+/// Passwords and tokens cross the Ingress: Traefik routes it on its HTTPS entrypoint only,
+/// with TLS (review M11), so a plain-HTTP request to port 80 reaches no service.
+#[test]
+fn the_api_is_served_over_https_only() {
+    let ingresses = objects_of("Ingress");
+    let annotations = &ingresses[0]["metadata"]["annotations"];
+    assert_eq!(
+        annotations["traefik.ingress.kubernetes.io/router.entrypoints"],
+        "websecure"
+    );
+    assert_eq!(annotations["traefik.ingress.kubernetes.io/router.tls"], "true");
+}
+
 /// The Ingress rules: (path prefix, service).
 fn ingress_routes() -> Vec<(String, ServiceName)> {
     let ingresses = objects_of("Ingress");

@@ -142,6 +142,28 @@ fn every_manifest_passes_the_real_api_servers_validation() {
         "{movies:?}"
     );
 
+    // With the tls component, the Ingress names the Secret movies-tls for HTTPS (the
+    // operator's own certificate instead of Traefik's), and still passes the API server.
+    let with_tls = movies_with_secrets(&base.join("tls"));
+    let kustomization = with_tls.join("kustomization.yaml");
+    let text = std::fs::read_to_string(&kustomization).unwrap();
+    std::fs::write(&kustomization, text + "components:\n  - tls\n").unwrap();
+    let built = server.kubectl_ok(&["kustomize", with_tls.to_str().unwrap()]);
+    let ingress = built
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: Ingress"))
+        .expect("an Ingress");
+    for line in [
+        "traefik.ingress.kubernetes.io/router.entrypoints: websecure",
+        "traefik.ingress.kubernetes.io/router.tls: \"true\"",
+        "- secretName: movies-tls",
+    ] {
+        assert!(ingress.contains(line), "{line} not in:\n{ingress}");
+    }
+    assert!(dry_run(&server, &with_tls)
+        .iter()
+        .any(|o| o == "ingress.networking.k8s.io/movies"));
+
     // Applied for real: the namespace enforces the "restricted" Pod Security Standard, and
     // the real controller-manager creates every pod of the Deployments and the StatefulSet
     // through that admission (review M11). No pod runs (no kubelet here), but a pod the
