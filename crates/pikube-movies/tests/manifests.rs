@@ -981,7 +981,10 @@ fn the_api_is_served_over_https_only() {
         annotations["traefik.ingress.kubernetes.io/router.entrypoints"],
         "websecure"
     );
-    assert_eq!(annotations["traefik.ingress.kubernetes.io/router.tls"], "true");
+    assert_eq!(
+        annotations["traefik.ingress.kubernetes.io/router.tls"],
+        "true"
+    );
 }
 
 /// The Ingress rules: (path prefix, service).

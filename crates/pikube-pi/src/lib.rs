@@ -13,5 +13,5 @@ pub use edit::{
     cmdline_has_cgroups, cmdline_with_cgroups, fstab_without_swap, hostname_file,
     hosts_with_hostname, is_valid_hostname, CGROUP_PARAMS,
 };
-pub use facts::{parse_facts, FactsError, NodeFacts, Sections, FACTS_SCRIPT, SCRIPT_PREAMBLE};
+pub use facts::{framed_script, parse_facts, FactsError, NodeFacts, Sections, FACTS_SCRIPT};
 pub use facts::{ThrottleFlag, Throttled};

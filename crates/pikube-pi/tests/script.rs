@@ -131,3 +131,53 @@ fn script_survives_a_minimal_path() {
         .unwrap();
     check_output("sh", "minimal PATH", output);
 }
+
+/// The helpers' framing keeps every content byte for byte, under dash and bash: a file
+/// whose lines look like the format's own markers, one without a last newline, an empty
+/// one, a lone newline, a command's output with its exit status, and an absent fact.
+#[test]
+fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() {
+    use pikube_pi::{framed_script, Sections};
+    let dir = tempfile::tempdir().unwrap();
+    let forged = "@@end forged eol=1 rc=0\n@@begin injected\n|x\n@@absent os_release\n";
+    let cases = [
+        ("forged", forged),
+        ("no_newline", "last line without one"),
+        ("empty", ""),
+        ("lone_newline", "\n"),
+    ];
+    let mut body = String::from("echo '@@pikube-facts v1'\n");
+    for (name, content) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        body.push_str(&format!("pk_file {name} '{}'\n", path.display()));
+    }
+    body.push_str("pk_cmd failing sh -c 'printf \"out\\n\"; exit 3'\n");
+    body.push_str("pk_section computed 0 \"a${pk_nl}b\"\n");
+    body.push_str("pk_file missing /nonexistent/file\n");
+    body.push_str("echo '@@pikube-facts end'\n");
+    let script = framed_script(&body);
+    for shell in ["dash", "bash"] {
+        if !shell_available(shell) {
+            continue;
+        }
+        let output = Command::new(shell).arg("-c").arg(&script).output().unwrap();
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let sections =
+            Sections::parse(&stdout).unwrap_or_else(|e| panic!("{shell}: {e}\n{stdout}"));
+        for (name, content) in cases {
+            let section = sections
+                .get(name)
+                .unwrap_or_else(|| panic!("{shell}: {name}"));
+            assert_eq!(section.text, content, "{shell}: {name}\n{stdout}");
+            assert_eq!(section.rc, 0, "{shell}: {name}");
+        }
+        assert!(!sections.is_present("injected"), "{shell}: {stdout}");
+        assert!(!sections.is_present("os_release"), "{shell}: {stdout}");
+        let failing = sections.get("failing").unwrap();
+        assert_eq!((failing.text.as_str(), failing.rc), ("out\n", 3), "{shell}");
+        assert_eq!(sections.get("computed").unwrap().text, "a\nb", "{shell}");
+        assert!(!sections.is_present("missing"), "{shell}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use pikube_pi::{FactsError, Sections, SCRIPT_PREAMBLE};
+use pikube_pi::{framed_script, FactsError, Sections};
 
 use super::paths::{Service, IMAGES_DIR, LINKS};
 use super::token::{AgentToken, ServerToken};
@@ -87,7 +87,7 @@ pub enum StateError {
 }
 
 pub fn state_script() -> String {
-    format!("{SCRIPT_PREAMBLE}{STATE_SCRIPT}")
+    framed_script(STATE_SCRIPT)
 }
 
 pub async fn read_state(connection: &Connection) -> Result<K3sNodeState, StateError> {

@@ -31,13 +31,21 @@ pub use sections::Sections;
 /// POSIX sh script that prints every fact in one go, read-only and without
 /// root. Run it with `sh -c` or feed it to `sh -s`; give its stdout to
 /// [`parse_facts`]. Output format: see the comment at its top.
-pub const FACTS_SCRIPT: &str = concat!(include_str!("preamble.sh"), include_str!("script.sh"));
+pub const FACTS_SCRIPT: &str = concat!(
+    include_str!("preamble.sh"),
+    "{\n",
+    include_str!("script.sh"),
+    "} | pk_frame\n"
+);
 
-/// The helper functions of the facts script (`pk_section`, `pk_file`, `pk_cmd`,
-/// `pk_value`, `pk_absent`), for other node scripts that print the same sectioned
-/// format; parse their output with [`Sections::parse`]. Scripts must print the
-/// header `@@pikube-facts v1` first and the trailer `@@pikube-facts end` last.
-pub const SCRIPT_PREAMBLE: &str = include_str!("preamble.sh");
+/// A node script printing the facts' sectioned format with the facts script's helpers
+/// (`pk_section`, `pk_file`, `pk_cmd`, `pk_value`, `pk_absent`): the helpers, then
+/// `body`, whose output goes through `pk_frame`. `body` must print the header
+/// `@@pikube-facts v1` first and the trailer `@@pikube-facts end` last; parse the output
+/// with [`Sections::parse`].
+pub fn framed_script(body: &str) -> String {
+    format!("{}{{\n{body}\n}} | pk_frame\n", include_str!("preamble.sh"))
+}
 
 /// Everything pikube knows about a node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
