@@ -39,6 +39,7 @@ pub enum DatabaseError {
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
+    sqlite: bool,
 }
 
 impl Database {
@@ -94,11 +95,26 @@ impl Database {
                 url: url.to_string(),
                 source,
             })?;
-        Ok(Database { pool })
+        Ok(Database { pool, sqlite })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The database's own clock, in milliseconds since the Unix epoch. Replicas of a service
+    /// on different Pis share the database but not a clock (a Pi has no battery-backed
+    /// clock and can start hours off until NTP answers): what must be judged the same by
+    /// every replica, such as whether a hold has expired, is judged on this one.
+    pub async fn now_millis(&self) -> Result<i64, sqlx::Error> {
+        let query = if self.sqlite {
+            "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+        } else {
+            "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)"
+        };
+        sqlx::query_scalar::<_, i64>(query)
+            .fetch_one(&self.pool)
+            .await
     }
 
     pub async fn close(&self) {

@@ -20,7 +20,7 @@ use super::screenings::{Screening, SeatClaim, SeatClaims};
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, ServiceCaller, TokenKeys};
-use crate::clock::{millis, now_millis, parse_rfc3339};
+use crate::clock::{millis, parse_rfc3339};
 use crate::database::Database;
 use crate::peers::Peers;
 use crate::ServiceName;
@@ -140,7 +140,8 @@ async fn expire_holds_every(every: Duration, db: Database, counters: Counters) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store::expire_holds(&db, now_millis()).await {
+        let expired = async { store::expire_holds(&db, db.now_millis().await?).await };
+        match expired.await {
             Ok(0) => {}
             Ok(count) => {
                 counters.expired.inc_by(count);
@@ -166,7 +167,8 @@ async fn create(
             &new.screening_id,
         )
         .await?;
-    if parse_rfc3339(&screening.starts_at).is_some_and(|starts| starts <= now_millis()) {
+    let now = state.db.now_millis().await?;
+    if parse_rfc3339(&screening.starts_at).is_some_and(|starts| starts <= now) {
         return Err(ApiError::conflict(format!(
             "the screening started at {}; it is too late to book",
             screening.starts_at
@@ -196,7 +198,7 @@ async fn create(
         &caller.user_id,
         &new,
         screening.price_cents,
-        now_millis(),
+        now,
         millis(state.hold),
         state.limits,
     )
@@ -271,7 +273,8 @@ async fn cancel(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    match store::cancel(&state.db, &id, &caller.user_id, now_millis()).await? {
+    let now = state.db.now_millis().await?;
+    match store::cancel(&state.db, &id, &caller.user_id, now).await? {
         Cancelled::Yes => {
             state.counters.cancelled.inc();
             Ok(StatusCode::NO_CONTENT)
@@ -314,7 +317,8 @@ async fn confirm(
         ))
         .with("status", reservation.status)
     };
-    match store::confirm(&state.db, &id, &request.payment_id, now_millis()).await? {
+    let now = state.db.now_millis().await?;
+    match store::confirm(&state.db, &id, &request.payment_id, now).await? {
         Confirmed::Yes(reservation, now) => {
             if now {
                 state.counters.confirmed.inc();

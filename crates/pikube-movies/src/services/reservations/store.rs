@@ -1,5 +1,7 @@
 //! Reservations and seat claims. Every rule that keeps a seat from being sold twice is a
 //! constraint or a conditional write inside a transaction; nothing here depends on timing.
+//! Whether a hold has expired is judged on the database's clock (`Database::now_millis`),
+//! the one clock every replica shares.
 
 mod ending;
 #[cfg(test)]
@@ -9,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::input::NewReservation;
-use crate::clock::{format_rfc3339, now_millis};
+use crate::clock::format_rfc3339;
 use crate::database::Database;
 use crate::seat::Seat;
 
@@ -104,9 +106,8 @@ pub async fn by_id(db: &Database, id: &str) -> Result<Option<Reservation>, sqlx:
         .bind(id)
         .fetch_optional(db.pool())
         .await?;
-    row.as_ref()
-        .map(|row| reservation_of(row, now_millis()))
-        .transpose()
+    let now = db.now_millis().await?;
+    row.as_ref().map(|row| reservation_of(row, now)).transpose()
 }
 
 /// Holds `new.seats` for `user_id` until `now + hold_millis`, all or none. A seat is free if
@@ -227,7 +228,7 @@ pub async fn claims(
         "SELECT seat, state FROM seat_claims WHERE screening_id = $1 AND (state = 'sold' OR expires_at > $2)",
     )
     .bind(screening_id)
-    .bind(now_millis())
+    .bind(db.now_millis().await?)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -237,7 +238,7 @@ pub async fn claims(
 
 /// The user's reservations, newest first.
 pub async fn of_user(db: &Database, user_id: &str) -> Result<Vec<Reservation>, sqlx::Error> {
-    let now = now_millis();
+    let now = db.now_millis().await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM reservations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100"
     ))

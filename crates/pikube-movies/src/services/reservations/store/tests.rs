@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use sqlx::{Connection, Executor, Row};
 
 use super::*;
+use crate::clock::now_millis;
 use crate::scratch_database::Scratch;
 use crate::services::reservations::input::NewReservation;
 use crate::ServiceName;
@@ -485,4 +486,21 @@ async fn the_sweeper_and_a_buyer_never_deadlock() {
             ("A2".to_owned(), "buyer".to_owned(), "held".to_owned()),
         ]
     );
+}
+
+on_both!(the_database_clock_is_in_unix_milliseconds);
+/// Holds are judged on the database's clock: on either database it reads Unix time in
+/// milliseconds (this process shares the machine's clock with the test database, so the
+/// two agree to within a second), and it moves.
+async fn the_database_clock_is_in_unix_milliseconds(scratch: Scratch) {
+    let db = &scratch.db;
+    let first = db.now_millis().await.unwrap();
+    let here = now_millis();
+    assert!(
+        (first - here).abs() < 1_000,
+        "database {first}, here {here}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let later = db.now_millis().await.unwrap();
+    assert!(later - first >= 40, "{first} then {later}");
 }
