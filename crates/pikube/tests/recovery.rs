@@ -246,6 +246,16 @@ fn a_single_server_on_sqlite_is_backed_up_with_its_token_and_restored() {
     let archive = backups.join(&name);
     let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // Checked here, it is not left to fill the server's card.
+    assert_eq!(
+        fleet
+            .exec(
+                "pi1",
+                "ls /var/lib/rancher/k3s/server/pikube-backups | wc -l"
+            )
+            .trim(),
+        "0"
+    );
     // What it holds: the database with the ConfigMap in it, the token, the CAs.
     let unpacked = ws.path().join("unpacked");
     std::fs::create_dir(&unpacked).unwrap();

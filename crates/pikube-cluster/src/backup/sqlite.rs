@@ -97,7 +97,8 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
         .and_then(|l| l.split_whitespace().nth(2))
         .unwrap_or("unknown")
         .to_owned();
-    copy_here(
+    let name = file.name.clone();
+    let manifest = copy_here(
         server,
         request,
         OnNode {
@@ -105,7 +106,20 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
             ..file
         },
     )
-    .await
+    .await?;
+    // Unlike K3s' snapshots, nothing on the node lists or prunes these: once the copy here
+    // is checked, the card's is removed rather than left to fill it backup after backup.
+    let _ = server
+        .run_privileged(
+            "removing the node's copy of the archive",
+            &format!(
+                "rm -f {}",
+                shell_quote(&format!("{SQLITE_ARCHIVE_DIR}/{name}"))
+            ),
+            b"",
+        )
+        .await;
+    Ok(manifest)
 }
 
 /// Until K3s runs again (a new start of the unit) and its API lists the nodes.
