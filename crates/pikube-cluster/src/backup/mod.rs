@@ -28,6 +28,8 @@ pub enum BackupError {
     Ssh(#[from] SshError),
     #[error("{node}: `k3s etcd-snapshot save` failed: {reason}")]
     Save { node: String, reason: String },
+    #[error("{node}: copying the SQLite datastore failed: {reason}")]
+    SqliteCopy { node: String, reason: String },
     #[error("{node}: no snapshot {name} in {SNAPSHOT_DIR}")]
     NotOnNode { node: String, name: String },
     #[error(
@@ -219,32 +221,8 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
             reason: saved.last_stderr_line(),
         });
     }
-    let mut lines = saved.stdout.lines();
-    let (name, size, sha256) = lines
-        .next()
-        .and_then(|line| {
-            let mut fields = line.split_whitespace();
-            let name = fields.next()?.to_owned();
-            let size = fields.next()?.parse::<u64>().ok()?;
-            let sha256 = fields.next()?.to_owned();
-            Some((name, size, sha256))
-        })
-        .ok_or_else(|| BackupError::Save {
-            node: node.clone(),
-            reason: format!("unexpected output {:?}", saved.stdout.trim()),
-        })?;
-    let k3s_version = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("unknown")
-        .to_owned();
-    let on_node = OnNode {
-        dir: SNAPSHOT_DIR,
-        name,
-        size,
-        sha256,
-        k3s_version,
-    };
+    let on_node = OnNode::read(SNAPSHOT_DIR, &saved.stdout)
+        .map_err(|reason| BackupError::Save { node, reason })?;
     copy_here(server, request, on_node).await
 }
 
@@ -255,6 +233,37 @@ struct OnNode {
     size: u64,
     sha256: String,
     k3s_version: String,
+}
+
+impl OnNode {
+    /// What a backup script ends by printing: `<name> <size> <sha256>`, then the first line
+    /// of `k3s --version`; or why it cannot be read.
+    fn read(dir: &'static str, stdout: &str) -> Result<OnNode, String> {
+        let mut lines = stdout.lines();
+        let file = lines.next().and_then(|line| {
+            let mut fields = line.split_whitespace();
+            Some((
+                fields.next()?.to_owned(),
+                fields.next()?.parse::<u64>().ok()?,
+                fields.next()?.to_owned(),
+            ))
+        });
+        let Some((name, size, sha256)) = file else {
+            return Err(format!("unexpected output {:?}", stdout.trim()));
+        };
+        let k3s_version = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap_or("unknown")
+            .to_owned();
+        Ok(OnNode {
+            dir,
+            name,
+            size,
+            sha256,
+            k3s_version,
+        })
+    }
 }
 
 /// Copies `file` from `server` into `request.dir`, checks it against the node's size and
@@ -441,6 +450,24 @@ mod tests {
             token_fingerprint: "0123456789abcdef".into(),
             datastore: Datastore::Etcd,
         }
+    }
+
+    #[test]
+    fn a_backup_scripts_last_lines_are_read_or_named_as_unexpected() {
+        let file = OnNode::read(
+            SNAPSHOT_DIR,
+            "on-demand-s1-5 1234 abcd\nk3s version v1.34.4+k3s1 (0123abcd)\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (file.name.as_str(), file.size, file.sha256.as_str()),
+            ("on-demand-s1-5", 1234, "abcd")
+        );
+        assert_eq!(file.k3s_version, "v1.34.4+k3s1");
+        let err = OnNode::read(SNAPSHOT_DIR, "Snapshot saved\n")
+            .err()
+            .unwrap();
+        assert_eq!(err, "unexpected output \"Snapshot saved\"");
     }
 
     #[test]

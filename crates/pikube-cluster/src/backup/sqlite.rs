@@ -70,43 +70,19 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
             reason,
         })?;
     if !saved.success() {
-        return Err(BackupError::Save {
+        return Err(BackupError::SqliteCopy {
             node,
             reason: saved.last_stderr_line(),
         });
     }
-    let mut lines = saved.stdout.lines();
-    let file = lines
-        .next()
-        .and_then(|line| {
-            let mut fields = line.split_whitespace();
-            Some(OnNode {
-                dir: SQLITE_ARCHIVE_DIR,
-                name: fields.next()?.to_owned(),
-                size: fields.next()?.parse().ok()?,
-                sha256: fields.next()?.to_owned(),
-                k3s_version: String::new(),
-            })
-        })
-        .ok_or_else(|| BackupError::Save {
+    let file = OnNode::read(SQLITE_ARCHIVE_DIR, &saved.stdout).map_err(|reason| {
+        BackupError::SqliteCopy {
             node: node.clone(),
-            reason: format!("unexpected output {:?}", saved.stdout.trim()),
-        })?;
-    let k3s_version = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("unknown")
-        .to_owned();
+            reason,
+        }
+    })?;
     let name = file.name.clone();
-    let manifest = copy_here(
-        server,
-        request,
-        OnNode {
-            k3s_version,
-            ..file
-        },
-    )
-    .await?;
+    let manifest = copy_here(server, request, file).await?;
     // Unlike K3s' snapshots, nothing on the node lists or prunes these: once the copy here
     // is checked, the card's is removed rather than left to fill it backup after backup.
     let _ = server
