@@ -146,7 +146,7 @@ fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() 
         ("empty", ""),
         ("lone_newline", "\n"),
     ];
-    let mut body = String::from("echo '@@pikube-facts v1'\n");
+    let mut body = String::from("pk_line '@@pikube-facts v1'\n");
     for (name, content) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
@@ -155,7 +155,7 @@ fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() 
     body.push_str("pk_cmd failing sh -c 'printf \"out\\n\"; exit 3'\n");
     body.push_str("pk_section computed 0 \"a${pk_nl}b\"\n");
     body.push_str("pk_file missing /nonexistent/file\n");
-    body.push_str("echo '@@pikube-facts end'\n");
+    body.push_str("pk_line '@@pikube-facts end'\n");
     let script = framed_script(&body);
     for shell in ["dash", "bash"] {
         if !shell_available(shell) {

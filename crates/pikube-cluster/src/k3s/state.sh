@@ -22,7 +22,7 @@ pk_link() {
   pk_value "other_$1" "$pk_other"
 }
 
-echo '@@pikube-facts v1'
+pk_line '@@pikube-facts v1'
 pk_sha binary_sha256 /usr/local/bin/k3s
 pk_file config /etc/rancher/k3s/config.yaml
 pk_file registration /etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml
@@ -53,4 +53,4 @@ for pk_f in /var/lib/rancher/k3s/agent/images/pikube-airgap-images.*; do
   fi
 done
 pk_section images 0 "$pk_images"
-echo '@@pikube-facts end'
+pk_line '@@pikube-facts end'

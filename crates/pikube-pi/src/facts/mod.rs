@@ -40,7 +40,7 @@ pub const FACTS_SCRIPT: &str = concat!(
 
 /// A node script printing the facts' sectioned format with the facts script's helpers
 /// (`pk_section`, `pk_file`, `pk_cmd`, `pk_value`, `pk_absent`): the helpers, then
-/// `body`, whose output goes through `pk_frame`. `body` must print the header
+/// `body`, whose output goes through `pk_frame`. `body` must print (with `pk_line`) the header
 /// `@@pikube-facts v1` first and the trailer `@@pikube-facts end` last; parse the output
 /// with [`Sections::parse`].
 pub fn framed_script(body: &str) -> String {

@@ -19,7 +19,7 @@
 # (the helper functions pk_section, pk_file, pk_cmd, pk_value, pk_absent are
 # defined in preamble.sh, which pikube puts in front of this file)
 
-echo '@@pikube-facts v1'
+pk_line '@@pikube-facts v1'
 
 # First: the clock, compared with the controller's (status flags a node off by > 2 s).
 pk_cmd clock date +%s.%N
@@ -166,4 +166,4 @@ if command -v sudo >/dev/null 2>&1; then
 fi
 pk_value sudo_passwordless "$pk_sudo"
 
-echo '@@pikube-facts end'
+pk_line '@@pikube-facts end'
