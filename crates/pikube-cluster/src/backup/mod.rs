@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ClusterConfig, Role};
+use crate::config::{ClusterConfig, DatastoreKind};
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
@@ -55,6 +55,17 @@ pub enum BackupError {
     NotBack { node: String, reason: String },
 }
 
+/// Why pikube neither backs up nor restores a cluster on an external database.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{file}: [k3s] datastore_endpoint keeps the cluster's data in that database; back it up \
+     and restore it with the database's own tools (and keep .pikube/{cluster}/token with it)"
+)]
+pub struct ExternalDatastore {
+    pub file: String,
+    pub cluster: String,
+}
+
 /// Where a cluster keeps its objects, and so what a backup of it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,23 +79,17 @@ pub enum Datastore {
 }
 
 impl Datastore {
-    /// The datastore K3s runs for `config`, as it chooses it: etcd with more than one
-    /// server, SQLite with one. `None` with `[k3s] datastore_endpoint`: that database is
-    /// backed up with its own tools.
-    pub fn of(config: &ClusterConfig) -> Option<Datastore> {
-        if config.k3s.datastore_endpoint.is_some() {
-            return None;
+    /// What a backup of `config`'s cluster is; `[k3s] datastore_endpoint` has none pikube
+    /// can take or put back.
+    pub fn of(config: &ClusterConfig) -> Result<Datastore, ExternalDatastore> {
+        match config.datastore() {
+            DatastoreKind::EmbeddedEtcd => Ok(Datastore::Etcd),
+            DatastoreKind::Sqlite => Ok(Datastore::Sqlite),
+            DatastoreKind::External => Err(ExternalDatastore {
+                file: config.path.display().to_string(),
+                cluster: config.name.as_ref().to_owned(),
+            }),
         }
-        let servers = config
-            .nodes
-            .iter()
-            .filter(|n| n.role == Role::Server)
-            .count();
-        Some(if servers > 1 {
-            Datastore::Etcd
-        } else {
-            Datastore::Sqlite
-        })
     }
 
     /// Which a file holds, by its first bytes: a SQLite backup is gzip'd (an etcd snapshot
@@ -436,6 +441,35 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(servers: usize, endpoint: &str) -> ClusterConfig {
+        let mut text =
+            format!("[cluster]\nname = \"lab\"\n[k3s]\nversion = \"v1.34.4+k3s1\"\n{endpoint}\n");
+        for i in 0..servers {
+            text += &format!(
+                "[[nodes]]\nname = \"s{i}\"\naddress = \"10.0.0.{i}\"\nrole = \"server\"\n"
+            );
+        }
+        text += "[[nodes]]\nname = \"a\"\naddress = \"10.0.1.1\"\nrole = \"agent\"\n";
+        crate::config::parse(&text, Path::new("lab/cluster.toml"))
+            .unwrap_or_else(|err| panic!("{err}"))
+            .config
+    }
+
+    #[test]
+    fn the_datastore_is_the_one_k3s_chooses_and_an_external_one_is_refused_once() {
+        assert_eq!(Datastore::of(&config(1, "")), Ok(Datastore::Sqlite));
+        assert_eq!(Datastore::of(&config(3, "")), Ok(Datastore::Etcd));
+        let external = "datastore_endpoint = \"postgres://k3s:s3cret@db/k3s\"";
+        let refused = Datastore::of(&config(2, external)).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "lab/cluster.toml: [k3s] datastore_endpoint keeps the cluster's data in that \
+             database; back it up and restore it with the database's own tools (and keep \
+             .pikube/lab/token with it)"
+        );
+        assert!(!refused.contains("s3cret"));
+    }
 
     fn manifest(name: &str, taken_at: u64) -> Manifest {
         Manifest {

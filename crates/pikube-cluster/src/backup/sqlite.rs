@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{copy_here, BackupError, BackupRequest, Manifest, OnNode, SnapshotSource};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, service_status, wait_started};
+use crate::k3s::{service_status, wait_node_ready, wait_started};
 use crate::ssh::{shell_quote, Connection};
 
 /// Where the archives are made on the server (root's alone), outside `db/`, which is what
@@ -98,7 +98,7 @@ printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' '
     Ok(manifest)
 }
 
-/// Until K3s runs again (a new start of the unit) and its API lists the nodes.
+/// Until K3s runs again (a new start of the unit) and its own node is Ready.
 async fn wait_serving(
     server: &Connection,
     before: &crate::k3s::ServiceStatus,
@@ -107,17 +107,10 @@ async fn wait_serving(
     wait_started(server, Service::Server, before, BACK_WITHIN)
         .await
         .map_err(|err| err.to_string())?;
-    loop {
-        let last = match get_nodes(server).await {
-            Ok(_) => return Ok(()),
-            Err(err) => err.to_string(),
-        };
-        if started.elapsed() >= BACK_WITHIN {
-            return Err(format!(
-                "its API did not answer within {} s (last: {last})",
-                BACK_WITHIN.as_secs()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_node_ready(
+        server,
+        server.node(),
+        BACK_WITHIN.saturating_sub(started.elapsed()),
+    )
+    .await
 }

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use croner::parser::{CronParser, Seconds, Year};
 use serde::Serialize;
 
+use super::datastore::DatastoreKind;
 use super::fields;
 use super::located::Located;
 use super::nodes::LoweredNode;
@@ -394,14 +395,16 @@ pub(crate) fn check_datastore(
                 .is_some_and(|r| *r.get_ref() == Role::Server)
         })
         .count();
-    let why = if external_datastore {
-        "with [k3s] datastore_endpoint the cluster's data is in that database; back it up \
-         with the database's own tools"
-    } else if servers == 1 {
-        "with one server K3s keeps its data in SQLite, which it takes no snapshots of; \
-         scheduled snapshots need embedded etcd (three servers for HA)"
-    } else {
-        return;
+    let why = match DatastoreKind::chosen(servers, external_datastore) {
+        DatastoreKind::External => {
+            "with [k3s] datastore_endpoint the cluster's data is in that database; back it up \
+             with the database's own tools"
+        }
+        DatastoreKind::Sqlite => {
+            "with one server K3s keeps its data in SQLite, which it takes no snapshots of; \
+             scheduled snapshots need embedded etcd (three servers for HA)"
+        }
+        DatastoreKind::EmbeddedEtcd => return,
     };
     report.error(
         span,

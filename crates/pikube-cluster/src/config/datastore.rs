@@ -12,6 +12,31 @@ use std::str::FromStr;
 const EXPECTED: &str = "expected postgres://, mysql://, or http:// or https:// for etcd";
 const HIDDEN: &str = "***";
 
+/// Where K3s keeps the cluster's objects. K3s chooses it from the server count and
+/// `datastore_endpoint`; topology, the `[backup]` check and backup/restore all ask here so
+/// that they cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatastoreKind {
+    /// More than one server and no endpoint: `--cluster-init` on the first server.
+    EmbeddedEtcd,
+    /// One server and no endpoint: K3s' default, SQLite through kine.
+    Sqlite,
+    /// `datastore_endpoint`: someone else's database.
+    External,
+}
+
+impl DatastoreKind {
+    pub fn chosen(servers: usize, external: bool) -> DatastoreKind {
+        if external {
+            DatastoreKind::External
+        } else if servers > 1 {
+            DatastoreKind::EmbeddedEtcd
+        } else {
+            DatastoreKind::Sqlite
+        }
+    }
+}
+
 /// A datastore URL (or, for etcd, a comma-separated list of them).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatastoreEndpoint(String);

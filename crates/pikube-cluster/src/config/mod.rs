@@ -45,7 +45,7 @@ pub use address::{Address, AddressError};
 pub use arch::{Arch, InvalidArch};
 pub use backup::{BackupSettings, CronSchedule, S3Target, SnapshotSchedule};
 pub use component::{InvalidK3sComponent, K3sComponent};
-pub use datastore::{DatastoreEndpoint, InvalidDatastoreEndpoint};
+pub use datastore::{DatastoreEndpoint, DatastoreKind, InvalidDatastoreEndpoint};
 pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
 pub use image_archive::ImageArchiveKind;
 pub use kubelet_arg::{InvalidKubeletArg, KubeletArg};

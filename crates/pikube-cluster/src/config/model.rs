@@ -14,7 +14,7 @@ use super::registries::Registries;
 use super::address::Address;
 use super::arch::Arch;
 use super::component::K3sComponent;
-use super::datastore::DatastoreEndpoint;
+use super::datastore::{DatastoreEndpoint, DatastoreKind};
 use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
@@ -138,6 +138,14 @@ impl ClusterConfig {
 
     pub fn node(&self, name: &str) -> Option<&NodeSpec> {
         self.nodes.iter().find(|n| n.name.as_ref() == name)
+    }
+
+    /// Where K3s keeps this cluster's objects.
+    pub fn datastore(&self) -> DatastoreKind {
+        DatastoreKind::chosen(
+            self.servers().count(),
+            self.k3s.datastore_endpoint.is_some(),
+        )
     }
 
     /// The directory holding cluster.toml, against which its paths resolve

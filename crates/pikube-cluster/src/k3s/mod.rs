@@ -19,6 +19,7 @@ mod registries;
 mod render;
 mod reset;
 mod s3_keys;
+mod serving;
 mod spec;
 mod stage;
 mod stale;
@@ -43,6 +44,7 @@ pub use registries::{registries_yaml, registry_ca_files, MissingSecret, Registry
 pub use render::{Membership, S3Credentials, ServerOptions};
 pub use reset::{reset_node, ResetReport};
 pub use s3_keys::{s3_credentials, MissingS3Key};
+pub use serving::{start_service, wait_node_ready};
 pub use spec::{K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, StageNode};
 pub use stale::{is_server, plan_prune, PruneStep};

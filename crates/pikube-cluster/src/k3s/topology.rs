@@ -7,6 +7,7 @@ use super::paths::Service;
 use super::render::Membership;
 use super::state::K3sNodeState;
 use super::token::{AgentToken, ServerToken};
+use crate::config::DatastoreKind;
 
 /// The cluster-wide facts of one node needed to decide the topology.
 #[derive(Debug, Clone)]
@@ -89,7 +90,8 @@ pub fn topology(
             .map(api_url)
             .unwrap_or_else(|| join_url.clone()),
         join_url,
-        cluster_init: servers.len() > 1 && !external_datastore,
+        cluster_init: DatastoreKind::chosen(servers.len(), external_datastore)
+            == DatastoreKind::EmbeddedEtcd,
         server_addresses: servers
             .iter()
             .map(|n| (n.name.to_owned(), n.address.to_owned()))

@@ -25,7 +25,7 @@ use crate::apply::carry_out;
 use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 use crate::config::Role;
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, service_status, wait_started};
+use crate::k3s::{get_nodes, start_service, wait_node_ready};
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection};
@@ -166,10 +166,10 @@ pub async fn restore(
     }
 
     // 4. The first server back, alone, serving the restored data.
-    start(&first.connection, Service::Server, ready_timeout)
+    start_service(&first.connection, Service::Server, ready_timeout)
         .await
-        .map_err(|reason| step(&first.name, "starting K3s", reason))?;
-    wait_ready(&first.connection, &first.name, ready_timeout)
+        .map_err(|err| step(&first.name, "starting K3s", err.to_string()))?;
+    wait_node_ready(&first.connection, &first.name, ready_timeout)
         .await
         .map_err(|reason| step(&first.name, "waiting for the API", reason))?;
     progress.node(&first.name, "restore: serving the restored data");
@@ -212,10 +212,10 @@ pub async fn restore(
                     err.to_string(),
                 )
             })?;
-        start(&server.connection, Service::Server, ready_timeout)
+        start_service(&server.connection, Service::Server, ready_timeout)
             .await
-            .map_err(|reason| step(&server.name, "rejoining", reason))?;
-        wait_ready(&first.connection, &server.name, ready_timeout)
+            .map_err(|err| step(&server.name, "rejoining", err.to_string()))?;
+        wait_node_ready(&first.connection, &server.name, ready_timeout)
             .await
             .map_err(|reason| step(&server.name, "waiting for it to rejoin", reason))?;
         report.rejoined_servers.push(server.name.clone());
@@ -223,18 +223,21 @@ pub async fn restore(
 
     // 7. The agents, all at once; then every node Ready.
     progress.step("restore: starting the agents");
-    for (agent, result) in join_all(
-        agents
-            .iter()
-            .map(|a| async move { (a, start(&a.connection, Service::Agent, ready_timeout).await) }),
-    )
+    for (agent, result) in join_all(agents.iter().map(|a| async move {
+        (
+            a,
+            start_service(&a.connection, Service::Agent, ready_timeout)
+                .await
+                .map_err(|err| err.to_string()),
+        )
+    }))
     .await
     {
         result.map_err(|reason| step(&agent.name, "starting K3s", reason))?;
         report.restarted_agents.push(agent.name.clone());
     }
     for agent in &agents {
-        wait_ready(&first.connection, &agent.name, ready_timeout)
+        wait_node_ready(&first.connection, &agent.name, ready_timeout)
             .await
             .map_err(|reason| step(&agent.name, "waiting for Ready", reason))?;
     }
@@ -326,47 +329,4 @@ echo "$aside""#,
         });
     }
     Ok(())
-}
-
-/// Starts `service` and waits for it to run, as install does. `--no-block`: with
-/// Type=notify and no start timeout, `systemctl start` would hold for as long as k3s cannot
-/// start, and it fails outright on a first attempt that systemd's Restart=always would
-/// have retried (a server joining an etcd that has just taken a member can be refused
-/// once). `wait_started` tolerates one such restart and reports the journal after more.
-async fn start(node: &Connection, service: Service, timeout: Duration) -> Result<(), String> {
-    let before = service_status(node, service)
-        .await
-        .map_err(|err| err.to_string())?;
-    node.run_privileged(
-        "starting K3s",
-        &format!("systemctl start --no-block {}.service", service.name()),
-        b"",
-    )
-    .await
-    .map_err(|err| err.to_string())?;
-    wait_started(node, service, &before, timeout)
-        .await
-        .map_err(|err| err.to_string())
-}
-
-/// Until `name` is Ready in the node list `api` serves.
-async fn wait_ready(api: &Connection, name: &str, timeout: Duration) -> Result<(), String> {
-    let started = Instant::now();
-    loop {
-        let last = match get_nodes(api).await {
-            Ok(live) => match live.iter().find(|n| n.name == name) {
-                Some(node) if node.ready => return Ok(()),
-                Some(_) => "NotReady".to_owned(),
-                None => "not in the node list".to_owned(),
-            },
-            Err(err) => err.to_string(),
-        };
-        if started.elapsed() >= timeout {
-            return Err(format!(
-                "not Ready within {} s (last: {last})",
-                timeout.as_secs()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }

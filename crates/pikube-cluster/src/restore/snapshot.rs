@@ -222,8 +222,15 @@ mod tests {
         .unwrap();
     }
 
-    fn v(text: &str) -> K3sVersion {
-        text.parse().unwrap()
+    /// `wanted` resolved among the backups in `dir` of cluster "lab" on v1.34.4+k3s1.
+    fn resolve_in(
+        dir: &tempfile::TempDir,
+        wanted: &str,
+        token_secret: Option<&str>,
+        expected: Datastore,
+    ) -> Result<Snapshot, SnapshotError> {
+        let version: K3sVersion = "v1.34.4+k3s1".parse().unwrap();
+        resolve(wanted, dir.path(), "lab", token_secret, &version, expected)
     }
 
     #[test]
@@ -236,26 +243,10 @@ mod tests {
             "lab",
             "v1.34.4+k3s1",
         );
-        let found = resolve(
-            "on-demand-s1-1",
-            dir.path(),
-            "lab",
-            Some("secret"),
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap();
+        let found = resolve_in(&dir, "on-demand-s1-1", Some("secret"), Datastore::Etcd).unwrap();
         assert_eq!(found.size, 9);
         assert_eq!(found.name, "on-demand-s1-1");
-        let err = resolve(
-            "nope",
-            dir.path(),
-            "lab",
-            Some("secret"),
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "nope", Some("secret"), Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("no backup named nope"), "{err}");
         assert!(err.to_string().contains("it has: on-demand-s1-1"), "{err}");
     }
@@ -265,15 +256,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         backup(dir.path(), "a", b"etcd data", "lab", "v1.34.4+k3s1");
         std::fs::write(dir.path().join("a"), b"etcd da").unwrap();
-        let err = resolve(
-            "a",
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "a", None, Datastore::Etcd).unwrap_err();
         assert!(
             matches!(err, SnapshotError::Damaged { size: 7, .. }),
             "{err}"
@@ -281,55 +264,23 @@ mod tests {
         assert!(err.to_string().contains("/a: damaged"), "{err}");
 
         backup(dir.path(), "b", b"etcd data", "other", "v1.34.4+k3s1");
-        let err = resolve(
-            "b",
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "b", None, Datastore::Etcd).unwrap_err();
         assert!(
             err.to_string().contains("a snapshot of cluster \"other\""),
             "{err}"
         );
 
         backup(dir.path(), "c", b"etcd data", "lab", "v1.35.1+k3s1");
-        let err = resolve(
-            "c",
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "c", None, Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("a newer minor version"), "{err}");
 
         backup(dir.path(), "d", b"etcd data", "lab", "v1.34.4+k3s1");
-        let err = resolve(
-            "d",
-            dir.path(),
-            "lab",
-            Some("another"),
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "d", Some("another"), Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("another cluster token"), "{err}");
 
         let empty = dir.path().join("empty.db");
         std::fs::write(&empty, b"").unwrap();
-        let err = resolve(
-            empty.to_str().unwrap(),
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, empty.to_str().unwrap(), None, Datastore::Etcd).unwrap_err();
         assert!(err.to_string().ends_with("empty.db: empty"), "{err}");
     }
 
@@ -341,15 +292,7 @@ mod tests {
         let manifest = dir.path().join("s.json");
         let text = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, text.replace("\"etcd\"", "\"sqlite\"")).unwrap();
-        let err = resolve(
-            "s",
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Etcd,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, "s", None, Datastore::Etcd).unwrap_err();
         assert!(
             err.to_string().contains(
                 "a copy of a single server's SQLite datastore, but this cluster runs embedded etcd"
@@ -357,29 +300,13 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("then add the others"), "{err}");
-        let found = resolve(
-            "s",
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Sqlite,
-        )
-        .unwrap();
+        let found = resolve_in(&dir, "s", None, Datastore::Sqlite).unwrap();
         assert_eq!(found.datastore, Datastore::Sqlite);
 
         // Bare files, without a manifest: told apart by their first bytes.
         let etcd = dir.path().join("bare-snapshot");
         std::fs::write(&etcd, b"bbolt pages").unwrap();
-        let err = resolve(
-            etcd.to_str().unwrap(),
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Sqlite,
-        )
-        .unwrap_err();
+        let err = resolve_in(&dir, etcd.to_str().unwrap(), None, Datastore::Sqlite).unwrap_err();
         assert!(
             err.to_string()
                 .contains("an etcd snapshot, but this cluster runs SQLite (one server)"),
@@ -387,15 +314,7 @@ mod tests {
         );
         let archive = dir.path().join("bare.tar.gz");
         std::fs::write(&archive, b"\x1f\x8b\x08rest").unwrap();
-        let found = resolve(
-            archive.to_str().unwrap(),
-            dir.path(),
-            "lab",
-            None,
-            &v("v1.34.4+k3s1"),
-            Datastore::Sqlite,
-        )
-        .unwrap();
+        let found = resolve_in(&dir, archive.to_str().unwrap(), None, Datastore::Sqlite).unwrap();
         assert_eq!(found.datastore, Datastore::Sqlite);
     }
 }

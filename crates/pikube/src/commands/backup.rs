@@ -50,7 +50,7 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
 /// first server that has it, copied here.
 fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow::Result<Outcome> {
     let config = load_config(&file.file)?;
-    let datastore = datastore_of(&config)?;
+    let datastore = Datastore::of(&config)?;
     let _lock = lock_cluster(&config, "backup", lock)?;
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
     let local = local_state(&config);
@@ -143,23 +143,11 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
     }
 }
 
-/// The datastore to back up, or why there is none pikube can.
-fn datastore_of(config: &pikube_cluster::config::ClusterConfig) -> anyhow::Result<Datastore> {
-    Datastore::of(config).with_context(|| {
-        format!(
-            "{}: [k3s] datastore_endpoint keeps the cluster's data in that database; back it up \
-             with the database's own tools (and keep .pikube/{}/token with it)",
-            config.path.display(),
-            config.name.as_ref()
-        )
-    })
-}
-
 fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let dir = local_state(&config).dir().join("backups");
     let local = local_backups(&dir)?;
-    if Datastore::of(&config) == Some(Datastore::Sqlite) {
+    if Datastore::of(&config) == Ok(Datastore::Sqlite) {
         return list_sqlite(args, &dir, &local);
     }
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;

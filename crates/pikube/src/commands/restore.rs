@@ -19,13 +19,7 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let local = local_state(&config);
     let token = local.existing_token()?;
-    let datastore = Datastore::of(&config).with_context(|| {
-        format!(
-            "{}: [k3s] datastore_endpoint keeps the cluster's data in that database; restore \
-             it with the database's own tools",
-            config.path.display()
-        )
-    })?;
+    let datastore = Datastore::of(&config)?;
     let snapshot = resolve(
         &args.snapshot,
         &local.dir().join("backups"),
