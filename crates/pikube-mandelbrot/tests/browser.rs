@@ -4,7 +4,7 @@
 //! say it is done: `--dump-dom` with a virtual time budget gave up under load in CI.
 //! Needs `/usr/bin/chromium`; see `chromium::available` for when the test is skipped.
 
-mod chromium;
+use crate::chromium;
 
 use std::time::Duration;
 

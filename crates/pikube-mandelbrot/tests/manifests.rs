@@ -405,7 +405,7 @@ fn served_by_is_the_pod_name() {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "served_by_in_child",
+            "manifests::served_by_in_child",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

@@ -4,7 +4,7 @@
 //!
 //! Needs `/usr/bin/chromium`; see `chromium::available` for when the test is skipped.
 
-mod chromium;
+use crate::chromium;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -2,8 +2,8 @@
 //! PostgreSQL, with exact asserts on the JSON. Every call goes through the served OpenAPI
 //! document (see `contract`), so a reply that is not as documented fails too.
 
-mod contract;
-mod support;
+use crate::contract;
+use crate::support;
 
 use std::time::Duration;
 

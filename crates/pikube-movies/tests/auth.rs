@@ -2,8 +2,8 @@
 //! bearer token; a user on an administrator's route or a service's is a 403; another user's
 //! reservation or payment does not exist for you (404), and asking changes nothing.
 
-mod contract;
-mod support;
+use crate::contract;
+use crate::support;
 
 use contract::Api;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -2,8 +2,8 @@
 //! `error.message` names the problem and, where one is to blame, `error.field` names the
 //! field. Never a 5xx. The sweep fires every case, then reports every miss at once.
 
-mod contract;
-mod support;
+use crate::contract;
+use crate::support;
 
 use contract::Contract;
 use reqwest::header::CONTENT_TYPE;

@@ -1,7 +1,7 @@
 //! A buyer's whole journey, on SQLite and on PostgreSQL: register, sign in, find a
 //! screening, hold seats, pay, and see the seats sold.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::json;

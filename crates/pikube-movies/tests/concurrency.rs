@@ -2,7 +2,7 @@
 //! every service on the same databases): a seat is sold once, a reservation paid once, and
 //! the databases say so too, not only the API.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

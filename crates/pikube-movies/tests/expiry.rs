@@ -2,7 +2,7 @@
 //! the reservation reads expired, paying for it charges nothing, and the sweeper writes it
 //! down (and counts it).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

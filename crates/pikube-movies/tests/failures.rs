@@ -3,7 +3,7 @@
 //! unreachable, its answers lost, a server killed mid-payment), it ends consistent: paid with
 //! the seats sold, or voided with nothing charged. Never money for no seat.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! One account cannot hold a hall unpaid (security review M4): the limits on live holds
 //! per buyer and seats per screening, as a client meets them over HTTP.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! first answer, a reused key with another request is refused, a paid reservation is never
 //! charged again, and a declined card is declined for good under its key.
 
-mod support;
+use crate::support;
 
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};

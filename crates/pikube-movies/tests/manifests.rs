@@ -8,7 +8,7 @@
 //! Not a schema validation (no schemas can be downloaded here): each field read below must
 //! be where the Kubernetes API puts it, or the test fails.
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,8 +2,8 @@
 //! document as a contract, on SQLite and on PostgreSQL: every documented operation answers
 //! a well-formed request as documented, and every route that answered is documented.
 
-mod contract;
-mod support;
+use crate::contract;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -7,7 +7,7 @@
 //! Needs the `prometheus` program (Debian package prometheus; scripts/test installs it). If
 //! it is missing the test is skipped with a notice, unless PIKUBE_REQUIRE_PROMETHEUS=1.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Sign-in and registration under a flood (security review M3): per client address, per
 //! account, and `X-Forwarded-For` trusted only when told to. Over real HTTP.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! kube-apiserver (every object through its validation), changed, given a password from
 //! secrets.age, and removed.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

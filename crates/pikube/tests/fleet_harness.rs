@@ -1,7 +1,7 @@
 //! Checks the fake Pi fleet harness (tests/fleet/fleet.sh) through its Rust wrapper.
 //! Needs root, like every test that boots a fleet.
 
-mod support;
+use crate::support;
 
 use support::fleet::Fleet;
 

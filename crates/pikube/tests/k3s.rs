@@ -2,7 +2,7 @@
 //! double (tests/k3s-double) as the binary: joins, HA, idempotency, change scope, failures,
 //! kubeconfig, reset and prune, the agent token.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::cluster::{node, one_server_two_agents, Node, Run, Workspace};

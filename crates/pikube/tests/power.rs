@@ -5,7 +5,7 @@
 //! unlike a real SD card no write already made is lost: what is tested is that K3s, etcd
 //! and pikube cope with being killed mid-flight and started again, not SD card corruption.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! `pikube status`, `plan`, `apply` and `exec` against fake Raspberry Pi fleets over real SSH.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::cluster::{node, one_server_two_agents, three_servers_one_agent, Run, Workspace};

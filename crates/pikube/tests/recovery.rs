@@ -3,7 +3,7 @@
 //! a backup restored onto new cards at new addresses; K3s' scheduled snapshots set from
 //! cluster.toml.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! package repository on each node: pending upgrades listed, installed one node at a time,
 //! a reboot only where one is required.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

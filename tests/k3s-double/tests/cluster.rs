@@ -3,7 +3,7 @@
 //! kube-controller-manager, two agents, the real kubectl, and the refusals (wrong token,
 //! wrong CA hash, a node password clash, joining a SQLite server).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

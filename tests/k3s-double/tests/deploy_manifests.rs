@@ -2,7 +2,7 @@
 //! `kubectl apply --dry-run=server` runs every object through the API server's own
 //! validation, defaulting and admission, so a field Kubernetes would reject fails here.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use support::{address, scratch, Node};

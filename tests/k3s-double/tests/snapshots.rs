@@ -1,7 +1,7 @@
 //! `k3s etcd-snapshot` and `--cluster-reset --cluster-reset-restore-path` on real etcd data:
 //! what was saved comes back, what came after is gone.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use support::{address, scratch, Node};
