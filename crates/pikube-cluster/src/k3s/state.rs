@@ -166,4 +166,82 @@ mod tests {
         assert!(state.server_token.is_none());
         assert!(state.images.is_empty());
     }
+
+    /// The state script with the k3s binary and the sums cache at `binary` and `sums`,
+    /// run by `shell`.
+    fn binary_sum(shell: &str, binary: &std::path::Path, sums: &std::path::Path) -> String {
+        let script = state_script()
+            .replace(
+                "pk_sha binary_sha256 /usr/local/bin/k3s\n",
+                &format!("pk_sha binary_sha256 {}\n", binary.display()),
+            )
+            .replace(
+                "pk_sums=/var/lib/pikube/sha256sums",
+                &format!("pk_sums={}", sums.display()),
+            );
+        let output = std::process::Command::new(shell)
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        let state = parse_state(&String::from_utf8_lossy(&output.stdout)).unwrap();
+        state.binary_sha256.expect("the binary's sum")
+    }
+
+    fn sha256_of(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_large_files_sum_is_kept_until_the_file_changes() {
+        use std::os::unix::fs::PermissionsExt;
+        for shell in ["sh", "bash"] {
+            let dir = tempfile::tempdir().unwrap();
+            let binary = dir.path().join("k3s");
+            let sums = dir.path().join("pikube/sha256sums");
+            std::fs::write(&binary, b"first binary").unwrap();
+
+            // A miss: hashed, and kept in a directory only root (the owner) can enter.
+            assert_eq!(
+                binary_sum(shell, &binary, &sums),
+                sha256_of(b"first binary")
+            );
+            let kept = std::fs::read_to_string(&sums).unwrap();
+            assert_eq!(kept.lines().count(), 1, "{kept}");
+            let mode = std::fs::metadata(sums.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{shell}");
+
+            // A hit: the kept sum is what is reported, so the file was not read again.
+            let planted = "f".repeat(64);
+            let (_, key) = kept.trim_end().split_once(' ').unwrap();
+            std::fs::write(&sums, format!("{planted} {key}\n")).unwrap();
+            assert_eq!(binary_sum(shell, &binary, &sums), planted, "{shell}");
+
+            // Rewritten in place at the same size: its change time moved, so hashed again.
+            std::fs::write(&binary, b"other binary").unwrap();
+            assert_eq!(
+                binary_sum(shell, &binary, &sums),
+                sha256_of(b"other binary")
+            );
+
+            // Replaced by rename, as pikube and install.sh do: hashed again, and the old
+            // entry of that path dropped.
+            let new = dir.path().join("k3s.new");
+            std::fs::write(&new, b"the third one, longer").unwrap();
+            std::fs::rename(&new, &binary).unwrap();
+            assert_eq!(
+                binary_sum(shell, &binary, &sums),
+                sha256_of(b"the third one, longer")
+            );
+            let kept = std::fs::read_to_string(&sums).unwrap();
+            assert_eq!(kept.lines().count(), 1, "{shell}: {kept}");
+        }
+    }
 }

@@ -1,10 +1,43 @@
 # shellcheck shell=sh disable=SC2154 # pk_nl and friends come from preamble.sh
 # pikube k3s state (run as root; the helpers come from pikube-pi's preamble.sh).
-# Reads only. Secret files (the env files) are reported as SHA-256 digests, never
-# as content; the server and agent tokens are read because joining nodes need them.
+# Reads only, but for its own cache of SHA-256 sums (below). Secret files (the env files)
+# are reported as SHA-256 digests, never as content; the server and agent tokens are read
+# because joining nodes need them.
+
+umask 077
+
+# pk_sum FILE: FILE's SHA-256 in $pk_sum. The k3s binary (70 MB) and the airgap image
+# archives (hundreds of MB) were hashed on every plan, seconds of a Pi's CPU each time, so
+# a sum is kept in $pk_sums next to the file's device, inode, size and change time, and
+# used again while all four are the same. No tool can set a change time, and pikube and
+# install.sh replace these files by rename (a new inode), so a changed file is hashed
+# again. A hit costs one stat; the lookup itself is shell builtins.
+pk_sums=/var/lib/pikube/sha256sums
+pk_sum() {
+  pk_sum=
+  # Without stat's -c (an old BusyBox), every sum is computed and none kept.
+  pk_key=$(stat -c '%d:%i:%s:%z' -- "$1" 2>/dev/null </dev/null) && pk_key="$1|$pk_key"
+  pk_keep=
+  if [ -n "$pk_key" ] && [ -f "$pk_sums" ]; then
+    while IFS= read -r pk_entry; do
+      case $pk_entry in
+        *" $pk_key") pk_sum=${pk_entry%% *}; return 0 ;;
+        *" $1|"*) ;;
+        *) pk_keep="$pk_keep$pk_entry$pk_nl" ;;
+      esac
+    done < "$pk_sums"
+  fi
+  pk_sum=$(sha256sum -- "$1" 2>/dev/null </dev/null) || return 1
+  pk_sum=${pk_sum%% *}
+  [ -n "$pk_key" ] || return 0
+  [ -d "${pk_sums%/*}" ] || mkdir -m 0700 "${pk_sums%/*}" || return 0
+  printf '%s%s %s\n' "$pk_keep" "$pk_sum" "$pk_key" > "$pk_sums.$$" \
+    && mv -f "$pk_sums.$$" "$pk_sums" || rm -f "$pk_sums.$$"
+  return 0
+}
 
 pk_sha() {
-  if [ -f "$2" ]; then pk_value "$1" "$(sha256sum -- "$2" 2>/dev/null </dev/null | cut -d' ' -f1)"
+  if [ -f "$2" ] && pk_sum "$2"; then pk_value "$1" "$pk_sum"
   else pk_absent "$1"; fi
 }
 
@@ -48,8 +81,8 @@ else pk_file agent_token /var/lib/rancher/k3s/server/agent-token; fi
 # pikube's airgap image archives, one "SHA256 NAME" line each (others are the user's).
 pk_images=
 for pk_f in /var/lib/rancher/k3s/agent/images/pikube-airgap-images.*; do
-  if [ -f "$pk_f" ]; then
-    pk_images="$pk_images$(sha256sum -- "$pk_f" 2>/dev/null </dev/null | cut -d' ' -f1) ${pk_f##*/}$pk_nl"
+  if [ -f "$pk_f" ] && pk_sum "$pk_f"; then
+    pk_images="$pk_images$pk_sum ${pk_f##*/}$pk_nl"
   fi
 done
 pk_section images 0 "$pk_images"
