@@ -145,6 +145,8 @@ fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() 
         ("no_newline", "last line without one"),
         ("empty", ""),
         ("lone_newline", "\n"),
+        ("blank_last_line", "a\n\n"),
+        ("crlf", "a\r\nb\r\n"),
     ];
     let mut body = String::from("pk_line '@@pikube-facts v1'\n");
     for (name, content) in cases {
@@ -154,7 +156,10 @@ fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() 
     }
     body.push_str("pk_cmd failing sh -c 'printf \"out\\n\"; exit 3'\n");
     body.push_str("pk_section computed 0 \"a${pk_nl}b\"\n");
+    body.push_str("pk_cmd unterminated printf out\n");
     body.push_str("pk_file missing /nonexistent/file\n");
+    // A file that exists and is readable but whose read fails (EIO at offset 0).
+    body.push_str("pk_file unreadable /proc/self/mem\n");
     body.push_str("pk_line '@@pikube-facts end'\n");
     let script = framed_script(&body);
     for shell in ["dash", "bash"] {
@@ -179,5 +184,8 @@ fn framed_sections_keep_their_content_exactly_even_when_it_looks_like_markers() 
         assert_eq!((failing.text.as_str(), failing.rc), ("out\n", 3), "{shell}");
         assert_eq!(sections.get("computed").unwrap().text, "a\nb", "{shell}");
         assert!(!sections.is_present("missing"), "{shell}");
+        let unterminated = sections.get("unterminated").unwrap();
+        assert_eq!((unterminated.text.as_str(), unterminated.rc), ("out", 0));
+        assert!(!sections.is_present("unreadable"), "{shell}: {stdout}");
     }
 }

@@ -45,14 +45,22 @@ pk_section() {
 
 pk_absent() { pk_line "@@absent $1"; }
 
-# pk_file NAME PATH: the file's exact content, or absent.
+# pk_file and pk_cmd write content straight into the stream, not through a command
+# substitution (a fork per section, and the whole content held in the shell), then one
+# newline of their own so that the end marker starts a line: the parser drops that
+# newline again (an end marker with eol=0 joins the lines without a last one), so the
+# content comes back byte for byte, with or without its own last newline.
+
+# pk_file NAME PATH: the file's exact content, or absent (also when reading it fails
+# half-way: the absent marker after the end marker drops what was read).
 pk_file() {
   if [ -f "$2" ] && [ -r "$2" ]; then
-    # The trailing "." keeps trailing newlines through command substitution.
-    if pk_body=$(cat -- "$2" 2>/dev/null </dev/null && echo .); then
-      pk_section "$1" 0 "${pk_body%.}"
-      return 0
-    fi
+    pk_line "@@begin $1"
+    if cat -- "$2" 2>/dev/null </dev/null; then pk_rc=0; else pk_rc=1; fi
+    echo
+    pk_line "@@end $1 eol=0 rc=0"
+    [ "$pk_rc" = 0 ] || pk_absent "$1"
+    return 0
   fi
   pk_absent "$1"
 }
@@ -62,8 +70,11 @@ pk_file() {
 pk_cmd() {
   pk_name=$1; shift
   if command -v "$1" >/dev/null 2>&1; then
-    pk_body=$($pk_timeout "$@" 2>/dev/null </dev/null; echo ".$?")
-    pk_section "$pk_name" "${pk_body##*.}" "${pk_body%.*}"
+    pk_line "@@begin $pk_name"
+    $pk_timeout "$@" 2>/dev/null </dev/null
+    pk_rc=$?
+    echo
+    pk_line "@@end $pk_name eol=0 rc=$pk_rc"
   else
     pk_absent "$pk_name"
   fi
