@@ -3,7 +3,7 @@
 //! taints through the API.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use pikube_pi::NodeFacts;
@@ -17,6 +17,7 @@ use super::node_plan::{plan_k3s, K3sNodePlan};
 use super::paths::Service;
 use super::prune::{delete_node, DELETE_TIMEOUT};
 use super::render::{config_yaml, env_file, parse_registration, registration_yaml, NodeConfig};
+use super::serving::wait_node_ready;
 use super::spec::{K3sMemberSpec, K3sSpec};
 use super::state::{read_state, K3sNodeState};
 use super::token::ServerToken;
@@ -733,22 +734,15 @@ impl K3sStage<'_> {
         node: &StageNode,
         service: Service,
     ) -> Result<(), K3sError> {
-        let started = Instant::now();
-        loop {
-            // The API may not answer for a moment after a server (re)starts.
-            if let Ok(live) = get_nodes(api).await {
-                if live.iter().any(|n| n.name == node.name && n.ready) {
-                    return Ok(());
-                }
-            }
-            if started.elapsed() >= self.ready_timeout {
-                return Err(K3sError::NotReady {
-                    node: node.name.clone(),
-                    secs: self.ready_timeout.as_secs(),
-                    journal: journal_tail(&node.connection, service, 15).await,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        // The API may not answer for a moment after a server (re)starts: that is waited
+        // through like NotReady.
+        match wait_node_ready(api, &node.name, self.ready_timeout).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(K3sError::NotReady {
+                node: node.name.clone(),
+                secs: self.ready_timeout.as_secs(),
+                journal: journal_tail(&node.connection, service, 15).await,
+            }),
         }
     }
 
