@@ -1470,7 +1470,10 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
         "pi2",
         "/usr/local/bin/k3s-agent-uninstall.sh >/dev/null 2>&1; rm -rf /etc/rancher/node",
     );
+    // Written again means powered off and booted: new keys, and the SSH connection the
+    // apply above kept (for the next run) gone with the old system.
     fleet.rekey("pi2");
+    fleet.reboot("pi2");
     // Its new host key is refused until the user says the card was re-written.
     let refused = ws.pikube(&["apply", READY]).expect_code(1);
     assert!(

@@ -4,6 +4,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::masters::MasterDirs;
+
 /// The private runtime directory of one pikube run: the generated ssh_config and the
 /// ControlMaster sockets. Removed on drop.
 ///
@@ -16,6 +18,8 @@ pub struct ClientConfig {
     dir: tempfile::TempDir,
     known_hosts: PathBuf,
     command_timeout: Duration,
+    /// Where masters kept for the next run go; `None`: each run's end with it.
+    masters: Option<MasterDirs>,
 }
 
 impl ClientConfig {
@@ -68,13 +72,19 @@ impl ClientConfig {
             Some(path) => Some(absolute(path)?),
             None => home_ssh_config(),
         };
+        // What decides how ssh connects, so that a kept master is reused only while it
+        // still applies: a change to either included file starts new masters.
+        let mut material = String::new();
         if let Some(path) = user_config.filter(|p| p.exists()) {
             text.push_str(&format!("Include {}\n", quote(&path.to_string_lossy())));
+            material.push_str(&fs::read_to_string(&path).unwrap_or_default());
         }
         // `-F` skips the system-wide file; include it last, as ssh itself would read it.
         if Path::new("/etc/ssh/ssh_config").exists() {
             text.push_str("Include /etc/ssh/ssh_config\n");
+            material.push_str(&fs::read_to_string("/etc/ssh/ssh_config").unwrap_or_default());
         }
+        material.insert_str(0, &text);
 
         let mut file = fs::OpenOptions::new()
             .create_new(true)
@@ -83,10 +93,13 @@ impl ClientConfig {
             .open(dir.path().join("ssh_config"))?;
         file.write_all(text.as_bytes())?;
 
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let masters = MasterDirs::new(dir.path(), runtime_dir.as_deref(), material);
         Ok(ClientConfig {
             dir,
             known_hosts,
             command_timeout,
+            masters,
         })
     }
 
@@ -100,6 +113,10 @@ impl ClientConfig {
 
     pub fn known_hosts(&self) -> &Path {
         &self.known_hosts
+    }
+
+    pub(super) fn masters(&self) -> Option<&MasterDirs> {
+        self.masters.as_ref()
     }
 
     pub fn command_timeout(&self) -> Duration {

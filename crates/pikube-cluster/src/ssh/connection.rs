@@ -1,4 +1,5 @@
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -6,7 +7,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use zeroize::Zeroizing;
 
-use super::{ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
+use super::{masters, ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
 
 /// The result of a remote command that ran to completion (whatever its exit code).
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub struct Connection {
     privilege: Option<Privilege>,
     /// How long one command may run (`[ssh] command_timeout`), unless a step allows more.
     command_timeout: Duration,
+    /// Its master is kept for the next run when released (see `masters`).
+    kept: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -74,17 +77,33 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// ControlMaster processes outlive a killed pikube at most this long.
+/// ControlMaster processes outlive their last use (and a killed pikube) this long.
 const MASTER_IDLE_SECS: usize = 60;
+
+/// How long a kept master has to show that it still reaches its node.
+const RESUMED_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Connection {
     /// Opens the master connection and learns who we are logged in as and whether sudo
     /// needs a password.
     pub async fn open(target: &SshTarget, client: &ClientConfig) -> Result<Connection, SshError> {
+        let kept_dir = client
+            .masters()
+            .and_then(|masters| masters.for_target(target, client.known_hosts()));
+        if let Some(dir) = &kept_dir {
+            for (socket, log) in masters::earlier_masters(dir) {
+                if let Some(connection) = Self::resume(target, client, &socket, &log).await {
+                    return Ok(connection);
+                }
+                if let Some(master_dir) = socket.parent() {
+                    masters::forget(master_dir);
+                }
+            }
+        }
         let mut builder = SessionBuilder::default();
         builder
             .config_file(client.ssh_config())
-            .control_directory(client.control_dir())
+            .control_directory(kept_dir.as_deref().unwrap_or(client.control_dir()))
             .known_hosts_check(KnownHosts::Add)
             .user_known_hosts_file(client.known_hosts())
             .control_persist(ControlPersist::IdleFor(
@@ -108,31 +127,83 @@ impl Connection {
             .await
             .map_err(|err| connect_error(target, &known_hosts, err))?;
 
+        // A kept master is held as a resumed one: dropping this connection (on any path)
+        // must not end a master that other connections may have resumed meanwhile.
+        let session = match kept_dir {
+            Some(_) => {
+                let (socket, log) = session.detach();
+                Session::resume_mux(socket, log)
+            }
+            None => session,
+        };
         let mut connection = Connection {
             target: target.clone(),
             session,
             login_user: String::new(),
             privilege: None,
             command_timeout: client.command_timeout(),
+            kept: kept_dir.is_some(),
         };
-        let probe = connection
+        connection.probe().await?;
+        Ok(connection)
+    }
+
+    /// The master an earlier run (or connection) left at `socket`, if it still reaches the
+    /// node: the probe must answer within seconds (a master whose node rebooted or lost
+    /// power may not have noticed yet), or a new master is made beside it.
+    async fn resume(
+        target: &SshTarget,
+        client: &ClientConfig,
+        socket: &Path,
+        log: &Path,
+    ) -> Option<Connection> {
+        let session = Session::resume_mux(socket.into(), Some(log.into()));
+        if session.check().await.is_err() {
+            let _ = session.detach();
+            return None;
+        }
+        let mut connection = Connection {
+            target: target.clone(),
+            session,
+            login_user: String::new(),
+            privilege: None,
+            command_timeout: RESUMED_PROBE_TIMEOUT,
+            kept: true,
+        };
+        match connection.probe().await {
+            Ok(()) => {
+                connection.command_timeout = client.command_timeout();
+                Some(connection)
+            }
+            // Left alone, not ended: another connection may still be using it, and a
+            // master whose node is gone ends by itself.
+            Err(_) => {
+                let _ = connection.session.detach();
+                None
+            }
+        }
+    }
+
+    /// Who we are logged in as and whether sudo needs a password.
+    async fn probe(&mut self) -> Result<(), SshError> {
+        let probe = self
             .run(
                 "the login probe",
                 "id -un; id -u; if sudo -n true 2>/dev/null; then echo sudo-ok; else echo sudo-password; fi",
             )
             .await?;
         let mut lines = probe.stdout.lines();
-        connection.login_user = lines.next().unwrap_or_default().to_owned();
+        self.login_user = lines.next().unwrap_or_default().to_owned();
         let uid = lines.next().unwrap_or_default();
         let sudo = lines.next().unwrap_or_default();
-        connection.privilege = if uid == "0" {
+        self.privilege = if uid == "0" {
             Some(Privilege::Root)
         } else if sudo == "sudo-ok" {
             Some(Privilege::Passwordless)
         } else {
             None
         };
-        Ok(connection)
+        Ok(())
     }
 
     pub fn node(&self) -> &str {
@@ -379,9 +450,16 @@ impl Connection {
         })
     }
 
-    /// Closes the master connection (a reboot closes it anyway; errors are irrelevant then).
+    /// Done with this connection. A kept master stays for the next run (and for any other
+    /// connection to the node that resumed it: ending it would cut theirs), until
+    /// `ControlPersist` ends it, or ServerAlive when its node rebooted or went away; any
+    /// other master is ended now.
     pub async fn close(self) {
-        let _ = self.session.close().await;
+        if self.kept {
+            let _ = self.session.detach();
+        } else {
+            let _ = self.session.close().await;
+        }
     }
 
     fn checked(&self, what: &str, output: CommandOutput) -> Result<CommandOutput, SshError> {

@@ -9,6 +9,7 @@ mod client_config;
 mod connection;
 mod error;
 pub mod known_hosts;
+mod masters;
 mod sudo;
 mod target;
 

@@ -1,5 +1,6 @@
 //! The end of every run, even one a phase stopped: the cluster lock released (reaching its
-//! server again if it rebooted), the local lock dropped, every connection closed.
+//! server again if it rebooted), the local lock dropped, every connection closed (a kept
+//! master stays a minute for the next run).
 
 use futures::future::join_all;
 
