@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::masters::MasterDirs;
 
-/// The private runtime directory of one pikube run: the generated ssh_config and the
-/// ControlMaster sockets. Removed on drop.
+/// The private runtime directory of one pikube run: the generated ssh_config, and the
+/// ControlMaster sockets when none may be kept for the next run (see `masters`). Removed on
+/// drop.
 ///
 /// The generated ssh_config puts pikube's host-key policy first (OpenSSH keeps the first
 /// value it reads for an option), then includes the user's own configuration. Because it
