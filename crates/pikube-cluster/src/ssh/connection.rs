@@ -80,6 +80,14 @@ impl std::fmt::Debug for Connection {
 /// ControlMaster processes outlive their last use (and a killed pikube) this long.
 const MASTER_IDLE_SECS: usize = 60;
 
+/// Why a kept master was not resumed.
+enum Resume {
+    /// Its socket does not answer: the master has ended.
+    Gone,
+    /// It runs, but the node did not answer the probe in time.
+    NoAnswer,
+}
+
 /// How long a kept master has to show that it still reaches its node.
 const RESUMED_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -92,11 +100,17 @@ impl Connection {
             .and_then(|masters| masters.for_target(target, client.known_hosts()));
         if let Some(dir) = &kept_dir {
             for (socket, log) in masters::earlier_masters(dir) {
-                if let Some(connection) = Self::resume(target, client, &socket, &log).await {
-                    return Ok(connection);
-                }
-                if let Some(master_dir) = socket.parent() {
-                    masters::forget(master_dir);
+                match Self::resume(target, client, &socket, &log).await {
+                    Ok(connection) => return Ok(connection),
+                    // Only a master that no longer answers on its socket is cleared away:
+                    // one whose probe was slow may still serve connections that resumed
+                    // it, and new commands reach it through that socket.
+                    Err(Resume::Gone) => {
+                        if let Some(master_dir) = socket.parent() {
+                            masters::forget(master_dir);
+                        }
+                    }
+                    Err(Resume::NoAnswer) => {}
                 }
             }
         }
@@ -156,11 +170,11 @@ impl Connection {
         client: &ClientConfig,
         socket: &Path,
         log: &Path,
-    ) -> Option<Connection> {
+    ) -> Result<Connection, Resume> {
         let session = Session::resume_mux(socket.into(), Some(log.into()));
         if session.check().await.is_err() {
             let _ = session.detach();
-            return None;
+            return Err(Resume::Gone);
         }
         let mut connection = Connection {
             target: target.clone(),
@@ -173,13 +187,13 @@ impl Connection {
         match connection.probe().await {
             Ok(()) => {
                 connection.command_timeout = client.command_timeout();
-                Some(connection)
+                Ok(connection)
             }
             // Left alone, not ended: another connection may still be using it, and a
-            // master whose node is gone ends by itself.
+            // master whose node is gone ends by itself (ServerAlive).
             Err(_) => {
                 let _ = connection.session.detach();
-                None
+                Err(Resume::NoAnswer)
             }
         }
     }
