@@ -188,14 +188,6 @@ mod tests {
         state.binary_sha256.expect("the binary's sum")
     }
 
-    fn sha256_of(bytes: &[u8]) -> String {
-        use sha2::Digest;
-        sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
     #[test]
     fn a_large_files_sum_is_kept_until_the_file_changes() {
         use std::os::unix::fs::PermissionsExt;
@@ -208,7 +200,7 @@ mod tests {
             // A miss: hashed, and kept in a directory only root (the owner) can enter.
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                sha256_of(b"first binary")
+                crate::k3s::sha256_hex(b"first binary")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{kept}");
@@ -228,7 +220,7 @@ mod tests {
             std::fs::write(&binary, b"other binary").unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                sha256_of(b"other binary")
+                crate::k3s::sha256_hex(b"other binary")
             );
 
             // Replaced by rename, as pikube and install.sh do: hashed again, and the old
@@ -238,7 +230,7 @@ mod tests {
             std::fs::rename(&new, &binary).unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                sha256_of(b"the third one, longer")
+                crate::k3s::sha256_hex(b"the third one, longer")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{shell}: {kept}");

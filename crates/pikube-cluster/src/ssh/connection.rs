@@ -64,7 +64,7 @@ pub struct Connection {
     privilege: Option<Privilege>,
     /// How long one command may run (`[ssh] command_timeout`), unless a step allows more.
     command_timeout: Duration,
-    /// Its master is kept for the next run when released (see `masters`).
+    /// Its master is kept for the next run: `close` leaves it running (see `masters`).
     kept: bool,
 }
 

@@ -13,9 +13,8 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::SshTarget;
+use crate::k3s::sha256_hex;
 
 /// The directory the masters of one run's connections go to when they may be reused,
 /// keyed by everything that decides where and how ssh connects.
@@ -60,9 +59,7 @@ impl MasterDirs {
             known_hosts.display(),
             self.config_material,
         );
-        let digest = Sha256::digest(key.as_bytes());
-        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let dir = self.base.join(name);
+        let dir = self.base.join(&sha256_hex(key.as_bytes())[..16]);
         // A socket's path has room for about a hundred bytes, and ssh adds 46 below this
         // directory; a longer one would stop ssh from starting at all.
         if dir.as_os_str().len() > MAX_DIR_LEN {
