@@ -12,7 +12,7 @@ use pikube_cluster::kubeconfig::{
     Kubeconfig, KubeconfigError,
 };
 use pikube_cluster::state::LocalState;
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 const K3S_YAML: &str = include_str!("fixtures/k3s.yaml");
 const OTHERS: &str = include_str!("fixtures/kube-config-others.yaml");
@@ -24,7 +24,7 @@ fn pi() -> Kubeconfig {
 }
 
 fn yaml(text: &str) -> Value {
-    serde_yaml::from_str(text).expect("valid YAML")
+    yaml_serde::from_str(text).expect("valid YAML")
 }
 
 fn named<'a>(doc: &'a Value, list: &str, name: &str) -> &'a Value {
@@ -531,7 +531,7 @@ fn merge_replaces_a_stale_entry_in_place() {
         seq.insert(0, pi_entry.clone());
         seq.push(pi_entry);
     }
-    let stale = serde_yaml::to_string(&stale).unwrap();
+    let stale = yaml_serde::to_string(&stale).unwrap();
 
     let after = yaml(&merge(&stale, &pi(), false).unwrap());
     let eks = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";

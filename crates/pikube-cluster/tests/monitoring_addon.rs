@@ -29,9 +29,9 @@ fn the_rendered_prometheus_configuration_passes_promtool() {
         grafana_password_secret: None,
     };
     let files = monitoring_files(&settings, "pw");
-    let config_map = serde_yaml::Deserializer::from_str(&files[0].content)
+    let config_map = yaml_serde::Deserializer::from_str(&files[0].content)
         .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
-        .find(|doc: &serde_yaml::Value| {
+        .find(|doc: &yaml_serde::Value| {
             doc["kind"] == "ConfigMap" && doc["metadata"]["name"] == "prometheus-config"
         })
         .expect("the stack has Prometheus' ConfigMap");

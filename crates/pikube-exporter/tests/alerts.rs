@@ -26,8 +26,8 @@ fn promtool(args: &[&str]) -> (bool, String) {
     )
 }
 
-fn yaml(name: &str) -> serde_yaml::Value {
-    serde_yaml::from_str(&std::fs::read_to_string(alerts_dir().join(name)).unwrap()).unwrap()
+fn yaml(name: &str) -> yaml_serde::Value {
+    yaml_serde::from_str(&std::fs::read_to_string(alerts_dir().join(name)).unwrap()).unwrap()
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn repo() -> PathBuf {
 fn manifest(name: &str) -> Value {
     let path = repo().join("deploy/mandelbrot").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
 fn deployment() -> Value {

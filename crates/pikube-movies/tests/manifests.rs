@@ -53,7 +53,7 @@ fn read(path: &Path) -> String {
 /// Every YAML document of `path` (several per file, separated by `---`).
 fn documents(path: &Path) -> Vec<Value> {
     let text = read(path);
-    serde_yaml::Deserializer::from_str(&text)
+    yaml_serde::Deserializer::from_str(&text)
         .map(|document| {
             Value::deserialize(document).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         })

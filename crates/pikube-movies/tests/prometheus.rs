@@ -33,7 +33,7 @@ fn deploy_dir() -> PathBuf {
 
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_yaml::Deserializer::from_str(&text)
+    yaml_serde::Deserializer::from_str(&text)
         .map(|document| Value::deserialize(document).unwrap_or_else(|e| panic!("{path:?}: {e}")))
         .filter(|value| !value.is_null())
         .collect()

@@ -113,7 +113,7 @@ fn cloud_init_files_for_every_node_pass_cloud_inits_own_checks() {
             "{netplan}"
         );
         let user_data = std::fs::read_to_string(dir.join("user-data")).unwrap();
-        let parsed: serde_yaml::Value = serde_yaml::from_str(&user_data).unwrap();
+        let parsed: yaml_serde::Value = yaml_serde::from_str(&user_data).unwrap();
         // A node called `on` stays a string (cloud-init reads YAML 1.1).
         assert_eq!(parsed["hostname"].as_str(), Some(node));
         assert_eq!(parsed["users"][0]["name"].as_str(), Some("admin"));

@@ -46,7 +46,7 @@ mod tests {
     #[test]
     fn k3s_shape_and_round_trip() {
         let text = render("https://127.0.0.1:6443", b"CA", "CERT", "KEY");
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
         assert_eq!(doc["current-context"].as_str(), Some("default"));
         assert_eq!(doc["clusters"][0]["name"].as_str(), Some("default"));
         assert_eq!(doc["users"][0]["name"].as_str(), Some("default"));

@@ -76,7 +76,7 @@ fn check(path: &Path) -> Result<(), String> {
             ))
         }
     };
-    serde_yaml::from_str::<Registry>(&text).map_err(|e| {
+    yaml_serde::from_str::<Registry>(&text).map_err(|e| {
         format!(
             "failed to parse private registry configuration {}: {e}",
             path.display()

@@ -2,7 +2,7 @@
 //! rules and dashboards of deploy/monitoring and deploy/movies) with cluster.toml's
 //! settings, and Grafana's admin password in a file of its own.
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::{AddonFile, MARKER};
 use crate::config::MonitoringAddon;
@@ -137,7 +137,7 @@ fn config_map(name: &str, files: &[(&str, &str)]) -> String {
     object.insert("metadata".into(), Value::Mapping(metadata));
     object.insert("data".into(), Value::Mapping(data));
     // A mapping of strings always serialises.
-    serde_yaml::to_string(&object).unwrap_or_default()
+    yaml_serde::to_string(&object).unwrap_or_default()
 }
 
 /// Grafana's admin user and password. The password goes in as a JSON string, which YAML
@@ -168,10 +168,10 @@ mod tests {
     }
 
     /// Every YAML document of a file, parsed.
-    fn documents(text: &str) -> Vec<serde_yaml::Value> {
-        serde_yaml::Deserializer::from_str(text)
+    fn documents(text: &str) -> Vec<yaml_serde::Value> {
+        yaml_serde::Deserializer::from_str(text)
             .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
-            .filter(|doc: &serde_yaml::Value| !doc.is_null())
+            .filter(|doc: &yaml_serde::Value| !doc.is_null())
             .collect()
     }
 

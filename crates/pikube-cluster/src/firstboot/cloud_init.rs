@@ -127,27 +127,27 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name).collect();
         assert_eq!(names, ["user-data", "network-config", "meta-data"]);
         assert!(files[0].content.starts_with("#cloud-config\n"));
-        let user: serde_yaml::Value = serde_yaml::from_str(&files[0].content).unwrap();
+        let user: yaml_serde::Value = yaml_serde::from_str(&files[0].content).unwrap();
         assert_eq!(user["hostname"].as_str(), Some("on"));
         assert_eq!(user["users"][0]["name"].as_str(), Some("admin"));
         assert_eq!(
             user["users"][0]["ssh_authorized_keys"][0].as_str(),
             Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop")
         );
-        let network: serde_yaml::Value = serde_yaml::from_str(&files[1].content).unwrap();
+        let network: yaml_serde::Value = yaml_serde::from_str(&files[1].content).unwrap();
         assert_eq!(network["network"]["renderer"].as_str(), Some("networkd"));
-        let meta: serde_yaml::Value = serde_yaml::from_str(&files[2].content).unwrap();
+        let meta: yaml_serde::Value = yaml_serde::from_str(&files[2].content).unwrap();
         let id = meta["instance-id"].as_str().unwrap().to_owned();
         assert!(id.starts_with("pikube-on-"), "{id}");
         // Other content, another instance id: cloud-init runs again on a re-seeded card.
         let mut other = first(BootOs::Ubuntu);
         other.user = "ops".into();
-        let network = serde_yaml::from_str::<serde_yaml::Value>(&files[1].content).unwrap();
+        let network = yaml_serde::from_str::<yaml_serde::Value>(&files[1].content).unwrap();
         assert_eq!(
             network["network"]["ethernets"]["eth0"]["dhcp4"].as_bool(),
             Some(true)
         );
-        let again: serde_yaml::Value = serde_yaml::from_str(&nocloud(&other)[2].content).unwrap();
+        let again: yaml_serde::Value = yaml_serde::from_str(&nocloud(&other)[2].content).unwrap();
         assert_ne!(again["instance-id"].as_str().unwrap(), id);
     }
 }

@@ -131,7 +131,7 @@ mod tests {
         let yaml = registries_yaml(&registries(), &lookup).unwrap().unwrap();
         assert!(yaml.starts_with(&format!("{MARKER}\n")));
         // What K3s' YAML parser gets: the same values, quoted strings staying strings.
-        let read: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        let read: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap();
         assert_eq!(
             read["mirrors"]["docker.io"]["endpoint"][0].as_str(),
             Some("https://registry.lan:5000")

@@ -1,7 +1,7 @@
 //! The text of every file a k3s node gets: config.yaml, the registration drop-in, the
 //! env file, the systemd unit and the helper scripts. Pure functions of the desired node.
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::paths::{Service, BINARY};
 use crate::config::{BackupSettings, SnapshotSchedule};
@@ -149,7 +149,7 @@ pub fn registration_yaml(labels: &[(String, String)], taints: &[String]) -> Stri
 
 /// Parses a registration file back: the labels and taints pikube set last time.
 pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let value: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+    let value: Value = yaml_serde::from_str(text).unwrap_or(Value::Null);
     let strings = |key: &str| -> Vec<String> {
         value
             .get(key)
@@ -292,8 +292,8 @@ fn with_header(header: &str, map: Mapping) -> String {
 
 /// One scalar as k3s must read it back. k3s parses config files as YAML 1.1, where plain
 /// `y`, `n`, `yes`, `no`, `on` and `off` are booleans (`node-name: on` would register a node
-/// called `true`); serde_yaml speaks YAML 1.2 and leaves them plain, so those are quoted
-/// here. Everything else is written as serde_yaml writes it.
+/// called `true`); yaml_serde speaks YAML 1.2 and leaves them plain, so those are quoted
+/// here. Everything else is written as yaml_serde writes it.
 fn scalar(value: &Value) -> String {
     if let Some(text) = value.as_str() {
         let yaml11_bool = matches!(
@@ -305,7 +305,7 @@ fn scalar(value: &Value) -> String {
         }
     }
     // A string or a boolean always serialises.
-    serde_yaml::to_string(value)
+    yaml_serde::to_string(value)
         .unwrap_or_default()
         .trim_end()
         .to_owned()
@@ -324,7 +324,7 @@ mod tests {
             server,
             kubelet_args: &[],
         });
-        serde_yaml::from_str(&text).unwrap()
+        yaml_serde::from_str(&text).unwrap()
     }
 
     fn server() -> ServerOptions {
@@ -437,7 +437,7 @@ mod tests {
             server: &server(),
             kubelet_args: &["max-pods=50".into()],
         });
-        let value: Value = serde_yaml::from_str(&text).unwrap();
+        let value: Value = yaml_serde::from_str(&text).unwrap();
         assert_eq!(value["node-name"], "pi-1");
         assert_eq!(value["cluster-init"], true);
         assert_eq!(value["write-kubeconfig-mode"], "0600");
@@ -498,7 +498,7 @@ mod tests {
             "node-taint".into(),
             list(&["dedicated=db:NoSchedule".into()]),
         );
-        let before = serde_yaml::to_string(&Value::Mapping(map.clone())).unwrap();
+        let before = yaml_serde::to_string(&Value::Mapping(map.clone())).unwrap();
         assert_eq!(with_header("", map), before);
     }
 
@@ -554,7 +554,7 @@ test -d {pods} && echo dir-kept
             server: &server(),
             kubelet_args: &[],
         });
-        let value: Value = serde_yaml::from_str(&text).unwrap();
+        let value: Value = yaml_serde::from_str(&text).unwrap();
         assert_eq!(value["server"], "https://10.0.0.1:6443");
         for key in ["tls-san", "disable", "cluster-init", "kubelet-arg"] {
             assert!(value.get(key).is_none(), "{key} in {text}");

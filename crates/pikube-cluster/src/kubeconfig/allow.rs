@@ -5,7 +5,7 @@
 //! changed on the node; pikube refuses it instead of guessing which part is safe.
 
 use base64::Engine;
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::entries::type_name;
 use super::KubeconfigError;

@@ -1,12 +1,12 @@
 //! Writing the kubeconfig back as YAML that kubectl reads the same way.
 //!
-//! serde_yaml speaks YAML 1.2 and writes strings such as `yes`, `on` or `y` bare; kubectl's
+//! yaml_serde speaks YAML 1.2 and writes strings such as `yes`, `on` or `y` bare; kubectl's
 //! parser follows YAML 1.1, where those are booleans, so an exec plugin's `env` value of
 //! `"on"` would come back as `true` and break kubectl. This emitter therefore writes a string
 //! bare only when it cannot be read as anything else in either version, and double-quoted
 //! otherwise. Layout follows kubectl's: block style, lists not indented under their key.
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::KubeconfigError;
 
@@ -104,7 +104,7 @@ fn tagged_node(
             out.push('\n');
             sequence_body(out, s, indent + 2, false)
         }
-        // A tag on a tag cannot be written in YAML, and serde_yaml never produces one.
+        // A tag on a tag cannot be written in YAML, and yaml_serde never produces one.
         Value::Tagged(_) => Err(KubeconfigError::UnsupportedYaml),
         other => scalar_line(out, other),
     }
@@ -170,9 +170,9 @@ mod tests {
     use super::*;
 
     fn round_trip(text: &str) -> String {
-        let value: Value = serde_yaml::from_str(text).unwrap();
+        let value: Value = yaml_serde::from_str(text).unwrap();
         let emitted = to_yaml(value.as_mapping().unwrap()).unwrap();
-        let back: Value = serde_yaml::from_str(&emitted).unwrap();
+        let back: Value = yaml_serde::from_str(&emitted).unwrap();
         assert_eq!(back, value, "emitted:\n{emitted}");
         emitted
     }

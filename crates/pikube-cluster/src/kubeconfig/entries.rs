@@ -1,16 +1,16 @@
 //! Helpers over the untyped YAML document. The user's kubeconfig is handled as a
-//! `serde_yaml::Value` rather than typed structs so that the fields of its other clusters that
+//! `yaml_serde::Value` rather than typed structs so that the fields of its other clusters that
 //! this code does not know about (exec plugins, extensions, proxy-url, whatever newer kubectl
 //! versions add) survive a rewrite unchanged. What comes from k3s.yaml is another matter: see
 //! `allow`.
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::KubeconfigError;
 
 /// Parses `text`; `what` names it in errors. An empty (or comment-only) text is `Null`.
 pub(super) fn parse(text: &str, what: &'static str) -> Result<Value, KubeconfigError> {
-    serde_yaml::from_str(text).map_err(|source| KubeconfigError::NotYaml { what, source })
+    yaml_serde::from_str(text).map_err(|source| KubeconfigError::NotYaml { what, source })
 }
 
 pub(super) fn into_mapping(value: Value, what: &'static str) -> Result<Mapping, KubeconfigError> {

@@ -11,7 +11,7 @@ pub enum KubeconfigError {
     NotYaml {
         what: &'static str,
         #[source]
-        source: serde_yaml::Error,
+        source: yaml_serde::Error,
     },
     #[error("{what} is not a kubeconfig: its top level is {found}, not a mapping")]
     NotAMapping {

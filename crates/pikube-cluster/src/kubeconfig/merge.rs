@@ -4,7 +4,7 @@
 use std::io;
 use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::emit;
 use super::entries::{self, entry_name, into_mapping, list_mut};

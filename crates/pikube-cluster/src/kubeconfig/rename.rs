@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 use super::allow::{self, Credentials};
 use super::ca::{self, CaPin};

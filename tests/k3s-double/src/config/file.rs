@@ -46,11 +46,11 @@ fn load_one(path: &Path) -> Result<Vec<FileEntry>, String> {
 }
 
 pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
     let yaml11 = yaml11_booleans(text);
     let map = match doc {
-        serde_yaml::Value::Null => return Ok(Vec::new()),
-        serde_yaml::Value::Mapping(map) => map,
+        yaml_serde::Value::Null => return Ok(Vec::new()),
+        yaml_serde::Value::Mapping(map) => map,
         _ => return Err("the top level is not a mapping".into()),
     };
     let mut out = Vec::new();
@@ -62,8 +62,8 @@ pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
         };
         let value = match value {
             _ if yaml11.contains_key(&raw) => Value::Bool(yaml11[&raw]),
-            serde_yaml::Value::Bool(b) => Value::Bool(b),
-            serde_yaml::Value::Sequence(items) => Value::List(
+            yaml_serde::Value::Bool(b) => Value::Bool(b),
+            yaml_serde::Value::Sequence(items) => Value::List(
                 items
                     .iter()
                     .map(|item| scalar(item).ok_or(format!("{key}: list items must be scalars")))
@@ -78,7 +78,7 @@ pub fn parse(text: &str) -> Result<Vec<FileEntry>, String> {
 
 /// Top-level keys whose value is a plain (unquoted) YAML 1.1 boolean word. k3s reads its
 /// config files with a YAML 1.1 parser, where `on`, `off`, `y`, `n`, `yes`, `no` are
-/// booleans, so `node-name: on` means `--node-name=true`; serde_yaml (YAML 1.2) would read
+/// booleans, so `node-name: on` means `--node-name=true`; yaml_serde (YAML 1.2) would read
 /// the string "on". Quoted values stay strings in both.
 fn yaml11_booleans(text: &str) -> std::collections::BTreeMap<String, bool> {
     let mut found = std::collections::BTreeMap::new();
@@ -100,12 +100,12 @@ fn yaml11_booleans(text: &str) -> std::collections::BTreeMap<String, bool> {
     found
 }
 
-fn scalar(value: &serde_yaml::Value) -> Option<String> {
+fn scalar(value: &yaml_serde::Value) -> Option<String> {
     match value {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
-        serde_yaml::Value::Null => Some(String::new()),
+        yaml_serde::Value::String(s) => Some(s.clone()),
+        yaml_serde::Value::Number(n) => Some(n.to_string()),
+        yaml_serde::Value::Bool(b) => Some(b.to_string()),
+        yaml_serde::Value::Null => Some(String::new()),
         _ => None,
     }
 }
