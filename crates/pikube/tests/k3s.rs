@@ -171,16 +171,44 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     assert_eq!(
         phases,
         [
-            "connect", "facts", "validate", "lock", "prepare", "reboot", "binaries", "upgrade",
-            "k3s", "addons", "prune", "unlock"
+            "connect",
+            "facts",
+            "validate",
+            "lock",
+            "prepare",
+            "reboot",
+            "binaries",
+            "upgrade",
+            "k3s-servers",
+            "k3s-agents",
+            "labels",
+            "addons",
+            "prune",
+            "unlock"
         ]
     );
-    let k3s = &report["phases"][8]["nodes"];
-    assert_eq!(k3s.as_array().map(Vec::len), Some(1), "{report}");
-    assert_eq!(k3s[0]["node"], "one", "{report}");
-    assert_eq!(k3s[0]["status"], "changed", "{report}");
+    // The server's registration drop-in is rewritten (for a re-registration), without a
+    // restart; the agents have nothing to do; the label itself goes through the API.
+    let servers = &report["phases"][8]["nodes"];
+    assert_eq!(servers.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(servers[0]["node"], "one", "{report}");
     assert!(
-        k3s[0]["summary"]
+        servers[0]["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("k3s: 1 change") && !s.contains("restart")),
+        "{report}"
+    );
+    assert_eq!(
+        report["phases"][9]["nodes"],
+        serde_json::json!([]),
+        "{report}"
+    );
+    let labels = &report["phases"][10]["nodes"];
+    assert_eq!(labels.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(labels[0]["node"], "one", "{report}");
+    assert_eq!(labels[0]["status"], "changed", "{report}");
+    assert!(
+        labels[0]["summary"]
             .as_str()
             .is_some_and(|s| s.contains("zone=b")),
         "{report}"

@@ -23,9 +23,14 @@ pub enum Phase {
     /// snapshot, servers one at a time, then agents; each cordoned, drained, restarted on
     /// the new binary, Ready on the new version, uncordoned.
     Upgrade,
-    /// K3s installed and configured: the first server, the other servers one at a time, the
-    /// agents in parallel; then labels and taints through the API.
-    K3s,
+    /// Every node's K3s state read and the topology decided; then K3s installed and
+    /// configured on the first server, then on the other servers one at a time, each Ready
+    /// before the next (etcd grows one member at a time).
+    K3sServers,
+    /// K3s installed and configured on the agents, in parallel, each Ready.
+    K3sAgents,
+    /// Labels and taints set through the API on the nodes installed; those nodes recorded.
+    Labels,
     /// The add-ons of cluster.toml written to every server's manifests folder, where K3s
     /// applies them; those turned off deleted, then their files removed.
     Addons,
@@ -46,7 +51,9 @@ impl Phase {
         Phase::Reboot,
         Phase::Binaries,
         Phase::Upgrade,
-        Phase::K3s,
+        Phase::K3sServers,
+        Phase::K3sAgents,
+        Phase::Labels,
         Phase::Addons,
         Phase::Prune,
         Phase::Unlock,
@@ -62,7 +69,9 @@ impl Phase {
             Phase::Reboot => "reboot",
             Phase::Binaries => "binaries",
             Phase::Upgrade => "upgrade",
-            Phase::K3s => "k3s",
+            Phase::K3sServers => "k3s-servers",
+            Phase::K3sAgents => "k3s-agents",
+            Phase::Labels => "labels",
             Phase::Addons => "addons",
             Phase::Prune => "prune",
             Phase::Unlock => "unlock",

@@ -167,7 +167,7 @@ mod tests {
         let mut prepare = PhaseReport::new(Phase::Prepare);
         prepare.push("one", changed("1 change"));
         prepare.push("two", changed("1 change"));
-        let mut k3s = PhaseReport::new(Phase::K3s);
+        let mut k3s = PhaseReport::new(Phase::K3sServers);
         k3s.push("one", changed("k3s: 2 changes"));
         k3s.failed("two", "two: k3s did not start".to_owned());
         let mut prune = PhaseReport::new(Phase::Prune);
@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(report.failure_of("one"), None);
         assert!(report.has_failures());
         let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["phases"][1]["phase"], "k3s");
+        assert_eq!(json["phases"][1]["phase"], "k3s-servers");
         assert_eq!(json["phases"][1]["nodes"][1]["status"], "failed");
         assert_eq!(json["phases"][0]["nodes"][0]["summary"], "1 change");
     }

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::cluster_lock::ServerLock;
 use crate::config::ClusterConfig;
 use crate::fleet::{Fleet, SshClientError};
-use crate::k3s::{BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, PruneStep, StageNode};
+use crate::k3s::{
+    BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, K3sSurvey, PruneStep, StageNode,
+};
 use crate::node_records::NodeRecord;
 use crate::plan::NodePlan;
 use crate::progress::Progress;
@@ -100,7 +102,9 @@ pub struct Run<'a> {
     pub(super) live: Option<Vec<ClusterNode>>,
     /// upgrade: the nodes whose binary it put in place (in a plan: would).
     pub(super) rolled_out: BTreeSet<String>,
-    /// k3s: the nodes installed and Ready, as the node records keep them.
+    /// k3s-servers: each node's K3s state and the topology, for the agents and labels.
+    pub(super) k3s: Option<K3sSurvey>,
+    /// labels: the nodes installed and Ready, as the node records keep them.
     pub(super) installed: Vec<NodeRecord>,
     /// prune: in a plan, the stale nodes and what would become of them.
     pub(super) stale: Vec<PruneStep>,
@@ -135,6 +139,7 @@ impl<'a> Run<'a> {
             k3s_states: BTreeMap::new(),
             live: None,
             rolled_out: BTreeSet::new(),
+            k3s: None,
             installed: Vec::new(),
             stale: Vec::new(),
             local_lock: None,
