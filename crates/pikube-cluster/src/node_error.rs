@@ -1,4 +1,4 @@
-use crate::apply::RebootError;
+use crate::apply::reboot::RebootError;
 use crate::facts::GatherError;
 use crate::plan::PlanError;
 use crate::ssh::SshError;

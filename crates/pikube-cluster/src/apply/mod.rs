@@ -4,7 +4,7 @@
 //! half-way is finished by the next one.
 
 mod carry_out;
-mod reboot;
+pub(crate) mod reboot;
 mod upload;
 mod write_file;
 

@@ -4,19 +4,15 @@
 //! not a server that fails to start.
 
 use std::fmt;
-use std::ops::Range;
 use std::str::FromStr;
 
 use croner::parser::{CronParser, Seconds, Year};
 use serde::Serialize;
 
-use super::datastore::DatastoreKind;
 use super::fields;
 use super::located::Located;
-use super::nodes::LoweredNode;
 use super::raw::{RawBackup, RawS3};
 use super::report::Report;
-use super::role::Role;
 use crate::secrets::SecretKey;
 
 /// `[backup]`: scheduled snapshots on the servers, and where else they go.
@@ -376,41 +372,6 @@ fn s3(report: &mut Report<'_>, table: &Located<RawS3>) -> Option<S3Target> {
         access_key_secret: access?,
         secret_key_secret: secret_key?,
     })
-}
-
-/// K3s takes snapshots of its embedded etcd only: with one server it runs SQLite, and
-/// with `datastore_endpoint` the database is someone else's. Either way `[backup]` would do
-/// nothing, which is said at the table rather than left to be found after a dead card.
-pub(crate) fn check_datastore(
-    report: &mut Report<'_>,
-    span: Option<Range<usize>>,
-    nodes: &[LoweredNode],
-    external_datastore: bool,
-) {
-    let servers = nodes
-        .iter()
-        .filter(|n| {
-            n.role
-                .as_ref()
-                .is_some_and(|r| *r.get_ref() == Role::Server)
-        })
-        .count();
-    let why = match DatastoreKind::chosen(servers, external_datastore) {
-        DatastoreKind::External => {
-            "with [k3s] datastore_endpoint the cluster's data is in that database; back it up \
-             with the database's own tools"
-        }
-        DatastoreKind::Sqlite => {
-            "with one server K3s keeps its data in SQLite, which it takes no snapshots of; \
-             scheduled snapshots need embedded etcd (three servers for HA)"
-        }
-        DatastoreKind::EmbeddedEtcd => return,
-    };
-    report.error(
-        span,
-        "backup",
-        format!("[backup] asks for K3s' etcd snapshots, but {why}"),
-    );
 }
 
 #[cfg(test)]

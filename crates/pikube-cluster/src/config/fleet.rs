@@ -1,9 +1,10 @@
-//! Checks across nodes: names and addresses unique, a control plane present,
-//! and a server count etcd can make use of.
+//! Checks across nodes: names and addresses unique, a control plane present, a server
+//! count etcd can make use of, and a datastore `[backup]` can snapshot.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
+use super::datastore::DatastoreKind;
 use super::nodes::LoweredNode;
 use super::report::Report;
 use super::role::Role;
@@ -67,14 +68,7 @@ fn servers(
     if nodes.iter().any(|n| n.bad_role) {
         return;
     }
-    let servers: Vec<&LoweredNode> = nodes
-        .iter()
-        .filter(|n| {
-            n.role
-                .as_ref()
-                .is_some_and(|r| *r.get_ref() == Role::Server)
-        })
-        .collect();
+    let servers = servers_of(nodes);
     let count = servers.len();
     if count == 0 {
         if nodes.iter().all(|n| n.role.is_some()) {
@@ -111,4 +105,43 @@ fn servers(
             ),
         );
     }
+}
+
+/// K3s takes snapshots of its embedded etcd only: with one server it runs SQLite, and
+/// with `datastore_endpoint` the database is someone else's. Either way `[backup]` would do
+/// nothing, which is said at the table rather than left to be found after a dead card.
+pub(crate) fn check_backup_datastore(
+    report: &mut Report<'_>,
+    span: Option<Range<usize>>,
+    nodes: &[LoweredNode],
+    external_datastore: bool,
+) {
+    let why = match DatastoreKind::chosen(servers_of(nodes).len(), external_datastore) {
+        DatastoreKind::External => {
+            "with [k3s] datastore_endpoint the cluster's data is in that database; back it up \
+             with the database's own tools"
+        }
+        DatastoreKind::Sqlite => {
+            "with one server K3s keeps its data in SQLite, which it takes no snapshots of; \
+             scheduled snapshots need embedded etcd (three servers for HA)"
+        }
+        DatastoreKind::EmbeddedEtcd => return,
+    };
+    report.error(
+        span,
+        "backup",
+        format!("[backup] asks for K3s' etcd snapshots, but {why}"),
+    );
+}
+
+/// The nodes whose role is server.
+fn servers_of(nodes: &[LoweredNode]) -> Vec<&LoweredNode> {
+    nodes
+        .iter()
+        .filter(|n| {
+            n.role
+                .as_ref()
+                .is_some_and(|r| *r.get_ref() == Role::Server)
+        })
+        .collect()
 }

@@ -114,7 +114,7 @@ pub(crate) fn parse_with_home(
             }
             fleet::check(&mut report, &lowered, list.span, external_datastore);
             if let Some(span) = backup_span {
-                backup::check_datastore(&mut report, span, &lowered, external_datastore);
+                fleet::check_backup_datastore(&mut report, span, &lowered, external_datastore);
             }
             if let Some(network) = &network {
                 for node in &lowered {

@@ -31,13 +31,13 @@ impl AdminAccount {
     }
 
     pub fn new(email: &str, password: &str) -> Result<Self, ConfigError> {
-        let email = crate::services::users::Email::parse(email).map_err(|message| {
+        let email = crate::services::users::input::Email::parse(email).map_err(|message| {
             ConfigError::Invalid {
                 variable: "MOVIES_ADMIN_EMAIL",
                 message,
             }
         })?;
-        crate::services::users::check_password(password).map_err(|message| {
+        crate::services::users::input::check_password(password).map_err(|message| {
             ConfigError::Invalid {
                 variable: "MOVIES_ADMIN_PASSWORD",
                 message,

@@ -9,6 +9,7 @@ mod cluster;
 mod confirm;
 mod demo;
 mod doctor;
+mod env_secrets;
 mod exec;
 mod firstboot;
 mod init;
@@ -25,7 +26,7 @@ mod ssh;
 mod status;
 mod sudo_prompt;
 
-pub use sudo_prompt::take_secrets_from_env;
+pub use env_secrets::take_secrets_from_env;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Outcome;

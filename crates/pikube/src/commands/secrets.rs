@@ -120,7 +120,7 @@ fn existing(config: &Path) -> anyhow::Result<SecretsFile> {
 
 /// Opens with the environment's identities, asking for a passphrase on a terminal.
 pub fn unlock() -> Unlock {
-    let from_env = super::sudo_prompt::passphrase_from_env();
+    let from_env = super::env_secrets::passphrase_from_env();
     Unlock::from_env(Box::new(move |prompt: &str| {
         if from_env.is_some() {
             from_env.clone()

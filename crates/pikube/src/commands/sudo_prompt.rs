@@ -1,29 +1,11 @@
+//! The sudo password for the nodes, and the secrets beside cluster.toml that may hold it.
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use pikube_cluster::secrets::{SecretKey, Secrets, SecretsFile};
 use pikube_cluster::ssh::SudoPassword;
-
-/// PIKUBE_SUDO_PASSWORD and PIKUBE_SECRETS_PASSPHRASE, taken out of the environment at
-/// start, before any thread or child process exists: ssh (and the ControlMaster that
-/// outlives pikube for a minute), its ProxyCommands and `Match exec` would otherwise
-/// inherit them (security review L4).
-static FROM_ENV: OnceLock<(Option<String>, Option<String>)> = OnceLock::new();
-
-/// Call first thing in `main`, while the process has a single thread.
-pub fn take_secrets_from_env() {
-    let sudo = std::env::var(SUDO_PASSWORD_ENV).ok();
-    let passphrase = std::env::var(pikube_cluster::secrets::PASSPHRASE_ENV).ok();
-    std::env::remove_var(SUDO_PASSWORD_ENV);
-    std::env::remove_var(pikube_cluster::secrets::PASSPHRASE_ENV);
-    let _ = FROM_ENV.set((sudo, passphrase));
-}
-
-/// The secrets passphrase that was in the environment at start.
-pub fn passphrase_from_env() -> Option<String> {
-    FROM_ENV.get().and_then(|(_, p)| p.clone())
-}
 
 /// The directory of the cluster.toml this run loaded: its secrets.age may hold the sudo
 /// password.
@@ -72,16 +54,13 @@ fn from_secrets(node: &str) -> Option<SudoPassword> {
     .find_map(|key| secrets.get(&key).map(|p| SudoPassword::new(p.to_owned())))
 }
 
-/// The environment variable that carries a sudo password for unattended runs.
-pub const SUDO_PASSWORD_ENV: &str = "PIKUBE_SUDO_PASSWORD";
-
 /// `node`'s sudo password: from the environment (the same for every node), the secrets file
 /// beside cluster.toml (`nodes.<node>.sudo_password`, else `sudo_password`), or asked once
 /// on the terminal for every node the secrets do not cover; `None` when none of these is
 /// possible (the node then fails with a message saying how to fix it).
 pub fn sudo_password(node: &str) -> Option<SudoPassword> {
     static ASKED: std::sync::Mutex<Option<Option<SudoPassword>>> = std::sync::Mutex::new(None);
-    if let Some(password) = FROM_ENV.get().and_then(|(sudo, _)| sudo.clone()) {
+    if let Some(password) = super::env_secrets::sudo_password_from_env() {
         return Some(SudoPassword::new(password));
     }
     if let Some(password) = from_secrets(node) {

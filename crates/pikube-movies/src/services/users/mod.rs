@@ -1,6 +1,6 @@
 //! The users service: registration, sign-in (bearer tokens), and who am I.
 
-mod input;
+pub(crate) mod input;
 mod store;
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use serde_json::{json, Value};
 
-pub use input::{check_password, Email};
+pub use input::Email;
 
 use self::input::{RegistrationRequest, TokenRequest};
 use self::store::Inserted;
