@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use pikube_pi::facts::UnitStates;
 use pikube_pi::{framed_script, FactsError, Sections};
 
 use super::paths::{Service, IMAGES_DIR, LINKS};
@@ -104,12 +105,14 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
     let s = Sections::parse(stdout)?;
     let text = |name: &str| s.ok_text(name).map(str::to_owned);
     let line = |name: &str| s.ok_line(name).map(str::to_owned);
-    let service = |n: &str| ServiceFiles {
+    let units = UnitStates::parse(s.ok_text("units"));
+    // `unit`'s files are in sections named with `n`, its unit name with `-` as `_`.
+    let service = |unit: &str, n: &str| ServiceFiles {
         unit: text(&format!("unit_{n}")),
         env_sha256: line(&format!("env_sha256_{n}")),
         uninstall: text(&format!("uninstall_{n}")),
-        enabled: s.any_line(&format!("enabled_{n}")) == Some("enabled"),
-        active: s.any_line(&format!("active_{n}")) == Some("active"),
+        enabled: units.get(unit).is_enabled(),
+        active: units.get(unit).is_active(),
     };
     let links = LINKS
         .iter()
@@ -130,8 +133,8 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         killall: text("killall"),
         registries_sha256: line("registries_sha256"),
         registries_by_pikube: s.ok_line("registries_head") == Some(super::registries::MARKER),
-        server: service("k3s"),
-        agent: service("k3s_agent"),
+        server: service("k3s", "k3s"),
+        agent: service("k3s-agent", "k3s_agent"),
         links,
         server_token: s.ok_line("server_token").and_then(ServerToken::parse),
         agent_token: s.ok_line("agent_token").and_then(AgentToken::parse),
@@ -165,6 +168,23 @@ mod tests {
         assert_eq!(state.links.len(), 3);
         assert!(state.server_token.is_none());
         assert!(state.images.is_empty());
+    }
+
+    #[test]
+    fn both_services_come_from_one_systemctl_show() {
+        let asked = format!(
+            "systemctl show --property={} k3s k3s-agent",
+            pikube_pi::facts::UNIT_PROPERTIES
+        );
+        assert!(STATE_SCRIPT.contains(&asked));
+        let transcript = "@@pikube-facts v1\n@@begin units\n\
+                          |Id=k3s-agent.service\n|LoadState=loaded\n|ActiveState=failed\n\
+                          |UnitFileState=enabled\n|\n\
+                          |Id=k3s.service\n|LoadState=not-found\n|ActiveState=inactive\n\
+                          |UnitFileState=\n@@end units eol=1 rc=0\n@@pikube-facts end\n";
+        let state = parse_state(transcript).unwrap();
+        assert!(state.agent.enabled && !state.agent.active);
+        assert!(!state.server.enabled && !state.server.active);
     }
 
     /// The state script with the k3s binary and the sums cache at `binary` and `sums`,

@@ -70,9 +70,9 @@ for pk_svc in k3s k3s-agent; do
   pk_file "unit_$pk_n" "/etc/systemd/system/$pk_svc.service"
   pk_sha "env_sha256_$pk_n" "/etc/systemd/system/$pk_svc.service.env"
   pk_file "uninstall_$pk_n" "/usr/local/bin/$pk_svc-uninstall.sh"
-  pk_cmd "enabled_$pk_n" systemctl is-enabled "$pk_svc"
-  pk_cmd "active_$pk_n" systemctl is-active "$pk_svc"
 done
+# Both services in one systemctl (pikube-pi's units.rs reads it).
+pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState k3s k3s-agent
 for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
 pk_file server_token /var/lib/rancher/k3s/server/token
 # A file once agent-token is set; else a symlink to token (the server token, not wanted).

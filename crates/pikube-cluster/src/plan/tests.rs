@@ -4,6 +4,14 @@ use pikube_pi::{parse_facts, NodeFacts};
 
 use super::{plan_node, verify_node, Change, DesiredNode};
 
+/// `systemctl show` of the facts script on a first boot: no K3s, dphys-swapfile on.
+const UNITS_DPHYS_ON: &str = "Id=k3s.service\nLoadState=not-found\nActiveState=inactive\n\
+                              UnitFileState=\n\n\
+                              Id=k3s-agent.service\nLoadState=not-found\nActiveState=inactive\n\
+                              UnitFileState=\n\n\
+                              Id=dphys-swapfile.service\nLoadState=loaded\nActiveState=active\n\
+                              UnitFileState=enabled\n";
+
 /// A Raspberry Pi OS Bookworm node as first booted, with `overrides` replacing sections.
 fn facts(overrides: &[(&str, Option<&str>)]) -> NodeFacts {
     let mut sections: Vec<(&str, Option<&str>)> = vec![
@@ -21,8 +29,7 @@ fn facts(overrides: &[(&str, Option<&str>)]) -> NodeFacts {
         ("proc_cgroups", Some("#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t0\t1\t0\n")),
         ("cmdline_txt_firmware", Some("console=tty1 root=PARTUUID=1234-02 rootwait\n")),
         ("dphys_binary", Some("/usr/sbin/dphys-swapfile\n")),
-        ("dphys_enabled", Some("enabled\n")),
-        ("dphys_active", Some("active\n")),
+        ("units", Some(UNITS_DPHYS_ON)),
     ];
     for (name, value) in overrides {
         match sections.iter_mut().find(|(n, _)| n == name) {
@@ -205,8 +212,14 @@ fn a_prepared_node_plans_nothing_and_verifies_clean() {
             "proc_cgroups",
             Some("#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t0\t1\t1\n"),
         ),
-        ("dphys_enabled", Some("disabled\n")),
-        ("dphys_active", Some("inactive\n")),
+        (
+            "units",
+            Some(
+                &UNITS_DPHYS_ON
+                    .replace("=enabled", "=disabled")
+                    .replace("=active", "=inactive"),
+            ),
+        ),
     ]);
     let plan = plan_node(&desired(), &facts).unwrap();
     assert!(plan.is_empty(), "{:?}", plan);
@@ -235,7 +248,10 @@ fn a_node_without_a_default_route_is_stopped_with_the_fix_unless_k3s_runs() {
     // K3s already runs there somehow: not pikube's to stop.
     let running = facts(&[
         ("proc_net_route", Some(lan)),
-        ("k3s_active", Some("active\n")),
+        (
+            "units",
+            Some("Id=k3s.service\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n"),
+        ),
     ]);
     assert!(plan_node(&desired(), &running).is_ok());
 }

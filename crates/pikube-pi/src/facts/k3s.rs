@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::units::ServiceState;
+
 /// The k3s binary and its two possible services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct K3sState {
@@ -11,32 +13,6 @@ pub struct K3sState {
     pub server: ServiceState,
     /// `k3s-agent.service`.
     pub agent: ServiceState,
-}
-
-/// What systemctl answered; `None` when systemctl is missing or said nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceState {
-    /// `systemctl is-enabled`: `enabled`, `disabled`, `masked`, `not-found`...
-    pub enabled: Option<String>,
-    /// `systemctl is-active`: `active`, `inactive`, `failed`, `activating`...
-    pub active: Option<String>,
-}
-
-impl ServiceState {
-    pub(crate) fn new(enabled: Option<&str>, active: Option<&str>) -> Self {
-        ServiceState {
-            enabled: enabled.map(str::to_string),
-            active: active.map(str::to_string),
-        }
-    }
-
-    pub fn is_active(&self) -> bool {
-        self.active.as_deref() == Some("active")
-    }
-
-    pub fn is_enabled(&self) -> bool {
-        self.enabled.as_deref() == Some("enabled")
-    }
 }
 
 impl K3sState {

@@ -12,6 +12,7 @@ mod sections;
 mod storage;
 mod swap;
 mod throttle;
+mod units;
 
 use serde::Serialize;
 
@@ -19,12 +20,13 @@ pub use arch::Arch;
 pub use boot::BootConfig;
 pub use cgroup::{CgroupEvidence, CgroupState};
 pub use error::FactsError;
-pub use k3s::{K3sState, ServiceState};
+pub use k3s::K3sState;
 pub use model::{PiFamily, PiModel};
 pub use os::{OsFamily, OsInfo};
 pub use storage::{wear_ratio, RootStorage, StorageKind};
 pub use swap::{ActiveSwap, DphysSwapfile, SwapState};
 pub use throttle::{ThrottleFlag, Throttled};
+pub use units::{ServiceState, UnitStates, UNIT_PROPERTIES};
 
 pub use sections::Sections;
 
@@ -123,6 +125,8 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
     let trimmed = |name: &str| s.ok_text(name).map(str::trim).unwrap_or("").to_string();
     let proc_cmdline = trimmed("proc_cmdline");
     let fstab = s.ok_text("fstab").unwrap_or("").to_string();
+    let units = UnitStates::parse(s.ok_text("units"));
+    let dphys = units.get("dphys-swapfile");
 
     Ok(NodeFacts {
         os: OsInfo::parse(s.ok_text("os_release"), s.ok_text("rpi_issue")),
@@ -172,8 +176,8 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             proc_swaps: s.ok_text("proc_swaps"),
             fstab: &fstab,
             dphys_installed: s.is_present("dphys_binary"),
-            dphys_enabled: s.any_line("dphys_enabled"),
-            dphys_active: s.any_line("dphys_active"),
+            dphys_enabled: dphys.enabled.as_deref(),
+            dphys_active: dphys.active.as_deref(),
             rpi_swap_generator: s.ok_line("rpi_swap_generator"),
             swap_units: s.ok_text("swap_units"),
         }),
@@ -184,11 +188,8 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
         ),
         k3s: K3sState {
             version: s.ok_text("k3s_version").and_then(k3s::parse_version),
-            server: ServiceState::new(s.any_line("k3s_enabled"), s.any_line("k3s_active")),
-            agent: ServiceState::new(
-                s.any_line("k3s_agent_enabled"),
-                s.any_line("k3s_agent_active"),
-            ),
+            server: units.get("k3s"),
+            agent: units.get("k3s-agent"),
         },
         default_route: route::has_default_route(
             s.ok_text("proc_net_route"),

@@ -122,13 +122,6 @@ for pk_f in /sbin/dphys-swapfile /usr/sbin/dphys-swapfile; do
   [ -e "$pk_f" ] && { pk_dphys=$pk_f; break; }
 done
 pk_value dphys_binary "$pk_dphys"
-if [ -n "$pk_dphys" ]; then
-  pk_cmd dphys_enabled systemctl is-enabled dphys-swapfile
-  pk_cmd dphys_active systemctl is-active dphys-swapfile
-else
-  pk_absent dphys_enabled
-  pk_absent dphys_active
-fi
 pk_file dphys_config /etc/dphys-swapfile
 # rpi-swap is a systemd generator; a /dev/null symlink in /etc masks it.
 pk_rpiswap=
@@ -154,10 +147,10 @@ pk_file thermal_zone0_temp /sys/class/thermal/thermal_zone0/temp
 # --- k3s
 if [ -x /usr/local/bin/k3s ]; then pk_cmd k3s_version /usr/local/bin/k3s --version
 else pk_absent k3s_version; fi
-pk_cmd k3s_enabled systemctl is-enabled k3s
-pk_cmd k3s_active systemctl is-active k3s
-pk_cmd k3s_agent_enabled systemctl is-enabled k3s-agent
-pk_cmd k3s_agent_active systemctl is-active k3s-agent
+
+# --- services: every unit above in one systemctl (units.rs reads it)
+pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState \
+  k3s k3s-agent dphys-swapfile
 
 # --- privileges: -n never prompts, it fails instead
 pk_sudo=
