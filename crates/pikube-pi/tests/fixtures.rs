@@ -15,7 +15,6 @@ fn pi4_bookworm_on_sd_with_dphys_swap_and_memory_cgroup_off() {
     assert_eq!(f.os.family(), OsFamily::RaspberryPiOs);
     assert_eq!(f.os.codename.as_deref(), Some("bookworm"));
     assert_eq!(f.arch, Arch::Arm64);
-    assert_eq!(f.arch.k3s_asset_suffix(), Some("-arm64"));
     assert_eq!(f.kernel, "6.6.62+rpt-rpi-v8");
     assert_eq!(f.hostname, "raspberrypi");
     assert_eq!(f.memory_total_kib, 3_882_276);
@@ -77,7 +76,6 @@ fn pi3_bullseye_uses_boot_cmdline_txt() {
     assert_eq!(f.os.id, "raspbian");
     assert_eq!(f.os.family(), OsFamily::RaspberryPiOs);
     assert_eq!(f.arch, Arch::Armhf);
-    assert_eq!(f.arch.k3s_asset_suffix(), Some("-armhf"));
     assert_eq!(f.model.as_ref().unwrap().family, PiFamily::Pi3Plus);
     assert_eq!(f.boot.cmdline_path.as_deref(), Some("/boot/cmdline.txt"));
     assert!(pikube_pi::cmdline_has_cgroups(
@@ -126,7 +124,6 @@ fn x86_mini_pc_has_no_pi_parts() {
     let f = fixture("x86-minipc-debian12.facts");
     assert_eq!(f.os.family(), OsFamily::Debian);
     assert_eq!(f.arch, Arch::Amd64);
-    assert_eq!(f.arch.k3s_asset_suffix(), Some(""));
     assert_eq!(f.model, None);
     assert!(!f.is_raspberry_pi());
     assert_eq!(f.dmi_product_name.as_deref(), Some("OptiPlex 3080"));

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use pikube_pi::facts::Arch as Machine;
+
 use super::suggest::did_you_mean;
 
 /// One K3s release architecture: a key of `[k3s.binary]`, and what a node's
@@ -26,18 +28,16 @@ pub struct InvalidArch {
 }
 
 impl Arch {
-    /// The architecture `uname -m` reports, mapped exactly as K3s' install.sh
-    /// does, so pikube picks the binary the official installer would.
-    /// `None` for machines K3s has no binary for (or that pikube does not
-    /// support, like s390x).
-    pub fn from_uname_machine(machine: &str) -> Option<Arch> {
+    /// The K3s build a machine of `machine`'s architecture (its facts' `uname -m`) runs;
+    /// `None` where no build runs. Decided here alone: an ARMv6 Pi (Zero, 1) gets none,
+    /// although install.sh would hand it the armhf build, which targets ARMv7 and does not
+    /// start there.
+    pub fn of_machine(machine: &Machine) -> Option<Arch> {
         match machine {
-            "amd64" | "x86_64" => Some(Arch::Amd64),
-            "arm64" | "aarch64" => Some(Arch::Arm64),
-            // install.sh's `arm*)`: armv6l, armv7l, armv8l (a 32-bit userland
-            // on a 64-bit CPU) all get the armhf build.
-            m if m.starts_with("arm") => Some(Arch::Armhf),
-            _ => None,
+            Machine::Amd64 => Some(Arch::Amd64),
+            Machine::Arm64 => Some(Arch::Arm64),
+            Machine::Armhf => Some(Arch::Armhf),
+            Machine::Armv6 | Machine::Other(_) => None,
         }
     }
 
@@ -91,7 +91,7 @@ impl FromStr for Arch {
         }
         // `uname -m` spellings are the likeliest mistake: they are what a
         // Pi reports, but K3s names its builds differently.
-        let hint = match Arch::from_uname_machine(s) {
+        let hint = match Arch::of_machine(&Machine::from_uname_m(s)) {
             Some(arch) => format!("K3s calls it \"{arch}\""),
             None => match did_you_mean(s, NAMES) {
                 Some(close) => format!("did you mean {close:?}?"),
@@ -116,22 +116,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_uname_like_install_sh() {
+    fn each_machine_gets_the_build_that_runs_there() {
         for (machine, arch) in [
             ("amd64", Some(Arch::Amd64)),
             ("x86_64", Some(Arch::Amd64)),
             ("arm64", Some(Arch::Arm64)),
             ("aarch64", Some(Arch::Arm64)),
             ("armv7l", Some(Arch::Armhf)),
-            ("armv6l", Some(Arch::Armhf)),
-            ("arm", Some(Arch::Armhf)),
+            ("armv8l", Some(Arch::Armhf)),
+            ("armv6l", None),
             ("armhf", Some(Arch::Armhf)),
             ("s390x", None),
             ("i686", None),
             ("AARCH64", None),
             ("", None),
         ] {
-            assert_eq!(Arch::from_uname_machine(machine), arch, "{machine}");
+            let of = Arch::of_machine(&Machine::from_uname_m(machine));
+            assert_eq!(of, arch, "{machine}");
         }
     }
 

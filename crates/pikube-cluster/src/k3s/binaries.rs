@@ -40,15 +40,14 @@ pub enum BinaryError {
     },
 }
 
-/// `arches`: architecture names as the nodes report them (`amd64`, `arm64`, `armhf`, …);
-/// ones k3s has no build for are left out (their nodes fail with that reason).
+/// The binary (and images) for each of `arches`, the builds the fleet's nodes run.
 pub async fn resolve_binaries(
     config: &ClusterConfig,
-    arches: &BTreeSet<String>,
+    arches: &BTreeSet<Arch>,
     source: &ReleaseSource,
     cache_dir: &Path,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<BTreeMap<String, BinaryArtifact>, BinaryError> {
+) -> Result<BTreeMap<Arch, BinaryArtifact>, BinaryError> {
     let version = config.k3s.version.to_string();
     let version = version.as_str();
     let fetch = |asset: ReleaseAsset| async move {
@@ -61,10 +60,7 @@ pub async fn resolve_binaries(
             })
     };
     let mut out = BTreeMap::new();
-    for name in arches {
-        let Some(arch) = known_arch(name) else {
-            continue;
-        };
+    for &arch in arches {
         let (path, sha256) = match config.k3s.binary(arch) {
             Some(path) => local_file("binary", arch, path).await?,
             None => fetch(ReleaseAsset::Binary(arch)).await?,
@@ -91,7 +87,7 @@ pub async fn resolve_binaries(
             .map(|m| m.len())
             .unwrap_or_default();
         out.insert(
-            name.clone(),
+            arch,
             BinaryArtifact {
                 path,
                 sha256,
@@ -102,13 +98,6 @@ pub async fn resolve_binaries(
         );
     }
     Ok(out)
-}
-
-fn known_arch(name: &str) -> Option<Arch> {
-    match name {
-        "amd64" | "arm64" | "armhf" => Arch::from_uname_machine(name),
-        _ => None,
-    }
 }
 
 /// The asset at `path` (hashing to `sha256`) against the digest cluster.toml pins, if any.
@@ -188,7 +177,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             crate::config::load(&path).unwrap().config
         };
-        let arches: BTreeSet<String> = ["arm64".to_owned()].into();
+        let arches: BTreeSet<Arch> = [Arch::Arm64].into();
         let source = ReleaseSource::new("http://127.0.0.1:9/unused");
         let resolve = |config: ClusterConfig| {
             let arches = arches.clone();
@@ -200,7 +189,7 @@ mod tests {
         let both = resolve(config(&binary.to_uppercase(), &images))
             .await
             .unwrap();
-        assert_eq!(both["arm64"].sha256, binary);
+        assert_eq!(both[&Arch::Arm64].sha256, binary);
 
         let wrong = "0".repeat(64);
         let err = resolve(config(&wrong, &images))

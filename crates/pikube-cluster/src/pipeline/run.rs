@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cluster_lock::ServerLock;
-use crate::config::ClusterConfig;
+use crate::config::{Arch, ClusterConfig};
 use crate::fleet::{Fleet, SshClientError};
 use crate::k3s::{
     BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, K3sSurvey, PruneStep, StageNode,
@@ -94,8 +94,8 @@ pub struct Run<'a> {
     pub(super) failed: BTreeMap<String, String>,
     /// prepare: each node's preparation plan; in a plan, the k3s and prune phases add theirs.
     pub(super) plans: BTreeMap<String, NodePlan>,
-    /// binaries: by architecture name.
-    pub(super) binaries: Option<BTreeMap<String, BinaryArtifact>>,
+    /// binaries: by K3s build.
+    pub(super) binaries: Option<BTreeMap<Arch, BinaryArtifact>>,
     /// upgrade: each running node's K3s state, and the cluster's node list, as read before
     /// anything changed (a plan reuses them).
     pub(super) k3s_states: BTreeMap<String, K3sNodeState>,

@@ -18,7 +18,8 @@ pub enum Arch {
 }
 
 impl Arch {
-    pub(crate) fn from_uname_m(machine: &str) -> Self {
+    /// What `uname -m` printed, named.
+    pub fn from_uname_m(machine: &str) -> Self {
         match machine.trim() {
             "aarch64" | "arm64" | "armv8b" => Arch::Arm64,
             "armv7l" | "armv7" | "armv8l" | "armhf" => Arch::Armhf,
@@ -36,17 +37,6 @@ impl Arch {
             Arch::Armv6 => "armv6l",
             Arch::Amd64 => "x86_64",
             Arch::Other(machine) => machine,
-        }
-    }
-
-    /// Suffix of the k3s release asset (`k3s`, `k3s-arm64`, `k3s-armhf`);
-    /// `None` where k3s has no build that runs.
-    pub fn k3s_asset_suffix(&self) -> Option<&'static str> {
-        match self {
-            Arch::Amd64 => Some(""),
-            Arch::Arm64 => Some("-arm64"),
-            Arch::Armhf => Some("-armhf"),
-            Arch::Armv6 | Arch::Other(_) => None,
         }
     }
 
@@ -74,18 +64,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn asset_suffixes() {
-        assert_eq!(
-            Arch::from_uname_m("aarch64\n").k3s_asset_suffix(),
-            Some("-arm64")
-        );
-        assert_eq!(
-            Arch::from_uname_m("armv7l").k3s_asset_suffix(),
-            Some("-armhf")
-        );
-        assert_eq!(Arch::from_uname_m("x86_64").k3s_asset_suffix(), Some(""));
+    fn machines_by_uname() {
+        assert_eq!(Arch::from_uname_m("aarch64\n"), Arch::Arm64);
+        assert_eq!(Arch::from_uname_m("armv7l"), Arch::Armhf);
+        assert_eq!(Arch::from_uname_m("armv8l"), Arch::Armhf);
+        assert_eq!(Arch::from_uname_m("x86_64"), Arch::Amd64);
         assert_eq!(Arch::from_uname_m("armv6l"), Arch::Armv6);
-        assert_eq!(Arch::from_uname_m("armv6l").k3s_asset_suffix(), None);
         assert_eq!(Arch::from_uname_m("riscv64").uname_m(), "riscv64");
     }
 }

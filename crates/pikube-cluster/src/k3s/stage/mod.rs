@@ -27,6 +27,7 @@ use super::render::{config_yaml, registration_yaml, NodeConfig};
 use super::spec::{K3sMemberSpec, K3sSpec};
 use super::state::{read_state, K3sNodeState};
 use super::topology::{topology, Topology, TopologyNode};
+use crate::config::Arch;
 use crate::fleet::NodeResult;
 use crate::node_records::Registration;
 use crate::plan::Change;
@@ -47,8 +48,8 @@ pub struct StageNode {
 
 pub struct K3sStage<'a> {
     pub spec: &'a K3sSpec,
-    /// By architecture name (`amd64`, `arm64`, `armhf`).
-    pub binaries: &'a BTreeMap<String, BinaryArtifact>,
+    /// By K3s build.
+    pub binaries: &'a BTreeMap<Arch, BinaryArtifact>,
     pub ready_timeout: Duration,
     pub parallelism: usize,
     /// Nodes whose binary the upgrade phase puts in place (in a dry run: would): the plan
@@ -262,18 +263,19 @@ impl K3sStage<'_> {
         env: Option<String>,
     ) -> Result<DesiredK3s, K3sError> {
         let member = self.member(&node.name)?;
-        let arch = node.facts.arch.name().to_owned();
-        let binary = self
-            .binaries
-            .get(&arch)
-            .cloned()
-            .ok_or_else(|| K3sError::Cluster {
-                node: node.name.clone(),
-                message: match node.facts.arch.k3s_asset_suffix() {
-                    Some(_) => format!("no k3s binary for its architecture ({arch})"),
-                    None => format!("k3s has no build for its architecture ({arch})"),
-                },
-            })?;
+        let machine = node.facts.arch.name();
+        let binary = match Arch::of_machine(&node.facts.arch) {
+            None => Err(format!("k3s has no build for its architecture ({machine})")),
+            Some(arch) => self
+                .binaries
+                .get(&arch)
+                .cloned()
+                .ok_or_else(|| format!("no k3s binary for its architecture ({arch})")),
+        }
+        .map_err(|message| K3sError::Cluster {
+            node: node.name.clone(),
+            message,
+        })?;
         let membership = topology.membership(&member.name, member.service);
         let (labels, taints) = self.labels_of(node)?;
         // A server's certificate names every address it is reached at (audit F9): where

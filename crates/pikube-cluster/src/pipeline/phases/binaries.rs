@@ -4,17 +4,19 @@
 
 use std::collections::BTreeSet;
 
+use crate::config::Arch;
 use crate::error_chain::describe;
 use crate::k3s::resolve_binaries;
 use crate::k3s_release::{default_cache_dir, ReleaseSource};
 use crate::pipeline::{PhaseReport, Run};
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
-    let arches: BTreeSet<String> = run
+    // A node whose machine no K3s build runs on is the k3s phase's to fail, saying so.
+    let arches: BTreeSet<Arch> = run
         .nodes
         .iter()
         .filter(|n| run.is_up(&n.name))
-        .map(|n| n.facts.arch.name().to_owned())
+        .filter_map(|n| Arch::of_machine(&n.facts.arch))
         .collect();
     if arches.is_empty() {
         return;

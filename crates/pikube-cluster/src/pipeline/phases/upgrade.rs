@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
+use crate::config::Arch;
 use crate::k3s::paths::Service;
 use crate::k3s::upgrade::{
     etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout,
@@ -101,7 +102,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                     .nodes
                     .iter()
                     .find(|n| n.name == step.name)
-                    .and_then(|n| binaries.get(n.facts.arch.name()))
+                    .and_then(|n| binaries.get(&Arch::of_machine(&n.facts.arch)?))
                     .is_some_and(|b| b.images.is_some());
             let summary = match with_images {
                 true => format!("{}, with its airgap images", step.summary(&target)),
@@ -185,7 +186,7 @@ async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<String, K3sNodeS
         if state.installed_service() != Some(service) || !state.service(service).active {
             continue;
         }
-        let wanted = binaries.and_then(|b| b.get(node.facts.arch.name()));
+        let wanted = binaries.and_then(|b| b.get(&Arch::of_machine(&node.facts.arch)?));
         candidates.push(Candidate {
             name: node.name.clone(),
             service,
@@ -201,7 +202,7 @@ async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<String, K3sNodeS
 async fn roll_out(
     run: &Run<'_>,
     plan: &crate::k3s::upgrade::UpgradePlan,
-    binaries: &BTreeMap<String, crate::k3s::BinaryArtifact>,
+    binaries: &BTreeMap<Arch, crate::k3s::BinaryArtifact>,
 ) -> Vec<(String, Result<String, String>)> {
     let target = run.config.k3s.version;
     let mut outcomes = Vec::new();
@@ -281,7 +282,7 @@ async fn roll_out(
 async fn upgrade_one(
     run: &Run<'_>,
     step: &NodeUpgrade,
-    binaries: &BTreeMap<String, crate::k3s::BinaryArtifact>,
+    binaries: &BTreeMap<Arch, crate::k3s::BinaryArtifact>,
     servers: &[&StageNode],
     progress: &dyn Progress,
 ) -> Result<String, String> {
@@ -289,11 +290,12 @@ async fn upgrade_one(
     let Some(node) = run.nodes.iter().find(|n| n.name == step.name) else {
         return Err(format!("{}: not upgraded: not connected", step.name));
     };
-    let arch = node.facts.arch.name();
-    let Some(binary) = binaries.get(arch) else {
+    let machine = &node.facts.arch;
+    let Some(binary) = Arch::of_machine(machine).and_then(|arch| binaries.get(&arch)) else {
         return Err(format!(
-            "{}: not upgraded: no k3s binary for {arch}",
-            step.name
+            "{}: not upgraded: no k3s binary for {}",
+            step.name,
+            machine.name()
         ));
     };
     // The API through another server when there is one: this one is about to restart.
