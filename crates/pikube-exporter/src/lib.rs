@@ -7,6 +7,8 @@
 //! file that is missing or holds garbage makes its metric absent (never zero, never a
 //! guess) and is logged; nothing here can panic on what the host holds.
 
+#![warn(missing_docs)]
+
 mod host;
 mod render;
 

@@ -10,7 +10,9 @@ use crate::host::{Host, Missing, Read};
 /// The text to serve, and what was left out and why (for the log).
 #[derive(Debug, Default)]
 pub struct Scrape {
+    /// The metrics, in Prometheus' text exposition format.
     pub text: String,
+    /// Each metric left out, with why (a file missing or unreadable on this host).
     pub problems: Vec<String>,
 }
 

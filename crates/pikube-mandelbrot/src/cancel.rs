@@ -34,6 +34,7 @@ impl Cancel {
 pub struct CancelOnDrop(Option<Cancel>);
 
 impl CancelOnDrop {
+    /// Armed: dropping it cancels `cancel`.
     pub fn new(cancel: Cancel) -> CancelOnDrop {
         CancelOnDrop(Some(cancel))
     }

@@ -6,6 +6,8 @@
 //! - [`router`] and [`run`]: the HTTP service (`/api/v1/render`, the web page at `/`,
 //!   `/metrics`, `/healthz`, `/readyz`) with graceful shutdown.
 
+#![warn(missing_docs)]
+
 pub mod kernel;
 
 mod cancel;

@@ -54,34 +54,58 @@ impl Default for Limits {
 /// What is wrong with a parameter.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Problem {
+    /// Absent, and it has no default.
     #[error("is required")]
     Missing,
+    /// Given twice: which one was meant is not guessed.
     #[error("is given more than once")]
     Duplicate,
+    /// Not a parameter of the route (a typo is not ignored).
     #[error("is not a known parameter")]
     Unknown,
+    /// Not a number; holds the text given.
     #[error("is not a number: {0:?}")]
     NotANumber(String),
+    /// Not a whole number; holds the text given.
     #[error("is not an integer: {0:?}")]
     NotAnInteger(String),
+    /// Infinite or NaN.
     #[error("must be finite")]
     NotFinite,
+    /// Below the smallest value allowed, which it holds.
     #[error("must be at least {0}")]
     TooSmall(u64),
+    /// Above the largest value allowed, which it holds.
     #[error("must be at most {0}")]
     TooLarge(u64),
+    /// Not below the parameter it must be less than (`x_min` below `x_max`).
     #[error("must be less than {0}")]
     NotBelow(&'static str),
+    /// The region's width or height overflows an f64.
     #[error("range is too large for f64")]
     RangeTooLarge,
+    /// Neighbouring pixels would map to the same f64 coordinate.
     #[error("range is too narrow for f64 at this resolution (pixels would coincide)")]
     RangeTooNarrow,
+    /// An output format other than counts, smooth or png; holds the text given.
     #[error("must be one of counts, smooth, png (got {0:?})")]
     UnknownFormat(String),
+    /// The image has more pixels than one request may ask for.
     #[error("width × height = {pixels} exceeds the limit of {max} pixels")]
-    TooManyPixels { pixels: u64, max: u64 },
+    TooManyPixels {
+        /// width × height asked for.
+        pixels: u64,
+        /// The most pixels one request may have.
+        max: u64,
+    },
+    /// The image would take more iterations than one request's work budget.
     #[error("width × height × max_iter = {work} exceeds the limit of {max}")]
-    TooMuchWork { work: u64, max: u64 },
+    TooMuchWork {
+        /// width × height × max_iter asked for.
+        work: u64,
+        /// The work budget of one request.
+        max: u64,
+    },
 }
 
 /// A rejected request: which parameter, and what is wrong with it.
@@ -106,9 +130,13 @@ impl ParamError {
 /// The region of the complex plane: `x` is the real axis, `y` the imaginary one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Region {
+    /// The real part at the image's left edge.
     pub x_min: f64,
+    /// The real part at the image's right edge.
     pub x_max: f64,
+    /// The imaginary part at the image's bottom edge.
     pub y_min: f64,
+    /// The imaginary part at the image's top edge.
     pub y_max: f64,
 }
 

@@ -17,10 +17,13 @@ use crate::peers::Peers;
 use crate::services::{self, Context, StartError, Started};
 use crate::ServiceName;
 
+/// Why the Movies process stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MoviesError {
+    /// A service could not start (its database, its listener).
     #[error(transparent)]
     Start(#[from] StartError),
+    /// Serving HTTP failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
 }

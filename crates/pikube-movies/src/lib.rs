@@ -10,6 +10,8 @@
 //! Services call each other over HTTP only. [`serve`] runs any selection of them in one
 //! process; `pikube serve movies all` runs all six on one port.
 
+#![warn(missing_docs)]
+
 mod allocator;
 mod api;
 mod app;

@@ -9,6 +9,7 @@ use crate::auth::{Role, TokenSigner};
 use crate::clock::{format_rfc3339, now_millis};
 use crate::config::MoviesConfig;
 
+/// The demo data could not be written; says why.
 #[derive(Debug, thiserror::Error)]
 #[error("seeding the demo data: {0}")]
 pub struct SeedError(String);
@@ -16,8 +17,11 @@ pub struct SeedError(String);
 /// What [`seed_demo`] added.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Seeded {
+    /// Movies added.
     pub movies: usize,
+    /// Cinemas added.
     pub cinemas: usize,
+    /// Screenings added.
     pub screenings: usize,
 }
 

@@ -6,11 +6,17 @@ use std::str::FromStr;
 /// One of the six Movies services. Each owns its database and its part of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceName {
+    /// Accounts, sign-in and the tokens the others check.
     Users,
+    /// The films.
     Movies,
+    /// Cinemas and their halls' seats.
     Cinemas,
+    /// Which film plays where and when.
     Screenings,
+    /// Seats held, then confirmed once paid.
     Reservations,
+    /// Payments for reservations.
     Payments,
 }
 
@@ -56,6 +62,7 @@ impl fmt::Display for ServiceName {
     }
 }
 
+/// A name that is not one of the six services.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown Movies service `{0}`: expected one of users, movies, cinemas, screenings, reservations, payments")]
 pub struct UnknownService(String);

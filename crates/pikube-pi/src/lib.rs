@@ -5,6 +5,8 @@
 //! hands its stdout to [`parse_facts`], and writes back the files produced by
 //! the functions in [`edit`].
 
+#![warn(missing_docs)]
+
 pub mod edit;
 pub mod facts;
 mod kernel_cmdline;

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 /// `burst` tries at once, then one more every `every`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// Tries allowed at once, after a quiet while.
     pub burst: u32,
+    /// How long each further try waits for.
     pub every: Duration,
 }
 

@@ -4,8 +4,11 @@ use std::fmt;
 
 use super::ConfigError;
 
+/// The administrator the users service creates (or updates) at start
+/// (`MOVIES_ADMIN_EMAIL`, `MOVIES_ADMIN_PASSWORD`). Not `Debug`: it holds a password.
 #[derive(Clone)]
 pub struct AdminAccount {
+    /// The administrator's e-mail address, checked as the users service checks one.
     pub email: String,
     password: String,
 }
@@ -30,6 +33,7 @@ impl AdminAccount {
         }
     }
 
+    /// Both checked as registration checks them.
     pub fn new(email: &str, password: &str) -> Result<Self, ConfigError> {
         let email = crate::services::users::input::Email::parse(email).map_err(|message| {
             ConfigError::Invalid {
@@ -49,6 +53,7 @@ impl AdminAccount {
         })
     }
 
+    /// The password, for the one place that hashes it.
     pub fn password(&self) -> &str {
         &self.password
     }

@@ -29,6 +29,7 @@ pub enum DatabaseUrlError {
 }
 
 impl DatabaseUrlTemplate {
+    /// A PostgreSQL or SQLite URL; any other scheme is refused (the URL redacted).
     pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
         let url = url.trim();
         let known = ["postgres://", "postgresql://", "sqlite:"];
@@ -46,6 +47,7 @@ impl DatabaseUrlTemplate {
         ))
     }
 
+    /// Whether it names each service's own database (holds the placeholder).
     pub fn has_placeholder(&self) -> bool {
         self.0.contains(PLACEHOLDER)
     }
@@ -60,6 +62,7 @@ impl DatabaseUrlTemplate {
         }
     }
 
+    /// `service`'s database: the placeholder replaced with its name.
     pub fn for_service(&self, service: ServiceName) -> DatabaseUrl {
         DatabaseUrl(self.0.replace(PLACEHOLDER, service.as_str()))
     }

@@ -21,14 +21,17 @@ use crate::ServiceName;
 
 /// Which services one process serves: one (as in Kubernetes), all six on one port (the
 /// demo, the tests), or any other set.
+/// The services one process runs: all six (the demo), or some (one per pod).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection(BTreeSet<ServiceName>);
 
 impl Selection {
+    /// All six.
     pub fn all() -> Self {
         Selection(ServiceName::ALL.into_iter().collect())
     }
 
+    /// `service` alone.
     pub fn one(service: ServiceName) -> Self {
         Selection(BTreeSet::from([service]))
     }
@@ -44,15 +47,18 @@ impl Selection {
         self.0.iter().copied().collect()
     }
 
+    /// Whether this process runs `service`.
     pub fn contains(&self, service: ServiceName) -> bool {
         self.0.contains(&service)
     }
 
+    /// Whether this process runs all six.
     pub fn is_all(&self) -> bool {
         self.0.len() == ServiceName::ALL.len()
     }
 }
 
+/// What the environment configures, read and checked once at start.
 #[derive(Debug, Clone)]
 pub struct MoviesConfig {
     /// Each service's database: `DATABASE_URL` or SQLite files in the data directory.
@@ -88,29 +94,49 @@ pub struct MoviesConfig {
     pub max_held_seats_per_screening: u32,
 }
 
+/// A variable of the environment that cannot be used, named.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A variable's value is not what it must be.
     #[error("{variable}: {message}")]
     Invalid {
+        /// The variable.
         variable: &'static str,
+        /// What is wrong with its value.
         message: String,
     },
+    /// `DATABASE_URL` is not a database URL this service can use.
     #[error("DATABASE_URL: {0}")]
     DatabaseUrl(#[from] DatabaseUrlError),
+    /// A key variable does not hold a key of its kind.
     #[error("{variable}: {source}")]
-    InvalidKey { variable: String, source: KeyError },
+    InvalidKey {
+        /// The variable.
+        variable: String,
+        /// What is wrong with the key.
+        source: KeyError,
+    },
     #[error(
         "{variable} is not set: {why} (`pikube serve movies --new-keys` prints a set of \
          keys){retired}"
     )]
+    /// A key this process needs is not set.
     MissingKey {
+        /// The variable.
         variable: String,
+        /// What needs it.
         why: String,
         /// Said when the one shared key of old is set: it is not read any more.
         retired: &'static str,
     },
     #[error("{variable}: `{value}` is not an http:// or https:// URL")]
-    PeerUrl { variable: String, value: String },
+    /// A peer service's URL is not an HTTP one.
+    PeerUrl {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: String,
+    },
 }
 
 impl MoviesConfig {

@@ -92,10 +92,12 @@ impl SigningKey {
         })
     }
 
+    /// The public half, which checks what this key signs.
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.public
     }
 
+    /// The private key as PKCS#8 DER, for the signer alone.
     pub fn expose_der(&self) -> &[u8] {
         &self.pkcs8
     }
@@ -121,6 +123,7 @@ impl VerifyingKey {
             .map_err(|_| KeyError::NotVerifyingKey(bytes.len()))
     }
 
+    /// The 32 bytes of the Ed25519 public key.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -132,6 +135,7 @@ impl VerifyingKey {
 }
 
 impl InternalKey {
+    /// A key given as text; refused when shorter than a key worth having.
     pub fn new(key: &str) -> Result<Self, KeyError> {
         if key.len() < MIN_INTERNAL_KEY_BYTES {
             return Err(KeyError::ShortInternalKey(key.len()));
@@ -147,6 +151,7 @@ impl InternalKey {
         InternalKey(hex.into_bytes())
     }
 
+    /// The key's bytes, for signing and checking a request.
     pub fn expose(&self) -> &[u8] {
         &self.0
     }

@@ -16,6 +16,7 @@ pub struct K3sState {
 }
 
 impl K3sState {
+    /// A k3s binary answered `--version`.
     pub fn is_installed(&self) -> bool {
         self.version.is_some()
     }

@@ -52,7 +52,9 @@ pub fn framed_script(body: &str) -> String {
 /// Everything pikube knows about a node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeFacts {
+    /// The distribution, from /etc/os-release (and /etc/rpi-issue).
     pub os: OsInfo,
+    /// The CPU architecture (`uname -m`).
     pub arch: Arch,
     /// `uname -r`.
     pub kernel: String,
@@ -71,7 +73,9 @@ pub struct NodeFacts {
     /// /etc/machine-id, trimmed: one per installed system (empty when unreadable). Cards
     /// cloned from one image share it.
     pub machine_id: String,
+    /// Seconds since boot (/proc/uptime).
     pub uptime_secs: f64,
+    /// `MemTotal` of /proc/meminfo.
     pub memory_total_kib: u64,
     /// `MemAvailable` of /proc/meminfo: what can still be used without swapping.
     pub memory_available_kib: Option<u64>,
@@ -81,13 +85,19 @@ pub struct NodeFacts {
     pub model: Option<PiModel>,
     /// DMI product name on PCs (e.g. `OptiPlex 3080`).
     pub dmi_product_name: Option<String>,
+    /// What holds the root file system.
     pub storage: RootStorage,
+    /// Where the boot files are and what cmdline.txt says.
     pub boot: BootConfig,
+    /// Whether the memory cgroup controller is on, and why not.
     pub memory_cgroup: CgroupState,
+    /// Every source of swap, active or set to start at boot.
     pub swap: SwapState,
     /// `None` when vcgencmd is missing or not allowed (user not in `video`).
     pub throttle: Option<Throttled>,
+    /// The SoC's temperature (thermal zone 0, else vcgencmd).
     pub soc_temp_celsius: Option<f64>,
+    /// The k3s binary and its services.
     pub k3s: K3sState,
     /// A default route (IPv4 or IPv6) exists; `None` when the route tables could not be
     /// read. K3s needs one to choose its node IP.
@@ -112,6 +122,7 @@ impl NodeFacts {
         self.uid == Some(0) || self.sudo_passwordless
     }
 
+    /// The device tree names a Raspberry Pi.
     pub fn is_raspberry_pi(&self) -> bool {
         self.model.as_ref().is_some_and(PiModel::is_raspberry_pi)
     }
@@ -218,8 +229,11 @@ fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
 /// A file system's size and use, in KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DiskUsage {
+    /// The file system's size.
     pub size_kib: u64,
+    /// In use.
     pub used_kib: u64,
+    /// Free for unprivileged users (less than size minus used: the reserved blocks).
     pub available_kib: u64,
 }
 

@@ -9,6 +9,7 @@ pub struct PiModel {
     /// The model string, NUL stripped and trimmed,
     /// e.g. `Raspberry Pi 4 Model B Rev 1.4`.
     pub raw: String,
+    /// The generation, from the model string.
     pub family: PiFamily,
 }
 
@@ -16,19 +17,33 @@ pub struct PiModel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiFamily {
+    /// Raspberry Pi 1 (Model A, B, A+, B+): ARMv6, no K3s build.
     Pi1,
+    /// Raspberry Pi Zero and Zero W: ARMv6, no K3s build.
     PiZero,
+    /// Raspberry Pi Zero 2 W.
     PiZero2,
+    /// Raspberry Pi 2 Model B.
     Pi2,
+    /// Raspberry Pi 3 Model B.
     Pi3,
+    /// Raspberry Pi 3 Model A+ and B+.
     Pi3Plus,
+    /// Raspberry Pi 4 Model B.
     Pi4,
+    /// Raspberry Pi 400 (the keyboard computer).
     Pi400,
+    /// Raspberry Pi 5.
     Pi5,
+    /// Raspberry Pi 500 (the keyboard computer).
     Pi500,
+    /// Compute Module 3 and 3+.
     Cm3,
+    /// Compute Module 4.
     Cm4,
+    /// Compute Module 4S.
     Cm4s,
+    /// Compute Module 5.
     Cm5,
     /// A Raspberry Pi this crate does not know yet.
     OtherPi,
@@ -48,6 +63,7 @@ impl PiModel {
         })
     }
 
+    /// Any Raspberry Pi, known to this crate or not.
     pub fn is_raspberry_pi(&self) -> bool {
         self.family != PiFamily::NotRaspberryPi
     }

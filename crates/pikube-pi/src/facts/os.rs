@@ -24,9 +24,13 @@ pub struct OsInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OsFamily {
+    /// Raspberry Pi OS: `ID=raspbian` (32-bit), or `ID=debian` with /etc/rpi-issue.
     RaspberryPiOs,
+    /// Debian, and what says it is like Debian (`ID_LIKE`) but not like Ubuntu.
     Debian,
+    /// Ubuntu, and what says it is like Ubuntu.
     Ubuntu,
+    /// Anything else.
     Other,
 }
 

@@ -23,6 +23,8 @@ pub struct Sections {
 }
 
 impl Sections {
+    /// Splits a framed script's stdout into its sections; fails when it is not one
+    /// (no header, another version, cut off, broken markers).
     pub fn parse(stdout: &str) -> Result<Self, FactsError> {
         let mut lines = stdout.split('\n').enumerate();
         // Skip whatever a login shell printed before the header.
@@ -132,6 +134,7 @@ impl Sections {
         first_nonempty_line(&self.get(name)?.text)
     }
 
+    /// The script printed `name` (not `@@absent`), whatever its status.
     pub fn is_present(&self, name: &str) -> bool {
         self.by_name.contains_key(name)
     }

@@ -10,6 +10,7 @@ pub struct RootStorage {
     pub source: String,
     /// The block device actually holding `/`, e.g. `/dev/mmcblk0p2`.
     pub device: Option<String>,
+    /// The kind of medium.
     pub kind: StorageKind,
     /// For an eMMC: the share of its rated life used, as the upper bound of the worse of
     /// its two estimates (absent for SD cards and disks, which do not say).
@@ -20,17 +21,23 @@ pub struct RootStorage {
 /// The kind of medium.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageKind {
+    /// An SD card (in the SD slot).
     Sd,
+    /// Soldered eMMC (a Compute Module).
     Emmc,
+    /// A USB disk or stick.
     Usb,
+    /// An NVMe SSD.
     Nvme,
     /// A known-but-unlisted kind: `sata`, `virtio`, `device-mapper`, or the
     /// device's name.
     Other(String),
+    /// The root device could not be found.
     Unknown,
 }
 
 impl StorageKind {
+    /// Its lowercase name (`sd`, `emmc`, `usb`, `nvme`, or the other kind's).
     pub fn name(&self) -> &str {
         match self {
             StorageKind::Sd => "sd",

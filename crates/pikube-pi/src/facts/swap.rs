@@ -24,10 +24,13 @@ pub struct SwapState {
 /// One line of /proc/swaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActiveSwap {
+    /// The swap file or device.
     pub path: String,
     /// `file` or `partition` (zram shows as a partition).
     pub kind: String,
+    /// Its size.
     pub size_kib: u64,
+    /// In use now.
     pub used_kib: u64,
 }
 

@@ -13,9 +13,13 @@ pub struct Throttled(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThrottleFlag {
+    /// Under-voltage: the supply sagged below what the board needs (bits 0 and 16).
     UnderVoltage,
+    /// The ARM clock was capped (bits 1 and 17).
     ArmFrequencyCapped,
+    /// The firmware throttled the SoC (bits 2 and 18).
     Throttled,
+    /// The soft temperature limit was reached (bits 3 and 19).
     SoftTemperatureLimit,
 }
 
