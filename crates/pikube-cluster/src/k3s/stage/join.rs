@@ -16,6 +16,8 @@ use crate::progress::Progress;
 use crate::ssh::Connection;
 
 impl K3sStage<'_> {
+    /// Brings `node`'s K3s to what cluster.toml says (joining through `api` with `env`),
+    /// then waits until it runs the wanted version and is Ready; says how it ended.
     pub(super) async fn install_node(
         &self,
         node: &StageNode,
@@ -25,9 +27,39 @@ impl K3sStage<'_> {
         api: &Connection,
         progress: &dyn Progress,
     ) -> Result<K3sNodeReport, K3sError> {
-        let result = self
-            .install_node_inner(node, state, topology, env, api, progress)
-            .await;
+        let result: Result<K3sNodeReport, K3sError> = async {
+            let desired = self.desired(node, topology, env)?;
+            let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
+                node: node.name.clone(),
+                source,
+            })?;
+            let service = desired.membership.service();
+            let connection = &node.connection;
+            if state.installed_service().is_none() && !std::ptr::eq(api, connection) {
+                self.forget_stale_node(api, &node.name, progress).await?;
+            }
+            let before = match plan.restart {
+                Some(_) => Some(service_status(connection, service).await?),
+                None => None,
+            };
+            carry_out(connection, &plan, progress).await?;
+            if let Some(before) = &before {
+                wait_started(connection, service, before, self.ready_timeout).await?;
+            }
+            let uploaded = plan.changes.iter().any(|c| matches!(c, Change::Upload(_)));
+            if uploaded
+                || node.facts.k3s.version.as_deref() != Some(desired.binary.version.as_str())
+            {
+                self.check_version(connection, &desired.binary.version)
+                    .await?;
+            }
+            self.wait_ready(api, node, service).await?;
+            Ok(K3sNodeReport {
+                changes: plan.changes.iter().map(Change::summary).collect(),
+                restarted: plan.restart.clone(),
+            })
+        }
+        .await;
         match &result {
             Ok(report) if report.changes.is_empty() => {
                 progress.node(&node.name, "k3s: no changes, Ready")
@@ -36,45 +68,6 @@ impl K3sStage<'_> {
             Err(err) => progress.node(&node.name, &format!("FAILED: {err}")),
         }
         result
-    }
-
-    async fn install_node_inner(
-        &self,
-        node: &StageNode,
-        state: &K3sNodeState,
-        topology: &Topology,
-        env: Option<String>,
-        api: &Connection,
-        progress: &dyn Progress,
-    ) -> Result<K3sNodeReport, K3sError> {
-        let desired = self.desired(node, topology, env)?;
-        let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
-            node: node.name.clone(),
-            source,
-        })?;
-        let service = desired.membership.service();
-        let connection = &node.connection;
-        if state.installed_service().is_none() && !std::ptr::eq(api, connection) {
-            self.forget_stale_node(api, &node.name, progress).await?;
-        }
-        let before = match plan.restart {
-            Some(_) => Some(service_status(connection, service).await?),
-            None => None,
-        };
-        carry_out(connection, &plan, progress).await?;
-        if let Some(before) = &before {
-            wait_started(connection, service, before, self.ready_timeout).await?;
-        }
-        let uploaded = plan.changes.iter().any(|c| matches!(c, Change::Upload(_)));
-        if uploaded || node.facts.k3s.version.as_deref() != Some(desired.binary.version.as_str()) {
-            self.check_version(connection, &desired.binary.version)
-                .await?;
-        }
-        self.wait_ready(api, node, service).await?;
-        Ok(K3sNodeReport {
-            changes: plan.changes.iter().map(Change::summary).collect(),
-            restarted: plan.restart.clone(),
-        })
     }
 
     /// A node with no K3s whose name the cluster still lists was re-flashed (or reset): the
