@@ -6,6 +6,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod cluster_lock;
 pub mod config;
+pub mod digest;
 pub mod doctor;
 pub mod error_chain;
 pub mod exec;

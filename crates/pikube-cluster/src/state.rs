@@ -227,7 +227,7 @@ fn read_token(path: &Path) -> Result<Option<K3sToken>, StateError> {
 fn random_hex(bytes: usize) -> io::Result<String> {
     let mut buffer = vec![0u8; bytes];
     fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
-    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(buffer))
 }
 
 #[cfg(test)]

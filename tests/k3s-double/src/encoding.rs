@@ -4,12 +4,8 @@
 use sha2::{Digest, Sha256};
 use std::io::Read;
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -21,7 +17,7 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 }
 
 pub fn random_hex(n: usize) -> String {
-    hex(&random_bytes(n))
+    hex::encode(random_bytes(n))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

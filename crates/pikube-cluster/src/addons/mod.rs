@@ -52,7 +52,7 @@ impl AddonFile {
     }
 
     pub fn sha256(&self) -> String {
-        crate::k3s::sha256_hex(self.content.as_bytes())
+        crate::digest::sha256_hex(self.content.as_bytes())
     }
 
     /// The change that puts this file on a server that has `current` (or nothing), if any.

@@ -6,7 +6,7 @@ use yaml_serde::{Mapping, Value};
 
 use super::{AddonFile, MARKER};
 use crate::config::MonitoringAddon;
-use crate::k3s::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// The add-on's name in cluster.toml and in its files' names.
 pub const MONITORING: &str = "monitoring";

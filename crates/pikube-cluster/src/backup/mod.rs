@@ -14,9 +14,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::{ClusterConfig, DatastoreKind};
+use crate::digest::sha256_hex;
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
@@ -364,12 +364,7 @@ async fn copy_here(
 /// Which token a snapshot needs, without the token: the first 16 hex digits of the SHA-256
 /// of its secret.
 pub fn token_fingerprint(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))[..16].to_owned()
-}
-
-/// The SHA-256 of `bytes`, in hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    sha256_hex(secret.as_bytes())[..16].to_owned()
 }
 
 /// The backups kept in `dir`, oldest first (from their manifests).
@@ -434,10 +429,6 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,7 +471,7 @@ mod tests {
             servers: vec!["s1".into()],
             taken_at,
             size: 3,
-            sha256: hex(&Sha256::digest(b"abc")),
+            sha256: sha256_hex(b"abc"),
             token_fingerprint: "0123456789abcdef".into(),
             datastore: Datastore::Etcd,
         }

@@ -8,8 +8,10 @@ pub(crate) fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c
     let word = normalize(word);
     candidates
         .iter()
-        .map(|&c| (distance(&word, &normalize(c)), c))
-        .filter(|&(d, c)| d <= threshold(word.len().min(normalize(c).len())))
+        // Optimal string alignment: Levenshtein plus adjacent swaps, since swapped letters
+        // are the commonest typo.
+        .map(|&c| (strsim::osa_distance(&word, &normalize(c)), c))
+        .filter(|&(d, c)| d <= threshold(word.chars().count().min(normalize(c).chars().count())))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -20,36 +22,11 @@ fn threshold(len: usize) -> usize {
     (len / 3).max(1)
 }
 
-fn normalize(s: &str) -> Vec<char> {
+fn normalize(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '-' | '_'))
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// Optimal string alignment distance: Levenshtein plus adjacent swaps,
-/// since swapped letters are the commonest typo.
-fn distance(a: &[char], b: &[char]) -> usize {
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]

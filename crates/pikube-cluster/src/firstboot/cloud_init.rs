@@ -17,7 +17,7 @@ pub(super) fn nocloud(first: &FirstBoot) -> Vec<BootFile> {
     // cloud-init runs once per instance id and caches it on the root file system: a card
     // seeded again with other files must carry another id, or they are ignored.
     let digest = Sha256::digest(format!("{user_data}{network_config}").as_bytes());
-    let instance: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let instance = hex::encode(&digest[..6]);
     let meta_data = format!(
         "instance-id: {}\nlocal-hostname: {}\n",
         quoted(&format!("pikube-{}-{instance}", first.node)),

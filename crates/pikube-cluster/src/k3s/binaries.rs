@@ -163,8 +163,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("k3s"), b"a k3s binary").unwrap();
         std::fs::write(dir.path().join("images.tar"), b"an image archive").unwrap();
-        let binary = crate::backup::sha256_hex(b"a k3s binary");
-        let images = crate::backup::sha256_hex(b"an image archive");
+        let binary = crate::digest::sha256_hex(b"a k3s binary");
+        let images = crate::digest::sha256_hex(b"an image archive");
         let config = |binary_pin: &str, images_pin: &str| {
             let text = format!(
                 "[cluster]\nname = \"lab\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\

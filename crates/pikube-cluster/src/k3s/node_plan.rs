@@ -2,13 +2,12 @@
 //! service must (re)start. Planned from the node's k3s state only, so a run killed at any
 //! point is finished by the next one.
 
-use sha2::{Digest, Sha256};
-
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::config::REGISTRY_CA_DIR;
+use crate::digest::sha256_hex;
 use crate::plan::{Change, SecretFileChange, UploadChange};
 
 /// The k3s part of a node's plan.
@@ -345,13 +344,6 @@ pub fn images_change(images: &ImagesArtifact, version: &str) -> Change {
         size: images.size,
         mode: 0o644,
     })
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ mod tests {
             // A miss: hashed, and kept in a directory only root (the owner) can enter.
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::k3s::sha256_hex(b"first binary")
+                crate::digest::sha256_hex(b"first binary")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{kept}");
@@ -240,7 +240,7 @@ mod tests {
             std::fs::write(&binary, b"other binary").unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::k3s::sha256_hex(b"other binary")
+                crate::digest::sha256_hex(b"other binary")
             );
 
             // Replaced by rename, as pikube and install.sh do: hashed again, and the old
@@ -250,7 +250,7 @@ mod tests {
             std::fs::rename(&new, &binary).unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::k3s::sha256_hex(b"the third one, longer")
+                crate::digest::sha256_hex(b"the third one, longer")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{shell}: {kept}");

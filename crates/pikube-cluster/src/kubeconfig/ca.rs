@@ -7,9 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::KubeconfigError;
+use crate::digest::sha256_hex;
 use crate::state::K3sToken;
 
 /// What the cluster token kept on this machine says about the cluster's CA.
@@ -93,7 +92,7 @@ pub(super) fn check(ca_pem: &[u8], entry: &str, pin: &CaPin) -> Result<(), Kubec
     let CaPin::Hash { hash, token } = pin else {
         return Ok(());
     };
-    let found = hex(&Sha256::digest(ca_pem));
+    let found = sha256_hex(ca_pem);
     if &found == hash {
         // The very bytes K3s hashed, whatever they hold.
         return Ok(());
@@ -122,10 +121,6 @@ fn certificates(pem: &[u8]) -> usize {
         .lines()
         .filter(|line| line.trim() == "-----BEGIN CERTIFICATE-----")
         .count()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -236,7 +231,7 @@ mod tests {
     fn the_hash_is_over_the_pem_file_not_its_base64() {
         use base64::Engine;
         let base64 = base64::engine::general_purpose::STANDARD.encode(PEM);
-        let of_base64 = hex(&Sha256::digest(base64.as_bytes()));
+        let of_base64 = sha256_hex(base64.as_bytes());
         let pinned = pin(&format!("K10{of_base64}::server:s3cret"));
         assert!(check(PEM.as_bytes(), ENTRY, &pinned).is_err());
     }

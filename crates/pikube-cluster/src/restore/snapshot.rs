@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backup::{local_backups, sha256_hex, token_fingerprint, Datastore, Manifest};
+use crate::backup::{local_backups, token_fingerprint, Datastore, Manifest};
 use crate::config::K3sVersion;
+use crate::digest::sha256_hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {

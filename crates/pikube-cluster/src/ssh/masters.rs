@@ -14,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::SshTarget;
-use crate::k3s::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// The directory the masters of one run's connections go to when they may be reused,
 /// keyed by everything that decides where and how ssh connects.

@@ -147,8 +147,7 @@ impl InternalKey {
     pub fn random() -> Self {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        InternalKey(hex.into_bytes())
+        InternalKey(hex::encode(bytes).into_bytes())
     }
 
     /// The key's bytes, for signing and checking a request.

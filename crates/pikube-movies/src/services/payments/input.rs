@@ -104,10 +104,7 @@ impl Payment {
     /// same key.
     pub fn fingerprint(&self) -> String {
         let canonical = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&canonical)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(Sha256::digest(&canonical))
     }
 
     pub fn verdict(&self) -> CardVerdict {
