@@ -45,8 +45,7 @@ pub fn create_temporary(dir: &Path, name: &str) -> io::Result<(fs::File, PathBuf
 /// (security review L6). `DirBuilder::mode` only applies to directories it creates.
 fn check_private(dir: &Path) -> io::Result<()> {
     let metadata = fs::symlink_metadata(dir)?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     let problem = if metadata.file_type().is_symlink() {
         Some("is a symbolic link".to_owned())
     } else if metadata.uid() != me {

@@ -13,6 +13,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustix::process::Pid;
 use serde::{Deserialize, Serialize};
 
 /// How long a second pikube waits for the first before it gives up.
@@ -37,8 +38,7 @@ impl Holder {
         Holder {
             user: std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
-                // SAFETY: getuid(2) cannot fail.
-                .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() })),
+                .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw())),
             host: host_name(),
             pid: std::process::id(),
             command: command.to_owned(),
@@ -85,9 +85,15 @@ impl Holder {
         if self.host != host_name() {
             return false;
         }
-        // SAFETY: kill(2) with signal 0 only checks that the process exists.
-        let alive = unsafe { libc::kill(self.pid as libc::pid_t, 0) } == 0
-            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        // Signal 0 only checks that the process exists; EPERM: it does, another user's. A
+        // pid that is no process id (0, or beyond i32) cannot be checked: not broken.
+        let Some(pid) = i32::try_from(self.pid).ok().and_then(Pid::from_raw) else {
+            return false;
+        };
+        let alive = match rustix::process::test_kill_process(pid) {
+            Ok(()) => true,
+            Err(err) => err == rustix::io::Errno::PERM,
+        };
         !alive
     }
 }

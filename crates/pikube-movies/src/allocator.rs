@@ -8,6 +8,7 @@
 //! musl's malloc (the container image) already returns large blocks.
 
 /// Sets the allocator up for the services; call once, before serving.
+#[allow(unsafe_code)] // mallopt has no safe wrapper.
 pub fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes a malloc tuning parameter; it is called before the

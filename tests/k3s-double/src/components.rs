@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
+
 /// Where a node finds the programs: a read-only bind mount in the fake fleet.
 pub const DEFAULT_BIN_DIR: &str = "/opt/k3s-double/bin";
 pub const BIN_DIR_ENV: &str = "K3S_DOUBLE_BIN_DIR";
@@ -63,6 +65,8 @@ pub fn spawn(name: &str, args: &[String], log: &Path) -> Result<Child, String> {
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
+    // pre_exec is unsafe by nature, and the one way to ask for PDEATHSIG.
+    #[allow(unsafe_code)]
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
@@ -107,8 +111,7 @@ pub fn watch(name: &'static str, mut child: Child, log: PathBuf) {
 /// and forgotten.
 pub fn end(mut child: Child, grace: Duration) {
     let pid = child.id();
-    // SAFETY: plain kill(2) on our own child's pid, not yet reaped.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    signal(pid, Signal::TERM);
     let deadline = std::time::Instant::now() + grace;
     while std::time::Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -126,15 +129,13 @@ pub fn end(mut child: Child, grace: Duration) {
 pub fn stop_all(grace: Duration) {
     let pids: Vec<u32> = lock().clone();
     for pid in pids.iter().rev() {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
+        signal(*pid, Signal::TERM);
         let deadline = std::time::Instant::now() + grace;
         while std::time::Instant::now() < deadline && lock().contains(pid) {
             std::thread::sleep(Duration::from_millis(20));
         }
         if lock().contains(pid) {
-            // SAFETY: as above.
-            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+            signal(*pid, Signal::KILL);
         }
     }
 }
@@ -166,5 +167,13 @@ pub fn run(name: &str, args: &[String]) -> Result<String, String> {
             args.first().map(String::as_str).unwrap_or(""),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
+    }
+}
+
+/// Sends `sig` to our own child `pid` (not yet reaped, so not reused); one already gone is
+/// nothing to do.
+fn signal(pid: u32, sig: Signal) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, sig);
     }
 }

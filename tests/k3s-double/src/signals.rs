@@ -2,6 +2,9 @@
 //! supervised programs have stopped. The signals are blocked in every thread and awaited
 //! by one thread with sigwait, so no async-signal-safety concerns arise.
 
+// Signal masks and sigwait have no safe wrapper in the crates this double uses.
+#![allow(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

@@ -52,8 +52,7 @@ fn follow_symlink(path: &Path) -> io::Result<PathBuf> {
     if !metadata.file_type().is_symlink() {
         return Ok(path.to_owned());
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     if metadata.uid() != me {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -87,8 +86,7 @@ mod tests {
             .is_symlink());
 
         // Another user's link (tests run as root, who can make one): refused, untouched.
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
+        if rustix::process::geteuid().is_root() {
             let planted = dir.path().join("x.yaml");
             std::os::unix::fs::symlink(&target, &planted).unwrap();
             std::os::unix::fs::lchown(&planted, Some(12345), Some(12345)).unwrap();

@@ -1,6 +1,9 @@
 //! NEON kernels (aarch64, where NEON and FMA are baseline): 8 lanes as 4 `float64x2_t`
 //! chains.
 
+// SIMD intrinsics are unsafe to call: each call says why it is sound.
+#![allow(unsafe_code)]
+
 use std::arch::aarch64::{
     float64x2_t, vaddq_f64, vcleq_f64, vdupq_n_f64, vfmaq_f64, vgetq_lane_u64, vld1q_f64,
     vmaxq_f64, vmulq_f64, vst1q_f64, vsubq_f64,

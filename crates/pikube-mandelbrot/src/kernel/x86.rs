@@ -4,6 +4,10 @@
 //! Built into every x86-64 binary and only entered after `is_x86_feature_detected!` said
 //! AVX2 and FMA are there (see [`super::Kernel::is_available`]).
 
+// SIMD intrinsics and #[target_feature] functions are unsafe to call: each call says why
+// it is sound.
+#![allow(unsafe_code)]
+
 use std::arch::x86_64::{
     __m256d, _mm256_add_pd, _mm256_cmp_pd, _mm256_fmadd_pd, _mm256_load_pd, _mm256_max_pd,
     _mm256_movemask_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_store_pd,

@@ -377,11 +377,9 @@ pub fn reset(server_data: &Path, member: &Member, restore: Option<&Path>) -> Res
             let mut args = vec!["--force-new-cluster".to_string()];
             args.extend(base_args(server_data, member));
             let log_file = server_data.join("server/logs/etcd.log");
-            let mut child = components::spawn("etcd", &args, &log_file)?;
+            let child = components::spawn("etcd", &args, &log_file)?;
             let healthy = wait_healthy(&client(server_data, &member.client_url())?, &log_file);
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            let _ = child.wait();
+            components::end(child, Duration::from_secs(10));
             healthy?;
         }
     }
