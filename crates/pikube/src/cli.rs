@@ -752,21 +752,14 @@ pub struct LockArgs {
     pub force_unlock: bool,
 }
 
+/// `90s`, `5m`, `1h30m` (humantime's units), or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, "s"), |i| text.split_at(i));
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 5m or 1h"))?;
-    let seconds = match unit {
-        "s" => value,
-        "m" => value * 60,
-        "h" => value * 3600,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use s, m or h)")),
-    };
-    Ok(Duration::from_secs(seconds))
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|err| format!("{text:?} is not a duration such as 90s, 5m or 1h30m: {err}"))
 }
 
 /// Multi-call: a link named `pikube-<command>` runs `pikube <command>` (as K3s does with
@@ -796,7 +789,10 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("10 parsecs").is_err());
+        // Hours beyond u64 seconds: an error, not an overflow.
+        assert!(parse_duration("9999999999999999999h").is_err());
     }
 
     #[test]
