@@ -4,6 +4,9 @@
 //! same list, so they cannot disagree, and a new phase (an upgrade, an add-on) slots in
 //! by name in [`Phase::ORDER`] and is planned and applied alike.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod phase;
 mod phases;
 mod report;
@@ -22,12 +25,16 @@ use crate::state::StateError;
 /// still does (connections close, locks are released).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The SSH client could not be set up (its known_hosts, its configuration).
     #[error(transparent)]
     SshClient(#[from] SshClientError),
+    /// The lock beside cluster.toml is held, or could not be taken.
     #[error(transparent)]
     LocalLock(#[from] LockError),
+    /// The lock on the cluster's first server is held, or could not be taken.
     #[error(transparent)]
     ClusterLock(#[from] ClusterLockError),
+    /// The local state (tokens, records) could not be read or written.
     #[error("local state")]
     State(#[from] StateError),
 }

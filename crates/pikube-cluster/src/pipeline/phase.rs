@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+/// One step of `plan` and `apply`, named as the report names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -42,6 +43,7 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order a run takes them.
     pub const ORDER: &'static [Phase] = &[
         Phase::Connect,
         Phase::Facts,
@@ -59,6 +61,7 @@ impl Phase {
         Phase::Unlock,
     ];
 
+    /// Its name in the report (`k3s-servers`).
     pub fn name(self) -> &'static str {
         match self {
             Phase::Connect => "connect",

@@ -5,14 +5,19 @@ use serde::Serialize;
 
 use super::{Mode, Phase};
 
+/// The whole run: `apply -o json` prints it as it is.
 #[derive(Debug, Serialize)]
 pub struct PipelineReport {
+    /// A plan (dry) or an apply.
     pub mode: Mode,
+    /// Each phase that ran, in order; the unlock phase always last.
     pub phases: Vec<PhaseReport>,
 }
 
+/// One phase of the run.
 #[derive(Debug, Serialize)]
 pub struct PhaseReport {
+    /// Which phase.
     pub phase: Phase,
     /// How long the phase took, for whoever wonders where a run's time goes.
     pub seconds: f64,
@@ -23,11 +28,13 @@ pub struct PhaseReport {
     /// answering when stale nodes are looked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// What the phase thinks the user should know, though nothing failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 impl PhaseReport {
+    /// An empty report of `phase`.
     pub fn new(phase: Phase) -> PhaseReport {
         PhaseReport {
             phase,
@@ -38,6 +45,7 @@ impl PhaseReport {
         }
     }
 
+    /// What became of `node` in this phase.
     pub fn push(&mut self, node: &str, outcome: NodeOutcome) {
         self.nodes.push(NodeStep {
             node: node.to_owned(),
@@ -45,29 +53,38 @@ impl PhaseReport {
         });
     }
 
+    /// `node` failed in this phase, for `error` (which names it).
     pub fn failed(&mut self, node: &str, error: String) {
         self.push(node, NodeOutcome::Failed { error });
     }
 }
 
+/// What one phase did to one node.
 #[derive(Debug, Serialize)]
 pub struct NodeStep {
+    /// The node, by its cluster.toml name.
     pub node: String,
+    /// What became of it.
     #[serde(flatten)]
     pub outcome: NodeOutcome,
 }
 
+/// What became of a node in a phase (`status` in the JSON).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum NodeOutcome {
+    /// Nothing to do.
     Unchanged,
     /// Done, or in a plan to be done: `summary` in a few words, then each change.
     Changed {
+        /// The changes in a few words.
         summary: String,
+        /// Each change.
         changes: Vec<String>,
     },
     /// The error names the node; the node's later phases are skipped.
     Failed {
+        /// Why, naming the node and the step.
         error: String,
     },
 }
@@ -75,9 +92,13 @@ pub enum NodeOutcome {
 /// How the nodes of cluster.toml came out of the run, and the stale nodes pruned.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Nodes a phase changed (or would), none failed.
     pub changed: usize,
+    /// Nodes nothing was done to.
     pub unchanged: usize,
+    /// Nodes a phase failed on.
     pub failed: usize,
+    /// Nodes no longer in cluster.toml taken out of the cluster.
     pub pruned: usize,
 }
 
@@ -138,12 +159,14 @@ impl PipelineReport {
         })
     }
 
+    /// Every phase's warnings, in phase order.
     pub fn warnings(&self) -> impl Iterator<Item = &str> {
         self.phases
             .iter()
             .flat_map(|phase| phase.warnings.iter().map(String::as_str))
     }
 
+    /// Every phase's errors of its own (no node's), in phase order.
     pub fn errors(&self) -> impl Iterator<Item = &str> {
         self.phases
             .iter()

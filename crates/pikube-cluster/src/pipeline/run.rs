@@ -20,11 +20,13 @@ use crate::secrets::SecretKey;
 use crate::ssh::{Connection, SudoPassword};
 use crate::state::LocalState;
 
+/// Whether a run changes anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Dry: every phase says what it would do and changes nothing, not even local state.
     Plan,
+    /// Every phase does what it would say.
     Apply,
 }
 
@@ -39,7 +41,9 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// Remove the nodes cluster.toml no longer lists; without it they are only reported.
     pub prune: bool,
+    /// How long a drain may take before the node's step fails.
     pub drain_timeout: Duration,
+    /// How long deleting a pruned node's Node may take.
     pub delete_timeout: Duration,
     /// Break a stale lock.
     pub force_unlock: bool,
@@ -73,9 +77,13 @@ impl Settings {
     }
 }
 
+/// One run of the pipeline: what it started from and what each phase leaves for the next.
 pub struct Run<'a> {
+    /// Dry or not.
     pub mode: Mode,
+    /// The cluster file, as loaded and checked.
     pub config: &'a ClusterConfig,
+    /// What the command line decided.
     pub settings: Settings,
     pub(super) progress: &'a dyn Progress,
     /// Asked at most once, and only when a node's sudo wants a password.
@@ -113,6 +121,8 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// A run of `config` that has done nothing yet; fails only when the SSH client cannot
+    /// be set up.
     pub fn new(
         mode: Mode,
         config: &'a ClusterConfig,

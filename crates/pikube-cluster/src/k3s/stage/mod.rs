@@ -6,6 +6,9 @@
 //! both, with what the agents join with, in a [`K3sSurvey`] that the agents and labels
 //! steps take up. Each step has a dry form that changes nothing and lists the changes.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod agents;
 mod join;
 mod labels;
@@ -41,16 +44,24 @@ type LabelsAndTaints = (Vec<(String, String)>, Vec<String>);
 
 /// A node the stage can work on: connected with root, facts read.
 pub struct StageNode {
+    /// Its name in cluster.toml.
     pub name: String,
+    /// The run's connection to it.
     pub connection: Connection,
+    /// What the facts phase read.
     pub facts: NodeFacts,
 }
 
+/// What the three K3s steps work from: the wanted K3s, the binaries, and what the earlier
+/// phases of the run found.
 pub struct K3sStage<'a> {
+    /// K3s as cluster.toml wants it on each node.
     pub spec: &'a K3sSpec,
     /// By K3s build.
     pub binaries: &'a BTreeMap<Arch, BinaryArtifact>,
+    /// How long a node may take to run K3s and be Ready.
     pub ready_timeout: Duration,
+    /// How many agents join at once.
     pub parallelism: usize,
     /// Nodes whose binary the upgrade phase puts in place (in a dry run: would): the plan
     /// counts it as there.
@@ -69,12 +80,14 @@ pub struct K3sStage<'a> {
 /// What the servers or agents step did to one node.
 #[derive(Debug, Clone, Default)]
 pub struct K3sNodeReport {
+    /// Each change made, in a few words.
     pub changes: Vec<String>,
     /// Why k3s was (re)started, if it was.
     pub restarted: Option<String>,
 }
 
 impl K3sNodeReport {
+    /// Nothing was changed.
     pub fn is_unchanged(&self) -> bool {
         self.changes.is_empty()
     }
@@ -83,6 +96,7 @@ impl K3sNodeReport {
 /// What the servers or agents step would do to one node.
 #[derive(Debug, Clone, Default)]
 pub struct K3sNodePlanReport {
+    /// Each change it would make.
     pub changes: Vec<Change>,
 }
 
