@@ -4,6 +4,9 @@
 //! at a time with the first server last, then the machines powered off (or rebooted) in
 //! that same order.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -19,7 +22,9 @@ use crate::ssh::{ClientConfig, Connection};
 /// One node's part, in the order it is taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShutdownStep {
+    /// Its cluster.toml name.
     pub node: String,
+    /// Server or agent.
     pub role: Role,
 }
 
@@ -36,17 +41,23 @@ pub fn shutdown_order(config: &ClusterConfig) -> Vec<ShutdownStep> {
     order
 }
 
+/// What becomes of the machines once K3s is stopped everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerAction {
+    /// Powered off, and waited for until it stops answering (`pikube shutdown`).
     PowerOff,
+    /// Rebooted, and waited for until it is back with a new boot id (`--reboot`).
     Reboot,
 }
 
 /// What happened to one node: the steps done, or the one that failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShutdownOutcome {
+    /// Its cluster.toml name.
     pub node: String,
+    /// The steps done, in order.
     pub done: Vec<String>,
+    /// The step that failed, and why; the node's later steps were not taken.
     pub error: Option<String>,
 }
 

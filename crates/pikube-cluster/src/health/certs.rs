@@ -13,11 +13,14 @@ const SCRIPT: &str = "for f in /var/lib/rancher/k3s/server/tls/*.crt \
 /var/lib/rancher/k3s/server/tls/*/*.crt /var/lib/rancher/k3s/agent/*.crt; do \
 [ -f \"$f\" ] || continue; echo \"@@file $f\"; cat \"$f\"; done";
 
+/// When one of K3s' certificates on a node ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertExpiry {
+    /// The certificate file, under K3s' tls directories.
     pub file: String,
     /// RFC 3339.
     pub not_after: String,
+    /// Whole days until then (negative: expired).
     pub days_left: i64,
 }
 

@@ -2,6 +2,9 @@
 //! API answering, each node Ready, etcd's quorum, clocks in step, certificates not about to
 //! expire, and the nodes pikube left cordoned. Read only.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod certs;
 mod snapshots;
 
@@ -23,13 +26,16 @@ pub const CLOCK_TOLERANCE_SECS: f64 = 2.0;
 /// A certificate this close to its end is flagged.
 pub const CERT_WARNING_DAYS: i64 = 30;
 
+/// What `status` reports after a power-up: the API, etcd's quorum, each node.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterHealth {
+    /// No problem found (notes do not count).
     pub healthy: bool,
     /// `None` when no node has K3s.
     pub api: Option<ApiState>,
     /// With embedded etcd only.
     pub etcd: Option<EtcdState>,
+    /// Each node of cluster.toml, in file order.
     pub nodes: Vec<NodeHealth>,
     /// Each reason the cluster is not healthy, naming the node.
     pub problems: Vec<String>,
@@ -37,27 +43,36 @@ pub struct ClusterHealth {
     pub notes: Vec<String>,
 }
 
+/// Whether the cluster's API answered.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiState {
     /// The server asked.
     pub server: String,
+    /// It answered.
     pub answering: bool,
 }
 
+/// The embedded etcd's state, as far as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EtcdState {
     /// etcd answers the API server's health check, which needs a quorum.
     pub quorum: bool,
+    /// Servers whose Node is Ready.
     pub servers_ready: usize,
+    /// Servers in cluster.toml.
     pub servers: usize,
 }
 
+/// One node's health.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeHealth {
+    /// Its cluster.toml name.
     pub node: String,
     /// `None` when the cluster's node list could not be read or does not list it.
     pub ready: Option<bool>,
+    /// Why pikube cordoned it, if it did and has not uncordoned it.
     pub cordoned_by_pikube: Option<String>,
+    /// Its clock minus this machine's, in seconds, when it was read.
     pub clock_offset_secs: Option<f64>,
     /// Its certificate that expires first.
     pub first_expiry: Option<CertExpiry>,

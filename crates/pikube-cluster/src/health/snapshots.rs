@@ -11,6 +11,7 @@ use crate::ssh::Connection;
 const DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
 const PREFIX: &str = "etcd-snapshot-";
 
+/// A server's scheduled etcd snapshots, as far as `status` and `doctor` need them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScheduledSnapshots {
     /// The newest scheduled snapshot's name and age in seconds, if there is one.

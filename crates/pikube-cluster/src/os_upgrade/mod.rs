@@ -5,6 +5,9 @@
 //! (/var/run/reboot-required), waited for until Ready, uncordoned. One node at a time, so
 //! servers never drop below quorum.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod pending;
 
 pub use pending::{parse_simulation, PendingPackage};
@@ -69,17 +72,24 @@ pub async fn pending_on_all(
 
 /// How every node of one OS upgrade goes.
 pub struct OsUpgrade<'a> {
+    /// How pikube reaches the nodes again after a reboot.
     pub client: &'a ClientConfig,
+    /// Servers are drained too, unless --no-drain-servers (agents always are).
     pub drain_servers: bool,
+    /// How long a drain may take.
     pub drain_timeout: Duration,
+    /// How long a node may take to be Ready again.
     pub ready_timeout: Duration,
+    /// How long a node may take to come back from its reboot.
     pub reboot_timeout: Duration,
 }
 
 /// What happened to one node.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OsUpgradeReport {
+    /// The packages apt-get installed or upgraded.
     pub upgraded: Vec<PendingPackage>,
+    /// The system asked for a reboot, and got it.
     pub rebooted: bool,
 }
 

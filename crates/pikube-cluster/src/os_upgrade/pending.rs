@@ -2,11 +2,14 @@
 
 use serde::Serialize;
 
+/// A package `apt-get full-upgrade` would install or upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PendingPackage {
+    /// The package's name.
     pub name: String,
     /// `None` for a package the upgrade pulls in new.
     pub from: Option<String>,
+    /// The version it would get.
     pub to: String,
 }
 

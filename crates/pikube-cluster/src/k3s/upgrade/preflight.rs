@@ -10,7 +10,9 @@ use crate::k3s::ClusterNode;
 /// A node of cluster.toml whose K3s is installed and running, as the phase found it.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// Its cluster.toml name.
     pub name: String,
+    /// The K3s service it runs (server or agent).
     pub service: Service,
     /// Its /usr/local/bin/k3s is not the binary cluster.toml names.
     pub binary_differs: bool,
@@ -19,7 +21,9 @@ pub struct Candidate {
 /// One node to upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeUpgrade {
+    /// Its cluster.toml name.
     pub name: String,
+    /// The K3s service restarted on it.
     pub service: Service,
     /// What its kubelet reports now.
     pub from: K3sVersion,
@@ -34,6 +38,7 @@ pub struct NodeUpgrade {
 }
 
 impl NodeUpgrade {
+    /// What happens to the node, in a line, for the plan and the report.
     pub fn summary(&self, target: &K3sVersion) -> String {
         if !self.restart {
             format!(
@@ -60,16 +65,19 @@ impl NodeUpgrade {
 /// ahead of their servers), agents first for a downgrade.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpgradePlan {
+    /// One at a time: the servers of an upgrade, the agents of a downgrade.
     pub first: Vec<NodeUpgrade>,
     /// One at a time for servers; up to --max-unavailable at a time for agents.
     pub then: Vec<NodeUpgrade>,
 }
 
 impl UpgradePlan {
+    /// No node to upgrade.
     pub fn is_empty(&self) -> bool {
         self.first.is_empty() && self.then.is_empty()
     }
 
+    /// Every node, in the order they go.
     pub fn nodes(&self) -> impl Iterator<Item = &NodeUpgrade> {
         self.first.iter().chain(&self.then)
     }

@@ -18,34 +18,57 @@ use crate::ssh::{shell_quote, Connection, SshError};
 use super::preflight::NodeUpgrade;
 use crate::k3s::cordon::{cordon, uncordon};
 
+/// Why an upgrade stopped, naming the node and the step; the cluster keeps serving.
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
+    /// A step on one node failed; the rollout stops there.
     #[error("{node}: upgrade to {target} stopped at {step}: {reason}{cordoned}")]
     Step {
+        /// The node.
         node: String,
+        /// The version it was going to.
         target: K3sVersion,
+        /// The step (cordon, drain, replace, restart, Ready, uncordon).
         step: &'static str,
+        /// What went wrong.
         reason: String,
         /// What the node is left as, and how to go on.
         cordoned: String,
     },
+    /// etcd was not healthy before anything changed.
     #[error("{node}: upgrade refused: etcd is not healthy ({reason}); nothing was changed")]
-    Etcd { node: String, reason: String },
+    Etcd {
+        /// The server asked.
+        node: String,
+        /// What etcd said.
+        reason: String,
+    },
+    /// The pre-upgrade etcd snapshot failed before anything changed.
     #[error(
         "{node}: upgrade refused: the pre-upgrade snapshot failed ({reason}); nothing was changed"
     )]
-    Snapshot { node: String, reason: String },
+    Snapshot {
+        /// The server asked.
+        node: String,
+        /// Why the snapshot failed.
+        reason: String,
+    },
+    /// The connection to a node failed.
     #[error(transparent)]
     Ssh(#[from] SshError),
 }
 
 /// How every node of one upgrade goes.
 pub struct Rollout<'a> {
+    /// The version every node goes to.
     pub target: K3sVersion,
+    /// Its binary, for the nodes' architecture.
     pub binary: &'a BinaryArtifact,
     /// Servers are drained too, unless --no-drain-servers (agents always are).
     pub drain_servers: bool,
+    /// How long a drain may take.
     pub drain_timeout: Duration,
+    /// How long a restarted node may take to be Ready on the new version.
     pub ready_timeout: Duration,
 }
 
