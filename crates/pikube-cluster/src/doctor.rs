@@ -2,6 +2,9 @@
 //! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
 //! cgroup; each has a check here, judged from the facts pikube already gathers.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -16,12 +19,16 @@ use pikube_pi::{NodeFacts, ThrottleFlag};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Nothing to do.
     Pass,
+    /// Worth a look: it happened before, or is close to a limit.
     Warn,
+    /// Wrong now; the fix says what to do.
     Fail,
 }
 
 impl Verdict {
+    /// As the text report prints it (`PASS`, `WARN`, `FAIL`).
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Pass => "PASS",
@@ -31,11 +38,16 @@ impl Verdict {
     }
 }
 
+/// One check on one node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
+    /// The node, by its cluster.toml name.
     pub node: String,
+    /// The check (`power`, `throttling`, `storage`...).
     pub check: &'static str,
+    /// How it came out.
     pub verdict: Verdict,
+    /// What was found, in a line.
     pub detail: String,
     /// What to do about it (none for a pass).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,6 +357,7 @@ pub fn examine_snapshots(
     }
 }
 
+/// The check of `node`'s certificate that expires first.
 pub fn examine_certificates(node: &str, first: &CertExpiry) -> Finding {
     let fix =
         "restart K3s on it (`pikube exec NODE --sudo -- systemctl restart k3s`, or k3s-agent): \

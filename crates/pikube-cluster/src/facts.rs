@@ -1,23 +1,33 @@
 //! Reading a node's facts: one script, one round trip.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pikube_pi::{parse_facts, FactsError, NodeFacts, FACTS_SCRIPT};
 
 use crate::ssh::{Connection, SshError};
 
+/// Why a node's facts could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
+    /// The script could not be run.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// What it printed is not the script's format (a login banner on stdout, a cut-off run).
     #[error("{node}: could not read its facts: {source}")]
     Parse {
+        /// The node.
         node: String,
+        /// What is wrong with the output.
         #[source]
         source: FactsError,
     },
 }
 
+/// Runs the facts script on the node (without root) and reads what it printed; the clock
+/// offset is measured on the way.
 pub async fn gather_facts(connection: &Connection) -> Result<NodeFacts, GatherError> {
     let sent = SystemTime::now();
     let output = connection.run("gathering facts", FACTS_SCRIPT).await?;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+/// `d` in its two largest units, whole.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     let (days, hours, minutes, seconds) = (

@@ -1,3 +1,8 @@
+//! Why work on one node stopped: the node's own failures, each naming it.
+
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use crate::apply::reboot::RebootError;
 use crate::facts::GatherError;
 use crate::plan::PlanError;
@@ -6,14 +11,24 @@ use crate::ssh::SshError;
 /// Why work on one node stopped. Every message names the node; the other nodes go on.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// Reaching it or running a command failed.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// Its facts could not be read.
     #[error(transparent)]
     Gather(#[from] GatherError),
+    /// Its preparation could not be planned (a file it must not have, no default route).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// It did not come back from its reboot.
     #[error(transparent)]
     Reboot(#[from] RebootError),
+    /// After apply (and any reboot), its facts still show what should have changed.
     #[error("{node}: after apply: {}", .problems.join("; "))]
-    Verify { node: String, problems: Vec<String> },
+    Verify {
+        /// The node.
+        node: String,
+        /// Each thing still not as planned.
+        problems: Vec<String>,
+    },
 }

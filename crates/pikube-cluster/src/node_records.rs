@@ -3,6 +3,9 @@
 //! pikube set on it. A node dropped from cluster.toml is still in the cluster, and `apply
 //! --prune` has only this record left to reach it and uninstall K3s.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -14,10 +17,13 @@ use crate::state::{LocalState, StateError};
 const FILE_NAME: &str = "nodes.json";
 const VERSION: u32 = 1;
 
+/// The role it was installed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordedRole {
+    /// A K3s server.
     Server,
+    /// A K3s agent.
     Agent,
 }
 
@@ -25,16 +31,23 @@ pub enum RecordedRole {
 /// (the node's own value, else `[ssh]`'s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
+    /// Its name in cluster.toml (and the cluster).
     pub name: String,
+    /// Where it was reached.
     pub address: String,
+    /// The SSH user, when not ssh's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The SSH port, when not 22.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The key it was reached with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_file: Option<PathBuf>,
+    /// The jump host it was reached through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_jump: Option<String>,
+    /// Server or agent.
     pub role: RecordedRole,
     /// The server that started the cluster (the others joined through it).
     #[serde(default)]
@@ -49,7 +62,9 @@ pub struct NodeRecord {
 /// Labels and taints, as pikube set them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
+    /// `key`, `value`.
     pub labels: Vec<(String, String)>,
+    /// `key=value:Effect`.
     pub taints: Vec<String>,
 }
 
@@ -60,6 +75,7 @@ struct RecordsFile {
 }
 
 impl LocalState {
+    /// `.pikube/<cluster>/nodes.json`.
     pub fn node_records_path(&self) -> PathBuf {
         self.dir().join(FILE_NAME)
     }

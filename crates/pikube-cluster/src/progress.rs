@@ -1,13 +1,19 @@
 //! Progress lines for long work: one line per step per node, with the time since start,
 //! so a run piped to a log reads as well as one in a terminal.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::io::Write;
 use std::time::Instant;
 
 use crate::terminal_text::safe;
 
+/// Where long work says how it goes.
 pub trait Progress: Send + Sync {
+    /// A line about one node.
     fn node(&self, node: &str, message: &str);
+    /// A line about the run as a whole.
     fn step(&self, message: &str);
     /// What the user must see even when progress is not shown (a host key pinned on first
     /// contact): on standard error either way.
@@ -28,6 +34,7 @@ pub struct StderrProgress {
 }
 
 impl StderrProgress {
+    /// Timed from now.
     pub fn new() -> Self {
         StderrProgress {
             started: Instant::now(),

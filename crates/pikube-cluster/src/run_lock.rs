@@ -7,6 +7,9 @@
 //! waited for briefly, then named. `--force-unlock` removes a lock whose holder cannot be
 //! checked from here (another host wrote it), never one whose process is alive.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -23,8 +26,11 @@ const RETRY_EVERY: Duration = Duration::from_millis(200);
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
+    /// Who ran it (`$USER`, else the uid).
     pub user: String,
+    /// On which machine.
     pub host: String,
+    /// Its process there.
     pub pid: u32,
     /// `apply`, `reset`...
     pub command: String,
@@ -98,6 +104,7 @@ impl Holder {
     }
 }
 
+/// Why the lock beside cluster.toml was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
@@ -106,15 +113,33 @@ pub enum LockError {
          --force-unlock",
         holder = holder.describe()
     )]
-    Held { path: PathBuf, holder: Holder },
+    /// Another pikube holds it.
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it.
+        holder: Holder,
+    },
     #[error(
         "{path} is held by {holder}, which is still running here: --force-unlock breaks only \
          a lock whose holder is gone",
         holder = holder.describe()
     )]
-    HolderAlive { path: PathBuf, holder: Holder },
+    /// `--force-unlock` was asked for, but the holder is alive on this machine.
+    HolderAlive {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it.
+        holder: Holder,
+    },
+    /// The lock file could not be read, written or removed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 /// Held while a command works on the cluster; the lock file goes when it is dropped.

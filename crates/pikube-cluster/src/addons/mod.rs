@@ -8,6 +8,9 @@
 //! add-on has a secret, a second one that is never shown and is written 0600. Files
 //! pikube wrote start with [`MARKER`]; no other file in the folder is touched.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod monitoring;
 mod server_files;
 
@@ -31,6 +34,7 @@ pub struct AddonFile {
     /// The file name in [`MANIFESTS_DIR`]; K3s names the add-on after it, so it is an
     /// RFC 1123 name with `.yaml`.
     pub name: String,
+    /// The whole file, marker first.
     pub content: String,
     /// For a file holding a secret: what it holds, for people; its content is never shown.
     pub secret: Option<&'static str>,
@@ -47,10 +51,12 @@ impl std::fmt::Debug for AddonFile {
 }
 
 impl AddonFile {
+    /// Where it goes on a server.
     pub fn path(&self) -> String {
         format!("{MANIFESTS_DIR}/{}", self.name)
     }
 
+    /// Its content's SHA-256, as the server's copy is compared by.
     pub fn sha256(&self) -> String {
         crate::digest::sha256_hex(self.content.as_bytes())
     }

@@ -8,16 +8,21 @@ use crate::ssh::{shell_quote, Connection, SshError};
 /// One add-on file found on a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerFile {
+    /// Its name in the manifests folder.
     pub name: String,
+    /// Its content's SHA-256.
     pub sha256: String,
     /// Read only when asked for, and never for a secret file.
     pub content: Option<String>,
 }
 
+/// Why a server's add-on files could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerFilesError {
+    /// The command failed or the connection did.
     #[error("reading {MANIFESTS_DIR}")]
     Ssh(#[from] SshError),
+    /// The listing held a line that is not `SHA256 NAME` of an add-on file.
     #[error("reading {MANIFESTS_DIR}: unexpected line {0:?}")]
     Unexpected(String),
 }

@@ -15,14 +15,20 @@ pub async fn request_reboot(connection: &Connection) -> Result<(), SshError> {
     Ok(())
 }
 
+/// Why a node's reboot did not end with the node back.
 #[derive(Debug, thiserror::Error)]
 pub enum RebootError {
+    /// It did not answer with a new boot id in time.
     #[error("{node}: did not come back within {}s of the reboot (last error: {last})", .waited.as_secs())]
     Timeout {
+        /// The node.
         node: String,
+        /// How long it was waited for.
         waited: Duration,
+        /// Why the last attempt to reach it failed.
         last: String,
     },
+    /// The reboot could not be asked for.
     #[error(transparent)]
     Ssh(#[from] SshError),
 }

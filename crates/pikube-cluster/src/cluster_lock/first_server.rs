@@ -65,6 +65,7 @@ impl ServerLock {
         })
     }
 
+    /// The server the lock is on.
     pub fn node(&self) -> &str {
         self.lock.node()
     }

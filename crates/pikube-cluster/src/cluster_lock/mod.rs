@@ -7,6 +7,9 @@
 //! rebooted it; one untouched for 5 minutes is stale and is taken over, as is one whose
 //! holder is a gone process of this very machine.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod first_server;
 
 pub use first_server::ServerLock;
@@ -18,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::run_lock::{Holder, LockError};
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
 
+/// Where the lock is, on the server.
 pub const PATH: &str = "/var/lib/pikube/lock";
 /// A lock not refreshed for this long belongs to a run that is gone.
 pub const STALE_AFTER: Duration = Duration::from_secs(300);
@@ -36,7 +40,9 @@ fn refresh_every() -> Duration {
 /// How the refresh reaches the lock's server again once its connection is gone (the
 /// command rebooted the server): the SSH settings, and the sudo password if it needs one.
 pub struct Reopen {
+    /// The run's SSH settings.
     pub client: std::sync::Arc<ClientConfig>,
+    /// How to reach the server.
     pub target: SshTarget,
 }
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -57,8 +63,10 @@ struct Taken {
     age: u64,
 }
 
+/// Why the cluster lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterLockError {
+    /// The server could not be asked.
     #[error(transparent)]
     Ssh(#[from] SshError),
     #[error(
@@ -66,11 +74,16 @@ pub enum ClusterLockError {
          on this cluster; wait for it, or, if it is gone, run again with --force-unlock",
         holder = holder.describe()
     )]
+    /// Another pikube holds it, and kept it fresh.
     Held {
+        /// The server holding the lock.
         node: String,
+        /// Who holds it.
         holder: Holder,
+        /// Seconds since it was last refreshed.
         age: u64,
     },
+    /// Its holder is a live process of this very machine, which nothing breaks.
     #[error(transparent)]
     Local(#[from] LockError),
 }

@@ -1,6 +1,9 @@
 //! The nodes of one cluster, worked on in parallel with a bound, each on its own
 //! multiplexed connection. A node that fails never stops the others.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod from_config;
 
 pub use from_config::{record_of, SshClientError};
@@ -17,18 +20,24 @@ use crate::ssh::{known_hosts, ClientConfig, Connection, SshError, SshTarget, Sud
 /// One node: how to reach it and what it should become.
 #[derive(Debug, Clone)]
 pub struct Member {
+    /// How to reach it.
     pub target: SshTarget,
+    /// What its preparation should leave (its hostname).
     pub desired: DesiredNode,
+    /// `server` or `agent`, for messages.
     pub role: String,
 }
 
 /// A result for one node, in cluster.toml order.
 #[derive(Debug)]
 pub struct NodeResult<T, E = NodeError> {
+    /// The node, by its cluster.toml name.
     pub node: String,
+    /// What became of it.
     pub result: Result<T, E>,
 }
 
+/// Every node of a cluster, reached with one SSH configuration, a bounded number at once.
 pub struct Fleet {
     /// Shared with whatever outlives a borrow of the fleet (the cluster lock's refresh).
     client: std::sync::Arc<ClientConfig>,
@@ -37,6 +46,7 @@ pub struct Fleet {
 }
 
 impl Fleet {
+    /// `members` reached with `client`, at most `parallelism` at once (at least one).
     pub fn new(client: ClientConfig, members: Vec<Member>, parallelism: usize) -> Fleet {
         Fleet {
             client: std::sync::Arc::new(client),
@@ -45,6 +55,7 @@ impl Fleet {
         }
     }
 
+    /// The nodes, in cluster.toml order.
     pub fn members(&self) -> &[Member] {
         &self.members
     }
