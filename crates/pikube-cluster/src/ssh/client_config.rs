@@ -104,14 +104,17 @@ impl ClientConfig {
         })
     }
 
+    /// The ssh_config file pikube writes for this run (its options, then the user's).
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.path().join("ssh_config")
     }
 
+    /// The run's own private directory (its ssh_config, masters not kept).
     pub fn control_dir(&self) -> &Path {
         self.dir.path()
     }
 
+    /// The cluster's pinned host keys.
     pub fn known_hosts(&self) -> &Path {
         &self.known_hosts
     }
@@ -120,6 +123,7 @@ impl ClientConfig {
         self.masters.as_ref()
     }
 
+    /// How long a remote command may take unless a step allows more (`[ssh] command_timeout`).
     pub fn command_timeout(&self) -> Duration {
         self.command_timeout
     }

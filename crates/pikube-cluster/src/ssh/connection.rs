@@ -12,8 +12,11 @@ use super::{masters, ClientConfig, Privilege, SshError, SshTarget, SudoPassword}
 /// The result of a remote command that ran to completion (whatever its exit code).
 #[derive(Clone)]
 pub struct CommandOutput {
+    /// Its exit code.
     pub code: i32,
+    /// Its standard output.
     pub stdout: String,
+    /// Its standard error.
     pub stderr: String,
 }
 
@@ -30,6 +33,7 @@ impl std::fmt::Debug for CommandOutput {
 }
 
 impl CommandOutput {
+    /// It exited 0.
     pub fn success(&self) -> bool {
         self.code == 0
     }
@@ -220,14 +224,17 @@ impl Connection {
         Ok(())
     }
 
+    /// The node's cluster.toml name.
     pub fn node(&self) -> &str {
         &self.target.node
     }
 
+    /// How it was reached.
     pub fn target(&self) -> &SshTarget {
         &self.target
     }
 
+    /// The user it logged in as.
     pub fn login_user(&self) -> &str {
         &self.login_user
     }

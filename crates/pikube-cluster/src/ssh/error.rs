@@ -8,27 +8,46 @@ pub enum SshError {
          refusing to connect. If the node was reinstalled, remove its line from that file and \
          run again; otherwise someone may be impersonating it"
     )]
+    /// The node's host key is not the one pinned: never connected to, never retried.
     HostKeyChanged {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// Where it was reached.
         address: String,
+        /// The file holding the pinned key.
         known_hosts: String,
     },
     #[error("{node}: cannot connect to {address}: {reason}")]
+    /// No connection could be made (refused, unreachable, authentication failed).
     Connect {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// Where it was tried.
         address: String,
+        /// What ssh said.
         reason: String,
     },
     #[error("{node}: the SSH connection was lost while running {what}")]
-    Disconnected { node: String, what: String },
+    /// The connection dropped while a command ran.
+    Disconnected {
+        /// The node, by its cluster.toml name.
+        node: String,
+        /// What was being done, in words (`reading the k3s state`).
+        what: String,
+    },
     #[error(
         "{node}: {what} wrote more than {} MiB to {stream}; stopped it there",
         limit >> 20
     )]
+    /// A command wrote more than pikube keeps; it was stopped.
     OutputTooLarge {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// What was being done, in words (`reading the k3s state`).
         what: String,
+        /// `stdout` or `stderr`.
         stream: &'static str,
+        /// The most bytes kept.
         limit: usize,
     },
     #[error(
@@ -36,32 +55,58 @@ pub enum SshError {
          on the node hangs; [ssh] command_timeout sets the limit)",
         crate::human_duration::human_duration(*limit)
     )]
+    /// A command did not finish in time.
     TimedOut {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// What was being done, in words (`reading the k3s state`).
         what: String,
+        /// How long it was given.
         limit: std::time::Duration,
     },
     #[error("{node}: {what}: the output could not be read or stored")]
+    /// A command's input or output could not be moved.
     Transfer {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// What was being done, in words (`reading the k3s state`).
         what: String,
+        /// Why.
         #[source]
         source: io::Error,
     },
     #[error("{node}: {what} failed (exit {code}): {stderr}")]
+    /// A command exited non-zero.
     CommandFailed {
+        /// The node, by its cluster.toml name.
         node: String,
+        /// What was being done, in words (`reading the k3s state`).
         what: String,
+        /// Its exit code.
         code: i32,
+        /// What it wrote to standard error.
         stderr: String,
     },
     #[error(
         "{node}: sudo needs a password for {user}; set PIKUBE_SUDO_PASSWORD or run pikube \
          from a terminal to be asked once"
     )]
-    SudoPasswordNeeded { node: String, user: String },
+    /// sudo wants a password and none was given.
+    SudoPasswordNeeded {
+        /// The node, by its cluster.toml name.
+        node: String,
+        /// The user pikube logs in as.
+        user: String,
+    },
     #[error("{node}: sudo rejected the password for {user}")]
-    SudoPasswordRejected { node: String, user: String },
+    /// sudo refused the password given.
+    SudoPasswordRejected {
+        /// The node, by its cluster.toml name.
+        node: String,
+        /// The user pikube logs in as.
+        user: String,
+    },
+    /// Something on this machine failed (the control directory, starting ssh).
     #[error("cannot prepare the local SSH client: {0}")]
     Local(#[from] io::Error),
 }

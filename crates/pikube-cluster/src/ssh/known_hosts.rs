@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 pub struct PinnedKey {
     /// As OpenSSH wrote them: `address` or `[address]:port`, comma-separated.
     pub hosts: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`...
     pub key_type: String,
     /// As `ssh-keygen -l` prints it: `SHA256:` and the unpadded base64 of the key's hash.
     pub fingerprint: String,

@@ -9,6 +9,7 @@ use zeroize::{Zeroize, Zeroizing};
 pub struct SudoPassword(Zeroizing<String>);
 
 impl SudoPassword {
+    /// Takes `password` (a trailing newline dropped) and wipes the string it came in.
     pub fn new(mut password: String) -> Self {
         let kept = Zeroizing::new(password.trim_end_matches(['\r', '\n']).to_owned());
         password.zeroize();

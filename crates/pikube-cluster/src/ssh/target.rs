@@ -7,8 +7,11 @@ pub struct SshTarget {
     pub node: String,
     /// IP address or host name (an ssh_config `Host` alias works too).
     pub address: String,
+    /// The login user.
     pub user: Option<String>,
+    /// The SSH port.
     pub port: Option<u16>,
+    /// The private key.
     pub identity_file: Option<PathBuf>,
     /// OpenSSH `-J` syntax: `[user@]host[:port][,...]`.
     pub proxy_jump: Option<String>,
