@@ -5,6 +5,9 @@
 //! a manifest beside it saying what it is. Snapshots that stay on a server die with its SD
 //! card; these do not.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod sqlite;
 
 pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
@@ -22,37 +25,80 @@ use crate::ssh::{shell_quote, Connection, SshError};
 /// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
 pub const SNAPSHOT_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
 
+/// Why a backup was not taken or not kept; nothing half-written is left.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// The server could not be reached or a command failed.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// K3s did not save the snapshot.
     #[error("{node}: `k3s etcd-snapshot save` failed: {reason}")]
-    Save { node: String, reason: String },
+    Save {
+        /// The server.
+        node: String,
+        /// What K3s said.
+        reason: String,
+    },
+    /// The single server's database could not be copied.
     #[error("{node}: copying the SQLite datastore failed: {reason}")]
-    SqliteCopy { node: String, reason: String },
+    SqliteCopy {
+        /// The server.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// The snapshot asked for is not on the server.
     #[error("{node}: no snapshot {name} in {SNAPSHOT_DIR}")]
-    NotOnNode { node: String, name: String },
+    NotOnNode {
+        /// The server.
+        node: String,
+        /// The snapshot's name.
+        name: String,
+    },
     #[error(
         "{node}: the snapshot {name} arrived damaged (expected {expected_size} bytes with \
          SHA-256 {expected_sha256}, got {size} bytes with {sha256}); nothing was kept"
     )]
+    /// The copy here is not the file on the server.
     Damaged {
+        /// The server.
         node: String,
+        /// The snapshot's name.
         name: String,
+        /// Its size on the server.
         expected_size: u64,
+        /// Its SHA-256 on the server.
         expected_sha256: String,
+        /// The size that arrived.
         size: u64,
+        /// The SHA-256 of what arrived.
         sha256: String,
     },
+    /// A file here could not be written or read.
     #[error("{path}: {source}")]
-    Local { path: PathBuf, source: io::Error },
+    Local {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     #[error(
         "{node}: a single server keeps its data in SQLite, where K3s takes no snapshots to \
          pull; `pikube backup` copies the database itself"
     )]
-    NoSnapshotsOnSqlite { node: String },
+    /// `backup pull` on a SQLite server, which has no snapshots.
+    NoSnapshotsOnSqlite {
+        /// The server.
+        node: String,
+    },
+    /// K3s, stopped for the copy of its database, did not answer again.
     #[error("{node}: K3s did not come back after the copy of its database: {reason}")]
-    NotBack { node: String, reason: String },
+    NotBack {
+        /// The server.
+        node: String,
+        /// What it said instead.
+        reason: String,
+    },
 }
 
 /// Why pikube neither backs up nor restores a cluster on an external database.
@@ -62,7 +108,9 @@ pub enum BackupError {
      and restore it with the database's own tools (and keep .pikube/{cluster}/token with it)"
 )]
 pub struct ExternalDatastore {
+    /// cluster.toml's path.
     pub file: String,
+    /// The cluster's name.
     pub cluster: String,
 }
 
@@ -102,6 +150,7 @@ impl Datastore {
         }
     }
 
+    /// What a backup of it is, in words.
     pub fn describe(self) -> &'static str {
         match self {
             Datastore::Etcd => "an etcd snapshot",
@@ -113,6 +162,7 @@ impl Datastore {
 /// What a backup is, written beside it as `<name>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The cluster's name.
     pub cluster: String,
     /// The snapshot's name, as K3s made it: `<prefix>-<node>-<unix time>`.
     pub name: String,
@@ -124,7 +174,9 @@ pub struct Manifest {
     pub servers: Vec<String>,
     /// Seconds since the Unix epoch.
     pub taken_at: u64,
+    /// The file's size.
     pub size: u64,
+    /// The file's SHA-256.
     pub sha256: String,
     /// The first 16 hex digits of the SHA-256 of the cluster token's secret: which token the
     /// snapshot needs to be restored, without the token.
@@ -151,10 +203,16 @@ impl Manifest {
 #[derive(Debug, Clone, Copy)]
 pub enum SnapshotSource<'a> {
     /// A new one, `k3s etcd-snapshot save --name <prefix>`.
-    Take { prefix: &'a str },
+    Take {
+        /// The name's start; K3s adds the node and the time.
+        prefix: &'a str,
+    },
     /// One already on the server, by name: a scheduled snapshot, say, which dies with the
     /// server's SD card unless it is copied off.
-    Existing { name: &'a str },
+    Existing {
+        /// Its name.
+        name: &'a str,
+    },
 }
 
 impl SnapshotSource<'_> {
@@ -169,10 +227,15 @@ impl SnapshotSource<'_> {
 
 /// What to take and where to keep it.
 pub struct BackupRequest<'a> {
+    /// The cluster's name.
     pub cluster: &'a str,
+    /// What a backup of it is.
     pub datastore: Datastore,
+    /// A new snapshot or one on the server.
     pub source: SnapshotSource<'a>,
+    /// The servers of cluster.toml, for the manifest.
     pub servers: Vec<String>,
+    /// The token's secret, only to fingerprint it in the manifest.
     pub token_secret: &'a str,
     /// `.pikube/<cluster>/backups`.
     pub dir: &'a Path,

@@ -11,6 +11,9 @@
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
 //! running it again.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod node_passwords;
 mod snapshot;
 mod space;
@@ -34,11 +37,15 @@ use crate::ssh::{shell_quote, Connection};
 const REMOTE_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
 const DB: &str = "/var/lib/rancher/k3s/server/db";
 
+/// Where a restore stopped, and how to go on.
 #[derive(Debug, thiserror::Error)]
 #[error("{node}: restore stopped at {step}: {reason}{advice}")]
 pub struct RestoreError {
+    /// The node it stopped on.
     pub node: String,
+    /// The step (stopping K3s, pushing the snapshot, the reset, a rejoin...).
     pub step: &'static str,
+    /// What went wrong.
     pub reason: String,
     /// What state that leaves, and how to go on.
     pub advice: &'static str,
@@ -48,8 +55,11 @@ const RERUN: &str = "; run `pikube restore` again with the same snapshot to fini
 
 /// A node of cluster.toml, reached as root.
 pub struct RestoreNode {
+    /// Its cluster.toml name.
     pub name: String,
+    /// Server or agent.
     pub role: Role,
+    /// The connection, as root.
     pub connection: Connection,
 }
 
@@ -72,8 +82,11 @@ pub async fn serving(nodes: &[RestoreNode]) -> Option<String> {
 /// What the restore did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RestoreReport {
+    /// The server the snapshot was restored on.
     pub first_server: String,
+    /// The other servers, which rejoined it with their old etcd data moved aside.
     pub rejoined_servers: Vec<String>,
+    /// The agents, started again.
     pub restarted_agents: Vec<String>,
     /// The nodes whose restored node-password records were removed before they rejoined.
     pub node_passwords_removed: Vec<String>,
@@ -83,6 +96,7 @@ pub struct RestoreReport {
     /// Nodes the snapshot lists that cluster.toml does not (the old hardware under other
     /// names): NotReady until `pikube apply --prune` removes them.
     pub not_in_cluster_toml: Vec<String>,
+    /// How long it took.
     pub seconds: f64,
 }
 

@@ -8,6 +8,7 @@ use crate::backup::{local_backups, token_fingerprint, Datastore, Manifest};
 use crate::config::K3sVersion;
 use crate::digest::sha256_hex;
 
+/// Why a backup cannot be restored here; said before anything on the nodes changes.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error(
@@ -15,29 +16,49 @@ pub enum SnapshotError {
         dir.display(),
         if known.is_empty() { "it has none".to_owned() } else { format!("it has: {}", known.join(", ")) }
     )]
+    /// No backup has that name and no file has that path.
     Unknown {
+        /// What was asked for.
         name: String,
+        /// The backups folder.
         dir: PathBuf,
+        /// The backups it has.
         known: Vec<String>,
     },
+    /// The file or its manifest could not be read.
     #[error("{}: {reason}", path.display())]
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable {
+        /// The backup file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     #[error(
         "{}: damaged: {size} bytes with SHA-256 {sha256}, but its manifest says {expected_size} \
          bytes with {expected_sha256}",
         path.display()
     )]
+    /// The file is not what its manifest says.
     Damaged {
+        /// The backup file.
         path: PathBuf,
+        /// Its size.
         size: u64,
+        /// Its SHA-256.
         sha256: String,
+        /// The manifest's size.
         expected_size: u64,
+        /// The manifest's SHA-256.
         expected_sha256: String,
     },
     #[error("{}: a snapshot of cluster {found:?}, and this is cluster {expected:?}", path.display())]
+    /// A backup of another cluster.
     OtherCluster {
+        /// The backup file.
         path: PathBuf,
+        /// The cluster it is of.
         found: String,
+        /// This cluster.
         expected: String,
     },
     #[error(
@@ -45,9 +66,13 @@ pub enum SnapshotError {
          {expected}): K3s could not read it back",
         path.display()
     )]
+    /// Taken with another token than this cluster's, which K3s would need to read it.
     OtherToken {
+        /// The backup file.
         path: PathBuf,
+        /// Its token's fingerprint.
         found: String,
+        /// This cluster's.
         expected: String,
     },
     #[error(
@@ -56,9 +81,13 @@ pub enum SnapshotError {
          first",
         path.display()
     )]
+    /// Taken with a newer minor K3s than the cluster's.
     TooNew {
+        /// The backup file.
         path: PathBuf,
+        /// The K3s it was taken with.
         found: String,
+        /// cluster.toml's.
         wanted: K3sVersion,
     },
     #[error(
@@ -71,9 +100,13 @@ pub enum SnapshotError {
             Datastore::Sqlite => "",
         }
     )]
+    /// A backup of the other datastore (etcd for SQLite, or the reverse).
     OtherDatastore {
+        /// The backup file.
         path: PathBuf,
+        /// What it holds.
         found: Datastore,
+        /// What this cluster runs.
         expected: Datastore,
     },
 }
@@ -81,12 +114,17 @@ pub enum SnapshotError {
 /// A snapshot on this machine, checked.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The file here.
     pub path: PathBuf,
     /// The name it gets on the server.
     pub name: String,
+    /// Its size.
     pub size: u64,
+    /// Its SHA-256.
     pub sha256: String,
+    /// What it holds.
     pub datastore: Datastore,
+    /// Its manifest, when it is a backup pikube took.
     pub manifest: Option<Manifest>,
 }
 
