@@ -20,6 +20,7 @@ const CHECKSUM_FILE_LIMIT: usize = 1024 * 1024;
 /// A verified release asset in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedAsset {
+    /// Where it is in the cache.
     pub path: PathBuf,
     /// Lowercase hex, as published by the release.
     pub sha256: String,

@@ -17,6 +17,7 @@ pub struct ReleaseSource {
 }
 
 impl ReleaseSource {
+    /// Releases under `base_url` (a trailing `/` ignored).
     pub fn new(base_url: &str) -> ReleaseSource {
         ReleaseSource {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -41,6 +42,7 @@ impl ReleaseSource {
         }
     }
 
+    /// The base URL, no trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

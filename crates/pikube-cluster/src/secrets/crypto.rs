@@ -10,47 +10,92 @@ use age::secrecy::SecretString;
 
 use super::Unlock;
 
+/// Why the secrets could not be read or written; never shows a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A line of secrets.recipients is not a public key.
     #[error("{path}, line {line}: {message}")]
     BadRecipient {
+        /// The file.
         path: PathBuf,
+        /// The line, from 1.
         line: usize,
+        /// What is wrong.
         message: String,
     },
     #[error("{path} names no recipient: add an age public key (age1...) or an SSH public key, or the word passphrase")]
-    NoRecipients { path: PathBuf },
+    /// secrets.recipients names nobody.
+    NoRecipients {
+        /// The file.
+        path: PathBuf,
+    },
     #[error(
         "{path} is encrypted to other keys: none of the identities tried ({tried}) opens it; \
          point {identity_env} at yours, or ask someone who can open it to add your public key \
          to secrets.recipients and run `pikube secrets rekey`"
     )]
+    /// None of the identities tried opens it.
     NotForUs {
+        /// The file.
         path: PathBuf,
+        /// The identity files tried.
         tried: String,
+        /// The variable that points at another.
         identity_env: &'static str,
     },
+    /// The passphrase does not open it.
     #[error("{path}: wrong passphrase")]
-    WrongPassphrase { path: PathBuf },
-    #[error("{path} is encrypted with a passphrase: set {passphrase_env} or run pikube on a terminal to be asked")]
-    NoPassphrase {
+    WrongPassphrase {
+        /// The file.
         path: PathBuf,
+    },
+    #[error("{path} is encrypted with a passphrase: set {passphrase_env} or run pikube on a terminal to be asked")]
+    /// It needs a passphrase and none can be had (no variable, no terminal).
+    NoPassphrase {
+        /// The file.
+        path: PathBuf,
+        /// The variable that gives it.
         passphrase_env: &'static str,
     },
+    /// Not an age file, or damaged.
     #[error("{path} is not an age file, or is damaged: {message}")]
-    NotAge { path: PathBuf, message: String },
+    NotAge {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// It opened, but what it holds is not the secrets' TOML.
     #[error("{path} holds secrets that cannot be read: {message}")]
-    Malformed { path: PathBuf, message: String },
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An identity file could not be used.
     #[error("{path}: {message}")]
-    Identity { path: PathBuf, message: String },
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Encryption failed.
     #[error("encrypting: {message}")]
-    Encrypt { message: String },
+    Encrypt {
+        /// Why.
+        message: String,
+    },
 }
 
 /// Who can open `secrets.age`.
@@ -95,6 +140,7 @@ impl AnyRecipient {
 }
 
 impl Recipients {
+    /// Reads secrets.recipients (`path` only for messages): one key per line, `#` comments.
     pub fn parse(text: &str, path: &Path) -> Result<Recipients, SecretsError> {
         let mut keys = Vec::new();
         let mut passphrase = false;
@@ -130,6 +176,7 @@ impl Recipients {
         }
     }
 
+    /// As secrets.recipients keeps it, with its explaining comment.
     pub fn to_text(&self) -> String {
         let mut out = String::from(
             "# Who can open secrets.age (pikube): age or SSH public keys, one per line, or the\n\

@@ -8,6 +8,7 @@ use std::fmt;
 pub struct SecretKey(String);
 
 impl SecretKey {
+    /// A name as the secrets file and `pikube secrets set` take it; else why not.
     pub fn parse(text: &str) -> Result<SecretKey, String> {
         let valid_word = |w: &str| {
             !w.is_empty()
@@ -24,6 +25,7 @@ impl SecretKey {
         }
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
     }

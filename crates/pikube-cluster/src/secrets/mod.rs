@@ -4,6 +4,9 @@
 //! one per line, or the word `passphrase`). The real `age` tool opens the file too; pikube
 //! never writes a decrypted copy to disk except the private, removed-after file of `edit`.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod crypto;
 mod key;
 mod store;
@@ -19,11 +22,14 @@ use std::path::{Path, PathBuf};
 /// `secrets.age` and `secrets.recipients` in the directory of cluster.toml.
 #[derive(Debug, Clone)]
 pub struct SecretsFile {
+    /// `secrets.age`.
     pub path: PathBuf,
+    /// `secrets.recipients`.
     pub recipients_path: PathBuf,
 }
 
 impl SecretsFile {
+    /// The two files in `config_dir`.
     pub fn beside(config_dir: &Path) -> SecretsFile {
         SecretsFile {
             path: config_dir.join("secrets.age"),
@@ -31,6 +37,7 @@ impl SecretsFile {
         }
     }
 
+    /// `secrets.age` is there.
     pub fn exists(&self) -> bool {
         self.path.exists()
     }

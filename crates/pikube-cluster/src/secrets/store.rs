@@ -11,6 +11,7 @@ use super::{SecretKey, SecretsError};
 pub struct Secrets(BTreeMap<SecretKey, String>);
 
 impl Secrets {
+    /// The decrypted TOML (`path` only for messages): string values under valid names.
     pub fn parse(plain: &[u8], path: &Path) -> Result<Secrets, SecretsError> {
         let malformed = |message: String| SecretsError::Malformed {
             path: path.to_owned(),
@@ -37,6 +38,7 @@ impl Secrets {
         Ok(Secrets(secrets))
     }
 
+    /// As TOML, to be encrypted.
     pub fn to_toml(&self) -> Vec<u8> {
         let mut out = String::from("# pikube secrets: \"name\" = \"value\", one per line.\n");
         for (key, value) in &self.0 {
@@ -46,18 +48,22 @@ impl Secrets {
         out.into_bytes()
     }
 
+    /// `key`'s value, if set.
     pub fn get(&self, key: &SecretKey) -> Option<&str> {
         self.0.get(key).map(String::as_str)
     }
 
+    /// Sets `key`, replacing what it held.
     pub fn set(&mut self, key: SecretKey, value: String) {
         self.0.insert(key, value);
     }
 
+    /// Removes `key`; whether it was there.
     pub fn remove(&mut self, key: &SecretKey) -> bool {
         self.0.remove(key).is_some()
     }
 
+    /// The names set, in order.
     pub fn names(&self) -> impl Iterator<Item = &SecretKey> {
         self.0.keys()
     }

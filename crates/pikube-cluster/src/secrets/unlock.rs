@@ -18,6 +18,8 @@ pub(super) type Identities = Vec<Box<dyn age::Identity>>;
 /// Asks for a passphrase (`None`: cannot ask, e.g. no terminal).
 pub type AskPassphrase = dyn Fn(&str) -> Option<String> + Send + Sync;
 
+/// How `secrets.age` is opened: the identity files to try, and how to ask for a passphrase
+/// (asked once per run).
 pub struct Unlock {
     identity_files: Vec<PathBuf>,
     ask: Box<AskPassphrase>,
