@@ -4,6 +4,9 @@
 //! to ssh through an askpass program reading a private file, and to sudo on standard
 //! input: never on a command line or in the environment.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,6 +23,7 @@ pub const ASKPASS_FILE_ENV: &str = "PIKUBE_ASKPASS_FILE";
 
 /// What bootstrap does on one node.
 pub struct Bootstrap<'a> {
+    /// How to reach the node (its user is the image's, for this once).
     pub target: &'a SshTarget,
     /// The image's user to log in as once.
     pub login: &'a str,
@@ -27,28 +31,46 @@ pub struct Bootstrap<'a> {
     pub password: &'a str,
     /// The admin user to create (cluster.toml's user).
     pub admin: &'a str,
+    /// The public keys the admin user accepts.
     pub keys: &'a [AuthorizedKey],
+    /// Turn sshd's password login off once the keys work.
     pub disable_password_login: bool,
     /// The program ssh runs for the password (pikube itself).
     pub askpass: &'a Path,
 }
 
+/// Why a node was not bootstrapped.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
+    /// The image's login did not work with the password.
     #[error("{node}: cannot log in as {login} with the bootstrap password (ssh: {reason})")]
     Login {
+        /// The node.
         node: String,
+        /// The image's user.
         login: String,
+        /// What ssh said.
         reason: String,
     },
+    /// Logged in, but sudo would not run.
     #[error("{node}: {login}'s sudo refused the bootstrap password, or {login} may not use sudo")]
-    Sudo { node: String, login: String },
+    Sudo {
+        /// The node.
+        node: String,
+        /// The image's user.
+        login: String,
+    },
+    /// The setup script failed.
     #[error("{node}: setting up {admin} failed: {reason}")]
     Script {
+        /// The node.
         node: String,
+        /// The admin user being set up.
         admin: String,
+        /// What failed.
         reason: String,
     },
+    /// The askpass file could not be written here.
     #[error("cannot prepare the password for ssh: {0}")]
     Local(#[from] std::io::Error),
 }

@@ -2,6 +2,9 @@
 //! 0700, files 0600): what must stay the same from one apply to the next, such as the K3s
 //! token, which is generated once and reused on every apply.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -10,11 +13,15 @@ use std::path::{Path, PathBuf};
 
 use crate::private_file;
 
+/// Why a file of `.pikube/<cluster>/` could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// It could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: io::Error,
     },
@@ -22,20 +29,37 @@ pub enum StateError {
         "{path} is readable by other users (mode {mode:o}); it holds a secret of the cluster \
          (a K3s token or a password): run `chmod 600 {path}`"
     )]
-    TooOpen { path: PathBuf, mode: u32 },
+    /// A secret's file others may read: refused until fixed.
+    TooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+    /// A token file that holds no token.
     #[error("{path} is empty or not a token; delete it only if the cluster is to be rebuilt")]
-    Corrupt { path: PathBuf },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+    },
     #[error(
         "{path} is not a SHA-256 of the cluster CA; delete it, and the next apply records it \
          again from the first server"
     )]
-    CorruptCaHash { path: PathBuf },
+    /// The recorded CA hash is not a SHA-256.
+    CorruptCaHash {
+        /// The file.
+        path: PathBuf,
+    },
     #[error(
         "{path} cannot be read ({source}): fix it, or delete it; the next apply writes it \
          again but forgets how to reach the nodes cluster.toml no longer lists"
     )]
+    /// The node records are not valid JSON of their format.
     Malformed {
+        /// The file.
         path: PathBuf,
+        /// What the parser said.
         #[source]
         source: serde_json::Error,
     },
@@ -80,6 +104,7 @@ impl LocalState {
         }
     }
 
+    /// `.pikube/<cluster>` beside cluster.toml.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

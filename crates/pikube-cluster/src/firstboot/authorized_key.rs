@@ -8,6 +8,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizedKey(String);
 
+/// A line that is not an SSH public key, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an SSH public key ({why}); expected a line like `ssh-ed25519 AAAAC3... you@laptop`, as in ~/.ssh/id_ed25519.pub")]
 pub struct InvalidAuthorizedKey {
@@ -58,6 +59,7 @@ impl FromStr for AuthorizedKey {
 }
 
 impl AuthorizedKey {
+    /// The line, as authorized_keys holds it.
     pub fn as_str(&self) -> &str {
         &self.0
     }

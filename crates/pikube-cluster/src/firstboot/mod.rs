@@ -4,6 +4,9 @@
 //! Bookworm runs a `systemd.run=` script named in cmdline.txt, later images and Ubuntu
 //! read cloud-init's NoCloud files).
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod admin_access;
 mod authorized_key;
 mod cloud_init;
@@ -45,12 +48,15 @@ impl fmt::Display for BootOs {
 /// One node's first boot.
 #[derive(Debug, Clone)]
 pub struct FirstBoot {
+    /// The cluster's name (in the files' comments).
     pub cluster: String,
     /// The node's name: its hostname.
     pub node: String,
     /// The admin user pikube logs in as (`[ssh] user`).
     pub user: String,
+    /// The public keys the admin user accepts.
     pub keys: Vec<AuthorizedKey>,
+    /// The image's first-boot format.
     pub os: BootOs,
     /// The static address from cluster.toml; `None`: DHCP.
     pub network: Option<StaticNetwork>,
@@ -59,16 +65,22 @@ pub struct FirstBoot {
 /// A node's static address with what `[network]` gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticNetwork {
+    /// The address with its prefix.
     pub address: StaticAddress,
+    /// `[network] gateway`.
     pub gateway: IpAddr,
+    /// `[network] dns`.
     pub dns: Vec<IpAddr>,
+    /// The interface it goes on (`eth0` unless `[network] interface` says otherwise).
     pub interface: String,
 }
 
 /// A file for the boot partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootFile {
+    /// Its name on the partition (`user-data`, `firstrun.sh`...).
     pub name: &'static str,
+    /// Its content.
     pub content: String,
 }
 

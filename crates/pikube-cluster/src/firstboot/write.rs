@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 use super::firstrun::with_firstrun;
 use super::{BootFile, CmdlineEdit};
 
+/// Why the files were not written (none was left half-written).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -19,6 +23,7 @@ pub enum WriteError {
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
+    /// Each file written, whole.
     pub files: Vec<PathBuf>,
     /// cmdline.txt edited in place; `None` when the folder had none, and the words are the
     /// caller's to tell.

@@ -7,22 +7,26 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
+    /// A whole file written (its diff shown).
     File(FileChange),
     /// A file whose content is secret (it holds the cluster token): never shown, never
     /// logged, written 0600.
     SecretFile(SecretFileChange),
     /// A local file copied to the node and checked there against its SHA-256.
     Upload(UploadChange),
+    /// A command run as root.
     Command(CommandChange),
 }
 
 /// A whole-file replacement, written atomically (temporary file, then rename).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
+    /// Where on the node.
     pub path: String,
     /// `None`: the file does not exist yet. Serialised with its secrets redacted.
     #[serde(serialize_with = "super::redact::serialize_redacted")]
     pub before: Option<String>,
+    /// The new content. Serialised with its secrets redacted.
     #[serde(serialize_with = "super::redact::serialize_redacted_str")]
     pub after: String,
     /// Mode for a new file; an existing file keeps its owner and mode unless `owned`.
@@ -37,11 +41,13 @@ pub struct FileChange {
 /// See [`Change::SecretFile`]. The content is redacted in `Debug` and never serialised.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct SecretFileChange {
+    /// Where on the node.
     pub path: String,
     /// Whether a file is replaced (its old content is never read back).
     pub exists: bool,
     /// What is in it, for people: e.g. "the cluster token and the server URL".
     pub holds: String,
+    /// The content itself, for the write alone.
     #[serde(skip)]
     pub content: String,
 }
@@ -56,26 +62,36 @@ impl fmt::Debug for SecretFileChange {
     }
 }
 
+/// See [`Change::Upload`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UploadChange {
+    /// What it is, for people (`the k3s v1.34.4+k3s1 binary`).
     pub summary: String,
+    /// The file here.
     #[serde(serialize_with = "display_path")]
     pub local: PathBuf,
+    /// Where it goes on the node.
     pub remote: String,
+    /// Its SHA-256, checked on the node before it replaces anything.
     pub sha256: String,
+    /// Its size.
     pub size: u64,
+    /// Its mode on the node.
     pub mode: u32,
 }
 
 /// A command run as root, with a sentence a person can read in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandChange {
+    /// What it does, for people.
     pub summary: String,
+    /// The shell script (not shown: it may be long; the summary says it).
     #[serde(skip)]
     pub script: String,
 }
 
 impl Change {
+    /// A file pikube edits on the user's behalf: its mode kept, its original kept once.
     pub fn file(path: &str, before: Option<&str>, after: String, mode: u32) -> Change {
         Change::File(FileChange {
             path: path.to_owned(),
@@ -97,6 +113,7 @@ impl Change {
         })
     }
 
+    /// A command, with what it does in words.
     pub fn command(summary: impl Into<String>, script: impl Into<String>) -> Change {
         Change::Command(CommandChange {
             summary: summary.into(),
@@ -104,6 +121,7 @@ impl Change {
         })
     }
 
+    /// The change in a few words (`update /etc/hostname`).
     pub fn summary(&self) -> String {
         match self {
             Change::File(file) if file.before.is_none() => format!("create {}", file.path),

@@ -1,6 +1,9 @@
 //! What `apply` would do, node by node: a pipeline of small phases, each able to say
 //! what it would change before anything is changed.
 
+// Every public item here says what it is (the crate as a whole is not there yet).
+#![warn(missing_docs)]
+
 mod cgroups;
 mod change;
 mod hostname;
@@ -29,6 +32,7 @@ pub struct DesiredNode {
 /// What one phase wants done on one node.
 #[derive(Debug, Default)]
 pub struct PhaseOutcome {
+    /// Each change, in the order it is made.
     pub changes: Vec<Change>,
     /// Why the node must reboot for this phase to take effect, if it must.
     pub reboot: Option<String>,
@@ -37,7 +41,10 @@ pub struct PhaseOutcome {
 /// One step of node preparation. `plan` reads facts only and never fails on odd facts:
 /// a node that cannot be brought to the wanted state yields a [`PlanError`].
 pub trait Phase: Sync {
+    /// Its name in the plan (`hostname`, `cgroups`, `swap`).
     fn title(&self) -> &'static str;
+    /// What it would change on a node with `facts`; `Err` says why the node cannot be
+    /// brought there.
     fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String>;
     /// Checks the effective state after apply (and after any reboot); returns problems.
     fn verify(&self, node: &DesiredNode, facts: &NodeFacts) -> Vec<String>;

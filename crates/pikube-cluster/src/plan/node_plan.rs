@@ -6,7 +6,9 @@ use super::{preparation_phases, Change, DesiredNode};
 /// A change together with the phase that wants it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedChange {
+    /// The area that wants it, as the plan shows it (`hostname`, `k3s`, `labels`).
     pub phase: &'static str,
+    /// The change.
     #[serde(flatten)]
     pub change: Change,
 }
@@ -14,17 +16,21 @@ pub struct PlannedChange {
 /// Everything apply would do to one node.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodePlan {
+    /// The node, by its cluster.toml name.
     pub node: String,
+    /// Each change, in order.
     pub changes: Vec<PlannedChange>,
     /// Why the node must reboot; empty when it need not.
     pub reboot: Vec<String>,
 }
 
 impl NodePlan {
+    /// Nothing to change, no reboot.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty() && self.reboot.is_empty()
     }
 
+    /// A change takes effect only after a reboot.
     pub fn needs_reboot(&self) -> bool {
         !self.reboot.is_empty()
     }
@@ -34,11 +40,15 @@ impl NodePlan {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{node}: {phase}: {message}")]
 pub struct PlanError {
+    /// The node.
     pub node: String,
+    /// The preparation step.
     pub phase: &'static str,
+    /// Why, and what to do.
     pub message: String,
 }
 
+/// Every preparation step's changes for `node`, from its facts alone.
 pub fn plan_node(node: &DesiredNode, facts: &NodeFacts) -> Result<NodePlan, PlanError> {
     let mut plan = NodePlan {
         node: node.name.clone(),
