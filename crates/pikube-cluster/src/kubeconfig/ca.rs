@@ -15,12 +15,23 @@ use crate::state::K3sToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaPin {
     /// A full token: the CA's SHA-256, in lowercase hex.
-    Hash { hash: String, token: PathBuf },
+    Hash {
+        /// The CA's SHA-256.
+        hash: String,
+        /// The cluster token file.
+        token: PathBuf,
+    },
     /// A short token (the secret alone), which is what `pikube apply` keeps: nothing to
     /// check against.
-    ShortToken { token: PathBuf },
+    ShortToken {
+        /// The cluster token file.
+        token: PathBuf,
+    },
     /// No token on this machine (state not copied here, or the cluster not made by pikube).
-    NoToken { token: PathBuf },
+    NoToken {
+        /// Where it was looked for.
+        token: PathBuf,
+    },
 }
 
 impl CaPin {

@@ -39,6 +39,7 @@ impl Kubeconfig {
         &self.name
     }
 
+    /// The API server URL it points at.
     pub fn server(&self) -> &str {
         &self.server
     }

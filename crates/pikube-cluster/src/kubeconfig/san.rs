@@ -10,19 +10,30 @@ use x509_parser::pem::Pem;
 /// Where K3s keeps the API server's serving certificate.
 pub const SERVING_CERT: &str = "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt";
 
+/// Why the server's certificate does not vouch for the address a kubeconfig would use.
 #[derive(Debug, thiserror::Error)]
 pub enum SanError {
+    /// The certificate could not be read.
     #[error("{node}: {SERVING_CERT} is not a certificate pikube can read: {reason}")]
-    Unreadable { node: String, reason: String },
+    Unreadable {
+        /// The server.
+        node: String,
+        /// Why.
+        reason: String,
+    },
     #[error(
         "{node}: the API server's certificate does not name {host} (it names: {}), so kubectl \
          could not trust it there; add {host} to [k3s] tls_san (or make it the api_endpoint) \
          and run `pikube apply`, which restarts the servers with it",
         names.join(", ")
     )]
+    /// It does not name the address.
     NotCovered {
+        /// The server.
         node: String,
+        /// The address the kubeconfig would use.
         host: String,
+        /// What the certificate names.
         names: Vec<String>,
     },
 }
