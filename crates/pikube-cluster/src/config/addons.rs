@@ -16,6 +16,7 @@ use crate::secrets::SecretKey;
 /// from the cluster by the next apply, if pikube installed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Addons {
+    /// `[addons.monitoring]`, when on.
     pub monitoring: Option<MonitoringAddon>,
 }
 
@@ -33,7 +34,9 @@ pub struct MonitoringAddon {
 }
 
 impl MonitoringAddon {
+    /// `retention` when cluster.toml says none.
     pub const DEFAULT_RETENTION: &'static str = "15d";
+    /// `storage` when cluster.toml says none.
     pub const DEFAULT_STORAGE: &'static str = "8Gi";
 }
 
@@ -85,6 +88,7 @@ impl FromStr for Retention {
 }
 
 impl Retention {
+    /// As written, which is how Prometheus takes it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -162,6 +166,7 @@ impl StorageSize {
         &self.text
     }
 
+    /// In bytes.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 /// A node's SSH target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
+    /// An IPv4 or IPv6 address.
     Ip(IpAddr),
     /// A DNS name or an ssh_config `Host` alias, as written.
     Host(String),
@@ -16,8 +17,11 @@ pub enum Address {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a valid {kind} ({detail})")]
 pub struct AddressError {
+    /// What was written.
     pub input: String,
+    /// What it looked meant to be (`IPv4 address`, `host name`).
     pub kind: &'static str,
+    /// What is wrong with it.
     pub detail: String,
 }
 

@@ -12,7 +12,9 @@ use super::suggest::did_you_mean;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
+    /// 64-bit x86 (the mini PCs).
     Amd64,
+    /// 64-bit ARM: Pi 3, 4, 5 and Zero 2 on a 64-bit OS.
     Arm64,
     /// 32-bit ARM (hard float): Raspberry Pi OS 32-bit, any Pi model.
     Armhf,
@@ -20,10 +22,13 @@ pub enum Arch {
 
 const NAMES: &[&str] = &["amd64", "arm64", "armhf"];
 
+/// A `[k3s.binary]` key that is not a K3s architecture.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not an architecture K3s publishes; {hint}")]
 pub struct InvalidArch {
+    /// What was written.
     pub input: String,
+    /// What would be accepted, or the likely meaning.
     pub hint: String,
 }
 
@@ -70,6 +75,7 @@ impl Arch {
         }
     }
 
+    /// K3s' name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Arch::Amd64 => "amd64",

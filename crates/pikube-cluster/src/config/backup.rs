@@ -18,9 +18,11 @@ use crate::secrets::SecretKey;
 /// `[backup]`: scheduled snapshots on the servers, and where else they go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupSettings {
+    /// When the servers take a snapshot.
     pub schedule: SnapshotSchedule,
     /// Scheduled snapshots each server keeps (K3s' default is 5); S3 keeps as many.
     pub retention: Option<u32>,
+    /// `[backup.s3]`, when snapshots are copied to a bucket too.
     pub s3: Option<S3Target>,
 }
 
@@ -153,6 +155,7 @@ fn go_duration(text: &str) -> Option<u64> {
 }
 
 impl CronSchedule {
+    /// The five fields, as K3s takes them.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -209,7 +212,9 @@ impl fmt::Display for SnapshotSchedule {
 pub struct S3Target {
     /// `host` or `host:port`, no scheme (K3s' default: s3.amazonaws.com).
     pub endpoint: Option<String>,
+    /// The bucket.
     pub bucket: String,
+    /// The bucket's region, when the endpoint needs one.
     pub region: Option<String>,
     /// A prefix inside the bucket.
     pub folder: Option<String>,
@@ -222,7 +227,9 @@ pub struct S3Target {
 }
 
 impl S3Target {
+    /// The secret's name for the access key id when cluster.toml names none.
     pub const DEFAULT_ACCESS_KEY_SECRET: &'static str = "backup.s3.access_key";
+    /// The secret's name for the secret access key when cluster.toml names none.
     pub const DEFAULT_SECRET_KEY_SECRET: &'static str = "backup.s3.secret_key";
 }
 

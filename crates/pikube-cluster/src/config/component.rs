@@ -11,11 +11,17 @@ use super::suggest::did_you_mean;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum K3sComponent {
+    /// Cluster DNS.
     Coredns,
+    /// K3s' LoadBalancer for Services (klipper-lb).
     Servicelb,
+    /// The ingress controller.
     Traefik,
+    /// The local-path storage provisioner.
     LocalStorage,
+    /// The resource metrics API (`kubectl top`).
     MetricsServer,
+    /// The RuntimeClasses K3s adds for the container runtimes it finds.
     Runtimes,
 }
 
@@ -28,10 +34,13 @@ const ALL: [K3sComponent; 6] = [
     K3sComponent::Runtimes,
 ];
 
+/// A `disable` item K3s does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a component K3s can disable; {hint}")]
 pub struct InvalidK3sComponent {
+    /// What was written.
     pub input: String,
+    /// What would be accepted, or the likely meaning.
     pub hint: String,
 }
 

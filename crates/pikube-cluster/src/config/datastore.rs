@@ -26,6 +26,8 @@ pub enum DatastoreKind {
 }
 
 impl DatastoreKind {
+    /// The datastore of a cluster of `servers` servers, `external` when
+    /// `[k3s] datastore_endpoint` is set: the one place this is decided.
     pub fn chosen(servers: usize, external: bool) -> DatastoreKind {
         if external {
             DatastoreKind::External
@@ -46,7 +48,9 @@ pub struct DatastoreEndpoint(String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a datastore endpoint: {problem}")]
 pub struct InvalidDatastoreEndpoint {
+    /// What was written, its password redacted.
     pub input: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 

@@ -17,6 +17,7 @@ pub struct Diagnostic {
     pub column: usize,
     /// Dotted path such as `nodes[1].address`; empty when no field applies.
     pub field: String,
+    /// What is wrong, and what to write instead.
     pub message: String,
 }
 
@@ -36,17 +37,27 @@ impl fmt::Display for Diagnostic {
 /// Why `cluster.toml` could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// There is no such file.
     #[error("{}: no such file; run `pikube init` to write a starter cluster.toml", path.display())]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// It could not be read.
     #[error("{}: cannot read: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// Every problem found, sorted by position, one per line when displayed.
     #[error("{}", lines(.diagnostics))]
-    Invalid { diagnostics: Vec<Diagnostic> },
+    Invalid {
+        /// Each problem, with its line, column and field.
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 impl ConfigError {

@@ -10,6 +10,7 @@ pub struct ImageArchiveKind {
 }
 
 impl ImageArchiveKind {
+    /// The endings K3s imports from its images folder.
     pub const EXTENSIONS: [&'static str; 8] = [
         ".tar", ".tar.lz4", ".tar.bz2", ".tbz", ".tar.gz", ".tgz", ".tar.zst", ".tzst",
     ];

@@ -13,10 +13,13 @@ pub struct KubeletArg {
     value: String,
 }
 
+/// A `kubelet_args` item that is not `name=value`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a kubelet argument: {problem}")]
 pub struct InvalidKubeletArg {
+    /// What was written.
     pub input: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 

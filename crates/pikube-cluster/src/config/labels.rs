@@ -17,12 +17,15 @@ pub struct LabelKey(String);
 #[serde(transparent)]
 pub struct LabelValue(String);
 
+/// A label key or value Kubernetes would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a valid label {what}: {problem}")]
 pub struct InvalidLabel {
     /// "key" or "value".
     pub what: &'static str,
+    /// What was written.
     pub input: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 

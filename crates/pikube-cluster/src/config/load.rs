@@ -20,7 +20,9 @@ use super::ssh;
 /// A valid configuration and what is worth a second look in it.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The configuration.
     pub config: ClusterConfig,
+    /// What is allowed but likely a mistake (an even number of servers).
     pub warnings: Vec<ConfigWarning>,
 }
 

@@ -28,8 +28,11 @@ use super::version::K3sVersion;
 pub struct ClusterConfig {
     /// The file it was read from, as given.
     pub path: PathBuf,
+    /// `[cluster] name`: the kubeconfig context, the state directory's name.
     pub name: ClusterName,
+    /// `[ssh]`.
     pub ssh: SshSettings,
+    /// `[k3s]`.
     pub k3s: K3sSettings,
     /// `[network]`, for the nodes with a static address.
     pub network: Network,
@@ -45,7 +48,9 @@ pub struct ClusterConfig {
 /// (ssh_config, the agent), which is why they stay `Option`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SshSettings {
+    /// The login user.
     pub user: Option<String>,
+    /// The SSH port.
     pub port: Option<u16>,
     /// Resolved against the cluster.toml directory, `~` expanded.
     pub identity_file: Option<PathBuf>,
@@ -55,6 +60,7 @@ pub struct SshSettings {
     pub known_hosts: PathBuf,
     /// OpenSSH `-J` syntax.
     pub proxy_jump: Option<String>,
+    /// How long a connection may take to be made.
     #[serde(serialize_with = "seconds")]
     pub connect_timeout: Duration,
     /// How long one remote command may run before pikube stops waiting for it (a hung
@@ -68,6 +74,7 @@ pub struct SshSettings {
 /// `[k3s]`. Everything but `version` is optional and empty when unset.
 #[derive(Debug, Clone, Serialize)]
 pub struct K3sSettings {
+    /// The K3s every node runs.
     pub version: K3sVersion,
     /// A VIP or DNS name in front of the servers: added to the API
     /// certificate, and used by agents and the kubeconfig instead of the
@@ -111,31 +118,40 @@ pub struct K3sSettings {
 /// value if it set one, else the `[ssh]` value.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeSpec {
+    /// Its name: hostname and Kubernetes node name.
     pub name: NodeName,
     /// Where pikube reaches it.
     pub address: Address,
     /// The address it should have, when `address` carried a prefix.
     pub static_address: Option<StaticAddress>,
+    /// Server or agent.
     pub role: Role,
+    /// The login user.
     pub user: Option<String>,
+    /// The SSH port.
     pub port: Option<u16>,
+    /// The private key, resolved against cluster.toml's directory.
     pub identity_file: Option<PathBuf>,
     /// `None` also when the node opted out with `proxy_jump = ""`.
     pub proxy_jump: Option<String>,
+    /// Labels of its Node.
     pub labels: BTreeMap<LabelKey, LabelValue>,
     /// In file order; no two share a key and effect.
     pub taints: Vec<Taint>,
 }
 
 impl ClusterConfig {
+    /// The servers, in file order.
     pub fn servers(&self) -> impl Iterator<Item = &NodeSpec> {
         self.nodes.iter().filter(|n| n.role == Role::Server)
     }
 
+    /// The agents, in file order.
     pub fn agents(&self) -> impl Iterator<Item = &NodeSpec> {
         self.nodes.iter().filter(|n| n.role == Role::Agent)
     }
 
+    /// The node named `name`.
     pub fn node(&self, name: &str) -> Option<&NodeSpec> {
         self.nodes.iter().find(|n| n.name.as_ref() == name)
     }

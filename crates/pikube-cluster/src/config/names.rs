@@ -7,16 +7,22 @@ use std::str::FromStr;
 /// Why a string is not an RFC 1123 label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LabelProblem {
+    /// Nothing was written.
     #[error("it is empty")]
     Empty,
+    /// Longer than 63 characters (holds the length).
     #[error("it is {0} characters long; the limit is 63")]
     TooLong(usize),
+    /// An uppercase letter (holds it).
     #[error("uppercase {0:?} is not allowed (hostnames are lowercase)")]
     Uppercase(char),
+    /// Another character than `[a-z0-9-]` (holds it).
     #[error("{0:?} is not allowed; use lowercase letters, digits and '-'")]
     BadChar(char),
+    /// Starts with `-`.
     #[error("it must not start with '-'")]
     LeadingHyphen,
+    /// Ends with `-`.
     #[error("it must not end with '-'")]
     TrailingHyphen,
 }
@@ -52,8 +58,11 @@ pub(crate) fn check_dns_label(s: &str) -> Result<(), LabelProblem> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a valid {what}: {problem}")]
 pub struct InvalidName {
+    /// What it was to name (`node name`, `cluster name`).
     pub what: &'static str,
+    /// What was written.
     pub input: String,
+    /// What is wrong with it.
     pub problem: LabelProblem,
 }
 

@@ -58,7 +58,9 @@ impl FromStr for NodeAddress {
 /// The static address a node should have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StaticAddress {
+    /// The address.
     pub ip: IpAddr,
+    /// Its subnet's prefix length.
     pub prefix: u8,
 }
 
@@ -92,6 +94,7 @@ impl std::fmt::Display for StaticAddress {
 /// `[network]`: what every static address shares.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Network {
+    /// The default gateway.
     pub gateway: Option<IpAddr>,
     /// In file order.
     pub dns: Vec<IpAddr>,
@@ -100,6 +103,7 @@ pub struct Network {
 }
 
 impl Network {
+    /// The interface, eth0 unless set.
     pub fn interface(&self) -> &str {
         self.interface.as_deref().unwrap_or("eth0")
     }

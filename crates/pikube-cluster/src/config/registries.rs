@@ -23,10 +23,12 @@ pub struct Registries {
     pub configs: BTreeMap<String, RegistryConfig>,
 }
 
+/// `[k3s.registries.configs."host"]`: how K3s' containerd talks to one registry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RegistryConfig {
     /// A user and the secret holding its password, together or not at all.
     pub auth: Option<RegistryAuth>,
+    /// Do not check its certificate (a registry on the LAN with a self-signed one).
     pub insecure_skip_verify: bool,
     /// The CA its certificate is checked against (a home registry's own CA).
     pub ca: Option<RegistryCa>,
@@ -37,6 +39,7 @@ pub struct RegistryConfig {
 pub struct RegistryCa {
     /// Where it was read from.
     pub source: PathBuf,
+    /// The certificate, PEM.
     #[serde(skip)]
     pub pem: String,
 }
@@ -66,13 +69,17 @@ impl RegistryCa {
     }
 }
 
+/// A registry's login; the password stays in secrets.age.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegistryAuth {
+    /// The user.
     pub username: String,
+    /// The secret holding the password.
     pub password_secret: SecretKey,
 }
 
 impl Registries {
+    /// No mirror and no registry configured.
     pub fn is_empty(&self) -> bool {
         self.mirrors.is_empty() && self.configs.is_empty()
     }

@@ -9,14 +9,19 @@ use super::suggest::did_you_mean;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Runs the control plane, and etcd with more than one server.
     Server,
+    /// Runs workloads only.
     Agent,
 }
 
+/// A `role` other than server or agent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a role; {hint}")]
 pub struct InvalidRole {
+    /// What was written.
     pub input: String,
+    /// What would be accepted, or the likely meaning.
     pub hint: String,
 }
 

@@ -7,6 +7,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Sha256(String);
 
+/// A pinned digest that is not 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a SHA-256: 64 hex digits, as sha256sum prints them")]
 pub struct InvalidSha256 {

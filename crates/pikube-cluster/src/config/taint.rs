@@ -10,8 +10,11 @@ use super::suggest::did_you_mean;
 /// What a taint does to pods that do not tolerate it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum TaintEffect {
+    /// New pods that do not tolerate it are not scheduled there.
     NoSchedule,
+    /// The scheduler avoids it for them if it can.
     PreferNoSchedule,
+    /// Pods that do not tolerate it are evicted too.
     NoExecute,
 }
 
@@ -20,21 +23,27 @@ const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
 /// One taint registered with the node, e.g. `dedicated=storage:NoSchedule`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Taint {
+    /// Its key.
     pub key: LabelKey,
     /// `None` for `key:Effect`; an empty value (`key=:Effect`) is the same
     /// taint to Kubernetes and is read as `None`.
     pub value: Option<LabelValue>,
+    /// What it does.
     pub effect: TaintEffect,
 }
 
+/// A taint not in `key[=value]:Effect` form, or with a bad part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a valid taint: {problem}")]
 pub struct InvalidTaint {
+    /// What was written.
     pub input: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 
 impl TaintEffect {
+    /// As Kubernetes spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             TaintEffect::NoSchedule => "NoSchedule",

@@ -10,8 +10,11 @@ const EXPECTED: &str = "expected v<major>.<minor>.<patch>[-rcN]+k3s<N>, e.g. \"v
 /// A K3s release tag. `Display` gives back the tag exactly as parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct K3sVersion {
+    /// Kubernetes' major version.
     pub major: u32,
+    /// Kubernetes' minor version (one at a time on an upgrade).
     pub minor: u32,
+    /// Kubernetes' patch version.
     pub patch: u32,
     /// Release candidate number, from `-rcN`.
     pub rc: Option<u32>,
@@ -19,10 +22,13 @@ pub struct K3sVersion {
     pub k3s: u32,
 }
 
+/// A `version` that is not a K3s release tag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a K3s version: {hint}; {EXPECTED}")]
 pub struct InvalidK3sVersion {
+    /// What was written.
     pub input: String,
+    /// What is wrong with it.
     pub hint: &'static str,
 }
 
