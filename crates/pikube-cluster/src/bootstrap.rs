@@ -4,9 +4,6 @@
 //! to ssh through an askpass program reading a private file, and to sudo on standard
 //! input: never on a command line or in the environment.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

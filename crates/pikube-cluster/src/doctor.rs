@@ -2,9 +2,6 @@
 //! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
 //! cgroup; each has a check here, judged from the facts pikube already gathers.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::time::Duration;
 
 use serde::Serialize;

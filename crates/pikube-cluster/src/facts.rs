@@ -1,8 +1,5 @@
 //! Reading a node's facts: one script, one round trip.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pikube_pi::{parse_facts, FactsError, NodeFacts, FACTS_SCRIPT};

@@ -1,5 +1,7 @@
 //! Cluster provisioning: `cluster.toml`, SSH to the fleet, facts, plan and apply.
 
+#![warn(missing_docs)]
+
 pub mod addons;
 pub mod apply;
 pub mod backup;

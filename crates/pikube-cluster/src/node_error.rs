@@ -1,8 +1,5 @@
 //! Why work on one node stopped: the node's own failures, each naming it.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use crate::apply::reboot::RebootError;
 use crate::facts::GatherError;
 use crate::plan::PlanError;

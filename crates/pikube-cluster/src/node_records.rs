@@ -3,9 +3,6 @@
 //! pikube set on it. A node dropped from cluster.toml is still in the cluster, and `apply
 //! --prune` has only this record left to reach it and uninstall K3s.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::fs;
 use std::io;
 use std::path::PathBuf;

@@ -1,9 +1,6 @@
 //! Progress lines for long work: one line per step per node, with the time since start,
 //! so a run piped to a log reads as well as one in a terminal.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::io::Write;
 use std::time::Instant;
 

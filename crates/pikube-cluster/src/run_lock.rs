@@ -7,9 +7,6 @@
 //! waited for briefly, then named. `--force-unlock` removes a lock whose holder cannot be
 //! checked from here (another host wrote it), never one whose process is alive.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

@@ -4,9 +4,6 @@
 //! at a time with the first server last, then the machines powered off (or rebooted) in
 //! that same order.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;

@@ -2,9 +2,6 @@
 //! 0700, files 0600): what must stay the same from one apply to the next, such as the K3s
 //! token, which is generated once and reused on every apply.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};

@@ -11,6 +11,8 @@
 //! - [`shutdown_signal`], [`drain_on`] and [`serve`]: graceful shutdown on SIGTERM or SIGINT.
 //! - [`instance_name`]: which pod or host answers (for `X-Served-By`).
 
+#![warn(missing_docs)]
+
 mod health;
 mod instance;
 mod logging;

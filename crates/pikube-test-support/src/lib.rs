@@ -1,6 +1,8 @@
 //! Helpers the integration tests of several crates share: a real Prometheus of a test's
 //! own, and the queries of a Grafana dashboard as Prometheus is asked them.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,11 +50,14 @@ pub fn prometheus_binary() -> Option<PathBuf> {
 /// when dropped, whether the test passed or not.
 pub struct Prometheus {
     child: Option<Child>,
+    /// Where it answers (`http://127.0.0.1:<port>`).
     pub url: String,
     dir: tempfile::TempDir,
 }
 
 impl Prometheus {
+    /// Starts `binary` with `config` (as prometheus.yml) and waits until it is ready; panics
+    /// with its log when it does not start.
     pub async fn start(binary: &Path, config: &Value) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("prometheus.yml");
@@ -118,6 +123,7 @@ impl Prometheus {
         panic!("Prometheus did not start:\n{}", prometheus.log());
     }
 
+    /// What it has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
@@ -227,6 +233,7 @@ pub fn sample_value(series: &Value) -> f64 {
     }
 }
 
+/// `a` and `b` equal but for floating-point rounding.
 pub fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }

@@ -8,9 +8,6 @@
 //! add-on has a secret, a second one that is never shown and is written 0600. Files
 //! pikube wrote start with [`MARKER`]; no other file in the folder is touched.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod monitoring;
 mod server_files;
 

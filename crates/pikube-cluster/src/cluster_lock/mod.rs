@@ -7,9 +7,6 @@
 //! rebooted it; one untouched for 5 minutes is stale and is taken over, as is one whose
 //! holder is a gone process of this very machine.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod first_server;
 
 pub use first_server::ServerLock;

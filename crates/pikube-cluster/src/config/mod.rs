@@ -6,9 +6,6 @@
 //! exist, and the datastore password never shows. Every problem in a file
 //! is reported at once as `file:line:column: field: what is wrong`.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod addons;
 mod address;
 mod arch;

@@ -4,9 +4,6 @@
 //! Bookworm runs a `systemd.run=` script named in cmdline.txt, later images and Ubuntu
 //! read cloud-init's NoCloud files).
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod admin_access;
 mod authorized_key;
 mod cloud_init;

@@ -1,9 +1,6 @@
 //! The nodes of one cluster, worked on in parallel with a bound, each on its own
 //! multiplexed connection. A node that fails never stops the others.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod from_config;
 
 pub use from_config::{record_of, SshClientError};

@@ -10,13 +10,19 @@ use super::paths::{IMAGES_DIR, IMAGES_FILE_STEM};
 use crate::config::{Arch, ClusterConfig, ImageArchiveKind, Sha256};
 use crate::k3s_release::{cached_asset, file_sha256, ReleaseAsset, ReleaseError, ReleaseSource};
 
+/// Why the binary (or images) for an architecture could not be had; no node gets K3s.
 #[derive(Debug, thiserror::Error)]
 pub enum BinaryError {
+    /// A local file named in cluster.toml could not be read.
     #[error("k3s.{table}.{arch}: {path}: {source}")]
     Local {
+        /// The table of cluster.toml (`binary`, `images`, `sha256`...).
         table: &'static str,
+        /// Its key.
         arch: Arch,
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -25,16 +31,25 @@ pub enum BinaryError {
          what you pinned, so no node gets it (if the release changed on purpose, pin the new \
          digest)"
     )]
+    /// The file is not the one pinned.
     Pinned {
+        /// The table of cluster.toml (`binary`, `images`, `sha256`...).
         table: &'static str,
+        /// Its key.
         arch: Arch,
+        /// The file.
         path: PathBuf,
+        /// The pinned digest.
         expected: Sha256,
+        /// The file's.
         actual: String,
     },
+    /// The release asset could not be downloaded or verified.
     #[error("{what}: {source}")]
     Download {
+        /// The asset, in words.
         what: String,
+        /// Why.
         #[source]
         source: ReleaseError,
     },

@@ -7,14 +7,20 @@ use serde::Deserialize;
 
 use crate::ssh::{Connection, SshError};
 
+/// A Node as `kubectl get nodes -o json` shows it, in what pikube needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterNode {
+    /// Its name.
     pub name: String,
+    /// Its Ready condition is True.
     pub ready: bool,
+    /// Its labels.
     pub labels: BTreeMap<String, String>,
     /// As `key=value:Effect` or `key:Effect`.
     pub taints: Vec<String>,
+    /// What its kubelet reports (the K3s version it runs).
     pub kubelet_version: String,
+    /// Its annotations (pikube's cordon mark among them).
     pub annotations: BTreeMap<String, String>,
     /// `kubectl cordon`ed: `spec.unschedulable`.
     pub unschedulable: bool,
@@ -81,6 +87,7 @@ struct Condition {
     status: String,
 }
 
+/// Reads `kubectl get nodes -o json`.
 pub fn parse_nodes(json: &str) -> Result<Vec<ClusterNode>, serde_json::Error> {
     let list: List = serde_json::from_str(json)?;
     Ok(list
@@ -110,19 +117,31 @@ pub fn parse_nodes(json: &str) -> Result<Vec<ClusterNode>, serde_json::Error> {
         .collect())
 }
 
+/// Why the cluster's node list could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterNodesError {
+    /// The server could not be asked.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// No server of cluster.toml answered.
     #[error("no server of cluster.toml could be reached to list the cluster's nodes")]
     NoServer,
+    /// kubectl ran, but the API did not answer.
     #[error("{node}: the Kubernetes API is not answering yet: {reason}")]
-    NotAnswering { node: String, reason: String },
+    NotAnswering {
+        /// The server.
+        node: String,
+        /// What kubectl said.
+        reason: String,
+    },
     #[error(
         "{node}: `kubectl get nodes -o json` printed something that is not a node list: {source}"
     )]
+    /// kubectl printed something else than a node list.
     Parse {
+        /// The server.
         node: String,
+        /// What the parser said.
         #[source]
         source: serde_json::Error,
     },

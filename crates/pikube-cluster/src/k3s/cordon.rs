@@ -5,6 +5,8 @@
 use super::ClusterNode;
 use crate::ssh::{shell_quote, Connection};
 
+/// The annotation on a Node pikube cordoned, saying why, so that the next apply (and
+/// only pikube) uncordons it.
 pub const CORDON_ANNOTATION: &str = "pikube.io/cordoned";
 
 /// Why pikube cordoned `node` ("upgrade to v1.34.4+k3s1", "shutdown"), if it did.

@@ -7,8 +7,11 @@ use super::render::Membership;
 /// A k3s binary on the controller, ready to be pushed to nodes of one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinaryArtifact {
+    /// The file here.
     pub path: PathBuf,
+    /// Its SHA-256.
     pub sha256: String,
+    /// Its size.
     pub size: u64,
     /// The version it claims (`[k3s] version`), checked on the node after install.
     pub version: String,
@@ -20,23 +23,33 @@ pub struct BinaryArtifact {
 /// An airgap image archive on the controller, for K3s' images directory on the nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagesArtifact {
+    /// The file here.
     pub path: PathBuf,
+    /// Its SHA-256.
     pub sha256: String,
+    /// Its size.
     pub size: u64,
     /// Where it goes: pikube's one archive in the images directory, named with the
     /// extension K3s tells its format by.
     pub remote: String,
 }
 
+/// K3s as one node should have it: what the node plan compares its state with.
 #[derive(Clone)]
 pub struct DesiredK3s {
+    /// The node.
     pub node: String,
+    /// Server or agent, and whom it joins.
     pub membership: Membership,
+    /// The binary for its architecture.
     pub binary: BinaryArtifact,
+    /// `/etc/rancher/k3s/config.yaml`.
     pub config_yaml: String,
+    /// pikube's drop-in with the node's labels and taints.
     pub registration_yaml: String,
     /// Labels and taints pikube sets, also through the API.
     pub labels: Vec<(String, String)>,
+    /// Taints, `key=value:Effect`.
     pub taints: Vec<String>,
     /// registries.yaml (secret: registry passwords); `None`: pikube does not manage it.
     pub registries: Option<String>,

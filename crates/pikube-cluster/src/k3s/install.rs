@@ -10,21 +10,35 @@ use crate::plan::Change;
 use crate::progress::Progress;
 use crate::ssh::{Connection, SshError};
 
+/// Why a node's K3s changes were not all made.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// A change failed on the node.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// A file holding the token was to be written before the token was known (a bug).
     #[error("{node}: internal error: the token for {path} is not known yet")]
-    TokenUnknown { node: String, path: String },
+    TokenUnknown {
+        /// The node.
+        node: String,
+        /// The file.
+        path: String,
+    },
+    /// The service did not start (or restart) in time.
     #[error("{node}: {service} did not start{within}. Its last log lines:\n{journal}")]
     NotStarted {
+        /// The node.
         node: String,
+        /// `k3s` or `k3s-agent`.
         service: &'static str,
+        /// How long it was given, in words (empty when it failed at once).
         within: String,
+        /// The end of its journal.
         journal: String,
     },
 }
 
+/// Makes `plan`'s changes on the node, in order, saying each.
 pub async fn carry_out(
     connection: &Connection,
     plan: &K3sNodePlan,
@@ -49,8 +63,11 @@ pub async fn carry_out(
 /// systemd's view of a service, from `systemctl show`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceStatus {
+    /// `active`, `activating`, `failed`...
     pub active_state: String,
+    /// Changes at every start: tells a restart that happened from one that did not.
     pub invocation_id: String,
+    /// How often systemd restarted it.
     pub restarts: u32,
 }
 
@@ -67,6 +84,7 @@ pub fn parse_show(text: &str) -> ServiceStatus {
     status
 }
 
+/// What systemd says of `service` on the node now.
 pub async fn service_status(
     connection: &Connection,
     service: Service,

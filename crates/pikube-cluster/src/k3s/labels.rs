@@ -8,7 +8,10 @@ use pikube_pi::NodeFacts;
 use super::cluster_nodes::ClusterNode;
 use crate::ssh::shell_quote;
 
+/// The Pi model of a node (`pi4`, `pi5`...), for scheduling by hardware.
 pub const PI_MODEL_LABEL: &str = "pikube.io/pi-model";
+/// What holds a node's root file system (`sd`, `emmc`, `usb`, `nvme`), to keep busy
+/// workloads off SD cards.
 pub const STORAGE_LABEL: &str = "pikube.io/storage";
 
 /// Labels pikube derives from the hardware (the architecture label is the kubelet's own).

@@ -13,8 +13,11 @@ use crate::ssh::Connection;
 
 /// How nodes are taken out and brought back.
 pub struct Maintenance {
+    /// Servers are drained too (agents always are).
     pub drain_servers: bool,
+    /// How long a drain may take.
     pub drain_timeout: Duration,
+    /// How long a node may take to be Ready again.
     pub ready_timeout: Duration,
 }
 
@@ -42,7 +45,9 @@ pub fn stopped(
 /// Where taking a node out or bringing it back stopped.
 #[derive(Debug)]
 pub struct MaintenanceError {
+    /// The step (cordon, drain, restart, Ready, uncordon).
     pub step: &'static str,
+    /// What went wrong.
     pub reason: String,
     /// Whether the node was left cordoned.
     pub cordoned: bool,

@@ -13,26 +13,33 @@ use crate::plan::{Change, SecretFileChange, UploadChange};
 /// The k3s part of a node's plan.
 #[derive(Debug, Clone, Default)]
 pub struct K3sNodePlan {
+    /// Each change, in the order it is made.
     pub changes: Vec<Change>,
     /// Why k3s must restart (or start), if it must.
     pub restart: Option<String>,
 }
 
 impl K3sNodePlan {
+    /// Nothing to change.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
 }
 
+/// Why a node's K3s cannot be brought to what cluster.toml says by changing files.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum K3sPlanError {
+    /// It runs the other role.
     #[error(
         "it runs {installed} but cluster.toml makes it {wanted}: run `pikube reset {node}` \
          first, then apply"
     )]
     RoleChanged {
+        /// The node.
         node: String,
+        /// The service it runs.
         installed: &'static str,
+        /// The one cluster.toml wants.
         wanted: &'static str,
     },
     /// install.sh (or another tool) installed K3s here: its flags live in the unit's
@@ -44,7 +51,12 @@ pub enum K3sPlanError {
          restart. Carry them into cluster.toml ([k3s] disable, tls_san, kubelet_args, \
          api_endpoint...), check with `pikube plan --adopt`, then run `pikube apply --adopt`"
     )]
-    Foreign { unit: String, exec_start: String },
+    Foreign {
+        /// The unit file.
+        unit: String,
+        /// Its command line (secrets redacted).
+        exec_start: String,
+    },
     /// K3s keeps Secrets encrypted or not from a cluster's first start; switching a running
     /// cluster is its own sequence (`k3s secrets-encrypt`), which a restart does not do.
     #[error(
@@ -54,7 +66,10 @@ pub enum K3sPlanError {
          back to {} (or follow K3s' secrets-encrypt guide on the servers, then change it)",
         on_off(*wanted), on_off(!*wanted), if *wanted { "enable" } else { "disable" }, !*wanted
     )]
-    SecretsEncryption { wanted: bool },
+    SecretsEncryption {
+        /// What cluster.toml says.
+        wanted: bool,
+    },
 }
 
 fn on_off(on: bool) -> &'static str {
@@ -98,6 +113,7 @@ fn exec_start(unit: &str) -> String {
     crate::plan::redact_secrets(&command)
 }
 
+/// What would bring the node with `state` to `desired`, and whether K3s must restart.
 pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePlan, K3sPlanError> {
     let service = desired.membership.service();
     if state.installed_service() == Some(service.other()) && !state.service(service).is_installed()

@@ -9,26 +9,44 @@ use super::reset::reset_node;
 use super::stale::PruneStep;
 use crate::ssh::{shell_quote, Connection, SshError};
 
+/// Why a node was not taken out of the cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum PruneError {
+    /// A command failed or the connection did.
     #[error(transparent)]
     Ssh(#[from] SshError),
     #[error(
         "{node}: not pruned: the drain failed ({reason}); it stays cordoned \
          (`kubectl uncordon {node}` undoes that)"
     )]
-    Drain { node: String, reason: String },
+    /// The drain failed; the node stays cordoned.
+    Drain {
+        /// The node.
+        node: String,
+        /// What kubectl said.
+        reason: String,
+    },
+    /// Deleting its Node failed.
     #[error("{node}: not deleted from the cluster: {reason}")]
-    Delete { node: String, reason: String },
+    Delete {
+        /// The node.
+        node: String,
+        /// What kubectl said.
+        reason: String,
+    },
     #[error(
         "{node}: not deleted from the cluster within {}s: K3s' finalizers [{finalizers}] are \
          still pending (for an etcd server: is etcd healthy, with quorum?); it is marked for \
          deletion and goes once they finish",
         timeout.as_secs()
     )]
+    /// Its Node is marked for deletion, but K3s' finalizers had not finished in time.
     Finalizers {
+        /// The node.
         node: String,
+        /// The finalizers still pending.
         finalizers: String,
+        /// How long they were waited for.
         timeout: Duration,
     },
 }
@@ -40,6 +58,7 @@ pub const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 /// What pruning did to one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneReport {
+    /// It was drained first (a node the cluster lists).
     pub drained: bool,
     /// The k3s services uninstalled (none: K3s was not installed), or why K3s could not
     /// be uninstalled: the node is out of the cluster but still has K3s.

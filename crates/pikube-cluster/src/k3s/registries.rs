@@ -20,14 +20,18 @@ pub const MARKER: &str = "# Written by pikube from [k3s.registries] in cluster.t
      with `pikube secrets set {secret}`)"
 )]
 pub struct MissingSecret {
+    /// The registry.
     pub host: String,
+    /// The secret it names.
     pub secret: SecretKey,
 }
 
 /// A registry's CA certificate as it goes onto every node, where registries.yaml names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryCaFile {
+    /// Its path on the nodes.
     pub path: String,
+    /// The certificate, PEM.
     pub pem: String,
 }
 

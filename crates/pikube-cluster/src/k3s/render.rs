@@ -10,14 +10,24 @@ use crate::config::{BackupSettings, SnapshotSchedule};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Membership {
     /// The first server. `cluster_init`: start embedded etcd (more servers will join).
-    Init { cluster_init: bool },
+    Init {
+        /// Start embedded etcd.
+        cluster_init: bool,
+    },
     /// Another server, joining through `url`.
-    JoinServer { url: String },
+    JoinServer {
+        /// The first server's supervisor URL.
+        url: String,
+    },
     /// An agent, joining through `url`.
-    Agent { url: String },
+    Agent {
+        /// The API endpoint (or first server) URL.
+        url: String,
+    },
 }
 
 impl Membership {
+    /// The service it runs.
     pub fn service(&self) -> Service {
         match self {
             Membership::Init { .. } | Membership::JoinServer { .. } => Service::Server,
@@ -29,7 +39,9 @@ impl Membership {
 /// Server-wide settings from cluster.toml's `[k3s]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerOptions {
+    /// Extra names and addresses for the API server's certificate.
     pub tls_san: Vec<String>,
+    /// Packaged components not to deploy (`traefik`, `servicelb`...).
     pub disable: Vec<String>,
     /// Serve embedded etcd's metrics on the node's address (port 2381) for the monitoring
     /// add-on's Prometheus; K3s keeps them on 127.0.0.1 otherwise.
@@ -173,7 +185,9 @@ pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
 /// The keys of `[backup.s3]`, as looked up for the servers' env files.
 #[derive(Clone, PartialEq, Eq)]
 pub struct S3Credentials {
+    /// The access key id.
     pub access_key: String,
+    /// The secret access key.
     pub secret_key: String,
 }
 

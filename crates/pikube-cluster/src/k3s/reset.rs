@@ -7,6 +7,7 @@ use crate::ssh::{Connection, SshError};
 /// What reset did to one node.
 #[derive(Debug, Clone, Default)]
 pub struct ResetReport {
+    /// The K3s services uninstalled.
     pub uninstalled: Vec<&'static str>,
     /// Files put back from their `.pikube-orig` copies.
     pub restored: Vec<String>,

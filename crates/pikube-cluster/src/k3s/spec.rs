@@ -3,13 +3,18 @@
 use super::paths::Service;
 use super::render::{S3Credentials, ServerEnv, ServerOptions};
 
+/// What the K3s phases install: cluster.toml's K3s settings and nodes.
 #[derive(Clone)]
 pub struct K3sSpec {
+    /// The cluster's name.
     pub cluster: String,
+    /// The K3s version.
     pub version: String,
     /// A VIP or DNS name for the API (host only).
     pub api_endpoint: Option<String>,
+    /// Server-wide settings.
     pub server: ServerOptions,
+    /// Extra kubelet flags, `name=value`.
     pub kubelet_args: Vec<String>,
     /// Secret: may hold a database password. Goes to the env file only.
     pub datastore_endpoint: Option<String>,
@@ -24,12 +29,18 @@ pub struct K3sSpec {
     pub registry_cas: Vec<super::RegistryCaFile>,
 }
 
+/// One node as the K3s phases see it.
 #[derive(Debug, Clone)]
 pub struct K3sMemberSpec {
+    /// Its name.
     pub name: String,
+    /// Where it is reached (and, unless another IP was used, where others join it).
     pub address: String,
+    /// Server or agent.
     pub service: Service,
+    /// Its labels (cluster.toml's; the automatic ones come from its facts).
     pub labels: Vec<(String, String)>,
+    /// Its taints, `key=value:Effect`.
     pub taints: Vec<String>,
 }
 
@@ -66,12 +77,14 @@ impl K3sSpec {
         }
     }
 
+    /// The node named `name`.
     pub fn member(&self, name: &str) -> Option<&K3sMemberSpec> {
         self.nodes.iter().find(|n| n.name == name)
     }
 }
 
 impl K3sSpec {
+    /// From a loaded cluster.toml.
     pub fn from_config(config: &crate::config::ClusterConfig) -> K3sSpec {
         let k3s = &config.k3s;
         let mut tls_san: Vec<String> = k3s.api_endpoint.iter().map(ToString::to_string).collect();

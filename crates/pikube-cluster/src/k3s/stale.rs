@@ -14,6 +14,7 @@ const SERVER_LABELS: [&str; 3] = [
     "node-role.kubernetes.io/etcd",
 ];
 
+/// Whether the cluster's labels say the Node is a server (control plane or etcd).
 pub fn is_server(node: &ClusterNode) -> bool {
     SERVER_LABELS
         .iter()
@@ -23,7 +24,9 @@ pub fn is_server(node: &ClusterNode) -> bool {
 /// What `apply --prune` would do with one stale node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneStep {
+    /// The Node's name.
     pub name: String,
+    /// What it runs, as far as the cluster says.
     pub service: Service,
     /// A NotReady node is not drained: its pods could never leave it, so kubectl would only
     /// wait for the timeout; they are rescheduled once the node is deleted.

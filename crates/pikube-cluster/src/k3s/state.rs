@@ -37,17 +37,26 @@ pub struct ToolLink {
     pub elsewhere: Option<String>,
 }
 
+/// A node's K3s as the state script found it (read as root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K3sNodeState {
+    /// The binary's SHA-256.
     pub binary_sha256: Option<String>,
+    /// config.yaml.
     pub config: Option<String>,
+    /// pikube's registration drop-in.
     pub registration: Option<String>,
+    /// The killall script.
     pub killall: Option<String>,
     /// registries.yaml's SHA-256, and whether pikube wrote it (its first line).
     pub registries_sha256: Option<String>,
+    /// registries.yaml starts with pikube's marker.
     pub registries_by_pikube: bool,
+    /// `k3s.service`'s files and state.
     pub server: ServiceFiles,
+    /// `k3s-agent.service`'s.
     pub agent: ServiceFiles,
+    /// kubectl, crictl and ctr: where each link points.
     pub links: BTreeMap<&'static str, ToolLink>,
     /// Present on a server that has started at least once.
     pub server_token: Option<ServerToken>,
@@ -58,6 +67,7 @@ pub struct K3sNodeState {
 }
 
 impl K3sNodeState {
+    /// `service`'s files and state.
     pub fn service(&self, service: Service) -> &ServiceFiles {
         match service {
             Service::Server => &self.server,
@@ -75,13 +85,18 @@ impl K3sNodeState {
     }
 }
 
+/// Why a node's K3s state could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The script could not be run.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// What it printed is not the script's format.
     #[error("{node}: could not read its k3s state: {source}")]
     Parse {
+        /// The node.
         node: String,
+        /// What is wrong with the output.
         #[source]
         source: FactsError,
     },
@@ -91,6 +106,7 @@ pub fn state_script() -> String {
     framed_script(STATE_SCRIPT)
 }
 
+/// Runs the state script on the node, as root, and reads it.
 pub async fn read_state(connection: &Connection) -> Result<K3sNodeState, StateError> {
     let output = connection
         .run_privileged("reading the k3s state", &state_script(), b"")

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+/// A server's full cluster token, `K10<CA hash>::server:<secret>`: the CA hash pins the
+/// cluster's CA for joining nodes. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerToken {
     full: String,

@@ -32,19 +32,28 @@ pub struct Topology {
     pub server_addresses: BTreeMap<String, String>,
 }
 
+/// Why the cluster's shape cannot be decided.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
+    /// No node is a server.
     #[error("cluster.toml has no server")]
     NoServer,
+    /// A node runs with another token than the one kept here.
     #[error(
         "the cluster runs with another token than {local}: the token on {node} differs. \
          Restore {local} from a backup (or remove it: pikube then adopts the cluster's token)"
     )]
-    TokenMismatch { node: String, local: String },
+    TokenMismatch {
+        /// The node.
+        node: String,
+        /// The token file here.
+        local: String,
+    },
 }
 
 pub const API_PORT: u16 = 6443;
 
+/// The API server's URL on `host` (an IPv6 address bracketed).
 pub fn api_url(host: &str) -> String {
     if host.contains(':') {
         format!("https://[{host}]:{API_PORT}")

@@ -2,9 +2,6 @@
 //! verified against the release's published sha256 sums and cached, so that nodes get it
 //! from the controller rather than each fetching it from the internet.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod cache_dir;
 mod cached;
 mod checksum;

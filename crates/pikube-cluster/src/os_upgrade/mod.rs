@@ -5,9 +5,6 @@
 //! (/var/run/reboot-required), waited for until Ready, uncordoned. One node at a time, so
 //! servers never drop below quorum.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod pending;
 
 pub use pending::{parse_simulation, PendingPackage};

@@ -4,9 +4,6 @@
 //! same list, so they cannot disagree, and a new phase (an upgrade, an add-on) slots in
 //! by name in [`Phase::ORDER`] and is planned and applied alike.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod phase;
 mod phases;
 mod report;

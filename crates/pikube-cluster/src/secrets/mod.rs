@@ -4,9 +4,6 @@
 //! one per line, or the word `passphrase`). The real `age` tool opens the file too; pikube
 //! never writes a decrypted copy to disk except the private, removed-after file of `edit`.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod crypto;
 mod key;
 mod store;

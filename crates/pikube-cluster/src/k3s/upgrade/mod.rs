@@ -3,9 +3,6 @@
 //! drain, replace the binary, restart, wait until Ready on the new version, uncordon
 //! (rollout.rs). Servers go first, one at a time; then the agents a few at a time.
 
-// Every public item here says what it is (the crate as a whole is not there yet).
-#![warn(missing_docs)]
-
 mod preflight;
 mod rollout;
 
