@@ -28,7 +28,7 @@ impl Fleet {
             .nodes
             .iter()
             .filter(|node| keep(node))
-            .map(|node| member(config, record_of(node, false, None), node.role.to_string()))
+            .map(|node| member(config, record_of(node, false, None), node.role))
             .collect();
         Ok(Fleet::new(client(config)?, members, config.ssh.parallelism))
     }
@@ -46,7 +46,7 @@ impl Fleet {
                     RecordedRole::Server => Role::Server,
                     RecordedRole::Agent => Role::Agent,
                 };
-                member(config, record, role.to_string())
+                member(config, record, role)
             })
             .collect();
         Ok(Fleet::new(client(config)?, members, config.ssh.parallelism))
@@ -86,7 +86,7 @@ fn client(config: &ClusterConfig) -> Result<ClientConfig, SshClientError> {
     .map_err(SshClientError)
 }
 
-fn member(config: &ClusterConfig, node: NodeRecord, role: String) -> Member {
+fn member(config: &ClusterConfig, node: NodeRecord, role: Role) -> Member {
     Member {
         target: SshTarget {
             node: node.name.clone(),

@@ -8,6 +8,7 @@ pub use from_config::{record_of, SshClientError};
 use futures::stream::{self, StreamExt};
 use pikube_pi::NodeFacts;
 
+use crate::config::Role;
 use crate::facts::gather_facts;
 use crate::node_error::NodeError;
 use crate::plan::DesiredNode;
@@ -21,8 +22,8 @@ pub struct Member {
     pub target: SshTarget,
     /// What its preparation should leave (its hostname).
     pub desired: DesiredNode,
-    /// `server` or `agent`, for messages.
-    pub role: String,
+    /// Server or agent.
+    pub role: Role,
 }
 
 /// A result for one node, in cluster.toml order.

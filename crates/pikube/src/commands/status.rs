@@ -46,14 +46,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 match &result.result {
                     Ok(facts) => rows.push(row(
                         &result.node,
-                        &member.role,
+                        &member.role.to_string(),
                         &member.target.address,
                         facts,
                     )),
                     Err(err) => {
                         let mut cells = vec![
                             result.node.clone(),
-                            member.role.clone(),
+                            member.role.to_string(),
                             member.target.address.clone(),
                         ];
                         cells.push("UNREACHABLE".to_owned());
