@@ -14,6 +14,7 @@ use crate::k3s::state::K3sNodeState;
 use crate::node_records::Registration;
 use crate::plan::Change;
 use crate::progress::Progress;
+use crate::ssh::Connection;
 
 /// A node's labels and taints after the step.
 #[derive(Debug, Clone)]
@@ -58,39 +59,38 @@ impl K3sStage<'_> {
         };
         let mut results = BTreeMap::new();
         for (node, state) in targets {
-            let result = match self.registration(node) {
-                Err(err) => Err(err),
-                Ok(registration) => {
-                    let plan = self
-                        .label_plan(node, state, &live)
-                        .filter(|p| !p.is_empty());
-                    match plan {
-                        None => Ok(NodeLabels {
-                            registration,
-                            changed: None,
-                            change: None,
-                        }),
-                        Some(plan) => {
-                            progress.node(&node.name, &format!("[labels] {}", plan.summary()));
-                            api.run_privileged(
-                                "changing labels and taints",
-                                &plan.script(&node.name),
-                                b"",
-                            )
-                            .await
-                            .map(|_| NodeLabels {
-                                registration,
-                                changed: Some(plan.summary()),
-                                change: None,
-                            })
-                            .map_err(K3sError::from)
-                        }
-                    }
-                }
-            };
+            let result = self.set_labels(api, node, state, &live, progress).await;
             results.insert(node.name.clone(), result);
         }
         self.in_file_order(results)
+    }
+
+    /// One node's labels and taints brought to what pikube wants, through `api`.
+    async fn set_labels(
+        &self,
+        api: &Connection,
+        node: &StageNode,
+        state: &K3sNodeState,
+        live: &[ClusterNode],
+        progress: &dyn Progress,
+    ) -> Result<NodeLabels, K3sError> {
+        let registration = self.registration(node)?;
+        let plan = self.label_plan(node, &registration, state, live);
+        let changed = match plan.filter(|p| !p.is_empty()) {
+            None => None,
+            Some(plan) => {
+                progress.node(&node.name, &format!("[labels] {}", plan.summary()));
+                let script = plan.script(&node.name);
+                api.run_privileged("changing labels and taints", &script, b"")
+                    .await?;
+                Some(plan.summary())
+            }
+        };
+        Ok(NodeLabels {
+            registration,
+            changed,
+            change: None,
+        })
     }
 
     /// What [`K3sStage::apply_labels`] would change, from the node list the servers step
@@ -109,7 +109,9 @@ impl K3sStage<'_> {
             .into_iter()
             .map(|(node, state)| {
                 let labels = self.registration(node).map(|registration| {
-                    let plan = self.label_plan(node, state, live).filter(|p| !p.is_empty());
+                    let plan = self
+                        .label_plan(node, &registration, state, live)
+                        .filter(|p| !p.is_empty());
                     NodeLabels {
                         registration,
                         changed: plan.as_ref().map(LabelPlan::summary),
@@ -142,19 +144,15 @@ impl K3sStage<'_> {
             .collect()
     }
 
-    fn registration(&self, node: &StageNode) -> Result<Registration, K3sError> {
-        let (labels, taints) = self.labels_of(node)?;
-        Ok(Registration { labels, taints })
-    }
-
+    /// What would bring the live Node to `wanted`; `None` when the cluster does not list it.
     fn label_plan(
         &self,
         node: &StageNode,
+        wanted: &Registration,
         state: &K3sNodeState,
         live: &[ClusterNode],
     ) -> Option<LabelPlan> {
         let live_node = live.iter().find(|n| n.name == node.name)?;
-        let (labels, taints) = self.labels_of(node).ok()?;
         // What pikube set, from its own record; the node's drop-in only for a node recorded
         // before the record kept it.
         let previous = match self.recorded.get(&node.name) {
@@ -165,6 +163,11 @@ impl K3sStage<'_> {
                 .map(parse_registration)
                 .unwrap_or_default(),
         };
-        Some(plan_labels(&labels, &taints, &previous, live_node))
+        Some(plan_labels(
+            &wanted.labels,
+            &wanted.taints,
+            &previous,
+            live_node,
+        ))
     }
 }

@@ -36,9 +36,6 @@ use crate::ssh::Connection;
 
 pub use labels::NodeLabels;
 
-/// A node's labels (`key`, `value`) and taints (`key=value:Effect`).
-type LabelsAndTaints = (Vec<(String, String)>, Vec<String>);
-
 /// A node the stage can work on: connected with root, facts read.
 pub struct StageNode {
     /// Its name in cluster.toml.
@@ -260,11 +257,15 @@ impl K3sStage<'_> {
         })
     }
 
-    fn labels_of(&self, node: &StageNode) -> Result<LabelsAndTaints, K3sError> {
+    /// The labels (automatic, then cluster.toml's) and taints pikube wants on `node`.
+    fn registration(&self, node: &StageNode) -> Result<Registration, K3sError> {
         let member = self.member(&node.name)?;
         let mut labels = automatic_labels(&node.facts);
         labels.extend(member.labels.iter().cloned());
-        Ok((labels, member.taints.clone()))
+        Ok(Registration {
+            labels,
+            taints: member.taints.clone(),
+        })
     }
 
     fn desired(
@@ -288,7 +289,7 @@ impl K3sStage<'_> {
             message,
         })?;
         let membership = topology.membership(&member.name, member.service);
-        let (labels, taints) = self.labels_of(node)?;
+        let Registration { labels, taints } = self.registration(node)?;
         // A server's certificate names every address it is reached at (audit F9): where
         // cluster.toml puts it, and the IP pikube reached it at (the one joiners use).
         // K3s adds only the IPs it detects itself, which need not be those.
