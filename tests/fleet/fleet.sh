@@ -19,9 +19,11 @@
 #              memcg=broken (the kernel never enables the memory cgroup, whatever cmdline.txt says)
 #              disk=SIZE (e.g. 32G: the node's disk is a tmpfs of that size, so what `df /` says
 #              inside is the node's own and not the host's; it is memory and ends at `down`)
+#              net=nm|dhcpcd (its address is NetworkManager's or dhcpcd's, which runs)
 #   fleet.sh down [--purge]            stop every node and undo all host state; --purge: delete lab
 #   fleet.sh poweroff|powercut|start|reboot|rekey|cut|heal|ip NAME
 #   fleet.sh exec NAME CMD...          run CMD as root inside the node (nsenter, no ssh)
+#   fleet.sh unroutable IP             the host can no longer reach IP (refused at once)
 #   fleet.sh status
 # Env: PIKUBE_FLEET_CACHE (default /var/cache/pikube-fleet)  FLEET_REBOOT_DELAY (default 1)
 #      FLEET_WAIT (default 120 s)
@@ -41,7 +43,7 @@ SUITE=bookworm
 # Bump when the rootfs recipe changes: a cache with another recipe line is rebuilt.
 ROOTFS_RECIPE="pikube-fleet-rootfs v1 $SUITE minbase
 include=openssh-server,sudo,iproute2,procps,kmod,iptables
-inside=systemd systemd-sysv dbus libpam-systemd libnss-systemd nftables dphys-swapfile iputils-ping"
+inside=systemd systemd-sysv dbus libpam-systemd libnss-systemd nftables dphys-swapfile iputils-ping network-manager dhcpcd"
 # Bump when the Pi layer changes in a way the code hash below would not see.
 PILAYER_VERSION=1
 
@@ -102,7 +104,7 @@ build_rootfs() {
   chroot_run "$tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive /bin/sh -ec '
       apt-get update -q
       apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus libpam-systemd \
-          libnss-systemd nftables dphys-swapfile iputils-ping
+          libnss-systemd nftables dphys-swapfile iputils-ping network-manager dhcpcd
       apt-get clean; rm -rf /var/lib/apt/lists/*' >> "$tmp.log" 2>&1 \
     || { tail -n 30 "$tmp.log" >&2; rm -rf "$tmp"; die "package install in rootfs failed (log above)"; }
   rm -f "$tmp/usr/sbin/policy-rc.d"
@@ -306,9 +308,20 @@ VCGENCMD
            systemd-remount-fs.service boot-firmware.mount boot.mount \
            proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount systemd-binfmt.service \
            apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
-           e2scrub_reap.service fstrim.timer systemd-pstore.service; do
+           e2scrub_reap.service fstrim.timer systemd-pstore.service \
+           systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+           systemd-udev-trigger.service systemd-udev-settle.service; do
     ln -sf /dev/null /etc/systemd/system/$u
   done
+  # NetworkManager (Bookworm's network stack) runs only on nodes started with net=nm, dhcpcd
+  # (Bullseye's) only on those with net=dhcpcd; the others keep the address the host gives
+  # their eth0
+  rm -f /etc/systemd/system/multi-user.target.wants/NetworkManager.service \
+        /etc/systemd/system/network-online.target.wants/NetworkManager-wait-online.service \
+        /etc/systemd/system/dbus-org.freedesktop.nm-dispatcher.service \
+        /etc/systemd/system/multi-user.target.wants/dhcpcd.service
+  # as on Raspberry Pi OS, where the netdev group's tools may edit it
+  chown root:netdev /etc/dhcpcd.conf; chmod 664 /etc/dhcpcd.conf
   # keep the journal in RAM: less disk per node, faster boots
   mkdir -p /etc/systemd/journald.conf.d
   printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n' > /etc/systemd/journald.conf.d/pikube-fleet.conf
@@ -526,6 +539,36 @@ OSR
     install -m 600 -o "$uid" -g "$gid" "$KEY.pub" "$u$home/.ssh/authorized_keys"
   done
   mv "$d/node.env.tmp" "$d/node.env"
+}
+
+# net=nm: the node's address is NetworkManager's, as on Raspberry Pi OS Bookworm set up with
+# a fixed address (Imager's "preconfigured" profile, manual method); net=dhcpcd: dhcpcd's, as
+# on Bullseye with a static block in dhcpcd.conf. A change of it made on the node then really
+# goes through that program, and so does its rollback.
+network_node() { # NAME STACK (created)
+  local u; u=$(node_dir "$1")/upper
+  ( node_load "$1"
+    install -d -m 755 "$u/etc/systemd/system/multi-user.target.wants"
+    case $2 in
+      nm)
+        ln -sf /lib/systemd/system/NetworkManager.service \
+          "$u/etc/systemd/system/multi-user.target.wants/NetworkManager.service"
+        install -d -m 700 "$u/etc/NetworkManager/system-connections"
+        printf '[connection]\nid=preconfigured\nuuid=%s\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\nmethod=manual\naddress1=%s/24,%s.1\n\n[ipv6]\nmethod=disabled\n' \
+          "$(cat /proc/sys/kernel/random/uuid)" "$IP" "$NET" > "$u/etc/NetworkManager/system-connections/preconfigured.nmconnection"
+        chmod 600 "$u/etc/NetworkManager/system-connections/preconfigured.nmconnection" ;;
+      dhcpcd)
+        ln -sf /lib/systemd/system/dhcpcd.service \
+          "$u/etc/systemd/system/multi-user.target.wants/dhcpcd.service"
+        # nodev: without udev (masked here) dhcpcd would wait for it and find no interface
+        { echo nodev; cat "$ROOTFS/etc/dhcpcd.conf"
+          printf '\ninterface eth0\nstatic ip_address=%s/24\nstatic routers=%s.1\n' "$IP" "$NET"
+        } > "$u/etc/dhcpcd.conf"
+        # the node's netdev group, whatever the host's is
+        chown "0:$(awk -F: '$1 == "netdev" { print $3; exit }' "$PILAYER/etc/group")" "$u/etc/dhcpcd.conf"
+        chmod 664 "$u/etc/dhcpcd.conf" ;;
+    esac )
+  touch "$(node_dir "$1")/net-managed"
 }
 
 pi_config_txt() {
@@ -763,6 +806,9 @@ cmd__boot() {
   d=$(node_dir "$NAME"); M=$d/merged; B=$d/boot
   read -r hostpid _ < /proc/self/stat          # /proc is still the host's: our host pid
   echo "$hostpid" > "$d/init.pid"
+  # A NIC comes up empty at boot: on a net=nm|dhcpcd node, that program gives eth0 its address
+  # (from its profiles, as the last boot left them), not the host.
+  if [ -e "$d/net-managed" ]; then ip addr flush dev eth0; ip route flush dev eth0; fi
   rm -rf "$B"; mkdir -p "$B"
   read -r model_rev compat cpupart < <(model_facts "$MODEL")
   serial=10000000$(printf '%s' "$ID/$NAME" | md5sum | cut -c1-8)
@@ -949,10 +995,10 @@ fake_block_sysfs() { # MERGED
 }
 
 # ============================================================================ commands
-parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROKEN S_DISK
+parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROKEN S_DISK S_NET
   local spec=$1 opts o
   S_NAME=${spec%%:*}; opts=; [ "$S_NAME" != "$spec" ] && opts=${spec#*:}
-  S_OS=bookworm S_STORAGE=sd S_MODEL="Raspberry Pi 4 Model B Rev 1.4" S_MEM=3882276 S_JUMP=0 S_MEMCG_BROKEN=0 S_DISK=
+  S_OS=bookworm S_STORAGE=sd S_MODEL="Raspberry Pi 4 Model B Rev 1.4" S_MEM=3882276 S_JUMP=0 S_MEMCG_BROKEN=0 S_DISK='' S_NET=''
   [[ $S_NAME =~ ^[a-zA-Z][a-zA-Z0-9-]{0,30}$ ]] || die "bad node name '$S_NAME' in '$spec' (letters, digits, '-')"
   local IFS=,
   for o in $opts; do
@@ -963,9 +1009,10 @@ parse_spec() { # SPEC -> S_NAME S_OS S_STORAGE S_MODEL S_MEM S_JUMP S_MEMCG_BROK
       mem=*) S_MEM=${o#mem=}; [[ $S_MEM =~ ^[0-9]+$ ]] || die "$S_NAME: mem= takes KiB, got '$S_MEM'" ;;
       jump-only) S_JUMP=1 ;;
       memcg=broken) S_MEMCG_BROKEN=1 ;;
+      net=nm|net=dhcpcd) S_NET=${o#net=} ;;
       disk=*) S_DISK=${o#disk=}; [[ $S_DISK =~ ^[1-9][0-9]*[MG]$ ]] || die "$S_NAME: disk= takes a size like 32G or 512M, got '$S_DISK'" ;;
       '') ;;
-      *) die "$S_NAME: unknown option '$o' (os=bookworm|bullseye|ubuntu storage=sd|emmc|usb|nvme model=... mem=KIB jump-only memcg=broken disk=SIZE)" ;;
+      *) die "$S_NAME: unknown option '$o' (os=bookworm|bullseye|ubuntu storage=sd|emmc|usb|nvme model=... mem=KIB jump-only memcg=broken disk=SIZE net=nm|dhcpcd)" ;;
     esac
   done
 }
@@ -1061,6 +1108,7 @@ cmd_up() {
     # A kernel that keeps the memory cgroup off whatever cmdline.txt says (the Pi 5 /
     # 6.x firmware case where cgroup_disable=memory lands after cmdline.txt).
     if [ "$S_MEMCG_BROKEN" = 1 ]; then touch "$(node_dir "$S_NAME")/memcg-broken"; fi
+    if [ -n "$S_NET" ]; then network_node "$S_NAME" "$S_NET"; fi
   done
   if [ -n "${FLEET_K3S_DOUBLE_BIN:-}" ]; then
     [ -d "$FLEET_K3S_DOUBLE_BIN" ] || die "FLEET_K3S_DOUBLE_BIN=$FLEET_K3S_DOUBLE_BIN is not a directory"
@@ -1132,6 +1180,12 @@ cmd_rekey() {
 cmd_cut()  { [ $# = 1 ] || die "usage: fleet.sh cut NAME";  lab_init; node_load "$1"; nft_ add element bridge "$NFT_TABLE" cut "{ pk${ID}n$IDX }"; }
 cmd_heal() { [ $# = 1 ] || die "usage: fleet.sh heal NAME"; lab_init; node_load "$1"; nft_ delete element bridge "$NFT_TABLE" cut "{ pk${ID}n$IDX }" 2>/dev/null; true; }
 cmd_ip()   { [ $# = 1 ] || die "usage: fleet.sh ip NAME";   lab_init; node_load "$1"; echo "$IP"; }
+# An address of the lab the host may not reach (as one on a subnet the controller has no
+# route to): connections to it are refused at once, whichever node holds it.
+cmd_unroutable() {
+  [ $# = 1 ] && [[ $1 =~ ^[0-9.]+$ ]] || die "usage: fleet.sh unroutable IP"
+  lab_init; nft_ add element inet "$NFT_TABLE" hidden "{ $1 }"
+}
 
 # Runs a command as root inside the node: all its namespaces, its root, a clean environment.
 in_node() { # NAME CMD...
@@ -1205,11 +1259,11 @@ check_clean() {
   [ ${#left[@]} = 0 ] || die "down left behind: ${left[*]}"
 }
 
-usage() { sed -n '2,28p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,30p' "$SELF" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; shift || true
 case $cmd in
-  rootfs|up|down|start|poweroff|powercut|reboot|rekey|cut|heal|exec|status|ip|_supervise|_boot) "cmd_$cmd" "$@" ;;
+  rootfs|up|down|start|poweroff|powercut|reboot|rekey|cut|heal|exec|status|ip|unroutable|_supervise|_boot) "cmd_$cmd" "$@" ;;
   ""|-h|--help|help) usage ;;
   *) echo "fleet: unknown command '$cmd'" >&2; usage ;;
 esac
