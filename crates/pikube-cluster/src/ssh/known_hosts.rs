@@ -23,11 +23,7 @@ pub struct PinnedKey {
 impl PinnedKey {
     /// Whether this key was pinned for `address` reached on `port`.
     pub fn is_for(&self, address: &str, port: u16) -> bool {
-        let wanted = if port == 22 {
-            address.to_owned()
-        } else {
-            format!("[{address}]:{port}")
-        };
+        let wanted = host_field(address, port);
         self.hosts.split(',').any(|host| host == wanted)
     }
 }
@@ -46,6 +42,57 @@ pub fn pinned_since(path: &Path, before: &BTreeSet<String>) -> Vec<PinnedKey> {
         .filter(|line| !before.contains(*line))
         .filter_map(|line| parse_line(line))
         .collect()
+}
+
+/// `address` as known_hosts names it when reached on `port`.
+fn host_field(address: &str, port: u16) -> String {
+    if port == 22 {
+        address.to_owned()
+    } else {
+        format!("[{address}]:{port}")
+    }
+}
+
+/// Pins for `to` the keys already pinned for `from` (both on `port`): the same machine,
+/// moved to another address by pikube itself, is then checked against the key it had,
+/// not trusted anew. Found with `ssh-keygen -F`, which reads hashed entries too. Returns
+/// how many keys were pinned (none when `from` has none, e.g. an ssh_config alias).
+pub fn pin_for_new_address(path: &Path, from: &str, to: &str, port: u16) -> std::io::Result<usize> {
+    let found = std::process::Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(host_field(from, port))
+        .arg("-f")
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()?;
+    let present = snapshot(path);
+    let host = host_field(to, port);
+    let mut added = String::new();
+    let mut count = 0;
+    for line in String::from_utf8_lossy(&found.stdout).lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(first), Some(key_type), Some(key)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if first.starts_with('#') || first.starts_with('@') {
+            continue;
+        }
+        let pinned = format!("{host} {key_type} {key}");
+        if !present.contains(&pinned) && !added.contains(&pinned) {
+            added.push_str(&pinned);
+            added.push('\n');
+            count += 1;
+        }
+    }
+    if count > 0 {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+        file.write_all(added.as_bytes())?;
+    }
+    Ok(count)
 }
 
 fn parse_line(line: &str) -> Option<PinnedKey> {
@@ -111,5 +158,67 @@ mod tests {
         assert!(!pinned[0].is_for("10.0.0.2", 22) && !pinned[0].is_for("10.0.0.1", 2222));
         assert!(pinned_since(&known, &snapshot(&known)).is_empty());
         assert!(snapshot(&dir.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn a_moved_machine_keeps_its_key_hashed_entries_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = dir.path().join("known_hosts");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.path().join("host_key"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let public = std::fs::read_to_string(dir.path().join("host_key.pub")).unwrap();
+        let key = public.split_whitespace().nth(1).unwrap();
+        std::fs::write(
+            &known,
+            format!("10.0.0.1 ssh-ed25519 {key}\n[10.0.0.9]:2222 ssh-ed25519 {key}\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            pin_for_new_address(&known, "10.0.0.1", "10.0.0.50", 22).unwrap(),
+            1
+        );
+        let text = std::fs::read_to_string(&known).unwrap();
+        assert!(
+            text.ends_with(&format!("10.0.0.50 ssh-ed25519 {key}\n")),
+            "{text}"
+        );
+        // Once only; nothing for an address with no key; ports are told apart.
+        assert_eq!(
+            pin_for_new_address(&known, "10.0.0.1", "10.0.0.50", 22).unwrap(),
+            0
+        );
+        assert_eq!(
+            pin_for_new_address(&known, "10.0.0.7", "10.0.0.8", 22).unwrap(),
+            0
+        );
+        assert_eq!(
+            pin_for_new_address(&known, "10.0.0.9", "10.0.0.10", 2222).unwrap(),
+            1
+        );
+        assert!(std::fs::read_to_string(&known)
+            .unwrap()
+            .contains("[10.0.0.10]:2222 ssh-ed25519"));
+
+        // Hashed as Debian's ssh_config asks (HashKnownHosts yes): still found.
+        let hashed = dir.path().join("hashed");
+        std::fs::write(&hashed, format!("10.0.0.1 ssh-ed25519 {key}\n")).unwrap();
+        let status = std::process::Command::new("ssh-keygen")
+            .arg("-H")
+            .arg("-f")
+            .arg(&hashed)
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        assert!(!std::fs::read_to_string(&hashed)
+            .unwrap()
+            .contains("10.0.0.1"));
+        assert_eq!(
+            pin_for_new_address(&hashed, "10.0.0.1", "10.0.0.2", 22).unwrap(),
+            1
+        );
     }
 }
