@@ -20,6 +20,7 @@ pub mod human_duration;
 pub mod k3s;
 pub mod k3s_release;
 pub mod kubeconfig;
+pub mod network;
 pub mod node_error;
 pub mod node_records;
 pub mod os_upgrade;

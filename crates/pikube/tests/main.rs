@@ -10,6 +10,7 @@ mod firstboot;
 mod fleet_harness;
 mod k3s;
 mod movies;
+mod network;
 mod power;
 mod prepare;
 mod recovery;

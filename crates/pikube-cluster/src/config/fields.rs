@@ -150,6 +150,19 @@ pub(crate) fn seconds(report: &mut Report<'_>, field: &str, raw: &Int) -> Option
         .and_then(|s| u64::try_from(s).ok())
 }
 
+/// How long a node moved to a new address waits for pikube: from 20 seconds (a switch and
+/// a new SSH connection on a slow Pi) to 10 minutes.
+pub(crate) fn rollback_seconds(report: &mut Report<'_>, field: &str, raw: &Int) -> Option<u64> {
+    in_range(
+        report,
+        field,
+        raw,
+        20..=600,
+        "the rollback delay in seconds",
+    )
+    .and_then(|s| u64::try_from(s).ok())
+}
+
 /// How long one remote command may run: from ten seconds (less would cut off a K3s start on
 /// a Pi) to a day.
 pub(crate) fn command_seconds(report: &mut Report<'_>, field: &str, raw: &Int) -> Option<u64> {

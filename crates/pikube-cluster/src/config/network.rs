@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -91,8 +92,12 @@ impl std::fmt::Display for StaticAddress {
     }
 }
 
+/// How long a node moved to a new address waits to be reached there before it puts its
+/// old configuration back, unless `[network] rollback_after` says otherwise.
+pub const DEFAULT_ROLLBACK_AFTER: Duration = Duration::from_secs(90);
+
 /// `[network]`: what every static address shares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Network {
     /// The default gateway.
     pub gateway: Option<IpAddr>,
@@ -100,6 +105,20 @@ pub struct Network {
     pub dns: Vec<IpAddr>,
     /// The wired interface the address goes on (default: eth0).
     pub interface: Option<String>,
+    /// How long a node switched to a new address gives pikube to reach it there before
+    /// it puts its old configuration back by itself.
+    pub rollback_after: Duration,
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network {
+            gateway: None,
+            dns: Vec::new(),
+            interface: None,
+            rollback_after: DEFAULT_ROLLBACK_AFTER,
+        }
+    }
 }
 
 impl Network {
@@ -139,7 +158,13 @@ pub(crate) fn lower(report: &mut Report<'_>, raw: Option<Located<RawNetwork>>) -
         }
         valid.then(|| text.clone())
     });
+    let rollback_after = fields::optional(raw.rollback_after.as_ref(), |raw| {
+        fields::rollback_seconds(report, "network.rollback_after", raw)
+    });
     Some(Network {
+        rollback_after: rollback_after?
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_ROLLBACK_AFTER),
         gateway: gateway?,
         dns: dns_ok.then(|| dns.into_iter().map(|(_, d)| d.into_inner()).collect())?,
         interface: interface?,

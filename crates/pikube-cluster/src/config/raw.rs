@@ -141,6 +141,7 @@ pub(crate) struct RawNetwork {
     pub(crate) gateway: Option<Text>,
     pub(crate) dns: Option<Vec<Text>>,
     pub(crate) interface: Option<Text>,
+    pub(crate) rollback_after: Option<Int>,
 }
 
 #[derive(Debug, Deserialize)]

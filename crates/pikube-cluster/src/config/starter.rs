@@ -124,12 +124,16 @@ version = "v1.31.4+k3s1"
 # ca_file = "registry-ca.pem"   # a registry with its own CA: the PEM, put on every node
 
 # Static addresses: a node whose address has a prefix ("192.168.1.10/24")
-# gets that address from `pikube firstboot`, with these settings. The gateway
-# is required then, and must be inside the node's subnet.
+# gets that address from `pikube firstboot`, with these settings, and `apply`
+# moves a running node to it (from the address it was last reached at): the
+# node puts its old configuration back by itself unless pikube reaches it at
+# the new one within rollback_after seconds. The gateway is required then, and
+# must be inside the node's subnet.
 # [network]
 # gateway = "192.168.1.1"
 # dns = ["192.168.1.1", "1.1.1.1"]
 # interface = "eth0"
+# rollback_after = 90
 
 # Monitoring: Prometheus, Grafana (port 30300 on any node), node-exporter,
 # kube-state-metrics and the Pi health exporter, installed through K3s'

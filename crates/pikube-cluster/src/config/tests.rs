@@ -1047,6 +1047,22 @@ fn static_addresses_share_network_and_bad_ones_are_named_at_the_node() {
     assert_eq!(config.nodes[1].static_address, None);
     assert_eq!(config.network.dns.len(), 2);
     assert_eq!(config.network.interface(), "eth0");
+    assert_eq!(config.network.rollback_after, Duration::from_secs(90));
+
+    // How long a moved node waits to be reached: seconds, 20 to 600.
+    let with = |value: &str| {
+        format!(
+            "{HEAD}{network}rollback_after = {value}\n\n{}",
+            node("a", "192.168.1.10/24", "server")
+        )
+    };
+    assert_eq!(
+        loaded(&with("30")).config.network.rollback_after,
+        Duration::from_secs(30)
+    );
+    let found = errors(&with("5"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("network.rollback_after"), "{found:?}");
 
     // A prefix without a gateway; a gateway outside the subnet; one IP twice.
     assert_eq!(

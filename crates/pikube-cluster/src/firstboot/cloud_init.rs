@@ -76,24 +76,7 @@ fn network_config(first: &FirstBoot) -> String {
     let (interface, settings) = match &first.network {
         None => ("eth0".to_owned(), "      dhcp4: true\n".to_owned()),
         Some(network) => {
-            let default = if network.address.ip.is_ipv4() {
-                "0.0.0.0/0"
-            } else {
-                "::/0"
-            };
-            let dns: Vec<String> = network.dns.iter().map(|d| quoted(&d.to_string())).collect();
-            let mut settings = format!(
-                "      dhcp4: false\n      addresses: [{}]\n      routes:\n        - to: {}\n          via: {}\n",
-                quoted(&network.address.to_string()),
-                quoted(default),
-                quoted(&network.gateway.to_string()),
-            );
-            if !dns.is_empty() {
-                settings.push_str(&format!(
-                    "      nameservers:\n        addresses: [{}]\n",
-                    dns.join(", ")
-                ));
-            }
+            let settings = crate::network::ethernet_settings(network);
             (network.interface.clone(), settings)
         }
     };

@@ -83,43 +83,14 @@ exit 0
 /// The static address as a NetworkManager keyfile (Bookworm's network stack), written 0600
 /// because NetworkManager ignores keyfiles others can read.
 fn keyfile(network: &StaticNetwork) -> String {
-    let (ipv4, ipv6) = {
-        let address = format!("address1={},{}", network.address, network.gateway);
-        let dns: String = network.dns.iter().map(|d| format!("{d};")).collect();
-        let manual = format!(
-            "method=manual\n{address}\n{}",
-            if dns.is_empty() {
-                String::new()
-            } else {
-                format!("dns={dns}\n")
-            }
-        );
-        if network.address.ip.is_ipv4() {
-            (manual, "method=auto\n".to_owned())
-        } else {
-            ("method=auto\n".to_owned(), manual)
-        }
-    };
-    let name = format!("pikube-{}", network.interface);
+    let path = crate::network::keyfile_path(&network.interface);
     format!(
-        r#"# The static address of cluster.toml, for NetworkManager.
-install -d -m 700 /etc/NetworkManager/system-connections
-cat > /etc/NetworkManager/system-connections/{name}.nmconnection <<'PIKUBE_KEYFILE'
-[connection]
-id={name}
-type=ethernet
-interface-name={interface}
-autoconnect=true
-autoconnect-priority=100
-
-[ipv4]
-{ipv4}
-[ipv6]
-{ipv6}PIKUBE_KEYFILE
-chmod 600 /etc/NetworkManager/system-connections/{name}.nmconnection
-
-"#,
-        interface = network.interface,
+        "# The static address of cluster.toml, for NetworkManager.\n\
+         install -d -m 700 {dir}\n\
+         cat > {path} <<'PIKUBE_KEYFILE'\n{content}PIKUBE_KEYFILE\n\
+         chmod 600 {path}\n\n",
+        dir = crate::network::KEYFILE_DIR,
+        content = crate::network::keyfile(network),
     )
 }
 

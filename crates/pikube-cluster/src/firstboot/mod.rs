@@ -15,9 +15,8 @@ pub use authorized_key::{AuthorizedKey, InvalidAuthorizedKey};
 pub use write::{write_boot_files, WriteError, Written};
 
 use std::fmt;
-use std::net::IpAddr;
 
-use crate::config::StaticAddress;
+pub use crate::network::StaticNetwork;
 
 /// The images pikube writes first-boot files for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +56,6 @@ pub struct FirstBoot {
     pub os: BootOs,
     /// The static address from cluster.toml; `None`: DHCP.
     pub network: Option<StaticNetwork>,
-}
-
-/// A node's static address with what `[network]` gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticNetwork {
-    /// The address with its prefix.
-    pub address: StaticAddress,
-    /// `[network] gateway`.
-    pub gateway: IpAddr,
-    /// `[network] dns`.
-    pub dns: Vec<IpAddr>,
-    /// The interface it goes on (`eth0` unless `[network] interface` says otherwise).
-    pub interface: String,
 }
 
 /// A file for the boot partition.

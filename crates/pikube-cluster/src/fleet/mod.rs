@@ -121,24 +121,10 @@ impl Fleet {
         self.tell_pinned(&known_before, progress);
         let work = connections.into_iter().map(|connected| async move {
             let node = connected.node.clone();
-            let result = async {
-                let mut connection = connected.result?;
-                if connection.needs_sudo_password() {
-                    match sudo_password(&node) {
-                        Some(password) => connection.use_sudo_password(&password).await?,
-                        None if !required => {}
-                        None => {
-                            return Err(SshError::SudoPasswordNeeded {
-                                node: node.clone(),
-                                user: connection.login_user().to_owned(),
-                            }
-                            .into())
-                        }
-                    }
-                }
-                Ok(connection)
-            }
-            .await;
+            let result = match connected.result {
+                Ok(connection) => with_root(connection, &node, sudo_password, required).await,
+                Err(err) => Err(err),
+            };
             if let Err(err) = &result {
                 progress.node(&node, &format!("FAILED: {err}"));
             }
@@ -148,6 +134,34 @@ impl Fleet {
             .buffered(self.parallelism)
             .collect()
             .await
+    }
+
+    /// Connects to `node` at `address` instead of its own, as [`Fleet::connect_all`] does
+    /// (a node found where it was last recorded, before the run moves it to its address
+    /// in cluster.toml). `None` when `node` is not in this fleet.
+    pub async fn connect_at(
+        &self,
+        node: &str,
+        address: &str,
+        progress: &dyn Progress,
+        sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
+        required: bool,
+    ) -> Option<Result<Connection, NodeError>> {
+        let member = self.members.iter().find(|m| m.desired.name == node)?;
+        let moved = Member {
+            target: SshTarget {
+                address: address.to_owned(),
+                ..member.target.clone()
+            },
+            ..member.clone()
+        };
+        let known_before = known_hosts::snapshot(self.client.known_hosts());
+        let result = match self.connect(&moved, progress).await {
+            Ok(connection) => with_root(connection, node, sudo_password, required).await,
+            Err(err) => Err(err.into()),
+        };
+        self.tell_pinned(&known_before, progress);
+        Some(result)
     }
 
     async fn connect(
@@ -204,4 +218,28 @@ impl Fleet {
         .collect()
         .await
     }
+}
+
+/// `connection`, able to run as root: with the node's sudo password when its sudo wants
+/// one (asked at most once); without it only when not `required`.
+async fn with_root(
+    mut connection: Connection,
+    node: &str,
+    sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
+    required: bool,
+) -> Result<Connection, NodeError> {
+    if connection.needs_sudo_password() {
+        match sudo_password(node) {
+            Some(password) => connection.use_sudo_password(&password).await?,
+            None if !required => {}
+            None => {
+                return Err(SshError::SudoPasswordNeeded {
+                    node: node.to_owned(),
+                    user: connection.login_user().to_owned(),
+                }
+                .into())
+            }
+        }
+    }
+    Ok(connection)
 }

@@ -57,6 +57,7 @@ pub struct ServerOptions {
 pub struct NodeConfig<'a> {
     pub cluster: &'a str,
     pub node: &'a str,
+    pub node_ip: Option<std::net::IpAddr>,
     pub membership: &'a Membership,
     pub server: &'a ServerOptions,
     pub kubelet_args: &'a [String],
@@ -68,6 +69,9 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         map.insert(Value::from(key), value);
     };
     put("node-name", c.node.into());
+    if let Some(ip) = c.node_ip {
+        put("node-ip", ip.to_string().into());
+    }
     match c.membership {
         Membership::Init { cluster_init } => {
             if *cluster_init {
@@ -332,6 +336,7 @@ mod tests {
     /// config.yaml of node `pi-1` in cluster `lab`, read back.
     fn yaml_of(server: &ServerOptions, membership: &Membership) -> Value {
         let text = config_yaml(&NodeConfig {
+            node_ip: None,
             cluster: "lab",
             node: "pi-1",
             membership,
@@ -445,6 +450,7 @@ mod tests {
     #[test]
     fn the_first_of_several_servers_initialises_etcd() {
         let text = config_yaml(&NodeConfig {
+            node_ip: None,
             cluster: "lab",
             node: "pi-1",
             membership: &Membership::Init { cluster_init: true },
@@ -463,9 +469,32 @@ mod tests {
     }
 
     #[test]
+    fn a_static_address_is_the_node_ip_and_none_is_left_to_k3s() {
+        let with = |node_ip: Option<std::net::IpAddr>| {
+            let text = config_yaml(&NodeConfig {
+                node_ip,
+                cluster: "lab",
+                node: "pi-2",
+                membership: &Membership::Agent {
+                    url: "https://10.0.0.1:6443".into(),
+                },
+                server: &server(),
+                kubelet_args: &[],
+            });
+            yaml_serde::from_str::<Value>(&text).unwrap()
+        };
+        assert_eq!(
+            with(Some("10.0.0.60".parse().unwrap()))["node-ip"],
+            "10.0.0.60"
+        );
+        assert!(with(None).get("node-ip").is_none());
+    }
+
+    #[test]
     fn a_node_named_like_a_yaml_1_1_boolean_stays_a_name() {
         for name in ["on", "off", "y", "n", "yes", "no", "On", "NO"] {
             let text = config_yaml(&NodeConfig {
+                node_ip: None,
                 cluster: "lab",
                 node: name,
                 membership: &Membership::Agent {
@@ -560,6 +589,7 @@ test -d {pods} && echo dir-kept
     #[test]
     fn agents_get_the_url_and_no_server_settings() {
         let text = config_yaml(&NodeConfig {
+            node_ip: None,
             cluster: "lab",
             node: "pi-4",
             membership: &Membership::Agent {

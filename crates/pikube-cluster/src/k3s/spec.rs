@@ -42,6 +42,9 @@ pub struct K3sMemberSpec {
     pub labels: Vec<(String, String)>,
     /// Its taints, `key=value:Effect`.
     pub taints: Vec<String>,
+    /// Its static address: K3s' node-ip, so that K3s follows a move to it rather than
+    /// keep the IP it detected at its start.
+    pub node_ip: Option<std::net::IpAddr>,
 }
 
 /// The datastore endpoint may hold a database password: never in debug output.
@@ -127,6 +130,7 @@ impl K3sSpec {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
                     taints: node.taints.iter().map(ToString::to_string).collect(),
+                    node_ip: node.static_address.map(|address| address.ip),
                 })
                 .collect(),
             registries: None,

@@ -161,6 +161,7 @@ mod tests {
                     service: *service,
                     labels: Vec::new(),
                     taints: Vec::new(),
+                    node_ip: None,
                 })
                 .collect(),
             registries: None,

@@ -18,6 +18,9 @@ pub enum Phase {
     Prepare,
     /// The nodes whose changes need it rebooted, then every changed node verified.
     Reboot,
+    /// The nodes with a static address in cluster.toml: the file that keeps it, and the
+    /// move to it, rolled back by the node itself unless reached at the new address.
+    Network,
     /// The k3s binary for each architecture of the fleet, from a local file or the release.
     Binaries,
     /// Nodes running another K3s than cluster.toml's rolled over to it: preflight, an etcd
@@ -51,6 +54,7 @@ impl Phase {
         Phase::Lock,
         Phase::Prepare,
         Phase::Reboot,
+        Phase::Network,
         Phase::Binaries,
         Phase::Upgrade,
         Phase::K3sServers,
@@ -70,6 +74,7 @@ impl Phase {
             Phase::Lock => "lock",
             Phase::Prepare => "prepare",
             Phase::Reboot => "reboot",
+            Phase::Network => "network",
             Phase::Binaries => "binaries",
             Phase::Upgrade => "upgrade",
             Phase::K3sServers => "k3s-servers",

@@ -1,6 +1,6 @@
 //! `pikube firstboot`: the boot-partition files of a fresh card, per node of cluster.toml.
 
-use pikube_cluster::config::{ClusterConfig, NodeSpec};
+use pikube_cluster::config::NodeSpec;
 use pikube_cluster::firstboot::{write_boot_files, BootOs, FirstBoot, StaticNetwork};
 
 use crate::cli::{FirstbootArgs, FirstbootOs};
@@ -34,7 +34,7 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
             user: admin_user(&config, node)?,
             keys: keys_for(&args.authorized_key, node)?,
             os,
-            network: static_network(&config, node),
+            network: StaticNetwork::of(&config, node),
         };
         let dir = if nodes.len() == 1 && !args.all {
             args.out.clone()
@@ -68,16 +68,4 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
-}
-
-/// The node's static address with `[network]` (whose gateway cluster.toml's checks made
-/// sure of), or `None` for DHCP.
-fn static_network(config: &ClusterConfig, node: &NodeSpec) -> Option<StaticNetwork> {
-    let address = node.static_address?;
-    Some(StaticNetwork {
-        address,
-        gateway: config.network.gateway?,
-        dns: config.network.dns.clone(),
-        interface: config.network.interface().to_owned(),
-    })
 }

@@ -288,6 +288,12 @@ impl Fleet {
         self.run_ok(&["heal", node]);
     }
 
+    /// Makes `ip` (an address of the lab) one the host cannot reach: connections to it are
+    /// refused at once, as to an address on a subnet the controller has no route to.
+    pub fn unroutable(&self, ip: &str) {
+        self.run_ok(&["unroutable", ip]);
+    }
+
     /// `fleet.sh status` output, for failure messages.
     pub fn status(&self) -> String {
         String::from_utf8_lossy(&self.run(&["status"]).stdout).into_owned()

@@ -303,6 +303,7 @@ impl K3sStage<'_> {
             }
         }
         let config_yaml = config_yaml(&NodeConfig {
+            node_ip: member.node_ip,
             cluster: &self.spec.cluster,
             node: &member.name,
             membership: &membership,

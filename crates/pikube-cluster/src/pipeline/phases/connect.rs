@@ -17,10 +17,58 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         .fleet
         .connect_all(run.progress, run.sudo_password, required)
         .await;
+    let mut records = None;
     for connected in connections {
-        match connected.result {
-            Ok(connection) => run.connections.push((connected.node, connection)),
-            Err(err) => run.fail(report, &connected.node, err.to_string()),
+        let err = match connected.result {
+            Ok(connection) => {
+                run.connections.push((connected.node, connection));
+                continue;
+            }
+            Err(err) => err,
+        };
+        let records = records.get_or_insert_with(|| run.local.node_records().unwrap_or_default());
+        let recorded = records
+            .iter()
+            .find(|r| r.name == connected.node)
+            .map(|r| r.address.clone())
+            .filter(|address| moving_from(run, &connected.node, address));
+        let Some(address) = recorded else {
+            run.fail(report, &connected.node, err.to_string());
+            continue;
+        };
+        run.progress.node(
+            &connected.node,
+            &format!("not at its address in cluster.toml; trying {address}, where it was last"),
+        );
+        let found = run
+            .fleet
+            .connect_at(
+                &connected.node,
+                &address,
+                run.progress,
+                run.sudo_password,
+                required,
+            )
+            .await;
+        match found {
+            Some(Ok(connection)) => run.connections.push((connected.node, connection)),
+            Some(Err(again)) => run.fail(
+                report,
+                &connected.node,
+                format!("{err}; nor at {address}, where it was last: {again}"),
+            ),
+            None => run.fail(report, &connected.node, err.to_string()),
         }
     }
+}
+
+/// Whether `node` has a static address in cluster.toml other than `address`, its last
+/// known one: the only case where looking for it there is right.
+fn moving_from(run: &Run<'_>, node: &str, address: &str) -> bool {
+    run.config.nodes.iter().any(|spec| {
+        spec.name.to_string() == node
+            && spec
+                .static_address
+                .is_some_and(|wanted| wanted.ip.to_string() != address)
+    })
 }

@@ -6,6 +6,7 @@ mod connect;
 mod facts;
 mod k3s;
 mod lock;
+mod network;
 mod prepare;
 mod prune;
 mod reboot;
@@ -28,6 +29,7 @@ pub(super) async fn run_phase(
         Phase::Lock => lock::run(run, &mut report).await?,
         Phase::Prepare => prepare::run(run, &mut report).await,
         Phase::Reboot => reboot::run(run, &mut report).await,
+        Phase::Network => network::run(run, &mut report).await,
         Phase::Binaries => binaries::run(run, &mut report).await,
         Phase::Upgrade => upgrade::run(run, &mut report).await,
         Phase::K3sServers => k3s::servers::run(run, &mut report).await?,
