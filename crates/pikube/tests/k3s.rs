@@ -177,6 +177,7 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
             "lock",
             "prepare",
             "reboot",
+            "network",
             "binaries",
             "upgrade",
             "k3s-servers",
@@ -189,7 +190,11 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     );
     // The server's registration drop-in is rewritten (for a re-registration), without a
     // restart; the agents have nothing to do; the label itself goes through the API.
-    let servers = &report["phases"][8]["nodes"];
+    let nodes_of = |name: &str| {
+        let at = phases.iter().position(|p| *p == name).expect("a phase");
+        report["phases"][at]["nodes"].clone()
+    };
+    let servers = nodes_of("k3s-servers");
     assert_eq!(servers.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(servers[0]["node"], "one", "{report}");
     assert!(
@@ -198,12 +203,8 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
             .is_some_and(|s| s.starts_with("k3s: 1 change") && !s.contains("restart")),
         "{report}"
     );
-    assert_eq!(
-        report["phases"][9]["nodes"],
-        serde_json::json!([]),
-        "{report}"
-    );
-    let labels = &report["phases"][10]["nodes"];
+    assert_eq!(nodes_of("k3s-agents"), serde_json::json!([]), "{report}");
+    let labels = nodes_of("labels");
     assert_eq!(labels.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(labels[0]["node"], "one", "{report}");
     assert_eq!(labels[0]["status"], "changed", "{report}");
