@@ -498,18 +498,8 @@ mod tests {
         assert!(version_key("v1.34.10+k3s1") > version_key("v1.34.9+k3s2"));
     }
 
-    /// Facts from a transcript of the facts script with just these sections.
     fn facts(sections: &[(&str, &str)]) -> NodeFacts {
-        let mut transcript = String::from("@@pikube-facts v1\n");
-        for (name, text) in sections {
-            transcript.push_str(&format!("@@begin {name}\n"));
-            for line in text.lines() {
-                transcript.push_str(&format!("|{line}\n"));
-            }
-            transcript.push_str(&format!("@@end {name} eol=1 rc=0\n"));
-        }
-        transcript.push_str("@@pikube-facts end\n");
-        pikube_pi::parse_facts(&transcript).unwrap()
+        crate::facts::from_sections(sections)
     }
 
     fn verdict(found: &[Finding], check: &str) -> Option<(Verdict, String)> {

@@ -39,3 +39,19 @@ pub async fn gather_facts(connection: &Connection) -> Result<NodeFacts, GatherEr
     }
     Ok(facts)
 }
+
+/// Facts from a transcript of the facts script holding just `sections` (name, content),
+/// for tests that decide from a few facts.
+#[cfg(test)]
+pub(crate) fn from_sections(sections: &[(&str, &str)]) -> pikube_pi::NodeFacts {
+    let mut transcript = String::from("@@pikube-facts v1\n");
+    for (name, text) in sections {
+        transcript.push_str(&format!("@@begin {name}\n"));
+        for line in text.lines() {
+            transcript.push_str(&format!("|{line}\n"));
+        }
+        transcript.push_str(&format!("@@end {name} eol=1 rc=0\n"));
+    }
+    transcript.push_str("@@pikube-facts end\n");
+    pikube_pi::parse_facts(&transcript).expect("a transcript of the facts script")
+}

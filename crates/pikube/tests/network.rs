@@ -12,10 +12,9 @@ use support::k3s::{cluster_node, edit};
 const READY: &str = "--ready-timeout=60s";
 const KEYFILE: &str = "/etc/NetworkManager/system-connections/pikube-eth0.nmconnection";
 
-/// A server and an agent (`two`, on pi2), both with their address from NetworkManager,
-/// installed.
+/// A server and an agent (`two`, on pi2, whose address is NetworkManager's), installed.
 fn installed() -> (Fleet, Workspace) {
-    let fleet = Fleet::up(&["pi1:net=nm", "pi2:net=nm"]);
+    let fleet = Fleet::up(&["pi1", "pi2:net=nm"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
@@ -25,19 +24,19 @@ fn installed() -> (Fleet, Workspace) {
     (fleet, ws)
 }
 
-/// `10.99.<lab>.` and the agent's address now.
-fn subnet(fleet: &Fleet) -> (String, String) {
-    let ip = fleet.node("pi2").ip.clone();
+/// `10.99.<lab>.` and the address of `fleet_node` now.
+fn subnet(fleet: &Fleet, fleet_node: &str) -> (String, String) {
+    let ip = fleet.node(fleet_node).ip.clone();
     let (net, _) = ip.rsplit_once('.').unwrap();
     (format!("{net}."), ip)
 }
 
-/// Gives `two` the static address `ip`/24 in cluster.toml.
-fn make_static(ws: &Workspace, old: &str, ip: &str, net: &str, rollback_after: u32) {
+/// Gives the `role` node now at `old` the static address `ip`/24 in cluster.toml.
+fn make_static(ws: &Workspace, role: &str, old: &str, ip: &str, net: &str, rollback_after: u32) {
     edit(
         ws,
-        &format!("address = \"{old}\"\nrole = \"agent\""),
-        &format!("address = \"{ip}/24\"\nrole = \"agent\""),
+        &format!("address = \"{old}\"\nrole = \"{role}\""),
+        &format!("address = \"{ip}/24\"\nrole = \"{role}\""),
     );
     let path = ws.path().join("cluster.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
@@ -54,9 +53,9 @@ fn eth0(fleet: &Fleet) -> String {
 #[test]
 fn an_agent_moves_to_its_static_address_and_k3s_follows() {
     let (fleet, ws) = installed();
-    let (net, old) = subnet(&fleet);
+    let (net, old) = subnet(&fleet, "pi2");
     let new = format!("{net}60");
-    make_static(&ws, &old, &new, &net, 60);
+    make_static(&ws, "agent", &old, &new, &net, 60);
 
     // The plan says which file and what switch, with its rollback; nothing moves yet.
     let plan = ws.pikube(&["plan"]).expect_code(2);
@@ -133,33 +132,15 @@ fn an_agent_moves_to_its_static_address_and_k3s_follows() {
         "{}",
         eth0(&fleet)
     );
-
-    // A K3s server is not moved: its etcd peers and the agents know it by its address.
-    let server = fleet.node("pi1").ip.clone();
-    edit(
-        &ws,
-        &format!("address = \"{server}\"\nrole = \"server\""),
-        &format!("address = \"{net}70/24\"\nrole = \"server\""),
-    );
-    let plan = ws.pikube(&["plan"]).expect_code(1);
-    assert!(
-        plan.stdout
-            .contains("one: network: it runs a K3s server, which pikube does not move"),
-        "{}",
-        plan.stdout
-    );
-    assert!(fleet
-        .exec("pi1", "ip -4 -o addr show dev eth0")
-        .contains(&format!("{server}/24")));
 }
 
 #[test]
 fn a_move_the_controller_cannot_follow_is_rolled_back_by_the_node() {
     let (fleet, ws) = installed();
-    let (net, old) = subnet(&fleet);
+    let (net, old) = subnet(&fleet, "pi2");
     let lost = format!("{net}61");
     fleet.unroutable(&lost);
-    make_static(&ws, &old, &lost, &net, 20);
+    make_static(&ws, "agent", &old, &lost, &net, 20);
 
     let apply = ws.pikube(&["apply", READY]).expect_code(1);
     let said = format!("{}{}", apply.stdout, apply.stderr);
@@ -209,9 +190,9 @@ fn a_bullseye_agent_moves_through_dhcpcd_keeping_the_rest_of_its_file() {
         &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
     );
     ws.pikube(&["apply", READY]).expect_code(0);
-    let (net, old) = subnet(&fleet);
+    let (net, old) = subnet(&fleet, "pi2");
     let new = format!("{net}62");
-    make_static(&ws, &old, &new, &net, 60);
+    make_static(&ws, "agent", &old, &new, &net, 60);
     let before = fleet.exec("pi2", "cat /etc/dhcpcd.conf");
 
     let plan = ws.pikube(&["plan"]).expect_code(2);
@@ -253,4 +234,74 @@ fn a_bullseye_agent_moves_through_dhcpcd_keeping_the_rest_of_its_file() {
     let config = fleet.exec("pi2", "cat /etc/rancher/k3s/config.yaml");
     assert!(config.contains(&format!("node-ip: {new}")), "{config}");
     ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_single_server_moves_and_its_agent_follows() {
+    let fleet = Fleet::up(&["pi1:net=nm", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let (net, old) = subnet(&fleet, "pi1");
+    let new = format!("{net}71");
+    make_static(&ws, "server", &old, &new, &net, 60);
+
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(&format!("network: reached at {new}; kept")),
+        "{said}"
+    );
+
+    // K3s on SQLite follows: the server's node IP and certificate, the agent's server URL.
+    let server = fleet.exec("pi1", "cat /etc/rancher/k3s/config.yaml");
+    assert!(server.contains(&format!("node-ip: {new}")), "{server}");
+    assert!(server.contains(&format!("- {new}")), "{server}");
+    let agent = fleet.exec("pi2", "cat /etc/rancher/k3s/config.yaml");
+    assert!(
+        agent.contains(&format!("server: https://{new}:6443")),
+        "{agent}"
+    );
+    let one = cluster_node(&fleet, "pi1", "one");
+    assert!(
+        one["status"]["addresses"].to_string().contains(&new),
+        "{one}"
+    );
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert!(support::k3s::is_ready(&two), "{two}");
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_server_on_embedded_etcd_is_not_moved() {
+    let fleet = Fleet::up(&["pi1:net=nm", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "server")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let (net, old) = subnet(&fleet, "pi1");
+    make_static(&ws, "server", &old, &format!("{net}72"), &net, 60);
+
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout.contains(
+            "one: network: it is a K3s server on embedded etcd, which knows each member by its address"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply.stdout.contains("not a member of the etcd cluster"),
+        "{}",
+        apply.stdout
+    );
+    assert!(fleet
+        .exec("pi1", "ip -4 -o addr show dev eth0")
+        .contains(&format!("{old}/24")));
 }

@@ -45,6 +45,20 @@ impl StaticNetwork {
         })
     }
 
+    /// `ip`/24 on eth0 through 10.0.0.1, no DNS servers: for tests.
+    #[cfg(test)]
+    pub(crate) fn example(ip: &str) -> StaticNetwork {
+        StaticNetwork {
+            address: StaticAddress {
+                ip: ip.parse().expect("an IP address"),
+                prefix: 24,
+            },
+            gateway: "10.0.0.1".parse().expect("an IP address"),
+            dns: Vec::new(),
+            interface: "eth0".into(),
+        }
+    }
+
     /// The default route's destination of the address's family.
     fn default_destination(&self) -> &'static str {
         if self.address.ip.is_ipv4() {

@@ -188,16 +188,7 @@ mod tests {
 
     /// A node's facts with `units` (the `systemctl show` section) and `ip -o addr show`.
     fn facts(units: &str, addresses: &str) -> NodeFacts {
-        let mut transcript = String::from("@@pikube-facts v1\n");
-        for (name, text) in [("units", units), ("ip_addresses", addresses)] {
-            transcript.push_str(&format!("@@begin {name}\n"));
-            for line in text.lines() {
-                transcript.push_str(&format!("|{line}\n"));
-            }
-            transcript.push_str(&format!("@@end {name} eol=1 rc=0\n"));
-        }
-        transcript.push_str("@@pikube-facts end\n");
-        pikube_pi::parse_facts(&transcript).unwrap()
+        crate::facts::from_sections(&[("units", units), ("ip_addresses", addresses)])
     }
 
     const NM: &str =
@@ -208,15 +199,7 @@ mod tests {
         "2: eth0    inet 10.0.0.50/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever\n";
 
     fn network() -> StaticNetwork {
-        StaticNetwork {
-            address: crate::config::StaticAddress {
-                ip: "10.0.0.50".parse().unwrap(),
-                prefix: 24,
-            },
-            gateway: "10.0.0.1".parse().unwrap(),
-            dns: vec![],
-            interface: "eth0".into(),
-        }
+        StaticNetwork::example("10.0.0.50")
     }
 
     fn planned(facts: &NodeFacts, current: Option<&str>) -> Result<Option<AddressChange>, String> {

@@ -304,15 +304,7 @@ mod tests {
 
     #[test]
     fn the_prepared_scripts_are_sh_and_their_settings_quoted() {
-        let network = super::super::StaticNetwork {
-            address: crate::config::StaticAddress {
-                ip: "10.0.0.50".parse().unwrap(),
-                prefix: 24,
-            },
-            gateway: "10.0.0.1".parse().unwrap(),
-            dns: vec![],
-            interface: "eth0".into(),
-        };
+        let network = super::super::StaticNetwork::example("10.0.0.50");
         let change = AddressChange {
             node: "pi-1".into(),
             stack: pikube_pi::facts::NetworkStack::NetworkManager,

@@ -2,10 +2,14 @@
 //! static address (in the format of the program that owns their network) and, where the
 //! interface does not have it yet, the move to it, one node at a time, each rolled back by
 //! the node itself unless pikube reaches it at the new address in time. Later phases use
-//! the connection at the new address, so K3s' node-ip follows in the same run.
+//! the connection at the new address, so K3s follows in the same run: node-ip, and for a
+//! server its certificate's names and the agents' server URL. A server on embedded etcd is
+//! not moved (etcd knows its members by address).
 
+use crate::config::DatastoreKind;
 use crate::error_chain::describe;
 use crate::k3s::paths::Service;
+use crate::k3s::StageNode;
 use crate::network::{
     current_file_script, managed_path, parse_current_file, plan_change, switch_address,
     AddressChange, StaticNetwork,
@@ -64,21 +68,9 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                     .spec
                     .member(&node.name)
                     .is_some_and(|m| m.service == Service::Server);
-                if change.moves() && server && node.facts.k3s.version.is_some() {
-                    failures.push((
-                        node.name.clone(),
-                        format!(
-                            "{}: network: it runs a K3s server, which pikube does not move to \
-                             another address ({}): the other servers' etcd and the agents \
-                             know it by its address. Give it back its address in cluster.toml \
-                             ({}), or remove it from the cluster first",
-                            node.name,
-                            change.summary(),
-                            change
-                                .old_ip()
-                                .map_or_else(|| "its current one".to_owned(), |ip| ip.to_string())
-                        ),
-                    ));
+                let installed = node.facts.k3s.version.is_some();
+                if change.moves() && server && installed && runs_etcd(run, node).await {
+                    failures.push((node.name.clone(), etcd_refusal(&change)));
                 } else {
                     changes.push(change);
                 }
@@ -115,6 +107,16 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                         let old = std::mem::replace(&mut node.connection, reached);
                         old.close().await;
                         report.push(&change.node, outcome(&change, "changed"));
+                        let server = run
+                            .spec
+                            .member(&change.node)
+                            .is_some_and(|m| m.service == Service::Server);
+                        if server && change.moves() && run.config.k3s.api_endpoint.is_none() {
+                            run.progress.notice(&format!(
+                                "{} is now at {}: `pikube kubeconfig` points kubectl there",
+                                change.node, change.network.address.ip
+                            ));
+                        }
                     }
                     Err(err) => {
                         let error = format!("{}: network: {}", change.node, describe(&err));
@@ -125,6 +127,41 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
             }
         }
     }
+}
+
+/// Whether the server keeps its data in embedded etcd: by cluster.toml (several servers),
+/// or by its own disk (a cluster once larger, or a server started with --cluster-init).
+/// An unreadable answer counts as etcd: refusing is the safe side.
+async fn runs_etcd(run: &Run<'_>, node: &StageNode) -> bool {
+    if run.config.datastore() == DatastoreKind::EmbeddedEtcd {
+        return true;
+    }
+    let asked = node
+        .connection
+        .run_privileged(
+            "looking for embedded etcd",
+            // etcd's own data (member/), not the directory: K3s may keep a name file there.
+            "if [ -d /var/lib/rancher/k3s/server/db/etcd/member ]; then echo etcd; else echo none; fi",
+            b"",
+        )
+        .await;
+    !matches!(asked, Ok(out) if out.last_stdout_line() == "none")
+}
+
+/// K3s' embedded etcd knows each member by its peer address; a server that comes back at
+/// another one is refused by it ("this server is a not a member of the etcd cluster").
+fn etcd_refusal(change: &AddressChange) -> String {
+    format!(
+        "{}: network: it is a K3s server on embedded etcd, which knows each member by its \
+         address: at another one ({}), K3s would refuse to start it as not a member of the \
+         etcd cluster. Give it back its address in cluster.toml ({}); to move it, remove it \
+         from the cluster (apply --prune without it), then add it again at the new address",
+        change.node,
+        change.summary(),
+        change
+            .old_ip()
+            .map_or_else(|| "its current one".to_owned(), |ip| ip.to_string())
+    )
 }
 
 fn outcome(change: &AddressChange, verb: &str) -> NodeOutcome {
