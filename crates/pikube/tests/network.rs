@@ -179,6 +179,27 @@ fn a_move_the_controller_cannot_follow_is_rolled_back_by_the_node() {
         said.contains(&format!("switch eth0 to {lost}/24")),
         "{said}"
     );
+
+    // An address another node still has (one, whose own move is pending) is refused
+    // before anything moves: pikube reaches one there, and two entries reach one machine.
+    let taken = fleet.node("pi1").ip.clone();
+    edit(
+        &ws,
+        &format!("address = \"{taken}\""),
+        &format!("address = \"{net}75/24\""),
+    );
+    edit(
+        &ws,
+        &format!("address = \"{lost}/24\""),
+        &format!("address = \"{taken}/24\""),
+    );
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    assert!(
+        plan.stdout
+            .contains("two: the same machine as one (one boot id): two entries of cluster.toml reach one host"),
+        "{}",
+        plan.stdout
+    );
 }
 
 #[test]
@@ -254,6 +275,20 @@ fn a_single_server_moves_and_its_agent_follows() {
     assert!(
         said.contains(&format!("network: reached at {new}; kept")),
         "{said}"
+    );
+
+    // The cluster lock was taken on the server where it was found, and released where it
+    // went.
+    assert!(said.contains("one: holding the cluster lock"), "{said}");
+    assert!(!said.contains("could not be released"), "{said}");
+    assert_eq!(
+        fleet
+            .exec(
+                "pi1",
+                "test -e /var/lib/pikube/lock && echo held || echo free"
+            )
+            .trim(),
+        "free"
     );
 
     // K3s on SQLite follows: the server's node IP and certificate, the agent's server URL.

@@ -17,8 +17,14 @@ pub struct ServerLock {
 impl ServerLock {
     /// Takes the lock on the first of `servers` that answers, for `command`. `None` when no
     /// server answers: the command then meets the same unreachable servers and says so.
+    ///
+    /// `found_at` names servers found elsewhere than at their address in cluster.toml (a
+    /// move to a static address not made yet): when none answers at its own, the lock is
+    /// taken on the first of those there. Reaching it again and releasing the lock go
+    /// through cluster.toml's address, where the run leaves it.
     pub async fn take(
         servers: Fleet,
+        found_at: &[(String, String)],
         command: &str,
         force_unlock: bool,
         progress: &dyn Progress,
@@ -30,6 +36,17 @@ impl ServerLock {
                 (Ok(connection), true) => first = Some(connection),
                 (Ok(connection), false) => connection.close().await,
                 (Err(_), _) => {}
+            }
+        }
+        for (node, address) in found_at {
+            if first.is_some() {
+                break;
+            }
+            let found = servers
+                .connect_at(node, address, progress, sudo_password, true)
+                .await;
+            if let Some(Ok(connection)) = found {
+                first = Some(connection);
             }
         }
         let Some(server) = first else {
@@ -51,6 +68,7 @@ impl ServerLock {
             reopen,
         )
         .await?;
+        progress.node(lock.node(), &format!("holding the cluster lock ({PATH})"));
         Ok(Some(ServerLock { lock, servers }))
     }
 

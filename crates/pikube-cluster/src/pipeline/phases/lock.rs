@@ -25,7 +25,27 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
     run.local_lock = Some(local);
 
     let servers = Fleet::of_config_where(run.config, |node| node.role == Role::Server)?;
-    let server = ServerLock::take(servers, command, force, run.progress, run.sudo_password).await?;
+    // Servers the connect phase found where the records last saw them.
+    let found_at: Vec<(String, String)> = run
+        .nodes
+        .iter()
+        .map(|node| (&node.name, &node.connection))
+        .filter(|(name, connection)| {
+            run.config.node(name).is_some_and(|spec| {
+                spec.role == Role::Server && spec.address.to_string() != connection.target().address
+            })
+        })
+        .map(|(name, connection)| (name.clone(), connection.target().address.clone()))
+        .collect();
+    let server = ServerLock::take(
+        servers,
+        &found_at,
+        command,
+        force,
+        run.progress,
+        run.sudo_password,
+    )
+    .await?;
     if let Some(note) = server.as_ref().and_then(ServerLock::took_over_note) {
         report.warnings.push(note);
     }

@@ -21,60 +21,23 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let mut changes: Vec<AddressChange> = Vec::new();
     let mut failures: Vec<(String, String)> = Vec::new();
     for node in run.nodes.iter().filter(|n| run.is_up(&n.name)) {
-        let Some(spec) = run
+        let Some(network) = run
             .config
-            .nodes
-            .iter()
-            .find(|spec| spec.name.to_string() == node.name)
+            .node(&node.name)
+            .and_then(|spec| StaticNetwork::of(run.config, spec))
         else {
             continue;
         };
-        let Some(network) = StaticNetwork::of(run.config, spec) else {
-            continue;
+        let planned = match plan_node(run, node, &network).await {
+            Ok(Some(change)) => match refusal(run, node, &change).await {
+                Some(why) => Err(why),
+                None => Ok(change),
+            },
+            Ok(None) => continue,
+            Err(err) => Err(err),
         };
-        // Without a network program plan_change names the problem; with one, the file it
-        // reads is read as root (keyfiles are 0600).
-        let current = match node.facts.network_stack {
-            None => None,
-            Some(stack) => {
-                let path = managed_path(stack, &network.interface);
-                let read = node
-                    .connection
-                    .run_privileged(&format!("reading {path}"), &current_file_script(&path), b"")
-                    .await;
-                match read {
-                    Ok(output) => parse_current_file(&output.stdout),
-                    Err(err) => {
-                        failures.push((
-                            node.name.clone(),
-                            format!("{}: network: reading {path}: {}", node.name, describe(&err)),
-                        ));
-                        continue;
-                    }
-                }
-            }
-        };
-        let planned = plan_change(
-            &node.name,
-            &network,
-            &node.facts,
-            current.as_deref(),
-            run.config.network.rollback_after,
-        );
         match planned {
-            Ok(None) => {}
-            Ok(Some(change)) => {
-                let server = run
-                    .spec
-                    .member(&node.name)
-                    .is_some_and(|m| m.service == Service::Server);
-                let installed = node.facts.k3s.version.is_some();
-                if change.moves() && server && installed && runs_etcd(run, node).await {
-                    failures.push((node.name.clone(), etcd_refusal(&change)));
-                } else {
-                    changes.push(change);
-                }
-            }
+            Ok(change) => changes.push(change),
             Err(err) => failures.push((node.name.clone(), err)),
         }
     }
@@ -127,6 +90,52 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
             }
         }
     }
+}
+
+/// What `network` asks of `node`: the managed file read as root (NetworkManager keyfiles
+/// are 0600), then compared with the node's facts. Without a network program there is no
+/// file to read, and plan_change names the problem.
+async fn plan_node(
+    run: &Run<'_>,
+    node: &StageNode,
+    network: &StaticNetwork,
+) -> Result<Option<AddressChange>, String> {
+    let current = match node.facts.network_stack {
+        None => None,
+        Some(stack) => {
+            let path = managed_path(stack, &network.interface);
+            let output = node
+                .connection
+                .run_privileged(&format!("reading {path}"), &current_file_script(&path), b"")
+                .await
+                .map_err(|err| {
+                    format!("{}: network: reading {path}: {}", node.name, describe(&err))
+                })?;
+            parse_current_file(&output.stdout)
+        }
+    };
+    plan_change(
+        &node.name,
+        network,
+        &node.facts,
+        current.as_deref(),
+        run.config.network.rollback_after,
+    )
+}
+
+/// Why `change` must not be made, if it must not: the node is a K3s server on embedded
+/// etcd. (An address another node has now needs no check here: pikube reaches that node
+/// there, and the validate phase refuses two entries that reach one machine.)
+async fn refusal(run: &Run<'_>, node: &StageNode, change: &AddressChange) -> Option<String> {
+    if !change.moves() {
+        return None;
+    }
+    let server = run
+        .spec
+        .member(&node.name)
+        .is_some_and(|m| m.service == Service::Server);
+    let installed = node.facts.k3s.version.is_some();
+    (server && installed && runs_etcd(run, node).await).then(|| etcd_refusal(change))
 }
 
 /// Whether the server keeps its data in embedded etcd: by cluster.toml (several servers),
