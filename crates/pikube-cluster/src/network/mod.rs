@@ -7,11 +7,13 @@ mod dhcpcd;
 mod keyfile;
 mod netplan;
 mod plan;
+mod stack;
 mod switch;
 
 use std::net::IpAddr;
 
-pub use plan::{current_file_script, managed_path, parse_current_file, plan_change, AddressChange};
+pub use plan::{plan_change, AddressChange};
+pub use stack::{parse_survey, survey_script, NetworkStack, NetworkSurvey};
 pub use switch::{switch_address, SwitchError};
 
 pub(crate) use keyfile::{keyfile, keyfile_path, KEYFILE_DIR};

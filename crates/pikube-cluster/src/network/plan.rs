@@ -5,13 +5,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use pikube_pi::facts::{InterfaceAddress, NetworkStack};
+use pikube_pi::facts::InterfaceAddress;
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
-use super::{dhcpcd, keyfile, netplan, StaticNetwork};
+use super::{dhcpcd, keyfile, netplan, NetworkStack, StaticNetwork};
 use crate::plan::{Change, CommandChange, FileChange, PlannedChange};
-use crate::ssh::shell_quote;
 
 /// A node's move to its static address, or a change of the file that keeps it.
 #[derive(Debug, Clone, Serialize)]
@@ -102,38 +101,18 @@ impl AddressChange {
     }
 }
 
-/// The file pikube keeps the address in, for `stack`.
-pub fn managed_path(stack: NetworkStack, interface: &str) -> String {
-    match stack {
-        NetworkStack::NetworkManager => keyfile::keyfile_path(interface),
-        NetworkStack::Dhcpcd => dhcpcd::DHCPCD_CONF.to_owned(),
-        NetworkStack::Netplan => netplan::NETPLAN_FILE.to_owned(),
-    }
-}
-
-/// A script printing `absent`, or `present` and then the file at `path` (run as root:
-/// keyfiles are 0600).
-pub fn current_file_script(path: &str) -> String {
-    let path = shell_quote(path);
-    format!("if [ -f {path} ]; then echo present; cat {path}; else echo absent; fi")
-}
-
-/// What [`current_file_script`] printed: the file's content, or `None`.
-pub fn parse_current_file(stdout: &str) -> Option<String> {
-    stdout.strip_prefix("present\n").map(str::to_owned)
-}
-
 /// What `network` asks of the node: `None` when the interface has the address and the
-/// file already says so. `current` is the managed file as it is (from
-/// [`current_file_script`]).
+/// file already says so. `stack` and `current` (the managed file as it is) are what the
+/// node said to [`super::survey_script`].
 pub fn plan_change(
     node: &str,
     network: &StaticNetwork,
     facts: &NodeFacts,
+    stack: Option<NetworkStack>,
     current: Option<&str>,
     rollback_after: Duration,
 ) -> Result<Option<AddressChange>, String> {
-    let stack = facts.network_stack.ok_or_else(|| {
+    let stack = stack.ok_or_else(|| {
         format!(
             "{node}: network: none of NetworkManager, dhcpcd or netplan runs on it, so pikube \
              cannot make {} last there; set its address on the node, or drop the prefix from \
@@ -154,7 +133,7 @@ pub fn plan_change(
             interfaces.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    let path = managed_path(stack, &network.interface);
+    let path = stack.managed_path(&network.interface);
     let (after, mode) = match stack {
         NetworkStack::NetworkManager => (keyfile::keyfile(network), 0o600),
         NetworkStack::Dhcpcd => (dhcpcd::with_static(current.unwrap_or(""), network), 0o644),
@@ -186,13 +165,12 @@ pub fn plan_change(
 mod tests {
     use super::*;
 
-    /// A node's facts with `units` (the `systemctl show` section) and `ip -o addr show`.
-    fn facts(units: &str, addresses: &str) -> NodeFacts {
-        crate::facts::from_sections(&[("units", units), ("ip_addresses", addresses)])
+    /// A node's facts with `ip -o addr show`.
+    fn facts(addresses: &str) -> NodeFacts {
+        crate::facts::from_sections(&[("ip_addresses", addresses)])
     }
 
-    const NM: &str =
-        "Id=NetworkManager.service\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n";
+    const NM: Option<NetworkStack> = Some(NetworkStack::NetworkManager);
     const AT_11: &str =
         "2: eth0    inet 10.0.0.11/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever\n";
     const AT_50: &str =
@@ -202,13 +180,24 @@ mod tests {
         StaticNetwork::example("10.0.0.50")
     }
 
-    fn planned(facts: &NodeFacts, current: Option<&str>) -> Result<Option<AddressChange>, String> {
-        plan_change("pi-2", &network(), facts, current, Duration::from_secs(90))
+    fn planned(
+        stack: Option<NetworkStack>,
+        facts: &NodeFacts,
+        current: Option<&str>,
+    ) -> Result<Option<AddressChange>, String> {
+        plan_change(
+            "pi-2",
+            &network(),
+            facts,
+            stack,
+            current,
+            Duration::from_secs(90),
+        )
     }
 
     #[test]
     fn a_move_a_file_change_and_nothing_are_told_apart() {
-        let moving = planned(&facts(NM, AT_11), None).unwrap().unwrap();
+        let moving = planned(NM, &facts(AT_11), None).unwrap().unwrap();
         assert!(moving.moves());
         assert_eq!(moving.old_ip(), Some("10.0.0.11".parse().unwrap()));
         assert_eq!(
@@ -221,9 +210,9 @@ mod tests {
 
         // At the address already, with the file as wanted: nothing to do.
         let wanted = keyfile::keyfile(&network());
-        assert!(planned(&facts(NM, AT_50), Some(&wanted)).unwrap().is_none());
+        assert!(planned(NM, &facts(AT_50), Some(&wanted)).unwrap().is_none());
         // At the address, the file different (another DNS server): the file, no move.
-        let rewrite = planned(&facts(NM, AT_50), Some("[connection]\n"))
+        let rewrite = planned(NM, &facts(AT_50), Some("[connection]\n"))
             .unwrap()
             .unwrap();
         assert!(!rewrite.moves());
@@ -232,27 +221,16 @@ mod tests {
 
     #[test]
     fn no_network_program_or_no_such_interface_is_named() {
-        let none = planned(&facts("", AT_11), None).unwrap_err();
+        let none = planned(None, &facts(AT_11), None).unwrap_err();
         assert!(
             none.starts_with("pi-2: network: none of NetworkManager, dhcpcd or netplan runs on it"),
             "{none}"
         );
         let wlan = "3: wlan0    inet 10.0.0.11/24 scope global wlan0\\       valid_lft forever\n";
-        let other = planned(&facts(NM, wlan), None).unwrap_err();
+        let other = planned(NM, &facts(wlan), None).unwrap_err();
         assert!(
             other.contains("it has no address on eth0 (it has on wlan0): set [network] interface"),
             "{other}"
         );
-    }
-
-    #[test]
-    fn the_current_file_is_read_back_whole_or_absent() {
-        assert_eq!(parse_current_file("absent\n"), None);
-        assert_eq!(
-            parse_current_file("present\n[connection]\nid=x\n").as_deref(),
-            Some("[connection]\nid=x\n")
-        );
-        let script = current_file_script("/etc/it's here");
-        assert!(script.contains("'/etc/it'\\''s here'"), "{script}");
     }
 }

@@ -247,11 +247,7 @@ async fn arm(connection: &Connection, change: &AddressChange) -> Result<(), SshE
 
 /// Writes the settings and the two scripts the node's units run.
 fn prepare_script(change: &AddressChange) -> String {
-    let stack = match change.stack {
-        pikube_pi::facts::NetworkStack::NetworkManager => "network-manager",
-        pikube_pi::facts::NetworkStack::Dhcpcd => "dhcpcd",
-        pikube_pi::facts::NetworkStack::Netplan => "netplan",
-    };
+    let stack = change.stack.word();
     let settings = [
         ("PK_STACK", stack.to_owned()),
         ("PK_TARGET", change.file.path.clone()),
@@ -307,7 +303,7 @@ mod tests {
         let network = super::super::StaticNetwork::example("10.0.0.50");
         let change = AddressChange {
             node: "pi-1".into(),
-            stack: pikube_pi::facts::NetworkStack::NetworkManager,
+            stack: super::super::NetworkStack::NetworkManager,
             network,
             from: vec![],
             file: FileChange {

@@ -23,7 +23,7 @@ pub use cgroup::{CgroupEvidence, CgroupState};
 pub use error::FactsError;
 pub use k3s::K3sState;
 pub use model::{PiFamily, PiModel};
-pub use network::{InterfaceAddress, NetworkStack};
+pub use network::InterfaceAddress;
 pub use os::{OsFamily, OsInfo};
 pub use storage::{wear_ratio, RootStorage, StorageKind};
 pub use swap::{ActiveSwap, DphysSwapfile, SwapState};
@@ -106,9 +106,6 @@ pub struct NodeFacts {
     pub default_route: Option<bool>,
     /// Every interface's global addresses.
     pub addresses: Vec<InterfaceAddress>,
-    /// The program that owns the network configuration; `None` when none pikube knows
-    /// runs.
-    pub network_stack: Option<NetworkStack>,
     /// systemd is PID 1 (/run/systemd/system exists).
     pub systemd: bool,
     /// `sudo -n true` succeeded.
@@ -214,11 +211,6 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             s.ok_text("proc_net_ipv6_route"),
         ),
         addresses: network::parse_addresses(s.ok_text("ip_addresses")),
-        network_stack: NetworkStack::running(
-            &units.get("NetworkManager"),
-            &units.get("dhcpcd"),
-            s.is_present("netplan"),
-        ),
         systemd: s.is_present("systemd_running"),
         sudo_passwordless: s.ok_line("sudo_passwordless") == Some("yes"),
         uid: s.ok_line("uid").and_then(|v| v.parse().ok()),

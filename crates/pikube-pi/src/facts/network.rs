@@ -1,12 +1,8 @@
-//! The node's addresses and the program that owns its network configuration, which is
-//! where a static address has to be written for it to last: NetworkManager (Raspberry Pi
-//! OS Bookworm and later), dhcpcd (Bullseye and before) or netplan (Ubuntu).
+//! The node's addresses, as its interfaces have them now.
 
 use std::net::IpAddr;
 
 use serde::Serialize;
-
-use super::ServiceState;
 
 /// One address of one interface, as `ip -o addr show` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,48 +18,6 @@ pub struct InterfaceAddress {
 impl std::fmt::Display for InterfaceAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.ip, self.prefix)
-    }
-}
-
-/// The program whose files say which address an interface gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NetworkStack {
-    /// NetworkManager, with keyfiles in /etc/NetworkManager/system-connections.
-    NetworkManager,
-    /// dhcpcd, with /etc/dhcpcd.conf.
-    Dhcpcd,
-    /// netplan, with YAML in /etc/netplan rendered for systemd-networkd or NetworkManager.
-    Netplan,
-}
-
-impl NetworkStack {
-    /// The one in charge: a running NetworkManager or dhcpcd (the one running is the one
-    /// whose files count), else netplan when it is installed (its renderer may be either).
-    pub(super) fn running(
-        network_manager: &ServiceState,
-        dhcpcd: &ServiceState,
-        netplan_installed: bool,
-    ) -> Option<NetworkStack> {
-        if network_manager.is_active() {
-            Some(NetworkStack::NetworkManager)
-        } else if dhcpcd.is_active() {
-            Some(NetworkStack::Dhcpcd)
-        } else if netplan_installed {
-            Some(NetworkStack::Netplan)
-        } else {
-            None
-        }
-    }
-}
-
-impl std::fmt::Display for NetworkStack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NetworkStack::NetworkManager => "NetworkManager",
-            NetworkStack::Dhcpcd => "dhcpcd",
-            NetworkStack::Netplan => "netplan",
-        })
     }
 }
 
@@ -127,27 +81,5 @@ mod tests {
         );
         assert!(parse_addresses(None).is_empty());
         assert!(parse_addresses(Some("garbage\n2: eth0 inet nonsense/x")).is_empty());
-    }
-
-    #[test]
-    fn the_running_program_owns_the_network() {
-        let on = ServiceState {
-            enabled: Some("enabled".into()),
-            active: Some("active".into()),
-        };
-        let off = ServiceState::default();
-        assert_eq!(
-            NetworkStack::running(&on, &off, true),
-            Some(NetworkStack::NetworkManager)
-        );
-        assert_eq!(
-            NetworkStack::running(&off, &on, false),
-            Some(NetworkStack::Dhcpcd)
-        );
-        assert_eq!(
-            NetworkStack::running(&off, &off, true),
-            Some(NetworkStack::Netplan)
-        );
-        assert_eq!(NetworkStack::running(&off, &off, false), None);
     }
 }

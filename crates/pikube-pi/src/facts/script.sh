@@ -44,9 +44,9 @@ pk_file uptime /proc/uptime
 pk_file proc_net_route /proc/net/route
 pk_file proc_net_ipv6_route /proc/net/ipv6_route
 pk_cmd uid id -u
-# --- network: the addresses, and (units below) which program owns them
+# --- network: the addresses (which program owns them is asked only of nodes given a
+# static address, by the network phase)
 pk_cmd ip_addresses ip -o addr show
-if command -v netplan >/dev/null 2>&1; then pk_value netplan yes; else pk_absent netplan; fi
 if [ -d /run/systemd/system ]; then pk_value systemd_running yes; else pk_absent systemd_running; fi
 
 # --- cgroups: /proc/cgroups may not list memory on 6.12+ kernels, so the
@@ -153,7 +153,7 @@ else pk_absent k3s_version; fi
 
 # --- services: every unit above in one systemctl (units.rs reads it)
 pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState \
-  k3s k3s-agent dphys-swapfile NetworkManager dhcpcd
+  k3s k3s-agent dphys-swapfile
 
 # --- privileges: -n never prompts, it fails instead
 pk_sudo=

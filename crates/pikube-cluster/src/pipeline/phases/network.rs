@@ -11,8 +11,7 @@ use crate::error_chain::describe;
 use crate::k3s::paths::Service;
 use crate::k3s::StageNode;
 use crate::network::{
-    current_file_script, managed_path, parse_current_file, plan_change, switch_address,
-    AddressChange, StaticNetwork,
+    parse_survey, plan_change, survey_script, switch_address, AddressChange, StaticNetwork,
 };
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::NodePlan;
@@ -92,33 +91,36 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     }
 }
 
-/// What `network` asks of `node`: the managed file read as root (NetworkManager keyfiles
-/// are 0600), then compared with the node's facts. Without a network program there is no
-/// file to read, and plan_change names the problem.
+/// What `network` asks of `node`: which program owns its network and the file it keeps
+/// the address in, read as root in one round trip (NetworkManager keyfiles are 0600), then
+/// compared with the node's facts.
 async fn plan_node(
     run: &Run<'_>,
     node: &StageNode,
     network: &StaticNetwork,
 ) -> Result<Option<AddressChange>, String> {
-    let current = match node.facts.network_stack {
-        None => None,
-        Some(stack) => {
-            let path = managed_path(stack, &network.interface);
-            let output = node
-                .connection
-                .run_privileged(&format!("reading {path}"), &current_file_script(&path), b"")
-                .await
-                .map_err(|err| {
-                    format!("{}: network: reading {path}: {}", node.name, describe(&err))
-                })?;
-            parse_current_file(&output.stdout)
-        }
-    };
+    let output = node
+        .connection
+        .run_privileged(
+            "reading the network configuration",
+            &survey_script(&network.interface),
+            b"",
+        )
+        .await
+        .map_err(|err| {
+            format!(
+                "{}: network: reading its network configuration: {}",
+                node.name,
+                describe(&err)
+            )
+        })?;
+    let survey = parse_survey(&output.stdout);
     plan_change(
         &node.name,
         network,
         &node.facts,
-        current.as_deref(),
+        survey.stack,
+        survey.current.as_deref(),
         run.config.network.rollback_after,
     )
 }
