@@ -103,7 +103,8 @@ pub struct Network {
     pub gateway: Option<IpAddr>,
     /// In file order.
     pub dns: Vec<IpAddr>,
-    /// The wired interface the address goes on (default: eth0).
+    /// The interface the address goes on (default: on a running node, the one pikube
+    /// reaches it on; on a fresh card, eth0).
     pub interface: Option<String>,
     /// How long a node switched to a new address gives pikube to reach it there before
     /// it puts its old configuration back by itself.

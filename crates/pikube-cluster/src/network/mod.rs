@@ -12,7 +12,7 @@ mod switch;
 
 use std::net::IpAddr;
 
-pub use plan::{plan_change, AddressChange};
+pub use plan::{default_interface, plan_change, AddressChange};
 pub use stack::{parse_survey, survey_script, NetworkStack, NetworkSurvey};
 pub use switch::{switch_address, SwitchError};
 
@@ -30,7 +30,8 @@ pub struct StaticNetwork {
     pub gateway: IpAddr,
     /// `[network] dns`.
     pub dns: Vec<IpAddr>,
-    /// The interface it goes on (`eth0` unless `[network] interface` says otherwise).
+    /// The interface it goes on: `[network] interface`; else, on a running node, the one
+    /// pikube reached it on ([`default_interface`]), and eth0 on a fresh card.
     pub interface: String,
 }
 

@@ -101,6 +101,19 @@ impl AddressChange {
     }
 }
 
+/// The interface a static address goes on when `[network] interface` does not say: the
+/// one holding the address pikube reached the node at (`reached`), else the one of its
+/// first IPv4 address (a node reached by name), else `None`.
+pub fn default_interface(facts: &NodeFacts, reached: &str) -> Option<String> {
+    let reached: Option<IpAddr> = reached.parse().ok();
+    facts
+        .addresses
+        .iter()
+        .find(|a| Some(a.ip) == reached)
+        .or_else(|| facts.addresses.iter().find(|a| a.ip.is_ipv4()))
+        .map(|a| a.interface.clone())
+}
+
 /// What `network` asks of the node: `None` when the interface has the address and the
 /// file already says so. `stack` and `current` (the managed file as it is) are what the
 /// node said to [`super::survey_script`].
@@ -217,6 +230,24 @@ mod tests {
             .unwrap();
         assert!(!rewrite.moves());
         assert!(rewrite.summary().contains("keeps 10.0.0.50/24"));
+    }
+
+    #[test]
+    fn the_default_interface_is_the_one_pikube_reached_the_node_on() {
+        let two = "2: end0    inet 10.0.0.11/24 scope global end0\\       valid_lft forever\n\
+                   3: wlan0    inet 192.168.5.7/24 scope global wlan0\\       valid_lft forever\n";
+        let node = facts(two);
+        assert_eq!(
+            default_interface(&node, "192.168.5.7").as_deref(),
+            Some("wlan0")
+        );
+        assert_eq!(
+            default_interface(&node, "10.0.0.11").as_deref(),
+            Some("end0")
+        );
+        // Reached by name: the first IPv4 address's interface.
+        assert_eq!(default_interface(&node, "pi.lan").as_deref(), Some("end0"));
+        assert_eq!(default_interface(&facts(""), "pi.lan"), None);
     }
 
     #[test]

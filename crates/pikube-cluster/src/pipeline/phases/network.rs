@@ -11,7 +11,8 @@ use crate::error_chain::describe;
 use crate::k3s::paths::Service;
 use crate::k3s::StageNode;
 use crate::network::{
-    parse_survey, plan_change, survey_script, switch_address, AddressChange, StaticNetwork,
+    default_interface, parse_survey, plan_change, survey_script, switch_address, AddressChange,
+    StaticNetwork,
 };
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::NodePlan;
@@ -20,13 +21,19 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let mut changes: Vec<AddressChange> = Vec::new();
     let mut failures: Vec<(String, String)> = Vec::new();
     for node in run.nodes.iter().filter(|n| run.is_up(&n.name)) {
-        let Some(network) = run
+        let Some(mut network) = run
             .config
             .node(&node.name)
             .and_then(|spec| StaticNetwork::of(run.config, spec))
         else {
             continue;
         };
+        if run.config.network.interface.is_none() {
+            let reached = &node.connection.target().address;
+            if let Some(interface) = default_interface(&node.facts, reached) {
+                network.interface = interface;
+            }
+        }
         let planned = match plan_node(run, node, &network).await {
             Ok(Some(change)) => match refusal(run, node, &change).await {
                 Some(why) => Err(why),
