@@ -4,6 +4,7 @@
 //! to ssh through an askpass program reading a private file, and to sudo on standard
 //! input: never on a command line or in the environment.
 
+use crate::config::NodeName;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -43,7 +44,7 @@ pub enum BootstrapError {
     #[error("{node}: cannot log in as {login} with the bootstrap password (ssh: {reason})")]
     Login {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The image's user.
         login: String,
         /// What ssh said.
@@ -53,7 +54,7 @@ pub enum BootstrapError {
     #[error("{node}: {login}'s sudo refused the bootstrap password, or {login} may not use sudo")]
     Sudo {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The image's user.
         login: String,
     },
@@ -61,7 +62,7 @@ pub enum BootstrapError {
     #[error("{node}: setting up {admin} failed: {reason}")]
     Script {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The admin user being set up.
         admin: String,
         /// What failed.

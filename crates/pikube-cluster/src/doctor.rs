@@ -2,6 +2,7 @@
 //! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
 //! cgroup; each has a check here, judged from the facts pikube already gathers.
 
+use crate::config::NodeName;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -39,7 +40,7 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The node, by its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// The check (`power`, `throttling`, `storage`...).
     pub check: &'static str,
     /// How it came out.
@@ -67,7 +68,7 @@ const DISK_WARN_PERCENT: f64 = 90.0;
 const DISK_FAIL_PERCENT: f64 = 97.0;
 
 /// The checks of one node from its facts. `server`: it runs K3s' datastore.
-pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
+pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut say = |check, verdict, detail: String, fix: Option<&str>| {
         found.push(Finding {
@@ -290,7 +291,7 @@ pub fn examine(node: &str, server: bool, facts: &NodeFacts) -> Vec<Finding> {
 /// K3s' scheduled snapshots on a server against their schedule: they stop silently (a full
 /// card, a refused S3 upload) and are missed only on the day they are needed.
 pub fn examine_snapshots(
-    node: &str,
+    node: &NodeName,
     schedule: &SnapshotSchedule,
     found: &ScheduledSnapshots,
 ) -> Finding {
@@ -355,7 +356,7 @@ pub fn examine_snapshots(
 }
 
 /// The check of `node`'s certificate that expires first.
-pub fn examine_certificates(node: &str, first: &CertExpiry) -> Finding {
+pub fn examine_certificates(node: &NodeName, first: &CertExpiry) -> Finding {
     let fix =
         "restart K3s on it (`pikube exec NODE --sudo -- systemctl restart k3s`, or k3s-agent): \
                K3s renews its certificates due within 90 days when it starts";
@@ -388,7 +389,7 @@ pub fn examine_certificates(node: &str, first: &CertExpiry) -> Finding {
 }
 
 /// Checks across nodes: the K3s versions they run.
-pub fn examine_versions(nodes: &[(String, bool, Option<String>)]) -> Vec<Finding> {
+pub fn examine_versions(nodes: &[(NodeName, bool, Option<String>)]) -> Vec<Finding> {
     let versions: std::collections::BTreeSet<&str> =
         nodes.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
     if versions.len() <= 1 {
@@ -449,15 +450,15 @@ mod tests {
             not_after: "2027-01-01T00:00:00Z".into(),
             days_left,
         };
-        let found = examine_certificates("one", &cert(200));
+        let found = examine_certificates(&"one".parse::<NodeName>().unwrap(), &cert(200));
         assert_eq!(found.verdict, Verdict::Pass);
         assert_eq!(found.detail, "the first to expire does in 200 days");
         assert_eq!(found.fix, None);
         assert_eq!(
-            examine_certificates("one", &cert(30)).verdict,
+            examine_certificates(&"one".parse::<NodeName>().unwrap(), &cert(30)).verdict,
             Verdict::Pass
         );
-        let soon = examine_certificates("one", &cert(29));
+        let soon = examine_certificates(&"one".parse::<NodeName>().unwrap(), &cert(29));
         assert_eq!(soon.verdict, Verdict::Warn);
         assert_eq!(
             soon.detail,
@@ -468,7 +469,7 @@ mod tests {
             .fix
             .unwrap()
             .starts_with("restart K3s on it (`pikube exec one --sudo -- systemctl restart k3s`"));
-        let gone = examine_certificates("one", &cert(-1));
+        let gone = examine_certificates(&"one".parse::<NodeName>().unwrap(), &cert(-1));
         assert_eq!(gone.verdict, Verdict::Fail);
         assert!(gone.detail.ends_with("expired on 2027-01-01T00:00:00Z"));
     }
@@ -476,14 +477,14 @@ mod tests {
     #[test]
     fn versions_that_differ_warn_and_an_agent_ahead_of_the_servers_fails() {
         let same = examine_versions(&[
-            ("s1".into(), true, Some("v1.34.4+k3s1".into())),
-            ("a1".into(), false, Some("v1.34.4+k3s1".into())),
+            ("s1".parse().unwrap(), true, Some("v1.34.4+k3s1".into())),
+            ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
         ]);
         assert!(same.is_empty());
         let found = examine_versions(&[
-            ("s1".into(), true, Some("v1.33.6+k3s1".into())),
-            ("a1".into(), false, Some("v1.34.4+k3s1".into())),
-            ("a2".into(), false, Some("v1.33.6+k3s1".into())),
+            ("s1".parse().unwrap(), true, Some("v1.33.6+k3s1".into())),
+            ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
+            ("a2".parse().unwrap(), false, Some("v1.33.6+k3s1".into())),
         ]);
         let verdicts: Vec<(&str, Verdict)> =
             found.iter().map(|f| (f.node.as_str(), f.verdict)).collect();
@@ -515,7 +516,10 @@ mod tests {
     fn emmc_wear_warns_from_80_percent_and_fails_at_its_rated_life() {
         let mut node = facts(&[]);
         assert_eq!(
-            verdict(&examine("pi-1", false, &node), "storage wear"),
+            verdict(
+                &examine(&"pi-1".parse::<NodeName>().unwrap(), false, &node),
+                "storage wear"
+            ),
             None
         );
         for (wear, expected) in [
@@ -525,7 +529,7 @@ mod tests {
             (1.0, Verdict::Fail),
         ] {
             node.storage.wear = Some(wear);
-            let found = examine("pi-1", false, &node);
+            let found = examine(&"pi-1".parse::<NodeName>().unwrap(), false, &node);
             let (got, detail) = verdict(&found, "storage wear").unwrap();
             assert_eq!(got, expected, "{wear}");
             assert_eq!(
@@ -551,7 +555,7 @@ mod tests {
             ),
             ("uname_r", "6.6.51+rpt-rpi-v8\n"),
         ]);
-        let found = examine("pi-1", false, &healthy);
+        let found = examine(&"pi-1".parse::<NodeName>().unwrap(), false, &healthy);
         assert_eq!(verdict(&found, "memory").unwrap().0, Verdict::Pass);
         assert_eq!(
             verdict(&found, "disk").unwrap(),
@@ -576,7 +580,7 @@ mod tests {
             ("uname_r", "6.6.51+rpt-rpi-2712\n"),
         ]);
         sick.clock_offset_secs = Some(-7.25);
-        let found = examine("pi-5", false, &sick);
+        let found = examine(&"pi-5".parse::<NodeName>().unwrap(), false, &sick);
         assert_eq!(verdict(&found, "memory").unwrap().0, Verdict::Fail);
         assert_eq!(verdict(&found, "disk").unwrap().0, Verdict::Warn);
         assert!(verdict(&found, "kernel")
@@ -597,7 +601,12 @@ mod tests {
             &format!("{DF_HEADER}/dev/root 1000 990 10 99% /\n"),
         )]);
         assert_eq!(
-            verdict(&examine("x", false, &full), "disk").unwrap().0,
+            verdict(
+                &examine(&"x".parse::<NodeName>().unwrap(), false, &full),
+                "disk"
+            )
+            .unwrap()
+            .0,
             Verdict::Fail
         );
     }
@@ -610,7 +619,7 @@ mod tests {
             k3s_running_secs: running,
         };
         let judge = |schedule: &SnapshotSchedule, f: ScheduledSnapshots| {
-            let finding = examine_snapshots("s1", schedule, &f);
+            let finding = examine_snapshots(&"s1".parse::<NodeName>().unwrap(), schedule, &f);
             (finding.verdict, finding.detail, finding.fix.is_some())
         };
         let (verdict, detail, fix) = judge(&six_hours, found(Some(3600), Some(86_400)));

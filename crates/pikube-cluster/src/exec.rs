@@ -52,6 +52,6 @@ pub async fn exec_all(
         .iter()
         .map(|m| m.desired.name.as_str())
         .collect();
-    results.sort_by_key(|r| order.iter().position(|n| *n == r.node));
+    results.sort_by_key(|r| order.iter().position(|n| *n == r.node.as_str()));
     results
 }

@@ -1,5 +1,6 @@
 //! Reading a node's facts: one script, one round trip.
 
+use crate::config::NodeName;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pikube_pi::{parse_facts, FactsError, NodeFacts, FACTS_SCRIPT};
@@ -16,7 +17,7 @@ pub enum GatherError {
     #[error("{node}: could not read its facts: {source}")]
     Parse {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What is wrong with the output.
         #[source]
         source: FactsError,

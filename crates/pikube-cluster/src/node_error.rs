@@ -1,6 +1,7 @@
 //! Why work on one node stopped: the node's own failures, each naming it.
 
 use crate::apply::reboot::RebootError;
+use crate::config::NodeName;
 use crate::facts::GatherError;
 use crate::plan::PlanError;
 use crate::ssh::SshError;
@@ -24,7 +25,7 @@ pub enum NodeError {
     #[error("{node}: after apply: {}", .problems.join("; "))]
     Verify {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Each thing still not as planned.
         problems: Vec<String>,
     },

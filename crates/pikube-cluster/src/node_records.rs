@@ -3,6 +3,7 @@
 //! pikube set on it. A node dropped from cluster.toml is still in the cluster, and `apply
 //! --prune` has only this record left to reach it and uninstall K3s.
 
+use crate::config::NodeName;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ pub enum RecordedRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
     /// Its name in cluster.toml (and the cluster).
-    pub name: String,
+    pub name: NodeName,
     /// Where it was reached.
     pub address: String,
     /// The SSH user, when not ssh's own default.
@@ -131,7 +132,7 @@ mod tests {
 
     fn record(name: &str, address: &str) -> NodeRecord {
         NodeRecord {
-            name: name.into(),
+            name: name.parse().unwrap(),
             address: address.into(),
             user: Some("pi".into()),
             port: None,

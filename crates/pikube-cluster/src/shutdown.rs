@@ -4,6 +4,7 @@
 //! at a time with the first server last, then the machines powered off (or rebooted) in
 //! that same order.
 
+use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -20,7 +21,7 @@ use crate::ssh::{ClientConfig, Connection};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShutdownStep {
     /// Its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// Server or agent.
     pub role: Role,
 }
@@ -29,7 +30,7 @@ pub struct ShutdownStep {
 /// at a time: the server that started the cluster goes last and comes back first.
 pub fn shutdown_order(config: &ClusterConfig) -> Vec<ShutdownStep> {
     let step = |n: &crate::config::NodeSpec| ShutdownStep {
-        node: n.name.to_string(),
+        node: n.name.clone(),
         role: n.role,
     };
     let mut order: Vec<ShutdownStep> = config.agents().map(step).collect();
@@ -51,7 +52,7 @@ pub enum PowerAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct ShutdownOutcome {
     /// Its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// The steps done, in order.
     pub done: Vec<String>,
     /// The step that failed, and why; the node's later steps were not taken.
@@ -218,7 +219,7 @@ mod tests {
         )
         .unwrap();
         let config = crate::config::load(&path).unwrap().config;
-        let order: Vec<String> = shutdown_order(&config)
+        let order: Vec<NodeName> = shutdown_order(&config)
             .into_iter()
             .map(|s| s.node)
             .collect();

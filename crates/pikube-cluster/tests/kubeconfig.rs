@@ -371,7 +371,14 @@ fn pin_from_state(token: &str) -> (tempfile::TempDir, CaPin) {
 fn from_server_accepts_the_ca_the_full_token_pins() {
     let (_dir, pin) = pin_from_state(&format!("K10{SERVER_CA_SHA256}::server:s3cret"));
     assert!(matches!(pin, CaPin::Hash { .. }), "{pin:?}");
-    let config = from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin).unwrap();
+    let config = from_server(
+        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
+        &k3s_yaml_with_real_ca(),
+        "pi",
+        SERVER,
+        &pin,
+    )
+    .unwrap();
     let doc = yaml(&config.to_yaml().unwrap());
     let data = named(&doc, "clusters", "pi")["cluster"]["certificate-authority-data"]
         .as_str()
@@ -395,7 +402,13 @@ fn from_server_refuses_another_ca_and_nothing_is_written() {
     let other_ca = format!("K10{}::server:s3cret", "0f".repeat(32));
     let (_dir, pin) = pin_from_state(&other_ca);
 
-    let converted = from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin);
+    let converted = from_server(
+        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
+        &k3s_yaml_with_real_ca(),
+        "pi",
+        SERVER,
+        &pin,
+    );
     if let Ok(config) = &converted {
         merge_into_file(&path, config, true).unwrap();
     }
@@ -419,7 +432,14 @@ fn from_server_names_the_node_file_entry_and_field_once() {
     };
     let (after, added, _, _) = REFUSED[0];
     let tampered = K3S_YAML.replace(after, &format!("{after}{added}"));
-    let error = from_server("pi-1", &tampered, "pi", SERVER, &pin).unwrap_err();
+    let error = from_server(
+        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
+        &tampered,
+        "pi",
+        SERVER,
+        &pin,
+    )
+    .unwrap_err();
     let message = error.to_string();
     assert!(
         message.starts_with(&format!(
@@ -435,7 +455,14 @@ fn from_server_names_the_node_file_entry_and_field_once() {
 fn a_short_or_missing_token_checks_nothing_and_says_so() {
     let (_dir, pin) = pin_from_state(&"ab".repeat(32));
     assert!(matches!(pin, CaPin::ShortToken { .. }), "{pin:?}");
-    from_server("pi-1", &k3s_yaml_with_real_ca(), "pi", SERVER, &pin).unwrap();
+    from_server(
+        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
+        &k3s_yaml_with_real_ca(),
+        "pi",
+        SERVER,
+        &pin,
+    )
+    .unwrap();
     let reason = pin.unchecked_reason().expect("a reason to warn");
     assert!(reason.contains("short token"), "{reason}");
 

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pikube_cluster::config::NodeName;
 
 /// Raspberry Kube: a declarative K3s cluster on Raspberry Pis (and x86 mini PCs), over SSH.
 #[derive(Debug, Parser)]
@@ -470,7 +471,7 @@ pub struct ResetArgs {
     pub file: FileArgs,
     /// Nodes to reset (default: all).
     #[arg(value_name = "NODE")]
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeName>,
     /// Do not ask for confirmation (for scripts).
     #[arg(short, long)]
     pub yes: bool,
@@ -507,7 +508,7 @@ pub struct OsUpgradeArgs {
     pub file: FileArgs,
     /// Nodes to upgrade (default: all).
     #[arg(value_name = "NODE")]
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeName>,
     /// Only list the pending upgrades of each node.
     #[arg(long)]
     pub check: bool,
@@ -559,7 +560,7 @@ pub struct ExecArgs {
     pub file: FileArgs,
     /// Nodes to run it on.
     #[arg(value_name = "NODE")]
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeName>,
     /// Every server, or every agent.
     #[arg(long, value_enum)]
     pub role: Option<ExecRole>,
@@ -590,7 +591,7 @@ pub struct BootstrapArgs {
     pub file: FileArgs,
     /// The nodes of cluster.toml to set up.
     #[arg(value_name = "NODE")]
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeName>,
     /// Every node of cluster.toml.
     #[arg(long)]
     pub all: bool,
@@ -611,7 +612,7 @@ pub struct SshArgs {
     pub file: FileArgs,
     /// The node of cluster.toml.
     #[arg(value_name = "NODE")]
-    pub node: String,
+    pub node: NodeName,
     /// A command to run instead of a shell, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -623,7 +624,7 @@ pub struct FirstbootArgs {
     pub file: FileArgs,
     /// The nodes of cluster.toml to write for (one folder each when more than one).
     #[arg(value_name = "NODE")]
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeName>,
     /// Every node of cluster.toml, one folder each.
     #[arg(long)]
     pub all: bool,

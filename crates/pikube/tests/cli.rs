@@ -332,6 +332,19 @@ fn real_failures_name_each_cause_once() {
     );
     assert_each_clause_once(&err);
 
+    // A name no cluster.toml could hold is refused where it is typed, before any file is
+    // read or node reached, as a usage error (exit 1: 2 is plan's "changes pending").
+    for args in [
+        &["exec", "Pi_1", "--", "true"][..],
+        &["reset", "--yes", "pi.local"][..],
+    ] {
+        let (code, _, err) = pikube(dir.path(), args);
+        assert!(
+            code == 1 && err.contains("is not a valid node name"),
+            "{args:?}: {code}: {err}"
+        );
+    }
+
     // A database that refuses connections.
     let keys = movies_keys();
     let output = Command::new(env!("CARGO_BIN_EXE_pikube"))

@@ -1,3 +1,4 @@
+use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
@@ -22,7 +23,7 @@ pub enum RebootError {
     #[error("{node}: did not come back within {}s of the reboot (last error: {last})", .waited.as_secs())]
     Timeout {
         /// The node.
-        node: String,
+        node: NodeName,
         /// How long it was waited for.
         waited: Duration,
         /// Why the last attempt to reach it failed.

@@ -9,6 +9,7 @@ mod sqlite;
 
 pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 
+use crate::config::NodeName;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub enum BackupError {
     #[error("{node}: `k3s etcd-snapshot save` failed: {reason}")]
     Save {
         /// The server.
-        node: String,
+        node: NodeName,
         /// What K3s said.
         reason: String,
     },
@@ -40,7 +41,7 @@ pub enum BackupError {
     #[error("{node}: copying the SQLite datastore failed: {reason}")]
     SqliteCopy {
         /// The server.
-        node: String,
+        node: NodeName,
         /// Why.
         reason: String,
     },
@@ -48,7 +49,7 @@ pub enum BackupError {
     #[error("{node}: no snapshot {name} in {SNAPSHOT_DIR}")]
     NotOnNode {
         /// The server.
-        node: String,
+        node: NodeName,
         /// The snapshot's name.
         name: String,
     },
@@ -59,7 +60,7 @@ pub enum BackupError {
     /// The copy here is not the file on the server.
     Damaged {
         /// The server.
-        node: String,
+        node: NodeName,
         /// The snapshot's name.
         name: String,
         /// Its size on the server.
@@ -86,13 +87,13 @@ pub enum BackupError {
     /// `backup pull` on a SQLite server, which has no snapshots.
     NoSnapshotsOnSqlite {
         /// The server.
-        node: String,
+        node: NodeName,
     },
     /// K3s, stopped for the copy of its database, did not answer again.
     #[error("{node}: K3s did not come back after the copy of its database: {reason}")]
     NotBack {
         /// The server.
-        node: String,
+        node: NodeName,
         /// What it said instead.
         reason: String,
     },
@@ -164,11 +165,11 @@ pub struct Manifest {
     /// The snapshot's name, as K3s made it: `<prefix>-<node>-<unix time>`.
     pub name: String,
     /// The server it was taken on.
-    pub node: String,
+    pub node: NodeName,
     /// `k3s --version` of that server.
     pub k3s_version: String,
     /// The servers of cluster.toml when it was taken.
-    pub servers: Vec<String>,
+    pub servers: Vec<NodeName>,
     /// Seconds since the Unix epoch.
     pub taken_at: u64,
     /// The file's size.
@@ -231,7 +232,7 @@ pub struct BackupRequest<'a> {
     /// A new snapshot or one on the server.
     pub source: SnapshotSource<'a>,
     /// The servers of cluster.toml, for the manifest.
-    pub servers: Vec<String>,
+    pub servers: Vec<NodeName>,
     /// The token's secret, only to fingerprint it in the manifest.
     pub token_secret: &'a str,
     /// `.pikube/<cluster>/backups`.
@@ -526,9 +527,9 @@ mod tests {
         Manifest {
             cluster: "lab".into(),
             name: name.into(),
-            node: "s1".into(),
+            node: "s1".parse().unwrap(),
             k3s_version: "v1.34.4+k3s1".into(),
-            servers: vec!["s1".into()],
+            servers: vec!["s1".parse().unwrap()],
             taken_at,
             size: 3,
             sha256: sha256_hex(b"abc"),

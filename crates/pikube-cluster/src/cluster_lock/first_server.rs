@@ -2,6 +2,7 @@
 //! released at the end, reaching the server again if it rebooted meanwhile.
 
 use super::{ClusterLock, ClusterLockError, Reopen, PATH, STALE_AFTER};
+use crate::config::NodeName;
 use crate::fleet::Fleet;
 use crate::progress::{Progress, SilentProgress};
 use crate::run_lock::{Holder, WAIT};
@@ -24,7 +25,7 @@ impl ServerLock {
     /// through cluster.toml's address, where the run leaves it.
     pub async fn take(
         servers: Fleet,
-        found_at: &[(String, String)],
+        found_at: &[(NodeName, String)],
         command: &str,
         force_unlock: bool,
         progress: &dyn Progress,
@@ -55,7 +56,7 @@ impl ServerLock {
         let reopen = servers
             .members()
             .iter()
-            .find(|member| member.desired.name == server.node())
+            .find(|member| member.desired.name == *server.node())
             .map(|member| Reopen {
                 client: servers.shared_client(),
                 target: member.target.clone(),

@@ -7,6 +7,7 @@
 //! rebooted it; one untouched for 5 minutes is stale and is taken over, as is one whose
 //! holder is a gone process of this very machine.
 
+use crate::config::NodeName;
 mod first_server;
 
 pub use first_server::ServerLock;
@@ -74,7 +75,7 @@ pub enum ClusterLockError {
     /// Another pikube holds it, and kept it fresh.
     Held {
         /// The server holding the lock.
-        node: String,
+        node: NodeName,
         /// Who holds it.
         holder: Holder,
         /// Seconds since it was last refreshed.

@@ -97,6 +97,75 @@ macro_rules! label_name {
                 &self.0
             }
         }
+
+        impl $name {
+            /// The name as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Read-only access to the checked text: nothing done through a `&str` can break
+        // what the name guarantees, and every message or lookup takes one.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Maps keyed by the name are looked up with a plain `&str` (a name the cluster's
+        // API or a command line gave).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        // Read back from pikube's own records, checked as cluster.toml's names are.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -146,6 +215,18 @@ mod tests {
         assert_eq!(
             "pi_01".parse::<NodeName>().unwrap_err().to_string(),
             "\"pi_01\" is not a valid node name: '_' is not allowed; use lowercase letters, digits and '-'"
+        );
+    }
+
+    #[test]
+    fn names_read_back_from_records_are_checked_as_in_cluster_toml() {
+        let name: NodeName = serde_json::from_str("\"pi-1\"").unwrap();
+        assert_eq!(name, "pi-1");
+        assert_eq!(serde_json::to_string(&name).unwrap(), "\"pi-1\"");
+        let err = serde_json::from_str::<NodeName>("\"Pi-1\"").unwrap_err();
+        assert!(
+            err.to_string().contains("is not a valid node name"),
+            "{err}"
         );
     }
 }

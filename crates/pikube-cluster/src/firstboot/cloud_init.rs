@@ -94,7 +94,7 @@ mod tests {
     fn first(os: BootOs) -> FirstBoot {
         FirstBoot {
             cluster: "homelab".into(),
-            node: "on".into(),
+            node: "on".parse().unwrap(),
             user: "admin".into(),
             keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop"
                 .parse::<AuthorizedKey>()

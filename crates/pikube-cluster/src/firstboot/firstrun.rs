@@ -128,7 +128,7 @@ mod tests {
     fn the_script_is_valid_sh_with_quoted_values() {
         let first = FirstBoot {
             cluster: "homelab".into(),
-            node: "pi-1".into(),
+            node: "pi-1".parse().unwrap(),
             user: "admin".into(),
             keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop"
                 .parse::<AuthorizedKey>()

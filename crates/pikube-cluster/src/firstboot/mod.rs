@@ -4,6 +4,7 @@
 //! Bookworm runs a `systemd.run=` script named in cmdline.txt, later images and Ubuntu
 //! read cloud-init's NoCloud files).
 
+use crate::config::NodeName;
 mod admin_access;
 mod authorized_key;
 mod cloud_init;
@@ -47,7 +48,7 @@ pub struct FirstBoot {
     /// The cluster's name (in the files' comments).
     pub cluster: String,
     /// The node's name: its hostname.
-    pub node: String,
+    pub node: NodeName,
     /// The admin user pikube logs in as (`[ssh] user`).
     pub user: String,
     /// The public keys the admin user accepts.

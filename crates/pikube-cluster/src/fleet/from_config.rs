@@ -60,7 +60,7 @@ pub fn record_of(
     registration: Option<Registration>,
 ) -> NodeRecord {
     NodeRecord {
-        name: node.name.to_string(),
+        name: node.name.clone(),
         address: node.address.to_string(),
         user: node.user.clone(),
         port: node.port,

@@ -8,7 +8,7 @@ pub use from_config::{record_of, SshClientError};
 use futures::stream::{self, StreamExt};
 use pikube_pi::NodeFacts;
 
-use crate::config::Role;
+use crate::config::{NodeName, Role};
 use crate::facts::gather_facts;
 use crate::node_error::NodeError;
 use crate::plan::DesiredNode;
@@ -30,7 +30,7 @@ pub struct Member {
 #[derive(Debug)]
 pub struct NodeResult<T, E = NodeError> {
     /// The node, by its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// What became of it.
     pub result: Result<T, E>,
 }
@@ -157,7 +157,9 @@ impl Fleet {
         };
         let known_before = known_hosts::snapshot(self.client.known_hosts());
         let result = match self.connect(&moved, progress).await {
-            Ok(connection) => with_root(connection, node, sudo_password, required).await,
+            Ok(connection) => {
+                with_root(connection, &member.target.node, sudo_password, required).await
+            }
             Err(err) => Err(err.into()),
         };
         self.tell_pinned(&known_before, progress);
@@ -224,7 +226,7 @@ impl Fleet {
 /// one (asked at most once); without it only when not `required`.
 async fn with_root(
     mut connection: Connection,
-    node: &str,
+    node: &NodeName,
     sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     required: bool,
 ) -> Result<Connection, NodeError> {
@@ -234,7 +236,7 @@ async fn with_root(
             None if !required => {}
             None => {
                 return Err(SshError::SudoPasswordNeeded {
-                    node: node.to_owned(),
+                    node: node.clone(),
                     user: connection.login_user().to_owned(),
                 }
                 .into())

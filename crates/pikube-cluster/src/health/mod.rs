@@ -8,6 +8,7 @@ mod snapshots;
 pub use certs::{expiries, CertExpiry};
 pub use snapshots::{read_scheduled, ScheduledSnapshots};
 
+use crate::config::NodeName;
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
@@ -44,7 +45,7 @@ pub struct ClusterHealth {
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiState {
     /// The server asked.
-    pub server: String,
+    pub server: NodeName,
     /// It answered.
     pub answering: bool,
 }
@@ -64,7 +65,7 @@ pub struct EtcdState {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeHealth {
     /// Its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// `None` when the cluster's node list could not be read or does not list it.
     pub ready: Option<bool>,
     /// Why pikube cordoned it, if it did and has not uncordoned it.
@@ -80,7 +81,7 @@ pub struct NodeHealth {
 /// The facts `Fleet::facts` gathered, in the form [`check`] takes.
 pub fn facts_by_node(
     results: &[NodeResult<NodeFacts>],
-) -> Vec<(String, Result<NodeFacts, String>)> {
+) -> Vec<(NodeName, Result<NodeFacts, String>)> {
     results
         .iter()
         .map(|r| {
@@ -98,7 +99,7 @@ pub fn facts_by_node(
 /// `facts`, in file order.
 pub async fn check(
     config: &ClusterConfig,
-    facts: &[(String, Result<NodeFacts, String>)],
+    facts: &[(NodeName, Result<NodeFacts, String>)],
     sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
 ) -> ClusterHealth {
     let mut health = ClusterHealth {
@@ -158,7 +159,7 @@ pub async fn check(
             return health;
         }
     };
-    let mut connections: Vec<(String, Connection)> = Vec::new();
+    let mut connections: Vec<(NodeName, Connection)> = Vec::new();
     for connected in fleet
         .connect_privileged(&SilentProgress, sudo_password)
         .await
@@ -171,7 +172,7 @@ pub async fn check(
         }
     }
 
-    let servers: Vec<&(String, Connection)> = connections
+    let servers: Vec<&(NodeName, Connection)> = connections
         .iter()
         .filter(|(name, _)| config.node(name).is_some_and(|n| n.role == Role::Server))
         .collect();
@@ -259,7 +260,7 @@ fn has_k3s(facts: &NodeFacts) -> bool {
 /// Asks the servers in turn until one's API answers; its node list then.
 async fn api_and_nodes(
     health: &mut ClusterHealth,
-    servers: &[&(String, Connection)],
+    servers: &[&(NodeName, Connection)],
 ) -> Option<Vec<ClusterNode>> {
     let mut last = None;
     for (name, connection) in servers {
@@ -305,7 +306,7 @@ async fn api_and_nodes(
 /// etcd's quorum, from the API server's own etcd check on the servers that answer.
 async fn etcd(
     health: &mut ClusterHealth,
-    servers: &[&(String, Connection)],
+    servers: &[&(NodeName, Connection)],
     live: Option<&[ClusterNode]>,
     config: &ClusterConfig,
 ) {

@@ -1,6 +1,7 @@
 //! The cluster's view of its nodes, read with `k3s kubectl get nodes -o json` on a
 //! server (as root: the admin kubeconfig is 0600).
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -130,7 +131,7 @@ pub enum ClusterNodesError {
     #[error("{node}: the Kubernetes API is not answering yet: {reason}")]
     NotAnswering {
         /// The server.
-        node: String,
+        node: NodeName,
         /// What kubectl said.
         reason: String,
     },
@@ -140,7 +141,7 @@ pub enum ClusterNodesError {
     /// kubectl printed something else than a node list.
     Parse {
         /// The server.
-        node: String,
+        node: NodeName,
         /// What the parser said.
         #[source]
         source: serde_json::Error,

@@ -1,5 +1,6 @@
 //! One node's k3s as pikube should leave it.
 
+use crate::config::NodeName;
 use std::path::PathBuf;
 
 use super::render::Membership;
@@ -38,7 +39,7 @@ pub struct ImagesArtifact {
 #[derive(Clone)]
 pub struct DesiredK3s {
     /// The node.
-    pub node: String,
+    pub node: NodeName,
     /// Server or agent, and whom it joins.
     pub membership: Membership,
     /// The binary for its architecture.

@@ -3,6 +3,7 @@ use super::install::InstallError;
 use super::node_plan::K3sPlanError;
 use super::state::StateError;
 use super::topology::TopologyError;
+use crate::config::NodeName;
 use crate::ssh::SshError;
 use crate::state::StateError as LocalStateError;
 
@@ -19,7 +20,7 @@ pub enum K3sError {
     #[error("{node}: {source}")]
     Plan {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Why.
         #[source]
         source: K3sPlanError,
@@ -34,7 +35,7 @@ pub enum K3sError {
     #[error("{node}: {message}")]
     Cluster {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What.
         message: String,
     },
@@ -42,7 +43,7 @@ pub enum K3sError {
     #[error("{node}: not installed: {reason}")]
     Skipped {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Why.
         reason: String,
     },
@@ -50,7 +51,7 @@ pub enum K3sError {
     #[error("{node}: {source}")]
     Topology {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Why.
         #[source]
         source: TopologyError,
@@ -59,7 +60,7 @@ pub enum K3sError {
     #[error("{node}: local state: {source}")]
     LocalState {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Why.
         #[source]
         source: LocalStateError,
@@ -68,7 +69,7 @@ pub enum K3sError {
     #[error("{node}: not Ready within {secs}s. Last lines of its k3s journal:\n{journal}")]
     NotReady {
         /// The node.
-        node: String,
+        node: NodeName,
         /// How long it was waited for.
         secs: u64,
         /// The end of its K3s journal.
@@ -81,7 +82,7 @@ pub enum K3sError {
     /// The binary put there is not the version cluster.toml names.
     WrongVersion {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What it reports.
         found: String,
         /// cluster.toml's version.

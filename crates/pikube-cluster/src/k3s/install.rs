@@ -1,6 +1,7 @@
 //! Carrying out a node's k3s plan: the binary (checked on the node), files, links, the
 //! service; then waiting for it to come up.
 
+use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use super::node_plan::K3sNodePlan;
@@ -20,7 +21,7 @@ pub enum InstallError {
     #[error("{node}: internal error: the token for {path} is not known yet")]
     TokenUnknown {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The file.
         path: String,
     },
@@ -28,7 +29,7 @@ pub enum InstallError {
     #[error("{node}: {service} did not start{within}. Its last log lines:\n{journal}")]
     NotStarted {
         /// The node.
-        node: String,
+        node: NodeName,
         /// `k3s` or `k3s-agent`.
         service: &'static str,
         /// How long it was given, in words (empty when it failed at once).

@@ -123,7 +123,10 @@ async fn wait_ready(
         }
         if running {
             if let Ok(live) = get_nodes(api).await {
-                if live.iter().any(|n| n.name == node.node() && n.ready) {
+                if live
+                    .iter()
+                    .any(|n| n.name == node.node().as_str() && n.ready)
+                {
                     return Ok(());
                 }
             }

@@ -47,7 +47,7 @@ pub use s3_keys::{s3_credentials, MissingS3Key};
 pub use serving::{start_service, wait_node_ready};
 pub use spec::{K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, NodeLabels, StageNode};
-pub use stale::{is_server, plan_prune, PruneStep};
+pub use stale::{foreign_nodes, is_server, plan_prune, PruneStep};
 pub use state::{read_state, K3sNodeState, StateError};
 pub use token::ServerToken;
 pub use topology::{api_url, TopologyError};

@@ -6,6 +6,7 @@ use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
+use crate::config::NodeName;
 use crate::config::REGISTRY_CA_DIR;
 use crate::digest::sha256_hex;
 use crate::plan::{Change, SecretFileChange, UploadChange};
@@ -36,7 +37,7 @@ pub enum K3sPlanError {
     )]
     RoleChanged {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The service it runs.
         installed: &'static str,
         /// The one cluster.toml wants.
@@ -410,7 +411,7 @@ mod tests {
 
     fn desired() -> DesiredK3s {
         DesiredK3s {
-            node: "pi-2".into(),
+            node: "pi-2".parse().unwrap(),
             membership: Membership::Agent {
                 url: "https://10.0.0.1:6443".into(),
             },

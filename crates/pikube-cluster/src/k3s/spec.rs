@@ -2,6 +2,7 @@
 
 use super::paths::Service;
 use super::render::{S3Credentials, ServerEnv, ServerOptions};
+use crate::config::NodeName;
 
 /// What the K3s phases install: cluster.toml's K3s settings and nodes.
 #[derive(Clone)]
@@ -33,7 +34,7 @@ pub struct K3sSpec {
 #[derive(Debug, Clone)]
 pub struct K3sMemberSpec {
     /// Its name.
-    pub name: String,
+    pub name: NodeName,
     /// Where it is reached (and, unless another IP was used, where others join it).
     pub address: String,
     /// Server or agent.
@@ -118,7 +119,7 @@ impl K3sSpec {
                 .nodes
                 .iter()
                 .map(|node| K3sMemberSpec {
-                    name: node.name.to_string(),
+                    name: node.name.clone(),
                     address: node.address.to_string(),
                     service: match node.role {
                         crate::config::Role::Server => Service::Server,

@@ -4,6 +4,7 @@
 use super::cluster_nodes::ClusterNode;
 use super::paths::Service;
 use super::spec::K3sSpec;
+use crate::config::NodeName;
 use crate::node_records::{NodeRecord, RecordedRole};
 
 /// Labels k3s puts on a server's node (`master` on older releases, `etcd` with embedded
@@ -24,8 +25,8 @@ pub fn is_server(node: &ClusterNode) -> bool {
 /// What `apply --prune` would do with one stale node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneStep {
-    /// The Node's name.
-    pub name: String,
+    /// The Node's name: one cluster.toml could hold (pikube names every node it installs).
+    pub name: NodeName,
     /// What it runs, as far as the cluster says.
     pub service: Service,
     /// A NotReady node is not drained: its pods could never leave it, so kubectl would only
@@ -53,6 +54,16 @@ impl PruneStep {
     }
 }
 
+/// Nodes of `live` that cluster.toml does not list and could not list: their names are not
+/// DNS labels (a hostname with a domain, say), so pikube did not install them and leaves them
+/// to whoever did; [`plan_prune`] passes them over.
+pub fn foreign_nodes<'l>(live: &'l [ClusterNode], spec: &K3sSpec) -> Vec<&'l str> {
+    live.iter()
+        .map(|n| n.name.as_str())
+        .filter(|name| spec.member(name).is_none() && name.parse::<NodeName>().is_err())
+        .collect()
+}
+
 /// The stale nodes of `live` (as the API lists them), in name order, each with its
 /// verdict. Servers go one at a time: each must leave the configured servers that are
 /// Ready enough for the quorum of the servers that remain.
@@ -63,11 +74,15 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
         .filter(|n| is_server(n) && n.ready && configured(&n.name))
         .count();
     let mut servers_left = live.iter().filter(|n| is_server(n)).count();
-    let mut stale: Vec<&ClusterNode> = live.iter().filter(|n| !configured(&n.name)).collect();
-    stale.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut stale: Vec<(NodeName, &ClusterNode)> = live
+        .iter()
+        .filter(|n| !configured(&n.name))
+        .filter_map(|n| Some((n.name.parse().ok()?, n)))
+        .collect();
+    stale.sort_by(|a, b| a.0.cmp(&b.0));
     stale
         .into_iter()
-        .map(|node| {
+        .map(|(name, node)| {
             let record = records.iter().find(|r| r.name == node.name).cloned();
             let server = is_server(node)
                 || record
@@ -99,7 +114,7 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
                 }
             };
             PruneStep {
-                name: node.name.clone(),
+                name,
                 service: if server {
                     Service::Server
                 } else {
@@ -156,7 +171,7 @@ mod tests {
             nodes: members
                 .iter()
                 .map(|(name, service)| K3sMemberSpec {
-                    name: (*name).into(),
+                    name: name.parse().unwrap(),
                     address: (*name).into(),
                     service: *service,
                     labels: Vec::new(),
@@ -171,7 +186,7 @@ mod tests {
 
     fn record(name: &str, role: RecordedRole, initialised_cluster: bool) -> NodeRecord {
         NodeRecord {
-            name: name.into(),
+            name: name.parse().unwrap(),
             address: "10.0.0.9".into(),
             user: None,
             port: None,
@@ -202,6 +217,21 @@ mod tests {
         assert!(step.record.is_some() && step.refused.is_none());
         assert!(step.summary().contains("only with `apply --prune`"));
         assert!(plan_prune(&nodes[..2], &spec, &records).is_empty());
+    }
+
+    #[test]
+    fn nodes_whose_names_no_cluster_toml_could_hold_are_passed_over_and_named() {
+        let spec = spec(&[("s1", Service::Server)]);
+        let nodes = [
+            live("s1", true, true),
+            live("a2", false, true),
+            live("pi.home.arpa", false, true),
+        ];
+        let steps = plan_prune(&nodes, &spec, &[]);
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a2"]);
+        assert_eq!(foreign_nodes(&nodes, &spec), ["pi.home.arpa"]);
+        assert!(foreign_nodes(&nodes[..2], &spec).is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What k3s looks like on a node now, read as root in one round trip: the files pikube
 //! manages (secret ones as digests only), the services, and the server token.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use pikube_pi::facts::UnitStates;
@@ -95,7 +96,7 @@ pub enum StateError {
     #[error("{node}: could not read its k3s state: {source}")]
     Parse {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What is wrong with the output.
         #[source]
         source: FactsError,

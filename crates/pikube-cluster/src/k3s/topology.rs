@@ -1,6 +1,7 @@
 //! Who initialises the cluster, who joins through whom, and with which token. Pure:
 //! decided from cluster.toml and the nodes' k3s state, so plan and apply agree.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::paths::Service;
@@ -12,7 +13,7 @@ use crate::config::DatastoreKind;
 /// The cluster-wide facts of one node needed to decide the topology.
 #[derive(Debug, Clone)]
 pub struct TopologyNode<'a> {
-    pub name: &'a str,
+    pub name: &'a NodeName,
     pub address: &'a str,
     pub service: Service,
     /// `None` when the node could not be reached or read.
@@ -23,13 +24,13 @@ pub struct TopologyNode<'a> {
 pub struct Topology {
     /// The server that starts the cluster (or, on a running cluster, the first server in
     /// file order that has joined it); every other node joins through it.
-    pub first_server: String,
+    pub first_server: NodeName,
     pub join_url: String,
     /// Where agents (and the kubeconfig) point: the API endpoint if there is one.
     pub agent_url: String,
     pub cluster_init: bool,
     /// Where the other nodes (and pikube) reach each server: its certificate must name it.
-    pub server_addresses: BTreeMap<String, String>,
+    pub server_addresses: BTreeMap<NodeName, String>,
 }
 
 /// Why the cluster's shape cannot be decided.
@@ -45,7 +46,7 @@ pub enum TopologyError {
     )]
     TokenMismatch {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The token file here.
         local: String,
     },
@@ -103,15 +104,15 @@ pub fn topology(
             == DatastoreKind::EmbeddedEtcd,
         server_addresses: servers
             .iter()
-            .map(|n| (n.name.to_owned(), n.address.to_owned()))
+            .map(|n| (n.name.clone(), n.address.to_owned()))
             .collect(),
     })
 }
 
 impl Topology {
-    pub fn membership(&self, node: &str, service: Service) -> Membership {
+    pub fn membership(&self, node: &NodeName, service: Service) -> Membership {
         match service {
-            Service::Server if node == self.first_server => Membership::Init {
+            Service::Server if *node == self.first_server => Membership::Init {
                 cluster_init: self.cluster_init,
             },
             Service::Server => Membership::JoinServer {
@@ -184,7 +185,8 @@ mod tests {
         state: Option<&'a K3sNodeState>,
     ) -> TopologyNode<'a> {
         TopologyNode {
-            name,
+            // Leaked: a test's few names must outlive the nodes borrowing them.
+            name: Box::leak(Box::new(name.parse::<NodeName>().unwrap())),
             address: name,
             service,
             state,
@@ -202,17 +204,17 @@ mod tests {
         let topo = topology(&nodes, Some("k3s.lan"), false).unwrap();
         assert_eq!(topo.first_server, "s1");
         assert_eq!(
-            topo.membership("s1", Service::Server),
+            topo.membership(&"s1".parse::<NodeName>().unwrap(), Service::Server),
             Membership::Init { cluster_init: true }
         );
         assert_eq!(
-            topo.membership("s2", Service::Server),
+            topo.membership(&"s2".parse::<NodeName>().unwrap(), Service::Server),
             Membership::JoinServer {
                 url: "https://s1:6443".into()
             }
         );
         assert_eq!(
-            topo.membership("a1", Service::Agent),
+            topo.membership(&"a1".parse::<NodeName>().unwrap(), Service::Agent),
             Membership::Agent {
                 url: "https://k3s.lan:6443".into()
             }

@@ -1,3 +1,4 @@
+use crate::config::NodeName;
 use std::path::PathBuf;
 
 /// What went wrong with a kubeconfig. Never carries the credentials themselves: only names,
@@ -162,7 +163,7 @@ pub enum KubeconfigError {
     #[error("{node}: {file}: {problem}")]
     FromNode {
         /// The server it came from.
-        node: String,
+        node: NodeName,
         /// The file on it.
         file: &'static str,
         /// What is wrong with it.

@@ -1,5 +1,6 @@
 //! Turning k3s' own kubeconfig into one for this cluster.
 
+use crate::config::NodeName;
 use std::fmt;
 
 use yaml_serde::{Mapping, Value};
@@ -68,7 +69,7 @@ impl fmt::Debug for Kubeconfig {
 /// The kubeconfig K3s wrote on the server `node` (k3s.yaml's text), renamed as
 /// [`for_cluster`] does and its CA checked against `pin`. Errors name the node and the file.
 pub fn from_server(
-    node: &str,
+    node: &NodeName,
     k3s_yaml: &str,
     cluster_name: &str,
     server_url: &str,

@@ -2,6 +2,7 @@
 //! does not, every kubectl call fails TLS verification, so `kubeconfig` says so up front and
 //! writes nothing (audit F9).
 
+use crate::config::NodeName;
 use std::net::IpAddr;
 
 use x509_parser::extensions::GeneralName;
@@ -17,7 +18,7 @@ pub enum SanError {
     #[error("{node}: {SERVING_CERT} is not a certificate pikube can read: {reason}")]
     Unreadable {
         /// The server.
-        node: String,
+        node: NodeName,
         /// Why.
         reason: String,
     },
@@ -30,7 +31,7 @@ pub enum SanError {
     /// It does not name the address.
     NotCovered {
         /// The server.
-        node: String,
+        node: NodeName,
         /// The address the kubeconfig would use.
         host: String,
         /// What the certificate names.
@@ -39,7 +40,7 @@ pub enum SanError {
 }
 
 /// The DNS names and IP addresses the certificate (the first in `pem`) is valid for.
-pub fn subject_names(node: &str, pem: &str) -> Result<Vec<String>, SanError> {
+pub fn subject_names(node: &NodeName, pem: &str) -> Result<Vec<String>, SanError> {
     let unreadable = |reason: String| SanError::Unreadable {
         node: node.to_owned(),
         reason,
@@ -72,7 +73,7 @@ pub fn subject_names(node: &str, pem: &str) -> Result<Vec<String>, SanError> {
 }
 
 /// Refuses a `host` (an IP or a DNS name) the certificate does not name.
-pub fn check_covers(node: &str, pem: &str, host: &str) -> Result<(), SanError> {
+pub fn check_covers(node: &NodeName, pem: &str, host: &str) -> Result<(), SanError> {
     let names = subject_names(node, pem)?;
     let covered = match host.parse::<IpAddr>() {
         Ok(ip) => names.iter().any(|n| n.parse::<IpAddr>().ok() == Some(ip)),
@@ -115,9 +116,15 @@ mod tests {
     #[test]
     fn an_address_the_certificate_names_passes_and_another_is_refused_with_the_fix() {
         let pem = serving_cert(&["10.0.0.11", "kubernetes.default", "*.lab.home.arpa"]);
-        check_covers("s1", &pem, "10.0.0.11").unwrap();
-        check_covers("s1", &pem, "api.lab.home.arpa").unwrap();
-        let err = check_covers("s1", &pem, "192.168.1.11").unwrap_err();
+        check_covers(&"s1".parse::<NodeName>().unwrap(), &pem, "10.0.0.11").unwrap();
+        check_covers(
+            &"s1".parse::<NodeName>().unwrap(),
+            &pem,
+            "api.lab.home.arpa",
+        )
+        .unwrap();
+        let err =
+            check_covers(&"s1".parse::<NodeName>().unwrap(), &pem, "192.168.1.11").unwrap_err();
         let text = err.to_string();
         assert!(
             text.starts_with("s1: the API server's certificate does not name 192.168.1.11"),
@@ -125,9 +132,9 @@ mod tests {
         );
         assert!(text.contains("10.0.0.11, kubernetes.default"), "{text}");
         assert!(text.contains("[k3s] tls_san"), "{text}");
-        assert!(check_covers("s1", &pem, "lab.home.arpa").is_err());
+        assert!(check_covers(&"s1".parse::<NodeName>().unwrap(), &pem, "lab.home.arpa").is_err());
         assert!(matches!(
-            check_covers("s1", "garbage", "10.0.0.11"),
+            check_covers(&"s1".parse::<NodeName>().unwrap(), "garbage", "10.0.0.11"),
             Err(SanError::Unreadable { .. })
         ));
     }

@@ -2,6 +2,7 @@
 //! the program that owns the node's network) and, when the interface does not have it yet,
 //! the switch to it.
 
+use crate::config::NodeName;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::plan::{Change, CommandChange, FileChange, PlannedChange};
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressChange {
     /// The node, by its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// The program whose file is written.
     pub stack: NetworkStack,
     /// The address it gets, with `[network]`'s settings.
@@ -118,7 +119,7 @@ pub fn default_interface(facts: &NodeFacts, reached: &str) -> Option<String> {
 /// file already says so. `stack` and `current` (the managed file as it is) are what the
 /// node said to [`super::survey_script`].
 pub fn plan_change(
-    node: &str,
+    node: &NodeName,
     network: &StaticNetwork,
     facts: &NodeFacts,
     stack: Option<NetworkStack>,
@@ -199,7 +200,7 @@ mod tests {
         current: Option<&str>,
     ) -> Result<Option<AddressChange>, String> {
         plan_change(
-            "pi-2",
+            &"pi-2".parse::<NodeName>().unwrap(),
             &network(),
             facts,
             stack,

@@ -302,7 +302,7 @@ mod tests {
     fn the_prepared_scripts_are_sh_and_their_settings_quoted() {
         let network = super::super::StaticNetwork::example("10.0.0.50");
         let change = AddressChange {
-            node: "pi-1".into(),
+            node: "pi-1".parse().unwrap(),
             stack: super::super::NetworkStack::NetworkManager,
             network,
             from: vec![],

@@ -9,6 +9,7 @@ mod pending;
 
 pub use pending::{parse_simulation, PendingPackage};
 
+use crate::config::NodeName;
 use std::time::Duration;
 
 use crate::apply::reboot_node;
@@ -47,7 +48,7 @@ pub async fn pending_upgrades(node: &Connection) -> Result<Vec<PendingPackage>, 
 pub async fn pending_on_all(
     fleet: &crate::fleet::Fleet,
     sudo_password: &(dyn Fn(&str) -> Option<crate::ssh::SudoPassword> + Sync),
-) -> Vec<(String, Result<Vec<PendingPackage>, String>)> {
+) -> Vec<(NodeName, Result<Vec<PendingPackage>, String>)> {
     let connected = fleet
         .connect_privileged(&crate::progress::SilentProgress, sudo_password)
         .await;

@@ -1,6 +1,7 @@
 //! What a run did (or, dry, would do), phase by phase and node by node: typed, so that the
 //! binary only renders it, as text or JSON.
 
+use crate::config::NodeName;
 use serde::Serialize;
 
 use super::{Mode, Phase};
@@ -46,15 +47,15 @@ impl PhaseReport {
     }
 
     /// What became of `node` in this phase.
-    pub fn push(&mut self, node: &str, outcome: NodeOutcome) {
+    pub fn push(&mut self, node: &NodeName, outcome: NodeOutcome) {
         self.nodes.push(NodeStep {
-            node: node.to_owned(),
+            node: node.clone(),
             outcome,
         });
     }
 
     /// `node` failed in this phase, for `error` (which names it).
-    pub fn failed(&mut self, node: &str, error: String) {
+    pub fn failed(&mut self, node: &NodeName, error: String) {
         self.push(node, NodeOutcome::Failed { error });
     }
 }
@@ -62,8 +63,8 @@ impl PhaseReport {
 /// What one phase did to one node.
 #[derive(Debug, Serialize)]
 pub struct NodeStep {
-    /// The node, by its cluster.toml name.
-    pub node: String,
+    /// The node, by its cluster.toml name (a pruned node: the name it had there).
+    pub node: NodeName,
     /// What became of it.
     #[serde(flatten)]
     pub outcome: NodeOutcome,
@@ -123,7 +124,7 @@ impl PipelineReport {
     }
 
     /// The nodes of the file (`members`) changed, unchanged and failed; stale nodes pruned.
-    pub fn summary(&self, members: &[String]) -> Summary {
+    pub fn summary(&self, members: &[NodeName]) -> Summary {
         let mut summary = Summary::default();
         for member in members {
             if self.failure_of(member).is_some() {
@@ -185,22 +186,26 @@ mod tests {
         }
     }
 
+    fn name(name: &str) -> NodeName {
+        name.parse().unwrap()
+    }
+
     #[test]
     fn a_node_counts_once_failed_beats_changed_and_stale_nodes_count_as_pruned() {
         let mut prepare = PhaseReport::new(Phase::Prepare);
-        prepare.push("one", changed("1 change"));
-        prepare.push("two", changed("1 change"));
+        prepare.push(&name("one"), changed("1 change"));
+        prepare.push(&name("two"), changed("1 change"));
         let mut k3s = PhaseReport::new(Phase::K3sServers);
-        k3s.push("one", changed("k3s: 2 changes"));
-        k3s.failed("two", "two: k3s did not start".to_owned());
+        k3s.push(&name("one"), changed("k3s: 2 changes"));
+        k3s.failed(&name("two"), "two: k3s did not start".to_owned());
         let mut prune = PhaseReport::new(Phase::Prune);
-        prune.push("old", changed("pruned"));
-        prune.failed("older", "older: not pruned".to_owned());
+        prune.push(&name("old"), changed("pruned"));
+        prune.failed(&name("older"), "older: not pruned".to_owned());
         let report = PipelineReport {
             mode: Mode::Apply,
             phases: vec![prepare, k3s, prune],
         };
-        let members = ["one", "two", "three"].map(String::from);
+        let members = ["one", "two", "three"].map(name);
         assert_eq!(
             report.summary(&members),
             Summary {

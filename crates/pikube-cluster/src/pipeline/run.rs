@@ -1,6 +1,7 @@
 //! What one run of the pipeline knows: the cluster file and the settings it started with,
 //! and what each phase leaves for the next (connections, facts, plans, failures, locks).
 
+use crate::config::NodeName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -95,21 +96,21 @@ pub struct Run<'a> {
     pub(super) local: LocalState,
 
     /// connect: the nodes reached, in file order, until facts pairs them with their facts.
-    pub(super) connections: Vec<(String, Connection)>,
+    pub(super) connections: Vec<(NodeName, Connection)>,
     /// facts: the nodes reached, with their connection and facts (those failed since too).
     pub(super) nodes: Vec<StageNode>,
     /// Nodes out of the run, with the error that put them out.
-    pub(super) failed: BTreeMap<String, String>,
+    pub(super) failed: BTreeMap<NodeName, String>,
     /// prepare: each node's preparation plan; in a plan, the k3s and prune phases add theirs.
-    pub(super) plans: BTreeMap<String, NodePlan>,
+    pub(super) plans: BTreeMap<NodeName, NodePlan>,
     /// binaries: by K3s build.
     pub(super) binaries: Option<BTreeMap<Arch, BinaryArtifact>>,
     /// upgrade: each running node's K3s state, and the cluster's node list, as read before
     /// anything changed (a plan reuses them).
-    pub(super) k3s_states: BTreeMap<String, K3sNodeState>,
+    pub(super) k3s_states: BTreeMap<NodeName, K3sNodeState>,
     pub(super) live: Option<Vec<ClusterNode>>,
     /// upgrade: the nodes whose binary it put in place (in a plan: would).
-    pub(super) rolled_out: BTreeSet<String>,
+    pub(super) rolled_out: BTreeSet<NodeName>,
     /// k3s-servers: each node's K3s state and the topology, for the agents and labels.
     pub(super) k3s: Option<K3sSurvey>,
     /// labels: the nodes installed and Ready, as the node records keep them.
@@ -158,11 +159,11 @@ impl<'a> Run<'a> {
     }
 
     /// The nodes of cluster.toml, in file order.
-    pub fn members(&self) -> Vec<String> {
+    pub fn members(&self) -> Vec<NodeName> {
         self.config
             .nodes
             .iter()
-            .map(|node| node.name.to_string())
+            .map(|node| node.name.clone())
             .collect()
     }
 
@@ -203,7 +204,7 @@ impl<'a> Run<'a> {
 
     /// Puts `node` out of the run with `error`, recording it in `report`. Its connection
     /// stays open: the cluster may still be reached through it.
-    pub(super) fn fail(&mut self, report: &mut super::PhaseReport, node: &str, error: String) {
+    pub(super) fn fail(&mut self, report: &mut super::PhaseReport, node: &NodeName, error: String) {
         self.failed
             .entry(node.to_owned())
             .or_insert_with(|| error.clone());
@@ -217,7 +218,7 @@ impl<'a> Run<'a> {
         report: &mut super::PhaseReport,
         error: impl Fn(&str) -> String,
     ) {
-        let up: Vec<String> = self
+        let up: Vec<NodeName> = self
             .nodes
             .iter()
             .filter(|n| self.is_up(&n.name))

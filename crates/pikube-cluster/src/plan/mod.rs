@@ -1,6 +1,7 @@
 //! What `apply` would do, node by node: a pipeline of small phases, each able to say
 //! what it would change before anything is changed.
 
+use crate::config::NodeName;
 mod cgroups;
 mod change;
 mod hostname;
@@ -23,7 +24,7 @@ use pikube_pi::NodeFacts;
 #[derive(Debug, Clone)]
 pub struct DesiredNode {
     /// The node's name in cluster.toml: also its hostname.
-    pub name: String,
+    pub name: NodeName,
 }
 
 /// What one phase wants done on one node.

@@ -1,3 +1,4 @@
+use crate::config::NodeName;
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub struct PlannedChange {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodePlan {
     /// The node, by its cluster.toml name.
-    pub node: String,
+    pub node: NodeName,
     /// Each change, in order.
     pub changes: Vec<PlannedChange>,
     /// Why the node must reboot; empty when it need not.
@@ -41,7 +42,7 @@ impl NodePlan {
 #[error("{node}: {phase}: {message}")]
 pub struct PlanError {
     /// The node.
-    pub node: String,
+    pub node: NodeName,
     /// The preparation step.
     pub phase: &'static str,
     /// Why, and what to do.

@@ -69,7 +69,7 @@ mod tests {
     fn renders_a_diff_per_file_and_the_reboot() {
         let plans = vec![
             NodePlan {
-                node: "pi-1".into(),
+                node: "pi-1".parse().unwrap(),
                 changes: vec![PlannedChange {
                     phase: "hostname",
                     change: Change::file(
@@ -82,7 +82,7 @@ mod tests {
                 reboot: vec!["cmdline.txt changed".into()],
             },
             NodePlan {
-                node: "pi-2".into(),
+                node: "pi-2".parse().unwrap(),
                 changes: vec![],
                 reboot: vec![],
             },
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn a_token_in_a_config_yaml_pikube_did_not_write_is_shown_neither_in_text_nor_json() {
         let plans = vec![NodePlan {
-            node: "pi-1".into(),
+            node: "pi-1".parse().unwrap(),
             changes: vec![PlannedChange {
                 phase: "k3s",
                 change: Change::file(
@@ -125,7 +125,7 @@ mod tests {
         let manifest: String = (0..500).map(|i| format!("line {i}\n")).collect();
         let changed: String = manifest.replace("line 250\n", "line two hundred and fifty\n");
         let plans = vec![NodePlan {
-            node: "s1".into(),
+            node: "s1".parse().unwrap(),
             changes: vec![
                 PlannedChange {
                     phase: "addons",

@@ -56,7 +56,7 @@ fn facts(overrides: &[(&str, Option<&str>)]) -> NodeFacts {
 
 fn desired() -> DesiredNode {
     DesiredNode {
-        name: "pi-01".into(),
+        name: "pi-01".parse().unwrap(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
 //! running it again.
 
+use crate::config::NodeName;
 mod node_passwords;
 mod snapshot;
 mod space;
@@ -38,7 +39,7 @@ const DB: &str = "/var/lib/rancher/k3s/server/db";
 #[derive(Debug, thiserror::Error)]
 #[error("{node}: restore stopped at {step}: {reason}{advice}")]
 pub struct RestoreError {
-    /// The node it stopped on.
+    /// The node it stopped on (`cluster` when it stopped before any).
     pub node: String,
     /// The step (stopping K3s, pushing the snapshot, the reset, a rejoin...).
     pub step: &'static str,
@@ -53,7 +54,7 @@ const RERUN: &str = "; run `pikube restore` again with the same snapshot to fini
 /// A node of cluster.toml, reached as root.
 pub struct RestoreNode {
     /// Its cluster.toml name.
-    pub name: String,
+    pub name: NodeName,
     /// Server or agent.
     pub role: Role,
     /// The connection, as root.
@@ -77,16 +78,16 @@ pub async fn serving(nodes: &[RestoreNode]) -> Option<String> {
 }
 
 /// What the restore did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RestoreReport {
     /// The server the snapshot was restored on.
-    pub first_server: String,
+    pub first_server: NodeName,
     /// The other servers, which rejoined it with their old etcd data moved aside.
-    pub rejoined_servers: Vec<String>,
+    pub rejoined_servers: Vec<NodeName>,
     /// The agents, started again.
-    pub restarted_agents: Vec<String>,
+    pub restarted_agents: Vec<NodeName>,
     /// The nodes whose restored node-password records were removed before they rejoined.
-    pub node_passwords_removed: Vec<String>,
+    pub node_passwords_removed: Vec<NodeName>,
     /// Whether the first server's restored node password was another card's, its record
     /// removed after K3s said so.
     pub first_server_password_was_stale: bool,
@@ -137,7 +138,7 @@ pub async fn restore(
     for (node, result) in join_all(stops).await {
         if let Err(err) = result {
             return Err(RestoreError {
-                node: node.name.clone(),
+                node: node.name.to_string(),
                 step: "stopping K3s",
                 reason: err.to_string(),
                 advice: RERUN,
@@ -201,8 +202,16 @@ pub async fn restore(
         .map_err(|reason| step(&first.name, "removing the restored node passwords", reason))?;
     let mut report = RestoreReport {
         first_server: first.name.clone(),
-        node_passwords_removed: rejoining.iter().map(|n| (*n).to_owned()).collect(),
-        ..RestoreReport::default()
+        node_passwords_removed: servers[1..]
+            .iter()
+            .chain(&agents)
+            .map(|n| n.name.clone())
+            .collect(),
+        rejoined_servers: Vec::new(),
+        restarted_agents: Vec::new(),
+        first_server_password_was_stale: false,
+        not_in_cluster_toml: Vec::new(),
+        seconds: 0.0,
     };
 
     // 6. The other servers rejoin one at a time, their old etcd data moved aside.
@@ -279,7 +288,7 @@ pub async fn restore(
 /// token comes from the service's own env file, as when systemd starts K3s.
 async fn reset_etcd(first: &RestoreNode, remote: &str) -> Result<(), RestoreError> {
     let step = |reason: String| RestoreError {
-        node: first.name.clone(),
+        node: first.name.to_string(),
         step: "k3s server --cluster-reset",
         reason,
         advice: RERUN,
@@ -326,14 +335,14 @@ echo "$aside""#,
         .run_privileged_unchecked("putting the SQLite datastore back", &script, b"")
         .await
         .map_err(|err| RestoreError {
-            node: first.name.clone(),
+            node: first.name.to_string(),
             step: "putting the SQLite datastore back",
             reason: err.to_string(),
             advice: RERUN,
         })?;
     if !output.success() {
         return Err(RestoreError {
-            node: first.name.clone(),
+            node: first.name.to_string(),
             step: "putting the SQLite datastore back",
             reason: output.last_stderr_line(),
             advice: RERUN,

@@ -244,9 +244,9 @@ mod tests {
         let manifest = Manifest {
             cluster: cluster.to_owned(),
             name: name.to_owned(),
-            node: "s1".to_owned(),
+            node: "s1".parse().unwrap(),
             k3s_version: version.to_owned(),
-            servers: vec!["s1".to_owned()],
+            servers: vec!["s1".parse().unwrap()],
             taken_at: 1_700_000_000,
             size: bytes.len() as u64,
             sha256: sha256_hex(bytes),

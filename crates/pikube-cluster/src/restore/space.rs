@@ -39,7 +39,7 @@ pub(super) async fn check_space(
         });
     for (index, server, output) in join_all(checks).await {
         let fail = |reason: String| RestoreError {
-            node: server.name.clone(),
+            node: server.name.to_string(),
             step: "checking free space",
             reason,
             advice: "; nothing was stopped or changed",

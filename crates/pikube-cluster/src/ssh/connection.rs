@@ -8,6 +8,7 @@ use tokio::io::AsyncWriteExt;
 use zeroize::Zeroizing;
 
 use super::{masters, ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
+use crate::config::NodeName;
 
 /// The result of a remote command that ran to completion (whatever its exit code).
 #[derive(Clone)]
@@ -225,7 +226,7 @@ impl Connection {
     }
 
     /// The node's cluster.toml name.
-    pub fn node(&self) -> &str {
+    pub fn node(&self) -> &NodeName {
         &self.target.node
     }
 

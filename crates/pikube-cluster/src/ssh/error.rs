@@ -1,3 +1,4 @@
+use crate::config::NodeName;
 use std::io;
 
 /// What went wrong talking to a node. Every variant names the node.
@@ -11,7 +12,7 @@ pub enum SshError {
     /// The node's host key is not the one pinned: never connected to, never retried.
     HostKeyChanged {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// Where it was reached.
         address: String,
         /// The file holding the pinned key.
@@ -21,7 +22,7 @@ pub enum SshError {
     /// No connection could be made (refused, unreachable, authentication failed).
     Connect {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// Where it was tried.
         address: String,
         /// What ssh said.
@@ -31,7 +32,7 @@ pub enum SshError {
     /// The connection dropped while a command ran.
     Disconnected {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
     },
@@ -42,7 +43,7 @@ pub enum SshError {
     /// A command wrote more than pikube keeps; it was stopped.
     OutputTooLarge {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
         /// `stdout` or `stderr`.
@@ -58,7 +59,7 @@ pub enum SshError {
     /// A command did not finish in time.
     TimedOut {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
         /// How long it was given.
@@ -68,7 +69,7 @@ pub enum SshError {
     /// A command's input or output could not be moved.
     Transfer {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
         /// Why.
@@ -79,7 +80,7 @@ pub enum SshError {
     /// A command exited non-zero.
     CommandFailed {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
         /// Its exit code.
@@ -94,7 +95,7 @@ pub enum SshError {
     /// sudo wants a password and none was given.
     SudoPasswordNeeded {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// The user pikube logs in as.
         user: String,
     },
@@ -102,7 +103,7 @@ pub enum SshError {
     /// sudo refused the password given.
     SudoPasswordRejected {
         /// The node, by its cluster.toml name.
-        node: String,
+        node: NodeName,
         /// The user pikube logs in as.
         user: String,
     },
@@ -126,7 +127,7 @@ mod tests {
     #[test]
     fn a_timeout_names_the_node_the_step_and_the_limit_readably() {
         let err = SshError::TimedOut {
-            node: "pi-1".into(),
+            node: "pi-1".parse().unwrap(),
             what: "gathering facts".into(),
             limit: Duration::from_secs(600),
         };

@@ -121,7 +121,7 @@ mod tests {
 
     fn target(address: &str) -> SshTarget {
         SshTarget {
-            node: "n".into(),
+            node: "n".parse().unwrap(),
             address: address.into(),
             user: Some("pi".into()),
             port: None,

@@ -1,10 +1,11 @@
+use crate::config::NodeName;
 use std::path::PathBuf;
 
 /// Where and as whom to reach one node; every field left `None` falls back to ssh_config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
     /// The node's name in cluster.toml, used in every message about it.
-    pub node: String,
+    pub node: NodeName,
     /// IP address or host name (an ssh_config `Host` alias works too).
     pub address: String,
     /// The login user.

@@ -1,5 +1,6 @@
 //! `pikube apply`: the pipeline run for real, its report rendered as text or JSON.
 
+use pikube_cluster::config::NodeName;
 use pikube_cluster::pipeline::{self, Mode, NodeOutcome, Phase, PipelineReport, Run, Settings};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 use serde_json::json;
@@ -80,7 +81,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 
 /// One line per node of the file (what each phase changed, or its first failure), then
 /// one per stale node and per failure of a phase as a whole.
-fn text_lines(report: &PipelineReport, members: &[String]) -> Vec<String> {
+fn text_lines(report: &PipelineReport, members: &[NodeName]) -> Vec<String> {
     let mut lines = Vec::new();
     for node in members {
         if let Some(error) = report.failure_of(node) {
@@ -118,7 +119,7 @@ fn text_lines(report: &PipelineReport, members: &[String]) -> Vec<String> {
 /// The prune phase's steps on nodes cluster.toml no longer lists.
 fn stale_steps<'r>(
     report: &'r PipelineReport,
-    members: &'r [String],
+    members: &'r [NodeName],
 ) -> impl Iterator<Item = (&'r str, &'r NodeOutcome)> {
     report
         .phases

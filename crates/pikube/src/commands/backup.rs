@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use pikube_cluster::backup::{
     back_up, local_backups, prune, BackupError, BackupRequest, Datastore, Manifest, SnapshotSource,
 };
-use pikube_cluster::config::Role;
+use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 
 use crate::cli::{BackupAction, BackupArgs, FileArgs, LockArgs, OutputFormat, ReportArgs};
@@ -62,11 +62,11 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
         )
     })?;
     let dir = local.dir().join("backups");
-    let server_names: Vec<String> = config
+    let server_names: Vec<NodeName> = config
         .nodes
         .iter()
         .filter(|n| n.role == Role::Server)
-        .map(|n| n.name.to_string())
+        .map(|n| n.name.clone())
         .collect();
     let progress = StderrProgress::new();
     let runtime = runtime()?;

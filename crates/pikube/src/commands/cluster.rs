@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use pikube_cluster::cluster_lock::ServerLock;
-use pikube_cluster::config::{self, ClusterConfig, NodeSpec, Role};
+use pikube_cluster::config::{self, ClusterConfig, NodeName, NodeSpec, Role};
 use pikube_cluster::fleet::Fleet;
 
 use crate::commands::sudo_prompt::sudo_password;
@@ -19,7 +19,7 @@ pub fn load_config(path: &Path) -> anyhow::Result<ClusterConfig> {
 }
 
 /// Refuses node names cluster.toml does not have, naming the ones it has.
-pub fn check_node_names(config: &ClusterConfig, names: &[String]) -> anyhow::Result<()> {
+pub fn check_node_names(config: &ClusterConfig, names: &[NodeName]) -> anyhow::Result<()> {
     for name in names {
         if config.node(name).is_none() {
             let known: Vec<String> = config.nodes.iter().map(|n| n.name.to_string()).collect();

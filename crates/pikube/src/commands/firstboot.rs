@@ -30,7 +30,7 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
     for node in &nodes {
         let first = FirstBoot {
             cluster: config.name.to_string(),
-            node: node.name.to_string(),
+            node: node.name.clone(),
             user: admin_user(&config, node)?,
             keys: keys_for(&args.authorized_key, node)?,
             os,

@@ -1,7 +1,7 @@
 //! `pikube os-upgrade`: the nodes' operating system brought up to date one node at a time
 //! (see `pikube_cluster::os_upgrade`), or with `--check` only listed.
 
-use pikube_cluster::config::Role;
+use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::k3s::read_state;
 use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingPackage};
 use pikube_cluster::progress::{Progress, StderrProgress};
@@ -23,7 +23,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
     let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
     // Agents first, then the servers one by one with the first server last: the order a
     // shutdown takes, for the same reason.
-    let order: Vec<(String, Role)> = shutdown_order(&config)
+    let order: Vec<(NodeName, Role)> = shutdown_order(&config)
         .into_iter()
         .filter(|step| chosen(&step.node))
         .map(|step| (step.node, step.role))
@@ -37,8 +37,8 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
     let runtime = runtime()?;
     let lines = runtime.block_on(async {
         let server_lock = lock_on_server(&config, "os-upgrade", &args.lock, &progress).await?;
-        let mut connections: Vec<(String, Option<Connection>)> = Vec::new();
-        let mut lines: Vec<(String, Result<String, String>)> = Vec::new();
+        let mut connections: Vec<(NodeName, Option<Connection>)> = Vec::new();
+        let mut lines: Vec<(NodeName, Result<String, String>)> = Vec::new();
         for connected in fleet.connect_privileged(&progress, &sudo_password).await {
             match connected.result {
                 Ok(connection) => connections.push((connected.node, Some(connection))),
@@ -55,7 +55,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
             ready_timeout: args.ready_timeout,
             reboot_timeout: args.reboot_timeout,
         };
-        let mut stopped_at: Option<String> = None;
+        let mut stopped_at: Option<NodeName> = None;
         for (name, role) in &order {
             if lines.iter().any(|(n, _)| n == name) {
                 continue;
@@ -178,12 +178,12 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
 fn check(
     args: &OsUpgradeArgs,
     config: &pikube_cluster::config::ClusterConfig,
-    order: &[(String, Role)],
+    order: &[(NodeName, Role)],
 ) -> anyhow::Result<Outcome> {
     let fleet = fleet_of(config, |n| {
         order.iter().any(|(name, _)| *name == n.name.as_ref())
     })?;
-    let results: Vec<(String, Result<Vec<PendingPackage>, String>)> =
+    let results: Vec<(NodeName, Result<Vec<PendingPackage>, String>)> =
         runtime()?.block_on(pending_on_all(&fleet, &sudo_password));
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     let pending = results

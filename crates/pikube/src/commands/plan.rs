@@ -29,7 +29,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let mut errors: Vec<(String, String)> = Vec::new();
     for node in run.members() {
         if let Some(error) = report.failure_of(&node) {
-            errors.push((node.clone(), error.to_owned()));
+            errors.push((node.to_string(), error.to_owned()));
         }
     }
     errors.extend(

@@ -52,7 +52,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     )),
                     Err(err) => {
                         let mut cells = vec![
-                            result.node.clone(),
+                            result.node.to_string(),
                             member.role.to_string(),
                             member.target.address.clone(),
                         ];

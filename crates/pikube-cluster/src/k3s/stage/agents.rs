@@ -1,6 +1,7 @@
 //! The agents step: every agent still in the run joins through the first server, in
 //! parallel (`[ssh] parallelism` at a time), each Ready on the wanted version.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
@@ -19,7 +20,7 @@ impl K3sStage<'_> {
     pub async fn apply_agents(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &K3sSurvey,
         progress: &dyn Progress,
     ) -> Vec<NodeResult<K3sNodeReport, K3sError>> {
@@ -30,7 +31,7 @@ impl K3sStage<'_> {
         if !agents.is_empty() {
             progress.step(&format!("k3s: {} agent(s) join", agents.len()));
         }
-        let joined: BTreeMap<String, Result<K3sNodeReport, K3sError>> = stream::iter(agents)
+        let joined: BTreeMap<NodeName, Result<K3sNodeReport, K3sError>> = stream::iter(agents)
             .map(|(member, node, state)| async move {
                 let outcome = self
                     .install_node(
@@ -54,7 +55,7 @@ impl K3sStage<'_> {
     pub fn plan_agents(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &K3sSurvey,
     ) -> Vec<NodeResult<K3sNodePlanReport, K3sError>> {
         let planned = self
@@ -78,7 +79,7 @@ impl K3sStage<'_> {
     fn agents<'s, 'n>(
         &'s self,
         nodes: &'n [StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &'s K3sSurvey,
     ) -> Vec<(&'s K3sMemberSpec, &'n StageNode, &'s K3sNodeState)> {
         self.spec

@@ -2,6 +2,7 @@
 //! says, then the node running the wanted version and Ready, or why not.
 
 use super::{K3sNodeReport, K3sStage, StageNode};
+use crate::config::NodeName;
 use crate::k3s::cluster_nodes::get_nodes;
 use crate::k3s::error::K3sError;
 use crate::k3s::install::{carry_out, journal_tail, service_status, wait_started};
@@ -77,11 +78,11 @@ impl K3sStage<'_> {
     async fn forget_stale_node(
         &self,
         api: &Connection,
-        name: &str,
+        name: &NodeName,
         progress: &dyn Progress,
     ) -> Result<(), K3sError> {
         let live = get_nodes(api).await?;
-        if !live.iter().any(|n| n.name == name) {
+        if !live.iter().any(|n| n.name == name.as_str()) {
             return Ok(());
         }
         progress.node(

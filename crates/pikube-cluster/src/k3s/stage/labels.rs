@@ -2,6 +2,7 @@
 //! cluster.toml gives it, through the API; those pikube set before and the file no longer
 //! names are removed, others' left alone.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::{api, K3sStage, K3sSurvey, StageNode};
@@ -32,7 +33,7 @@ impl K3sStage<'_> {
     pub async fn apply_labels(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &K3sSurvey,
         progress: &dyn Progress,
     ) -> Vec<NodeResult<NodeLabels, K3sError>> {
@@ -98,7 +99,7 @@ impl K3sStage<'_> {
     pub fn plan_labels(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &K3sSurvey,
     ) -> Vec<NodeResult<NodeLabels, K3sError>> {
         let Some(live) = &survey.live else {
@@ -134,7 +135,7 @@ impl K3sStage<'_> {
     fn installed<'n, 's>(
         &self,
         nodes: &'n [StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         survey: &'s K3sSurvey,
     ) -> Vec<(&'n StageNode, &'s K3sNodeState)> {
         nodes

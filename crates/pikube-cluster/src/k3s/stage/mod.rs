@@ -6,6 +6,7 @@
 //! both, with what the agents join with, in a [`K3sSurvey`] that the agents and labels
 //! steps take up. Each step has a dry form that changes nothing and lists the changes.
 
+use crate::config::NodeName;
 mod agents;
 mod join;
 mod labels;
@@ -39,7 +40,7 @@ pub use labels::NodeLabels;
 /// A node the stage can work on: connected with root, facts read.
 pub struct StageNode {
     /// Its name in cluster.toml.
-    pub name: String,
+    pub name: NodeName,
     /// The run's connection to it.
     pub connection: Connection,
     /// What the facts phase read.
@@ -59,14 +60,14 @@ pub struct K3sStage<'a> {
     pub parallelism: usize,
     /// Nodes whose binary the upgrade phase puts in place (in a dry run: would): the plan
     /// counts it as there.
-    pub rolled_out: &'a BTreeSet<String>,
+    pub rolled_out: &'a BTreeSet<NodeName>,
     /// K3s states read earlier in this run and still true (in a dry run nothing changes
     /// them): not read again.
-    pub read_before: Option<&'a BTreeMap<String, K3sNodeState>>,
+    pub read_before: Option<&'a BTreeMap<NodeName, K3sNodeState>>,
     /// The cluster's node list, read earlier in a dry run: not asked again.
     pub live_before: Option<&'a [ClusterNode]>,
     /// The labels and taints pikube last set, per node, from the local node records.
-    pub recorded: &'a BTreeMap<String, Registration>,
+    pub recorded: &'a BTreeMap<NodeName, Registration>,
     /// Take over nodes whose K3s another tool installed (`--adopt`).
     pub adopt: bool,
 }
@@ -98,7 +99,7 @@ pub struct K3sNodePlanReport {
 /// of every node it could read, the topology, and what agents join with. Not `Debug`: it
 /// holds the agents' token.
 pub struct K3sSurvey {
-    states: BTreeMap<String, K3sNodeState>,
+    states: BTreeMap<NodeName, K3sNodeState>,
     topology: Topology,
     /// The env file agents join with (their token). In a plan, `None` while the cluster
     /// has no token yet: apply would make one.
@@ -110,22 +111,22 @@ pub struct K3sSurvey {
 impl K3sSurvey {
     /// The server that started the cluster; every other node joins through it, and the
     /// later steps reach the API on it.
-    pub fn first_server(&self) -> &str {
+    pub fn first_server(&self) -> &NodeName {
         &self.topology.first_server
     }
 }
 
 /// The nodes the stage saw, their k3s state, and the decisions taken from them.
 struct Survey<'n> {
-    nodes: BTreeMap<String, (&'n StageNode, K3sNodeState)>,
-    failures: BTreeMap<String, K3sError>,
+    nodes: BTreeMap<NodeName, (&'n StageNode, K3sNodeState)>,
+    failures: BTreeMap<NodeName, K3sError>,
     topology: Topology,
 }
 
 impl Survey<'_> {
     /// The nodes whose state could not be read (or that failed before the stage), each
     /// with its error, as results of any kind.
-    fn take_failures<T>(&mut self) -> impl Iterator<Item = (String, Result<T, K3sError>)> {
+    fn take_failures<T>(&mut self) -> impl Iterator<Item = (NodeName, Result<T, K3sError>)> {
         std::mem::take(&mut self.failures)
             .into_iter()
             .map(|(node, err)| (node, Err(err)))
@@ -150,7 +151,7 @@ impl K3sStage<'_> {
     async fn survey<'n>(
         &self,
         nodes: &'n [StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         progress: &dyn Progress,
     ) -> Result<Survey<'n>, super::topology::TopologyError> {
         // An address that is an ssh_config alias or a name only this machine resolves means
@@ -179,7 +180,7 @@ impl K3sStage<'_> {
                 .await;
         let mut surveyed = BTreeMap::new();
         let mut failures = BTreeMap::new();
-        let mut join_addresses: BTreeMap<String, String> = BTreeMap::new();
+        let mut join_addresses: BTreeMap<NodeName, String> = BTreeMap::new();
         for (node, state, reached_at) in surveys {
             if let Some(ip) = reached_at {
                 join_addresses.insert(node.name.clone(), ip);
@@ -235,8 +236,8 @@ impl K3sStage<'_> {
     /// `addresses`: where other nodes reach a node, when not at its cluster.toml address.
     fn topology_nodes<'s>(
         &'s self,
-        surveyed: &'s BTreeMap<String, (&StageNode, K3sNodeState)>,
-        addresses: &'s BTreeMap<String, String>,
+        surveyed: &'s BTreeMap<NodeName, (&StageNode, K3sNodeState)>,
+        addresses: &'s BTreeMap<NodeName, String>,
     ) -> Vec<TopologyNode<'s>> {
         self.spec
             .nodes
@@ -250,7 +251,7 @@ impl K3sStage<'_> {
             .collect()
     }
 
-    fn member(&self, name: &str) -> Result<&K3sMemberSpec, K3sError> {
+    fn member(&self, name: &NodeName) -> Result<&K3sMemberSpec, K3sError> {
         self.spec.member(name).ok_or_else(|| K3sError::Cluster {
             node: name.to_owned(),
             message: "not in cluster.toml".to_owned(),
@@ -328,9 +329,9 @@ impl K3sStage<'_> {
     /// Every node without a result yet is skipped, for `reason`.
     fn skip_the_rest<T>(
         &self,
-        mut results: BTreeMap<String, Result<T, K3sError>>,
+        mut results: BTreeMap<NodeName, Result<T, K3sError>>,
         reason: &str,
-    ) -> BTreeMap<String, Result<T, K3sError>> {
+    ) -> BTreeMap<NodeName, Result<T, K3sError>> {
         for member in &self.spec.nodes {
             results.entry(member.name.clone()).or_insert_with(|| {
                 Err(K3sError::Skipped {
@@ -342,7 +343,7 @@ impl K3sStage<'_> {
         results
     }
 
-    fn all_failed<T>(&self, error: impl Fn(&str) -> K3sError) -> Vec<NodeResult<T, K3sError>> {
+    fn all_failed<T>(&self, error: impl Fn(&NodeName) -> K3sError) -> Vec<NodeResult<T, K3sError>> {
         self.spec
             .nodes
             .iter()
@@ -356,7 +357,7 @@ impl K3sStage<'_> {
     /// The results in file order; a node without one is left out (another step had it).
     fn in_file_order<T>(
         &self,
-        mut results: BTreeMap<String, Result<T, K3sError>>,
+        mut results: BTreeMap<NodeName, Result<T, K3sError>>,
     ) -> Vec<NodeResult<T, K3sError>> {
         self.spec
             .nodes
@@ -423,7 +424,7 @@ fn api<'n>(nodes: &'n [StageNode], survey: &K3sSurvey) -> Option<&'n Connection>
     stage_node(nodes, survey.first_server()).map(|n| &n.connection)
 }
 
-fn cluster_error(node: &str, err: &super::topology::TopologyError) -> K3sError {
+fn cluster_error(node: &NodeName, err: &super::topology::TopologyError) -> K3sError {
     K3sError::Topology {
         node: node.to_owned(),
         source: err.clone(),

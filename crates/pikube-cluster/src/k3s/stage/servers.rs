@@ -2,6 +2,7 @@
 //! or made; then the first server, then the other servers one at a time (etcd grows one
 //! member at a time), each Ready before the next.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::{cluster_error, K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, StageNode};
@@ -27,11 +28,11 @@ impl K3sStage<'_> {
     pub async fn apply_servers(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         local: &LocalState,
         progress: &dyn Progress,
     ) -> ServersStep<K3sNodeReport> {
-        let mut results: BTreeMap<String, Result<K3sNodeReport, K3sError>> = BTreeMap::new();
+        let mut results: BTreeMap<NodeName, Result<K3sNodeReport, K3sError>> = BTreeMap::new();
         let mut survey = match self.survey(nodes, unavailable, progress).await {
             Ok(survey) => survey,
             Err(err) => return (self.all_failed(|node| cluster_error(node, &err)), None),
@@ -167,7 +168,7 @@ impl K3sStage<'_> {
     pub async fn plan_servers(
         &self,
         nodes: &[StageNode],
-        unavailable: &BTreeMap<String, String>,
+        unavailable: &BTreeMap<NodeName, String>,
         local_token: Option<&K3sToken>,
         local_agent_token: Option<&K3sToken>,
         progress: &dyn Progress,
@@ -176,7 +177,7 @@ impl K3sStage<'_> {
             Ok(survey) => survey,
             Err(err) => return (self.all_failed(|node| cluster_error(node, &err)), None),
         };
-        let mut results: BTreeMap<String, Result<K3sNodePlanReport, K3sError>> =
+        let mut results: BTreeMap<NodeName, Result<K3sNodePlanReport, K3sError>> =
             survey.take_failures().collect();
         let no_addresses = BTreeMap::new();
         let topo_nodes = self.topology_nodes(&survey.nodes, &no_addresses);

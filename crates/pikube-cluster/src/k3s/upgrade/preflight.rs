@@ -3,6 +3,7 @@
 //! node Ready. Pure: the phase reads the cluster, this decides.
 
 use crate::config::K3sVersion;
+use crate::config::NodeName;
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::paths::Service;
 use crate::k3s::ClusterNode;
@@ -11,7 +12,7 @@ use crate::k3s::ClusterNode;
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// Its cluster.toml name.
-    pub name: String,
+    pub name: NodeName,
     /// The K3s service it runs (server or agent).
     pub service: Service,
     /// Its /usr/local/bin/k3s is not the binary cluster.toml names.
@@ -22,7 +23,7 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeUpgrade {
     /// Its cluster.toml name.
-    pub name: String,
+    pub name: NodeName,
     /// The K3s service restarted on it.
     pub service: Service,
     /// What its kubelet reports now.
@@ -220,7 +221,7 @@ mod tests {
 
     fn candidate(name: &str, service: Service, binary_differs: bool) -> Candidate {
         Candidate {
-            name: name.to_owned(),
+            name: name.parse().unwrap(),
             service,
             binary_differs,
         }

@@ -3,6 +3,7 @@
 //! Ready on the new version, uncordon. A node that fails stays cordoned: the next apply
 //! finds it behind and picks up from there.
 
+use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use crate::apply::carry_out;
@@ -25,7 +26,7 @@ pub enum UpgradeError {
     #[error("{node}: upgrade to {target} stopped at {step}: {reason}{cordoned}")]
     Step {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The version it was going to.
         target: K3sVersion,
         /// The step (cordon, drain, replace, restart, Ready, uncordon).
@@ -39,7 +40,7 @@ pub enum UpgradeError {
     #[error("{node}: upgrade refused: etcd is not healthy ({reason}); nothing was changed")]
     Etcd {
         /// The server asked.
-        node: String,
+        node: NodeName,
         /// What etcd said.
         reason: String,
     },
@@ -49,7 +50,7 @@ pub enum UpgradeError {
     )]
     Snapshot {
         /// The server asked.
-        node: String,
+        node: NodeName,
         /// Why the snapshot failed.
         reason: String,
     },
@@ -82,7 +83,7 @@ impl Rollout<'_> {
         api: &Connection,
         progress: &dyn Progress,
     ) -> Result<(), UpgradeError> {
-        let name = node.name.as_str();
+        let name = &node.name;
         let connection = &node.connection;
         let service = step.service;
         let stop = |step: &'static str, reason: String, cordoned: bool| UpgradeError::Step {

@@ -4,6 +4,7 @@
 //! then its files removed, server by server. A plan shows each file's diff (a secret file
 //! only by name).
 
+use crate::config::NodeName;
 use std::collections::BTreeSet;
 
 use crate::addons::{addon_of, monitoring_files, read_server_files, AddonFile, ServerFile};
@@ -13,7 +14,7 @@ use crate::plan::{Change, NodePlan, PlannedChange};
 use crate::ssh::shell_quote;
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
-    let servers: Vec<String> = run.servers_up().iter().map(|n| n.name.clone()).collect();
+    let servers: Vec<NodeName> = run.servers_up().iter().map(|n| n.name.clone()).collect();
     if servers.is_empty() {
         return Ok(());
     }

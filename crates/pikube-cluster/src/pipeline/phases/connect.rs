@@ -3,6 +3,7 @@
 //! on root: a node whose sudo wants a password nobody gave is still read, and only what
 //! needs root (the k3s state) fails on it.
 
+use crate::config::NodeName;
 use crate::pipeline::{Mode, PhaseReport, Run};
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
@@ -64,11 +65,9 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 
 /// Whether `node` has a static address in cluster.toml other than `address`, its last
 /// known one: the only case where looking for it there is right.
-fn moving_from(run: &Run<'_>, node: &str, address: &str) -> bool {
-    run.config.nodes.iter().any(|spec| {
-        spec.name.to_string() == node
-            && spec
-                .static_address
-                .is_some_and(|wanted| wanted.ip.to_string() != address)
-    })
+fn moving_from(run: &Run<'_>, node: &NodeName, address: &str) -> bool {
+    run.config
+        .node(node)
+        .and_then(|spec| spec.static_address)
+        .is_some_and(|wanted| wanted.ip.to_string() != address)
 }

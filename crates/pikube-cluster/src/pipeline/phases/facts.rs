@@ -3,6 +3,7 @@
 //! the cluster's node list: nothing will change them, so the later phases need not ask
 //! again, and a no-op plan costs one round trip to each node.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
@@ -67,7 +68,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 /// none does (K3s not installed yet, or down: the later phases ask again and say why).
 async fn first_node_list(
     run: &Run<'_>,
-    connections: &[(String, Connection)],
+    connections: &[(NodeName, Connection)],
 ) -> Option<Vec<ClusterNode>> {
     for member in run
         .spec

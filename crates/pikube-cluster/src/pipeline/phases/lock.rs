@@ -3,7 +3,7 @@
 //! machine). A plan takes neither: it changes nothing.
 
 use crate::cluster_lock::ServerLock;
-use crate::config::Role;
+use crate::config::{NodeName, Role};
 use crate::fleet::Fleet;
 use crate::pipeline::{Mode, PhaseReport, PipelineError, Run};
 use crate::run_lock::{Holder, RunLock, WAIT};
@@ -26,7 +26,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
 
     let servers = Fleet::of_config_where(run.config, |node| node.role == Role::Server)?;
     // Servers the connect phase found where the records last saw them.
-    let found_at: Vec<(String, String)> = run
+    let found_at: Vec<(NodeName, String)> = run
         .nodes
         .iter()
         .map(|node| (&node.name, &node.connection))

@@ -7,6 +7,7 @@
 //! not moved (etcd knows its members by address).
 
 use crate::config::DatastoreKind;
+use crate::config::NodeName;
 use crate::error_chain::describe;
 use crate::k3s::paths::Service;
 use crate::k3s::StageNode;
@@ -19,7 +20,7 @@ use crate::plan::NodePlan;
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let mut changes: Vec<AddressChange> = Vec::new();
-    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut failures: Vec<(NodeName, String)> = Vec::new();
     for node in run.nodes.iter().filter(|n| run.is_up(&n.name)) {
         let Some(mut network) = run
             .config

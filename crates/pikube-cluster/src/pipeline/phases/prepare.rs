@@ -1,6 +1,7 @@
 //! Each node's preparation (hostname, memory cgroup, swap) planned from its facts and, in
 //! an apply, carried out; the reboot it may need is the next phase's.
 
+use crate::config::NodeName;
 use futures::stream::{self, StreamExt};
 
 use crate::apply::carry_out_plan;
@@ -8,7 +9,7 @@ use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{plan_node, DesiredNode, NodePlan};
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
-    let mut planned: Vec<(String, Result<NodePlan, String>)> = Vec::new();
+    let mut planned: Vec<(NodeName, Result<NodePlan, String>)> = Vec::new();
     for node in run.nodes.iter().filter(|n| run.is_up(&n.name)) {
         let desired = DesiredNode {
             name: node.name.clone(),

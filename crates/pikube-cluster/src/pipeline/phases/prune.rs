@@ -4,11 +4,12 @@
 //! etcd one by one). Pruning waits until every node of the file is done: a half-built
 //! cluster is no place to judge etcd's quorum.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use crate::error_chain::describe;
 use crate::fleet::Fleet;
-use crate::k3s::{live_nodes, plan_prune, prune_node, PruneStep};
+use crate::k3s::{foreign_nodes, live_nodes, plan_prune, prune_node, ClusterNode, PruneStep};
 use crate::node_records::merge_records;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{Change, NodePlan, PlannedChange};
@@ -33,7 +34,10 @@ async fn plan(run: &mut Run<'_>, report: &mut PhaseReport) {
     };
     let steps = match live {
         Ok(live) => match run.local.node_records() {
-            Ok(records) => plan_prune(&live, &run.spec, &records),
+            Ok(records) => {
+                warn_of_foreign(&live, run, report);
+                plan_prune(&live, &run.spec, &records)
+            }
             Err(err) => {
                 report.errors.push(err.to_string());
                 return;
@@ -86,13 +90,16 @@ async fn apply(run: &mut Run<'_>, report: &mut PhaseReport) {
             None
         }
     };
+    if let Some((_, live)) = &live {
+        warn_of_foreign(live, run, report);
+    }
     let records = previous.clone().unwrap_or_default();
     let steps = live
         .as_ref()
         .map(|(_, live)| plan_prune(live, &run.spec, &records))
         .unwrap_or_default();
 
-    let mut pruned: Vec<String> = Vec::new();
+    let mut pruned: Vec<NodeName> = Vec::new();
     match (&live, prune) {
         (_, false) => {
             for step in &steps {
@@ -133,6 +140,18 @@ async fn apply(run: &mut Run<'_>, report: &mut PhaseReport) {
     }
 }
 
+/// Nodes pikube cannot have installed (their names are not node names) are left alone, and
+/// said so, rather than passed over in silence.
+fn warn_of_foreign(live: &[ClusterNode], run: &Run<'_>, report: &mut PhaseReport) {
+    for name in foreign_nodes(live, &run.spec) {
+        report.warnings.push(format!(
+            "{name} is in the cluster but not in cluster.toml, and its name is not a node name \
+             cluster.toml could hold, so pikube did not install it and leaves it alone \
+             (`kubectl delete node {name}` removes it once it is gone)"
+        ));
+    }
+}
+
 fn stale_warning(step: &PruneStep) -> String {
     let mut text = format!(
         "{} is in the cluster but not in cluster.toml: `pikube apply --prune` drains it, \
@@ -152,7 +171,7 @@ async fn prune_all(
     api: &Connection,
     steps: &[PruneStep],
     report: &mut PhaseReport,
-) -> Vec<String> {
+) -> Vec<NodeName> {
     let mut pruned = Vec::new();
     let allowed: Vec<&PruneStep> = steps.iter().filter(|s| s.refused.is_none()).collect();
     for step in steps {
@@ -215,7 +234,7 @@ async fn connect(
     run: &Run<'_>,
     fleet: &Result<Fleet, crate::fleet::SshClientError>,
     steps: &[&PruneStep],
-) -> BTreeMap<String, Result<Connection, String>> {
+) -> BTreeMap<NodeName, Result<Connection, String>> {
     match fleet {
         Ok(fleet) if fleet.members().is_empty() => BTreeMap::new(),
         Ok(fleet) => fleet

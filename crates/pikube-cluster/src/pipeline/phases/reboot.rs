@@ -5,6 +5,7 @@
 //! drained) and waited for until Ready again, so a fleet-wide change never takes every
 //! server (and etcd's quorum) down at once.
 
+use crate::config::NodeName;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
@@ -145,7 +146,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         }
     }
 
-    let mut done: Vec<(String, Result<Rebooted, String>)> = stream::iter(outside)
+    let mut done: Vec<(NodeName, Result<Rebooted, String>)> = stream::iter(outside)
         .map(|node| async move {
             let name = node.name.clone();
             let result = rebooter
@@ -192,8 +193,8 @@ async fn roll(
     run: &Run<'_>,
     nodes: Vec<(StageNode, Service)>,
     rebooter: Rebooter<'_>,
-    outside: &[(String, Result<Rebooted, String>)],
-) -> Vec<(String, Result<Rebooted, String>)> {
+    outside: &[(NodeName, Result<Rebooted, String>)],
+) -> Vec<(NodeName, Result<Rebooted, String>)> {
     let maintenance = Maintenance {
         drain_servers: run.settings.drain_servers,
         drain_timeout: run.settings.drain_timeout,
@@ -205,8 +206,8 @@ async fn roll(
             .is_some_and(|n| n.role == Role::Server)
     };
     let mut queue: Vec<Option<(StageNode, Service)>> = nodes.into_iter().map(Some).collect();
-    let mut finished: Vec<(String, Result<Rebooted, String>)> = Vec::new();
-    let mut stopped_at: Option<String> = None;
+    let mut finished: Vec<(NodeName, Result<Rebooted, String>)> = Vec::new();
+    let mut stopped_at: Option<NodeName> = None;
     for index in 0..queue.len() {
         let Some((node, service)) = queue[index].take() else {
             continue;

@@ -5,6 +5,7 @@
 //! A node not upgraded (refused, or after the rollout stopped) is out of the run, so the
 //! k3s phase never swaps its binary under it all at once.
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
@@ -36,7 +37,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         Mode::Plan => run.live.clone(),
         Mode::Apply => None,
     };
-    let differing: Vec<String> = candidates
+    let differing: Vec<NodeName> = candidates
         .iter()
         .filter(|c| c.binary_differs)
         .map(|c| c.name.clone())
@@ -77,7 +78,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                     .errors
                     .push(format!("upgrade to {target} refused: {problem}"));
             }
-            let behind: Vec<String> = candidates
+            let behind: Vec<NodeName> = candidates
                 .iter()
                 .filter(|c| {
                     c.binary_differs
@@ -153,7 +154,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
 /// The nodes of cluster.toml still in the run whose K3s service runs, with whether their
 /// binary is the one cluster.toml names; and every K3s state read. A node whose state
 /// cannot be read is left to the k3s phase, which reads it again and says why.
-async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<String, K3sNodeState>) {
+async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<NodeName, K3sNodeState>) {
     let binaries = run.binaries.as_ref();
     let parallelism = run.config.ssh.parallelism.max(1);
     let up: Vec<&StageNode> = run.nodes.iter().filter(|n| run.is_up(&n.name)).collect();
@@ -203,7 +204,7 @@ async fn roll_out(
     run: &Run<'_>,
     plan: &crate::k3s::upgrade::UpgradePlan,
     binaries: &BTreeMap<Arch, crate::k3s::BinaryArtifact>,
-) -> Vec<(String, Result<String, String>)> {
+) -> Vec<(NodeName, Result<String, String>)> {
     let target = run.config.k3s.version;
     let mut outcomes = Vec::new();
     let progress = run.progress;
@@ -248,7 +249,7 @@ async fn roll_out(
         }
     }
 
-    let mut stopped: Option<String> = None;
+    let mut stopped: Option<NodeName> = None;
     for group in [&plan.first, &plan.then] {
         let Some(first) = group.first() else { continue };
         // Servers one at a time: etcd keeps its quorum; agents a few at a time.

@@ -22,10 +22,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     }
     let (bad, good): (Vec<StageNode>, Vec<StageNode>) = std::mem::take(&mut run.nodes)
         .into_iter()
-        .partition(|n| refused.contains_key(&n.name));
+        .partition(|n| refused.contains_key(n.name.as_str()));
     run.nodes = good;
     for node in bad {
-        let reason = refused[&node.name].clone();
+        let reason = refused[node.name.as_str()].clone();
         run.progress.node(&node.name, &format!("FAILED: {reason}"));
         run.fail(report, &node.name, reason);
         node.connection.close().await;

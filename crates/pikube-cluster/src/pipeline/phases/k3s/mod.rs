@@ -7,6 +7,7 @@ pub(super) mod agents;
 pub(super) mod labels;
 pub(super) mod servers;
 
+use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use crate::k3s::{K3sError, K3sNodePlanReport, K3sNodeReport, K3sStage};
@@ -15,7 +16,7 @@ use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{NodePlan, PlannedChange};
 
 /// The labels and taints pikube last set on each node, from the local node records.
-fn recorded(run: &Run<'_>) -> BTreeMap<String, Registration> {
+fn recorded(run: &Run<'_>) -> BTreeMap<NodeName, Registration> {
     // Unreadable records are the prune phase's to report; here they only mean the nodes'
     // own drop-ins are read for what pikube set before.
     run.local
@@ -30,7 +31,7 @@ fn recorded(run: &Run<'_>) -> BTreeMap<String, Registration> {
 /// binary failed them all.
 fn stage<'r>(
     run: &'r Run<'_>,
-    recorded: &'r BTreeMap<String, Registration>,
+    recorded: &'r BTreeMap<NodeName, Registration>,
 ) -> Option<K3sStage<'r>> {
     Some(K3sStage {
         spec: &run.spec,
@@ -50,14 +51,14 @@ fn stage<'r>(
 }
 
 /// A node that failed before this phase has said why already.
-fn failed(run: &mut Run<'_>, report: &mut PhaseReport, node: &str, err: K3sError) {
+fn failed(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, err: K3sError) {
     if run.is_up(node) {
         run.fail(report, node, err.to_string());
     }
 }
 
 /// A node the servers or agents phase installed or changed.
-fn applied(report: &mut PhaseReport, node: &str, k3s: K3sNodeReport) {
+fn applied(report: &mut PhaseReport, node: &NodeName, k3s: K3sNodeReport) {
     if k3s.is_unchanged() {
         return;
     }
@@ -77,7 +78,7 @@ fn applied(report: &mut PhaseReport, node: &str, k3s: K3sNodeReport) {
 
 /// What the servers or agents phase would change on a node, in the report and the node's
 /// plan.
-fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &str, k3s: K3sNodePlanReport) {
+fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, k3s: K3sNodePlanReport) {
     if k3s.changes.is_empty() {
         return;
     }
@@ -94,7 +95,7 @@ fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &str, k3s: K3sNode
 
 fn add_to_plan(
     run: &mut Run<'_>,
-    node: &str,
+    node: &NodeName,
     phase: &'static str,
     changes: Vec<crate::plan::Change>,
 ) {
