@@ -97,6 +97,9 @@ pub struct Run<'a> {
 
     /// connect: the nodes reached, in file order, until facts pairs them with their facts.
     pub(super) connections: Vec<(NodeName, Connection)>,
+    /// connect: the nodes reached at their recorded address, not cluster.toml's (moving to
+    /// a static address); the lock looks for its server there too.
+    pub(super) found_at: BTreeMap<NodeName, String>,
     /// facts: the nodes reached, with their connection and facts (those failed since too).
     pub(super) nodes: Vec<StageNode>,
     /// Nodes out of the run, with the error that put them out.
@@ -143,6 +146,7 @@ impl<'a> Run<'a> {
             spec: K3sSpec::from_config(config),
             local: LocalState::new(config.dir(), config.name.as_ref()),
             connections: Vec::new(),
+            found_at: BTreeMap::new(),
             nodes: Vec::new(),
             failed: BTreeMap::new(),
             plans: BTreeMap::new(),

@@ -52,7 +52,10 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
             )
             .await;
         match found {
-            Some(Ok(connection)) => run.connections.push((connected.node, connection)),
+            Some(Ok(connection)) => {
+                run.found_at.insert(connected.node.clone(), address);
+                run.connections.push((connected.node, connection));
+            }
             Some(Err(again)) => run.fail(
                 report,
                 &connected.node,

@@ -3,7 +3,8 @@
 //! machine). A plan takes neither: it changes nothing.
 
 use crate::cluster_lock::ServerLock;
-use crate::config::{NodeName, Role};
+use crate::config::NodeName;
+use crate::config::Role;
 use crate::fleet::Fleet;
 use crate::pipeline::{Mode, PhaseReport, PipelineError, Run};
 use crate::run_lock::{Holder, RunLock, WAIT};
@@ -27,15 +28,14 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
     let servers = Fleet::of_config_where(run.config, |node| node.role == Role::Server)?;
     // Servers the connect phase found where the records last saw them.
     let found_at: Vec<(NodeName, String)> = run
-        .nodes
+        .found_at
         .iter()
-        .map(|node| (&node.name, &node.connection))
-        .filter(|(name, connection)| {
-            run.config.node(name).is_some_and(|spec| {
-                spec.role == Role::Server && spec.address.to_string() != connection.target().address
-            })
+        .filter(|(name, _)| {
+            run.config
+                .node(name)
+                .is_some_and(|n| n.role == Role::Server)
         })
-        .map(|(name, connection)| (name.clone(), connection.target().address.clone()))
+        .map(|(name, address)| (name.clone(), address.clone()))
         .collect();
     let server = ServerLock::take(
         servers,
