@@ -586,6 +586,50 @@ test -d {pods} && echo dir-kept
         assert_eq!(stdout, "data\nidle-removed\ndir-kept\n");
     }
 
+    /// Run by someone else than root, the scripts go through sudo, handing K3S_DATA_DIR on
+    /// only when it is set (a sudoers without SETENV refuses any variable otherwise). A fake
+    /// sudo shows what sudo would be asked.
+    #[test]
+    fn the_scripts_ask_sudo_for_a_variable_only_when_one_is_set() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sudo = dir.path().join("sudo");
+        std::fs::write(&sudo, "#!/bin/sh\nprintf '%s|' \"$@\"\n").unwrap();
+        std::fs::set_permissions(&sudo, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let scripts = [
+            ("killall", KILLALL_SCRIPT.to_owned()),
+            ("uninstall", uninstall_script(Service::Agent)),
+        ];
+        for (name, text) in scripts {
+            let script = dir.path().join(name);
+            std::fs::write(&script, text).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let asked = |data_dir: Option<&str>| {
+                let mut command = std::process::Command::new("setpriv");
+                command
+                    .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                    .arg(&script)
+                    .arg("--flag")
+                    .env_clear()
+                    .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()));
+                if let Some(data_dir) = data_dir {
+                    command.env("K3S_DATA_DIR", data_dir);
+                }
+                let out = command.output().expect("setpriv (util-linux) runs as root");
+                assert!(out.status.success(), "{name}: {out:?}");
+                String::from_utf8(out.stdout).unwrap()
+            };
+            let path = script.display();
+            assert_eq!(asked(None), format!("{path}|--flag|"), "{name}");
+            assert_eq!(
+                asked(Some("/srv/k3s")),
+                format!("K3S_DATA_DIR=/srv/k3s|{path}|--flag|"),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn agents_get_the_url_and_no_server_settings() {
         let text = config_yaml(&NodeConfig {

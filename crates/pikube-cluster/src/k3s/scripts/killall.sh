@@ -3,7 +3,12 @@
 # processes, mounts, CNI interfaces and the iptables rules of kube-proxy and flannel.
 # Cluster data stays (see k3s-uninstall.sh for that).
 set -x
-[ "$(id -u)" -eq 0 ] || exec sudo K3S_DATA_DIR="${K3S_DATA_DIR:-}" "$0" "$@"
+# As root through sudo; K3S_DATA_DIR is handed on only when set, since a sudoers without
+# SETENV refuses any variable given on sudo's command line (audit F16).
+if [ "$(id -u)" -ne 0 ]; then
+  if [ -n "${K3S_DATA_DIR:-}" ]; then exec sudo K3S_DATA_DIR="$K3S_DATA_DIR" "$0" "$@"; fi
+  exec sudo "$0" "$@"
+fi
 K3S_DATA_DIR=${K3S_DATA_DIR:-/var/lib/rancher/k3s}
 
 for bin in "$K3S_DATA_DIR"/data/*/bin "$K3S_DATA_DIR"/data/*/bin/aux; do

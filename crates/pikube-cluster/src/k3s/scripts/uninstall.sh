@@ -3,7 +3,12 @@
 # also k3s itself and its data. /etc/rancher/node (the node password) stays, as with
 # k3s' own uninstaller: delete the Node from the cluster before the machine joins again.
 set -x
-[ "$(id -u)" -eq 0 ] || exec sudo K3S_DATA_DIR="${K3S_DATA_DIR:-}" "$0" "$@"
+# As root through sudo; K3S_DATA_DIR is handed on only when set, since a sudoers without
+# SETENV refuses any variable given on sudo's command line (audit F16).
+if [ "$(id -u)" -ne 0 ]; then
+  if [ -n "${K3S_DATA_DIR:-}" ]; then exec sudo K3S_DATA_DIR="$K3S_DATA_DIR" "$0" "$@"; fi
+  exec sudo "$0" "$@"
+fi
 K3S_DATA_DIR=${K3S_DATA_DIR:-/var/lib/rancher/k3s}
 
 /usr/local/bin/k3s-killall.sh
