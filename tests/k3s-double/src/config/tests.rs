@@ -53,13 +53,15 @@ fn files_then_dropins_in_lexical_order_then_cli() {
         "node-name: early\nnode-label+: [c=3]\n",
     );
     write(&dir, "config.yaml.d/ignored.txt", "node-name: ignored\n");
+    // K3s matches the suffix in any case, `.yml` too.
+    write(&dir, "config.yaml.d/30-upper.YML", "node-label+: [d=4]\n");
 
     let (s, warnings) = resolve_with(Command::Server, &dir, &[], &[]);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(s.str("token"), Some("from-file"));
     assert!(s.bool("cluster-init"));
     assert_eq!(s.str("node-name"), Some("late"));
-    assert_eq!(s.list("node-label"), ["a=1", "b=2", "c=3"]);
+    assert_eq!(s.list("node-label"), ["a=1", "b=2", "c=3", "d=4"]);
     assert_eq!(s.str("write-kubeconfig-mode"), Some("0644"));
 
     let (s, _) = resolve_with(
