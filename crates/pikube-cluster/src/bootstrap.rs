@@ -4,13 +4,13 @@
 //! to ssh through an askpass program reading a private file, and to sudo on standard
 //! input: never on a command line or in the environment.
 
-use crate::config::NodeName;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 
+use crate::config::NodeName;
 use crate::firstboot::{admin_access, AuthorizedKey};
 
 use crate::ssh::{last_line, shell_quote, ClientConfig, SshTarget};

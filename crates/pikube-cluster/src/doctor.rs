@@ -2,12 +2,11 @@
 //! What takes Pi clusters down is power, heat, SD cards under etcd and a missing memory
 //! cgroup; each has a check here, judged from the facts pikube already gathers.
 
-use crate::config::NodeName;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::SnapshotSchedule;
+use crate::config::{NodeName, SnapshotSchedule};
 use crate::health::{CertExpiry, ScheduledSnapshots, CERT_WARNING_DAYS};
 use crate::human_duration::human_duration;
 use pikube_pi::facts::StorageKind;

@@ -1,10 +1,10 @@
 //! Reading a node's facts: one script, one round trip.
 
-use crate::config::NodeName;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pikube_pi::{parse_facts, FactsError, NodeFacts, FACTS_SCRIPT};
 
+use crate::config::NodeName;
 use crate::ssh::{Connection, SshError};
 
 /// Why a node's facts could not be read.

@@ -3,7 +3,7 @@
 //! pikube set on it. A node dropped from cluster.toml is still in the cluster, and `apply
 //! --prune` has only this record left to reach it and uninstall K3s.
 
-use crate::config::NodeName;
+use crate::config::{NodeName, Role};
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -14,16 +14,6 @@ use crate::state::{LocalState, StateError};
 
 const FILE_NAME: &str = "nodes.json";
 const VERSION: u32 = 1;
-
-/// The role it was installed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordedRole {
-    /// A K3s server.
-    Server,
-    /// A K3s agent.
-    Agent,
-}
 
 /// One node as it was last installed: its SSH settings already resolved from cluster.toml
 /// (the node's own value, else `[ssh]`'s).
@@ -46,7 +36,7 @@ pub struct NodeRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_jump: Option<String>,
     /// Server or agent.
-    pub role: RecordedRole,
+    pub role: Role,
     /// The server that started the cluster (the others joined through it).
     #[serde(default)]
     pub initialised_cluster: bool,
@@ -138,7 +128,7 @@ mod tests {
             port: None,
             identity_file: None,
             proxy_jump: None,
-            role: RecordedRole::Agent,
+            role: Role::Agent,
             initialised_cluster: false,
             registration: None,
         }

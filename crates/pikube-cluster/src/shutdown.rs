@@ -4,14 +4,13 @@
 //! at a time with the first server last, then the machines powered off (or rebooted) in
 //! that same order.
 
-use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde::Serialize;
 
 use crate::apply::reboot_node;
-use crate::config::{ClusterConfig, Role};
+use crate::config::{ClusterConfig, NodeName, Role};
 use crate::k3s::cordon::cordon;
 use crate::k3s::paths::KILLALL;
 use crate::progress::Progress;

@@ -1,6 +1,6 @@
-use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
+use crate::config::NodeName;
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
 
 /// Asks the node to reboot and returns at once; the command is detached so the SSH

@@ -9,14 +9,13 @@ mod sqlite;
 
 pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 
-use crate::config::NodeName;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ClusterConfig, DatastoreKind};
+use crate::config::{ClusterConfig, DatastoreKind, NodeName};
 use crate::digest::sha256_hex;
 use crate::ssh::{shell_quote, Connection, SshError};
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use super::suggest::did_you_mean;
 
 /// `server` runs the control plane (and etcd); `agent` only runs workloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Runs the control plane, and etcd with more than one server.

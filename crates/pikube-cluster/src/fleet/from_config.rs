@@ -2,7 +2,7 @@
 //! talk to.
 
 use crate::config::{ClusterConfig, NodeSpec, Role};
-use crate::node_records::{NodeRecord, RecordedRole, Registration};
+use crate::node_records::{NodeRecord, Registration};
 use crate::plan::DesiredNode;
 use crate::ssh::{ClientConfig, SshTarget};
 
@@ -42,10 +42,7 @@ impl Fleet {
         let members = records
             .into_iter()
             .map(|record| {
-                let role = match record.role {
-                    RecordedRole::Server => Role::Server,
-                    RecordedRole::Agent => Role::Agent,
-                };
+                let role = record.role;
                 member(config, record, role)
             })
             .collect();
@@ -66,10 +63,7 @@ pub fn record_of(
         port: node.port,
         identity_file: node.identity_file.clone(),
         proxy_jump: node.proxy_jump.clone(),
-        role: match node.role {
-            Role::Server => RecordedRole::Server,
-            Role::Agent => RecordedRole::Agent,
-        },
+        role: node.role,
         initialised_cluster,
         registration,
     }

@@ -1,11 +1,11 @@
 //! The cluster's view of its nodes, read with `k3s kubectl get nodes -o json` on a
 //! server (as root: the admin kubeconfig is 0600).
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::config::NodeName;
 use crate::ssh::{Connection, SshError};
 
 /// A Node as `kubectl get nodes -o json` shows it, in what pikube needs of it.

@@ -1,9 +1,10 @@
 //! One node's k3s as pikube should leave it.
 
-use crate::config::NodeName;
 use std::path::PathBuf;
 
 use super::render::Membership;
+
+use crate::config::NodeName;
 
 /// A k3s binary on the controller, ready to be pushed to nodes of one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! Carrying out a node's k3s plan: the binary (checked on the node), files, links, the
 //! service; then waiting for it to come up.
 
-use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use super::node_plan::K3sNodePlan;
 use super::paths::Service;
 use crate::apply::carry_out as carry_out_change;
+use crate::config::NodeName;
 use crate::plan::Change;
 use crate::progress::Progress;
 use crate::ssh::{Connection, SshError};

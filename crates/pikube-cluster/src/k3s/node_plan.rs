@@ -6,8 +6,7 @@ use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
-use crate::config::NodeName;
-use crate::config::REGISTRY_CA_DIR;
+use crate::config::{NodeName, REGISTRY_CA_DIR};
 use crate::digest::sha256_hex;
 use crate::plan::{Change, SecretFileChange, UploadChange};
 

@@ -4,8 +4,8 @@
 use super::cluster_nodes::ClusterNode;
 use super::paths::Service;
 use super::spec::K3sSpec;
-use crate::config::NodeName;
-use crate::node_records::{NodeRecord, RecordedRole};
+use crate::config::{NodeName, Role};
+use crate::node_records::NodeRecord;
 
 /// Labels k3s puts on a server's node (`master` on older releases, `etcd` with embedded
 /// etcd); agents carry none of them.
@@ -84,10 +84,7 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
         .into_iter()
         .map(|(name, node)| {
             let record = records.iter().find(|r| r.name == node.name).cloned();
-            let server = is_server(node)
-                || record
-                    .as_ref()
-                    .is_some_and(|r| r.role == RecordedRole::Server);
+            let server = is_server(node) || record.as_ref().is_some_and(|r| r.role == Role::Server);
             let refused = if !server {
                 None
             } else if record.as_ref().is_some_and(|r| r.initialised_cluster) {
@@ -184,7 +181,7 @@ mod tests {
         }
     }
 
-    fn record(name: &str, role: RecordedRole, initialised_cluster: bool) -> NodeRecord {
+    fn record(name: &str, role: Role, initialised_cluster: bool) -> NodeRecord {
         NodeRecord {
             name: name.parse().unwrap(),
             address: "10.0.0.9".into(),
@@ -206,7 +203,7 @@ mod tests {
             live("a1", false, true),
             live("a2", false, false),
         ];
-        let records = [record("a2", RecordedRole::Agent, false)];
+        let records = [record("a2", Role::Agent, false)];
         let steps = plan_prune(&nodes, &spec, &records);
         assert_eq!(steps.len(), 1);
         let step = &steps[0];
@@ -268,7 +265,7 @@ mod tests {
         assert!(plan_prune(&down, &spec3, &[])[0].refused.is_some());
 
         // The server that started the cluster stays, whatever the count.
-        let records = [record("s3", RecordedRole::Server, true)];
+        let records = [record("s3", Role::Server, true)];
         let why = plan_prune(&nodes, &spec3, &records)[0]
             .refused
             .clone()

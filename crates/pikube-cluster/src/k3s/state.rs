@@ -1,7 +1,6 @@
 //! What k3s looks like on a node now, read as root in one round trip: the files pikube
 //! manages (secret ones as digests only), the services, and the server token.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use pikube_pi::facts::UnitStates;
@@ -9,6 +8,7 @@ use pikube_pi::{framed_script, FactsError, Sections};
 
 use super::paths::{Service, IMAGES_DIR, LINKS};
 use super::token::{AgentToken, ServerToken};
+use crate::config::NodeName;
 use crate::ssh::{Connection, SshError};
 
 const STATE_SCRIPT: &str = include_str!("state.sh");

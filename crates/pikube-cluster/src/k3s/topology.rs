@@ -1,14 +1,13 @@
 //! Who initialises the cluster, who joins through whom, and with which token. Pure:
 //! decided from cluster.toml and the nodes' k3s state, so plan and apply agree.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::paths::Service;
 use super::render::Membership;
 use super::state::K3sNodeState;
 use super::token::{AgentToken, ServerToken};
-use crate::config::DatastoreKind;
+use crate::config::{DatastoreKind, NodeName};
 
 /// The cluster-wide facts of one node needed to decide the topology.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
-use crate::config::NodeName;
 use std::path::PathBuf;
+
+use crate::config::NodeName;
 
 /// What went wrong with a kubeconfig. Never carries the credentials themselves: only names,
 /// field paths and parse locations.

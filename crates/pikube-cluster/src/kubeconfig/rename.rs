@@ -1,6 +1,5 @@
 //! Turning k3s' own kubeconfig into one for this cluster.
 
-use crate::config::NodeName;
 use std::fmt;
 
 use yaml_serde::{Mapping, Value};
@@ -11,6 +10,7 @@ use super::emit;
 use super::entries::{self, entry_name, into_mapping};
 use super::merge::fresh_document;
 use super::KubeconfigError;
+use crate::config::NodeName;
 use crate::k3s::paths;
 
 const WHAT: &str = "k3s.yaml";

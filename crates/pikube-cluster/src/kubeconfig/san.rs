@@ -2,11 +2,12 @@
 //! does not, every kubectl call fails TLS verification, so `kubeconfig` says so up front and
 //! writes nothing (audit F9).
 
-use crate::config::NodeName;
 use std::net::IpAddr;
 
 use x509_parser::extensions::GeneralName;
 use x509_parser::pem::Pem;
+
+use crate::config::NodeName;
 
 /// Where K3s keeps the API server's serving certificate.
 pub const SERVING_CERT: &str = "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt";

@@ -2,7 +2,6 @@
 //! the program that owns the node's network) and, when the interface does not have it yet,
 //! the switch to it.
 
-use crate::config::NodeName;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use pikube_pi::NodeFacts;
 use serde::Serialize;
 
 use super::{dhcpcd, keyfile, netplan, NetworkStack, StaticNetwork};
+use crate::config::NodeName;
 use crate::plan::{Change, CommandChange, FileChange, PlannedChange};
 
 /// A node's move to its static address, or a change of the file that keeps it.

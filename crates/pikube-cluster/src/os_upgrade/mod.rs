@@ -9,10 +9,10 @@ mod pending;
 
 pub use pending::{parse_simulation, PendingPackage};
 
-use crate::config::NodeName;
 use std::time::Duration;
 
 use crate::apply::reboot_node;
+use crate::config::NodeName;
 use crate::k3s::{paths::Service, stopped, Maintenance};
 use crate::ssh::{ClientConfig, Connection};
 

@@ -1,10 +1,11 @@
 //! What a run did (or, dry, would do), phase by phase and node by node: typed, so that the
 //! binary only renders it, as text or JSON.
 
-use crate::config::NodeName;
 use serde::Serialize;
 
 use super::{Mode, Phase};
+
+use crate::config::NodeName;
 
 /// The whole run: `apply -o json` prints it as it is.
 #[derive(Debug, Serialize)]

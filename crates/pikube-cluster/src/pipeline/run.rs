@@ -1,14 +1,13 @@
 //! What one run of the pipeline knows: the cluster file and the settings it started with,
 //! and what each phase leaves for the next (connections, facts, plans, failures, locks).
 
-use crate::config::NodeName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cluster_lock::ServerLock;
-use crate::config::{Arch, ClusterConfig};
+use crate::config::{Arch, ClusterConfig, NodeName};
 use crate::fleet::{Fleet, SshClientError};
 use crate::k3s::{
     BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, K3sSurvey, PruneStep, StageNode,

@@ -1,8 +1,9 @@
-use crate::config::NodeName;
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
 use super::{preparation_phases, Change, DesiredNode};
+
+use crate::config::NodeName;
 
 /// A change together with the phase that wants it.
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,6 @@
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
 //! running it again.
 
-use crate::config::NodeName;
 mod node_passwords;
 mod snapshot;
 mod space;
@@ -24,7 +23,7 @@ use futures::future::join_all;
 
 use crate::apply::carry_out;
 use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
-use crate::config::Role;
+use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
 use crate::k3s::{get_nodes, start_service, wait_node_ready};
 use crate::plan::{Change, UploadChange};

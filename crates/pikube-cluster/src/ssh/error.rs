@@ -1,5 +1,6 @@
-use crate::config::NodeName;
 use std::io;
+
+use crate::config::NodeName;
 
 /// What went wrong talking to a node. Every variant names the node.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-use crate::config::NodeName;
 use std::path::PathBuf;
+
+use crate::config::NodeName;
 
 /// Where and as whom to reach one node; every field left `None` falls back to ssh_config.
 #[derive(Debug, Clone, PartialEq, Eq)]

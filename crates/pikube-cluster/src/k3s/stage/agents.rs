@@ -1,12 +1,12 @@
 //! The agents step: every agent still in the run joins through the first server, in
 //! parallel (`[ssh] parallelism` at a time), each Ready on the wanted version.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
 
 use super::{api, K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, StageNode};
+use crate::config::NodeName;
 use crate::fleet::NodeResult;
 use crate::k3s::error::K3sError;
 use crate::k3s::paths::Service;

@@ -2,10 +2,10 @@
 //! cluster.toml gives it, through the API; those pikube set before and the file no longer
 //! names are removed, others' left alone.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::{api, K3sStage, K3sSurvey, StageNode};
+use crate::config::NodeName;
 use crate::fleet::NodeResult;
 use crate::k3s::cluster_nodes::{get_nodes, ClusterNode};
 use crate::k3s::error::K3sError;

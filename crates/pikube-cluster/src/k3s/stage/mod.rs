@@ -6,7 +6,6 @@
 //! both, with what the agents join with, in a [`K3sSurvey`] that the agents and labels
 //! steps take up. Each step has a dry form that changes nothing and lists the changes.
 
-use crate::config::NodeName;
 mod agents;
 mod join;
 mod labels;
@@ -28,7 +27,7 @@ use super::render::{config_yaml, registration_yaml, NodeConfig};
 use super::spec::{K3sMemberSpec, K3sSpec};
 use super::state::{read_state, K3sNodeState};
 use super::topology::{topology, Topology, TopologyNode};
-use crate::config::Arch;
+use crate::config::{Arch, NodeName};
 use crate::fleet::NodeResult;
 use crate::node_records::Registration;
 use crate::plan::Change;

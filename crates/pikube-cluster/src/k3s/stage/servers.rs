@@ -2,10 +2,10 @@
 //! or made; then the first server, then the other servers one at a time (etcd grows one
 //! member at a time), each Ready before the next.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use super::{cluster_error, K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, StageNode};
+use crate::config::NodeName;
 use crate::fleet::NodeResult;
 use crate::k3s::cluster_nodes::get_nodes;
 use crate::k3s::error::K3sError;

@@ -2,8 +2,7 @@
 //! downgrade unless asked, no minor version skipped, no agent ahead of a server, every
 //! node Ready. Pure: the phase reads the cluster, this decides.
 
-use crate::config::K3sVersion;
-use crate::config::NodeName;
+use crate::config::{K3sVersion, NodeName};
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::paths::Service;
 use crate::k3s::ClusterNode;

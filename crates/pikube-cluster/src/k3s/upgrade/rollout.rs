@@ -3,11 +3,10 @@
 //! Ready on the new version, uncordon. A node that fails stays cordoned: the next apply
 //! finds it behind and picks up from there.
 
-use crate::config::NodeName;
 use std::time::{Duration, Instant};
 
 use crate::apply::carry_out;
-use crate::config::K3sVersion;
+use crate::config::{K3sVersion, NodeName};
 use crate::k3s::install::{journal_tail, service_status, wait_started};
 use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;

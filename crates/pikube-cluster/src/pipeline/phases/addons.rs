@@ -4,11 +4,11 @@
 //! then its files removed, server by server. A plan shows each file's diff (a secret file
 //! only by name).
 
-use crate::config::NodeName;
 use std::collections::BTreeSet;
 
 use crate::addons::{addon_of, monitoring_files, read_server_files, AddonFile, ServerFile};
 use crate::apply::carry_out;
+use crate::config::NodeName;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
 use crate::plan::{Change, NodePlan, PlannedChange};
 use crate::ssh::shell_quote;

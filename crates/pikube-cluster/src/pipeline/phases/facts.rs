@@ -3,11 +3,11 @@
 //! the cluster's node list: nothing will change them, so the later phases need not ask
 //! again, and a no-op plan costs one round trip to each node.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
 
+use crate::config::NodeName;
 use crate::facts::gather_facts;
 use crate::k3s::paths::Service;
 use crate::k3s::{get_nodes, read_state, ClusterNode, StageNode};

@@ -3,8 +3,7 @@
 //! machine). A plan takes neither: it changes nothing.
 
 use crate::cluster_lock::ServerLock;
-use crate::config::NodeName;
-use crate::config::Role;
+use crate::config::{NodeName, Role};
 use crate::fleet::Fleet;
 use crate::pipeline::{Mode, PhaseReport, PipelineError, Run};
 use crate::run_lock::{Holder, RunLock, WAIT};

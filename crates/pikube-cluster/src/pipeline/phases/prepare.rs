@@ -1,10 +1,10 @@
 //! Each node's preparation (hostname, memory cgroup, swap) planned from its facts and, in
 //! an apply, carried out; the reboot it may need is the next phase's.
 
-use crate::config::NodeName;
 use futures::stream::{self, StreamExt};
 
 use crate::apply::carry_out_plan;
+use crate::config::NodeName;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{plan_node, DesiredNode, NodePlan};
 

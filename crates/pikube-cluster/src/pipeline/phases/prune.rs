@@ -4,9 +4,9 @@
 //! etcd one by one). Pruning waits until every node of the file is done: a half-built
 //! cluster is no place to judge etcd's quorum.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
+use crate::config::NodeName;
 use crate::error_chain::describe;
 use crate::fleet::Fleet;
 use crate::k3s::{foreign_nodes, live_nodes, plan_prune, prune_node, ClusterNode, PruneStep};

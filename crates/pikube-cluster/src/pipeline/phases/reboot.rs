@@ -5,12 +5,11 @@
 //! drained) and waited for until Ready again, so a fleet-wide change never takes every
 //! server (and etcd's quorum) down at once.
 
-use crate::config::NodeName;
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::apply::{reboot_node, verify_prepared};
-use crate::config::Role;
+use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
 use crate::k3s::{read_state, service_status, stopped, Maintenance, StageNode};
 use crate::node_error::NodeError;

@@ -5,13 +5,12 @@
 //! A node not upgraded (refused, or after the rollout stopped) is out of the run, so the
 //! k3s phase never swaps its binary under it all at once.
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
-use crate::config::Arch;
+use crate::config::{Arch, NodeName};
 use crate::k3s::paths::Service;
 use crate::k3s::upgrade::{
     etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout,

@@ -7,9 +7,9 @@ pub(super) mod agents;
 pub(super) mod labels;
 pub(super) mod servers;
 
-use crate::config::NodeName;
 use std::collections::BTreeMap;
 
+use crate::config::NodeName;
 use crate::k3s::{K3sError, K3sNodePlanReport, K3sNodeReport, K3sStage};
 use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
