@@ -533,6 +533,19 @@ fn a_killed_install_is_finished_and_token_or_server_problems_are_clear() {
         "su pi -c '/usr/local/bin/k3s --version' 2>&1 || true",
     );
     assert!(denied.contains("permission denied"), "{denied}");
+    // status and doctor still know what runs there: the cluster's node list says.
+    let status = ws.pikube(&["status"]).expect_code(0);
+    for (name, state) in [("one", "server active"), ("two", "agent active")] {
+        let row = status
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {}", status.stdout));
+        assert!(
+            row.trim_end().ends_with(&format!("v1.26.5+k3s1 {state}")),
+            "{row}"
+        );
+    }
     for fleet_node in ["pi1", "pi2"] {
         let leftovers = fleet.exec(
             fleet_node,

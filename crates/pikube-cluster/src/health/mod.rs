@@ -8,11 +8,10 @@ mod snapshots;
 pub use certs::{expiries, CertExpiry};
 pub use snapshots::{read_scheduled, ScheduledSnapshots};
 
-use crate::config::NodeName;
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
-use crate::config::{ClusterConfig, Role};
+use crate::config::{ClusterConfig, NodeName, Role};
 use crate::fleet::{Fleet, NodeResult};
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::{get_nodes, ClusterNode};
@@ -70,6 +69,8 @@ pub struct NodeHealth {
     pub ready: Option<bool>,
     /// Why pikube cordoned it, if it did and has not uncordoned it.
     pub cordoned_by_pikube: Option<String>,
+    /// The K3s version its Node reports (kubeletVersion), when the cluster lists it.
+    pub kubelet_version: Option<String>,
     /// Its clock minus this machine's, in seconds, when it was read.
     pub clock_offset_secs: Option<f64>,
     /// Its certificate that expires first.
@@ -112,6 +113,7 @@ pub async fn check(
                 node: node.clone(),
                 ready: None,
                 cordoned_by_pikube: None,
+                kubelet_version: None,
                 clock_offset_secs: facts.as_ref().ok().and_then(|f| f.clock_offset_secs),
                 first_expiry: None,
                 scheduled_snapshots: None,
@@ -182,6 +184,7 @@ pub async fn check(
             let found = live.iter().find(|n| n.name == node.node);
             node.ready = found.map(|n| n.ready);
             node.cordoned_by_pikube = found.and_then(cordoned_by_pikube).map(str::to_owned);
+            node.kubelet_version = found.map(|n| n.kubelet_version.clone());
         }
         for node in &health.nodes {
             let registered = with_k3s.contains(&node.node.as_str());
@@ -250,6 +253,16 @@ pub async fn check(
     }
     health.healthy = health.problems.is_empty();
     health
+}
+
+/// The K3s version a node runs: as its binary answered the login user, else as its Node
+/// reports it (a release before mid-2023 answers `--version` only to root, audit F3).
+pub fn k3s_version<'a>(facts: &'a NodeFacts, health: Option<&'a NodeHealth>) -> Option<&'a str> {
+    facts
+        .k3s
+        .version
+        .as_deref()
+        .or_else(|| health?.kubelet_version.as_deref().filter(|v| !v.is_empty()))
 }
 
 fn has_k3s(facts: &NodeFacts) -> bool {
@@ -345,4 +358,37 @@ async fn etcd(
         servers_ready,
         servers: servers_total,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_health(kubelet_version: Option<&str>) -> NodeHealth {
+        NodeHealth {
+            node: "pi-1".parse().unwrap(),
+            ready: Some(true),
+            cordoned_by_pikube: None,
+            kubelet_version: kubelet_version.map(str::to_owned),
+            clock_offset_secs: None,
+            first_expiry: None,
+            scheduled_snapshots: None,
+        }
+    }
+
+    #[test]
+    fn the_version_the_binary_keeps_to_root_comes_from_the_node_list() {
+        let answered =
+            crate::facts::from_sections(&[("k3s_version", "k3s version v1.31.4+k3s1 (a)")]);
+        let listed = node_health(Some("v1.26.5+k3s1"));
+        assert_eq!(k3s_version(&answered, Some(&listed)), Some("v1.31.4+k3s1"));
+
+        // Present but unparsed: what a refused `--version` leaves.
+        let refused = crate::facts::from_sections(&[("k3s_version", "")]);
+        assert!(refused.k3s.is_installed() && refused.k3s.version.is_none());
+        assert_eq!(k3s_version(&refused, Some(&listed)), Some("v1.26.5+k3s1"));
+        assert_eq!(k3s_version(&refused, None), None);
+        assert_eq!(k3s_version(&refused, Some(&node_health(None))), None);
+        assert_eq!(k3s_version(&refused, Some(&node_health(Some("")))), None);
+    }
 }

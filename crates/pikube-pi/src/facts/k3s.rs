@@ -7,7 +7,11 @@ use super::units::ServiceState;
 /// The k3s binary and its two possible services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct K3sState {
-    /// From `/usr/local/bin/k3s --version`, e.g. `v1.31.4+k3s1`.
+    /// `/usr/local/bin/k3s` is there, whether or not it answered `--version`.
+    pub binary: bool,
+    /// From `/usr/local/bin/k3s --version`, e.g. `v1.31.4+k3s1`. `None` also where the
+    /// binary is there but would not answer the login user: releases before mid-2023 read
+    /// their config.yaml (0600) even for `--version` (see K3s audit F3).
     pub version: Option<String>,
     /// `k3s.service`.
     pub server: ServiceState,
@@ -16,9 +20,9 @@ pub struct K3sState {
 }
 
 impl K3sState {
-    /// A k3s binary answered `--version`.
+    /// A k3s binary is in place.
     pub fn is_installed(&self) -> bool {
-        self.version.is_some()
+        self.binary || self.version.is_some()
     }
 }
 
@@ -44,5 +48,21 @@ mod tests {
         assert_eq!(parse_version(out).as_deref(), Some("v1.31.4+k3s1"));
         assert_eq!(parse_version("Segmentation fault"), None);
         assert_eq!(parse_version(""), None);
+    }
+
+    /// A release before mid-2023 refuses `--version` to the login user once config.yaml is
+    /// 0600: K3s is still installed, its version unknown to these facts.
+    #[test]
+    fn a_binary_that_will_not_say_its_version_is_still_installed() {
+        let transcript = "@@pikube-facts v1\n@@begin k3s_version\n\
+            |time=\"2026-12-06T10:00:00Z\" level=fatal msg=\"open /etc/rancher/k3s/config.yaml: permission denied\"\n\
+            @@end k3s_version eol=1 rc=1\n@@pikube-facts end\n";
+        let k3s = crate::parse_facts(transcript).unwrap().k3s;
+        assert!(k3s.binary && k3s.is_installed());
+        assert_eq!(k3s.version, None);
+
+        let none = "@@pikube-facts v1\n@@absent k3s_version\n@@pikube-facts end\n";
+        let k3s = crate::parse_facts(none).unwrap().k3s;
+        assert!(!k3s.binary && !k3s.is_installed());
     }
 }

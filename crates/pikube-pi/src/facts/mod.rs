@@ -202,6 +202,8 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             s.ok_text("vcgencmd_temp"),
         ),
         k3s: K3sState {
+            // The script marks the section absent when there is no binary.
+            binary: s.is_present("k3s_version"),
             version: s.ok_text("k3s_version").and_then(k3s::parse_version),
             server: units.get("k3s"),
             agent: units.get("k3s-agent"),

@@ -28,7 +28,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         match &result.result {
             Ok(facts) => {
                 findings.extend(examine(&result.node, server, facts));
-                versions.push((result.node.clone(), server, facts.k3s.version.clone()));
+                versions.push((result.node.clone(), server, facts));
             }
             Err(err) => findings.push(Finding {
                 node: result.node.clone(),
@@ -39,7 +39,6 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             }),
         }
     }
-    findings.extend(examine_versions(&versions));
 
     // K3s' certificates, read from each node that runs it (as `status` reads them).
     let facts = health::facts_by_node(&results);
@@ -48,6 +47,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         .backup
         .as_ref()
         .map_or_else(SnapshotSchedule::k3s_default, |b| b.schedule.clone());
+    // Versions once the cluster's node list is read: it tells those the login user may not ask.
+    let versions: Vec<_> = versions
+        .into_iter()
+        .map(|(node, server, facts)| {
+            let node_health = health.nodes.iter().find(|n| n.node == node);
+            let version = health::k3s_version(facts, node_health).map(str::to_owned);
+            (node, server, version)
+        })
+        .collect();
+    findings.extend(examine_versions(&versions));
     for node in &health.nodes {
         if let Some(first) = &node.first_expiry {
             findings.push(examine_certificates(&node.node, first));

@@ -44,12 +44,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             let mut errors = Vec::new();
             for (member, result) in fleet.members().iter().zip(&results) {
                 match &result.result {
-                    Ok(facts) => rows.push(row(
-                        &result.node,
-                        &member.role.to_string(),
-                        &member.target.address,
-                        facts,
-                    )),
+                    Ok(facts) => {
+                        let node_health = health.nodes.iter().find(|n| n.node == result.node);
+                        rows.push(row(
+                            &result.node,
+                            &member.role.to_string(),
+                            &member.target.address,
+                            facts,
+                            health::k3s_version(facts, node_health),
+                        ))
+                    }
                     Err(err) => {
                         let mut cells = vec![
                             result.node.to_string(),
@@ -135,7 +139,13 @@ const HEADER: [&str; 14] = [
     "K3S",
 ];
 
-fn row(node: &str, role: &str, address: &str, facts: &NodeFacts) -> Vec<String> {
+fn row(
+    node: &str,
+    role: &str,
+    address: &str,
+    facts: &NodeFacts,
+    k3s_version: Option<&str>,
+) -> Vec<String> {
     let os = &facts.os;
     let os_name = match os.family() {
         OsFamily::RaspberryPiOs => "pi-os".to_owned(),
@@ -164,7 +174,14 @@ fn row(node: &str, role: &str, address: &str, facts: &NodeFacts) -> Vec<String> 
         let total: u64 = facts.swap.active.iter().map(|s| s.size_kib).sum();
         format!("on {}", mib(total))
     };
-    let k3s = match &facts.k3s.version {
+    let version = match k3s_version {
+        Some(version) => Some(version),
+        // A release before mid-2023 answers `--version` only to root, and the cluster's node
+        // list did not say either.
+        None if facts.k3s.is_installed() => Some("installed"),
+        None => None,
+    };
+    let k3s = match version {
         None => "-".to_owned(),
         Some(version) => {
             let state = if facts.k3s.server.is_active() {

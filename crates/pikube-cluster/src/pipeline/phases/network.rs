@@ -6,8 +6,7 @@
 //! server its certificate's names and the agents' server URL. A server on embedded etcd is
 //! not moved (etcd knows its members by address).
 
-use crate::config::DatastoreKind;
-use crate::config::NodeName;
+use crate::config::{DatastoreKind, NodeName};
 use crate::error_chain::describe;
 use crate::k3s::paths::Service;
 use crate::k3s::StageNode;
@@ -144,7 +143,7 @@ async fn refusal(run: &Run<'_>, node: &StageNode, change: &AddressChange) -> Opt
         .spec
         .member(&node.name)
         .is_some_and(|m| m.service == Service::Server);
-    let installed = node.facts.k3s.version.is_some();
+    let installed = node.facts.k3s.is_installed();
     (server && installed && runs_etcd(run, node).await).then(|| etcd_refusal(change))
 }
 
