@@ -70,7 +70,14 @@ pub enum BootstrapError {
     },
     /// The askpass file could not be written here.
     #[error("cannot prepare the password for ssh: {0}")]
-    Local(#[from] std::io::Error),
+    Local(std::io::Error),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<std::io::Error> for BootstrapError {
+    fn from(err: std::io::Error) -> Self {
+        BootstrapError::Local(err)
+    }
 }
 
 /// The script run as root: the admin user made if missing (no password: the key is the

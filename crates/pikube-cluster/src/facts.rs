@@ -14,13 +14,12 @@ pub enum GatherError {
     #[error(transparent)]
     Ssh(#[from] SshError),
     /// What it printed is not the script's format (a login banner on stdout, a cut-off run).
-    #[error("{node}: could not read its facts: {source}")]
+    #[error("{node}: could not read its facts: {causes}", causes = crate::error_chain::describe(cause))]
     Parse {
         /// The node.
         node: NodeName,
         /// What is wrong with the output.
-        #[source]
-        source: FactsError,
+        cause: FactsError,
     },
 }
 
@@ -31,7 +30,7 @@ pub async fn gather_facts(connection: &Connection) -> Result<NodeFacts, GatherEr
     let output = connection.run("gathering facts", FACTS_SCRIPT).await?;
     let mut facts = parse_facts(&output.stdout).map_err(|source| GatherError::Parse {
         node: connection.node().to_owned(),
-        source,
+        cause: source,
     })?;
     // The script reads the clock first thing: the node's time then, less ours when we sent
     // it, is its offset plus the time ssh takes to start a command (milliseconds).

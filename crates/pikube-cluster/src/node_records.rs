@@ -74,10 +74,18 @@ impl LocalState {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StateError::Io { path, source }),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path,
+                    cause: source,
+                })
+            }
         };
         let file: RecordsFile =
-            serde_json::from_str(&text).map_err(|source| StateError::Malformed { path, source })?;
+            serde_json::from_str(&text).map_err(|source| StateError::Malformed {
+                path,
+                cause: source,
+            })?;
         Ok(file.nodes)
     }
 
@@ -92,7 +100,7 @@ impl LocalState {
         crate::private_file::replace(self.dir(), FILE_NAME, text.as_bytes()).map_err(|source| {
             StateError::Io {
                 path: self.node_records_path(),
-                source,
+                cause: source,
             }
         })
     }

@@ -130,12 +130,12 @@ pub enum LockError {
         holder: Holder,
     },
     /// The lock file could not be read, written or removed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Io {
         /// The lock file.
         path: PathBuf,
         /// Why.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -159,7 +159,10 @@ impl RunLock {
         let path = dir.join("lock");
         let io_err = |path: &Path| {
             let path = path.to_owned();
-            move |source| LockError::Io { path, source }
+            move |source| LockError::Io {
+                path,
+                cause: source,
+            }
         };
         fs::DirBuilder::new()
             .recursive(true)
@@ -182,7 +185,12 @@ impl RunLock {
                     return Ok(RunLock { path, took_over });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(source) => return Err(LockError::Io { path, source }),
+                Err(source) => {
+                    return Err(LockError::Io {
+                        path,
+                        cause: source,
+                    })
+                }
             }
             let Some(current) = read_holder(&path)? else {
                 // Gone between our attempt and this read, or half-written by a run killed
@@ -242,7 +250,7 @@ fn read_holder(path: &Path) -> Result<Option<Holder>, LockError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(LockError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         }),
     }
 }
@@ -253,7 +261,7 @@ fn remove(path: &Path) -> Result<(), LockError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(LockError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         }),
     }
 }

@@ -14,13 +14,12 @@ use crate::private_file;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// It could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     #[error(
         "{path} is readable by other users (mode {mode:o}); it holds a secret of the cluster \
@@ -49,16 +48,16 @@ pub enum StateError {
         path: PathBuf,
     },
     #[error(
-        "{path} cannot be read ({source}): fix it, or delete it; the next apply writes it \
-         again but forgets how to reach the nodes cluster.toml no longer lists"
+        "{path} cannot be read ({causes}): fix it, or delete it; the next apply writes it \
+         again but forgets how to reach the nodes cluster.toml no longer lists",
+        causes = crate::error_chain::describe(cause)
     )]
     /// The node records are not valid JSON of their format.
     Malformed {
         /// The file.
         path: PathBuf,
         /// What the parser said.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -155,7 +154,10 @@ impl LocalState {
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Io { path, source }),
+            Err(source) => Err(StateError::Io {
+                path,
+                cause: source,
+            }),
         }
     }
 
@@ -169,7 +171,7 @@ impl LocalState {
         private_file::replace(&self.dir, "ca.sha256", text.as_bytes()).map_err(|source| {
             StateError::Io {
                 path: self.ca_hash_path(),
-                source,
+                cause: source,
             }
         })
     }
@@ -195,7 +197,7 @@ impl LocalState {
         }
         let io = |source| StateError::Io {
             path: self.dir.clone(),
-            source,
+            cause: source,
         };
         let secret = match running {
             Some(secret) => secret.to_owned(),
@@ -209,7 +211,12 @@ impl LocalState {
         match linked {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => return Err(StateError::Io { path, source }),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path,
+                    cause: source,
+                })
+            }
         }
         read_token(&path)?.ok_or(StateError::Corrupt { path })
     }
@@ -222,7 +229,7 @@ fn read_token(path: &Path) -> Result<Option<K3sToken>, StateError> {
         Err(source) => {
             return Err(StateError::Io {
                 path: path.to_owned(),
-                source,
+                cause: source,
             })
         }
     };
@@ -235,7 +242,7 @@ fn read_token(path: &Path) -> Result<Option<K3sToken>, StateError> {
     }
     let text = fs::read_to_string(path).map_err(|source| StateError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     let token = text.trim();
     if token.is_empty() || token.chars().any(char::is_whitespace) {

@@ -9,10 +9,17 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 pub enum LoggingError {
     /// `RUST_LOG` is not a valid filter.
     #[error("RUST_LOG is not a valid log filter: {0}")]
-    Filter(#[from] tracing_subscriber::filter::ParseError),
+    Filter(tracing_subscriber::filter::ParseError),
     /// Another global subscriber was installed first.
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<tracing_subscriber::filter::ParseError> for LoggingError {
+    fn from(err: tracing_subscriber::filter::ParseError) -> Self {
+        LoggingError::Filter(err)
+    }
 }
 
 /// Installs the global `tracing` subscriber.

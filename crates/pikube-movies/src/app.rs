@@ -25,7 +25,14 @@ pub enum MoviesError {
     Start(#[from] StartError),
     /// Serving HTTP failed.
     #[error("serving HTTP: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<std::io::Error> for MoviesError {
+    fn from(err: std::io::Error) -> Self {
+        MoviesError::Io(err)
+    }
 }
 
 /// Binds `listen` and serves until SIGTERM or SIGINT, then drains (see [`serve`]).

@@ -15,23 +15,18 @@ use crate::config::DatabaseUrl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
-    #[error("cannot connect to {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("cannot connect to {url}: {cause}")]
+    Connect { url: String, cause: sqlx::Error },
     #[error("cannot prepare the SQLite file of {url}")]
     Directory {
         url: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("migrating {url}: {source}")]
+    #[error("migrating {url}: {cause}")]
     Migrate {
         url: String,
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
 }
 
@@ -86,14 +81,14 @@ impl Database {
                 .await
                 .map_err(|source| DatabaseError::Connect {
                     url: url.to_string(),
-                    source,
+                    cause: source,
                 })?;
         migrations
             .run(&pool)
             .await
             .map_err(|source| DatabaseError::Migrate {
                 url: url.to_string(),
-                source,
+                cause: source,
             })?;
         Ok(Database { pool, sqlite })
     }

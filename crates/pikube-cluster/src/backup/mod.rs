@@ -72,12 +72,12 @@ pub enum BackupError {
         sha256: String,
     },
     /// A file here could not be written or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Local {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: io::Error,
+        cause: io::Error,
     },
     #[error(
         "{node}: a single server keeps its data in SQLite, where K3s takes no snapshots to \
@@ -359,7 +359,7 @@ async fn copy_here(
         crate::private_file::create_temporary(request.dir, &name).map_err(|source| {
             BackupError::Local {
                 path: request.dir.join(&name),
-                source,
+                cause: source,
             }
         })?;
     let mut file = tokio::fs::File::from_std(file);
@@ -381,7 +381,7 @@ async fn copy_here(
     synced.map_err(|source| {
         discard(BackupError::Local {
             path: tmp.clone(),
-            source,
+            cause: source,
         })
     })?;
     if copied.bytes != size || copied.sha256 != sha256 {
@@ -414,7 +414,7 @@ async fn copy_here(
     fs::rename(&tmp, request.dir.join(&name)).map_err(|source| {
         discard(BackupError::Local {
             path: request.dir.join(&name),
-            source,
+            cause: source,
         })
     })?;
     write_private(request.dir, &format!("{name}.json"), &json)?;
@@ -435,7 +435,7 @@ pub fn local_backups(dir: &Path) -> Result<Vec<Manifest>, BackupError> {
         Err(source) => {
             return Err(BackupError::Local {
                 path: dir.to_owned(),
-                source,
+                cause: source,
             })
         }
     };
@@ -447,7 +447,7 @@ pub fn local_backups(dir: &Path) -> Result<Vec<Manifest>, BackupError> {
         }
         let text = fs::read(&path).map_err(|source| BackupError::Local {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         match serde_json::from_slice::<Manifest>(&text) {
             Ok(manifest) if dir.join(&manifest.name).is_file() => found.push(manifest),
@@ -467,7 +467,10 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
     for manifest in &backups[..excess] {
         for file in [manifest.name.clone(), format!("{}.json", manifest.name)] {
             let path = dir.join(&file);
-            fs::remove_file(&path).map_err(|source| BackupError::Local { path, source })?;
+            fs::remove_file(&path).map_err(|source| BackupError::Local {
+                path,
+                cause: source,
+            })?;
         }
         deleted.push(manifest.name.clone());
     }
@@ -478,7 +481,7 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
 fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
     crate::private_file::replace(dir, name, bytes).map_err(|source| BackupError::Local {
         path: dir.join(name),
-        source,
+        cause: source,
     })
 }
 

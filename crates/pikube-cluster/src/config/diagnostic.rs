@@ -44,13 +44,12 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// It could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read: {causes}", path.display(), causes = crate::error_chain::describe(cause))]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Every problem found, sorted by position, one per line when displayed.
     #[error("{}", lines(.diagnostics))]

@@ -34,7 +34,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         },
         _ => ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         },
     })?;
     parse(&text, path)

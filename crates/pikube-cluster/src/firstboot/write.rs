@@ -10,13 +10,12 @@ use super::{BootFile, CmdlineEdit};
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -40,7 +39,10 @@ pub fn write_boot_files(
 ) -> Result<Written, WriteError> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| WriteError::Io { path, source }
+        move |source| WriteError::Io {
+            path,
+            cause: source,
+        }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut written = Vec::new();

@@ -14,7 +14,7 @@ use crate::k3s_release::{cached_asset, file_sha256, ReleaseAsset, ReleaseError, 
 #[derive(Debug, thiserror::Error)]
 pub enum BinaryError {
     /// A local file named in cluster.toml could not be read.
-    #[error("k3s.{table}.{arch}: {path}: {source}")]
+    #[error("k3s.{table}.{arch}: {path}: {causes}", causes = crate::error_chain::describe(cause))]
     Local {
         /// The table of cluster.toml (`binary`, `images`, `sha256`...).
         table: &'static str,
@@ -23,8 +23,7 @@ pub enum BinaryError {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "k3s.{table}.{arch}: {path} has SHA-256 {actual}, not the pinned {expected}; it is not \
@@ -45,13 +44,12 @@ pub enum BinaryError {
         actual: String,
     },
     /// The release asset could not be downloaded or verified.
-    #[error("{what}: {source}")]
+    #[error("{what}: {causes}", causes = crate::error_chain::describe(cause))]
     Download {
         /// The asset, in words.
         what: String,
         /// Why.
-        #[source]
-        source: ReleaseError,
+        cause: ReleaseError,
     },
 }
 
@@ -71,7 +69,7 @@ pub async fn resolve_binaries(
             .map(|cached| (cached.path, cached.sha256))
             .map_err(|source| BinaryError::Download {
                 what: asset.describe(version),
-                source,
+                cause: source,
             })
     };
     let mut out = BTreeMap::new();
@@ -148,7 +146,7 @@ async fn local_file(
             table,
             arch,
             path: path.to_owned(),
-            source,
+            cause: source,
         })
 }
 

@@ -136,15 +136,15 @@ pub enum ClusterNodesError {
         reason: String,
     },
     #[error(
-        "{node}: `kubectl get nodes -o json` printed something that is not a node list: {source}"
+        "{node}: `kubectl get nodes -o json` printed something that is not a node list: {causes}",
+        causes = crate::error_chain::describe(cause)
     )]
     /// kubectl printed something else than a node list.
     Parse {
         /// The server.
         node: NodeName,
         /// What the parser said.
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -172,7 +172,7 @@ pub async fn get_nodes(connection: &Connection) -> Result<Vec<ClusterNode>, Clus
     }
     parse_nodes(&output.stdout).map_err(|source| ClusterNodesError::Parse {
         node: connection.node().to_owned(),
-        source,
+        cause: source,
     })
 }
 

@@ -17,13 +17,12 @@ pub enum K3sError {
     #[error(transparent)]
     State(#[from] StateError),
     /// Its changes could not be planned (another tool's K3s, a role change).
-    #[error("{node}: {source}")]
+    #[error("{node}: {causes}", causes = crate::error_chain::describe(cause))]
     Plan {
         /// The node.
         node: NodeName,
         /// Why.
-        #[source]
-        source: K3sPlanError,
+        cause: K3sPlanError,
     },
     /// A change could not be made, or K3s did not start.
     #[error(transparent)]
@@ -48,22 +47,20 @@ pub enum K3sError {
         reason: String,
     },
     /// The cluster's shape could not be decided (no server, two clusters).
-    #[error("{node}: {source}")]
+    #[error("{node}: {causes}", causes = crate::error_chain::describe(cause))]
     Topology {
         /// The node.
         node: NodeName,
         /// Why.
-        #[source]
-        source: TopologyError,
+        cause: TopologyError,
     },
     /// The token or records here could not be used.
-    #[error("{node}: local state: {source}")]
+    #[error("{node}: local state: {causes}", causes = crate::error_chain::describe(cause))]
     LocalState {
         /// The node.
         node: NodeName,
         /// Why.
-        #[source]
-        source: LocalStateError,
+        cause: LocalStateError,
     },
     /// K3s started but the node did not become Ready in time.
     #[error("{node}: not Ready within {secs}s. Last lines of its k3s journal:\n{journal}")]

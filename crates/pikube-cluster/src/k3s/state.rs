@@ -93,13 +93,12 @@ pub enum StateError {
     #[error(transparent)]
     Ssh(#[from] SshError),
     /// What it printed is not the script's format.
-    #[error("{node}: could not read its k3s state: {source}")]
+    #[error("{node}: could not read its k3s state: {causes}", causes = crate::error_chain::describe(cause))]
     Parse {
         /// The node.
         node: NodeName,
         /// What is wrong with the output.
-        #[source]
-        source: FactsError,
+        cause: FactsError,
     },
 }
 
@@ -114,7 +113,7 @@ pub async fn read_state(connection: &Connection) -> Result<K3sNodeState, StateEr
         .await?;
     parse_state(&output.stdout).map_err(|source| StateError::Parse {
         node: connection.node().to_owned(),
-        source,
+        cause: source,
     })
 }
 

@@ -274,6 +274,6 @@ fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), ReleaseEr
 fn io_at(path: &Path) -> impl Fn(io::Error) -> ReleaseError + '_ {
     move |source| ReleaseError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     }
 }

@@ -85,13 +85,12 @@ pub enum ReleaseError {
         /// The downloaded file's.
         actual: String,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     /// The cache could not be written or read.
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }

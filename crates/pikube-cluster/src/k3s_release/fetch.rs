@@ -77,7 +77,7 @@ impl Fetcher {
     ) -> Result<Downloaded, ReleaseError> {
         let io_error = |source| ReleaseError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         };
         let mut response = self.get(url).await?;
         let mut hasher = Sha256::new();

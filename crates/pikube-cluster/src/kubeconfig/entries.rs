@@ -10,7 +10,10 @@ use super::KubeconfigError;
 
 /// Parses `text`; `what` names it in errors. An empty (or comment-only) text is `Null`.
 pub(super) fn parse(text: &str, what: &'static str) -> Result<Value, KubeconfigError> {
-    yaml_serde::from_str(text).map_err(|source| KubeconfigError::NotYaml { what, source })
+    yaml_serde::from_str(text).map_err(|source| KubeconfigError::NotYaml {
+        what,
+        cause: source,
+    })
 }
 
 pub(super) fn into_mapping(value: Value, what: &'static str) -> Result<Mapping, KubeconfigError> {

@@ -10,13 +10,12 @@ pub enum KubeconfigError {
     #[error("the cluster name is empty")]
     EmptyName,
     /// The text does not parse as YAML.
-    #[error("{what} is not YAML: {source}")]
+    #[error("{what} is not YAML: {causes}", causes = crate::error_chain::describe(cause))]
     NotYaml {
         /// Which text: "k3s.yaml" or "the existing kubeconfig".
         what: &'static str,
         /// Where the parser stopped, and why.
-        #[source]
-        source: yaml_serde::Error,
+        cause: yaml_serde::Error,
     },
     /// The YAML is not a mapping at its top.
     #[error("{what} is not a kubeconfig: its top level is {found}, not a mapping")]
@@ -60,13 +59,12 @@ pub enum KubeconfigError {
     #[error("the kubeconfig holds YAML that cannot be written back (a list or mapping as a key)")]
     UnsupportedYaml,
     /// The kubeconfig file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "{lock} exists: kubectl or another pikube is changing this kubeconfig; \
@@ -171,12 +169,11 @@ pub enum KubeconfigError {
         problem: Box<KubeconfigError>,
     },
     /// Wraps a merge error with the file it came from.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     InFile {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        #[source]
-        source: Box<KubeconfigError>,
+        cause: Box<KubeconfigError>,
     },
 }

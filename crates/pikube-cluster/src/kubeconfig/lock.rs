@@ -36,7 +36,7 @@ impl KubeconfigLock {
                 .create(dir)
                 .map_err(|source| KubeconfigError::Io {
                     path: dir.to_owned(),
-                    source,
+                    cause: source,
                 })?;
         }
         let deadline = Instant::now() + wait;
@@ -54,7 +54,12 @@ impl KubeconfigLock {
                     }
                     sleep(RETRY_EVERY);
                 }
-                Err(source) => return Err(KubeconfigError::Io { path, source }),
+                Err(source) => {
+                    return Err(KubeconfigError::Io {
+                        path,
+                        cause: source,
+                    })
+                }
             }
         }
     }

@@ -53,7 +53,7 @@ pub fn merge_into_file(
 ) -> Result<(), KubeconfigError> {
     let io_error = |source| KubeconfigError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let _lock = KubeconfigLock::acquire(path, LOCK_WAIT)?;
     let existing = match std::fs::read_to_string(path) {
@@ -63,7 +63,7 @@ pub fn merge_into_file(
     };
     let merged = merge(&existing, new, switch_context).map_err(|e| KubeconfigError::InFile {
         path: path.to_owned(),
-        source: Box::new(e),
+        cause: Box::new(e),
     })?;
     write_private(path, &merged).map_err(io_error)
 }

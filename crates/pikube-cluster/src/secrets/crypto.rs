@@ -14,13 +14,12 @@ use super::Unlock;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A line of secrets.recipients is not a public key.
     #[error("{path}, line {line}: {message}")]

@@ -44,7 +44,7 @@ impl SecretsFile {
         let text =
             std::fs::read_to_string(&self.recipients_path).map_err(|source| SecretsError::Io {
                 path: self.recipients_path.clone(),
-                source,
+                cause: source,
             })?;
         Recipients::parse(&text, &self.recipients_path)
     }
@@ -53,7 +53,7 @@ impl SecretsFile {
     pub fn open(&self, unlock: &Unlock) -> Result<Secrets, SecretsError> {
         let sealed = std::fs::read(&self.path).map_err(|source| SecretsError::Io {
             path: self.path.clone(),
-            source,
+            cause: source,
         })?;
         let plain = crypto::decrypt(&sealed, unlock, &self.path)?;
         Secrets::parse(&plain, &self.path)
@@ -78,7 +78,7 @@ fn write_whole(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), SecretsError
     use std::io::Write;
     let io = |source| SecretsError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".pikube-secrets")

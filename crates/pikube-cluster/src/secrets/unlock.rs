@@ -74,7 +74,7 @@ impl Unlock {
             };
             let bytes = std::fs::read(path).map_err(|source| SecretsError::Io {
                 path: path.clone(),
-                source,
+                cause: source,
             })?;
             if bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
                 let identity =
@@ -123,7 +123,7 @@ pub fn ensure_default_identity() -> Result<(PathBuf, String), SecretsError> {
     })?;
     let io = |source| SecretsError::Io {
         path: path.clone(),
-        source,
+        cause: source,
     };
     if let Ok(text) = std::fs::read_to_string(&path) {
         let public = text

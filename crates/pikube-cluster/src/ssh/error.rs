@@ -110,7 +110,14 @@ pub enum SshError {
     },
     /// Something on this machine failed (the control directory, starting ssh).
     #[error("cannot prepare the local SSH client: {0}")]
-    Local(#[from] io::Error),
+    Local(io::Error),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<io::Error> for SshError {
+    fn from(err: io::Error) -> Self {
+        SshError::Local(err)
+    }
 }
 
 impl SshError {

@@ -107,14 +107,14 @@ pub enum ConfigError {
     },
     /// `DATABASE_URL` is not a database URL this service can use.
     #[error("DATABASE_URL: {0}")]
-    DatabaseUrl(#[from] DatabaseUrlError),
+    DatabaseUrl(DatabaseUrlError),
     /// A key variable does not hold a key of its kind.
-    #[error("{variable}: {source}")]
+    #[error("{variable}: {cause}")]
     InvalidKey {
         /// The variable.
         variable: String,
         /// What is wrong with the key.
-        source: KeyError,
+        cause: KeyError,
     },
     #[error(
         "{variable} is not set: {why} (`pikube serve movies --new-keys` prints a set of \
@@ -137,6 +137,13 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<DatabaseUrlError> for ConfigError {
+    fn from(err: DatabaseUrlError) -> Self {
+        ConfigError::DatabaseUrl(err)
+    }
 }
 
 impl MoviesConfig {
@@ -188,7 +195,10 @@ impl MoviesConfig {
         };
         let invalid = |variable: &str| {
             let variable = variable.to_owned();
-            move |source| ConfigError::InvalidKey { variable, source }
+            move |source| ConfigError::InvalidKey {
+                variable,
+                cause: source,
+            }
         };
         let signing = set("MOVIES_TOKEN_SIGNING_KEY")
             .map(|text| SigningKey::parse(&text).map_err(invalid("MOVIES_TOKEN_SIGNING_KEY")))

@@ -39,11 +39,10 @@ pub struct Started {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the {service} service: {source}")]
+    #[error("the {service} service: {cause}")]
     Database {
         service: ServiceName,
-        #[source]
-        source: DatabaseError,
+        cause: DatabaseError,
     },
     #[error("the {service} service: {message}")]
     Bootstrap {
@@ -62,7 +61,10 @@ impl Context<'_> {
         let url = self.config.database.for_service(service);
         Database::open(&url, self.config.max_connections, migrations)
             .await
-            .map_err(|source| StartError::Database { service, source })
+            .map_err(|source| StartError::Database {
+                service,
+                cause: source,
+            })
     }
 }
 

@@ -32,7 +32,7 @@ impl K3sStage<'_> {
             let desired = self.desired(node, topology, env)?;
             let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
                 node: node.name.clone(),
-                source,
+                cause: source,
             })?;
             let service = desired.membership.service();
             let connection = &node.connection;

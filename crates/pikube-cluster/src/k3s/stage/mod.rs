@@ -393,7 +393,7 @@ impl K3sStage<'_> {
         }
         let plan = plan_k3s(&desired, &expected).map_err(|source| K3sError::Plan {
             node: name.clone(),
-            source,
+            cause: source,
         })?;
         let mut changes = plan.changes;
         let stale = state.installed_service().is_none()
@@ -426,6 +426,6 @@ fn api<'n>(nodes: &'n [StageNode], survey: &K3sSurvey) -> Option<&'n Connection>
 fn cluster_error(node: &NodeName, err: &super::topology::TopologyError) -> K3sError {
     K3sError::Topology {
         node: node.to_owned(),
-        source: err.clone(),
+        cause: err.clone(),
     }
 }

@@ -63,7 +63,7 @@ impl K3sStage<'_> {
             Err(err) => {
                 let failed = self.all_failed(|node| K3sError::Topology {
                     node: node.to_owned(),
-                    source: err.clone(),
+                    cause: err.clone(),
                 });
                 return (failed, None);
             }
@@ -195,7 +195,7 @@ impl K3sStage<'_> {
                 Err(err) => {
                     let failed = self.all_failed(|node| K3sError::Topology {
                         node: node.to_owned(),
-                        source: err.clone(),
+                        cause: err.clone(),
                     });
                     return (failed, None);
                 }
