@@ -410,9 +410,10 @@ impl Connection {
         } else {
             (script.to_owned(), Zeroizing::new(Vec::new()))
         };
-        let lost = |_| SshError::Disconnected {
+        let lost = |cause| SshError::Disconnected {
             node: self.target.node.clone(),
             what: what.to_owned(),
+            cause: Some(cause),
         };
         let run = async {
             let mut child = self
@@ -438,6 +439,7 @@ impl Connection {
                 return Err(SshError::Disconnected {
                     node: self.target.node.clone(),
                     what: what.to_owned(),
+                    cause: None,
                 });
             };
             let (stdout, stderr) = tokio::join!(
@@ -543,15 +545,17 @@ impl Connection {
             } else {
                 Stdio::null()
             });
-        let lost = |_| SshError::Disconnected {
+        let lost = |cause| SshError::Disconnected {
             node: self.target.node.clone(),
             what: what.to_owned(),
+            cause: Some(cause),
         };
         let mut child = command.spawn().await.map_err(lost)?;
         let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
             return Err(SshError::Disconnected {
                 node: self.target.node.clone(),
                 what: what.to_owned(),
+                cause: None,
             });
         };
         let stdin = child.stdin().take();
@@ -803,6 +807,7 @@ impl Allowing<'_> {
         streamed.ok_or_else(|| SshError::Disconnected {
             node: connection.target.node.clone(),
             what: what.to_owned(),
+            cause: None,
         })
     }
 }

@@ -29,13 +29,18 @@ pub enum SshError {
         /// What ssh said.
         reason: String,
     },
-    #[error("{node}: the SSH connection was lost while running {what}")]
+    #[error(
+        "{node}: the SSH connection was lost while running {what}{}",
+        cause.as_ref().map(|c| format!(" ({})", crate::error_chain::describe(c))).unwrap_or_default()
+    )]
     /// The connection dropped while a command ran.
     Disconnected {
         /// The node, by its cluster.toml name.
         node: NodeName,
         /// What was being done, in words (`reading the k3s state`).
         what: String,
+        /// What the SSH client said, when it said anything.
+        cause: Option<openssh::Error>,
     },
     #[error(
         "{node}: {what} wrote more than {} MiB to {stream}; stopped it there",
@@ -143,6 +148,24 @@ mod tests {
             err.to_string(),
             "pi-1: gathering facts did not finish within 10 min; pikube stopped waiting for \
              it (something on the node hangs; [ssh] command_timeout sets the limit)"
+        );
+    }
+
+    #[test]
+    fn a_lost_connection_says_what_the_ssh_client_said() {
+        let lost = |cause| SshError::Disconnected {
+            node: "pi-1".parse().unwrap(),
+            what: "reading the k3s state".into(),
+            cause,
+        };
+        let said = lost(Some(openssh::Error::Disconnected)).to_string();
+        let cause = openssh::Error::Disconnected.to_string();
+        assert!(said.starts_with("pi-1: the SSH connection was lost while running reading"));
+        assert!(said.ends_with(&format!(" ({cause})")), "{said}");
+        assert!(std::error::Error::source(&lost(Some(openssh::Error::Disconnected))).is_none());
+        assert_eq!(
+            lost(None).to_string(),
+            "pi-1: the SSH connection was lost while running reading the k3s state"
         );
     }
 }
