@@ -39,7 +39,7 @@ mod tests {
     use super::describe_chain;
 
     fn chain(items: &[&str]) -> String {
-        describe_chain(items.iter().map(|s| s.to_string()))
+        describe_chain(items.iter().map(ToString::to_string))
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Seat {
     /// Every seat of a hall with `rows` rows of `per_row` seats.
     pub fn all(rows: i64, per_row: i64) -> impl Iterator<Item = Seat> {
         let rows = rows.clamp(0, 26) as u8;
-        let per_row = per_row.clamp(0, u16::MAX as i64) as u16;
+        let per_row = per_row.clamp(0, i64::from(u16::MAX)) as u16;
         (0..rows).flat_map(move |row| (1..=per_row).map(move |number| Seat { row, number }))
     }
 

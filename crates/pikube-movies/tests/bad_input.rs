@@ -312,7 +312,7 @@ fn users_cases() -> Vec<Case> {
     for (what, name, message) in [
         (
             "an empty name",
-            "".to_owned(),
+            String::new(),
             "name must have 1 to 100 characters",
         ),
         (

@@ -86,7 +86,10 @@ async fn retries_get_the_first_answer(backend: Backend) {
     assert_eq!(again.status, paid.status);
     assert_eq!(again.body, paid.body);
     assert_eq!(
-        again.headers.get(REPLAYED).map(|v| v.as_bytes()),
+        again
+            .headers
+            .get(REPLAYED)
+            .map(axum::http::HeaderValue::as_bytes),
         Some(&b"true"[..])
     );
 
@@ -214,7 +217,10 @@ async fn declined_then_paid(backend: Backend) {
     assert_eq!(again.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(again.body, declined.body);
     assert_eq!(
-        again.headers.get(REPLAYED).map(|v| v.as_bytes()),
+        again
+            .headers
+            .get(REPLAYED)
+            .map(axum::http::HeaderValue::as_bytes),
         Some(&b"true"[..])
     );
     let payment_id = declined.body["error"]["payment_id"].as_str().unwrap();
@@ -234,7 +240,7 @@ async fn declined_then_paid(backend: Backend) {
         .iter()
         .map(|p| p.status.as_str())
         .collect();
-    statuses.sort();
+    statuses.sort_unstable();
     assert_eq!(statuses, ["captured", "declined"]);
     let metrics = app.metrics().await;
     assert_eq!(counted(&metrics, "declined"), 1.0);

@@ -204,7 +204,7 @@ async fn wait_ready(
             }
         }
         assert!(
-            !tasks.iter().any(|task| task.is_finished()),
+            !tasks.iter().any(tokio::task::JoinHandle::is_finished),
             "a service stopped while starting"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -532,7 +532,10 @@ async fn prometheus_scrapes_the_services_and_answers_every_dashboard_query() {
         match name.as_str() {
             "namespace" => assert_eq!(found, &[namespace.as_str()]),
             "service" => {
-                let mut all: Vec<String> = ServiceName::ALL.iter().map(|s| s.to_string()).collect();
+                let mut all: Vec<String> = ServiceName::ALL
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect();
                 all.sort();
                 assert_eq!(found, &all);
             }

@@ -28,9 +28,10 @@ pub fn prometheus_or_skip() -> Option<PathBuf> {
 /// scripts/test sets, so CI never skips them.
 pub fn found_or_skip(found: Option<PathBuf>, missing: &str) -> Option<PathBuf> {
     if found.is_none() {
-        if std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1") {
-            panic!("{missing}, and PIKUBE_REQUIRE_PROMETHEUS=1");
-        }
+        assert!(
+            !std::env::var("PIKUBE_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1"),
+            "{missing}, and PIKUBE_REQUIRE_PROMETHEUS=1"
+        );
         eprintln!("SKIPPED: {missing}");
     }
     found
@@ -116,9 +117,11 @@ impl Prometheus {
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            if prometheus.child.is_some() {
-                panic!("Prometheus did not become ready:\n{}", prometheus.log());
-            }
+            assert!(
+                prometheus.child.is_none(),
+                "Prometheus did not become ready:\n{}",
+                prometheus.log()
+            )
         }
         panic!("Prometheus did not start:\n{}", prometheus.log());
     }

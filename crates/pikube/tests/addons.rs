@@ -59,7 +59,7 @@ fn api_password(fleet: &Fleet) -> String {
             "k3s kubectl get secret -n monitoring grafana-admin \
              -o jsonpath='{.data.admin-password}' | base64 -d",
         )
-        .to_owned()
+        .clone()
 }
 
 #[test]

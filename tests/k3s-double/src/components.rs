@@ -84,7 +84,9 @@ pub fn spawn(name: &str, args: &[String], log: &Path) -> Result<Child, String> {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Vec<u32>> {
-    CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
+    CHILDREN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Watches a child: if it exits, the double exits too, with the tail of its log.

@@ -184,7 +184,7 @@ fn status(spec: &NodeSpec) -> Value {
                "lastHeartbeatTime": now, "lastTransitionTime": now})
     };
     let resources = json!({
-        "cpu": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string(),
+        "cpu": std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1).to_string(),
         "memory": format!("{}Ki", mem_total_kib()),
         "pods": "110",
         "ephemeral-storage": "30000000Ki",

@@ -128,7 +128,7 @@ pub fn node_ip(settings: &Settings, toward: Option<&str>) -> String {
     }
     let target = toward.unwrap_or("10.255.255.255:6443");
     std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| s.connect(target).map(|_| s))
+        .and_then(|s| s.connect(target).map(|()| s))
         .and_then(|s| s.local_addr())
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|_| "127.0.0.1".to_string())

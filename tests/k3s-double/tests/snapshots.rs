@@ -136,7 +136,7 @@ fn a_snapshot_saved_listed_pruned_and_restored_brings_the_data_back() {
         .exists());
     let old: Vec<_> = std::fs::read_dir(base.join("s1/var/lib/rancher/k3s/server/db"))
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("etcd-old-"))
         .collect();
     assert_eq!(old.len(), 1, "the old data is kept aside");

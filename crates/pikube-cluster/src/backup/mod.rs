@@ -266,10 +266,9 @@ name=$(printf '%s\n' "$out" | sed -n 's/.*Snapshot \([^ "]*\) saved.*/\1/p' | ta
     };
     let script = format!(
         r#"{find}
-f={dir}/$name
+f={SNAPSHOT_DIR}/$name
 printf '%s %s %s\n' "$name" "$(stat -c %s "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"
 /usr/local/bin/k3s --version | head -n 1"#,
-        dir = SNAPSHOT_DIR,
     );
     let saved = server
         .run_privileged_unchecked(request.source.doing(), &script, b"")
@@ -452,7 +451,7 @@ pub fn local_backups(dir: &Path) -> Result<Vec<Manifest>, BackupError> {
         match serde_json::from_slice::<Manifest>(&text) {
             Ok(manifest) if dir.join(&manifest.name).is_file() => found.push(manifest),
             // A manifest without its snapshot, or not ours: not a backup to list or keep.
-            _ => continue,
+            _ => {}
         }
     }
     found.sort_by(|a, b| (a.taken_at, &a.name).cmp(&(b.taken_at, &b.name)));

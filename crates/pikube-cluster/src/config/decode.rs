@@ -34,7 +34,7 @@ pub(crate) fn decode(text: &str, report: &mut Report<'_>) -> Option<RawFile> {
 /// `nodes[1].address`, without the span plumbing's own segments.
 fn field_path(path: &FieldPath) -> String {
     let mut out = String::new();
-    for segment in path.iter() {
+    for segment in path {
         match segment {
             Segment::Seq { index } => out.push_str(&format!("[{index}]")),
             Segment::Map { key } if key.starts_with(PRIVATE_SEGMENT_PREFIX) => {}

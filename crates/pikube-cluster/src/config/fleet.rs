@@ -93,7 +93,7 @@ fn servers(
             (count + 1).to_string()
         };
         let last = servers[count - 1];
-        let span = last.role.as_ref().map(|r| r.span());
+        let span = last.role.as_ref().map(toml::Spanned::span);
         report.warning(
             span,
             format!("nodes[{}].role", last.index),

@@ -36,7 +36,8 @@ mod tests {
 
     #[test]
     fn kinds_are_told_by_the_whole_extension() {
-        let kind = |name: &str| ImageArchiveKind::of(Path::new(name)).map(|k| k.extension());
+        let kind =
+            |name: &str| ImageArchiveKind::of(Path::new(name)).map(ImageArchiveKind::extension);
         assert_eq!(kind("k3s-airgap-images-arm64.tar.zst"), Some(".tar.zst"));
         assert_eq!(kind("/srv/images/k3s-airgap-images-arm.tar"), Some(".tar"));
         assert_eq!(kind("images.tgz"), Some(".tgz"));

@@ -32,7 +32,7 @@ pub(crate) fn check_dns_label(s: &str) -> Result<(), LabelProblem> {
     if s.is_empty() {
         return Err(LabelProblem::Empty);
     }
-    if let Some(c) = s.chars().find(|c| c.is_ascii_uppercase()) {
+    if let Some(c) = s.chars().find(char::is_ascii_uppercase) {
         return Err(LabelProblem::Uppercase(c));
     }
     if let Some(c) = s

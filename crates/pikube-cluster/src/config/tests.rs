@@ -634,7 +634,7 @@ role = "server"
         k3s.api_endpoint,
         Some(Address::Host("k3s.home.arpa".into()))
     );
-    let shown = |v: &[&Address]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let shown = |v: &[&Address]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(
         shown(&k3s.tls_san.iter().collect::<Vec<_>>()),
         ["10.0.0.100", "pi.example.org", "fd00::1", "k3s.home.arpa"]

@@ -90,7 +90,7 @@ pub fn facts_by_node(
                 .result
                 .as_ref()
                 .map(Clone::clone)
-                .map_err(|e| e.to_string());
+                .map_err(ToString::to_string);
             (r.node.clone(), facts)
         })
         .collect()
@@ -180,7 +180,7 @@ pub async fn check(
         .collect();
     let live = api_and_nodes(&mut health, &servers).await;
     if let Some(live) = &live {
-        for node in health.nodes.iter_mut() {
+        for node in &mut health.nodes {
             let found = live.iter().find(|n| n.name == node.node);
             node.ready = found.map(|n| n.ready);
             node.cordoned_by_pikube = found.and_then(cordoned_by_pikube).map(str::to_owned);

@@ -194,7 +194,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            taints: taints.iter().map(|t| t.to_string()).collect(),
+            taints: taints.iter().map(ToString::to_string).collect(),
             kubelet_version: String::new(),
             annotations: Default::default(),
             unschedulable: false,

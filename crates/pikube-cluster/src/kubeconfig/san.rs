@@ -107,9 +107,10 @@ mod tests {
     use super::*;
 
     fn serving_cert(names: &[&str]) -> String {
-        let params =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
+        let params = rcgen::CertificateParams::new(
+            names.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        )
+        .unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
         params.self_signed(&key).unwrap().pem()
     }

@@ -222,7 +222,7 @@ fn a_prepared_node_plans_nothing_and_verifies_clean() {
         ),
     ]);
     let plan = plan_node(&desired(), &facts).unwrap();
-    assert!(plan.is_empty(), "{:?}", plan);
+    assert!(plan.is_empty(), "{plan:?}");
     assert!(verify_node(&desired(), &facts).is_empty());
 }
 

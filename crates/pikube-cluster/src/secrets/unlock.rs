@@ -50,7 +50,10 @@ impl Unlock {
     }
 
     pub(super) fn passphrase(&self, path: &Path) -> Result<SecretString, SecretsError> {
-        let mut known = self.passphrase.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self
+            .passphrase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if known.is_none() {
             *known = (self.ask)(&format!("passphrase of {}: ", path.display()));
         }

@@ -58,7 +58,7 @@ pub const QUEUE_PER_SLOT: usize = 16;
 impl Default for Capacity {
     fn default() -> Self {
         let renders = std::thread::available_parallelism()
-            .map(|n| n.get())
+            .map(std::num::NonZero::get)
             .unwrap_or(1);
         Capacity {
             renders,

@@ -148,8 +148,9 @@ fn unescape_octal(field: &str) -> String {
             .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match octal {
             Some(d) => {
-                let value =
-                    (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
+                let value = u32::from(d[0] - b'0') * 64
+                    + u32::from(d[1] - b'0') * 8
+                    + u32::from(d[2] - b'0');
                 out.push(u8::try_from(value).unwrap_or(b'?'));
                 i += 4;
             }

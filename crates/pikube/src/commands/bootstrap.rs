@@ -42,16 +42,13 @@ pub fn run(args: &BootstrapArgs) -> anyhow::Result<Outcome> {
             );
             continue;
         }
-        let password = match password_for(name, &mut asked) {
-            Some(password) => password,
-            None => {
-                errln!(
-                    "FAILED  {name}: no bootstrap password: `pikube secrets set bootstrap_password` \
-                     (or nodes.{name}.bootstrap_password), or run from a terminal to be asked"
-                );
-                failed += 1;
-                continue;
-            }
+        let Some(password) = password_for(name, &mut asked) else {
+            errln!(
+                "FAILED  {name}: no bootstrap password: `pikube secrets set bootstrap_password` \
+                 (or nodes.{name}.bootstrap_password), or run from a terminal to be asked"
+            );
+            failed += 1;
+            continue;
         };
         let bootstrap = Bootstrap {
             target: &member.target,

@@ -24,7 +24,7 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         &args.snapshot,
         &local.dir().join("backups"),
         config.name.as_ref(),
-        token.as_ref().map(|t| t.expose()),
+        token.as_ref().map(pikube_cluster::state::K3sToken::expose),
         &config.k3s.version,
         datastore,
     )?;

@@ -40,7 +40,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             outln!("{}", serde_json::to_string_pretty(&value)?);
         }
         OutputFormat::Text => {
-            let mut rows = vec![HEADER.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+            let mut rows = vec![HEADER
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>()];
             let mut errors = Vec::new();
             for (member, result) in fleet.members().iter().zip(&results) {
                 match &result.result {
@@ -216,7 +219,7 @@ fn row(
             .map_or_else(|| "-".to_owned(), |t| format!("{t:.1}°C")),
         facts
             .throttle
-            .map_or_else(|| "-".to_owned(), |t| t.describe()),
+            .map_or_else(|| "-".to_owned(), pikube_pi::Throttled::describe),
         k3s,
     ]
 }

@@ -66,7 +66,9 @@ pub fn sudo_password(node: &str) -> Option<SudoPassword> {
     if let Some(password) = from_secrets(node) {
         return Some(password);
     }
-    let mut asked = ASKED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut asked = ASKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(answer) = asked.as_ref() {
         return answer.clone();
     }

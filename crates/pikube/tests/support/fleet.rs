@@ -144,12 +144,11 @@ impl Fleet {
             nodes: Vec::new(),
         };
         let out = fleet.run(&[&["up"], specs].concat());
-        if !out.status.success() {
-            panic!(
-                "{}",
-                describe(&format!("fleet.sh up {}", specs.join(" ")), &out)
-            );
-        }
+        assert!(
+            out.status.success(),
+            "{}",
+            describe(&format!("fleet.sh up {}", specs.join(" ")), &out)
+        );
         fleet.nodes = fleet.read_nodes();
         fleet
     }
@@ -173,12 +172,11 @@ impl Fleet {
 
     fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
-        if !out.status.success() {
-            panic!(
-                "{}",
-                describe(&format!("fleet.sh {}", args.join(" ")), &out)
-            );
-        }
+        assert!(
+            out.status.success(),
+            "{}",
+            describe(&format!("fleet.sh {}", args.join(" ")), &out)
+        );
         out
     }
 
@@ -241,9 +239,11 @@ impl Fleet {
     /// Panics if it fails.
     pub fn exec(&self, node: &str, script: &str) -> String {
         let out = self.try_exec(node, script);
-        if !out.status.success() {
-            panic!("{}", describe(&format!("exec on {node}: {script}"), &out));
-        }
+        assert!(
+            out.status.success(),
+            "{}",
+            describe(&format!("exec on {node}: {script}"), &out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

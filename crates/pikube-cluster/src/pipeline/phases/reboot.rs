@@ -79,7 +79,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let rebooting = |node: &StageNode, run: &Run<'_>| {
         run.plans
             .get(&node.name)
-            .is_some_and(|plan| plan.needs_reboot())
+            .is_some_and(NodePlan::needs_reboot)
     };
     if run.mode == Mode::Plan {
         for node in run.nodes.iter().filter(|n| run.is_up(&n.name)) {

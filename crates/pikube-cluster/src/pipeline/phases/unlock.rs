@@ -5,6 +5,7 @@
 use futures::future::join_all;
 
 use crate::pipeline::{PhaseReport, Run};
+use crate::ssh::Connection;
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let nodes = std::mem::take(&mut run.nodes);
@@ -14,7 +15,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
             .into_iter()
             .map(|node| node.connection)
             .chain(connections.into_iter().map(|(_, connection)| connection))
-            .map(|connection| connection.close()),
+            .map(Connection::close),
     )
     .await;
     if let Some(lock) = run.server_lock.take() {

@@ -13,7 +13,7 @@ use crate::config::NodeName;
 use crate::k3s::{K3sError, K3sNodePlanReport, K3sNodeReport, K3sStage};
 use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
-use crate::plan::{NodePlan, PlannedChange};
+use crate::plan::{Change, NodePlan, PlannedChange};
 
 /// The labels and taints pikube last set on each node, from the local node records.
 fn recorded(run: &Run<'_>) -> BTreeMap<NodeName, Registration> {
@@ -87,7 +87,7 @@ fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, k3s: K3
         node,
         NodeOutcome::Changed {
             summary: format!("k3s: {count} change{}", plural(count)),
-            changes: k3s.changes.iter().map(|c| c.summary()).collect(),
+            changes: k3s.changes.iter().map(Change::summary).collect(),
         },
     );
     add_to_plan(run, node, "k3s", k3s.changes);
