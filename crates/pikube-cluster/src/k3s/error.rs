@@ -1,9 +1,12 @@
+use std::sync::Arc;
+
 use super::cluster_nodes::ClusterNodesError;
 use super::install::InstallError;
 use super::node_plan::K3sPlanError;
+use super::prune::PruneError;
 use super::state::StateError;
 use super::topology::TopologyError;
-use crate::config::NodeName;
+use crate::config::{Arch, NodeName};
 use crate::ssh::SshError;
 use crate::state::StateError as LocalStateError;
 
@@ -30,13 +33,49 @@ pub enum K3sError {
     /// The cluster's API could not be asked.
     #[error(transparent)]
     Api(#[from] ClusterNodesError),
-    /// Something about the cluster as a whole stopped this node.
-    #[error("{node}: {message}")]
-    Cluster {
+    /// The stage was asked about a node cluster.toml does not list.
+    #[error("{node}: not in cluster.toml")]
+    NotConfigured {
         /// The node.
         node: NodeName,
-        /// What.
-        message: String,
+    },
+    /// K3s publishes no build for the node's machine (armv6l, say).
+    #[error("{node}: k3s has no build for its architecture ({machine})")]
+    NoBuild {
+        /// The node.
+        node: NodeName,
+        /// What `uname -m` said.
+        machine: String,
+    },
+    /// No binary was made ready for the node's K3s build.
+    #[error("{node}: no k3s binary for its architecture ({arch})")]
+    NoBinary {
+        /// The node.
+        node: NodeName,
+        /// Its K3s build.
+        arch: Arch,
+    },
+    /// A re-flashed node's old Node stayed in the cluster, so it cannot join.
+    #[error(
+        "{node}: its old Node could not be deleted before it joins: {causes}",
+        causes = crate::error_chain::describe(cause)
+    )]
+    StaleNode {
+        /// The node.
+        node: NodeName,
+        /// Why.
+        cause: PruneError,
+    },
+    /// The cluster's node list could not be read, so the node's labels were not checked.
+    #[error(
+        "{server}: labels not checked: {causes}",
+        causes = crate::error_chain::describe(&**cause)
+    )]
+    LabelsUnchecked {
+        /// The server asked.
+        server: NodeName,
+        /// Why (one failure, shared by every node it stopped).
+        cause: Arc<ClusterNodesError>,
     },
     /// Not worked on, because of another node (the first server down).
     #[error("{node}: not installed: {reason}")]
@@ -55,12 +94,12 @@ pub enum K3sError {
         cause: TopologyError,
     },
     /// The token or records here could not be used.
-    #[error("{node}: local state: {causes}", causes = crate::error_chain::describe(cause))]
+    #[error("{node}: local state: {causes}", causes = crate::error_chain::describe(&**cause))]
     LocalState {
         /// The node.
         node: NodeName,
-        /// Why.
-        cause: LocalStateError,
+        /// Why (one failure, shared by every node it stopped).
+        cause: Arc<LocalStateError>,
     },
     /// K3s started but the node did not become Ready in time.
     #[error("{node}: not Ready within {secs}s. Last lines of its k3s journal:\n{journal}")]
@@ -85,4 +124,39 @@ pub enum K3sError {
         /// cluster.toml's version.
         wanted: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_local_state_failure_is_told_on_every_node_it_stopped_once_each() {
+        let cause = Arc::new(LocalStateError::Io {
+            path: "/lab/.pikube/lab/token".into(),
+            cause: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        let on = |node: &str| K3sError::LocalState {
+            node: node.parse().unwrap(),
+            cause: cause.clone(),
+        };
+        let said = on("s1").to_string();
+        assert_eq!(
+            said,
+            format!(
+                "s1: local state: /lab/.pikube/lab/token: {}",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+            )
+        );
+        assert!(on("a1").to_string().starts_with("a1: local state: /lab/"));
+        assert!(std::error::Error::source(&on("s1")).is_none());
+        let no_build = K3sError::NoBuild {
+            node: "pi-zero".parse().unwrap(),
+            machine: "armv6l".into(),
+        };
+        assert_eq!(
+            no_build.to_string(),
+            "pi-zero: k3s has no build for its architecture (armv6l)"
+        );
+    }
 }

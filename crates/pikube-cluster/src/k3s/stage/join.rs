@@ -92,9 +92,9 @@ impl K3sStage<'_> {
         );
         delete_node(api, name, DELETE_TIMEOUT)
             .await
-            .map_err(|err| K3sError::Cluster {
+            .map_err(|cause| K3sError::StaleNode {
                 node: name.to_owned(),
-                message: format!("its old Node could not be deleted before it joins: {err}"),
+                cause,
             })
     }
 

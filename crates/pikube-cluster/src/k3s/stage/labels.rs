@@ -3,6 +3,7 @@
 //! names are removed, others' left alone.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{api, K3sStage, K3sSurvey, StageNode};
 use crate::config::NodeName;
@@ -44,13 +45,13 @@ impl K3sStage<'_> {
         let live = match get_nodes(api).await {
             Ok(live) => live,
             Err(err) => {
-                let message = err.to_string();
+                let cause = Arc::new(err);
                 let failed = targets
                     .iter()
                     .map(|(node, _)| {
-                        let err = K3sError::Cluster {
-                            node: survey.first_server().to_owned(),
-                            message: format!("labels not checked: {message}"),
+                        let err = K3sError::LabelsUnchecked {
+                            server: survey.first_server().to_owned(),
+                            cause: cause.clone(),
                         };
                         (node.name.clone(), Err(err))
                     })

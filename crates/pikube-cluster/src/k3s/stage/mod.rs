@@ -251,10 +251,11 @@ impl K3sStage<'_> {
     }
 
     fn member(&self, name: &NodeName) -> Result<&K3sMemberSpec, K3sError> {
-        self.spec.member(name).ok_or_else(|| K3sError::Cluster {
-            node: name.to_owned(),
-            message: "not in cluster.toml".to_owned(),
-        })
+        self.spec
+            .member(name)
+            .ok_or_else(|| K3sError::NotConfigured {
+                node: name.to_owned(),
+            })
     }
 
     /// The labels (automatic, then cluster.toml's) and taints pikube wants on `node`.
@@ -277,17 +278,19 @@ impl K3sStage<'_> {
         let member = self.member(&node.name)?;
         let machine = node.facts.arch.name();
         let binary = match Arch::of_machine(&node.facts.arch) {
-            None => Err(format!("k3s has no build for its architecture ({machine})")),
+            None => Err(K3sError::NoBuild {
+                node: node.name.clone(),
+                machine: machine.to_owned(),
+            }),
             Some(arch) => self
                 .binaries
                 .get(&arch)
                 .cloned()
-                .ok_or_else(|| format!("no k3s binary for its architecture ({arch})")),
-        }
-        .map_err(|message| K3sError::Cluster {
-            node: node.name.clone(),
-            message,
-        })?;
+                .ok_or_else(|| K3sError::NoBinary {
+                    node: node.name.clone(),
+                    arch,
+                }),
+        }?;
         let membership = topology.membership(&member.name, member.service);
         let Registration { labels, taints } = self.registration(node)?;
         // A server's certificate names every address it is reached at (audit F9): where

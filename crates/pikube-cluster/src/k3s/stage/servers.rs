@@ -3,6 +3,7 @@
 //! member at a time), each Ready before the next.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{cluster_error, K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, StageNode};
 use crate::config::NodeName;
@@ -49,10 +50,10 @@ impl K3sStage<'_> {
         let (secret, agent_secret) = match secrets {
             Ok(secrets) => secrets,
             Err(err) => {
-                let message = err.to_string();
-                let failed = self.all_failed(|node| K3sError::Cluster {
+                let cause = Arc::new(err);
+                let failed = self.all_failed(|node| K3sError::LocalState {
                     node: node.to_owned(),
-                    message: format!("local state: {message}"),
+                    cause: cause.clone(),
                 });
                 return (failed, None);
             }
