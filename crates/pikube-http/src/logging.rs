@@ -11,8 +11,15 @@ pub enum LoggingError {
     #[error("RUST_LOG is not a valid log filter: {0}")]
     Filter(tracing_subscriber::filter::ParseError),
     /// Another global subscriber was installed first.
-    #[error("a global tracing subscriber is already installed")]
-    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+    #[error("a global tracing subscriber is already installed: {0}")]
+    AlreadyInstalled(tracing_subscriber::util::TryInitError),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<tracing_subscriber::util::TryInitError> for LoggingError {
+    fn from(err: tracing_subscriber::util::TryInitError) -> Self {
+        LoggingError::AlreadyInstalled(err)
+    }
 }
 
 // Shown in the message, so not also returned as its source: each cause is read once.

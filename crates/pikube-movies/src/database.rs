@@ -17,12 +17,8 @@ use crate::config::DatabaseUrl;
 pub enum DatabaseError {
     #[error("cannot connect to {url}: {cause}")]
     Connect { url: String, cause: sqlx::Error },
-    #[error("cannot prepare the SQLite file of {url}")]
-    Directory {
-        url: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot prepare the SQLite file of {url}: {cause}")]
+    Directory { url: String, cause: std::io::Error },
     #[error("migrating {url}: {cause}")]
     Migrate {
         url: String,
@@ -53,7 +49,7 @@ impl Database {
             private_sqlite_file(std::path::Path::new(path)).map_err(|source| {
                 DatabaseError::Directory {
                     url: url.to_string(),
-                    source,
+                    cause: source,
                 }
             })?;
         }

@@ -20,11 +20,18 @@ pub struct ServerFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerFilesError {
     /// The command failed or the connection did.
-    #[error("reading {MANIFESTS_DIR}")]
-    Ssh(#[from] SshError),
+    #[error("reading {MANIFESTS_DIR}: {}", crate::error_chain::describe(.0))]
+    Ssh(SshError),
     /// The listing held a line that is not `SHA256 NAME` of an add-on file.
     #[error("reading {MANIFESTS_DIR}: unexpected line {0:?}")]
     Unexpected(String),
+}
+
+// Shown in the message, so not also returned as its source: each cause is read once.
+impl From<SshError> for ServerFilesError {
+    fn from(err: SshError) -> Self {
+        ServerFilesError::Ssh(err)
+    }
 }
 
 /// The add-on files on the server behind `connection`; `read(name)` says which ones'

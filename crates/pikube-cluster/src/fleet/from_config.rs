@@ -10,8 +10,8 @@ use super::{Fleet, Member};
 
 /// The SSH client's files (known_hosts, the generated ssh_config) could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("preparing the SSH client")]
-pub struct SshClientError(#[source] pub std::io::Error);
+#[error("preparing the SSH client: {0}")]
+pub struct SshClientError(pub std::io::Error);
 
 impl Fleet {
     /// Every node of cluster.toml, in file order.

@@ -24,8 +24,8 @@ const ROLLBACK_GRACE: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
     /// The files and the timer could not be put on the node; nothing changed.
-    #[error("preparing the switch; nothing changed")]
-    Arm(#[source] SshError),
+    #[error("preparing the switch; nothing changed: {}", crate::error_chain::describe(.0))]
+    Arm(SshError),
     /// Not reached at the new address before the deadline.
     #[error("not reached at {new} within {} s: {back}", .waited.as_secs())]
     NotReached {
@@ -37,13 +37,15 @@ pub enum SwitchError {
         back: Back,
     },
     /// Reached, but the rollback could not be called off.
-    #[error("reached at {new}, but calling off its rollback failed")]
+    #[error(
+        "reached at {new}, but calling off its rollback failed: {causes}",
+        causes = crate::error_chain::describe(cause)
+    )]
     Confirm {
         /// The new address.
         new: IpAddr,
         /// Why.
-        #[source]
-        source: SshError,
+        cause: SshError,
     },
     /// Reached after the node had begun to put its old configuration back.
     #[error(
@@ -151,7 +153,7 @@ pub async fn switch_address(
                     .await
                     .map_err(|source| SwitchError::Confirm {
                         new: new_ip,
-                        source,
+                        cause: source,
                     })?;
             }
             let said = reached
@@ -163,7 +165,7 @@ pub async fn switch_address(
                 .await
                 .map_err(|source| SwitchError::Confirm {
                     new: new_ip,
-                    source,
+                    cause: source,
                 })?
                 .last_stdout_line();
             if said == "confirmed" {

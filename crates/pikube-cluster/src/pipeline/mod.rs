@@ -32,7 +32,7 @@ pub enum PipelineError {
     #[error(transparent)]
     ClusterLock(#[from] ClusterLockError),
     /// The local state (tokens, records) could not be read or written.
-    #[error("local state")]
+    #[error(transparent)]
     State(#[from] StateError),
 }
 

@@ -596,7 +596,7 @@ impl Connection {
                 return Err(SshError::Transfer {
                     node: self.target.node.clone(),
                     what: what.to_owned(),
-                    source,
+                    cause: source,
                 })
             }
         };

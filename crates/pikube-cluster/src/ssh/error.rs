@@ -71,7 +71,7 @@ pub enum SshError {
         /// How long it was given.
         limit: std::time::Duration,
     },
-    #[error("{node}: {what}: the output could not be read or stored")]
+    #[error("{node}: {what}: the output could not be read or stored: {cause}")]
     /// A command's input or output could not be moved.
     Transfer {
         /// The node, by its cluster.toml name.
@@ -79,8 +79,7 @@ pub enum SshError {
         /// What was being done, in words (`reading the k3s state`).
         what: String,
         /// Why.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     #[error("{node}: {what} failed (exit {code}): {stderr}")]
     /// A command exited non-zero.

@@ -77,7 +77,7 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
             let connection = match connected.result {
                 Ok(connection) => connection,
                 Err(err) => {
-                    problems.push(err.to_string());
+                    problems.push(pikube_cluster::error_chain::describe(&err));
                     continue;
                 }
             };
@@ -103,10 +103,12 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
             connection.close().await;
             match result {
                 // Another server may have it: each keeps its own snapshots.
-                Err(err @ BackupError::NotOnNode { .. }) => problems.push(err.to_string()),
+                Err(err @ BackupError::NotOnNode { .. }) => {
+                    problems.push(pikube_cluster::error_chain::describe(&err))
+                }
                 result => {
                     return result.map_err(|err| {
-                        problems.push(err.to_string());
+                        problems.push(pikube_cluster::error_chain::describe(&err));
                         problems
                     })
                 }

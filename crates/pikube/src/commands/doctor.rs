@@ -5,6 +5,7 @@ use pikube_cluster::config::SnapshotSchedule;
 use pikube_cluster::doctor::{
     examine, examine_certificates, examine_snapshots, examine_versions, Finding, Verdict,
 };
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::health;
 use pikube_cluster::progress::SilentProgress;
 
@@ -34,7 +35,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 node: result.node.clone(),
                 check: "reachable",
                 verdict: Verdict::Fail,
-                detail: err.to_string(),
+                detail: describe(err),
                 fix: Some("check that it is on, on the network, and that SSH works".into()),
             }),
         }

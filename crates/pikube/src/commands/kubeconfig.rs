@@ -1,5 +1,6 @@
 use anyhow::{bail, Context};
 use pikube_cluster::config::Role;
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::{api_url, paths};
 use pikube_cluster::kubeconfig::{
     check_covers, from_server, kubeconfig_target, merge_into_file, write_private, CaPin,
@@ -37,7 +38,7 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
             let connection = match connected.result {
                 Ok(connection) => connection,
                 Err(err) => {
-                    problems.push(err.to_string());
+                    problems.push(describe(&err));
                     continue;
                 }
             };
@@ -69,7 +70,7 @@ pub fn run(args: &KubeconfigArgs) -> anyhow::Result<Outcome> {
                             .and_then(|o| o.stdout.split_whitespace().nth(2).map(str::to_owned));
                         found = Some((connected.node.clone(), output.stdout, reached_at, serving))
                     }
-                    Err(err) => problems.push(err.to_string()),
+                    Err(err) => problems.push(describe(&err)),
                 }
             }
             connection.close().await;

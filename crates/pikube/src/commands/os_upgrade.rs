@@ -2,6 +2,7 @@
 //! (see `pikube_cluster::os_upgrade`), or with `--check` only listed.
 
 use pikube_cluster::config::{NodeName, Role};
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::read_state;
 use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingPackage};
 use pikube_cluster::progress::{Progress, StderrProgress};
@@ -43,7 +44,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
             match connected.result {
                 Ok(connection) => connections.push((connected.node, Some(connection))),
                 Err(err) if chosen(&connected.node) => {
-                    lines.push((connected.node, Err(err.to_string())))
+                    lines.push((connected.node, Err(describe(&err))))
                 }
                 Err(_) => {}
             }

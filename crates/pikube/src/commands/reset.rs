@@ -1,4 +1,5 @@
 use pikube_cluster::config::Role;
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
 
@@ -48,9 +49,9 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
                 Ok(connection) => {
                     let result = reset_node(&connection, args.all).await;
                     connection.close().await;
-                    result.map_err(|e| e.to_string())
+                    result.map_err(|e| describe(&e))
                 }
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(describe(&err)),
             };
             match result {
                 Ok(report) => {
@@ -89,7 +90,7 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
                             name,
                             &format!("deleted from the cluster (via {})", connected.node),
                         ),
-                        Err(err) => progress.step(&err.to_string()),
+                        Err(err) => progress.step(&describe(&err)),
                     }
                 }
                 server.close().await;

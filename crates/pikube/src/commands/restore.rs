@@ -4,6 +4,7 @@
 use anyhow::Context;
 use pikube_cluster::backup::Datastore;
 use pikube_cluster::config::Role;
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::progress::StderrProgress;
 use pikube_cluster::restore::{resolve, restore, serving, RestoreNode};
 
@@ -79,7 +80,7 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
                         connection,
                     });
                 }
-                Err(err) => unreachable.push(err.to_string()),
+                Err(err) => unreachable.push(describe(&err)),
             }
         }
         let outcome = async {

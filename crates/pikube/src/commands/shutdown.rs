@@ -2,6 +2,7 @@
 //! `pikube_cluster::shutdown`), or rebooted with `--reboot`.
 
 use pikube_cluster::config::Role;
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::progress::StderrProgress;
 use pikube_cluster::shutdown::{shut_down, shutdown_order, PowerAction, ShutdownStep};
 use serde_json::json;
@@ -55,7 +56,7 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
                     };
                     nodes.push((step.clone(), connection));
                 }
-                Err(err) => unreachable.push(err.to_string()),
+                Err(err) => unreachable.push(describe(&err)),
             }
         }
         // The API, to cordon through: its own connection, since the nodes' go down.

@@ -1,3 +1,4 @@
+use pikube_cluster::error_chain::describe;
 use pikube_cluster::health::{self, ClusterHealth};
 use pikube_cluster::progress::SilentProgress;
 use pikube_pi::facts::OsFamily;
@@ -32,7 +33,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     }),
                     Err(err) => json!({
                         "node": result.node, "role": member.role, "address": member.target.address,
-                        "reachable": false, "error": err.to_string(),
+                        "reachable": false, "error": describe(err),
                     }),
                 })
                 .collect();
@@ -65,7 +66,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                         ];
                         cells.push("UNREACHABLE".to_owned());
                         rows.push(cells);
-                        errors.push(err.to_string());
+                        errors.push(describe(err));
                     }
                 }
             }
