@@ -280,6 +280,67 @@ fn one_pikube_at_a_time_on_a_cluster() {
     assert!(!lock.exists());
 }
 
+/// The rule that keeps every error's text complete and each cause said once: an error shows
+/// its cause in its message and returns none from `source()` (or is `transparent`). Read
+/// from the sources: a `#[source]`, a `#[from]` or a field named `source` in a variant with
+/// a message of its own is what would break it.
+#[test]
+fn no_error_both_shows_and_returns_its_cause() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("src"))
+        .collect();
+    dirs.push(root.join("tests/k3s-double/src"));
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 100, "found only {} source files", files.len());
+    let mut broken = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // A variant: from its #[error(...)] to the next one or the end of its enum.
+        for (at, _) in text.match_indices("#[error(") {
+            let rest = &text[at + "#[error(".len()..];
+            if rest.starts_with("transparent)") {
+                continue;
+            }
+            let end = [rest.find("#[error("), rest.find("\n}\n")]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(rest.len());
+            let variant = &rest[..end];
+            let returns = variant.contains("#[source]")
+                || variant.contains("#[from]")
+                || variant.lines().any(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("source:") || l.starts_with("pub source:")
+                });
+            // This test's own text, and tests that build such an error on purpose.
+            let in_test = text[..at].contains("#[cfg(test)]");
+            if returns && !in_test {
+                let line = text[..at].lines().count() + 1;
+                broken.push(format!("{}:{line}", file.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "errors that return a cause besides their message: {broken:?}"
+    );
+}
+
 /// Every `: `-separated clause of `message` once: a cause printed by its error and again by
 /// the chain that wraps it reads as noise and hides the one that matters.
 fn assert_each_clause_once(message: &str) {
