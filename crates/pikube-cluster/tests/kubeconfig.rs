@@ -358,6 +358,11 @@ fn k3s_yaml_with_real_ca() -> String {
 }
 
 /// The pin as `pikube kubeconfig` reads it: from the token file in local state.
+/// The kubeconfig the server `pi-1` of cluster `pi` serves, checked against `pin`.
+fn from_pi_1(k3s_yaml: &str, pin: &CaPin) -> Result<Kubeconfig, KubeconfigError> {
+    from_server(&"pi-1".parse().unwrap(), k3s_yaml, "pi", SERVER, pin)
+}
+
 fn pin_from_state(token: &str) -> (tempfile::TempDir, CaPin) {
     let dir = tempfile::tempdir().unwrap();
     let state = LocalState::new(dir.path(), "pi");
@@ -371,14 +376,7 @@ fn pin_from_state(token: &str) -> (tempfile::TempDir, CaPin) {
 fn from_server_accepts_the_ca_the_full_token_pins() {
     let (_dir, pin) = pin_from_state(&format!("K10{SERVER_CA_SHA256}::server:s3cret"));
     assert!(matches!(pin, CaPin::Hash { .. }), "{pin:?}");
-    let config = from_server(
-        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
-        &k3s_yaml_with_real_ca(),
-        "pi",
-        SERVER,
-        &pin,
-    )
-    .unwrap();
+    let config = from_pi_1(&k3s_yaml_with_real_ca(), &pin).unwrap();
     let doc = yaml(&config.to_yaml().unwrap());
     let data = named(&doc, "clusters", "pi")["cluster"]["certificate-authority-data"]
         .as_str()
@@ -402,13 +400,7 @@ fn from_server_refuses_another_ca_and_nothing_is_written() {
     let other_ca = format!("K10{}::server:s3cret", "0f".repeat(32));
     let (_dir, pin) = pin_from_state(&other_ca);
 
-    let converted = from_server(
-        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
-        &k3s_yaml_with_real_ca(),
-        "pi",
-        SERVER,
-        &pin,
-    );
+    let converted = from_pi_1(&k3s_yaml_with_real_ca(), &pin);
     if let Ok(config) = &converted {
         merge_into_file(&path, config, true).unwrap();
     }
@@ -432,14 +424,7 @@ fn from_server_names_the_node_file_entry_and_field_once() {
     };
     let (after, added, _, _) = REFUSED[0];
     let tampered = K3S_YAML.replace(after, &format!("{after}{added}"));
-    let error = from_server(
-        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
-        &tampered,
-        "pi",
-        SERVER,
-        &pin,
-    )
-    .unwrap_err();
+    let error = from_pi_1(&tampered, &pin).unwrap_err();
     let message = error.to_string();
     assert!(
         message.starts_with(&format!(
@@ -455,14 +440,7 @@ fn from_server_names_the_node_file_entry_and_field_once() {
 fn a_short_or_missing_token_checks_nothing_and_says_so() {
     let (_dir, pin) = pin_from_state(&"ab".repeat(32));
     assert!(matches!(pin, CaPin::ShortToken { .. }), "{pin:?}");
-    from_server(
-        &"pi-1".parse::<pikube_cluster::config::NodeName>().unwrap(),
-        &k3s_yaml_with_real_ca(),
-        "pi",
-        SERVER,
-        &pin,
-    )
-    .unwrap();
+    from_pi_1(&k3s_yaml_with_real_ca(), &pin).unwrap();
     let reason = pin.unchecked_reason().expect("a reason to warn");
     assert!(reason.contains("short token"), "{reason}");
 

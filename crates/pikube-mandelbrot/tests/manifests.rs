@@ -6,79 +6,32 @@
 //! Not a schema validation (no schemas can be downloaded here): each field read below must
 //! be where the Kubernetes API puts it, or the test fails.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, process::Command};
+use std::{collections::BTreeMap, net::SocketAddr, process::Command};
 
 use pikube_mandelbrot::ServiceConfig;
+use pikube_test_support::manifests::{
+    args, container, documents, flag, repo_root, resolve_port, selects,
+};
 use serde_json::Value;
 use tokio::{net::TcpListener, sync::oneshot};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn manifest(name: &str) -> Value {
-    let path = repo().join("deploy/mandelbrot").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+    documents(&repo_root().join("deploy/mandelbrot").join(name)).remove(0)
 }
 
 fn deployment() -> Value {
     manifest("deployment.yaml")
 }
 
-fn container(deployment: &Value) -> &Value {
-    let containers = deployment["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .unwrap();
-    assert_eq!(containers.len(), 1);
-    &containers[0]
-}
-
-fn args(container: &Value) -> Vec<&str> {
-    container["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect()
-}
-
-/// The value after `flag` in `args`.
-fn flag<'a>(args: &[&'a str], flag: &str) -> Option<&'a str> {
-    args.iter().position(|a| *a == flag).map(|i| args[i + 1])
-}
-
 fn port_of_listen(listen: &str) -> u64 {
     listen.parse::<SocketAddr>().unwrap().port().into()
-}
-
-/// A container port given by number or by name.
-fn resolve_port(container: &Value, port: &Value) -> u64 {
-    if let Some(number) = port.as_u64() {
-        return number;
-    }
-    let name = port.as_str().unwrap();
-    container["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no container port named {name}"))["containerPort"]
-        .as_u64()
-        .unwrap()
-}
-
-/// Every label of `selector` is on `labels`.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let selector = selector.as_object().unwrap();
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 #[test]
 fn kustomization_lists_every_manifest() {
     let listed: Vec<String> =
         serde_json::from_value(manifest("kustomization.yaml")["resources"].clone()).unwrap();
-    let mut files: Vec<String> = std::fs::read_dir(repo().join("deploy/mandelbrot"))
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("deploy/mandelbrot"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .filter(|name| name.ends_with(".yaml") && name != "kustomization.yaml")
@@ -124,7 +77,8 @@ fn objects_refer_to_each_other() {
     ));
 
     // The service listens where the container port says, and the Service sends traffic there.
-    let listen = flag(&args(container), "--listen").expect("--listen in args");
+    let args = args(container);
+    let listen = flag(&args, "--listen").expect("--listen in args");
     let service = manifest("service.yaml");
     assert!(selects(&service["spec"]["selector"], pod_labels));
     let service_port = &service["spec"]["ports"][0];
@@ -312,7 +266,7 @@ fn image_matches_the_dockerfile_and_the_version() {
         env!("CARGO_PKG_VERSION"),
         "image tag"
     );
-    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let dockerfile = std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap();
     let last = |instruction: &str| -> String {
         dockerfile
             .lines()

@@ -19,7 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pikube_movies::{DatabaseUrlTemplate, MoviesConfig, Selection, ServiceName};
-use serde::Deserialize;
+use pikube_test_support::manifests::{
+    args, container, documents, flag, pod_spec, repo_root, resolve_port, selects,
+};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -38,27 +40,12 @@ const READ_ELSEWHERE: &[(&str, &str)] =
 // ---------------------------------------------------------------------------------------
 // Reading the manifests
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn deploy_dir() -> PathBuf {
-    repo().join("deploy/movies")
+    repo_root().join("deploy/movies")
 }
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every YAML document of `path` (several per file, separated by `---`).
-fn documents(path: &Path) -> Vec<Value> {
-    let text = read(path);
-    yaml_serde::Deserializer::from_str(&text)
-        .map(|document| {
-            Value::deserialize(document).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        })
-        .filter(|value| !value.is_null())
-        .collect()
 }
 
 fn kustomization() -> Value {
@@ -106,53 +93,10 @@ fn deployment(service: ServiceName) -> Value {
     object("Deployment", &format!("movies-{service}"))
 }
 
-fn pod_spec(workload: &Value) -> &Value {
-    &workload["spec"]["template"]["spec"]
-}
-
-fn container(workload: &Value) -> &Value {
-    let containers = pod_spec(workload)["containers"].as_array().unwrap();
-    assert_eq!(containers.len(), 1, "{}", name_of(workload));
-    &containers[0]
-}
-
-fn args(container: &Value) -> Vec<String> {
-    strings(&container["args"])
-}
-
-/// The value after `flag` in `args`.
-fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == flag)
-        .map(|i| args[i + 1].as_str())
-}
-
 fn listen_port(container: &Value) -> u16 {
     let args = args(container);
     let listen = flag(&args, "--listen").expect("--listen in args");
     listen.parse::<SocketAddr>().unwrap().port()
-}
-
-/// A container port given by number or by name.
-fn resolve_port(container: &Value, port: &Value) -> u64 {
-    if let Some(number) = port.as_u64() {
-        return number;
-    }
-    let name = port.as_str().unwrap();
-    container["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no container port named {name}"))["containerPort"]
-        .as_u64()
-        .unwrap()
-}
-
-/// Every label of `selector` is on `labels`.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let selector = selector.as_object().unwrap();
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The service a Deployment or Service named `movies-<service>` is for.
@@ -535,7 +479,7 @@ fn deployment_env_is_read_by_the_code_and_gives_each_service_its_own_database() 
     let mut databases = BTreeSet::new();
     for (needle, file) in READ_ELSEWHERE {
         assert!(
-            read(&repo().join(file)).contains(&format!("\"{needle}\"")),
+            read(&repo_root().join(file)).contains(&format!("\"{needle}\"")),
             "{file} does not read {needle}"
         );
     }
@@ -747,7 +691,7 @@ fn pods_outlive_the_drain_and_run_locked_down() {
 
 #[test]
 fn image_matches_the_dockerfile_and_the_version() {
-    let dockerfile = read(&repo().join("Dockerfile"));
+    let dockerfile = read(&repo_root().join("Dockerfile"));
     let last = |instruction: &str| -> String {
         dockerfile
             .lines()

@@ -1,7 +1,10 @@
 //! Helpers the integration tests of several crates share: a real Prometheus of a test's
-//! own, and the queries of a Grafana dashboard as Prometheus is asked them.
+//! own, the queries of a Grafana dashboard as Prometheus is asked them, and the manifests
+//! under `deploy/` read as the Kubernetes API would ([`manifests`]).
 
 #![warn(missing_docs)]
+
+pub mod manifests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
