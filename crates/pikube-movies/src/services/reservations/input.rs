@@ -9,10 +9,15 @@ use crate::seat::Seat;
 
 pub const MAX_SEATS: usize = 10;
 
-#[derive(Deserialize)]
+/// The screening and the seats to hold.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewReservation)]
 pub struct ReservationRequest {
+    #[schema(value_type = Id)]
     screening_id: String,
+    /// 1 to 10 distinct seats of the screening's hall.
+    #[schema(value_type = Vec<Seat>, min_items = 1, max_items = 10)]
     seats: Vec<String>,
 }
 
