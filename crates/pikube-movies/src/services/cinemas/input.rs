@@ -19,8 +19,10 @@ pub struct Hall {
     #[schema(schema_with = one_line_schema::<50>)]
     pub name: String,
     /// Rows A to Z.
+    #[serde(deserialize_with = "crate::api::whole_number")]
     #[schema(minimum = 1, maximum = 26)]
     pub rows: i64,
+    #[serde(deserialize_with = "crate::api::whole_number")]
     #[schema(minimum = 1, maximum = 60)]
     pub seats_per_row: i64,
 }

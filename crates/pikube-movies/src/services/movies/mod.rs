@@ -63,6 +63,7 @@ pub struct NewMovie {
     #[serde(default)]
     #[schema(schema_with = free_text_schema::<2000>)]
     pub description: String,
+    #[serde(deserialize_with = "crate::api::whole_number")]
     #[schema(minimum = 1, maximum = 600)]
     pub duration_minutes: i64,
 }

@@ -70,6 +70,7 @@ pub struct PaymentRequest {
     #[schema(value_type = Id)]
     reservation_id: String,
     /// Exactly the reservation's amount_cents.
+    #[serde(deserialize_with = "crate::api::whole_number")]
     #[schema(minimum = 1)]
     amount_cents: i64,
     /// A card token, never a card number; tok_declined* is declined.

@@ -26,6 +26,7 @@ pub struct NewScreeningRequest {
     #[schema(format = DateTime)]
     starts_at: String,
     /// Per seat.
+    #[serde(deserialize_with = "crate::api::whole_number")]
     #[schema(minimum = 1, maximum = 100000)]
     price_cents: i64,
 }
