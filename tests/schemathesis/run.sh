@@ -26,9 +26,11 @@ fi
 
 work=$(mktemp -d)
 demo_pid=
-# Ends the demo this script started, and only it, however the script ends: TERM, a bounded
-# wait for it to stop, then KILL.
+st_pid=
+# Ends the demo (and schemathesis) this script started, and only them, however the script
+# ends: TERM, a bounded wait for the demo to stop, then KILL.
 cleanup() {
+  if [ -n "$st_pid" ]; then kill "$st_pid" 2>/dev/null || true; wait "$st_pid" 2>/dev/null || true; fi
   if [ -n "$demo_pid" ] && kill -0 "$demo_pid" 2>/dev/null; then
     kill "$demo_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.2; done
@@ -71,21 +73,26 @@ token=$(jq -n --arg e "$admin_email" --arg p "$admin_password" '{email: $e, pass
 
 status=0
 # From the scratch directory: schemathesis keeps a cache of the failures it found (in
-# ./.schemathesis) to replay them first next time, which is state neither the repository
-# nor the next run should have. The configuration (expected statuses) and the hooks (what the
-# document cannot say) are passed explicitly.
-# Output sanitisation (on by default) masks the Authorization header in what it reports.
+# ./.schemathesis, and hypothesis its examples in ./.hypothesis) to replay them first next
+# time, which is state neither the repository nor the next run should have. The
+# configuration (expected statuses, the token's header) and the hooks (what the document
+# cannot say) are passed explicitly. Output sanitisation (on by default) masks the
+# Authorization header in what it reports. In the background, so that a signal to this
+# script ends it at once (bash runs traps only between foreground commands).
 (
   cd "$work"
-  SCHEMATHESIS_HOOKS=$here/hooks.py exec "$venv/bin/st" --config-file "$here/schemathesis.toml" run "http://$movies/api/openapi.json" \
+  PIKUBE_SCHEMATHESIS_TOKEN=$token SCHEMATHESIS_HOOKS=$here/hooks.py \
+    exec "$venv/bin/st" --config-file "$here/schemathesis.toml" run "http://$movies/api/openapi.json" \
     --checks all \
     --max-examples "${PIKUBE_SCHEMATHESIS_EXAMPLES:-20}" \
     --workers 2 \
     --seed "${PIKUBE_SCHEMATHESIS_SEED:-1}" \
     --request-timeout 30 \
-    --header "Authorization: Bearer $token" \
     </dev/null
-) || status=$?
+) &
+st_pid=$!
+wait "$st_pid" || status=$?
+st_pid=
 if grep -q 'internal error' "$work/demo.log"; then
   echo "the services logged internal errors:" >&2
   grep 'internal error' "$work/demo.log" | sed "s/$admin_password/[password]/g" >&2
