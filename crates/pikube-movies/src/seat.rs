@@ -65,6 +65,23 @@ impl fmt::Display for Seat {
     }
 }
 
+/// A seat label as [`Seat::from_str`] reads it: a row letter (any case) and a number without
+/// a leading zero, spaces around trimmed.
+impl utoipa::PartialSchema for Seat {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::api::SPACE;
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!(
+                "^[{SPACE}]*[A-Za-z][1-9][0-9]{{0,2}}[{SPACE}]*$"
+            )))
+            .description(Some("Row letter and seat number, such as A1"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Seat {}
+
 impl Serialize for Seat {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -6,13 +6,57 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+/// Every error answer: `{"error": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What is wrong: a message, and where there is one to name, what to blame.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    /// What is wrong, for a person to read.
+    #[schema(min_length = 1)]
+    message: String,
+    /// The request field, query parameter or header to blame: `email`, `seats[2]`,
+    /// `halls[0].rows`, `Idempotency-Key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<String>,
+    /// The seats taken, or not in the hall.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    seats: Option<Vec<String>>,
+    /// The reservation's or payment's status that prevents the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    status: Option<String>,
+    /// The payment this answer is about (declined, voided).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<super::Id>)]
+    payment_id: Option<String>,
+    /// The screening already in the hall at that time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Option<super::Id>)]
+    screening_id: Option<String>,
+    /// The limit the request would exceed (unpaid holds, held seats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    limit: Option<i64>,
+}
+
+/// An error answer: a status and an [`ErrorBody`].
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
-    details: Map<String, Value>,
+    /// Boxed: an error is rare, and a small `Result` keeps the common path cheap.
+    detail: Box<ErrorDetail>,
     /// Seconds for a `Retry-After` header (429 and 503 that will pass).
     retry_after: Option<u64>,
 }
@@ -21,8 +65,15 @@ impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            message: message.into(),
-            details: Map::new(),
+            detail: Box::new(ErrorDetail {
+                message: message.into(),
+                field: None,
+                seats: None,
+                status: None,
+                payment_id: None,
+                screening_id: None,
+                limit: None,
+            }),
             retry_after: None,
         }
     }
@@ -48,7 +99,7 @@ impl ApiError {
 
     /// 422: the request was read, but `field` is not acceptable.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message).with("field", field)
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message).field(field)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -81,10 +132,13 @@ impl ApiError {
     /// The same complaint about a query parameter instead of a body field: 400, as for
     /// any other query this API cannot read.
     pub fn in_query(self) -> Self {
+        let message = format!("query parameter {}", self.detail.message);
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            message: format!("query parameter {}", self.message),
-            details: self.details,
+            detail: Box::new(ErrorDetail {
+                message,
+                ..*self.detail
+            }),
             retry_after: None,
         }
     }
@@ -92,20 +146,64 @@ impl ApiError {
     /// Names the field to blame, when there is one.
     pub fn with_field(self, field: Option<String>) -> Self {
         match field {
-            Some(field) => self.with("field", field),
+            Some(field) => self.field(field),
             None => self,
         }
     }
 
-    /// Adds a detail to the body, such as the seats already taken.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.details.insert(key.to_owned(), value.into());
+    /// Names the field to blame.
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.detail.field = Some(field.into());
+        self
+    }
+
+    /// The seats to blame (taken, or not in the hall).
+    pub fn seats(mut self, seats: Vec<String>) -> Self {
+        self.detail.seats = Some(seats);
+        self
+    }
+
+    /// The status of the reservation or payment that prevents the request.
+    pub fn status(mut self, status: impl Into<String>) -> Self {
+        self.detail.status = Some(status.into());
+        self
+    }
+
+    /// The payment this answer is about.
+    pub fn payment_id(mut self, id: impl Into<String>) -> Self {
+        self.detail.payment_id = Some(id.into());
+        self
+    }
+
+    /// The screening in the way.
+    pub fn screening_id(mut self, id: impl Into<String>) -> Self {
+        self.detail.screening_id = Some(id.into());
+        self
+    }
+
+    /// The limit the request would exceed.
+    pub fn limit(mut self, limit: i64) -> Self {
+        self.detail.limit = Some(limit);
         self
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.detail.message
     }
+
+    /// The body as JSON text, for an answer stored to be replayed.
+    pub fn body_text(&self) -> String {
+        serde_json::to_string(&ErrorBodyRef {
+            error: &self.detail,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// [`ErrorBody`] borrowing its detail.
+#[derive(Serialize)]
+struct ErrorBodyRef<'a> {
+    error: &'a ErrorDetail,
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -122,10 +220,9 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = Map::new();
-        error.insert("message".into(), Value::String(self.message));
-        error.extend(self.details);
-        let body = Json(json!({ "error": error }));
+        let body = Json(ErrorBody {
+            error: *self.detail,
+        });
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -8,6 +8,9 @@ use std::ops::Deref;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Required};
 
 use super::ApiError;
 
@@ -28,6 +31,32 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A UUID: what [`Id::parse`] reads (any spelling), and what the API writes (the canonical one).
+impl utoipa::PartialSchema for Id {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".to_owned())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Id {}
+
+/// A filter by an id, where nothing (or only spaces) filters nothing.
+pub fn id_filter_schema() -> Schema {
+    Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(<Id as utoipa::PartialSchema>::schema())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(format!("^[{}]*$", super::SPACE))),
+            )
+            .build(),
+    )
 }
 
 /// So that an `Id` goes wherever the `&str` id it replaces went.
@@ -78,6 +107,19 @@ fn not_an_id(raw: &str) -> ApiError {
 /// The `{id}` segment of a route, parsed: anything but an id is a 404 (in the API's error
 /// shape, as is a segment that does not even decode to UTF-8).
 pub struct PathId(pub Id);
+
+/// The `{id}` path parameter of every route that has one.
+impl utoipa::IntoParams for PathId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some("An id this API gave out; anything else is a 404"))
+            .schema(Some(<Id as utoipa::PartialSchema>::schema()))
+            .build()]
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;

@@ -4,25 +4,39 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::{one_line, ApiError};
+use crate::api::{one_line, one_line_schema, ApiError};
 
 pub const MAX_ROWS: i64 = 26;
 pub const MAX_SEATS_PER_ROW: i64 = 60;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A hall and its seat layout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hall {
+    /// Unique within the cinema, in any letter case.
+    #[schema(schema_with = one_line_schema::<50>)]
     pub name: String,
+    /// Rows A to Z.
+    #[serde(deserialize_with = "crate::api::whole_number")]
+    #[schema(minimum = 1, maximum = 26)]
     pub rows: i64,
+    #[serde(deserialize_with = "crate::api::whole_number")]
+    #[schema(minimum = 1, maximum = 60)]
     pub seats_per_row: i64,
 }
 
-#[derive(Deserialize)]
+/// A cinema to add, with its halls.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCinema {
+    #[schema(schema_with = one_line_schema::<100>)]
     pub name: String,
+    #[schema(schema_with = one_line_schema::<100>)]
     pub city: String,
+    /// Distinct names, in any letter case.
+    #[schema(min_items = 1, max_items = 20)]
     pub halls: Vec<Hall>,
 }
 

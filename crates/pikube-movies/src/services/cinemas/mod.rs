@@ -4,18 +4,23 @@ mod input;
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use self::input::{Hall, NewCinema};
 use super::{Context, StartError, Started};
-use crate::api::{method_not_allowed, one_line, ApiError, JsonBody, PathId, QueryParams};
+use crate::api::{
+    method_not_allowed, one_line, one_line_filter_schema, ApiError, Id, JsonBody, PathId,
+    QueryParams,
+};
 use crate::auth::{Admin, TokenKeys};
 use crate::clock::now_millis;
 use crate::database::{is_unique_violation, Database};
+use crate::openapi::{BodyRejections, Conflict, NotFound, QueryRejections, TokenRejections};
 use crate::ServiceName;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/cinemas");
@@ -33,18 +38,44 @@ impl FromRef<CinemasState> for TokenKeys {
 }
 
 /// A cinema as the API shows it (and as screenings reads it).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Cinema {
+    #[schema(value_type = Id)]
     pub id: String,
     pub name: String,
     pub city: String,
+    /// By name.
     pub halls: Vec<Hall>,
 }
 
-#[derive(Deserialize)]
+/// The cinemas.
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+struct CinemaList {
+    /// By city, then name.
+    cinemas: Vec<Cinema>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CityFilter {
+    /// Only this city, in any letter case; empty means all.
+    #[param(schema_with = one_line_filter_schema::<100>, nullable = false)]
     city: Option<String>,
+}
+
+/// The routes, each with its document entry.
+fn routes() -> OpenApiRouter<CinemasState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one))
+}
+
+/// This service's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
 }
 
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
@@ -54,11 +85,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         db: db.clone(),
         keys: context.keys.clone(),
     };
-    let router = Router::new()
-        .route("/api/cinemas", get(list).post(create))
-        .route("/api/cinemas/{id}", get(one))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+    let (router, _): (Router, _) = routes().with_state(state).split_for_parts();
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     Ok(Started {
         service,
         router,
@@ -98,10 +126,18 @@ async fn cinema_of(db: &Database, row: &sqlx::any::AnyRow) -> Result<Cinema, sql
     })
 }
 
+/// Cinemas, in one city or all
+#[utoipa::path(
+    get,
+    path = "/api/cinemas",
+    operation_id = "listCinemas",
+    params(CityFilter),
+    responses((status = 200, description = "The cinemas", body = CinemaList), QueryRejections)
+)]
 async fn list(
     State(state): State<CinemasState>,
     QueryParams(filter): QueryParams<CityFilter>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CinemaList>, ApiError> {
     let city = match filter.city.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(city) => Some(one_line("city", city, 100).map_err(ApiError::in_query)?),
@@ -123,9 +159,17 @@ async fn list(
     for row in &rows {
         cinemas.push(cinema_of(&state.db, row).await?);
     }
-    Ok(Json(json!({ "cinemas": cinemas })))
+    Ok(Json(CinemaList { cinemas }))
 }
 
+/// One cinema, with its halls
+#[utoipa::path(
+    get,
+    path = "/api/cinemas/{id}",
+    operation_id = "getCinema",
+    params(PathId),
+    responses((status = 200, description = "The cinema", body = Cinema), (status = 404, response = NotFound))
+)]
 async fn one(
     State(state): State<CinemasState>,
     PathId(id): PathId,
@@ -140,6 +184,22 @@ async fn one(
     }
 }
 
+/// Add a cinema and its halls (administrators)
+///
+/// A city has one cinema of a name (409, field `name`).
+#[utoipa::path(
+    post,
+    path = "/api/cinemas",
+    operation_id = "addCinema",
+    security(("bearer" = [])),
+    request_body(content = NewCinema, description = "The cinema"),
+    responses(
+        (status = 201, description = "Added", body = Cinema),
+        (status = 409, response = Conflict),
+        TokenRejections,
+        BodyRejections
+    )
+)]
 async fn create(
     State(state): State<CinemasState>,
     _admin: Admin,
@@ -162,7 +222,7 @@ async fn create(
                 "{} already has a cinema called {}",
                 cinema.city, cinema.name
             ))
-            .with("field", "name"));
+            .field("name"));
         }
         other => {
             other?;

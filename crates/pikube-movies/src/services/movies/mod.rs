@@ -2,19 +2,22 @@
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Context, StartError, Started};
 use crate::api::{
-    free_text, method_not_allowed, one_line, ApiError, JsonBody, PathId, QueryParams,
+    free_text, free_text_schema, method_not_allowed, one_line, one_line_schema, ApiError, Id,
+    JsonBody, PathId, QueryParams,
 };
 use crate::auth::{Admin, TokenKeys};
 use crate::clock::now_millis;
 use crate::database::Database;
+use crate::openapi::{BodyRejections, NotFound, QueryRejections, TokenRejections};
 use crate::ServiceName;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/movies");
@@ -32,20 +35,36 @@ impl FromRef<MoviesState> for TokenKeys {
 }
 
 /// A movie as the API shows it (and as screenings reads it).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Movie {
+    #[schema(value_type = Id)]
     pub id: String,
     pub title: String,
     pub description: String,
+    #[schema(minimum = 1, maximum = 600)]
     pub duration_minutes: i64,
 }
 
-#[derive(Deserialize)]
+/// The catalogue.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MovieList {
+    /// By title.
+    movies: Vec<Movie>,
+}
+
+/// A movie to add.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMovie {
+    #[schema(schema_with = one_line_schema::<200>)]
     pub title: String,
     #[serde(default)]
+    #[schema(schema_with = free_text_schema::<2000>)]
     pub description: String,
+    #[serde(deserialize_with = "crate::api::whole_number")]
+    #[schema(minimum = 1, maximum = 600)]
     pub duration_minutes: i64,
 }
 
@@ -69,9 +88,22 @@ impl NewMovie {
 
 /// The catalogue takes no query parameters: one sent anyway (`?page=2`, `?title=`) is a
 /// client expecting something this list does not do, better told than ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct NoParameters {}
+
+/// The routes, each with its document entry.
+fn routes() -> OpenApiRouter<MoviesState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one))
+}
+
+/// This service's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
 
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Movies;
@@ -80,11 +112,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         db: db.clone(),
         keys: context.keys.clone(),
     };
-    let router = Router::new()
-        .route("/api/movies", get(list).post(create))
-        .route("/api/movies/{id}", get(one))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+    let (router, _): (Router, _) = routes().with_state(state).split_for_parts();
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     Ok(Started {
         service,
         router,
@@ -122,19 +151,36 @@ pub async fn insert(db: &Database, movie: NewMovie) -> Result<Movie, ApiError> {
     })
 }
 
+/// The catalogue
+///
+/// Takes no query parameters: one sent anyway is a 400.
+#[utoipa::path(
+    get,
+    path = "/api/movies",
+    operation_id = "listMovies",
+    responses((status = 200, description = "Every movie, by title", body = MovieList), QueryRejections)
+)]
 async fn list(
     State(state): State<MoviesState>,
     QueryParams(NoParameters {}): QueryParams<NoParameters>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MovieList>, ApiError> {
     let rows = sqlx::query(
         "SELECT id, title, description, duration_minutes FROM movies ORDER BY title, id",
     )
     .fetch_all(state.db.pool())
     .await?;
     let movies = rows.iter().map(movie_of).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "movies": movies })))
+    Ok(Json(MovieList { movies }))
 }
 
+/// One movie
+#[utoipa::path(
+    get,
+    path = "/api/movies/{id}",
+    operation_id = "getMovie",
+    params(PathId),
+    responses((status = 200, description = "The movie", body = Movie), (status = 404, response = NotFound))
+)]
 async fn one(
     State(state): State<MoviesState>,
     PathId(id): PathId,
@@ -150,6 +196,15 @@ async fn one(
     }
 }
 
+/// Add a movie (administrators)
+#[utoipa::path(
+    post,
+    path = "/api/movies",
+    operation_id = "addMovie",
+    security(("bearer" = [])),
+    request_body(content = NewMovie, description = "The movie"),
+    responses((status = 201, description = "Added", body = Movie), TokenRejections, BodyRejections)
+)]
 async fn create(
     State(state): State<MoviesState>,
     _admin: Admin,

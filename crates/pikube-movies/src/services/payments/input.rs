@@ -4,7 +4,11 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::{shown, ApiError, Id};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::Required;
+
+use crate::api::{shown, ApiError, Id, SPACE};
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -19,14 +23,14 @@ impl IdempotencyKey {
                 "the Idempotency-Key header is required: send a unique value (such as a UUID) \
                  per payment, and the same value when retrying it",
             )
-            .with("field", IDEMPOTENCY_KEY)
+            .field(IDEMPOTENCY_KEY)
         })?;
         let key = value.to_str().unwrap_or_default().trim();
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ApiError::bad_request(
                 "the Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
-            .with("field", IDEMPOTENCY_KEY));
+            .field(IDEMPOTENCY_KEY));
         }
         Ok(IdempotencyKey(key.to_owned()))
     }
@@ -36,12 +40,52 @@ impl IdempotencyKey {
     }
 }
 
-#[derive(Deserialize)]
+/// The `Idempotency-Key` header, as [`IdempotencyKey::from_headers`] reads it.
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![ParameterBuilder::new()
+            .name(IDEMPOTENCY_KEY)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(
+                "A unique value per payment (such as a UUID), the same when retrying it: 1 to \
+                 255 visible ASCII characters",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$")),
+            ))
+            .build()]
+    }
+}
+
+/// The reservation to pay for, its amount and a card token.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPayment)]
 pub struct PaymentRequest {
+    #[schema(value_type = Id)]
     reservation_id: String,
+    /// Exactly the reservation's amount_cents.
+    #[serde(deserialize_with = "crate::api::whole_number")]
+    #[schema(minimum = 1)]
     amount_cents: i64,
+    /// A card token, never a card number; tok_declined* is declined.
+    #[schema(schema_with = card_token_schema)]
     card_token: String,
+}
+
+/// What [`PaymentRequest::parse`] accepts as a card token.
+fn card_token_schema() -> utoipa::openapi::schema::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            "^[{SPACE}]*tok_[A-Za-z0-9_]{{1,64}}[{SPACE}]*$"
+        )))
+        .build()
 }
 
 /// What the card processor says to a token. A stand-in processor: `tok_declined` (and any

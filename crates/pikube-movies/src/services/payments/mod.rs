@@ -10,21 +10,22 @@ use std::time::Duration;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use self::input::{CardVerdict, IdempotencyKey, PaymentRequest};
-use self::settle::{settle, view, Settled};
+use self::settle::{settle, view, PaymentView, Settled};
 use self::store::{Inserted, NewPayment, PaymentRow};
 use super::reservations::Reservation;
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, TokenKeys};
 use crate::database::Database;
+use crate::openapi::{BodyRejections, Conflict, NotFound, TokenRejections, Unavailable};
 use crate::peers::Peers;
 use crate::ServiceName;
 
@@ -57,6 +58,18 @@ impl PaymentsState {
     }
 }
 
+/// The routes, each with its document entry.
+fn routes() -> OpenApiRouter<PaymentsState> {
+    OpenApiRouter::new()
+        .routes(routes!(pay))
+        .routes(routes!(one))
+}
+
+/// This service's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Payments;
     let db = context.database(service, &MIGRATIONS).await?;
@@ -77,11 +90,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         context.config.sweep_interval,
         state.clone(),
     ));
-    let router = Router::new()
-        .route("/api/payments", post(pay))
-        .route("/api/payments/{id}", get(one))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+    let (router, _): (Router, _) = routes().with_state(state).split_for_parts();
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     Ok(Started {
         service,
         router,
@@ -144,6 +154,31 @@ fn stored(status: u16, body: String, replayed: bool) -> Response {
     response
 }
 
+/// Pay for a held reservation
+///
+/// Exactly once per `Idempotency-Key`: a retry with the same key and request gets the same
+/// answer; the same key with another request is a 422.
+#[utoipa::path(
+    post,
+    path = "/api/payments",
+    operation_id = "pay",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body(content = PaymentRequest, description = "The reservation, its amount and a card token"),
+    responses(
+        (status = 201, description = "Paid: the seats are sold", body = PaymentView,
+         headers(("Idempotent-Replayed" = String, description = "`true` on the stored answer to a retry"))),
+        (status = 202, description = "Authorised, being confirmed: poll GET /api/payments/{id}", body = PaymentView),
+        (status = 402, description = "The card was declined; nothing was charged (`payment_id`, `status`)",
+         body = crate::api::ErrorBody,
+         headers(("Idempotent-Replayed" = String, description = "`true` on the stored answer to a retry"))),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+        TokenRejections,
+        BodyRejections
+    )
+)]
 async fn pay(
     State(state): State<PaymentsState>,
     caller: Caller,
@@ -180,7 +215,7 @@ async fn pay(
             "reservation {} is {}; only a held reservation can be paid",
             reservation.id, reservation.status
         ))
-        .with("status", reservation.status));
+        .status(reservation.status));
     }
     if payment.amount_cents != reservation.amount_cents {
         return Err(ApiError::invalid(
@@ -193,12 +228,13 @@ async fn pay(
     }
     let id = uuid::Uuid::new_v4().to_string();
     let verdict = payment.verdict();
-    let declined = json!({ "error": {
-        "message": "the card was declined; nothing was charged",
-        "payment_id": id,
-        "status": "declined",
-    }})
-    .to_string();
+    let declined = ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "the card was declined; nothing was charged",
+    )
+    .payment_id(&id)
+    .status("declined")
+    .body_text();
     let (status, response) = match verdict {
         CardVerdict::Approved => ("authorized", None),
         CardVerdict::Declined => ("declined", Some((402, declined.as_str()))),
@@ -280,6 +316,19 @@ async fn replay(
     }
 }
 
+/// One of your payments
+#[utoipa::path(
+    get,
+    path = "/api/payments/{id}",
+    operation_id = "getPayment",
+    security(("bearer" = [])),
+    params(PathId),
+    responses(
+        (status = 200, description = "The payment", body = PaymentView),
+        (status = 404, response = NotFound),
+        TokenRejections
+    )
+)]
 async fn one(
     State(state): State<PaymentsState>,
     caller: Caller,

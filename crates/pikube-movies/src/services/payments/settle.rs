@@ -18,14 +18,29 @@ use crate::services::reservations::Reservation;
 use crate::ServiceName;
 
 /// The payment as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Payment)]
 pub struct PaymentView {
+    #[schema(value_type = crate::api::Id)]
     pub id: String,
+    #[schema(value_type = crate::api::Id)]
     pub reservation_id: String,
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
     /// `succeeded`, `pending` (being confirmed), `voided` or `declined`.
+    #[schema(schema_with = status_schema)]
     pub status: &'static str,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
+}
+
+fn status_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["succeeded", "pending", "voided", "declined"]))
+        .build()
 }
 
 pub fn view(row: &PaymentRow) -> PaymentView {
@@ -86,12 +101,14 @@ pub async fn settle(
                 Err(PeerError::Refused { message, .. }) if !message.is_empty() => message.clone(),
                 _ => format!("reservation {} no longer exists", payment.reservation_id),
             };
-            let body = json!({ "error": {
-                "message": format!("{reason}; the payment was voided and nothing was charged"),
-                "payment_id": payment.id,
-                "status": "voided",
-            }});
-            ("voided", (StatusCode::CONFLICT.as_u16(), body.to_string()))
+            let body = ApiError::new(
+                StatusCode::CONFLICT,
+                format!("{reason}; the payment was voided and nothing was charged"),
+            )
+            .payment_id(&payment.id)
+            .status("voided")
+            .body_text();
+            ("voided", (StatusCode::CONFLICT.as_u16(), body))
         }
         Err(PeerError::Unavailable { .. }) => {
             tracing::warn!(payment = %payment.id, "reservations unreachable; the payment stays pending");

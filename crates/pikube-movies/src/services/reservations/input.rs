@@ -9,11 +9,39 @@ use crate::seat::Seat;
 
 pub const MAX_SEATS: usize = 10;
 
-#[derive(Deserialize)]
+/// The screening and the seats to hold.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewReservation)]
 pub struct ReservationRequest {
+    #[schema(value_type = Id)]
     screening_id: String,
+    /// 1 to 10 distinct seats of the screening's hall.
+    #[schema(schema_with = seats_schema)]
     seats: Vec<String>,
+}
+
+/// The seats of a request: 1 to [`MAX_SEATS`] seat labels, no label twice (`uniqueItems`).
+///
+/// The server compares seats, not labels: `A1`, `a1` and ` A1 ` are one seat, and a request
+/// naming it twice in any of these spellings is refused. JSON Schema's `uniqueItems` compares
+/// strings exactly, so it can only say the part of this that is about identical labels. The
+/// seat pattern nevertheless keeps the lower-case letters and the surrounding spaces the
+/// server accepts rather than allowing only the canonical `A1`: a schema narrower than the
+/// server would call requests the server serves invalid (and schemathesis's negative-data
+/// check would rightly flag the server for accepting them), whereas the gap that is left,
+/// `["A1", "a1"]`, is one JSON Schema has no way to close.
+fn seats_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(<Seat as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(MAX_SEATS))
+        .unique_items(true)
+        .description(Some(
+            "1 to 10 distinct seats of the screening's hall; seats are compared regardless of \
+             letter case and surrounding spaces, so `A1` and `a1` are the same seat",
+        ))
+        .build()
 }
 
 pub struct NewReservation {

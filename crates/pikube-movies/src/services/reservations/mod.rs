@@ -11,7 +11,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::metrics::counter::Counter;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use self::input::{ConfirmRequest, ReservationRequest};
 pub use self::store::Reservation;
@@ -22,6 +25,7 @@ use crate::api::{method_not_allowed, ApiError, JsonBody, PathId};
 use crate::auth::{Caller, ServiceCaller, TokenKeys};
 use crate::clock::{millis, parse_rfc3339};
 use crate::database::Database;
+use crate::openapi::{BodyRejections, Conflict, NotFound, TokenRejections, Unavailable};
 use crate::peers::Peers;
 use crate::ServiceName;
 
@@ -97,6 +101,27 @@ impl FromRef<ReservationsState> for TokenKeys {
     }
 }
 
+/// The caller's reservations.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReservationList {
+    /// Newest first, at most 100.
+    #[schema(max_items = 100)]
+    reservations: Vec<Reservation>,
+}
+
+/// The public routes, each with its document entry.
+fn routes() -> OpenApiRouter<ReservationsState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, mine))
+        .routes(routes!(one, cancel))
+}
+
+/// This service's part of the OpenAPI document (without the internal routes).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Reservations;
     let db = context.database(service, &MIGRATIONS).await?;
@@ -117,14 +142,14 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         db.clone(),
         counters,
     ));
-    let router = Router::new()
-        .route("/api/reservations", post(create).get(mine))
-        .route("/api/reservations/{id}", get(one).delete(cancel))
+    // The internal routes are for the other services only, and not published.
+    let (router, _): (Router, _) = routes()
         .route("/internal/reservations/{id}", get(internal_one))
         .route("/internal/reservations/{id}/confirm", post(confirm))
         .route("/internal/screenings/{id}/claims", get(claims))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state)
+        .split_for_parts();
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     Ok(Started {
         service,
         router,
@@ -152,6 +177,27 @@ async fn expire_holds_every(every: Duration, db: Database, counters: Counters) {
     }
 }
 
+/// Hold seats of a screening
+///
+/// All the seats or none: a seat someone else holds or bought is a 409 whose `seats` lists
+/// them. A seat outside the hall is a 422 whose `seats` lists them. A buyer holds at most a
+/// few unpaid reservations at once (default 4) and a few seats of one screening (default
+/// 10): beyond, a 409 whose `limit` gives the limit; paying for or cancelling a hold frees
+/// room.
+#[utoipa::path(
+    post,
+    path = "/api/reservations",
+    operation_id = "reserve",
+    security(("bearer" = [])),
+    request_body(content = ReservationRequest, description = "The screening and the seats"),
+    responses(
+        (status = 201, description = "Held until `expires_at`", body = Reservation),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+        TokenRejections,
+        BodyRejections
+    )
+)]
 async fn create(
     State(state): State<ReservationsState>,
     caller: Caller,
@@ -191,7 +237,7 @@ async fn create(
                 outside.join(", ")
             ),
         )
-        .with("seats", outside));
+        .seats(outside));
     }
     match store::hold(
         &state.db,
@@ -211,10 +257,7 @@ async fn create(
         Held::Taken(seats) => {
             state.counters.conflicts.inc();
             let seats: Vec<String> = seats.iter().map(ToString::to_string).collect();
-            Err(
-                ApiError::conflict(format!("already taken: {}", seats.join(", ")))
-                    .with("seats", seats),
-            )
+            Err(ApiError::conflict(format!("already taken: {}", seats.join(", "))).seats(seats))
         }
         Held::TooManyHolds { live } => {
             state.counters.refused_limits.inc();
@@ -222,7 +265,7 @@ async fn create(
                 "you already hold {live} unpaid reservations, the most allowed at once; \
                  pay for or cancel one first"
             ))
-            .with("limit", state.limits.per_user))
+            .limit(state.limits.per_user))
         }
         Held::TooManySeats { held } => {
             state.counters.refused_limits.inc();
@@ -231,8 +274,8 @@ async fn create(
                  at once, so pay for or cancel a reservation first",
                 state.limits.seats_per_screening
             ))
-            .with("field", "seats")
-            .with("limit", state.limits.seats_per_screening))
+            .field("seats")
+            .limit(state.limits.seats_per_screening))
         }
     }
 }
@@ -252,6 +295,19 @@ async fn owned(
     }
 }
 
+/// One of your reservations
+#[utoipa::path(
+    get,
+    path = "/api/reservations/{id}",
+    operation_id = "getReservation",
+    security(("bearer" = [])),
+    params(PathId),
+    responses(
+        (status = 200, description = "The reservation", body = Reservation),
+        (status = 404, response = NotFound),
+        TokenRejections
+    )
+)]
 async fn one(
     State(state): State<ReservationsState>,
     caller: Caller,
@@ -260,14 +316,41 @@ async fn one(
     Ok(Json(owned(&state, &caller, &id).await?))
 }
 
+/// Your reservations
+#[utoipa::path(
+    get,
+    path = "/api/reservations",
+    operation_id = "listReservations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Yours, newest first", body = ReservationList),
+        TokenRejections
+    )
+)]
 async fn mine(
     State(state): State<ReservationsState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReservationList>, ApiError> {
     let reservations = store::of_user(&state.db, &caller.user_id).await?;
-    Ok(Json(json!({ "reservations": reservations })))
+    Ok(Json(ReservationList { reservations }))
 }
 
+/// Cancel an unpaid reservation: its seats are free again
+///
+/// Cancelling twice is fine; a paid reservation cannot be cancelled (409).
+#[utoipa::path(
+    delete,
+    path = "/api/reservations/{id}",
+    operation_id = "cancelReservation",
+    security(("bearer" = [])),
+    params(PathId),
+    responses(
+        (status = 204, description = "Cancelled (or already cancelled or expired)"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        TokenRejections
+    )
+)]
 async fn cancel(
     State(state): State<ReservationsState>,
     caller: Caller,
@@ -315,7 +398,7 @@ async fn confirm(
             "reservation {id} is {}; it cannot be confirmed",
             reservation.status
         ))
-        .with("status", reservation.status)
+        .status(reservation.status)
     };
     let now = state.db.now_millis().await?;
     match store::confirm(&state.db, &id, &request.payment_id, now).await? {

@@ -18,18 +18,37 @@ use crate::seat::Seat;
 pub use self::ending::{cancel, confirm, expire_holds};
 
 /// A reservation as the API shows it (and as payments reads it).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Reservation {
+    #[schema(value_type = crate::api::Id)]
     pub id: String,
+    #[schema(value_type = crate::api::Id)]
     pub user_id: String,
+    #[schema(value_type = crate::api::Id)]
     pub screening_id: String,
+    /// Row by row.
+    #[schema(value_type = Vec<crate::seat::Seat>, min_items = 1)]
     pub seats: Vec<String>,
     /// `held`, `confirmed`, `cancelled` or `expired`.
+    #[schema(schema_with = status_schema)]
     pub status: String,
+    /// What paying it costs.
+    #[schema(minimum = 1)]
     pub amount_cents: i64,
     /// RFC 3339, UTC: when an unpaid hold ends.
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    /// The payment that confirmed it.
+    #[schema(value_type = Option<crate::api::Id>)]
     pub payment_id: Option<String>,
+}
+
+fn status_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["held", "confirmed", "cancelled", "expired"]))
+        .build()
 }
 
 pub enum Held {

@@ -1,17 +1,33 @@
 //! Requests to the screenings service, parsed.
 
 use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{id_field, one_line, shown, ApiError, Id};
+use crate::api::{
+    id_field, id_filter_schema, one_line, one_line_filter_schema, one_line_schema, shown, ApiError,
+    Id, SPACE,
+};
 use crate::clock::{parse_rfc3339, utc_day};
 
-#[derive(Deserialize)]
+/// A screening to schedule.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewScreening)]
 pub struct NewScreeningRequest {
+    #[schema(value_type = Id)]
     movie_id: String,
+    #[schema(value_type = Id)]
     cinema_id: String,
+    /// A hall of the cinema, in any letter case.
+    #[schema(schema_with = one_line_schema::<50>)]
     hall: String,
+    /// RFC 3339, any offset, such as 2026-12-24T19:30:00Z.
+    #[schema(format = DateTime)]
     starts_at: String,
+    /// Per seat.
+    #[serde(deserialize_with = "crate::api::whole_number")]
+    #[schema(minimum = 1, maximum = 100000)]
     price_cents: i64,
 }
 
@@ -56,12 +72,38 @@ impl NewScreeningRequest {
     }
 }
 
-#[derive(Deserialize)]
+/// The filters of the screenings list: they combine, and an empty one filters nothing.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ScreeningFilterRequest {
+    /// Only this movie.
+    #[param(schema_with = id_filter_schema, nullable = false)]
     movie_id: Option<String>,
+    /// Only in this city, in any letter case.
+    #[param(schema_with = one_line_filter_schema::<100>, nullable = false)]
     city: Option<String>,
+    /// Only those starting on this UTC day.
+    #[param(schema_with = date_filter_schema, nullable = false)]
     date: Option<String>,
+}
+
+/// A date such as 2026-12-24, or nothing.
+fn date_filter_schema() -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::Custom("date".to_owned()))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(format!("^[{SPACE}]*$"))),
+            )
+            .build(),
+    )
 }
 
 #[derive(Default)]
@@ -83,7 +125,7 @@ impl ScreeningFilterRequest {
                     "query parameter movie_id: `{}` is not a movie id (a UUID)",
                     shown(&raw)
                 ))
-                .with("field", "movie_id")
+                .field("movie_id")
             })?),
             None => None,
         };
@@ -97,7 +139,7 @@ impl ScreeningFilterRequest {
                     "query parameter date: `{}` is not a date such as 2026-12-24",
                     shown(&date)
                 ))
-                .with("field", "date")
+                .field("date")
             })?),
             None => None,
         };

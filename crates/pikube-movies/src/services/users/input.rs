@@ -1,8 +1,9 @@
 //! A new user, parsed from the request: a real-looking email, a name, a long enough password.
 
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use crate::api::{one_line, ApiError};
+use crate::api::{one_line, one_line_schema, ApiError};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
@@ -10,6 +11,28 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 /// A lower-cased email address of a plausible shape (`local@domain.tld`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
+
+/// What [`Email::parse`] accepts, but for its length (at most 254 bytes once trimmed and
+/// lower-cased), which a pattern cannot count.
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::api::{CONTROL, SPACE};
+        let part = format!("[^@{SPACE}{CONTROL}]");
+        let edge = format!("[^@.{SPACE}{CONTROL}]");
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!(
+                "^[{SPACE}]*{part}+@{edge}{part}*\\.{part}*{edge}[{SPACE}]*$"
+            )))
+            .description(Some(
+                "An email address (at most 254 bytes), stored lower-cased: one address is one \
+                 account however it is typed",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, String> {
@@ -57,11 +80,16 @@ pub fn check_password(password: &str) -> Result<(), String> {
     }
 }
 
-#[derive(Deserialize)]
+/// An email, a name and a password of at least 8 characters.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewUser)]
 pub struct RegistrationRequest {
+    #[schema(value_type = Email)]
     email: String,
+    #[schema(schema_with = one_line_schema::<100>)]
     name: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
 }
 
@@ -85,7 +113,8 @@ impl RegistrationRequest {
     }
 }
 
-#[derive(Deserialize)]
+/// The email and password of a user.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub email: String,

@@ -7,17 +7,19 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use input::Email;
 
 use self::input::{RegistrationRequest, TokenRequest};
-use self::store::Inserted;
+use self::store::{Inserted, User};
 use super::{Context, StartError, Started};
 use crate::api::{method_not_allowed, ApiError, JsonBody};
 use crate::auth::{
@@ -26,6 +28,10 @@ use crate::auth::{
 };
 use crate::config::AuthLimits;
 use crate::database::Database;
+use crate::openapi::{
+    self as answers, BodyRejections, Conflict, NotFound, TokenRejections, TooManyRequests,
+    Unauthorized,
+};
 use crate::ServiceName;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/users");
@@ -111,6 +117,39 @@ fn hash_failed(error: HashError) -> ApiError {
     }
 }
 
+/// A bearer token.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Token {
+    /// A JWT: send it as `Authorization: Bearer <token>`.
+    access_token: String,
+    #[schema(schema_with = bearer)]
+    token_type: &'static str,
+    /// Seconds.
+    #[schema(minimum = 1)]
+    expires_in: u64,
+}
+
+fn bearer() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["Bearer"]))
+        .build()
+}
+
+/// The routes, each with its document entry.
+fn routes() -> OpenApiRouter<UsersState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(me))
+        .routes(routes!(token))
+}
+
+/// This service's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
 impl FromRef<UsersState> for TokenKeys {
     fn from_ref(state: &UsersState) -> TokenKeys {
         state.keys.clone()
@@ -152,12 +191,8 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
             .map_err(|e| bootstrap(e.to_string()))?,
         limits: Arc::new(Limits::new(&context.config.auth_limits)),
     };
-    let router = Router::new()
-        .route("/api/users", post(register))
-        .route("/api/users/me", get(me))
-        .route("/api/auth/token", post(token))
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+    let (router, _): (Router, _) = routes().with_state(state).split_for_parts();
+    let router = router.method_not_allowed_fallback(method_not_allowed);
     Ok(Started {
         service,
         router,
@@ -191,11 +226,27 @@ async fn bootstrap_admin(db: &Database, email: &str, password: &str) -> Result<(
     Ok(())
 }
 
+/// Register a user
+///
+/// The email must not be registered yet (409, field `email`, in any letter case).
+#[utoipa::path(
+    post,
+    path = "/api/users",
+    operation_id = "register",
+    request_body(content = RegistrationRequest, description = "An email, a name and a password of at least 8 characters"),
+    responses(
+        (status = 201, description = "Registered", body = User),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = answers::Busy),
+        BodyRejections
+    )
+)]
 async fn register(
     State(state): State<UsersState>,
     client: ClientAddress,
     JsonBody(request): JsonBody<RegistrationRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let registration = request.parse()?;
     state.limits.client_try(&client)?;
     let hash = hash_password(registration.password)
@@ -212,21 +263,37 @@ async fn register(
     {
         Inserted::Created(user) => {
             state.registered.inc();
-            Ok((StatusCode::CREATED, Json(json!(user))))
+            Ok((StatusCode::CREATED, Json(user)))
         }
         Inserted::EmailTaken => Err(ApiError::conflict(format!(
             "{} is already registered; sign in with POST /api/auth/token",
             registration.email.as_str()
         ))
-        .with("field", "email")),
+        .field("email")),
     }
 }
 
+/// Sign in: get a bearer token
+///
+/// A wrong password and an unknown email get the same 401.
+#[utoipa::path(
+    post,
+    path = "/api/auth/token",
+    operation_id = "signIn",
+    request_body(content = TokenRequest, description = "The email and password of a user"),
+    responses(
+        (status = 200, description = "Signed in", body = Token),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = answers::Busy),
+        BodyRejections
+    )
+)]
 async fn token(
     State(state): State<UsersState>,
     client: ClientAddress,
     JsonBody(request): JsonBody<TokenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Token>, ApiError> {
     let refused = || ApiError::unauthorized("wrong email or password");
     // The account as typed, normalised, so that `Ada@X` and `ada@x` share their tries;
     // unknown accounts are counted too, so that a 429 says nothing about which exist.
@@ -275,16 +342,28 @@ async fn token(
         .sign_ins
         .get_or_create(&OutcomeLabel { outcome: "issued" })
         .inc();
-    Ok(Json(json!({
-        "access_token": state.signer.issue(&user.id, &user.email, user.role),
-        "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME.as_secs(),
-    })))
+    Ok(Json(Token {
+        access_token: state.signer.issue(&user.id, &user.email, user.role),
+        token_type: "Bearer",
+        expires_in: TOKEN_LIFETIME.as_secs(),
+    }))
 }
 
-async fn me(State(state): State<UsersState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// The signed-in user
+#[utoipa::path(
+    get,
+    path = "/api/users/me",
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "You", body = User),
+        (status = 404, response = NotFound),
+        TokenRejections
+    )
+)]
+async fn me(State(state): State<UsersState>, caller: Caller) -> Result<Json<User>, ApiError> {
     match store::by_id(&state.db, &caller.user_id).await? {
-        Some(user) => Ok(Json(json!(user))),
+        Some(user) => Ok(Json(user)),
         None => Err(ApiError::not_found("this account no longer exists")),
     }
 }

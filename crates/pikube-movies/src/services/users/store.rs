@@ -7,14 +7,27 @@ use crate::auth::Role;
 use crate::clock::now_millis;
 use crate::database::{is_unique_violation, Database};
 
-#[derive(Debug, Clone, Serialize)]
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct User {
+    #[schema(value_type = crate::api::Id)]
     pub id: String,
+    #[schema(value_type = super::Email)]
     pub email: String,
     pub name: String,
+    /// A user's role: never `service`, which only other services' tokens have.
+    #[schema(schema_with = user_role)]
     pub role: Role,
     #[serde(skip)]
     pub password_hash: String,
+}
+
+fn user_role() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([Role::User.as_str(), Role::Admin.as_str()]))
+        .build()
 }
 
 pub enum Inserted {
