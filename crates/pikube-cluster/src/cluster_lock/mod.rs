@@ -7,7 +7,6 @@
 //! rebooted it; one untouched for 5 minutes is stale and is taken over, as is one whose
 //! holder is a gone process of this very machine.
 
-use crate::config::NodeName;
 mod first_server;
 
 pub use first_server::ServerLock;
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use crate::config::NodeName;
 use crate::run_lock::{Holder, LockError};
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
 

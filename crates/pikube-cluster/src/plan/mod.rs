@@ -1,7 +1,6 @@
 //! What `apply` would do, node by node: a pipeline of small phases, each able to say
 //! what it would change before anything is changed.
 
-use crate::config::NodeName;
 mod cgroups;
 mod change;
 mod hostname;
@@ -19,6 +18,8 @@ pub use redact::{redact_secrets, redact_url_passwords};
 pub use render::render_plan_text;
 
 use pikube_pi::NodeFacts;
+
+use crate::config::NodeName;
 
 /// The node as pikube should leave it.
 #[derive(Debug, Clone)]
