@@ -68,6 +68,18 @@ pub enum BootstrapError {
         /// What failed.
         reason: String,
     },
+    /// The login or the setup did not finish in time (a prompt nobody answers, a hung
+    /// package tool); ssh is stopped.
+    #[error(
+        "{node}: bootstrap did not finish within {}; pikube stopped it ([ssh] command_timeout sets the limit)",
+        crate::human_duration::human_duration(*limit)
+    )]
+    TimedOut {
+        /// The node.
+        node: NodeName,
+        /// How long it was given.
+        limit: std::time::Duration,
+    },
     /// The askpass file could not be written here.
     #[error("cannot prepare the password for ssh: {0}")]
     Local(std::io::Error),
@@ -153,6 +165,8 @@ impl Bootstrap<'_> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Stopped when given up on below (the future holding it is dropped).
+        ssh.kill_on_drop(true);
         let mut child = ssh.spawn()?;
         if let Some(mut stdin) = child.stdin.take() {
             // sudo -S reads the password as its first line.
@@ -161,7 +175,13 @@ impl Bootstrap<'_> {
                 .await;
             let _ = stdin.shutdown().await;
         }
-        let output = child.wait_with_output().await?;
+        let limit = client.command_timeout();
+        let output = tokio::time::timeout(limit, child.wait_with_output())
+            .await
+            .map_err(|_| BootstrapError::TimedOut {
+                node: node.clone(),
+                limit,
+            })??;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let sudo_refused = [
@@ -220,6 +240,59 @@ pub fn answer_askpass(file: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A node that accepts the connection and then says nothing (a wedged sshd): the login
+    /// is given up on at `[ssh] command_timeout`, not left waiting.
+    #[tokio::test]
+    async fn a_login_that_never_answers_is_given_up_on_in_time() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(held);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let user_config = dir.path().join("ssh_config");
+        std::fs::write(&user_config, "").unwrap();
+        let limit = std::time::Duration::from_secs(2);
+        let client = ClientConfig::create(
+            &dir.path().join("known_hosts"),
+            Some(&user_config),
+            None,
+            limit,
+            limit,
+        )
+        .unwrap();
+        let target = SshTarget {
+            node: "pi-1".parse().unwrap(),
+            address: "127.0.0.1".into(),
+            user: None,
+            port: Some(port),
+            identity_file: None,
+            proxy_jump: None,
+        };
+        let started = std::time::Instant::now();
+        let result = Bootstrap {
+            target: &target,
+            login: "pi",
+            password: "raspberry",
+            admin: "admin",
+            keys: &[],
+            disable_password_login: false,
+            askpass: Path::new("/bin/false"),
+        }
+        .run(&client)
+        .await;
+        let err = result.expect_err("nothing answered");
+        assert!(matches!(err, BootstrapError::TimedOut { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("pi-1: bootstrap did not finish within 2 s"),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
 
     #[test]
     fn the_script_is_valid_sh_and_quotes_the_user() {
