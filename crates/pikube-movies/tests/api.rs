@@ -210,12 +210,7 @@ async fn cinemas_are_listed_by_city(backend: Backend) {
             json!({ "name": "Roxy", "city": "Cologne", "halls": [{ "name": "A", "rows": 1, "seats_per_row": 1 }] }),
         )
         .await;
-    assert_eq!(
-        other_roxy.status,
-        StatusCode::CREATED,
-        "{:?}",
-        other_roxy.body
-    );
+    other_roxy.expect_created();
 
     let all = api.get("/api/cinemas", None).await;
     assert_eq!(all.status, StatusCode::OK);

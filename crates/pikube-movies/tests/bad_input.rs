@@ -1430,23 +1430,13 @@ async fn whole_numbers_written_with_a_decimal_point_are_accepted(backend: Backen
                     "price_cents": 900.0 }),
         )
         .await;
-    assert_eq!(
-        screening.status,
-        StatusCode::CREATED,
-        "{:?}",
-        screening.body
-    );
+    screening.expect_created();
     assert_eq!(screening.body["price_cents"], json!(900));
     let buyer = app.buyer("decimal@example.org").await;
     let reservation = app
         .hold(&buyer, screening.body["id"].as_str().unwrap(), &["B3"])
         .await;
-    assert_eq!(
-        reservation.status,
-        StatusCode::CREATED,
-        "{:?}",
-        reservation.body
-    );
+    reservation.expect_created();
     let mut as_float = reservation.body.clone();
     as_float["amount_cents"] = json!(900.0);
     let paid = app.pay(&buyer, &as_float, "tok_visa", "decimal-1").await;

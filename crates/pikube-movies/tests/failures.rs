@@ -278,12 +278,7 @@ async fn kills(backend: Backend) {
     let mut s = split(backend, Duration::from_secs(600)).await;
     let (first_buyer, screening_id, first) = s.holding(&["A1", "A2"]).await;
     let first_paid = s.pay(&first_buyer, &first, "first").await;
-    assert_eq!(
-        first_paid.status,
-        StatusCode::CREATED,
-        "{:?}",
-        first_paid.body
-    );
+    first_paid.expect_created();
 
     let (buyer, second_screening, second) = s.holding(&["B4"]).await;
     s.proxy.set(Fault::ConfirmUnavailable).await;

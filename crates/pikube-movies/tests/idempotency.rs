@@ -19,12 +19,7 @@ async fn held(app: &mut TestApp) -> (String, Value) {
     let reservation = app
         .hold(&buyer, screening["id"].as_str().unwrap(), &["A1", "A2"])
         .await;
-    assert_eq!(
-        reservation.status,
-        StatusCode::CREATED,
-        "{:?}",
-        reservation.body
-    );
+    reservation.expect_created();
     (buyer, reservation.body)
 }
 

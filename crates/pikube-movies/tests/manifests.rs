@@ -191,7 +191,7 @@ fn config_from(
     let read = RefCell::new(BTreeSet::new());
     let config = MoviesConfig::from_lookup(selection, Path::new("/nonexistent"), |name| {
         read.borrow_mut().insert(name.to_owned());
-        map.get(name).map(std::string::ToString::to_string)
+        map.get(name).map(ToString::to_string)
     })
     .unwrap_or_else(|e| panic!("the code refuses the Deployment's environment: {e}"));
     (config, read.into_inner())
@@ -1304,10 +1304,7 @@ async fn init_script_creates_a_database_and_role_per_service_on_a_real_postgres(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "accepted an empty password");
     assert!(stderr.contains("DB_PASSWORD_PAYMENTS"), "{stderr}");
-    let names: Vec<String> = ServiceName::ALL
-        .iter()
-        .map(std::string::ToString::to_string)
-        .collect();
+    let names: Vec<String> = ServiceName::ALL.iter().map(ToString::to_string).collect();
     let created: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = ANY($1)")
         .bind(&names)
         .fetch_one(&mut admin)

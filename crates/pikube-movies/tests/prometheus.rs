@@ -532,10 +532,8 @@ async fn prometheus_scrapes_the_services_and_answers_every_dashboard_query() {
         match name.as_str() {
             "namespace" => assert_eq!(found, &[namespace.as_str()]),
             "service" => {
-                let mut all: Vec<String> = ServiceName::ALL
-                    .iter()
-                    .map(std::string::ToString::to_string)
-                    .collect();
+                let mut all: Vec<String> =
+                    ServiceName::ALL.iter().map(ToString::to_string).collect();
                 all.sort();
                 assert_eq!(found, &all);
             }

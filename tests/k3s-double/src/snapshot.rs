@@ -287,7 +287,7 @@ mod tests {
     fn flags_of_the_subcommand() {
         let args: Vec<String> = ["--name", "pre-upgrade", "--snapshot-retention=3", "a", "b"]
             .iter()
-            .map(std::string::ToString::to_string)
+            .map(ToString::to_string)
             .collect();
         let options = parse(&args).unwrap();
         assert_eq!(options.name.as_deref(), Some("pre-upgrade"));

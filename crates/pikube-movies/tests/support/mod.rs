@@ -74,6 +74,12 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Fails the test, showing the body, unless the reply is 201 Created.
+    #[track_caller]
+    pub fn expect_created(&self) {
+        assert_eq!(self.status, StatusCode::CREATED, "{:?}", self.body);
+    }
+
     /// The error message of an error reply.
     pub fn message(&self) -> &str {
         self.body["error"]["message"].as_str().unwrap_or("")
@@ -311,12 +317,7 @@ impl TestApp {
                         "starts_at": tomorrow, "price_cents": price_cents }),
             )
             .await;
-        assert_eq!(
-            screening.status,
-            StatusCode::CREATED,
-            "{:?}",
-            screening.body
-        );
+        screening.expect_created();
         screening.body
     }
 

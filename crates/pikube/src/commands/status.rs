@@ -41,10 +41,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             outln!("{}", serde_json::to_string_pretty(&value)?);
         }
         OutputFormat::Text => {
-            let mut rows = vec![HEADER
-                .iter()
-                .map(std::string::ToString::to_string)
-                .collect::<Vec<_>>()];
+            let mut rows = vec![HEADER.iter().map(ToString::to_string).collect::<Vec<_>>()];
             let mut errors = Vec::new();
             for (member, result) in fleet.members().iter().zip(&results) {
                 match &result.result {

@@ -23,7 +23,7 @@ fn resolve_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Settings, Vec<String>) {
-    let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
     let cli = parse_args(command, &args).unwrap();
     let env: Vec<(String, String)> = env
         .iter()
@@ -156,11 +156,7 @@ fn a_server_skips_unknown_keys_with_a_warning_an_agent_refuses_them() {
 
 #[test]
 fn cli_errors_like_k3s() {
-    let args = |a: &[&str]| {
-        a.iter()
-            .map(std::string::ToString::to_string)
-            .collect::<Vec<_>>()
-    };
+    let args = |a: &[&str]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(
         parse_args(Command::Server, &args(&["--bogus"])).unwrap_err(),
         "flag provided but not defined: -bogus"

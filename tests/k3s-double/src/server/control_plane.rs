@@ -44,7 +44,7 @@ pub fn serving_names(endpoint: &Endpoint, tls_sans: &[String]) -> Vec<String> {
         "10.43.0.1",
     ]
     .iter()
-    .map(std::string::ToString::to_string)
+    .map(ToString::to_string)
     .collect();
     names.push(node_identity::hostname());
     names.push(endpoint.advertise.clone());

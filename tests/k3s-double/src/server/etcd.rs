@@ -281,7 +281,7 @@ fn promote(server_data: &Path, name: &str, endpoint: &str, log_file: &Path) -> R
         let args: Vec<String> = tls
             .iter()
             .cloned()
-            .chain(args.iter().map(std::string::ToString::to_string))
+            .chain(args.iter().map(ToString::to_string))
             .collect();
         components::run("etcdctl", &args)
     };

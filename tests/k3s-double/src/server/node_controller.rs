@@ -62,7 +62,7 @@ impl Controller {
                 return Ok(());
             }
             let mut all = finalizers.clone();
-            all.extend(missing.iter().map(std::string::ToString::to_string));
+            all.extend(missing.iter().map(ToString::to_string));
             return self.set_finalizers(node, &all);
         }
         let mut left = finalizers.clone();
