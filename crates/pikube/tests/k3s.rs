@@ -50,6 +50,13 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
             node("pi3", "three", "agent"),
         ],
     );
+    // The operator's own drop-in, read before pikube's (audit F13): its labels are kept
+    // beside pikube's, not replaced by them.
+    fleet.exec(
+        "pi3",
+        "mkdir -p /etc/rancher/k3s/config.yaml.d && \
+         printf 'node-label:\n  - site=attic\n' > /etc/rancher/k3s/config.yaml.d/50-site.yaml",
+    );
     let apply = ws.pikube(&["apply", READY]).expect_code(0);
     assert!(
         apply.stdout.contains("Apply: 3 changed"),
@@ -76,6 +83,12 @@ fn one_server_two_agents_join_converge_and_change_only_what_must() {
     );
     assert_eq!(two["spec"]["taints"][0]["key"], "dedicated");
     assert_eq!(two["spec"]["taints"][0]["effect"], "NoSchedule");
+    let three = cluster_node(&fleet, "pi1", "three");
+    assert_eq!(three["metadata"]["labels"]["site"], "attic", "{three}");
+    assert_eq!(
+        three["metadata"]["labels"]["pikube.io/storage"], "sd",
+        "{three}"
+    );
 
     // The native install's files, with their modes; kubectl is k3s.
     for (fleet_node, service) in [("pi1", "k3s"), ("pi2", "k3s-agent")] {

@@ -107,6 +107,17 @@ impl fmt::Display for K3sVersion {
     }
 }
 
+impl K3sVersion {
+    /// Whether this release's config files take `key+:` to append to a list the files read
+    /// before it set, rather than replace it. K3s gained it in April 2021 (k3s PR #3229),
+    /// after v1.21.0 had shipped `config.yaml.d`; v1.22 is the first minor release wholly
+    /// after it. Older releases would refuse `node-label+` as an unknown flag.
+    #[must_use]
+    pub fn appends_config_lists(&self) -> bool {
+        (self.major, self.minor) >= (1, 22)
+    }
+}
+
 // Release order: a release candidate comes before its release.
 impl Ord for K3sVersion {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -130,6 +141,15 @@ impl serde::Serialize for K3sVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_list_appends_start_with_v1_22() {
+        let appends = |v: &str| v.parse::<K3sVersion>().unwrap().appends_config_lists();
+        assert!(!appends("v1.21.14+k3s1"));
+        assert!(appends("v1.22.0-rc1+k3s1"));
+        assert!(appends("v1.34.4+k3s1"));
+        assert!(appends("v2.0.0+k3s1"));
+    }
 
     #[test]
     fn round_trips() {

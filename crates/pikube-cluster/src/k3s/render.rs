@@ -4,7 +4,7 @@
 use yaml_serde::{Mapping, Value};
 
 use super::paths::{Service, BINARY};
-use crate::config::{BackupSettings, SnapshotSchedule};
+use crate::config::{BackupSettings, K3sVersion, SnapshotSchedule};
 
 /// How a node takes part in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,28 +147,48 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
 /// (adding or overwriting, never removing) and the taints only when the node first
 /// registers, so pikube keeps the live node in step itself; this file is also its record
 /// of which labels and taints it set (to remove them when cluster.toml drops one).
-pub fn registration_yaml(labels: &[(String, String)], taints: &[String]) -> String {
+///
+/// Where the release takes them (`version`), the keys append (`node-label+:`), so labels
+/// and taints an operator's own config file or earlier drop-in sets are kept beside
+/// pikube's rather than replaced (audit F13).
+pub fn registration_yaml(
+    labels: &[(String, String)],
+    taints: &[String],
+    version: K3sVersion,
+) -> String {
+    let suffix = if version.appends_config_lists() {
+        "+"
+    } else {
+        ""
+    };
     let mut map = Mapping::new();
     let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    map.insert("node-label".into(), list(&labels));
+    map.insert(format!("node-label{suffix}").into(), list(&labels));
     if !taints.is_empty() {
-        map.insert("node-taint".into(), list(taints));
+        map.insert(format!("node-taint{suffix}").into(), list(taints));
     }
-    with_header(
+    let header = if suffix.is_empty() {
         "# Managed by pikube. k3s applies the labels at every start and the taints when the\n\
          # node first registers; pikube applies changes to the live node, so editing them\n\
-         # restarts nothing. A drop-in sorting after this one replaces these lists unless it\n\
-         # appends with `node-label+:` / `node-taint+:`.\n",
-        map,
-    )
+         # restarts nothing. This K3s release has no `key+:` appends: these lists replace\n\
+         # any node-label or node-taint set in config.yaml or an earlier drop-in.\n"
+    } else {
+        "# Managed by pikube. k3s applies the labels at every start and the taints when the\n\
+         # node first registers; pikube applies changes to the live node, so editing them\n\
+         # restarts nothing. The `+` appends to node-label / node-taint set in config.yaml\n\
+         # or an earlier drop-in; a later drop-in with a plain `node-label:` replaces all.\n"
+    };
+    with_header(header, map)
 }
 
-/// Parses a registration file back: the labels and taints pikube set last time.
+/// Parses a registration file back: the labels and taints pikube set last time (written
+/// with appending keys or, for older releases and older pikube, plain ones).
 pub fn parse_registration(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let value: Value = yaml_serde::from_str(text).unwrap_or(Value::Null);
     let strings = |key: &str| -> Vec<String> {
         value
-            .get(key)
+            .get(format!("{key}+"))
+            .or_else(|| value.get(key))
             .and_then(Value::as_sequence)
             .map(|items| {
                 items
@@ -650,11 +670,22 @@ test -d {pods} && echo dir-kept
     }
 
     #[test]
-    fn registration_round_trips() {
+    fn registration_appends_where_the_release_can_and_round_trips_either_way() {
         let labels = vec![("pikube.io/storage".to_owned(), "sd".to_owned())];
         let taints = vec!["dedicated=db:NoSchedule".to_owned()];
-        let text = registration_yaml(&labels, &taints);
-        assert_eq!(parse_registration(&text), (labels, taints));
+        let version = |v: &str| v.parse::<K3sVersion>().unwrap();
+        let current = registration_yaml(&labels, &taints, version("v1.34.4+k3s1"));
+        let old = registration_yaml(&labels, &taints, version("v1.21.5+k3s1"));
+        let keys = |text: &str| -> Vec<String> {
+            let value: Value = yaml_serde::from_str(text).unwrap();
+            let map = value.as_mapping().unwrap();
+            map.keys().map(|k| k.as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(keys(&current), ["node-label+", "node-taint+"], "{current}");
+        assert_eq!(keys(&old), ["node-label", "node-taint"], "{old}");
+        for text in [&current, &old] {
+            assert_eq!(parse_registration(text), (labels.clone(), taints.clone()));
+        }
         assert_eq!(parse_registration("not: [yaml"), (vec![], vec![]));
     }
 

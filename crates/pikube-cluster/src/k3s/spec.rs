@@ -2,7 +2,7 @@
 
 use super::paths::Service;
 use super::render::{S3Credentials, ServerEnv, ServerOptions};
-use crate::config::NodeName;
+use crate::config::{K3sVersion, NodeName};
 
 /// What the K3s phases install: cluster.toml's K3s settings and nodes.
 #[derive(Clone)]
@@ -10,7 +10,7 @@ pub struct K3sSpec {
     /// The cluster's name.
     pub cluster: String,
     /// The K3s version.
-    pub version: String,
+    pub version: K3sVersion,
     /// A VIP or DNS name for the API (host only).
     pub api_endpoint: Option<String>,
     /// Server-wide settings.
@@ -100,7 +100,7 @@ impl K3sSpec {
         }
         K3sSpec {
             cluster: config.name.to_string(),
-            version: k3s.version.to_string(),
+            version: k3s.version,
             api_endpoint: k3s.api_endpoint.as_ref().map(ToString::to_string),
             server: ServerOptions {
                 tls_san,

@@ -153,7 +153,7 @@ mod tests {
     fn spec(members: &[(&str, Service)]) -> K3sSpec {
         K3sSpec {
             cluster: "lab".into(),
-            version: "v1.31.4+k3s1".into(),
+            version: "v1.31.4+k3s1".parse().unwrap(),
             api_endpoint: None,
             server: ServerOptions {
                 tls_san: Vec::new(),

@@ -318,7 +318,7 @@ impl K3sStage<'_> {
             membership,
             binary,
             config_yaml,
-            registration_yaml: registration_yaml(&labels, &taints),
+            registration_yaml: registration_yaml(&labels, &taints, self.spec.version),
             registries: self.spec.registries.clone(),
             registry_cas: self.spec.registry_cas.clone(),
             labels,
