@@ -435,8 +435,9 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub no_drain_servers: bool,
     /// Take over nodes whose K3s another tool (install.sh, k3sup) installed: their unit,
-    /// config.yaml and env file are replaced by cluster.toml's. Without it such a node is
-    /// refused, naming the flags it runs with.
+    /// config.yaml and env file become pikube's; the flags and variables cluster.toml does
+    /// not set are kept (`adopt = true` on a node does the same for that node). Without it
+    /// such a node is refused, naming what would be kept and replaced.
     #[arg(long)]
     pub adopt: bool,
 }

@@ -1569,7 +1569,7 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
 }
 
 #[test]
-fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_asked() {
+fn a_k3s_installed_by_install_sh_is_refused_naming_its_settings_then_adopted_keeping_them() {
     // Audit F8: a node first set up with install.sh keeps its flags in the unit's ExecStart
     // and its variables in the env file; pikube's files would silently drop them.
     let fleet = Fleet::up(&["pi1"]);
@@ -1578,8 +1578,17 @@ fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_ask
     let foreign = "[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nType=notify\n\
                    EnvironmentFile=-/etc/systemd/system/k3s.service.env\n\
                    ExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--disable=traefik' \\\n\
-                   \t'--token' \\\n\t'install-sh-secret' \\\n";
-    fleet.exec("pi1", &format!("cat > {unit} <<'EOF'\n{foreign}EOF\n"));
+                   \t'--token' \\\n\t'install-sh-secret' \\\n\t'--node-label' \\\n\
+                   \t'site=attic' \\\n";
+    fleet.exec(
+        "pi1",
+        &format!(
+            "cat > {unit} <<'EOF'\n{foreign}EOF\n\
+             umask 077; \
+             printf 'K3S_TOKEN=install-sh-secret\\nK3S_KUBECONFIG_MODE=640\\nNO_PROXY=.lan\\n' \
+             > {unit}.env"
+        ),
+    );
 
     let plan = ws.pikube(&["plan"]).expect_code(1);
     let apply = ws.pikube(&["apply", READY]).expect_code(1);
@@ -1589,8 +1598,18 @@ fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_ask
             text.contains(
                 "K3s here was installed by another tool (/etc/systemd/system/k3s.service has \
                  no \"# Managed by pikube\" line; it runs `/usr/local/bin/k3s server \
-                 --disable=traefik --token <redacted>`)"
+                 --disable=traefik --token <redacted> --node-label site=attic`)"
             ) && text.contains("pikube apply --adopt"),
+            "{text}"
+        );
+        // What the old install set, kept or replaced, named before anything is done.
+        assert!(
+            text.contains(
+                "Adopting it keeps --disable=traefik, --node-label=site=attic, NO_PROXY \
+                 (settings cluster.toml does not make"
+            ) && text.contains(
+                "cluster.toml's replace --token=<redacted>, K3S_TOKEN, K3S_KUBECONFIG_MODE"
+            ),
             "{text}"
         );
         assert!(!text.contains("install-sh-secret"), "{text}");
@@ -1607,12 +1626,85 @@ fn a_k3s_installed_by_install_sh_is_refused_with_its_flags_then_adopted_when_ask
         "{}",
         plan.stdout
     );
-    ws.pikube(&["apply", "--adopt", READY]).expect_code(0);
+    assert!(
+        plan.stderr.contains(
+            "warning: one: adopting the K3s another tool installed: keeps --disable=traefik"
+        ),
+        "{}",
+        plan.stderr
+    );
+    // The old unit's diff shows it, with the token on its own line hidden.
+    assert!(
+        !format!("{}{}", plan.stdout, plan.stderr).contains("install-sh-secret"),
+        "{}",
+        plan.stdout
+    );
+
+    // The per-node setting does what the flag does.
+    let toml = ws.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen("role = \"server\"", "role = \"server\"\nadopt = true", 1),
+    )
+    .unwrap();
+    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(
+        apply.stderr.contains("warning: one: adopting the K3s"),
+        "{}",
+        apply.stderr
+    );
     assert!(fleet
         .exec("pi1", &format!("head -n 1 {unit}"))
         .starts_with("# Managed by pikube"));
-    assert!(is_ready(&cluster_node(&fleet, "pi1", "one")));
-    // Adopted once, it is pikube's: no flag needed any more.
+    let one = cluster_node(&fleet, "pi1", "one");
+    assert!(is_ready(&one));
+    // Kept: the flags in their drop-in (the label reached the Node), the variable moved
+    // to /etc/default/k3s (in K3s' environment now); not the token, nor the kubeconfig
+    // mode pikube's config.yaml sets.
+    assert_eq!(one["metadata"]["labels"]["site"], "attic", "{one}");
+    let adopted = "/etc/rancher/k3s/config.yaml.d/10-pikube-adopted.yaml";
+    let kept = fleet.exec("pi1", &format!("cat {adopted}"));
+    assert!(
+        kept.contains("disable: traefik") && kept.contains("node-label: site=attic"),
+        "{kept}"
+    );
+    assert!(!kept.contains("token"), "{kept}");
+    let moved = fleet.exec(
+        "pi1",
+        "stat -c %a /etc/default/k3s /etc/rancher/k3s/k3s.yaml; cat /etc/default/k3s; \
+         tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value k3s)/environ | \
+         grep -c '^NO_PROXY=.lan$'",
+    );
+    assert_eq!(moved, "600\n600\nNO_PROXY=.lan\n1\n");
+    // Adopted once, it is pikube's: no flag or setting needed any more.
+    ws.pikube(&["plan"]).expect_code(0);
+
+    // cluster.toml takes a kept setting over: it leaves the drop-in, which would win.
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen(
+            "[k3s]\n",
+            "[k3s]\ndisable = [\"traefik\", \"servicelb\"]\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stderr.contains(
+            "warning: one: cluster.toml now makes settings kept from the adopted install"
+        ),
+        "{}",
+        plan.stderr
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let kept = fleet.exec("pi1", &format!("cat {adopted}"));
+    assert!(
+        !kept.contains("disable") && kept.contains("node-label: site=attic"),
+        "{kept}"
+    );
     ws.pikube(&["plan"]).expect_code(0);
 }
 

@@ -138,6 +138,9 @@ pub struct NodeSpec {
     pub labels: BTreeMap<LabelKey, LabelValue>,
     /// In file order; no two share a key and effect.
     pub taints: Vec<Taint>,
+    /// Take over a K3s another tool installed here, keeping its settings cluster.toml
+    /// does not make (as `apply --adopt` does for every node).
+    pub adopt: bool,
 }
 
 impl ClusterConfig {

@@ -110,6 +110,7 @@ pub(crate) fn lower(
             },
             labels: labels?,
             taints: taints?,
+            adopt: raw.adopt.is_some_and(|b| *b.get_ref()),
         })
     })();
     LoweredNode {

@@ -156,4 +156,5 @@ pub(crate) struct RawNode {
     pub(crate) proxy_jump: Option<Text>,
     pub(crate) labels: Option<BTreeMap<Text, Text>>,
     pub(crate) taints: Option<Vec<Text>>,
+    pub(crate) adopt: Option<Spanned<bool>>,
 }

@@ -3,6 +3,7 @@
 //! then joining nodes in order and waiting for each to be Ready; and taking the nodes
 //! cluster.toml no longer lists out of the cluster (`apply --prune`).
 
+mod adoption;
 mod binaries;
 mod cluster_nodes;
 pub mod cordon;

@@ -2,8 +2,9 @@
 //! service must (re)start. Planned from the node's k3s state only, so a run killed at any
 //! point is finished by the next one.
 
+use super::adoption::{still_kept, Adoption};
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
-use super::paths::{self, Service, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
+use super::paths::{self, Service, ADOPTED, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::config::{NodeName, REGISTRY_CA_DIR};
@@ -17,6 +18,8 @@ pub struct K3sNodePlan {
     pub changes: Vec<Change>,
     /// Why k3s must restart (or start), if it must.
     pub restart: Option<String>,
+    /// What the plan cannot say as a change: what an adoption keeps and replaces.
+    pub warnings: Vec<String>,
 }
 
 impl K3sNodePlan {
@@ -47,15 +50,19 @@ pub enum K3sPlanError {
     #[error(
         "K3s here was installed by another tool ({unit} has no \"# Managed by pikube\" line; \
          it runs `{exec_start}`): pikube would replace its unit, config.yaml and env file \
-         with cluster.toml's, and the flags and variables set there would be lost on the \
-         restart. Carry them into cluster.toml ([k3s] disable, tls_san, kubelet_args, \
-         api_endpoint...), check with `pikube plan --adopt`, then run `pikube apply --adopt`"
+         with cluster.toml's, and left as they are, the flags and variables set there would \
+         be lost on the restart. Adopting it {adoption}. Check with `pikube plan --adopt`, \
+         then run `pikube apply --adopt` (or set `adopt = true` on this node in \
+         cluster.toml); or carry them into cluster.toml first ([k3s] disable, tls_san, \
+         kubelet_args, api_endpoint...)"
     )]
     Foreign {
         /// The unit file.
         unit: String,
         /// Its command line (secrets redacted).
         exec_start: String,
+        /// What an adoption would keep and replace.
+        adoption: String,
     },
     /// K3s keeps Secrets encrypted or not from a cluster's first start; switching a running
     /// cluster is its own sequence (`k3s secrets-encrypt`), which a restart does not do.
@@ -128,14 +135,31 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         });
     }
     let current = state.service(service);
-    if let Some(unit) = current.unit.as_deref() {
-        if !desired.adopt && !unit.starts_with(MANAGED_UNIT_HEADER) {
-            return Err(K3sPlanError::Foreign {
-                unit: service.unit_path(),
-                exec_start: exec_start(unit),
-            });
+    // Another tool's install: read what it was set to. An adopted node's kept settings:
+    // less any cluster.toml has taken over since.
+    let adoption = match current.unit.as_deref() {
+        Some(unit) if !unit.starts_with(MANAGED_UNIT_HEADER) => {
+            let adoption = Adoption::read(
+                unit,
+                state.config.as_deref(),
+                state.adopted.as_deref(),
+                &current.env_names,
+                &desired.config_yaml,
+            );
+            if !desired.adopt {
+                return Err(K3sPlanError::Foreign {
+                    unit: service.unit_path(),
+                    exec_start: exec_start(unit),
+                    adoption: adoption.describe(),
+                });
+            }
+            Some(adoption)
         }
-    }
+        _ => state
+            .adopted
+            .as_deref()
+            .map(|kept| still_kept(kept, &desired.config_yaml)),
+    };
     if service == Service::Server && current.is_installed() {
         let encrypts = |config: &str| {
             config
@@ -151,6 +175,9 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     }
     let mut plan = K3sNodePlan::default();
     let mut restart_because = Vec::new();
+    if let Some(adoption) = &adoption {
+        adopt(&mut plan, &mut restart_because, adoption, state, service);
+    }
 
     if state.binary_sha256.as_deref() != Some(desired.binary.sha256.as_str()) {
         plan.changes.push(binary_change(&desired.binary));
@@ -329,6 +356,70 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     Ok(plan)
 }
 
+/// The adoption's part of the plan: the old env file's kept variables moved first (before
+/// pikube's env file replaces it), the adopted drop-in written, refreshed or removed, and
+/// a warning naming what is kept and what cluster.toml replaces.
+fn adopt(
+    plan: &mut K3sNodePlan,
+    restart_because: &mut Vec<&'static str>,
+    adoption: &Adoption,
+    state: &K3sNodeState,
+    service: Service,
+) {
+    let first = !state
+        .service(service)
+        .unit
+        .as_deref()
+        .is_some_and(|unit| unit.starts_with(MANAGED_UNIT_HEADER));
+    if first {
+        plan.warnings.push(format!(
+            "adopting the K3s another tool installed: {}",
+            adoption.describe()
+        ));
+    }
+    if let Some(script) = adoption.keep_variables_script(service) {
+        plan.changes.push(Change::command(
+            format!(
+                "keep {} from the old env file in /etc/default/{}",
+                adoption.kept_variables.join(", "),
+                service.name()
+            ),
+            script,
+        ));
+    }
+    let wanted = adoption.dropin();
+    if wanted.as_deref() == state.adopted.as_deref() {
+        return;
+    }
+    if !first {
+        plan.warnings.push(format!(
+            "cluster.toml now makes settings kept from the adopted install: {}",
+            adoption.describe()
+        ));
+    }
+    match wanted {
+        Some(text) if adoption.keeps_secrets() => {
+            plan.changes.push(Change::SecretFile(SecretFileChange {
+                path: ADOPTED.to_owned(),
+                exists: state.adopted.is_some(),
+                holds: "the settings kept from the adopted install".to_owned(),
+                content: text,
+            }));
+        }
+        Some(text) => plan.changes.push(Change::owned_file(
+            ADOPTED,
+            state.adopted.as_deref(),
+            text,
+            0o600,
+        )),
+        None => plan.changes.push(Change::command(
+            "remove the adopted settings (cluster.toml makes them all now)",
+            format!("rm -f {ADOPTED}"),
+        )),
+    }
+    restart_because.push("the adopted settings");
+}
+
 /// The k3s binary put in place, checked by size and SHA-256 on the node before the rename.
 pub fn binary_change(binary: &BinaryArtifact) -> Change {
     Change::Upload(UploadChange {
@@ -391,6 +482,15 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("pikube apply --adopt"), "{err}");
+        assert!(err.contains("`adopt = true`"), "{err}");
+        // What would be dropped is named before anything is done.
+        assert!(
+            err.contains(
+                "Adopting it keeps --flannel-backend=wireguard-native (settings cluster.toml \
+                 does not make"
+            ),
+            "{err}"
+        );
         assert!(!err.contains("hunter2") && !err.contains("pw@db"), "{err}");
 
         let adopted = DesiredK3s {
@@ -398,10 +498,27 @@ mod tests {
             ..desired()
         };
         let plan = plan_k3s(&adopted, &state).unwrap();
-        assert!(plan
-            .changes
-            .iter()
-            .any(|c| c.summary() == "update /etc/systemd/system/k3s-agent.service"));
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        assert!(
+            summaries.contains(&"update /etc/systemd/system/k3s-agent.service".to_owned()),
+            "{summaries:?}"
+        );
+        assert!(
+            summaries.contains(&format!("create {ADOPTED}")),
+            "{summaries:?}"
+        );
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].starts_with(
+                "adopting the K3s another tool installed: keeps \
+                 --flannel-backend=wireguard-native"
+            ),
+            "{:?}",
+            plan.warnings
+        );
+        // The plan as shown (the old unit's diff included) keeps the token out.
+        let shown = serde_json::to_string(&plan.changes).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
 
         // pikube's own unit is never foreign.
         state.agent.unit = Some(unit_file(Service::Agent));
@@ -432,11 +549,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_adopted_setting_cluster_toml_takes_over_leaves_the_dropin_and_restarts_k3s() {
+        let desired = desired();
+        let mut state = converged(&desired);
+        state.adopted =
+            Some("# Kept by pikube\nflannel-backend: wireguard-native\nnode-name: old\n".into());
+        // Only settings pikube does not make are kept: the file is rewritten without the
+        // name (pikube's config.yaml has node-name), and K3s restarts to read it.
+        let plan = plan_k3s(&desired, &state).unwrap();
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        assert_eq!(summaries[0], format!("update {ADOPTED}"), "{summaries:?}");
+        assert!(plan
+            .restart
+            .as_deref()
+            .unwrap()
+            .contains("the adopted settings"));
+        assert!(plan.warnings[0].contains("cluster.toml's replace --node-name=old"));
+
+        // Once written that way, nothing more to do.
+        state.adopted =
+            super::still_kept(state.adopted.as_deref().unwrap(), &desired.config_yaml).dropin();
+        assert!(plan_k3s(&desired, &state).unwrap().is_empty());
+        assert!(state
+            .adopted
+            .unwrap()
+            .contains("flannel-backend: wireguard-native"));
+    }
+
     fn fresh() -> K3sNodeState {
         K3sNodeState {
             binary_sha256: None,
             config: None,
             registration: None,
+            adopted: None,
             killall: None,
             registries_sha256: None,
             registries_by_pikube: false,
@@ -479,6 +625,7 @@ mod tests {
         state.agent = ServiceFiles {
             unit: Some(unit_file(Service::Agent)),
             env_sha256: desired.env.as_deref().map(|e| sha256_hex(e.as_bytes())),
+            env_names: vec!["K3S_TOKEN".into()],
             uninstall: Some(uninstall_script(Service::Agent)),
             enabled: true,
             active: true,

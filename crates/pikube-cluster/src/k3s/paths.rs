@@ -17,6 +17,9 @@ pub const CONFIG: &str = "/etc/rancher/k3s/config.yaml";
 /// node registers; pikube updates the live node through the API, so a change here needs
 /// no restart.
 pub const REGISTRATION: &str = "/etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml";
+/// The settings of an adopted install that cluster.toml does not make (`adoption.rs`):
+/// read after config.yaml and before the registration drop-in.
+pub const ADOPTED: &str = "/etc/rancher/k3s/config.yaml.d/10-pikube-adopted.yaml";
 /// Registry mirrors and credentials (`--private-registry`'s default), read at start.
 pub const REGISTRIES: &str = "/etc/rancher/k3s/registries.yaml";
 /// The admin kubeconfig a server writes.

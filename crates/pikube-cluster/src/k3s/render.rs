@@ -311,7 +311,7 @@ fn list(items: &[String]) -> Value {
     Value::Sequence(items.iter().map(|i| Value::from(i.as_str())).collect())
 }
 
-fn with_header(header: &str, map: Mapping) -> String {
+pub(super) fn with_header(header: &str, map: Mapping) -> String {
     let mut body = String::new();
     for (key, value) in &map {
         let key = key.as_str().unwrap_or_default();

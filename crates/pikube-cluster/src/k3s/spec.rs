@@ -46,6 +46,8 @@ pub struct K3sMemberSpec {
     /// Its static address: K3s' node-ip, so that K3s follows a move to it rather than
     /// keep the IP it detected at its start.
     pub node_ip: Option<std::net::IpAddr>,
+    /// cluster.toml's `adopt = true`: take over a K3s another tool installed here.
+    pub adopt: bool,
 }
 
 /// The datastore endpoint may hold a database password: never in debug output.
@@ -132,6 +134,7 @@ impl K3sSpec {
                         .collect(),
                     taints: node.taints.iter().map(ToString::to_string).collect(),
                     node_ip: node.static_address.map(|address| address.ip),
+                    adopt: node.adopt,
                 })
                 .collect(),
             registries: None,

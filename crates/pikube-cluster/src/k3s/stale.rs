@@ -174,6 +174,7 @@ mod tests {
                     labels: Vec::new(),
                     taints: Vec::new(),
                     node_ip: None,
+                    adopt: false,
                 })
                 .collect(),
             registries: None,

@@ -18,6 +18,8 @@ const STATE_SCRIPT: &str = include_str!("state.sh");
 pub struct ServiceFiles {
     pub unit: Option<String>,
     pub env_sha256: Option<String>,
+    /// The names of the env file's variables (never their values).
+    pub env_names: Vec<String>,
     pub uninstall: Option<String>,
     pub enabled: bool,
     pub active: bool,
@@ -47,6 +49,8 @@ pub struct K3sNodeState {
     pub config: Option<String>,
     /// pikube's registration drop-in.
     pub registration: Option<String>,
+    /// The settings pikube kept from an install it adopted (may hold a secret value).
+    pub adopted: Option<String>,
     /// The killall script.
     pub killall: Option<String>,
     /// registries.yaml's SHA-256, and whether pikube wrote it (its first line).
@@ -126,6 +130,13 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
     let service = |unit: &str, n: &str| ServiceFiles {
         unit: text(&format!("unit_{n}")),
         env_sha256: line(&format!("env_sha256_{n}")),
+        env_names: s
+            .ok_text(&format!("env_names_{n}"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
         uninstall: text(&format!("uninstall_{n}")),
         enabled: units.get(unit).is_enabled(),
         active: units.get(unit).is_active(),
@@ -146,6 +157,7 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         binary_sha256: line("binary_sha256"),
         config: text("config"),
         registration: text("registration"),
+        adopted: text("adopted"),
         killall: text("killall"),
         registries_sha256: line("registries_sha256"),
         registries_by_pikube: s.ok_line("registries_head") == Some(super::registries::MARKER),

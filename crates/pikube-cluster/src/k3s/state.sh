@@ -59,6 +59,7 @@ pk_line '@@pikube-facts v1'
 pk_sha binary_sha256 /usr/local/bin/k3s
 pk_file config /etc/rancher/k3s/config.yaml
 pk_file registration /etc/rancher/k3s/config.yaml.d/90-pikube-registration.yaml
+pk_file adopted /etc/rancher/k3s/config.yaml.d/10-pikube-adopted.yaml
 pk_file killall /usr/local/bin/k3s-killall.sh
 # Secret (registry passwords): its digest, and its first line (pikube's marker or not).
 pk_sha registries_sha256 /etc/rancher/k3s/registries.yaml
@@ -69,6 +70,12 @@ for pk_svc in k3s k3s-agent; do
   pk_n=$(echo "$pk_svc" | tr - _)
   pk_file "unit_$pk_n" "/etc/systemd/system/$pk_svc.service"
   pk_sha "env_sha256_$pk_n" "/etc/systemd/system/$pk_svc.service.env"
+  # The names of its variables, never their values (an adoption keeps some by name).
+  if [ -f "/etc/systemd/system/$pk_svc.service.env" ]; then
+    pk_cmd "env_names_$pk_n" sed -n \
+      's/^[[:space:]]*\(export[[:space:]][[:space:]]*\)\{0,1\}\([A-Za-z_][A-Za-z0-9_]*\)=.*/\2/p' \
+      "/etc/systemd/system/$pk_svc.service.env"
+  else pk_absent "env_names_$pk_n"; fi
   pk_file "uninstall_$pk_n" "/usr/local/bin/$pk_svc-uninstall.sh"
 done
 # Both services in one systemctl (pikube-pi's units.rs reads it).

@@ -56,18 +56,26 @@ pub fn redact_url_passwords(text: &str) -> String {
 /// `KEY=value`, and command-line `--key=value` or `--key value`.
 pub fn redact_secrets(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    // install.sh writes each argument of ExecStart on a line of its own (`'--token' \`,
+    // then `'value' \`): a flag's value may come on the next line.
+    let mut hide_next = false;
     for line in text.split_inclusive('\n') {
         let (body, end) = match line.strip_suffix('\n') {
             Some(body) => (body, "\n"),
             None => (line, ""),
         };
-        out.push_str(&redact_line(body));
+        out.push_str(&redact_line(body, &mut hide_next));
         out.push_str(end);
+        if !body.trim_end().ends_with('\\') {
+            hide_next = false;
+        }
     }
     out
 }
 
-fn redact_line(line: &str) -> String {
+/// `line` with its secrets redacted; `hide_next`: the next word is a secret flag's value
+/// (carried over from a continued line, and left set when this line ends in the flag).
+fn redact_line(line: &str, hide_next: &mut bool) -> String {
     // YAML: `token: value`, `- token: value` is not K3s' shape, so the key starts the line.
     if let Some((key, value)) = line.split_once(':') {
         let bare = key.trim();
@@ -84,28 +92,31 @@ fn redact_line(line: &str) -> String {
     // Words: `KEY=value`, `--key=value`, `--key value` (a unit's ExecStart, Environment=),
     // quoted or not.
     let mut redacted: Vec<String> = Vec::new();
-    let mut hide_next = false;
     for word in line.split(' ') {
         let core = word.trim().trim_matches(|c| c == '"' || c == '\'');
         if core.is_empty() || core == "\\" {
             redacted.push(word.to_owned());
             continue;
         }
-        if hide_next {
-            redacted.push(REDACTED.to_owned());
-            hide_next = false;
+        // Whatever surrounds the value (indentation, quotes) stays.
+        let core_at = word.find(core).unwrap_or(0);
+        let around =
+            |start: usize, end: usize| format!("{}{REDACTED}{}", &word[..start], &word[end..]);
+        if *hide_next {
+            redacted.push(around(core_at, core_at + core.len()));
+            *hide_next = false;
             continue;
         }
         let assignment = core.strip_prefix("Environment=").unwrap_or(core);
         match assignment.split_once('=') {
             Some((key, value)) if is_secret(key) && !value.is_empty() => {
-                let at = word.find(key).unwrap_or(0);
-                redacted.push(format!("{}{key}={REDACTED}", &word[..at]));
+                let end = core_at + core.len();
+                redacted.push(around(end - value.len(), end));
             }
             // `-t` is K3s' short form of `--token`.
             None if (core.starts_with("--") && is_secret(core)) || core == "-t" => {
                 redacted.push(word.to_owned());
-                hide_next = true;
+                *hide_next = true;
             }
             _ => redacted.push(word.to_owned()),
         }
@@ -166,6 +177,17 @@ mod tests {
         assert_eq!(
             redact_secrets("k3s agent -t s3cret -s https://10.0.0.1:6443"),
             "k3s agent -t <redacted> -s https://10.0.0.1:6443"
+        );
+        // install.sh's shape: one quoted argument a line, a flag's value on the next; the
+        // quotes and indentation stay, and a flag ending a line without `\` hides nothing.
+        let install_sh = "ExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\
+                          \t'hunter2' \\\n\t'--datastore-endpoint=postgres://u:pw@db' \\\n\
+                          \t'--disable=traefik' \\\nother --token\nvisible\n";
+        assert_eq!(
+            redact_secrets(install_sh),
+            "ExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\
+             \t'<redacted>' \\\n\t'--datastore-endpoint=<redacted>' \\\n\
+             \t'--disable=traefik' \\\nother --token\nvisible\n"
         );
         // Nothing else moves.
         let plain = "hostname pi-1\nswap: off\n";

@@ -58,6 +58,7 @@ impl K3sStage<'_> {
             Ok(K3sNodeReport {
                 changes: plan.changes.iter().map(Change::summary).collect(),
                 restarted: plan.restart.clone(),
+                warnings: plan.warnings.clone(),
             })
         }
         .await;

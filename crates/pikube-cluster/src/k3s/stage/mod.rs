@@ -78,6 +78,8 @@ pub struct K3sNodeReport {
     pub changes: Vec<String>,
     /// Why k3s was (re)started, if it was.
     pub restarted: Option<String>,
+    /// What the changes alone do not say (what an adoption kept and replaced).
+    pub warnings: Vec<String>,
 }
 
 impl K3sNodeReport {
@@ -92,6 +94,8 @@ impl K3sNodeReport {
 pub struct K3sNodePlanReport {
     /// Each change it would make.
     pub changes: Vec<Change>,
+    /// What the changes alone do not say (what an adoption would keep and replace).
+    pub warnings: Vec<String>,
 }
 
 /// What the servers step read and decided, for the agents and labels steps: the K3s state
@@ -324,7 +328,7 @@ impl K3sStage<'_> {
             labels,
             taints,
             env,
-            adopt: self.adopt,
+            adopt: self.adopt || member.adopt,
         })
     }
 
@@ -412,7 +416,10 @@ impl K3sStage<'_> {
                 ),
             );
         }
-        Ok(K3sNodePlanReport { changes })
+        Ok(K3sNodePlanReport {
+            changes,
+            warnings: plan.warnings,
+        })
     }
 }
 

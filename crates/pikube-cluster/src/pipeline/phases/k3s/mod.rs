@@ -59,6 +59,9 @@ fn failed(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, err: K3s
 
 /// A node the servers or agents phase installed or changed.
 fn applied(report: &mut PhaseReport, node: &NodeName, k3s: K3sNodeReport) {
+    report
+        .warnings
+        .extend(k3s.warnings.iter().map(|w| format!("{node}: {w}")));
     if k3s.is_unchanged() {
         return;
     }
@@ -79,6 +82,9 @@ fn applied(report: &mut PhaseReport, node: &NodeName, k3s: K3sNodeReport) {
 /// What the servers or agents phase would change on a node, in the report and the node's
 /// plan.
 fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, k3s: K3sNodePlanReport) {
+    report
+        .warnings
+        .extend(k3s.warnings.iter().map(|w| format!("{node}: {w}")));
     if k3s.changes.is_empty() {
         return;
     }
