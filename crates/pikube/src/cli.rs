@@ -51,7 +51,7 @@ pub enum Command {
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
     #[command(
-        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --max-unavailable 2   # a K3s upgrade takes two agents at a time\n  pikube apply --output json | jq '.summary'\n  pikube apply --adopt           # take over nodes install.sh or k3sup set up\n\nA new [k3s] version (or binary) is rolled out, not swapped: a preflight (no downgrade\nunless --allow-downgrade, no skipped minor version, no agent ahead of a server, every node\nReady, etcd healthy), an etcd snapshot named pre-upgrade-<version>, then the servers one at\na time and the agents --max-unavailable at a time: each cordoned, drained (servers too\nunless --no-drain-servers), its binary replaced, restarted, Ready on the new version, then\nuncordoned. The first failure stops the rollout and leaves that node cordoned; the next\napply goes on from there.\n\nA preparation change that needs a reboot (the kernel command line) reboots nodes not yet\nrunning K3s together, and nodes running it one at a time in the same way: cordoned,\ndrained (agents; servers too unless --no-drain-servers), rebooted, Ready, uncordoned.\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
+        after_help = "Examples:\n  pikube apply\n  PIKUBE_SUDO_PASSWORD=... pikube apply --reboot-timeout 10m\n  pikube apply --prune           # also remove the nodes deleted from cluster.toml\n  pikube apply --max-unavailable 2   # a K3s upgrade takes two agents at a time\n  pikube apply --output json | jq '.summary'\n  pikube apply --adopt           # take over nodes install.sh or k3sup set up\n  pikube apply --replace pi-3    # pi-3's card was written again: its old Node goes\n\nA new [k3s] version (or binary) is rolled out, not swapped: a preflight (no downgrade\nunless --allow-downgrade, no skipped minor version, no agent ahead of a server, every node\nReady, etcd healthy), an etcd snapshot named pre-upgrade-<version>, then the servers one at\na time and the agents --max-unavailable at a time: each cordoned, drained (servers too\nunless --no-drain-servers), its binary replaced, restarted, Ready on the new version, then\nuncordoned. The first failure stops the rollout and leaves that node cordoned; the next\napply goes on from there.\n\nA preparation change that needs a reboot (the kernel command line) reboots nodes not yet\nrunning K3s together, and nodes running it one at a time in the same way: cordoned,\ndrained (agents; servers too unless --no-drain-servers), rebooted, Ready, uncordoned.\n\nNodes in the cluster but no longer in cluster.toml are only reported, unless --prune:\nthen, once every node of the file is done, each is drained, K3s is stopped on it, its node\nis deleted from the cluster (waiting --delete-timeout for K3s' finalizers) and K3s is\nuninstalled from it (over SSH, as the last apply recorded it in\n.pikube/<cluster>/nodes.json). A server is kept if the servers left could not keep etcd's\nquorum, and so is the server that started the cluster.\n\nExit status: 0 every node prepared and verified, 1 some node failed or was not pruned (the\nothers are still done).\n\nsudo: passwordless sudo or root is used when available; otherwise the password is read\nonce from PIKUBE_SUDO_PASSWORD or asked on the terminal, and only ever sent on sudo's\nstandard input."
     )]
     Apply(ApplyArgs),
     /// Fetch the cluster's admin kubeconfig: cluster, user and context renamed to the
@@ -440,6 +440,10 @@ pub struct ApplyArgs {
     /// such a node is refused, naming what would be kept and replaced.
     #[arg(long)]
     pub adopt: bool,
+    /// NODE's card was written again (same name, no K3s): delete its old, NotReady Node
+    /// (and a server's etcd member) so that it joins afresh. Repeatable.
+    #[arg(long, value_name = "NODE")]
+    pub replace: Vec<NodeName>,
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +453,9 @@ pub struct PlanArgs {
     /// Plan taking over nodes whose K3s another tool installed (as `apply --adopt`).
     #[arg(long)]
     pub adopt: bool,
+    /// Plan replacing re-flashed nodes' old Nodes (as `apply --replace NODE`).
+    #[arg(long, value_name = "NODE")]
+    pub replace: Vec<NodeName>,
 }
 
 #[derive(Debug, Args)]

@@ -1508,11 +1508,44 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     secrets.pikube(&["plan"]).expect_code(0);
 }
 
+/// Waits until `server` sees `name`'s Node NotReady: its kubelet stopped reporting and
+/// kube-controller-manager's grace period ran out.
+fn wait_not_ready(fleet: &Fleet, server: &str, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while is_ready(&cluster_node(fleet, server, name)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} still Ready after 240 s"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+}
+
+/// Writes `node`'s card again: K3s and its node password gone, new host keys, booted
+/// afresh (which also ends the SSH connection pikube kept), the new key accepted.
+fn re_flash(fleet: &Fleet, ws: &Workspace, node: &str, uninstall: &str) {
+    fleet.exec(
+        node,
+        &format!("/usr/local/bin/{uninstall} >/dev/null 2>&1; rm -rf /etc/rancher/node"),
+    );
+    fleet.rekey(node);
+    fleet.reboot(node);
+    let ip = fleet.node(node).ip.clone();
+    let forgot = std::process::Command::new("ssh-keygen")
+        .arg("-f")
+        .arg(ws.known_hosts())
+        .args(["-R", &ip])
+        .output()
+        .unwrap();
+    assert!(forgot.status.success());
+}
+
 #[test]
-fn a_re_flashed_agent_with_the_same_name_joins_again() {
+fn a_re_flashed_agent_with_the_same_name_joins_again_once_the_user_says_so() {
     // Audit F11: the SD card of an agent died and was written again: new host keys, no
     // K3s, a new node password. The cluster still lists the node with the old password,
-    // which K3s would refuse ("Node password rejected"): pikube deletes the old Node first.
+    // which K3s would refuse ("Node password rejected"): its old Node must go first, and a
+    // Node is deleted only when the user names it.
     let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
@@ -1521,37 +1554,60 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
     );
     ws.pikube(&["apply", READY]).expect_code(0);
     let old_uid = cluster_node(&fleet, "pi1", "two")["metadata"]["uid"].clone();
+
+    // K3s gone from the machine at two's address while the Node is still Ready: some
+    // other machine may run as `two` (a wrong address?), so nothing is deleted.
     fleet.exec(
         "pi2",
-        "/usr/local/bin/k3s-agent-uninstall.sh >/dev/null 2>&1; rm -rf /etc/rancher/node",
+        "/usr/local/bin/k3s-agent-uninstall.sh >/dev/null 2>&1",
     );
-    // Written again means powered off and booted: new keys, and the SSH connection the
-    // apply above kept (for the next run) gone with the old system.
-    fleet.rekey("pi2");
-    fleet.reboot("pi2");
-    // Its new host key is refused until the user says the card was re-written.
-    let refused = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+    let running = ws.pikube(&["plan", "--replace", "two"]).expect_code(1);
     assert!(
-        refused.stdout.contains("two: the host key of") && refused.stdout.contains("has CHANGED"),
+        running.stdout.contains(
+            "two: K3s is not installed here, yet the cluster has a Ready Node named two: \
+             another machine still runs K3s under this name"
+        ),
         "{}",
-        refused.stdout
+        running.stdout
     );
-    let ip = fleet.node("pi2").ip.clone();
-    let forgot = std::process::Command::new("ssh-keygen")
-        .arg("-f")
-        .arg(ws.known_hosts())
-        .args(["-R", &ip])
-        .output()
-        .unwrap();
-    assert!(forgot.status.success());
 
-    let plan = ws.pikube(&["plan"]).expect_code(2);
+    re_flash(&fleet, &ws, "pi2", "k3s-agent-uninstall.sh");
+    wait_not_ready(&fleet, "pi1", "two");
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    for refused in [&plan, &apply] {
+        assert!(
+            refused.stdout.contains(
+                "two: K3s is not installed here, but the cluster still lists a Node named two \
+                 (NotReady): a re-flashed card?"
+            ) && refused.stdout.contains("Run `pikube apply --replace two`"),
+            "{}",
+            refused.stdout
+        );
+    }
+    assert_eq!(
+        cluster_node(&fleet, "pi1", "two")["metadata"]["uid"],
+        old_uid
+    );
+    let unknown = ws
+        .pikube(&["apply", "--replace", "too", READY])
+        .expect_code(1);
+    assert!(
+        unknown.stderr.contains("no node too in"),
+        "{}",
+        unknown.stderr
+    );
+
+    let plan = ws.pikube(&["plan", "--replace", "two"]).expect_code(2);
     assert!(
         plan.stdout.contains("delete its old Node first"),
         "{}",
         plan.stdout
     );
-    let apply = ws.pikube(&["apply", READY]).expect_code(0);
+    let apply = ws
+        .pikube(&["apply", "--replace", "two", READY])
+        .expect_code(0);
     assert!(
         apply
             .stderr
@@ -1565,6 +1621,47 @@ fn a_re_flashed_agent_with_the_same_name_joins_again() {
         two["metadata"]["uid"], old_uid,
         "a new Node, registered afresh"
     );
+    // Joined, it needs nothing more: the flag was for that one apply.
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn a_re_flashed_server_rejoins_etcd_without_leaving_its_old_member_behind() {
+    // Audit F11, a server: deleting its old Node also removes its etcd member, so the
+    // server joins as a new member instead of leaving a dead one counted in the quorum.
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "s2", "server"),
+            node("pi3", "s3", "server"),
+        ],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(etcd_members(&fleet, "pi1").len(), 3);
+    let old_members = etcd_members(&fleet, "pi1");
+
+    re_flash(&fleet, &ws, "pi3", "k3s-uninstall.sh");
+    wait_not_ready(&fleet, "pi1", "s3");
+    ws.pikube(&["apply", READY]).expect_code(1);
+    ws.pikube(&["apply", "--replace", "s3", READY])
+        .expect_code(0);
+    let members = etcd_members(&fleet, "pi1");
+    assert_eq!(members.len(), 3, "{members:?}");
+    let s3_member = |list: &[String]| -> String {
+        list.iter()
+            .find(|m| m.contains(&fleet.node("pi3").ip))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_ne!(
+        s3_member(&members),
+        s3_member(&old_members),
+        "a new member (K3s names each with a fresh suffix): {members:?}"
+    );
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "s3")));
     ws.pikube(&["plan"]).expect_code(0);
 }
 

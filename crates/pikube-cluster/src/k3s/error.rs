@@ -55,6 +55,28 @@ pub enum K3sError {
         /// Its K3s build.
         arch: Arch,
     },
+    /// A node without K3s whose name a Ready Node still has: some machine runs K3s as it.
+    #[error(
+        "{node}: K3s is not installed here, yet the cluster has a Ready Node named {node}: \
+         another machine still runs K3s under this name. Check {node}'s address in \
+         cluster.toml, or stop K3s on that machine first; its Node is not deleted"
+    )]
+    StaleNodeRunning {
+        /// The node.
+        node: NodeName,
+    },
+    /// A node without K3s whose name a NotReady Node still has: a re-flashed card, most
+    /// likely, but deleting a Node is not done without being told.
+    #[error(
+        "{node}: K3s is not installed here, but the cluster still lists a Node named {node} \
+         (NotReady): a re-flashed card? K3s refuses it (\"Node password rejected\") until that \
+         Node is deleted, which also removes its node password and a server's etcd member. \
+         Run `pikube apply --replace {node}` to delete it and join this machine in its place"
+    )]
+    StaleNodeUnconfirmed {
+        /// The node.
+        node: NodeName,
+    },
     /// A re-flashed node's old Node stayed in the cluster, so it cannot join.
     #[error(
         "{node}: its old Node could not be deleted before it joins: {causes}",

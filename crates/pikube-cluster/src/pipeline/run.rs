@@ -56,6 +56,8 @@ pub struct Settings {
     /// Take over nodes whose K3s another tool (install.sh) installed, replacing its unit,
     /// config and env file; without it they are refused with what would be lost.
     pub adopt: bool,
+    /// Nodes re-flashed with the same name: their old Node is deleted before they join.
+    pub replace: Vec<NodeName>,
 }
 
 impl Settings {
@@ -73,6 +75,7 @@ impl Settings {
             max_unavailable: 1,
             drain_servers: true,
             adopt: false,
+            replace: Vec::new(),
         }
     }
 }

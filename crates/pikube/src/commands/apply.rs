@@ -6,13 +6,14 @@ use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 use serde_json::json;
 
 use crate::cli::{ApplyArgs, OutputFormat};
-use crate::commands::cluster::load_config;
+use crate::commands::cluster::{check_node_names, load_config};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
+    check_node_names(&config, &args.replace)?;
     let progress: Box<dyn Progress> = if args.quiet {
         Box::new(SilentProgress)
     } else {
@@ -30,6 +31,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         max_unavailable: usize::from(args.max_unavailable),
         drain_servers: !args.no_drain_servers,
         adopt: args.adopt,
+        replace: args.replace.clone(),
     };
     let mut run = Run::new(
         Mode::Apply,

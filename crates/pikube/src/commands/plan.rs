@@ -6,18 +6,20 @@ use pikube_cluster::progress::SilentProgress;
 use serde_json::json;
 
 use crate::cli::{OutputFormat, PlanArgs};
-use crate::commands::cluster::load_config;
+use crate::commands::cluster::{check_node_names, load_config};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.report.file.file)?;
+    check_node_names(&config, &args.replace)?;
     let mut run = Run::new(
         Mode::Plan,
         &config,
         Settings {
             adopt: args.adopt,
+            replace: args.replace.clone(),
             ..Settings::plan()
         },
         &SilentProgress,

@@ -30,9 +30,9 @@ impl K3sStage<'_> {
     ) -> Result<K3sNodeReport, K3sError> {
         let result: Result<K3sNodeReport, K3sError> = async {
             let desired = self.desired(node, topology, env)?;
-            let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|source| K3sError::Plan {
+            let plan: K3sNodePlan = plan_k3s(&desired, state).map_err(|cause| K3sError::Plan {
                 node: node.name.clone(),
-                cause: source,
+                cause,
             })?;
             let service = desired.membership.service();
             let connection = &node.connection;
@@ -83,7 +83,7 @@ impl K3sStage<'_> {
         progress: &dyn Progress,
     ) -> Result<(), K3sError> {
         let live = get_nodes(api).await?;
-        if !live.iter().any(|n| n.name == name.as_str()) {
+        if !self.stale_node(name, &live)? {
             return Ok(());
         }
         progress.node(

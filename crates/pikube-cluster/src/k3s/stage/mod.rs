@@ -69,6 +69,9 @@ pub struct K3sStage<'a> {
     pub recorded: &'a BTreeMap<NodeName, Registration>,
     /// Take over nodes whose K3s another tool installed (`--adopt`).
     pub adopt: bool,
+    /// Nodes whose old Node may be deleted so that they join afresh (`--replace`): the
+    /// user says their card was written again.
+    pub replace: &'a [NodeName],
 }
 
 /// What the servers or agents step did to one node.
@@ -398,14 +401,17 @@ impl K3sStage<'_> {
                     .insert(images.remote.clone(), images.sha256.clone());
             }
         }
-        let plan = plan_k3s(&desired, &expected).map_err(|source| K3sError::Plan {
+        let plan = plan_k3s(&desired, &expected).map_err(|cause| K3sError::Plan {
             node: name.clone(),
-            cause: source,
+            cause,
         })?;
         let mut changes = plan.changes;
-        let stale = state.installed_service().is_none()
-            && *name != topology.first_server
-            && live.is_some_and(|live| live.iter().any(|n| &n.name == name));
+        let stale = match live {
+            Some(live) if state.installed_service().is_none() && *name != topology.first_server => {
+                self.stale_node(name, live)?
+            }
+            _ => false,
+        };
         if stale {
             changes.insert(
                 0,
@@ -420,6 +426,22 @@ impl K3sStage<'_> {
             changes,
             warnings: plan.warnings,
         })
+    }
+}
+
+impl K3sStage<'_> {
+    /// Whether `name`, a node without K3s, has an old Node in the cluster (`live`) to delete
+    /// before it joins (audit F11). Only a NotReady one, and only when the user named the
+    /// node in `--replace`: a Ready one means another machine runs K3s under that name.
+    fn stale_node(&self, name: &NodeName, live: &[ClusterNode]) -> Result<bool, K3sError> {
+        match live.iter().find(|n| n.name == name.as_str()) {
+            None => Ok(false),
+            Some(old) if old.ready => Err(K3sError::StaleNodeRunning { node: name.clone() }),
+            Some(_) if !self.replace.contains(name) => {
+                Err(K3sError::StaleNodeUnconfirmed { node: name.clone() })
+            }
+            Some(_) => Ok(true),
+        }
     }
 }
 

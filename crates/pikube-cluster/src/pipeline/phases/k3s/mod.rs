@@ -37,6 +37,7 @@ fn stage<'r>(
         spec: &run.spec,
         recorded,
         adopt: run.settings.adopt,
+        replace: &run.settings.replace,
         binaries: run.binaries.as_ref()?,
         ready_timeout: run.settings.ready_timeout,
         parallelism: run.config.ssh.parallelism,
