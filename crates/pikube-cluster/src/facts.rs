@@ -28,9 +28,9 @@ pub enum GatherError {
 pub async fn gather_facts(connection: &Connection) -> Result<NodeFacts, GatherError> {
     let sent = SystemTime::now();
     let output = connection.run("gathering facts", FACTS_SCRIPT).await?;
-    let mut facts = parse_facts(&output.stdout).map_err(|source| GatherError::Parse {
+    let mut facts = parse_facts(&output.stdout).map_err(|cause| GatherError::Parse {
         node: connection.node().to_owned(),
-        cause: source,
+        cause,
     })?;
     // The script reads the clock first thing: the node's time then, less ours when we sent
     // it, is its offset plus the time ssh takes to start a command (milliseconds).

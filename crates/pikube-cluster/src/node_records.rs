@@ -82,10 +82,7 @@ impl LocalState {
             }
         };
         let file: RecordsFile =
-            serde_json::from_str(&text).map_err(|source| StateError::Malformed {
-                path,
-                cause: source,
-            })?;
+            serde_json::from_str(&text).map_err(|cause| StateError::Malformed { path, cause })?;
         Ok(file.nodes)
     }
 
@@ -97,10 +94,10 @@ impl LocalState {
             nodes: records.to_vec(),
         };
         let text = serde_json::to_string_pretty(&file).expect("records serialize") + "\n";
-        crate::private_file::replace(self.dir(), FILE_NAME, text.as_bytes()).map_err(|source| {
+        crate::private_file::replace(self.dir(), FILE_NAME, text.as_bytes()).map_err(|cause| {
             StateError::Io {
                 path: self.node_records_path(),
-                cause: source,
+                cause,
             }
         })
     }

@@ -159,10 +159,7 @@ impl RunLock {
         let path = dir.join("lock");
         let io_err = |path: &Path| {
             let path = path.to_owned();
-            move |source| LockError::Io {
-                path,
-                cause: source,
-            }
+            move |cause| LockError::Io { path, cause }
         };
         fs::DirBuilder::new()
             .recursive(true)

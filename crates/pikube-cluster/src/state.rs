@@ -168,10 +168,10 @@ impl LocalState {
             return Ok(());
         }
         let text = format!("{}\n", hash.to_ascii_lowercase());
-        private_file::replace(&self.dir, "ca.sha256", text.as_bytes()).map_err(|source| {
+        private_file::replace(&self.dir, "ca.sha256", text.as_bytes()).map_err(|cause| {
             StateError::Io {
                 path: self.ca_hash_path(),
-                cause: source,
+                cause,
             }
         })
     }
@@ -195,9 +195,9 @@ impl LocalState {
         if let Some(token) = read_token(&path)? {
             return Ok(token);
         }
-        let io = |source| StateError::Io {
+        let io = |cause| StateError::Io {
             path: self.dir.clone(),
-            cause: source,
+            cause,
         };
         let secret = match running {
             Some(secret) => secret.to_owned(),
@@ -240,9 +240,9 @@ fn read_token(path: &Path) -> Result<Option<K3sToken>, StateError> {
             mode,
         });
     }
-    let text = fs::read_to_string(path).map_err(|source| StateError::Io {
+    let text = fs::read_to_string(path).map_err(|cause| StateError::Io {
         path: path.to_owned(),
-        cause: source,
+        cause,
     })?;
     let token = text.trim();
     if token.is_empty() || token.chars().any(char::is_whitespace) {

@@ -46,10 +46,10 @@ impl Database {
         sqlx::any::install_default_drivers();
         let sqlite = url.is_sqlite();
         if let Some(path) = sqlite_path(url.expose()).filter(|_| sqlite) {
-            private_sqlite_file(std::path::Path::new(path)).map_err(|source| {
+            private_sqlite_file(std::path::Path::new(path)).map_err(|cause| {
                 DatabaseError::Directory {
                     url: url.to_string(),
-                    cause: source,
+                    cause,
                 }
             })?;
         }
@@ -71,20 +71,19 @@ impl Database {
         } else {
             options
         };
-        let pool =
-            options
-                .connect(url.expose())
-                .await
-                .map_err(|source| DatabaseError::Connect {
-                    url: url.to_string(),
-                    cause: source,
-                })?;
+        let pool = options
+            .connect(url.expose())
+            .await
+            .map_err(|cause| DatabaseError::Connect {
+                url: url.to_string(),
+                cause,
+            })?;
         migrations
             .run(&pool)
             .await
-            .map_err(|source| DatabaseError::Migrate {
+            .map_err(|cause| DatabaseError::Migrate {
                 url: url.to_string(),
-                cause: source,
+                cause,
             })?;
         Ok(Database { pool, sqlite })
     }

@@ -355,10 +355,10 @@ async fn copy_here(
     // Streamed into a private temporary file beside the backup, hashed on the way: a
     // snapshot can be hundreds of MB, more than should sit in memory.
     let (file, tmp) =
-        crate::private_file::create_temporary(request.dir, &name).map_err(|source| {
+        crate::private_file::create_temporary(request.dir, &name).map_err(|cause| {
             BackupError::Local {
                 path: request.dir.join(&name),
-                cause: source,
+                cause,
             }
         })?;
     let mut file = tokio::fs::File::from_std(file);
@@ -377,10 +377,10 @@ async fn copy_here(
         err
     };
     let copied = copied.map_err(|err| discard(BackupError::from(err)))?;
-    synced.map_err(|source| {
+    synced.map_err(|cause| {
         discard(BackupError::Local {
             path: tmp.clone(),
-            cause: source,
+            cause,
         })
     })?;
     if copied.bytes != size || copied.sha256 != sha256 {
@@ -410,10 +410,10 @@ async fn copy_here(
         datastore: request.datastore,
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-    fs::rename(&tmp, request.dir.join(&name)).map_err(|source| {
+    fs::rename(&tmp, request.dir.join(&name)).map_err(|cause| {
         discard(BackupError::Local {
             path: request.dir.join(&name),
-            cause: source,
+            cause,
         })
     })?;
     write_private(request.dir, &format!("{name}.json"), &json)?;
@@ -444,9 +444,9 @@ pub fn local_backups(dir: &Path) -> Result<Vec<Manifest>, BackupError> {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let text = fs::read(&path).map_err(|source| BackupError::Local {
+        let text = fs::read(&path).map_err(|cause| BackupError::Local {
             path: path.clone(),
-            cause: source,
+            cause,
         })?;
         match serde_json::from_slice::<Manifest>(&text) {
             Ok(manifest) if dir.join(&manifest.name).is_file() => found.push(manifest),
@@ -466,10 +466,7 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
     for manifest in &backups[..excess] {
         for file in [manifest.name.clone(), format!("{}.json", manifest.name)] {
             let path = dir.join(&file);
-            fs::remove_file(&path).map_err(|source| BackupError::Local {
-                path,
-                cause: source,
-            })?;
+            fs::remove_file(&path).map_err(|cause| BackupError::Local { path, cause })?;
         }
         deleted.push(manifest.name.clone());
     }
@@ -478,9 +475,9 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
 
 /// Writes `name` in `dir` (made 0700) as 0600, whole or not at all.
 fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
-    crate::private_file::replace(dir, name, bytes).map_err(|source| BackupError::Local {
+    crate::private_file::replace(dir, name, bytes).map_err(|cause| BackupError::Local {
         path: dir.join(name),
-        cause: source,
+        cause,
     })
 }
 

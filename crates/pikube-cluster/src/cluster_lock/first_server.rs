@@ -1,6 +1,8 @@
 //! The cluster lock as commands take it: on the first server of cluster.toml that answers,
 //! released at the end, reaching the server again if it rebooted meanwhile.
 
+use std::collections::BTreeMap;
+
 use super::{ClusterLock, ClusterLockError, Reopen, PATH, STALE_AFTER};
 use crate::config::NodeName;
 use crate::fleet::Fleet;
@@ -19,13 +21,13 @@ impl ServerLock {
     /// Takes the lock on the first of `servers` that answers, for `command`. `None` when no
     /// server answers: the command then meets the same unreachable servers and says so.
     ///
-    /// `found_at` names servers found elsewhere than at their address in cluster.toml (a
-    /// move to a static address not made yet): when none answers at its own, the lock is
-    /// taken on the first of those there. Reaching it again and releasing the lock go
+    /// `found_at` names nodes found elsewhere than at their address in cluster.toml (a
+    /// move to a static address not made yet): when no server answers at its own, the lock
+    /// is taken on the first server among them there (other nodes are not servers' fleet). Reaching it again and releasing the lock go
     /// through cluster.toml's address, where the run leaves it.
     pub async fn take(
         servers: Fleet,
-        found_at: &[(NodeName, String)],
+        found_at: &BTreeMap<NodeName, String>,
         command: &str,
         force_unlock: bool,
         progress: &dyn Progress,

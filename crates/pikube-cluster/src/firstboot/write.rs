@@ -39,10 +39,7 @@ pub fn write_boot_files(
 ) -> Result<Written, WriteError> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| WriteError::Io {
-            path,
-            cause: source,
-        }
+        move |cause| WriteError::Io { path, cause }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut written = Vec::new();

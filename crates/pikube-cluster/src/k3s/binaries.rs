@@ -67,9 +67,9 @@ pub async fn resolve_binaries(
         cached_asset(source, version, asset, cache_dir, progress)
             .await
             .map(|cached| (cached.path, cached.sha256))
-            .map_err(|source| BinaryError::Download {
+            .map_err(|cause| BinaryError::Download {
                 what: asset.describe(version),
-                cause: source,
+                cause,
             })
     };
     let mut out = BTreeMap::new();
@@ -142,11 +142,11 @@ async fn local_file(
     file_sha256(path)
         .await
         .map(|sha256| (path.to_owned(), sha256))
-        .map_err(|source| BinaryError::Local {
+        .map_err(|cause| BinaryError::Local {
             table,
             arch,
             path: path.to_owned(),
-            cause: source,
+            cause,
         })
 }
 

@@ -170,9 +170,9 @@ pub async fn get_nodes(connection: &Connection) -> Result<Vec<ClusterNode>, Clus
             reason,
         });
     }
-    parse_nodes(&output.stdout).map_err(|source| ClusterNodesError::Parse {
+    parse_nodes(&output.stdout).map_err(|cause| ClusterNodesError::Parse {
         node: connection.node().to_owned(),
-        cause: source,
+        cause,
     })
 }
 

@@ -115,9 +115,9 @@ pub async fn read_state(connection: &Connection) -> Result<K3sNodeState, StateEr
     let output = connection
         .run_privileged("reading the k3s state", &state_script(), b"")
         .await?;
-    parse_state(&output.stdout).map_err(|source| StateError::Parse {
+    parse_state(&output.stdout).map_err(|cause| StateError::Parse {
         node: connection.node().to_owned(),
-        cause: source,
+        cause,
     })
 }
 

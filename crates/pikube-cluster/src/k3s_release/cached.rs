@@ -272,8 +272,8 @@ fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), ReleaseEr
 }
 
 fn io_at(path: &Path) -> impl Fn(io::Error) -> ReleaseError + '_ {
-    move |source| ReleaseError::Io {
+    move |cause| ReleaseError::Io {
         path: path.to_owned(),
-        cause: source,
+        cause,
     }
 }

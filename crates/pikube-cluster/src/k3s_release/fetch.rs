@@ -75,9 +75,9 @@ impl Fetcher {
         file: &mut tokio::fs::File,
         path: &Path,
     ) -> Result<Downloaded, ReleaseError> {
-        let io_error = |source| ReleaseError::Io {
+        let io_error = |cause| ReleaseError::Io {
             path: path.to_owned(),
-            cause: source,
+            cause,
         };
         let mut response = self.get(url).await?;
         let mut hasher = Sha256::new();

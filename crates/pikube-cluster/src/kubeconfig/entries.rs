@@ -10,10 +10,7 @@ use super::KubeconfigError;
 
 /// Parses `text`; `what` names it in errors. An empty (or comment-only) text is `Null`.
 pub(super) fn parse(text: &str, what: &'static str) -> Result<Value, KubeconfigError> {
-    yaml_serde::from_str(text).map_err(|source| KubeconfigError::NotYaml {
-        what,
-        cause: source,
-    })
+    yaml_serde::from_str(text).map_err(|cause| KubeconfigError::NotYaml { what, cause })
 }
 
 pub(super) fn into_mapping(value: Value, what: &'static str) -> Result<Mapping, KubeconfigError> {

@@ -34,9 +34,9 @@ impl KubeconfigLock {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|source| KubeconfigError::Io {
+                .map_err(|cause| KubeconfigError::Io {
                     path: dir.to_owned(),
-                    cause: source,
+                    cause,
                 })?;
         }
         let deadline = Instant::now() + wait;

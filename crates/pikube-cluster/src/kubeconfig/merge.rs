@@ -51,9 +51,9 @@ pub fn merge_into_file(
     new: &Kubeconfig,
     switch_context: bool,
 ) -> Result<(), KubeconfigError> {
-    let io_error = |source| KubeconfigError::Io {
+    let io_error = |cause| KubeconfigError::Io {
         path: path.to_owned(),
-        cause: source,
+        cause,
     };
     let _lock = KubeconfigLock::acquire(path, LOCK_WAIT)?;
     let existing = match std::fs::read_to_string(path) {

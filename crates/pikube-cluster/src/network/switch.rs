@@ -151,10 +151,7 @@ pub async fn switch_address(
                 reached
                     .use_sudo_password(password)
                     .await
-                    .map_err(|source| SwitchError::Confirm {
-                        new: new_ip,
-                        cause: source,
-                    })?;
+                    .map_err(|cause| SwitchError::Confirm { new: new_ip, cause })?;
             }
             let said = reached
                 .run_privileged(
@@ -163,10 +160,7 @@ pub async fn switch_address(
                     b"",
                 )
                 .await
-                .map_err(|source| SwitchError::Confirm {
-                    new: new_ip,
-                    cause: source,
-                })?
+                .map_err(|cause| SwitchError::Confirm { new: new_ip, cause })?
                 .last_stdout_line();
             if said == "confirmed" {
                 progress.node(&node, &format!("network: reached at {new_ip}; kept"));

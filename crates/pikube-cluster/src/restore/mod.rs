@@ -187,10 +187,10 @@ pub async fn restore(
 
     // 5. The restored node passwords of the nodes that rejoin, removed while they are
     //    stopped: on new cards K3s would refuse the agents for as long as they stay.
-    let rejoining: Vec<&str> = servers[1..]
+    let rejoining: Vec<NodeName> = servers[1..]
         .iter()
         .chain(&agents)
-        .map(|n| n.name.as_str())
+        .map(|n| n.name.clone())
         .collect();
     progress.node(
         &first.name,
@@ -201,11 +201,7 @@ pub async fn restore(
         .map_err(|reason| step(&first.name, "removing the restored node passwords", reason))?;
     let mut report = RestoreReport {
         first_server: first.name.clone(),
-        node_passwords_removed: servers[1..]
-            .iter()
-            .chain(&agents)
-            .map(|n| n.name.clone())
-            .collect(),
+        node_passwords_removed: rejoining,
         rejoined_servers: Vec::new(),
         restarted_agents: Vec::new(),
         first_server_password_was_stale: false,
@@ -267,7 +263,7 @@ pub async fn restore(
         .await
         .map_err(|reason| step(&first.name, "reading K3s' node password events", reason))?;
     if stale {
-        node_passwords::forget(&first.connection, &[first.name.as_str()])
+        node_passwords::forget(&first.connection, std::slice::from_ref(&first.name))
             .await
             .map_err(|reason| step(&first.name, "removing its stale node password", reason))?;
         report.first_server_password_was_stale = true;

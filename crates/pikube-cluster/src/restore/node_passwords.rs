@@ -10,13 +10,14 @@
 //! records its own card's password again when it starts; on the same cards, the same one),
 //! and the first server's is removed when K3s reported it stale.
 
+use crate::config::NodeName;
 use crate::ssh::{shell_quote, Connection};
 
 const SUFFIX: &str = ".node-password.k3s";
 
 /// Removes the node-password records of `nodes` (absent ones are fine), through the API
 /// `api` serves.
-pub async fn forget(api: &Connection, nodes: &[&str]) -> Result<(), String> {
+pub async fn forget(api: &Connection, nodes: &[NodeName]) -> Result<(), String> {
     if nodes.is_empty() {
         return Ok(());
     }

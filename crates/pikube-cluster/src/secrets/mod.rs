@@ -42,18 +42,18 @@ impl SecretsFile {
     /// The recipients file, parsed.
     pub fn recipients(&self) -> Result<Recipients, SecretsError> {
         let text =
-            std::fs::read_to_string(&self.recipients_path).map_err(|source| SecretsError::Io {
+            std::fs::read_to_string(&self.recipients_path).map_err(|cause| SecretsError::Io {
                 path: self.recipients_path.clone(),
-                cause: source,
+                cause,
             })?;
         Recipients::parse(&text, &self.recipients_path)
     }
 
     /// Decrypts and parses the file.
     pub fn open(&self, unlock: &Unlock) -> Result<Secrets, SecretsError> {
-        let sealed = std::fs::read(&self.path).map_err(|source| SecretsError::Io {
+        let sealed = std::fs::read(&self.path).map_err(|cause| SecretsError::Io {
             path: self.path.clone(),
-            cause: source,
+            cause,
         })?;
         let plain = crypto::decrypt(&sealed, unlock, &self.path)?;
         Secrets::parse(&plain, &self.path)
@@ -76,9 +76,9 @@ impl SecretsFile {
 
 fn write_whole(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), SecretsError> {
     use std::io::Write;
-    let io = |source| SecretsError::Io {
+    let io = |cause| SecretsError::Io {
         path: path.to_owned(),
-        cause: source,
+        cause,
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".pikube-secrets")

@@ -75,9 +75,9 @@ impl Unlock {
                 path: path.clone(),
                 message,
             };
-            let bytes = std::fs::read(path).map_err(|source| SecretsError::Io {
+            let bytes = std::fs::read(path).map_err(|cause| SecretsError::Io {
                 path: path.clone(),
-                cause: source,
+                cause,
             })?;
             if bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
                 let identity =
@@ -124,9 +124,9 @@ pub fn ensure_default_identity() -> Result<(PathBuf, String), SecretsError> {
         path: PathBuf::from("~/.config/pikube/identity"),
         message: "neither XDG_CONFIG_HOME nor HOME is set".to_owned(),
     })?;
-    let io = |source| SecretsError::Io {
+    let io = |cause| SecretsError::Io {
         path: path.clone(),
-        cause: source,
+        cause,
     };
     if let Ok(text) = std::fs::read_to_string(&path) {
         let public = text

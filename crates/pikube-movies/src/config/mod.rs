@@ -195,10 +195,7 @@ impl MoviesConfig {
         };
         let invalid = |variable: &str| {
             let variable = variable.to_owned();
-            move |source| ConfigError::InvalidKey {
-                variable,
-                cause: source,
-            }
+            move |cause| ConfigError::InvalidKey { variable, cause }
         };
         let signing = set("MOVIES_TOKEN_SIGNING_KEY")
             .map(|text| SigningKey::parse(&text).map_err(invalid("MOVIES_TOKEN_SIGNING_KEY")))

@@ -61,10 +61,7 @@ impl Context<'_> {
         let url = self.config.database.for_service(service);
         Database::open(&url, self.config.max_connections, migrations)
             .await
-            .map_err(|source| StartError::Database {
-                service,
-                cause: source,
-            })
+            .map_err(|cause| StartError::Database { service, cause })
     }
 }
 

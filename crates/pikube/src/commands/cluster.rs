@@ -81,7 +81,7 @@ pub async fn lock_on_server(
     let servers = fleet_of(config, |node| node.role == Role::Server)?;
     let taken = ServerLock::take(
         servers,
-        &[],
+        &std::collections::BTreeMap::new(),
         command,
         lock.force_unlock,
         progress,

@@ -3,7 +3,7 @@
 //! machine). A plan takes neither: it changes nothing.
 
 use crate::cluster_lock::ServerLock;
-use crate::config::{NodeName, Role};
+use crate::config::Role;
 use crate::fleet::Fleet;
 use crate::pipeline::{Mode, PhaseReport, PipelineError, Run};
 use crate::run_lock::{Holder, RunLock, WAIT};
@@ -25,20 +25,11 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
     run.local_lock = Some(local);
 
     let servers = Fleet::of_config_where(run.config, |node| node.role == Role::Server)?;
-    // Servers the connect phase found where the records last saw them.
-    let found_at: Vec<(NodeName, String)> = run
-        .found_at
-        .iter()
-        .filter(|(name, _)| {
-            run.config
-                .node(name)
-                .is_some_and(|n| n.role == Role::Server)
-        })
-        .map(|(name, address)| (name.clone(), address.clone()))
-        .collect();
+    // Nodes the connect phase found where the records last saw them (the servers among
+    // them are tried there).
     let server = ServerLock::take(
         servers,
-        &found_at,
+        &run.found_at,
         command,
         force,
         run.progress,
