@@ -7,6 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub struct KubeClient {
     /// `host:port` of the API server.
     authority: String,

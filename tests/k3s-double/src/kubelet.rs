@@ -1,9 +1,9 @@
 //! The kubelet's part at the API, and only that part: register the Node object with the
 //! node's own client certificate (`system:node:<name>`, so the real Node authorizer and
 //! NodeRestriction admission judge it), keep its Lease in `kube-node-lease` renewed and its
-//! status Ready, as kwok does for its fake nodes. No pods run: there is no container
-//! runtime behind it. When the double stops, renewals stop, and the real node lifecycle
-//! controller marks the node NotReady.
+//! status Ready, as kwok does for its fake nodes. No container runs: there is no runtime
+//! behind it; the pods bound to the node are only reported on (`pods.rs`). When the double
+//! stops, renewals stop, and the real node lifecycle controller marks the node NotReady.
 
 use crate::kube_client::{self, KubeClient};
 use crate::log;
@@ -103,7 +103,9 @@ pub fn register(client: &KubeClient, spec: &NodeSpec) -> Result<(), String> {
 
 /// Renews the lease and posts the status every 10 s, for as long as the process runs,
 /// moving on to the next API server when one fails (as k3s' agent load balancer does).
+/// The pods bound to the node are looked after beside it (`pods.rs`).
 pub fn keep_alive(clients: Vec<KubeClient>, spec: NodeSpec) {
+    crate::pods::keep_in_step(clients.clone(), spec.name.clone(), spec.internal_ip.clone());
     std::thread::spawn(move || {
         let mut failing = false;
         let mut current = 0;
@@ -198,7 +200,7 @@ fn status(spec: &NodeSpec) -> Value {
             condition("PIDPressure", "False", "KubeletHasSufficientPID",
                       "kubelet has sufficient PID available"),
             condition("Ready", "True", "KubeletReady",
-                      "kubelet is posting ready status (k3s-double: no pods run here)"),
+                      "kubelet is posting ready status (k3s-double: no containers run here)"),
         ],
         "addresses": [
             {"type": "InternalIP", "address": spec.internal_ip},

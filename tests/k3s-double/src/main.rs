@@ -24,6 +24,7 @@ mod kubelet;
 mod log;
 mod node_identity;
 mod notify;
+mod pods;
 mod protocol;
 mod registries;
 mod roots;

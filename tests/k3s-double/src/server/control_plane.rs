@@ -69,9 +69,10 @@ pub fn issue_certificates(
         "kube-apiserver",
         Usage::Server { names: &names },
     )?;
-    let clients: [(&str, &str, Option<&str>); 4] = [
+    let clients: [(&str, &str, Option<&str>); 5] = [
         ("client-admin", "system:admin", Some("system:masters")),
         ("client-controller", "system:kube-controller-manager", None),
+        ("client-scheduler", "system:kube-scheduler", None),
         (
             "client-supervisor",
             "system:k3s-supervisor",
@@ -291,6 +292,48 @@ pub fn start_controller_manager(
     let log_file = data.join("server/logs/kube-controller-manager.log");
     let child = components::spawn("kube-controller-manager", &args, &log_file)?;
     components::watch("kube-controller-manager", child, log_file);
+    Ok(())
+}
+
+/// The real kube-scheduler, as K3s runs it on every server (unless `--disable-scheduler`):
+/// it binds pods to nodes, one leader among the servers at a time.
+pub fn start_scheduler(
+    data: &Path,
+    endpoint: &Endpoint,
+    extra_args: &[String],
+) -> Result<(), String> {
+    let tls = tls::dir(data);
+    let kubeconfig = data.join("server/cred/scheduler.kubeconfig");
+    write_kubeconfig(
+        &kubeconfig,
+        &endpoint.local_url(),
+        &tls.join("server-ca.crt"),
+        &tls.join("client-scheduler.crt"),
+        &tls.join("client-scheduler.key"),
+    )?;
+    let kubeconfig = kubeconfig.display().to_string();
+    // As the controller manager's: servers sharing one address in tests keep apart.
+    let bind = if endpoint.bind == "0.0.0.0" || endpoint.bind == "::" {
+        "127.0.0.1".to_string()
+    } else {
+        endpoint.bind.clone()
+    };
+    let mut args = vec![
+        format!("--kubeconfig={kubeconfig}"),
+        format!("--authentication-kubeconfig={kubeconfig}"),
+        format!("--authorization-kubeconfig={kubeconfig}"),
+        format!("--bind-address={bind}"),
+        "--secure-port=10259".into(),
+        "--profiling=false".into(),
+    ];
+    args.extend(
+        extra_args
+            .iter()
+            .map(|a| format!("--{}", a.trim_start_matches('-'))),
+    );
+    let log_file = data.join("server/logs/kube-scheduler.log");
+    let child = components::spawn("kube-scheduler", &args, &log_file)?;
+    components::watch("kube-scheduler", child, log_file);
     Ok(())
 }
 

@@ -129,6 +129,10 @@ pub fn run(settings: &Settings) -> ! {
         &settings.list("kube-controller-manager-arg"),
     )
     .unwrap_or_else(|e| log::fatal(&e));
+    if !settings.bool("disable-scheduler") {
+        control_plane::start_scheduler(&data_dir, &endpoint, &settings.list("kube-scheduler-arg"))
+            .unwrap_or_else(|e| log::fatal(&e));
+    }
     write_admin_kubeconfig(settings, &data_dir, &endpoint);
 
     let admin = control_plane::admin_client(&data_dir, &endpoint.local_url())
