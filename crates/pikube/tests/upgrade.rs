@@ -344,6 +344,171 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
     assert!(!annotations.contains("pikube.io/cordoned"), "{annotations}");
 }
 
+/// `kubectl apply` of `yaml` on `server`.
+fn kubectl_apply(fleet: &Fleet, server: &str, yaml: &str) {
+    fleet.exec(
+        server,
+        &format!("k3s kubectl apply -f - <<'EOF'\n{yaml}\nEOF\n"),
+    );
+}
+
+/// The names of the pods labelled `app` on each node, as `server` lists them.
+fn pods_by_node(fleet: &Fleet, server: &str, app: &str) -> Vec<(String, String)> {
+    let out = fleet.exec(
+        server,
+        &format!(
+            "k3s kubectl get pods -l app={app} -o \
+             jsonpath='{{range .items[*]}}{{.spec.nodeName}} {{.metadata.name}}{{\"\\n\"}}{{end}}'"
+        ),
+    );
+    let mut pods: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(node, pod)| (node.to_owned(), pod.to_owned()))
+        .collect();
+    pods.sort();
+    pods
+}
+
+/// Waits until `deployment` has `ready` ready replicas.
+fn wait_ready_replicas(fleet: &Fleet, server: &str, deployment: &str, ready: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = fleet.exec(
+            server,
+            &format!("k3s kubectl get deploy {deployment} -o jsonpath='{{.status.readyReplicas}}'"),
+        );
+        if got.trim() == ready.to_string() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{deployment}: {got:?} ready replicas, not {ready}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn an_upgrade_drain_evicts_pods_and_a_disruption_budget_stops_it_at_the_drain_timeout() {
+    // Pods now: the real kube-scheduler binds them, the double's kubelet reports them
+    // running and finishes their deletion, and the real kubectl drain evicts them.
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "a1", "agent"),
+            node("pi3", "a2", "agent"),
+        ],
+    );
+    let old = stamped_double(&ws, OLD);
+    use_k3s(&ws, OLD, &old);
+    ws.pikube(&["apply", READY]).expect_code(0);
+
+    // One `web` pod on each node (a hard spread), none of them protected.
+    kubectl_apply(
+        &fleet,
+        "pi1",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+         labelSelector: {matchLabels: {app: web}}}
+      containers: [{name: web, image: registry.invalid/web:1}]",
+    );
+    wait_ready_replicas(&fleet, "pi1", "web", 3);
+    let before = pods_by_node(&fleet, "pi1", "web");
+    let nodes: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(nodes, ["a1", "a2", "s1"], "{before:?}");
+
+    // The upgrade drains every node in turn: each pod is evicted, and its replacement
+    // comes up once there is room again.
+    let new = stamped_double(&ws, NEW);
+    use_k3s(&ws, NEW, &new);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(all_at(&fleet, NEW), "{:?}", versions(&fleet, "pi1"));
+    wait_ready_replicas(&fleet, "pi1", "web", 3);
+    let after = pods_by_node(&fleet, "pi1", "web");
+    for (node, pod) in &before {
+        assert!(
+            after.iter().all(|(_, p)| p != pod),
+            "{pod} on {node} was not evicted: {after:?}"
+        );
+    }
+
+    // A pod its budget forbids evicting holds a2's drain until --drain-timeout: the
+    // rollout stops there, a2 cordoned and on its old release.
+    kubectl_apply(
+        &fleet,
+        "pi1",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: pinned}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: pinned}}
+  template:
+    metadata: {labels: {app: pinned}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: a2}
+      containers: [{name: pinned, image: registry.invalid/pinned:1}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: pinned}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: pinned}}",
+    );
+    wait_ready_replicas(&fleet, "pi1", "pinned", 1);
+    let newer = stamped_double(&ws, "v1.34.5+k3s1");
+    use_k3s(&ws, "v1.34.5+k3s1", &newer);
+    let started = std::time::Instant::now();
+    let blocked = ws
+        .pikube(&["apply", READY, "--drain-timeout=5s"])
+        .expect_code(1);
+    assert!(
+        blocked
+            .stdout
+            .contains("ok      a1: upgraded k3s v1.34.4+k3s1 → v1.34.5+k3s1"),
+        "{}",
+        blocked.stdout
+    );
+    assert!(
+        blocked
+            .stdout
+            .contains("FAILED  a2: upgrade to v1.34.5+k3s1 stopped at drain")
+            && blocked.stdout.contains(
+                "the eviction was refused: Cannot evict pod as it would violate the pod's \
+                 disruption budget"
+            )
+            && blocked.stdout.matches("it stays cordoned").count() == 1,
+        "{}",
+        blocked.stdout
+    );
+    let nodes = versions(&fleet, "pi1");
+    assert!(
+        nodes.contains(&("a2".to_owned(), NEW.to_owned(), true)),
+        "{nodes:?}"
+    );
+    assert_eq!(pods_by_node(&fleet, "pi1", "pinned").len(), 1);
+    // Given up on at the timeout, not after kubectl's own default of forever.
+    assert!(
+        started.elapsed() < Duration::from_secs(150),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
     let fleet = Fleet::up(&["pi1"]);

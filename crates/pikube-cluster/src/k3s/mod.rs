@@ -8,6 +8,7 @@ mod binaries;
 mod cluster_nodes;
 pub mod cordon;
 mod desired;
+mod drain;
 mod error;
 mod install;
 mod labels;
@@ -32,6 +33,7 @@ pub mod upgrade;
 pub use binaries::{resolve_binaries, BinaryError};
 pub use cluster_nodes::{get_nodes, parse_nodes, ClusterNode, ClusterNodesError};
 pub use desired::{BinaryArtifact, DesiredK3s};
+pub use drain::{drain_node, DrainError};
 pub use error::K3sError;
 pub use install::{
     carry_out, journal_tail, service_status, wait_started, InstallError, ServiceStatus,
@@ -40,7 +42,7 @@ pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
 pub use live_nodes::live_nodes;
 pub use maintenance::{stopped, Maintenance, MaintenanceError};
 pub use node_plan::{plan_k3s, K3sNodePlan, K3sPlanError};
-pub use prune::{delete_node, drain_node, prune_node, PruneError, PruneReport, DELETE_TIMEOUT};
+pub use prune::{delete_node, prune_node, PruneError, PruneReport, DELETE_TIMEOUT};
 pub use registries::{registries_yaml, registry_ca_files, MissingSecret, RegistryCaFile};
 pub use render::{Membership, S3Credentials, ServerOptions};
 pub use reset::{reset_node, ResetReport};

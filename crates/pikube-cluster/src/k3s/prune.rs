@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::drain::{drain_node, DrainError};
 use super::paths::Service;
 use super::reset::reset_node;
 use super::stale::PruneStep;
@@ -16,15 +17,16 @@ pub enum PruneError {
     #[error(transparent)]
     Ssh(#[from] SshError),
     #[error(
-        "{node}: not pruned: the drain failed ({reason}); it stays cordoned \
-         (`kubectl uncordon {node}` undoes that)"
+        "{node}: not pruned: {causes}; it stays cordoned (`kubectl uncordon {node}` undoes \
+         that)",
+        causes = crate::error_chain::describe(cause)
     )]
     /// The drain failed; the node stays cordoned.
     Drain {
         /// The node.
         node: String,
-        /// What kubectl said.
-        reason: String,
+        /// Why (boxed: an SSH failure is large, and this error travels in K3sError).
+        cause: Box<DrainError>,
     },
     /// Deleting its Node failed.
     #[error("{node}: not deleted from the cluster: {reason}")]
@@ -96,7 +98,13 @@ pub async fn prune_node(
     drain_timeout: Duration,
     delete_timeout: Duration,
 ) -> Result<PruneReport, PruneError> {
-    let drained = step.ready && drain_node(api, &step.name, drain_timeout).await?;
+    let drained = step.ready
+        && drain_node(api, &step.name, drain_timeout)
+            .await
+            .map_err(|cause| PruneError::Drain {
+                node: step.name.to_string(),
+                cause: Box::new(cause),
+            })?;
     if let Ok(connection) = node {
         stop_k3s(connection, step.service).await?;
     }
@@ -124,35 +132,6 @@ async fn stop_k3s(connection: &Connection, service: Service) -> Result<(), Prune
         .run_privileged("stopping K3s before its node is deleted", &script, b"")
         .await?;
     Ok(())
-}
-
-/// `kubectl drain`: cordoned, then its pods evicted. `false` if the node is gone already.
-pub async fn drain_node(
-    api: &Connection,
-    node: &str,
-    timeout: Duration,
-) -> Result<bool, PruneError> {
-    let script = format!(
-        "/usr/local/bin/k3s kubectl drain {} --ignore-daemonsets --delete-emptydir-data \
-         --timeout={}s",
-        shell_quote(node),
-        timeout.as_secs().max(1)
-    );
-    // kubectl gives up at its own --timeout; the minute beyond it is for kubectl itself.
-    let output = api
-        .allowing(timeout + Duration::from_secs(60))
-        .run_privileged_unchecked("draining the node", &script, b"")
-        .await?;
-    if output.success() {
-        Ok(true)
-    } else if is_not_found(&output.stderr) {
-        Ok(false)
-    } else {
-        Err(PruneError::Drain {
-            node: node.to_owned(),
-            reason: output.last_stderr_line(),
-        })
-    }
 }
 
 /// `kubectl delete node` without kubectl's own wait (a week, when a finalizer is stuck),
@@ -200,7 +179,7 @@ fn finalizer_list(jsonpath: &str) -> String {
 }
 
 /// kubectl's `Error from server (NotFound): nodes "x" not found`.
-fn is_not_found(stderr: &str) -> bool {
+pub(super) fn is_not_found(stderr: &str) -> bool {
     stderr.contains("(NotFound)")
 }
 

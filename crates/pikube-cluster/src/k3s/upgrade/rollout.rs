@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::apply::carry_out;
 use crate::config::{K3sVersion, NodeName};
+use crate::k3s::drain::drain_node;
 use crate::k3s::install::{journal_tail, service_status, wait_started};
 use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;
-use crate::k3s::prune::drain_node;
 use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
