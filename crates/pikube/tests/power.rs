@@ -180,4 +180,48 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
         "{}",
         status.stdout
     );
+
+    // A reboot of the whole cluster (after a kernel update, say): in the same order, each
+    // machine waited for until it is back, the nodes left cordoned for apply to undo.
+    let boot_ids: Vec<String> = FLEET.iter().map(|n| boot_id(&fleet, n)).collect();
+    let rebooted = ws.pikube(&["shutdown", "--reboot", "--yes"]).expect_code(0);
+    for name in ["s1", "s2", "s3", "a1"] {
+        assert!(
+            rebooted
+                .stdout
+                .contains(&format!("ok      {name}: cordoned, K3s stopped, rebooted")),
+            "{}",
+            rebooted.stdout
+        );
+    }
+    assert!(
+        rebooted.stdout.contains("`pikube apply` uncordons them"),
+        "{}",
+        rebooted.stdout
+    );
+    for (fleet_node, before) in FLEET.iter().zip(&boot_ids) {
+        assert_ne!(
+            &boot_id(&fleet, fleet_node),
+            before,
+            "{fleet_node} did not reboot"
+        );
+    }
+    let status = status_until_healthy(&ws);
+    assert!(
+        status
+            .stdout
+            .contains("note: s1: cordoned by pikube (shutdown); `pikube apply` uncordons it"),
+        "{}",
+        status.stdout
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let cordoned: Vec<_> = cluster_nodes(&fleet, "pi1")
+        .into_iter()
+        .filter(|n| n["spec"]["unschedulable"] == true)
+        .collect();
+    assert!(cordoned.is_empty(), "{cordoned:?}");
+}
+
+fn boot_id(fleet: &Fleet, fleet_node: &str) -> String {
+    fleet.exec(fleet_node, "cat /proc/sys/kernel/random/boot_id")
 }

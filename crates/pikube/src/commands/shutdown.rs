@@ -105,7 +105,8 @@ pub fn run(args: &ShutdownArgs) -> anyhow::Result<Outcome> {
                 "Shutdown: {} done, {failed} failed.{}",
                 outcomes.len() - (failed - unreachable.len()),
                 if args.reboot {
-                    ""
+                    " They are back up, still cordoned: `pikube status` shows the cluster's \
+                     health and `pikube apply` uncordons them."
                 } else {
                     " Once they are powered on, `pikube status` shows the cluster's health and \
                      `pikube apply` uncordons the nodes."
