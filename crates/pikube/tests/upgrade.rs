@@ -229,8 +229,8 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
     assert_eq!(runs(&fleet), upgraded);
 }
 
-#[test]
-fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_the_job() {
+/// s1, a1 and a2 on fresh fake Pis, K3s `OLD` installed and every node Ready.
+fn server_and_two_agents_on_old() -> (Fleet, Workspace) {
     let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
     let ws = Workspace::new(
         &fleet,
@@ -244,6 +244,12 @@ fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_t
     let old = stamped_double(&ws, OLD);
     use_k3s(&ws, OLD, &old);
     ws.pikube(&["apply", READY]).expect_code(0);
+    (fleet, ws)
+}
+
+#[test]
+fn a_node_lost_mid_upgrade_stops_the_rollout_at_it_and_the_next_apply_finishes_the_job() {
+    let (fleet, ws) = server_and_two_agents_on_old();
 
     // a2 got the new binary but K3s was never restarted on it (audit F6: an upgrade
     // interrupted between upload and restart): its file is right, the running K3s is not.
@@ -393,19 +399,7 @@ fn wait_ready_replicas(fleet: &Fleet, server: &str, deployment: &str, ready: u32
 fn an_upgrade_drain_evicts_pods_and_a_disruption_budget_stops_it_at_the_drain_timeout() {
     // Pods now: the real kube-scheduler binds them, the double's kubelet reports them
     // running and finishes their deletion, and the real kubectl drain evicts them.
-    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
-    let ws = Workspace::new(
-        &fleet,
-        "pi",
-        &[
-            node("pi1", "s1", "server"),
-            node("pi2", "a1", "agent"),
-            node("pi3", "a2", "agent"),
-        ],
-    );
-    let old = stamped_double(&ws, OLD);
-    use_k3s(&ws, OLD, &old);
-    ws.pikube(&["apply", READY]).expect_code(0);
+    let (fleet, ws) = server_and_two_agents_on_old();
 
     // One `web` pod on each node (a hard spread), none of them protected.
     kubectl_apply(

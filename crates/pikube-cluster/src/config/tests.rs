@@ -1309,3 +1309,26 @@ fn pinned_digests_are_per_architecture_and_checked_at_their_line() {
         ]
     );
 }
+
+#[test]
+fn adopt_is_a_per_node_switch_off_unless_set() {
+    let text = with_nodes(&format!(
+        "{}adopt = true\n\n{}",
+        node("old", "10.0.0.1", "server"),
+        node("new", "10.0.0.2", "agent")
+    ));
+    let config = loaded(&text).config;
+    let adopt: Vec<bool> = config.nodes.iter().map(|n| n.adopt).collect();
+    assert_eq!(adopt, [true, false]);
+    let wrong = with_nodes(&format!(
+        "{}adopt = \"yes\"\n",
+        node("old", "10.0.0.1", "server")
+    ));
+    let errors = errors(&wrong);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("cluster.toml:11:9:") && e.contains("adopt")),
+        "{errors:?}"
+    );
+}

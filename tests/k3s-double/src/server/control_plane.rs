@@ -222,27 +222,7 @@ pub fn start_controller_manager(
 ) -> Result<(), String> {
     let tls = tls::dir(data);
     let file = |rel: &str| tls.join(rel).display().to_string();
-    let kubeconfig = data.join("server/cred/controller.kubeconfig");
-    write_kubeconfig(
-        &kubeconfig,
-        &endpoint.local_url(),
-        &tls.join("server-ca.crt"),
-        &tls.join("client-controller.crt"),
-        &tls.join("client-controller.key"),
-    )?;
-    let kubeconfig = kubeconfig.display().to_string();
-    // Its own HTTPS port must not collide between servers sharing one address in tests.
-    let bind = if endpoint.bind == "0.0.0.0" || endpoint.bind == "::" {
-        "127.0.0.1".to_string()
-    } else {
-        endpoint.bind.clone()
-    };
-    let mut args = vec![
-        format!("--kubeconfig={kubeconfig}"),
-        format!("--authentication-kubeconfig={kubeconfig}"),
-        format!("--authorization-kubeconfig={kubeconfig}"),
-        format!("--bind-address={bind}"),
-        "--secure-port=10257".into(),
+    let own = vec![
         "--allocate-node-cidrs=true".into(),
         "--cluster-cidr=10.42.0.0/16".into(),
         format!(
@@ -279,20 +259,19 @@ pub fn start_controller_manager(
         ),
         "--configure-cloud-routes=false".into(),
         "--controllers=*,tokencleaner,-service,-route,-cloud-node-lifecycle".into(),
-        "--profiling=false".into(),
         format!("--root-ca-file={}", file("server-ca.crt")),
         format!("--service-account-private-key-file={}", file("service.key")),
         "--use-service-account-credentials=true".into(),
     ];
-    args.extend(
-        extra_args
-            .iter()
-            .map(|a| format!("--{}", a.trim_start_matches('-'))),
-    );
-    let log_file = data.join("server/logs/kube-controller-manager.log");
-    let child = components::spawn("kube-controller-manager", &args, &log_file)?;
-    components::watch("kube-controller-manager", child, log_file);
-    Ok(())
+    start_client(
+        "kube-controller-manager",
+        "controller",
+        10257,
+        data,
+        endpoint,
+        own,
+        extra_args,
+    )
 }
 
 /// The real kube-scheduler, as K3s runs it on every server (unless `--disable-scheduler`):
@@ -302,17 +281,40 @@ pub fn start_scheduler(
     endpoint: &Endpoint,
     extra_args: &[String],
 ) -> Result<(), String> {
+    start_client(
+        "kube-scheduler",
+        "scheduler",
+        10259,
+        data,
+        endpoint,
+        Vec::new(),
+        extra_args,
+    )
+}
+
+/// Starts `program`, a client of the local API server with its own certificate
+/// (`client-<name>`, in `server/cred/<name>.kubeconfig` as K3s keeps it), serving its
+/// health on `port`, with its `own` flags and the user's `extra_args` after them.
+fn start_client(
+    program: &'static str,
+    name: &str,
+    port: u16,
+    data: &Path,
+    endpoint: &Endpoint,
+    own: Vec<String>,
+    extra_args: &[String],
+) -> Result<(), String> {
     let tls = tls::dir(data);
-    let kubeconfig = data.join("server/cred/scheduler.kubeconfig");
+    let kubeconfig = data.join(format!("server/cred/{name}.kubeconfig"));
     write_kubeconfig(
         &kubeconfig,
         &endpoint.local_url(),
         &tls.join("server-ca.crt"),
-        &tls.join("client-scheduler.crt"),
-        &tls.join("client-scheduler.key"),
+        &tls.join(format!("client-{name}.crt")),
+        &tls.join(format!("client-{name}.key")),
     )?;
     let kubeconfig = kubeconfig.display().to_string();
-    // As the controller manager's: servers sharing one address in tests keep apart.
+    // Its own HTTPS port must not collide between servers sharing one address in tests.
     let bind = if endpoint.bind == "0.0.0.0" || endpoint.bind == "::" {
         "127.0.0.1".to_string()
     } else {
@@ -323,17 +325,18 @@ pub fn start_scheduler(
         format!("--authentication-kubeconfig={kubeconfig}"),
         format!("--authorization-kubeconfig={kubeconfig}"),
         format!("--bind-address={bind}"),
-        "--secure-port=10259".into(),
+        format!("--secure-port={port}"),
         "--profiling=false".into(),
     ];
+    args.extend(own);
     args.extend(
         extra_args
             .iter()
             .map(|a| format!("--{}", a.trim_start_matches('-'))),
     );
-    let log_file = data.join("server/logs/kube-scheduler.log");
-    let child = components::spawn("kube-scheduler", &args, &log_file)?;
-    components::watch("kube-scheduler", child, log_file);
+    let log_file = data.join(format!("server/logs/{program}.log"));
+    let child = components::spawn(program, &args, &log_file)?;
+    components::watch(program, child, log_file);
     Ok(())
 }
 
