@@ -292,6 +292,16 @@ fn command_line_settings(unit: &str) -> Vec<Setting> {
     settings
 }
 
+/// A unit's command (ExecStart, continuation lines joined, quotes removed), for people:
+/// secrets redacted.
+pub fn command_line(unit: &str) -> String {
+    let words = exec_start_words(unit);
+    if words.is_empty() {
+        return "no ExecStart".to_owned();
+    }
+    crate::plan::redact_secrets(&words.join(" "))
+}
+
 /// ExecStart's words: lines ending in `\` continue it; single and double quotes group,
 /// a backslash escapes the next character.
 fn exec_start_words(unit: &str) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! service must (re)start. Planned from the node's k3s state only, so a run killed at any
 //! point is finished by the next one.
 
-use super::adoption::{still_kept, Adoption};
+use super::adoption::{command_line, still_kept, Adoption};
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{self, Service, ADOPTED, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
@@ -90,36 +90,6 @@ fn on_off(on: bool) -> &'static str {
 /// The first line of every unit pikube writes.
 const MANAGED_UNIT_HEADER: &str = "# Managed by pikube";
 
-/// A unit's command (ExecStart, continuation lines joined), for people.
-fn exec_start(unit: &str) -> String {
-    let mut command = String::new();
-    let lines = unit
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("ExecStart="));
-    for line in lines {
-        let line = line.trim().trim_start_matches("ExecStart=");
-        let (part, continues) = match line.strip_suffix('\\') {
-            Some(part) => (part.trim_end(), true),
-            None => (line, false),
-        };
-        // install.sh quotes each argument ('--flag' \), which says nothing here.
-        let part = part.trim_matches('\'');
-        if !part.is_empty() {
-            if !command.is_empty() {
-                command.push(' ');
-            }
-            command.push_str(part);
-        }
-        if !continues {
-            break;
-        }
-    }
-    if command.is_empty() {
-        return "no ExecStart".to_owned();
-    }
-    crate::plan::redact_secrets(&command)
-}
-
 /// What would bring the node with `state` to `desired`, and whether K3s must restart.
 pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePlan, K3sPlanError> {
     let service = desired.membership.service();
@@ -149,7 +119,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
             if !desired.adopt {
                 return Err(K3sPlanError::Foreign {
                     unit: service.unit_path(),
-                    exec_start: exec_start(unit),
+                    exec_start: command_line(unit),
                     adoption: adoption.describe(),
                 });
             }
