@@ -1702,8 +1702,9 @@ fn a_k3s_installed_by_install_sh_is_refused_naming_its_settings_then_adopted_kee
         // What the old install set, kept or replaced, named before anything is done.
         assert!(
             text.contains(
-                "Adopting it keeps --disable=traefik, --node-label=site=attic, NO_PROXY \
-                 (settings cluster.toml does not make"
+                "Adopting it keeps what cluster.toml does not set: --disable=traefik, \
+                 --node-label=site=attic (in /etc/rancher/k3s/config.yaml.d/\
+                 10-pikube-adopted.yaml) and NO_PROXY (moved to /etc/default)"
             ) && text.contains(
                 "cluster.toml's replace --token=<redacted>, K3S_TOKEN, K3S_KUBECONFIG_MODE"
             ),
@@ -1725,7 +1726,8 @@ fn a_k3s_installed_by_install_sh_is_refused_naming_its_settings_then_adopted_kee
     );
     assert!(
         plan.stderr.contains(
-            "warning: one: adopting the K3s another tool installed: keeps --disable=traefik"
+            "warning: one: adopting the K3s another tool installed: keeps what cluster.toml \
+             does not set: --disable=traefik"
         ),
         "{}",
         plan.stderr
@@ -1791,7 +1793,10 @@ fn a_k3s_installed_by_install_sh_is_refused_naming_its_settings_then_adopted_kee
     let plan = ws.pikube(&["plan"]).expect_code(2);
     assert!(
         plan.stderr.contains(
-            "warning: one: cluster.toml now makes settings kept from the adopted install"
+            "warning: one: the settings kept from the adopted install are rewritten: keeps \
+             what cluster.toml does not set: --node-label=site=attic (in \
+             /etc/rancher/k3s/config.yaml.d/10-pikube-adopted.yaml); cluster.toml's replace \
+             --disable=traefik"
         ),
         "{}",
         plan.stderr

@@ -202,13 +202,23 @@ impl Adoption {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let kept = list(&self.kept, &self.kept_variables);
+        let mut kept = Vec::new();
+        if !self.kept.is_empty() {
+            kept.push(format!("{} (in {ADOPTED})", list(&self.kept, &[])));
+        }
+        if !self.kept_variables.is_empty() {
+            kept.push(format!(
+                "{} (moved to /etc/default)",
+                list(&[], &self.kept_variables)
+            ));
+        }
         let replaced = list(&self.replaced, &self.replaced_variables);
         let mut out = if kept.is_empty() {
-            "nothing of its own settings is kept (cluster.toml makes them all)".to_owned()
+            "keeps none of its settings (cluster.toml sets them all)".to_owned()
         } else {
             format!(
-                "keeps {kept} (settings cluster.toml does not make, in {ADOPTED} and /etc/default)"
+                "keeps what cluster.toml does not set: {}",
+                kept.join(" and ")
             )
         };
         if !replaced.is_empty() {
@@ -389,8 +399,8 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "keeps --flannel-backend=wireguard-native, --disable=traefik, HTTPS_PROXY \
-                 (settings cluster.toml does not make, in {ADOPTED} and /etc/default); \
+                "keeps what cluster.toml does not set: --flannel-backend=wireguard-native, \
+                 --disable=traefik (in {ADOPTED}) and HTTPS_PROXY (moved to /etc/default); \
                  cluster.toml's replace --write-kubeconfig-mode=0640, --tls-san=a \
                  --tls-san=b, --cluster-init, --token=<redacted>, K3S_TOKEN, \
                  K3S_KUBECONFIG_MODE"

@@ -362,8 +362,9 @@ fn adopt(
         return;
     }
     if !first {
+        // Mostly cluster.toml taking a kept setting over; also a hand edit of the file.
         plan.warnings.push(format!(
-            "cluster.toml now makes settings kept from the adopted install: {}",
+            "the settings kept from the adopted install are rewritten: {}",
             adoption.describe()
         ));
     }
@@ -456,8 +457,8 @@ mod tests {
         // What would be dropped is named before anything is done.
         assert!(
             err.contains(
-                "Adopting it keeps --flannel-backend=wireguard-native (settings cluster.toml \
-                 does not make"
+                "Adopting it keeps what cluster.toml does not set: \
+                 --flannel-backend=wireguard-native (in"
             ),
             "{err}"
         );
@@ -480,8 +481,8 @@ mod tests {
         assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
         assert!(
             plan.warnings[0].starts_with(
-                "adopting the K3s another tool installed: keeps \
-                 --flannel-backend=wireguard-native"
+                "adopting the K3s another tool installed: keeps what cluster.toml does not \
+                 set: --flannel-backend=wireguard-native"
             ),
             "{:?}",
             plan.warnings
