@@ -286,6 +286,7 @@ fn command_line_settings(unit: &str) -> Vec<Setting> {
                 _ => (flag.to_owned(), Value::Bool(true)),
             },
         };
+        let key = long_name(key);
         match settings.iter_mut().find(|s| s.key == key) {
             // A repeated flag is a list, as K3s reads it.
             Some(existing) => {
@@ -310,6 +311,20 @@ pub fn command_line(unit: &str) -> String {
         return "no ExecStart".to_owned();
     }
     crate::plan::redact_secrets(&words.join(" "))
+}
+
+/// K3s' one-letter flags, as config files name them (`-t` is `token`).
+fn long_name(key: String) -> String {
+    let long = match key.as_str() {
+        "t" => "token",
+        "s" => "server",
+        "c" => "config",
+        "d" => "data-dir",
+        "i" => "node-ip",
+        "l" => "log",
+        _ => return key,
+    };
+    long.to_owned()
 }
 
 /// ExecStart's words: lines ending in `\` continue it; single and double quotes group,
@@ -424,6 +439,19 @@ mod tests {
         assert_eq!(adoption, Adoption::default());
         assert_eq!(adoption.dropin(), None);
         assert_eq!(adoption.keep_variables_script(Service::Agent), None);
+    }
+
+    #[test]
+    fn one_letter_flags_are_read_by_their_long_names() {
+        let unit = "ExecStart=/usr/local/bin/k3s agent -s https://10.0.0.1:6443 -t K10abc \
+                    -i 10.0.0.9\n";
+        let adoption = Adoption::read(unit, None, None, &[], OURS);
+        let keys = |settings: &[Setting]| -> Vec<String> {
+            settings.iter().map(|s| s.key.clone()).collect()
+        };
+        assert_eq!(keys(&adoption.replaced), ["server", "token"]);
+        assert_eq!(keys(&adoption.kept), ["node-ip"]);
+        assert!(!adoption.describe().contains("K10abc"));
     }
 
     #[test]
