@@ -9,6 +9,7 @@
 use yaml_serde::{Mapping, Value};
 
 use super::paths::{Service, ADOPTED};
+use crate::plan::is_secret;
 
 /// Settings pikube always makes itself, whatever cluster.toml says: joining, the node's
 /// name, the tokens and the datastore come from pikube's files, never an old install's.
@@ -67,9 +68,7 @@ pub struct Setting {
 impl Setting {
     /// `--key=value` (values of secret-looking keys redacted), for people.
     fn describe(&self) -> String {
-        let secret = ["token", "secret", "password", "key", "endpoint"]
-            .iter()
-            .any(|word| self.key.contains(word));
+        let secret = is_secret(&self.key);
         let shown = |v: &Value| -> String {
             if secret {
                 "<redacted>".to_owned()
@@ -168,9 +167,7 @@ impl Adoption {
 
     /// Whether a kept value may be a secret (the drop-in is then written without a diff).
     pub fn keeps_secrets(&self) -> bool {
-        self.kept
-            .iter()
-            .any(|s| s.describe().contains("<redacted>"))
+        self.kept.iter().any(|s| is_secret(&s.key))
     }
 
     /// Moves the kept variables from the old env file to `/etc/default/<service>`, which

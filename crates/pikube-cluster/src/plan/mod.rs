@@ -14,6 +14,7 @@ mod tests;
 
 pub use change::{Change, CommandChange, FileChange, SecretFileChange, UploadChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
+pub(crate) use redact::is_secret;
 pub use redact::{redact_secrets, redact_url_passwords};
 pub use render::render_plan_text;
 

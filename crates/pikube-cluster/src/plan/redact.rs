@@ -7,7 +7,7 @@
 const REDACTED: &str = "<redacted>";
 
 /// Whether a key (`token`, `K3S_TOKEN`, `datastore-endpoint`, ...) names a secret.
-fn is_secret(key: &str) -> bool {
+pub(crate) fn is_secret(key: &str) -> bool {
     let key = key
         .trim()
         .trim_start_matches('-')
