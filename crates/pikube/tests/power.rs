@@ -43,7 +43,7 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
     for expected in [
         "Cluster: healthy",
         "API: answering",
-        "etcd: quorum holds (3 of 3 servers Ready)",
+        "etcd: quorum holds (3 of 3 members Ready)",
     ] {
         assert!(status.stdout.contains(expected), "{}", status.stdout);
     }
@@ -71,6 +71,49 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
     // The fake adds 30 s to whole seconds: 29 to 30 s ahead, plus ssh's start-up time.
     assert!((29.0..=31.0).contains(&offset), "{}", status.stdout);
     fleet.exec("pi4", "rm /usr/local/bin/date");
+
+    // A certificate 10 days from its end is named with its node and file. K3s keeps its
+    // kubelet's serving certificate in this file; the double writes none, so a short one
+    // made here stands in.
+    let soon = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-keyout",
+            "/dev/null",
+            "-subj",
+            "/CN=a1",
+            "-days",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(soon.status.success(), "{soon:?}");
+    let file = "/var/lib/rancher/k3s/agent/serving-kubelet.crt";
+    fleet.exec(
+        "pi4",
+        &format!(
+            "cat > {file} <<'EOF'\n{}EOF",
+            String::from_utf8_lossy(&soon.stdout)
+        ),
+    );
+    let status = ws.pikube(&["status"]).expect_code(1);
+    assert!(
+        status.stdout.contains(&format!("a1: {file} expires "))
+            && status
+                .stdout
+                .contains("(9 days): restarting K3s renews certificates due within 90 days"),
+        "{}",
+        status.stdout
+    );
+    fleet.exec("pi4", &format!("rm {file}"));
 
     // Shutdown: said first, refused without a terminal or --yes, then done in order.
     let dry = ws.pikube(&["shutdown", "--dry-run"]).expect_code(0);
@@ -160,7 +203,7 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
     assert!(
         status
             .stdout
-            .contains("etcd: quorum holds (3 of 3 servers Ready)"),
+            .contains("etcd: quorum holds (3 of 3 members Ready)"),
         "{}",
         status.stdout
     );
@@ -176,7 +219,7 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
     assert!(
         status
             .stdout
-            .contains("etcd: quorum holds (3 of 3 servers Ready)"),
+            .contains("etcd: quorum holds (3 of 3 members Ready)"),
         "{}",
         status.stdout
     );

@@ -1153,7 +1153,7 @@ fn a_running_cluster_reboots_for_preparation_one_node_at_a_time() {
     assert!(
         status
             .stdout
-            .contains("etcd: quorum holds (3 of 3 servers Ready)"),
+            .contains("etcd: quorum holds (3 of 3 members Ready)"),
         "{}",
         status.stdout
     );

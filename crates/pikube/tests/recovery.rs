@@ -119,7 +119,7 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
             assert!(
                 status
                     .stdout
-                    .contains("etcd: quorum holds (3 of 3 servers Ready)"),
+                    .contains("etcd: quorum holds (3 of 3 members Ready)"),
                 "{}",
                 status.stdout
             );
@@ -210,7 +210,7 @@ fn a_backup_is_restored_onto_new_cards_at_new_addresses() {
     assert!(
         status
             .stdout
-            .contains("etcd: quorum holds (2 of 2 servers Ready)"),
+            .contains("etcd: quorum holds (2 of 2 members Ready)"),
         "{}",
         status.stdout
     );

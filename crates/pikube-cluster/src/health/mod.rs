@@ -54,6 +54,10 @@ pub struct ApiState {
 pub struct EtcdState {
     /// etcd answers the API server's health check, which needs a quorum.
     pub quorum: bool,
+    /// etcd's members as K3s records them on their Nodes (none when the API is down).
+    pub members: usize,
+    /// Members whose Node is Ready.
+    pub members_ready: usize,
     /// Servers whose Node is Ready.
     pub servers_ready: usize,
     /// Servers in cluster.toml.
@@ -346,15 +350,28 @@ async fn etcd(
             .filter(|s| live.iter().any(|n| n.name == s.name.as_ref() && n.ready))
             .count()
     });
+    let members: Vec<&ClusterNode> = live
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| n.etcd_member().is_some())
+        .collect();
+    let members_ready = members.iter().filter(|n| n.ready).count();
     if !quorum {
+        let (up, of) = if members.is_empty() {
+            (servers_ready, servers_total)
+        } else {
+            (members_ready, members.len())
+        };
         health.problems.push(format!(
-            "etcd has no quorum: {servers_ready} of {servers_total} servers Ready, and a \
-             majority ({}) must be up; power the others on",
-            servers_total / 2 + 1
+            "etcd has no quorum: {up} of its {of} members Ready, and a majority ({}) must be \
+             up; power the others on",
+            of / 2 + 1
         ));
     }
     health.etcd = Some(EtcdState {
         quorum,
+        members: members.len(),
+        members_ready,
         servers_ready,
         servers: servers_total,
     });

@@ -27,6 +27,20 @@ pub struct ClusterNode {
     pub unschedulable: bool,
 }
 
+/// The annotation K3s puts on the Node of each server it added to etcd, naming its member
+/// (K3s' etcd metadata controller; its member controller removes the member with the Node).
+pub const ETCD_MEMBER_ANNOTATION: &str = "etcd.k3s.cattle.io/node-name";
+
+impl ClusterNode {
+    /// The etcd member K3s runs on this node, as its Node records it.
+    pub fn etcd_member(&self) -> Option<&str> {
+        self.annotations
+            .get(ETCD_MEMBER_ANNOTATION)
+            .map(String::as_str)
+            .filter(|name| !name.is_empty())
+    }
+}
+
 #[derive(Deserialize)]
 struct List {
     #[serde(default)]

@@ -31,7 +31,9 @@ mod topology;
 pub mod upgrade;
 
 pub use binaries::{resolve_binaries, BinaryError};
-pub use cluster_nodes::{get_nodes, parse_nodes, ClusterNode, ClusterNodesError};
+pub use cluster_nodes::{
+    get_nodes, parse_nodes, ClusterNode, ClusterNodesError, ETCD_MEMBER_ANNOTATION,
+};
 pub use desired::{BinaryArtifact, DesiredK3s};
 pub use drain::{drain_node, DrainError};
 pub use error::K3sError;

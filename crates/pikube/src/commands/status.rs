@@ -103,16 +103,21 @@ fn health_text(health: &ClusterHealth) -> String {
         ));
     }
     if let Some(etcd) = &health.etcd {
-        text.push_str(&format!(
-            "  etcd: {} ({} of {} servers Ready)\n",
-            if etcd.quorum {
-                "quorum holds"
-            } else {
-                "NO quorum"
-            },
-            etcd.servers_ready,
-            etcd.servers
-        ));
+        let verdict = if etcd.quorum {
+            "quorum holds"
+        } else {
+            "NO quorum"
+        };
+        let count = if etcd.members == 0 {
+            // The API did not answer: no member list to count.
+            format!(
+                "{} of {} servers Ready, members unknown",
+                etcd.servers_ready, etcd.servers
+            )
+        } else {
+            format!("{} of {} members Ready", etcd.members_ready, etcd.members)
+        };
+        text.push_str(&format!("  etcd: {verdict} ({count})\n"));
     }
     for problem in &health.problems {
         text.push_str(&format!("  problem: {problem}\n"));
