@@ -154,7 +154,7 @@ Exit status: 0 written, 1 nothing written (the problem is named).")]
     /// Bring the nodes' operating system up to date one node at a time: cordon, drain,
     /// apt-get full-upgrade, reboot only if the system asks for it, Ready, uncordon.
     #[command(
-        after_help = "Examples:\n  pikube os-upgrade --check          # what each node would upgrade\n  pikube os-upgrade                  # every node, agents first, one at a time\n  pikube os-upgrade worker-1 worker-2\n\nNon-interactive: dpkg keeps a configuration file you changed and takes the new one where\nyou did not (--force-confdef --force-confold); held packages stay held. A node reboots only\nwhen /var/run/reboot-required says so, and is waited for (new boot id, Ready). The first\nfailure stops the rollout and leaves that node cordoned. --check refreshes apt's package\nlists and changes nothing else.\n\nExit status: 0 done (with --check: nothing to upgrade), 2 (--check) upgrades pending, 1 a\nnode failed."
+        after_help = "Examples:\n  pikube os-upgrade --check          # what each node would upgrade\n  pikube os-upgrade                  # every node, agents first, one at a time\n  pikube os-upgrade worker-1 worker-2\n  pikube os-upgrade --output json --check | jq '.nodes[].kept_back'\n\nNon-interactive: dpkg keeps a configuration file you changed and takes the new one where\nyou did not (--force-confdef --force-confold); held packages stay held. A node reboots only\nwhen /var/run/reboot-required says so, and is waited for (new boot id, Ready). With\nembedded etcd a server goes down only while the other members Ready are a majority of\netcd's members (so never with two servers) unless --allow-quorum-loss. The first failure stops the\nrollout and leaves that node cordoned. --check refreshes apt's package lists and changes\nnothing else; it also names the upgrades apt keeps back (held packages).\n\nExit status: 0 done (with --check: nothing to upgrade), 2 (--check) upgrades pending, 1 a\nnode failed."
     )]
     OsUpgrade(OsUpgradeArgs),
     /// Back up the cluster's datastore to this machine: an etcd snapshot taken on a server,
@@ -532,6 +532,10 @@ pub struct OsUpgradeArgs {
     /// How long a node may take to come back from a reboot.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub reboot_timeout: Duration,
+    /// Take a server down even when the other servers are too few for etcd's quorum (the
+    /// API stops until it is back).
+    #[arg(long)]
+    pub allow_quorum_loss: bool,
     /// Output format of the report.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

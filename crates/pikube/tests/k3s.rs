@@ -9,6 +9,7 @@ use support::cluster::{node, one_server_two_agents, Node, Run, Workspace};
 use support::fleet::Fleet;
 use support::k3s::{
     cluster_node, cluster_nodes, edit, invocation, is_ready, stamped_double, use_k3s,
+    wait_not_ready,
 };
 use support::secrets::WorkspaceSecrets;
 
@@ -1506,19 +1507,6 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
         assert_eq!(left.matches("No such file").count(), 2, "{left}");
     }
     secrets.pikube(&["plan"]).expect_code(0);
-}
-
-/// Waits until `server` sees `name`'s Node NotReady: its kubelet stopped reporting and
-/// kube-controller-manager's grace period ran out.
-fn wait_not_ready(fleet: &Fleet, server: &str, name: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    while is_ready(&cluster_node(fleet, server, name)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} still Ready after 240 s"
-        );
-        std::thread::sleep(std::time::Duration::from_secs(3));
-    }
 }
 
 /// Writes `node`'s card again: K3s and its node password gone, new host keys, booted

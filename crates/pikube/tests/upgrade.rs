@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use support::cluster::{k3s_double, node, Workspace};
 use support::fleet::Fleet;
-use support::k3s::{cluster_nodes, invocation, stamped_double, use_k3s};
+use support::k3s::{cluster_nodes, invocation, stamped_double, use_k3s, wait_not_ready};
 
 const READY: &str = "--ready-timeout=60s";
 const OLD: &str = "v1.33.5+k3s1";
@@ -227,6 +227,30 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
         again.stdout
     );
     assert_eq!(runs(&fleet), upgraded);
+
+    // An OS upgrade takes a server down only while the other servers keep etcd's quorum:
+    // with s3's power cut, s2 is refused before anything changes on it.
+    pending_os_upgrade(&fleet, "pi2", false);
+    fleet.powercut("pi3");
+    wait_not_ready(&fleet, "pi1", "s3");
+    let refused = ws.pikube(&["os-upgrade", "s2", READY]).expect_code(1);
+    assert!(
+        refused.stdout.contains(
+            "FAILED  s2: OS upgrade stopped at the quorum check: 1 of the other servers is \
+             NotReady, and etcd needs 2 of its 3 members up: taking s2 down too would stop \
+             the API; bring s3 back first; --allow-quorum-loss goes on anyway"
+        ),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(
+        fleet.exec("pi2", "dpkg-query -W -f '${Version}' pikube-demo"),
+        "1.0"
+    );
+    let s2 = versions(&fleet, "pi1")
+        .into_iter()
+        .find(|(name, _, _)| name == "s2");
+    assert!(matches!(s2, Some((_, _, false))), "s2 cordoned: {s2:?}");
 }
 
 /// s1, a1 and a2 on fresh fake Pis, K3s `OLD` installed and every node Ready.
@@ -574,8 +598,10 @@ fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
     ws.pikube(&["plan"]).expect_code(0);
 }
 
-/// A local apt repository on `fleet_node` offering `pikube-demo` 2.0 over the installed 1.0,
-/// the only source apt knows there; 2.0 asks for a reboot when `reboot` is set.
+/// A local apt repository on `fleet_node`, the only source apt knows there, offering 2.0
+/// over the installed 1.0 of two packages: `pikube-demo`, whose configuration file
+/// /etc/pikube-demo.conf changes between them (and 2.0 asks for a reboot when `reboot` is
+/// set), and `pikube-held`, on `apt-mark hold`.
 fn pending_os_upgrade(fleet: &Fleet, fleet_node: &str, reboot: bool) {
     let postinst = if reboot {
         "touch /var/run/reboot-required"
@@ -585,19 +611,23 @@ fn pending_os_upgrade(fleet: &Fleet, fleet_node: &str, reboot: bool) {
     let script = format!(
         r#"set -e
 mk() {{
-  d=$(mktemp -d); mkdir -p "$d/DEBIAN"
-  printf 'Package: pikube-demo\nVersion: %s\nArchitecture: all\nMaintainer: pikube tests <tests@example.invalid>\nDescription: a package for the OS upgrade test\n' "$1" > "$d/DEBIAN/control"
-  printf '#!/bin/sh\n%s\n' "$2" > "$d/DEBIAN/postinst"; chmod 755 "$d/DEBIAN/postinst"
-  dpkg-deb --build "$d" "/srv/repo/pikube-demo_$1_all.deb" >/dev/null
+  d=$(mktemp -d); mkdir -p "$d/DEBIAN" "$d/etc"
+  printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: pikube tests <tests@example.invalid>\nDescription: a package for the OS upgrade test\n' "$1" "$2" > "$d/DEBIAN/control"
+  printf '#!/bin/sh\n%s\n' "$3" > "$d/DEBIAN/postinst"; chmod 755 "$d/DEBIAN/postinst"
+  printf 'setting=%s\n' "$2" > "$d/etc/$1.conf"; echo "/etc/$1.conf" > "$d/DEBIAN/conffiles"
+  dpkg-deb --build "$d" "/srv/repo/$1_$2_all.deb" >/dev/null
 }}
 mkdir -p /srv/repo
-mk 1.0 true
-mk 2.0 '{postinst}'
-dpkg -i /srv/repo/pikube-demo_1.0_all.deb >/dev/null
-rm /srv/repo/pikube-demo_1.0_all.deb
+for p in pikube-demo pikube-held; do mk $p 1.0 true; done
+mk pikube-demo 2.0 '{postinst}'
+mk pikube-held 2.0 true
+dpkg -i /srv/repo/pikube-demo_1.0_all.deb /srv/repo/pikube-held_1.0_all.deb >/dev/null
+rm /srv/repo/*_1.0_all.deb
+apt-mark hold pikube-held >/dev/null
 cd /srv/repo
-f=pikube-demo_2.0_all.deb
-{{ dpkg-deb -f "$f"; printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"; }} > Packages
+for f in *.deb; do
+  dpkg-deb -f "$f"; printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
+done > Packages
 echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list
 rm -f /etc/apt/sources.list.d/*
 "#
@@ -620,11 +650,15 @@ fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where
     ws.pikube(&["apply", READY]).expect_code(0);
     pending_os_upgrade(&fleet, "pi1", false);
     pending_os_upgrade(&fleet, "pi2", true);
+    // The user changed s1's configuration file; a1's is as its package left it.
+    fleet.exec("pi1", "echo setting=mine > /etc/pikube-demo.conf");
 
     let check = ws.pikube(&["os-upgrade", "--check"]).expect_code(2);
     for name in ["s1", "a1"] {
         assert!(
-            check.stdout.contains(&format!("{name}: 1 to upgrade")),
+            check.stdout.contains(&format!(
+                "{name}: 1 to upgrade (kept back, held or phased: pikube-held)"
+            )),
             "{}",
             check.stdout
         );
@@ -640,10 +674,11 @@ fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where
     let (s1_boot, a1_boot) = (boot_id(&fleet, "pi1"), boot_id(&fleet, "pi2"));
     let upgrade = ws.pikube(&["os-upgrade", READY]).expect_code(0);
     assert!(
-        upgrade
+        upgrade.stdout.contains(
+            "ok      a1: 1 package upgraded, rebooted (kept back, held or phased: pikube-held)"
+        ) && upgrade
             .stdout
-            .contains("ok      a1: 1 package upgraded, rebooted")
-            && upgrade.stdout.contains("ok      s1: 1 package upgraded\n"),
+            .contains("ok      s1: 1 package upgraded (kept back, held or phased: pikube-held)\n"),
         "{}",
         upgrade.stdout
     );
@@ -657,6 +692,22 @@ fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where
     assert!(at("a1: [os-upgrade] cordon and drain") < at("s1: [os-upgrade] cordon and drain"));
     assert_eq!(installed("pi1"), "2.0");
     assert_eq!(installed("pi2"), "2.0");
+    // dpkg was asked nothing it could not answer: the changed file is kept (the package's
+    // new one beside it), the untouched one is the new version's; the held package stays.
+    let conf = |n: &str| fleet.exec(n, "cat /etc/pikube-demo.conf");
+    assert_eq!(conf("pi1"), "setting=mine\n");
+    assert_eq!(
+        fleet.exec("pi1", "cat /etc/pikube-demo.conf.dpkg-dist"),
+        "setting=2.0\n"
+    );
+    assert_eq!(conf("pi2"), "setting=2.0\n");
+    for n in ["pi1", "pi2"] {
+        assert_eq!(
+            fleet.exec(n, "dpkg-query -W -f '${Version}' pikube-held"),
+            "1.0",
+            "{n}: a held package was upgraded"
+        );
+    }
     assert_eq!(
         boot_id(&fleet, "pi1"),
         s1_boot,
@@ -668,7 +719,10 @@ fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where
 
     let check = ws.pikube(&["os-upgrade", "--check"]).expect_code(0);
     assert!(
-        check.stdout.contains("s1: up to date") && check.stdout.contains("a1: up to date"),
+        check
+            .stdout
+            .contains("s1: up to date (kept back, held or phased: pikube-held)")
+            && check.stdout.contains("a1: up to date"),
         "{}",
         check.stdout
     );

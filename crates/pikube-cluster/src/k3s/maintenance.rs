@@ -1,14 +1,14 @@
 //! A node of a running cluster taken out of service for work that stops it (an OS upgrade,
 //! a reboot) and brought back: cordoned (marked as pikube's), drained when it is an agent
 //! (servers too when asked), and afterwards waited for until K3s runs there again and the
-//! node is Ready, then uncordoned. The callers do this one node at a time, so servers never
-//! drop below etcd's quorum.
+//! node is Ready, then uncordoned. The callers do this one node at a time, and take a
+//! server out only while the others keep etcd's quorum ([`quorum_without`]).
 
 use std::time::{Duration, Instant};
 
 use crate::k3s::cordon::{cordon, uncordon};
 use crate::k3s::paths::Service;
-use crate::k3s::{drain_node, get_nodes, journal_tail, service_status};
+use crate::k3s::{drain_node, get_nodes, journal_tail, service_status, ClusterNode};
 use crate::ssh::Connection;
 
 /// How nodes are taken out and brought back.
@@ -51,6 +51,44 @@ pub struct MaintenanceError {
     pub reason: String,
     /// Whether the node was left cordoned.
     pub cordoned: bool,
+}
+
+/// Whether embedded etcd keeps its quorum while server `name` is down: the other etcd
+/// members (the Nodes K3s marks as such) the API lists Ready must be a majority of all
+/// the members. A lone member has no quorum to keep (its API stops whatever the order; its
+/// data stays on its disk).
+pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
+    let members: Vec<&ClusterNode> = live.iter().filter(|n| n.etcd_member().is_some()).collect();
+    if members.len() <= 1 {
+        return Ok(());
+    }
+    let needed = members.len() / 2 + 1;
+    let others_ready = members.iter().filter(|n| n.name != name && n.ready).count();
+    if others_ready >= needed {
+        return Ok(());
+    }
+    let not_ready: Vec<&str> = members
+        .iter()
+        .filter(|n| n.name != name && !n.ready)
+        .map(|n| n.name.as_str())
+        .collect();
+    let why = if not_ready.is_empty() {
+        format!(
+            "with {} etcd members, etcd loses its quorum whenever one is down, so the API \
+             would stop until {name} is back (a third server avoids that)",
+            members.len()
+        )
+    } else {
+        format!(
+            "{} of the other servers {} NotReady, and etcd needs {needed} of its {} members \
+             up: taking {name} down too would stop the API; bring {} back first",
+            not_ready.len(),
+            if not_ready.len() == 1 { "is" } else { "are" },
+            members.len(),
+            not_ready.join(", ")
+        )
+    };
+    Err(format!("{why}; --allow-quorum-loss goes on anyway"))
 }
 
 impl Maintenance {
@@ -139,5 +177,65 @@ async fn wait_ready(
             ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, member: bool, ready: bool) -> ClusterNode {
+        let mut annotations = std::collections::BTreeMap::new();
+        if member {
+            annotations.insert(
+                crate::k3s::ETCD_MEMBER_ANNOTATION.to_owned(),
+                format!("{name}-1a2b3c4d"),
+            );
+        }
+        ClusterNode {
+            name: name.to_owned(),
+            ready,
+            labels: Default::default(),
+            taints: Vec::new(),
+            kubelet_version: "v1.34.4+k3s1".to_owned(),
+            annotations,
+            unschedulable: false,
+        }
+    }
+
+    #[test]
+    fn a_server_goes_down_only_while_the_others_are_a_majority() {
+        let three = [
+            node("s1", true, true),
+            node("s2", true, true),
+            node("s3", true, true),
+            node("a1", false, false),
+        ];
+        // An agent NotReady does not count; two of three stay up.
+        assert_eq!(quorum_without(&three, "s2"), Ok(()));
+
+        let one_down = [
+            node("s1", true, true),
+            node("s2", true, true),
+            node("s3", true, false),
+        ];
+        let refused = quorum_without(&one_down, "s2").unwrap_err();
+        assert!(
+            refused.starts_with("1 of the other servers is NotReady, and etcd needs 2 of its 3")
+                && refused.contains("bring s3 back first")
+                && refused.ends_with("--allow-quorum-loss goes on anyway"),
+            "{refused}"
+        );
+        // The NotReady one itself may go: the other two are up.
+        assert_eq!(quorum_without(&one_down, "s3"), Ok(()));
+
+        let two = [node("s1", true, true), node("s2", true, true)];
+        let refused = quorum_without(&two, "s1").unwrap_err();
+        assert!(
+            refused.starts_with("with 2 etcd members, etcd loses its quorum"),
+            "{refused}"
+        );
+
+        assert_eq!(quorum_without(&[node("s1", true, true)], "s1"), Ok(()));
     }
 }

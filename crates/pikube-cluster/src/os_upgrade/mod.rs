@@ -2,18 +2,18 @@
 //! way the K3s upgrade goes: cordoned (as pikube's), drained, `apt-get full-upgrade` run
 //! non-interactively (dpkg keeps a changed config file and takes a new default one; held
 //! packages stay held), rebooted only when the system asks for it
-//! (/var/run/reboot-required), waited for until Ready, uncordoned. One node at a time, so
-//! servers never drop below quorum.
+//! (/var/run/reboot-required), waited for until Ready, uncordoned. One node at a time, and
+//! a server only while the other servers keep etcd's quorum.
 
 mod pending;
 
-pub use pending::{parse_simulation, PendingPackage};
+pub use pending::{parse_kept_back, parse_simulation, PendingPackage, PendingUpgrades};
 
 use std::time::Duration;
 
 use crate::apply::reboot_node;
 use crate::config::NodeName;
-use crate::k3s::{paths::Service, stopped, Maintenance};
+use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Maintenance};
 use crate::ssh::{ClientConfig, Connection};
 
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
@@ -24,9 +24,9 @@ const OS_UPGRADE_LIMIT: Duration = Duration::from_secs(2 * 3600);
 /// new one where it was left alone.
 const DPKG_OPTIONS: &str = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 
-/// Refreshes the package lists and lists what `full-upgrade` would install. Changes
-/// nothing but apt's lists.
-pub async fn pending_upgrades(node: &Connection) -> Result<Vec<PendingPackage>, String> {
+/// Refreshes the package lists and lists what `full-upgrade` would install, and what it
+/// keeps back. Changes nothing but apt's lists.
+pub async fn pending_upgrades(node: &Connection) -> Result<PendingUpgrades, String> {
     let script = format!(
         "{APT_ENV}\napt-get update -qq >/dev/null 2>&1 || apt-get update -q 2>&1 | tail -n 3 >&2\n\
          apt-get -s {DPKG_OPTIONS} full-upgrade"
@@ -41,14 +41,14 @@ pub async fn pending_upgrades(node: &Connection) -> Result<Vec<PendingPackage>, 
             output.last_stderr_line()
         ));
     }
-    Ok(parse_simulation(&output.stdout))
+    Ok(PendingUpgrades::parse(&output.stdout))
 }
 
 /// [`pending_upgrades`] on every node of `fleet` at once, in file order.
 pub async fn pending_on_all(
     fleet: &crate::fleet::Fleet,
     sudo_password: &(dyn Fn(&str) -> Option<crate::ssh::SudoPassword> + Sync),
-) -> Vec<(NodeName, Result<Vec<PendingPackage>, String>)> {
+) -> Vec<(NodeName, Result<PendingUpgrades, String>)> {
     let connected = fleet
         .connect_privileged(&crate::progress::SilentProgress, sudo_password)
         .await;
@@ -80,6 +80,9 @@ pub struct OsUpgrade<'a> {
     pub ready_timeout: Duration,
     /// How long a node may take to come back from its reboot.
     pub reboot_timeout: Duration,
+    /// A server is taken down only while the other servers keep etcd's quorum: true with
+    /// embedded etcd unless --allow-quorum-loss (an external datastore keeps the state).
+    pub keep_quorum: bool,
 }
 
 /// What happened to one node.
@@ -117,6 +120,15 @@ impl OsUpgrade<'_> {
         };
         if let Some(service) = service {
             let api = api.unwrap_or(&node);
+            if service == Service::Server && self.keep_quorum {
+                let quorum = match get_nodes(api).await {
+                    Ok(live) => quorum_without(&live, &name),
+                    Err(err) => Err(format!("the cluster's node list: {err}")),
+                };
+                if let Err(why) = quorum {
+                    return (Some(node), Err(stopped("the quorum check", why, false)));
+                }
+            }
             say("cordon and drain");
             if let Err(err) = maintenance
                 .take_out(api, &name, service, "os-upgrade")

@@ -13,6 +13,43 @@ pub struct PendingPackage {
     pub to: String,
 }
 
+/// What `apt-get full-upgrade` would do on a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PendingUpgrades {
+    /// What it would install or upgrade.
+    pub packages: Vec<PendingPackage>,
+    /// Upgradable packages it leaves alone: held (`apt-mark hold`), or a phased update not
+    /// yet offered to this node.
+    pub kept_back: Vec<String>,
+}
+
+impl PendingUpgrades {
+    /// Read from the output of `apt-get -s full-upgrade`.
+    pub fn parse(output: &str) -> Self {
+        Self {
+            packages: parse_simulation(output),
+            kept_back: parse_kept_back(output),
+        }
+    }
+}
+
+/// The names under apt's "kept back" heading (`Not upgrading:` since apt 3.0), listed on
+/// indented lines after it.
+pub fn parse_kept_back(output: &str) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut inside = false;
+    for line in output.lines() {
+        if line == "The following packages have been kept back:" || line == "Not upgrading:" {
+            inside = true;
+        } else if inside && line.starts_with(' ') {
+            kept.extend(line.split_whitespace().map(str::to_owned));
+        } else {
+            inside = false;
+        }
+    }
+    kept
+}
+
 /// Parses the `Inst` lines of `apt-get -s full-upgrade`:
 /// `Inst NAME [OLD] (NEW ORIGIN [ARCH])`, or without `[OLD]` for a new package.
 pub fn parse_simulation(output: &str) -> Vec<PendingPackage> {
@@ -71,5 +108,22 @@ mod tests {
             ]
         );
         assert!(parse_simulation("0 upgraded, 0 newly installed\n").is_empty());
+    }
+
+    #[test]
+    fn held_packages_are_read_as_kept_back_in_either_apts_words() {
+        // apt 2.6 (bookworm), as it printed here for a package on `apt-mark hold`.
+        let bookworm = "Calculating upgrade...\n\
+            The following packages have been kept back:\n  pikube-held other-held\n  third\n\
+            The following packages will be upgraded:\n  pikube-demo\n\
+            1 upgraded, 0 newly installed, 0 to remove and 3 not upgraded.\n\
+            Inst pikube-demo [1.0] (2.0 localhost [all])\n";
+        let pending = PendingUpgrades::parse(bookworm);
+        assert_eq!(pending.kept_back, ["pikube-held", "other-held", "third"]);
+        assert_eq!(pending.packages.len(), 1);
+        // apt 3.0 (trixie) names the same list differently.
+        let trixie = "Not upgrading:\n  pikube-held\n\nSummary:\n  Upgrading: 0\n";
+        assert_eq!(parse_kept_back(trixie), ["pikube-held"]);
+        assert!(parse_kept_back("0 upgraded, 0 newly installed\n").is_empty());
     }
 }

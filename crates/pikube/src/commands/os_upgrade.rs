@@ -4,7 +4,7 @@
 use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::read_state;
-use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingPackage};
+use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingUpgrades};
 use pikube_cluster::progress::{Progress, StderrProgress};
 use pikube_cluster::shutdown::shutdown_order;
 use pikube_cluster::ssh::Connection;
@@ -55,6 +55,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
             drain_timeout: args.drain_timeout,
             ready_timeout: args.ready_timeout,
             reboot_timeout: args.reboot_timeout,
+            keep_quorum: !args.allow_quorum_loss && config.k3s.datastore_endpoint.is_none(),
         };
         let mut stopped_at: Option<NodeName> = None;
         for (name, role) in &order {
@@ -75,7 +76,10 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                 continue;
             };
             let say = |line: &str| progress.node(name, &format!("[os-upgrade] {line}"));
-            let pending = match pending_upgrades(&node).await {
+            let PendingUpgrades {
+                packages: pending,
+                kept_back,
+            } = match pending_upgrades(&node).await {
                 Ok(pending) => pending,
                 Err(why) => {
                     lines.push((name.clone(), Err(format!("{name}: {why}"))));
@@ -84,9 +88,10 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                     continue;
                 }
             };
+            let kept_back = kept_back_note(&kept_back);
             if pending.is_empty() {
                 say("up to date");
-                lines.push((name.clone(), Ok("up to date".to_owned())));
+                lines.push((name.clone(), Ok(format!("up to date{kept_back}"))));
                 connections[index].1 = Some(node);
                 continue;
             }
@@ -117,7 +122,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                 Ok(report) => lines.push((
                     name.clone(),
                     Ok(format!(
-                        "{} package{} upgraded{}",
+                        "{} package{} upgraded{}{kept_back}",
                         report.upgraded.len(),
                         if report.upgraded.len() == 1 { "" } else { "s" },
                         if report.rebooted { ", rebooted" } else { "" }
@@ -184,21 +189,27 @@ fn check(
     let fleet = fleet_of(config, |n| {
         order.iter().any(|(name, _)| *name == n.name.as_ref())
     })?;
-    let results: Vec<(NodeName, Result<Vec<PendingPackage>, String>)> =
+    let results: Vec<(NodeName, Result<PendingUpgrades, String>)> =
         runtime()?.block_on(pending_on_all(&fleet, &sudo_password));
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     let pending = results
         .iter()
-        .filter(|(_, r)| r.as_ref().is_ok_and(|p| !p.is_empty()))
+        .filter(|(_, r)| r.as_ref().is_ok_and(|p| !p.packages.is_empty()))
         .count();
     match args.output {
         OutputFormat::Text => {
             for (node, result) in &results {
                 match result {
-                    Ok(packages) if packages.is_empty() => outln!("{node}: up to date"),
-                    Ok(packages) => {
-                        outln!("{node}: {} to upgrade", packages.len());
-                        for p in packages {
+                    Ok(pending) if pending.packages.is_empty() => {
+                        outln!("{node}: up to date{}", kept_back_note(&pending.kept_back))
+                    }
+                    Ok(pending) => {
+                        outln!(
+                            "{node}: {} to upgrade{}",
+                            pending.packages.len(),
+                            kept_back_note(&pending.kept_back)
+                        );
+                        for p in &pending.packages {
                             outln!(
                                 "  {} {} -> {}",
                                 p.name,
@@ -215,7 +226,11 @@ fn check(
             let nodes: Vec<_> = results
                 .iter()
                 .map(|(node, result)| match result {
-                    Ok(packages) => json!({"node": node, "pending": packages}),
+                    Ok(pending) => json!({
+                        "node": node,
+                        "pending": pending.packages,
+                        "kept_back": pending.kept_back,
+                    }),
                     Err(error) => json!({"node": node, "error": error}),
                 })
                 .collect();
@@ -232,4 +247,14 @@ fn check(
     } else {
         Outcome::Success
     })
+}
+
+/// ` (kept back: a, b)` after a node's line when apt leaves upgradable packages alone (held
+/// with `apt-mark hold`, or a phased update), so a user sees they were not forgotten.
+fn kept_back_note(kept_back: &[String]) -> String {
+    if kept_back.is_empty() {
+        String::new()
+    } else {
+        format!(" (kept back, held or phased: {})", kept_back.join(", "))
+    }
 }

@@ -80,3 +80,16 @@ pub fn use_k3s(ws: &Workspace, version: &str, binary: &std::path::Path) {
     }
     std::fs::write(&path, out).unwrap();
 }
+
+/// Waits until `server` sees `name`'s Node NotReady: its kubelet stopped reporting and
+/// kube-controller-manager's grace period ran out.
+pub fn wait_not_ready(fleet: &Fleet, server: &str, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while is_ready(&cluster_node(fleet, server, name)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} still Ready after 240 s"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+}
