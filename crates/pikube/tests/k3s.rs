@@ -942,6 +942,27 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
     };
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    // A second machine: its own cluster.toml and .pikube, its own host name (a UTS
+    // namespace), started once the lock is taken, while this machine's apply runs.
+    let there = Workspace::new(&fleet, "pi", &nodes);
+    let on_laptop_b = |args: &[&str]| {
+        let mut command = std::process::Command::new("unshare");
+        command
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname laptop-b && exec \"$0\" \"$@\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_pikube"))
+            .args(args)
+            .current_dir(there.path())
+            .env_remove("PIKUBE_SUDO_PASSWORD")
+            .env_remove("PIKUBE_FILE")
+            .stdin(std::process::Stdio::null());
+        command
+    };
+    let mut second: Option<std::process::Child> = None;
     // (boot id, lock mtime) while the apply runs.
     let mut seen: Vec<(String, String)> = Vec::new();
     while child.try_wait().unwrap().is_none() {
@@ -952,15 +973,48 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         if let [boot, mtime] = text.lines().collect::<Vec<_>>()[..] {
             seen.push((boot.to_owned(), mtime.to_owned()));
+            if second.is_none() {
+                second = Some(
+                    on_laptop_b(&["apply", READY])
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped())
+                        .spawn()
+                        .expect("spawn the second machine's apply"),
+                );
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+    let first_pid = child.id();
     Run::from(std::process::Output {
         status: child.wait().unwrap(),
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     })
     .expect_code(0);
+    // It waited its ten seconds for the lock, then gave up naming this machine's run; it
+    // changed nothing (the first apply, which rebooted and installed, succeeded).
+    let second = Run::from(
+        second
+            .expect("the lock was never seen taken")
+            .wait_with_output()
+            .unwrap(),
+    )
+    .expect_code(1);
+    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        second.stderr.contains(&format!(
+            "@{} (pid {first_pid}, pikube apply",
+            this_host.trim()
+        )) && second
+            .stderr
+            .contains("one: /var/lib/pikube/lock is held by ")
+            && second
+                .stderr
+                .contains("another pikube is working on this cluster"),
+        "{}",
+        second.stderr
+    );
     let mut after_reboot: Vec<&str> = seen
         .iter()
         .filter(|(boot, _)| format!("{boot}\n") != boot_before)
@@ -980,6 +1034,14 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
             .trim(),
         "free",
         "the lock goes when apply ends"
+    );
+    // Its turn now: the second machine applies (with no local state of its own) and finds
+    // nothing to change.
+    let turn = Run::from(on_laptop_b(&["apply", READY]).output().unwrap()).expect_code(0);
+    assert!(
+        turn.stdout.contains("0 changed, 1 unchanged"),
+        "{}",
+        turn.stdout
     );
     // Another machine's pikube (its own .pikube beside its own cluster.toml) holds the lock.
     let now = std::time::SystemTime::now()

@@ -81,6 +81,25 @@ pub enum ClusterLockError {
         /// Seconds since it was last refreshed.
         age: u64,
     },
+    /// Another pikube held it, and the server went away while this one waited: most likely
+    /// that run rebooted it.
+    #[error(
+        "{node}: {PATH} is held by {holder}, refreshed {age} s ago: another pikube is working \
+         on this cluster, and {node} went away while this one waited (that run may be \
+         rebooting it); wait for it, or, if it is gone, run again with --force-unlock",
+        holder = holder.describe()
+    )]
+    HeldThenLost {
+        /// The server holding the lock.
+        node: NodeName,
+        /// Who held it when last asked.
+        holder: Holder,
+        /// Seconds since it was last refreshed, when last asked.
+        age: u64,
+        /// How the connection was lost.
+        #[source]
+        cause: SshError,
+    },
     /// Its holder is a live process of this very machine, which nothing breaks.
     #[error(transparent)]
     Local(#[from] LockError),
@@ -100,8 +119,24 @@ impl ClusterLock {
         let deadline = Instant::now() + wait;
         let mut took_over = None;
         let mut forced = false;
+        // Who held it when last asked: what to name if the server goes away meanwhile.
+        let mut last_seen: Option<(Holder, u64)> = None;
         loop {
-            match take(&server, &json).await? {
+            let attempt = match take(&server, &json).await {
+                Ok(attempt) => attempt,
+                Err(cause) => {
+                    return Err(match last_seen {
+                        Some((holder, age)) => ClusterLockError::HeldThenLost {
+                            node: server.node().to_owned(),
+                            holder,
+                            age,
+                            cause,
+                        },
+                        None => cause.into(),
+                    })
+                }
+            };
+            match attempt {
                 Ok(()) => break,
                 Err(taken) => {
                     let stale = taken.age >= STALE_AFTER.as_secs()
@@ -137,6 +172,7 @@ impl ClusterLock {
                             age: taken.age,
                         });
                     }
+                    last_seen = Some((holder, taken.age));
                     tokio::time::sleep(RETRY_EVERY).await;
                 }
             }
