@@ -105,7 +105,7 @@ pub fn bootstrap(data_dir: &Path) -> Result<Bootstrap, String> {
 }
 
 /// Writes the CA material received from the server this one joins.
-pub fn install_bootstrap(data_dir: &Path, bootstrap: &Bootstrap) -> Result<(), String> {
+fn install_bootstrap(data_dir: &Path, bootstrap: &Bootstrap) -> Result<(), String> {
     let tls = dir(data_dir);
     for (rel, text) in &bootstrap.files {
         if !SHARED.contains(&rel.as_str()) {
@@ -113,6 +113,40 @@ pub fn install_bootstrap(data_dir: &Path, bootstrap: &Bootstrap) -> Result<(), S
         }
         let mode = if rel.ends_with(".key") { 0o600 } else { 0o644 };
         write(&tls.join(rel), text, mode)?;
+    }
+    Ok(())
+}
+
+/// Puts back the CA material a restored datastore holds. When it differs from what is on
+/// disk (a restore onto new hardware), the leaf certificates issued from the old CAs are
+/// removed too, so that the next start issues them from the restored ones.
+pub fn replace_cas(data_dir: &Path, bootstrap: &Bootstrap) -> Result<(), String> {
+    let tls = dir(data_dir);
+    let same = bootstrap
+        .files
+        .iter()
+        .all(|(rel, text)| std::fs::read_to_string(tls.join(rel)).is_ok_and(|t| t == *text));
+    if same {
+        return Ok(());
+    }
+    install_bootstrap(data_dir, bootstrap)?;
+    for sub in [tls.clone(), tls.join("etcd")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(&tls)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let leaf =
+                (rel.ends_with(".crt") || rel.ends_with(".key")) && !SHARED.contains(&rel.as_str());
+            if leaf && path.is_file() {
+                std::fs::remove_file(&path)
+                    .map_err(|e| format!("remove {}: {e}", path.display()))?;
+            }
+        }
     }
     Ok(())
 }

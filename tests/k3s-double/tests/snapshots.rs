@@ -172,3 +172,102 @@ fn a_snapshot_saved_listed_pruned_and_restored_brings_the_data_back() {
         .join("s1/var/lib/rancher/k3s/server/db/reset-flag")
         .exists());
 }
+
+/// The token's CA hash, `K10<hash>::…`, as a server wrote it.
+fn ca_hash(node: &Node) -> String {
+    node.file("var/lib/rancher/k3s/server/token")[3..67].to_owned()
+}
+
+#[test]
+fn a_snapshot_restored_onto_a_new_card_serves_the_old_cas_and_needs_the_old_token() {
+    let ip = address(3, 1);
+    let server = |token: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "server",
+            "--cluster-init",
+            "--bind-address",
+            &ip,
+            "--node-ip",
+            &ip,
+        ];
+        args.extend(["--node-name", "s1", "--token", token]);
+        args.extend(extra);
+        args.into_iter().map(str::to_owned).collect()
+    };
+    let start = |card: &std::path::Path, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Node::start(card, "s1", &args, &[])
+    };
+    let old_card = scratch("bootstrap-old");
+    let mut s1 = start(&old_card, server("the-token", &[]));
+    s1.wait_ready();
+    s1.kubectl_ok(&["create", "configmap", "keep", "--from-literal=colour=blue"]);
+    let old_ca = s1.file("var/lib/rancher/k3s/server/tls/server-ca.crt");
+    let old_hash = ca_hash(&s1);
+    // The datastore holds the bootstrap data sealed: one key, no CA in clear.
+    std::fs::write(s1.root.join("endpoint"), format!("https://{ip}:2379")).unwrap();
+    let keys = s1.etcdctl(&["get", "/bootstrap/", "--prefix", "--keys-only"]);
+    assert_eq!(keys.lines().filter(|l| !l.is_empty()).count(), 1, "{keys}");
+    let sealed = s1.etcdctl(&["get", "/bootstrap/", "--prefix", "--print-value-only"]);
+    assert!(!sealed.contains("BEGIN"), "{sealed}");
+    ok(s1.k3s(&["etcd-snapshot", "save", "--name", "card"]));
+    let dir = s1.root.join("var/lib/rancher/k3s/server/db/snapshots");
+    let snapshot = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let kept = std::env::temp_dir().join(format!("k3s-double-card-{}.db", std::process::id()));
+    std::fs::copy(&snapshot, &kept).unwrap();
+    drop(s1);
+
+    // A new card: a new cluster of its own (new CAs) with the same token, then the restore.
+    let new_card = scratch("bootstrap-new");
+    let mut fresh = start(&new_card, server("the-token", &[]));
+    fresh.wait_ready();
+    assert_ne!(
+        fresh.file("var/lib/rancher/k3s/server/tls/server-ca.crt"),
+        old_ca
+    );
+    drop(fresh);
+    let restore = format!("--cluster-reset-restore-path={}", kept.display());
+    let mut reset = start(
+        &new_card,
+        server("the-token", &["--cluster-reset", &restore]),
+    );
+    assert!(reset.wait_exit().success(), "{}", reset.log());
+    drop(reset);
+    let mut s1 = start(&new_card, server("the-token", &[]));
+    s1.wait_ready();
+    assert_eq!(
+        s1.file("var/lib/rancher/k3s/server/tls/server-ca.crt"),
+        old_ca,
+        "the old cluster's CA is served again"
+    );
+    assert_eq!(ca_hash(&s1), old_hash);
+    assert_eq!(
+        s1.kubectl_ok(&["get", "configmap", "keep", "-o", "jsonpath={.data.colour}"]),
+        "blue"
+    );
+    drop(s1);
+
+    // Another card given another token: the snapshot's data cannot be opened with it.
+    let other_card = scratch("bootstrap-other");
+    let mut other = start(&other_card, server("another-token", &[]));
+    other.wait_ready();
+    drop(other);
+    let mut reset = start(
+        &other_card,
+        server("another-token", &["--cluster-reset", &restore]),
+    );
+    assert!(!reset.wait_exit().success(), "{}", reset.log());
+    assert!(
+        reset
+            .log()
+            .contains("bootstrap data already found and encrypted with different token"),
+        "{}",
+        reset.log()
+    );
+    let _ = std::fs::remove_file(kept);
+}

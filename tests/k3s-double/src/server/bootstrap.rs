@@ -140,7 +140,9 @@ pub fn bootstrap(settings: &Settings, data_dir: &Path, has_etcd_data: bool, ip: 
                 );
             }
         }
-        tls::install_bootstrap(data_dir, &reply.bootstrap).unwrap_or_else(|e| log::fatal(&e));
+        // A card that was another cluster's server before (a restore onto new hardware
+        // rejoins such servers) has leaf certificates of other CAs: re-issued, as K3s does.
+        tls::replace_cas(data_dir, &reply.bootstrap).unwrap_or_else(|e| log::fatal(&e));
         if let Some(config) = &reply.encryption_config {
             super::encryption::install(data_dir, config).unwrap_or_else(|e| log::fatal(&e));
         }

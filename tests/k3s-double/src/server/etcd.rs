@@ -374,18 +374,45 @@ pub fn reset(server_data: &Path, member: &Member, restore: Option<&Path>) -> Res
             if !member.has_data() {
                 return Err("cluster-reset: this server has no etcd data to reset".into());
             }
-            let mut args = vec!["--force-new-cluster".to_string()];
-            args.extend(base_args(server_data, member));
-            let log_file = server_data.join("server/logs/etcd.log");
-            let child = components::spawn("etcd", &args, &log_file)?;
-            let healthy = wait_healthy(&client(server_data, &member.client_url())?, &log_file);
-            components::end(child, Duration::from_secs(10));
-            healthy?;
+            run_with(
+                server_data,
+                member,
+                &["--force-new-cluster".to_string()],
+                |_| Ok(()),
+            )?;
         }
     }
     let flag = server_data.join("server/db/reset-flag");
     crate::files::write_mode(&flag, b"", 0o600)
         .map_err(|e| format!("write {}: {e}", flag.display()))
+}
+
+/// Runs this member's etcd on its data for `work` (with a client of it), then stops it.
+pub fn while_running<T>(
+    server_data: &Path,
+    member: &Member,
+    work: impl FnOnce(&KubeClient) -> Result<T, String>,
+) -> Result<T, String> {
+    run_with(server_data, member, &[], work)
+}
+
+fn run_with<T>(
+    server_data: &Path,
+    member: &Member,
+    extra: &[String],
+    work: impl FnOnce(&KubeClient) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut args = extra.to_vec();
+    args.extend(base_args(server_data, member));
+    let log_file = server_data.join("server/logs/etcd.log");
+    let child = components::spawn("etcd", &args, &log_file)?;
+    let etcd = client(server_data, &member.client_url());
+    let done = etcd.and_then(|etcd| {
+        wait_healthy(&etcd, &log_file)?;
+        work(&etcd)
+    });
+    components::end(child, Duration::from_secs(10));
+    done
 }
 
 pub fn join_host_port(host: &str, port: u16) -> String {

@@ -6,6 +6,7 @@
 //! systemd.
 
 mod bootstrap;
+mod bootstrap_data;
 mod control_plane;
 mod deploy;
 mod encryption;
@@ -81,6 +82,9 @@ pub fn run(settings: &Settings) -> ! {
     if settings.bool("cluster-reset") {
         let restore = settings.str("cluster-reset-restore-path").map(Path::new);
         etcd::reset(&data_dir, &member, restore).unwrap_or_else(|e| log::fatal(&e));
+        if restore.is_some() {
+            restore_bootstrap_data(&data_dir, &member, &prepared.password);
+        }
         log::info(
             "Managed etcd cluster membership has been reset, restart without --cluster-reset \
              flag now. Backup and delete ${datadir}/server/db on each peer etcd server and \
@@ -119,6 +123,9 @@ pub fn run(settings: &Settings) -> ! {
     if settings.bool("secrets-encryption") {
         let config = encryption::ensure(&data_dir).unwrap_or_else(|e| log::fatal(&e));
         apiserver_args.push(format!("encryption-provider-config={}", config.display()));
+    }
+    if prepared.etcd {
+        keep_bootstrap_data(&data_dir, &member, &prepared.password);
     }
     apiserver_args.extend(settings.list("kube-apiserver-arg"));
     control_plane::start_apiserver(&data_dir, &endpoint, &datastore, &apiserver_args)
@@ -177,6 +184,39 @@ pub fn run(settings: &Settings) -> ! {
     notify::ready();
     loop {
         std::thread::park();
+    }
+}
+
+/// The datastore keeps the cluster's bootstrap data, sealed with the token: written by
+/// each server as it starts (what is on disk is current: a restore put the snapshot's back
+/// on disk first), read back by a restore. Data sealed with another token stops the
+/// server, as in K3s.
+fn keep_bootstrap_data(data_dir: &Path, member: &etcd::Member, password: &str) {
+    let kept = etcd::client(data_dir, &member.client_url()).and_then(|etcd| {
+        bootstrap_data::load(&etcd, password)?;
+        bootstrap_data::store(&etcd, password, &bootstrap_data::from_disk(data_dir)?)
+    });
+    if let Err(e) = kept {
+        log::fatal(&format!("starting kubernetes: preparing server: {e}"));
+    }
+}
+
+/// After `--cluster-reset-restore-path`: the snapshot's bootstrap data (its CAs, its
+/// encryption config) replaces this server's, so a restore onto new hardware serves the
+/// old cluster's CAs again; the token must be the one the snapshot's cluster had.
+fn restore_bootstrap_data(data_dir: &Path, member: &etcd::Member, password: &str) {
+    let found = etcd::while_running(data_dir, member, |etcd| {
+        bootstrap_data::load(etcd, password)
+    });
+    match found {
+        Ok(Some(data)) => {
+            bootstrap_data::install(data_dir, &data).unwrap_or_else(|e| log::fatal(&e));
+            log::info("Restored the cluster's bootstrap data (CAs) from the snapshot");
+        }
+        Ok(None) => log::warn("the snapshot holds no bootstrap data; the CAs on disk stay"),
+        Err(e) => log::fatal(&format!(
+            "starting kubernetes: preparing server: failed to restore from the snapshot: {e}"
+        )),
     }
 }
 
