@@ -97,6 +97,8 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
             restored.stdout
         );
     }
+    // The same cards: the snapshot's CAs are the ones the tokens name already.
+    assert!(!restored.stdout.contains("tokens:"), "{}", restored.stdout);
     for server in ["pi1", "pi2", "pi3"] {
         let value = fleet.exec(
             server,
@@ -186,6 +188,7 @@ fn a_backup_is_restored_onto_new_cards_at_new_addresses() {
         format!("ok      s2: etcd restored from {name}"),
         "ok      s1: old etcd data moved aside, rejoined".to_owned(),
         "ok      a1: restarted, Ready".to_owned(),
+        "ok      tokens: s1, a1 now name the CA the snapshot brought back".to_owned(),
         "ok      node passwords: the snapshot's records of s1, a1 removed before they rejoined"
             .to_owned(),
         "ok      s2: the snapshot's node password was another card's".to_owned(),

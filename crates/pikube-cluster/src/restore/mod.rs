@@ -25,7 +25,7 @@ use crate::apply::carry_out;
 use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, start_service, wait_node_ready};
+use crate::k3s::{get_nodes, read_state, start_service, wait_node_ready};
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection};
@@ -87,6 +87,9 @@ pub struct RestoreReport {
     pub restarted_agents: Vec<NodeName>,
     /// The nodes whose restored node-password records were removed before they rejoined.
     pub node_passwords_removed: Vec<NodeName>,
+    /// The nodes whose tokens named another CA than the one the snapshot brought back (new
+    /// hardware), pointed at it before they rejoined.
+    pub tokens_repointed: Vec<NodeName>,
     /// Whether the first server's restored node password was another card's, its record
     /// removed after K3s said so.
     pub first_server_password_was_stale: bool,
@@ -185,6 +188,42 @@ pub async fn restore(
         .map_err(|reason| step(&first.name, "waiting for the API", reason))?;
     progress.node(&first.name, "restore: serving the restored data");
 
+    // 4b. The CA the restored data brought back (K3s keeps the CAs in the datastore, sealed
+    //     with the token): on new cards it is not the one the other nodes' tokens pin, and
+    //     K3s refuses to join a server whose CA the token does not name. Their tokens are
+    //     pointed at it; the secrets in them stay as they are.
+    let restored_ca = read_state(&first.connection)
+        .await
+        .map_err(|err| {
+            step(
+                &first.name,
+                "reading the restored cluster's token",
+                err.to_string(),
+            )
+        })?
+        .server_token
+        .map(|token| token.ca_hash())
+        .ok_or_else(|| {
+            step(
+                &first.name,
+                "reading the restored cluster's token",
+                "K3s wrote no server token".to_owned(),
+            )
+        })?;
+    let mut tokens_repointed = Vec::new();
+    for node in servers[1..].iter().chain(&agents) {
+        let service = match node.role {
+            Role::Server => Service::Server,
+            Role::Agent => Service::Agent,
+        };
+        let repointed = pin_restored_ca(node, service, &restored_ca)
+            .await
+            .map_err(|reason| step(&node.name, "pointing its token at the restored CA", reason))?;
+        if repointed {
+            tokens_repointed.push(node.name.clone());
+        }
+    }
+
     // 5. The restored node passwords of the nodes that rejoin, removed while they are
     //    stopped: on new cards K3s would refuse the agents for as long as they stay.
     let rejoining: Vec<NodeName> = servers[1..]
@@ -202,6 +241,7 @@ pub async fn restore(
     let mut report = RestoreReport {
         first_server: first.name.clone(),
         node_passwords_removed: rejoining,
+        tokens_repointed,
         rejoined_servers: Vec::new(),
         restarted_agents: Vec::new(),
         first_server_password_was_stale: false,
@@ -279,6 +319,42 @@ pub async fn restore(
     Ok(report)
 }
 
+/// The CA hash in the tokens of `node`'s env file (`K10<hash>::…`) set to `ca_hash`; true
+/// when they named another.
+async fn pin_restored_ca(
+    node: &RestoreNode,
+    service: Service,
+    ca_hash: &str,
+) -> Result<bool, String> {
+    if ca_hash.len() != 64 || !ca_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{ca_hash:?} is not a CA hash"));
+    }
+    node.connection
+        .run_privileged(
+            "pointing the token at the restored CA",
+            &repin_script(&service.env_path(), ca_hash),
+            b"",
+        )
+        .await
+        .map(|output| output.stdout.contains("repinned"))
+        .map_err(|err| err.to_string())
+}
+
+/// Rewrites the env file `env` (sed's temporary file renamed over it, its mode kept) only
+/// when its tokens pin another CA than `ca_hash`; prints `repinned` when it did. Only the
+/// hash, never a secret, is in the script.
+fn repin_script(env: &str, ca_hash: &str) -> String {
+    let pinned = "K10[0-9a-fA-F]{64}::";
+    format!(
+        r#"f={env}
+[ -f "$f" ] || exit 0
+if grep -Eq '^K3S_(AGENT_)?TOKEN="?{pinned}' "$f" && ! grep -Eq '^K3S_TOKEN="?K10{ca_hash}::' "$f"; then
+  sed -i -E 's/^(K3S_(AGENT_)?TOKEN="?){pinned}/\1K10{ca_hash}::/' "$f" && echo repinned
+fi"#,
+        env = crate::ssh::shell_quote(env),
+    )
+}
+
 /// etcd reset from the snapshot at `remote`: a one-member cluster holding its data. The
 /// token comes from the service's own env file, as when systemd starts K3s.
 async fn reset_etcd(first: &RestoreNode, remote: &str) -> Result<(), RestoreError> {
@@ -344,4 +420,56 @@ echo "$aside""#,
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_pointed_at_the_restored_ca_and_only_when_they_name_another() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("k3s.service.env");
+        let (old, new) = ("ab".repeat(32), "cd".repeat(32));
+        std::fs::write(
+            &env,
+            format!(
+                "# Managed by pikube\nK3S_TOKEN=\"K10{old}::server:s3cret\"\n\
+                 K3S_AGENT_TOKEN=\"K10{old}::node:n0de\"\nOTHER=K10{old}::x\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let run = |hash: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(repin_script(env.to_str().unwrap(), hash))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(run(&new), "repinned\n");
+        assert_eq!(
+            std::fs::read_to_string(&env).unwrap(),
+            format!(
+                "# Managed by pikube\nK3S_TOKEN=\"K10{new}::server:s3cret\"\n\
+                 K3S_AGENT_TOKEN=\"K10{new}::node:n0de\"\nOTHER=K10{old}::x\n"
+            )
+        );
+        let mode = std::fs::metadata(&env).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Already pinned: not rewritten. A short token (no pin) and no file: left alone.
+        assert_eq!(run(&new), "");
+        std::fs::write(&env, "K3S_TOKEN=\"s3cret\"\n").unwrap();
+        assert_eq!(run(&new), "");
+        assert_eq!(
+            std::fs::read_to_string(&env).unwrap(),
+            "K3S_TOKEN=\"s3cret\"\n"
+        );
+        std::fs::remove_file(&env).unwrap();
+        assert_eq!(run(&new), "");
+        assert!(repin_script("/x", &new).find("s3cret").is_none());
+    }
 }

@@ -126,6 +126,13 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     for agent in &result.restarted_agents {
         outln!("ok      {agent}: restarted, Ready");
     }
+    if !result.tokens_repointed.is_empty() {
+        outln!(
+            "ok      tokens: {} now name the CA the snapshot brought back (K3s keeps its CAs \
+             in the datastore)",
+            result.tokens_repointed.join(", ")
+        );
+    }
     if !result.node_passwords_removed.is_empty() {
         outln!(
             "ok      node passwords: the snapshot's records of {} removed before they \
