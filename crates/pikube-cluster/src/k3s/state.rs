@@ -13,8 +13,9 @@ use crate::ssh::{Connection, SshError};
 
 const STATE_SCRIPT: &str = include_str!("state.sh");
 
-/// One service's unit, env file and systemd state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One service's unit, env file and systemd state. Its Debug shows the unit's size, not
+/// its text: another tool's unit may carry a token on its command line.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ServiceFiles {
     pub unit: Option<String>,
     pub env_sha256: Option<String>,
@@ -31,6 +32,31 @@ impl ServiceFiles {
     }
 }
 
+impl std::fmt::Debug for ServiceFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceFiles")
+            .field("unit", &Sized(&self.unit))
+            .field("env_sha256", &self.env_sha256)
+            .field("env_names", &self.env_names)
+            .field("uninstall", &Sized(&self.uninstall))
+            .field("enabled", &self.enabled)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// A file's text in a Debug: its size only (it may hold a secret value).
+struct Sized<'a>(&'a Option<String>);
+
+impl std::fmt::Debug for Sized<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(text) => write!(f, "Some(<{} bytes>)", text.len()),
+            None => f.write_str("None"),
+        }
+    }
+}
+
 /// A `kubectl`-style link in /usr/local/bin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolLink {
@@ -40,8 +66,10 @@ pub struct ToolLink {
     pub elsewhere: Option<String>,
 }
 
-/// A node's K3s as the state script found it (read as root).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A node's K3s as the state script found it (read as root). Its Debug shows the files'
+/// sizes, not their text: a foreign config.yaml, or a setting kept from an adopted install,
+/// may hold a secret value.
+#[derive(Clone, PartialEq, Eq)]
 pub struct K3sNodeState {
     /// The binary's SHA-256.
     pub binary_sha256: Option<String>,
@@ -69,6 +97,26 @@ pub struct K3sNodeState {
     pub agent_token: Option<AgentToken>,
     /// pikube's airgap image archives in K3s' images directory: path to SHA-256.
     pub images: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for K3sNodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K3sNodeState")
+            .field("binary_sha256", &self.binary_sha256)
+            .field("config", &Sized(&self.config))
+            .field("registration", &Sized(&self.registration))
+            .field("adopted", &Sized(&self.adopted))
+            .field("killall", &Sized(&self.killall))
+            .field("registries_sha256", &self.registries_sha256)
+            .field("registries_by_pikube", &self.registries_by_pikube)
+            .field("server", &self.server)
+            .field("agent", &self.agent)
+            .field("links", &self.links)
+            .field("server_token", &self.server_token)
+            .field("agent_token", &self.agent_token)
+            .field("images", &self.images)
+            .finish()
+    }
 }
 
 impl K3sNodeState {
@@ -180,6 +228,37 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn debug_shows_the_files_sizes_never_their_text() {
+        let state = K3sNodeState {
+            binary_sha256: None,
+            config: Some("token: hunter2\n".into()),
+            registration: None,
+            adopted: Some("agent-token: s3cret\n".into()),
+            killall: None,
+            registries_sha256: None,
+            registries_by_pikube: false,
+            server: ServiceFiles {
+                unit: Some("ExecStart=/usr/local/bin/k3s server --token topsecret\n".into()),
+                active: true,
+                ..ServiceFiles::default()
+            },
+            agent: ServiceFiles::default(),
+            links: BTreeMap::new(),
+            server_token: None,
+            agent_token: None,
+            images: BTreeMap::new(),
+        };
+        let shown = format!("{state:?}");
+        for secret in ["hunter2", "s3cret", "topsecret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("config: Some(<15 bytes>)") && shown.contains("active: true"),
+            "{shown}"
+        );
+    }
     use super::*;
 
     #[test]
