@@ -57,8 +57,8 @@ impl K3sStage<'_> {
             self.wait_ready(api, node, service).await?;
             Ok(K3sNodeReport {
                 changes: plan.changes.iter().map(Change::summary).collect(),
-                restarted: plan.restart.clone(),
-                warnings: plan.warnings.clone(),
+                restarted: plan.restart,
+                warnings: plan.warnings,
             })
         }
         .await;

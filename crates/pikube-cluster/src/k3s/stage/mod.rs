@@ -427,9 +427,7 @@ impl K3sStage<'_> {
             warnings: plan.warnings,
         })
     }
-}
 
-impl K3sStage<'_> {
     /// Whether `name`, a node without K3s, has an old Node in the cluster (`live`) to delete
     /// before it joins (audit F11). Only a NotReady one, and only when the user named the
     /// node in `--replace`: a Ready one means another machine runs K3s under that name.
