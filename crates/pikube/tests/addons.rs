@@ -1,6 +1,7 @@
 //! Add-ons on a fake Raspberry Pi fleet: `[addons.monitoring]` written to every server's
 //! manifests folder and applied by the k3s double's deploy controller to the real
-//! kube-apiserver (every object through its validation), changed, given a password from
+//! kube-apiserver (every object through its validation), its Prometheus configuration run
+//! by the upstream Prometheus against the cluster, changed, given a password from
 //! secrets.age, and removed.
 
 use crate::support;
@@ -50,6 +51,137 @@ fn etcd_metrics(fleet: &Fleet, from: &str, server: &str) -> std::process::Output
              printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'"
         ),
     )
+}
+
+/// The add-on's own Prometheus configuration, as the cluster holds it, run by the upstream
+/// Prometheus the add-on pins (tests/real-prometheus/build) from this machine against the
+/// real control plane of `fleet` (servers `one` on pi1 and `two` on pi2). Only what a pod
+/// would provide is given here: the service account's token (minted for the add-on's own
+/// account, so discovery and scrapes go through its RBAC) and the cluster CA where the pod
+/// mounts them, the rules file, and a kubeconfig holding the same token for discovery (not
+/// in a pod, Prometheus cannot find the API by itself). The scrape interval is 2 s instead
+/// of 30 s so the test does not wait.
+fn the_addons_prometheus_discovers_and_scrapes_k3s(fleet: &Fleet) {
+    let Some(binary) = pikube_test_support::found_or_skip(
+        std::env::var_os("PIKUBE_UPSTREAM_PROMETHEUS").map(std::path::PathBuf::from),
+        "PIKUBE_UPSTREAM_PROMETHEUS is not set (tests/real-prometheus/build makes one)",
+    ) else {
+        return;
+    };
+    let data = |key: &str| {
+        fleet.exec(
+            "pi1",
+            &format!(
+                "k3s kubectl -n monitoring get configmap prometheus-config \
+                 -o jsonpath='{{.data.{}}}'",
+                key.replace('.', "\\.")
+            ),
+        )
+    };
+    let (shipped, rules) = (data("prometheus.yml"), data("pikube.rules.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let account = dir.path().join("serviceaccount");
+    std::fs::create_dir(&account).unwrap();
+    let token = fleet.exec(
+        "pi1",
+        "k3s kubectl -n monitoring create token prometheus --duration=1h",
+    );
+    std::fs::write(account.join("token"), token.trim()).unwrap();
+    std::fs::write(
+        account.join("ca.crt"),
+        fleet.exec("pi1", "cat /var/lib/rancher/k3s/server/tls/server-ca.crt"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pikube.rules.yaml"), rules).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    \
+             server: https://{}:6443\n    certificate-authority: {}\nusers:\n- name: prometheus\n  \
+             user:\n    tokenFile: {}\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    \
+             user: prometheus\ncurrent-context: lab\n",
+            fleet.node("pi1").ip,
+            account.join("ca.crt").display(),
+            account.join("token").display(),
+        ),
+    )
+    .unwrap();
+    let roles = shipped.matches("\n      - role: ").count();
+    assert_eq!(
+        roles,
+        shipped.matches("kubernetes_sd_configs:").count(),
+        "{shipped}"
+    );
+    let config = shipped
+        .replace(
+            "/etc/prometheus/pikube.rules.yaml",
+            dir.path().join("pikube.rules.yaml").to_str().unwrap(),
+        )
+        .replace(
+            "/var/run/secrets/kubernetes.io/serviceaccount",
+            account.to_str().unwrap(),
+        )
+        .replace("scrape_interval: 30s", "scrape_interval: 2s")
+        .replace(
+            "\n      - role: ",
+            &format!(
+                "\n      - kubeconfig_file: {}\n        role: ",
+                kubeconfig.display()
+            ),
+        );
+    let config: serde_json::Value = yaml_serde::from_str(&config).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let prometheus = pikube_test_support::Prometheus::start(&binary, &config).await;
+        let client = reqwest::Client::new();
+        // Each server's etcd, found through the Nodes (K3s' etcd role label) and scraped on
+        // 2381 (etcd-expose-metrics): up, with a leader.
+        prometheus
+            .wait_for(
+                &client,
+                "up{job=\"etcd\"}",
+                "instance",
+                &[("one", 1.0), ("two", 1.0)],
+            )
+            .await;
+        prometheus
+            .wait_for(&client, "sum(etcd_server_has_leader)", "", &[("", 2.0)])
+            .await;
+        // Both API servers, found as the `kubernetes` Service's endpoints and scraped with
+        // the account's token: its ClusterRole allows /metrics.
+        let (ip1, ip2) = (&fleet.node("pi1").ip, &fleet.node("pi2").ip);
+        prometheus
+            .wait_for(
+                &client,
+                "up{job=\"apiserver\"}",
+                "instance",
+                &[(&format!("{ip1}:6443"), 1.0), (&format!("{ip2}:6443"), 1.0)],
+            )
+            .await;
+        prometheus
+            .wait_for(
+                &client,
+                "count(count by (instance) (apiserver_request_total{job=\"apiserver\"}))",
+                "",
+                &[("", 2.0)],
+            )
+            .await;
+        // The kubelets' cAdvisor, one target per Node, named by the node (no kubelet runs
+        // under the double, so these are discovered, not scraped).
+        prometheus
+            .wait_for(
+                &client,
+                "count by (instance) (up{job=\"cadvisor\"})",
+                "instance",
+                &[("one", 1.0), ("two", 1.0)],
+            )
+            .await;
+    });
 }
 
 fn api_password(fleet: &Fleet) -> String {
@@ -171,6 +303,7 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
             "{server}: {text}"
         );
     }
+    the_addons_prometheus_discovers_and_scrapes_k3s(&fleet);
     ws.pikube(&["plan"]).expect_code(0);
 
     // A setting changed: the diff in the plan, the new value in the API.
