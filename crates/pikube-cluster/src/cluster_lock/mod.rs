@@ -85,8 +85,8 @@ pub enum ClusterLockError {
     /// that run rebooted it.
     #[error(
         "{node}: {PATH} is held by {holder}, refreshed {age} s ago: another pikube is working \
-         on this cluster, and {node} went away while this one waited (that run may be \
-         rebooting it); wait for it, or, if it is gone, run again with --force-unlock",
+         on this cluster; while this one waited, {cause} (that run may be rebooting the \
+         server); wait for it, or, if it is gone, run again with --force-unlock",
         holder = holder.describe()
     )]
     HeldThenLost {
@@ -97,7 +97,6 @@ pub enum ClusterLockError {
         /// Seconds since it was last refreshed, when last asked.
         age: u64,
         /// How the connection was lost.
-        #[source]
         cause: SshError,
     },
     /// Its holder is a live process of this very machine, which nothing breaks.
