@@ -357,16 +357,9 @@ async fn etcd(
         .collect();
     let members_ready = members.iter().filter(|n| n.ready).count();
     if !quorum {
-        let (up, of) = if members.is_empty() {
-            (servers_ready, servers_total)
-        } else {
-            (members_ready, members.len())
-        };
-        health.problems.push(format!(
-            "etcd has no quorum: {up} of its {of} members Ready, and a majority ({}) must be \
-             up; power the others on",
-            of / 2 + 1
-        ));
+        health
+            .problems
+            .push(no_quorum(members.len(), members_ready, servers_total));
     }
     health.etcd = Some(EtcdState {
         quorum,
@@ -377,9 +370,42 @@ async fn etcd(
     });
 }
 
+/// Why etcd has no quorum, as far as the API shows it: its members and how many are Ready,
+/// or, when the API cannot list them (the usual case without quorum), the servers of
+/// cluster.toml and that which of them are up is not known from here.
+fn no_quorum(members: usize, members_ready: usize, servers: usize) -> String {
+    if members == 0 {
+        return format!(
+            "etcd has no quorum: the API cannot list its members, and a majority of the {servers} \
+             servers ({}) must be up; power the others on",
+            servers / 2 + 1
+        );
+    }
+    format!(
+        "etcd has no quorum: {members_ready} of its {members} members Ready, and a majority \
+         ({}) must be up; power the others on",
+        members / 2 + 1
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_quorum_counts_members_only_when_the_api_lists_them() {
+        assert_eq!(
+            no_quorum(3, 1, 3),
+            "etcd has no quorum: 1 of its 3 members Ready, and a majority (2) must be up; \
+             power the others on"
+        );
+        // Without an API there is no member list: no count of Ready ones is claimed.
+        assert_eq!(
+            no_quorum(0, 0, 3),
+            "etcd has no quorum: the API cannot list its members, and a majority of the 3 \
+             servers (2) must be up; power the others on"
+        );
+    }
 
     fn node_health(kubelet_version: Option<&str>) -> NodeHealth {
         NodeHealth {
