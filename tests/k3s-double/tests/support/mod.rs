@@ -34,11 +34,46 @@ pub fn real_kube_bin() -> &'static Path {
     })
 }
 
-pub fn scratch(test: &str) -> PathBuf {
+/// A test's own directory under the temp dir. Its nodes hold etcd data and the real
+/// programs' state (over 100 MB for an HA test): it goes when the test passes, and stays,
+/// named on stderr, for a look when it fails. Declare it before the nodes that live in it,
+/// so they stop first.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for a look: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn scratch(test: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("k3s-double-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// A loopback address of its own for node `n` of this test process: every program a
