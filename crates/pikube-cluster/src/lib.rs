@@ -17,6 +17,7 @@ pub mod firstboot;
 pub mod fleet;
 pub mod health;
 pub mod human_duration;
+pub mod images;
 pub mod k3s;
 pub mod k3s_release;
 pub mod kubeconfig;

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pikube_cluster::config::NodeName;
+use pikube_cluster::config::{Arch, NodeName};
+use pikube_cluster::images::ImageRef;
 
 /// Raspberry Kube: a declarative K3s cluster on Raspberry Pis (and x86 mini PCs), over SSH.
 #[derive(Debug, Parser)]
@@ -47,6 +48,12 @@ pub enum Command {
         after_help = "Examples:\n  pikube doctor\n  pikube doctor --output json | jq '.[] | select(.verdict != \"pass\")'\n\nExit status: 0 healthy, 1 a check failed (or a node did not answer), 2 only warnings."
     )]
     Doctor(ReportArgs),
+    /// The container images the cluster's add-ons run; with --check, whether each is
+    /// published for every node's platform, asked of its registry as the nodes would.
+    #[command(
+        after_help = "Examples:\n  pikube images\n  pikube images --check                  # the platforms of the nodes, from their facts\n  pikube images --check --arch arm64,armhf   # without asking the nodes\n  pikube images --check --image postgres:17-bookworm --image ghcr.io/me/app:1.2\n  pikube images --check -o json | jq '.images[] | select(.verdict != \"ok\")'\n\nEach image is asked of the mirrors [k3s.registries] gives for its registry (then those for\n\"*\"), then of the registry itself, anonymously, as a node's containerd pulls it. A node on\n64-bit Raspberry Pi OS needs linux/arm64, one on 32-bit linux/arm/v7, a mini PC\nlinux/amd64. An image pinned by digest (name@sha256:...) must be served under that digest.\n\nExit status: 0 every image runs on every node's platform (or no --check), 1 an image\nlacks a platform, could not be resolved, or is not what its digest pins."
+    )]
+    Images(ImagesArgs),
     /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
     /// off for good. Reboots only the nodes that need it, then verifies the effective state;
     /// then installs K3s and joins the servers and agents.
@@ -321,6 +328,24 @@ pub enum OutputFormat {
 pub struct ReportArgs {
     #[command(flatten)]
     pub file: FileArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Ask each image's registry which platforms it is published for.
+    #[arg(long)]
+    pub check: bool,
+    /// The K3s architectures to check for (amd64, arm64, armhf), instead of the nodes'.
+    #[arg(long, value_delimiter = ',', requires = "check")]
+    pub arch: Vec<Arch>,
+    /// Another image to check beside the add-ons' (your workloads'); may be repeated.
+    #[arg(long = "image", value_name = "IMAGE")]
+    pub images: Vec<ImageRef>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -8,6 +8,7 @@ mod addons;
 mod cli;
 mod firstboot;
 mod fleet_harness;
+mod images;
 mod k3s;
 mod movies;
 mod network;

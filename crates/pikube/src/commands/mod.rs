@@ -12,6 +12,7 @@ mod doctor;
 mod env_secrets;
 mod exec;
 mod firstboot;
+mod images;
 mod init;
 mod kubeconfig;
 mod local_state;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Images(args) => images::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Kubeconfig(args) => kubeconfig::run(&args),
         Command::Reset(args) => reset::run(&args),
