@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::{ClusterConfig, NodeName, Role};
 use crate::fleet::{Fleet, NodeResult};
 use crate::k3s::cordon::cordoned_by_pikube;
-use crate::k3s::{get_nodes, ClusterNode};
+use crate::k3s::{etcd_majority, get_nodes, ClusterNode};
 use crate::progress::SilentProgress;
 use crate::ssh::{Connection, SudoPassword};
 
@@ -378,13 +378,13 @@ fn no_quorum(members: usize, members_ready: usize, servers: usize) -> String {
         return format!(
             "etcd has no quorum: the API cannot list its members, and a majority of the {servers} \
              servers ({}) must be up; power the others on",
-            servers / 2 + 1
+            etcd_majority(servers)
         );
     }
     format!(
         "etcd has no quorum: {members_ready} of its {members} members Ready, and a majority \
          ({}) must be up; power the others on",
-        members / 2 + 1
+        etcd_majority(members)
     )
 }
 

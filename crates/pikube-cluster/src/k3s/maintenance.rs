@@ -53,6 +53,11 @@ pub struct MaintenanceError {
     pub cordoned: bool,
 }
 
+/// How many of `members` etcd members must be up for etcd to have a quorum: a majority.
+pub fn etcd_majority(members: usize) -> usize {
+    members / 2 + 1
+}
+
 /// Whether embedded etcd keeps its quorum while server `name` is down: the other etcd
 /// members (the Nodes K3s marks as such) the API lists Ready must be a majority of all
 /// the members. A lone member has no quorum to keep (its API stops whatever the order; its
@@ -62,7 +67,7 @@ pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
     if members.len() <= 1 {
         return Ok(());
     }
-    let needed = members.len() / 2 + 1;
+    let needed = etcd_majority(members.len());
     let others_ready = members.iter().filter(|n| n.name != name && n.ready).count();
     if others_ready >= needed {
         return Ok(());

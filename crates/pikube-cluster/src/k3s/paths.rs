@@ -43,6 +43,16 @@ pub enum Service {
     Agent,
 }
 
+impl From<crate::config::Role> for Service {
+    /// The service a node of that role runs.
+    fn from(role: crate::config::Role) -> Service {
+        match role {
+            crate::config::Role::Server => Service::Server,
+            crate::config::Role::Agent => Service::Agent,
+        }
+    }
+}
+
 impl Service {
     /// The unit's name without `.service`.
     pub fn name(self) -> &'static str {

@@ -123,10 +123,7 @@ impl K3sSpec {
                 .map(|node| K3sMemberSpec {
                     name: node.name.clone(),
                     address: node.address.to_string(),
-                    service: match node.role {
-                        crate::config::Role::Server => Service::Server,
-                        crate::config::Role::Agent => Service::Agent,
-                    },
+                    service: Service::from(node.role),
                     labels: node
                         .labels
                         .iter()

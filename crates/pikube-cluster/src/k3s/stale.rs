@@ -98,7 +98,7 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
                 let quorum = match spec.datastore_endpoint {
                     // An external datastore keeps the state: one server is enough.
                     Some(_) => 1,
-                    None => remaining / 2 + 1,
+                    None => super::etcd_majority(remaining),
                 };
                 if ready_configured_servers >= quorum {
                     servers_left = remaining;

@@ -7,7 +7,7 @@
 
 mod pending;
 
-pub use pending::{parse_kept_back, parse_simulation, PendingPackage, PendingUpgrades};
+pub use pending::{parse_simulation, PendingPackage, PendingUpgrades};
 
 use std::time::Duration;
 

@@ -35,7 +35,7 @@ impl PendingUpgrades {
 
 /// The names under apt's "kept back" heading (`Not upgrading:` since apt 3.0), listed on
 /// indented lines after it.
-pub fn parse_kept_back(output: &str) -> Vec<String> {
+fn parse_kept_back(output: &str) -> Vec<String> {
     let mut kept = Vec::new();
     let mut inside = false;
     for line in output.lines() {

@@ -212,10 +212,7 @@ pub async fn restore(
         })?;
     let mut tokens_repointed = Vec::new();
     for node in servers[1..].iter().chain(&agents) {
-        let service = match node.role {
-            Role::Server => Service::Server,
-            Role::Agent => Service::Agent,
-        };
+        let service = Service::from(node.role);
         let repointed = pin_restored_ca(node, service, &restored_ca)
             .await
             .map_err(|reason| step(&node.name, "pointing its token at the restored CA", reason))?;

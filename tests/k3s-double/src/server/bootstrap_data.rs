@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::encoding::{random_bytes, random_hex, sha256_hex};
+use crate::encoding::{base64, random_bytes, random_hex, sha256_hex};
 use crate::kube_client::{self, KubeClient};
 use crate::tls::{self, Bootstrap};
 
@@ -53,10 +53,7 @@ pub fn seal(password: &str, plain: &[u8]) -> String {
         .expect("AES-GCM seals any length here");
     let mut out = nonce;
     out.extend(sealed);
-    format!(
-        "{salt}:{}",
-        base64::engine::general_purpose::STANDARD.encode(out)
-    )
+    format!("{salt}:{}", base64(&out))
 }
 
 /// What [`seal`] sealed, given the same password.
@@ -87,7 +84,7 @@ pub fn store(etcd: &KubeClient, password: &str, data: &BootstrapData) -> Result<
     let plain = serde_json::to_vec(data).map_err(|e| e.to_string())?;
     kube_client::json(etcd.post(
         "/v3/kv/put",
-        &json!({"key": b64(&key(password)), "value": b64(&seal(password, &plain))}),
+        &json!({"key": base64(key(password).as_bytes()), "value": base64(seal(password, &plain).as_bytes())}),
     ))
     .map(|_| ())
     .map_err(|e| format!("storing the bootstrap data: {e}"))
@@ -99,14 +96,14 @@ pub fn load(etcd: &KubeClient, password: &str) -> Result<Option<BootstrapData>, 
     let found = kube_client::json(etcd.post(
         "/v3/kv/range",
         // `range_end` one past the prefix: every key under /bootstrap/.
-        &json!({"key": b64(PREFIX), "range_end": b64("/bootstrap0")}),
+        &json!({"key": base64(PREFIX.as_bytes()), "range_end": base64(b"/bootstrap0")}),
     ))
     .map_err(|e| format!("reading the bootstrap data: {e}"))?;
     let kvs = found["kvs"].as_array().cloned().unwrap_or_default();
     if kvs.is_empty() {
         return Ok(None);
     }
-    let ours = b64(&key(password));
+    let ours = base64(key(password).as_bytes());
     let Some(kv) = kvs
         .iter()
         .find(|kv| kv["key"].as_str() == Some(ours.as_str()))
@@ -130,10 +127,6 @@ pub fn install(data_dir: &Path, data: &BootstrapData) -> Result<(), String> {
         super::encryption::install(data_dir, config)?;
     }
     Ok(())
-}
-
-fn b64(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 #[cfg(test)]
