@@ -29,6 +29,12 @@ pub struct Resolved {
 /// Why an image could not be resolved at one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
+    /// No HTTP client (its TLS setup failed).
+    #[error("cannot set up an HTTP client: {detail}")]
+    Client {
+        /// Why.
+        detail: String,
+    },
     /// No answer, or not HTTP.
     #[error("no answer from {url}: {detail}")]
     Unreachable {
@@ -124,8 +130,7 @@ impl RegistryClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|err| RegistryError::Unreachable {
-                url: "(no request made)".to_owned(),
+            .map_err(|err| RegistryError::Client {
                 detail: describe(&err),
             })?;
         Ok(RegistryClient { http })
@@ -328,7 +333,8 @@ pub fn endpoints(image: &ImageRef, registries: &Registries) -> Vec<String> {
         format!("https://{}", image.registry)
     };
     endpoints.push(own);
-    endpoints.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    endpoints.retain(|endpoint| seen.insert(endpoint.clone()));
     endpoints
 }
 
