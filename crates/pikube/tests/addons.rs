@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use support::cluster::{node, Workspace};
 use support::fleet::Fleet;
 use support::k3s::edit;
+use support::registry::Registry;
 use support::secrets::WorkspaceSecrets;
 
 const READY: &str = "--ready-timeout=60s";
@@ -242,6 +243,47 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
     assert!(plan.stdout.len() < 40_000, "{}", plan.stdout.len());
 
     ws.pikube(&["apply", READY]).expect_code(0);
+
+    // The add-on's images checked for the platform the nodes report (amd64 here), each
+    // asked of a real registry that cluster.toml names as the mirror.
+    let registry = Registry::start();
+    for (repository, tag) in [
+        ("prometheus/prometheus", "v3.5.0"),
+        ("grafana/grafana", "12.1.1"),
+        ("prometheus/node-exporter", "v1.9.1"),
+        ("pikube/pikube", "0.1.0"),
+        ("kube-state-metrics/kube-state-metrics", "v2.16.0"),
+    ] {
+        registry.publish(repository, tag, &["linux/amd64", "linux/arm64"]);
+    }
+    std::fs::write(
+        ws.path().join("images.toml"),
+        format!(
+            "{}\n[k3s.registries.mirrors]\n\"*\" = [\"{}\"]\n",
+            std::fs::read_to_string(&toml).unwrap(),
+            registry.mirror
+        ),
+    )
+    .unwrap();
+    let images = ws
+        .pikube(&["images", "--check", "-f", "images.toml"])
+        .expect_code(0);
+    assert!(
+        images
+            .stderr
+            .contains("Asking the registries about 5 image(s), for linux/amd64..."),
+        "{}",
+        images.stderr
+    );
+    assert!(
+        images
+            .stdout
+            .ends_with("Images: 5 ok, 0 missing a node's platform, 0 not resolved.\n"),
+        "{}",
+        images.stdout
+    );
+    drop(registry);
+
     let state = ws.path().join(".pikube/test/grafana-admin-password");
     let password = std::fs::read_to_string(&state).unwrap().trim().to_owned();
     assert_eq!(password.len(), 64);

@@ -4,4 +4,5 @@
 pub mod cluster;
 pub mod fleet;
 pub mod k3s;
+pub mod registry;
 pub mod secrets;

@@ -1,0 +1,190 @@
+//! A real OCI registry for tests: CNCF Distribution's `registry`, and go-containerregistry's
+//! `crane` to push images and multi-platform indexes to it (both built by
+//! tests/real-registry/build). Two servers share one storage: one open, for pushes, and one
+//! that challenges for a bearer token (Distribution's `silly` auth, made for testing
+//! clients), with a plain web server as its token service, as cluster.toml's mirror.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory with `registry` and `crane`: `$PIKUBE_REAL_REGISTRY`, else built now.
+fn registry_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PIKUBE_REAL_REGISTRY").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real-registry/build");
+    let out = Command::new(&build)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run tests/real-registry/build");
+    assert!(out.status.success(), "{} failed", build.display());
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim(),
+    )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process of the test's, ended with it.
+pub struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn start(mut command: Command, port: u16, log: &Path) -> Running {
+    let log = std::fs::File::create(log).unwrap();
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start a server");
+    let running = Running(child);
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {address}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// Where crane pushes: the same storage, without auth.
+    pub push: String,
+    /// What cluster.toml's mirror names: the same storage, challenging for a token.
+    pub mirror: String,
+    _servers: Vec<Running>,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let bin = registry_bin();
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        std::fs::write(tokens.join("token"), r#"{"token":"anonymous-pull"}"#).unwrap();
+        let (push_port, mirror_port, realm_port) = (free_port(), free_port(), free_port());
+        let config = |name: &str, port: u16, auth: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(
+                &path,
+                format!(
+                    "version: 0.1\nlog: {{ level: warn }}\nstorage: {{ filesystem: {{ rootdirectory: {} }} }}\nhttp: {{ addr: 127.0.0.1:{port} }}\n{auth}",
+                    store.display()
+                ),
+            )
+            .unwrap();
+            path
+        };
+        let open = config("open.yml", push_port, "");
+        let challenging = config(
+            "challenging.yml",
+            mirror_port,
+            &format!(
+                "auth:\n  silly:\n    realm: http://127.0.0.1:{realm_port}/token\n    service: pikube-test\n"
+            ),
+        );
+        let mut servers = Vec::new();
+        for (config, port, log) in [
+            (&open, push_port, "open.log"),
+            (&challenging, mirror_port, "challenging.log"),
+        ] {
+            let mut command = Command::new(bin.join("registry"));
+            command.arg("serve").arg(config);
+            servers.push(start(command, port, &dir.path().join(log)));
+        }
+        // The token service: a web server handing out the one token the silly auth takes.
+        let mut realm = Command::new("python3");
+        realm
+            .args([
+                "-m",
+                "http.server",
+                &realm_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(&tokens);
+        servers.push(start(realm, realm_port, &dir.path().join("realm.log")));
+        Registry {
+            bin,
+            push: format!("127.0.0.1:{push_port}"),
+            mirror: format!("http://127.0.0.1:{mirror_port}"),
+            dir,
+            _servers: servers,
+        }
+    }
+
+    pub fn crane(&self, args: &[&str]) -> String {
+        let out = Command::new(self.bin.join("crane"))
+            .args(args)
+            .env("HOME", self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "crane {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `repository:tag` published for `platforms` (one image each, then an index of them
+    /// when there are several); returns the digest the tag names.
+    pub fn publish(&self, repository: &str, tag: &str, platforms: &[&str]) -> String {
+        // A layer of its own, so that no two repositories share a digest.
+        let layer = self.dir.path().join("layer.tar");
+        std::fs::write(self.dir.path().join("content"), repository).unwrap();
+        let status = Command::new("tar")
+            .arg("-cf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(self.dir.path())
+            .arg("content")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let layer = layer.to_str().unwrap();
+        let mut images = Vec::new();
+        for platform in platforms {
+            let image = format!(
+                "{}/{repository}:{tag}-{}",
+                self.push,
+                platform.replace('/', "-")
+            );
+            self.crane(&["append", "-f", layer, "-t", &image]);
+            self.crane(&["mutate", "--set-platform", platform, &image, "-t", &image]);
+            images.push(image);
+        }
+        let target = format!("{}/{repository}:{tag}", self.push);
+        if let [single] = images.as_slice() {
+            self.crane(&["copy", single, &target]);
+        } else {
+            let mut args = vec!["index", "append", "-t", target.as_str()];
+            for image in &images {
+                args.extend(["-m", image.as_str()]);
+            }
+            self.crane(&args);
+        }
+        self.crane(&["digest", &target])
+    }
+}
