@@ -525,6 +525,54 @@ spec:
         "{:?}",
         started.elapsed()
     );
+
+    // With the budget gone, a pod no controller manages holds a2's drain: kubectl does not
+    // delete what nothing would recreate. The failure names it and the way on;
+    // --force-drain deletes it and the rollout ends.
+    fleet.exec(
+        "pi1",
+        "k3s kubectl delete deployment/pinned pdb/pinned --wait=false",
+    );
+    kubectl_apply(
+        &fleet,
+        "pi1",
+        "apiVersion: v1
+kind: Pod
+metadata: {name: bare, labels: {app: bare}}
+spec:
+  nodeName: a2
+  containers: [{name: bare, image: registry.invalid/bare:1}]",
+    );
+    assert_eq!(
+        pods_by_node(&fleet, "pi1", "bare"),
+        [("a2".to_owned(), "bare".to_owned())]
+    );
+    let refused = ws
+        .pikube(&["apply", READY, "--drain-timeout=30s"])
+        .expect_code(1);
+    assert!(
+        refused
+            .stdout
+            .contains("FAILED  a2: upgrade to v1.34.5+k3s1 stopped at drain")
+            && refused.stdout.contains(
+                "cannot delete Pods that declare no controller: default/bare; --force-drain \
+                 deletes such pods (nothing recreates them), or delete them yourself"
+            ),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(
+        pods_by_node(&fleet, "pi1", "bare").len(),
+        1,
+        "kept without --force-drain"
+    );
+    ws.pikube(&["apply", READY, "--force-drain"]).expect_code(0);
+    assert!(
+        all_at(&fleet, "v1.34.5+k3s1"),
+        "{:?}",
+        versions(&fleet, "pi1")
+    );
+    assert!(pods_by_node(&fleet, "pi1", "bare").is_empty());
 }
 
 #[test]

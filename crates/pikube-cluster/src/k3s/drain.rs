@@ -22,21 +22,28 @@ pub enum DrainError {
     },
 }
 
+/// How nodes are drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    /// How long a node's pods may take to leave it (kubectl drain --timeout).
+    pub timeout: Duration,
+    /// Also delete the pods no controller manages (kubectl drain --force): nothing
+    /// recreates them, so without it such a pod stops the drain.
+    pub force: bool,
+}
+
 /// Drains `node`. `false` if the node is gone already.
-pub async fn drain_node(
-    api: &Connection,
-    node: &str,
-    timeout: Duration,
-) -> Result<bool, DrainError> {
+pub async fn drain_node(api: &Connection, node: &str, drain: Drain) -> Result<bool, DrainError> {
     let script = format!(
         "/usr/local/bin/k3s kubectl drain {} --ignore-daemonsets --delete-emptydir-data \
-         --timeout={}s",
+         --timeout={}s{}",
         shell_quote(node),
-        timeout.as_secs().max(1)
+        drain.timeout.as_secs().max(1),
+        if drain.force { " --force" } else { "" }
     );
     // kubectl gives up at its own --timeout; the minute beyond it is for kubectl itself.
     let output = api
-        .allowing(timeout + Duration::from_secs(60))
+        .allowing(drain.timeout + Duration::from_secs(60))
         .run_privileged_unchecked("draining the node", &script, b"")
         .await?;
     if output.success() {
@@ -52,9 +59,24 @@ pub async fn drain_node(
 }
 
 /// kubectl's last word, and why it kept retrying an eviction when it did: its last line
-/// says only "global timeout reached", the refusal (a disruption budget) comes before.
+/// says only "global timeout reached", the refusal (a disruption budget) comes before. Its
+/// advice to "use --force" names kubectl's flag: pikube's is --force-drain.
 fn reason(stderr: &str) -> String {
     let last = crate::ssh::last_line(stderr);
+    if let Some(unmanaged) = stderr
+        .lines()
+        .rev()
+        .find(|line| line.contains("declare no controller"))
+    {
+        let unmanaged = unmanaged
+            .trim()
+            .trim_start_matches("error: ")
+            .replace(" (use --force to override)", "");
+        return format!(
+            "{unmanaged}; --force-drain deletes such pods (nothing recreates them), or \
+             delete them yourself"
+        );
+    }
     let refused = stderr.lines().rev().find_map(|line| {
         let (_, rest) = line.split_once("(will retry after ")?;
         let (_, why) = rest.split_once("): ")?;
@@ -84,5 +106,22 @@ mod tests {
              disruption budget"
         );
         assert_eq!(reason("error: no such node\n"), "error: no such node");
+    }
+
+    #[test]
+    fn a_pod_no_controller_manages_is_named_with_pikubes_flag_not_kubectls() {
+        // The shape of kubectl's refusal; the fleet test (upgrade.rs) sees the result.
+        let stderr = "node/a2 already cordoned
+            error: unable to drain node \"a2\" due to error: cannot delete Pods that declare \
+            no controller (use --force to override): default/bare, continuing command...
+            There are pending nodes to be drained:
+ a2
+            cannot delete Pods that declare no controller (use --force to override): default/bare
+";
+        assert_eq!(
+            reason(stderr),
+            "cannot delete Pods that declare no controller: default/bare; --force-drain deletes \
+             such pods (nothing recreates them), or delete them yourself"
+        );
     }
 }

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use crate::k3s::cordon::{cordon, uncordon};
 use crate::k3s::paths::Service;
-use crate::k3s::{drain_node, get_nodes, journal_tail, service_status, ClusterNode};
+use crate::k3s::{drain_node, get_nodes, journal_tail, service_status, ClusterNode, Drain};
 use crate::ssh::Connection;
 
 /// How nodes are taken out and brought back.
 pub struct Maintenance {
     /// Servers are drained too (agents always are).
     pub drain_servers: bool,
-    /// How long a drain may take.
-    pub drain_timeout: Duration,
+    /// How nodes are drained.
+    pub drain: Drain,
     /// How long a node may take to be Ready again.
     pub ready_timeout: Duration,
 }
@@ -114,7 +114,7 @@ impl Maintenance {
                 cordoned: false,
             })?;
         if service == Service::Agent || self.drain_servers {
-            drain_node(api, name, self.drain_timeout)
+            drain_node(api, name, self.drain)
                 .await
                 .map_err(|err| MaintenanceError {
                     step: "drain",

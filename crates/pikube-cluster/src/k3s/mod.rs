@@ -35,7 +35,7 @@ pub use cluster_nodes::{
     get_nodes, parse_nodes, ClusterNode, ClusterNodesError, ETCD_MEMBER_ANNOTATION,
 };
 pub use desired::{BinaryArtifact, DesiredK3s};
-pub use drain::{drain_node, DrainError};
+pub use drain::{drain_node, Drain, DrainError};
 pub use error::K3sError;
 pub use install::{
     carry_out, journal_tail, service_status, wait_started, InstallError, ServiceStatus,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::drain::{drain_node, DrainError};
+use super::drain::{drain_node, Drain, DrainError};
 use super::paths::Service;
 use super::reset::reset_node;
 use super::stale::PruneStep;
@@ -95,11 +95,11 @@ pub async fn prune_node(
     api: &Connection,
     step: &PruneStep,
     node: Result<&Connection, String>,
-    drain_timeout: Duration,
+    drain: Drain,
     delete_timeout: Duration,
 ) -> Result<PruneReport, PruneError> {
     let drained = step.ready
-        && drain_node(api, &step.name, drain_timeout)
+        && drain_node(api, &step.name, drain)
             .await
             .map_err(|cause| PruneError::Drain {
                 node: step.name.to_string(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::apply::reboot_node;
 use crate::config::NodeName;
-use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Maintenance};
+use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Drain, Maintenance};
 use crate::ssh::{ClientConfig, Connection};
 
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
@@ -74,8 +74,8 @@ pub struct OsUpgrade<'a> {
     pub client: &'a ClientConfig,
     /// Servers are drained too, unless --no-drain-servers (agents always are).
     pub drain_servers: bool,
-    /// How long a drain may take.
-    pub drain_timeout: Duration,
+    /// How nodes are drained.
+    pub drain: Drain,
     /// How long a node may take to be Ready again.
     pub ready_timeout: Duration,
     /// How long a node may take to come back from its reboot.
@@ -115,7 +115,7 @@ impl OsUpgrade<'_> {
         let in_cluster = service.is_some();
         let maintenance = Maintenance {
             drain_servers: self.drain_servers,
-            drain_timeout: self.drain_timeout,
+            drain: self.drain,
             ready_timeout: self.ready_timeout,
         };
         if let Some(service) = service {

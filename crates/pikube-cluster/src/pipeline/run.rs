@@ -10,7 +10,7 @@ use crate::cluster_lock::ServerLock;
 use crate::config::{Arch, ClusterConfig, NodeName};
 use crate::fleet::{Fleet, SshClientError};
 use crate::k3s::{
-    BinaryArtifact, ClusterNode, K3sNodeState, K3sSpec, K3sSurvey, PruneStep, StageNode,
+    BinaryArtifact, ClusterNode, Drain, K3sNodeState, K3sSpec, K3sSurvey, PruneStep, StageNode,
 };
 use crate::node_records::NodeRecord;
 use crate::plan::NodePlan;
@@ -41,8 +41,8 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// Remove the nodes cluster.toml no longer lists; without it they are only reported.
     pub prune: bool,
-    /// How long a drain may take before the node's step fails.
-    pub drain_timeout: Duration,
+    /// How nodes are drained (a drain that takes longer fails the node's step).
+    pub drain: Drain,
     /// How long deleting a pruned node's Node may take.
     pub delete_timeout: Duration,
     /// Break a stale lock.
@@ -68,7 +68,10 @@ impl Settings {
             reboot_timeout: Duration::ZERO,
             ready_timeout: Duration::ZERO,
             prune: false,
-            drain_timeout: Duration::ZERO,
+            drain: Drain {
+                timeout: Duration::ZERO,
+                force: false,
+            },
             delete_timeout: Duration::ZERO,
             force_unlock: false,
             allow_downgrade: false,

@@ -1,6 +1,7 @@
 //! `pikube apply`: the pipeline run for real, its report rendered as text or JSON.
 
 use pikube_cluster::config::NodeName;
+use pikube_cluster::k3s::Drain;
 use pikube_cluster::pipeline::{self, Mode, NodeOutcome, Phase, PipelineReport, Run, Settings};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
 use serde_json::json;
@@ -24,7 +25,10 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         reboot_timeout: args.reboot_timeout,
         ready_timeout: args.ready_timeout,
         prune: args.prune,
-        drain_timeout: args.drain_timeout,
+        drain: Drain {
+            timeout: args.drain_timeout,
+            force: args.force_drain,
+        },
         delete_timeout: args.delete_timeout,
         force_unlock: args.lock.force_unlock,
         allow_downgrade: args.allow_downgrade,

@@ -3,7 +3,7 @@
 
 use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::error_chain::describe;
-use pikube_cluster::k3s::read_state;
+use pikube_cluster::k3s::{read_state, Drain};
 use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingUpgrades};
 use pikube_cluster::progress::{Progress, StderrProgress};
 use pikube_cluster::shutdown::shutdown_order;
@@ -52,7 +52,10 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
         let upgrade = OsUpgrade {
             client: fleet.client(),
             drain_servers: !args.no_drain_servers,
-            drain_timeout: args.drain_timeout,
+            drain: Drain {
+                timeout: args.drain_timeout,
+                force: args.force_drain,
+            },
             ready_timeout: args.ready_timeout,
             reboot_timeout: args.reboot_timeout,
             keep_quorum: !args.allow_quorum_loss && config.k3s.datastore_endpoint.is_none(),

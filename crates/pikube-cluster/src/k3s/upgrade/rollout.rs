@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::apply::carry_out;
 use crate::config::{K3sVersion, NodeName};
-use crate::k3s::drain::drain_node;
+use crate::k3s::drain::{drain_node, Drain};
 use crate::k3s::install::{journal_tail, service_status, wait_started};
 use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;
@@ -66,8 +66,8 @@ pub struct Rollout<'a> {
     pub binary: &'a BinaryArtifact,
     /// Servers are drained too, unless --no-drain-servers (agents always are).
     pub drain_servers: bool,
-    /// How long a drain may take.
-    pub drain_timeout: Duration,
+    /// How nodes are drained.
+    pub drain: Drain,
     /// How long a restarted node may take to be Ready on the new version.
     pub ready_timeout: Duration,
 }
@@ -109,7 +109,7 @@ impl Rollout<'_> {
                 .await
                 .map_err(|reason| stop("cordon", reason, false))?;
             if service == Service::Agent || self.drain_servers {
-                drain_node(api, name, self.drain_timeout)
+                drain_node(api, name, self.drain)
                     .await
                     .map_err(|err| stop("drain", err.to_string(), true))?;
             }

@@ -194,7 +194,7 @@ async fn prune_all(
             api,
             step,
             connection.as_ref().map_err(Clone::clone),
-            run.settings.drain_timeout,
+            run.settings.drain,
             run.settings.delete_timeout,
         )
         .await;

@@ -196,7 +196,7 @@ async fn roll(
 ) -> Vec<(NodeName, Result<Rebooted, String>)> {
     let maintenance = Maintenance {
         drain_servers: run.settings.drain_servers,
-        drain_timeout: run.settings.drain_timeout,
+        drain: run.settings.drain,
         ready_timeout: run.settings.ready_timeout,
     };
     let is_server = |name: &str| {

@@ -308,7 +308,7 @@ async fn upgrade_one(
         target,
         binary,
         drain_servers: run.settings.drain_servers,
-        drain_timeout: run.settings.drain_timeout,
+        drain: run.settings.drain,
         ready_timeout: run.settings.ready_timeout,
     };
     rollout
