@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::{ClusterConfig, NodeName, Role};
 use crate::fleet::{Fleet, NodeResult};
 use crate::k3s::cordon::cordoned_by_pikube;
-use crate::k3s::{etcd_majority, get_nodes, ClusterNode};
+use crate::k3s::{etcd_majority, etcd_members, get_nodes, ClusterNode};
 use crate::progress::SilentProgress;
 use crate::ssh::{Connection, SudoPassword};
 
@@ -350,11 +350,7 @@ async fn etcd(
             .filter(|s| live.iter().any(|n| n.name == s.name.as_ref() && n.ready))
             .count()
     });
-    let members: Vec<&ClusterNode> = live
-        .unwrap_or_default()
-        .iter()
-        .filter(|n| n.etcd_member().is_some())
-        .collect();
+    let members = etcd_members(live.unwrap_or_default());
     let members_ready = members.iter().filter(|n| n.ready).count();
     if !quorum {
         health

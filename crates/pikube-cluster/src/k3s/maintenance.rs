@@ -58,12 +58,17 @@ pub fn etcd_majority(members: usize) -> usize {
     members / 2 + 1
 }
 
+/// The Nodes K3s marks as embedded etcd's members.
+pub fn etcd_members(live: &[ClusterNode]) -> Vec<&ClusterNode> {
+    live.iter().filter(|n| n.etcd_member().is_some()).collect()
+}
+
 /// Whether embedded etcd keeps its quorum while server `name` is down: the other etcd
 /// members (the Nodes K3s marks as such) the API lists Ready must be a majority of all
 /// the members. A lone member has no quorum to keep (its API stops whatever the order; its
 /// data stays on its disk).
 pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
-    let members: Vec<&ClusterNode> = live.iter().filter(|n| n.etcd_member().is_some()).collect();
+    let members = etcd_members(live);
     if members.len() <= 1 {
         return Ok(());
     }

@@ -25,7 +25,7 @@ use crate::apply::carry_out;
 use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, read_state, start_service, wait_node_ready};
+use crate::k3s::{get_nodes, read_state, start_service, wait_node_ready, ServerToken};
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection};
@@ -192,7 +192,7 @@ pub async fn restore(
     //     with the token): on new cards it is not the one the other nodes' tokens pin, and
     //     K3s refuses to join a server whose CA the token does not name. Their tokens are
     //     pointed at it; the secrets in them stay as they are.
-    let restored_ca = read_state(&first.connection)
+    let restored_token = read_state(&first.connection)
         .await
         .map_err(|err| {
             step(
@@ -202,7 +202,6 @@ pub async fn restore(
             )
         })?
         .server_token
-        .map(|token| token.ca_hash())
         .ok_or_else(|| {
             step(
                 &first.name,
@@ -213,7 +212,7 @@ pub async fn restore(
     let mut tokens_repointed = Vec::new();
     for node in servers[1..].iter().chain(&agents) {
         let service = Service::from(node.role);
-        let repointed = pin_restored_ca(node, service, &restored_ca)
+        let repointed = pin_restored_ca(node, service, &restored_token)
             .await
             .map_err(|reason| step(&node.name, "pointing its token at the restored CA", reason))?;
         if repointed {
@@ -316,20 +315,17 @@ pub async fn restore(
     Ok(report)
 }
 
-/// The CA hash in the tokens of `node`'s env file (`K10<hash>::…`) set to `ca_hash`; true
-/// when they named another.
+/// The CA hash in the tokens of `node`'s env file (`K10<hash>::…`) set to the one the
+/// restored cluster's token names; true when they named another.
 async fn pin_restored_ca(
     node: &RestoreNode,
     service: Service,
-    ca_hash: &str,
+    restored: &ServerToken,
 ) -> Result<bool, String> {
-    if ca_hash.len() != 64 || !ca_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{ca_hash:?} is not a CA hash"));
-    }
     node.connection
         .run_privileged(
             "pointing the token at the restored CA",
-            &repin_script(&service.env_path(), ca_hash),
+            &repin_script(&service.env_path(), &restored.ca_hash()),
             b"",
         )
         .await
