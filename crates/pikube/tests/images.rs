@@ -196,3 +196,191 @@ role = "server"
         "{realm_log}"
     );
 }
+
+/// `pikube` with secrets.age opened by the age identity `identity`.
+fn pikube_with_identity(dir: &Path, identity: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pikube"))
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("PIKUBE_AGE_IDENTITY", identity)
+        .env_remove("PIKUBE_FILE")
+        .env_remove("PIKUBE_SECRETS_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_home_registry_is_asked_with_the_ca_and_login_cluster_toml_gives_it() {
+    let mut registry = Registry::start();
+    let all = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
+    for (repository, tag) in [
+        ("prometheus/prometheus", "v3.5.0"),
+        ("grafana/grafana", "12.1.1"),
+        ("prometheus/node-exporter", "v1.9.1"),
+        ("pikube/pikube", "0.1.0"),
+        ("kube-state-metrics/kube-state-metrics", "v2.16.0"),
+    ] {
+        registry.publish(repository, tag, &all);
+    }
+    let app = registry.publish("me/app", "1.2", &["linux/arm64"]);
+    let private = registry.start_private("pi", "the registry password");
+
+    let work = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        registry.dir.path().join("ca.pem"),
+        work.path().join("ca.pem"),
+    )
+    .unwrap();
+    // Each public registry mirrored by the home registry; the home registry's own images
+    // named by its address.
+    std::fs::write(
+        work.path().join("cluster.toml"),
+        format!(
+            r#"[cluster]
+name = "lab"
+
+[ssh]
+user = "pi"
+
+[k3s]
+version = "v1.34.4+k3s1"
+
+[k3s.registries.mirrors]
+"docker.io" = ["https://{private}"]
+"quay.io" = ["https://{private}"]
+"ghcr.io" = ["https://{private}"]
+"registry.k8s.io" = ["https://{private}"]
+
+[k3s.registries.configs."{private}"]
+username = "pi"
+password_secret = "registry.password"
+ca_file = "ca.pem"
+
+[addons.monitoring]
+
+[[nodes]]
+name = "pi-1"
+address = "192.0.2.10"
+role = "server"
+"#
+        ),
+    )
+    .unwrap();
+    let identity = work.path().join("age.key");
+    let keygen = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .expect("age-keygen (Debian package age)");
+    assert!(keygen.status.success());
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+    let run =
+        |args: &[&str], stdin: &str| pikube_with_identity(work.path(), &identity, args, stdin);
+    let init = run(&["secrets", "init", "--recipient", public.trim()], "");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let image = format!("{private}/me/app:1.2");
+    let check = [
+        "images",
+        "--check",
+        "--arch",
+        "arm64",
+        "--image",
+        image.as_str(),
+    ];
+
+    // The secret the login names is not there yet: said, and no other endpoint tried.
+    let out = run(&check, "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "k3s.registries.configs.\"{private}\".password_secret names registry.password, \
+             which the secrets beside cluster.toml do not hold"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("not hold").count(),
+        6,
+        "once per image: {text}"
+    );
+
+    // A wrong password: refused, named by user, never shown. (Only the home registry's own
+    // image: a refused mirror would send the add-on's images on to the public registries.)
+    let set = run(&["secrets", "set", "registry.password"], "not the password");
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let toml = std::fs::read_to_string(work.path().join("cluster.toml")).unwrap();
+    let (head, _) = toml.split_once("[k3s.registries.mirrors]").unwrap();
+    let (_, configs) = toml.split_once("[k3s.registries.configs").unwrap();
+    std::fs::write(
+        work.path().join("app.toml"),
+        format!(
+            "{head}[k3s.registries.configs{}",
+            configs.replace("[addons.monitoring]\n", "")
+        ),
+    )
+    .unwrap();
+    let out = run(&[&check[..], &["-f", "app.toml"]].concat(), "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "ERROR    --image  {image}\n         https://{private}/v2/me/app/manifests/1.2 \
+             answered 401: it refused the login of user \"pi\" that \
+             k3s.registries.configs.\"{private}\" gives"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("not the password"), "{text}");
+
+    // The right one: every image found over TLS checked against cluster.toml's CA.
+    let set = run(
+        &["secrets", "set", "registry.password"],
+        "the registry password",
+    );
+    assert!(set.status.success());
+    let out = run(&check, "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "ok       --image     {image}\n         single image {app} from https://{private}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ok       monitoring  docker.io/grafana/grafana:12.1.1\n         index sha256:"
+        ) && text.contains(&format!("from https://{private}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Images: 6 ok, 0 missing a node's platform, 0 not resolved."),
+        "{text}"
+    );
+}

@@ -5,6 +5,7 @@
 //! linux/arm/v7, a mini PC linux/amd64; an image without a node's platform never starts
 //! there ("exec format error"), which is the commonest way a Pi cluster's add-on fails.
 
+mod auth;
 mod platform;
 mod reference;
 mod registry;
@@ -207,11 +208,12 @@ mod tests {
             &[Arch::Arm64],
             Err(vec![RegistryError::Unauthorized {
                 url: "https://quay.io/v2/x/y/manifests/1".into(),
+                why: "it wants a login".into(),
             }]),
         );
         assert_eq!(error.verdict, ImageVerdict::Error);
         assert!(
-            error.errors[0].contains("wants credentials"),
+            error.errors[0].contains("wants a login"),
             "{:?}",
             error.errors
         );

@@ -1,17 +1,20 @@
 //! Asking a registry what an image is, over the OCI distribution API, as a node's
 //! containerd would find it: through the mirrors of `[k3s.registries]` first, then the
-//! registry itself; anonymously, following a registry's bearer-token challenge (Docker Hub,
-//! ghcr.io and quay.io answer a first request for a public image with one).
+//! registry itself; with the login, CA and TLS setting cluster.toml gives an endpoint's
+//! host, else anonymously, following a registry's challenge (Docker Hub, ghcr.io and
+//! quay.io answer a first request for a public image with one: see auth.rs).
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::auth::{host_of, login_may_go_to, settings_for, Challenge, Login};
 use super::platform::Platform;
 use super::reference::{ImageRef, DOCKER_HUB};
-use crate::config::Registries;
+use crate::config::{Registries, RegistryConfig};
 use crate::error_chain::describe;
+use crate::secrets::SecretKey;
 
 /// What a registry serves under an image's tag or digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +56,34 @@ pub enum RegistryError {
         /// What the status likely means, with its separator, or nothing.
         hint: &'static str,
     },
-    /// The registry wants credentials for it.
-    #[error("{url} wants credentials for it (401); pikube asks registries anonymously")]
+    /// The registry wants credentials that were not given, or refused those given.
+    #[error("{url} answered 401: {why}")]
     Unauthorized {
         /// What was asked.
         url: String,
+        /// With or without a login, and what to do.
+        why: String,
+    },
+    /// cluster.toml names a password secret that secrets.age does not hold.
+    #[error(
+        "k3s.registries.configs.\"{host}\".password_secret names {secret}, which the secrets \
+         beside cluster.toml do not hold"
+    )]
+    MissingSecret {
+        /// The registry host.
+        host: String,
+        /// The secret's name.
+        secret: String,
+    },
+    /// cluster.toml's CA for the host is not a certificate.
+    #[error("k3s.registries.configs.\"{host}\".ca_file ({source_file}) is not a PEM certificate: {detail}")]
+    BadCa {
+        /// The registry host.
+        host: String,
+        /// Where the CA was read from.
+        source_file: String,
+        /// Why it was refused.
+        detail: String,
     },
     /// A body that is not the manifest or config asked for.
     #[error("{url} sent something that is not an image manifest: {detail}")]
@@ -122,51 +148,117 @@ struct TokenAnswer {
     access_token: Option<String>,
 }
 
-impl RegistryClient {
-    /// A client with pikube's timeouts: 10 s to connect, 30 s for a whole request.
-    pub fn new() -> Result<RegistryClient, RegistryError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("pikube/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|err| RegistryError::Client {
-                detail: describe(&err),
+/// One endpoint, as pikube reaches it.
+struct Endpoint {
+    /// `scheme://host[:port][/prefix]`, without `/v2`.
+    base: String,
+    /// Its `host[:port]`, as cluster.toml's `configs` are keyed.
+    host: String,
+    http: reqwest::Client,
+    login: Option<Login>,
+}
+
+/// What goes with a request.
+enum Authorization {
+    None,
+    Bearer(String),
+    Basic,
+}
+
+fn client(config: Option<&RegistryConfig>, host: &str) -> Result<reqwest::Client, RegistryError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("pikube/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30));
+    if let Some(config) = config {
+        if let Some(ca) = &config.ca {
+            let certificate = reqwest::Certificate::from_pem(ca.pem.as_bytes()).map_err(|err| {
+                RegistryError::BadCa {
+                    host: host.to_owned(),
+                    source_file: ca.source.display().to_string(),
+                    detail: describe(&err),
+                }
             })?;
-        Ok(RegistryClient { http })
+            builder = builder.add_root_certificate(certificate);
+        }
+        if config.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+    }
+    builder.build().map_err(|err| RegistryError::Client {
+        detail: describe(&err),
+    })
+}
+
+impl RegistryClient {
+    /// A client for the registries without settings in cluster.toml: 10 s to connect, 30 s
+    /// for a whole request.
+    pub fn new() -> Result<RegistryClient, RegistryError> {
+        Ok(RegistryClient {
+            http: client(None, "")?,
+        })
     }
 
     /// What `image` is, from the first endpoint that answers: its mirrors in order, then
-    /// its registry. Every endpoint's failure when none does.
+    /// its registry, each with cluster.toml's settings for its host (passwords read through
+    /// `secret`). Every endpoint's failure when none does.
     pub async fn resolve(
         &self,
         image: &ImageRef,
         registries: &Registries,
+        secret: &dyn Fn(&SecretKey) -> Option<String>,
     ) -> Result<Resolved, Vec<RegistryError>> {
         let mut errors = Vec::new();
-        for endpoint in endpoints(image, registries) {
-            match self.resolve_at(&endpoint, image).await {
+        for base in endpoints(image, registries) {
+            let host = host_of(&base).to_owned();
+            let endpoint = settings_for(&host, registries, secret).and_then(|(config, login)| {
+                let http = match config {
+                    Some(config) if config.ca.is_some() || config.insecure_skip_verify => {
+                        client(Some(config), &host)?
+                    }
+                    _ => self.http.clone(),
+                };
+                Ok(Endpoint {
+                    base: base.clone(),
+                    host,
+                    http,
+                    login,
+                })
+            });
+            let result = match endpoint {
+                Ok(endpoint) => endpoint.resolve(image).await,
+                Err(err) => Err(err),
+            };
+            match result {
                 Ok(resolved) => return Ok(resolved),
-                // A pinned digest the registry contradicts is the answer, not a miss.
-                Err(err @ RegistryError::DigestMismatch { .. }) => return Err(vec![err]),
+                // A pinned digest the registry contradicts is the answer, not a miss; a
+                // setting of cluster.toml that cannot be used is to be fixed, not passed
+                // over for the next endpoint.
+                Err(
+                    err @ (RegistryError::DigestMismatch { .. }
+                    | RegistryError::MissingSecret { .. }
+                    | RegistryError::BadCa { .. }),
+                ) => {
+                    errors.push(err);
+                    return Err(errors);
+                }
                 Err(err) => errors.push(err),
             }
         }
         Err(errors)
     }
+}
 
-    async fn resolve_at(
-        &self,
-        endpoint: &str,
-        image: &ImageRef,
-    ) -> Result<Resolved, RegistryError> {
-        let mut token = None;
+impl Endpoint {
+    async fn resolve(&self, image: &ImageRef) -> Result<Resolved, RegistryError> {
+        let mut authorization = Authorization::None;
         let url = format!(
-            "{endpoint}/v2/{}/manifests/{}",
+            "{}/v2/{}/manifests/{}",
+            self.base,
             image.repository,
             image.reference()
         );
-        let body = self.get(&url, ACCEPT, &mut token).await?;
+        let body = self.get(&url, ACCEPT, &mut authorization).await?;
         let digest = format!("sha256:{:x}", Sha256::digest(&body));
         if let Some(pinned) = &image.digest {
             if *pinned != digest {
@@ -198,8 +290,11 @@ impl RegistryClient {
                 (true, platforms)
             }
             (None, Some(config)) => {
-                let url = format!("{endpoint}/v2/{}/blobs/{}", image.repository, config.digest);
-                let body = self.get(&url, "*/*", &mut token).await?;
+                let url = format!(
+                    "{}/v2/{}/blobs/{}",
+                    self.base, image.repository, config.digest
+                );
+                let body = self.get(&url, "*/*", &mut authorization).await?;
                 let platform: Platform =
                     serde_json::from_slice(&body).map_err(|err| RegistryError::BadManifest {
                         url,
@@ -218,48 +313,43 @@ impl RegistryClient {
             digest,
             platforms,
             index,
-            endpoint: endpoint.to_owned(),
+            endpoint: self.base.clone(),
         })
     }
 
-    /// A GET, once more with a token when the registry challenges for one.
+    /// A GET, once more with what the registry's challenge asks for.
     async fn get(
         &self,
         url: &str,
         accept: &str,
-        token: &mut Option<String>,
+        authorization: &mut Authorization,
     ) -> Result<Vec<u8>, RegistryError> {
         let mut challenged = false;
         loop {
             let mut request = self.http.get(url).header(reqwest::header::ACCEPT, accept);
-            if let Some(token) = token.as_deref() {
-                request = request.bearer_auth(token);
-            }
+            request = match (&*authorization, &self.login) {
+                (Authorization::Bearer(token), _) => request.bearer_auth(token),
+                (Authorization::Basic, Some(login)) => {
+                    request.basic_auth(&login.username, Some(&login.password))
+                }
+                _ => request,
+            };
             let response = request.send().await.map_err(|err| unreachable(url, &err))?;
             let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED && !challenged {
+            if status == reqwest::StatusCode::UNAUTHORIZED {
                 let challenge = response
                     .headers()
                     .get(reqwest::header::WWW_AUTHENTICATE)
                     .and_then(|value| value.to_str().ok())
-                    .and_then(BearerChallenge::parse);
+                    .and_then(Challenge::parse);
                 match challenge {
-                    Some(challenge) => {
-                        *token = Some(self.token(url, &challenge).await?);
+                    Some(challenge) if !challenged => {
                         challenged = true;
+                        *authorization = self.answer(url, &challenge).await?;
                         continue;
                     }
-                    None => {
-                        return Err(RegistryError::Unauthorized {
-                            url: url.to_owned(),
-                        })
-                    }
+                    _ => return Err(self.unauthorized(url)),
                 }
-            }
-            if status == reqwest::StatusCode::UNAUTHORIZED {
-                return Err(RegistryError::Unauthorized {
-                    url: url.to_owned(),
-                });
             }
             if !status.is_success() {
                 let hint = match status.as_u16() {
@@ -277,41 +367,76 @@ impl RegistryClient {
         }
     }
 
-    /// An anonymous token from the challenge's realm.
-    async fn token(&self, url: &str, challenge: &BearerChallenge) -> Result<String, RegistryError> {
+    /// What answers `challenge`: the login (Basic), or a token from its realm (Bearer).
+    async fn answer(
+        &self,
+        url: &str,
+        challenge: &Challenge,
+    ) -> Result<Authorization, RegistryError> {
+        let Challenge::Bearer {
+            realm,
+            service,
+            scope,
+        } = challenge
+        else {
+            return match self.login {
+                Some(_) => Ok(Authorization::Basic),
+                None => Err(self.unauthorized(url)),
+            };
+        };
         let mut query = Vec::new();
-        if let Some(service) = &challenge.service {
+        if let Some(service) = service {
             query.push(("service", service.as_str()));
         }
-        if let Some(scope) = &challenge.scope {
+        if let Some(scope) = scope {
             query.push(("scope", scope.as_str()));
         }
-        let response = self
-            .http
-            .get(&challenge.realm)
-            .query(&query)
+        let mut request = self.http.get(realm).query(&query);
+        if let Some(login) = &self.login {
+            if login_may_go_to(realm, &self.host) {
+                request = request.basic_auth(&login.username, Some(&login.password));
+            }
+        }
+        let response = request
             .send()
             .await
-            .map_err(|err| unreachable(&challenge.realm, &err))?;
+            .map_err(|err| unreachable(realm, &err))?;
         if !response.status().is_success() {
             return Err(RegistryError::Status {
-                url: challenge.realm.clone(),
+                url: realm.clone(),
                 status: response.status().as_u16(),
                 hint: ": the token service of a registry that wants a token",
             });
         }
-        let body = read_limited(&challenge.realm, response).await?;
+        let body = read_limited(realm, response).await?;
         let answer: TokenAnswer =
             serde_json::from_slice(&body).map_err(|err| RegistryError::BadManifest {
-                url: challenge.realm.clone(),
+                url: realm.clone(),
                 detail: format!("not a token answer: {err}"),
             })?;
         answer
             .token
             .or(answer.access_token)
-            .ok_or_else(|| RegistryError::Unauthorized {
-                url: url.to_owned(),
-            })
+            .map(Authorization::Bearer)
+            .ok_or_else(|| self.unauthorized(url))
+    }
+
+    fn unauthorized(&self, url: &str) -> RegistryError {
+        let why = match &self.login {
+            Some(login) => format!(
+                "it refused the login of user {:?} that k3s.registries.configs.\"{}\" gives",
+                login.username, self.host
+            ),
+            None => format!(
+                "it wants a login; give one in k3s.registries.configs.\"{}\" (username, \
+                 password_secret)",
+                self.host
+            ),
+        };
+        RegistryError::Unauthorized {
+            url: url.to_owned(),
+            why,
+        }
     }
 }
 
@@ -366,83 +491,9 @@ fn unreachable(url: &str, err: &reqwest::Error) -> RegistryError {
     }
 }
 
-/// `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`.
-#[derive(Debug, PartialEq, Eq)]
-struct BearerChallenge {
-    realm: String,
-    service: Option<String>,
-    scope: Option<String>,
-}
-
-impl BearerChallenge {
-    fn parse(header: &str) -> Option<BearerChallenge> {
-        let (scheme, params) = header.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let mut realm = None;
-        let mut service = None;
-        let mut scope = None;
-        let mut rest = params.trim();
-        while !rest.is_empty() {
-            let (key, after) = rest.split_once('=')?;
-            let after = after.trim_start();
-            let (value, after) = match after.strip_prefix('"') {
-                Some(quoted) => {
-                    let end = quoted.find('"')?;
-                    (&quoted[..end], &quoted[end + 1..])
-                }
-                None => after.split_once(',').map_or((after, ""), |(v, a)| (v, a)),
-            };
-            match key.trim().to_ascii_lowercase().as_str() {
-                "realm" => realm = Some(value.to_owned()),
-                "service" => service = Some(value.to_owned()),
-                "scope" => scope = Some(value.to_owned()),
-                _ => {}
-            }
-            rest = after.trim_start().trim_start_matches(',').trim_start();
-        }
-        let realm = realm?;
-        // Only a web address is followed; nothing secret is sent there (pikube asks for an
-        // anonymous token), so a LAN registry's realm on plain http is followed too.
-        if !(realm.starts_with("https://") || realm.starts_with("http://")) {
-            return None;
-        }
-        Some(BearerChallenge {
-            realm,
-            service,
-            scope,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bearer_challenge_is_read_as_registries_write_it() {
-        let challenge = BearerChallenge::parse(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:grafana/grafana:pull""#,
-        )
-        .unwrap();
-        assert_eq!(challenge.realm, "https://auth.docker.io/token");
-        assert_eq!(challenge.service.as_deref(), Some("registry.docker.io"));
-        assert_eq!(
-            challenge.scope.as_deref(),
-            Some("repository:grafana/grafana:pull")
-        );
-        assert_eq!(BearerChallenge::parse(r#"Basic realm="x""#), None);
-        assert_eq!(
-            BearerChallenge::parse("Bearer service=\"x\""),
-            None,
-            "no realm"
-        );
-        assert_eq!(
-            BearerChallenge::parse("Bearer realm=\"file:///etc/passwd\""),
-            None
-        );
-    }
 
     #[test]
     fn mirrors_come_first_then_the_registry_itself() {

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::cli::{ImagesArgs, OutputFormat};
 use crate::commands::cluster::{fleet, load_config};
 use crate::commands::runtime;
+use crate::commands::sudo_prompt::secret;
 use crate::exit::Outcome;
 
 pub fn run(args: &ImagesArgs) -> anyhow::Result<Outcome> {
@@ -63,7 +64,9 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<Outcome> {
     let checks: Vec<ImageCheck> = runtime.block_on(async {
         let mut checks = Vec::new();
         for image in used {
-            let result = client.resolve(&image.image, &config.k3s.registries).await;
+            let result = client
+                .resolve(&image.image, &config.k3s.registries, &secret)
+                .await;
             checks.push(ImageCheck::new(image, &archs, result));
         }
         checks

@@ -134,6 +134,108 @@ impl Registry {
         }
     }
 
+    /// A third server on the same storage, as a home registry is set up: over TLS with a
+    /// CA of its own (`ca.pem` in its directory), and a login (`user`, `password`) checked
+    /// against an htpasswd file (bcrypt, by Apache's htpasswd). Returns its `host:port`.
+    pub fn start_private(&mut self, user: &str, password: &str) -> String {
+        let dir = self.dir.path();
+        let port = free_port();
+        let run = |program: &str, args: &[&str]| {
+            let out = Command::new(program)
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap_or_else(|e| panic!("{program}: {e}"));
+            assert!(
+                out.status.success(),
+                "{program} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        run(
+            "openssl",
+            &[
+                &["req", "-x509"][..],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=pikube test registry CA",
+                ],
+            ]
+            .concat(),
+        );
+        run(
+            "openssl",
+            &[
+                &["req"][..],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "tls.key",
+                    "-out",
+                    "tls.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "tls.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "tls.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+            ],
+        );
+        let htpasswd = run("htpasswd", &["-Bbn", user, password]);
+        std::fs::write(dir.join("htpasswd"), htpasswd).unwrap();
+        let config = dir.join("private.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{ level: warn }}\nstorage: {{ filesystem: {{ rootdirectory: {store} }} }}\n\
+                 http: {{ addr: 127.0.0.1:{port}, tls: {{ certificate: {dir}/tls.crt, key: {dir}/tls.key }} }}\n\
+                 auth: {{ htpasswd: {{ realm: pikube-test, path: {dir}/htpasswd }} }}\n",
+                store = dir.join("store").display(),
+                dir = dir.display(),
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new(self.bin.join("registry"));
+        command.arg("serve").arg(&config);
+        self._servers
+            .push(start(command, port, &dir.join("private.log")));
+        format!("127.0.0.1:{port}")
+    }
+
     pub fn crane(&self, args: &[&str]) -> String {
         let out = Command::new(self.bin.join("crane"))
             .args(args)
