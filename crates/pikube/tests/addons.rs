@@ -247,15 +247,7 @@ fn monitoring_reaches_every_server_applies_follows_cluster_toml_and_goes_cleanly
     // The add-on's images checked for the platform the nodes report (amd64 here), each
     // asked of a real registry that cluster.toml names as the mirror.
     let registry = Registry::start();
-    for (repository, tag) in [
-        ("prometheus/prometheus", "v3.5.0"),
-        ("grafana/grafana", "12.1.1"),
-        ("prometheus/node-exporter", "v1.9.1"),
-        ("pikube/pikube", "0.1.0"),
-        ("kube-state-metrics/kube-state-metrics", "v2.16.0"),
-    ] {
-        registry.publish(repository, tag, &["linux/amd64", "linux/arm64"]);
-    }
+    registry.publish_monitoring(&["linux/amd64", "linux/arm64"]);
     std::fs::write(
         ws.path().join("images.toml"),
         format!(

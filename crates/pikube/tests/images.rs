@@ -9,6 +9,20 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::support::registry::Registry;
+use crate::support::secrets::new_age_identity;
+
+/// A one-node cluster.toml with the monitoring add-on and `registries` (TOML tables under
+/// `[k3s.registries]`), written into `dir`.
+fn write_cluster_toml(dir: &Path, registries: &str) {
+    std::fs::write(
+        dir.join("cluster.toml"),
+        format!(
+            "[cluster]\nname = \"lab\"\n\n[ssh]\nuser = \"pi\"\n\n[k3s]\nversion = \"v1.34.4+k3s1\"\n\n\
+             {registries}\n[addons.monitoring]\n\n[[nodes]]\nname = \"pi-1\"\naddress = \"192.0.2.10\"\nrole = \"server\"\n"
+        ),
+    )
+    .unwrap();
+}
 
 fn pikube(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pikube"))
@@ -38,32 +52,13 @@ fn images_check_finds_the_addon_image_a_pi_cannot_run() {
     );
 
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("cluster.toml"),
-        format!(
-            r#"[cluster]
-name = "lab"
-
-[ssh]
-user = "pi"
-
-[k3s]
-version = "v1.34.4+k3s1"
-
-[k3s.registries.mirrors]
-"*" = ["{}"]
-
-[addons.monitoring]
-
-[[nodes]]
-name = "pi-1"
-address = "192.0.2.10"
-role = "server"
-"#,
+    write_cluster_toml(
+        work.path(),
+        &format!(
+            "[k3s.registries.mirrors]\n\"*\" = [\"{}\"]\n",
             registry.mirror
         ),
-    )
-    .unwrap();
+    );
 
     // Without --check: the list, from cluster.toml alone.
     let out = pikube(work.path(), &["images"]);
@@ -225,15 +220,7 @@ fn pikube_with_identity(dir: &Path, identity: &Path, args: &[&str], stdin: &str)
 fn a_home_registry_is_asked_with_the_ca_and_login_cluster_toml_gives_it() {
     let mut registry = Registry::start();
     let all = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
-    for (repository, tag) in [
-        ("prometheus/prometheus", "v3.5.0"),
-        ("grafana/grafana", "12.1.1"),
-        ("prometheus/node-exporter", "v1.9.1"),
-        ("pikube/pikube", "0.1.0"),
-        ("kube-state-metrics/kube-state-metrics", "v2.16.0"),
-    ] {
-        registry.publish(repository, tag, &all);
-    }
+    registry.publish_monitoring(&all);
     let app = registry.publish("me/app", "1.2", &["linux/arm64"]);
     let private = registry.start_private("pi", "the registry password");
 
@@ -245,55 +232,25 @@ fn a_home_registry_is_asked_with_the_ca_and_login_cluster_toml_gives_it() {
     .unwrap();
     // Each public registry mirrored by the home registry; the home registry's own images
     // named by its address.
-    std::fs::write(
-        work.path().join("cluster.toml"),
-        format!(
-            r#"[cluster]
-name = "lab"
-
-[ssh]
-user = "pi"
-
-[k3s]
-version = "v1.34.4+k3s1"
-
-[k3s.registries.mirrors]
-"docker.io" = ["https://{private}"]
-"quay.io" = ["https://{private}"]
-"ghcr.io" = ["https://{private}"]
-"registry.k8s.io" = ["https://{private}"]
-
-[k3s.registries.configs."{private}"]
-username = "pi"
-password_secret = "registry.password"
-ca_file = "ca.pem"
-
-[addons.monitoring]
-
-[[nodes]]
-name = "pi-1"
-address = "192.0.2.10"
-role = "server"
-"#
+    write_cluster_toml(
+        work.path(),
+        &format!(
+            "[k3s.registries.mirrors]\n\
+             \"docker.io\" = [\"https://{private}\"]\n\
+             \"quay.io\" = [\"https://{private}\"]\n\
+             \"ghcr.io\" = [\"https://{private}\"]\n\
+             \"registry.k8s.io\" = [\"https://{private}\"]\n\n\
+             [k3s.registries.configs.\"{private}\"]\n\
+             username = \"pi\"\n\
+             password_secret = \"registry.password\"\n\
+             ca_file = \"ca.pem\"\n"
         ),
-    )
-    .unwrap();
+    );
     let identity = work.path().join("age.key");
-    let keygen = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .expect("age-keygen (Debian package age)");
-    assert!(keygen.status.success());
-    let public = Command::new("age-keygen")
-        .arg("-y")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    let public = String::from_utf8(public.stdout).unwrap();
+    let public = new_age_identity(&identity);
     let run =
         |args: &[&str], stdin: &str| pikube_with_identity(work.path(), &identity, args, stdin);
-    let init = run(&["secrets", "init", "--recipient", public.trim()], "");
+    let init = run(&["secrets", "init", "--recipient", &public], "");
     assert!(
         init.status.success(),
         "{}",

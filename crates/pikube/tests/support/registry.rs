@@ -252,6 +252,19 @@ impl Registry {
 
     /// `repository:tag` published for `platforms` (one image each, then an index of them
     /// when there are several); returns the digest the tag names.
+    /// The monitoring add-on's five images, each for `platforms`.
+    pub fn publish_monitoring(&self, platforms: &[&str]) {
+        for (repository, tag) in [
+            ("prometheus/prometheus", "v3.5.0"),
+            ("grafana/grafana", "12.1.1"),
+            ("prometheus/node-exporter", "v1.9.1"),
+            ("pikube/pikube", "0.1.0"),
+            ("kube-state-metrics/kube-state-metrics", "v2.16.0"),
+        ] {
+            self.publish(repository, tag, platforms);
+        }
+    }
+
     pub fn publish(&self, repository: &str, tag: &str, platforms: &[&str]) -> String {
         // A layer of its own, so that no two repositories share a digest.
         let layer = self.dir.path().join("layer.tar");

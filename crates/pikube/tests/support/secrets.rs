@@ -2,10 +2,26 @@
 //! with the real age-keygen.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::cluster::{Run, Workspace};
+
+/// A new age identity written to `path` by the real age-keygen; its public key.
+pub fn new_age_identity(path: &Path) -> String {
+    let keygen = Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .expect("age-keygen (Debian package age)");
+    assert!(keygen.status.success());
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(public.stdout).unwrap().trim().to_owned()
+}
 
 pub struct WorkspaceSecrets<'a> {
     ws: &'a Workspace,
@@ -16,22 +32,11 @@ impl<'a> WorkspaceSecrets<'a> {
     /// `pikube secrets init` for a new identity (`age.key` in the workspace).
     pub fn init(ws: &'a Workspace) -> WorkspaceSecrets<'a> {
         let identity = ws.path().join("age.key");
-        let keygen = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&identity)
-            .output()
-            .expect("age-keygen (Debian package age)");
-        assert!(keygen.status.success());
-        let public = Command::new("age-keygen")
-            .arg("-y")
-            .arg(&identity)
-            .output()
-            .unwrap();
-        let public = String::from_utf8(public.stdout).unwrap();
+        let public = new_age_identity(&identity);
         let secrets = WorkspaceSecrets { ws, identity };
         Run::from(
             secrets
-                .command(&["secrets", "init", "--recipient", public.trim()])
+                .command(&["secrets", "init", "--recipient", &public])
                 .output()
                 .unwrap(),
         )
