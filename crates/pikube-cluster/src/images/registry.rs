@@ -334,7 +334,7 @@ impl Endpoint {
                 }
                 _ => request,
             };
-            let response = request.send().await.map_err(|err| unreachable(url, &err))?;
+            let response = request.send().await.map_err(|err| unreachable(url, err))?;
             let status = response.status();
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 let challenge = response
@@ -400,7 +400,7 @@ impl Endpoint {
         let response = request
             .send()
             .await
-            .map_err(|err| unreachable(realm, &err))?;
+            .map_err(|err| unreachable(realm, err))?;
         if !response.status().is_success() {
             return Err(RegistryError::Status {
                 url: realm.clone(),
@@ -471,7 +471,7 @@ async fn read_limited(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|err| unreachable(url, &err))?
+        .map_err(|err| unreachable(url, err))?
     {
         if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
             return Err(RegistryError::BadManifest {
@@ -484,10 +484,11 @@ async fn read_limited(
     Ok(body)
 }
 
-fn unreachable(url: &str, err: &reqwest::Error) -> RegistryError {
+/// The URL is said once, in the error's own message: reqwest's would repeat it.
+fn unreachable(url: &str, err: reqwest::Error) -> RegistryError {
     RegistryError::Unreachable {
         url: url.to_owned(),
-        detail: describe(err),
+        detail: describe(&err.without_url()),
     }
 }
 
@@ -534,5 +535,22 @@ mod tests {
                 "https://quay.io"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_does_not_answer_is_named_once() {
+        // Nothing listens on port 1 of this machine.
+        let image: ImageRef = "127.0.0.1:1/x/y:1".parse().unwrap();
+        let errors = RegistryClient::new()
+            .unwrap()
+            .resolve(&image, &Registries::default(), &|_| None)
+            .await
+            .unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.starts_with("no answer from https://127.0.0.1:1/v2/x/y/manifests/1: "),
+            "{text}"
+        );
+        assert_eq!(text.matches("127.0.0.1:1").count(), 1, "{text}");
     }
 }
