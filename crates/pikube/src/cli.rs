@@ -48,10 +48,11 @@ pub enum Command {
         after_help = "Examples:\n  pikube doctor\n  pikube doctor --output json | jq '.[] | select(.verdict != \"pass\")'\n\nExit status: 0 healthy, 1 a check failed (or a node did not answer), 2 only warnings."
     )]
     Doctor(ReportArgs),
-    /// The container images the cluster's add-ons run; with --check, whether each is
-    /// published for every node's platform, asked of its registry as the nodes would.
+    /// The container images the cluster's add-ons (and your manifests) run; with --check,
+    /// whether each is published for every node's platform, asked of its registry as the
+    /// nodes would.
     #[command(
-        after_help = "Examples:\n  pikube images\n  pikube images --check                  # the platforms of the nodes, from their facts\n  pikube images --check --arch arm64,armhf   # without asking the nodes\n  pikube images --check --image postgres:17-bookworm --image ghcr.io/me/app:1.2\n  pikube images --check -o json | jq '.images[] | select(.verdict != \"ok\")'\n\nEach image is asked of the mirrors [k3s.registries] gives for its registry (then those for\n\"*\"), then of the registry itself, anonymously, as a node's containerd pulls it. A node on\n64-bit Raspberry Pi OS needs linux/arm64, one on 32-bit linux/arm/v7, a mini PC\nlinux/amd64. An image pinned by digest (name@sha256:...) must be served under that digest.\n\nExit status: 0 every image runs on every node's platform (or no --check), 1 an image\nlacks a platform, could not be resolved, or is not what its digest pins."
+        after_help = "Examples:\n  pikube images\n  pikube images --check                  # the platforms of the nodes, from their facts\n  pikube images --check --arch arm64,armhf   # without asking the nodes\n  pikube images --check --image postgres:17-bookworm --image ghcr.io/me/app:1.2\n  pikube images --check -m deploy/     # and every image your manifests run\n  pikube images --check -o json | jq '.images[] | select(.verdict != \"ok\")'\n\nEach image is asked of the mirrors [k3s.registries] gives for its registry (then those for\n\"*\"), then of the registry itself, anonymously, as a node's containerd pulls it. A node on\n64-bit Raspberry Pi OS needs linux/arm64, one on 32-bit linux/arm/v7, a mini PC\nlinux/amd64. An image pinned by digest (name@sha256:...) must be served under that digest.\n\nExit status: 0 every image runs on every node's platform (or no --check), 1 an image\nlacks a platform, could not be resolved, or is not what its digest pins."
     )]
     Images(ImagesArgs),
     /// Prepare every node for K3s: hostname, memory cgroup in the right cmdline.txt, swap
@@ -346,6 +347,10 @@ pub struct ImagesArgs {
     /// Another image to check beside the add-ons' (your workloads'); may be repeated.
     #[arg(long = "image", value_name = "IMAGE")]
     pub images: Vec<ImageRef>,
+    /// The images your manifests run: a YAML file, or a directory read for *.yaml and *.yml
+    /// files (with its subdirectories); may be repeated.
+    #[arg(short = 'm', long = "manifests", value_name = "PATH")]
+    pub manifests: Vec<PathBuf>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -183,6 +183,48 @@ fn images_check_finds_the_addon_image_a_pi_cannot_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The images of the workloads' own manifests (this repository's deploy/), each read
+    // once: the pikube image is the add-on's too; postgres is new.
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let deploy = deploy.to_str().unwrap();
+    let out = pikube(work.path(), &["images", "-m", deploy]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 6, "{listed}");
+    assert!(
+        listed.contains("deploy/movies/postgres.yaml  postgres:17-bookworm\n"),
+        "{listed}"
+    );
+    let out = pikube(
+        work.path(),
+        &["images", "--check", "--arch", "arm64", "-m", deploy],
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("deploy/movies/postgres.yaml  postgres:17-bookworm\n         index"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Images: 5 ok, 1 missing a node's platform, 0 not resolved."),
+        "{text}"
+    );
+    // A template is not a manifest: named by file and line.
+    std::fs::create_dir_all(work.path().join("chart/templates")).unwrap();
+    std::fs::write(
+        work.path().join("chart/templates/app.yaml"),
+        "containers:\n  - image: \"{{ .Values.image }}\"\n",
+    )
+    .unwrap();
+    let out = pikube(work.path(), &["images", "-m", "chart"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "chart/templates/app.yaml:2: \"{{ .Values.image }}\" is not an image reference"
+        ),
+        "{err}"
+    );
+
     // Every manifest request was challenged, and the token asked for the image's scope.
     let realm_log = std::fs::read_to_string(registry.dir.path().join("realm.log")).unwrap();
     assert!(

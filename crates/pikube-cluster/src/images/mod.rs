@@ -1,4 +1,5 @@
-//! The container images the cluster's add-ons run, and whether every node can run them:
+//! The container images the cluster's add-ons (or the operator's manifests) run, and
+//! whether every node can run them:
 //! each image asked of its registry (through `[k3s.registries]` mirrors, as the nodes would)
 //! for the platforms it is published for, and a pinned digest checked against what the
 //! registry serves. A Pi on a 64-bit OS needs linux/arm64, one on 32-bit Raspberry Pi OS
@@ -19,17 +20,57 @@ use serde::Serialize;
 use crate::addons::{monitoring_files, AddonFile};
 use crate::config::{Arch, ClusterConfig};
 
-/// An image an add-on's manifests run.
+/// An image something runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsedImage {
     /// The image.
     pub image: ImageRef,
-    /// The add-on that runs it, as cluster.toml names it.
-    pub addon: &'static str,
+    /// What runs it: an add-on as cluster.toml names it, a manifest file, `--image`.
+    pub source: String,
+}
+
+/// A manifest line naming what is not an image reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct BadImageLine {
+    /// Its line, from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub problem: InvalidImageRef,
+}
+
+/// The images a manifest's text names (`image:` keys, a container's or an init
+/// container's; a `#` comment is not read), with their lines.
+pub fn images_in(text: &str) -> Result<Vec<(usize, ImageRef)>, BadImageLine> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim_start().trim_start_matches("- ").trim_start();
+        let Some(value) = line.strip_prefix("image:") else {
+            continue;
+        };
+        let value = value.split(" #").next().unwrap_or(value);
+        let value = value.trim().trim_matches(['"', '\'']);
+        let image = value.parse().map_err(|problem| BadImageLine {
+            line: index + 1,
+            problem,
+        })?;
+        found.push((index + 1, image));
+    }
+    Ok(found)
+}
+
+/// Adds `image` to `used` unless it is there already.
+pub fn add_image(used: &mut Vec<UsedImage>, image: ImageRef, source: &str) {
+    if !used.iter().any(|u| u.image == image) {
+        used.push(UsedImage {
+            image,
+            source: source.to_owned(),
+        });
+    }
 }
 
 /// Every image the add-ons cluster.toml turns on run.
-pub fn addon_images(config: &ClusterConfig) -> Result<Vec<UsedImage>, InvalidImageRef> {
+pub fn addon_images(config: &ClusterConfig) -> Result<Vec<UsedImage>, BadImageLine> {
     let mut files = Vec::new();
     if let Some(monitoring) = &config.addons.monitoring {
         // The password goes into the secret file only, which holds no image.
@@ -40,22 +81,11 @@ pub fn addon_images(config: &ClusterConfig) -> Result<Vec<UsedImage>, InvalidIma
 
 /// Every image the files run (a container's or an init container's), each once, in order.
 /// The secret files hold no containers and are not read.
-pub fn images_of(files: &[AddonFile]) -> Result<Vec<UsedImage>, InvalidImageRef> {
+pub fn images_of(files: &[AddonFile]) -> Result<Vec<UsedImage>, BadImageLine> {
     let mut used: Vec<UsedImage> = Vec::new();
     for file in files.iter().filter(|file| file.secret.is_none()) {
-        for line in file.content.lines() {
-            let line = line.trim_start().trim_start_matches("- ").trim_start();
-            let Some(value) = line.strip_prefix("image:") else {
-                continue;
-            };
-            let value = value.trim().trim_matches(['"', '\'']);
-            let image: ImageRef = value.parse()?;
-            if !used.iter().any(|u| u.image == image) {
-                used.push(UsedImage {
-                    image,
-                    addon: file.addon,
-                });
-            }
+        for (_, image) in images_in(&file.content)? {
+            add_image(&mut used, image, file.addon);
         }
     }
     Ok(used)
@@ -172,7 +202,7 @@ mod tests {
     fn a_verdict_names_the_platforms_a_node_lacks() {
         let used = UsedImage {
             image: "quay.io/x/y:1".parse().unwrap(),
-            addon: "monitoring",
+            source: "monitoring".into(),
         };
         let resolved = |platforms: &[&str]| Resolved {
             digest: format!("sha256:{}", "0".repeat(64)),
@@ -216,6 +246,30 @@ mod tests {
             error.errors[0].contains("wants a login"),
             "{:?}",
             error.errors
+        );
+    }
+
+    #[test]
+    fn a_manifests_images_are_found_with_their_lines_and_a_bad_one_named_by_line() {
+        let text = "containers:\n- name: a\n  image: postgres:17 # the database\n  # image: not:read\ninitContainers:\n  - image: \"ghcr.io/me/init:1\"\n";
+        let found: Vec<(usize, String)> = images_in(text)
+            .unwrap()
+            .into_iter()
+            .map(|(line, image)| (line, image.to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (3, "postgres:17".to_owned()),
+                (6, "ghcr.io/me/init:1".to_owned())
+            ]
+        );
+        let err = images_in("a: 1\n  image: \"{{ .Values.image }}\"\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(
+            err.to_string()
+                .starts_with("line 2: \"{{ .Values.image }}\" is not an image reference"),
+            "{err}"
         );
     }
 }

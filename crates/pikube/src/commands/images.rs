@@ -1,10 +1,12 @@
 //! `pikube images`: the images the cluster's add-ons run, and with `--check` whether each
 //! is published for the platform of every node.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 use pikube_cluster::config::{Arch, ClusterConfig};
 use pikube_cluster::images::{
-    addon_images, ImageCheck, ImageVerdict, Platform, RegistryClient, UsedImage,
+    add_image, addon_images, images_in, ImageCheck, ImageVerdict, Platform, RegistryClient,
 };
 use pikube_cluster::progress::SilentProgress;
 use serde_json::json;
@@ -18,13 +20,20 @@ use crate::exit::Outcome;
 pub fn run(args: &ImagesArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     let mut used = addon_images(&config).context("an add-on's manifests name a bad image")?;
-    for image in &args.images {
-        if !used.iter().any(|u| u.image == *image) {
-            used.push(UsedImage {
-                image: image.clone(),
-                addon: "--image",
-            });
+    for path in &args.manifests {
+        for file in manifest_files(path)? {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let found = images_in(&text).map_err(|err| {
+                anyhow::anyhow!("{}:{}: {}", file.display(), err.line, err.problem)
+            })?;
+            for (_, image) in found {
+                add_image(&mut used, image, &file.display().to_string());
+            }
         }
+    }
+    for image in &args.images {
+        add_image(&mut used, image.clone(), "--image");
     }
     if !args.check {
         match args.output {
@@ -33,12 +42,15 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<Outcome> {
                 serde_json::to_string_pretty(&json!({ "images": used }))?
             ),
             OutputFormat::Text if used.is_empty() => {
-                outln!("No add-on is turned on in cluster.toml and no --image given: no images.");
+                outln!(
+                    "No add-on is turned on in cluster.toml, and no --manifests or --image given: \
+                     no images."
+                );
             }
             OutputFormat::Text => {
-                let width = used.iter().map(|u| u.addon.len()).max().unwrap_or(0);
+                let width = used.iter().map(|u| u.source.len()).max().unwrap_or(0);
                 for image in &used {
-                    outln!("{:width$}  {}", image.addon, image.image);
+                    outln!("{:width$}  {}", image.source, image.image);
                 }
             }
         }
@@ -119,14 +131,22 @@ async fn node_archs(config: &ClusterConfig) -> anyhow::Result<Vec<Arch>> {
 }
 
 fn render(checks: &[ImageCheck]) {
-    let width = checks.iter().map(|c| c.used.addon.len()).max().unwrap_or(0);
+    let width = checks
+        .iter()
+        .map(|c| c.used.source.len())
+        .max()
+        .unwrap_or(0);
     for check in checks {
         let label = match check.verdict {
             ImageVerdict::Ok => "ok     ",
             ImageVerdict::Missing => "MISSING",
             ImageVerdict::Error => "ERROR  ",
         };
-        outln!("{label}  {:width$}  {}", check.used.addon, check.used.image);
+        outln!(
+            "{label}  {:width$}  {}",
+            check.used.source,
+            check.used.image
+        );
         if let Some(digest) = &check.digest {
             let kind = if check.index { "index" } else { "single image" };
             outln!(
@@ -161,4 +181,31 @@ fn list(platforms: &[Platform]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// `path` itself, or the YAML files under it, in name order.
+fn manifest_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("--manifests {}: cannot read it", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("--manifests {}: cannot list it", path.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--manifests {}: cannot list it", path.display()))?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            files.extend(manifest_files(&entry)?);
+        } else if entry
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        {
+            files.push(entry);
+        }
+    }
+    Ok(files)
 }
