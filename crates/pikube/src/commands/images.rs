@@ -1,5 +1,5 @@
-//! `pikube images`: the images the cluster's add-ons run, and with `--check` whether each
-//! is published for the platform of every node.
+//! `pikube images`: the images the cluster's add-ons (and the operator's manifests) run,
+//! and with `--check` whether each is published for the platform of every node.
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,8 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<Outcome> {
     for image in &args.images {
         add_image(&mut used, image.clone(), "--image");
     }
-    if !args.check {
+    if !args.check || used.is_empty() {
+        // Nothing to ask a registry about without images: no node is asked either.
         match args.output {
             OutputFormat::Json => outln!(
                 "{}",
