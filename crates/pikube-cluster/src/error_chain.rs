@@ -18,6 +18,14 @@ pub fn describe(err: &(dyn Error + 'static)) -> String {
     describe_chain(chain)
 }
 
+/// A failed HTTP request's chain on one line, without its URL: reqwest's own message is terse
+/// ("error sending request") and names the URL, which the caller names already and which,
+/// after a redirect, can hold a signed download token; the cause (connection refused, a
+/// certificate problem...) is further down.
+pub fn describe_request(error: reqwest::Error) -> String {
+    describe(&error.without_url())
+}
+
 /// A chain of messages, outermost first, on one line, each cause once.
 pub fn describe_chain(chain: impl IntoIterator<Item = String>) -> String {
     let mut text = String::new();

@@ -12,8 +12,8 @@ mod reference;
 mod registry;
 
 pub use platform::Platform;
-pub use reference::{ImageRef, InvalidImageRef, DOCKER_HUB};
-pub use registry::{endpoints, RegistryClient, RegistryError, Resolved};
+pub use reference::{ImageRef, InvalidImageRef};
+pub use registry::{RegistryClient, RegistryError, Resolved};
 
 use serde::Serialize;
 

@@ -13,7 +13,7 @@ use super::auth::{host_of, login_may_go_to, settings_for, Challenge, Login};
 use super::platform::Platform;
 use super::reference::{ImageRef, DOCKER_HUB};
 use crate::config::{Registries, RegistryConfig};
-use crate::error_chain::describe;
+use crate::error_chain::describe_request;
 use crate::secrets::SecretKey;
 
 /// What a registry serves under an image's tag or digest.
@@ -176,7 +176,7 @@ fn client(config: Option<&RegistryConfig>, host: &str) -> Result<reqwest::Client
                 RegistryError::BadCa {
                     host: host.to_owned(),
                     source_file: ca.source.display().to_string(),
-                    detail: describe(&err),
+                    detail: crate::error_chain::describe(&err),
                 }
             })?;
             builder = builder.add_root_certificate(certificate);
@@ -186,7 +186,7 @@ fn client(config: Option<&RegistryConfig>, host: &str) -> Result<reqwest::Client
         }
     }
     builder.build().map_err(|err| RegistryError::Client {
-        detail: describe(&err),
+        detail: describe_request(err),
     })
 }
 
@@ -442,7 +442,7 @@ impl Endpoint {
 
 /// Where a node's containerd looks for `image`: its registry's mirrors, then the `*`
 /// mirrors, then the registry itself (Docker Hub's API lives at registry-1.docker.io).
-pub fn endpoints(image: &ImageRef, registries: &Registries) -> Vec<String> {
+fn endpoints(image: &ImageRef, registries: &Registries) -> Vec<String> {
     let mut endpoints: Vec<String> = [image.registry.as_str(), "*"]
         .iter()
         .filter_map(|name| registries.mirrors.get(*name))
@@ -484,11 +484,11 @@ async fn read_limited(
     Ok(body)
 }
 
-/// The URL is said once, in the error's own message: reqwest's would repeat it.
+/// The URL is said once, in the error's own message.
 fn unreachable(url: &str, err: reqwest::Error) -> RegistryError {
     RegistryError::Unreachable {
         url: url.to_owned(),
-        detail: describe(&err.without_url()),
+        detail: describe_request(err),
     }
 }
 

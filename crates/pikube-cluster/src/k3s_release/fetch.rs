@@ -1,6 +1,5 @@
 //! HTTP for release assets: small texts read whole, binaries streamed to a file.
 
-use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::url::redact;
 use super::ReleaseError;
+use crate::error_chain::describe_request;
 
 /// What a streamed download wrote.
 pub(super) struct Downloaded {
@@ -45,7 +45,7 @@ impl Fetcher {
             .read_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| ReleaseError::Client {
-                detail: describe(e),
+                detail: describe_request(e),
             })?;
         Ok(Fetcher { client })
     }
@@ -158,23 +158,8 @@ fn check_transport(url: &str, allow_http: bool) -> Result<(), ReleaseError> {
 fn request_error(url: &str, error: reqwest::Error) -> ReleaseError {
     ReleaseError::Request {
         url: redact(url),
-        detail: describe(error),
+        detail: describe_request(error),
     }
-}
-
-/// reqwest's own message is terse ("error sending request"); the cause (connection refused,
-/// certificate problem...) is further down the chain. Its URL is dropped: after a redirect it
-/// can hold a signed download token, and ours is named already.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
