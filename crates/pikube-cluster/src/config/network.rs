@@ -49,6 +49,13 @@ impl FromStr for NodeAddress {
             .ok()
             .filter(|p| (1..max).contains(p))
             .ok_or_else(|| fail(format!("the prefix must be 1 to {} bits", max - 1)))?;
+        let subnet = StaticAddress { ip, prefix };
+        if let Some(role) = subnet.reserved_role() {
+            return Err(fail(format!(
+                "{ip} is the {role} address of {}/{prefix}, which no host can have",
+                subnet.network()
+            )));
+        }
         Ok(NodeAddress {
             address: Address::Ip(ip),
             prefix: Some(prefix),
@@ -70,20 +77,56 @@ impl StaticAddress {
     pub fn contains(&self, other: IpAddr) -> bool {
         match (self.ip, other) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = v4_mask(self.prefix);
                 u32::from(a) & mask == u32::from(b) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = v6_mask(self.prefix);
                 u128::from(a) & mask == u128::from(b) & mask
             }
             _ => false,
         }
     }
+}
+
+impl StaticAddress {
+    /// The first address of the subnet.
+    fn network(&self) -> IpAddr {
+        match self.ip {
+            IpAddr::V4(a) => IpAddr::V4((u32::from(a) & v4_mask(self.prefix)).into()),
+            IpAddr::V6(a) => IpAddr::V6((u128::from(a) & v6_mask(self.prefix)).into()),
+        }
+    }
+
+    /// Which address reserved by the subnet this is, if any: an IPv4 subnet's first
+    /// (network) and last (broadcast) addresses, an IPv6 subnet's first (the subnet-router
+    /// anycast address). A /31 or /32 (IPv4), /127 or /128 (IPv6) has none (RFC 3021).
+    fn reserved_role(&self) -> Option<&'static str> {
+        match self.ip {
+            IpAddr::V4(a) if self.prefix < 31 => {
+                let host = u32::from(a) & !v4_mask(self.prefix);
+                if host == 0 {
+                    Some("network")
+                } else if host == !v4_mask(self.prefix) {
+                    Some("broadcast")
+                } else {
+                    None
+                }
+            }
+            IpAddr::V6(a) if self.prefix < 127 => {
+                (u128::from(a) & !v6_mask(self.prefix) == 0).then_some("subnet-router anycast")
+            }
+            _ => None,
+        }
+    }
+}
+
+fn v4_mask(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+fn v6_mask(prefix: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
 }
 
 impl std::fmt::Display for StaticAddress {
@@ -234,9 +277,31 @@ mod tests {
             ("192.168.1.10/0", "1 to 31 bits"),
             ("192.168.1.10/x", "1 to 31 bits"),
             ("fd00::10/129", "1 to 127 bits"),
+            (
+                "192.168.1.0/24",
+                "192.168.1.0 is the network address of 192.168.1.0/24",
+            ),
+            (
+                "192.168.1.255/24",
+                "192.168.1.255 is the broadcast address of 192.168.1.0/24",
+            ),
+            (
+                "10.0.3.255/22",
+                "10.0.3.255 is the broadcast address of 10.0.0.0/22",
+            ),
+            ("fd00::/64", "fd00:: is the subnet-router anycast address"),
         ] {
             let err = bad.parse::<NodeAddress>().unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
+        }
+        // The last address of a /31 is a host (RFC 3021), and the /24's neighbours are too.
+        for fine in [
+            "10.0.0.1/31",
+            "10.0.0.0/31",
+            "192.168.1.254/24",
+            "192.168.1.1/24",
+        ] {
+            assert!(fine.parse::<NodeAddress>().is_ok(), "{fine}");
         }
         let v6: NodeAddress = "fd00::10/64".parse().unwrap();
         assert_eq!(v6.prefix, Some(64));

@@ -1087,7 +1087,23 @@ fn static_addresses_share_network_and_bad_ones_are_named_at_the_node() {
         found[0].contains("nodes[0].address: 192.168.2.10/24 and [network] gateway 192.168.1.1 are not in one subnet"),
         "{found:?}"
     );
-    assert!(found[1].contains("nodes[1].address"), "{found:?}");
+    assert_eq!(
+        found[1],
+        "cluster.toml:16:11: nodes[1].address: duplicate address \"192.168.2.10\"; nodes[0] \
+         at line 12 already has it"
+    );
+    // An address its subnet keeps for itself, named where it is written.
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}{network}\n{}",
+            node("a", "192.168.1.255/24", "server")
+        )),
+        [
+            "cluster.toml:12:11: nodes[0].address: \"192.168.1.255/24\" is not a valid static \
+          address (192.168.1.255 is the broadcast address of 192.168.1.0/24, which no host can \
+          have)"
+        ]
+    );
     assert!(
         errors(&format!(
             "{HEAD}[network]\ngateway = \"router\"\ndns = [\"x\"]\ninterface = \"eth 0\"\n\n{}",
