@@ -16,6 +16,7 @@ use super::raw::{RawK3s, Text};
 use super::report::Report;
 use super::sha256::Sha256;
 use super::version::K3sVersion;
+use crate::secrets::SecretKey;
 
 /// `None` when the table is missing or any value in it is invalid; every
 /// problem is in `report` either way.
@@ -56,6 +57,22 @@ pub(crate) fn lower(
     let datastore_endpoint = fields::optional(raw.datastore_endpoint.as_ref(), |d| {
         fields::parse::<DatastoreEndpoint>(report, "k3s.datastore_endpoint", d)
     });
+    let datastore_endpoint_secret = fields::optional(raw.datastore_endpoint_secret.as_ref(), |s| {
+        let key = SecretKey::parse(s.get_ref())
+            .map_err(|why| report.error(Some(s.span()), "k3s.datastore_endpoint_secret", why))
+            .ok()?;
+        if raw.datastore_endpoint.is_some() {
+            report.error(
+                Some(s.span()),
+                "k3s.datastore_endpoint_secret",
+                "give the endpoint once: either datastore_endpoint, or the name of the secret \
+                 in secrets.age that holds it here"
+                    .to_owned(),
+            );
+            return None;
+        }
+        Some(key)
+    });
     let binaries = local_files(
         report,
         "binary",
@@ -87,6 +104,7 @@ pub(crate) fn lower(
         disable: disable?,
         kubelet_args: kubelet_args?,
         datastore_endpoint: datastore_endpoint?,
+        datastore_endpoint_secret: datastore_endpoint_secret?,
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
         secrets_encryption: raw.secrets_encryption.is_some_and(|b| *b.get_ref()),

@@ -88,10 +88,9 @@ pub(crate) fn parse_with_home(
 
     // With an external datastore there is no etcd quorum to warn about. A
     // bad endpoint is reported on its own, so it still counts as external.
-    let external_datastore = raw
-        .k3s
-        .as_ref()
-        .is_some_and(|k| k.value.datastore_endpoint.is_some());
+    let external_datastore = raw.k3s.as_ref().is_some_and(|k| {
+        k.value.datastore_endpoint.is_some() || k.value.datastore_endpoint_secret.is_some()
+    });
     let k3s = k3s::lower(&mut report, raw.k3s, dir, home);
     let network = network::lower(&mut report, raw.network);
     let addons = addons::lower(&mut report, raw.addons);

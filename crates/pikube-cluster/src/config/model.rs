@@ -22,6 +22,7 @@ use super::role::Role;
 use super::sha256::Sha256;
 use super::taint::Taint;
 use super::version::K3sVersion;
+use crate::secrets::SecretKey;
 
 /// A whole, valid `cluster.toml`.
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +89,9 @@ pub struct K3sSettings {
     pub kubelet_args: Vec<KubeletArg>,
     /// An external datastore instead of embedded etcd; shows itself redacted.
     pub datastore_endpoint: Option<DatastoreEndpoint>,
+    /// `datastore_endpoint_secret`: the secret in secrets.age that holds the endpoint, so
+    /// that its password need not be in cluster.toml. Never set with `datastore_endpoint`.
+    pub datastore_endpoint_secret: Option<SecretKey>,
     /// Local binaries for air-gapped installs, resolved like `identity_file`
     /// and known to exist at load time; an architecture without one is
     /// downloaded from the official release.
@@ -161,10 +165,7 @@ impl ClusterConfig {
 
     /// Where K3s keeps this cluster's objects.
     pub fn datastore(&self) -> DatastoreKind {
-        DatastoreKind::chosen(
-            self.servers().count(),
-            self.k3s.datastore_endpoint.is_some(),
-        )
+        DatastoreKind::chosen(self.servers().count(), self.k3s.external_datastore())
     }
 
     /// The directory holding cluster.toml, against which its paths resolve
@@ -184,6 +185,12 @@ pub fn dir_of(path: &Path) -> &Path {
 }
 
 impl K3sSettings {
+    /// Whether the cluster's objects live in a database of someone else's, whether its
+    /// endpoint is written here or kept in secrets.age.
+    pub fn external_datastore(&self) -> bool {
+        self.datastore_endpoint.is_some() || self.datastore_endpoint_secret.is_some()
+    }
+
     /// Every name the API certificate must carry beyond K3s' own defaults:
     /// `api_endpoint` first, then `tls_san`, without repeats.
     pub fn tls_sans(&self) -> Vec<&Address> {

@@ -96,6 +96,7 @@ pub(crate) struct RawK3s {
     pub(crate) disable: Option<Vec<Text>>,
     pub(crate) kubelet_args: Option<Vec<Text>>,
     pub(crate) datastore_endpoint: Option<Text>,
+    pub(crate) datastore_endpoint_secret: Option<Text>,
     /// Architecture to local binary; a map rather than a struct so that an
     /// unknown architecture is one error among all the others, with a hint
     /// for `uname -m` names, instead of stopping the parse.

@@ -80,6 +80,8 @@ version = "v1.31.4+k3s1"
 # state then lives there, so any number of servers works, even 2. It usually
 # holds a password: keep this file private. pikube shows it redacted.
 # datastore_endpoint = "postgres://k3s:secret@db.home.arpa:5432/k3s"
+# Or keep it out of this file: `pikube secrets set datastore_endpoint`, then
+# datastore_endpoint_secret = "datastore_endpoint"
 
 # Offline nodes also need the images K3s' system pods run (CoreDNS, pause,
 # Traefik...): with this, every node gets the release's image archive for its

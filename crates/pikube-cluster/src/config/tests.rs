@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::load::parse_with_home;
 use super::*;
+use crate::secrets::SecretKey;
 
 const HOME: &str = "/home/me";
 
@@ -427,7 +428,7 @@ fn unknown_keys_suggest_the_close_one() {
         errors("[k3s.channel]\n"),
         [
             "cluster.toml:1:2: k3s: unknown key `channel`; expected one of `version`, \
-          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `binary`, `airgap_images`, `secrets_encryption`, `images`, `sha256`, `images_sha256`, `registries`"
+          `api_endpoint`, `tls_san`, `disable`, `kubelet_args`, `datastore_endpoint`, `datastore_endpoint_secret`, `binary`, `airgap_images`, `secrets_encryption`, `images`, `sha256`, `images_sha256`, `registries`"
         ]
     );
     let text = format!("{HEAD}tls_sans = []\n");
@@ -733,6 +734,47 @@ datastore_endpoint = "postgresql://k3s:s3cret@db/k3s"
         ]
     );
     assert!(!errors.concat().contains("s3cret"));
+}
+
+#[test]
+fn the_datastore_endpoint_may_be_kept_in_the_secrets_file() {
+    let with = |lines: &str| {
+        format!(
+            "{HEAD}{lines}\n{}{}",
+            node("a", "10.0.0.1", "server"),
+            node("b", "10.0.0.2", "server")
+        )
+    };
+    let config = loaded(&with("datastore_endpoint_secret = \"k3s.datastore\"")).config;
+    assert_eq!(
+        config
+            .k3s
+            .datastore_endpoint_secret
+            .as_ref()
+            .map(SecretKey::as_str),
+        Some("k3s.datastore")
+    );
+    // Two servers on an external datastore: no embedded etcd, so no quorum warning.
+    assert_eq!(config.datastore(), DatastoreKind::External);
+
+    assert_eq!(
+        errors(&with(
+            "datastore_endpoint = \"postgres://k3s:pw@db/k3s\"\n\
+             datastore_endpoint_secret = \"k3s.datastore\""
+        )),
+        [
+            "cluster.toml:7:29: k3s.datastore_endpoint_secret: give the endpoint once: either \
+          datastore_endpoint, or the name of the secret in secrets.age that holds it here"
+        ]
+    );
+    assert_eq!(
+        errors(&with("datastore_endpoint_secret = \"db password\"")),
+        [
+            "cluster.toml:6:29: k3s.datastore_endpoint_secret: \"db password\" is not a secret \
+          name: dotted words of letters, digits, '_' and '-', e.g. sudo_password or \
+          nodes.pi-1.sudo_password"
+        ]
+    );
 }
 
 #[test]

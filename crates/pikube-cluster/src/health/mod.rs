@@ -207,7 +207,7 @@ pub async fn check(
             }
         }
     }
-    let embedded_etcd = config.k3s.datastore_endpoint.is_none() && config.servers().count() > 1;
+    let embedded_etcd = !config.k3s.external_datastore() && config.servers().count() > 1;
     if embedded_etcd {
         etcd(&mut health, &servers, live.as_deref(), config).await;
     }

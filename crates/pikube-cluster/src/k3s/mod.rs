@@ -7,6 +7,7 @@ mod adoption;
 mod binaries;
 mod cluster_nodes;
 pub mod cordon;
+mod datastore_secret;
 mod desired;
 mod drain;
 mod error;
@@ -34,6 +35,7 @@ pub use binaries::{resolve_binaries, BinaryError};
 pub use cluster_nodes::{
     get_nodes, parse_nodes, ClusterNode, ClusterNodesError, ETCD_MEMBER_ANNOTATION,
 };
+pub use datastore_secret::{resolve_datastore_secret, DatastoreSecretError};
 pub use desired::{BinaryArtifact, DesiredK3s};
 pub use drain::{drain_node, Drain, DrainError};
 pub use error::K3sError;
@@ -52,7 +54,7 @@ pub use render::{Membership, S3Credentials, ServerOptions};
 pub use reset::{reset_node, ResetReport};
 pub use s3_keys::{s3_credentials, MissingS3Key};
 pub use serving::{start_service, wait_node_ready};
-pub use spec::{K3sMemberSpec, K3sSpec};
+pub use spec::{ExternalDatastore, K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, NodeLabels, StageNode};
 pub use stale::{foreign_nodes, is_server, plan_prune, PruneStep};
 pub use state::{read_state, K3sNodeState, StateError};

@@ -17,8 +17,9 @@ pub struct K3sSpec {
     pub server: ServerOptions,
     /// Extra kubelet flags, `name=value`.
     pub kubelet_args: Vec<String>,
-    /// Secret: may hold a database password. Goes to the env file only.
-    pub datastore_endpoint: Option<String>,
+    /// An external datastore; its endpoint is secret (it may hold a database password)
+    /// and goes to the env file only.
+    pub datastore: Option<ExternalDatastore>,
     /// `[backup.s3]`'s keys, once looked up (secret): servers' env files only.
     pub s3_credentials: Option<S3Credentials>,
     /// In file order.
@@ -28,6 +29,25 @@ pub struct K3sSpec {
     pub registries: Option<String>,
     /// The registry CAs registries.yaml names, written with it.
     pub registry_cas: Vec<super::RegistryCaFile>,
+}
+
+/// Where an external datastore's endpoint is.
+#[derive(Clone)]
+pub enum ExternalDatastore {
+    /// The endpoint itself (secret).
+    Endpoint(String),
+    /// The secret in secrets.age that holds it, until the servers phase looks it up.
+    InSecret(crate::secrets::SecretKey),
+}
+
+impl ExternalDatastore {
+    /// The endpoint, once known.
+    fn endpoint(&self) -> Option<&str> {
+        match self {
+            ExternalDatastore::Endpoint(endpoint) => Some(endpoint),
+            ExternalDatastore::InSecret(_) => None,
+        }
+    }
 }
 
 /// One node as the K3s phases see it.
@@ -60,8 +80,11 @@ impl std::fmt::Debug for K3sSpec {
             .field("server", &self.server)
             .field("kubelet_args", &self.kubelet_args)
             .field(
-                "datastore_endpoint",
-                &self.datastore_endpoint.as_ref().map(|_| "<redacted>"),
+                "datastore",
+                &self.datastore.as_ref().map(|d| match d {
+                    ExternalDatastore::Endpoint(_) => "<redacted>".to_owned(),
+                    ExternalDatastore::InSecret(key) => format!("in secret {key}"),
+                }),
             )
             .field("nodes", &self.nodes)
             .field("s3_credentials", &self.s3_credentials)
@@ -78,7 +101,10 @@ impl K3sSpec {
     pub fn server_env<'a>(&'a self, agent_token: &'a str) -> ServerEnv<'a> {
         ServerEnv {
             agent_token,
-            datastore_endpoint: self.datastore_endpoint.as_deref(),
+            datastore_endpoint: self
+                .datastore
+                .as_ref()
+                .and_then(ExternalDatastore::endpoint),
             s3: self.s3_credentials.as_ref(),
         }
     }
@@ -107,16 +133,18 @@ impl K3sSpec {
             server: ServerOptions {
                 tls_san,
                 disable: k3s.disable.iter().map(ToString::to_string).collect(),
-                etcd_metrics: config.addons.monitoring.is_some()
-                    && k3s.datastore_endpoint.is_none(),
+                etcd_metrics: config.addons.monitoring.is_some() && !k3s.external_datastore(),
                 backup: config.backup.clone(),
                 secrets_encryption: k3s.secrets_encryption,
             },
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
-            datastore_endpoint: k3s
-                .datastore_endpoint
-                .as_ref()
-                .map(|d| d.expose().to_owned()),
+            datastore: match (&k3s.datastore_endpoint, &k3s.datastore_endpoint_secret) {
+                (Some(endpoint), _) => {
+                    Some(ExternalDatastore::Endpoint(endpoint.expose().to_owned()))
+                }
+                (None, Some(key)) => Some(ExternalDatastore::InSecret(key.clone())),
+                (None, None) => None,
+            },
             nodes: config
                 .nodes
                 .iter()

@@ -95,7 +95,7 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
                 )
             } else {
                 let remaining = servers_left.saturating_sub(1);
-                let quorum = match spec.datastore_endpoint {
+                let quorum = match spec.datastore {
                     // An external datastore keeps the state: one server is enough.
                     Some(_) => 1,
                     None => super::etcd_majority(remaining),
@@ -163,7 +163,7 @@ mod tests {
                 secrets_encryption: false,
             },
             kubelet_args: Vec::new(),
-            datastore_endpoint: None,
+            datastore: None,
             s3_credentials: None,
             nodes: members
                 .iter()

@@ -58,7 +58,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
             },
             ready_timeout: args.ready_timeout,
             reboot_timeout: args.reboot_timeout,
-            keep_quorum: !args.allow_quorum_loss && config.k3s.datastore_endpoint.is_none(),
+            keep_quorum: !args.allow_quorum_loss && !config.k3s.external_datastore(),
         };
         let mut stopped_at: Option<NodeName> = None;
         for (name, role) in &order {

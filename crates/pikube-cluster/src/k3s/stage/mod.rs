@@ -212,7 +212,7 @@ impl K3sStage<'_> {
         let topology = topology(
             &topo_nodes,
             self.spec.api_endpoint.as_deref(),
-            self.spec.datastore_endpoint.is_some(),
+            self.spec.datastore.is_some(),
         )?;
         Ok(Survey {
             nodes: surveyed,

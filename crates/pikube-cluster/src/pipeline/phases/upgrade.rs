@@ -220,7 +220,7 @@ async fn roll_out(
 
     // Before anything changes: etcd healthy, and a snapshot to come back to.
     let servers: Vec<&StageNode> = run.servers_up();
-    let embedded_etcd = run.spec.datastore_endpoint.is_none()
+    let embedded_etcd = run.spec.datastore.is_none()
         && run
             .spec
             .nodes

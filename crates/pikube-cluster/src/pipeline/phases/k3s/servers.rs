@@ -2,7 +2,7 @@
 //! read and the topology decided (kept in the run for the agents and labels phases), then
 //! the first server and the other servers one at a time, each Ready before the next.
 
-use crate::k3s::{registries_yaml, registry_ca_files, s3_credentials};
+use crate::k3s::{registries_yaml, registry_ca_files, resolve_datastore_secret, s3_credentials};
 use crate::pipeline::{Mode, PhaseReport, PipelineError, Run};
 
 pub(crate) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
@@ -42,6 +42,12 @@ pub(crate) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
                 return Ok(());
             }
         }
+    }
+    if let Err(missing) = resolve_datastore_secret(&mut run.spec.datastore, run.secret) {
+        // Without its endpoint a server would start on a datastore of its own.
+        report.errors.push(missing.to_string());
+        run.fail_all_up(report, |node| format!("{node}: not installed: {missing}"));
+        return Ok(());
     }
     let recorded = super::recorded(run);
     let Some(stage) = super::stage(run, &recorded) else {
