@@ -1,9 +1,11 @@
 //! How an error reaches the user: its message, then each cause that says something new.
 //!
-//! Many errors in the tree name their cause in their own message *and* return it as their
-//! source (so that callers can still match on it); printing the whole chain would then
-//! print the cause twice, or three times down a longer chain. Here a cause whose text the
-//! message so far already contains is left out, so every cause is printed once.
+//! pikube's own errors show their cause in their message and do not also return it as
+//! their source (the test `cli::no_error_both_shows_and_returns_its_cause` keeps it so).
+//! Errors of the crates underneath (reqwest, hyper, sqlx, std's I/O wrappers) may do both,
+//! and printing their whole chain would then say a cause twice, or three times down a
+//! longer chain. Here a cause whose text the message so far already contains is left out,
+//! so every cause is printed once whoever wrote it.
 
 use std::error::Error;
 
