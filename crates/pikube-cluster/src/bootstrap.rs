@@ -1,8 +1,9 @@
 //! `pikube bootstrap`: a node still on its image's default login (a user and a password)
 //! made into one pikube reaches by key: the admin user created, given the controller's
-//! keys and passwordless sudo, optionally password login turned off. The password goes
-//! to ssh through an askpass program reading a private file, and to sudo on standard
-//! input: never on a command line or in the environment.
+//! keys and passwordless sudo (or sudo asking for a password of its own, kept in
+//! secrets.age), optionally password login turned off. The password goes to ssh through an
+//! askpass program reading a private file, and to sudo (then the admin's, to chpasswd) on
+//! standard input: never on a command line or in the environment.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::NodeName;
-use crate::firstboot::{admin_access, AuthorizedKey};
+use crate::firstboot::{admin_access, AdminSudo, AuthorizedKey};
 
 use crate::ssh::{last_line, shell_quote, ClientConfig, SshTarget};
 
@@ -31,6 +32,9 @@ pub struct Bootstrap<'a> {
     pub admin: &'a str,
     /// The public keys the admin user accepts.
     pub keys: &'a [AuthorizedKey],
+    /// The admin user's own password, for a sudo that asks for it; `None`: passwordless
+    /// sudo.
+    pub admin_password: Option<&'a crate::ssh::SudoPassword>,
     /// Turn sshd's password login off once the keys work.
     pub disable_password_login: bool,
     /// The program ssh runs for the password (pikube itself).
@@ -93,12 +97,25 @@ impl From<std::io::Error> for BootstrapError {
 }
 
 /// The script run as root: the admin user made if missing (no password: the key is the
-/// way in), keys and sudo given, password login off when asked.
+/// way in), keys and sudo given, password login off when asked. With
+/// [`AdminSudo::WithPassword`] the admin's password is the next line of standard input
+/// (after sudo's), set with chpasswd so it is never an argument of any process.
 pub fn bootstrap_script(
     admin: &str,
     keys: &[AuthorizedKey],
     disable_password_login: bool,
+    sudo: AdminSudo,
 ) -> String {
+    let admin_password = match sudo {
+        AdminSudo::NoPassword => "",
+        // printf is the shell's own here, so the password is no process's argument.
+        AdminSudo::WithPassword => {
+            "IFS= read -r PIKUBE_ADMIN_PASSWORD
+             printf '%s:%s\n' \"$ADMIN\" \"$PIKUBE_ADMIN_PASSWORD\" | chpasswd
+             unset PIKUBE_ADMIN_PASSWORD
+"
+        }
+    };
     let password_login = if disable_password_login {
         "mkdir -p /etc/ssh/sshd_config.d\n\
          printf 'PasswordAuthentication no\\nKbdInteractiveAuthentication no\\n' > /etc/ssh/sshd_config.d/50-pikube.conf\n\
@@ -115,9 +132,9 @@ pub fn bootstrap_script(
          for group in sudo adm; do\n  \
            if getent group \"$group\" >/dev/null; then usermod -aG \"$group\" \"$ADMIN\"; fi\n\
          done\n\
-         {access}{password_login}echo pikube-bootstrap-done\n",
+         {admin_password}{access}{password_login}echo pikube-bootstrap-done\n",
         admin = shell_quote(admin),
-        access = admin_access(keys),
+        access = admin_access(keys, sudo),
     )
 }
 
@@ -131,7 +148,11 @@ impl Bootstrap<'_> {
             .prefix("pikube-askpass")
             .tempdir()?;
         let answer = write_private(secret_dir.path(), self.password)?;
-        let script = bootstrap_script(self.admin, self.keys, self.disable_password_login);
+        let sudo = match self.admin_password {
+            None => AdminSudo::NoPassword,
+            Some(_) => AdminSudo::WithPassword,
+        };
+        let script = bootstrap_script(self.admin, self.keys, self.disable_password_login, sudo);
         let remote = format!("sudo -k -S -p '' -- sh -c {}", shell_quote(&script));
         let mut ssh = tokio::process::Command::new("ssh");
         // pikube's ssh_config says BatchMode, which turns password prompts off.
@@ -169,10 +190,13 @@ impl Bootstrap<'_> {
         ssh.kill_on_drop(true);
         let mut child = ssh.spawn()?;
         if let Some(mut stdin) = child.stdin.take() {
-            // sudo -S reads the password as its first line.
-            let _ = stdin
-                .write_all(format!("{}\n", self.password).as_bytes())
-                .await;
+            // sudo -S reads the password as its first line (a byte at a time, so the
+            // admin's, when there is one, is left for the script).
+            let mut input = zeroize::Zeroizing::new(format!("{}\n", self.password).into_bytes());
+            if let Some(admin_password) = self.admin_password {
+                input.extend_from_slice(&admin_password.line_then(b""));
+            }
+            let _ = stdin.write_all(&input).await;
             let _ = stdin.shutdown().await;
         }
         let limit = client.command_timeout();
@@ -279,6 +303,7 @@ mod tests {
             password: "raspberry",
             admin: "admin",
             keys: &[],
+            admin_password: None,
             disable_password_login: false,
             askpass: Path::new("/bin/false"),
         }
@@ -299,10 +324,20 @@ mod tests {
         let keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x7bQ me@laptop"
             .parse::<AuthorizedKey>()
             .unwrap()];
-        for off in [false, true] {
-            let script = bootstrap_script("ops", &keys, off);
+        for (off, sudo) in [
+            (false, AdminSudo::NoPassword),
+            (true, AdminSudo::NoPassword),
+            (false, AdminSudo::WithPassword),
+        ] {
+            let script = bootstrap_script("ops", &keys, off, sudo);
             assert!(script.contains("ADMIN='ops'\n"), "{script}");
             assert_eq!(script.contains("PasswordAuthentication no"), off);
+            assert_eq!(
+                script.contains("NOPASSWD:ALL"),
+                sudo == AdminSudo::NoPassword,
+                "{script}"
+            );
+            assert_eq!(script.contains("chpasswd"), sudo == AdminSudo::WithPassword);
             let checked = std::process::Command::new("sh")
                 .args(["-n", "-c", &script])
                 .status()

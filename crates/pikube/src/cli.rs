@@ -119,12 +119,17 @@ Exit status: the remote command's (255 when ssh itself failed), 1 for an unknown
   pikube secrets set bootstrap_password        # the image's password, kept encrypted
   pikube bootstrap --all --login ubuntu
   pikube bootstrap pi-worker-03 --login pi --disable-password-login
+  pikube secrets set sudo_password             # the admin's own, for --sudo-password
+  pikube bootstrap --all --login pi --sudo-password
 
 The password comes from secrets.age (nodes.<name>.bootstrap_password, else
 bootstrap_password) or is asked once on the terminal; it reaches ssh through a private
 file read by pikube itself (SSH_ASKPASS) and sudo on its standard input, never a command
-line. A node pikube already reaches by key with passwordless sudo is left as it is, so
-running it again changes nothing. The key: as for firstboot.
+line. With --sudo-password the admin user gets a password of its own (secrets.age's
+nodes.<name>.sudo_password, else sudo_password; set on the node through chpasswd's standard
+input) and sudo asks for it; every later pikube command reads it from secrets.age. A node
+pikube already reaches by key with working sudo is left as it is, so running it again
+changes nothing. The key: as for firstboot.
 
 Exit status: 0 every node reachable by key, 1 a node failed (named, with why).")]
     Bootstrap(BootstrapArgs),
@@ -651,6 +656,10 @@ pub struct BootstrapArgs {
     /// Turn SSH password login off once the key works.
     #[arg(long)]
     pub disable_password_login: bool,
+    /// Give the admin user the password kept in secrets.age (nodes.<name>.sudo_password,
+    /// else sudo_password) and sudo that asks for it, instead of passwordless sudo.
+    #[arg(long)]
+    pub sudo_password: bool,
     /// The public key the admin user logs in with (a .pub file; may be repeated).
     #[arg(long, value_name = "FILE")]
     pub authorized_key: Vec<std::path::PathBuf>,

@@ -3,7 +3,7 @@
 //! (`systemd.run=`), which then reboots; the script removes itself and its cmdline.txt
 //! words. Plain POSIX sh with every value single-quoted.
 
-use super::admin_access::admin_access;
+use super::admin_access::{admin_access, AdminSudo};
 use super::{CmdlineEdit, FirstBoot, StaticNetwork};
 use crate::ssh::shell_quote;
 
@@ -70,7 +70,7 @@ exit 0
         node = shell_quote(&first.node),
         user = shell_quote(&first.user),
         network = first.network.as_ref().map(keyfile).unwrap_or_default(),
-        access = admin_access(&first.keys),
+        access = admin_access(&first.keys, AdminSudo::NoPassword),
     );
     (
         script,

@@ -12,6 +12,7 @@ mod firstrun;
 mod write;
 
 pub(crate) use admin_access::admin_access;
+pub use admin_access::AdminSudo;
 pub use authorized_key::{AuthorizedKey, InvalidAuthorizedKey};
 pub use write::{write_boot_files, WriteError, Written};
 

@@ -43,7 +43,7 @@ pub fn secret(key: &SecretKey) -> Option<String> {
 }
 
 /// `nodes.<node>.sudo_password`, else `sudo_password`, from the secrets.
-fn from_secrets(node: &str) -> Option<SudoPassword> {
+pub fn sudo_password_from_secrets(node: &str) -> Option<SudoPassword> {
     let secrets = secrets()?;
     [
         format!("nodes.{node}.sudo_password"),
@@ -63,7 +63,7 @@ pub fn sudo_password(node: &str) -> Option<SudoPassword> {
     if let Some(password) = super::env_secrets::sudo_password_from_env() {
         return Some(SudoPassword::new(password));
     }
-    if let Some(password) = from_secrets(node) {
+    if let Some(password) = sudo_password_from_secrets(node) {
         return Some(password);
     }
     let mut asked = ASKED
