@@ -768,6 +768,53 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
     let first_end = spans.iter().map(|s| s.1).fold(f64::MAX, f64::min);
     assert!(last_start < first_end, "not run at once: {spans:?}");
 
+    // --parallelism 1: one node after the other, never two at once.
+    let serial = ws
+        .pikube(&[
+            "exec",
+            "--all",
+            "--parallelism",
+            "1",
+            "-o",
+            "json",
+            "--",
+            "date +%s.%N; sleep 0.5; date +%s.%N",
+        ])
+        .expect_code(0);
+    let serial: Value = serde_json::from_str(&serial.stdout).unwrap();
+    let mut spans: Vec<(f64, f64)> = serial["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let times: Vec<f64> = n["stdout"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .map(|l| l.parse().unwrap())
+                .collect();
+            (times[0], times[1])
+        })
+        .collect();
+    assert_eq!(spans.len(), 3);
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "overlapping: {spans:?}");
+    }
+
+    // The server role only.
+    let servers = ws
+        .pikube(&["exec", "--role", "server", "--", "hostname"])
+        .expect_code(0);
+    assert!(
+        servers.stdout.starts_with("one | ")
+            && servers.stdout.lines().count() == 1
+            && servers.stderr.contains("exec: 1 ok, 0 failed"),
+        "{}\n{}",
+        servers.stdout,
+        servers.stderr
+    );
+
     // A role, as root; a non-zero exit is named with its node and fails the run.
     let agents = ws
         .pikube(&["exec", "--role", "agent", "--sudo", "--", "id -u; exit 3"])
@@ -794,6 +841,12 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
     assert_eq!(json["nodes"][0]["node"], "two");
     assert_eq!(json["nodes"][0]["exit_code"], 0);
     assert_eq!(json["nodes"][0]["stdout"], "hi\n");
+    let json = ws
+        .pikube(&["exec", "two", "-o", "json", "--", "echo oops >&2; exit 4"])
+        .expect_code(1);
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["nodes"][0]["exit_code"], 4, "{json}");
+    assert_eq!(json["nodes"][0]["stderr"], "oops\n", "{json}");
 
     // A command that runs past --timeout is given up on that node only, and named.
     let started = std::time::Instant::now();
@@ -881,6 +934,22 @@ fn exec_runs_on_the_chosen_nodes_at_once_prefixes_each_line_and_names_the_failur
         down.stderr.contains("exec: 2 ok, 1 failed: three: "),
         "{}",
         down.stderr
+    );
+    // In JSON, the node pikube could not reach says why, with no exit code.
+    let down = ws
+        .pikube(&["exec", "--all", "-o", "json", "--", "true"])
+        .expect_code(1);
+    let down: Value = serde_json::from_str(&down.stdout).unwrap();
+    let three = down["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "three")
+        .unwrap_or_else(|| panic!("{down}"));
+    assert!(three["exit_code"].is_null(), "{three}");
+    assert!(
+        three["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{three}"
     );
 
     // `pikube ssh`: the system's ssh, as pikube reaches the node (key, pinned host key);
