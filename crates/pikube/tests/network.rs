@@ -258,6 +258,58 @@ fn a_bullseye_agent_moves_through_dhcpcd_keeping_the_rest_of_its_file() {
 }
 
 #[test]
+fn a_dhcpcd_move_the_controller_cannot_follow_is_rolled_back_by_the_node() {
+    // The rollback of a Bullseye node: its dhcpcd.conf as it was, byte for byte, and the
+    // node back at its old address, with nobody reaching it in between.
+    let fleet = Fleet::up(&["pi1", "pi2:os=bullseye,net=dhcpcd"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let (net, old) = subnet(&fleet, "pi2");
+    let lost = format!("{net}63");
+    fleet.unroutable(&lost);
+    make_static(&ws, "agent", &old, &lost, &net, 20);
+    let before = fleet.exec(
+        "pi2",
+        "cat /etc/dhcpcd.conf; stat -c '%a %U:%G' /etc/dhcpcd.conf",
+    );
+
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    let said = format!("{}{}", apply.stdout, apply.stderr);
+    assert!(
+        said.contains(&format!("two: network: not reached at {lost} within")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "it put its old configuration back and answers at {old} again"
+        )),
+        "{said}"
+    );
+    let addresses = eth0(&fleet);
+    assert!(addresses.contains(&format!("{old}/24")), "{addresses}");
+    assert!(!addresses.contains(&lost), "{addresses}");
+    assert_eq!(
+        fleet.exec(
+            "pi2",
+            "cat /etc/dhcpcd.conf; stat -c '%a %U:%G' /etc/dhcpcd.conf"
+        ),
+        before
+    );
+    // And the next plan proposes the move again.
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout
+            .contains(&format!("switch eth0 to {lost}/24 through dhcpcd")),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
 fn a_single_server_moves_and_its_agent_follows() {
     let fleet = Fleet::up(&["pi1:net=nm", "pi2"]);
     let ws = Workspace::new(
