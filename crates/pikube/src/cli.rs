@@ -141,6 +141,11 @@ Exit status: 0 every node reachable by key, 1 a node failed (named, with why).")
   pikube firstboot pi-worker-01 --os trixie --out /media/$USER/bootfs
   pikube firstboot --all --os ubuntu --out seeds/       # one folder per node
   pikube firstboot pi-1 --os bookworm --out boot/ --authorized-key ~/.ssh/ops.pub
+  pikube firstboot pi-worker-02 --out /media/$USER/bootfs  # the image told from the card
+
+Without --os, the card's mounted boot partition tells the image: Raspberry Pi OS's
+issue.txt with cloud-init's user-data is trixie, without it bookworm; user-data without
+issue.txt is ubuntu (stated on standard error).
 
 Formats: bookworm writes firstrun.sh and adds the words that run it once to cmdline.txt
 (as Raspberry Pi Imager does; without a cmdline.txt in --out, they are printed for you to
@@ -687,9 +692,10 @@ pub struct FirstbootArgs {
     /// Every node of cluster.toml, one folder each.
     #[arg(long)]
     pub all: bool,
-    /// The image on the card.
+    /// The image on the card (default: told from the boot partition --out names, for one
+    /// node).
     #[arg(long, value_enum)]
-    pub os: FirstbootOs,
+    pub os: Option<FirstbootOs>,
     /// Where to write: the card's mounted boot partition, or a folder.
     #[arg(long, value_name = "DIR")]
     pub out: std::path::PathBuf,

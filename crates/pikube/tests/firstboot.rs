@@ -292,6 +292,69 @@ fn bookworm_gets_firstrun_sh_and_the_cmdline_words_once() {
     );
 }
 
+#[test]
+fn without_os_the_card_tells_the_image() {
+    let lab = Lab::new("user = \"admin\"");
+    let card = |name: &str, files: &[&str]| {
+        let dir = lab.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for file in files {
+            let text = match *file {
+                "issue.txt" => "Raspberry Pi reference 2025-11-24\n",
+                "cmdline.txt" => "console=tty1 root=PARTUUID=4e639091-02 rootwait\n",
+                _ => "#cloud-config\n",
+            };
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+    };
+    card("bookworm", &["issue.txt", "cmdline.txt"]);
+    card("trixie", &["issue.txt", "cmdline.txt", "user-data"]);
+    card("ubuntu", &["cmdline.txt", "user-data"]);
+    for (os, written) in [
+        ("bookworm", "firstrun.sh"),
+        ("trixie", "network-config"),
+        ("ubuntu", "network-config"),
+    ] {
+        let (code, stdout, stderr) = lab.pikube(&[
+            "firstboot",
+            "pi-1",
+            "--out",
+            os,
+            "--authorized-key",
+            "key.pub",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("{os}: taken for {os}'s boot partition (")),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains(&format!("for {os} written to {os}")),
+            "{stdout}"
+        );
+        assert!(lab.path().join(os).join(written).is_file(), "{os}");
+    }
+
+    // Nothing to tell it by, or several nodes' folders: --os is asked for, nothing written.
+    card("blank", &[]);
+    refused(
+        &lab,
+        "pi-1 --out blank --authorized-key key.pub",
+        "blank: cannot tell which image this boot partition is (no cmdline.txt: not a \
+         Raspberry Pi boot partition); say --os bookworm, trixie or ubuntu",
+    );
+    assert_eq!(
+        std::fs::read_dir(lab.path().join("blank")).unwrap().count(),
+        0
+    );
+    refused(
+        &lab,
+        "--all --out seeds --authorized-key key.pub",
+        "say --os bookworm, trixie or ubuntu: the image is told from a card's boot partition \
+         only when writing for one node",
+    );
+}
+
 /// Runs `firstboot` with `args` on `lab`: it must fail naming `problem`, writing nothing.
 fn refused(lab: &Lab, args: &str, problem: &str) {
     let args: Vec<&str> = std::iter::once("firstboot")

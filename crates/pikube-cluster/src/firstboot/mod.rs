@@ -8,12 +8,14 @@ use crate::config::NodeName;
 mod admin_access;
 mod authorized_key;
 mod cloud_init;
+mod detect;
 mod firstrun;
 mod write;
 
 pub(crate) use admin_access::admin_access;
 pub use admin_access::AdminSudo;
 pub use authorized_key::{AuthorizedKey, InvalidAuthorizedKey};
+pub use detect::{detect_boot_os, UnknownBootPartition};
 pub use write::{write_boot_files, WriteError, Written};
 
 use std::fmt;

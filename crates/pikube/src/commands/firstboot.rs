@@ -1,7 +1,9 @@
 //! `pikube firstboot`: the boot-partition files of a fresh card, per node of cluster.toml.
 
 use pikube_cluster::config::NodeSpec;
-use pikube_cluster::firstboot::{write_boot_files, BootOs, FirstBoot, StaticNetwork};
+use pikube_cluster::firstboot::{
+    detect_boot_os, write_boot_files, BootOs, FirstBoot, StaticNetwork,
+};
 
 use crate::cli::{FirstbootArgs, FirstbootOs};
 use crate::commands::admin_access::{admin_user, keys_for};
@@ -21,9 +23,21 @@ pub fn run(args: &FirstbootArgs) -> anyhow::Result<Outcome> {
         (false, true) => anyhow::bail!("say which nodes: NODE... or --all"),
     };
     let os = match args.os {
-        FirstbootOs::Bookworm => BootOs::Bookworm,
-        FirstbootOs::Trixie => BootOs::Trixie,
-        FirstbootOs::Ubuntu => BootOs::Ubuntu,
+        Some(FirstbootOs::Bookworm) => BootOs::Bookworm,
+        Some(FirstbootOs::Trixie) => BootOs::Trixie,
+        Some(FirstbootOs::Ubuntu) => BootOs::Ubuntu,
+        None if args.all || nodes.len() > 1 => anyhow::bail!(
+            "say --os bookworm, trixie or ubuntu: the image is told from a card's boot \
+             partition only when writing for one node"
+        ),
+        None => {
+            let (os, by) = detect_boot_os(&args.out)?;
+            errln!(
+                "{}: taken for {os}'s boot partition ({by}); pass --os if it is another image",
+                args.out.display()
+            );
+            os
+        }
     };
     // Everything is checked for every node before anything is written.
     let mut planned = Vec::new();
