@@ -11,6 +11,7 @@
 
 mod host;
 mod render;
+mod vcgencmd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ use std::path::Path;
 use pikube_pi::Throttled;
 
 use crate::host::{Host, Missing, Read};
+use crate::vcgencmd;
 
 /// The text to serve, and what was left out and why (for the log).
 #[derive(Debug, Default)]
@@ -84,15 +85,19 @@ pub fn render(root: &Path) -> Scrape {
     scrape
 }
 
-/// The firmware's get_throttled bits, as sysfs shows them (hex, no 0x).
+/// The firmware's get_throttled bits, as sysfs shows them (hex, no 0x), or else as
+/// `vcgencmd get_throttled` tells them.
 fn throttled(host: &Host, scrape: &mut Scrape) {
-    let read = host.number(
+    let read = match host.number(
         "/sys/devices/platform/soc/soc:firmware/get_throttled",
         |t| {
             let t = t.strip_prefix("0x").unwrap_or(t);
             u32::from_str_radix(t, 16).ok()
         },
-    );
+    ) {
+        Err(Missing::Absent) => vcgencmd::get_throttled(host),
+        read => read,
+    };
     let Some(bits) = scrape.keep(read) else {
         return;
     };

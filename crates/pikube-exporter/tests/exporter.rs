@@ -5,14 +5,14 @@ use std::path::Path;
 
 use pikube_exporter::render;
 
-fn put(root: &Path, path: &str, content: &str) {
+pub(crate) fn put(root: &Path, path: &str, content: &str) {
     let path = root.join(path.trim_start_matches('/'));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
 }
 
 /// A Pi 4 booted from eMMC, as the fake fleet builds one.
-fn pi(root: &Path, throttled: &str, temp: &str) {
+pub(crate) fn pi(root: &Path, throttled: &str, temp: &str) {
     put(
         root,
         "/sys/devices/platform/soc/soc:firmware/get_throttled",
@@ -57,7 +57,7 @@ fn pi(root: &Path, throttled: &str, temp: &str) {
     );
 }
 
-fn lines(text: &str) -> Vec<&str> {
+pub(crate) fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#')).collect()
 }
 

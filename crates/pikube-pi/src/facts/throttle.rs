@@ -45,8 +45,8 @@ impl ThrottleFlag {
 }
 
 impl Throttled {
-    /// Parses `throttled=0x50005`.
-    pub(crate) fn parse(output: &str) -> Option<Self> {
+    /// Parses `vcgencmd get_throttled`'s answer, `throttled=0x50005`.
+    pub fn parse(output: &str) -> Option<Self> {
         let value = output.trim().strip_prefix("throttled=")?.trim();
         let hex = value
             .strip_prefix("0x")
