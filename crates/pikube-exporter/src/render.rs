@@ -73,13 +73,7 @@ pub fn render(root: &Path) -> Scrape {
         );
     }
     storage(&host, &mut scrape);
-    let synchronized = host.exists("/run/systemd/timesync/synchronized");
-    scrape.family(
-        "pi_time_synchronized",
-        "gauge",
-        "1 when systemd-timesyncd has synchronised the clock since boot.",
-        &[(String::new(), f64::from(u8::from(synchronized)))],
-    );
+    time_synchronized(&host, &mut scrape);
     memory_cgroup(&host, &mut scrape);
     info(&host, &mut scrape);
     scrape
@@ -195,6 +189,23 @@ fn storage(host: &Host, scrape: &mut Scrape) {
         "gauge",
         "Share of the eMMC's rated life used (upper bound of the device's estimate).",
         &wear,
+    );
+}
+
+/// systemd-timesyncd's runtime directory exists while it runs, and gains its
+/// `synchronized` flag at the first synchronisation since boot. Without the directory the
+/// state is unknown (another daemon such as chrony keeps the clock, or /run is not
+/// mounted), and a 0 would raise a false alert: the metric is left out.
+fn time_synchronized(host: &Host, scrape: &mut Scrape) {
+    if !host.exists("/run/systemd/timesync") {
+        return;
+    }
+    let synchronized = host.exists("/run/systemd/timesync/synchronized");
+    scrape.family(
+        "pi_time_synchronized",
+        "gauge",
+        "1 when systemd-timesyncd has synchronised the clock since boot, 0 while it has not.",
+        &[(String::new(), f64::from(u8::from(synchronized)))],
     );
 }
 

@@ -3,5 +3,6 @@
 //! `cargo nextest run -p pikube-exporter -E 'test(/^MODULE::/)'`.
 
 mod alerts;
+mod clock;
 mod exporter;
 mod vcgencmd;
