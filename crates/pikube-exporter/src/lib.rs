@@ -11,6 +11,7 @@
 
 mod host;
 mod render;
+mod storage;
 mod vcgencmd;
 
 use std::net::SocketAddr;

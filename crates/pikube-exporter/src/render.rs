@@ -6,7 +6,7 @@ use std::path::Path;
 use pikube_pi::Throttled;
 
 use crate::host::{Host, Missing, Read};
-use crate::vcgencmd;
+use crate::{storage, vcgencmd};
 
 /// The text to serve, and what was left out and why (for the log).
 #[derive(Debug, Default)]
@@ -18,7 +18,7 @@ pub struct Scrape {
 }
 
 impl Scrape {
-    fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
         if samples.is_empty() {
             return;
         }
@@ -72,7 +72,7 @@ pub fn render(root: &Path) -> Scrape {
             &hertz,
         );
     }
-    storage(&host, &mut scrape);
+    storage::storage(&host, &mut scrape);
     time_synchronized(&host, &mut scrape);
     memory_cgroup(&host, &mut scrape);
     info(&host, &mut scrape);
@@ -122,73 +122,6 @@ fn throttled(host: &Host, scrape: &mut Scrape) {
         "gauge",
         "1 when the firmware reports the condition (now, or at any time since boot).",
         &samples,
-    );
-}
-
-/// The root device from the kernel command line, and eMMC wear where the device tells.
-fn storage(host: &Host, scrape: &mut Scrape) {
-    let cmdline = host.text("/proc/cmdline").unwrap_or_default();
-    let root = cmdline
-        .split_whitespace()
-        .find_map(|arg| arg.strip_prefix("root="))
-        .unwrap_or("");
-    let device = match root.strip_prefix("PARTUUID=") {
-        Some(id) => std::fs::read_link(host.path(&format!("/dev/disk/by-partuuid/{id}")))
-            .ok()
-            .and_then(|target| target.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default(),
-        None => root.trim_start_matches("/dev/").to_owned(),
-    };
-    let disk = if device.starts_with("mmcblk") || device.starts_with("nvme") {
-        device.split('p').next().unwrap_or("").to_owned()
-    } else {
-        device
-            .trim_end_matches(|c: char| c.is_ascii_digit())
-            .to_owned()
-    };
-    let kind = if disk.starts_with("mmcblk") {
-        let card = host
-            .text(&format!("/sys/block/{disk}/device/type"))
-            .unwrap_or_default();
-        if card.trim() == "MMC" {
-            "emmc"
-        } else {
-            "sd"
-        }
-    } else if disk.starts_with("nvme") {
-        "nvme"
-    } else if disk.starts_with("sd") {
-        "usb"
-    } else {
-        ""
-    };
-    if !kind.is_empty() {
-        scrape.family(
-            "pi_root_storage_info",
-            "gauge",
-            "What the root file system lives on: sd, emmc, usb or nvme.",
-            &[(format!("{{kind=\"{kind}\",device=\"{disk}\"}}"), 1.0)],
-        );
-    }
-    // eMMC life-time estimates (JEDEC), read as the facts read them.
-    let mut wear = Vec::new();
-    for disk in host.entries("/sys/block") {
-        let Ok(text) = host.text(&format!("/sys/block/{disk}/device/life_time")) else {
-            continue;
-        };
-        match pikube_pi::facts::wear_ratio(&text) {
-            Some(ratio) => wear.push((format!("{{device=\"{disk}\"}}"), ratio)),
-            None => scrape.problems.push(format!(
-                "/sys/block/{disk}/device/life_time: not a life-time estimate: {:?}",
-                text.trim()
-            )),
-        }
-    }
-    scrape.family(
-        "pi_storage_wear_ratio",
-        "gauge",
-        "Share of the eMMC's rated life used (upper bound of the device's estimate).",
-        &wear,
     );
 }
 

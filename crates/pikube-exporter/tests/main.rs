@@ -5,4 +5,5 @@
 mod alerts;
 mod clock;
 mod exporter;
+mod storage;
 mod vcgencmd;
