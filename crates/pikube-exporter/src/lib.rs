@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod certificates;
 mod host;
 mod render;
 mod storage;

@@ -6,7 +6,7 @@ use std::path::Path;
 use pikube_pi::Throttled;
 
 use crate::host::{Host, Missing, Read};
-use crate::{storage, vcgencmd};
+use crate::{certificates, storage, vcgencmd};
 
 /// The text to serve, and what was left out and why (for the log).
 #[derive(Debug, Default)]
@@ -75,6 +75,7 @@ pub fn render(root: &Path) -> Scrape {
     storage::storage(&host, &mut scrape);
     time_synchronized(&host, &mut scrape);
     memory_cgroup(&host, &mut scrape);
+    certificates::certificates(&host, &mut scrape);
     info(&host, &mut scrape);
     scrape
 }

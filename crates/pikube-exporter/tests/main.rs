@@ -3,6 +3,7 @@
 //! `cargo nextest run -p pikube-exporter -E 'test(/^MODULE::/)'`.
 
 mod alerts;
+mod certificates;
 mod clock;
 mod exporter;
 mod storage;
