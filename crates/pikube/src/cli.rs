@@ -42,12 +42,13 @@ pub enum Command {
         after_help = "Examples:\n  pikube plan\n  pikube plan --output json\n\nA node in the cluster that cluster.toml no longer lists is a change too: `pikube apply\n--prune` removes it.\n\nExit status: 0 no changes, 2 changes pending, 1 error."
     )]
     Plan(PlanArgs),
-    /// Check every node's health and say what to do: power (under-voltage), throttling and
-    /// temperature, a server's datastore on an SD card, memory cgroup, swap, K3s versions.
+    /// Check every node's health (or the nodes named) and say what to do: power
+    /// (under-voltage), throttling and temperature, a server's datastore on an SD card,
+    /// memory cgroup, swap, K3s versions.
     #[command(
-        after_help = "Examples:\n  pikube doctor\n  pikube doctor --output json | jq '.[] | select(.verdict != \"pass\")'\n\nExit status: 0 healthy, 1 a check failed (or a node did not answer), 2 only warnings."
+        after_help = "Examples:\n  pikube doctor\n  pikube doctor pi-3 pi-4\n  pikube doctor --output json | jq '.[] | select(.verdict != \"pass\")'\n\nNamed nodes are judged alone; the servers are asked all the same, since the K3s versions\nand the cluster's state are read from them.\n\nExit status: 0 healthy, 1 a check failed (or a node did not answer), 2 only warnings."
     )]
-    Doctor(ReportArgs),
+    Doctor(DoctorArgs),
     /// The container images the cluster's add-ons (and your manifests) run; with --check,
     /// whether each is published for every node's platform, asked of its registry as the
     /// nodes would.
@@ -339,6 +340,18 @@ pub enum OutputFormat {
 pub struct ReportArgs {
     #[command(flatten)]
     pub file: FileArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Nodes to judge (default: all).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<NodeName>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

@@ -466,3 +466,39 @@ fn the_readmes_cargo_run_finds_pikube_alone() {
         .collect();
     assert_eq!(binaries, ["pikube"]);
 }
+
+#[test]
+fn doctor_judges_only_the_nodes_named_and_refuses_a_name_not_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1 of this machine: SSH is refused at once, so each node's
+    // verdict is "reachable: FAIL" without a fleet.
+    std::fs::write(
+        dir.path().join("cluster.toml"),
+        "[cluster]\nname = \"t\"\n[ssh]\nuser = \"pi\"\nport = 1\nconnect_timeout = 2\n\
+         known_hosts = \"known_hosts\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
+         [[nodes]]\nname = \"one\"\naddress = \"127.0.0.1\"\nrole = \"server\"\n\
+         [[nodes]]\nname = \"two\"\naddress = \"127.0.0.2\"\nrole = \"agent\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = pikube(dir.path(), &["doctor", "two"]);
+    assert!(
+        code == 1 && out.contains("FAIL  two  reachable: ") && !out.contains(" one "),
+        "{code}: {out}{err}"
+    );
+    let (code, out, _) = pikube(dir.path(), &["doctor", "--output", "json", "two"]);
+    let findings: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let nodes: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["node"].as_str())
+        .collect();
+    assert!(code == 1 && nodes == ["two"], "{code}: {out}");
+
+    let (code, out, err) = pikube(dir.path(), &["doctor", "three"]);
+    assert!(
+        code == 1 && err.contains("no node three in cluster.toml (nodes: one, two)"),
+        "{code}: {out}{err}"
+    );
+    assert_each_clause_once(&err);
+}

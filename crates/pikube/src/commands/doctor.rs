@@ -9,15 +9,21 @@ use pikube_cluster::error_chain::describe;
 use pikube_cluster::health;
 use pikube_cluster::progress::SilentProgress;
 
-use crate::cli::{OutputFormat, ReportArgs};
-use crate::commands::cluster::{fleet, load_config};
+use crate::cli::{DoctorArgs, OutputFormat};
+use crate::commands::cluster::{check_node_names, fleet_of, load_config};
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
-    let fleet = fleet(&config)?;
+    check_node_names(&config, &args.nodes)?;
+    let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
+    // The servers are asked even when not named: the versions are judged against theirs, and
+    // the cluster's node list is read through them.
+    let fleet = fleet_of(&config, |node| {
+        chosen(node.name.as_ref()) || node.role == Role::Server
+    })?;
     let runtime = runtime()?;
     let results = runtime.block_on(fleet.facts(&SilentProgress));
     let mut findings = Vec::new();
@@ -66,6 +72,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
             findings.push(examine_snapshots(&node.node, &schedule, found));
         }
     }
+
+    findings.retain(|finding| chosen(finding.node.as_str()));
 
     match args.output {
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&findings)?),
