@@ -220,6 +220,26 @@ pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding>
             );
         }
     }
+    match facts.ntp_synchronized {
+        Some(true) => say(
+            "time sync",
+            Verdict::Pass,
+            "the clock is synchronized with NTP".into(),
+            None,
+        ),
+        Some(false) => say(
+            "time sync",
+            Verdict::Warn,
+            "the clock is not synchronized with NTP".into(),
+            Some(
+                "turn time sync on (`sudo timedatectl set-ntp true` for systemd-timesyncd, or \
+                 chrony) and let the node reach an NTP server (UDP 123); a Pi has no \
+                 battery-backed clock, so without NTP it runs from its last shutdown's time \
+                 and certificates and etcd fail",
+            ),
+        ),
+        None => {}
+    }
     if let (Some(available), total) = (facts.memory_available_kib, facts.memory_total_kib) {
         if total > 0 {
             let percent = available as f64 * 100.0 / total as f64;
@@ -569,6 +589,19 @@ mod tests {
             None,
             "no offset measured, no verdict"
         );
+        assert_eq!(
+            verdict(&found, "time sync"),
+            None,
+            "the node cannot say: no verdict"
+        );
+        let synchronized = facts(&[("ntp_synchronized", "yes\n")]);
+        assert_eq!(
+            verdict(
+                &examine(&"pi-1".parse::<NodeName>().unwrap(), false, &synchronized),
+                "time sync"
+            ),
+            Some((Verdict::Pass, "the clock is synchronized with NTP".into()))
+        );
 
         let mut sick = facts(&[
             ("meminfo", "MemTotal: 4000000 kB\nMemAvailable: 150000 kB\n"),
@@ -577,6 +610,8 @@ mod tests {
                 &format!("{DF_HEADER}/dev/root 30000000 27500000 1500000 95% /\n"),
             ),
             ("uname_r", "6.6.51+rpt-rpi-2712\n"),
+            // No timedated to ask; timesyncd runs and has not synchronised.
+            ("timesyncd_synchronized", "no\n"),
         ]);
         sick.clock_offset_secs = Some(-7.25);
         let found = examine(&"pi-5".parse::<NodeName>().unwrap(), false, &sick);
@@ -589,6 +624,13 @@ mod tests {
         assert_eq!(
             verdict(&found, "clock").unwrap(),
             (Verdict::Warn, "7.2 s behind this machine's".into())
+        );
+        assert_eq!(
+            verdict(&found, "time sync").unwrap(),
+            (
+                Verdict::Warn,
+                "the clock is not synchronized with NTP".into()
+            )
         );
         assert!(found
             .iter()

@@ -1107,7 +1107,22 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
         fresh.stdout
     );
     ws.pikube(&["apply", READY]).expect_code(0);
+    // NTP as systemd-timesyncd reports it once synchronised (the nodes' kernel is this
+    // machine's, whose own NTP state is not the test's to rely on).
+    for pi in ["pi1", "pi2"] {
+        fleet.exec(
+            pi,
+            "mkdir -p /run/systemd/timesync && touch /run/systemd/timesync/synchronized",
+        );
+    }
     let healthy = ws.pikube(&["doctor"]).expect_code(0);
+    assert!(
+        healthy
+            .stdout
+            .contains("PASS  two  time sync: the clock is synchronized with NTP"),
+        "{}",
+        healthy.stdout
+    );
     assert!(
         healthy
             .stdout
@@ -1160,6 +1175,13 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
     ] {
         assert!(sick.stdout.contains(line), "{line}:\n{}", sick.stdout);
     }
+    // Only the node named is judged.
+    let named = ws.pikube(&["doctor", "one"]).expect_code(0);
+    assert!(
+        named.stdout.contains("PASS  one  power: ") && !named.stdout.contains("  two  "),
+        "{}",
+        named.stdout
+    );
     let json = ws.pikube(&["doctor", "--output", "json"]).expect_code(1);
     let findings: Value = serde_json::from_str(&json.stdout).unwrap();
     assert!(findings
@@ -1173,7 +1195,8 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
     fleet.exec(
         "pi2",
         "echo 0x50000 > /etc/fleet/throttled && echo 72000 > /sys/class/thermal/thermal_zone0/temp \
-         && echo '0x03 0x09' > /etc/fleet/life_time",
+         && echo '0x03 0x09' > /etc/fleet/life_time \
+         && rm /run/systemd/timesync/synchronized",
     );
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["two".to_owned()]).unwrap();
@@ -1191,6 +1214,9 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
             && warned
                 .stdout
                 .contains("WARN  two  temperature: SoC at 72.0 °C")
+            && warned
+                .stdout
+                .contains("WARN  two  time sync: the clock is not synchronized with NTP")
             && warned.stdout.contains(
                 "WARN  two  certificates: /var/lib/rancher/k3s/agent/client-soon.crt expires \
                  in 10 days"

@@ -13,6 +13,7 @@ mod sections;
 mod storage;
 mod swap;
 mod throttle;
+mod time_sync;
 mod units;
 
 use serde::Serialize;
@@ -118,6 +119,9 @@ pub struct NodeFacts {
     /// the time a command takes to start over SSH. Set by whoever ran the script and
     /// knows when it sent it; `None` from the script alone.
     pub clock_offset_secs: Option<f64>,
+    /// The clock is synchronised with NTP: timesyncd's flag while it runs, else the
+    /// kernel's as timedated tells it (chrony, ntpd); `None` when the node cannot say.
+    pub ntp_synchronized: Option<bool>,
 }
 
 impl NodeFacts {
@@ -157,6 +161,10 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v > 0.0),
         clock_offset_secs: None,
+        ntp_synchronized: time_sync::ntp_synchronized(
+            s.ok_line("timesyncd_synchronized"),
+            s.ok_line("ntp_synchronized"),
+        ),
         uptime_secs: s
             .ok_line("uptime")
             .and_then(|line| line.split_whitespace().next())

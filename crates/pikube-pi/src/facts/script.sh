@@ -24,6 +24,15 @@ pk_line '@@pikube-facts v1'
 # First: the clock, compared with the controller's (status flags a node off by > 2 s).
 pk_cmd clock date +%s.%N
 
+# Whether NTP keeps it: timesyncd's flag file while it runs (its directory exists then),
+# as the pi-exporter reads it; and timedated's flag, the kernel's, which chrony and ntpd
+# set too (the parser prefers timesyncd's).
+pk_cmd ntp_synchronized timedatectl show -p NTPSynchronized --value
+if [ -d /run/systemd/timesync ]; then
+  if [ -e /run/systemd/timesync/synchronized ]; then pk_value timesyncd_synchronized yes
+  else pk_value timesyncd_synchronized no; fi
+else pk_absent timesyncd_synchronized; fi
+
 # --- system identity
 if [ -f /etc/os-release ]; then pk_file os_release /etc/os-release
 else pk_file os_release /usr/lib/os-release; fi
