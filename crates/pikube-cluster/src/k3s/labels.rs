@@ -1,6 +1,8 @@
-//! Node labels and taints: pikube's automatic ones plus cluster.toml's. k3s applies
-//! `node-label`/`node-taint` only when a node registers, so pikube keeps the live node in
-//! step through the API, and removes what it set earlier once cluster.toml drops it.
+//! Node labels and taints: pikube's automatic ones plus cluster.toml's. k3s re-applies
+//! `node-label` at every start (adding or overwriting, never removing) and `node-taint` only
+//! when the node first registers, so neither a dropped label nor a changed taint reaches a
+//! live node by itself: pikube keeps the node in step through the API, and removes what it
+//! set earlier once cluster.toml drops it.
 
 use pikube_pi::facts::StorageKind;
 use pikube_pi::NodeFacts;
