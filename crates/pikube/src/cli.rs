@@ -491,9 +491,9 @@ pub struct ApplyArgs {
     /// During a K3s upgrade, cordon servers but do not drain them (agents always are).
     #[arg(long)]
     pub no_drain_servers: bool,
-    /// Take over nodes whose K3s another tool (install.sh, k3sup) installed: their unit,
-    /// config.yaml and env file become pikube's; the flags and variables cluster.toml does
-    /// not set are kept (`adopt = true` on a node does the same for that node). Without it
+    /// Take over nodes whose K3s another tool (install.sh, k3sup, k3s-ansible) installed:
+    /// their unit, config.yaml and env file become pikube's; the flags and variables
+    /// cluster.toml does not set are kept (`adopt = true` on a node does the same for that node). Without it
     /// such a node is refused, naming what would be kept and replaced.
     #[arg(long)]
     pub adopt: bool,

@@ -1887,6 +1887,76 @@ fn a_k3s_installed_by_install_sh_is_refused_naming_its_settings_then_adopted_kee
 }
 
 #[test]
+fn a_k3s_ansible_agent_is_refused_then_adopted_as_k3s_agent_and_its_k3s_node_unit_removed() {
+    // Audit F8: older k3s-ansible playbooks run the agent as k3s-node.service, a bare
+    // `k3s agent` with its flags and token in config.yaml. Unseen, pikube would install
+    // k3s-agent beside it: two agents on one node.
+    let fleet = Fleet::up(&["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    let unit = "/etc/systemd/system/k3s-node.service";
+    fleet.exec(
+        "pi2",
+        &format!(
+            "cat > {unit} <<'EOF'\n[Unit]\nDescription=Lightweight Kubernetes\n\
+             After=network-online.target\n[Service]\nType=notify\n\
+             ExecStart=/usr/local/bin/k3s agent\nKillMode=process\nRestart=always\n\
+             [Install]\nWantedBy=multi-user.target\nEOF\n\
+             systemctl daemon-reload && systemctl enable k3s-node.service && \
+             mkdir -p /etc/rancher/k3s && umask 077 && \
+             printf 'server: https://one:6443\\ntoken: ansible-secret\\n\
+             node-label:\\n- site=shed\\nkubelet-arg:\\n- max-pods=50\\n' \
+             > /etc/rancher/k3s/config.yaml"
+        ),
+    );
+
+    let plan = ws.pikube(&["plan"]).expect_code(1);
+    let text = format!("{}{}", plan.stdout, plan.stderr);
+    assert!(
+        text.contains(
+            "K3s here was installed by another tool (/etc/systemd/system/k3s-node.service \
+             has no \"# Managed by pikube\" line; it runs `/usr/local/bin/k3s agent`)"
+        ) && text.contains(
+            "Adopting it keeps what cluster.toml does not set: --node-label=site=shed, \
+             --kubelet-arg=max-pods=50"
+        ) && text.contains("--token=<redacted>"),
+        "{text}"
+    );
+    assert!(!text.contains("ansible-secret"), "{text}");
+
+    let apply = ws.pikube(&["apply", "--adopt", READY]).expect_code(0);
+    assert!(
+        apply.stderr.contains("warning: two: adopting the K3s"),
+        "{}",
+        apply.stderr
+    );
+    // One agent: pikube's; k3s-ansible's unit is gone, not merely stopped.
+    let units = fleet.exec(
+        "pi2",
+        &format!(
+            "test ! -e {unit} && echo gone; systemctl is-active k3s-agent; \
+             systemctl show -p LoadState --value k3s-node"
+        ),
+    );
+    assert_eq!(units, "gone\nactive\nnot-found\n");
+    let two = cluster_node(&fleet, "pi1", "two");
+    assert!(is_ready(&two), "{two}");
+    assert_eq!(two["metadata"]["labels"]["site"], "shed", "{two}");
+    let kept = fleet.exec(
+        "pi2",
+        "cat /etc/rancher/k3s/config.yaml.d/10-pikube-adopted.yaml",
+    );
+    assert!(
+        kept.contains("max-pods=50") && !kept.contains("token"),
+        "{kept}"
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+}
+
+#[test]
 fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_not_switched() {
     let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(

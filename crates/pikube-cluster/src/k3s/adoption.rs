@@ -4,7 +4,9 @@
 //! with its own, so an adoption first reads them: what cluster.toml does not set is kept
 //! (the flags and config keys in a drop-in of their own, the variables moved on the node
 //! to the unit's `/etc/default/<service>` file), and what cluster.toml sets is named as
-//! replaced. Nothing is dropped without being named in the plan.
+//! replaced. Nothing is dropped without being named in the plan. Older k3s-ansible
+//! playbooks run the agent as `k3s-node.service` (a bare `k3s agent`, the flags in
+//! config.yaml): it is read the same way, and replaced by pikube's `k3s-agent`.
 
 use yaml_serde::{Mapping, Value};
 
@@ -170,10 +172,10 @@ impl Adoption {
         self.kept.iter().any(|s| is_secret(&s.key))
     }
 
-    /// Moves the kept variables from the old env file to `/etc/default/<service>`, which
-    /// pikube's unit reads before its own env file. Runs on the node, so their values (a
-    /// proxy password, say) never pass through pikube; appends only lines not there yet.
-    pub fn keep_variables_script(&self, service: Service) -> Option<String> {
+    /// Moves the kept variables from the old env file (`from`) to `/etc/default/<service>`,
+    /// which pikube's unit reads before its own env file. Runs on the node, so their values
+    /// (a proxy password, say) never pass through pikube; appends only lines not there yet.
+    pub fn keep_variables_script(&self, from: &str, service: Service) -> Option<String> {
         if self.kept_variables.is_empty() {
             return None;
         }
@@ -184,7 +186,7 @@ impl Adoption {
              grep -E '^[[:space:]]*(export[[:space:]]+)?({names})=' \"$from\" | \
              while IFS= read -r line; do grep -qxF -- \"$line\" \"$to\" || \
              printf '%s\\n' \"$line\" >> \"$to\"; done",
-            from = service.env_path(),
+            from = crate::ssh::shell_quote(from),
             name = service.name(),
         ))
     }
@@ -435,7 +437,8 @@ mod tests {
         let adoption = Adoption::read(unit, Some(OURS), None, &[], OURS);
         assert_eq!(adoption, Adoption::default());
         assert_eq!(adoption.dropin(), None);
-        assert_eq!(adoption.keep_variables_script(Service::Agent), None);
+        let from = Service::Agent.env_path();
+        assert_eq!(adoption.keep_variables_script(&from, Service::Agent), None);
     }
 
     #[test]
@@ -515,9 +518,8 @@ mod tests {
             OURS,
         );
         let script = adoption
-            .keep_variables_script(Service::Server)
+            .keep_variables_script(&from.display().to_string(), Service::Server)
             .unwrap()
-            .replace(&Service::Server.env_path(), &from.display().to_string())
             .replace("/etc/default/k3s", &to.display().to_string());
         assert!(
             !script.contains("secret") && !script.contains("u:p"),

@@ -4,7 +4,10 @@
 
 use super::adoption::{command_line, still_kept, Adoption};
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
-use super::paths::{self, Service, ADOPTED, BINARY, CONFIG, KILLALL, REGISTRATION, REGISTRIES};
+use super::paths::{
+    self, ansible_agent_env_path, ansible_agent_unit_path, Service, ADOPTED, ANSIBLE_AGENT, BINARY,
+    CONFIG, KILLALL, REGISTRATION, REGISTRIES,
+};
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::config::{NodeName, REGISTRY_CA_DIR};
@@ -45,8 +48,9 @@ pub enum K3sPlanError {
         /// The one cluster.toml wants.
         wanted: &'static str,
     },
-    /// install.sh (or another tool) installed K3s here: its flags live in the unit's
-    /// ExecStart and its variables in the env file, which pikube would replace.
+    /// install.sh (or another tool, such as k3s-ansible with its `k3s-node` unit)
+    /// installed K3s here: its flags live in the unit's ExecStart and its variables in the
+    /// env file, which pikube would replace.
     #[error(
         "K3s here was installed by another tool ({unit} has no \"# Managed by pikube\" line; \
          it runs `{exec_start}`): pikube would replace its unit, config.yaml and env file \
@@ -97,7 +101,10 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     {
         return Err(K3sPlanError::RoleChanged {
             node: desired.node.clone(),
-            installed: service.other().name(),
+            installed: match service {
+                Service::Server if !state.agent.is_installed() => ANSIBLE_AGENT,
+                _ => service.other().name(),
+            },
             wanted: match service {
                 Service::Server => "a server",
                 Service::Agent => "an agent",
@@ -105,30 +112,53 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         });
     }
     let current = state.service(service);
+    // k3s-ansible's agent, which pikube's k3s-agent replaces (two agents must not run).
+    let ansible_agent = match service {
+        Service::Agent if state.ansible_agent.is_installed() => Some(&state.ansible_agent),
+        _ => None,
+    };
+    // Another tool's install, under install.sh's name or k3s-ansible's: its unit, and the
+    // unit's and the env file's paths. Not k3s-node beside pikube's own unit: that is an
+    // adoption cut short, whose settings were already kept.
+    let foreign = match current.unit.as_deref() {
+        Some(unit) if !unit.starts_with(MANAGED_UNIT_HEADER) => {
+            Some((unit, current, service.unit_path(), service.env_path()))
+        }
+        Some(_) => None,
+        None => ansible_agent.and_then(|old| {
+            let unit = old.unit.as_deref()?;
+            Some((
+                unit,
+                old,
+                ansible_agent_unit_path(),
+                ansible_agent_env_path(),
+            ))
+        }),
+    };
     // Another tool's install: read what it was set to. An adopted node's kept settings:
     // less any cluster.toml has taken over since.
-    let adoption = match current.unit.as_deref() {
-        Some(unit) if !unit.starts_with(MANAGED_UNIT_HEADER) => {
+    let adoption = match &foreign {
+        Some((unit, files, unit_path, env_path)) => {
             let adoption = Adoption::read(
                 unit,
                 state.config.as_deref(),
                 state.adopted.as_deref(),
-                &current.env_names,
+                &files.env_names,
                 &desired.config_yaml,
             );
             if !desired.adopt {
                 return Err(K3sPlanError::Foreign {
-                    unit: service.unit_path(),
+                    unit: unit_path.clone(),
                     exec_start: command_line(unit),
                     adoption: adoption.describe(),
                 });
             }
-            Some(adoption)
+            Some((adoption, Some(env_path.as_str())))
         }
-        _ => state
+        None => state
             .adopted
             .as_deref()
-            .map(|kept| still_kept(kept, &desired.config_yaml)),
+            .map(|kept| (still_kept(kept, &desired.config_yaml), None)),
     };
     if service == Service::Server && current.is_installed() {
         let encrypts = |config: &str| {
@@ -145,8 +175,15 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     }
     let mut plan = K3sNodePlan::default();
     let mut restart_because = Vec::new();
-    if let Some(adoption) = &adoption {
-        adopt(&mut plan, &mut restart_because, adoption, state, service);
+    if let Some((adoption, old_env)) = &adoption {
+        adopt(
+            &mut plan,
+            &mut restart_because,
+            adoption,
+            *old_env,
+            state,
+            service,
+        );
     }
 
     if state.binary_sha256.as_deref() != Some(desired.binary.sha256.as_str()) {
@@ -300,6 +337,23 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         ));
         restart_because.push("the unit");
     }
+    if ansible_agent.is_some() {
+        // After pikube's unit is in place (a run cut short here still knows the node is
+        // adopted) and before k3s-agent starts.
+        plan.changes.push(Change::command(
+            format!(
+                "stop and remove {ANSIBLE_AGENT}.service (k3s-ansible's agent: {} takes \
+                 its place)",
+                service.name()
+            ),
+            format!(
+                "systemctl disable --now {ANSIBLE_AGENT}.service && rm -f {} {} && \
+                 systemctl daemon-reload",
+                ansible_agent_unit_path(),
+                ansible_agent_env_path()
+            ),
+        ));
+    }
     if !current.enabled {
         plan.changes.push(Change::command(
             format!("enable {}", service.name()),
@@ -328,26 +382,24 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
 
 /// The adoption's part of the plan: the old env file's kept variables moved first (before
 /// pikube's env file replaces it), the adopted drop-in written, refreshed or removed, and
-/// a warning naming what is kept and what cluster.toml replaces.
+/// a warning naming what is kept and what cluster.toml replaces. `old_env`: the other
+/// tool's env file on a first adoption; `None` for a node pikube adopted before.
 fn adopt(
     plan: &mut K3sNodePlan,
     restart_because: &mut Vec<&'static str>,
     adoption: &Adoption,
+    old_env: Option<&str>,
     state: &K3sNodeState,
     service: Service,
 ) {
-    let first = !state
-        .service(service)
-        .unit
-        .as_deref()
-        .is_some_and(|unit| unit.starts_with(MANAGED_UNIT_HEADER));
+    let first = old_env.is_some();
     if first {
         plan.warnings.push(format!(
             "adopting the K3s another tool installed: {}",
             adoption.describe()
         ));
     }
-    if let Some(script) = adoption.keep_variables_script(service) {
+    if let Some(script) = old_env.and_then(|from| adoption.keep_variables_script(from, service)) {
         plan.changes.push(Change::command(
             format!(
                 "keep {} from the old env file in /etc/default/{}",
@@ -496,6 +548,117 @@ mod tests {
         assert!(plan_k3s(&desired(), &state).is_ok());
     }
 
+    /// An agent as older k3s-ansible playbooks leave it: a bare `k3s agent` in a unit
+    /// named k3s-node.service, its flags and token in config.yaml.
+    fn ansible_installed() -> K3sNodeState {
+        let mut state = fresh();
+        state.binary_sha256 = Some("cd".repeat(32));
+        state.config = Some(
+            "server: https://10.0.0.1:6443\ntoken: ansible-secret\nwith-node-id: true\n\
+             node-label:\n- site=shed\nkubelet-arg:\n- max-pods=50\n"
+                .into(),
+        );
+        state.ansible_agent = ServiceFiles {
+            unit: Some(
+                "[Unit]\nDescription=Lightweight Kubernetes\nAfter=network-online.target\n\
+                 [Service]\nType=notify\nExecStart=/usr/local/bin/k3s agent\n\
+                 KillMode=process\nRestart=always\n[Install]\nWantedBy=multi-user.target\n"
+                    .into(),
+            ),
+            enabled: true,
+            active: true,
+            ..ServiceFiles::default()
+        };
+        state
+    }
+
+    #[test]
+    fn a_k3s_ansible_agent_is_refused_unless_adopted_then_replaced_by_k3s_agent() {
+        let state = ansible_installed();
+        assert_eq!(state.installed_service(), Some(Service::Agent));
+        let err = plan_k3s(&desired(), &state).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "K3s here was installed by another tool (/etc/systemd/system/k3s-node.service \
+                 has no \"# Managed by pikube\" line; it runs `/usr/local/bin/k3s agent`)"
+            ),
+            "{err}"
+        );
+        // config.yaml's flags are read, the token named but never shown.
+        assert!(
+            err.contains(
+                "Adopting it keeps what cluster.toml does not set: --node-label=site=shed, \
+                 --kubelet-arg=max-pods=50 (in"
+            ) && err.contains(
+                "cluster.toml's replace --server=https://10.0.0.1:6443, --token=<redacted>, \
+                 --with-node-id"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("ansible-secret"), "{err}");
+
+        let adopted = DesiredK3s {
+            adopt: true,
+            ..desired()
+        };
+        let plan = plan_k3s(&adopted, &state).unwrap();
+        let summaries: Vec<String> = plan.changes.iter().map(Change::summary).collect();
+        let at = |wanted: &str| {
+            summaries
+                .iter()
+                .position(|s| s.starts_with(wanted))
+                .unwrap_or_else(|| panic!("{wanted}: {summaries:?}"))
+        };
+        let kept = at(&format!("create {ADOPTED}"));
+        let unit = at("create /etc/systemd/system/k3s-agent.service");
+        let retired = at("stop and remove k3s-node.service (k3s-ansible's agent: k3s-agent");
+        let started = at("start k3s-agent");
+        assert!(
+            kept < unit && unit < retired && retired < started,
+            "{summaries:?}"
+        );
+        assert_eq!(started, summaries.len() - 1, "{summaries:?}");
+        let Change::Command(command) = &plan.changes[retired] else {
+            panic!("{:?}", plan.changes[retired]);
+        };
+        assert_eq!(
+            command.script,
+            "systemctl disable --now k3s-node.service && rm -f \
+             /etc/systemd/system/k3s-node.service /etc/systemd/system/k3s-node.service.env \
+             && systemctl daemon-reload"
+        );
+        assert!(plan.warnings[0].starts_with("adopting the K3s another tool installed"));
+        let shown = serde_json::to_string(&plan.changes).unwrap();
+        assert!(!shown.contains("ansible-secret"), "{shown}");
+
+        // Cut short after pikube's unit was written: k3s-node still goes, no --adopt needed.
+        let mut cut_short = state.clone();
+        cut_short.agent.unit = Some(unit_file(Service::Agent));
+        cut_short.adopted = Adoption::read(
+            "ExecStart=/usr/local/bin/k3s agent\n",
+            state.config.as_deref(),
+            None,
+            &[],
+            &adopted.config_yaml,
+        )
+        .dropin();
+        let plan = plan_k3s(&desired(), &cut_short).unwrap();
+        assert!(plan
+            .changes
+            .iter()
+            .any(|c| c.summary().starts_with("stop and remove k3s-node.service")));
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+
+        // A server wanted where k3s-ansible's agent runs: a role change, named as it is.
+        let mut server = desired();
+        server.membership = Membership::Init { cluster_init: true };
+        let err = plan_k3s(&server, &state).unwrap_err().to_string();
+        assert!(
+            err.starts_with("it runs k3s-node but cluster.toml makes it a server"),
+            "{err}"
+        );
+    }
+
     fn desired() -> DesiredK3s {
         DesiredK3s {
             node: "pi-2".parse().unwrap(),
@@ -559,6 +722,7 @@ mod tests {
             registries_by_pikube: false,
             server: ServiceFiles::default(),
             agent: ServiceFiles::default(),
+            ansible_agent: ServiceFiles::default(),
             links: paths::LINKS
                 .iter()
                 .map(|t| {

@@ -34,6 +34,21 @@ pub const IMAGES_FILE_STEM: &str = "pikube-airgap-images";
 /// Where the units and their env files go.
 pub const SYSTEMD_DIR: &str = "/etc/systemd/system";
 
+/// The agent service older k3s-ansible playbooks install (`k3s-node.service`, running
+/// `k3s agent`) instead of install.sh's `k3s-agent`. pikube never writes it: an adopted
+/// node gets `k3s-agent` and this one is stopped and removed, so two agents never run.
+pub const ANSIBLE_AGENT: &str = "k3s-node";
+
+/// `ANSIBLE_AGENT`'s unit file.
+pub fn ansible_agent_unit_path() -> String {
+    format!("{SYSTEMD_DIR}/{ANSIBLE_AGENT}.service")
+}
+
+/// `ANSIBLE_AGENT`'s env file (some playbook versions write one).
+pub fn ansible_agent_env_path() -> String {
+    format!("{SYSTEMD_DIR}/{ANSIBLE_AGENT}.service.env")
+}
+
 /// The two services, as install.sh names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {

@@ -89,6 +89,9 @@ pub struct K3sNodeState {
     pub server: ServiceFiles,
     /// `k3s-agent.service`'s.
     pub agent: ServiceFiles,
+    /// `k3s-node.service`'s: an agent older k3s-ansible playbooks installed
+    /// (`paths::ANSIBLE_AGENT`), never pikube's.
+    pub ansible_agent: ServiceFiles,
     /// kubectl, crictl and ctr: where each link points.
     pub links: BTreeMap<&'static str, ToolLink>,
     /// Present on a server that has started at least once.
@@ -111,6 +114,7 @@ impl std::fmt::Debug for K3sNodeState {
             .field("registries_by_pikube", &self.registries_by_pikube)
             .field("server", &self.server)
             .field("agent", &self.agent)
+            .field("ansible_agent", &self.ansible_agent)
             .field("links", &self.links)
             .field("server_token", &self.server_token)
             .field("agent_token", &self.agent_token)
@@ -128,9 +132,11 @@ impl K3sNodeState {
         }
     }
 
-    /// The service that is installed, if exactly one kind is.
+    /// The kind of service that is installed (k3s-ansible's `k3s-node` is an agent), if
+    /// any: a node with one is in the cluster, not a blank card.
     pub fn installed_service(&self) -> Option<Service> {
-        match (self.server.is_installed(), self.agent.is_installed()) {
+        let agent = self.agent.is_installed() || self.ansible_agent.is_installed();
+        match (self.server.is_installed(), agent) {
             (true, _) => Some(Service::Server),
             (false, true) => Some(Service::Agent),
             (false, false) => None,
@@ -211,6 +217,7 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         registries_by_pikube: s.ok_line("registries_head") == Some(super::registries::MARKER),
         server: service("k3s", "k3s"),
         agent: service("k3s-agent", "k3s_agent"),
+        ansible_agent: service("k3s-node", "k3s_node"),
         links,
         server_token: s.ok_line("server_token").and_then(ServerToken::parse),
         agent_token: s.ok_line("agent_token").and_then(AgentToken::parse),
@@ -245,6 +252,7 @@ mod tests {
                 ..ServiceFiles::default()
             },
             agent: ServiceFiles::default(),
+            ansible_agent: ServiceFiles::default(),
             links: BTreeMap::new(),
             server_token: None,
             agent_token: None,
@@ -280,7 +288,7 @@ mod tests {
     #[test]
     fn both_services_come_from_one_systemctl_show() {
         let asked = format!(
-            "systemctl show --property={} k3s k3s-agent",
+            "systemctl show --property={} k3s k3s-agent k3s-node",
             pikube_pi::facts::UNIT_PROPERTIES
         );
         assert!(STATE_SCRIPT.contains(&asked));
@@ -292,6 +300,21 @@ mod tests {
         let state = parse_state(transcript).unwrap();
         assert!(state.agent.enabled && !state.agent.active);
         assert!(!state.server.enabled && !state.server.active);
+    }
+
+    #[test]
+    fn k3s_ansibles_k3s_node_unit_is_read_as_an_installed_agent() {
+        let transcript = "@@pikube-facts v1\n@@begin unit_k3s_node\n\
+                          |ExecStart=/usr/local/bin/k3s agent\n@@end unit_k3s_node eol=1 rc=0\n\
+                          @@begin units\n|Id=k3s-node.service\n|LoadState=loaded\n\
+                          |ActiveState=active\n|UnitFileState=enabled\n\
+                          @@end units eol=1 rc=0\n@@pikube-facts end\n";
+        let state = parse_state(transcript).unwrap();
+        assert!(!state.agent.is_installed());
+        assert!(state.ansible_agent.is_installed() && state.ansible_agent.active);
+        // In the cluster, not a blank card whose old Node pikube would delete.
+        assert_eq!(state.installed_service(), Some(Service::Agent));
+        assert!(STATE_SCRIPT.contains("for pk_svc in k3s k3s-agent k3s-node; do"));
     }
 
     /// The state script with the k3s binary and the sums cache at `binary` and `sums`,

@@ -66,7 +66,8 @@ pk_sha registries_sha256 /etc/rancher/k3s/registries.yaml
 if [ -f /etc/rancher/k3s/registries.yaml ]; then
   pk_cmd registries_head head -n 1 /etc/rancher/k3s/registries.yaml
 else pk_absent registries_head; fi
-for pk_svc in k3s k3s-agent; do
+# k3s-node: the agent unit of older k3s-ansible playbooks (another tool's install).
+for pk_svc in k3s k3s-agent k3s-node; do
   pk_n=$(echo "$pk_svc" | tr - _)
   pk_file "unit_$pk_n" "/etc/systemd/system/$pk_svc.service"
   pk_sha "env_sha256_$pk_n" "/etc/systemd/system/$pk_svc.service.env"
@@ -78,8 +79,8 @@ for pk_svc in k3s k3s-agent; do
   else pk_absent "env_names_$pk_n"; fi
   pk_file "uninstall_$pk_n" "/usr/local/bin/$pk_svc-uninstall.sh"
 done
-# Both services in one systemctl (pikube-pi's units.rs reads it).
-pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState k3s k3s-agent
+# The services in one systemctl (pikube-pi's units.rs reads it).
+pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState k3s k3s-agent k3s-node
 for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
 pk_file server_token /var/lib/rancher/k3s/server/token
 # A file once agent-token is set; else a symlink to token (the server token, not wanted).
