@@ -404,6 +404,25 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
 
+    // Its agent still runs: like the kubelet, which registers only when it starts, it keeps
+    // renewing its Lease but does not create its Node again.
+    s1.kubectl_ok(&["wait", "--for=delete", "node/a1", "--timeout=30s"]);
+    let lease = [
+        "get",
+        "lease",
+        "a1",
+        "-n",
+        "kube-node-lease",
+        "-o",
+        "jsonpath={.spec.renewTime}",
+    ];
+    let before = s1.kubectl_ok(&lease);
+    let after = eventually(&s1, &lease, 30, |o| o != before);
+    assert_ne!(after, before, "the lease is still renewed");
+    let nodes = s1.kubectl_ok(&["get", "nodes", "-o", "name"]);
+    assert!(!nodes.contains("node/a1"), "{nodes}");
+    assert!(a1.child.try_wait().unwrap().is_none(), "{}", a1.log());
+
     // A joining server whose critical settings differ is refused, as k3s refuses it.
     let ip3 = address(1, 5);
     let mut args = server_args(&ip3, "s3");

@@ -90,7 +90,9 @@ impl PruneReport {
 ///
 /// K3s stops before the delete: deleting an etcd server's Node removes its etcd member, and
 /// a K3s still running there restarts and tries to rejoin, racing the uninstall (it can leave
-/// a dead member or learner behind); a running agent would register its Node again.
+/// a dead member or learner behind). A running agent does not create its Node again by
+/// itself (the kubelet registers only when it starts), but one that restarts before the
+/// uninstall (a crash and `Restart=always`, a reboot) would: stopped, it cannot.
 pub async fn prune_node(
     api: &Connection,
     step: &PruneStep,
