@@ -8,7 +8,7 @@ use super::drain::{drain_node, Drain, DrainError};
 use super::paths::Service;
 use super::reset::reset_node;
 use super::stale::PruneStep;
-use crate::ssh::{shell_quote, Connection, SshError};
+use crate::ssh::{shell_quote, CommandOutput, Connection, SshError};
 
 /// Why a node was not taken out of the cluster.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,20 @@ pub enum PruneError {
         node: String,
         /// Why (boxed: an SSH failure is large, and this error travels in K3sError).
         cause: Box<DrainError>,
+    },
+    /// K3s was still running on it after `systemctl stop`: its Node is left alone.
+    #[error(
+        "{node}: not deleted from the cluster: K3s would not stop on it ({service} is \
+         {state} after `systemctl stop`), and deleting the Node of a server still running \
+         would remove its etcd member under it (a drained node stays cordoned)"
+    )]
+    Stop {
+        /// The node.
+        node: String,
+        /// The unit, `k3s.service` or `k3s-agent.service`.
+        service: String,
+        /// What `systemctl is-active` said.
+        state: String,
     },
     /// Deleting its Node failed.
     #[error("{node}: not deleted from the cluster: {reason}")]
@@ -108,7 +122,7 @@ pub async fn prune_node(
                 cause: Box::new(cause),
             })?;
     if let Ok(connection) = node {
-        stop_k3s(connection, step.service).await?;
+        stop_k3s(connection, &step.name, step.service).await?;
     }
     delete_node(api, &step.name, delete_timeout).await?;
     let uninstalled = match node {
@@ -124,16 +138,47 @@ pub async fn prune_node(
     })
 }
 
-/// `systemctl stop` of the node's K3s service (nothing to do if it is not installed).
-async fn stop_k3s(connection: &Connection, service: Service) -> Result<(), PruneError> {
-    let script = format!(
-        "systemctl stop {} 2>/dev/null || true",
-        shell_quote(service.name())
-    );
-    connection
-        .run_privileged("stopping K3s before its node is deleted", &script, b"")
+/// `systemctl stop` of the node's K3s service, then a check that it is not running: a
+/// stop that failed (or a unit that came back) must not be followed by the delete. A unit
+/// that is not installed is inactive, so there is nothing to do.
+async fn stop_k3s(connection: &Connection, node: &str, service: Service) -> Result<(), PruneError> {
+    let output = connection
+        .run_privileged_unchecked(
+            "stopping K3s before its node is deleted",
+            &stop_script(service),
+            b"",
+        )
         .await?;
-    Ok(())
+    stopped(&output, node, service)
+}
+
+/// Stops the unit; exit 4 with systemd's word for its state when it still runs.
+fn stop_script(service: Service) -> String {
+    let unit = shell_quote(&format!("{}.service", service.name()));
+    format!(
+        "systemctl stop {unit} 2>/dev/null\n\
+         state=$(systemctl is-active {unit} 2>/dev/null)\n\
+         case $state in inactive|failed|unknown|'') exit 0 ;; esac\n\
+         printf '%s\\n' \"$state\"\n\
+         exit 4"
+    )
+}
+
+/// What the stop script's output means.
+fn stopped(output: &CommandOutput, node: &str, service: Service) -> Result<(), PruneError> {
+    if output.success() {
+        return Ok(());
+    }
+    let state = output.last_stdout_line();
+    Err(PruneError::Stop {
+        node: node.to_owned(),
+        service: format!("{}.service", service.name()),
+        state: if state.is_empty() {
+            format!("unknown (exit status {})", output.code)
+        } else {
+            state
+        },
+    })
 }
 
 /// `kubectl delete node` without kubectl's own wait (a week, when a finalizer is stuck),
@@ -144,19 +189,38 @@ pub async fn delete_node(
     node: &str,
     timeout: Duration,
 ) -> Result<(), PruneError> {
-    let quoted = shell_quote(node);
-    let script = format!(
-        "k=/usr/local/bin/k3s\n\
-         $k kubectl delete node {quoted} --wait=false >/dev/null || exit 1\n\
-         $k kubectl wait --for=delete node/{quoted} --timeout={}s >/dev/null 2>&1 && exit 0\n\
-         $k kubectl get node {quoted} -o jsonpath='{{.metadata.finalizers}}' 2>/dev/null\n\
-         exit 3",
-        timeout.as_secs().max(1)
-    );
     let output = api
         .allowing(timeout + Duration::from_secs(60))
-        .run_privileged_unchecked("deleting the node", &script, b"")
+        .run_privileged_unchecked(
+            "deleting the node",
+            &delete_script(super::paths::BINARY, node, timeout),
+            b"",
+        )
         .await?;
+    deleted(&output, node, timeout)
+}
+
+/// Deletes without kubectl's wait, waits with pikube's `timeout`, and when the Node is
+/// still there prints its finalizers and exits 3. A Node gone between the wait giving up
+/// and the last look is deleted (exit 0), not "finalizers pending" with none named.
+fn delete_script(k3s: &str, node: &str, timeout: Duration) -> String {
+    let quoted = shell_quote(node);
+    format!(
+        "k={k3s}\n\
+         $k kubectl delete node {quoted} --wait=false >/dev/null || exit 1\n\
+         $k kubectl wait --for=delete node/{quoted} --timeout={}s >/dev/null 2>&1 && exit 0\n\
+         if left=$($k kubectl get node {quoted} -o jsonpath='{{.metadata.finalizers}}' 2>&1)\n\
+         then printf '%s\\n' \"$left\"; exit 3; fi\n\
+         case $left in *'(NotFound)'*) exit 0 ;; esac\n\
+         printf '%s\\n' \"$left\" >&2\n\
+         exit 1",
+        timeout.as_secs().max(1),
+        k3s = shell_quote(k3s),
+    )
+}
+
+/// What the delete script's output means.
+fn deleted(output: &CommandOutput, node: &str, timeout: Duration) -> Result<(), PruneError> {
     if output.success() || is_not_found(&output.stderr) {
         Ok(())
     } else if output.code == 3 {
@@ -211,5 +275,99 @@ mod tests {
             finalizer_list("[\"wrangler.cattle.io/node\",\"x/y\"]\n"),
             "wrangler.cattle.io/node, x/y"
         );
+    }
+
+    /// Runs `script` with `PATH` starting at `bin`, as the SSH layer would report it.
+    fn run(script: &str, bin: &std::path::Path) -> CommandOutput {
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        CommandOutput {
+            code: output.status.code().unwrap(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// An executable `name` in `dir` running `body`.
+    fn fake(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_node_gone_by_the_last_look_is_deleted_and_a_stuck_one_names_its_finalizers() {
+        let timeout = Duration::from_secs(5);
+        // kubectl deletes, its wait gives up, then the last `get` says `$GET`.
+        let outcome = |get: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let k3s = fake(
+                dir.path(),
+                "k3s",
+                &format!("case $2 in delete) exit 0 ;; wait) exit 1 ;; get) {get} ;; esac; exit 9"),
+            );
+            let output = run(
+                &delete_script(&k3s.display().to_string(), "n", timeout),
+                dir.path(),
+            );
+            deleted(&output, "n", timeout)
+        };
+        // Gone between the wait and the look: deleted, not "finalizers [] pending".
+        assert!(
+            outcome("echo 'Error from server (NotFound): nodes \"n\" not found' >&2; exit 1")
+                .is_ok()
+        );
+        match outcome("printf '[\"example.com/stuck\"]'; exit 0") {
+            Err(PruneError::Finalizers { finalizers, .. }) => {
+                assert_eq!(finalizers, "example.com/stuck")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Any other failure of the look is said as kubectl said it.
+        match outcome("echo 'The connection to the server was refused' >&2; exit 1") {
+            Err(PruneError::Delete { reason, .. }) => {
+                assert_eq!(reason, "The connection to the server was refused")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_k3s_that_does_not_stop_keeps_its_node() {
+        // systemd's answer to `is-active` after the stop: `$STATE`, the stop failing
+        // whenever the unit is still running.
+        let outcome = |state: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            fake(
+                dir.path(),
+                "systemctl",
+                &format!(
+                    "case $1 in stop) [ {state} = active ] && exit 1; exit 0 ;; \
+                     is-active) echo {state}; [ {state} = active ] ;; esac"
+                ),
+            );
+            let output = run(&stop_script(Service::Server), dir.path());
+            stopped(&output, "s2", Service::Server)
+        };
+        assert!(outcome("inactive").is_ok());
+        // A unit that is not installed: nothing to stop.
+        assert!(outcome("unknown").is_ok());
+        for state in ["active", "activating", "deactivating"] {
+            let err = outcome(state).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "s2: not deleted from the cluster: K3s would not stop on it (k3s.service \
+                     is {state} after `systemctl stop`)"
+                )),
+                "{err}"
+            );
+        }
     }
 }
