@@ -1,5 +1,7 @@
-//! The flags `k3s server` and `k3s agent` accept (a subset of the real ones,
-//! enough for what an installer writes), with their kinds and env variables.
+//! The flags `k3s server` and `k3s agent` accept, with their kinds and env variables:
+//! every flag of K3s' `agent` command (`pkg/cli/cmds/agent.go`), so an agent's valid
+//! config.yaml is never refused, and the server flags an installer writes (a server skips
+//! a key it does not know with a warning, as K3s does, so a missing one is not fatal).
 //! Most are accepted and recorded only; the double acts on the few it models.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,7 @@ pub const FLAGS: &[Flag] = &[
     f("config", Str, Some("K3S_CONFIG_FILE"), Some("c"), true),
     f("debug", Bool, Some("K3S_DEBUG"), None, true),
     f("v", Str, None, None, true),
+    f("vmodule", Str, None, None, true),
     f("log", Str, None, Some("l"), true),
     f("alsologtostderr", Bool, None, None, true),
     f("data-dir", Str, Some("K3S_DATA_DIR"), Some("d"), true),
@@ -63,15 +66,31 @@ pub const FLAGS: &[Flag] = &[
     f("node-taint", List, None, None, true),
     f("node-ip", List, None, Some("i"), true),
     f("node-external-ip", List, None, None, true),
+    f("node-internal-dns", List, None, None, true),
+    f("node-external-dns", List, None, None, true),
+    f("bind-address", Str, None, None, true),
     f("kubelet-arg", List, None, None, true),
     f("kube-proxy-arg", List, None, None, true),
     f("private-registry", Str, None, None, true),
+    f("disable-default-registry-endpoint", Bool, None, None, true),
+    f("airgap-extra-registry", List, None, None, true),
+    f("container-runtime-endpoint", Str, None, None, true),
+    f("default-runtime", Str, None, None, true),
+    f("image-service-endpoint", Str, None, None, true),
+    f("docker", Bool, None, None, true),
     f("system-default-registry", Str, None, None, true),
     f("prefer-bundled-bin", Bool, None, None, true),
     f("protect-kernel-defaults", Bool, None, None, true),
     f("selinux", Bool, Some("K3S_SELINUX"), None, true),
     f("resolv-conf", Str, Some("K3S_RESOLV_CONF"), None, true),
     f("flannel-iface", Str, None, None, true),
+    f("flannel-conf", Str, None, None, true),
+    f("flannel-cni-conf", Str, None, None, true),
+    f("vpn-auth", Str, Some("K3S_VPN_AUTH"), None, true),
+    f("vpn-auth-file", Str, Some("K3S_VPN_AUTH_FILE"), None, true),
+    f("disable-apiserver-lb", Bool, None, None, true),
+    f("enable-pprof", Bool, None, None, true),
+    f("rootless", Bool, None, None, true),
     f(
         "lb-server-port",
         Str,
@@ -80,6 +99,7 @@ pub const FLAGS: &[Flag] = &[
         true,
     ),
     f("image-credential-provider-bin-dir", Str, None, None, true),
+    f("image-credential-provider-config", Str, None, None, true),
     f("pause-image", Str, None, None, true),
     f("snapshotter", Str, None, None, true),
     // Server only.
@@ -107,7 +127,6 @@ pub const FLAGS: &[Flag] = &[
         None,
         false,
     ),
-    f("bind-address", Str, None, None, false),
     f("advertise-address", Str, None, None, false),
     f("https-listen-port", Str, None, None, false),
     f("tls-san", List, None, None, false),
@@ -121,6 +140,8 @@ pub const FLAGS: &[Flag] = &[
     f("disable-network-policy", Bool, None, None, false),
     f("embedded-registry", Bool, None, None, false),
     f("secrets-encryption", Bool, None, None, false),
+    f("secrets-encryption-provider", Str, None, None, false),
+    f("supervisor-metrics", Bool, None, None, false),
     f(
         "write-kubeconfig",
         Str,
@@ -152,6 +173,14 @@ pub const FLAGS: &[Flag] = &[
     f("cluster-domain", Str, None, None, false),
     f("flannel-backend", Str, None, None, false),
     f("flannel-ipv6-masq", Bool, None, None, false),
+    f("flannel-external-ip", Bool, None, None, false),
+    f(
+        "flannel-ip-masq-disable-random-fully",
+        Bool,
+        None,
+        None,
+        false,
+    ),
     f("egress-selector-mode", Str, None, None, false),
     f("default-local-storage-path", Str, None, None, false),
     f("etcd-disable-snapshots", Bool, None, None, false),

@@ -534,6 +534,48 @@ fn a_sqlite_server_cannot_be_joined_and_migrates_to_etcd_with_cluster_init() {
 }
 
 #[test]
+fn a_joining_server_with_another_agent_token_is_refused() {
+    // The agent token is one of the values every server must share: a server joining with
+    // another one stops, as K3s does, before it takes an etcd member.
+    let base = scratch("agent-token");
+    let (ip1, ip2) = (address(4, 1), address(4, 2));
+    let mut args = server_args(&ip1, "first");
+    args.extend([
+        "--cluster-init",
+        "--token",
+        "secret",
+        "--agent-token",
+        "agent-one",
+    ]);
+    let mut first = Node::start(&base, "first", &args, &[]);
+    first.wait_ready();
+    std::fs::write(first.root.join("endpoint"), format!("https://{ip1}:2379")).unwrap();
+    let url = format!("https://{ip1}:6443");
+    let mut args = server_args(&ip2, "second");
+    args.extend([
+        "--server",
+        &url,
+        "--token",
+        "secret",
+        "--agent-token",
+        "agent-two",
+    ]);
+    let mut second = Node::start(&base, "second", &args, &[]);
+    assert!(!second.wait_exit().success(), "{}", second.log());
+    assert!(
+        second.log().contains(
+            "failed to validate server configuration: critical configuration value mismatch: \
+             agent-token"
+        ),
+        "{}",
+        second.log()
+    );
+    let members = first.etcdctl(&["member", "list", "-w", "json"]);
+    let members: serde_json::Value = serde_json::from_str(&members).unwrap();
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+}
+
+#[test]
 fn version_stamp_unknown_flags_and_unsupported_commands() {
     let dir = scratch("cli");
     let out = Command::new(BIN).arg("--version").output().unwrap();

@@ -171,6 +171,31 @@ fn a_server_skips_unknown_keys_with_a_warning_an_agent_refuses_them() {
 }
 
 #[test]
+fn every_flag_of_k3s_agent_is_accepted_in_an_agents_file() {
+    // An agent K3s runs with these (pkg/cli/cmds/agent.go) must not be refused by the
+    // double: adopting such a node keeps them in a drop-in.
+    let dir = tempdir("agent-flags");
+    write(
+        &dir,
+        "config.yaml",
+        "server: https://10.0.0.1:6443\ntoken: t\nvpn-auth: name=tailscale,joinKey=k\n\
+         vpn-auth-file: /etc/vpn\ncontainer-runtime-endpoint: /run/cri.sock\ndocker: false\n\
+         flannel-conf: /etc/flannel.json\nflannel-cni-conf: /etc/cni.conf\n\
+         default-runtime: crun\nimage-service-endpoint: /run/img.sock\n\
+         disable-default-registry-endpoint: true\nairgap-extra-registry: [r.lan]\n\
+         node-internal-dns: [a.lan]\nnode-external-dns: [b.example]\n\
+         image-credential-provider-config: /etc/cred.yaml\nbind-address: 10.0.0.9\n\
+         enable-pprof: true\nrootless: false\ndisable-apiserver-lb: true\nvmodule: x=2\n",
+    );
+    let (s, warnings) = resolve_with(Command::Agent, &dir, &[], &[]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.str("vpn-auth"), Some("name=tailscale,joinKey=k"));
+    assert_eq!(s.str("container-runtime-endpoint"), Some("/run/cri.sock"));
+    assert!(s.bool("disable-default-registry-endpoint"));
+    assert_eq!(s.list("node-external-dns"), ["b.example"]);
+}
+
+#[test]
 fn cli_errors_like_k3s() {
     let args = |a: &[&str]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(

@@ -22,8 +22,9 @@ pub struct Prepared {
     pub start: Start,
 }
 
-/// The settings every server of a cluster must share (k3s' critical control arguments),
-/// with k3s' defaults filled in, so a joining server can be refused when they differ.
+/// The settings every server of a cluster must share (k3s' critical control arguments,
+/// `CriticalControlArgs` in `pkg/daemons/config/types.go`, each named by its flag), with
+/// k3s' defaults filled in, so a joining server can be refused when they differ.
 pub fn critical_config(settings: &Settings) -> std::collections::BTreeMap<String, String> {
     let text = |flag: &str, default: &str| settings.str(flag).unwrap_or(default).to_string();
     let switch = |flag: &str| settings.bool(flag).to_string();
@@ -45,8 +46,18 @@ pub fn critical_config(settings: &Settings) -> std::collections::BTreeMap<String
         ("disable-helm-controller", switch("disable-helm-controller")),
         ("disable-network-policy", switch("disable-network-policy")),
         ("secrets-encryption", switch("secrets-encryption")),
+        (
+            "secrets-encryption-provider",
+            text("secrets-encryption-provider", "aescbc"),
+        ),
         ("embedded-registry", switch("embedded-registry")),
         ("flannel-ipv6-masq", switch("flannel-ipv6-masq")),
+        ("flannel-external-ip", switch("flannel-external-ip")),
+        (
+            "flannel-ip-masq-disable-random-fully",
+            switch("flannel-ip-masq-disable-random-fully"),
+        ),
+        ("supervisor-metrics", switch("supervisor-metrics")),
         (
             "disable=servicelb",
             disabled
@@ -334,5 +345,31 @@ mod tests {
             critical_mismatch(&plain, &encrypted).as_deref(),
             Some("secrets-encryption")
         );
+        // The rest of K3s' list, each against its default.
+        assert_eq!(
+            critical_mismatch(
+                &plain,
+                &critical_config(&settings("secrets-encryption-provider: aescbc\n"))
+            ),
+            None
+        );
+        for (file, setting) in [
+            (
+                "secrets-encryption-provider: secretbox\n",
+                "secrets-encryption-provider",
+            ),
+            ("flannel-external-ip: true\n", "flannel-external-ip"),
+            (
+                "flannel-ip-masq-disable-random-fully: true\n",
+                "flannel-ip-masq-disable-random-fully",
+            ),
+            ("supervisor-metrics: true\n", "supervisor-metrics"),
+        ] {
+            assert_eq!(
+                critical_mismatch(&plain, &critical_config(&settings(file))).as_deref(),
+                Some(setting),
+                "{file}"
+            );
+        }
     }
 }
