@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod private_file;
 pub mod progress;
+pub mod reboot;
 pub mod restore;
 pub mod run_lock;
 pub mod secrets;

@@ -1,9 +1,9 @@
 //! Why work on one node stopped: the node's own failures, each naming it.
 
-use crate::apply::reboot::RebootError;
 use crate::config::NodeName;
 use crate::facts::GatherError;
 use crate::plan::PlanError;
+use crate::reboot::RebootError;
 use crate::ssh::SshError;
 
 /// Why work on one node stopped. Every message names the node; the other nodes go on.

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde::Serialize;
 
-use crate::apply::reboot_node;
 use crate::config::{ClusterConfig, NodeName, Role};
 use crate::k3s::cordon::cordon;
 use crate::k3s::paths::KILLALL;
 use crate::progress::Progress;
+use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, Connection};
 
 /// One node's part, in the order it is taken.

@@ -1,25 +1,21 @@
-//! Carrying out a node's preparation: its planned changes in order, then the reboot if one
-//! is due and a check of the effective state. The pipeline's prepare and reboot phases call
-//! these one node at a time; every step is planned from fresh facts, so a run killed
-//! half-way is finished by the next one.
+//! Carrying out a node's preparation: its planned changes in order, then (after the reboot
+//! if one is due, see crate::reboot) a check of the effective state. The pipeline's prepare
+//! and reboot phases call these one node at a time; every step is planned from fresh facts,
+//! so a run killed half-way is finished by the next one.
 
 mod carry_out;
-pub(crate) mod reboot;
 mod upload;
 mod write_file;
-
-use std::time::Duration;
 
 use pikube_pi::NodeFacts;
 
 pub(crate) use carry_out::carry_out;
-pub use reboot::RebootError;
 
 use crate::facts::gather_facts;
 use crate::node_error::NodeError;
 use crate::plan::{verify_node, DesiredNode, NodePlan};
 use crate::progress::Progress;
-use crate::ssh::{ClientConfig, Connection};
+use crate::ssh::Connection;
 
 /// Carries out every change of `plan` on the node, in order; stops at the first failure.
 pub async fn carry_out_plan(
@@ -35,20 +31,6 @@ pub async fn carry_out_plan(
         carry_out(connection, &planned.change).await?;
     }
     Ok(())
-}
-
-/// Reboots the node and hands back a new connection to it once it answers with a new
-/// boot id (without the sudo password: see [`Connection::use_sudo_password`]).
-pub async fn reboot_node(
-    connection: Connection,
-    client: &ClientConfig,
-    boot_id: &str,
-    timeout: Duration,
-) -> Result<Connection, NodeError> {
-    let target = connection.target().clone();
-    reboot::request_reboot(&connection).await?;
-    connection.close().await;
-    Ok(reboot::wait_for_new_boot(&target, client, boot_id, timeout).await?)
 }
 
 /// Reads the node's facts again and checks that preparation took effect.

@@ -11,9 +11,9 @@ pub use pending::{parse_simulation, PendingPackage, PendingUpgrades};
 
 use std::time::Duration;
 
-use crate::apply::reboot_node;
 use crate::config::NodeName;
 use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Drain, Maintenance};
+use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, Connection};
 
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";

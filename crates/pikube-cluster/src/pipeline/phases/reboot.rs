@@ -8,7 +8,7 @@
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 
-use crate::apply::{reboot_node, verify_prepared};
+use crate::apply::verify_prepared;
 use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
 use crate::k3s::{read_state, service_status, stopped, Maintenance, StageNode};
@@ -16,6 +16,7 @@ use crate::node_error::NodeError;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
 use crate::plan::{DesiredNode, NodePlan};
 use crate::progress::Progress;
+use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, SudoPassword};
 
 /// A node back from this phase, and whether it was rebooted.

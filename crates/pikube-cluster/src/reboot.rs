@@ -1,7 +1,24 @@
+//! Rebooting a node and waiting for it to come back with a new boot id: the reboot phase,
+//! `os-upgrade` and `shutdown --reboot` share it.
+
 use std::time::{Duration, Instant};
 
 use crate::config::NodeName;
 use crate::ssh::{ClientConfig, Connection, SshError, SshTarget};
+
+/// Reboots the node and hands back a new connection to it once it answers with a new
+/// boot id (without the sudo password: see [`Connection::use_sudo_password`]).
+pub async fn reboot_node(
+    connection: Connection,
+    client: &ClientConfig,
+    boot_id: &str,
+    timeout: Duration,
+) -> Result<Connection, RebootError> {
+    let target = connection.target().clone();
+    request_reboot(&connection).await?;
+    connection.close().await;
+    wait_for_new_boot(&target, client, boot_id, timeout).await
+}
 
 /// Asks the node to reboot and returns at once; the command is detached so the SSH
 /// session is not torn down under it.
