@@ -18,6 +18,7 @@ mod app;
 mod auth;
 mod clock;
 mod config;
+mod credentials;
 mod database;
 mod openapi;
 mod peers;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::ConfigError;
+use crate::credentials::{check_password, Email};
 
 /// The administrator the users service creates (or updates) at start
 /// (`MOVIES_ADMIN_EMAIL`, `MOVIES_ADMIN_PASSWORD`). Not `Debug`: it holds a password.
@@ -35,17 +36,13 @@ impl AdminAccount {
 
     /// Both checked as registration checks them.
     pub fn new(email: &str, password: &str) -> Result<Self, ConfigError> {
-        let email = crate::services::users::input::Email::parse(email).map_err(|message| {
-            ConfigError::Invalid {
-                variable: "MOVIES_ADMIN_EMAIL",
-                message,
-            }
+        let email = Email::parse(email).map_err(|message| ConfigError::Invalid {
+            variable: "MOVIES_ADMIN_EMAIL",
+            message,
         })?;
-        crate::services::users::input::check_password(password).map_err(|message| {
-            ConfigError::Invalid {
-                variable: "MOVIES_ADMIN_PASSWORD",
-                message,
-            }
+        check_password(password).map_err(|message| ConfigError::Invalid {
+            variable: "MOVIES_ADMIN_PASSWORD",
+            message,
         })?;
         Ok(AdminAccount {
             email: email.into_string(),

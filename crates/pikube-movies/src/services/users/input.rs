@@ -4,81 +4,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::{one_line, one_line_schema, ApiError};
-
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 1024;
-
-/// A lower-cased email address of a plausible shape (`local@domain.tld`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-/// What [`Email::parse`] accepts, but for its length (at most 254 bytes once trimmed and
-/// lower-cased), which a pattern cannot count.
-impl utoipa::PartialSchema for Email {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use crate::api::{CONTROL, SPACE};
-        let part = format!("[^@{SPACE}{CONTROL}]");
-        let edge = format!("[^@.{SPACE}{CONTROL}]");
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!(
-                "^[{SPACE}]*{part}+@{edge}{part}*\\.{part}*{edge}[{SPACE}]*$"
-            )))
-            .description(Some(
-                "An email address (at most 254 bytes), stored lower-cased: one address is one \
-                 account however it is typed",
-            ))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Email {}
-
-impl Email {
-    pub fn parse(raw: &str) -> Result<Email, String> {
-        let email = raw.trim().to_lowercase();
-        let valid = email.len() <= 254
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && match email.split_once('@') {
-                Some((local, domain)) => {
-                    !local.is_empty()
-                        && !domain.contains('@')
-                        && domain.contains('.')
-                        && !domain.starts_with('.')
-                        && !domain.ends_with('.')
-                }
-                None => false,
-            };
-        if valid {
-            Ok(Email(email))
-        } else {
-            Err(format!("`{}` is not an email address", raw.trim()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-pub fn check_password(password: &str) -> Result<(), String> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        Err(format!(
-            "the password must have at least {MIN_PASSWORD_CHARS} characters"
-        ))
-    } else if chars > MAX_PASSWORD_CHARS {
-        Err(format!(
-            "the password must have at most {MAX_PASSWORD_CHARS} characters"
-        ))
-    } else {
-        Ok(())
-    }
-}
+use crate::credentials::{check_password, Email};
 
 /// An email, a name and a password of at least 8 characters.
 #[derive(Deserialize, ToSchema)]
@@ -119,36 +45,4 @@ impl RegistrationRequest {
 pub struct TokenRequest {
     pub email: String,
     pub password: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_lower_cased_and_must_look_like_addresses() {
-        assert_eq!(
-            Email::parse(" Ada@Example.ORG ").unwrap().as_str(),
-            "ada@example.org"
-        );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.org",
-            "ada@example",
-            "a b@example.org",
-            "a@b@c.org",
-            "ada@.org",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn passwords_need_eight_characters() {
-        assert!(check_password("1234567").is_err());
-        assert!(check_password("12345678").is_ok());
-        assert!(check_password("äöüäöüäö").is_ok());
-    }
 }

@@ -1,6 +1,6 @@
 //! The users service: registration, sign-in (bearer tokens), and who am I.
 
-pub(crate) mod input;
+mod input;
 mod store;
 
 use std::sync::Arc;
@@ -16,8 +16,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use input::Email;
-
 use self::input::{RegistrationRequest, TokenRequest};
 use self::store::{Inserted, User};
 use super::{Context, StartError, Started};
@@ -27,6 +25,7 @@ use crate::auth::{
     TokenKeys, TokenSigner, TOKEN_LIFETIME,
 };
 use crate::config::AuthLimits;
+use crate::credentials::{Email, MAX_PASSWORD_CHARS};
 use crate::database::Database;
 use crate::openapi::{
     self as answers, BodyRejections, Conflict, NotFound, TokenRejections, TooManyRequests,
@@ -323,7 +322,7 @@ async fn token(
         None => (state.decoy_hash.clone(), None),
     };
     // No password is longer than registration allows: refused without an Argon2 run.
-    let matches = request.password.chars().count() <= input::MAX_PASSWORD_CHARS
+    let matches = request.password.chars().count() <= MAX_PASSWORD_CHARS
         && verify_password(request.password, hash)
             .await
             .map_err(busy)?;
