@@ -3,6 +3,7 @@
 //! apply, and a cordon of the user's own is never undone.
 
 use super::ClusterNode;
+use crate::config::NodeName;
 use crate::ssh::{shell_quote, Connection};
 
 /// The annotation on a Node pikube cordoned, saying why, so that the next apply (and
@@ -15,7 +16,7 @@ pub fn cordoned_by_pikube(node: &ClusterNode) -> Option<&str> {
 }
 
 /// `kubectl cordon`, marked with `reason`, through the API on `api`.
-pub async fn cordon(api: &Connection, node: &str, reason: &str) -> Result<(), String> {
+pub async fn cordon(api: &Connection, node: &NodeName, reason: &str) -> Result<(), String> {
     let quoted = shell_quote(node);
     let script = format!(
         "k=/usr/local/bin/k3s\n$k kubectl cordon {quoted} && \
@@ -26,7 +27,7 @@ pub async fn cordon(api: &Connection, node: &str, reason: &str) -> Result<(), St
 }
 
 /// `kubectl uncordon`, and the mark removed.
-pub async fn uncordon(api: &Connection, node: &str) -> Result<(), String> {
+pub async fn uncordon(api: &Connection, node: &NodeName) -> Result<(), String> {
     let quoted = shell_quote(node);
     let script = format!(
         "k=/usr/local/bin/k3s\n$k kubectl uncordon {quoted} && \

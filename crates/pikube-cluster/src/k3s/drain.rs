@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::prune::is_not_found;
+use crate::config::NodeName;
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Why a drain did not finish.
@@ -16,7 +17,7 @@ pub enum DrainError {
     #[error("kubectl drain {node} did not finish: {reason}")]
     Kubectl {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What kubectl said, with why its evictions were refused.
         reason: String,
     },
@@ -33,7 +34,11 @@ pub struct Drain {
 }
 
 /// Drains `node`. `false` if the node is gone already.
-pub async fn drain_node(api: &Connection, node: &str, drain: Drain) -> Result<bool, DrainError> {
+pub async fn drain_node(
+    api: &Connection,
+    node: &NodeName,
+    drain: Drain,
+) -> Result<bool, DrainError> {
     let script = format!(
         "/usr/local/bin/k3s kubectl drain {} --ignore-daemonsets --delete-emptydir-data \
          --timeout={}s{}",
@@ -52,7 +57,7 @@ pub async fn drain_node(api: &Connection, node: &str, drain: Drain) -> Result<bo
         Ok(false)
     } else {
         Err(DrainError::Kubectl {
-            node: node.to_owned(),
+            node: node.clone(),
             reason: reason(&output.stderr),
         })
     }

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::config::NodeName;
 use crate::k3s::cordon::{cordon, uncordon};
 use crate::k3s::paths::Service;
 use crate::k3s::{drain_node, get_nodes, journal_tail, service_status, ClusterNode, Drain};
@@ -107,7 +108,7 @@ impl Maintenance {
     pub async fn take_out(
         &self,
         api: &Connection,
-        name: &str,
+        name: &NodeName,
         service: Service,
         reason: &str,
     ) -> Result<(), MaintenanceError> {

@@ -8,6 +8,7 @@ use super::drain::{drain_node, Drain, DrainError};
 use super::paths::Service;
 use super::reset::reset_node;
 use super::stale::PruneStep;
+use crate::config::NodeName;
 use crate::ssh::{shell_quote, CommandOutput, Connection, SshError};
 
 /// Why a node was not taken out of the cluster.
@@ -24,7 +25,7 @@ pub enum PruneError {
     /// The drain failed; the node stays cordoned.
     Drain {
         /// The node.
-        node: String,
+        node: NodeName,
         /// Why (boxed: an SSH failure is large, and this error travels in K3sError).
         cause: Box<DrainError>,
     },
@@ -36,7 +37,7 @@ pub enum PruneError {
     )]
     Stop {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The unit, `k3s.service` or `k3s-agent.service`.
         service: String,
         /// What `systemctl is-active` said.
@@ -46,7 +47,7 @@ pub enum PruneError {
     #[error("{node}: not deleted from the cluster: {reason}")]
     Delete {
         /// The node.
-        node: String,
+        node: NodeName,
         /// What kubectl said.
         reason: String,
     },
@@ -59,7 +60,7 @@ pub enum PruneError {
     /// Its Node is marked for deletion, but K3s' finalizers had not finished in time.
     Finalizers {
         /// The node.
-        node: String,
+        node: NodeName,
         /// The finalizers still pending.
         finalizers: String,
         /// How long they were waited for.
@@ -118,7 +119,7 @@ pub async fn prune_node(
         && drain_node(api, &step.name, drain)
             .await
             .map_err(|cause| PruneError::Drain {
-                node: step.name.to_string(),
+                node: step.name.clone(),
                 cause: Box::new(cause),
             })?;
     if let Ok(connection) = node {
@@ -141,7 +142,11 @@ pub async fn prune_node(
 /// `systemctl stop` of the node's K3s service, then a check that it is not running: a
 /// stop that failed (or a unit that came back) must not be followed by the delete. A unit
 /// that is not installed is inactive, so there is nothing to do.
-async fn stop_k3s(connection: &Connection, node: &str, service: Service) -> Result<(), PruneError> {
+async fn stop_k3s(
+    connection: &Connection,
+    node: &NodeName,
+    service: Service,
+) -> Result<(), PruneError> {
     let output = connection
         .run_privileged_unchecked(
             "stopping K3s before its node is deleted",
@@ -165,13 +170,13 @@ fn stop_script(service: Service) -> String {
 }
 
 /// What the stop script's output means.
-fn stopped(output: &CommandOutput, node: &str, service: Service) -> Result<(), PruneError> {
+fn stopped(output: &CommandOutput, node: &NodeName, service: Service) -> Result<(), PruneError> {
     if output.success() {
         return Ok(());
     }
     let state = output.last_stdout_line();
     Err(PruneError::Stop {
-        node: node.to_owned(),
+        node: node.clone(),
         service: format!("{}.service", service.name()),
         state: if state.is_empty() {
             format!("unknown (exit status {})", output.code)
@@ -186,7 +191,7 @@ fn stopped(output: &CommandOutput, node: &str, service: Service) -> Result<(), P
 /// deleted already.
 pub async fn delete_node(
     api: &Connection,
-    node: &str,
+    node: &NodeName,
     timeout: Duration,
 ) -> Result<(), PruneError> {
     let output = api
@@ -220,18 +225,18 @@ fn delete_script(k3s: &str, node: &str, timeout: Duration) -> String {
 }
 
 /// What the delete script's output means.
-fn deleted(output: &CommandOutput, node: &str, timeout: Duration) -> Result<(), PruneError> {
+fn deleted(output: &CommandOutput, node: &NodeName, timeout: Duration) -> Result<(), PruneError> {
     if output.success() || is_not_found(&output.stderr) {
         Ok(())
     } else if output.code == 3 {
         Err(PruneError::Finalizers {
-            node: node.to_owned(),
+            node: node.clone(),
             finalizers: finalizer_list(&output.stdout),
             timeout,
         })
     } else {
         Err(PruneError::Delete {
-            node: node.to_owned(),
+            node: node.clone(),
             reason: output.last_stderr_line(),
         })
     }
@@ -317,7 +322,7 @@ mod tests {
                 &delete_script(&k3s.display().to_string(), "n", timeout),
                 dir.path(),
             );
-            deleted(&output, "n", timeout)
+            deleted(&output, &"n".parse().unwrap(), timeout)
         };
         // Gone between the wait and the look: deleted, not "finalizers [] pending".
         assert!(
@@ -354,7 +359,7 @@ mod tests {
                 ),
             );
             let output = run(&stop_script(Service::Server), dir.path());
-            stopped(&output, "s2", Service::Server)
+            stopped(&output, &"s2".parse().unwrap(), Service::Server)
         };
         assert!(outcome("inactive").is_ok());
         // A unit that is not installed: nothing to stop.

@@ -25,10 +25,12 @@ use crate::apply::carry_out;
 use crate::backup::{Datastore, SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 use crate::config::{NodeName, Role};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, read_state, start_service, wait_node_ready, ServerToken};
+use crate::k3s::{
+    get_nodes, read_state, start_service, wait_node_ready, InstallError, ServerToken, StateError,
+};
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
-use crate::ssh::{shell_quote, Connection};
+use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Where the snapshot goes on the first server.
 const REMOTE_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
@@ -36,16 +38,60 @@ const DB: &str = "/var/lib/rancher/k3s/server/db";
 
 /// Where a restore stopped, and how to go on.
 #[derive(Debug, thiserror::Error)]
-#[error("{node}: restore stopped at {step}: {reason}{advice}")]
-pub struct RestoreError {
-    /// The node it stopped on (`cluster` when it stopped before any).
-    pub node: String,
-    /// The step (stopping K3s, pushing the snapshot, the reset, a rejoin...).
-    pub step: &'static str,
-    /// What went wrong.
-    pub reason: String,
-    /// What state that leaves, and how to go on.
-    pub advice: &'static str,
+pub enum RestoreError {
+    /// No server of cluster.toml answered: nothing was done.
+    #[error(
+        "cluster: restore stopped at choosing the server to restore on: no server of \
+         cluster.toml answers"
+    )]
+    NoServer,
+    /// A step failed on a node.
+    #[error("{node}: restore stopped at {step}: {cause}{advice}")]
+    Step {
+        /// The node it stopped on.
+        node: NodeName,
+        /// The step (stopping K3s, pushing the snapshot, the reset, a rejoin...).
+        step: &'static str,
+        /// What went wrong.
+        cause: StepFailure,
+        /// What state that leaves, and how to go on.
+        advice: &'static str,
+    },
+}
+
+/// Why a step of the restore failed. Each shows its cause and returns none from
+/// `source()`: the restore's message is the whole story.
+#[derive(Debug, thiserror::Error)]
+pub enum StepFailure {
+    /// The node could not be reached, or a command on it failed.
+    #[error("{0}")]
+    Ssh(SshError),
+    /// K3s did not start (or its state could not be read to start it).
+    #[error("{0}")]
+    Start(InstallError),
+    /// K3s' state on the node could not be read.
+    #[error("{0}")]
+    State(StateError),
+    /// What the node or the API answered: kubectl's or a script's last line, a wait that
+    /// ran out.
+    #[error("{0}")]
+    Answered(String),
+    /// Not enough room on a server for the snapshot and etcd's copy of it.
+    #[error(
+        "{free_mib} MiB free in {dir}, and the restore needs about {needed_mib} MiB there (the \
+         snapshot is {snapshot_mib} MiB); free some (old images: k3s crictl rmi --prune; \
+         journals: journalctl --vacuum-size=100M) and run it again"
+    )]
+    NoRoom {
+        /// The nearest existing directory to K3s' database.
+        dir: String,
+        /// What is free there.
+        free_mib: u64,
+        /// About what the restore needs there.
+        needed_mib: u64,
+        /// The snapshot's size.
+        snapshot_mib: u64,
+    },
 }
 
 const RERUN: &str = "; run `pikube restore` again with the same snapshot to finish it";
@@ -112,12 +158,7 @@ pub async fn restore(
     let servers: Vec<&RestoreNode> = nodes.iter().filter(|n| n.role == Role::Server).collect();
     let agents: Vec<&RestoreNode> = nodes.iter().filter(|n| n.role == Role::Agent).collect();
     let Some(first) = servers.first() else {
-        return Err(RestoreError {
-            node: "cluster".to_owned(),
-            step: "choosing the server to restore on",
-            reason: "no server of cluster.toml answers".to_owned(),
-            advice: "",
-        });
+        return Err(RestoreError::NoServer);
     };
 
     // 0. Room for it on every server, before anything is stopped.
@@ -139,10 +180,10 @@ pub async fn restore(
     });
     for (node, result) in join_all(stops).await {
         if let Err(err) = result {
-            return Err(RestoreError {
-                node: node.name.to_string(),
+            return Err(RestoreError::Step {
+                node: node.name.clone(),
                 step: "stopping K3s",
-                reason: err.to_string(),
+                cause: StepFailure::Ssh(err),
                 advice: RERUN,
             });
         }
@@ -163,15 +204,15 @@ pub async fn restore(
         size: snapshot.size,
         mode: 0o600,
     });
-    let step = |node: &str, step: &'static str, reason: String| RestoreError {
-        node: node.to_owned(),
+    let step = |node: &NodeName, step: &'static str, cause: StepFailure| RestoreError::Step {
+        node: node.clone(),
         step,
-        reason,
+        cause,
         advice: RERUN,
     };
     carry_out(&first.connection, &upload)
         .await
-        .map_err(|err| step(&first.name, "pushing the snapshot", err.to_string()))?;
+        .map_err(|err| step(&first.name, "pushing the snapshot", StepFailure::Ssh(err)))?;
 
     // 3. The data put back: etcd reset from the snapshot, or the SQLite copy unpacked.
     match snapshot.datastore {
@@ -182,10 +223,16 @@ pub async fn restore(
     // 4. The first server back, alone, serving the restored data.
     start_service(&first.connection, Service::Server, ready_timeout)
         .await
-        .map_err(|err| step(&first.name, "starting K3s", err.to_string()))?;
+        .map_err(|err| step(&first.name, "starting K3s", StepFailure::Start(err)))?;
     wait_node_ready(&first.connection, &first.name, ready_timeout)
         .await
-        .map_err(|reason| step(&first.name, "waiting for the API", reason))?;
+        .map_err(|reason| {
+            step(
+                &first.name,
+                "waiting for the API",
+                StepFailure::Answered(reason),
+            )
+        })?;
     progress.node(&first.name, "restore: serving the restored data");
 
     // 4b. The CA the restored data brought back (K3s keeps the CAs in the datastore, sealed
@@ -198,7 +245,7 @@ pub async fn restore(
             step(
                 &first.name,
                 "reading the restored cluster's token",
-                err.to_string(),
+                StepFailure::State(err),
             )
         })?
         .server_token
@@ -206,7 +253,7 @@ pub async fn restore(
             step(
                 &first.name,
                 "reading the restored cluster's token",
-                "K3s wrote no server token".to_owned(),
+                StepFailure::Answered("K3s wrote no server token".to_owned()),
             )
         })?;
     let mut tokens_repointed = Vec::new();
@@ -214,7 +261,13 @@ pub async fn restore(
         let service = Service::from(node.role);
         let repointed = pin_restored_ca(node, service, &restored_token)
             .await
-            .map_err(|reason| step(&node.name, "pointing its token at the restored CA", reason))?;
+            .map_err(|err| {
+                step(
+                    &node.name,
+                    "pointing its token at the restored CA",
+                    StepFailure::Ssh(err),
+                )
+            })?;
         if repointed {
             tokens_repointed.push(node.name.clone());
         }
@@ -233,7 +286,13 @@ pub async fn restore(
     );
     node_passwords::forget(&first.connection, &rejoining)
         .await
-        .map_err(|reason| step(&first.name, "removing the restored node passwords", reason))?;
+        .map_err(|reason| {
+            step(
+                &first.name,
+                "removing the restored node passwords",
+                StepFailure::Answered(reason),
+            )
+        })?;
     let mut report = RestoreReport {
         first_server: first.name.clone(),
         node_passwords_removed: rejoining,
@@ -260,15 +319,21 @@ pub async fn restore(
                 step(
                     &server.name,
                     "moving the old etcd data aside",
-                    err.to_string(),
+                    StepFailure::Ssh(err),
                 )
             })?;
         start_service(&server.connection, Service::Server, ready_timeout)
             .await
-            .map_err(|err| step(&server.name, "rejoining", err.to_string()))?;
+            .map_err(|err| step(&server.name, "rejoining", StepFailure::Start(err)))?;
         wait_node_ready(&first.connection, &server.name, ready_timeout)
             .await
-            .map_err(|reason| step(&server.name, "waiting for it to rejoin", reason))?;
+            .map_err(|reason| {
+                step(
+                    &server.name,
+                    "waiting for it to rejoin",
+                    StepFailure::Answered(reason),
+                )
+            })?;
         report.rejoined_servers.push(server.name.clone());
     }
 
@@ -277,31 +342,47 @@ pub async fn restore(
     for (agent, result) in join_all(agents.iter().map(|a| async move {
         (
             a,
-            start_service(&a.connection, Service::Agent, ready_timeout)
-                .await
-                .map_err(|err| err.to_string()),
+            start_service(&a.connection, Service::Agent, ready_timeout).await,
         )
     }))
     .await
     {
-        result.map_err(|reason| step(&agent.name, "starting K3s", reason))?;
+        result.map_err(|err| step(&agent.name, "starting K3s", StepFailure::Start(err)))?;
         report.restarted_agents.push(agent.name.clone());
     }
     for agent in &agents {
         wait_node_ready(&first.connection, &agent.name, ready_timeout)
             .await
-            .map_err(|reason| step(&agent.name, "waiting for Ready", reason))?;
+            .map_err(|reason| {
+                step(
+                    &agent.name,
+                    "waiting for Ready",
+                    StepFailure::Answered(reason),
+                )
+            })?;
     }
 
     // 8. The first server's own record, when K3s found it to be another card's: removed, so
     //    that K3s records this card's at its next start instead of refusing it then.
     let stale = node_passwords::rejected_own(&first.connection, &first.name)
         .await
-        .map_err(|reason| step(&first.name, "reading K3s' node password events", reason))?;
+        .map_err(|reason| {
+            step(
+                &first.name,
+                "reading K3s' node password events",
+                StepFailure::Answered(reason),
+            )
+        })?;
     if stale {
         node_passwords::forget(&first.connection, std::slice::from_ref(&first.name))
             .await
-            .map_err(|reason| step(&first.name, "removing its stale node password", reason))?;
+            .map_err(|reason| {
+                step(
+                    &first.name,
+                    "removing its stale node password",
+                    StepFailure::Answered(reason),
+                )
+            })?;
         report.first_server_password_was_stale = true;
     }
     if let Ok(live) = get_nodes(&first.connection).await {
@@ -321,7 +402,7 @@ async fn pin_restored_ca(
     node: &RestoreNode,
     service: Service,
     restored: &ServerToken,
-) -> Result<bool, String> {
+) -> Result<bool, SshError> {
     node.connection
         .run_privileged(
             "pointing the token at the restored CA",
@@ -330,7 +411,6 @@ async fn pin_restored_ca(
         )
         .await
         .map(|output| output.stdout.contains("repinned"))
-        .map_err(|err| err.to_string())
 }
 
 /// Rewrites the env file `env` (sed's temporary file renamed over it, its mode kept) only
@@ -351,10 +431,10 @@ fi"#,
 /// etcd reset from the snapshot at `remote`: a one-member cluster holding its data. The
 /// token comes from the service's own env file, as when systemd starts K3s.
 async fn reset_etcd(first: &RestoreNode, remote: &str) -> Result<(), RestoreError> {
-    let step = |reason: String| RestoreError {
-        node: first.name.to_string(),
+    let step = |cause: StepFailure| RestoreError::Step {
+        node: first.name.clone(),
         step: "k3s server --cluster-reset",
-        reason,
+        cause,
         advice: RERUN,
     };
     let reset = format!(
@@ -369,9 +449,9 @@ async fn reset_etcd(first: &RestoreNode, remote: &str) -> Result<(), RestoreErro
         .connection
         .run_privileged_unchecked("resetting etcd from the snapshot", &reset, b"")
         .await
-        .map_err(|err| step(err.to_string()))?;
+        .map_err(|err| step(StepFailure::Ssh(err)))?;
     if !output.success() || !output.stdout.contains("reset") {
-        return Err(step(output.last_stdout_line()));
+        return Err(step(StepFailure::Answered(output.last_stdout_line())));
     }
     Ok(())
 }
@@ -398,17 +478,17 @@ echo "$aside""#,
         .connection
         .run_privileged_unchecked("putting the SQLite datastore back", &script, b"")
         .await
-        .map_err(|err| RestoreError {
-            node: first.name.to_string(),
+        .map_err(|err| RestoreError::Step {
+            node: first.name.clone(),
             step: "putting the SQLite datastore back",
-            reason: err.to_string(),
+            cause: StepFailure::Ssh(err),
             advice: RERUN,
         })?;
     if !output.success() {
-        return Err(RestoreError {
-            node: first.name.to_string(),
+        return Err(RestoreError::Step {
+            node: first.name.clone(),
             step: "putting the SQLite datastore back",
-            reason: output.last_stderr_line(),
+            cause: StepFailure::Answered(output.last_stderr_line()),
             advice: RERUN,
         });
     }
@@ -418,6 +498,45 @@ echo "$aside""#,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_restore_says_where_why_and_what_now_in_one_line() {
+        assert_eq!(
+            RestoreError::NoServer.to_string(),
+            "cluster: restore stopped at choosing the server to restore on: no server of \
+             cluster.toml answers"
+        );
+        let full = RestoreError::Step {
+            node: "s1".parse().unwrap(),
+            step: "checking free space",
+            cause: StepFailure::NoRoom {
+                dir: "/var/lib/rancher".to_owned(),
+                free_mib: 10,
+                needed_mib: 300,
+                snapshot_mib: 100,
+            },
+            advice: "; nothing was stopped or changed",
+        };
+        assert_eq!(
+            full.to_string(),
+            "s1: restore stopped at checking free space: 10 MiB free in /var/lib/rancher, and \
+             the restore needs about 300 MiB there (the snapshot is 100 MiB); free some (old \
+             images: k3s crictl rmi --prune; journals: journalctl --vacuum-size=100M) and run \
+             it again; nothing was stopped or changed"
+        );
+        let answered = RestoreError::Step {
+            node: "s2".parse().unwrap(),
+            step: "waiting for Ready",
+            cause: StepFailure::Answered("not Ready within 5 s (last: NotReady)".to_owned()),
+            advice: RERUN,
+        };
+        assert_eq!(
+            answered.to_string(),
+            "s2: restore stopped at waiting for Ready: not Ready within 5 s (last: NotReady); \
+             run `pikube restore` again with the same snapshot to finish it"
+        );
+        assert!(std::error::Error::source(&answered).is_none());
+    }
 
     #[test]
     fn tokens_are_pointed_at_the_restored_ca_and_only_when_they_name_another() {

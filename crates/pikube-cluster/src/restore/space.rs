@@ -3,7 +3,7 @@
 
 use futures::future::join_all;
 
-use super::{RestoreError, RestoreNode, DB, REMOTE_DIR};
+use super::{RestoreError, RestoreNode, StepFailure, DB, REMOTE_DIR};
 use crate::ssh::shell_quote;
 
 /// What etcd adds beyond the data itself: its write-ahead log preallocates 64 MiB.
@@ -38,18 +38,23 @@ pub(super) async fn check_space(
             (index, server, output)
         });
     for (index, server, output) in join_all(checks).await {
-        let fail = |reason: String| RestoreError {
-            node: server.name.to_string(),
+        let fail = |cause: StepFailure| RestoreError::Step {
+            node: server.name.clone(),
             step: "checking free space",
-            reason,
+            cause,
             advice: "; nothing was stopped or changed",
         };
-        let output = output.map_err(|err| fail(err.to_string()))?;
+        let output = output.map_err(|err| fail(StepFailure::Ssh(err)))?;
         let mut lines = output.stdout.lines();
         let free_kib: u64 = lines
             .next()
             .and_then(|l| l.trim().parse().ok())
-            .ok_or_else(|| fail(format!("df said {:?}", output.stdout.trim())))?;
+            .ok_or_else(|| {
+                fail(StepFailure::Answered(format!(
+                    "df said {:?}",
+                    output.stdout.trim()
+                )))
+            })?;
         let dir = lines.next().unwrap_or(DB).trim().to_owned();
         let pushed = lines.next().is_some_and(|l| l.trim() == "pushed");
         let needed_kib = match (index, pushed) {
@@ -57,14 +62,12 @@ pub(super) async fn check_space(
             _ => snapshot_kib + ETCD_OVERHEAD_KIB,
         };
         if free_kib < needed_kib {
-            return Err(fail(format!(
-                "{} MiB free in {dir}, and the restore needs about {} MiB there (the snapshot \
-                 is {} MiB); free some (old images: k3s crictl rmi --prune; journals: \
-                 journalctl --vacuum-size=100M) and run it again",
-                free_kib / 1024,
-                needed_kib.div_ceil(1024),
-                snapshot_kib.div_ceil(1024),
-            )));
+            return Err(fail(StepFailure::NoRoom {
+                dir,
+                free_mib: free_kib / 1024,
+                needed_mib: needed_kib.div_ceil(1024),
+                snapshot_mib: snapshot_kib.div_ceil(1024),
+            }));
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-use pikube_cluster::config::Role;
+use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::{delete_node, reset_node, DELETE_TIMEOUT};
 use pikube_cluster::progress::{Progress, StderrProgress};
@@ -17,11 +17,11 @@ pub fn run(args: &ResetArgs) -> anyhow::Result<Outcome> {
     let _lock = lock_cluster(&config, "reset", &args.lock)?;
     check_node_names(&config, &args.nodes)?;
     let chosen = |name: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == name);
-    let targets: Vec<String> = config
+    let targets: Vec<NodeName> = config
         .nodes
         .iter()
         .filter(|n| chosen(n.name.as_ref()))
-        .map(|n| n.name.to_string())
+        .map(|n| n.name.clone())
         .collect();
     let what = if args.all {
         "uninstall K3s and undo the OS preparation on"
