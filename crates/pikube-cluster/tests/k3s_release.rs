@@ -101,7 +101,7 @@ async fn downloads_verifies_and_caches() {
 
     let expected_path = cache.path().join(VERSION).join("k3s-arm64");
     assert_eq!(cached.path, expected_path);
-    assert_eq!(cached.sha256, sha256_hex(&binary));
+    assert_eq!(cached.sha256.as_str(), sha256_hex(&binary));
     assert_eq!(fs::read(&expected_path).unwrap(), binary);
     let mode = fs::metadata(&expected_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755);
@@ -165,7 +165,7 @@ async fn airgap_images_are_verified_and_cached_beside_the_binary() {
     let cached = cached_asset(&source, VERSION, asset, cache.path(), &progress)
         .await
         .expect("images download");
-    assert_eq!(cached.sha256, sha256_hex(&images));
+    assert_eq!(cached.sha256.as_str(), sha256_hex(&images));
     assert_eq!(fs::read(&cached.path).unwrap(), images);
     let mode = fs::metadata(&cached.path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);

@@ -14,6 +14,7 @@ mod server_files;
 pub use monitoring::{monitoring_files, MONITORING};
 pub use server_files::{read_server_files, ServerFile, ServerFilesError};
 
+use crate::digest::Sha256;
 use crate::plan::Change;
 
 /// Where K3s looks for manifests to apply.
@@ -54,8 +55,8 @@ impl AddonFile {
     }
 
     /// Its content's SHA-256, as the server's copy is compared by.
-    pub fn sha256(&self) -> String {
-        crate::digest::sha256_hex(self.content.as_bytes())
+    pub fn sha256(&self) -> Sha256 {
+        Sha256::of(self.content.as_bytes())
     }
 
     /// The change that puts this file on a server that has `current` (or nothing), if any.

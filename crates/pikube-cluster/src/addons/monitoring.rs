@@ -6,7 +6,7 @@ use yaml_serde::{Mapping, Value};
 
 use super::{AddonFile, MARKER};
 use crate::config::MonitoringAddon;
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 
 /// The add-on's name in cluster.toml and in its files' names.
 pub const MONITORING: &str = "monitoring";
@@ -79,11 +79,11 @@ pub fn monitoring_files(settings: &MonitoringAddon, grafana_password: &str) -> V
         .replace("{{storage}}", settings.storage.as_str())
         .replace(
             "{{prometheus_config_sha256}}",
-            &sha256_hex(prometheus.as_bytes()),
+            Sha256::of(prometheus.as_bytes()).as_str(),
         )
         .replace(
             "{{grafana_config_sha256}}",
-            &sha256_hex(
+            Sha256::of(
                 [
                     &grafana_datasources,
                     &grafana_providers,
@@ -92,7 +92,8 @@ pub fn monitoring_files(settings: &MonitoringAddon, grafana_password: &str) -> V
                 .map(String::as_str)
                 .concat()
                 .as_bytes(),
-            ),
+            )
+            .as_str(),
         );
     let stack = format!(
         "{MARKER}\n{stack}---\n{prometheus}---\n{grafana_datasources}---\n{grafana_providers}---\n{grafana_dashboards}"

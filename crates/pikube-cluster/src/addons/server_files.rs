@@ -3,6 +3,7 @@
 //! plan's diff). A secret file is never read back.
 
 use super::{MANIFESTS_DIR, MARKER};
+use crate::digest::Sha256;
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// One add-on file found on a server.
@@ -11,7 +12,7 @@ pub struct ServerFile {
     /// Its name in the manifests folder.
     pub name: String,
     /// Its content's SHA-256.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Read only when asked for, and never for a secret file.
     pub content: Option<String>,
 }
@@ -38,7 +39,7 @@ impl From<SshError> for ServerFilesError {
 /// text to fetch too.
 pub async fn read_server_files(
     connection: &Connection,
-    read: impl Fn(&str, &str) -> bool,
+    read: impl Fn(&str, &Sha256) -> bool,
 ) -> Result<Vec<ServerFile>, ServerFilesError> {
     let script = format!(
         "dir={dir}\n\
@@ -60,9 +61,10 @@ pub async fn read_server_files(
     for line in output.stdout.lines().filter(|l| !l.is_empty()) {
         let (sha256, name) = line
             .split_once(' ')
-            .filter(|(sha, name)| sha.len() == 64 && super::addon_of(name).is_some())
+            .filter(|(_, name)| super::addon_of(name).is_some())
+            .and_then(|(sha, name)| Some((sha.parse::<Sha256>().ok()?, name)))
             .ok_or_else(|| ServerFilesError::Unexpected(line.to_owned()))?;
-        let content = if read(name, sha256) {
+        let content = if read(name, &sha256) {
             let path = format!("{MANIFESTS_DIR}/{name}");
             let text = connection
                 .run_privileged(
@@ -77,7 +79,7 @@ pub async fn read_server_files(
         };
         files.push(ServerFile {
             name: name.to_owned(),
-            sha256: sha256.to_owned(),
+            sha256,
             content,
         });
     }

@@ -1,5 +1,4 @@
-use sha2::{Digest, Sha256};
-
+use crate::digest::Sha256;
 use crate::plan::{FileChange, SecretFileChange};
 use crate::ssh::{shell_quote, Connection, SshError};
 
@@ -60,12 +59,8 @@ impl Placement<'_> {
     /// not in the script: the hash of a secret file must not show in the process list),
     /// then the content.
     fn input(&self) -> Vec<u8> {
-        let mut input = format!(
-            "{} {:x}\n",
-            self.content.len(),
-            Sha256::digest(self.content)
-        )
-        .into_bytes();
+        let mut input =
+            format!("{} {}\n", self.content.len(), Sha256::of(self.content)).into_bytes();
         input.extend_from_slice(self.content);
         input
     }
@@ -158,8 +153,8 @@ mod tests {
     use std::time::{Duration, Instant, SystemTime};
 
     use super::Placement;
+    use crate::digest::Sha256;
     use crate::ssh::shell_quote;
-    use sha2::{Digest, Sha256};
 
     const OLD: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait\n";
     const NEW: &str = "console=serial0,115200 root=PARTUUID=0123abcd-02 rootfstype=ext4 rootwait \
@@ -428,7 +423,7 @@ mod tests {
         // Neither the secret nor anything derived from it is in the script (the process list).
         let inner = placement.script();
         assert!(!inner.contains("0123456789abcdef"));
-        let sha = format!("{:x}", Sha256::digest(new.as_bytes()));
+        let sha = Sha256::of(new.as_bytes()).to_string();
         assert!(!inner.contains(&sha), "the secret's hash is in the script");
         let output = run(&framed(&inner, new.as_bytes()), &new.as_bytes()[..12]);
         assert_eq!(

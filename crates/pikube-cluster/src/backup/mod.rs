@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ClusterConfig, DatastoreKind, NodeName};
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 use crate::ssh::{shell_quote, Connection, SshError};
 
 /// Where K3s keeps its snapshots unless `etcd-snapshot-dir` says otherwise.
@@ -65,11 +65,11 @@ pub enum BackupError {
         /// Its size on the server.
         expected_size: u64,
         /// Its SHA-256 on the server.
-        expected_sha256: String,
+        expected_sha256: Sha256,
         /// The size that arrived.
         size: u64,
         /// The SHA-256 of what arrived.
-        sha256: String,
+        sha256: Sha256,
     },
     /// A file here could not be written or read.
     #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
@@ -174,7 +174,7 @@ pub struct Manifest {
     /// The file's size.
     pub size: u64,
     /// The file's SHA-256.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// The first 16 hex digits of the SHA-256 of the cluster token's secret: which token the
     /// snapshot needs to be restored, without the token.
     pub token_fingerprint: String,
@@ -295,7 +295,7 @@ struct OnNode {
     dir: &'static str,
     name: String,
     size: u64,
-    sha256: String,
+    sha256: Sha256,
     k3s_version: String,
 }
 
@@ -309,7 +309,7 @@ impl OnNode {
             Some((
                 fields.next()?.to_owned(),
                 fields.next()?.parse::<u64>().ok()?,
-                fields.next()?.to_owned(),
+                fields.next()?.parse::<Sha256>().ok()?,
             ))
         });
         let Some((name, size, sha256)) = file else {
@@ -423,7 +423,7 @@ async fn copy_here(
 /// Which token a snapshot needs, without the token: the first 16 hex digits of the SHA-256
 /// of its secret.
 pub fn token_fingerprint(secret: &str) -> String {
-    sha256_hex(secret.as_bytes())[..16].to_owned()
+    Sha256::of(secret.as_bytes()).as_str()[..16].to_owned()
 }
 
 /// The backups kept in `dir`, oldest first (from their manifests).
@@ -530,7 +530,7 @@ mod tests {
             servers: vec!["s1".parse().unwrap()],
             taken_at,
             size: 3,
-            sha256: sha256_hex(b"abc"),
+            sha256: Sha256::of(b"abc"),
             token_fingerprint: "0123456789abcdef".into(),
             datastore: Datastore::Etcd,
         }
@@ -538,20 +538,26 @@ mod tests {
 
     #[test]
     fn a_backup_scripts_last_lines_are_read_or_named_as_unexpected() {
+        let sum = "ab".repeat(32);
         let file = OnNode::read(
             SNAPSHOT_DIR,
-            "on-demand-s1-5 1234 abcd\nk3s version v1.34.4+k3s1 (0123abcd)\n",
+            &format!("on-demand-s1-5 1234 {sum}\nk3s version v1.34.4+k3s1 (0123abcd)\n"),
         )
         .unwrap();
         assert_eq!(
             (file.name.as_str(), file.size, file.sha256.as_str()),
-            ("on-demand-s1-5", 1234, "abcd")
+            ("on-demand-s1-5", 1234, sum.as_str())
         );
         assert_eq!(file.k3s_version, "v1.34.4+k3s1");
         let err = OnNode::read(SNAPSHOT_DIR, "Snapshot saved\n")
             .err()
             .unwrap();
         assert_eq!(err, "unexpected output \"Snapshot saved\"");
+        // A sum that is not sha256sum's cannot be checked against: not taken.
+        let err = OnNode::read(SNAPSHOT_DIR, "on-demand-s1-5 1234 abcd\n")
+            .err()
+            .unwrap();
+        assert_eq!(err, "unexpected output \"on-demand-s1-5 1234 abcd\"");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::located::Located;
 use super::model::K3sSettings;
 use super::raw::{RawK3s, Text};
 use super::report::Report;
-use super::sha256::Sha256;
 use super::version::K3sVersion;
+use crate::digest::Sha256;
 use crate::secrets::SecretKey;
 
 /// `None` when the table is missing or any value in it is invalid; every

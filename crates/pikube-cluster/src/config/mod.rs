@@ -32,7 +32,6 @@ mod raw;
 mod registries;
 mod report;
 mod role;
-mod sha256;
 mod source_map;
 mod ssh;
 mod starter;
@@ -56,7 +55,8 @@ pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
 pub use network::{Network, StaticAddress};
 pub use registries::{Registries, RegistryAuth, RegistryCa, RegistryConfig, REGISTRY_CA_DIR};
 pub use role::{InvalidRole, Role};
-pub use sha256::{InvalidSha256, Sha256};
+// cluster.toml's pins are digests like any other (crate::digest).
+pub use crate::digest::{InvalidSha256, Sha256};
 pub use starter::starter_file;
 pub use taint::{InvalidTaint, Taint, TaintEffect};
 pub use version::{InvalidK3sVersion, K3sVersion};

@@ -19,9 +19,9 @@ use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
 use super::role::Role;
-use super::sha256::Sha256;
 use super::taint::Taint;
 use super::version::K3sVersion;
+use crate::digest::Sha256;
 use crate::secrets::SecretKey;
 
 /// A whole, valid `cluster.toml`.

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::fields;
 use super::located::Located;
 use super::raw::{RawRegistries, RawRegistryConfig, Text};
 use super::report::Report;
+use crate::digest::Sha256;
 use crate::secrets::SecretKey;
 
 /// Mirrors and per-registry settings for every node's containerd.
@@ -64,8 +64,8 @@ impl RegistryCa {
                 }
             })
             .collect();
-        let digest = format!("{:x}", Sha256::digest(self.pem.as_bytes()));
-        format!("{REGISTRY_CA_DIR}/{name}-{}.crt", &digest[..12])
+        let digest = Sha256::of(self.pem.as_bytes());
+        format!("{REGISTRY_CA_DIR}/{name}-{}.crt", digest.short())
     }
 }
 

@@ -2,9 +2,8 @@
 //! partition. Every string is written double-quoted (JSON's escaping is YAML's), so that
 //! cloud-init's YAML 1.1 never reads a node called `on` or `no` as a boolean.
 
-use sha2::{Digest, Sha256};
-
 use super::{BootFile, BootOs, FirstBoot};
+use crate::digest::Sha256;
 
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
@@ -16,8 +15,8 @@ pub(super) fn nocloud(first: &FirstBoot) -> Vec<BootFile> {
     let network_config = network_config(first);
     // cloud-init runs once per instance id and caches it on the root file system: a card
     // seeded again with other files must carry another id, or they are ignored.
-    let digest = Sha256::digest(format!("{user_data}{network_config}").as_bytes());
-    let instance = hex::encode(&digest[..6]);
+    let digest = Sha256::of(format!("{user_data}{network_config}").as_bytes());
+    let instance = digest.short();
     let meta_data = format!(
         "instance-id: {}\nlocal-hostname: {}\n",
         quoted(&format!("pikube-{}-{instance}", first.node)),

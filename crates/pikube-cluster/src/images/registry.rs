@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::auth::{host_of, login_may_go_to, settings_for, Challenge, Login};
 use super::platform::Platform;
 use super::reference::{ImageRef, DOCKER_HUB};
 use crate::config::{Registries, RegistryConfig};
+use crate::digest::Sha256;
 use crate::error_chain::describe_request;
 use crate::secrets::SecretKey;
 
@@ -259,7 +259,7 @@ impl Endpoint {
             image.reference()
         );
         let body = self.get(&url, ACCEPT, &mut authorization).await?;
-        let digest = format!("sha256:{:x}", Sha256::digest(&body));
+        let digest = format!("sha256:{}", Sha256::of(&body));
         if let Some(pinned) = &image.digest {
             if *pinned != digest {
                 return Err(RegistryError::DigestMismatch {

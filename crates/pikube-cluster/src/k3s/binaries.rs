@@ -41,7 +41,7 @@ pub enum BinaryError {
         /// The pinned digest.
         expected: Sha256,
         /// The file's.
-        actual: String,
+        actual: Sha256,
     },
     /// The release asset could not be downloaded or verified.
     #[error("{what}: {causes}", causes = crate::error_chain::describe(cause))]
@@ -119,15 +119,15 @@ fn pinned(
     arch: Arch,
     pin: Option<&Sha256>,
     path: &Path,
-    sha256: &str,
+    sha256: &Sha256,
 ) -> Result<(), BinaryError> {
     match pin {
-        Some(expected) if expected.as_str() != sha256 => Err(BinaryError::Pinned {
+        Some(expected) if expected != sha256 => Err(BinaryError::Pinned {
             table,
             arch,
             path: path.to_owned(),
             expected: expected.clone(),
-            actual: sha256.to_owned(),
+            actual: sha256.clone(),
         }),
         _ => Ok(()),
     }
@@ -138,7 +138,7 @@ async fn local_file(
     table: &'static str,
     arch: Arch,
     path: &Path,
-) -> Result<(PathBuf, String), BinaryError> {
+) -> Result<(PathBuf, Sha256), BinaryError> {
     file_sha256(path)
         .await
         .map(|sha256| (path.to_owned(), sha256))
@@ -151,7 +151,7 @@ async fn local_file(
 }
 
 impl ImagesArtifact {
-    fn new(path: PathBuf, sha256: String) -> ImagesArtifact {
+    fn new(path: PathBuf, sha256: Sha256) -> ImagesArtifact {
         // Local archives were checked when cluster.toml was read, and the release's are
         // `.tar.zst`, which is also what a name K3s would not import is sent as.
         let extension = ImageArchiveKind::of(&path).map_or(".tar.zst", |kind| kind.extension());
@@ -176,8 +176,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("k3s"), b"a k3s binary").unwrap();
         std::fs::write(dir.path().join("images.tar"), b"an image archive").unwrap();
-        let binary = crate::digest::sha256_hex(b"a k3s binary");
-        let images = crate::digest::sha256_hex(b"an image archive");
+        let binary = Sha256::of(b"a k3s binary").to_string();
+        let images = Sha256::of(b"an image archive").to_string();
         let config = |binary_pin: &str, images_pin: &str| {
             let text = format!(
                 "[cluster]\nname = \"lab\"\n[k3s]\nversion = \"v1.31.4+k3s1\"\n\
@@ -202,7 +202,7 @@ mod tests {
         let both = resolve(config(&binary.to_uppercase(), &images))
             .await
             .unwrap();
-        assert_eq!(both[&Arch::Arm64].sha256, binary);
+        assert_eq!(both[&Arch::Arm64].sha256.as_str(), binary);
 
         let wrong = "0".repeat(64);
         let err = resolve(config(&wrong, &images))

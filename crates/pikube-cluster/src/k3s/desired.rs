@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::render::Membership;
 
 use crate::config::NodeName;
+use crate::digest::Sha256;
 
 /// A k3s binary on the controller, ready to be pushed to nodes of one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +13,7 @@ pub struct BinaryArtifact {
     /// The file here.
     pub path: PathBuf,
     /// Its SHA-256.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Its size.
     pub size: u64,
     /// The version it claims (`[k3s] version`), checked on the node after install.
@@ -28,7 +29,7 @@ pub struct ImagesArtifact {
     /// The file here.
     pub path: PathBuf,
     /// Its SHA-256.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Its size.
     pub size: u64,
     /// Where it goes: pikube's one archive in the images directory, named with the

@@ -11,7 +11,7 @@ use super::paths::{
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::state::K3sNodeState;
 use crate::config::{NodeName, REGISTRY_CA_DIR};
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 use crate::plan::{Change, SecretFileChange, UploadChange};
 
 /// The k3s part of a node's plan.
@@ -186,7 +186,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
         );
     }
 
-    if state.binary_sha256.as_deref() != Some(desired.binary.sha256.as_str()) {
+    if state.binary_sha256.as_ref() != Some(&desired.binary.sha256) {
         plan.changes.push(binary_change(&desired.binary));
         restart_because.push("the binary");
     }
@@ -265,8 +265,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     }
     let wanted_registries = desired.registries.as_ref();
     if let Some(registries) = wanted_registries {
-        let sha256 = sha256_hex(registries.as_bytes());
-        if state.registries_sha256.as_deref() != Some(sha256.as_str()) {
+        if state.registries_sha256 != Some(Sha256::of(registries.as_bytes())) {
             // The CAs it names first: each path carries its content's hash, so a new CA
             // is a new registries.yaml too. Older ones go.
             if !desired.registry_cas.is_empty() || state.registries_by_pikube {
@@ -298,7 +297,7 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
     }
     let env_path = service.env_path();
     let env_differs = match &desired.env {
-        Some(env) => current.env_sha256.as_deref() != Some(sha256_hex(env.as_bytes()).as_str()),
+        Some(env) => current.env_sha256 != Some(Sha256::of(env.as_bytes())),
         None => true,
     };
     if env_differs {
@@ -450,7 +449,7 @@ pub fn binary_change(binary: &BinaryArtifact) -> Change {
             "install k3s {} ({:.1} MB, sha256 {}…)",
             binary.version,
             binary.size as f64 / 1e6,
-            &binary.sha256[..12.min(binary.sha256.len())]
+            binary.sha256.short()
         ),
         local: binary.path.clone(),
         remote: BINARY.to_owned(),
@@ -466,7 +465,7 @@ pub fn images_change(images: &ImagesArtifact, version: &str) -> Change {
         summary: format!(
             "install the airgap images of k3s {version} ({:.1} MB, sha256 {}…)",
             images.size as f64 / 1e6,
-            &images.sha256[..12.min(images.sha256.len())]
+            images.sha256.short()
         ),
         local: images.path.clone(),
         remote: images.remote.clone(),
@@ -552,7 +551,7 @@ mod tests {
     /// named k3s-node.service, its flags and token in config.yaml.
     fn ansible_installed() -> K3sNodeState {
         let mut state = fresh();
-        state.binary_sha256 = Some("cd".repeat(32));
+        state.binary_sha256 = Some("cd".repeat(32).parse().unwrap());
         state.config = Some(
             "server: https://10.0.0.1:6443\ntoken: ansible-secret\nwith-node-id: true\n\
              node-label:\n- site=shed\nkubelet-arg:\n- max-pods=50\n"
@@ -667,7 +666,7 @@ mod tests {
             },
             binary: BinaryArtifact {
                 path: PathBuf::from("/tmp/k3s"),
-                sha256: "ab".repeat(32),
+                sha256: "ab".repeat(32).parse().unwrap(),
                 size: 70_000_000,
                 version: "v1.31.4+k3s1".into(),
                 images: None,
@@ -749,7 +748,7 @@ mod tests {
         state.registration = Some(desired.registration_yaml.clone());
         state.killall = Some(KILLALL_SCRIPT.to_owned());
         if let Some(registries) = &desired.registries {
-            state.registries_sha256 = Some(sha256_hex(registries.as_bytes()));
+            state.registries_sha256 = Some(Sha256::of(registries.as_bytes()));
             state.registries_by_pikube = true;
         }
         if let Some(images) = &desired.binary.images {
@@ -759,7 +758,7 @@ mod tests {
         }
         state.agent = ServiceFiles {
             unit: Some(unit_file(Service::Agent)),
-            env_sha256: desired.env.as_deref().map(|e| sha256_hex(e.as_bytes())),
+            env_sha256: desired.env.as_deref().map(|e| Sha256::of(e.as_bytes())),
             env_names: vec!["K3S_TOKEN".into()],
             uninstall: Some(uninstall_script(Service::Agent)),
             enabled: true,
@@ -832,7 +831,7 @@ mod tests {
         let mut desired = desired();
         desired.binary.images = Some(ImagesArtifact {
             path: PathBuf::from("/cache/k3s-airgap-images-arm64.tar.zst"),
-            sha256: sha256.to_owned(),
+            sha256: sha256.parse().unwrap(),
             size: 180_000_000,
             remote: remote.to_owned(),
         });
@@ -859,7 +858,7 @@ mod tests {
             panic!("{:?}", plan.changes[images]);
         };
         assert_eq!(upload.remote, ZST);
-        assert_eq!(upload.sha256, "cd".repeat(32));
+        assert_eq!(upload.sha256.as_str(), "cd".repeat(32));
         // Converged: nothing to do, no restart.
         let plan = plan_k3s(&desired, &converged(&desired)).unwrap();
         assert!(plan.is_empty(), "{:?}", plan.changes);
@@ -886,7 +885,9 @@ mod tests {
         assert_eq!(remove.script, format!("rm -f '{ZST}'"));
 
         // Air-gap switched off: the archive goes, K3s keeps running as it is.
-        state.images.insert(tar.to_owned(), "00".repeat(32));
+        state
+            .images
+            .insert(tar.to_owned(), "00".repeat(32).parse().unwrap());
         let plan = plan_k3s(&desired(), &state).unwrap();
         let Change::Command(remove) = &plan.changes[0] else {
             panic!("{:?}", plan.changes);
@@ -967,7 +968,7 @@ mod tests {
         assert!(summaries[2].contains("registries.yaml"), "{summaries:?}");
         // Someone else's: never touched.
         let mut theirs = converged(&self::desired());
-        theirs.registries_sha256 = Some("ab".repeat(32));
+        theirs.registries_sha256 = Some("ab".repeat(32).parse().unwrap());
         assert!(plan_k3s(&self::desired(), &theirs).unwrap().is_empty());
     }
 

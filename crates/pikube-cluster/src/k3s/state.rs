@@ -9,6 +9,7 @@ use pikube_pi::{framed_script, FactsError, Sections};
 use super::paths::{Service, IMAGES_DIR, LINKS};
 use super::token::{AgentToken, ServerToken};
 use crate::config::NodeName;
+use crate::digest::Sha256;
 use crate::ssh::{Connection, SshError};
 
 const STATE_SCRIPT: &str = include_str!("state.sh");
@@ -18,7 +19,7 @@ const STATE_SCRIPT: &str = include_str!("state.sh");
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ServiceFiles {
     pub unit: Option<String>,
-    pub env_sha256: Option<String>,
+    pub env_sha256: Option<Sha256>,
     /// The names of the env file's variables (never their values).
     pub env_names: Vec<String>,
     pub uninstall: Option<String>,
@@ -72,7 +73,7 @@ pub struct ToolLink {
 #[derive(Clone, PartialEq, Eq)]
 pub struct K3sNodeState {
     /// The binary's SHA-256.
-    pub binary_sha256: Option<String>,
+    pub binary_sha256: Option<Sha256>,
     /// config.yaml.
     pub config: Option<String>,
     /// pikube's registration drop-in.
@@ -82,7 +83,7 @@ pub struct K3sNodeState {
     /// The killall script.
     pub killall: Option<String>,
     /// registries.yaml's SHA-256, and whether pikube wrote it (its first line).
-    pub registries_sha256: Option<String>,
+    pub registries_sha256: Option<Sha256>,
     /// registries.yaml starts with pikube's marker.
     pub registries_by_pikube: bool,
     /// `k3s.service`'s files and state.
@@ -99,7 +100,7 @@ pub struct K3sNodeState {
     /// `server/agent-token` when it is a token of its own (not the link to `token`).
     pub agent_token: Option<AgentToken>,
     /// pikube's airgap image archives in K3s' images directory: path to SHA-256.
-    pub images: BTreeMap<String, String>,
+    pub images: BTreeMap<String, Sha256>,
 }
 
 impl std::fmt::Debug for K3sNodeState {
@@ -179,11 +180,14 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
     let s = Sections::parse(stdout)?;
     let text = |name: &str| s.ok_text(name).map(str::to_owned);
     let line = |name: &str| s.ok_line(name).map(str::to_owned);
+    // sha256sum's output. Anything else (a node whose sha256sum is broken) reads as no
+    // digest at all: never equal to what pikube wants, so the file is written again.
+    let sum = |name: &str| s.ok_line(name).and_then(|l| l.parse::<Sha256>().ok());
     let units = UnitStates::parse(s.ok_text("units"));
     // `unit`'s files are in sections named with `n`, its unit name with `-` as `_`.
     let service = |unit: &str, n: &str| ServiceFiles {
         unit: text(&format!("unit_{n}")),
-        env_sha256: line(&format!("env_sha256_{n}")),
+        env_sha256: sum(&format!("env_sha256_{n}")),
         env_names: s
             .ok_text(&format!("env_names_{n}"))
             .unwrap_or_default()
@@ -208,12 +212,12 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         })
         .collect();
     Ok(K3sNodeState {
-        binary_sha256: line("binary_sha256"),
+        binary_sha256: sum("binary_sha256"),
         config: text("config"),
         registration: text("registration"),
         adopted: text("adopted"),
         killall: text("killall"),
-        registries_sha256: line("registries_sha256"),
+        registries_sha256: sum("registries_sha256"),
         registries_by_pikube: s.ok_line("registries_head") == Some(super::registries::MARKER),
         server: service("k3s", "k3s"),
         agent: service("k3s-agent", "k3s_agent"),
@@ -227,7 +231,7 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
             .lines()
             .filter_map(|line| {
                 let (sha256, name) = line.split_once(' ')?;
-                Some((format!("{IMAGES_DIR}/{name}"), sha256.to_owned()))
+                Some((format!("{IMAGES_DIR}/{name}"), sha256.parse().ok()?))
             })
             .collect(),
     })
@@ -319,7 +323,7 @@ mod tests {
 
     /// The state script with the k3s binary and the sums cache at `binary` and `sums`,
     /// run by `shell`.
-    fn binary_sum(shell: &str, binary: &std::path::Path, sums: &std::path::Path) -> String {
+    fn binary_sum(shell: &str, binary: &std::path::Path, sums: &std::path::Path) -> Sha256 {
         let script = state_script()
             .replace(
                 "pk_sha binary_sha256 /usr/local/bin/k3s\n",
@@ -350,7 +354,7 @@ mod tests {
             // A miss: hashed, and kept in a directory only root (the owner) can enter.
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::digest::sha256_hex(b"first binary")
+                Sha256::of(b"first binary")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{kept}");
@@ -364,13 +368,17 @@ mod tests {
             let planted = "f".repeat(64);
             let (_, key) = kept.trim_end().split_once(' ').unwrap();
             std::fs::write(&sums, format!("{planted} {key}\n")).unwrap();
-            assert_eq!(binary_sum(shell, &binary, &sums), planted, "{shell}");
+            assert_eq!(
+                binary_sum(shell, &binary, &sums).as_str(),
+                planted,
+                "{shell}"
+            );
 
             // Rewritten in place at the same size: its change time moved, so hashed again.
             std::fs::write(&binary, b"other binary").unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::digest::sha256_hex(b"other binary")
+                Sha256::of(b"other binary")
             );
 
             // Replaced by rename, as pikube and install.sh do: hashed again, and the old
@@ -380,7 +388,7 @@ mod tests {
             std::fs::rename(&new, &binary).unwrap();
             assert_eq!(
                 binary_sum(shell, &binary, &sums),
-                crate::digest::sha256_hex(b"the third one, longer")
+                Sha256::of(b"the third one, longer")
             );
             let kept = std::fs::read_to_string(&sums).unwrap();
             assert_eq!(kept.lines().count(), 1, "{shell}: {kept}");

@@ -6,13 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-
 use super::checksum::{expected_sha256, ChecksumProblem};
 use super::fetch::Fetcher;
 use super::url::redact;
 use super::{ReleaseError, ReleaseSource};
 use crate::config::Arch;
+use crate::digest::Sha256;
 
 /// A checksum file lists a few dozen assets; anything much bigger is not one.
 const CHECKSUM_FILE_LIMIT: usize = 1024 * 1024;
@@ -22,8 +21,8 @@ const CHECKSUM_FILE_LIMIT: usize = 1024 * 1024;
 pub struct CachedAsset {
     /// Where it is in the cache.
     pub path: PathBuf,
-    /// Lowercase hex, as published by the release.
-    pub sha256: String,
+    /// Its digest, as published by the release.
+    pub sha256: Sha256,
 }
 
 /// What pikube takes from a k3s release for one architecture.
@@ -238,7 +237,7 @@ async fn download(
 }
 
 /// sha256 of a file, `None` if it does not exist.
-async fn hash_file(path: &Path) -> Result<Option<String>, ReleaseError> {
+async fn hash_file(path: &Path) -> Result<Option<Sha256>, ReleaseError> {
     match file_sha256(path).await {
         Ok(hash) => Ok(Some(hash)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -246,18 +245,13 @@ async fn hash_file(path: &Path) -> Result<Option<String>, ReleaseError> {
     }
 }
 
-/// The sha256 of a file, lowercase hex. Hashing 70 MB (or 200 MB of images) blocks for a
-/// moment, so it runs off the async threads.
-pub(crate) async fn file_sha256(path: &Path) -> io::Result<String> {
+/// The sha256 of a file. Hashing 70 MB (or 200 MB of images) blocks for a moment, so it
+/// runs off the async threads.
+pub(crate) async fn file_sha256(path: &Path) -> io::Result<Sha256> {
     let owned = path.to_owned();
-    tokio::task::spawn_blocking(move || -> io::Result<String> {
-        let mut file = std::fs::File::open(&owned)?;
-        let mut hasher = Sha256::new();
-        io::copy(&mut file, &mut hasher)?;
-        Ok(format!("{:x}", hasher.finalize()))
-    })
-    .await
-    .map_err(io::Error::other)?
+    tokio::task::spawn_blocking(move || Sha256::of_file(&owned))
+        .await
+        .map_err(io::Error::other)?
 }
 
 fn write_atomically(dir: &Path, path: &Path, text: &str) -> Result<(), ReleaseError> {

@@ -1,6 +1,8 @@
 //! Reading a release's `sha256sum-<arch>.txt`: `sha256sum` output, one `<hex>  <name>` line
 //! per asset.
 
+use crate::digest::Sha256;
+
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum ChecksumProblem {
     /// No line names the asset.
@@ -9,9 +11,9 @@ pub(super) enum ChecksumProblem {
     Malformed { line: usize },
 }
 
-/// The expected sha256 (lowercase hex) of `asset`. Names are compared whole: `k3s` must not
-/// match `k3s-airgap-images-amd64.tar`.
-pub(super) fn expected_sha256(text: &str, asset: &str) -> Result<String, ChecksumProblem> {
+/// The expected sha256 of `asset`. Names are compared whole: `k3s` must not match
+/// `k3s-airgap-images-amd64.tar`.
+pub(super) fn expected_sha256(text: &str, asset: &str) -> Result<Sha256, ChecksumProblem> {
     for (index, line) in text.lines().enumerate() {
         let mut fields = line.split_whitespace();
         let (Some(hash), Some(name)) = (fields.next(), fields.next()) else {
@@ -21,10 +23,9 @@ pub(super) fn expected_sha256(text: &str, asset: &str) -> Result<String, Checksu
         if name.strip_prefix('*').unwrap_or(name) != asset {
             continue;
         }
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ChecksumProblem::Malformed { line: index + 1 });
-        }
-        return Ok(hash.to_ascii_lowercase());
+        return hash
+            .parse()
+            .map_err(|_| ChecksumProblem::Malformed { line: index + 1 });
     }
     Err(ChecksumProblem::Missing)
 }
@@ -39,7 +40,7 @@ mod tests {
     #[test]
     fn exact_name_only() {
         let text = format!("{A}  k3s-airgap-images-amd64.tar\n{B}  k3s\n");
-        assert_eq!(expected_sha256(&text, "k3s"), Ok(B.to_ascii_lowercase()));
+        assert_eq!(expected_sha256(&text, "k3s"), Ok(B.parse().unwrap()));
         assert_eq!(
             expected_sha256(&text, "k3s-arm64"),
             Err(ChecksumProblem::Missing)
@@ -49,7 +50,7 @@ mod tests {
     #[test]
     fn binary_mode_marker_and_blank_lines() {
         let text = format!("\n{A} *k3s-arm64\n");
-        assert_eq!(expected_sha256(&text, "k3s-arm64"), Ok(A.to_owned()));
+        assert_eq!(expected_sha256(&text, "k3s-arm64"), Ok(A.parse().unwrap()));
     }
 
     #[test]

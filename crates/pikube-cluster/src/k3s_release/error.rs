@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::digest::Sha256;
+
 /// Why the k3s binary could not be had. URLs in here have any password removed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -81,9 +83,9 @@ pub enum ReleaseError {
         /// The release asset (`k3s-arm64`).
         asset: String,
         /// The published SHA-256.
-        expected: String,
+        expected: Sha256,
         /// The downloaded file's.
-        actual: String,
+        actual: Sha256,
     },
     #[error("{path}: {causes}", causes = crate::error_chain::describe(cause))]
     /// The cache could not be written or read.

@@ -3,18 +3,18 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::url::redact;
 use super::ReleaseError;
+use crate::digest::{Sha256, Sha256Hasher};
 use crate::error_chain::describe_request;
 
 /// What a streamed download wrote.
 pub(super) struct Downloaded {
     pub bytes: u64,
     /// Lowercase hex.
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 pub(super) struct Fetcher {
@@ -80,7 +80,7 @@ impl Fetcher {
             cause,
         };
         let mut response = self.get(url).await?;
-        let mut hasher = Sha256::new();
+        let mut hasher = Sha256Hasher::new();
         let mut bytes = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, e))? {
             hasher.update(&chunk);
@@ -91,7 +91,7 @@ impl Fetcher {
         file.sync_all().await.map_err(io_error)?;
         Ok(Downloaded {
             bytes,
-            sha256: format!("{:x}", hasher.finalize()),
+            sha256: hasher.finish(),
         })
     }
 

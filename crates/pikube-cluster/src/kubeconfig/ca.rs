@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::KubeconfigError;
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 use crate::state::K3sToken;
 
 /// What the cluster token kept on this machine says about the cluster's CA.
@@ -103,8 +103,8 @@ pub(super) fn check(ca_pem: &[u8], entry: &str, pin: &CaPin) -> Result<(), Kubec
     let CaPin::Hash { hash, token } = pin else {
         return Ok(());
     };
-    let found = sha256_hex(ca_pem);
-    if &found == hash {
+    let found = Sha256::of(ca_pem);
+    if found.as_str() == hash {
         // The very bytes K3s hashed, whatever they hold.
         return Ok(());
     }
@@ -242,7 +242,7 @@ mod tests {
     fn the_hash_is_over_the_pem_file_not_its_base64() {
         use base64::Engine;
         let base64 = base64::engine::general_purpose::STANDARD.encode(PEM);
-        let of_base64 = sha256_hex(base64.as_bytes());
+        let of_base64 = Sha256::of(base64.as_bytes());
         let pinned = pin(&format!("K10{of_base64}::server:s3cret"));
         assert!(check(PEM.as_bytes(), ENTRY, &pinned).is_err());
     }

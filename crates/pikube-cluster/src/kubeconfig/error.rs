@@ -126,7 +126,7 @@ pub enum KubeconfigError {
         /// The entry's path (`users[default].user`).
         entry: String,
         /// The SHA-256 of the CA the file holds.
-        found: String,
+        found: crate::digest::Sha256,
         /// The SHA-256 the token pins.
         pinned: String,
         /// The cluster token file.

@@ -3,6 +3,8 @@ use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
+use crate::digest::Sha256;
+
 /// One change to a node, described well enough to show it and to carry it out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -73,7 +75,7 @@ pub struct UploadChange {
     /// Where it goes on the node.
     pub remote: String,
     /// Its SHA-256, checked on the node before it replaces anything.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// Its size.
     pub size: u64,
     /// Its mode on the node.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backup::{local_backups, token_fingerprint, Datastore, Manifest};
 use crate::config::K3sVersion;
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 
 /// Why a backup cannot be restored here; said before anything on the nodes changes.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +45,11 @@ pub enum SnapshotError {
         /// Its size.
         size: u64,
         /// Its SHA-256.
-        sha256: String,
+        sha256: Sha256,
         /// The manifest's size.
         expected_size: u64,
         /// The manifest's SHA-256.
-        expected_sha256: String,
+        expected_sha256: Sha256,
     },
     #[error("{}: a snapshot of cluster {found:?}, and this is cluster {expected:?}", path.display())]
     /// A backup of another cluster.
@@ -121,7 +121,7 @@ pub struct Snapshot {
     /// Its size.
     pub size: u64,
     /// Its SHA-256.
-    pub sha256: String,
+    pub sha256: Sha256,
     /// What it holds.
     pub datastore: Datastore,
     /// Its manifest, when it is a backup pikube took.
@@ -170,7 +170,7 @@ pub fn resolve(
         return Err(unreadable(&path, "empty".to_owned()));
     }
     let size = bytes.len() as u64;
-    let sha256 = sha256_hex(&bytes);
+    let sha256 = Sha256::of(&bytes);
     let datastore = manifest
         .as_ref()
         .map_or_else(|| Datastore::of_file(&bytes), |m| m.datastore);
@@ -249,7 +249,7 @@ mod tests {
             servers: vec!["s1".parse().unwrap()],
             taken_at: 1_700_000_000,
             size: bytes.len() as u64,
-            sha256: sha256_hex(bytes),
+            sha256: Sha256::of(bytes),
             token_fingerprint: token_fingerprint("secret"),
             datastore: Datastore::Etcd,
         };

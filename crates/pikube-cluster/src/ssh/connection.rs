@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{masters, ClientConfig, Privilege, SshError, SshTarget, SudoPassword};
 use crate::config::NodeName;
+use crate::digest::{Sha256, Sha256Hasher};
 
 /// The result of a remote command that ran to completion (whatever its exit code).
 #[derive(Clone)]
@@ -632,8 +633,7 @@ const STDERR_LIMIT: usize = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streamed {
     pub bytes: u64,
-    /// Lowercase hex.
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 enum ReadError {
@@ -665,9 +665,8 @@ async fn stream_to(
     mut reader: impl tokio::io::AsyncRead + Unpin,
     file: &mut tokio::fs::File,
 ) -> std::io::Result<Streamed> {
-    use sha2::Digest;
     use tokio::io::AsyncReadExt;
-    let mut hasher = sha2::Sha256::new();
+    let mut hasher = Sha256Hasher::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
     loop {
@@ -682,7 +681,7 @@ async fn stream_to(
     file.flush().await?;
     Ok(Streamed {
         bytes,
-        sha256: format!("{:x}", hasher.finalize()),
+        sha256: hasher.finish(),
     })
 }
 

@@ -14,7 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::SshTarget;
-use crate::digest::sha256_hex;
+use crate::digest::Sha256;
 
 /// The directory the masters of one run's connections go to when they may be reused,
 /// keyed by everything that decides where and how ssh connects.
@@ -59,7 +59,7 @@ impl MasterDirs {
             known_hosts.display(),
             self.config_material,
         );
-        let dir = self.base.join(&sha256_hex(key.as_bytes())[..16]);
+        let dir = self.base.join(&Sha256::of(key.as_bytes()).as_str()[..16]);
         // A socket's path has room for about a hundred bytes, and ssh adds 46 below this
         // directory; a longer one would stop ssh from starting at all.
         if dir.as_os_str().len() > MAX_DIR_LEN {

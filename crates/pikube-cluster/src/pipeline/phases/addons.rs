@@ -37,7 +37,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
         let current = match read_server_files(connection, |name, sha| {
             desired
                 .iter()
-                .any(|f| f.name == name && f.secret.is_none() && f.sha256() != sha)
+                .any(|f| f.name == name && f.secret.is_none() && f.sha256() != *sha)
         })
         .await
         {

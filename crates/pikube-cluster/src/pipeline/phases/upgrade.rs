@@ -190,8 +190,7 @@ async fn candidates(run: &Run<'_>) -> (Vec<Candidate>, BTreeMap<NodeName, K3sNod
         candidates.push(Candidate {
             name: node.name.clone(),
             service,
-            binary_differs: wanted
-                .is_some_and(|b| state.binary_sha256.as_deref() != Some(b.sha256.as_str())),
+            binary_differs: wanted.is_some_and(|b| state.binary_sha256.as_ref() != Some(&b.sha256)),
         });
     }
     (candidates, read)
