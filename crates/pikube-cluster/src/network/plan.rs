@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{dhcpcd, keyfile, netplan, NetworkStack, StaticNetwork};
 use crate::config::NodeName;
-use crate::plan::{Change, CommandChange, FileChange, PlannedChange};
+use crate::plan::{Change, ChangeArea, CommandChange, FileChange, PlannedChange};
 
 /// A node's move to its static address, or a change of the file that keeps it.
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +95,7 @@ impl AddressChange {
         ]
         .into_iter()
         .map(|change| PlannedChange {
-            phase: "network",
+            phase: ChangeArea::Network,
             change,
         })
         .collect()

@@ -1,14 +1,14 @@
 use pikube_pi::{cmdline_with_cgroups, NodeFacts};
 
-use super::{Change, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
 
 /// K3s needs the memory cgroup controller. On a Raspberry Pi it is off unless the kernel
 /// command line in the OS's real cmdline.txt asks for it, and only a reboot applies it.
 pub struct MemoryCgroup;
 
 impl Phase for MemoryCgroup {
-    fn title(&self) -> &'static str {
-        "cgroups"
+    fn area(&self) -> ChangeArea {
+        ChangeArea::Cgroups
     }
 
     fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {

@@ -1,6 +1,6 @@
 use pikube_pi::{hostname_file, hosts_with_hostname, NodeFacts};
 
-use super::{Change, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
 use crate::ssh::shell_quote;
 
 /// The node's hostname is its name in cluster.toml: in the kernel, in /etc/hostname, and
@@ -8,8 +8,8 @@ use crate::ssh::shell_quote;
 pub struct Hostname;
 
 impl Phase for Hostname {
-    fn title(&self) -> &'static str {
-        "hostname"
+    fn area(&self) -> ChangeArea {
+        ChangeArea::Hostname
     }
 
     fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {

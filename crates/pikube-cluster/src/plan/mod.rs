@@ -1,6 +1,7 @@
 //! What `apply` would do, node by node: a pipeline of small phases, each able to say
 //! what it would change before anything is changed.
 
+mod area;
 mod cgroups;
 mod change;
 mod hostname;
@@ -12,6 +13,7 @@ mod swap;
 #[cfg(test)]
 mod tests;
 
+pub use area::ChangeArea;
 pub use change::{Change, CommandChange, FileChange, SecretFileChange, UploadChange};
 pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
 pub(crate) use redact::is_secret;
@@ -42,7 +44,7 @@ pub struct PhaseOutcome {
 /// a node that cannot be brought to the wanted state yields a [`PlanError`].
 pub trait Phase: Sync {
     /// Its name in the plan (`hostname`, `cgroups`, `swap`).
-    fn title(&self) -> &'static str;
+    fn area(&self) -> ChangeArea;
     /// What it would change on a node with `facts`; `Err` says why the node cannot be
     /// brought there.
     fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String>;

@@ -1,7 +1,7 @@
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
-use super::{preparation_phases, Change, DesiredNode};
+use super::{preparation_phases, Change, ChangeArea, DesiredNode};
 
 use crate::config::NodeName;
 
@@ -9,7 +9,7 @@ use crate::config::NodeName;
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedChange {
     /// The area that wants it, as the plan shows it (`hostname`, `k3s`, `labels`).
-    pub phase: &'static str,
+    pub phase: ChangeArea,
     /// The change.
     #[serde(flatten)]
     pub change: Change,
@@ -45,7 +45,7 @@ pub struct PlanError {
     /// The node.
     pub node: NodeName,
     /// The preparation step.
-    pub phase: &'static str,
+    pub phase: ChangeArea,
     /// Why, and what to do.
     pub message: String,
 }
@@ -60,12 +60,12 @@ pub fn plan_node(node: &DesiredNode, facts: &NodeFacts) -> Result<NodePlan, Plan
     for phase in preparation_phases() {
         let outcome = phase.plan(node, facts).map_err(|message| PlanError {
             node: node.name.clone(),
-            phase: phase.title(),
+            phase: phase.area(),
             message,
         })?;
         plan.changes
             .extend(outcome.changes.into_iter().map(|change| PlannedChange {
-                phase: phase.title(),
+                phase: phase.area(),
                 change,
             }));
         plan.reboot.extend(outcome.reboot);
@@ -81,7 +81,7 @@ pub fn verify_node(node: &DesiredNode, facts: &NodeFacts) -> Vec<String> {
             phase
                 .verify(node, facts)
                 .into_iter()
-                .map(move |problem| format!("{}: {problem}", phase.title()))
+                .map(move |problem| format!("{}: {problem}", phase.area()))
         })
         .collect()
 }

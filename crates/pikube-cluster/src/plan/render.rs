@@ -63,7 +63,7 @@ pub fn render_plan_text(plans: &[NodePlan]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlannedChange;
+    use crate::plan::{ChangeArea, PlannedChange};
 
     #[test]
     fn renders_a_diff_per_file_and_the_reboot() {
@@ -71,7 +71,7 @@ mod tests {
             NodePlan {
                 node: "pi-1".parse().unwrap(),
                 changes: vec![PlannedChange {
-                    phase: "hostname",
+                    phase: ChangeArea::Hostname,
                     change: Change::file(
                         "/etc/hostname",
                         Some("raspberrypi\n"),
@@ -100,7 +100,7 @@ mod tests {
         let plans = vec![NodePlan {
             node: "pi-1".parse().unwrap(),
             changes: vec![PlannedChange {
-                phase: "k3s",
+                phase: ChangeArea::K3s,
                 change: Change::file(
                     "/etc/rancher/k3s/config.yaml",
                     Some("token: K10abc::server:s3cret\nnode-name: pi-1\n"),
@@ -128,11 +128,11 @@ mod tests {
             node: "s1".parse().unwrap(),
             changes: vec![
                 PlannedChange {
-                    phase: "addons",
+                    phase: ChangeArea::Addons,
                     change: Change::file("/m/new.yaml", None, manifest.clone(), 0o600),
                 },
                 PlannedChange {
-                    phase: "addons",
+                    phase: ChangeArea::Addons,
                     change: Change::file("/m/old.yaml", Some(&manifest), changed, 0o600),
                 },
             ],

@@ -1,6 +1,6 @@
 use pikube_pi::NodeFacts;
 
-use super::{DesiredNode, Phase, PhaseOutcome};
+use super::{ChangeArea, DesiredNode, Phase, PhaseOutcome};
 
 /// K3s picks its node IP from the default route's interface and does not start without
 /// one (its air-gap guide asks offline networks for a dummy one). Changing routes is the
@@ -9,8 +9,8 @@ use super::{DesiredNode, Phase, PhaseOutcome};
 pub struct DefaultRoute;
 
 impl Phase for DefaultRoute {
-    fn title(&self) -> &'static str {
-        "network"
+    fn area(&self) -> ChangeArea {
+        ChangeArea::Network
     }
 
     fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {

@@ -1,14 +1,14 @@
 use pikube_pi::{fstab_without_swap, NodeFacts};
 
-use super::{Change, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
 
 /// Swap off for good: the kubelet expects none. Raspberry Pi OS turns it on three ways
 /// (dphys-swapfile, an fstab line, and whatever is active now); each is undone.
 pub struct SwapOff;
 
 impl Phase for SwapOff {
-    fn title(&self) -> &'static str {
-        "swap"
+    fn area(&self) -> ChangeArea {
+        ChangeArea::Swap
     }
 
     fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {

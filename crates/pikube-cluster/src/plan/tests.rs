@@ -2,7 +2,7 @@
 
 use pikube_pi::{parse_facts, NodeFacts};
 
-use super::{plan_node, verify_node, Change, DesiredNode};
+use super::{plan_node, verify_node, Change, ChangeArea, DesiredNode};
 
 /// `systemctl show` of the facts script on a first boot: no K3s, dphys-swapfile on.
 const UNITS_DPHYS_ON: &str = "Id=k3s.service\nLoadState=not-found\nActiveState=inactive\n\
@@ -127,7 +127,7 @@ fn cmdline_already_edited_but_not_booted_plans_only_the_reboot() {
         "console=tty1 root=PARTUUID=1234-02 rootwait cgroup_memory=1 cgroup_enable=memory\n";
     let facts = facts(&[("cmdline_txt_firmware", Some(edited))]);
     let plan = plan_node(&desired(), &facts).unwrap();
-    assert!(!plan.changes.iter().any(|c| c.phase == "cgroups"));
+    assert!(!plan.changes.iter().any(|c| c.phase == ChangeArea::Cgroups));
     assert!(
         plan.reboot.iter().any(|r| r.contains("booted before")),
         "{:?}",
@@ -144,7 +144,7 @@ fn booted_with_the_parameters_and_still_off_is_an_error_not_a_reboot_loop() {
         ("proc_cmdline", Some(edited)),
     ]);
     let err = plan_node(&desired(), &facts).unwrap_err();
-    assert_eq!(err.phase, "cgroups");
+    assert_eq!(err.phase, ChangeArea::Cgroups);
     assert!(
         err.to_string()
             .starts_with("pi-01: cgroups: the kernel was booted with cgroup_enable=memory"),
@@ -164,7 +164,7 @@ fn an_x86_node_with_the_memory_cgroup_on_needs_no_cmdline() {
     ]);
     let plan = plan_node(&desired(), &facts).unwrap();
     assert!(!plan.needs_reboot());
-    assert!(!plan.changes.iter().any(|c| c.phase == "cgroups"));
+    assert!(!plan.changes.iter().any(|c| c.phase == ChangeArea::Cgroups));
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn a_kernel_without_the_cpuset_controller_is_named_before_anything_changes() {
         Some("#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t0\ncpu\t0\t1\t1\nmemory\t0\t1\t1\n"),
     )]);
     let err = plan_node(&desired(), &facts).unwrap_err();
-    assert_eq!(err.phase, "cgroups");
+    assert_eq!(err.phase, ChangeArea::Cgroups);
     assert!(
         err.message
             .contains("cpuset cgroup controller is off or missing")
@@ -232,7 +232,7 @@ fn a_node_without_a_default_route_is_stopped_with_the_fix_unless_k3s_runs() {
                eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n";
     let offline = facts(&[("proc_net_route", Some(lan))]);
     let err = plan_node(&desired(), &offline).unwrap_err();
-    assert_eq!(err.phase, "network");
+    assert_eq!(err.phase, ChangeArea::Network);
     assert!(
         err.message.contains("no default route") && err.message.contains("dummy0"),
         "{err}"

@@ -10,7 +10,7 @@ use crate::addons::{addon_of, monitoring_files, read_server_files, AddonFile, Se
 use crate::apply::carry_out;
 use crate::config::NodeName;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, PipelineError, Run};
-use crate::plan::{Change, NodePlan, PlannedChange};
+use crate::plan::{Change, ChangeArea, NodePlan, PlannedChange};
 use crate::ssh::shell_quote;
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(), PipelineError> {
@@ -67,7 +67,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
                 });
                 plan.changes
                     .extend(changes.into_iter().map(|change| PlannedChange {
-                        phase: "addons",
+                        phase: ChangeArea::Addons,
                         change,
                     }));
             }

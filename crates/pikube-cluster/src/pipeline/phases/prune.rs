@@ -12,7 +12,7 @@ use crate::fleet::Fleet;
 use crate::k3s::{foreign_nodes, live_nodes, plan_prune, prune_node, ClusterNode, PruneStep};
 use crate::node_records::merge_records;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
-use crate::plan::{Change, NodePlan, PlannedChange};
+use crate::plan::{Change, ChangeArea, NodePlan, PlannedChange};
 use crate::ssh::{shell_quote_arg, Connection};
 
 pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
@@ -275,7 +275,7 @@ fn stale_plan(step: &PruneStep) -> NodePlan {
     NodePlan {
         node: step.name.clone(),
         changes: vec![PlannedChange {
-            phase: "k3s",
+            phase: ChangeArea::K3s,
             change: Change::command(step.summary(), script),
         }],
         reboot: Vec::new(),

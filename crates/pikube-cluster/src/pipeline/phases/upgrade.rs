@@ -17,7 +17,7 @@ use crate::k3s::upgrade::{
 };
 use crate::k3s::{live_nodes, read_state, K3sNodeState, StageNode};
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
-use crate::plan::{Change, NodePlan, PlannedChange};
+use crate::plan::{Change, ChangeArea, NodePlan, PlannedChange};
 use crate::progress::Progress;
 use crate::ssh::Connection;
 
@@ -124,7 +124,7 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
                     reboot: Vec::new(),
                 });
             node_plan.changes.push(PlannedChange {
-                phase: "upgrade",
+                phase: ChangeArea::Upgrade,
                 change: Change::command(summary, steps_script(step, &target, with_images)),
             });
             run.rolled_out.insert(step.name.clone());

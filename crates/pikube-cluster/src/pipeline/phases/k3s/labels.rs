@@ -3,6 +3,7 @@
 
 use crate::fleet::record_of;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
+use crate::plan::ChangeArea;
 
 pub(crate) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
     let recorded = super::recorded(run);
@@ -45,7 +46,7 @@ pub(crate) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
             }
             Mode::Plan => {
                 if let Some(change) = labels.change {
-                    super::add_to_plan(run, &result.node, "labels", vec![change]);
+                    super::add_to_plan(run, &result.node, ChangeArea::Labels, vec![change]);
                 }
             }
         }

@@ -13,7 +13,7 @@ use crate::config::NodeName;
 use crate::k3s::{K3sError, K3sNodePlanReport, K3sNodeReport, K3sStage};
 use crate::node_records::Registration;
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
-use crate::plan::{Change, NodePlan, PlannedChange};
+use crate::plan::{Change, ChangeArea, NodePlan, PlannedChange};
 
 /// The labels and taints pikube last set on each node, from the local node records.
 fn recorded(run: &Run<'_>) -> BTreeMap<NodeName, Registration> {
@@ -97,13 +97,13 @@ fn planned(run: &mut Run<'_>, report: &mut PhaseReport, node: &NodeName, k3s: K3
             changes: k3s.changes.iter().map(Change::summary).collect(),
         },
     );
-    add_to_plan(run, node, "k3s", k3s.changes);
+    add_to_plan(run, node, ChangeArea::K3s, k3s.changes);
 }
 
 fn add_to_plan(
     run: &mut Run<'_>,
     node: &NodeName,
-    phase: &'static str,
+    phase: ChangeArea,
     changes: Vec<crate::plan::Change>,
 ) {
     let plan = run
