@@ -58,6 +58,24 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         refused.stderr
     );
     fleet.exec("pi1", "k3s kubectl get namespace later");
+    // A file with no manifest beside it that is no snapshot at all: refused by its content,
+    // naming it, before K3s stops anywhere.
+    let garbage = ws.path().join("snapshot-from-the-nas");
+    std::fs::write(&garbage, b"<html>404 Not Found</html>\n").unwrap();
+    let refused = ws
+        .pikube(&["restore", garbage.to_str().unwrap(), "--yes", "--force"])
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "{}: not a snapshot pikube can restore: neither an etcd snapshot",
+            garbage.display()
+        )),
+        "{}",
+        refused.stderr
+    );
+    for server in ["pi1", "pi2", "pi3"] {
+        fleet.exec(server, "systemctl is-active k3s");
+    }
 
     // No room on the first server for the snapshot and the data restored from it: refused
     // before anything stops, naming the server and the space.

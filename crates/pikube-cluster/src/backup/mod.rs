@@ -5,6 +5,7 @@
 //! a manifest beside it saying what it is. Snapshots that stay on a server die with its SD
 //! card; these do not.
 
+pub(crate) mod content;
 mod sqlite;
 
 pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
@@ -137,14 +138,10 @@ impl Datastore {
         }
     }
 
-    /// Which a file holds, by its first bytes: a SQLite backup is gzip'd (an etcd snapshot
-    /// is bbolt's database file, or a zip when K3s compresses it).
-    pub fn of_file(first_bytes: &[u8]) -> Datastore {
-        if first_bytes.starts_with(&[0x1f, 0x8b]) {
-            Datastore::Sqlite
-        } else {
-            Datastore::Etcd
-        }
+    /// Which a backup file holds, by its content (see `content`), or why it is none that
+    /// pikube can restore.
+    pub fn of_file(bytes: &[u8]) -> Result<Datastore, String> {
+        content::identify(bytes)
     }
 
     /// What a backup of it is, in words.
@@ -315,10 +312,14 @@ impl OnNode {
         let Some((name, size, sha256)) = file else {
             return Err(format!("unexpected output {:?}", stdout.trim()));
         };
-        let k3s_version = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(2))
-            .unwrap_or("unknown")
+        // A backup without its K3s version could not be checked against the cluster's at
+        // restore (etcd's data does not go back a minor version): none is kept.
+        let said = lines.next().unwrap_or("").trim();
+        let k3s_version = said
+            .split_whitespace()
+            .nth(2)
+            .filter(|v| v.parse::<crate::config::K3sVersion>().is_ok())
+            .ok_or_else(|| format!("no K3s version in `k3s --version`'s {said:?}"))?
             .to_owned();
         Ok(OnNode {
             dir,

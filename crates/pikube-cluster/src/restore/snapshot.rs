@@ -91,6 +91,33 @@ pub enum SnapshotError {
         wanted: K3sVersion,
     },
     #[error(
+        "{}: not a snapshot pikube can restore: {reason}; nothing on the cluster was touched",
+        path.display()
+    )]
+    /// The file's content is no backup of either datastore, or not the one its manifest says.
+    NotASnapshot {
+        /// The backup file.
+        path: PathBuf,
+        /// What it is instead.
+        reason: String,
+    },
+    #[error(
+        "{}: k3s_version {found:?} is not a K3s version (like v1.34.4+k3s1), so whether this \
+         cluster's K3s {wanted} can read the snapshot cannot be told; set it to the version \
+         the snapshot was taken with",
+        manifest.display()
+    )]
+    /// A manifest whose K3s version cannot be read: the check against a newer minor cannot
+    /// be made.
+    UnknownVersion {
+        /// The manifest.
+        manifest: PathBuf,
+        /// What it says.
+        found: String,
+        /// cluster.toml's.
+        wanted: K3sVersion,
+    },
+    #[error(
         "{}: {}, but this cluster runs {}: K3s cannot read one as the other{}",
         path.display(),
         found.describe(),
@@ -143,8 +170,12 @@ pub fn resolve(
         reason,
     };
     let known = local_backups(backups).map_err(|err| unreadable(backups, err.to_string()))?;
-    let (path, manifest) = match known.iter().find(|m| m.name == wanted) {
-        Some(manifest) => (backups.join(&manifest.name), Some(manifest.clone())),
+    let (path, manifest, manifest_path) = match known.iter().find(|m| m.name == wanted) {
+        Some(manifest) => (
+            backups.join(&manifest.name),
+            Some(manifest.clone()),
+            backups.join(format!("{}.json", manifest.name)),
+        ),
         None => {
             let path = PathBuf::from(wanted);
             if !path.is_file() {
@@ -162,7 +193,7 @@ pub fn resolve(
                 ),
                 Err(_) => None,
             };
-            (path, manifest)
+            (path, manifest, beside)
         }
     };
     let bytes = std::fs::read(&path).map_err(|e| unreadable(&path, e.to_string()))?;
@@ -171,16 +202,6 @@ pub fn resolve(
     }
     let size = bytes.len() as u64;
     let sha256 = Sha256::of(&bytes);
-    let datastore = manifest
-        .as_ref()
-        .map_or_else(|| Datastore::of_file(&bytes), |m| m.datastore);
-    if datastore != expected {
-        return Err(SnapshotError::OtherDatastore {
-            path,
-            found: datastore,
-            expected,
-        });
-    }
     if let Some(manifest) = &manifest {
         if manifest.size != size || manifest.sha256 != sha256 {
             return Err(SnapshotError::Damaged {
@@ -191,6 +212,33 @@ pub fn resolve(
                 expected_sha256: manifest.sha256.clone(),
             });
         }
+    }
+    // What the file holds, whether or not a manifest says: K3s would find out only once it
+    // is stopped on every node.
+    let datastore = match Datastore::of_file(&bytes) {
+        Ok(found) => found,
+        Err(reason) => return Err(SnapshotError::NotASnapshot { path, reason }),
+    };
+    if let Some(said) = manifest.as_ref().map(|m| m.datastore) {
+        if said != datastore {
+            return Err(SnapshotError::NotASnapshot {
+                path,
+                reason: format!(
+                    "its manifest says {}, but it holds {}",
+                    said.describe(),
+                    datastore.describe()
+                ),
+            });
+        }
+    }
+    if datastore != expected {
+        return Err(SnapshotError::OtherDatastore {
+            path,
+            found: datastore,
+            expected,
+        });
+    }
+    if let Some(manifest) = &manifest {
         if manifest.cluster != cluster {
             return Err(SnapshotError::OtherCluster {
                 path,
@@ -208,14 +256,19 @@ pub fn resolve(
                 });
             }
         }
-        if let Ok(found) = manifest.k3s_version.parse::<K3sVersion>() {
-            if (found.major, found.minor) > (version.major, version.minor) {
-                return Err(SnapshotError::TooNew {
-                    path,
-                    found: manifest.k3s_version.clone(),
-                    wanted: *version,
-                });
-            }
+        let Ok(found) = manifest.k3s_version.parse::<K3sVersion>() else {
+            return Err(SnapshotError::UnknownVersion {
+                manifest: manifest_path,
+                found: manifest.k3s_version.clone(),
+                wanted: *version,
+            });
+        };
+        if (found.major, found.minor) > (version.major, version.minor) {
+            return Err(SnapshotError::TooNew {
+                path,
+                found: manifest.k3s_version.clone(),
+                wanted: *version,
+            });
         }
     }
     let name = manifest.as_ref().map_or_else(
@@ -239,8 +292,21 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::content::{gzipped_tar, minimal_etcd_snapshot};
+
+    fn etcd() -> Vec<u8> {
+        minimal_etcd_snapshot()
+    }
+
+    fn sqlite() -> Vec<u8> {
+        gzipped_tar(&[
+            ("db/state.db", b"SQLite format 3\0..."),
+            ("token", b"K10abc::server:secret"),
+        ])
+    }
 
     fn backup(dir: &Path, name: &str, bytes: &[u8], cluster: &str, version: &str) {
+        let datastore = Datastore::of_file(bytes).unwrap_or(Datastore::Etcd);
         let manifest = Manifest {
             cluster: cluster.to_owned(),
             name: name.to_owned(),
@@ -251,7 +317,7 @@ mod tests {
             size: bytes.len() as u64,
             sha256: Sha256::of(bytes),
             token_fingerprint: token_fingerprint("secret"),
-            datastore: Datastore::Etcd,
+            datastore,
         };
         std::fs::write(dir.join(name), bytes).unwrap();
         std::fs::write(
@@ -275,15 +341,9 @@ mod tests {
     #[test]
     fn a_backup_is_found_by_name_and_checked() {
         let dir = tempfile::tempdir().unwrap();
-        backup(
-            dir.path(),
-            "on-demand-s1-1",
-            b"etcd data",
-            "lab",
-            "v1.34.4+k3s1",
-        );
+        backup(dir.path(), "on-demand-s1-1", &etcd(), "lab", "v1.34.4+k3s1");
         let found = resolve_in(&dir, "on-demand-s1-1", Some("secret"), Datastore::Etcd).unwrap();
-        assert_eq!(found.size, 9);
+        assert_eq!(found.size, etcd().len() as u64);
         assert_eq!(found.name, "on-demand-s1-1");
         let err = resolve_in(&dir, "nope", Some("secret"), Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("no backup named nope"), "{err}");
@@ -293,8 +353,8 @@ mod tests {
     #[test]
     fn a_damaged_foreign_or_too_new_snapshot_is_refused_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        backup(dir.path(), "a", b"etcd data", "lab", "v1.34.4+k3s1");
-        std::fs::write(dir.path().join("a"), b"etcd da").unwrap();
+        backup(dir.path(), "a", &etcd(), "lab", "v1.34.4+k3s1");
+        std::fs::write(dir.path().join("a"), &etcd()[..7]).unwrap();
         let err = resolve_in(&dir, "a", None, Datastore::Etcd).unwrap_err();
         assert!(
             matches!(err, SnapshotError::Damaged { size: 7, .. }),
@@ -302,18 +362,18 @@ mod tests {
         );
         assert!(err.to_string().contains("/a: damaged"), "{err}");
 
-        backup(dir.path(), "b", b"etcd data", "other", "v1.34.4+k3s1");
+        backup(dir.path(), "b", &etcd(), "other", "v1.34.4+k3s1");
         let err = resolve_in(&dir, "b", None, Datastore::Etcd).unwrap_err();
         assert!(
             err.to_string().contains("a snapshot of cluster \"other\""),
             "{err}"
         );
 
-        backup(dir.path(), "c", b"etcd data", "lab", "v1.35.1+k3s1");
+        backup(dir.path(), "c", &etcd(), "lab", "v1.35.1+k3s1");
         let err = resolve_in(&dir, "c", None, Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("a newer minor version"), "{err}");
 
-        backup(dir.path(), "d", b"etcd data", "lab", "v1.34.4+k3s1");
+        backup(dir.path(), "d", &etcd(), "lab", "v1.34.4+k3s1");
         let err = resolve_in(&dir, "d", Some("another"), Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("another cluster token"), "{err}");
 
@@ -327,10 +387,7 @@ mod tests {
     fn a_backup_of_the_other_datastore_is_refused_saying_which_is_which() {
         let dir = tempfile::tempdir().unwrap();
         // A SQLite backup by its manifest, onto a cluster of three servers.
-        backup(dir.path(), "s", b"\x1f\x8bgzip", "lab", "v1.34.4+k3s1");
-        let manifest = dir.path().join("s.json");
-        let text = std::fs::read_to_string(&manifest).unwrap();
-        std::fs::write(&manifest, text.replace("\"etcd\"", "\"sqlite\"")).unwrap();
+        backup(dir.path(), "s", &sqlite(), "lab", "v1.34.4+k3s1");
         let err = resolve_in(&dir, "s", None, Datastore::Etcd).unwrap_err();
         assert!(
             err.to_string().contains(
@@ -343,17 +400,77 @@ mod tests {
         assert_eq!(found.datastore, Datastore::Sqlite);
 
         // Bare files, without a manifest: told apart by their first bytes.
-        let etcd = dir.path().join("bare-snapshot");
-        std::fs::write(&etcd, b"bbolt pages").unwrap();
-        let err = resolve_in(&dir, etcd.to_str().unwrap(), None, Datastore::Sqlite).unwrap_err();
+        let bare = dir.path().join("bare-snapshot");
+        std::fs::write(&bare, etcd()).unwrap();
+        let err = resolve_in(&dir, bare.to_str().unwrap(), None, Datastore::Sqlite).unwrap_err();
         assert!(
             err.to_string()
                 .contains("an etcd snapshot, but this cluster runs SQLite (one server)"),
             "{err}"
         );
         let archive = dir.path().join("bare.tar.gz");
-        std::fs::write(&archive, b"\x1f\x8b\x08rest").unwrap();
+        std::fs::write(&archive, sqlite()).unwrap();
         let found = resolve_in(&dir, archive.to_str().unwrap(), None, Datastore::Sqlite).unwrap();
         assert_eq!(found.datastore, Datastore::Sqlite);
+    }
+
+    #[test]
+    fn a_bare_file_that_is_no_snapshot_is_refused_naming_it_before_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("holiday.jpg");
+        std::fs::write(&garbage, b"\xff\xd8\xff\xe0 a photo, not a snapshot").unwrap();
+        for expected in [Datastore::Etcd, Datastore::Sqlite] {
+            let err = resolve_in(&dir, garbage.to_str().unwrap(), None, expected).unwrap_err();
+            assert!(matches!(err, SnapshotError::NotASnapshot { .. }), "{err}");
+            let said = err.to_string();
+            assert!(
+                said.starts_with(&format!(
+                    "{}: not a snapshot pikube can restore: neither an etcd snapshot",
+                    garbage.display()
+                )) && said.ends_with("nothing on the cluster was touched"),
+                "{said}"
+            );
+        }
+        // An etcd snapshot cut short, bare: refused for what it is.
+        let cut = dir.path().join("cut");
+        let whole = etcd();
+        std::fs::write(&cut, &whole[..whole.len() - 1000]).unwrap();
+        let err = resolve_in(&dir, cut.to_str().unwrap(), None, Datastore::Etcd).unwrap_err();
+        assert!(err.to_string().contains("cut short"), "{err}");
+        // A gzip that is not a backup of pikube's.
+        let tarball = dir.path().join("photos.tar.gz");
+        std::fs::write(&tarball, gzipped_tar(&[("IMG_0001.jpg", b"\xff\xd8")])).unwrap();
+        let err = resolve_in(&dir, tarball.to_str().unwrap(), None, Datastore::Sqlite).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a SQLite backup of `pikube backup`: it holds no db/state.db"),
+            "{err}"
+        );
+        // A manifest beside a file that is no snapshot, however well its checksums match.
+        backup(
+            dir.path(),
+            "lying",
+            b"not a snapshot",
+            "lab",
+            "v1.34.4+k3s1",
+        );
+        let err = resolve_in(&dir, "lying", None, Datastore::Etcd).unwrap_err();
+        assert!(matches!(err, SnapshotError::NotASnapshot { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_whose_k3s_version_does_not_parse_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        backup(dir.path(), "v", &etcd(), "lab", "unknown");
+        let err = resolve_in(&dir, "v", None, Datastore::Etcd).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: k3s_version \"unknown\" is not a K3s version (like v1.34.4+k3s1), so \
+                 whether this cluster's K3s v1.34.4+k3s1 can read the snapshot cannot be told; \
+                 set it to the version the snapshot was taken with",
+                dir.path().join("v.json").display()
+            )
+        );
     }
 }
