@@ -148,6 +148,25 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         assert!(Instant::now() < deadline, "{}", status.stdout);
         std::thread::sleep(Duration::from_secs(2));
     }
+
+    // A server whose K3s is down cannot take a snapshot: the next one takes it, and the one
+    // passed over is named with why.
+    fleet.exec("pi1", "systemctl stop k3s");
+    let second = ws.pikube(&["backup", "--name", "after"]).expect_code(0);
+    assert!(
+        second.stdout.starts_with("backed up after-s2-")
+            && second.stdout.contains(" from s2 into "),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second
+            .stderr
+            .contains("warning: s1: `k3s etcd-snapshot save` failed: ")
+            && second.stderr.contains("; the next server was asked"),
+        "{}",
+        second.stderr
+    );
 }
 
 #[test]

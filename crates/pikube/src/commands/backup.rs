@@ -46,8 +46,8 @@ pub fn run(args: &BackupArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-/// A new snapshot taken on the first server that answers, or the one named found on the
-/// first server that has it, copied here.
+/// A new snapshot taken on the first server that answers and can take it, or the one named
+/// found on the first server that has it, copied here; the servers passed over are said.
 fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow::Result<Outcome> {
     let config = load_config(&file.file)?;
     let datastore = Datastore::of(&config)?;
@@ -102,16 +102,15 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
             let result = back_up(&connection, &request).await;
             connection.close().await;
             match result {
-                // Another server may have it: each keeps its own snapshots.
-                Err(err @ BackupError::NotOnNode { .. }) => {
-                    problems.push(pikube_cluster::error_chain::describe(&err))
+                Ok(manifest) => return Ok((manifest, problems)),
+                // Nothing could be kept here: another server would not help.
+                Err(err @ BackupError::Local { .. }) => {
+                    problems.push(pikube_cluster::error_chain::describe(&err));
+                    return Err(problems);
                 }
-                result => {
-                    return result.map_err(|err| {
-                        problems.push(pikube_cluster::error_chain::describe(&err));
-                        problems
-                    })
-                }
+                // Another server may have it (each keeps its own snapshots), or take one
+                // where this one could not (K3s down or its etcd member unhealthy here).
+                Err(err) => problems.push(pikube_cluster::error_chain::describe(&err)),
             }
         }
         Err(problems)
@@ -120,7 +119,10 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
         runtime.block_on(unlock_server(lock));
     }
     match result {
-        Ok(manifest) => {
+        Ok((manifest, skipped)) => {
+            for problem in &skipped {
+                errln!("warning: {problem}; the next server was asked");
+            }
             outln!(
                 "{} {} ({} bytes, sha256 {}) from {} into {}",
                 match source {
