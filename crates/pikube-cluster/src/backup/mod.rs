@@ -6,8 +6,10 @@
 //! card; these do not.
 
 pub(crate) mod content;
+mod on_servers;
 mod sqlite;
 
+pub use on_servers::{list_on_servers, NotAsked, ServerSnapshot, ServerSnapshots};
 pub use sqlite::{SQLITE_ARCHIVE_DIR, SQLITE_ITEMS};
 
 use std::fs;

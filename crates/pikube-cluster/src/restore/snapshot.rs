@@ -12,7 +12,8 @@ use crate::digest::Sha256;
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error(
-        "no backup named {name} in {} ({}), and no such file",
+        "no backup named {name} in {} ({}), and no such file; a snapshot still on a server \
+         (`pikube backup list` shows them) is copied here first with `pikube backup pull {name}`",
         dir.display(),
         if known.is_empty() { "it has none".to_owned() } else { format!("it has: {}", known.join(", ")) }
     )]
@@ -348,6 +349,11 @@ mod tests {
         let err = resolve_in(&dir, "nope", Some("secret"), Datastore::Etcd).unwrap_err();
         assert!(err.to_string().contains("no backup named nope"), "{err}");
         assert!(err.to_string().contains("it has: on-demand-s1-1"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("is copied here first with `pikube backup pull nope`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context};
 use pikube_cluster::backup::{
-    back_up, local_backups, prune, BackupError, BackupRequest, Datastore, Manifest, SnapshotSource,
+    back_up, list_on_servers, local_backups, prune, BackupError, BackupRequest, Datastore,
+    Manifest, SnapshotSource,
 };
 use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
@@ -155,38 +156,21 @@ fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
         return list_sqlite(args, &dir, &local);
     }
     let servers = fleet_of(&config, |node| node.role == Role::Server)?;
-    // The snapshots still on a server (scheduled ones, and those pulled here).
-    let (on_node, node) = runtime()?.block_on(async {
-        for connected in servers
-            .connect_privileged(&SilentProgress, &sudo_password)
-            .await
-        {
-            let Ok(connection) = connected.result else {
-                continue;
-            };
-            let listed = connection
-                .run_privileged(
-                    "listing etcd snapshots",
-                    "/usr/local/bin/k3s etcd-snapshot ls -o json",
-                    b"",
-                )
-                .await;
-            connection.close().await;
-            if let Ok(output) = listed {
-                let items = serde_json::from_str::<serde_json::Value>(&output.stdout)
-                    .ok()
-                    .and_then(|v| v["items"].as_array().cloned())
-                    .unwrap_or_default();
-                return (items, Some(connected.node));
-            }
-        }
-        (Vec::new(), None)
+    // The snapshots still on the servers (scheduled ones, and those pulled here): each
+    // server keeps its own, so every one that answers is asked.
+    let on_servers = runtime()?.block_on(async {
+        list_on_servers(
+            servers
+                .connect_privileged(&SilentProgress, &sudo_password)
+                .await,
+        )
+        .await
     });
     match args.output {
         OutputFormat::Json => {
             let json = serde_json::json!({
                 "local": local,
-                "on_node": {"node": node, "snapshots": on_node},
+                "on_node": on_servers,
             });
             outln!("{}", serde_json::to_string_pretty(&json)?);
         }
@@ -198,22 +182,41 @@ fn list(args: &ReportArgs) -> anyhow::Result<Outcome> {
             for manifest in &local {
                 outln!("  {}", describe(manifest));
             }
-            match node {
-                Some(node) => {
-                    outln!("On {node}:");
-                    if on_node.is_empty() {
-                        outln!("  none");
-                    }
-                    for item in &on_node {
-                        outln!(
-                            "  {}  {} bytes  {}",
-                            item["name"].as_str().unwrap_or("?"),
-                            item["size"],
-                            item["createdAt"].as_str().unwrap_or("")
-                        );
-                    }
+            for node in &on_servers.asked {
+                outln!("On {node}:");
+                let held: Vec<_> = on_servers
+                    .snapshots
+                    .iter()
+                    .filter(|s| &s.node == node)
+                    .collect();
+                if held.is_empty() {
+                    outln!("  none");
                 }
-                None => outln!("No server answered: snapshots on the nodes not listed."),
+                for snapshot in held {
+                    outln!(
+                        "  {}  {} bytes  {}{}",
+                        snapshot.name,
+                        snapshot
+                            .size
+                            .map_or_else(|| "?".to_owned(), |size| size.to_string()),
+                        snapshot.created_at.as_deref().unwrap_or(""),
+                        if snapshot.location.starts_with("file://") {
+                            String::new()
+                        } else {
+                            format!("  at {}", snapshot.location)
+                        }
+                    );
+                }
+            }
+            for not_asked in &on_servers.not_asked {
+                outln!(
+                    "Not asked: {} ({}): its snapshots are not listed",
+                    not_asked.node,
+                    not_asked.reason
+                );
+            }
+            if !on_servers.snapshots.is_empty() {
+                outln!("Copy one here with `pikube backup pull NAME`.");
             }
         }
     }
