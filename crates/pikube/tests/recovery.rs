@@ -225,6 +225,37 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         "{}",
         list.stdout
     );
+
+    // No server answers at all: backup and restore each say so, naming every server, and
+    // fail.
+    fleet.powercut("pi1");
+    fleet.powercut("pi2");
+    let none = ws.pikube(&["backup"]).expect_code(1);
+    for server in ["s1", "s2", "s3"] {
+        assert!(
+            none.stdout.contains(&format!("FAILED  {server}: ")),
+            "{}",
+            none.stdout
+        );
+    }
+    assert!(
+        none.stdout
+            .ends_with("No server of cluster.toml answered: nothing was backed up.\n"),
+        "{}",
+        none.stdout
+    );
+    let none = ws
+        .pikube(&["restore", &name, "--yes", "--force", READY])
+        .expect_code(1);
+    assert!(
+        none.stderr
+            .contains("not restoring: every node of cluster.toml must answer: ")
+            && ["s1", "s2", "s3"]
+                .iter()
+                .all(|server| none.stderr.contains(&format!("{server}: "))),
+        "{}",
+        none.stderr
+    );
 }
 
 #[test]

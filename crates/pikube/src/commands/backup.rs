@@ -74,9 +74,13 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
     let cluster_lock = runtime.block_on(lock_on_server(&config, "backup", lock, &progress))?;
     let result = runtime.block_on(async {
         let mut problems = Vec::new();
+        let mut answered = 0;
         for connected in servers.connect_privileged(&progress, &sudo_password).await {
             let connection = match connected.result {
-                Ok(connection) => connection,
+                Ok(connection) => {
+                    answered += 1;
+                    connection
+                }
                 Err(err) => {
                     problems.push(pikube_cluster::error_chain::describe(&err));
                     continue;
@@ -107,14 +111,14 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
                 // Nothing could be kept here: another server would not help.
                 Err(err @ BackupError::Local { .. }) => {
                     problems.push(pikube_cluster::error_chain::describe(&err));
-                    return Err(problems);
+                    return Err((problems, answered));
                 }
                 // Another server may have it (each keeps its own snapshots), or take one
                 // where this one could not (K3s down or its etcd member unhealthy here).
                 Err(err) => problems.push(pikube_cluster::error_chain::describe(&err)),
             }
         }
-        Err(problems)
+        Err((problems, answered))
     });
     if let Some(lock) = cluster_lock {
         runtime.block_on(unlock_server(lock));
@@ -138,10 +142,13 @@ fn save(file: &FileArgs, lock: &LockArgs, source: SnapshotSource<'_>) -> anyhow:
             );
             Ok(Outcome::Success)
         }
-        Err(problems) if problems.is_empty() => bail!("cluster.toml lists no server"),
-        Err(problems) => {
+        Err((problems, _)) if problems.is_empty() => bail!("cluster.toml lists no server"),
+        Err((problems, answered)) => {
             for problem in &problems {
                 outln!("FAILED  {problem}");
+            }
+            if answered == 0 {
+                outln!("No server of cluster.toml answered: nothing was backed up.");
             }
             Ok(Outcome::Failed)
         }
