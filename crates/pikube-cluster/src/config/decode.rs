@@ -9,6 +9,7 @@ use super::located::PRIVATE_SEGMENT_PREFIX;
 use super::raw::RawFile;
 use super::report::Report;
 use super::suggest::did_you_mean;
+use super::S3Target;
 
 pub(crate) fn decode(text: &str, report: &mut Report<'_>) -> Option<RawFile> {
     match serde_path_to_error::deserialize(toml::Deserializer::new(text)) {
@@ -62,7 +63,7 @@ fn explain(field: &str, message: &str) -> String {
         .collect::<Vec<_>>()
         .join(": ");
     if let Some(unknown) = unknown_key(&message) {
-        return unknown;
+        return s3_key_in_clear(field).unwrap_or(unknown);
     }
     let mut message = message
         .replace("expected i64", "expected an integer")
@@ -79,6 +80,27 @@ fn explain(field: &str, message: &str) -> String {
         }
     }
     message
+}
+
+/// A bucket's key written into `[backup.s3]` itself: said for what it is and where it
+/// belongs. As an unknown key it would be told to become `access_key_secret`, which names a
+/// secret and does not hold one. The value is never repeated.
+fn s3_key_in_clear(field: &str) -> Option<String> {
+    let key = field.strip_prefix("backup.s3.")?;
+    let (secret, variable) = match key.to_ascii_lowercase().replace('-', "_").as_str() {
+        "access_key" | "access_key_id" | "aws_access_key_id" | "accesskey" => {
+            (S3Target::DEFAULT_ACCESS_KEY_SECRET, "AWS_ACCESS_KEY_ID")
+        }
+        "secret_key" | "secret_access_key" | "aws_secret_access_key" | "secretkey" => {
+            (S3Target::DEFAULT_SECRET_KEY_SECRET, "AWS_SECRET_ACCESS_KEY")
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "the bucket's keys are never read from cluster.toml, where they would sit in clear \
+         (and in git): remove `{key}` and keep it in the encrypted secrets file with `pikube \
+         secrets set {secret}` (or export {variable} where pikube runs)"
+    ))
 }
 
 /// serde's `unknown field `x`, expected one of `a`, `b`` as a did-you-mean.

@@ -1323,6 +1323,34 @@ fn backup_gives_typed_settings_and_refuses_what_k3s_would_not_snapshot() {
         ]
     );
 
+    // A key written in clear: refused at its line, saying where it belongs, never echoed.
+    for (key, secret, variable) in [
+        ("access_key", "backup.s3.access_key", "AWS_ACCESS_KEY_ID"),
+        (
+            "secret_key",
+            "backup.s3.secret_key",
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+        (
+            "aws_secret_access_key",
+            "backup.s3.secret_key",
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+    ] {
+        let refused = errors(&format!(
+            "{HEAD}[backup.s3]\nbucket = \"b\"\n{key} = \"wJalrXUtnFEMI-in-clear\"\n{three}"
+        ));
+        assert_eq!(
+            refused,
+            [format!(
+                "cluster.toml:8:1: backup.s3.{key}: the bucket's keys are never read from \
+                 cluster.toml, where they would sit in clear (and in git): remove `{key}` and \
+                 keep it in the encrypted secrets file with `pikube secrets set {secret}` (or \
+                 export {variable} where pikube runs)"
+            )]
+        );
+    }
+
     let one = node("a", "10.0.0.1", "server");
     let single = errors(&format!("{HEAD}[backup]\nschedule = \"@daily\"\n{one}"));
     assert_eq!(single.len(), 1, "{single:?}");
