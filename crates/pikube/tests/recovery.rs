@@ -20,6 +20,33 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
     ws.pikube(&["apply", READY]).expect_code(0);
     let name = keep_an_answer_and_back_it_up(&fleet, &ws);
 
+    // The manifest beside the snapshot: what restore checks it by, as private as it.
+    let backups = ws.path().join(".pikube/test/backups");
+    let manifest_file = backups.join(format!("{name}.json"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_file).unwrap()).unwrap();
+    let snapshot = std::fs::read(backups.join(&name)).unwrap();
+    assert_eq!(manifest["size"], snapshot.len() as u64, "{manifest}");
+    let taken_at = manifest["taken_at"].as_u64().expect("taken_at");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        name.ends_with(&format!("-s1-{taken_at}")) && taken_at <= now && now - taken_at < 900,
+        "{name}: taken_at {taken_at}, now {now}"
+    );
+    assert_eq!(
+        manifest["token_fingerprint"].as_str(),
+        Some(&sha256_hex_of(&ws.path().join(".pikube/test/token"))[..16]),
+        "the fingerprint is not the cluster token's"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for file in [&manifest_file, &backups.join(&name)] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+
     // What happens after the backup: to be undone by the restore.
     fleet.exec(
         "pi1",
@@ -40,7 +67,6 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         "{}",
         guarded.stderr
     );
-    let backups = ws.path().join(".pikube/test/backups");
     let damaged = ws.path().join("damaged.db");
     let bytes = std::fs::read(backups.join(&name)).unwrap();
     std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
@@ -203,9 +229,8 @@ fn a_backup_is_restored_and_what_was_deleted_since_is_back_on_every_server() {
         .expect_code(1);
     assert!(
         not_pulled.stderr.contains(&format!(
-            "no backup named {0} in {1}",
-            kept_there[0],
-            backups.display()
+            "no backup named {} in ./.pikube/test/backups (it has: {name}, after-s2-",
+            kept_there[0]
         )) && not_pulled
             .stderr
             .contains(&format!("`pikube backup pull {}`", kept_there[0])),
@@ -491,6 +516,30 @@ fn keep_an_answer_and_back_it_up(fleet: &Fleet, ws: &Workspace) -> String {
     list["local"][0]["name"]
         .as_str()
         .expect("a backup")
+        .to_owned()
+}
+
+/// The SHA-256 (hex) of a file's text without its surrounding whitespace, as pikube reads
+/// a token, by the system's sha256sum.
+fn sha256_hex_of(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.trim().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
         .to_owned()
 }
 
