@@ -251,6 +251,39 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
         .into_iter()
         .find(|(name, _, _)| name == "s2");
     assert!(matches!(s2, Some((_, _, false))), "s2 cordoned: {s2:?}");
+
+    // Nor does a K3s upgrade start with s3 off: pikube cannot reach it, and restarting s2
+    // would take etcd below its quorum. Refused naming s3; nothing restarts elsewhere.
+    let others = || -> Vec<String> {
+        SERVICES
+            .iter()
+            .filter(|(n, _)| *n != "pi3")
+            .map(|(n, s)| invocation(&fleet, n, s))
+            .collect()
+    };
+    let at_new = others();
+    let newer = stamped_double(&ws, "v1.34.5+k3s1");
+    use_k3s(&ws, "v1.34.5+k3s1", &newer);
+    let refused = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        refused
+            .stdout
+            .contains("upgrade to v1.34.5+k3s1 refused: s3: cannot connect to")
+            && refused.stdout.contains(
+                "an upgrade starts only on a healthy cluster, every node of cluster.toml \
+                 answering and Ready"
+            ),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(others(), at_new, "a refused upgrade restarted K3s");
+    let nodes = versions(&fleet, "pi1");
+    assert!(
+        nodes
+            .iter()
+            .all(|(n, v, cordoned)| v == NEW && (n == "s3" || !cordoned)),
+        "{nodes:?}"
+    );
 }
 
 /// s1, a1 and a2 on fresh fake Pis, K3s `OLD` installed and every node Ready.

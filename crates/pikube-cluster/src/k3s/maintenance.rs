@@ -69,21 +69,41 @@ pub fn etcd_members(live: &[ClusterNode]) -> Vec<&ClusterNode> {
 /// the members. A lone member has no quorum to keep (its API stops whatever the order; its
 /// data stays on its disk).
 pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
+    match quorum_lost_without(live, name) {
+        Some(why) => Err(format!("{why}; --allow-quorum-loss goes on anyway")),
+        None => Ok(()),
+    }
+}
+
+/// Whether embedded etcd keeps its quorum while server `name` restarts on a new K3s: as
+/// [`quorum_without`], except that two members may restart in turn (with two, etcd stops
+/// for any restart whatever pikube does; refusing would make such a cluster impossible to
+/// upgrade), only not while the other one is down.
+pub fn quorum_through_restart(live: &[ClusterNode], name: &str) -> Result<(), String> {
+    let members = etcd_members(live);
+    if members.len() == 2 && members.iter().all(|n| n.name == name || n.ready) {
+        return Ok(());
+    }
+    quorum_lost_without(live, name).map_or(Ok(()), Err)
+}
+
+/// Why etcd would lose its quorum with server `name` down, if it would.
+fn quorum_lost_without(live: &[ClusterNode], name: &str) -> Option<String> {
     let members = etcd_members(live);
     if members.len() <= 1 {
-        return Ok(());
+        return None;
     }
     let needed = etcd_majority(members.len());
     let others_ready = members.iter().filter(|n| n.name != name && n.ready).count();
     if others_ready >= needed {
-        return Ok(());
+        return None;
     }
     let not_ready: Vec<&str> = members
         .iter()
         .filter(|n| n.name != name && !n.ready)
         .map(|n| n.name.as_str())
         .collect();
-    let why = if not_ready.is_empty() {
+    Some(if not_ready.is_empty() {
         format!(
             "with {} etcd members, etcd loses its quorum whenever one is down, so the API \
              would stop until {name} is back (a third server avoids that)",
@@ -98,8 +118,7 @@ pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
             members.len(),
             not_ready.join(", ")
         )
-    };
-    Err(format!("{why}; --allow-quorum-loss goes on anyway"))
+    })
 }
 
 impl Maintenance {
@@ -248,5 +267,25 @@ mod tests {
         );
 
         assert_eq!(quorum_without(&[node("s1", true, true)], "s1"), Ok(()));
+    }
+
+    #[test]
+    fn an_upgrade_restarts_a_server_while_the_others_are_up_and_two_in_turn() {
+        let two = [node("s1", true, true), node("s2", true, true)];
+        assert_eq!(quorum_through_restart(&two, "s1"), Ok(()));
+        let two_one_down = [node("s1", true, true), node("s2", true, false)];
+        let refused = quorum_through_restart(&two_one_down, "s1").unwrap_err();
+        assert!(
+            refused.starts_with("1 of the other servers is NotReady")
+                && refused.ends_with("bring s2 back first"),
+            "{refused}"
+        );
+        let one_down = [
+            node("s1", true, true),
+            node("s2", true, true),
+            node("s3", true, false),
+        ];
+        assert!(quorum_through_restart(&one_down, "s2").is_err());
+        assert_eq!(quorum_through_restart(&one_down, "s3"), Ok(()));
     }
 }

@@ -6,5 +6,5 @@
 mod preflight;
 mod rollout;
 
-pub use preflight::{plan_upgrade, Candidate, NodeUpgrade, UpgradePlan};
+pub use preflight::{plan_upgrade, Candidate, NodeUpgrade, Survey, UpgradePlan};
 pub use rollout::{etcd_ready, pre_upgrade_snapshot, Rollout, UpgradeError};

@@ -1,11 +1,12 @@
 //! Which nodes an upgrade touches, in what order, and whether it may start at all: no
 //! downgrade unless asked, no minor version skipped, no agent ahead of a server, every
-//! node Ready. Pure: the phase reads the cluster, this decides.
+//! node of cluster.toml reached and Ready, every etcd member Ready. Pure: the phase reads
+//! the cluster, this decides.
 
 use crate::config::{K3sVersion, NodeName};
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::paths::Service;
-use crate::k3s::ClusterNode;
+use crate::k3s::{etcd_members, ClusterNode};
 
 /// A node of cluster.toml whose K3s is installed and running, as the phase found it.
 #[derive(Debug, Clone)]
@@ -16,6 +17,21 @@ pub struct Candidate {
     pub service: Service,
     /// Its /usr/local/bin/k3s is not the binary cluster.toml names.
     pub binary_differs: bool,
+}
+
+/// What the phase found of the cluster before an upgrade.
+#[derive(Debug, Clone, Copy)]
+pub struct Survey<'a> {
+    /// The nodes of cluster.toml, in file order.
+    pub members: &'a [NodeName],
+    /// Those whose K3s is installed and running, in file order.
+    pub candidates: &'a [Candidate],
+    /// Those out of the run (not reached, or failed in an earlier phase), each with its
+    /// error: a node powered off fails at its connection while its Node may still show
+    /// Ready for a while.
+    pub out_of_run: &'a [(NodeName, String)],
+    /// The cluster's node list.
+    pub live: &'a [ClusterNode],
 }
 
 /// One node to upgrade.
@@ -83,14 +99,19 @@ impl UpgradePlan {
     }
 }
 
-/// Decides the upgrade to `target`. `candidates`: the running nodes of cluster.toml, in
-/// file order; `live`: the cluster's node list. Every reason to refuse is given at once.
+/// Decides the upgrade to `target` of the cluster `survey` found. Every reason to refuse is
+/// given at once.
 pub fn plan_upgrade(
     target: &K3sVersion,
-    candidates: &[Candidate],
-    live: &[ClusterNode],
+    survey: Survey<'_>,
     allow_downgrade: bool,
 ) -> Result<UpgradePlan, Vec<String>> {
+    let Survey {
+        members,
+        candidates,
+        out_of_run,
+        live,
+    } = survey;
     let mut problems = Vec::new();
     let mut running: Vec<(&Candidate, &ClusterNode, K3sVersion)> = Vec::new();
     for candidate in candidates {
@@ -144,14 +165,7 @@ pub fn plan_upgrade(
             ));
         }
     }
-    for (candidate, node, _) in &running {
-        if !node.ready {
-            problems.push(format!(
-                "{}: not Ready: an upgrade starts only on a healthy cluster",
-                candidate.name
-            ));
-        }
-    }
+    problems.extend(unhealthy(members, candidates, out_of_run, live));
     let oldest_server = running
         .iter()
         .filter(|(c, _, _)| c.service == Service::Server)
@@ -191,6 +205,53 @@ pub fn plan_upgrade(
     })
 }
 
+/// Why the cluster is not healthy enough for an upgrade to start: a node of cluster.toml
+/// not reached, NotReady, or running K3s without a Node; an etcd member NotReady (one
+/// cluster.toml no longer lists, too: it still counts for etcd's quorum).
+fn unhealthy(
+    members: &[NodeName],
+    candidates: &[Candidate],
+    out_of_run: &[(NodeName, String)],
+    live: &[ClusterNode],
+) -> Vec<String> {
+    const WHY: &str = "an upgrade starts only on a healthy cluster";
+    let mut problems = Vec::new();
+    for (name, error) in out_of_run {
+        let error = match error.starts_with(&format!("{name}:")) {
+            true => error.clone(),
+            false => format!("{name}: {error}"),
+        };
+        problems.push(format!(
+            "{error}; {WHY}, every node of cluster.toml answering and Ready"
+        ));
+    }
+    for name in members {
+        if out_of_run.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        match live.iter().find(|n| n.name == name.as_str()) {
+            Some(node) if !node.ready => problems.push(format!("{name}: not Ready: {WHY}")),
+            Some(_) => {}
+            // Never installed: the k3s phase installs it on the target at once.
+            None if !candidates.iter().any(|c| c.name == *name) => {}
+            None => problems.push(format!(
+                "{name}: K3s runs there but the cluster lists no Node {name}: {WHY}"
+            )),
+        }
+    }
+    for member in etcd_members(live) {
+        let listed = members.iter().any(|m| m.as_str() == member.name);
+        if !member.ready && !listed {
+            problems.push(format!(
+                "{}: an etcd member, not Ready (and not in cluster.toml): {WHY}; etcd needs \
+                 every member up while its servers restart one at a time",
+                member.name
+            ));
+        }
+    }
+    problems
+}
+
 fn upgrades_down(servers: &[NodeUpgrade], agents: &[NodeUpgrade], target: &K3sVersion) -> bool {
     servers.iter().chain(agents).any(|step| *target < step.from)
 }
@@ -226,6 +287,23 @@ mod tests {
         }
     }
 
+    /// The upgrade of a cluster whose nodes are `candidates`, every one reached.
+    fn plan_of(
+        target: &K3sVersion,
+        candidates: &[Candidate],
+        live: &[ClusterNode],
+        allow_downgrade: bool,
+    ) -> Result<UpgradePlan, Vec<String>> {
+        let members: Vec<NodeName> = candidates.iter().map(|c| c.name.clone()).collect();
+        let survey = Survey {
+            members: &members,
+            candidates,
+            out_of_run: &[],
+            live,
+        };
+        plan_upgrade(target, survey, allow_downgrade)
+    }
+
     fn cluster() -> Vec<Candidate> {
         vec![
             candidate("s1", Service::Server, true),
@@ -241,7 +319,7 @@ mod tests {
             live("a1", "v1.33.5+k3s1", true),
             live("s2", "v1.33.5+k3s1", true),
         ];
-        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap();
+        let plan = plan_of(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap();
         let names =
             |steps: &[NodeUpgrade]| steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&plan.first), ["s1", "s2"]);
@@ -263,12 +341,12 @@ mod tests {
             candidate("a1", Service::Agent, true),
             candidate("s2", Service::Server, false),
         ];
-        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &candidates, &nodes, false).unwrap();
+        let plan = plan_of(&v("v1.34.4+k3s1"), &candidates, &nodes, false).unwrap();
         assert!(plan.first.is_empty());
         assert_eq!(plan.then.len(), 1);
         // Nothing at all to do: no checks either (a NotReady node is the k3s phase's).
         let done = [live("s1", "v1.34.4+k3s1", false)];
-        let plan = plan_upgrade(
+        let plan = plan_of(
             &v("v1.34.4+k3s1"),
             &[candidate("s1", Service::Server, false)],
             &done,
@@ -281,7 +359,7 @@ mod tests {
     #[test]
     fn a_binary_in_place_with_the_old_k3s_still_running_is_restarted_only() {
         let nodes = [live("s1", "v1.33.5+k3s1", true)];
-        let plan = plan_upgrade(
+        let plan = plan_of(
             &v("v1.34.4+k3s1"),
             &[candidate("s1", Service::Server, false)],
             &nodes,
@@ -300,7 +378,7 @@ mod tests {
             "upgrade to v1.34.4+k3s1".to_owned(),
         );
         done.unschedulable = true;
-        let plan = plan_upgrade(
+        let plan = plan_of(
             &v("v1.34.4+k3s1"),
             &[candidate("s1", Service::Server, false)],
             &[done],
@@ -321,7 +399,7 @@ mod tests {
             live("a1", "v1.33.5+k3s1", false),
             live("s2", "v1.35.0+k3s1", true),
         ];
-        let problems = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
+        let problems = plan_of(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
         let all = problems.join("\n");
         assert!(
             all.contains("s1: v1.32.1+k3s1 → v1.34.4+k3s1 skips a minor version"),
@@ -346,7 +424,7 @@ mod tests {
             live("a1", "v1.34.4+k3s1", true),
             live("s2", "v1.34.4+k3s1", true),
         ];
-        let plan = plan_upgrade(&v("v1.34.1+k3s1"), &cluster(), &nodes, true).unwrap();
+        let plan = plan_of(&v("v1.34.1+k3s1"), &cluster(), &nodes, true).unwrap();
         assert_eq!(plan.first[0].name, "a1");
         assert!(plan.first[0]
             .summary(&v("v1.34.1+k3s1"))
@@ -356,9 +434,83 @@ mod tests {
     #[test]
     fn an_unreadable_kubelet_version_is_named_and_an_unregistered_node_is_not_an_upgrade() {
         let nodes = [live("s1", "v1.34.4-custom", true)];
-        let problems = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
+        let problems = plan_of(&v("v1.34.4+k3s1"), &cluster(), &nodes, false).unwrap_err();
         assert!(problems[0].contains("s1: its kubelet reports version \"v1.34.4-custom\""));
-        let plan = plan_upgrade(&v("v1.34.4+k3s1"), &cluster(), &[], false).unwrap();
+        let plan = plan_of(&v("v1.34.4+k3s1"), &cluster(), &[], false).unwrap();
         assert!(plan.is_empty());
+    }
+
+    #[test]
+    fn a_node_not_reached_a_missing_node_and_an_etcd_member_down_each_refuse() {
+        let members: Vec<NodeName> = ["s1", "s2", "s3", "a1"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let candidates = vec![
+            candidate("s1", Service::Server, true),
+            candidate("s2", Service::Server, true),
+            candidate("a1", Service::Agent, true),
+        ];
+        let mut old_server = live("s0", "v1.33.5+k3s1", false);
+        old_server.annotations.insert(
+            crate::k3s::ETCD_MEMBER_ANNOTATION.to_owned(),
+            "s0-1a2b".to_owned(),
+        );
+        // s3 is powered off: the API may still show it Ready, pikube cannot reach it.
+        let nodes = [
+            live("s1", "v1.33.5+k3s1", true),
+            live("s3", "v1.33.5+k3s1", true),
+            live("a1", "v1.33.5+k3s1", true),
+            old_server,
+        ];
+        let out_of_run = [(
+            "s3".parse().unwrap(),
+            "s3: cannot connect to 10.0.0.3: No route to host".to_owned(),
+        )];
+        let survey = Survey {
+            members: &members,
+            candidates: &candidates,
+            out_of_run: &out_of_run,
+            live: &nodes,
+        };
+        let all = plan_upgrade(&v("v1.34.4+k3s1"), survey, false)
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            all.contains(
+                "s3: cannot connect to 10.0.0.3: No route to host; an upgrade starts only on a \
+                 healthy cluster, every node of cluster.toml answering and Ready"
+            ),
+            "{all}"
+        );
+        assert!(
+            all.contains("s2: K3s runs there but the cluster lists no Node s2"),
+            "{all}"
+        );
+        assert!(
+            all.contains("s0: an etcd member, not Ready (and not in cluster.toml)"),
+            "{all}"
+        );
+        // Reached, listed, Ready, the stale member gone: the upgrade goes.
+        let nodes = [
+            live("s1", "v1.33.5+k3s1", true),
+            live("s2", "v1.33.5+k3s1", true),
+            live("s3", "v1.33.5+k3s1", true),
+            live("a1", "v1.33.5+k3s1", true),
+        ];
+        let candidates = vec![
+            candidate("s1", Service::Server, true),
+            candidate("s2", Service::Server, true),
+            candidate("s3", Service::Server, true),
+            candidate("a1", Service::Agent, true),
+        ];
+        let survey = Survey {
+            members: &members,
+            candidates: &candidates,
+            out_of_run: &[],
+            live: &nodes,
+        };
+        let plan = plan_upgrade(&v("v1.34.4+k3s1"), survey, false).unwrap();
+        assert_eq!(plan.first.len(), 3);
     }
 }

@@ -11,7 +11,7 @@ use crate::k3s::drain::{drain_node, Drain};
 use crate::k3s::install::{journal_tail, service_status, wait_started};
 use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, BinaryArtifact, StageNode};
+use crate::k3s::{get_nodes, quorum_through_restart, BinaryArtifact, StageNode};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
 
@@ -70,6 +70,9 @@ pub struct Rollout<'a> {
     pub drain: Drain,
     /// How long a restarted node may take to be Ready on the new version.
     pub ready_timeout: Duration,
+    /// Embedded etcd: a server restarts only while the other members keep its quorum
+    /// (one of them may have gone down since the preflight).
+    pub keep_quorum: bool,
 }
 
 impl Rollout<'_> {
@@ -100,6 +103,13 @@ impl Rollout<'_> {
             },
         };
 
+        if step.restart && service == Service::Server && self.keep_quorum {
+            let quorum = match get_nodes(api).await {
+                Ok(live) => quorum_through_restart(&live, name),
+                Err(err) => Err(format!("the cluster's node list: {err}")),
+            };
+            quorum.map_err(|reason| stop("the quorum check", reason, false))?;
+        }
         if step.restart {
             progress.node(
                 name,

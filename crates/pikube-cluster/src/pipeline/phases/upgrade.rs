@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 use crate::config::{Arch, NodeName};
 use crate::k3s::paths::Service;
 use crate::k3s::upgrade::{
-    etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout,
+    etcd_ready, plan_upgrade, pre_upgrade_snapshot, Candidate, NodeUpgrade, Rollout, Survey,
 };
 use crate::k3s::{live_nodes, read_state, K3sNodeState, StageNode};
 use crate::pipeline::{Mode, NodeOutcome, PhaseReport, Run};
@@ -68,7 +68,18 @@ pub(super) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) {
         // Nothing to roll out that the k3s phase would not see by itself.
         Err(_) => return,
     };
-    let plan = match plan_upgrade(&target, &candidates, &live, run.settings.allow_downgrade) {
+    let members = run.members();
+    let out_of_run: Vec<(NodeName, String)> = members
+        .iter()
+        .filter_map(|name| Some((name.clone(), run.failed.get(name)?.clone())))
+        .collect();
+    let survey = Survey {
+        members: &members,
+        candidates: &candidates,
+        out_of_run: &out_of_run,
+        live: &live,
+    };
+    let plan = match plan_upgrade(&target, survey, run.settings.allow_downgrade) {
         Ok(plan) if plan.is_empty() => return,
         Ok(plan) => plan,
         Err(problems) => {
@@ -309,6 +320,7 @@ async fn upgrade_one(
         drain_servers: run.settings.drain_servers,
         drain: run.settings.drain,
         ready_timeout: run.settings.ready_timeout,
+        keep_quorum: run.spec.datastore_endpoint.is_none(),
     };
     rollout
         .upgrade(node, step, api, progress)
