@@ -1084,6 +1084,47 @@ fn runs_from_two_machines_take_turns_through_the_lock_on_the_first_server() {
         "{}",
         forced.stderr
     );
+
+    // Every other command that changes the cluster takes the same lock: with bob's held,
+    // each waits its ten seconds, then names him and changes nothing.
+    let backup = here.pikube(&["backup"]).expect_code(0);
+    let snapshot = backup
+        .stdout
+        .strip_prefix("backed up ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no snapshot named in {}", backup.stdout))
+        .to_owned();
+    let backups = || {
+        std::fs::read_dir(here.path().join(".pikube/test/backups"))
+            .map(Iterator::count)
+            .unwrap_or(0)
+    };
+    let backed_up = backups();
+    fleet.exec("pi1", &hold);
+    let boot = fleet.exec("pi1", "cat /proc/sys/kernel/random/boot_id");
+    let k3s = invocation(&fleet, "pi1", "k3s");
+    for command in [
+        vec!["backup"],
+        vec!["restore", &snapshot, "--yes", "--force"],
+        vec!["reset", "--yes"],
+        vec!["os-upgrade"],
+        vec!["shutdown", "--yes"],
+    ] {
+        let refused = here.pikube(&command).expect_code(1);
+        assert!(
+            refused
+                .stderr
+                .contains("one: /var/lib/pikube/lock is held by bob@ci-runner (pid 4242"),
+            "{command:?}: {}",
+            refused.stderr
+        );
+    }
+    assert_eq!(
+        fleet.exec("pi1", "cat /proc/sys/kernel/random/boot_id"),
+        boot
+    );
+    assert_eq!(invocation(&fleet, "pi1", "k3s"), k3s, "K3s was restarted");
+    assert_eq!(backups(), backed_up, "a backup was taken");
 }
 
 #[test]
