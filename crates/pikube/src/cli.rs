@@ -31,10 +31,11 @@ pub enum Command {
         after_help = "Examples:\n  pikube check\n  pikube check -f lab/cluster.toml\n\nExit status: 0 valid (warnings are printed), 1 invalid."
     )]
     Check(FileArgs),
-    /// Show every node's facts: OS, architecture, Pi model, memory, storage, cgroups, swap,
-    /// temperature, throttling, K3s.
+    /// Show every node's facts (OS, architecture, Pi model, memory, storage, cgroups, swap,
+    /// temperature, throttling, K3s), then the cluster's health: API, each node Ready, etcd's
+    /// quorum, clocks, certificates.
     #[command(
-        after_help = "Examples:\n  pikube status\n  pikube status --output json | jq '.[] | {node, model: .facts.model.raw}'\n\nExit status: 0 all nodes answered, 1 some did not (they are listed)."
+        after_help = "Examples:\n  pikube status\n  pikube status --output json | jq '.nodes[] | {node, model: .facts.model.raw}'\n  pikube status --output json | jq '.cluster.nodes[] | {node, ready}'\n  pikube status --output json | jq -r '.cluster.problems[]'\n\nExit status: 0 every node answered and the cluster is healthy, 1 a node did not answer or\nthe cluster is not healthy (each reason is named)."
     )]
     Status(ReportArgs),
     /// Show what apply would change on every node, with a unified diff of every file.

@@ -221,6 +221,37 @@ fn unreachable_cluster(dir: &std::path::Path) {
     .unwrap();
 }
 
+#[test]
+fn status_help_says_what_its_json_holds_and_when_it_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, help, _) = pikube(dir.path(), &["status", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains(
+            "Exit status: 0 every node answered and the cluster is healthy, 1 a node did not \
+             answer or\nthe cluster is not healthy"
+        ),
+        "{help}"
+    );
+    // The paths its jq examples read are in the JSON, even with no node answering.
+    for path in [
+        ".nodes[] | {node, model: .facts.model.raw}",
+        ".cluster.nodes[] | {node, ready}",
+        ".cluster.problems[]",
+    ] {
+        assert!(help.contains(path), "{path}: {help}");
+    }
+    unreachable_cluster(dir.path());
+    let (code, out, _) = pikube(dir.path(), &["status", "--output", "json"]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("status json");
+    assert_eq!(json["nodes"][0]["node"], "one", "{json}");
+    assert_eq!(json["nodes"][0]["reachable"], false, "{json}");
+    assert_eq!(json["cluster"]["nodes"][0]["node"], "one", "{json}");
+    assert!(json["cluster"]["nodes"][0].get("ready").is_some(), "{json}");
+    assert!(json["cluster"]["problems"].is_array(), "{json}");
+}
+
 fn write_lock(dir: &std::path::Path, host: &str, pid: u32) {
     let state = dir.join(".pikube/t");
     std::fs::create_dir_all(&state).unwrap();

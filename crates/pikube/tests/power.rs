@@ -187,13 +187,17 @@ fn shutdown_power_on_and_power_cuts_end_with_status_saying_the_cluster_is_health
         .collect();
     assert!(cordoned.is_empty(), "{cordoned:?}");
 
-    // Two servers lose power: no quorum, and status says so; back on, quorum is back.
-    fleet.powercut("pi2");
+    // Two servers lose power: no quorum, no API, and status says so; back on, quorum is
+    // back.
     fleet.powercut("pi3");
+    fleet.powercut("pi2");
     let status = ws.pikube(&["status"]).expect_code(1);
     assert!(
         status.stdout.contains("Cluster: NOT healthy")
-            && status.stdout.contains("etcd has no quorum"),
+            && status.stdout.contains("etcd has no quorum")
+            && status
+                .stdout
+                .contains("problem: the Kubernetes API answers on no server (last asked: s1: "),
         "{}",
         status.stdout
     );

@@ -233,6 +233,20 @@ fn an_upgrade_is_refused_when_unsafe_then_rolls_servers_then_agents_and_resumes_
     pending_os_upgrade(&fleet, "pi2", false);
     fleet.powercut("pi3");
     wait_not_ready(&fleet, "pi1", "s3");
+    // status names it among the nodes, and as the problem; etcd keeps its quorum.
+    let status = ws.pikube(&["status"]).expect_code(1);
+    for expected in [
+        "Cluster: NOT healthy",
+        "etcd: quorum holds (2 of 3 members Ready)",
+        "nodes: s1 Ready, s2 Ready, s3 NotReady, a1 Ready, a2 Ready",
+        "problem: s3: NotReady",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected}: {}",
+            status.stdout
+        );
+    }
     let refused = ws.pikube(&["os-upgrade", "s2", READY]).expect_code(1);
     assert!(
         refused.stdout.contains(

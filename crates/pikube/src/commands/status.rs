@@ -119,6 +119,9 @@ fn health_text(health: &ClusterHealth) -> String {
         };
         text.push_str(&format!("  etcd: {verdict} ({count})\n"));
     }
+    if health.api.as_ref().is_some_and(|api| api.answering) {
+        text.push_str(&format!("  nodes: {}\n", readiness(health)));
+    }
     for problem in &health.problems {
         text.push_str(&format!("  problem: {problem}\n"));
     }
@@ -126,6 +129,23 @@ fn health_text(health: &ClusterHealth) -> String {
         text.push_str(&format!("  note: {note}\n"));
     }
     text
+}
+
+/// Each node's Ready condition as the API lists it: `s1 Ready, a1 NotReady`.
+fn readiness(health: &ClusterHealth) -> String {
+    health
+        .nodes
+        .iter()
+        .map(|node| {
+            let state = match node.ready {
+                Some(true) => "Ready",
+                Some(false) => "NotReady",
+                None => "not listed",
+            };
+            format!("{} {state}", node.node)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const HEADER: [&str; 14] = [
