@@ -821,4 +821,31 @@ fn os_upgrades_are_listed_then_installed_one_node_at_a_time_rebooting_only_where
         "{}",
         check.stdout
     );
+
+    // A run that stopped after apt-get (at its reboot, or waiting for Ready) leaves its node
+    // cordoned, marked as this command's, with nothing left to install: the next run brings
+    // it back. A cordon of the user's own (s1 here) is left alone.
+    fleet.exec(
+        "pi1",
+        "k3s kubectl cordon a1 && \
+         k3s kubectl annotate node a1 pikube.io/cordoned=os-upgrade && \
+         k3s kubectl cordon s1",
+    );
+    let again = ws.pikube(&["os-upgrade", READY]).expect_code(0);
+    assert!(
+        again.stdout.contains(
+            "ok      a1: up to date, Ready and uncordoned (an earlier os-upgrade left it \
+             cordoned) (kept back, held or phased: pikube-held)"
+        ) && again
+            .stdout
+            .contains("ok      s1: up to date (kept back, held or phased: pikube-held)"),
+        "{}",
+        again.stdout
+    );
+    let nodes = versions(&fleet, "pi1");
+    assert!(
+        nodes.contains(&("a1".to_owned(), NEW.to_owned(), false))
+            && nodes.contains(&("s1".to_owned(), NEW.to_owned(), true)),
+        "{nodes:?}"
+    );
 }

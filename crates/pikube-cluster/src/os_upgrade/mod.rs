@@ -12,10 +12,14 @@ pub use pending::{parse_simulation, PendingPackage, PendingUpgrades};
 use std::time::Duration;
 
 use crate::config::NodeName;
+use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Drain, Maintenance};
 use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, Connection};
 
+/// pikube's mark on the Nodes an OS upgrade cordons: a re-run finds by it the nodes an
+/// earlier run left cordoned, and only those.
+pub const OS_UPGRADE_CORDON: &str = "os-upgrade";
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a";
 /// A full-upgrade on an SD card can take most of an hour (a kernel, firmware, initramfs);
 /// beyond two hours something is stuck (a dpkg prompt, a lock held by another apt).
@@ -131,7 +135,7 @@ impl OsUpgrade<'_> {
             }
             say("cordon and drain");
             if let Err(err) = maintenance
-                .take_out(api, &name, service, "os-upgrade")
+                .take_out(api, &name, service, OS_UPGRADE_CORDON)
                 .await
             {
                 return (Some(node), Err(stopped(err.step, err.reason, err.cordoned)));
@@ -203,5 +207,48 @@ impl OsUpgrade<'_> {
                 rebooted: reboot,
             }),
         )
+    }
+
+    /// Brings `node` (running K3s `service`) back when an earlier OS upgrade cordoned it and
+    /// stopped after apt-get (at the reboot, the wait for Ready, the uncordon): with nothing
+    /// left to install, only that is left to do. Whether it did; a cordon of the user's own,
+    /// or another command's, is left alone. `api` as for [`OsUpgrade::upgrade`].
+    pub async fn finish_earlier(
+        &self,
+        node: &Connection,
+        service: Service,
+        api: Option<&Connection>,
+    ) -> Result<bool, String> {
+        let name = node.node().to_owned();
+        let again = format!("pikube os-upgrade {name}");
+        let stopped = |step: &str, why: String, cordoned: bool| {
+            stopped(&name, "OS upgrade", step, &why, cordoned, &again)
+        };
+        let api = api.unwrap_or(node);
+        let live = get_nodes(api).await.map_err(|err| {
+            stopped(
+                "looking for a cordon an earlier run left",
+                format!("the cluster's node list: {err}"),
+                false,
+            )
+        })?;
+        let ours = live
+            .iter()
+            .find(|n| n.name == name.as_str())
+            .and_then(cordoned_by_pikube)
+            == Some(OS_UPGRADE_CORDON);
+        if !ours {
+            return Ok(false);
+        }
+        let maintenance = Maintenance {
+            drain_servers: self.drain_servers,
+            drain: self.drain,
+            ready_timeout: self.ready_timeout,
+        };
+        maintenance
+            .bring_back(api, node, service)
+            .await
+            .map_err(|err| stopped(err.step, err.reason, err.cordoned))?;
+        Ok(true)
     }
 }

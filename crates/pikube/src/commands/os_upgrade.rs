@@ -92,12 +92,6 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                 }
             };
             let kept_back = kept_back_note(&kept_back);
-            if pending.is_empty() {
-                say("up to date");
-                lines.push((name.clone(), Ok(format!("up to date{kept_back}"))));
-                connections[index].1 = Some(node);
-                continue;
-            }
             let service = read_state(&node)
                 .await
                 .ok()
@@ -108,6 +102,35 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
                 .filter(|(n, _)| n != name)
                 .filter(|(n, _)| config.node(n).is_some_and(|s| s.role == Role::Server))
                 .find_map(|(_, c)| c.as_ref());
+            if pending.is_empty() {
+                // An earlier run may have installed everything and stopped before bringing
+                // the node back: it is finished now.
+                let finished = match service {
+                    Some(service) if api.is_some() || *role == Role::Server => {
+                        upgrade.finish_earlier(&node, service, api).await
+                    }
+                    _ => Ok(false),
+                };
+                connections[index].1 = Some(node);
+                match finished {
+                    Ok(uncordoned) => {
+                        let back = match uncordoned {
+                            true => {
+                                ", Ready and uncordoned (an earlier os-upgrade left it cordoned)"
+                            }
+                            false => "",
+                        };
+                        say(&format!("up to date{back}"));
+                        lines.push((name.clone(), Ok(format!("up to date{back}{kept_back}"))));
+                    }
+                    Err(error) => {
+                        progress.node(name, &format!("FAILED: {error}"));
+                        lines.push((name.clone(), Err(error)));
+                        stopped_at = Some(name.clone());
+                    }
+                }
+                continue;
+            }
             if service.is_some() && api.is_none() && *role == Role::Agent {
                 lines.push((
                     name.clone(),
