@@ -537,10 +537,24 @@ spec:
     wait_ready_replicas(&fleet, "pi1", "pinned", 1);
     let newer = stamped_double(&ws, "v1.34.5+k3s1");
     use_k3s(&ws, "v1.34.5+k3s1", &newer);
+    // --no-drain-servers: s1 restarts with its pod in place; a1, an agent, is drained.
+    let web = pods_by_node(&fleet, "pi1", "web");
+    let on = |node: &str| {
+        web.iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, pod)| pod.clone())
+            .unwrap_or_else(|| panic!("no web pod on {node}: {web:?}"))
+    };
+    let (on_s1, on_a1) = (on("s1"), on("a1"));
     let started = std::time::Instant::now();
     let blocked = ws
-        .pikube(&["apply", READY, "--drain-timeout=5s"])
+        .pikube(&["apply", READY, "--drain-timeout=5s", "--no-drain-servers"])
         .expect_code(1);
+    let web = pods_by_node(&fleet, "pi1", "web");
+    assert!(
+        web.contains(&("s1".to_owned(), on_s1)) && web.iter().all(|(_, pod)| *pod != on_a1),
+        "{web:?}"
+    );
     assert!(
         blocked
             .stdout

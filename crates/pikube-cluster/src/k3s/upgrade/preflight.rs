@@ -155,13 +155,30 @@ pub fn plan_upgrade(
                 step.name
             ));
         }
-        if target.major != from.major || target.minor > from.minor + 1 {
+        // One minor version at a time, up or (allowed) down.
+        let next_minor = if *target < from {
+            from.minor.checked_sub(1)
+        } else {
+            Some(from.minor + 1)
+        };
+        let skips = target.major != from.major || target.minor.abs_diff(from.minor) > 1;
+        if skips {
+            let first = match next_minor {
+                Some(minor) => format!(
+                    "set [k3s] version to a v{}.{minor}.x release first",
+                    from.major
+                ),
+                None => "there is no minor version to go through".to_owned(),
+            };
             problems.push(format!(
-                "{}: {from} → {target} skips a minor version: Kubernetes upgrades one minor \
-                 version at a time; set [k3s] version to a v{}.{}.x release first",
+                "{}: {from} → {target} skips a minor version: Kubernetes {} one minor \
+                 version at a time; {first}",
                 step.name,
-                from.major,
-                from.minor + 1
+                if *target < from {
+                    "goes back"
+                } else {
+                    "upgrades"
+                },
             ));
         }
     }
@@ -512,5 +529,20 @@ mod tests {
         };
         let plan = plan_upgrade(&v("v1.34.4+k3s1"), survey, false).unwrap();
         assert_eq!(plan.first.len(), 3);
+    }
+
+    #[test]
+    fn an_allowed_downgrade_still_goes_back_one_minor_version_at_a_time() {
+        let nodes = [live("s1", "v1.34.4+k3s1", true)];
+        let s1 = [candidate("s1", Service::Server, true)];
+        let problems = plan_of(&v("v1.32.9+k3s1"), &s1, &nodes, true).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "s1: v1.34.4+k3s1 → v1.32.9+k3s1 skips a minor version: Kubernetes goes back one \
+              minor version at a time; set [k3s] version to a v1.33.x release first"
+            ]
+        );
+        assert!(plan_of(&v("v1.33.9+k3s1"), &s1, &nodes, true).is_ok());
     }
 }
