@@ -182,7 +182,11 @@ pub fn plan_upgrade(
             ));
         }
     }
-    problems.extend(unhealthy(members, candidates, out_of_run, live));
+    // Only pikube's cordons left to undo restart nothing: they need no healthy cluster (a
+    // shutdown's, after a power-on with one Pi still dead).
+    if upgrades.iter().any(|step| step.restart) {
+        problems.extend(unhealthy(members, candidates, out_of_run, live));
+    }
     let oldest_server = running
         .iter()
         .filter(|(c, _, _)| c.service == Service::Server)
@@ -407,6 +411,19 @@ mod tests {
         assert!(plan.first[0]
             .summary(&v("v1.34.4+k3s1"))
             .starts_with("uncordon"));
+        // Another node powered off does not hold an uncordon back: nothing restarts.
+        let members: Vec<NodeName> = vec!["s1".parse().unwrap(), "s2".parse().unwrap()];
+        let mut done = live("s1", "v1.34.4+k3s1", true);
+        done.annotations
+            .insert(CORDON_ANNOTATION.to_owned(), "shutdown".to_owned());
+        let survey = Survey {
+            members: &members,
+            candidates: &[candidate("s1", Service::Server, false)],
+            out_of_run: &[("s2".parse().unwrap(), "s2: cannot connect".to_owned())],
+            live: &[done, live("s2", "v1.34.4+k3s1", false)],
+        };
+        let plan = plan_upgrade(&v("v1.34.4+k3s1"), survey, false).unwrap();
+        assert_eq!(plan.first.len(), 1);
     }
 
     #[test]
