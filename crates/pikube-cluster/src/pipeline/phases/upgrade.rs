@@ -320,7 +320,7 @@ async fn upgrade_one(
         drain_servers: run.settings.drain_servers,
         drain: run.settings.drain,
         ready_timeout: run.settings.ready_timeout,
-        keep_quorum: run.spec.datastore_endpoint.is_none(),
+        keep_quorum: run.spec.datastore.is_none(),
     };
     rollout
         .upgrade(node, step, api, progress)
