@@ -355,6 +355,78 @@ fn without_os_the_card_tells_the_image() {
     );
 }
 
+#[test]
+fn the_key_comes_from_ssh_agent_and_the_files_are_private() {
+    // No --authorized-key, no identity_file, nothing in ~/.ssh: the agent's first key.
+    let lab = Lab::new("user = \"admin\"");
+    let socket = lab.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let key = lab.path().join("agent_key");
+    let made = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "from-the-agent",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let added = Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let output = Command::new(env!("CARGO_BIN_EXE_pikube"))
+        .args(["firstboot", "pi-1", "--os", "ubuntu", "--out", "seed"])
+        .current_dir(lab.path())
+        .env("HOME", lab.path())
+        .env("SSH_AUTH_SOCK", &socket)
+        .env_remove("PIKUBE_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let user_data = std::fs::read_to_string(lab.path().join("seed/user-data")).unwrap();
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = public.trim();
+    assert!(user_data.contains(public), "{user_data}");
+
+    // Written for this user only, like every file pikube writes for a card.
+    for file in ["user-data", "network-config", "meta-data"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(lab.path().join("seed").join(file))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o077, 0, "{file}: {mode:o}");
+    }
+}
+
 /// Runs `firstboot` with `args` on `lab`: it must fail naming `problem`, writing nothing.
 fn refused(lab: &Lab, args: &str, problem: &str) {
     let args: Vec<&str> = std::iter::once("firstboot")
