@@ -1,6 +1,7 @@
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
@@ -65,7 +66,12 @@ pub(crate) fn last_line(text: &str) -> String {
 /// One multiplexed SSH connection to a node, reused for every command sent to it.
 pub struct Connection {
     target: SshTarget,
-    session: Session,
+    session: Arc<Session>,
+    /// A remote `cat` waiting on its input for as long as this connection is held: the
+    /// master's `ControlPersist` idle time counts only while no session is open on it, so
+    /// without this a connection left idle for a minute inside one run (an agent while the
+    /// servers join, a node waiting its turn in a rollout) would lose its master.
+    hold: Option<openssh::Child<Arc<Session>>>,
     login_user: String,
     privilege: Option<Privilege>,
     /// How long one command may run (`[ssh] command_timeout`), unless a step allows more.
@@ -83,7 +89,8 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// ControlMaster processes outlive their last use (and a killed pikube) this long.
+/// ControlMaster processes outlive their last use (and a killed pikube) this long; while a
+/// `Connection` holds one, its `hold` session keeps it from counting as idle.
 const MASTER_IDLE_SECS: usize = 60;
 
 /// Why a kept master was not resumed.
@@ -158,13 +165,15 @@ impl Connection {
         };
         let mut connection = Connection {
             target: target.clone(),
-            session,
+            session: Arc::new(session),
+            hold: None,
             login_user: String::new(),
             privilege: None,
             command_timeout: client.command_timeout(),
             kept: kept_dir.is_some(),
         };
         connection.probe().await?;
+        connection.hold_master().await;
         Ok(connection)
     }
 
@@ -184,7 +193,8 @@ impl Connection {
         }
         let mut connection = Connection {
             target: target.clone(),
-            session,
+            session: Arc::new(session),
+            hold: None,
             login_user: String::new(),
             privilege: None,
             command_timeout: RESUMED_PROBE_TIMEOUT,
@@ -193,15 +203,26 @@ impl Connection {
         match connection.probe().await {
             Ok(()) => {
                 connection.command_timeout = client.command_timeout();
+                connection.hold_master().await;
                 Ok(connection)
             }
-            // Left alone, not ended: another connection may still be using it, and a
-            // master whose node is gone ends by itself (ServerAlive).
-            Err(_) => {
-                let _ = connection.session.detach();
-                Err(Resume::NoAnswer)
-            }
+            // Left alone, not ended (a resumed session never ends its master when
+            // dropped): another connection may still be using it, and a master whose
+            // node is gone ends by itself (ServerAlive).
+            Err(_) => Err(Resume::NoAnswer),
         }
+    }
+
+    /// Opens the session that keeps the master from idling out while this connection is
+    /// held. Without it the connection works as before, only with the idle limit.
+    async fn hold_master(&mut self) {
+        let hold = Session::to_command(Arc::clone(&self.session), "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .await;
+        self.hold = hold.ok();
     }
 
     /// Who we are logged in as and whether sudo needs a password.
@@ -479,11 +500,18 @@ impl Connection {
     /// connection to the node that resumed it: ending it would cut theirs), until
     /// `ControlPersist` ends it, or ServerAlive when its node rebooted or went away; any
     /// other master is ended now.
-    pub async fn close(self) {
+    pub async fn close(mut self) {
+        if let Some(hold) = self.hold.take() {
+            // Its input closed, the remote cat ends and so does its session.
+            let _ = tokio::time::timeout(Duration::from_secs(5), hold.wait()).await;
+        }
+        let Ok(session) = Arc::try_unwrap(self.session) else {
+            return;
+        };
         if self.kept {
-            let _ = self.session.detach();
+            let _ = session.detach();
         } else {
-            let _ = self.session.close().await;
+            let _ = session.close().await;
         }
     }
 
