@@ -90,7 +90,17 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<u32>> {
 }
 
 /// Watches a child: if it exits, the double exits too, with the tail of its log.
-pub fn watch(name: &'static str, mut child: Child, log: PathBuf) {
+pub fn watch(name: &'static str, child: Child, log: PathBuf) {
+    watch_then(name, child, log, |_| ());
+}
+
+/// [`watch`], with `last_words` run on the child's log before the double exits.
+pub fn watch_then(
+    name: &'static str,
+    mut child: Child,
+    log: PathBuf,
+    last_words: impl FnOnce(&Path) + Send + 'static,
+) {
     std::thread::spawn(move || {
         let status = child.wait();
         let pid = child.id();
@@ -105,6 +115,7 @@ pub fn watch(name: &'static str, mut child: Child, log: PathBuf) {
         for line in tail(&log, 15) {
             crate::log::error(&format!("{name}: {line}"));
         }
+        last_words(&log);
         crate::log::fatal(&format!("{name} exited"));
     });
 }

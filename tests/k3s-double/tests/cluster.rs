@@ -646,3 +646,71 @@ fn version_stamp_unknown_flags_and_unsupported_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--server is required"));
 }
+
+#[test]
+fn a_server_whose_node_is_deleted_while_it_runs_rejoins_etcd_when_restarted() {
+    let base = scratch("tombstone");
+    let (ip1, ip2) = (address(5, 1), address(5, 2));
+    let url1 = format!("https://{ip1}:6443");
+    let mut args = server_args(&ip1, "s1");
+    args.extend(["--cluster-init", "--token", "secret"]);
+    let mut s1 = Node::start(&base, "s1", &args, &[]);
+    s1.wait_ready();
+    std::fs::write(s1.root.join("endpoint"), format!("https://{ip1}:2379")).unwrap();
+    let mut args = server_args(&ip2, "s2");
+    args.extend(["--server", &url1, "--token", "secret"]);
+    let mut s2 = Node::start(&base, "s2", &args, &[]);
+    s2.wait_ready();
+    let members = |node: &Node| -> Vec<serde_json::Value> {
+        let list = node.etcdctl(&["member", "list", "-w", "json"]);
+        let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+        list["members"].as_array().unwrap().clone()
+    };
+    let first_name = s2.file("var/lib/rancher/k3s/server/db/etcd/name");
+
+    // Its Node deleted while K3s runs there: the member goes, etcd there stops, and K3s
+    // leaves a tombstone and dies (systemd would start it again).
+    s1.kubectl_ok(&["delete", "node", "s2", "--timeout=60s"]);
+    assert_eq!(members(&s1).len(), 1);
+    assert!(!s2.wait_exit().success(), "{}", s2.log());
+    assert!(
+        s2.log()
+            .contains("this node has been removed from the cluster"),
+        "{}",
+        s2.log()
+    );
+    let tombstone = s2.root.join("var/lib/rancher/k3s/server/db/etcd/tombstone");
+    assert!(tombstone.exists());
+
+    // Started again with `server:` in its configuration, it moves its etcd data aside and
+    // joins again as a new member, and its Node comes back: the delete is undone.
+    drop(s2);
+    let mut s2 = Node::start(&base, "s2", &args, &[]);
+    s2.wait_ready();
+    assert!(
+        s2.log()
+            .contains("tombstone file has been detected, removing data dir to rejoin the cluster"),
+        "{}",
+        s2.log()
+    );
+    let old: Vec<_> = std::fs::read_dir(s2.root.join("var/lib/rancher/k3s/server/db"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("etcd-old-"))
+        .collect();
+    assert_eq!(old.len(), 1);
+    assert!(!tombstone.exists());
+    let second_name = s2.file("var/lib/rancher/k3s/server/db/etcd/name");
+    assert_ne!(first_name, second_name);
+    let now = members(&s1);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter()
+            .any(|m| m["name"] == second_name.trim() && m["isLearner"] != true),
+        "{now:?}"
+    );
+    let node = eventually(&s1, &["get", "nodes", "-o", "name"], 30, |o| {
+        o.contains("node/s2")
+    });
+    assert!(node.contains("node/s2"), "{node}");
+}

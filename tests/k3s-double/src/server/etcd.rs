@@ -35,7 +35,7 @@ pub enum Start {
 impl Member {
     /// The member of this server; its name is made once and kept.
     pub fn new(server_data: &Path, ip: &str) -> Result<Member, String> {
-        let data_dir = server_data.join("server/db/etcd");
+        let data_dir = Self::data_dir_of(server_data);
         let name_file = data_dir.join("name");
         let name = match std::fs::read_to_string(&name_file) {
             Ok(name) if !name.trim().is_empty() => name.trim().to_string(),
@@ -55,6 +55,11 @@ impl Member {
             name,
             ip: ip.to_string(),
         })
+    }
+
+    /// Where a server's member keeps its data.
+    pub fn data_dir_of(server_data: &Path) -> PathBuf {
+        server_data.join("server/db/etcd")
     }
 
     pub fn has_data(&self) -> bool {
@@ -142,7 +147,10 @@ pub fn start(
     );
     let log_file = server_data.join("server/logs/etcd.log");
     let child = components::spawn("etcd", &args, &log_file)?;
-    components::watch("etcd", child, log_file.clone());
+    let data_dir = member.data_dir.clone();
+    components::watch_then("etcd", child, log_file.clone(), move |log| {
+        super::tombstone::leave_if_removed(&data_dir, log)
+    });
     let url_file = crate::snapshot::client_url_file(server_data);
     crate::files::write_mode(&url_file, member.client_url().as_bytes(), 0o600)
         .map_err(|e| format!("write {}: {e}", url_file.display()))?;

@@ -16,6 +16,7 @@ mod node_controller;
 mod node_passwords;
 mod routes;
 mod state;
+mod tombstone;
 
 use crate::config::Settings;
 use crate::files::{symlink_force, write_mode};
@@ -68,6 +69,7 @@ pub fn run(settings: &Settings) -> ! {
     crate::images::import(&data_dir);
     let toward = settings.str("server").map(http::host_port);
     let ip = node_identity::node_ip(settings, toward.as_deref());
+    tombstone::act_on(&data_dir).unwrap_or_else(|e| log::fatal(&e));
     let member = etcd::Member::new(&data_dir, &ip).unwrap_or_else(|e| log::fatal(&e));
     let prepared = bootstrap::bootstrap(settings, &data_dir, member.has_data(), &ip);
     let endpoint = Endpoint {
