@@ -1310,6 +1310,64 @@ fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
 }
 
 #[test]
+fn a_pruned_server_is_stopped_before_its_node_goes_so_it_cannot_rejoin_etcd() {
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
+    let servers = [
+        node("pi1", "s1", "server"),
+        node("pi2", "s2", "server"),
+        node("pi3", "s3", "server"),
+    ];
+    let ws = Workspace::new(&fleet, "pi", &servers);
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(etcd_members(&fleet, "pi1").len(), 3);
+
+    // Deleting the Node of a server K3s still runs on removes its etcd member under it: K3s
+    // there dies, systemd starts it again, and with `server:` in its config it joins etcd
+    // again as a new member (K3s' tombstone). A finalizer that does not finish keeps the
+    // prune waiting after the member is removed, so a K3s left running would be back in
+    // etcd before the prune gives up.
+    fleet.exec(
+        "pi1",
+        r#"k3s kubectl patch node s3 --type=merge -p '{"metadata":{"finalizers":["example.com/stuck"]}}'"#,
+    );
+    edit(
+        &ws,
+        &format!(
+            "\n[[nodes]]\nname = \"s3\"\naddress = \"{}\"\nrole = \"server\"\n",
+            fleet.node("pi3").ip
+        ),
+        "",
+    );
+    let prune = ws
+        .pikube(&["apply", "--prune", "--delete-timeout=20s", READY])
+        .expect_code(1);
+    assert!(
+        prune.stdout.contains(
+            "s3: not deleted from the cluster within 20s: K3s' finalizers [example.com/stuck]"
+        ),
+        "{}\n{}",
+        prune.stdout,
+        prune.stderr
+    );
+    // K3s was stopped first: it never saw its member removed, nothing rejoined, and it
+    // stays stopped.
+    let journal = fleet.exec(
+        "pi3",
+        "journalctl -u k3s --no-pager -o cat 2>/dev/null; true",
+    );
+    let rejoined: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("removed from the cluster") || l.contains("tombstone"))
+        .collect();
+    assert!(rejoined.is_empty(), "{rejoined:#?}");
+    assert_member_gone(&fleet, "pi1", "pi3", 2);
+    assert_ne!(
+        fleet.exec("pi3", "systemctl is-active k3s || true").trim(),
+        "active"
+    );
+}
+
+#[test]
 fn a_server_reached_at_a_second_address_has_it_in_its_certificate_for_joins_and_kubectl() {
     // The server answers at an address K3s does not pick for itself (a second IP on its
     // interface, like a Pi on both Ethernet and Wi-Fi): cluster.toml names that one (F9).

@@ -367,8 +367,9 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
     assert!(!secrets.contains("a2.node-password.k3s"), "{secrets}");
 
     // Deleting a server's Node goes through K3s' finalizers: its password Secret and its
-    // etcd member are removed first. K3s still running there loses its etcd and stops
-    // (which is why pikube stops it before the delete).
+    // etcd member are removed first. K3s still running there loses its etcd and stops,
+    // and would join again when restarted (`a_server_whose_node_is_deleted_…`), which is
+    // why pikube stops it before the delete.
     let node = s1.kubectl_ok(&["get", "node", "s2", "-o", "jsonpath={.metadata.finalizers}"]);
     assert!(
         node.contains("wrangler.cattle.io/node")
