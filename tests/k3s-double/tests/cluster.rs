@@ -696,7 +696,7 @@ fn a_server_whose_node_is_deleted_while_it_runs_rejoins_etcd_when_restarted() {
     );
     let old: Vec<_> = std::fs::read_dir(s2.root.join("var/lib/rancher/k3s/server/db"))
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("etcd-old-"))
         .collect();
     assert_eq!(old.len(), 1);
