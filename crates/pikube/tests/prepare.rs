@@ -423,6 +423,33 @@ fn a_node_behind_a_jump_host_is_reached_through_it() {
         "{pinned}"
     );
     ws.pikube(&["plan"]).expect_code(0);
+
+    // `pikube ssh` goes the same way: a command, and a shell (no command) reading what
+    // it is given, through the jump host with the keys pinned above.
+    let ssh = ws
+        .pikube(&["ssh", "hidden", "--", "hostname"])
+        .expect_code(0);
+    assert_eq!(ssh.stdout.trim(), "hidden");
+    let mut shell = ws
+        .command(&["ssh", "hidden"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pikube ssh");
+    {
+        use std::io::Write;
+        let mut stdin = shell.stdin.take().unwrap();
+        stdin.write_all(b"hostname; exit 5\n").unwrap();
+    }
+    let shell = shell.wait_with_output().unwrap();
+    assert_eq!(shell.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&shell.stdout).contains("hidden"),
+        "{}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(ws.known_hosts()).unwrap(), pinned);
 }
 
 #[test]
