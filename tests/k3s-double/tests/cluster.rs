@@ -668,6 +668,18 @@ fn a_server_whose_node_is_deleted_while_it_runs_rejoins_etcd_when_restarted() {
         list["members"].as_array().unwrap().clone()
     };
     let first_name = s2.file("var/lib/rancher/k3s/server/db/etcd/name");
+    // K3s' etcd controller puts its finalizer on the Node when it first sees it (the double
+    // looks every second): a Node deleted before that keeps its member, on K3s too.
+    let finalizers = eventually(
+        &s1,
+        &["get", "node", "s2", "-o", "jsonpath={.metadata.finalizers}"],
+        30,
+        |o| o.contains("wrangler.cattle.io/managed-etcd-controller"),
+    );
+    assert!(
+        finalizers.contains("wrangler.cattle.io/managed-etcd-controller"),
+        "{finalizers}"
+    );
 
     // Its Node deleted while K3s runs there: the member goes, etcd there stops, and K3s
     // leaves a tombstone and dies (systemd would start it again).
