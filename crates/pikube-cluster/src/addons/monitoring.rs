@@ -244,6 +244,28 @@ mod tests {
     }
 
     #[test]
+    fn the_pi_exporter_reads_the_host_as_root_without_any_power_to_change_it() {
+        // docs/security.md ("The Pi exporter's reach") rests on each of these.
+        let files = monitoring_files(&settings("15d", "8Gi"), "pw");
+        let docs = documents(&files[0].content);
+        let pod = &find(&docs, "DaemonSet", "pi-exporter")["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let security = &container["securityContext"];
+        assert_eq!(security["runAsUser"], 0);
+        assert_eq!(security["allowPrivilegeEscalation"], false);
+        assert_eq!(security["readOnlyRootFilesystem"], true);
+        assert_eq!(security["capabilities"]["drop"][0], "ALL");
+        assert!(security["capabilities"]["add"].is_null());
+        assert!(security["privileged"].is_null());
+        assert!(pod["hostNetwork"].is_null() && pod["hostPID"].is_null());
+        let mounts = container["volumeMounts"].as_sequence().unwrap();
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0]["mountPath"], "/host");
+        assert_eq!(mounts[0]["readOnly"], true);
+        assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/");
+    }
+
+    #[test]
     fn a_config_change_restarts_prometheus_through_its_pod_template() {
         let annotation = |files: &[AddonFile]| {
             let docs = documents(&files[0].content);
