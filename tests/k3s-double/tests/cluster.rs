@@ -139,6 +139,9 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
         s2.file("var/lib/rancher/k3s/server/token"),
         format!("{full}\n")
     );
+    // READY=1 comes, as from K3s, only once the datastore and the API are ready: by then
+    // the new member is a voting one (a learner fails K3s' etcd test) and this server's own
+    // API server answers /readyz. pikube's one-at-a-time join waits on exactly that.
     let members = s1.etcdctl(&["member", "list", "-w", "json"]);
     let members: serde_json::Value = serde_json::from_str(&members).unwrap();
     let members = members["members"].as_array().unwrap();
@@ -147,6 +150,7 @@ fn ha_cluster_on_the_real_control_plane_with_agents_and_refusals() {
         members.iter().all(|m| m["isLearner"] != true),
         "{members:?}"
     );
+    assert_eq!(s2.kubectl_ok(&["get", "--raw", "/readyz"]), "ok");
 
     let table = eventually(&s2, &["get", "nodes"], 30, |out| {
         out.matches(" Ready ").count() == 4
