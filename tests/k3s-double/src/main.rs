@@ -50,6 +50,7 @@ COMMANDS:
    kubectl       Run the real kubectl with the admin kubeconfig
    check-config  Run a reduced config check
    etcd-snapshot Save, list, delete and prune etcd snapshots (save|ls|delete|prune)
+   ctr           List the imported images (only `ctr images ls -q`)
    stamp         (double only) stamp VERSION OUT: a copy of this binary reporting VERSION
 
 GLOBAL OPTIONS:
@@ -62,7 +63,6 @@ const UNSUPPORTED: &[&str] = &[
     "certificate",
     "secrets-encrypt",
     "crictl",
-    "ctr",
     "completion",
 ];
 
@@ -75,8 +75,11 @@ fn main() {
     if argv0 == "kubectl" {
         kubectl::exec(&args[1..]);
     }
-    if argv0 == "crictl" || argv0 == "ctr" {
+    if argv0 == "crictl" {
         unsupported(&argv0);
+    }
+    if argv0 == "ctr" {
+        std::process::exit(images::ctr(&args[1..], &roots::data_dir()));
     }
     let rest = args.get(2..).unwrap_or_default();
     match args.get(1).map(String::as_str) {
@@ -85,6 +88,7 @@ fn main() {
         Some("kubectl") => kubectl::exec(rest),
         Some("check-config") => std::process::exit(check_config::run()),
         Some("etcd-snapshot") => std::process::exit(snapshot::main(rest)),
+        Some("ctr") => std::process::exit(images::ctr(rest, &roots::data_dir())),
         Some("stamp") => match version::stamp(rest) {
             Ok(()) => {}
             Err(e) => {
