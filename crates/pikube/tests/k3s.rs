@@ -1489,15 +1489,29 @@ fn agents_hold_only_the_agent_token_and_a_cluster_from_before_moves_to_it_in_pla
     ws.pikube(&["plan"]).expect_code(0);
 }
 
-/// The number of times `node`'s K3s logged importing `archive` (the double logs it at
-/// every start, as K3s' containerd does).
+/// The number of times `node`'s K3s logged importing `archive` successfully (the double
+/// reads it at every start, as K3s' containerd does).
 fn imports(fleet: &Fleet, node: &str, archive: &str) -> usize {
     fleet
         .exec(node, "journalctl --no-pager -o cat 2>/dev/null; true")
         .lines()
-        .filter(|line| line.contains(&format!("msg=\"Imported images from {archive}\"")))
+        .filter(|line| line.contains(&format!("msg=\"Imported images from {archive} in ")))
         .count()
 }
+
+/// The images `node`'s containerd holds, as `k3s ctr images ls -q` lists them.
+fn held_images(fleet: &Fleet, node: &str) -> Vec<String> {
+    let mut names: Vec<_> = fleet
+        .exec(node, "k3s ctr images ls -q")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+const PAUSE: &str = "docker.io/rancher/mirrored-pause:3.6";
+const COREDNS: &str = "docker.io/rancher/mirrored-coredns-coredns:1.12.0";
 
 #[test]
 fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cluster_toml() {
@@ -1512,8 +1526,8 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     );
     let zst = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
     let tar = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar";
-    let first: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(ws.path().join("images-1.tar.zst"), &first).unwrap();
+    // Archives as K3s' release ships them (docker save, zstd), made by crane.
+    support::image_archive::image_archive(ws.path(), "images-1.tar.zst", PAUSE, "pause");
     let toml = ws.path().join("cluster.toml");
     let mut text = std::fs::read_to_string(&toml).unwrap();
     text.push_str("\n[k3s.images]\namd64 = \"images-1.tar.zst\"\n");
@@ -1529,7 +1543,7 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     let plan = ws.pikube(&["plan"]).expect_code(2);
     assert!(
         plan.stdout
-            .matches("install the airgap images of k3s v1.34.4+k3s1 (2.0 MB")
+            .matches("install the airgap images of k3s v1.34.4+k3s1 (")
             .count()
             == 2,
         "{}",
@@ -1540,15 +1554,15 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
         let on_node = fleet.exec(fleet_node, &format!("sha256sum {zst}; stat -c %a {zst}"));
         assert!(on_node.starts_with(&sha("images-1.tar.zst")), "{on_node}");
         assert!(on_node.ends_with("644\n"), "{on_node}");
-        // It was there when K3s started: the first start imported it.
+        // It was there when K3s started: the first start imported it, and its image.
         assert_eq!(imports(&fleet, fleet_node, zst), 1, "{fleet_node}");
+        assert_eq!(held_images(&fleet, fleet_node), [PAUSE], "{fleet_node}");
     }
     assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
     ws.pikube(&["plan"]).expect_code(0);
 
     // Another release's images, in another format: in before the restart, the old gone.
-    let second: Vec<u8> = first.iter().rev().copied().collect();
-    std::fs::write(ws.path().join("images-2.tar"), &second).unwrap();
+    support::image_archive::image_archive(ws.path(), "images-2.tar", COREDNS, "coredns");
     edit(
         &ws,
         "amd64 = \"images-1.tar.zst\"",
@@ -1569,6 +1583,12 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
         assert!(!listing.contains("tar.zst"), "{listing}");
         assert!(!listing.contains(".k3s.pikube-"), "{listing}");
         assert_eq!(imports(&fleet, fleet_node, tar), 1, "{fleet_node}");
+        // containerd keeps what it imported before beside the new images.
+        assert_eq!(
+            held_images(&fleet, fleet_node),
+            [COREDNS, PAUSE],
+            "{fleet_node}"
+        );
     }
 
     // No longer wanted: the archive goes (the images stay imported), K3s keeps running.

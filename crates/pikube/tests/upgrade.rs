@@ -642,16 +642,19 @@ fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
     let ws = Workspace::new(&fleet, "pi", &[node("pi1", "s1", "server")]);
     let old = stamped_double(&ws, OLD);
     use_k3s(&ws, OLD, &old);
-    std::fs::write(
-        ws.path().join("images-old.tar.zst"),
-        b"the old release's images",
-    )
-    .unwrap();
-    std::fs::write(
-        ws.path().join("images-new.tar.zst"),
-        b"the new release's images",
-    )
-    .unwrap();
+    // Each release's own pause image, in archives as K3s ships them (made by crane).
+    let old_pause = "docker.io/rancher/mirrored-pause:3.6";
+    let new_pause = "docker.io/rancher/mirrored-pause:3.10";
+    let archive_of = |file: &str, tag: &str| {
+        support::image_archive::image_archive(ws.path(), file, tag, tag);
+        let out = std::process::Command::new("sha256sum")
+            .arg(ws.path().join(file))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+    };
+    let old_sha = archive_of("images-old.tar.zst", old_pause);
+    let new_sha = archive_of("images-new.tar.zst", new_pause);
     let toml = ws.path().join("cluster.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(
@@ -661,10 +664,8 @@ fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
     .unwrap();
     ws.pikube(&["apply", READY]).expect_code(0);
     let archive = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
-    assert_eq!(
-        fleet.exec("pi1", &format!("cat {archive}")),
-        "the old release's images"
-    );
+    let on_node = || fleet.exec("pi1", &format!("sha256sum {archive}"))[..64].to_owned();
+    assert_eq!(on_node(), old_sha);
 
     use_k3s(&ws, NEW, &k3s_double());
     support::k3s::edit(&ws, "images-old.tar.zst", "images-new.tar.zst");
@@ -692,17 +693,16 @@ fn an_air_gapped_upgrade_brings_the_new_releases_images_before_the_restart() {
         "{}",
         apply.stderr
     );
-    assert_eq!(
-        fleet.exec("pi1", &format!("cat {archive}")),
-        "the new release's images"
-    );
+    assert_eq!(on_node(), new_sha);
     // Two starts, each importing the archive: the upgrade restarted K3s once, with the new
     // images already in place, and the k3s phase found nothing left to restart for.
     let imports = fleet
         .exec("pi1", "journalctl --no-pager -o cat 2>/dev/null; true")
-        .matches(&format!("msg=\"Imported images from {archive}\""))
+        .matches(&format!("msg=\"Imported images from {archive} in "))
         .count();
     assert_eq!(imports, 2);
+    let held = fleet.exec("pi1", "k3s ctr images ls -q");
+    assert!(held.lines().any(|name| name == new_pause), "{held}");
     assert!(all_at(&fleet, NEW), "{:?}", versions(&fleet, "pi1"));
     ws.pikube(&["plan"]).expect_code(0);
 }

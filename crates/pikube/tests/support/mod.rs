@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod fleet;
+pub mod image_archive;
 pub mod k3s;
 pub mod registry;
 pub mod secrets;

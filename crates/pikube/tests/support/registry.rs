@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The directory with `registry` and `crane`: `$PIKUBE_REAL_REGISTRY`, else built now.
-fn registry_bin() -> PathBuf {
+pub fn registry_bin() -> PathBuf {
     if let Some(dir) = std::env::var_os("PIKUBE_REAL_REGISTRY").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -29,7 +29,7 @@ fn registry_bin() -> PathBuf {
     )
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
