@@ -1716,6 +1716,119 @@ fn airgap_images_and_registries_reach_every_node_before_k3s_starts_and_follow_cl
     secrets.pikube(&["plan"]).expect_code(0);
 }
 
+/// The SHA-256 of a local file, as hex.
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
+#[test]
+fn airgap_images_true_takes_the_releases_archive_from_the_release_server_verified_and_once() {
+    // F7 without local files: `airgap_images = true` downloads the release's
+    // k3s-airgap-images-<arch>.tar.zst (checked against sha256sum-<arch>.txt, as the release
+    // publishes them) through the release server pikube is pointed at, caches it, and every
+    // node has it before K3s starts. A file that is not what the release vouches for reaches
+    // no node.
+    let fleet = Fleet::up(&["pi1", "pi2"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    edit(
+        &ws,
+        "version = \"v1.34.4+k3s1\"\n",
+        "version = \"v1.34.4+k3s1\"\nairgap_images = true\n",
+    );
+    let root = ws.path().join("release");
+    let assets = root.join("k3s-io/k3s/releases/download/v1.34.4+k3s1");
+    std::fs::create_dir_all(&assets).unwrap();
+    let asset = "k3s-airgap-images-amd64.tar.zst";
+    let archive = support::image_archive::image_archive(&assets, asset, PAUSE, "pause");
+    let sums = |sha: &str| {
+        std::fs::write(
+            assets.join("sha256sum-amd64.txt"),
+            format!("{sha}  {asset}\n{}  k3s\n", "ab".repeat(32)),
+        )
+        .unwrap()
+    };
+    // The release server: a plain web server over the release's directory tree, logging
+    // each request.
+    let port = support::registry::free_port();
+    let mut server = std::process::Command::new("python3");
+    server
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(&root);
+    let log = ws.path().join("release.log");
+    let _server = support::registry::start(server, port, &log);
+    let url = format!("http://127.0.0.1:{port}/k3s-io/k3s/releases");
+    let cache = ws.path().join("cache");
+    let env = [
+        ("PIKUBE_K3S_RELEASE_URL", url.as_str()),
+        ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+    ];
+    let downloads = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches(&format!(
+                "\"GET /k3s-io/k3s/releases/download/v1.34.4%2Bk3s1/{asset} "
+            ))
+            .count()
+    };
+    let images = "/var/lib/rancher/k3s/agent/images/pikube-airgap-images.tar.zst";
+
+    // A checksum the archive does not have: refused, naming the file; nothing cached, and
+    // no node gets K3s or the archive.
+    sums(&"0".repeat(64));
+    let refused = with_env(&ws, &["apply", READY], &env);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    let mismatch = format!(
+        "{asset} downloaded from {url}/download/v1.34.4%2Bk3s1/{asset} does not match its \
+         published checksum"
+    );
+    assert!(said.contains(&mismatch), "{said}");
+    assert!(!cache
+        .join(format!("pikube/k3s/v1.34.4+k3s1/{asset}"))
+        .exists());
+    for fleet_node in ["pi1", "pi2"] {
+        let left = fleet.exec(
+            fleet_node,
+            &format!("ls /usr/local/bin/k3s {images} 2>&1; true"),
+        );
+        assert_eq!(left.matches("No such file").count(), 2, "{left}");
+    }
+
+    // The release's own checksum: downloaded once, on every node before K3s started.
+    sums(&sha256_of(&archive));
+    let before = downloads();
+    with_env(&ws, &["apply", READY], &env).expect_code(0);
+    assert_eq!(downloads(), before + 1);
+    for fleet_node in ["pi1", "pi2"] {
+        let on_node = fleet.exec(fleet_node, &format!("sha256sum {images}"));
+        assert!(on_node.starts_with(&sha256_of(&archive)), "{on_node}");
+        assert_eq!(imports(&fleet, fleet_node, images), 1, "{fleet_node}");
+        assert_eq!(held_images(&fleet, fleet_node), [PAUSE], "{fleet_node}");
+    }
+    assert!(is_ready(&cluster_node(&fleet, "pi1", "two")));
+    // Kept in the cache (beside the checksum file that vouches for it): a plan neither
+    // downloads it again nor finds anything to do.
+    let cached = cache.join("pikube/k3s/v1.34.4+k3s1");
+    assert_eq!(sha256_of(&cached.join(asset)), sha256_of(&archive));
+    assert!(cached.join("sha256sum-amd64.txt").is_file());
+    with_env(&ws, &["plan"], &env).expect_code(0);
+    assert_eq!(downloads(), before + 1);
+}
+
 /// Writes `node`'s card again: K3s and its node password gone, new host keys, booted
 /// afresh (which also ends the SSH connection pikube kept), the new key accepted.
 fn re_flash(fleet: &Fleet, ws: &Workspace, node: &str, uninstall: &str) {
