@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{NodeName, SnapshotSchedule};
+use std::collections::BTreeSet;
+
+use crate::config::{K3sVersion, NodeName, SnapshotSchedule};
 use crate::health::{CertExpiry, ScheduledSnapshots, CERT_WARNING_DAYS};
 use crate::human_duration::human_duration;
+use pikube_pi::facts::DiskUsage;
 use pikube_pi::facts::StorageKind;
 use pikube_pi::{NodeFacts, ThrottleFlag};
 
@@ -65,6 +68,21 @@ const WEAR_FAIL_RATIO: f64 = 1.0;
 /// Root file system use, in per cent, from which kubelet's eviction and etcd are near.
 const DISK_WARN_PERCENT: f64 = 90.0;
 const DISK_FAIL_PERCENT: f64 = 97.0;
+
+/// Where K3s keeps its data (pikube installs K3s with its default data dir).
+const K3S_DATA_DIR: &str = "/var/lib/rancher/k3s";
+
+/// A file system's verdict by its use, and the fix when it is not a pass.
+fn judge_disk(disk: &DiskUsage, fix: &'static str) -> (Verdict, Option<&'static str>) {
+    let used = disk.used_percent();
+    if used >= DISK_FAIL_PERCENT {
+        (Verdict::Fail, Some(fix))
+    } else if used >= DISK_WARN_PERCENT {
+        (Verdict::Warn, Some(fix))
+    } else {
+        (Verdict::Pass, None)
+    }
+}
 
 /// The checks of one node from its facts. `server`: it runs K3s' datastore.
 pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding> {
@@ -260,23 +278,50 @@ pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding>
             say("memory", verdict, detail, fix);
         }
     }
-    if let Some(disk) = facts.root_disk {
-        let used = disk.used_percent();
-        let detail = format!(
-            "root file system {used:.0} % used ({} MiB free)",
-            disk.available_kib / 1024
+    if let Some(disk) = &facts.root_disk {
+        let (verdict, fix) = judge_disk(
+            disk,
+            "free space (old images: k3s crictl rmi --prune; journals: journalctl \
+             --vacuum-size=100M) or move the root to a bigger disk; K3s evicts pods \
+             from a full node and etcd stops writing",
         );
-        let fix = "free space (old images: k3s crictl rmi --prune; journals: journalctl \
-            --vacuum-size=100M) or move the root to a bigger disk; K3s evicts pods \
-            from a full node and etcd stops writing";
-        let (verdict, fix) = if used >= DISK_FAIL_PERCENT {
-            (Verdict::Fail, Some(fix))
-        } else if used >= DISK_WARN_PERCENT {
-            (Verdict::Warn, Some(fix))
-        } else {
-            (Verdict::Pass, None)
-        };
-        say("disk", verdict, detail, fix);
+        say(
+            "disk",
+            verdict,
+            format!(
+                "root file system {:.0} % used ({} MiB free)",
+                disk.used_percent(),
+                disk.available_kib / 1024
+            ),
+            fix,
+        );
+    }
+    // K3s' data on a disk of its own (the SD card keeping only the OS): that disk fills
+    // with images and etcd's database while the root looks fine.
+    let own_disk = |data: &&DiskUsage| {
+        facts
+            .root_disk
+            .as_ref()
+            .is_none_or(|root| root.mounted_on != data.mounted_on)
+    };
+    if let Some(data) = facts.k3s_data_disk.as_ref().filter(own_disk) {
+        let (verdict, fix) = judge_disk(
+            data,
+            "free space (old images: k3s crictl rmi --prune; old snapshots in \
+             /var/lib/rancher/k3s/server/db/snapshots) or give K3s a bigger disk; K3s evicts \
+             pods from a full node and etcd stops writing",
+        );
+        say(
+            "k3s data disk",
+            verdict,
+            format!(
+                "{K3S_DATA_DIR} (on {}) {:.0} % used ({} MiB free)",
+                data.mounted_on,
+                data.used_percent(),
+                data.available_kib / 1024
+            ),
+            fix,
+        );
     }
     // The Pi 5's default kernel uses 16K pages; programs built for 4K pages (jemalloc in
     // many images, some etcd builds) crash on it.
@@ -407,55 +452,64 @@ pub fn examine_certificates(node: &NodeName, first: &CertExpiry) -> Finding {
     }
 }
 
-/// Checks across nodes: the K3s versions they run.
-pub fn examine_versions(nodes: &[(NodeName, bool, Option<String>)]) -> Vec<Finding> {
-    let versions: std::collections::BTreeSet<&str> =
-        nodes.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
-    if versions.len() <= 1 {
-        return Vec::new();
-    }
+/// Checks across nodes: the K3s version each runs, against cluster.toml's `[k3s] version`
+/// and the servers'. A node left behind (a failed upgrade, a hand-installed K3s) warns; an
+/// agent newer than every server fails, as Kubernetes' skew policy forbids a kubelet newer
+/// than its API server. `nodes`: name, whether it is a server, the version it reports.
+pub fn examine_versions(
+    wanted: &K3sVersion,
+    nodes: &[(NodeName, bool, Option<String>)],
+) -> Vec<Finding> {
+    let running: BTreeSet<&str> = nodes.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
     let newest_server = nodes
         .iter()
         .filter(|(_, server, _)| *server)
-        .filter_map(|(_, _, v)| v.as_deref())
-        .max_by(|a, b| version_key(a).cmp(&version_key(b)));
+        .filter_map(|(_, _, v)| v.as_deref()?.parse::<K3sVersion>().ok())
+        .max();
+    let fix = || {
+        Some(format!(
+            "pikube apply (every node to [k3s] version = \"{wanted}\")"
+        ))
+    };
     nodes
         .iter()
         .filter_map(|(node, server, version)| {
             let version = version.as_deref()?;
-            let ahead =
-                !server && newest_server.is_some_and(|s| version_key(version) > version_key(s));
-            Some(Finding {
+            let parsed = version.parse::<K3sVersion>().ok();
+            let finding = |verdict, detail| Finding {
                 node: node.clone(),
                 check: "k3s version",
-                verdict: if ahead { Verdict::Fail } else { Verdict::Warn },
-                detail: if ahead {
-                    format!("runs {version}, newer than every server: agents must never lead")
-                } else {
+                verdict,
+                detail,
+                fix: (verdict != Verdict::Pass).then(fix).flatten(),
+            };
+            let ahead = !server && parsed.zip(newest_server).is_some_and(|(v, s)| v > s);
+            Some(if ahead {
+                finding(
+                    Verdict::Fail,
+                    format!("runs {version}, newer than every server: agents must never lead"),
+                )
+            } else if parsed.as_ref() != Some(wanted) {
+                let others = if running.len() > 1 {
                     format!(
-                        "runs {version}; the cluster runs {}",
-                        versions.iter().copied().collect::<Vec<_>>().join(", ")
+                        " (the nodes run {})",
+                        running.iter().copied().collect::<Vec<_>>().join(", ")
                     )
-                },
-                fix: Some("pikube apply (every node to [k3s] version)".into()),
+                } else {
+                    String::new()
+                };
+                finding(
+                    Verdict::Warn,
+                    format!("runs {version}; cluster.toml asks for {wanted}{others}"),
+                )
+            } else {
+                finding(
+                    Verdict::Pass,
+                    format!("runs {version}, as cluster.toml asks"),
+                )
             })
         })
         .collect()
-}
-
-/// `v1.31.4+k3s1` → (1, 31, 4, 1), for ordering.
-fn version_key(version: &str) -> (u32, u32, u32, u32) {
-    let (kube, build) = version.split_once("+k3s").unwrap_or((version, "0"));
-    let mut parts = kube
-        .trim_start_matches('v')
-        .split(['.', '-'])
-        .map(|p| p.parse().unwrap_or(0));
-    (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        build.parse().unwrap_or(0),
-    )
 }
 
 #[cfg(test)]
@@ -494,17 +548,53 @@ mod tests {
     }
 
     #[test]
-    fn versions_that_differ_warn_and_an_agent_ahead_of_the_servers_fails() {
-        let same = examine_versions(&[
-            ("s1".parse().unwrap(), true, Some("v1.34.4+k3s1".into())),
-            ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
-        ]);
-        assert!(same.is_empty());
-        let found = examine_versions(&[
-            ("s1".parse().unwrap(), true, Some("v1.33.6+k3s1".into())),
-            ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
-            ("a2".parse().unwrap(), false, Some("v1.33.6+k3s1".into())),
-        ]);
+    fn a_node_off_cluster_toml_s_version_warns_and_an_agent_ahead_of_the_servers_fails() {
+        let wanted: K3sVersion = "v1.34.4+k3s1".parse().unwrap();
+        let same = examine_versions(
+            &wanted,
+            &[
+                ("s1".parse().unwrap(), true, Some("v1.34.4+k3s1".into())),
+                ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
+                ("a2".parse().unwrap(), false, None),
+            ],
+        );
+        let judged: Vec<(&str, Verdict, &str, bool)> = same
+            .iter()
+            .map(|f| {
+                (
+                    f.node.as_str(),
+                    f.verdict,
+                    f.detail.as_str(),
+                    f.fix.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            judged,
+            [
+                (
+                    "s1",
+                    Verdict::Pass,
+                    "runs v1.34.4+k3s1, as cluster.toml asks",
+                    false
+                ),
+                (
+                    "a1",
+                    Verdict::Pass,
+                    "runs v1.34.4+k3s1, as cluster.toml asks",
+                    false
+                ),
+            ],
+            "a node whose version is unknown is not judged"
+        );
+        let found = examine_versions(
+            &wanted,
+            &[
+                ("s1".parse().unwrap(), true, Some("v1.33.6+k3s1".into())),
+                ("a1".parse().unwrap(), false, Some("v1.34.4+k3s1".into())),
+                ("a2".parse().unwrap(), false, Some("v1.33.6+k3s1".into())),
+            ],
+        );
         let verdicts: Vec<(&str, Verdict)> =
             found.iter().map(|f| (f.node.as_str(), f.verdict)).collect();
         assert_eq!(
@@ -515,7 +605,40 @@ mod tests {
                 ("a2", Verdict::Warn)
             ]
         );
-        assert!(version_key("v1.34.10+k3s1") > version_key("v1.34.9+k3s2"));
+        assert_eq!(
+            found[0].detail,
+            "runs v1.33.6+k3s1; cluster.toml asks for v1.34.4+k3s1 \
+             (the nodes run v1.33.6+k3s1, v1.34.4+k3s1)"
+        );
+        assert_eq!(
+            found[1].detail,
+            "runs v1.34.4+k3s1, newer than every server: agents must never lead"
+        );
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("pikube apply (every node to [k3s] version = \"v1.34.4+k3s1\")")
+        );
+        // Every node at one version, cluster.toml at another (bumped, not applied yet).
+        let behind = examine_versions(
+            &"v1.35.0+k3s1".parse().unwrap(),
+            &[("s1".parse().unwrap(), true, Some("v1.34.4+k3s1".into()))],
+        );
+        assert_eq!(
+            (behind[0].verdict, behind[0].detail.as_str()),
+            (
+                Verdict::Warn,
+                "runs v1.34.4+k3s1; cluster.toml asks for v1.35.0+k3s1"
+            )
+        );
+        // Release order, not text order: v1.34.10 is newer than v1.34.9.
+        let ordered = examine_versions(
+            &"v1.34.10+k3s1".parse().unwrap(),
+            &[
+                ("s1".parse().unwrap(), true, Some("v1.34.9+k3s2".into())),
+                ("a1".parse().unwrap(), false, Some("v1.34.10+k3s1".into())),
+            ],
+        );
+        assert_eq!(ordered[1].verdict, Verdict::Fail);
     }
 
     fn facts(sections: &[(&str, &str)]) -> NodeFacts {
@@ -649,6 +772,61 @@ mod tests {
             .unwrap()
             .0,
             Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn k3s_data_on_a_disk_of_its_own_is_judged_on_its_own() {
+        let root = format!("{DF_HEADER}/dev/mmcblk0p2 30000000 9000000 21000000 30% /\n");
+        // On the root file system: the root's verdict covers it, no second line.
+        let shared = facts(&[
+            ("root_df", &root),
+            (
+                "k3s_data_df",
+                &format!("{DF_HEADER}/dev/mmcblk0p2 30000000 9000000 21000000 30% /\n"),
+            ),
+        ]);
+        let found = examine(&"pi-1".parse::<NodeName>().unwrap(), true, &shared);
+        assert_eq!(verdict(&found, "disk").unwrap().0, Verdict::Pass);
+        assert_eq!(verdict(&found, "k3s data disk"), None);
+        // On an SSD mounted at /var/lib/rancher, nearly full while the root is not.
+        let full = facts(&[
+            ("root_df", &root),
+            (
+                "k3s_data_df",
+                &format!("{DF_HEADER}/dev/sda1 1000000 986000 14000 99% /var/lib/rancher\n"),
+            ),
+        ]);
+        let found = examine(&"pi-1".parse::<NodeName>().unwrap(), true, &full);
+        assert_eq!(verdict(&found, "disk").unwrap().0, Verdict::Pass);
+        assert_eq!(
+            verdict(&found, "k3s data disk").unwrap(),
+            (
+                Verdict::Fail,
+                "/var/lib/rancher/k3s (on /var/lib/rancher) 99 % used (13 MiB free)".into()
+            )
+        );
+        let fix = found
+            .iter()
+            .find(|f| f.check == "k3s data disk")
+            .and_then(|f| f.fix.clone())
+            .unwrap();
+        assert!(fix.contains("give K3s a bigger disk"), "{fix}");
+        let roomy = facts(&[
+            ("root_df", &root),
+            (
+                "k3s_data_df",
+                &format!("{DF_HEADER}/dev/sda1 1000000 500000 500000 50% /var/lib/rancher\n"),
+            ),
+        ]);
+        assert_eq!(
+            verdict(
+                &examine(&"pi-1".parse::<NodeName>().unwrap(), true, &roomy),
+                "k3s data disk"
+            )
+            .unwrap()
+            .0,
+            Verdict::Pass
         );
     }
 

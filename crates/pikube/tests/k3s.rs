@@ -1273,6 +1273,179 @@ fn doctor_passes_a_prepared_cluster_and_names_power_and_heat_with_their_fixes() 
     );
 }
 
+/// The finding of `check` on `node` in `pikube doctor --output json` output.
+fn doctor_finding(json: &str, node: &str, check: &str) -> Value {
+    let findings: Value = serde_json::from_str(json).expect("doctor's JSON");
+    findings
+        .as_array()
+        .expect("a list of findings")
+        .iter()
+        .find(|f| f["node"] == node && f["check"] == check)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {check} finding for {node}: {json}"))
+}
+
+#[test]
+fn doctor_warns_of_etcd_on_an_sd_card_swap_a_full_k3s_disk_and_a_node_off_the_k3s_version() {
+    // The server's root on an SD card, the agent's on NVMe; each a disk of its own (see the
+    // test above).
+    let fleet = Fleet::up(&["pi1:storage=sd,disk=32G", "pi2:storage=nvme,disk=32G"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[node("pi1", "one", "server"), node("pi2", "two", "agent")],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    for pi in ["pi1", "pi2"] {
+        fleet.exec(
+            pi,
+            "mkdir -p /run/systemd/timesync && touch /run/systemd/timesync/synchronized",
+        );
+    }
+
+    // etcd on an SD card: warned, with what to do; the only warning, so exit 2.
+    let sd = ws.pikube(&["doctor"]).expect_code(2);
+    assert!(
+        sd.stdout.contains(
+            "WARN  one  datastore storage: a server's datastore (etcd or SQLite) lives on an \
+             SD card"
+        ) && sd
+            .stdout
+            .contains("fix: move the server's root to an SSD (USB or NVMe)")
+            && sd.stdout.matches("WARN").count() == 1
+            && !sd.stdout.contains("FAIL"),
+        "{}",
+        sd.stdout
+    );
+    for name in ["one", "two"] {
+        assert!(
+            sd.stdout.contains(&format!(
+                "PASS  {name}  k3s version: runs v1.34.4+k3s1, as cluster.toml asks"
+            )),
+            "{}",
+            sd.stdout
+        );
+    }
+    let json = ws.pikube(&["doctor", "--output", "json"]).expect_code(2);
+    let found = doctor_finding(&json.stdout, "one", "datastore storage");
+    assert_eq!(found["verdict"], "warn", "{found}");
+    assert!(
+        found["fix"].as_str().unwrap().contains("to an SSD"),
+        "{found}"
+    );
+    // The agent on NVMe is healthy: exit 0 when only it is judged.
+    ws.pikube(&["doctor", "two"]).expect_code(0);
+
+    // Swap turned on again on the agent (by hand, or a package that brings dphys-swapfile
+    // back): a warning, and apply is the fix.
+    fleet.exec(
+        "pi2",
+        "truncate -s 64M /root/swap && chmod 600 /root/swap && mkswap /root/swap >/dev/null \
+         && swapon /root/swap",
+    );
+    let swap = ws.pikube(&["doctor", "two"]).expect_code(2);
+    assert!(
+        swap.stdout
+            .contains("WARN  two  swap: 1 swap area(s) in use")
+            && swap
+                .stdout
+                .contains("fix: pikube apply (turns swap off for good)"),
+        "{}",
+        swap.stdout
+    );
+    let json = ws
+        .pikube(&["doctor", "two", "--output", "json"])
+        .expect_code(2);
+    assert_eq!(
+        doctor_finding(&json.stdout, "two", "swap")["verdict"],
+        "warn"
+    );
+    fleet.exec("pi2", "swapoff /root/swap && rm /root/swap");
+
+    // The agent's K3s left behind at another release (a stamped copy of the same binary,
+    // renamed over it as an install does): a warning naming both versions.
+    fleet.exec("pi2", "cp -p /usr/local/bin/k3s /root/k3s.release");
+    let run_as = |version: &str| {
+        fleet.exec(
+            "pi2",
+            &format!(
+                "cp -p /root/k3s.release /usr/local/bin/k3s.new && \
+                 printf '\\000k3s-double-version=%s\\n' {version} >> /usr/local/bin/k3s.new && \
+                 mv -f /usr/local/bin/k3s.new /usr/local/bin/k3s"
+            ),
+        )
+    };
+    run_as("v1.33.6+k3s1");
+    let behind = ws.pikube(&["doctor"]).expect_code(2);
+    assert!(
+        behind.stdout.contains(
+            "WARN  two  k3s version: runs v1.33.6+k3s1; cluster.toml asks for v1.34.4+k3s1 \
+             (the nodes run v1.33.6+k3s1, v1.34.4+k3s1)"
+        ) && behind
+            .stdout
+            .contains("fix: pikube apply (every node to [k3s] version = \"v1.34.4+k3s1\")")
+            && behind
+                .stdout
+                .contains("PASS  one  k3s version: runs v1.34.4+k3s1, as cluster.toml asks"),
+        "{}",
+        behind.stdout
+    );
+    let json = ws
+        .pikube(&["doctor", "two", "--output", "json"])
+        .expect_code(2);
+    let found = doctor_finding(&json.stdout, "two", "k3s version");
+    assert_eq!(found["verdict"], "warn", "{found}");
+    // Ahead of the server: Kubernetes forbids a kubelet newer than its API server.
+    run_as("v1.35.0+k3s1");
+    let ahead = ws.pikube(&["doctor", "two"]).expect_code(1);
+    assert!(
+        ahead.stdout.contains(
+            "FAIL  two  k3s version: runs v1.35.0+k3s1, newer than every server: agents must \
+             never lead"
+        ),
+        "{}",
+        ahead.stdout
+    );
+    let json = ws
+        .pikube(&["doctor", "two", "--output", "json"])
+        .expect_code(1);
+    assert_eq!(
+        doctor_finding(&json.stdout, "two", "k3s version")["verdict"],
+        "fail"
+    );
+    fleet.exec("pi2", "mv -f /root/k3s.release /usr/local/bin/k3s");
+    ws.pikube(&["doctor", "two"]).expect_code(0);
+
+    // K3s' data moved to a disk of its own (a small one, mounted at /var/lib/rancher as an
+    // SSD would be) and filled: a failure on that disk while the root has room.
+    fleet.exec(
+        "pi2",
+        "need=$(du -sk /var/lib/rancher | cut -f1) && mkdir -p /mnt/k3s-disk && \
+         mount -t tmpfs -o size=$((need + 32768))k k3s-disk /mnt/k3s-disk && \
+         cp -a /var/lib/rancher/. /mnt/k3s-disk/ && mount --bind /mnt/k3s-disk /var/lib/rancher && \
+         free=$(df -Pk /var/lib/rancher | awk 'NR == 2 {print $4}') && \
+         head -c $(( (free - 256) * 1024 )) /dev/zero > /var/lib/rancher/filler",
+    );
+    let full = ws.pikube(&["doctor", "two"]).expect_code(1);
+    assert!(
+        full.stdout
+            .contains("FAIL  two  k3s data disk: /var/lib/rancher/k3s (on /var/lib/rancher) ")
+            && full.stdout.contains("fix: free space (old images")
+            && full.stdout.contains("PASS  two  disk: root file system "),
+        "{}",
+        full.stdout
+    );
+    let json = ws
+        .pikube(&["doctor", "two", "--output", "json"])
+        .expect_code(1);
+    let found = doctor_finding(&json.stdout, "two", "k3s data disk");
+    assert_eq!(found["verdict"], "fail", "{found}");
+    assert!(
+        found["detail"].as_str().unwrap().contains("% used ("),
+        "{found}"
+    );
+}
+
 #[test]
 fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
     let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);

@@ -84,6 +84,9 @@ pub struct NodeFacts {
     pub memory_available_kib: Option<u64>,
     /// The root file system's size and use (`df -Pk /`).
     pub root_disk: Option<DiskUsage>,
+    /// The file system holding K3s' data dir (`df -Pk /var/lib/rancher/k3s`); `None` before
+    /// K3s is installed.
+    pub k3s_data_disk: Option<DiskUsage>,
     /// Device-tree model; `None` without a device tree (x86).
     pub model: Option<PiModel>,
     /// DMI product name on PCs (e.g. `OptiPlex 3080`).
@@ -176,6 +179,7 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
             .ok_text("meminfo")
             .and_then(|m| meminfo_kib(m, "MemAvailable:")),
         root_disk: s.ok_text("root_df").and_then(DiskUsage::parse_df),
+        k3s_data_disk: s.ok_text("k3s_data_df").and_then(DiskUsage::parse_df),
         model: s.ok_text("model").and_then(PiModel::parse),
         dmi_product_name: s.ok_line("dmi_product_name").map(str::to_string),
         storage: RootStorage::resolve(&storage::StorageEvidence {
@@ -242,8 +246,11 @@ fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
 }
 
 /// A file system's size and use, in KiB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiskUsage {
+    /// Where it is mounted (`/`, `/var/lib/rancher`): two paths on one file system say the
+    /// same mount point.
+    pub mounted_on: String,
     /// The file system's size.
     pub size_kib: u64,
     /// In use.
@@ -259,6 +266,8 @@ impl DiskUsage {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
         let usage = DiskUsage {
+            // The sixth field on: a mount point may hold spaces.
+            mounted_on: fields.get(5..).filter(|f| !f.is_empty())?.join(" "),
             size_kib: number(1)?,
             used_kib: number(2)?,
             available_kib: number(3)?,

@@ -46,6 +46,10 @@ pk_file fstab /etc/fstab
 pk_file proc_swaps /proc/swaps
 pk_file meminfo /proc/meminfo
 pk_cmd root_df df -Pk /
+# K3s' data (etcd, containerd's images) is often given its own disk, the SD card keeping the
+# OS: its file system is judged on its own then.
+if [ -d /var/lib/rancher/k3s ]; then pk_cmd k3s_data_df df -Pk /var/lib/rancher/k3s
+else pk_absent k3s_data_df; fi
 pk_file proc_cmdline /proc/cmdline
 pk_file boot_id /proc/sys/kernel/random/boot_id
 pk_file machine_id /etc/machine-id

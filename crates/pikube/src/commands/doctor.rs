@@ -63,7 +63,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Outcome> {
             (node, server, version)
         })
         .collect();
-    findings.extend(examine_versions(&versions));
+    findings.extend(examine_versions(&config.k3s.version, &versions));
     for node in &health.nodes {
         if let Some(first) = &node.first_expiry {
             findings.push(examine_certificates(&node.node, first));
