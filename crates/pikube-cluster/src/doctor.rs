@@ -170,22 +170,37 @@ pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding>
         );
     }
     if server {
-        match facts.storage.kind {
+        // K3s' data on a disk of its own holds the datastore whatever the root is on.
+        let (kind, detail) = match (&facts.k3s_data_storage, &facts.k3s_data_disk) {
+            (Some(kind), Some(data)) => (
+                kind,
+                format!(
+                    "{K3S_DATA_DIR} on {} ({} on {}), root on {}",
+                    kind.name(),
+                    data.source,
+                    data.mounted_on,
+                    facts.storage.kind.name()
+                ),
+            ),
+            _ => (
+                &facts.storage.kind,
+                format!("root on {}", facts.storage.kind.name()),
+            ),
+        };
+        match kind {
             StorageKind::Sd => say(
                 "datastore storage",
                 Verdict::Warn,
                 "a server's datastore (etcd or SQLite) lives on an SD card".into(),
-                Some(
+                Some(if facts.k3s_data_storage.is_some() {
+                    "move /var/lib/rancher to an SSD (USB or NVMe): etcd's constant writes \
+                     wear SD cards out and its fsync latency makes it lose leadership"
+                } else {
                     "move the server's root to an SSD (USB or NVMe): etcd's constant writes \
-                     wear SD cards out and its fsync latency makes it lose leadership",
-                ),
+                     wear SD cards out and its fsync latency makes it lose leadership"
+                }),
             ),
-            _ => say(
-                "datastore storage",
-                Verdict::Pass,
-                format!("root on {}", facts.storage.kind.name()),
-                None,
-            ),
+            _ => say("datastore storage", Verdict::Pass, detail, None),
         }
     }
     if let Some(wear) = facts.storage.wear {
@@ -827,6 +842,79 @@ mod tests {
             .unwrap()
             .0,
             Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn a_server_s_datastore_is_judged_by_the_disk_under_k3s_data_not_the_root() {
+        let sd_root = [
+            ("root_findmnt", "/dev/mmcblk0p2\n"),
+            ("mmc_types", "mmcblk0 SD\n"),
+            (
+                "root_df",
+                "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+                 /dev/mmcblk0p2 30000000 9000000 21000000 30% /\n",
+            ),
+        ];
+        let on_root = facts(&sd_root);
+        let found = examine(&"s1".parse::<NodeName>().unwrap(), true, &on_root);
+        assert_eq!(
+            verdict(&found, "datastore storage").unwrap(),
+            (
+                Verdict::Warn,
+                "a server's datastore (etcd or SQLite) lives on an SD card".into()
+            )
+        );
+        assert_eq!(
+            verdict(
+                &examine(&"a1".parse::<NodeName>().unwrap(), false, &on_root),
+                "datastore storage"
+            ),
+            None,
+            "an agent holds no datastore"
+        );
+        // The recommended fix: K3s' data on a USB SSD, the OS left on the card.
+        let usb_data = [
+            sd_root.as_slice(),
+            &[(
+                "k3s_data_df",
+                "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+                 /dev/sda1 500000000 1000000 499000000 1% /var/lib/rancher\n",
+            )],
+        ]
+        .concat();
+        let found = examine(&"s1".parse::<NodeName>().unwrap(), true, &facts(&usb_data));
+        assert_eq!(
+            verdict(&found, "datastore storage").unwrap(),
+            (
+                Verdict::Pass,
+                "/var/lib/rancher/k3s on usb (/dev/sda1 on /var/lib/rancher), root on sd".into()
+            )
+        );
+        // On a second SD card (mmcblk1): still a warning, and the fix moves K3s' data.
+        let sd_data = [
+            sd_root[0],
+            ("mmc_types", "mmcblk0 SD\nmmcblk1 SD\n"),
+            sd_root[2],
+            (
+                "k3s_data_df",
+                "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+                 /dev/mmcblk1p1 30000000 1000000 29000000 4% /var/lib/rancher\n",
+            ),
+        ];
+        let found = examine(&"s1".parse::<NodeName>().unwrap(), true, &facts(&sd_data));
+        let datastore = found
+            .iter()
+            .find(|f| f.check == "datastore storage")
+            .unwrap();
+        assert_eq!(datastore.verdict, Verdict::Warn);
+        assert!(
+            datastore
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("move /var/lib/rancher to an SSD"),
+            "{datastore:?}"
         );
     }
 

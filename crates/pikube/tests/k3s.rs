@@ -1333,6 +1333,25 @@ fn doctor_warns_of_etcd_on_an_sd_card_swap_a_full_k3s_disk_and_a_node_off_the_k3
         found["fix"].as_str().unwrap().contains("to an SSD"),
         "{found}"
     );
+    // The fix the issue's prior art gives: K3s' data on a USB SSD (a file system whose
+    // source is /dev/sda1, mounted at /var/lib/rancher), the OS left on the card.
+    fleet.exec(
+        "pi1",
+        "systemctl stop k3s && cp -a /var/lib/rancher /root/rancher && \
+         mount -t tmpfs -o size=4G /dev/sda1 /var/lib/rancher && \
+         cp -a /root/rancher/. /var/lib/rancher/ && rm -rf /root/rancher && systemctl start k3s",
+    );
+    let moved = ws.pikube(&["doctor", "one"]).expect_code(0);
+    assert!(
+        moved.stdout.contains(
+            "PASS  one  datastore storage: /var/lib/rancher/k3s on usb (/dev/sda1 on \
+             /var/lib/rancher), root on sd"
+        ) && moved
+            .stdout
+            .contains("PASS  one  k3s data disk: /var/lib/rancher/k3s (on /var/lib/rancher) "),
+        "{}",
+        moved.stdout
+    );
     // The agent on NVMe is healthy: exit 0 when only it is judged.
     ws.pikube(&["doctor", "two"]).expect_code(0);
 

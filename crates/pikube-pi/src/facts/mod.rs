@@ -87,6 +87,9 @@ pub struct NodeFacts {
     /// The file system holding K3s' data dir (`df -Pk /var/lib/rancher/k3s`); `None` before
     /// K3s is installed.
     pub k3s_data_disk: Option<DiskUsage>,
+    /// The medium under K3s' data dir when it is a file system of its own (an SSD mounted at
+    /// /var/lib/rancher while an SD card keeps the OS); `None` when it is the root's.
+    pub k3s_data_storage: Option<StorageKind>,
     /// Device-tree model; `None` without a device tree (x86).
     pub model: Option<PiModel>,
     /// DMI product name on PCs (e.g. `OptiPlex 3080`).
@@ -149,6 +152,23 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
     let fstab = s.ok_text("fstab").unwrap_or("").to_string();
     let units = UnitStates::parse(s.ok_text("units"));
     let dphys = units.get("dphys-swapfile");
+    let storage_evidence = storage::StorageEvidence {
+        findmnt_source: s.ok_line("root_findmnt"),
+        cmdline_device: s.ok_line("root_cmdline_device"),
+        mmc_types: s.ok_text("mmc_types"),
+        mmc_life_times: s.ok_text("mmc_life_times"),
+        sd_sysfs_paths: s.ok_text("sd_sysfs_paths"),
+    };
+    let root_disk = s.ok_text("root_df").and_then(DiskUsage::parse_df);
+    let k3s_data_disk = s.ok_text("k3s_data_df").and_then(DiskUsage::parse_df);
+    let k3s_data_storage = k3s_data_disk
+        .as_ref()
+        .filter(|data| {
+            root_disk
+                .as_ref()
+                .is_none_or(|root| root.mounted_on != data.mounted_on)
+        })
+        .map(|data| storage::kind_of_source(&data.source, &storage_evidence));
 
     Ok(NodeFacts {
         os: OsInfo::parse(s.ok_text("os_release"), s.ok_text("rpi_issue")),
@@ -178,17 +198,12 @@ pub fn parse_facts(stdout: &str) -> Result<NodeFacts, FactsError> {
         memory_available_kib: s
             .ok_text("meminfo")
             .and_then(|m| meminfo_kib(m, "MemAvailable:")),
-        root_disk: s.ok_text("root_df").and_then(DiskUsage::parse_df),
-        k3s_data_disk: s.ok_text("k3s_data_df").and_then(DiskUsage::parse_df),
+        root_disk,
+        k3s_data_disk,
+        k3s_data_storage,
         model: s.ok_text("model").and_then(PiModel::parse),
         dmi_product_name: s.ok_line("dmi_product_name").map(str::to_string),
-        storage: RootStorage::resolve(&storage::StorageEvidence {
-            findmnt_source: s.ok_line("root_findmnt"),
-            cmdline_device: s.ok_line("root_cmdline_device"),
-            mmc_types: s.ok_text("mmc_types"),
-            mmc_life_times: s.ok_text("mmc_life_times"),
-            sd_sysfs_paths: s.ok_text("sd_sysfs_paths"),
-        }),
+        storage: RootStorage::resolve(&storage_evidence),
         boot: BootConfig::choose(
             s.ok_text("cmdline_txt_firmware"),
             s.ok_text("cmdline_txt_boot"),
@@ -248,6 +263,8 @@ fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
 /// A file system's size and use, in KiB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiskUsage {
+    /// What is mounted (`/dev/sda1`, `overlay`): df's first column.
+    pub source: String,
     /// Where it is mounted (`/`, `/var/lib/rancher`): two paths on one file system say the
     /// same mount point.
     pub mounted_on: String,
@@ -266,6 +283,7 @@ impl DiskUsage {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
         let usage = DiskUsage {
+            source: fields.first()?.to_string(),
             // The sixth field on: a mount point may hold spaces.
             mounted_on: fields.get(5..).filter(|f| !f.is_empty())?.join(" "),
             size_kib: number(1)?,

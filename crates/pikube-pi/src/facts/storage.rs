@@ -105,6 +105,18 @@ impl RootStorage {
     }
 }
 
+/// The medium under a mounted file system's source, as df names it (`/dev/sda1`); a source
+/// that is no device (`tmpfs`, a network share) is `Other` with its name.
+pub(crate) fn kind_of_source(source: &str, evidence: &StorageEvidence<'_>) -> StorageKind {
+    if is_real_device(source) {
+        kind_of(source, evidence)
+    } else if source.is_empty() {
+        StorageKind::Unknown
+    } else {
+        StorageKind::Other(source.to_owned())
+    }
+}
+
 fn is_real_device(path: &str) -> bool {
     path.starts_with("/dev/") && path != "/dev/root" && path.len() > "/dev/".len()
 }
