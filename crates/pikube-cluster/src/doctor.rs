@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::collections::BTreeSet;
 
-use crate::config::{K3sVersion, NodeName, SnapshotSchedule};
+use crate::config::{ClusterConfig, K3sVersion, NodeName, Role, SnapshotSchedule};
 use crate::health::{CertExpiry, ScheduledSnapshots, CERT_WARNING_DAYS};
 use crate::human_duration::human_duration;
 use pikube_pi::facts::DiskUsage;
@@ -84,8 +84,16 @@ fn judge_disk(disk: &DiskUsage, fix: &'static str) -> (Verdict, Option<&'static 
     }
 }
 
-/// The checks of one node from its facts. `server`: it runs K3s' datastore.
-pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding> {
+/// Whether `node`'s disk keeps the cluster's datastore: a server's does, unless the cluster
+/// keeps its state in an external database (`datastore_endpoint`), where an SD card under
+/// K3s is no worse than under any other program.
+pub fn holds_datastore(config: &ClusterConfig, node: &str) -> bool {
+    config.node(node).is_some_and(|n| n.role == Role::Server) && !config.k3s.external_datastore()
+}
+
+/// The checks of one node from its facts. `holds_datastore`: it is a server whose disk
+/// keeps K3s' datastore (etcd or SQLite), not one of a cluster on an external database.
+pub fn examine(node: &NodeName, holds_datastore: bool, facts: &NodeFacts) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut say = |check, verdict, detail: String, fix: Option<&str>| {
         found.push(Finding {
@@ -169,7 +177,7 @@ pub fn examine(node: &NodeName, server: bool, facts: &NodeFacts) -> Vec<Finding>
             fix,
         );
     }
-    if server {
+    if holds_datastore {
         // K3s' data on a disk of its own holds the datastore whatever the root is on.
         let (kind, detail) = match (&facts.k3s_data_storage, &facts.k3s_data_disk) {
             (Some(kind), Some(data)) => (
@@ -530,6 +538,26 @@ pub fn examine_versions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_server_keeping_the_cluster_state_holds_the_datastore() {
+        let config = |datastore: &str| {
+            let text = format!(
+                "[cluster]\nname = \"home\"\n[k3s]\nversion = \"v1.34.4+k3s1\"\n{datastore}\n\
+                 [[nodes]]\nname = \"s1\"\naddress = \"10.0.0.1\"\nrole = \"server\"\n\
+                 [[nodes]]\nname = \"a1\"\naddress = \"10.0.0.2\"\nrole = \"agent\"\n"
+            );
+            crate::config::parse(&text, std::path::Path::new("/nowhere/cluster.toml"))
+                .unwrap()
+                .config
+        };
+        let embedded = config("");
+        assert!(holds_datastore(&embedded, "s1"));
+        assert!(!holds_datastore(&embedded, "a1"));
+        assert!(!holds_datastore(&embedded, "gone"));
+        let external = config("datastore_endpoint = \"postgres://k3s:pw@db:5432/k3s\"");
+        assert!(!holds_datastore(&external, "s1"));
+    }
 
     #[test]
     fn certificates_pass_warn_within_30_days_and_fail_once_expired() {

@@ -3,7 +3,8 @@
 use pikube_cluster::config::Role;
 use pikube_cluster::config::SnapshotSchedule;
 use pikube_cluster::doctor::{
-    examine, examine_certificates, examine_snapshots, examine_versions, Finding, Verdict,
+    examine, examine_certificates, examine_snapshots, examine_versions, holds_datastore, Finding,
+    Verdict,
 };
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::health;
@@ -34,7 +35,8 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Outcome> {
             .is_some_and(|node| node.role == Role::Server);
         match &result.result {
             Ok(facts) => {
-                findings.extend(examine(&result.node, server, facts));
+                let datastore = holds_datastore(&config, &result.node);
+                findings.extend(examine(&result.node, datastore, facts));
                 versions.push((result.node.clone(), server, facts));
             }
             Err(err) => findings.push(Finding {
