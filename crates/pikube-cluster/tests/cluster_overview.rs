@@ -45,11 +45,7 @@ async fn every_query_parses_and_the_node_panels_answer_from_a_real_node_exporter
     else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pikube_test_support::loopback::free_port();
     let _exporter = Exporter(
         Command::new(&exporter_binary)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))

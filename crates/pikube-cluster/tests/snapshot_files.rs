@@ -3,31 +3,15 @@
 //! snapshot save` does), a SQLite backup made by `tar -czf` of a real `sqlite3` database,
 //! and files that are neither.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pikube_cluster::backup::Datastore;
 use pikube_cluster::config::K3sVersion;
 use pikube_cluster::restore::{resolve, SnapshotError};
-
-/// The real etcd programs: `$PIKUBE_REAL_KUBE_BIN` (scripts/test sets it), else what
-/// tests/real-kube/build prints (a cache hit once built).
-fn real_kube_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PIKUBE_REAL_KUBE_BIN").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real-kube/build");
-    let out = Command::new(&build)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", build.display()));
-    assert!(out.status.success(), "{} failed", build.display());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
-}
+use pikube_test_support::loopback::free_port;
+use pikube_test_support::real_programs::real_kube_bin;
 
 /// A real etcd on loopback, stopped when dropped.
 struct Etcd {
@@ -40,14 +24,6 @@ impl Drop for Etcd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn etcdctl(bin: &Path, endpoint: &str, args: &[&str]) -> String {
@@ -113,11 +89,11 @@ fn resolve_file(dir: &Path, file: &Path, expected: Datastore) -> Result<Datastor
 fn a_real_etcd_snapshot_is_taken_and_one_cut_short_or_altered_is_refused() {
     let bin = real_kube_bin();
     let dir = tempfile::tempdir().unwrap();
-    let etcd = start_etcd(&bin, dir.path());
-    etcdctl(&bin, &etcd.endpoint, &["put", "/registry/answer", "42"]);
+    let etcd = start_etcd(bin, dir.path());
+    etcdctl(bin, &etcd.endpoint, &["put", "/registry/answer", "42"]);
     let snapshot = dir.path().join("on-demand-s1-1700000000");
     etcdctl(
-        &bin,
+        bin,
         &etcd.endpoint,
         &["snapshot", "save", snapshot.to_str().unwrap()],
     );

@@ -1,10 +1,14 @@
 //! Helpers the integration tests of several crates share: a real Prometheus of a test's
-//! own, the queries of a Grafana dashboard as Prometheus is asked them, and the manifests
-//! under `deploy/` read as the Kubernetes API would ([`manifests`]).
+//! own, the queries of a Grafana dashboard as Prometheus is asked them, the manifests
+//! under `deploy/` read as the Kubernetes API would ([`manifests`]), the real programs
+//! built under `tests/` ([`real_programs`]), and free ports and plain HTTP on loopback
+//! ([`loopback`]).
 
 #![warn(missing_docs)]
 
+pub mod loopback;
 pub mod manifests;
+pub mod real_programs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,11 +80,7 @@ impl Prometheus {
         for _attempt in 0..5 {
             // A free port now; if another process takes it first, Prometheus exits and the
             // next attempt picks another.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = loopback::free_port();
             let log = std::fs::File::create(prometheus.dir.path().join("prometheus.log")).unwrap();
             let child = Command::new(binary)
                 .arg(format!("--config.file={}", config_file.display()))

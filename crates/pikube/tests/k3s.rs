@@ -421,10 +421,12 @@ fn three_servers_make_ha_a_server_down_is_named_and_joins_later_and_an_added_age
         manifest["sha256"].as_str().unwrap(),
         on_node.split_whitespace().next().unwrap()
     );
-    let status = std::process::Command::new(support::fleet::real_kube_bin().join("etcdutl"))
-        .args(["snapshot", "status", local.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let status = std::process::Command::new(
+        pikube_test_support::real_programs::real_kube_bin().join("etcdutl"),
+    )
+    .args(["snapshot", "status", local.to_str().unwrap()])
+    .output()
+    .unwrap();
     assert!(
         status.status.success(),
         "{}",
@@ -1949,7 +1951,7 @@ fn airgap_images_true_takes_the_releases_archive_from_the_release_server_verifie
     };
     // The release server: a plain web server over the release's directory tree, logging
     // each request.
-    let port = support::registry::free_port();
+    let port = pikube_test_support::loopback::free_port();
     let mut server = std::process::Command::new("python3");
     server
         .args([

@@ -2,38 +2,12 @@
 //! walkthrough, run as written against the demo; data kept across restarts; and the errors
 //! of a bad command line or environment.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.1 GET: the status code and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n")?.1.to_owned();
-    Some((status, body))
-}
+use pikube_test_support::loopback::{free_port, get};
 
 struct Demo {
     child: Child,
@@ -60,10 +34,10 @@ impl Demo {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some((200, body)) = get(movies, "/api/screenings") {
-                if body.contains("\"starts_at\"") {
-                    break;
-                }
+            if get(movies, "/api/screenings")
+                .is_some_and(|reply| reply.status == 200 && reply.text().contains("\"starts_at\""))
+            {
+                break;
             }
             assert!(child.try_wait().unwrap().is_none(), "the demo exited early");
             assert!(
@@ -151,7 +125,9 @@ fn the_readme_books_a_seat_in_the_demo_and_the_sale_survives_a_restart() {
 
     // Again on the same files: nothing seeded twice, the sale still there.
     let demo = Demo::start(data.path());
-    let (_, screenings) = get(demo.movies, "/api/screenings?city=Berlin").unwrap();
+    let screenings = get(demo.movies, "/api/screenings?city=Berlin")
+        .unwrap()
+        .text();
     let first = screenings
         .split("\"id\":\"")
         .nth(1)
@@ -160,8 +136,9 @@ fn the_readme_books_a_seat_in_the_demo_and_the_sale_survives_a_restart() {
         .next()
         .unwrap()
         .to_owned();
-    let (status, seats) = get(demo.movies, &format!("/api/screenings/{first}/seats")).unwrap();
-    assert_eq!(status, 200);
+    let seats = get(demo.movies, &format!("/api/screenings/{first}/seats")).unwrap();
+    assert_eq!(seats.status, 200);
+    let seats = seats.text();
     assert!(seats.contains(r#"{"seat":"C5","state":"sold"}"#), "{seats}");
     let (code, printed) = demo.stop();
     assert_eq!(code, 0);

@@ -1,49 +1,17 @@
 //! `pikube serve mandelbrot` and `pikube demo` through the real binary, over real HTTP on
 //! loopback.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.1 GET; returns the status line, the headers and the body.
-fn get(port: u16, path: &str) -> Option<(String, String, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
-    Some((
-        status.to_owned(),
-        headers.to_lowercase(),
-        raw[split + 4..].to_vec(),
-    ))
-}
+use pikube_test_support::loopback::{free_port, get};
 
 fn wait_healthy(child: &mut Child, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Some((status, _, _)) = get(port, "/healthz") {
-            if status.contains(" 200 ") {
-                return;
-            }
+        if get(port, "/healthz").is_some_and(|reply| reply.status == 200) {
+            return;
         }
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -94,33 +62,38 @@ fn serve_mandelbrot_renders_counts_and_stops_cleanly_on_sigterm() {
         .unwrap();
     wait_healthy(&mut child, port);
 
-    let (status, headers, body) = get(
+    let render = get(
         port,
         "/api/v1/render?x_min=-2&x_max=1&y_min=-1.5&y_max=1.5&width=64&height=48&max_iter=100&format=counts",
     )
     .expect("render");
-    assert!(status.contains(" 200 "), "{status}");
-    assert_eq!(body.len(), 64 * 48 * 4);
+    assert_eq!(render.status, 200, "{}", render.text());
+    assert_eq!(render.body.len(), 64 * 48 * 4);
     assert!(
-        headers.contains("x-served-by: mandelbrot-test-pod"),
-        "{headers}"
+        render.headers.contains("x-served-by: mandelbrot-test-pod"),
+        "{}",
+        render.headers
     );
-    assert!(headers.contains("server-timing:"), "{headers}");
+    assert!(
+        render.headers.contains("server-timing:"),
+        "{}",
+        render.headers
+    );
     // The centre column of the middle row, c = -0.5 + 0i, is in the set: max_iter.
     let middle = (24 * 64 + 32) * 4;
-    let count = u32::from_le_bytes(body[middle..middle + 4].try_into().unwrap());
+    let count = u32::from_le_bytes(render.body[middle..middle + 4].try_into().unwrap());
     assert_eq!(count, 100);
 
-    let (status, _, body) = get(
+    let refused = get(
         port,
         "/api/v1/render?x_min=1&x_max=-1&y_min=0&y_max=1&width=4&height=4",
     )
     .unwrap();
-    assert!(status.contains(" 400 "), "{status}");
-    assert!(String::from_utf8_lossy(&body).contains("x_min"));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("x_min"));
 
-    let (_, _, metrics) = get(port, "/metrics").unwrap();
-    assert!(String::from_utf8_lossy(&metrics).contains("mandelbrot_pixels_total"));
+    let metrics = get(port, "/metrics").unwrap();
+    assert!(metrics.text().contains("mandelbrot_pixels_total"));
 
     assert_eq!(stop(child), 0);
 }
@@ -140,10 +113,10 @@ fn demo_serves_the_page_on_localhost() {
         .spawn()
         .unwrap();
     wait_healthy(&mut child, port);
-    let (status, headers, page) = get(port, "/").unwrap();
-    assert!(status.contains(" 200 "), "{status}");
-    assert!(headers.contains("text/html"), "{headers}");
-    assert!(String::from_utf8_lossy(&page).contains("<canvas"));
+    let page = get(port, "/").unwrap();
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.headers.contains("text/html"), "{}", page.headers);
+    assert!(page.text().contains("<canvas"));
     // Ctrl-C ends a demo at once: there is no load balancer to drain it from.
     let (code, took) = stop_with(child, "INT");
     assert_eq!(code, 0);

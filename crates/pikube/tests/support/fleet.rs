@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pikube_test_support::real_programs::real_kube_bin;
+
 /// One node of a [`Fleet`], as listed in the lab's `nodes.tsv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetNode {
@@ -91,32 +93,6 @@ fn describe(what: &str, out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// The directory of the real control-plane programs the k3s double runs on the nodes:
-/// `$PIKUBE_REAL_KUBE_BIN` (scripts/test sets it), else what tests/real-kube/build prints
-/// (a cache hit once built).
-pub fn real_kube_bin() -> &'static Path {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("PIKUBE_REAL_KUBE_BIN").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real-kube/build");
-        let out = Command::new(&build)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", build.display()));
-        assert!(
-            out.status.success(),
-            "{} failed: {}",
-            build.display(),
-            out.status
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
-    })
 }
 
 impl Fleet {

@@ -27,7 +27,7 @@ pub fn image_archive(dir: &Path, file: &str, tag: &str, content: &str) -> PathBu
         .current_dir(work.path())
         .args(["-cf", "layer.tar", "image.txt"]));
     let tarball = work.path().join("image.tar");
-    run(Command::new(super::registry::registry_bin().join("crane"))
+    run(Command::new(pikube_test_support::real_programs::real_registry_bin().join("crane"))
         .args(["append", "-f", "layer.tar", "-t", tag, "-o"])
         .arg(&tarball)
         .current_dir(work.path()));

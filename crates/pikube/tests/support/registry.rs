@@ -4,38 +4,13 @@
 //! that challenges for a bearer token (Distribution's `silly` auth, made for testing
 //! clients), with a plain web server as its token service, as cluster.toml's mirror.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The directory with `registry` and `crane`: `$PIKUBE_REAL_REGISTRY`, else built now.
-pub fn registry_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PIKUBE_REAL_REGISTRY").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/real-registry/build");
-    let out = Command::new(&build)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run tests/real-registry/build");
-    assert!(out.status.success(), "{} failed", build.display());
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .trim(),
-    )
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use pikube_test_support::loopback::free_port;
+use pikube_test_support::real_programs::real_registry_bin;
 
 /// A process of the test's, ended with it.
 pub struct Running(Child);
@@ -67,7 +42,7 @@ pub fn start(mut command: Command, port: u16, log: &Path) -> Running {
 
 pub struct Registry {
     pub dir: tempfile::TempDir,
-    bin: PathBuf,
+    bin: &'static Path,
     /// Where crane pushes: the same storage, without auth.
     pub push: String,
     /// What cluster.toml's mirror names: the same storage, challenging for a token.
@@ -77,7 +52,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
-        let bin = registry_bin();
+        let bin = real_registry_bin();
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         let tokens = dir.path().join("tokens");

@@ -5,34 +5,11 @@
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_k3s-double");
+pub use pikube_test_support::real_programs::real_kube_bin;
 
-/// The real control-plane programs: `$PIKUBE_REAL_KUBE_BIN`, else tests/real-kube/build.
-pub fn real_kube_bin() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("PIKUBE_REAL_KUBE_BIN").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../real-kube/build");
-        let out = Command::new(&build)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{} failed", build.display());
-        PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap()
-                .trim(),
-        )
-    })
-}
+pub const BIN: &str = env!("CARGO_BIN_EXE_k3s-double");
 
 /// A test's own directory under the temp dir. Its nodes hold etcd data and the real
 /// programs' state (over 100 MB for an HA test): it goes when the test passes, and stays,
