@@ -31,8 +31,12 @@ pub struct Busy;
 pub enum HashError {
     #[error(transparent)]
     Busy(#[from] Busy),
+    /// Argon2 refused to hash (its parameters or the password's length).
     #[error("hashing a password: {0}")]
-    Failed(String),
+    Argon2(argon2::password_hash::Error),
+    /// The blocking task that hashed panicked or was cancelled as the runtime shut down.
+    #[error("hashing a password: the hashing task ended early: {0}")]
+    Task(tokio::task::JoinError),
 }
 
 /// Leaves the queue when dropped (also when the request is dropped while waiting).
@@ -44,11 +48,11 @@ impl Drop for Waiting {
     }
 }
 
-/// Runs one Argon2 computation on the blocking pool, once a permit is free; `Ok(None)`
+/// Runs one Argon2 computation on the blocking pool, once a permit is free; `Ok(Err(_))`
 /// when the blocking task failed.
 async fn with_permit<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<Option<T>, Busy> {
+) -> Result<Result<T, tokio::task::JoinError>, Busy> {
     let permit = match HASHING.try_acquire() {
         Ok(permit) => permit,
         Err(_) => {
@@ -63,7 +67,7 @@ async fn with_permit<T: Send + 'static>(
             }
         }
     };
-    let done = tokio::task::spawn_blocking(work).await.ok();
+    let done = tokio::task::spawn_blocking(work).await;
     drop(permit);
     Ok(done)
 }
@@ -76,10 +80,10 @@ pub async fn hash_password(password: String) -> Result<String, HashError> {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
-            .map_err(|error| HashError::Failed(error.to_string()))
+            .map_err(HashError::Argon2)
     })
     .await?
-    .unwrap_or_else(|| Err(HashError::Failed("the hashing task failed".to_owned())))
+    .unwrap_or_else(|ended| Err(HashError::Task(ended)))
 }
 
 /// Whether `password` matches the stored PHC `hash`. A malformed stored hash counts as no.

@@ -44,10 +44,20 @@ pub enum StartError {
         service: ServiceName,
         cause: DatabaseError,
     },
-    #[error("the {service} service: {message}")]
-    Bootstrap {
+    /// The users service signs users' tokens, and was given no key to sign them with.
+    #[error("the {service} service: no key to sign users' tokens with (MOVIES_TOKEN_SIGNING_KEY)")]
+    NoSigningKey { service: ServiceName },
+    #[error("the {service} service: {cause}")]
+    Administrator {
         service: ServiceName,
-        message: String,
+        cause: users::AdminError,
+    },
+    /// The hash an unknown account's sign-in is checked against, so that it takes as long
+    /// as a known one's.
+    #[error("the {service} service: the decoy hash for unknown accounts: {cause}")]
+    DecoyHash {
+        service: ServiceName,
+        cause: crate::auth::HashError,
     },
 }
 

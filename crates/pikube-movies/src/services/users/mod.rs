@@ -1,5 +1,6 @@
 //! The users service: registration, sign-in (bearer tokens), and who am I.
 
+mod admin;
 mod input;
 mod store;
 
@@ -16,6 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use self::admin::AdminError;
 use self::input::{RegistrationRequest, TokenRequest};
 use self::store::{Inserted, User};
 use super::{Context, StartError, Started};
@@ -112,7 +114,7 @@ fn busy(_: Busy) -> ApiError {
 fn hash_failed(error: HashError) -> ApiError {
     match error {
         HashError::Busy(b) => busy(b),
-        HashError::Failed(cause) => ApiError::internal(cause),
+        failed @ (HashError::Argon2(_) | HashError::Task(_)) => ApiError::internal(failed),
     }
 }
 
@@ -158,14 +160,14 @@ impl FromRef<UsersState> for TokenKeys {
 pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
     let service = ServiceName::Users;
     let db = context.database(service, &MIGRATIONS).await?;
-    let bootstrap = |message: String| StartError::Bootstrap { service, message };
-    let signer = context.signer.clone().ok_or_else(|| {
-        bootstrap("no key to sign users' tokens with (MOVIES_TOKEN_SIGNING_KEY)".to_owned())
-    })?;
+    let signer = context
+        .signer
+        .clone()
+        .ok_or(StartError::NoSigningKey { service })?;
     if let Some(admin) = &context.config.admin {
-        bootstrap_admin(&db, &admin.email, admin.password())
+        admin::bootstrap_admin(&db, &admin.email, admin.password())
             .await
-            .map_err(bootstrap)?;
+            .map_err(|cause| StartError::Administrator { service, cause })?;
     }
     let registered = Counter::default();
     context.metrics.register(
@@ -187,7 +189,7 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         sign_ins,
         decoy_hash: hash_password("decoy password".into())
             .await
-            .map_err(|e| bootstrap(e.to_string()))?,
+            .map_err(|cause| StartError::DecoyHash { service, cause })?,
         limits: Arc::new(Limits::new(&context.config.auth_limits)),
     };
     let (router, _): (Router, _) = routes().with_state(state).split_for_parts();
@@ -198,31 +200,6 @@ pub async fn start(context: &Context<'_>) -> Result<Started, StartError> {
         database: db,
         background: Vec::new(),
     })
-}
-
-/// Creates the administrator, or brings its password and role up to date. The hash is only
-/// recomputed when the configured password no longer matches.
-async fn bootstrap_admin(db: &Database, email: &str, password: &str) -> Result<(), String> {
-    let existing = store::by_email(db, email)
-        .await
-        .map_err(|e| format!("reading the administrator: {e}"))?;
-    if let Some(user) = existing {
-        if user.role == Role::Admin
-            && verify_password(password.to_owned(), user.password_hash)
-                .await
-                .map_err(|e| e.to_string())?
-        {
-            return Ok(());
-        }
-    }
-    let hash = hash_password(password.to_owned())
-        .await
-        .map_err(|e| e.to_string())?;
-    store::upsert_admin(db, email, &hash)
-        .await
-        .map_err(|e| format!("creating the administrator {email}: {e}"))?;
-    tracing::info!(%email, "administrator account ready");
-    Ok(())
 }
 
 /// Register a user
@@ -364,5 +341,50 @@ async fn me(State(state): State<UsersState>, caller: Caller) -> Result<Json<User
     match store::by_id(&state.db, &caller.user_id).await? {
         Some(user) => Ok(Json(user)),
         None => Err(ApiError::not_found("this account no longer exists")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::MoviesConfig;
+    use crate::peers::Peers;
+
+    #[tokio::test]
+    async fn without_a_signing_key_the_service_does_not_start_and_says_which_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = MoviesConfig::embedded(dir.path());
+        config.signing_key = None;
+        let keys = TokenKeys::for_service(
+            ServiceName::Users,
+            &config.verifying_key,
+            &config.internal_keys,
+        );
+        let metrics = pikube_http::Metrics::new();
+        let context = Context {
+            config: &config,
+            keys: keys.clone(),
+            signer: None,
+            peers: Peers::new(BTreeMap::new(), keys),
+            metrics: &metrics,
+        };
+        let Err(err) = start(&context).await else {
+            panic!("the users service started without a key to sign tokens with");
+        };
+        assert!(
+            matches!(
+                err,
+                StartError::NoSigningKey {
+                    service: ServiceName::Users
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the users service: no key to sign users' tokens with (MOVIES_TOKEN_SIGNING_KEY)"
+        );
     }
 }
