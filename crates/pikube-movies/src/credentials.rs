@@ -33,8 +33,22 @@ impl utoipa::PartialSchema for Email {
 
 impl utoipa::ToSchema for Email {}
 
+/// Text that is not an email address (shown trimmed, as it was written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an email address")]
+pub struct InvalidEmail(pub String);
+
+/// A password shorter or longer than accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordLength {
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("the password must have at most {MAX_PASSWORD_CHARS} characters")]
+    TooLong,
+}
+
 impl Email {
-    pub fn parse(raw: &str) -> Result<Email, String> {
+    pub fn parse(raw: &str) -> Result<Email, InvalidEmail> {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -51,7 +65,7 @@ impl Email {
         if valid {
             Ok(Email(email))
         } else {
-            Err(format!("`{}` is not an email address", raw.trim()))
+            Err(InvalidEmail(raw.trim().to_owned()))
         }
     }
 
@@ -64,16 +78,13 @@ impl Email {
     }
 }
 
-pub fn check_password(password: &str) -> Result<(), String> {
+/// Whether `password`'s length, in characters, is within the bounds.
+pub fn check_password(password: &str) -> Result<(), PasswordLength> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        Err(format!(
-            "the password must have at least {MIN_PASSWORD_CHARS} characters"
-        ))
+        Err(PasswordLength::TooShort)
     } else if chars > MAX_PASSWORD_CHARS {
-        Err(format!(
-            "the password must have at most {MAX_PASSWORD_CHARS} characters"
-        ))
+        Err(PasswordLength::TooLong)
     } else {
         Ok(())
     }
@@ -99,14 +110,30 @@ mod tests {
             "a@b@c.org",
             "ada@.org",
         ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
+            assert_eq!(
+                Email::parse(bad),
+                Err(InvalidEmail(bad.to_owned())),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            Email::parse(" ada ").unwrap_err().to_string(),
+            "`ada` is not an email address"
+        );
     }
 
     #[test]
     fn passwords_need_eight_characters() {
-        assert!(check_password("1234567").is_err());
+        assert_eq!(check_password("1234567"), Err(PasswordLength::TooShort));
         assert!(check_password("12345678").is_ok());
         assert!(check_password("äöüäöüäö").is_ok());
+        assert_eq!(
+            check_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)),
+            Err(PasswordLength::TooLong)
+        );
+        assert_eq!(
+            PasswordLength::TooShort.to_string(),
+            "the password must have at least 8 characters"
+        );
     }
 }

@@ -36,14 +36,8 @@ impl AdminAccount {
 
     /// Both checked as registration checks them.
     pub fn new(email: &str, password: &str) -> Result<Self, ConfigError> {
-        let email = Email::parse(email).map_err(|message| ConfigError::Invalid {
-            variable: "MOVIES_ADMIN_EMAIL",
-            message,
-        })?;
-        check_password(password).map_err(|message| ConfigError::Invalid {
-            variable: "MOVIES_ADMIN_PASSWORD",
-            message,
-        })?;
+        let email = Email::parse(email).map_err(ConfigError::AdminEmail)?;
+        check_password(password).map_err(ConfigError::AdminPassword)?;
         Ok(AdminAccount {
             email: email.into_string(),
             password: password.to_owned(),
@@ -62,5 +56,35 @@ impl fmt::Debug for AdminAccount {
             .field("email", &self.email)
             .field("password", &"<redacted>")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{InvalidEmail, PasswordLength};
+
+    #[test]
+    fn a_bad_administrator_is_refused_naming_the_variable_and_what_is_wrong() {
+        let err = AdminAccount::new(" ada ", "correct horse").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::AdminEmail(InvalidEmail(email)) if email == "ada"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "MOVIES_ADMIN_EMAIL: `ada` is not an email address"
+        );
+        let err = AdminAccount::new("ada@example.org", "s3cr3t").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::AdminPassword(PasswordLength::TooShort)),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "MOVIES_ADMIN_PASSWORD: the password must have at least 8 characters"
+        );
+        // The error says what is wrong, never the password itself.
+        assert!(!format!("{err:?}").contains("s3cr3t"), "{err:?}");
     }
 }

@@ -105,6 +105,12 @@ pub enum ConfigError {
         /// What is wrong with its value.
         message: String,
     },
+    /// `MOVIES_ADMIN_EMAIL` is not an email address.
+    #[error("MOVIES_ADMIN_EMAIL: {0}")]
+    AdminEmail(crate::credentials::InvalidEmail),
+    /// `MOVIES_ADMIN_PASSWORD` is too short or too long.
+    #[error("MOVIES_ADMIN_PASSWORD: {0}")]
+    AdminPassword(crate::credentials::PasswordLength),
     /// `DATABASE_URL` is not a database URL this service can use.
     #[error("DATABASE_URL: {0}")]
     DatabaseUrl(DatabaseUrlError),

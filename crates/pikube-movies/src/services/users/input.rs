@@ -27,10 +27,11 @@ pub struct Registration {
 
 impl RegistrationRequest {
     pub fn parse(self) -> Result<Registration, ApiError> {
-        let email =
-            Email::parse(&self.email).map_err(|message| ApiError::invalid("email", message))?;
+        let email = Email::parse(&self.email)
+            .map_err(|invalid| ApiError::invalid("email", invalid.to_string()))?;
         let name = one_line("name", &self.name, 100)?;
-        check_password(&self.password).map_err(|message| ApiError::invalid("password", message))?;
+        check_password(&self.password)
+            .map_err(|length| ApiError::invalid("password", length.to_string()))?;
         Ok(Registration {
             email,
             name,
