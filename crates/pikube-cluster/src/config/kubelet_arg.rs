@@ -20,7 +20,44 @@ pub struct InvalidKubeletArg {
     /// What was written.
     pub input: String,
     /// What is wrong with it.
-    pub problem: String,
+    pub problem: KubeletArgProblem,
+}
+
+/// What is wrong with a `kubelet_args` item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeletArgProblem {
+    /// Written with kubelet's leading dashes, which K3s adds itself.
+    #[error("write {undashed}, not {written}")]
+    Dashed {
+        /// The item as written.
+        written: String,
+        /// The same without its leading dashes.
+        undashed: String,
+    },
+    /// No `=`; `flag` is set when what was written is a flag name, so probably a boolean
+    /// flag written as on a command line.
+    #[error("write name=value, e.g. \"max-pods=50\"{}", boolean_hint(.flag.as_deref()))]
+    NoValue {
+        /// What was written, when it is a valid flag name.
+        flag: Option<String>,
+    },
+    /// `=value` with no name.
+    #[error("the name before '=' is empty")]
+    EmptyName,
+    /// A name kubelet does not spell its flags like; the name.
+    #[error(
+        "the name {0:?} must be lowercase letters, digits and '-', as kubelet spells its flags \
+         (e.g. max-pods)"
+    )]
+    Name(String),
+    /// A line break in the value, which would split the flag where K3s writes it.
+    #[error("the value contains a line break")]
+    LineBreak,
+}
+
+fn boolean_hint(flag: Option<&str>) -> String {
+    flag.map(|flag| format!("; a boolean flag needs its value too, e.g. \"{flag}=true\""))
+        .unwrap_or_default()
 }
 
 impl KubeletArg {
@@ -46,35 +83,31 @@ impl FromStr for KubeletArg {
     }
 }
 
-fn check(s: &str) -> Result<KubeletArg, String> {
+fn check(s: &str) -> Result<KubeletArg, KubeletArgProblem> {
     let undashed = s.trim_start_matches('-');
     if undashed.len() != s.len() && undashed.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         // K3s adds the dashes itself; with ours the flag would read ----name.
-        return Err(format!("write {undashed}, not {s}"));
+        return Err(KubeletArgProblem::Dashed {
+            written: s.to_owned(),
+            undashed: undashed.to_owned(),
+        });
     }
     let Some((name, value)) = s.split_once('=') else {
-        let mut problem = "write name=value, e.g. \"max-pods=50\"".to_owned();
-        if valid_name(s) {
-            problem.push_str(&format!(
-                "; a boolean flag needs its value too, e.g. \"{s}=true\""
-            ));
-        }
-        return Err(problem);
+        return Err(KubeletArgProblem::NoValue {
+            flag: valid_name(s).then(|| s.to_owned()),
+        });
     };
     if name.is_empty() {
-        return Err("the name before '=' is empty".into());
+        return Err(KubeletArgProblem::EmptyName);
     }
     if !valid_name(name) {
-        return Err(format!(
-            "the name {name:?} must be lowercase letters, digits and '-', \
-             as kubelet spells its flags (e.g. max-pods)"
-        ));
+        return Err(KubeletArgProblem::Name(name.to_owned()));
     }
     // No kubelet flag takes a multi-line value, so a line break is a slip of
     // a multi-line TOML string, and it would split the flag where K3s writes
     // it out. Anything else is kubelet's to judge.
     if value.contains(['\n', '\r']) {
-        return Err("the value contains a line break".into());
+        return Err(KubeletArgProblem::LineBreak);
     }
     Ok(KubeletArg {
         name: name.to_owned(),
@@ -161,5 +194,18 @@ mod tests {
         );
         assert!(err("a=b\nc").contains("line break"));
         assert!(err("a=b\r").contains("line break"));
+        let problem = |s: &str| s.parse::<KubeletArg>().unwrap_err().problem;
+        assert_eq!(
+            problem("fail-swap-on"),
+            KubeletArgProblem::NoValue {
+                flag: Some("fail-swap-on".into())
+            }
+        );
+        assert_eq!(problem("--"), KubeletArgProblem::NoValue { flag: None });
+        assert_eq!(
+            problem("Max_Pods=50"),
+            KubeletArgProblem::Name("Max_Pods".into())
+        );
+        assert_eq!(problem("a=b\nc"), KubeletArgProblem::LineBreak);
     }
 }

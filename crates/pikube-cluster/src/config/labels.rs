@@ -26,7 +26,49 @@ pub struct InvalidLabel {
     /// What was written.
     pub input: String,
     /// What is wrong with it.
-    pub problem: String,
+    pub problem: NodeLabelProblem,
+}
+
+/// What Kubernetes would object to in a label key or value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeLabelProblem {
+    /// The DNS-subdomain part of a key, before its `/`.
+    #[error("prefix {prefix:?}: {problem}")]
+    Prefix {
+        /// The prefix as written.
+        prefix: String,
+        /// What is wrong with it.
+        problem: LabelPrefixProblem,
+    },
+    /// A key with a `/` in its name too.
+    #[error("it has more than one '/'")]
+    MoreThanOneSlash,
+    /// A key without a name (`example.com/`, or nothing at all).
+    #[error("the name is empty")]
+    EmptyName,
+    /// The first character outside `[A-Za-z0-9._-]`.
+    #[error("{0:?} is not allowed; use letters, digits, '.', '_' and '-'")]
+    Character(char),
+    /// Longer than 63 bytes; its length.
+    #[error("it is {0} characters long; the limit is 63")]
+    TooLong(usize),
+    /// It starts or ends with `.`, `_` or `-`.
+    #[error("it must start and end with a letter or digit")]
+    Ends,
+}
+
+/// What is wrong with a label key's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelPrefixProblem {
+    /// Nothing before the `/`.
+    #[error("it is empty")]
+    Empty,
+    /// Longer than 253 bytes; its length.
+    #[error("it is {0} characters long; the limit is 253")]
+    TooLong(usize),
+    /// Not dot-separated parts of lowercase letters, digits and inner `-`.
+    #[error("it must be a lowercase DNS subdomain, e.g. example.com")]
+    NotADnsSubdomain,
 }
 
 impl LabelKey {
@@ -107,55 +149,50 @@ impl FromStr for LabelValue {
     }
 }
 
-fn check_key(s: &str) -> Result<(), String> {
+fn check_key(s: &str) -> Result<(), NodeLabelProblem> {
     let (prefix, name) = match s.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, s),
     };
     if let Some(prefix) = prefix {
-        check_prefix(prefix).map_err(|p| format!("prefix {prefix:?}: {p}"))?;
+        check_prefix(prefix).map_err(|problem| NodeLabelProblem::Prefix {
+            prefix: prefix.to_owned(),
+            problem,
+        })?;
         if name.contains('/') {
-            return Err("it has more than one '/'".into());
+            return Err(NodeLabelProblem::MoreThanOneSlash);
         }
     }
     check_name(name)
 }
 
 /// The name part of a key, and any non-empty value.
-fn check_name(s: &str) -> Result<(), String> {
+fn check_name(s: &str) -> Result<(), NodeLabelProblem> {
     if s.is_empty() {
-        return Err("the name is empty".into());
+        return Err(NodeLabelProblem::EmptyName);
     }
     if let Some(c) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
-            "{c:?} is not allowed; use letters, digits, '.', '_' and '-'"
-        ));
+        return Err(NodeLabelProblem::Character(c));
     }
     if s.len() > 63 {
-        return Err(format!(
-            "it is {} characters long; the limit is 63",
-            s.len()
-        ));
+        return Err(NodeLabelProblem::TooLong(s.len()));
     }
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
-        return Err("it must start and end with a letter or digit".into());
+        return Err(NodeLabelProblem::Ends);
     }
     Ok(())
 }
 
-fn check_prefix(s: &str) -> Result<(), String> {
+fn check_prefix(s: &str) -> Result<(), LabelPrefixProblem> {
     if s.is_empty() {
-        return Err("it is empty".into());
+        return Err(LabelPrefixProblem::Empty);
     }
     if s.len() > 253 {
-        return Err(format!(
-            "it is {} characters long; the limit is 253",
-            s.len()
-        ));
+        return Err(LabelPrefixProblem::TooLong(s.len()));
     }
     for part in s.split('.') {
         let ok_chars = part
@@ -163,7 +200,7 @@ fn check_prefix(s: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         let ok_ends = !part.starts_with('-') && !part.ends_with('-');
         if part.is_empty() || part.len() > 63 || !ok_chars || !ok_ends {
-            return Err("it must be a lowercase DNS subdomain, e.g. example.com".into());
+            return Err(LabelPrefixProblem::NotADnsSubdomain);
         }
     }
     Ok(())
@@ -223,6 +260,54 @@ mod tests {
         ] {
             assert!(bad.parse::<LabelKey>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn each_refusal_says_what_is_wrong_and_where() {
+        let problem = |s: &str| s.parse::<LabelKey>().unwrap_err().problem;
+        assert_eq!(
+            problem("Example.com/x"),
+            NodeLabelProblem::Prefix {
+                prefix: "Example.com".into(),
+                problem: LabelPrefixProblem::NotADnsSubdomain
+            }
+        );
+        assert_eq!(
+            problem("/x"),
+            NodeLabelProblem::Prefix {
+                prefix: String::new(),
+                problem: LabelPrefixProblem::Empty
+            }
+        );
+        assert_eq!(problem("a/b/c"), NodeLabelProblem::MoreThanOneSlash);
+        assert_eq!(problem("example.com/"), NodeLabelProblem::EmptyName);
+        assert_eq!(problem("has space"), NodeLabelProblem::Character(' '));
+        assert_eq!(problem(&"a".repeat(64)), NodeLabelProblem::TooLong(64));
+        assert_eq!(problem("-x"), NodeLabelProblem::Ends);
+        assert_eq!(
+            "example.com/a b"
+                .parse::<LabelKey>()
+                .unwrap_err()
+                .to_string(),
+            "\"example.com/a b\" is not a valid label key: ' ' is not allowed; use letters, \
+             digits, '.', '_' and '-'"
+        );
+        assert_eq!(
+            format!("{}/x", "a".repeat(254))
+                .parse::<LabelKey>()
+                .unwrap_err()
+                .problem
+                .to_string(),
+            format!(
+                "prefix {:?}: it is 254 characters long; the limit is 253",
+                "a".repeat(254)
+            )
+        );
+        let value = "ssd.".parse::<LabelValue>().unwrap_err();
+        assert_eq!(
+            (value.what, value.problem),
+            ("value", NodeLabelProblem::Ends)
+        );
     }
 
     #[test]

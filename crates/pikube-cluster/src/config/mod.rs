@@ -40,15 +40,17 @@ mod taint;
 mod version;
 
 pub use addons::{Addons, MonitoringAddon, Retention, StorageSize};
-pub use address::{Address, AddressError};
+pub use address::{
+    Address, AddressError, AddressProblem, HostNameProblem, Ipv4Problem, Ipv6Problem,
+};
 pub use arch::{Arch, InvalidArch};
 pub use backup::{BackupSettings, CronSchedule, S3Target, SnapshotSchedule};
 pub use component::{InvalidK3sComponent, K3sComponent};
 pub use datastore::{DatastoreEndpoint, DatastoreKind, InvalidDatastoreEndpoint};
 pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
 pub use image_archive::ImageArchiveKind;
-pub use kubelet_arg::{InvalidKubeletArg, KubeletArg};
-pub use labels::{InvalidLabel, LabelKey, LabelValue};
+pub use kubelet_arg::{InvalidKubeletArg, KubeletArg, KubeletArgProblem};
+pub use labels::{InvalidLabel, LabelKey, LabelPrefixProblem, LabelValue, NodeLabelProblem};
 pub use load::{load, parse, Loaded};
 pub use model::{dir_of, ClusterConfig, K3sSettings, NodeSpec, SshSettings};
 pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
@@ -58,7 +60,7 @@ pub use role::{InvalidRole, Role};
 // cluster.toml's pins are digests like any other (crate::digest).
 pub use crate::digest::{InvalidSha256, Sha256};
 pub use starter::starter_file;
-pub use taint::{InvalidTaint, Taint, TaintEffect};
+pub use taint::{InvalidTaint, Taint, TaintEffect, TaintProblem};
 pub use version::{InvalidK3sVersion, K3sVersion};
 
 #[cfg(test)]

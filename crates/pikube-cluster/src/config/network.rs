@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::address::{Address, AddressError};
+use super::address::{Address, AddressError, AddressProblem};
 use super::fields;
 use super::located::Located;
 use super::raw::{RawNetwork, Text};
@@ -32,29 +32,29 @@ impl FromStr for NodeAddress {
                 prefix: None,
             });
         };
-        let fail = |detail: String| AddressError {
+        let fail = |detail| AddressError {
             input: s.to_owned(),
             kind: "static address",
             detail,
         };
         let address: Address = ip.parse()?;
         let Address::Ip(ip) = address else {
-            return Err(fail(
-                "a prefix goes with an IP address, not a host name".to_owned(),
-            ));
+            return Err(fail(AddressProblem::PrefixOnHostName));
         };
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let prefix = prefix
             .parse::<u8>()
             .ok()
             .filter(|p| (1..max).contains(p))
-            .ok_or_else(|| fail(format!("the prefix must be 1 to {} bits", max - 1)))?;
+            .ok_or_else(|| fail(AddressProblem::PrefixLength { max: max - 1 }))?;
         let subnet = StaticAddress { ip, prefix };
         if let Some(role) = subnet.reserved_role() {
-            return Err(fail(format!(
-                "{ip} is the {role} address of {}/{prefix}, which no host can have",
-                subnet.network()
-            )));
+            return Err(fail(AddressProblem::Reserved {
+                ip,
+                role,
+                network: subnet.network(),
+                prefix,
+            }));
         }
         Ok(NodeAddress {
             address: Address::Ip(ip),

@@ -2,26 +2,56 @@
 //! or `ssh://[user@]host[:port]`. Checked here so a typo is not reported by
 //! ssh as an unhelpful connection failure on every node behind the gateway.
 
-/// Why a `proxy_jump` value is malformed.
+/// Why a `proxy_jump` value is malformed; each names the value as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ProxyJumpError {
+    #[error("{spec:?} contains whitespace; separate hops with ','")]
+    Whitespace { spec: String },
+    #[error(
+        "{spec:?} contains {bad:?}; a jump host is [user@]host[:port] made of letters, digits \
+         and . _ - : @ [ ] / , (the shell would read anything else)"
+    )]
+    Character { spec: String, bad: char },
+    #[error("{spec:?} is not a valid jump host list: {problem}")]
+    Hop { spec: String, problem: HopProblem },
+}
+
+/// What is wrong with one hop of a jump host list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HopProblem {
+    #[error("a hop is empty")]
+    Empty,
+    #[error("hop {hop:?} has an empty user")]
+    EmptyUser { hop: String },
+    #[error("hop {hop:?} has no host")]
+    NoHost { hop: String },
+    #[error("hop {hop:?} has port {port:?}; use 1..=65535")]
+    Port { hop: String, port: String },
+}
+
+/// Checks a `proxy_jump` value.
 ///
 /// OpenSSH turns `-J` into a ProxyCommand run by the local shell, so a hop such as
 /// `u$(touch${IFS}x)@gw` would run a command on this machine when any pikube command
 /// connects (security review L1). Hops are therefore limited to the characters user names,
 /// host names and addresses are made of.
-pub(crate) fn check(spec: &str) -> Result<(), String> {
+pub(crate) fn check(spec: &str) -> Result<(), ProxyJumpError> {
     if spec.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "{spec:?} contains whitespace; separate hops with ','"
-        ));
+        return Err(ProxyJumpError::Whitespace {
+            spec: spec.to_owned(),
+        });
     }
     if let Some(bad) = spec.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "{spec:?} contains {bad:?}; a jump host is [user@]host[:port] made of letters, \
-             digits and . _ - : @ [ ] / , (the shell would read anything else)"
-        ));
+        return Err(ProxyJumpError::Character {
+            spec: spec.to_owned(),
+            bad,
+        });
     }
     for hop in spec.split(',') {
-        check_hop(hop).map_err(|why| format!("{spec:?} is not a valid jump host list: {why}"))?;
+        check_hop(hop).map_err(|problem| ProxyJumpError::Hop {
+            spec: spec.to_owned(),
+            problem,
+        })?;
     }
     Ok(())
 }
@@ -30,25 +60,36 @@ fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '[' | ']' | '/' | ',')
 }
 
-fn check_hop(hop: &str) -> Result<(), String> {
+fn check_hop(hop: &str) -> Result<(), HopProblem> {
     let target = hop.strip_prefix("ssh://").unwrap_or(hop);
     let host_port = match target.rsplit_once('@') {
-        Some(("", _)) => return Err(format!("hop {hop:?} has an empty user")),
+        Some(("", _)) => {
+            return Err(HopProblem::EmptyUser {
+                hop: hop.to_owned(),
+            })
+        }
         Some((_, host_port)) => host_port,
         None => target,
     };
     let (host, port) = split_port(host_port);
     if host.is_empty() {
         return Err(if hop.is_empty() {
-            "a hop is empty".to_owned()
+            HopProblem::Empty
         } else {
-            format!("hop {hop:?} has no host")
+            HopProblem::NoHost {
+                hop: hop.to_owned(),
+            }
         });
     }
     if let Some(port) = port {
         match port.parse::<u16>() {
             Ok(p) if p > 0 => {}
-            _ => return Err(format!("hop {hop:?} has port {port:?}; use 1..=65535")),
+            _ => {
+                return Err(HopProblem::Port {
+                    hop: hop.to_owned(),
+                    port: port.to_owned(),
+                })
+            }
         }
     }
     Ok(())
@@ -92,6 +133,30 @@ mod tests {
         for bad in ["", "a,,b", "pi@", "@gw", "gw:0", "gw:x", "gw:70000", "a, b"] {
             assert!(check(bad).is_err(), "{bad}");
         }
+        let problem = |spec: &str| match check(spec) {
+            Err(ProxyJumpError::Hop { problem, .. }) => problem,
+            other => panic!("{spec}: {other:?}"),
+        };
+        assert_eq!(problem("a,,b"), HopProblem::Empty);
+        assert_eq!(problem("gw,@b"), HopProblem::EmptyUser { hop: "@b".into() });
+        assert_eq!(problem("pi@"), HopProblem::NoHost { hop: "pi@".into() });
+        assert_eq!(
+            problem("gw:70000"),
+            HopProblem::Port {
+                hop: "gw:70000".into(),
+                port: "70000".into()
+            }
+        );
+        assert_eq!(
+            check("a,gw:0").unwrap_err().to_string(),
+            "\"a,gw:0\" is not a valid jump host list: hop \"gw:0\" has port \"0\"; use 1..=65535"
+        );
+        assert_eq!(
+            check("a, b"),
+            Err(ProxyJumpError::Whitespace {
+                spec: "a, b".into()
+            })
+        );
     }
 
     #[test]
@@ -107,7 +172,14 @@ mod tests {
             "pi@gw\\n",
         ] {
             let err = check(bad).unwrap_err();
-            assert!(err.contains("contains"), "{bad}: {err}");
+            assert!(
+                matches!(
+                    err,
+                    ProxyJumpError::Character { .. } | ProxyJumpError::Whitespace { .. }
+                ),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("contains"), "{bad}: {err}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Collects every problem found while typing the file, so one run shows them all.
 
+use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
@@ -28,7 +29,7 @@ impl<'a> Report<'a> {
         &self,
         span: Option<Range<usize>>,
         field: impl Into<String>,
-        message: impl Into<String>,
+        message: impl fmt::Display,
     ) -> Diagnostic {
         let (line, column) = span.map_or((1, 1), |s| self.map.position(s.start));
         Diagnostic {
@@ -36,7 +37,7 @@ impl<'a> Report<'a> {
             line,
             column,
             field: field.into(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
@@ -44,7 +45,7 @@ impl<'a> Report<'a> {
         &mut self,
         span: Option<Range<usize>>,
         field: impl Into<String>,
-        message: impl Into<String>,
+        message: impl fmt::Display,
     ) {
         let d = self.diagnostic(span, field, message);
         self.errors.push(d);
@@ -54,7 +55,7 @@ impl<'a> Report<'a> {
         &mut self,
         span: Option<Range<usize>>,
         field: impl Into<String>,
-        message: impl Into<String>,
+        message: impl fmt::Display,
     ) {
         let d = self.diagnostic(span, field, message);
         self.warnings.push(d);

@@ -39,7 +39,29 @@ pub struct InvalidTaint {
     /// What was written.
     pub input: String,
     /// What is wrong with it.
-    pub problem: String,
+    pub problem: TaintProblem,
+}
+
+/// What is wrong with a taint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaintProblem {
+    /// No `:Effect` at all.
+    #[error("it has no effect; write key[=value]:Effect, e.g. \"dedicated=storage:NoSchedule\"")]
+    NoEffect,
+    /// `key:` with nothing after the colon.
+    #[error("the effect after ':' is empty; expected {}", EFFECTS.join(", "))]
+    EmptyEffect,
+    /// An effect Kubernetes does not have; `close` is the one it looks like a slip of.
+    #[error("unknown effect {effect:?}; {}", hint(*.close))]
+    UnknownEffect {
+        /// The effect as written.
+        effect: String,
+        /// The effect it is closest to, if any is close.
+        close: Option<&'static str>,
+    },
+    /// Its key or value, checked as a label's.
+    #[error("{} {:?}: {}", .0.what, .0.input, .0.problem)]
+    Part(InvalidLabel),
 }
 
 impl TaintEffect {
@@ -53,19 +75,24 @@ impl TaintEffect {
     }
 }
 
+/// The likely effect meant, else the list of them.
+fn hint(close: Option<&str>) -> String {
+    match close {
+        Some(close) => format!("did you mean {close:?}?"),
+        None => format!("expected {}", EFFECTS.join(", ")),
+    }
+}
+
 /// Exact case, as the API server wants it.
-fn effect(s: &str) -> Result<TaintEffect, String> {
+fn effect(s: &str) -> Result<TaintEffect, TaintProblem> {
     match s {
         "NoSchedule" => Ok(TaintEffect::NoSchedule),
         "PreferNoSchedule" => Ok(TaintEffect::PreferNoSchedule),
         "NoExecute" => Ok(TaintEffect::NoExecute),
-        "" => Err(format!(
-            "the effect after ':' is empty; expected {}",
-            EFFECTS.join(", ")
-        )),
-        _ => Err(match did_you_mean(s, EFFECTS) {
-            Some(close) => format!("unknown effect {s:?}; did you mean {close:?}?"),
-            None => format!("unknown effect {s:?}; expected {}", EFFECTS.join(", ")),
+        "" => Err(TaintProblem::EmptyEffect),
+        _ => Err(TaintProblem::UnknownEffect {
+            effect: s.to_owned(),
+            close: did_you_mean(s, EFFECTS),
         }),
     }
 }
@@ -81,23 +108,19 @@ impl FromStr for Taint {
     }
 }
 
-fn parse(s: &str) -> Result<Taint, String> {
+fn parse(s: &str) -> Result<Taint, TaintProblem> {
     // Neither key nor value may contain ':', so the last one starts the effect.
     let Some((key_value, effect_name)) = s.rsplit_once(':') else {
-        return Err(
-            "it has no effect; write key[=value]:Effect, e.g. \"dedicated=storage:NoSchedule\""
-                .into(),
-        );
+        return Err(TaintProblem::NoEffect);
     };
     let (key, value) = match key_value.split_once('=') {
         Some((key, value)) => (key, Some(value)),
         None => (key_value, None),
     };
-    let part = |e: InvalidLabel| format!("{} {:?}: {}", e.what, e.input, e.problem);
-    let key: LabelKey = key.parse().map_err(part)?;
+    let key: LabelKey = key.parse().map_err(TaintProblem::Part)?;
     let value = match value {
         None | Some("") => None,
-        Some(v) => Some(v.parse::<LabelValue>().map_err(part)?),
+        Some(v) => Some(v.parse::<LabelValue>().map_err(TaintProblem::Part)?),
     };
     let effect = effect(effect_name)?;
     Ok(Taint { key, value, effect })
@@ -194,6 +217,20 @@ mod tests {
              ' ' is not allowed; use letters, digits, '.', '_' and '-'"
         );
         assert!(err("a=b=c:NoSchedule").contains("value \"b=c\""));
+        let problem = |s: &str| s.parse::<Taint>().unwrap_err().problem;
+        assert_eq!(problem("gpu"), TaintProblem::NoEffect);
+        assert_eq!(problem("gpu:"), TaintProblem::EmptyEffect);
+        assert_eq!(
+            problem("gpu:noschedule"),
+            TaintProblem::UnknownEffect {
+                effect: "noschedule".into(),
+                close: Some("NoSchedule")
+            }
+        );
+        assert!(matches!(
+            problem("gpu=a b:NoSchedule"),
+            TaintProblem::Part(InvalidLabel { what: "value", .. })
+        ));
         assert!(err("a:b:NoSchedule").contains("key \"a:b\""));
         assert!(err(":NoSchedule").contains("key \"\""));
     }
