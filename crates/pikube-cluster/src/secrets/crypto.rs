@@ -22,14 +22,14 @@ pub enum SecretsError {
         cause: std::io::Error,
     },
     /// A line of secrets.recipients is not a public key.
-    #[error("{path}, line {line}: {message}")]
+    #[error("{path}, line {line}: {problem}")]
     BadRecipient {
         /// The file.
         path: PathBuf,
         /// The line, from 1.
         line: usize,
         /// What is wrong.
-        message: String,
+        problem: RecipientProblem,
     },
     #[error("{path} names no recipient: add an age public key (age1...) or an SSH public key, or the word passphrase")]
     /// secrets.recipients names nobody.
@@ -97,6 +97,26 @@ pub enum SecretsError {
     },
 }
 
+/// Why a line of secrets.recipients names nobody age can encrypt to.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecipientProblem {
+    /// `age1...`, but not a valid one (age's reason).
+    #[error("not an age public key: {0}")]
+    Age(&'static str),
+    /// `ssh-...`, but a key type age cannot use, or a damaged key (age's reason).
+    #[error("not a usable SSH public key: {0:?}")]
+    Ssh(age::ssh::ParseRecipientKeyError),
+    #[error(
+        "expected an age public key (age1...), an SSH public key (ssh-ed25519 ... or ssh-rsa \
+         ...), or the word passphrase"
+    )]
+    /// Neither a key nor the word passphrase.
+    Unknown,
+    /// Keys and the word passphrase in one file.
+    #[error("a passphrase cannot be combined with keys (age allows one or the other)")]
+    PassphraseWithKeys,
+}
+
 /// Who can open `secrets.age`.
 #[derive(Debug, Clone)]
 pub enum Recipients {
@@ -112,21 +132,17 @@ enum AnyRecipient {
 }
 
 impl AnyRecipient {
-    fn parse(line: &str) -> Result<AnyRecipient, String> {
+    fn parse(line: &str) -> Result<AnyRecipient, RecipientProblem> {
         if line.starts_with("age1") {
             age::x25519::Recipient::from_str(line)
                 .map(AnyRecipient::Age)
-                .map_err(|e| format!("not an age public key: {e}"))
+                .map_err(RecipientProblem::Age)
         } else if line.starts_with("ssh-") {
             age::ssh::Recipient::from_str(line)
                 .map(AnyRecipient::Ssh)
-                .map_err(|e| format!("not a usable SSH public key: {e:?}"))
+                .map_err(RecipientProblem::Ssh)
         } else {
-            Err(
-                "expected an age public key (age1...), an SSH public key (ssh-ed25519 ... or \
-                 ssh-rsa ...), or the word passphrase"
-                    .to_owned(),
-            )
+            Err(RecipientProblem::Unknown)
         }
     }
 
@@ -148,10 +164,10 @@ impl Recipients {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let bad = |message: String| SecretsError::BadRecipient {
+            let bad = |problem| SecretsError::BadRecipient {
                 path: path.to_owned(),
                 line: index + 1,
-                message,
+                problem,
             };
             if line == "passphrase" {
                 passphrase = true;
@@ -160,10 +176,7 @@ impl Recipients {
                 keys.push(line.to_owned());
             }
             if passphrase && !keys.is_empty() {
-                return Err(bad(
-                    "a passphrase cannot be combined with keys (age allows one or the other)"
-                        .to_owned(),
-                ));
+                return Err(bad(RecipientProblem::PassphraseWithKeys));
             }
         }
         match (passphrase, keys.is_empty()) {
@@ -201,7 +214,7 @@ pub(super) fn encrypt(
                 .iter()
                 .map(|l| AnyRecipient::parse(l))
                 .collect::<Result<_, _>>()
-                .map_err(failed)?;
+                .map_err(|problem| failed(problem.to_string()))?;
             age::Encryptor::with_recipients(parsed.iter().map(AnyRecipient::as_dyn))
                 .map_err(|e| failed(e.to_string()))?
         }
@@ -273,4 +286,40 @@ pub(super) fn decrypt(
         .read_to_end(&mut plain)
         .map_err(|e| not_age(e.to_string()))?;
     Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(text: &str) -> (usize, RecipientProblem) {
+        match Recipients::parse(text, Path::new("secrets.recipients")) {
+            Err(SecretsError::BadRecipient { line, problem, .. }) => (line, problem),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_recipient_line_is_named_with_what_is_wrong() {
+        assert_eq!(
+            problem("# who\nage1notakey"),
+            (2, RecipientProblem::Age("invalid Bech32 encoding"))
+        );
+        assert!(matches!(
+            problem("ssh-ed25519 AAAA"),
+            (1, RecipientProblem::Ssh(_))
+        ));
+        assert_eq!(problem("alice"), (1, RecipientProblem::Unknown));
+        let key = age::x25519::Identity::generate().to_public().to_string();
+        assert_eq!(
+            problem(&format!("{key}\npassphrase")),
+            (2, RecipientProblem::PassphraseWithKeys)
+        );
+        let err = Recipients::parse("alice", Path::new("secrets.recipients")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secrets.recipients, line 1: expected an age public key (age1...), an SSH public \
+             key (ssh-ed25519 ... or ssh-rsa ...), or the word passphrase"
+        );
+    }
 }

@@ -7,9 +7,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct SecretKey(String);
 
+/// A name that is not a [`SecretKey`]; shows the name (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a secret name: dotted words of letters, digits, '_' and '-', e.g. \
+     sudo_password or nodes.pi-1.sudo_password"
+)]
+pub struct InvalidSecretKey(pub String);
+
 impl SecretKey {
     /// A name as the secrets file and `pikube secrets set` take it; else why not.
-    pub fn parse(text: &str) -> Result<SecretKey, String> {
+    pub fn parse(text: &str) -> Result<SecretKey, InvalidSecretKey> {
         let valid_word = |w: &str| {
             !w.is_empty()
                 && w.chars()
@@ -18,10 +26,7 @@ impl SecretKey {
         if text.len() <= 200 && text.split('.').all(valid_word) {
             Ok(SecretKey(text.to_owned()))
         } else {
-            Err(format!(
-                "{text:?} is not a secret name: dotted words of letters, digits, '_' and '-', \
-                 e.g. sudo_password or nodes.pi-1.sudo_password"
-            ))
+            Err(InvalidSecretKey(text.to_owned()))
         }
     }
 
@@ -51,7 +56,13 @@ mod tests {
             assert_eq!(SecretKey::parse(ok).unwrap().as_str(), ok);
         }
         for bad in ["", "a..b", ".a", "a b", "a=b", "nodes.$(id)"] {
-            assert!(SecretKey::parse(bad).is_err(), "{bad}");
+            assert_eq!(SecretKey::parse(bad), Err(InvalidSecretKey(bad.into())));
         }
+        assert!(SecretKey::parse(&"a".repeat(201)).is_err());
+        assert_eq!(
+            SecretKey::parse("a b").unwrap_err().to_string(),
+            "\"a b\" is not a secret name: dotted words of letters, digits, '_' and '-', e.g. \
+             sudo_password or nodes.pi-1.sudo_password"
+        );
     }
 }

@@ -9,8 +9,8 @@ mod key;
 mod store;
 mod unlock;
 
-pub use crypto::{Recipients, SecretsError};
-pub use key::SecretKey;
+pub use crypto::{RecipientProblem, Recipients, SecretsError};
+pub use key::{InvalidSecretKey, SecretKey};
 pub use store::Secrets;
 pub use unlock::{default_identity, ensure_default_identity, Unlock, IDENTITY_ENV, PASSPHRASE_ENV};
 

@@ -22,7 +22,7 @@ impl Secrets {
             toml::from_str(text).map_err(|e| malformed(e.message().to_owned()))?;
         let mut secrets = BTreeMap::new();
         for (name, value) in table {
-            let key = SecretKey::parse(&name).map_err(malformed)?;
+            let key = SecretKey::parse(&name).map_err(|e| malformed(e.to_string()))?;
             match value {
                 toml::Value::String(value) => {
                     secrets.insert(key, value);
