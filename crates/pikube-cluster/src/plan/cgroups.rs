@@ -1,6 +1,6 @@
 use pikube_pi::{cmdline_with_cgroups, NodeFacts};
 
-use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome, Unpreparable};
 
 /// K3s needs the memory cgroup controller. On a Raspberry Pi it is off unless the kernel
 /// command line in the OS's real cmdline.txt asks for it, and only a reboot applies it.
@@ -11,22 +11,15 @@ impl Phase for MemoryCgroup {
         ChangeArea::Cgroups
     }
 
-    fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {
+    fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, Unpreparable> {
         let mut outcome = PhaseOutcome::default();
         let missing = &facts.memory_cgroup.missing_controllers;
         if !missing.is_empty() {
             // Audit F15: the agent fails with "failed to find cpuset cgroup (v2)". Pi OS
             // kernels have both; a cmdline.txt edit cannot add what the kernel lacks.
-            return Err(format!(
-                "the kernel's {} cgroup controller{} off or missing (K3s needs cpu, cpuset \
-                 and memory; its agent would fail with \"failed to find {} cgroup\"): boot a \
-                 kernel built with CONFIG_CGROUP_SCHED and CONFIG_CPUSETS, or add \
-                 cgroup_enable={} to the kernel command line if it was turned off there",
-                missing.join(" and "),
-                if missing.len() == 1 { " is" } else { "s are" },
-                missing[0],
-                missing.join(",")
-            ));
+            return Err(Unpreparable::CgroupControllers {
+                missing: missing.clone(),
+            });
         }
         let enabled = facts.memory_cgroup.enabled;
         match (&facts.boot.cmdline_path, &facts.boot.cmdline) {
@@ -45,24 +38,17 @@ impl Phase for MemoryCgroup {
                     if facts.memory_cgroup.cmdline_requests_memory {
                         // Booted with the parameters and still off: another reboot would
                         // loop. Say so instead.
-                        return Err(format!(
-                            "the kernel was booted with cgroup_enable=memory (from {path}) but \
-                             the memory cgroup is still disabled; /proc/cmdline is {:?}. \
-                             Check for a later cgroup_disable=memory or a kernel without memory cgroup support",
-                            facts.proc_cmdline.trim()
-                        ));
+                        return Err(Unpreparable::MemoryCgroupStillOff {
+                            cmdline_path: path.clone(),
+                            proc_cmdline: facts.proc_cmdline.trim().to_owned(),
+                        });
                     }
                     outcome.reboot = Some(format!(
                         "{path} asks for the memory cgroup but the running kernel was booted before it did"
                     ));
                 }
             }
-            _ if !enabled => {
-                return Err("the memory cgroup is disabled and there is no cmdline.txt \
-                     (/boot/firmware/cmdline.txt or /boot/cmdline.txt) to enable it: add \
-                     cgroup_enable=memory to the boot loader's kernel command line"
-                    .to_owned())
-            }
+            _ if !enabled => return Err(Unpreparable::NoCmdlineTxt),
             _ => {}
         }
         Ok(outcome)

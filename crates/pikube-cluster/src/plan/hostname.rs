@@ -1,6 +1,6 @@
 use pikube_pi::{hostname_file, hosts_with_hostname, NodeFacts};
 
-use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome, Unpreparable};
 use crate::ssh::shell_quote;
 
 /// The node's hostname is its name in cluster.toml: in the kernel, in /etc/hostname, and
@@ -12,7 +12,7 @@ impl Phase for Hostname {
         ChangeArea::Hostname
     }
 
-    fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {
+    fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, Unpreparable> {
         let mut outcome = PhaseOutcome::default();
         // The fact is trimmed: compare names, not bytes, so a file without its final
         // newline is not rewritten forever.

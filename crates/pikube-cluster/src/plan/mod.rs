@@ -12,6 +12,7 @@ mod route;
 mod swap;
 #[cfg(test)]
 mod tests;
+mod unpreparable;
 
 pub use area::ChangeArea;
 pub use change::{Change, CommandChange, FileChange, SecretFileChange, UploadChange};
@@ -19,6 +20,7 @@ pub use node_plan::{plan_node, verify_node, NodePlan, PlanError, PlannedChange};
 pub(crate) use redact::is_secret;
 pub use redact::{redact_secrets, redact_url_passwords};
 pub use render::render_plan_text;
+pub use unpreparable::Unpreparable;
 
 use pikube_pi::NodeFacts;
 
@@ -47,7 +49,7 @@ pub trait Phase: Sync {
     fn area(&self) -> ChangeArea;
     /// What it would change on a node with `facts`; `Err` says why the node cannot be
     /// brought there.
-    fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String>;
+    fn plan(&self, node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, Unpreparable>;
     /// Checks the effective state after apply (and after any reboot); returns problems.
     fn verify(&self, node: &DesiredNode, facts: &NodeFacts) -> Vec<String>;
 }

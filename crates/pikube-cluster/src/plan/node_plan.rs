@@ -1,7 +1,7 @@
 use pikube_pi::NodeFacts;
 use serde::Serialize;
 
-use super::{preparation_phases, Change, ChangeArea, DesiredNode};
+use super::{preparation_phases, Change, ChangeArea, DesiredNode, Unpreparable};
 
 use crate::config::NodeName;
 
@@ -40,14 +40,14 @@ impl NodePlan {
 
 /// A node that cannot be brought to the wanted state by any change pikube knows.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{node}: {phase}: {message}")]
+#[error("{node}: {phase}: {problem}")]
 pub struct PlanError {
     /// The node.
     pub node: NodeName,
     /// The preparation step.
     pub phase: ChangeArea,
     /// Why, and what to do.
-    pub message: String,
+    pub problem: Unpreparable,
 }
 
 /// Every preparation step's changes for `node`, from its facts alone.
@@ -58,10 +58,10 @@ pub fn plan_node(node: &DesiredNode, facts: &NodeFacts) -> Result<NodePlan, Plan
         reboot: Vec::new(),
     };
     for phase in preparation_phases() {
-        let outcome = phase.plan(node, facts).map_err(|message| PlanError {
+        let outcome = phase.plan(node, facts).map_err(|problem| PlanError {
             node: node.name.clone(),
             phase: phase.area(),
-            message,
+            problem,
         })?;
         plan.changes
             .extend(outcome.changes.into_iter().map(|change| PlannedChange {

@@ -1,6 +1,6 @@
 use pikube_pi::{fstab_without_swap, NodeFacts};
 
-use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome};
+use super::{Change, ChangeArea, DesiredNode, Phase, PhaseOutcome, Unpreparable};
 
 /// Swap off for good: the kubelet expects none. Raspberry Pi OS turns it on three ways
 /// (dphys-swapfile, an fstab line, and whatever is active now); each is undone.
@@ -11,7 +11,7 @@ impl Phase for SwapOff {
         ChangeArea::Swap
     }
 
-    fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, String> {
+    fn plan(&self, _node: &DesiredNode, facts: &NodeFacts) -> Result<PhaseOutcome, Unpreparable> {
         let mut outcome = PhaseOutcome::default();
         if let Some(dphys) = &facts.swap.dphys {
             if dphys.enabled || dphys.active {

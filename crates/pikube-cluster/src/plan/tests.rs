@@ -2,7 +2,7 @@
 
 use pikube_pi::{parse_facts, NodeFacts};
 
-use super::{plan_node, verify_node, Change, ChangeArea, DesiredNode};
+use super::{plan_node, verify_node, Change, ChangeArea, DesiredNode, Unpreparable};
 
 /// `systemctl show` of the facts script on a first boot: no K3s, dphys-swapfile on.
 const UNITS_DPHYS_ON: &str = "Id=k3s.service\nLoadState=not-found\nActiveState=inactive\n\
@@ -171,8 +171,10 @@ fn an_x86_node_with_the_memory_cgroup_on_needs_no_cmdline() {
 fn an_x86_node_with_the_memory_cgroup_off_is_told_what_to_do() {
     let facts = facts(&[("cmdline_txt_firmware", None)]);
     let err = plan_node(&desired(), &facts).unwrap_err();
+    assert_eq!(err.problem, Unpreparable::NoCmdlineTxt);
     assert!(
-        err.message.contains("boot loader's kernel command line"),
+        err.to_string()
+            .contains("boot loader's kernel command line"),
         "{err}"
     );
 }
@@ -185,10 +187,17 @@ fn a_kernel_without_the_cpuset_controller_is_named_before_anything_changes() {
     )]);
     let err = plan_node(&desired(), &facts).unwrap_err();
     assert_eq!(err.phase, ChangeArea::Cgroups);
+    assert_eq!(
+        err.problem,
+        Unpreparable::CgroupControllers {
+            missing: vec!["cpuset".to_owned()]
+        }
+    );
+    let message = err.to_string();
     assert!(
-        err.message
-            .contains("cpuset cgroup controller is off or missing")
-            && err.message.contains("CONFIG_CPUSETS"),
+        message.contains("cpuset cgroup controller is off or missing")
+            && message.contains("failed to find cpuset cgroup")
+            && message.contains("CONFIG_CPUSETS"),
         "{err}"
     );
 }
@@ -233,8 +242,10 @@ fn a_node_without_a_default_route_is_stopped_with_the_fix_unless_k3s_runs() {
     let offline = facts(&[("proc_net_route", Some(lan))]);
     let err = plan_node(&desired(), &offline).unwrap_err();
     assert_eq!(err.phase, ChangeArea::Network);
+    assert_eq!(err.problem, Unpreparable::NoDefaultRoute);
+    let message = err.to_string();
     assert!(
-        err.message.contains("no default route") && err.message.contains("dummy0"),
+        message.contains("no default route") && message.contains("dummy0"),
         "{err}"
     );
     let with_gateway = format!("{lan}eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\n");
@@ -254,4 +265,24 @@ fn a_node_without_a_default_route_is_stopped_with_the_fix_unless_k3s_runs() {
         ),
     ]);
     assert!(plan_node(&desired(), &running).is_ok());
+}
+
+#[test]
+fn a_kernel_booted_asking_for_the_memory_cgroup_without_it_is_not_rebooted_again() {
+    let asked =
+        "console=tty1 root=PARTUUID=1234-02 rootwait cgroup_memory=1 cgroup_enable=memory\n";
+    let facts = facts(&[
+        ("cmdline_txt_firmware", Some(asked)),
+        ("proc_cmdline", Some(asked)),
+    ]);
+    let err = plan_node(&desired(), &facts).unwrap_err();
+    assert_eq!(err.phase, ChangeArea::Cgroups);
+    assert_eq!(
+        err.problem,
+        Unpreparable::MemoryCgroupStillOff {
+            cmdline_path: "/boot/firmware/cmdline.txt".to_owned(),
+            proc_cmdline: asked.trim().to_owned(),
+        }
+    );
+    assert!(err.to_string().contains("still disabled"), "{err}");
 }
