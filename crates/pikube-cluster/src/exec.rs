@@ -5,6 +5,7 @@
 use futures::stream::{self, StreamExt};
 
 use crate::fleet::{Fleet, NodeResult};
+use crate::node_error::NodeError;
 use crate::progress::SilentProgress;
 use crate::ssh::{CommandOutput, SudoPassword};
 
@@ -19,11 +20,11 @@ pub async fn exec_all(
     limit: std::time::Duration,
     sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
     on_line: &(dyn Fn(&str, bool, &str) + Sync),
-) -> Vec<NodeResult<CommandOutput, String>> {
+) -> Vec<NodeResult<CommandOutput>> {
     let connections = fleet
         .connect_all(&SilentProgress, sudo_password, sudo)
         .await;
-    let mut results: Vec<NodeResult<CommandOutput, String>> = stream::iter(connections)
+    let mut results: Vec<NodeResult<CommandOutput>> = stream::iter(connections)
         .map(|connected| async move {
             let node = connected.node;
             let result = match connected.result {
@@ -36,11 +37,11 @@ pub async fn exec_all(
                             limit,
                         )
                         .await
-                        .map_err(|err| err.to_string());
+                        .map_err(NodeError::Ssh);
                     connection.close().await;
                     output
                 }
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(err),
             };
             NodeResult { node, result }
         })

@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use x509_parser::pem::Pem;
 
-use crate::ssh::Connection;
+use crate::ssh::{Connection, SshError};
 
 /// Where K3s keeps the certificates that run out: the server's (serving, client, CA) and
 /// the agent's (kubelet, kube-proxy, its clients).
@@ -25,11 +25,10 @@ pub struct CertExpiry {
 }
 
 /// Every certificate on the node and when it expires, soonest first.
-pub async fn read_expiries(node: &Connection) -> Result<Vec<CertExpiry>, String> {
+pub async fn read_expiries(node: &Connection) -> Result<Vec<CertExpiry>, SshError> {
     let output = node
         .run_privileged("reading K3s' certificates", SCRIPT, b"")
-        .await
-        .map_err(|err| err.to_string())?;
+        .await?;
     Ok(expiries(&output.stdout, OffsetDateTime::now_utc()))
 }
 

@@ -83,28 +83,11 @@ pub struct NodeHealth {
     pub scheduled_snapshots: Option<ScheduledSnapshots>,
 }
 
-/// The facts `Fleet::facts` gathered, in the form [`check`] takes.
-pub fn facts_by_node(
-    results: &[NodeResult<NodeFacts>],
-) -> Vec<(NodeName, Result<NodeFacts, String>)> {
-    results
-        .iter()
-        .map(|r| {
-            let facts = r
-                .result
-                .as_ref()
-                .map(Clone::clone)
-                .map_err(ToString::to_string);
-            (r.node.clone(), facts)
-        })
-        .collect()
-}
-
 /// Checks the cluster of `config`, whose nodes' facts (or why they could not be read) are
-/// `facts`, in file order.
+/// `facts`, as `Fleet::facts` gathered them, in file order.
 pub async fn check(
     config: &ClusterConfig,
-    facts: &[(NodeName, Result<NodeFacts, String>)],
+    facts: &[NodeResult<NodeFacts>],
     sudo_password: &(dyn Fn(&str) -> Option<SudoPassword> + Sync),
 ) -> ClusterHealth {
     let mut health = ClusterHealth {
@@ -113,15 +96,20 @@ pub async fn check(
         etcd: None,
         nodes: facts
             .iter()
-            .map(|(node, facts)| NodeHealth {
-                node: node.clone(),
-                ready: None,
-                cordoned_by_pikube: None,
-                kubelet_version: None,
-                clock_offset_secs: facts.as_ref().ok().and_then(|f| f.clock_offset_secs),
-                first_expiry: None,
-                scheduled_snapshots: None,
-            })
+            .map(
+                |NodeResult {
+                     node,
+                     result: facts,
+                 }| NodeHealth {
+                    node: node.clone(),
+                    ready: None,
+                    cordoned_by_pikube: None,
+                    kubelet_version: None,
+                    clock_offset_secs: facts.as_ref().ok().and_then(|f| f.clock_offset_secs),
+                    first_expiry: None,
+                    scheduled_snapshots: None,
+                },
+            )
             .collect(),
         problems: Vec::new(),
         notes: Vec::new(),
@@ -144,11 +132,11 @@ pub async fn check(
 
     let with_k3s: Vec<&str> = facts
         .iter()
-        .filter(|(_, f)| f.as_ref().is_ok_and(has_k3s))
-        .map(|(node, _)| node.as_str())
+        .filter(|r| r.result.as_ref().is_ok_and(has_k3s))
+        .map(|r| r.node.as_str())
         .collect();
     if with_k3s.is_empty() {
-        if facts.iter().all(|(_, f)| f.is_ok()) {
+        if facts.iter().all(|r| r.result.is_ok()) {
             health
                 .notes
                 .push("K3s is not installed: run `pikube apply`".to_owned());

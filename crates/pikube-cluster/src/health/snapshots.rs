@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::ssh::Connection;
+use crate::ssh::{Connection, SshError};
 
 /// Where K3s keeps them, and the prefix of the scheduled ones (on-demand and pikube's own
 /// backups have others).
@@ -28,11 +28,10 @@ for f in "$d"/etcd-snapshot-*; do [ -f "$f" ] && stat -c '%Y %n' "$f"; done 2>/d
 true"#;
 
 /// The server's scheduled snapshots, as [`ScheduledSnapshots`].
-pub async fn read_scheduled(server: &Connection) -> Result<ScheduledSnapshots, String> {
+pub async fn read_scheduled(server: &Connection) -> Result<ScheduledSnapshots, SshError> {
     let output = server
         .run_privileged("listing scheduled snapshots", SCRIPT, b"")
-        .await
-        .map_err(|err| err.to_string())?;
+        .await?;
     Ok(parse(&output.stdout))
 }
 

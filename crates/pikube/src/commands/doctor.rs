@@ -50,8 +50,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     }
 
     // K3s' certificates, read from each node that runs it (as `status` reads them).
-    let facts = health::facts_by_node(&results);
-    let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
+    let health = runtime.block_on(health::check(&config, &results, &sudo_password));
     let schedule = config
         .backup
         .as_ref()

@@ -64,7 +64,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
         .filter_map(|r| match &r.result {
             Ok(output) if output.success() => None,
             Ok(output) => Some(format!("{} (exit {})", r.node, output.code)),
-            Err(err) => Some(err.clone()),
+            Err(err) => Some(err.to_string()),
         })
         .collect();
     match args.output {
@@ -88,7 +88,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
                         "node": r.node, "exit_code": output.code,
                         "stdout": output.stdout, "stderr": output.stderr,
                     }),
-                    Err(err) => json!({"node": r.node, "error": err}),
+                    Err(err) => json!({"node": r.node, "error": err.to_string()}),
                 })
                 .collect();
             outln!(

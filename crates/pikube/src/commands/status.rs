@@ -17,8 +17,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let runtime = runtime()?;
     let results = runtime.block_on(fleet.facts(&SilentProgress));
     let failed = results.iter().filter(|r| r.result.is_err()).count();
-    let facts = health::facts_by_node(&results);
-    let health = runtime.block_on(health::check(&config, &facts, &sudo_password));
+    let health = runtime.block_on(health::check(&config, &results, &sudo_password));
 
     match args.output {
         OutputFormat::Json => {
