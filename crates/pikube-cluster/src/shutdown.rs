@@ -4,6 +4,7 @@
 //! at a time with the first server last, then the machines powered off (or rebooted) in
 //! that same order.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -13,8 +14,8 @@ use crate::config::{ClusterConfig, NodeName, Role};
 use crate::k3s::cordon::cordon;
 use crate::k3s::paths::KILLALL;
 use crate::progress::Progress;
-use crate::reboot::reboot_node;
-use crate::ssh::{ClientConfig, Connection};
+use crate::reboot::{reboot_node, RebootError};
+use crate::ssh::{ClientConfig, Connection, SshError};
 
 /// One node's part, in the order it is taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,7 +138,22 @@ pub async fn shut_down(
     outcomes
 }
 
-fn record(outcome: &mut ShutdownOutcome, result: Result<(), String>, done: &str) {
+/// Why a machine was not powered off or rebooted.
+#[derive(Debug, thiserror::Error)]
+enum PowerError {
+    #[error("{0}")]
+    Ssh(SshError),
+    #[error("{0}")]
+    Reboot(RebootError),
+    /// Still reachable over SSH this long after it was asked to power off.
+    #[error("still answering {} s after the power-off request", .0.as_secs())]
+    StillAnswering(Duration),
+}
+
+/// How long a machine gets to stop answering once asked to power off.
+const POWER_OFF_WAIT: Duration = Duration::from_secs(120);
+
+fn record(outcome: &mut ShutdownOutcome, result: Result<(), impl fmt::Display>, done: &str) {
     match result {
         Ok(()) => outcome.done.push(done.to_owned()),
         Err(why) if outcome.error.is_none() => {
@@ -148,7 +164,7 @@ fn record(outcome: &mut ShutdownOutcome, result: Result<(), String>, done: &str)
 }
 
 /// k3s-killall.sh: the service stopped, its containers and their mounts gone.
-async fn stop_k3s(node: &Connection, progress: &dyn Progress) -> Result<(), String> {
+async fn stop_k3s(node: &Connection, progress: &dyn Progress) -> Result<(), SshError> {
     progress.node(node.node(), "stopping K3s (k3s-killall.sh)");
     let script = format!(
         "if [ -x {KILLALL} ]; then {KILLALL}; else systemctl stop k3s k3s-agent 2>/dev/null; true; fi"
@@ -156,7 +172,6 @@ async fn stop_k3s(node: &Connection, progress: &dyn Progress) -> Result<(), Stri
     node.run_privileged("stopping K3s", &script, b"")
         .await
         .map(|_| ())
-        .map_err(|err| err.to_string())
 }
 
 /// Powers the node off and waits until it stops answering, or reboots it and waits until
@@ -165,17 +180,17 @@ async fn power(
     connection: Connection,
     client: &ClientConfig,
     action: PowerAction,
-) -> Result<(), String> {
+) -> Result<(), PowerError> {
     match action {
         PowerAction::Reboot => {
             let boot_id = connection
                 .run("reading the boot id", "cat /proc/sys/kernel/random/boot_id")
                 .await
-                .map_err(|err| err.to_string())?
+                .map_err(PowerError::Ssh)?
                 .stdout;
             let back = reboot_node(connection, client, &boot_id, Duration::from_secs(300))
                 .await
-                .map_err(|err| err.to_string())?;
+                .map_err(PowerError::Reboot)?;
             back.close().await;
             Ok(())
         }
@@ -187,15 +202,15 @@ async fn power(
                     b"",
                 )
                 .await
-                .map_err(|err| err.to_string())?;
+                .map_err(PowerError::Ssh)?;
             let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(120) {
+            while started.elapsed() < POWER_OFF_WAIT {
                 if connection.run("checking it is off", "true").await.is_err() {
                     return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err("still answering 120 s after the power-off request".to_owned())
+            Err(PowerError::StillAnswering(POWER_OFF_WAIT))
         }
     }
 }
