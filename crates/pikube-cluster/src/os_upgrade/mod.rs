@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::config::NodeName;
 use crate::k3s::cordon::cordoned_by_pikube;
 use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Drain, Maintenance};
+use crate::node_error::NodeError;
 use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, Connection};
 
@@ -28,9 +29,25 @@ const OS_UPGRADE_LIMIT: Duration = Duration::from_secs(2 * 3600);
 /// new one where it was left alone.
 const DPKG_OPTIONS: &str = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 
+/// Why a node's pending upgrades could not be listed. Each names the node, once.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    /// The node could not be reached, or the SSH command failed.
+    #[error("{0}")]
+    Node(NodeError),
+    /// apt-get ran and failed; its last line of error output.
+    #[error("{node}: apt-get could not work out the upgrade: {last_line}")]
+    Apt {
+        /// The node.
+        node: NodeName,
+        /// apt-get's last line of error output.
+        last_line: String,
+    },
+}
+
 /// Refreshes the package lists and lists what `full-upgrade` would install, and what it
 /// keeps back. Changes nothing but apt's lists.
-pub async fn pending_upgrades(node: &Connection) -> Result<PendingUpgrades, String> {
+pub async fn pending_upgrades(node: &Connection) -> Result<PendingUpgrades, PendingError> {
     let script = format!(
         "{APT_ENV}\napt-get update -qq >/dev/null 2>&1 || apt-get update -q 2>&1 | tail -n 3 >&2\n\
          apt-get -s {DPKG_OPTIONS} full-upgrade"
@@ -38,12 +55,12 @@ pub async fn pending_upgrades(node: &Connection) -> Result<PendingUpgrades, Stri
     let output = node
         .run_privileged_unchecked("listing pending OS upgrades", &script, b"")
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| PendingError::Node(NodeError::Ssh(err)))?;
     if !output.success() {
-        return Err(format!(
-            "apt-get could not work out the upgrade: {}",
-            output.last_stderr_line()
-        ));
+        return Err(PendingError::Apt {
+            node: node.node().clone(),
+            last_line: output.last_stderr_line(),
+        });
     }
     Ok(PendingUpgrades::parse(&output.stdout))
 }
@@ -52,20 +69,18 @@ pub async fn pending_upgrades(node: &Connection) -> Result<PendingUpgrades, Stri
 pub async fn pending_on_all(
     fleet: &crate::fleet::Fleet,
     sudo_password: &(dyn Fn(&str) -> Option<crate::ssh::SudoPassword> + Sync),
-) -> Vec<(NodeName, Result<PendingUpgrades, String>)> {
+) -> Vec<(NodeName, Result<PendingUpgrades, PendingError>)> {
     let connected = fleet
         .connect_privileged(&crate::progress::SilentProgress, sudo_password)
         .await;
     futures::future::join_all(connected.into_iter().map(|c| async move {
         let result = match c.result {
             Ok(connection) => {
-                let pending = pending_upgrades(&connection)
-                    .await
-                    .map_err(|why| format!("{}: {why}", c.node));
+                let pending = pending_upgrades(&connection).await;
                 connection.close().await;
                 pending
             }
-            Err(err) => Err(err.to_string()),
+            Err(err) => Err(PendingError::Node(err)),
         };
         (c.node, result)
     }))
@@ -250,5 +265,34 @@ impl OsUpgrade<'_> {
             .await
             .map_err(|err| stopped(err.step, err.reason, err.cordoned))?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssh::SshError;
+
+    #[test]
+    fn a_node_that_cannot_be_asked_is_named_once() {
+        let node: NodeName = "pi-1".parse().unwrap();
+        let unreachable = PendingError::Node(NodeError::Ssh(SshError::Connect {
+            node: node.clone(),
+            address: "10.0.0.1".into(),
+            reason: "Connection refused".into(),
+        }));
+        assert_eq!(
+            unreachable.to_string(),
+            "pi-1: cannot connect to 10.0.0.1: Connection refused"
+        );
+        let apt = PendingError::Apt {
+            node,
+            last_line: "E: Could not get lock /var/lib/dpkg/lock-frontend".into(),
+        };
+        assert_eq!(
+            apt.to_string(),
+            "pi-1: apt-get could not work out the upgrade: E: Could not get lock \
+             /var/lib/dpkg/lock-frontend"
+        );
     }
 }

@@ -4,7 +4,9 @@
 use pikube_cluster::config::{NodeName, Role};
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::k3s::{read_state, Drain};
-use pikube_cluster::os_upgrade::{pending_on_all, pending_upgrades, OsUpgrade, PendingUpgrades};
+use pikube_cluster::os_upgrade::{
+    pending_on_all, pending_upgrades, OsUpgrade, PendingError, PendingUpgrades,
+};
 use pikube_cluster::progress::{Progress, StderrProgress};
 use pikube_cluster::shutdown::shutdown_order;
 use pikube_cluster::ssh::Connection;
@@ -85,7 +87,7 @@ pub fn run(args: &OsUpgradeArgs) -> anyhow::Result<Outcome> {
             } = match pending_upgrades(&node).await {
                 Ok(pending) => pending,
                 Err(why) => {
-                    lines.push((name.clone(), Err(format!("{name}: {why}"))));
+                    lines.push((name.clone(), Err(why.to_string())));
                     connections[index].1 = Some(node);
                     stopped_at = Some(name.clone());
                     continue;
@@ -215,7 +217,7 @@ fn check(
     let fleet = fleet_of(config, |n| {
         order.iter().any(|(name, _)| *name == n.name.as_ref())
     })?;
-    let results: Vec<(NodeName, Result<PendingUpgrades, String>)> =
+    let results: Vec<(NodeName, Result<PendingUpgrades, PendingError>)> =
         runtime()?.block_on(pending_on_all(&fleet, &sudo_password));
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     let pending = results
@@ -257,7 +259,7 @@ fn check(
                         "pending": pending.packages,
                         "kept_back": pending.kept_back,
                     }),
-                    Err(error) => json!({"node": node, "error": error}),
+                    Err(error) => json!({"node": node, "error": error.to_string()}),
                 })
                 .collect();
             outln!(
