@@ -71,14 +71,23 @@ fn crt_files(dir: &str, names: Vec<String>) -> impl Iterator<Item = String> + '_
         .map(move |name| format!("{dir}/{name}"))
 }
 
+/// Why a certificate file gives no end (the scrape names the file).
+#[derive(Debug, thiserror::Error)]
+enum CertificateFileError {
+    #[error("{0}")]
+    Read(std::io::Error),
+    #[error("no X.509 certificate in it")]
+    NoCertificate,
+}
+
 /// The earliest end among the file's certificates (a leaf with its CA is no good once
 /// either ends), in seconds since the epoch.
-fn first_end(path: &Path) -> Result<i64, String> {
+fn first_end(path: &Path) -> Result<i64, CertificateFileError> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(MAX_FILE_BYTES).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
+        .map_err(CertificateFileError::Read)?;
     Pem::iter_from_buffer(&bytes)
         .filter_map(Result::ok)
         .filter(|pem| pem.label == "CERTIFICATE")
@@ -88,5 +97,32 @@ fn first_end(path: &Path) -> Result<i64, String> {
                 .map(|cert| cert.validity().not_after.timestamp())
         })
         .min()
-        .ok_or_else(|| "no X.509 certificate in it".to_owned())
+        .ok_or(CertificateFileError::NoCertificate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_a_certificate_or_not_there_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("client.crt");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let err = first_end(&key).unwrap_err();
+        assert!(
+            matches!(err, CertificateFileError::NoCertificate),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "no X.509 certificate in it");
+        let err = first_end(&dir.path().join("gone.crt")).unwrap_err();
+        assert!(
+            matches!(&err, CertificateFileError::Read(e) if e.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+    }
 }
