@@ -2383,17 +2383,24 @@ fn a_k3s_ansible_agent_is_refused_then_adopted_as_k3s_agent_and_its_k3s_node_uni
 }
 
 #[test]
-fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_not_switched() {
+fn secrets_are_encrypted_in_etcd_by_default_from_the_first_start_and_a_running_cluster_is_not_switched(
+) {
     let fleet = Fleet::up(&["pi1", "pi2"]);
     let ws = Workspace::new(
         &fleet,
         "pi",
         &[node("pi1", "s1", "server"), node("pi2", "s2", "server")],
     );
+    // No secrets_encryption in cluster.toml: a new cluster gets it, and the plan says so.
     let toml = ws.path().join("cluster.toml");
     let plain = std::fs::read_to_string(&toml).unwrap();
-    let encrypted = plain.replacen("[k3s]\n", "[k3s]\nsecrets_encryption = true\n", 1);
-    std::fs::write(&toml, &encrypted).unwrap();
+    assert!(!plain.contains("secrets_encryption"), "{plain}");
+    let plan = ws.pikube(&["plan"]).expect_code(2);
+    assert!(
+        plan.stdout.contains("secrets encryption: on (new cluster)"),
+        "{}",
+        plan.stdout
+    );
     ws.pikube(&["apply", READY]).expect_code(0);
 
     fleet.exec(
@@ -2402,6 +2409,9 @@ fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_n
     );
     let tls = "/var/lib/rancher/k3s/server/tls/etcd";
     for server in ["pi1", "pi2"] {
+        assert!(fleet
+            .exec(server, "cat /etc/rancher/k3s/config.yaml")
+            .contains("secrets-encryption: true"));
         // Through the API of either server: the joined one has the same key.
         let value = fleet.exec(
             server,
@@ -2427,9 +2437,17 @@ fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_n
         );
         assert_eq!(mode.trim(), "600", "{server}");
     }
+    let plan = ws.pikube(&["plan"]).expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("secrets encryption: on (kept: the running servers were started with it on)"),
+        "{}",
+        plan.stdout
+    );
 
     // Turning it off for the running cluster is refused, before anything changes.
-    std::fs::write(&toml, &plain).unwrap();
+    let off = plain.replacen("[k3s]\n", "[k3s]\nsecrets_encryption = false\n", 1);
+    std::fs::write(&toml, &off).unwrap();
     let plan = ws.pikube(&["plan"]).expect_code(1);
     let said = format!("{}{}", plan.stdout, plan.stderr);
     assert!(
@@ -2448,4 +2466,44 @@ fn secrets_are_encrypted_in_etcd_from_the_first_start_and_a_running_cluster_is_n
     assert!(fleet
         .exec("pi1", "cat /etc/rancher/k3s/config.yaml")
         .contains("secrets-encryption: true"));
+}
+
+#[test]
+fn a_cluster_started_without_secrets_encryption_keeps_it_off_once_the_key_is_removed() {
+    let fleet = Fleet::up(&["pi1"]);
+    let ws = Workspace::new(&fleet, "pi", &[node("pi1", "s1", "server")]);
+    let toml = ws.path().join("cluster.toml");
+    let plain = std::fs::read_to_string(&toml).unwrap();
+    let off = plain.replacen("[k3s]\n", "[k3s]\nsecrets_encryption = false\n", 1);
+    std::fs::write(&toml, &off).unwrap();
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let config = fleet.exec("pi1", "cat /etc/rancher/k3s/config.yaml");
+    assert!(!config.contains("secrets-encryption"), "{config}");
+    let started = fleet.exec("pi1", "systemctl show -p MainPID --value k3s");
+
+    // The key removed: the running cluster keeps what it was started with, untouched.
+    std::fs::write(&toml, &plain).unwrap();
+    let plan = ws.pikube(&["plan"]).expect_code(0);
+    assert!(
+        plan.stdout.contains(
+            "secrets encryption: off (kept: the running servers were started with it off)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(
+        fleet.exec("pi1", "cat /etc/rancher/k3s/config.yaml"),
+        config
+    );
+    assert_eq!(
+        fleet.exec("pi1", "systemctl show -p MainPID --value k3s"),
+        started,
+        "K3s was restarted"
+    );
+    let key = fleet.exec(
+        "pi1",
+        "test -e /var/lib/rancher/k3s/server/cred/encryption-config.json && echo key || echo none",
+    );
+    assert_eq!(key.trim(), "none");
 }

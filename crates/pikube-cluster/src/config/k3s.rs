@@ -14,6 +14,7 @@ use super::located::Located;
 use super::model::K3sSettings;
 use super::raw::{RawK3s, Text};
 use super::report::Report;
+use super::secrets_encryption::SecretsEncryption;
 use super::version::K3sVersion;
 use crate::digest::Sha256;
 use crate::secrets::SecretKey;
@@ -107,7 +108,9 @@ pub(crate) fn lower(
         datastore_endpoint_secret: datastore_endpoint_secret?,
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
-        secrets_encryption: raw.secrets_encryption.is_some_and(|b| *b.get_ref()),
+        secrets_encryption: SecretsEncryption::from_key(
+            raw.secrets_encryption.map(|b| *b.get_ref()),
+        ),
         images: images?,
         binary_sha256: binary_sha256?,
         images_sha256: images_sha256?,

@@ -32,6 +32,7 @@ mod raw;
 mod registries;
 mod report;
 mod role;
+mod secrets_encryption;
 mod source_map;
 mod ssh;
 mod starter;
@@ -57,6 +58,7 @@ pub use names::{ClusterName, InvalidName, LabelProblem, NodeName};
 pub use network::{Network, StaticAddress};
 pub use registries::{Registries, RegistryAuth, RegistryCa, RegistryConfig, REGISTRY_CA_DIR};
 pub use role::{InvalidRole, Role};
+pub use secrets_encryption::SecretsEncryption;
 // cluster.toml's pins are digests like any other (crate::digest).
 pub use crate::digest::{InvalidSha256, Sha256};
 pub use starter::starter_file;

@@ -19,6 +19,7 @@ use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
 use super::role::Role;
+use super::secrets_encryption::SecretsEncryption;
 use super::taint::Taint;
 use super::version::K3sVersion;
 use crate::digest::Sha256;
@@ -100,9 +101,9 @@ pub struct K3sSettings {
     /// architecture in K3s' images directory before K3s starts (audit F7), so no system
     /// pod needs a registry.
     pub airgap_images: bool,
-    /// `secrets_encryption = true`: K3s keeps Secrets encrypted (AES-CBC) in its datastore,
-    /// from the cluster's first start; a running cluster is not switched (security M11).
-    pub secrets_encryption: bool,
+    /// Whether K3s keeps Secrets encrypted (AES-CBC) in its datastore, from the cluster's
+    /// first start; unset: on for a new cluster, kept for a running one (security M11).
+    pub secrets_encryption: SecretsEncryption,
     /// Local image archives per architecture (for controllers that are offline too), known
     /// to exist and to have an extension K3s imports; they imply air-gap for their
     /// architecture, and the others are downloaded when `airgap_images` is set.

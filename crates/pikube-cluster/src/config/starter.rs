@@ -101,10 +101,11 @@ version = "v1.31.4+k3s1"
 # [k3s.images]
 # arm64 = "images/k3s-airgap-images-arm64.tar.zst"
 
-# Keep Secrets encrypted (AES-CBC) in K3s' datastore. Set it before the first
-# apply: K3s switches a running cluster only through `k3s secrets-encrypt`,
-# which pikube does not run, so a change later is refused.
-# secrets_encryption = true
+# Secrets are kept encrypted (AES-CBC) in K3s' datastore: unset, a new cluster
+# gets it on and a running one keeps what it was started with (`pikube plan`
+# says which). K3s switches a running cluster only through `k3s secrets-encrypt`,
+# which pikube does not run, so a value here that differs is refused.
+# secrets_encryption = false
 
 # Pin what each architecture's binary (and image archive) must hash to, taken
 # from a source you trust: a mirror serving both a binary and its checksum

@@ -227,6 +227,24 @@ impl Adoption {
     }
 }
 
+/// Whether `key`, a K3s switch, is on in a unit's ExecStart or in any of `files` (config
+/// files: config.yaml, the adopted drop-in), as K3s would read it there.
+pub fn switched_on(key: &str, unit: Option<&str>, files: &[Option<&str>]) -> bool {
+    let on = |s: &Setting| {
+        s.key == key
+            && match &s.value {
+                Value::Bool(on) => *on,
+                Value::String(text) => text == "true",
+                _ => false,
+            }
+    };
+    unit.is_some_and(|unit| command_line_settings(unit).iter().any(on))
+        || files
+            .iter()
+            .flatten()
+            .any(|text| config_settings(text).iter().any(on))
+}
+
 /// What an adopted node keeps now: the adopted drop-in's settings (`current`) less those
 /// pikube's config.yaml (`ours`) now makes, which the drop-in would otherwise override.
 pub fn still_kept(current: &str, ours: &str) -> Adoption {

@@ -22,6 +22,7 @@ mod registries;
 mod render;
 mod reset;
 mod s3_keys;
+mod secrets_encryption;
 mod serving;
 mod spec;
 mod stage;
@@ -54,6 +55,7 @@ pub use registries::{registries_yaml, registry_ca_files, MissingSecret, Registry
 pub use render::{Membership, S3Credentials, ServerOptions};
 pub use reset::{reset_node, ResetReport};
 pub use s3_keys::{s3_credentials, MissingS3Key};
+pub use secrets_encryption::{EncryptionReason, SecretsEncryptionDecision};
 pub use serving::{start_service, wait_node_ready};
 pub use spec::{ExternalDatastore, K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, NodeLabels, StageNode};

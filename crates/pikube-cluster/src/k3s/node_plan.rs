@@ -2,13 +2,14 @@
 //! service must (re)start. Planned from the node's k3s state only, so a run killed at any
 //! point is finished by the next one.
 
-use super::adoption::{command_line, still_kept, Adoption};
+use super::adoption::{command_line, still_kept, switched_on, Adoption};
 use super::desired::{BinaryArtifact, DesiredK3s, ImagesArtifact};
 use super::paths::{
     self, ansible_agent_env_path, ansible_agent_unit_path, Service, ADOPTED, ANSIBLE_AGENT, BINARY,
     CONFIG, KILLALL, REGISTRATION, REGISTRIES,
 };
 use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
+use super::secrets_encryption::{server_encrypts, SECRETS_ENCRYPTION_KEY};
 use super::state::K3sNodeState;
 use crate::config::{NodeName, REGISTRY_CA_DIR};
 use crate::digest::Sha256;
@@ -160,15 +161,14 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
             .as_deref()
             .map(|kept| (still_kept(kept, &desired.config_yaml), None)),
     };
-    if service == Service::Server && current.is_installed() {
-        let encrypts = |config: &str| {
-            config
-                .lines()
-                .any(|l| l.trim() == "secrets-encryption: true")
-        };
-        if let Some(config) = state.config.as_deref() {
-            let wanted = encrypts(&desired.config_yaml);
-            if encrypts(config) != wanted {
+    if service == Service::Server {
+        if let Some(running) = server_encrypts(state) {
+            let wanted = switched_on(
+                SECRETS_ENCRYPTION_KEY,
+                None,
+                &[Some(desired.config_yaml.as_str())],
+            );
+            if running != wanted {
                 return Err(K3sPlanError::SecretsEncryption { wanted });
             }
         }

@@ -48,8 +48,6 @@ pub struct ServerOptions {
     pub etcd_metrics: bool,
     /// `[backup]`: K3s' scheduled snapshots (embedded etcd only); `None`: K3s' defaults.
     pub backup: Option<BackupSettings>,
-    /// Secrets stored encrypted in the datastore (K3s' `secrets-encryption`).
-    pub secrets_encryption: bool,
 }
 
 /// What config.yaml says for one node.
@@ -60,6 +58,9 @@ pub struct NodeConfig<'a> {
     pub node_ip: Option<std::net::IpAddr>,
     pub membership: &'a Membership,
     pub server: &'a ServerOptions,
+    /// A server keeps Secrets encrypted in the datastore (K3s' `secrets-encryption`),
+    /// decided for the whole cluster (`secrets_encryption.rs`).
+    pub secrets_encryption: bool,
     pub kubelet_args: &'a [String],
 }
 
@@ -91,7 +92,7 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         if !c.server.disable.is_empty() {
             put("disable", list(&c.server.disable));
         }
-        if c.server.secrets_encryption {
+        if c.secrets_encryption {
             put("secrets-encryption", true.into());
         }
         let embedded_etcd = matches!(
@@ -361,6 +362,7 @@ mod tests {
             node: "pi-1",
             membership,
             server,
+            secrets_encryption: false,
             kubelet_args: &[],
         });
         yaml_serde::from_str(&text).unwrap()
@@ -372,7 +374,6 @@ mod tests {
             disable: vec!["traefik".into()],
             etcd_metrics: false,
             backup: None,
-            secrets_encryption: false,
         }
     }
 
@@ -475,6 +476,7 @@ mod tests {
             node: "pi-1",
             membership: &Membership::Init { cluster_init: true },
             server: &server(),
+            secrets_encryption: false,
             kubelet_args: &["max-pods=50".into()],
         });
         let value: Value = yaml_serde::from_str(&text).unwrap();
@@ -499,6 +501,7 @@ mod tests {
                     url: "https://10.0.0.1:6443".into(),
                 },
                 server: &server(),
+                secrets_encryption: false,
                 kubelet_args: &[],
             });
             yaml_serde::from_str::<Value>(&text).unwrap()
@@ -521,6 +524,7 @@ mod tests {
                     url: "https://10.0.0.1:6443".into(),
                 },
                 server: &server(),
+                secrets_encryption: false,
                 kubelet_args: &[],
             });
             assert!(text.contains(&format!("node-name: \"{name}\"\n")), "{text}");
@@ -660,6 +664,7 @@ test -d {pods} && echo dir-kept
                 url: "https://10.0.0.1:6443".into(),
             },
             server: &server(),
+            secrets_encryption: false,
             kubelet_args: &[],
         });
         let value: Value = yaml_serde::from_str(&text).unwrap();

@@ -2,7 +2,7 @@
 
 use super::paths::Service;
 use super::render::{S3Credentials, ServerEnv, ServerOptions};
-use crate::config::{K3sVersion, NodeName};
+use crate::config::{K3sVersion, NodeName, SecretsEncryption};
 
 /// What the K3s phases install: cluster.toml's K3s settings and nodes.
 #[derive(Clone)]
@@ -15,6 +15,9 @@ pub struct K3sSpec {
     pub api_endpoint: Option<String>,
     /// Server-wide settings.
     pub server: ServerOptions,
+    /// cluster.toml's secrets encryption; what the servers get is decided with the
+    /// topology, from the servers' state too.
+    pub secrets_encryption: SecretsEncryption,
     /// Extra kubelet flags, `name=value`.
     pub kubelet_args: Vec<String>,
     /// An external datastore; its endpoint is secret (it may hold a database password)
@@ -135,8 +138,8 @@ impl K3sSpec {
                 disable: k3s.disable.iter().map(ToString::to_string).collect(),
                 etcd_metrics: config.addons.monitoring.is_some() && !k3s.external_datastore(),
                 backup: config.backup.clone(),
-                secrets_encryption: k3s.secrets_encryption,
             },
+            secrets_encryption: k3s.secrets_encryption,
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
             datastore: match (&k3s.datastore_endpoint, &k3s.datastore_endpoint_secret) {
                 (Some(endpoint), _) => {

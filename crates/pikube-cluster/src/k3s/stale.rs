@@ -128,6 +128,7 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SecretsEncryption;
     use crate::k3s::render::ServerOptions;
     use crate::k3s::spec::K3sMemberSpec;
 
@@ -160,8 +161,8 @@ mod tests {
                 disable: Vec::new(),
                 etcd_metrics: false,
                 backup: None,
-                secrets_encryption: false,
             },
+            secrets_encryption: SecretsEncryption::Default,
             kubelet_args: Vec::new(),
             datastore: None,
             s3_credentials: None,

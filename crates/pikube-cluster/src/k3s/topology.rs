@@ -1,13 +1,15 @@
-//! Who initialises the cluster, who joins through whom, and with which token. Pure:
-//! decided from cluster.toml and the nodes' k3s state, so plan and apply agree.
+//! Who initialises the cluster, who joins through whom, with which token, and whether the
+//! servers keep Secrets encrypted. Pure: decided from cluster.toml and the nodes' k3s
+//! state, so plan and apply agree.
 
 use std::collections::BTreeMap;
 
 use super::paths::Service;
 use super::render::Membership;
+use super::secrets_encryption::{decide, SecretsEncryptionDecision};
 use super::state::K3sNodeState;
 use super::token::{AgentToken, ServerToken};
-use crate::config::{DatastoreKind, NodeName};
+use crate::config::{DatastoreKind, NodeName, SecretsEncryption};
 
 /// The cluster-wide facts of one node needed to decide the topology.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct Topology {
     pub cluster_init: bool,
     /// Where the other nodes (and pikube) reach each server: its certificate must name it.
     pub server_addresses: BTreeMap<NodeName, String>,
+    /// Whether every server keeps Secrets encrypted: one setting for the whole cluster.
+    pub secrets_encryption: SecretsEncryptionDecision,
 }
 
 /// Why the cluster's shape cannot be decided.
@@ -49,6 +53,30 @@ pub enum TopologyError {
         /// The token file here.
         local: String,
     },
+    /// cluster.toml leaves secrets_encryption unset, so the running cluster's setting is
+    /// kept; but its servers do not share one.
+    #[error(
+        "the running servers disagree on secrets encryption: it is on on {} and off on {}. \
+         K3s needs every server alike and pikube cannot tell which to keep: bring them to one \
+         setting with K3s' `k3s secrets-encrypt` (or `pikube reset` the odd ones), or set \
+         secrets_encryption in cluster.toml to what the servers that stay have",
+        names(on),
+        names(off)
+    )]
+    MixedSecretsEncryption {
+        /// The servers running with it.
+        on: Vec<NodeName>,
+        /// Those running without.
+        off: Vec<NodeName>,
+    },
+}
+
+fn names(nodes: &[NodeName]) -> String {
+    nodes
+        .iter()
+        .map(NodeName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub const API_PORT: u16 = 6443;
@@ -66,6 +94,7 @@ pub fn topology(
     nodes: &[TopologyNode<'_>],
     api_endpoint: Option<&str>,
     external_datastore: bool,
+    secrets_encryption: SecretsEncryption,
 ) -> Result<Topology, TopologyError> {
     let servers: Vec<&TopologyNode> = nodes
         .iter()
@@ -105,6 +134,7 @@ pub fn topology(
             .iter()
             .map(|n| (n.name.clone(), n.address.to_owned()))
             .collect(),
+        secrets_encryption: decide(secrets_encryption, nodes)?,
     })
 }
 
@@ -200,7 +230,7 @@ mod tests {
             node("s3", Service::Server, None),
             node("a1", Service::Agent, None),
         ];
-        let topo = topology(&nodes, Some("k3s.lan"), false).unwrap();
+        let topo = topology(&nodes, Some("k3s.lan"), false, SecretsEncryption::Default).unwrap();
         assert_eq!(topo.first_server, "s1");
         assert_eq!(
             topo.membership(&"s1".parse::<NodeName>().unwrap(), Service::Server),
@@ -219,8 +249,16 @@ mod tests {
             }
         );
         // One server, or an external datastore: no embedded etcd.
-        assert!(!topology(&nodes[..1], None, false).unwrap().cluster_init);
-        assert!(!topology(&nodes, None, true).unwrap().cluster_init);
+        assert!(
+            !topology(&nodes[..1], None, false, SecretsEncryption::Default)
+                .unwrap()
+                .cluster_init
+        );
+        assert!(
+            !topology(&nodes, None, true, SecretsEncryption::Default)
+                .unwrap()
+                .cluster_init
+        );
     }
 
     #[test]
@@ -232,13 +270,23 @@ mod tests {
             node("s2", Service::Server, Some(&starter)),
             node("s3", Service::Server, Some(&joined)),
         ];
-        assert_eq!(topology(&nodes, None, false).unwrap().first_server, "s2");
+        assert_eq!(
+            topology(&nodes, None, false, SecretsEncryption::Default)
+                .unwrap()
+                .first_server,
+            "s2"
+        );
         // The starter gone: join through any server that runs.
         let nodes = [
             node("s1", Service::Server, None),
             node("s3", Service::Server, Some(&joined)),
         ];
-        assert_eq!(topology(&nodes, None, false).unwrap().first_server, "s3");
+        assert_eq!(
+            topology(&nodes, None, false, SecretsEncryption::Default)
+                .unwrap()
+                .first_server,
+            "s3"
+        );
         assert_eq!(api_url("fd00::1"), "https://[fd00::1]:6443");
     }
 

@@ -33,6 +33,10 @@ pub struct PhaseReport {
     /// What the phase thinks the user should know, though nothing failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the phase decided for the cluster as a whole, for the user to see (the
+    /// servers' secrets encryption).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl PhaseReport {
@@ -44,6 +48,7 @@ impl PhaseReport {
             nodes: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -166,6 +171,13 @@ impl PipelineReport {
         self.phases
             .iter()
             .flat_map(|phase| phase.warnings.iter().map(String::as_str))
+    }
+
+    /// Every phase's notes, in phase order.
+    pub fn notes(&self) -> impl Iterator<Item = &str> {
+        self.phases
+            .iter()
+            .flat_map(|phase| phase.notes.iter().map(String::as_str))
     }
 
     /// Every phase's errors of its own (no node's), in phase order.

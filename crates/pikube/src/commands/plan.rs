@@ -49,6 +49,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             let owned: Vec<_> = plans.iter().map(|plan| (*plan).clone()).collect();
             out!("{}", render_plan_text(&owned));
+            for note in report.notes() {
+                outln!("{note}");
+            }
             for (_, err) in &errors {
                 outln!("error: {err}");
             }

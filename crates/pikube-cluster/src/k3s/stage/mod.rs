@@ -120,6 +120,11 @@ impl K3sSurvey {
     pub fn first_server(&self) -> &NodeName {
         &self.topology.first_server
     }
+
+    /// Whether the servers keep Secrets encrypted, and why.
+    pub fn secrets_encryption(&self) -> super::SecretsEncryptionDecision {
+        self.topology.secrets_encryption
+    }
 }
 
 /// The nodes the stage saw, their k3s state, and the decisions taken from them.
@@ -213,6 +218,7 @@ impl K3sStage<'_> {
             &topo_nodes,
             self.spec.api_endpoint.as_deref(),
             self.spec.datastore.is_some(),
+            self.spec.secrets_encryption,
         )?;
         Ok(Survey {
             nodes: surveyed,
@@ -318,6 +324,7 @@ impl K3sStage<'_> {
             node: &member.name,
             membership: &membership,
             server: &server,
+            secrets_encryption: topology.secrets_encryption.on,
             kubelet_args: &self.spec.kubelet_args,
         });
         Ok(DesiredK3s {

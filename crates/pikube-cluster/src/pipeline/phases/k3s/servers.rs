@@ -77,6 +77,11 @@ pub(crate) async fn run(run: &mut Run<'_>, report: &mut PhaseReport) -> Result<(
                     run.progress,
                 )
                 .await;
+            // Decided from the servers' state as much as from cluster.toml: said, so that
+            // a new cluster's default is no surprise.
+            if let Some(survey) = &survey {
+                report.notes.push(survey.secrets_encryption().to_string());
+            }
             run.k3s = survey;
             for result in results {
                 match result.result {
