@@ -507,6 +507,129 @@ fn an_apply_killed_half_way_is_finished_by_the_next_one() {
     }
 }
 
+/// The SSH connection itself dies while a large file streams to the node (review M6): its
+/// ControlMaster, a process this test started, is killed with the node's receiving end
+/// held mid-file, so the drop is certain to fall inside the transfer.
+#[test]
+fn a_live_ssh_connection_killed_mid_write_leaves_the_old_file_and_no_temporary_one() {
+    use pikube_cluster::apply::carry_out_plan;
+    use pikube_cluster::plan::{Change, ChangeArea, FileChange, NodePlan, PlannedChange};
+    use pikube_cluster::progress::SilentProgress;
+
+    const DIR: &str = "/var/lib/pikube-probe";
+    const PATH: &str = "/var/lib/pikube-probe/big.txt";
+    let fleet = Fleet::up(&["pi1"]);
+    let ws = Workspace::new(&fleet, "pi", &[node("pi1", "s1", "server")]);
+    let old_sum = fleet.exec(
+        "pi1",
+        &format!(
+            "mkdir -p {DIR} && head -c 6291456 /dev/urandom | base64 > {PATH} && sha256sum {PATH}"
+        ),
+    );
+
+    let config = pikube_cluster::config::load(&ws.path().join("cluster.toml"))
+        .expect("cluster.toml loads")
+        .config;
+    let nodes = pikube_cluster::fleet::Fleet::of_config(&config).expect("ssh client");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let connection = runtime
+        .block_on(nodes.connect_privileged(&SilentProgress, &|_| None))
+        .pop()
+        .expect("one node")
+        .result
+        .expect("connected as root");
+    let socket = connection.control_socket().to_owned();
+    // 64 MiB of text: long enough in flight to be cut.
+    let line = "a line of the new content, which must never half replace the old\n";
+    let new = line.repeat((64 << 20) / line.len());
+    let total = new.len();
+    let plan = NodePlan {
+        node: connection.node().clone(),
+        changes: vec![PlannedChange {
+            phase: ChangeArea::K3s,
+            change: Change::File(FileChange {
+                path: PATH.to_owned(),
+                before: None,
+                after: new,
+                mode: 0o644,
+                owned: false,
+            }),
+        }],
+        reboot: Vec::new(),
+    };
+    let write = runtime.spawn(async move {
+        carry_out_plan(&connection, &plan, &SilentProgress)
+            .await
+            .map_err(|err| err.to_string())
+    });
+
+    // On the node: the process writing the temporary file, once bytes have arrived, is
+    // held (SIGSTOP), so that the connection is cut with the file half received.
+    let held = fleet.exec(
+        "pi1",
+        &format!(
+            "for _ in $(seq 600); do
+               for fd in /proc/[0-9]*/fd/1; do
+                 case $(readlink \"$fd\" 2>/dev/null) in
+                   {DIR}/.big.txt.pikube-??????)
+                     tmp=$(readlink \"$fd\"); pid=${{fd#/proc/}}; pid=${{pid%%/*}}
+                     size=$(stat -c %s \"$tmp\")
+                     if [ \"$size\" -gt 0 ]; then kill -STOP \"$pid\"; echo \"$pid $size\"; exit 0; fi ;;
+                 esac
+               done
+               sleep 0.05
+             done
+             echo 'no write seen' >&2; exit 1"
+        ),
+    );
+    let mut held = held.split_whitespace();
+    let receiver = held.next().expect("pid").to_owned();
+    let received: usize = held.next().expect("size").parse().unwrap();
+    assert!(received < total, "the write ended before it could be cut");
+
+    // The master's PID, from its control socket; then the connection dies for real.
+    let check = std::process::Command::new("ssh")
+        .arg("-S")
+        .arg(&socket)
+        .args(["-O", "check", "pikube-node"])
+        .output()
+        .expect("run ssh -O check");
+    let said = String::from_utf8_lossy(&check.stderr).into_owned();
+    let master = said
+        .split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no master pid in {said:?}"))
+        .to_owned();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &master])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    fleet.exec("pi1", &format!("kill -CONT {receiver}"));
+
+    let err = runtime
+        .block_on(write)
+        .expect("the write task ends")
+        .expect_err("a write whose connection died fails");
+    assert!(err.contains("s1") && err.contains(PATH), "{err}");
+    assert_eq!(fleet.exec("pi1", &format!("sha256sum {PATH}")), old_sum);
+    // The node's side sees its input end, refuses the short file and removes it.
+    let mut left = String::new();
+    for _ in 0..100 {
+        left = fleet.exec("pi1", &format!("ls -A {DIR}"));
+        if left == "big.txt\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(left, "big.txt\n", "temporary files left behind");
+}
+
 #[test]
 fn sudo_with_a_password_is_asked_for_checked_and_never_leaked() {
     const PASSWORD: &str = "pikube-test-sudo";

@@ -252,6 +252,12 @@ impl Connection {
         &self.target.node
     }
 
+    /// The socket its ControlMaster listens on (`ssh -S <socket> -O check` names the
+    /// master's process): how a test cuts this connection for real, mid-command.
+    pub fn control_socket(&self) -> &Path {
+        self.session.control_socket()
+    }
+
     /// How it was reached.
     pub fn target(&self) -> &SshTarget {
         &self.target
