@@ -172,7 +172,7 @@ fn starter_file_examples_are_valid() {
     assert_eq!(k3s.tls_san.len(), 2);
     assert!(k3s.disable.contains(&K3sComponent::Traefik));
     assert_eq!(k3s.kubelet_args[0].to_string(), "max-pods=50");
-    assert!(k3s.datastore_endpoint.is_some());
+    assert!(k3s.datastore.as_ref().and_then(|d| d.endpoint()).is_some());
     assert!(k3s.airgap_images);
     assert_eq!(loaded.config.network.dns.len(), 2);
     assert_eq!(
@@ -202,14 +202,19 @@ fn json_output_never_shows_the_datastore_password() {
         "datastore_endpoint = \"postgres://k3s:hunter2@db.home.arpa:5432/k3s\"",
     );
     let config = parse(&text, "cluster.toml".as_ref()).unwrap().config;
-    let endpoint = config.k3s.datastore_endpoint.as_ref().unwrap();
+    let endpoint = config
+        .k3s
+        .datastore
+        .as_ref()
+        .and_then(|d| d.endpoint())
+        .unwrap();
     assert_eq!(
         endpoint.expose(),
         "postgres://k3s:hunter2@db.home.arpa:5432/k3s"
     );
     let json: serde_json::Value = serde_json::to_value(&config).unwrap();
     assert_eq!(
-        json["k3s"]["datastore_endpoint"],
+        json["k3s"]["datastore"]["endpoint"],
         "postgres://***@db.home.arpa:5432/k3s"
     );
     for shown in [

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::secrets::SecretKey;
+
 const EXPECTED: &str = "expected postgres://, mysql://, or http:// or https:// for etcd";
 const HIDDEN: &str = "***";
 
@@ -35,6 +37,28 @@ impl DatastoreKind {
             DatastoreKind::EmbeddedEtcd
         } else {
             DatastoreKind::Sqlite
+        }
+    }
+}
+
+/// `[k3s]`'s external datastore: where its endpoint is. cluster.toml gives it once, as
+/// `datastore_endpoint` or as `datastore_endpoint_secret`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalDatastore {
+    /// `datastore_endpoint`: the endpoint itself (it shows itself redacted).
+    Endpoint(DatastoreEndpoint),
+    /// `datastore_endpoint_secret`: the secret in secrets.age that holds it, so that its
+    /// password need not be in cluster.toml; looked up by the servers phase.
+    InSecret(SecretKey),
+}
+
+impl ExternalDatastore {
+    /// The endpoint, once known.
+    pub fn endpoint(&self) -> Option<&DatastoreEndpoint> {
+        match self {
+            ExternalDatastore::Endpoint(endpoint) => Some(endpoint),
+            ExternalDatastore::InSecret(_) => None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::address::Address;
 use super::arch::Arch;
 use super::component::K3sComponent;
-use super::datastore::DatastoreEndpoint;
+use super::datastore::{DatastoreEndpoint, ExternalDatastore};
 use super::fields;
 use super::image_archive::ImageArchiveKind;
 use super::kubelet_arg::KubeletArg;
@@ -104,8 +104,12 @@ pub(crate) fn lower(
         tls_san: tls_san?,
         disable: disable?,
         kubelet_args: kubelet_args?,
-        datastore_endpoint: datastore_endpoint?,
-        datastore_endpoint_secret: datastore_endpoint_secret?,
+        // Never both: the secret's check above refuses that.
+        datastore: match (datastore_endpoint?, datastore_endpoint_secret?) {
+            (Some(endpoint), _) => Some(ExternalDatastore::Endpoint(endpoint)),
+            (None, Some(key)) => Some(ExternalDatastore::InSecret(key)),
+            (None, None) => None,
+        },
         binaries: binaries?,
         airgap_images: raw.airgap_images.is_some_and(|b| *b.get_ref()),
         secrets_encryption: SecretsEncryption::from_key(

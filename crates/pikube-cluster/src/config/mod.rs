@@ -47,7 +47,9 @@ pub use address::{
 pub use arch::{Arch, InvalidArch};
 pub use backup::{BackupSettings, CronSchedule, S3Target, SnapshotSchedule};
 pub use component::{InvalidK3sComponent, K3sComponent};
-pub use datastore::{DatastoreEndpoint, DatastoreKind, InvalidDatastoreEndpoint};
+pub use datastore::{
+    DatastoreEndpoint, DatastoreKind, ExternalDatastore, InvalidDatastoreEndpoint,
+};
 pub use diagnostic::{ConfigError, ConfigWarning, Diagnostic};
 pub use image_archive::ImageArchiveKind;
 pub use kubelet_arg::{InvalidKubeletArg, KubeletArg, KubeletArgProblem};

@@ -14,7 +14,7 @@ use super::registries::Registries;
 use super::address::Address;
 use super::arch::Arch;
 use super::component::K3sComponent;
-use super::datastore::{DatastoreEndpoint, DatastoreKind};
+use super::datastore::{DatastoreKind, ExternalDatastore};
 use super::kubelet_arg::KubeletArg;
 use super::labels::{LabelKey, LabelValue};
 use super::names::{ClusterName, NodeName};
@@ -23,7 +23,6 @@ use super::secrets_encryption::SecretsEncryption;
 use super::taint::Taint;
 use super::version::K3sVersion;
 use crate::digest::Sha256;
-use crate::secrets::SecretKey;
 
 /// A whole, valid `cluster.toml`.
 #[derive(Debug, Clone, Serialize)]
@@ -88,11 +87,9 @@ pub struct K3sSettings {
     pub disable: BTreeSet<K3sComponent>,
     /// Extra kubelet flags for every node, in file order.
     pub kubelet_args: Vec<KubeletArg>,
-    /// An external datastore instead of embedded etcd; shows itself redacted.
-    pub datastore_endpoint: Option<DatastoreEndpoint>,
-    /// `datastore_endpoint_secret`: the secret in secrets.age that holds the endpoint, so
-    /// that its password need not be in cluster.toml. Never set with `datastore_endpoint`.
-    pub datastore_endpoint_secret: Option<SecretKey>,
+    /// An external datastore instead of embedded etcd: its endpoint (shown redacted) or
+    /// the secret that holds it.
+    pub datastore: Option<ExternalDatastore>,
     /// Local binaries for air-gapped installs, resolved like `identity_file`
     /// and known to exist at load time; an architecture without one is
     /// downloaded from the official release.
@@ -189,7 +186,7 @@ impl K3sSettings {
     /// Whether the cluster's objects live in a database of someone else's, whether its
     /// endpoint is written here or kept in secrets.age.
     pub fn external_datastore(&self) -> bool {
-        self.datastore_endpoint.is_some() || self.datastore_endpoint_secret.is_some()
+        self.datastore.is_some()
     }
 
     /// Every name the API certificate must carry beyond K3s' own defaults:

@@ -665,7 +665,11 @@ role = "server"
             ("eviction-hard", "memory.available<100Mi")
         ]
     );
-    let datastore = k3s.datastore_endpoint.as_ref().unwrap();
+    let datastore = k3s
+        .datastore
+        .as_ref()
+        .and_then(ExternalDatastore::endpoint)
+        .unwrap();
     assert_eq!(datastore.expose(), "postgres://k3s:s3cret@db:5432/k3s");
     assert_eq!(datastore.to_string(), "postgres://***@db:5432/k3s");
     assert_eq!(
@@ -693,7 +697,7 @@ fn k3s_settings_default_to_empty() {
     assert!(k3s.tls_sans().is_empty());
     assert!(k3s.disable.is_empty());
     assert!(k3s.kubelet_args.is_empty());
-    assert!(k3s.datastore_endpoint.is_none());
+    assert!(k3s.datastore.is_none());
     assert!(k3s.binaries.is_empty());
 }
 
@@ -747,12 +751,10 @@ fn the_datastore_endpoint_may_be_kept_in_the_secrets_file() {
     };
     let config = loaded(&with("datastore_endpoint_secret = \"k3s.datastore\"")).config;
     assert_eq!(
-        config
-            .k3s
-            .datastore_endpoint_secret
-            .as_ref()
-            .map(SecretKey::as_str),
-        Some("k3s.datastore")
+        config.k3s.datastore,
+        Some(ExternalDatastore::InSecret(
+            SecretKey::parse("k3s.datastore").unwrap()
+        ))
     );
     // Two servers on an external datastore: no embedded etcd, so no quorum warning.
     assert_eq!(config.datastore(), DatastoreKind::External);

@@ -1,8 +1,7 @@
 //! `[k3s] datastore_endpoint_secret`: the external datastore's endpoint read from
 //! secrets.age, so that the database password it carries is never in cluster.toml.
 
-use super::spec::ExternalDatastore;
-use crate::config::DatastoreEndpoint;
+use crate::config::{DatastoreEndpoint, ExternalDatastore};
 use crate::secrets::SecretKey;
 
 /// Why the endpoint named by `datastore_endpoint_secret` cannot be used. Never shows the
@@ -51,7 +50,7 @@ pub fn resolve_datastore_secret(
                     problem: e.problem,
                 }
             })?;
-    *datastore = Some(ExternalDatastore::Endpoint(endpoint.expose().to_owned()));
+    *datastore = Some(ExternalDatastore::Endpoint(endpoint));
     Ok(())
 }
 
@@ -67,7 +66,7 @@ mod tests {
 
     fn endpoint(datastore: &Option<ExternalDatastore>) -> &str {
         match datastore {
-            Some(ExternalDatastore::Endpoint(e)) => e,
+            Some(ExternalDatastore::Endpoint(e)) => e.expose(),
             _ => panic!("not resolved"),
         }
     }
@@ -84,7 +83,7 @@ mod tests {
         assert_eq!(endpoint(&datastore), "postgres://k3s:s3cret@db:5432/k3s");
 
         // One written in cluster.toml, or none, is not looked up.
-        let mut given = Some(ExternalDatastore::Endpoint("mysql://x".into()));
+        let mut given = Some(ExternalDatastore::Endpoint("mysql://x".parse().unwrap()));
         resolve_datastore_secret(&mut given, &|_| panic!("looked up")).unwrap();
         assert_eq!(endpoint(&given), "mysql://x");
         let mut none = None;

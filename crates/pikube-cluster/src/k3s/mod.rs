@@ -57,7 +57,7 @@ pub use reset::{reset_node, ResetReport};
 pub use s3_keys::{s3_credentials, MissingS3Key};
 pub use secrets_encryption::{EncryptionReason, SecretsEncryptionDecision};
 pub use serving::{start_service, wait_node_ready};
-pub use spec::{ExternalDatastore, K3sMemberSpec, K3sSpec};
+pub use spec::{K3sMemberSpec, K3sSpec};
 pub use stage::{K3sNodePlanReport, K3sNodeReport, K3sStage, K3sSurvey, NodeLabels, StageNode};
 pub use stale::{foreign_nodes, is_server, plan_prune, PruneStep};
 pub use state::{read_state, K3sNodeState, StateError};

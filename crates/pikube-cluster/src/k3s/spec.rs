@@ -2,7 +2,9 @@
 
 use super::paths::Service;
 use super::render::{S3Credentials, ServerEnv, ServerOptions};
-use crate::config::{K3sVersion, NodeName, SecretsEncryption};
+use crate::config::{
+    DatastoreEndpoint, ExternalDatastore, K3sVersion, NodeName, SecretsEncryption,
+};
 
 /// What the K3s phases install: cluster.toml's K3s settings and nodes.
 #[derive(Clone)]
@@ -32,25 +34,6 @@ pub struct K3sSpec {
     pub registries: Option<String>,
     /// The registry CAs registries.yaml names, written with it.
     pub registry_cas: Vec<super::RegistryCaFile>,
-}
-
-/// Where an external datastore's endpoint is.
-#[derive(Clone)]
-pub enum ExternalDatastore {
-    /// The endpoint itself (secret).
-    Endpoint(String),
-    /// The secret in secrets.age that holds it, until the servers phase looks it up.
-    InSecret(crate::secrets::SecretKey),
-}
-
-impl ExternalDatastore {
-    /// The endpoint, once known.
-    fn endpoint(&self) -> Option<&str> {
-        match self {
-            ExternalDatastore::Endpoint(endpoint) => Some(endpoint),
-            ExternalDatastore::InSecret(_) => None,
-        }
-    }
 }
 
 /// One node as the K3s phases see it.
@@ -107,7 +90,8 @@ impl K3sSpec {
             datastore_endpoint: self
                 .datastore
                 .as_ref()
-                .and_then(ExternalDatastore::endpoint),
+                .and_then(ExternalDatastore::endpoint)
+                .map(DatastoreEndpoint::expose),
             s3: self.s3_credentials.as_ref(),
         }
     }
@@ -141,13 +125,7 @@ impl K3sSpec {
             },
             secrets_encryption: k3s.secrets_encryption,
             kubelet_args: k3s.kubelet_args.iter().map(ToString::to_string).collect(),
-            datastore: match (&k3s.datastore_endpoint, &k3s.datastore_endpoint_secret) {
-                (Some(endpoint), _) => {
-                    Some(ExternalDatastore::Endpoint(endpoint.expose().to_owned()))
-                }
-                (None, Some(key)) => Some(ExternalDatastore::InSecret(key.clone())),
-                (None, None) => None,
-            },
+            datastore: k3s.datastore.clone(),
             nodes: config
                 .nodes
                 .iter()
