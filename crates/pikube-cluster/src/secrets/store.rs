@@ -53,6 +53,15 @@ impl Secrets {
         self.0.get(key).map(String::as_str)
     }
 
+    /// `nodes.<node>.<name>` (that node's own value), else `<name>` (the one for every
+    /// node): how a per-node secret such as `sudo_password` is looked up.
+    pub fn node_secret(&self, node: &str, name: &str) -> Option<&str> {
+        [format!("nodes.{node}.{name}"), name.to_owned()]
+            .iter()
+            .filter_map(|key| SecretKey::parse(key).ok())
+            .find_map(|key| self.get(&key))
+    }
+
     /// Sets `key`, replacing what it held.
     pub fn set(&mut self, key: SecretKey, value: String) {
         self.0.insert(key, value);
@@ -98,6 +107,31 @@ mod tests {
             shown.contains("sudo_password") && !shown.contains("s3cret"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_nodes_own_secret_comes_before_the_one_for_every_node() {
+        let mut secrets = Secrets::default();
+        let set = |secrets: &mut Secrets, key: &str, value: &str| {
+            secrets.set(SecretKey::parse(key).unwrap(), value.into())
+        };
+        assert_eq!(secrets.node_secret("pi-1", "sudo_password"), None);
+        set(&mut secrets, "sudo_password", "everyone");
+        set(&mut secrets, "nodes.pi-1.sudo_password", "pi-1's own");
+        set(
+            &mut secrets,
+            "nodes.pi-2.bootstrap_password",
+            "not a sudo password",
+        );
+        assert_eq!(
+            secrets.node_secret("pi-1", "sudo_password"),
+            Some("pi-1's own")
+        );
+        assert_eq!(
+            secrets.node_secret("pi-2", "sudo_password"),
+            Some("everyone")
+        );
+        assert_eq!(secrets.node_secret("pi-1", "bootstrap_password"), None);
     }
 
     #[test]

@@ -3,14 +3,13 @@
 use pikube_cluster::bootstrap::Bootstrap;
 use pikube_cluster::config::NodeSpec;
 use pikube_cluster::fleet::Fleet;
-use pikube_cluster::secrets::SecretKey;
 use pikube_cluster::ssh::{Connection, SudoPassword};
 
 use crate::cli::BootstrapArgs;
 use crate::commands::admin_access::{admin_user, keys_for};
 use crate::commands::cluster::{check_node_names, load_config};
 use crate::commands::runtime;
-use crate::commands::sudo_prompt::{secret, sudo_password_from_secrets};
+use crate::commands::sudo_prompt::{node_secret, sudo_password_from_secrets};
 use crate::exit::Outcome;
 
 pub fn run(args: &BootstrapArgs) -> anyhow::Result<Outcome> {
@@ -146,13 +145,7 @@ async fn reached_by_key(
 /// `nodes.<name>.bootstrap_password`, else `bootstrap_password`, from the secrets; else
 /// asked once on the terminal for every node the secrets do not cover.
 fn password_for(node: &str, asked: &mut Option<String>) -> Option<String> {
-    let from_secrets = [
-        format!("nodes.{node}.bootstrap_password"),
-        "bootstrap_password".to_owned(),
-    ]
-    .iter()
-    .filter_map(|name| SecretKey::parse(name).ok())
-    .find_map(|key| secret(&key));
+    let from_secrets = node_secret(node, "bootstrap_password");
     if from_secrets.is_some() {
         return from_secrets;
     }

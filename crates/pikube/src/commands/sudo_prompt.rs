@@ -42,16 +42,14 @@ pub fn secret(key: &SecretKey) -> Option<String> {
     secrets()?.get(key).map(str::to_owned)
 }
 
+/// `nodes.<node>.<name>`, else `<name>`, from the secrets beside cluster.toml.
+pub fn node_secret(node: &str, name: &str) -> Option<String> {
+    secrets()?.node_secret(node, name).map(str::to_owned)
+}
+
 /// `nodes.<node>.sudo_password`, else `sudo_password`, from the secrets.
 pub fn sudo_password_from_secrets(node: &str) -> Option<SudoPassword> {
-    let secrets = secrets()?;
-    [
-        format!("nodes.{node}.sudo_password"),
-        "sudo_password".to_owned(),
-    ]
-    .iter()
-    .filter_map(|name| SecretKey::parse(name).ok())
-    .find_map(|key| secrets.get(&key).map(|p| SudoPassword::new(p.to_owned())))
+    node_secret(node, "sudo_password").map(SudoPassword::new)
 }
 
 /// `node`'s sudo password: from the environment (the same for every node), the secrets file
