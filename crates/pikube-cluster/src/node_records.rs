@@ -37,7 +37,9 @@ pub struct NodeRecord {
     pub proxy_jump: Option<String>,
     /// Server or agent.
     pub role: Role,
-    /// The server that started the cluster (the others joined through it).
+    /// The server new nodes join through at the last apply: the one that started the
+    /// cluster, or, once that one is gone, the server of cluster.toml that took its place.
+    /// (Named for the first; kept so that older records still read.)
     #[serde(default)]
     pub initialised_cluster: bool,
     /// The labels and taints pikube set on its Node, kept here rather than read back from
@@ -110,9 +112,16 @@ pub fn merge_records(
     installed: Vec<NodeRecord>,
     forget: impl Fn(&str) -> bool,
 ) -> Vec<NodeRecord> {
+    // One server is the one new nodes join through: when this apply names it, an older
+    // record (of the server it replaced) no longer is.
+    let named_anew = installed.iter().any(|new| new.initialised_cluster);
     let mut records: Vec<NodeRecord> = previous
         .into_iter()
         .filter(|old| !installed.iter().any(|new| new.name == old.name))
+        .map(|old| NodeRecord {
+            initialised_cluster: old.initialised_cluster && !named_anew,
+            ..old
+        })
         .collect();
     records.extend(installed);
     records.retain(|record| !forget(&record.name));
@@ -182,5 +191,30 @@ mod tests {
             .map(|r| (r.name.as_str(), r.address.as_str()))
             .collect();
         assert_eq!(names, [("kept", "2"), ("moved", "4"), ("new", "5")]);
+    }
+
+    #[test]
+    fn the_server_nodes_join_through_is_one_the_latest_apply_named() {
+        let through = |name: &str, yes: bool| NodeRecord {
+            initialised_cluster: yes,
+            role: Role::Server,
+            ..record(name, "1")
+        };
+        // s1 (dead, not uninstalled: its record stays) started the cluster; s2 took its place.
+        let merged = merge_records(
+            vec![through("s1", true), through("s2", false)],
+            vec![through("s2", true)],
+            |_| false,
+        );
+        let marked: Vec<(&str, bool)> = merged
+            .iter()
+            .map(|r| (r.name.as_str(), r.initialised_cluster))
+            .collect();
+        assert_eq!(marked, [("s1", false), ("s2", true)]);
+        // An apply that names none (no server reached) leaves the record as it was.
+        let merged = merge_records(vec![through("s1", true)], vec![record("a1", "2")], |_| {
+            false
+        });
+        assert!(merged[1].initialised_cluster, "{merged:?}");
     }
 }

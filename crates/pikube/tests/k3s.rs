@@ -5,7 +5,9 @@
 use crate::support;
 
 use serde_json::Value;
-use support::cluster::{node, one_server_two_agents, Node, Run, Workspace};
+use support::cluster::{
+    node, one_server_two_agents, three_servers_one_agent, Node, Run, Workspace,
+};
 use support::fleet::Fleet;
 use support::k3s::{
     cluster_node, cluster_nodes, edit, invocation, is_ready, stamped_double, use_k3s,
@@ -1501,6 +1503,106 @@ fn a_dead_server_is_pruned_with_its_etcd_member_and_the_others_keep_quorum() {
     assert_member_gone(&fleet, "pi1", "pi3", 2);
     let names = node_names(&fleet, "pi2");
     assert_eq!(names, ["s1", "s2"]);
+}
+
+#[test]
+fn a_dead_first_server_is_pruned_and_a_new_server_under_a_new_name_joins_another() {
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3", "pi4", "pi5"]);
+    let ws = Workspace::new(&fleet, "pi", &three_servers_one_agent());
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert_eq!(etcd_members(&fleet, "pi2").len(), 3);
+    let url = |fleet_node: &str| format!("server: https://{}:6443", fleet.node(fleet_node).ip);
+    let config = |fleet_node: &str| fleet.exec(fleet_node, "cat /etc/rancher/k3s/config.yaml");
+    assert!(config("pi1").contains("cluster-init: true"));
+
+    // The SD card of s1, the server that started the cluster, dies: it leaves cluster.toml.
+    fleet.poweroff("pi1");
+    edit(
+        &ws,
+        &format!(
+            "\n[[nodes]]\nname = \"s1\"\naddress = \"{}\"\nrole = \"server\"\n",
+            fleet.node("pi1").ip
+        ),
+        "",
+    );
+    let before: Vec<String> = ["pi2", "pi3"]
+        .iter()
+        .map(|n| invocation(&fleet, n, "k3s"))
+        .collect();
+    let prune = ws.pikube(&["apply", "--prune", READY]).expect_code(1);
+    assert!(
+        prune.stdout.contains("s1: pruned (") && prune.stdout.contains("deleted, NOT uninstalled"),
+        "{}\n{}",
+        prune.stdout,
+        prune.stderr
+    );
+    // Its etcd member went with its Node; the two left are the whole of etcd and answer.
+    assert_member_gone(&fleet, "pi2", "pi1", 2);
+    assert_eq!(node_names(&fleet, "pi3"), ["a1", "s2", "s3"]);
+    // s2 takes s1's place: the others join through it. Neither server was restarted for
+    // it (K3s ignores whom to join on its own etcd data), and s2 is not made to say
+    // cluster-init; the agent reads `server:` at its start, so it was restarted to it.
+    let after: Vec<String> = ["pi2", "pi3"]
+        .iter()
+        .map(|n| invocation(&fleet, n, "k3s"))
+        .collect();
+    assert_eq!(
+        before,
+        after,
+        "a server restarted:\n{}\n{}\n{}",
+        prune.stdout,
+        prune.stderr,
+        fleet.exec(
+            "pi2",
+            "journalctl -u k3s --no-pager -o cat 2>/dev/null | tail -n 40; true"
+        )
+    );
+    let s2 = config("pi2");
+    assert!(
+        !s2.contains("server:") && !s2.contains("cluster-init"),
+        "{s2}"
+    );
+    assert!(config("pi3").contains(&url("pi2")), "{}", config("pi3"));
+    assert!(config("pi4").contains(&url("pi2")), "{}", config("pi4"));
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join(".pikube/test/nodes.json")).unwrap(),
+    )
+    .unwrap();
+    let joined_through: Vec<&str> = recorded["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["initialised_cluster"] == true)
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(joined_through, ["s2"], "{recorded}");
+    let status = ws.pikube(&["status"]).expect_code(0);
+    assert!(
+        status
+            .stdout
+            .contains("etcd: quorum holds (2 of 2 members Ready)"),
+        "{}",
+        status.stdout
+    );
+    ws.pikube(&["plan"]).expect_code(0);
+
+    // A new card in another Pi, under a new name: it joins through s2.
+    edit(
+        &ws,
+        "\n[[nodes]]\nname = \"s2\"",
+        &format!(
+            "\n[[nodes]]\nname = \"s4\"\naddress = \"{}\"\nrole = \"server\"\n\n\
+             [[nodes]]\nname = \"s2\"",
+            fleet.node("pi5").ip
+        ),
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    assert!(config("pi5").contains(&url("pi2")), "{}", config("pi5"));
+    assert_eq!(etcd_members(&fleet, "pi5").len(), 3);
+    let nodes = cluster_nodes(&fleet, "pi5");
+    assert_eq!(nodes.len(), 4, "{nodes:?}");
+    assert!(nodes.iter().all(is_ready), "{nodes:?}");
+    ws.pikube(&["plan"]).expect_code(0);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::paths::{
     self, ansible_agent_env_path, ansible_agent_unit_path, Service, ADOPTED, ANSIBLE_AGENT, BINARY,
     CONFIG, KILLALL, REGISTRATION, REGISTRIES,
 };
-use super::render::{uninstall_script, unit_file, KILLALL_SCRIPT};
+use super::render::{differ_only_in_joining, uninstall_script, unit_file, KILLALL_SCRIPT};
 use super::secrets_encryption::{server_encrypts, SECRETS_ENCRYPTION_KEY};
 use super::state::K3sNodeState;
 use crate::config::{NodeName, REGISTRY_CA_DIR};
@@ -252,7 +252,17 @@ pub fn plan_k3s(desired: &DesiredK3s, state: &K3sNodeState) -> Result<K3sNodePla
             desired.config_yaml.clone(),
             0o600,
         ));
-        restart_because.push("config.yaml");
+        // A server restarting from its etcd data ignores whom config.yaml says to join
+        // through: pointing it at another server (its first one gone) restarts nothing.
+        let only_joining = service == Service::Server
+            && state.etcd_data
+            && state
+                .config
+                .as_deref()
+                .is_some_and(|old| differ_only_in_joining(old, &desired.config_yaml));
+        if !only_joining {
+            restart_because.push("config.yaml");
+        }
     }
     if state.registration.as_deref() != Some(desired.registration_yaml.as_str()) {
         // k3s re-reads it only when it starts: no restart (labels go through the API).
@@ -735,6 +745,7 @@ mod tests {
                 })
                 .collect::<BTreeMap<_, _>>(),
             server_token: None,
+            etcd_data: false,
             agent_token: None,
             images: BTreeMap::new(),
         }
@@ -1004,6 +1015,53 @@ mod tests {
         state.agent.active = false;
         let plan = plan_k3s(&desired, &state).unwrap();
         assert_eq!(plan.restart.as_deref(), Some("start k3s-agent"));
+    }
+
+    #[test]
+    fn a_server_on_its_etcd_data_is_not_restarted_for_whom_it_joins_through() {
+        // s3 joined through s1; s1's card died and left cluster.toml: s3 now points at s2.
+        let config = |join: &str| format!("node-name: s3\n{join}write-kubeconfig-mode: '0600'\n");
+        let mut desired = desired();
+        desired.membership = Membership::JoinServer {
+            url: "https://s2:6443".into(),
+        };
+        desired.config_yaml = config("server: https://s2:6443\n");
+        let running = |etcd_data: bool, old: &str| {
+            let mut state = converged(&desired);
+            state.server = std::mem::take(&mut state.agent);
+            state.server.unit = Some(unit_file(Service::Server));
+            state.server.uninstall = Some(uninstall_script(Service::Server));
+            state.config = Some(old.to_owned());
+            state.etcd_data = etcd_data;
+            state
+        };
+        let plan = plan_k3s(
+            &desired,
+            &running(true, &config("server: https://s1:6443\n")),
+        )
+        .unwrap();
+        assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+        assert_eq!(plan.restart, None);
+        // The server taking s1's place loses its `server:` and gets no `cluster-init`.
+        let plan = plan_k3s(&desired, &running(true, &config(""))).unwrap();
+        assert_eq!(plan.restart, None);
+        // Without etcd data K3s does read them: it restarts.
+        let plan = plan_k3s(
+            &desired,
+            &running(false, &config("server: https://s1:6443\n")),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.restart.as_deref(),
+            Some("restart k3s (config.yaml changed)")
+        );
+        // Anything else changed with it restarts too.
+        let plan = plan_k3s(
+            &desired,
+            &running(true, "node-name: s3\nserver: https://s1:6443\n"),
+        )
+        .unwrap();
+        assert!(plan.restart.is_some());
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub enum Membership {
         /// Start embedded etcd.
         cluster_init: bool,
     },
+    /// The first server of a running cluster on embedded etcd, in the place of the server
+    /// that started it (gone for good): on etcd data of its own it neither starts a cluster
+    /// nor joins one (K3s would ignore both), so its config.yaml says neither.
+    Successor,
     /// Another server, joining through `url`.
     JoinServer {
         /// The first server's supervisor URL.
@@ -30,7 +34,9 @@ impl Membership {
     /// The service it runs.
     pub fn service(&self) -> Service {
         match self {
-            Membership::Init { .. } | Membership::JoinServer { .. } => Service::Server,
+            Membership::Init { .. } | Membership::Successor | Membership::JoinServer { .. } => {
+                Service::Server
+            }
             Membership::Agent { .. } => Service::Agent,
         }
     }
@@ -64,6 +70,21 @@ pub struct NodeConfig<'a> {
     pub kubelet_args: &'a [String],
 }
 
+/// How config.yaml written by pikube starts (the cluster's name follows).
+pub const CONFIG_HEADER: &str = "# Managed by pikube for cluster";
+
+/// Whether two config.yaml texts differ only in how the node joins (`server`,
+/// `cluster-init`), which K3s ignores on a server whose etcd data is on disk.
+pub fn differ_only_in_joining(old: &str, new: &str) -> bool {
+    let rest = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("server:") && !l.starts_with("cluster-init:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    rest(old) == rest(new)
+}
+
 pub fn config_yaml(c: &NodeConfig<'_>) -> String {
     let mut map = Mapping::new();
     let mut put = |key: &str, value: Value| {
@@ -79,6 +100,7 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
                 put("cluster-init", true.into());
             }
         }
+        Membership::Successor => {}
         Membership::JoinServer { url } | Membership::Agent { url } => {
             put("server", url.as_str().into())
         }
@@ -97,7 +119,9 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
         }
         let embedded_etcd = matches!(
             c.membership,
-            Membership::Init { cluster_init: true } | Membership::JoinServer { .. }
+            Membership::Init { cluster_init: true }
+                | Membership::Successor
+                | Membership::JoinServer { .. }
         );
         if c.server.etcd_metrics && embedded_etcd {
             put("etcd-expose-metrics", true.into());
@@ -136,7 +160,7 @@ pub fn config_yaml(c: &NodeConfig<'_>) -> String {
     }
     with_header(
         &format!(
-            "# Managed by pikube for cluster {}: `pikube apply` rewrites this file from\n\
+            "{CONFIG_HEADER} {}: `pikube apply` rewrites this file from\n\
              # cluster.toml, and restarts k3s when it changes.\n",
             c.cluster
         ),
@@ -418,6 +442,11 @@ mod tests {
         let off = yaml("off", &join);
         assert_eq!(off["etcd-disable-snapshots"], true);
         assert!(off.get("etcd-snapshot-schedule-cron").is_none());
+        // The server in the place of the one that started the cluster: etcd's settings,
+        // and neither joining nor starting a cluster.
+        let successor = yaml("@every 10s", &Membership::Successor);
+        assert_eq!(successor["etcd-snapshot-schedule-cron"], "@every 10s");
+        assert!(successor.get("server").is_none() && successor.get("cluster-init").is_none());
         for elsewhere in [
             Membership::Init {
                 cluster_init: false,

@@ -85,14 +85,10 @@ pub fn plan_prune(live: &[ClusterNode], spec: &K3sSpec, records: &[NodeRecord]) 
         .map(|(name, node)| {
             let record = records.iter().find(|r| r.name == node.name).cloned();
             let server = is_server(node) || record.as_ref().is_some_and(|r| r.role == Role::Server);
+            // The server that started the cluster goes like any other: the others restart
+            // from their own etcd data, and new nodes join through a server of cluster.toml.
             let refused = if !server {
                 None
-            } else if record.as_ref().is_some_and(|r| r.initialised_cluster) {
-                Some(
-                    "it is the server that started the cluster, and the other servers joined \
-                     through it; put it back in cluster.toml"
-                        .to_owned(),
-                )
             } else {
                 let remaining = servers_left.saturating_sub(1);
                 let quorum = match spec.datastore {
@@ -234,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn servers_go_only_while_quorum_holds_and_never_the_first() {
+    fn servers_go_only_while_quorum_holds_the_first_one_too() {
         let spec3 = spec(&[("s1", Service::Server), ("s2", Service::Server)]);
         let nodes = [
             live("s1", true, true),
@@ -266,12 +262,14 @@ mod tests {
         ];
         assert!(plan_prune(&down, &spec3, &[])[0].refused.is_some());
 
-        // The server that started the cluster stays, whatever the count.
+        // The server that started the cluster (its SD card dead) goes under the same rule.
         let records = [record("s3", Role::Server, true)];
-        let why = plan_prune(&nodes, &spec3, &records)[0]
+        let steps = plan_prune(&nodes, &spec3, &records);
+        assert_eq!(steps[0].refused, None, "{steps:?}");
+        let why = plan_prune(&down, &spec3, &records)[0]
             .refused
             .clone()
             .unwrap();
-        assert!(why.contains("started the cluster"), "{why}");
+        assert!(why.contains("etcd needs 2"), "{why}");
     }
 }

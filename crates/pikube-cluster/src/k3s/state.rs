@@ -97,6 +97,9 @@ pub struct K3sNodeState {
     pub links: BTreeMap<&'static str, ToolLink>,
     /// Present on a server that has started at least once.
     pub server_token: Option<ServerToken>,
+    /// Embedded etcd's data is on disk (`server/db/etcd`): K3s then ignores `cluster-init`
+    /// and `server` in config.yaml.
+    pub etcd_data: bool,
     /// `server/agent-token` when it is a token of its own (not the link to `token`).
     pub agent_token: Option<AgentToken>,
     /// pikube's airgap image archives in K3s' images directory: path to SHA-256.
@@ -118,6 +121,7 @@ impl std::fmt::Debug for K3sNodeState {
             .field("ansible_agent", &self.ansible_agent)
             .field("links", &self.links)
             .field("server_token", &self.server_token)
+            .field("etcd_data", &self.etcd_data)
             .field("agent_token", &self.agent_token)
             .field("images", &self.images)
             .finish()
@@ -224,6 +228,7 @@ pub fn parse_state(stdout: &str) -> Result<K3sNodeState, FactsError> {
         ansible_agent: service("k3s-node", "k3s_node"),
         links,
         server_token: s.ok_line("server_token").and_then(ServerToken::parse),
+        etcd_data: s.ok_line("etcd_data").is_some(),
         agent_token: s.ok_line("agent_token").and_then(AgentToken::parse),
         images: s
             .ok_text("images")
@@ -259,6 +264,7 @@ mod tests {
             ansible_agent: ServiceFiles::default(),
             links: BTreeMap::new(),
             server_token: None,
+            etcd_data: false,
             agent_token: None,
             images: BTreeMap::new(),
         };

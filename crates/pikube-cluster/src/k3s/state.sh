@@ -83,6 +83,10 @@ done
 pk_cmd units systemctl show --property=Id,LoadState,UnitFileState,ActiveState k3s k3s-agent k3s-node
 for pk_tool in kubectl crictl ctr; do pk_link "$pk_tool"; done
 pk_file server_token /var/lib/rancher/k3s/server/token
+# Embedded etcd's data: with it on disk K3s ignores cluster-init and server (it restarts
+# from its own member), so pikube neither adds the one nor restarts for the other.
+if [ -d /var/lib/rancher/k3s/server/db/etcd ]; then pk_value etcd_data yes
+else pk_absent etcd_data; fi
 # A file once agent-token is set; else a symlink to token (the server token, not wanted).
 if [ -L /var/lib/rancher/k3s/server/agent-token ]; then pk_absent agent_token
 else pk_file agent_token /var/lib/rancher/k3s/server/agent-token; fi

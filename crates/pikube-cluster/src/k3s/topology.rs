@@ -30,6 +30,9 @@ pub struct Topology {
     /// Where agents (and the kubeconfig) point: the API endpoint if there is one.
     pub agent_url: String,
     pub cluster_init: bool,
+    /// The first server took the place of the one that started the cluster: see
+    /// [`Membership::Successor`].
+    pub successor: bool,
     /// Where the other nodes (and pikube) reach each server: its certificate must name it.
     pub server_addresses: BTreeMap<NodeName, String>,
     /// Whether every server keeps Secrets encrypted: one setting for the whole cluster.
@@ -122,14 +125,16 @@ pub fn topology(
             .unwrap_or(first_in_file),
     };
     let join_url = api_url(first.address);
+    let etcd =
+        DatastoreKind::chosen(servers.len(), external_datastore) == DatastoreKind::EmbeddedEtcd;
     Ok(Topology {
         first_server: first.name.to_owned(),
         agent_url: api_endpoint
             .map(api_url)
             .unwrap_or_else(|| join_url.clone()),
         join_url,
-        cluster_init: DatastoreKind::chosen(servers.len(), external_datastore)
-            == DatastoreKind::EmbeddedEtcd,
+        cluster_init: etcd,
+        successor: etcd && !says_cluster_init(first),
         server_addresses: servers
             .iter()
             .map(|n| (n.name.clone(), n.address.to_owned()))
@@ -138,9 +143,31 @@ pub fn topology(
     })
 }
 
+/// Whether the first server (of a cluster on embedded etcd) is to say `cluster-init`. With
+/// its etcd data on disk K3s ignores the key, so pikube's config.yaml keeps it as it is: a
+/// server that joined through another, and takes its place once that one is gone for good,
+/// is not made to look as if it had started the cluster (nor restarted for it): it is the
+/// [`Membership::Successor`]. Without etcd data (a new cluster, a single SQLite server
+/// growing to etcd) it starts etcd.
+fn says_cluster_init(first: &TopologyNode<'_>) -> bool {
+    match first
+        .state
+        .filter(|s| s.etcd_data)
+        .and_then(|s| s.config.as_deref())
+    {
+        Some(config) if config.starts_with(super::render::CONFIG_HEADER) => {
+            config.lines().any(|line| line == "cluster-init: true")
+        }
+        _ => true,
+    }
+}
+
 impl Topology {
     pub fn membership(&self, node: &NodeName, service: Service) -> Membership {
         match service {
+            Service::Server if *node == self.first_server && self.successor => {
+                Membership::Successor
+            }
             Service::Server if *node == self.first_server => Membership::Init {
                 cluster_init: self.cluster_init,
             },
@@ -288,6 +315,67 @@ mod tests {
             "s3"
         );
         assert_eq!(api_url("fd00::1"), "https://[fd00::1]:6443");
+    }
+
+    #[test]
+    fn a_server_taking_the_place_of_one_gone_joins_nothing_and_starts_no_cluster() {
+        let header = "# Managed by pikube for cluster lab: `pikube apply` rewrites this\n";
+        let on_etcd = |config: String| {
+            let mut state = running(&config);
+            state.etcd_data = true;
+            state
+        };
+        // s1 started the cluster and is gone for good; s2 and s3 joined through it.
+        let s2 = on_etcd(format!("{header}node-name: s2\nserver: https://s1:6443\n"));
+        let s3 = on_etcd(format!("{header}node-name: s3\nserver: https://s1:6443\n"));
+        let nodes = [
+            node("s2", Service::Server, Some(&s2)),
+            node("s3", Service::Server, Some(&s3)),
+            node("a1", Service::Agent, None),
+        ];
+        let topo = topology(&nodes, None, false).unwrap();
+        assert_eq!(topo.first_server, "s2");
+        let s2_name = "s2".parse::<NodeName>().unwrap();
+        assert_eq!(
+            topo.membership(&s2_name, Service::Server),
+            Membership::Successor
+        );
+        assert_eq!(
+            topo.membership(&"s3".parse::<NodeName>().unwrap(), Service::Server),
+            Membership::JoinServer {
+                url: "https://s2:6443".into()
+            }
+        );
+        assert_eq!(
+            topo.membership(&"a1".parse::<NodeName>().unwrap(), Service::Agent),
+            Membership::Agent {
+                url: "https://s2:6443".into()
+            }
+        );
+        // Once it says neither, it stays as it is: the next apply changes nothing.
+        let s2 = on_etcd(format!("{header}node-name: s2\n"));
+        let nodes = [
+            node("s2", Service::Server, Some(&s2)),
+            node("s3", Service::Server, Some(&s3)),
+        ];
+        let topo = topology(&nodes, None, false).unwrap();
+        assert_eq!(
+            topo.membership(&s2_name, Service::Server),
+            Membership::Successor
+        );
+        // The server that started it keeps its `cluster-init`; a SQLite server (no etcd
+        // data) growing to etcd gets it.
+        let s1 = on_etcd(format!("{header}node-name: s1\ncluster-init: true\n"));
+        let sqlite = running(&format!("{header}node-name: s1\n"));
+        for state in [&s1, &sqlite] {
+            let nodes = [
+                node("s1", Service::Server, Some(state)),
+                node("s2", Service::Server, None),
+                node("s3", Service::Server, None),
+            ];
+            let topo = topology(&nodes, None, false).unwrap();
+            assert!(topo.cluster_init && !topo.successor);
+        }
     }
 
     #[test]

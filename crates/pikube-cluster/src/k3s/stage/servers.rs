@@ -83,8 +83,14 @@ impl K3sStage<'_> {
             );
         };
         progress.step(&format!("k3s: first server {first}"));
+        // The server that starts the cluster has the short secret (no CA to pin yet); one
+        // in the place of a server gone keeps the full token it joined with.
+        let first_token = match &full_token {
+            Some(full) if survey.topology.successor => full.as_str(),
+            _ => secret.expose(),
+        };
         let env = env_file(
-            secret.expose(),
+            first_token,
             Some(self.spec.server_env(agent_secret.expose())),
         );
         let outcome = self
@@ -216,9 +222,9 @@ impl K3sStage<'_> {
             if self.spec.member(name).map(|m| m.service) != Some(Service::Server) {
                 continue;
             }
-            // The first server keeps the short secret; joining servers share the datastore
-            // and get the full token.
-            let env = if *name == first {
+            // The first server keeps the short secret (but for one in the place of a server
+            // gone: see apply); joining servers share the datastore and get the full token.
+            let env = if *name == first && !survey.topology.successor {
                 secret.as_deref().map(|s| env_file(s, server_env()))
             } else {
                 full_token.map(|t| env_file(t.expose_full(), server_env()))
