@@ -1,7 +1,7 @@
 //! Disaster recovery on fake Raspberry Pi fleets with real etcd under the k3s double:
 //! a backup restored onto the cluster, its refusals, and the data back on every server;
-//! a backup restored onto new cards at new addresses; K3s' scheduled snapshots set from
-//! cluster.toml.
+//! a backup restored onto new cards at new addresses; a restore killed half-way, said
+//! until it is run again; K3s' scheduled snapshots set from cluster.toml.
 
 use crate::support;
 
@@ -811,4 +811,116 @@ fn scheduled_snapshots_follow_cluster_toml_and_s3_keys_reach_only_the_servers() 
         "{}",
         escape.stderr
     );
+}
+
+#[test]
+fn a_restore_killed_half_way_is_said_until_running_it_again_finishes_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let fleet = Fleet::up(&["pi1", "pi2", "pi3"]);
+    let ws = Workspace::new(
+        &fleet,
+        "pi",
+        &[
+            node("pi1", "s1", "server"),
+            node("pi2", "s2", "server"),
+            node("pi3", "s3", "server"),
+        ],
+    );
+    ws.pikube(&["apply", READY]).expect_code(0);
+    let name = keep_an_answer_and_back_it_up(&fleet, &ws);
+    fleet.exec("pi1", "k3s kubectl -n keep delete configmap answer");
+
+    // Killed while s2 rejoins: s1 serves the snapshot's data, s2 is on its way back, s3 is
+    // stopped on its old data.
+    let mut child = ws
+        .command(&["restore", &name, "--yes", "--force", READY])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn restore");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("s2: restore: old etcd data moved aside, rejoining") {
+            child.kill().expect("kill restore");
+            break;
+        }
+    }
+    assert!(
+        !child.wait().unwrap().success(),
+        "restore was killed: {seen:?}"
+    );
+    assert_ne!(
+        fleet.exec("pi3", "systemctl is-active k3s || true").trim(),
+        "active"
+    );
+
+    // Until it is finished, what pikube says names the state and the way out.
+    let half = format!("a restore of {name} started ");
+    let way_out = format!("`pikube restore {name} --yes` finishes it");
+    let status = ws.pikube(&["status"]).expect_code(1);
+    assert!(
+        status.stdout.contains(&half)
+            && status.stdout.contains("did not finish")
+            && status.stdout.contains(&way_out),
+        "{}",
+        status.stdout
+    );
+    let apply = ws.pikube(&["apply", READY]).expect_code(1);
+    assert!(
+        apply.stderr.contains(&format!("not applying: {half}")),
+        "{}",
+        apply.stderr
+    );
+    assert_ne!(
+        fleet.exec("pi3", "systemctl is-active k3s || true").trim(),
+        "active",
+        "apply started a server of a half-restored cluster"
+    );
+
+    // Run again (no --force: what serves is the snapshot's data already), it finishes.
+    let again = ws
+        .pikube(&["restore", &name, "--yes", READY])
+        .expect_code(0);
+    assert!(
+        again.stderr.contains(&format!("finishing: {half}")),
+        "{}",
+        again.stderr
+    );
+    for line in [
+        format!("ok      s1: etcd restored from {name}"),
+        "ok      s2: old etcd data moved aside, rejoined".to_owned(),
+        "ok      s3: old etcd data moved aside, rejoined".to_owned(),
+    ] {
+        assert!(again.stdout.contains(&line), "{line}\n{}", again.stdout);
+    }
+    for server in ["pi1", "pi2", "pi3"] {
+        let value = fleet.exec(
+            server,
+            "k3s kubectl -n keep get configmap answer -o jsonpath='{.data.value}'",
+        );
+        assert_eq!(value, "42", "{server}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = ws.pikube(&["status"]);
+        if status.code == 0 {
+            assert!(
+                status
+                    .stdout
+                    .contains("etcd: quorum holds (3 of 3 members Ready)")
+                    && !status.stdout.contains("did not finish"),
+                "{}",
+                status.stdout
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", status.stdout);
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    ws.pikube(&["plan"]).expect_code(0);
 }

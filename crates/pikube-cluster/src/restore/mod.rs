@@ -9,13 +9,15 @@
 //! database (see `backup::sqlite`): what the server has is moved aside and the copy unpacked
 //! in its place, as K3s documents for SQLite.
 //! Every step is safe to run again, so a restore interrupted half-way is finished by
-//! running it again.
+//! running it again; until then it is recorded as unfinished (see `unfinished`).
 
 mod node_passwords;
 mod snapshot;
 mod space;
+pub mod unfinished;
 
 pub use snapshot::{resolve, Snapshot, SnapshotError};
+pub use unfinished::UnfinishedRestore;
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,7 @@ use crate::k3s::{
 use crate::plan::{Change, UploadChange};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
+use crate::state::LocalState;
 
 /// Where the snapshot goes on the first server.
 const REMOTE_DIR: &str = "/var/lib/rancher/k3s/server/db/snapshots";
@@ -45,6 +48,18 @@ pub enum RestoreError {
          cluster.toml answers"
     )]
     NoServer,
+    /// The restore could not be recorded as under way: it did not start.
+    #[error(
+        "cluster: restore stopped at recording it as under way: {0}; nothing was stopped or \
+         changed"
+    )]
+    Record(unfinished::UnfinishedError),
+    /// It finished, but its record as under way could not be removed.
+    #[error(
+        "cluster: the restore finished, but {0}: remove that file, or `pikube status` and \
+         `pikube apply` take the restore for unfinished"
+    )]
+    Finished(unfinished::UnfinishedError),
     /// A step failed on a node.
     #[error("{node}: restore stopped at {step}: {cause}{advice}")]
     Step {
@@ -147,10 +162,12 @@ pub struct RestoreReport {
 }
 
 /// Restores `snapshot` onto the cluster of `nodes` (in cluster.toml order; the first server
-/// of the file is restored, the others rejoin it).
+/// of the file is restored, the others rejoin it). From the first node stopped until every
+/// node is Ready, `local` records it as unfinished.
 pub async fn restore(
     nodes: &[RestoreNode],
     snapshot: &Snapshot,
+    local: &LocalState,
     ready_timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<RestoreReport, RestoreError> {
@@ -164,6 +181,8 @@ pub async fn restore(
     // 0. Room for it on every server, before anything is stopped.
     progress.step("restore: checking free space on the servers");
     space::check_space(&servers, &snapshot.name, snapshot.size).await?;
+    let under_way = UnfinishedRestore::starting(&snapshot.name, &snapshot.sha256.to_string());
+    unfinished::record(local, &under_way).map_err(RestoreError::Record)?;
 
     // 1. K3s stopped everywhere: etcd must not run anywhere while its data is replaced.
     progress.step("restore: stopping K3s on every node");
@@ -392,6 +411,7 @@ pub async fn restore(
             .map(|l| l.name)
             .collect();
     }
+    unfinished::finished(local).map_err(RestoreError::Finished)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

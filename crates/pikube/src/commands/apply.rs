@@ -4,10 +4,12 @@ use pikube_cluster::config::NodeName;
 use pikube_cluster::k3s::Drain;
 use pikube_cluster::pipeline::{self, Mode, NodeOutcome, Phase, PipelineReport, Run, Settings};
 use pikube_cluster::progress::{Progress, SilentProgress, StderrProgress};
+use pikube_cluster::restore::unfinished;
 use serde_json::json;
 
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::commands::cluster::{check_node_names, load_config};
+use crate::commands::local_state::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::{secret, sudo_password};
 use crate::exit::Outcome;
@@ -15,6 +17,10 @@ use crate::exit::Outcome;
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = load_config(&args.file.file)?;
     check_node_names(&config, &args.replace)?;
+    // Half-restored, the servers must not be started on whatever data each holds.
+    if let Some(unfinished) = unfinished::read(&local_state(&config))? {
+        anyhow::bail!("not applying: {}", unfinished.describe());
+    }
     let progress: Box<dyn Progress> = if args.quiet {
         Box::new(SilentProgress)
     } else {

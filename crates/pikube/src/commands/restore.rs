@@ -6,7 +6,7 @@ use pikube_cluster::backup::Datastore;
 use pikube_cluster::config::Role;
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::progress::StderrProgress;
-use pikube_cluster::restore::{resolve, restore, serving, RestoreNode};
+use pikube_cluster::restore::{resolve, restore, serving, unfinished, RestoreNode};
 
 use crate::cli::RestoreArgs;
 use crate::commands::cluster::{fleet, load_config, lock_cluster, lock_on_server, unlock_server};
@@ -59,6 +59,19 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
         }
     ),
     };
+    // A restore of this very snapshot stopped half-way: what serves now is (in part) the
+    // snapshot's data already, so finishing it needs no --force.
+    let unfinished = unfinished::read(&local)?;
+    let finishing = unfinished
+        .as_ref()
+        .is_some_and(|u| u.is_of(&snapshot.sha256.to_string()));
+    if let Some(earlier) = &unfinished {
+        errln!(
+            "{}: {}",
+            if finishing { "finishing" } else { "warning" },
+            earlier.describe()
+        );
+    }
     if let Some(outcome) = dry_run_or_confirm(&plan, args.dry_run, args.yes)? {
         return Ok(outcome);
     }
@@ -90,7 +103,7 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
                     unreachable.join("; ")
                 );
             }
-            if let (Some(why), false) = (serving(&nodes).await, args.force) {
+            if let (Some(why), false) = (serving(&nodes).await, args.force || finishing) {
                 anyhow::bail!(
                     "not restoring: {why}. Restoring {} ({taken}) rolls every object back to \
                      then: what was created or changed since is lost. Run again with --force \
@@ -98,7 +111,7 @@ pub fn run(args: &RestoreArgs) -> anyhow::Result<Outcome> {
                     snapshot.name
                 );
             }
-            restore(&nodes, &snapshot, args.ready_timeout, &progress)
+            restore(&nodes, &snapshot, &local, args.ready_timeout, &progress)
                 .await
                 .context("restore")
         }

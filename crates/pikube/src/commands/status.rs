@@ -1,12 +1,14 @@
 use pikube_cluster::error_chain::describe;
 use pikube_cluster::health::{self, ClusterHealth};
 use pikube_cluster::progress::SilentProgress;
+use pikube_cluster::restore::unfinished;
 use pikube_pi::facts::OsFamily;
 use pikube_pi::NodeFacts;
 use serde_json::json;
 
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::commands::cluster::{fleet, load_config};
+use crate::commands::local_state::local_state;
 use crate::commands::runtime;
 use crate::commands::sudo_prompt::sudo_password;
 use crate::exit::Outcome;
@@ -18,6 +20,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let results = runtime.block_on(fleet.facts(&SilentProgress));
     let failed = results.iter().filter(|r| r.result.is_err()).count();
     let health = runtime.block_on(health::check(&config, &results, &sudo_password));
+    // A restore stopped half-way leaves the cluster as no health check can tell: said.
+    let unfinished = unfinished::read(&local_state(&config))?;
 
     match args.output {
         OutputFormat::Json => {
@@ -36,7 +40,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                     }),
                 })
                 .collect();
-            let value = json!({"nodes": nodes, "cluster": health});
+            let value = json!({
+                "nodes": nodes,
+                "cluster": health,
+                "unfinished_restore": unfinished.as_ref().map(|u| json!({
+                    "snapshot": u.snapshot, "started_at": u.started_at, "message": u.describe(),
+                })),
+            });
             outln!("{}", serde_json::to_string_pretty(&value)?);
         }
         OutputFormat::Text => {
@@ -71,9 +81,12 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 outln!("error: {err}");
             }
             out!("{}", health_text(&health));
+            if let Some(unfinished) = &unfinished {
+                outln!("restore: {}", unfinished.describe());
+            }
         }
     }
-    Ok(if failed > 0 || !health.healthy {
+    Ok(if failed > 0 || !health.healthy || unfinished.is_some() {
         Outcome::Failed
     } else {
         Outcome::Success
