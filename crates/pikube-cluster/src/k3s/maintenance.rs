@@ -64,24 +64,28 @@ pub fn etcd_members(live: &[ClusterNode]) -> Vec<&ClusterNode> {
     live.iter().filter(|n| n.etcd_member().is_some()).collect()
 }
 
-/// Whether embedded etcd keeps its quorum while server `name` is down: the other etcd
-/// members (the Nodes K3s marks as such) the API lists Ready must be a majority of all
-/// the members. A lone member has no quorum to keep (its API stops whatever the order; its
-/// data stays on its disk).
-pub fn quorum_without(live: &[ClusterNode], name: &str) -> Result<(), String> {
-    match quorum_lost_without(live, name) {
-        Some(why) => Err(format!("{why}; --allow-quorum-loss goes on anyway")),
-        None => Ok(()),
-    }
+/// Why a server goes down, which decides whether a cluster of two etcd members may let it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downtime {
+    /// Down for as long as the work takes (an OS upgrade and its reboot): with two members
+    /// etcd would stop for all of it, so it is refused.
+    Away,
+    /// A K3s restart on a new release: with two members etcd stops for any restart whatever
+    /// pikube does, and refusing would leave such a cluster unable to upgrade, so the two
+    /// restart in turn (only not while the other one is down).
+    RestartInTurn,
 }
 
-/// Whether embedded etcd keeps its quorum while server `name` restarts on a new K3s: as
-/// [`quorum_without`], except that two members may restart in turn (with two, etcd stops
-/// for any restart whatever pikube does; refusing would make such a cluster impossible to
-/// upgrade), only not while the other one is down.
-pub fn quorum_through_restart(live: &[ClusterNode], name: &str) -> Result<(), String> {
+/// Whether embedded etcd keeps its quorum while server `name` is down: the other etcd
+/// members (the Nodes K3s marks as such) the API lists Ready must be a majority of all
+/// the members, but for two members restarting in turn (see [`Downtime`]). A lone member
+/// has no quorum to keep (its API stops whatever the order; its data stays on its disk).
+pub fn quorum_without(live: &[ClusterNode], name: &str, downtime: Downtime) -> Result<(), String> {
     let members = etcd_members(live);
-    if members.len() == 2 && members.iter().all(|n| n.name == name || n.ready) {
+    if downtime == Downtime::RestartInTurn
+        && members.len() == 2
+        && members.iter().all(|n| n.name == name || n.ready)
+    {
         return Ok(());
     }
     quorum_lost_without(live, name).map_or(Ok(()), Err)
@@ -241,6 +245,8 @@ mod tests {
             node("s3", true, true),
             node("a1", false, false),
         ];
+        let quorum_without =
+            |live: &[ClusterNode], name: &str| quorum_without(live, name, Downtime::Away);
         // An agent NotReady does not count; two of three stay up.
         assert_eq!(quorum_without(&three, "s2"), Ok(()));
 
@@ -252,8 +258,7 @@ mod tests {
         let refused = quorum_without(&one_down, "s2").unwrap_err();
         assert!(
             refused.starts_with("1 of the other servers is NotReady, and etcd needs 2 of its 3")
-                && refused.contains("bring s3 back first")
-                && refused.ends_with("--allow-quorum-loss goes on anyway"),
+                && refused.ends_with("bring s3 back first"),
             "{refused}"
         );
         // The NotReady one itself may go: the other two are up.
@@ -271,8 +276,12 @@ mod tests {
 
     #[test]
     fn an_upgrade_restarts_a_server_while_the_others_are_up_and_two_in_turn() {
+        let quorum_through_restart =
+            |live: &[ClusterNode], name: &str| quorum_without(live, name, Downtime::RestartInTurn);
         let two = [node("s1", true, true), node("s2", true, true)];
         assert_eq!(quorum_through_restart(&two, "s1"), Ok(()));
+        // The one case the two kinds of downtime differ in.
+        assert!(quorum_without(&two, "s1", Downtime::Away).is_err());
         let two_one_down = [node("s1", true, true), node("s2", true, false)];
         let refused = quorum_through_restart(&two_one_down, "s1").unwrap_err();
         assert!(

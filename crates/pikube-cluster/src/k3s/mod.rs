@@ -46,8 +46,7 @@ pub use install::{
 pub use labels::{automatic_labels, PI_MODEL_LABEL, STORAGE_LABEL};
 pub use live_nodes::live_nodes;
 pub use maintenance::{
-    etcd_majority, etcd_members, quorum_through_restart, quorum_without, stopped, Maintenance,
-    MaintenanceError,
+    etcd_majority, etcd_members, quorum_without, stopped, Downtime, Maintenance, MaintenanceError,
 };
 pub use node_plan::{plan_k3s, K3sNodePlan, K3sPlanError};
 pub use prune::{delete_node, prune_node, PruneError, PruneReport, DELETE_TIMEOUT};

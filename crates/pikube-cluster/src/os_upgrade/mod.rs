@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use crate::config::NodeName;
 use crate::k3s::cordon::cordoned_by_pikube;
-use crate::k3s::{get_nodes, paths::Service, quorum_without, stopped, Drain, Maintenance};
+use crate::k3s::{
+    get_nodes, paths::Service, quorum_without, stopped, Downtime, Drain, Maintenance,
+};
 use crate::node_error::NodeError;
 use crate::reboot::reboot_node;
 use crate::ssh::{ClientConfig, Connection};
@@ -141,7 +143,8 @@ impl OsUpgrade<'_> {
             let api = api.unwrap_or(&node);
             if service == Service::Server && self.keep_quorum {
                 let quorum = match get_nodes(api).await {
-                    Ok(live) => quorum_without(&live, &name),
+                    Ok(live) => quorum_without(&live, &name, Downtime::Away)
+                        .map_err(|why| format!("{why}; --allow-quorum-loss goes on anyway")),
                     Err(err) => Err(format!("the cluster's node list: {err}")),
                 };
                 if let Err(why) = quorum {

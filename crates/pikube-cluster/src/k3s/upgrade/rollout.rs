@@ -11,7 +11,7 @@ use crate::k3s::drain::{drain_node, Drain};
 use crate::k3s::install::{journal_tail, service_status, wait_started};
 use crate::k3s::node_plan::{binary_change, images_change};
 use crate::k3s::paths::Service;
-use crate::k3s::{get_nodes, quorum_through_restart, BinaryArtifact, StageNode};
+use crate::k3s::{get_nodes, quorum_without, BinaryArtifact, Downtime, StageNode};
 use crate::progress::Progress;
 use crate::ssh::{shell_quote, Connection, SshError};
 
@@ -105,7 +105,7 @@ impl Rollout<'_> {
 
         if step.restart && service == Service::Server && self.keep_quorum {
             let quorum = match get_nodes(api).await {
-                Ok(live) => quorum_through_restart(&live, name),
+                Ok(live) => quorum_without(&live, name, Downtime::RestartInTurn),
                 Err(err) => Err(format!("the cluster's node list: {err}")),
             };
             quorum.map_err(|reason| stop("the quorum check", reason, false))?;
