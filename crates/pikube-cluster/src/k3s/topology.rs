@@ -333,7 +333,7 @@ mod tests {
             node("s3", Service::Server, Some(&s3)),
             node("a1", Service::Agent, None),
         ];
-        let topo = topology(&nodes, None, false).unwrap();
+        let topo = topology(&nodes, None, false, SecretsEncryption::Default).unwrap();
         assert_eq!(topo.first_server, "s2");
         let s2_name = "s2".parse::<NodeName>().unwrap();
         assert_eq!(
@@ -358,7 +358,7 @@ mod tests {
             node("s2", Service::Server, Some(&s2)),
             node("s3", Service::Server, Some(&s3)),
         ];
-        let topo = topology(&nodes, None, false).unwrap();
+        let topo = topology(&nodes, None, false, SecretsEncryption::Default).unwrap();
         assert_eq!(
             topo.membership(&s2_name, Service::Server),
             Membership::Successor
@@ -373,7 +373,7 @@ mod tests {
                 node("s2", Service::Server, None),
                 node("s3", Service::Server, None),
             ];
-            let topo = topology(&nodes, None, false).unwrap();
+            let topo = topology(&nodes, None, false, SecretsEncryption::Default).unwrap();
             assert!(topo.cluster_init && !topo.successor);
         }
     }

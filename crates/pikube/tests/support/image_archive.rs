@@ -27,10 +27,12 @@ pub fn image_archive(dir: &Path, file: &str, tag: &str, content: &str) -> PathBu
         .current_dir(work.path())
         .args(["-cf", "layer.tar", "image.txt"]));
     let tarball = work.path().join("image.tar");
-    run(Command::new(pikube_test_support::real_programs::real_registry_bin().join("crane"))
-        .args(["append", "-f", "layer.tar", "-t", tag, "-o"])
-        .arg(&tarball)
-        .current_dir(work.path()));
+    run(
+        Command::new(pikube_test_support::real_programs::real_registry_bin().join("crane"))
+            .args(["append", "-f", "layer.tar", "-t", tag, "-o"])
+            .arg(&tarball)
+            .current_dir(work.path()),
+    );
     let out = dir.join(file);
     if file.ends_with(".tar.zst") {
         run(Command::new("zstd")
